@@ -1,0 +1,312 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gokafka/gokafka/logstore"
+	"github.com/gokafka/gokafka/protocol"
+	"github.com/gokafka/gokafka/replication"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// fetchPart is one partition a fetch reads, with where its answer goes.
+type fetchPart struct {
+	key     sessionPartKey
+	sp      *sessionPart
+	part    *replication.Partition
+	errCode int16
+}
+
+func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg.FetchRequest) protocol.Reply {
+	ch := make(chan kmsg.Response, 1)
+	go func() { ch <- b.fetch(ctx, r) }()
+	return func() kmsg.Response { return <-ch }
+}
+
+func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.FetchResponse)
+	useIDs := r.Version >= 13
+	st := b.node.Controller().State()
+
+	// Resolve the request's partitions, by name or (v13+) by topic id.
+	type reqPart struct {
+		key sessionPartKey
+		sp  *sessionPart
+		bad int16 // error found while resolving
+	}
+	var reqParts []reqPart
+	for _, rt := range r.Topics {
+		name := rt.Topic
+		var tid replication.TopicID
+		var bad int16
+		if useIDs {
+			if t := st.ByID[rt.TopicID]; t != nil {
+				name, tid = t.Name, t.ID
+			} else {
+				bad = kerr.UnknownTopicID.Code
+				tid = rt.TopicID
+			}
+		} else if t := st.Topics[name]; t != nil {
+			tid = t.ID
+		}
+		for _, p := range rt.Partitions {
+			reqParts = append(reqParts, reqPart{
+				key: sessionPartKey{topic: name, part: p.Partition},
+				sp:  &sessionPart{topicID: tid, offset: p.FetchOffset, maxBytes: p.PartitionMaxBytes, epoch: p.CurrentLeaderEpoch},
+				bad: bad,
+			})
+		}
+	}
+
+	// Fetch session handling (KIP-227).
+	var sess *fetchSession
+	var parts []fetchPart
+	incremental := false
+	switch {
+	case r.Version < 7 || (r.SessionID == 0 && r.SessionEpoch == -1):
+		// Sessionless full fetch.
+	case r.SessionEpoch == -1:
+		b.sessions.remove(r.SessionID)
+	case r.SessionEpoch == 0:
+		if r.SessionID != 0 {
+			b.sessions.remove(r.SessionID)
+		}
+		sess = b.sessions.create()
+		sess.mu.Lock()
+		defer sess.mu.Unlock()
+		for _, rp := range reqParts {
+			if rp.bad == 0 {
+				sess.set(rp.key, rp.sp)
+			}
+		}
+	default:
+		sess = b.sessions.get(r.SessionID)
+		if sess == nil {
+			resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+			return resp
+		}
+		sess.mu.Lock()
+		defer sess.mu.Unlock()
+		if sess.epoch != r.SessionEpoch {
+			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+			return resp
+		}
+		incremental = true
+		for _, rp := range reqParts {
+			if rp.bad == 0 {
+				sess.set(rp.key, rp.sp)
+			}
+		}
+		for _, ft := range r.ForgottenTopics {
+			name := ft.Topic
+			if useIDs {
+				if t := st.ByID[ft.TopicID]; t != nil {
+					name = t.Name
+				}
+			}
+			for _, p := range ft.Partitions {
+				sess.forget(sessionPartKey{topic: name, part: p})
+			}
+		}
+	}
+	if sess != nil {
+		resp.SessionID = sess.id
+		sess.epoch++
+		if sess.epoch <= 0 {
+			sess.epoch = 1
+		}
+		for _, k := range sess.order {
+			parts = append(parts, fetchPart{key: k, sp: sess.parts[k]})
+		}
+	}
+	// Partitions that could not be resolved are answered with their error
+	// whether or not a session holds them.
+	for _, rp := range reqParts {
+		if rp.bad != 0 || sess == nil {
+			parts = append(parts, fetchPart{key: rp.key, sp: rp.sp, errCode: rp.bad})
+		}
+	}
+	for i := range parts {
+		fp := &parts[i]
+		if fp.errCode != 0 {
+			continue
+		}
+		fp.part, fp.errCode = b.fetchable(st, fp.key, fp.sp)
+	}
+
+	deadline := time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
+	var notify chan struct{}
+	var unregister []func()
+	defer func() {
+		for _, u := range unregister {
+			u()
+		}
+	}()
+	for {
+		out, total, err := b.readFetch(r, parts, incremental)
+		if err != nil {
+			resp.ErrorCode, _ = errCodeMsg(err)
+			return resp
+		}
+		if total >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || !time.Now().Before(deadline) || hasError(out) {
+			b.finishFetch(resp, out, parts, useIDs, sess != nil)
+			return resp
+		}
+		if notify == nil {
+			notify = make(chan struct{}, 1)
+			for _, fp := range parts {
+				if fp.part != nil {
+					unregister = append(unregister, fp.part.Wait(notify))
+				}
+			}
+			// Data may have arrived between the read and registering.
+			continue
+		}
+		t := time.NewTimer(time.Until(deadline))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return resp
+		case <-b.ctx.Done():
+			t.Stop()
+			return resp
+		case <-notify:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// fetchable finds the local leader replica for a fetch, or the error code.
+func (b *Broker) fetchable(st *replication.State, k sessionPartKey, sp *sessionPart) (*replication.Partition, int16) {
+	t := st.Topics[k.topic]
+	if t == nil || k.part < 0 || int(k.part) >= len(t.Replicas) {
+		return nil, kerr.UnknownTopicOrPartition.Code
+	}
+	p := b.node.Partition(k.topic, k.part)
+	if p == nil || !p.Ready() {
+		return nil, kerr.NotLeaderForPartition.Code
+	}
+	if sp.epoch >= 0 {
+		switch cur := p.LeaderEpoch(); {
+		case sp.epoch < cur:
+			return nil, kerr.FencedLeaderEpoch.Code
+		case sp.epoch > cur:
+			return nil, kerr.UnknownLeaderEpoch.Code
+		}
+	}
+	return p, 0
+}
+
+type fetchOut struct {
+	errCode        int16
+	hw, lso, start int64
+	records        []byte
+	include        bool
+}
+
+func hasError(out []fetchOut) bool {
+	for _, o := range out {
+		if o.errCode != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// readFetch reads every partition once, within the byte limits.
+func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental bool) ([]fetchOut, int, error) {
+	out := make([]fetchOut, len(parts))
+	total := 0
+	maxBytes := int(r.MaxBytes)
+	if r.Version < 3 || maxBytes <= 0 {
+		maxBytes = 1<<31 - 1
+	}
+	for i, fp := range parts {
+		o := &out[i]
+		o.hw, o.lso, o.start = -1, -1, -1
+		if fp.errCode != 0 {
+			o.errCode = fp.errCode
+			o.include = true
+			continue
+		}
+		p := fp.part
+		o.hw = p.HighWatermark()
+		o.lso = o.hw
+		o.start = p.LogStartOffset()
+		if fp.sp.offset < o.start || fp.sp.offset > o.hw {
+			o.errCode = kerr.OffsetOutOfRange.Code
+			o.include = true
+			continue
+		}
+		limit := int(fp.sp.maxBytes)
+		if rem := maxBytes - total; rem < limit {
+			limit = rem
+		}
+		if fp.sp.offset < o.hw && (limit > 0 || total == 0) {
+			if limit <= 0 {
+				limit = 1
+			}
+			recs, err := p.Log().Read(fp.sp.offset, limit, o.hw)
+			switch {
+			case errors.Is(err, logstore.ErrOffsetOutOfRange):
+				o.errCode = kerr.OffsetOutOfRange.Code
+			case err != nil:
+				b.logger.Warn("fetch read failed", "topic", fp.key.topic, "partition", fp.key.part, "err", err)
+				o.errCode = kerr.KafkaStorageError.Code
+			}
+			// At most one oversized batch per response (KIP-74): past the
+			// first, a partition whose next batch does not fit gets none.
+			if total > 0 && len(recs) > limit {
+				recs = nil
+			}
+			o.records = recs
+			total += len(recs)
+		}
+		o.include = !incremental || len(o.records) > 0 || o.errCode != 0 ||
+			!fp.sp.sent || fp.sp.sentHW != o.hw || fp.sp.sentLSO != o.lso || fp.sp.sentStart != o.start
+	}
+	return out, total, nil
+}
+
+func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []fetchPart, useIDs, inSession bool) {
+	idx := map[string]int{}
+	for i, fp := range parts {
+		o := out[i]
+		if !o.include {
+			continue
+		}
+		if inSession && o.errCode == 0 {
+			fp.sp.sentHW, fp.sp.sentLSO, fp.sp.sentStart, fp.sp.sent = o.hw, o.lso, o.start, true
+		}
+		ti, ok := idx[fp.key.topic]
+		if !ok {
+			rt := kmsg.NewFetchResponseTopic()
+			rt.Topic = fp.key.topic
+			if useIDs {
+				rt.TopicID = fp.sp.topicID
+			}
+			resp.Topics = append(resp.Topics, rt)
+			ti = len(resp.Topics) - 1
+			idx[fp.key.topic] = ti
+		}
+		rp := kmsg.NewFetchResponseTopicPartition()
+		rp.Partition = fp.key.part
+		rp.ErrorCode = o.errCode
+		rp.HighWatermark = o.hw
+		rp.LastStableOffset = o.lso
+		rp.LogStartOffset = o.start
+		rp.PreferredReadReplica = -1
+		rp.RecordBatches = o.records
+		if o.errCode == kerr.NotLeaderForPartition.Code || o.errCode == kerr.FencedLeaderEpoch.Code {
+			rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = b.leaderOf(fp.key.topic, fp.key.part)
+		}
+		if len(o.records) > 0 {
+			b.metrics.bytesOut.WithLabelValues(fp.key.topic).Add(float64(len(o.records)))
+		}
+		resp.Topics[ti].Partitions = append(resp.Topics[ti].Partitions, rp)
+	}
+}

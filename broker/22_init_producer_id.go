@@ -1,0 +1,32 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (b *Broker) handleInitProducerID(ctx context.Context, r *kmsg.InitProducerIDRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if r.TransactionalID != nil {
+		// The transaction coordinator comes with its own issue; until then a
+		// transactional producer is told plainly that none is here.
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return resp
+	}
+	if r.ProducerID >= 0 && r.ProducerEpoch >= 0 {
+		// KIP-360: an idempotent producer bumping its epoch after an error.
+		// Without a coordinator holding its state, a fresh id serves the same
+		// purpose: the partitions fence nothing and sequences restart at 0.
+	}
+	id, err := b.node.NextProducerID(ctx)
+	if err != nil {
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return resp
+	}
+	resp.ProducerID = id
+	resp.ProducerEpoch = 0
+	return resp
+}

@@ -1,0 +1,58 @@
+package broker
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gokafka/gokafka/replication"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (b *Broker) handleAlterConfigs(ctx context.Context, r *kmsg.AlterConfigsRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
+	for _, rr := range r.Resources {
+		res := kmsg.NewAlterConfigsResponseResource()
+		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		set := map[string]*string{}
+		for _, c := range rr.Configs {
+			set[c.Name] = c.Value
+		}
+		err := b.alterTopicConfigs(ctx, rr.ResourceType, rr.ResourceName, set, true, r.ValidateOnly)
+		res.ErrorCode, res.ErrorMessage = errCodeMsg(err)
+		resp.Resources = append(resp.Resources, res)
+	}
+	return resp
+}
+
+// alterTopicConfigs validates and applies a topic's new configuration: with
+// replaceAll the given keys become the whole set (AlterConfigs), otherwise
+// they are merged (nil deletes a key).
+func (b *Broker) alterTopicConfigs(ctx context.Context, typ kmsg.ConfigResourceType, name string, cfgs map[string]*string, replaceAll, validateOnly bool) error {
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+		return kafkaErrorf(kerr.InvalidRequest, "broker configuration is static: set it in the properties file or flags")
+	default:
+		return kafkaErrorf(kerr.InvalidRequest, "unsupported resource type %d", typ)
+	}
+	if b.node.Controller().State().Topics[name] == nil {
+		return kafkaErrorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
+	}
+	for k, v := range cfgs {
+		if err := validateTopicConfig(k, v); err != nil {
+			return kafkaErrorf(kerr.InvalidConfig, "%v", err)
+		}
+	}
+	if validateOnly {
+		return nil
+	}
+	_, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpAlterConfigs, Name: name, Configs: cfgs, ReplaceAll: replaceAll})
+	if errors.Is(err, replication.ErrUnknownTopic) {
+		return kafkaErrorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
+	}
+	if err != nil {
+		return kafkaErrorf(kerr.RequestTimedOut, "%v", err)
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/gokafka/gokafka/replication"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (b *Broker) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePartitionsRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	for _, rt := range req.Topics {
+		r := kmsg.NewCreatePartitionsResponseTopic()
+		r.Topic = rt.Topic
+		err := b.createPartitions(ctx, rt, req.ValidateOnly)
+		r.ErrorCode, r.ErrorMessage = errCodeMsg(err)
+		resp.Topics = append(resp.Topics, r)
+	}
+	return resp
+}
+
+func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsRequestTopic, validateOnly bool) error {
+	st := b.node.Controller().State()
+	t := st.Topics[rt.Topic]
+	if t == nil {
+		return kafkaErrorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", rt.Topic)
+	}
+	cur := int32(len(t.Replicas))
+	if rt.Count < cur {
+		return kafkaErrorf(kerr.InvalidPartitions, "topic currently has %d partitions, which is higher than the requested %d", cur, rt.Count)
+	}
+	if rt.Count == cur {
+		return kafkaErrorf(kerr.InvalidPartitions, "topic already has %d partitions", cur)
+	}
+	replicas := append([][]int32(nil), t.Replicas...)
+	add := int(rt.Count - cur)
+	if rt.Assignment != nil {
+		if len(rt.Assignment) != add {
+			return kafkaErrorf(kerr.InvalidReplicaAssignment, "%d assignments given for %d new partitions", len(rt.Assignment), add)
+		}
+		for _, a := range rt.Assignment {
+			if len(a.Replicas) != len(t.Replicas[0]) {
+				return kafkaErrorf(kerr.InvalidReplicaAssignment, "inconsistent replication factor")
+			}
+			for _, id := range a.Replicas {
+				if _, ok := st.Brokers[id]; !ok {
+					return kafkaErrorf(kerr.InvalidReplicaAssignment, "unknown broker %d", id)
+				}
+			}
+			replicas = append(replicas, a.Replicas)
+		}
+	} else {
+		rf := len(t.Replicas[0])
+		brokers := st.SortedBrokers()
+		if rf > len(brokers) {
+			return kafkaErrorf(kerr.InvalidReplicationFactor, "replication factor %d larger than available brokers %d", rf, len(brokers))
+		}
+		more := assignReplicas(brokers, len(st.Topics)+int(cur), add, rf)
+		replicas = append(replicas, more...)
+	}
+	if validateOnly {
+		return nil
+	}
+	if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpCreatePartitions, Name: t.Name, Replicas: replicas}); err != nil {
+		return kafkaErrorf(kerr.RequestTimedOut, "%v", err)
+	}
+	if err := b.node.WaitTopicReady(ctx, t.Name); err != nil {
+		b.logger.Warn("new partitions not ready", "topic", t.Name, "err", err)
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package broker
+
+import (
+	"context"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.IncrementalAlterConfigsRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
+	st := b.node.Controller().State()
+	for _, rr := range r.Resources {
+		res := kmsg.NewIncrementalAlterConfigsResponseResource()
+		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		changes := map[string]*string{}
+		var err error
+		t := st.Topics[rr.ResourceName]
+		for _, c := range rr.Configs {
+			switch c.Op {
+			case kmsg.IncrementalAlterConfigOpSet:
+				changes[c.Name] = c.Value
+			case kmsg.IncrementalAlterConfigOpDelete:
+				changes[c.Name] = nil
+			case kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
+				d := topicConfigDefFor(c.Name)
+				if d == nil || d.typ != kmsg.ConfigTypeList {
+					err = kafkaErrorf(kerr.InvalidConfig, "%s is not a list config", c.Name)
+					break
+				}
+				cur := ""
+				if t != nil {
+					cur = b.topicValue(t, c.Name)
+				}
+				v := editList(cur, c.Value, c.Op == kmsg.IncrementalAlterConfigOpAppend)
+				changes[c.Name] = &v
+			default:
+				err = kafkaErrorf(kerr.InvalidRequest, "unknown op %d", c.Op)
+			}
+		}
+		if err == nil {
+			err = b.alterTopicConfigs(ctx, rr.ResourceType, rr.ResourceName, changes, false, r.ValidateOnly)
+		}
+		res.ErrorCode, res.ErrorMessage = errCodeMsg(err)
+		resp.Resources = append(resp.Resources, res)
+	}
+	return resp
+}
+
+// editList appends or removes the comma-separated items of v in cur.
+func editList(cur string, v *string, add bool) string {
+	var items []string
+	for _, s := range strings.Split(cur, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			items = append(items, s)
+		}
+	}
+	if v == nil {
+		return strings.Join(items, ",")
+	}
+	for _, x := range strings.Split(*v, ",") {
+		x = strings.TrimSpace(x)
+		idx := -1
+		for i, s := range items {
+			if s == x {
+				idx = i
+			}
+		}
+		if add && idx < 0 && x != "" {
+			items = append(items, x)
+		} else if !add && idx >= 0 {
+			items = append(items[:idx], items[idx+1:]...)
+		}
+	}
+	return strings.Join(items, ",")
+}

@@ -1,0 +1,266 @@
+// Package broker answers Kafka requests: one handler per API key (files
+// named by key, 00_produce.go, 01_fetch.go, ...), routing each request to the
+// local partitions and the metadata controller and choosing the Kafka error
+// code where the decision is made. It never touches files or raft directly:
+// partitions and metadata belong to package replication, frames to protocol.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gokafka/gokafka/logstore"
+	"github.com/gokafka/gokafka/protocol"
+	"github.com/gokafka/gokafka/replication"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Broker is one running gokafka node: Kafka listener, raft groups, admin
+// HTTP. Start returns once it serves clients; Close stops everything.
+type Broker struct {
+	cfg     Config
+	logger  *slog.Logger
+	node    *replication.Node
+	server  *protocol.Server
+	admin   *http.Server
+	adminLn net.Listener
+	metrics *metrics
+
+	advHost string
+	advPort int32
+
+	sessions *fetchSessions
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// supportedVersions is exactly what the handlers implement.
+var supportedVersions = map[int16]protocol.VersionRange{
+	0:  {Min: 3, Max: 12}, // Produce: magic 2 batches only (Kafka 4 also starts at 3)
+	1:  {Min: 4, Max: 16}, // Fetch
+	2:  {Min: 0, Max: 9},  // ListOffsets
+	3:  {Min: 0, Max: 12}, // Metadata
+	18: {Min: 0, Max: 4},  // ApiVersions (answered by protocol)
+	19: {Min: 0, Max: 7},  // CreateTopics
+	20: {Min: 0, Max: 6},  // DeleteTopics
+	21: {Min: 0, Max: 2},  // DeleteRecords
+	22: {Min: 0, Max: 5},  // InitProducerID
+	23: {Min: 0, Max: 4},  // OffsetForLeaderEpoch
+	32: {Min: 0, Max: 4},  // DescribeConfigs
+	33: {Min: 0, Max: 2},  // AlterConfigs
+	37: {Min: 0, Max: 3},  // CreatePartitions
+	44: {Min: 0, Max: 1},  // IncrementalAlterConfigs
+	60: {Min: 0, Max: 1},  // DescribeCluster
+}
+
+// Start opens the data directory, starts the raft groups and the listeners,
+// and returns once the broker serves clients. cfg.Listen may use port 0;
+// Addr reports the bound address.
+func Start(ctx context.Context, cfg Config) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	b := &Broker{cfg: cfg, logger: cfg.Logger.With("node", cfg.NodeID), sessions: newFetchSessions()}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+
+	// Bind the Kafka port first: the advertised address (registered with the
+	// controller) may depend on the port the kernel picked.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	adv := cfg.Advertise
+	if adv == "" {
+		adv = ln.Addr().String()
+	}
+	host, portS, err := net.SplitHostPort(adv)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("advertised.listeners %q: %w", adv, err)
+	}
+	port, _ := strconv.Atoi(portS)
+	b.advHost, b.advPort = host, int32(port)
+
+	b.node, err = replication.StartNode(replication.Config{
+		NodeID:                 cfg.NodeID,
+		DataDir:                cfg.DataDir,
+		RaftListen:             cfg.RaftListen,
+		RaftAdvertise:          cfg.RaftAdvertise,
+		AdvertisedHost:         host,
+		AdvertisedPort:         int32(port),
+		Logger:                 b.logger,
+		LogConfig:              b.logConfig,
+		Retention:              b.retention,
+		RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckMs) * time.Millisecond,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	b.metrics = newMetrics(b)
+	// Partitions of existing topics must lead again before clients are let
+	// in, so that a restarted broker answers with data, not errors.
+	if err := b.waitAllReady(ctx); err != nil {
+		ln.Close()
+		b.node.Close()
+		return nil, err
+	}
+	b.server, err = protocol.Serve(ln, protocol.Config{
+		MaxRequestBytes: cfg.SocketRequestMaxBytes,
+		IdleTimeout:     cfg.idleTimeout(),
+		Versions:        supportedVersions,
+		Logger:          b.logger,
+		Observer:        b.metrics,
+	}, b)
+	if err != nil {
+		ln.Close()
+		b.node.Close()
+		return nil, err
+	}
+	if cfg.AdminListen != "" {
+		if err := b.startAdmin(cfg.AdminListen); err != nil {
+			b.server.Close()
+			b.node.Close()
+			return nil, err
+		}
+	}
+	b.logger.Info("gokafkad serving", "listen", b.server.Addr().String(), "advertise", adv,
+		"raft", b.node.RaftAddr(), "data", cfg.DataDir, "cluster", b.node.Controller().State().ClusterID)
+	return b, nil
+}
+
+func (b *Broker) waitAllReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for _, name := range b.node.Controller().State().SortedTopics() {
+		if err := b.node.WaitTopicReady(ctx, name); err != nil && !errors.Is(err, replication.ErrUnknownTopic) {
+			return fmt.Errorf("topic %s did not become ready: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (b *Broker) startAdmin(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("admin listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(b.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprintln(w, "ok")
+	})
+	b.adminLn = ln
+	b.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.admin.Serve(ln)
+	}()
+	return nil
+}
+
+// Addr is the bound Kafka listener address.
+func (b *Broker) Addr() net.Addr { return b.server.Addr() }
+
+// AdminAddr is the bound admin HTTP address, or nil when disabled.
+func (b *Broker) AdminAddr() net.Addr {
+	if b.adminLn == nil {
+		return nil
+	}
+	return b.adminLn.Addr()
+}
+
+// Close stops serving, stops every raft group and closes every file. Data
+// is flushed; a new Start on the same directory recovers everything.
+func (b *Broker) Close() error {
+	b.cancel()
+	if b.admin != nil {
+		b.admin.Close()
+	}
+	err := b.server.Close()
+	b.wg.Wait()
+	if nerr := b.node.Close(); err == nil {
+		err = nerr
+	}
+	return err
+}
+
+func (b *Broker) logConfig(t *replication.Topic) logstore.Config {
+	c := logstore.Config{
+		SegmentBytes:       b.topicInt64(t, "segment.bytes"),
+		SegmentMs:          b.topicInt64(t, "segment.ms"),
+		IndexIntervalBytes: int(b.topicInt64(t, "index.interval.bytes")),
+	}
+	if b.cfg.LogFlushIntervalMs > 0 {
+		c.FsyncInterval = time.Duration(b.cfg.LogFlushIntervalMs) * time.Millisecond
+	}
+	return c
+}
+
+func (b *Broker) retention(t *replication.Topic) (int64, int64) {
+	return b.topicInt64(t, "retention.ms"), b.topicInt64(t, "retention.bytes")
+}
+
+// Handle implements protocol.Handler.
+func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Reply {
+	switch r := req.Body.(type) {
+	case *kmsg.ProduceRequest:
+		return b.handleProduce(ctx, req, r)
+	case *kmsg.FetchRequest:
+		return b.handleFetch(ctx, req, r)
+	case *kmsg.ListOffsetsRequest:
+		return now(b.handleListOffsets(r))
+	case *kmsg.MetadataRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleMetadata(ctx, r) })
+	case *kmsg.CreateTopicsRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleCreateTopics(ctx, r) })
+	case *kmsg.DeleteTopicsRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleDeleteTopics(ctx, r) })
+	case *kmsg.DeleteRecordsRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleDeleteRecords(ctx, r) })
+	case *kmsg.InitProducerIDRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleInitProducerID(ctx, r) })
+	case *kmsg.OffsetForLeaderEpochRequest:
+		return now(b.handleOffsetForLeaderEpoch(r))
+	case *kmsg.DescribeConfigsRequest:
+		return now(b.handleDescribeConfigs(r))
+	case *kmsg.AlterConfigsRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleAlterConfigs(ctx, r) })
+	case *kmsg.IncrementalAlterConfigsRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleIncrementalAlterConfigs(ctx, r) })
+	case *kmsg.CreatePartitionsRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleCreatePartitions(ctx, r) })
+	case *kmsg.DescribeClusterRequest:
+		return now(b.handleDescribeCluster(r))
+	}
+	// protocol only passes keys in supportedVersions; reaching here is a bug.
+	b.logger.Error("no handler for request", "key", req.Key, "version", req.Version)
+	return nil
+}
+
+// now wraps a response computed on the reader goroutine.
+func now(resp kmsg.Response) protocol.Reply { return func() kmsg.Response { return resp } }
+
+// async runs fn off the reader goroutine (it may wait for raft), so later
+// requests on the connection are read meanwhile; protocol keeps responses in
+// order.
+func (b *Broker) async(ctx context.Context, fn func() kmsg.Response) protocol.Reply {
+	ch := make(chan kmsg.Response, 1)
+	go func() { ch <- fn() }()
+	return func() kmsg.Response { return <-ch }
+}

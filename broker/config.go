@@ -1,0 +1,283 @@
+package broker
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of one broker. Defaults live in
+// DefaultConfig; every field can be set by its Kafka key through Set, which is
+// what both the command-line flags and a properties file use.
+type Config struct {
+	NodeID        int32
+	Listen        string // listeners: host:port the Kafka protocol is served on
+	Advertise     string // advertised.listeners: host:port given to clients; default Listen (the bound address)
+	DataDir       string // log.dirs
+	AdminListen   string // HTTP for /metrics and /healthz; empty disables
+	RaftListen    string // raft.listen: the one port all raft groups share
+	RaftAdvertise string
+
+	NumPartitions            int32
+	DefaultReplicationFactor int16
+	AutoCreateTopics         bool
+
+	LogSegmentBytes        int64
+	LogRollMs              int64
+	LogRetentionMs         int64
+	LogRetentionBytes      int64
+	LogRetentionCheckMs    int64
+	LogIndexIntervalBytes  int32
+	LogFlushIntervalMs     int64 // -1: fsync every raft batch (default); >0: fsync at most this often
+	LogMessageTimestampTyp string
+
+	MessageMaxBytes       int32
+	SocketRequestMaxBytes int32
+	ConnectionsMaxIdleMs  int64
+
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults: a single node on 127.0.0.1:9092.
+func DefaultConfig() Config {
+	return Config{
+		NodeID:                   1,
+		Listen:                   "127.0.0.1:9092",
+		DataDir:                  "./data",
+		AdminListen:              "127.0.0.1:9644",
+		RaftListen:               "127.0.0.1:19092",
+		NumPartitions:            1,
+		DefaultReplicationFactor: 1,
+		AutoCreateTopics:         true,
+		LogSegmentBytes:          1 << 30,
+		LogRollMs:                7 * 24 * 3600 * 1000,
+		LogRetentionMs:           7 * 24 * 3600 * 1000,
+		LogRetentionBytes:        -1,
+		LogRetentionCheckMs:      5 * 60 * 1000,
+		LogIndexIntervalBytes:    4096,
+		LogFlushIntervalMs:       -1,
+		LogMessageTimestampTyp:   "CreateTime",
+		MessageMaxBytes:          1048588,
+		SocketRequestMaxBytes:    100 << 20,
+		ConnectionsMaxIdleMs:     10 * 60 * 1000,
+	}
+}
+
+// Option is one configuration key: its Kafka name, the command-line flag
+// that sets it, and its help text.
+type Option struct {
+	Key  string
+	Flag string
+	Help string
+	set  func(c *Config, v string) error
+	get  func(c *Config) string
+}
+
+func intOpt[T int16 | int32 | int64](key, flag, help string, f func(c *Config) *T) Option {
+	return Option{Key: key, Flag: flag, Help: help,
+		set: func(c *Config, v string) error {
+			var zero T
+			bits := int(8 * sizeOf(zero))
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, bits)
+			if err != nil {
+				return err
+			}
+			*f(c) = T(n)
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatInt(int64(*f(c)), 10) },
+	}
+}
+
+func sizeOf[T int16 | int32 | int64](T) int {
+	var x T
+	switch any(x).(type) {
+	case int16:
+		return 2
+	case int32:
+		return 4
+	}
+	return 8
+}
+
+func strOpt(key, flag, help string, f func(c *Config) *string) Option {
+	return Option{Key: key, Flag: flag, Help: help,
+		set: func(c *Config, v string) error { *f(c) = strings.TrimSpace(v); return nil },
+		get: func(c *Config) string { return *f(c) },
+	}
+}
+
+func boolOpt(key, flag, help string, f func(c *Config) *bool) Option {
+	return Option{Key: key, Flag: flag, Help: help,
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return err
+			}
+			*f(c) = b
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatBool(*f(c)) },
+	}
+}
+
+func listenerOpt(key, flag, help string, f func(c *Config) *string) Option {
+	o := strOpt(key, flag, help, f)
+	o.set = func(c *Config, v string) error {
+		addr, err := parseListener(v)
+		if err != nil {
+			return err
+		}
+		*f(c) = addr
+		return nil
+	}
+	return o
+}
+
+// parseListener accepts "host:port" or Kafka's "PLAINTEXT://host:port" (the
+// first of a comma-separated list; only PLAINTEXT is served so far).
+func parseListener(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	first := strings.Split(v, ",")[0]
+	if i := strings.Index(first, "://"); i >= 0 {
+		proto := strings.ToUpper(first[:i])
+		if proto != "PLAINTEXT" {
+			return "", fmt.Errorf("listener %q: only PLAINTEXT is supported", first)
+		}
+		first = first[i+3:]
+	}
+	if _, _, err := net.SplitHostPort(first); err != nil {
+		return "", fmt.Errorf("listener %q: %w", first, err)
+	}
+	return first, nil
+}
+
+// Options lists every configuration key, in the order --help shows them.
+func Options() []Option {
+	return []Option{
+		intOpt("node.id", "node-id", "this broker's id", func(c *Config) *int32 { return &c.NodeID }),
+		listenerOpt("listeners", "listen", "address the Kafka protocol listens on (host:port or PLAINTEXT://host:port)", func(c *Config) *string { return &c.Listen }),
+		listenerOpt("advertised.listeners", "advertise", "address given to clients in metadata (default: the listen address)", func(c *Config) *string { return &c.Advertise }),
+		strOpt("log.dirs", "data-dir", "directory holding all data", func(c *Config) *string { return &c.DataDir }),
+		strOpt("admin.listen", "admin-listen", "HTTP address for /metrics and /healthz (empty disables)", func(c *Config) *string { return &c.AdminListen }),
+		strOpt("raft.listen", "raft-listen", "address the raft transport of every group listens on", func(c *Config) *string { return &c.RaftListen }),
+		strOpt("raft.advertise", "raft-advertise", "raft address given to peers (default: the raft listen address)", func(c *Config) *string { return &c.RaftAdvertise }),
+		intOpt("num.partitions", "num-partitions", "partitions of an auto-created or default topic", func(c *Config) *int32 { return &c.NumPartitions }),
+		intOpt("default.replication.factor", "default-replication-factor", "replication factor of auto-created or default topics", func(c *Config) *int16 { return &c.DefaultReplicationFactor }),
+		boolOpt("auto.create.topics.enable", "auto-create-topics", "create topics on first metadata request or produce", func(c *Config) *bool { return &c.AutoCreateTopics }),
+		intOpt("log.segment.bytes", "log-segment-bytes", "segment file size before a new one is rolled", func(c *Config) *int64 { return &c.LogSegmentBytes }),
+		intOpt("log.roll.ms", "log-roll-ms", "segment age before a new one is rolled", func(c *Config) *int64 { return &c.LogRollMs }),
+		intOpt("log.retention.ms", "log-retention-ms", "delete segments older than this (-1: never)", func(c *Config) *int64 { return &c.LogRetentionMs }),
+		intOpt("log.retention.bytes", "log-retention-bytes", "delete oldest segments past this size per partition (-1: never)", func(c *Config) *int64 { return &c.LogRetentionBytes }),
+		intOpt("log.retention.check.interval.ms", "log-retention-check-interval-ms", "how often retention runs", func(c *Config) *int64 { return &c.LogRetentionCheckMs }),
+		intOpt("log.index.interval.bytes", "log-index-interval-bytes", "bytes between sparse index entries", func(c *Config) *int32 { return &c.LogIndexIntervalBytes }),
+		intOpt("log.flush.interval.ms", "log-flush-interval-ms", "-1: fsync every raft batch before acknowledging (default); N>0: fsync at most every N ms (faster, loses the last N ms on power loss)", func(c *Config) *int64 { return &c.LogFlushIntervalMs }),
+		strOpt("log.message.timestamp.type", "log-message-timestamp-type", "CreateTime or LogAppendTime", func(c *Config) *string { return &c.LogMessageTimestampTyp }),
+		intOpt("message.max.bytes", "message-max-bytes", "largest record batch accepted", func(c *Config) *int32 { return &c.MessageMaxBytes }),
+		intOpt("socket.request.max.bytes", "socket-request-max-bytes", "largest request frame accepted", func(c *Config) *int32 { return &c.SocketRequestMaxBytes }),
+		intOpt("connections.max.idle.ms", "connections-max-idle-ms", "close connections idle this long", func(c *Config) *int64 { return &c.ConnectionsMaxIdleMs }),
+	}
+}
+
+// Set sets one key, by Kafka name or flag name.
+func (c *Config) Set(key, value string) error {
+	for _, o := range Options() {
+		if o.Key == key || o.Flag == key {
+			if err := o.set(c, value); err != nil {
+				return fmt.Errorf("%s: %w", o.Key, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown configuration key %q", key)
+}
+
+// Get returns one key's value as text, or "" and false.
+func (c *Config) Get(key string) (string, bool) {
+	for _, o := range Options() {
+		if o.Key == key {
+			return o.get(c), true
+		}
+	}
+	return "", false
+}
+
+// LoadProperties applies a Java-style properties file (key=value or
+// key: value, # and ! comments). Unknown keys are errors, so a typo is not
+// silently ignored.
+func (c *Config) LoadProperties(r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	line := 0
+	for sc.Scan() {
+		line++
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || s[0] == '#' || s[0] == '!' {
+			continue
+		}
+		i := strings.IndexAny(s, "=:")
+		if i < 0 {
+			return fmt.Errorf("line %d: expected key=value", line)
+		}
+		if err := c.Set(strings.TrimSpace(s[:i]), strings.TrimSpace(s[i+1:])); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+	}
+	return sc.Err()
+}
+
+// LoadPropertiesFile applies the properties file at path.
+func (c *Config) LoadPropertiesFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return c.LoadProperties(f)
+}
+
+// Validate checks values that would make the broker misbehave.
+func (c *Config) Validate() error {
+	switch {
+	case c.Listen == "":
+		return fmt.Errorf("listeners must be set")
+	case c.DataDir == "":
+		return fmt.Errorf("log.dirs must be set")
+	case c.NumPartitions < 1:
+		return fmt.Errorf("num.partitions must be >= 1")
+	case c.DefaultReplicationFactor < 1:
+		return fmt.Errorf("default.replication.factor must be >= 1")
+	case c.LogSegmentBytes < 1024:
+		return fmt.Errorf("log.segment.bytes must be >= 1024")
+	case c.MessageMaxBytes < 0:
+		return fmt.Errorf("message.max.bytes must be >= 0")
+	case c.SocketRequestMaxBytes < 1024:
+		return fmt.Errorf("socket.request.max.bytes must be >= 1024")
+	case c.LogMessageTimestampTyp != "CreateTime" && c.LogMessageTimestampTyp != "LogAppendTime":
+		return fmt.Errorf("log.message.timestamp.type must be CreateTime or LogAppendTime")
+	}
+	return nil
+}
+
+func (c *Config) idleTimeout() time.Duration {
+	return time.Duration(c.ConnectionsMaxIdleMs) * time.Millisecond
+}
+
+// sortedKeys returns the Kafka names of every option.
+func sortedKeys() []string {
+	var ks []string
+	for _, o := range Options() {
+		ks = append(ks, o.Key)
+	}
+	sort.Strings(ks)
+	return ks
+}

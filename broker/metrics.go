@@ -1,0 +1,91 @@
+package broker
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// metrics are the broker's Prometheus figures, on a registry of its own so
+// that several brokers in one process (tests) do not collide.
+type metrics struct {
+	reg          *prometheus.Registry
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	bytesIn      *prometheus.CounterVec
+	bytesOut     *prometheus.CounterVec
+	recordsIn    *prometheus.CounterVec
+	recordsOut   *prometheus.CounterVec
+	connections  prometheus.Gauge
+	connsTotal   prometheus.Counter
+	commitLat    prometheus.Histogram
+	produceError *prometheus.CounterVec
+}
+
+func newMetrics(b *Broker) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gokafka_requests_total", Help: "Requests handled, by API.",
+	}, []string{"api"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "gokafka_request_duration_seconds", Help: "Time from request read to response written, by API.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+	}, []string{"api"})
+	m.bytesIn = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gokafka_topic_bytes_in_total", Help: "Record batch bytes appended, by topic.",
+	}, []string{"topic"})
+	m.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gokafka_topic_bytes_out_total", Help: "Record batch bytes fetched, by topic.",
+	}, []string{"topic"})
+	m.recordsIn = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gokafka_topic_records_in_total", Help: "Records appended, by topic.",
+	}, []string{"topic"})
+	m.recordsOut = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gokafka_topic_records_out_total", Help: "Records fetched (counted per batch header), by topic.",
+	}, []string{"topic"})
+	m.connections = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "gokafka_connections", Help: "Open client connections.",
+	})
+	m.connsTotal = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gokafka_connections_opened_total", Help: "Client connections accepted.",
+	})
+	m.commitLat = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "gokafka_raft_commit_duration_seconds", Help: "Time from handing a batch to raft to its commit and apply (includes the fsync).",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+	})
+	m.produceError = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gokafka_produce_errors_total", Help: "Partition produce errors, by Kafka error.",
+	}, []string{"error"})
+	partitionsLed := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gokafka_partitions_led", Help: "Partitions this broker leads.",
+	}, func() float64 {
+		n := 0
+		for _, p := range b.node.Partitions() {
+			if p.Ready() {
+				n++
+			}
+		}
+		return float64(n)
+	})
+	replicas := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gokafka_partition_replicas", Help: "Partition replicas (raft groups) on this broker.",
+	}, func() float64 { return float64(len(b.node.Partitions())) })
+	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.recordsIn, m.recordsOut,
+		m.connections, m.connsTotal, m.commitLat, m.produceError, partitionsLed, replicas)
+	m.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// The protocol.Observer hooks.
+func (m *metrics) ConnOpened() { m.connections.Inc(); m.connsTotal.Inc() }
+func (m *metrics) ConnClosed() { m.connections.Dec() }
+func (m *metrics) RequestDone(key, version int16, elapsed time.Duration) {
+	name := kmsg.NameForKey(key)
+	if name == "" {
+		name = strconv.Itoa(int(key))
+	}
+	m.requests.WithLabelValues(name).Inc()
+	m.latency.WithLabelValues(name).Observe(elapsed.Seconds())
+}

@@ -1,0 +1,165 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gokafka/gokafka/replication"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// validTopicName reports Kafka's rule: 1..249 of [a-zA-Z0-9._-], not "." or "..".
+func validTopicName(name string) bool {
+	if name == "" || len(name) > 249 || name == "." || name == ".." {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// topicSpec is a topic to create, after defaults are filled in.
+type topicSpec struct {
+	name       string
+	partitions int32
+	rf         int16
+	assign     [][]int32 // explicit replica assignment, optional
+	configs    map[string]*string
+}
+
+// kafkaErr is an error carrying a Kafka code and a message for the response.
+type kafkaErr struct {
+	code *kerr.Error
+	msg  string
+}
+
+func (e *kafkaErr) Error() string { return e.code.Message + ": " + e.msg }
+func (e *kafkaErr) Unwrap() error { return e.code }
+
+func kafkaErrorf(code *kerr.Error, format string, args ...any) error {
+	return &kafkaErr{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// errCodeMsg splits an error into a Kafka code and message for a response.
+func errCodeMsg(err error) (int16, *string) {
+	if err == nil {
+		return 0, nil
+	}
+	var ke *kafkaErr
+	if errors.As(err, &ke) {
+		m := ke.msg
+		return ke.code.Code, &m
+	}
+	var k *kerr.Error
+	if errors.As(err, &k) {
+		return k.Code, nil
+	}
+	m := err.Error()
+	return kerr.UnknownServerError.Code, &m
+}
+
+// buildTopic validates a spec against the cluster and returns the topic the
+// controller would store.
+func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
+	if !validTopicName(spec.name) {
+		return nil, kafkaErrorf(kerr.InvalidTopicException, "topic name %q is illegal", spec.name)
+	}
+	st := b.node.Controller().State()
+	if _, ok := st.Topics[spec.name]; ok {
+		return nil, kafkaErrorf(kerr.TopicAlreadyExists, "topic %q already exists", spec.name)
+	}
+	for k, v := range spec.configs {
+		if err := validateTopicConfig(k, v); err != nil {
+			return nil, kafkaErrorf(kerr.InvalidConfig, "%v", err)
+		}
+	}
+	brokers := st.SortedBrokers()
+	var replicas [][]int32
+	if len(spec.assign) > 0 {
+		for i, reps := range spec.assign {
+			if len(reps) == 0 {
+				return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "partition %d has no replicas", i)
+			}
+			seen := map[int32]bool{}
+			for _, id := range reps {
+				if _, ok := st.Brokers[id]; !ok || seen[id] {
+					return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "partition %d: bad replica %d", i, id)
+				}
+				seen[id] = true
+			}
+			replicas = append(replicas, append([]int32(nil), reps...))
+		}
+	} else {
+		if spec.partitions == -1 {
+			spec.partitions = b.cfg.NumPartitions
+		}
+		if spec.rf == -1 {
+			spec.rf = b.cfg.DefaultReplicationFactor
+		}
+		if spec.partitions <= 0 {
+			return nil, kafkaErrorf(kerr.InvalidPartitions, "number of partitions must be larger than 0")
+		}
+		if spec.rf <= 0 {
+			return nil, kafkaErrorf(kerr.InvalidReplicationFactor, "replication factor must be larger than 0")
+		}
+		if int(spec.rf) > len(brokers) {
+			return nil, kafkaErrorf(kerr.InvalidReplicationFactor, "replication factor: %d larger than available brokers: %d", spec.rf, len(brokers))
+		}
+		replicas = assignReplicas(brokers, len(st.Topics), int(spec.partitions), int(spec.rf))
+	}
+	cfgs := map[string]string{}
+	for k, v := range spec.configs {
+		if v != nil {
+			cfgs[k] = *v
+		}
+	}
+	return &replication.Topic{Name: spec.name, ID: replication.NewTopicID(), Replicas: replicas, Configs: cfgs}, nil
+}
+
+// assignReplicas spreads partitions round-robin over the brokers, starting
+// at an offset so that leadership of many topics spreads too.
+func assignReplicas(brokers []replication.BrokerInfo, salt, partitions, rf int) [][]int32 {
+	out := make([][]int32, partitions)
+	n := len(brokers)
+	for p := 0; p < partitions; p++ {
+		reps := make([]int32, rf)
+		for r := 0; r < rf; r++ {
+			reps[r] = brokers[(salt+p+r)%n].ID
+		}
+		out[p] = reps
+	}
+	return out
+}
+
+// createTopic creates a validated topic and waits (bounded by ctx) until
+// every partition has a leader accepting produce and fetch.
+func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
+	if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpCreateTopic, Topic: t}); err != nil {
+		if errors.Is(err, replication.ErrTopicExists) {
+			return kafkaErrorf(kerr.TopicAlreadyExists, "topic %q already exists", t.Name)
+		}
+		return kafkaErrorf(kerr.RequestTimedOut, "%v", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := b.node.WaitTopicReady(wctx, t.Name); err != nil {
+		b.logger.Warn("created topic not ready in time", "topic", t.Name, "err", err)
+	}
+	return nil
+}
+
+// autoCreate creates topic with the broker defaults, as Kafka does on a
+// metadata request (or produce) for an unknown topic.
+func (b *Broker) autoCreate(ctx context.Context, name string) error {
+	t, err := b.buildTopic(topicSpec{name: name, partitions: -1, rf: -1})
+	if err != nil {
+		return err
+	}
+	return b.createTopic(ctx, t)
+}

@@ -1,0 +1,82 @@
+// Command gokafkad runs one gokafka broker. With no flags it is a single-node
+// cluster on 127.0.0.1:9092 with its data in ./data.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/gokafka/gokafka/broker"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	cfg := broker.DefaultConfig()
+	fs := flag.NewFlagSet("gokafkad", flag.ContinueOnError)
+	configFile := fs.String("config", "", "Kafka-style properties file; flags given on the command line override it")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	type setting struct{ key, value string }
+	var flagged []setting
+	for _, o := range broker.Options() {
+		o := o
+		def, _ := cfg.Get(o.Key)
+		fs.Func(o.Flag, fmt.Sprintf("%s (%s, default %q)", o.Help, o.Key, def), func(v string) error {
+			flagged = append(flagged, setting{o.Key, v})
+			return nil
+		})
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: gokafkad [--config FILE] [flags]\n\nEvery flag is also a Kafka key for the properties file.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if *configFile != "" {
+		if err := cfg.LoadPropertiesFile(*configFile); err != nil {
+			fmt.Fprintf(os.Stderr, "gokafkad: %s: %v\n", *configFile, err)
+			return 2
+		}
+	}
+	for _, s := range flagged {
+		if err := cfg.Set(s.key, s.value); err != nil {
+			fmt.Fprintf(os.Stderr, "gokafkad: %v\n", err)
+			return 2
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(*logLevel))); err != nil {
+		fmt.Fprintf(os.Stderr, "gokafkad: --log-level: %v\n", err)
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = logger
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	b, err := broker.Start(ctx, cfg)
+	if err != nil {
+		logger.Error("start failed", "err", err)
+		return 1
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	if err := b.Close(); err != nil {
+		logger.Error("shutdown", "err", err)
+		return 1
+	}
+	logger.Info("stopped cleanly")
+	return 0
+}

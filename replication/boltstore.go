@@ -1,0 +1,202 @@
+package replication
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+	bolt "go.etcd.io/bbolt"
+)
+
+// errNotFound carries the exact text hashicorp/raft's HasExistingState checks.
+var errNotFound = errors.New("not found")
+
+// stableStore keeps one raft group's term and vote in a bucket of the node's
+// shared bbolt file. Writes go through bolt's Batch so that the elections of
+// many groups starting at once share fsyncs.
+type stableStore struct {
+	db     *bolt.DB
+	bucket []byte
+}
+
+func newStableStore(db *bolt.DB, group string) *stableStore {
+	return &stableStore{db: db, bucket: []byte("stable/" + group)}
+}
+
+func (s *stableStore) Set(key, val []byte) error {
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(s.bucket)
+		if err != nil {
+			return err
+		}
+		return b.Put(key, val)
+	})
+}
+
+func (s *stableStore) Get(key []byte) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(s.bucket)
+		if b == nil {
+			return errNotFound
+		}
+		v := b.Get(key)
+		if v == nil {
+			return errNotFound
+		}
+		out = append([]byte(nil), v...)
+		return nil
+	})
+	return out, err
+}
+
+func (s *stableStore) SetUint64(key []byte, val uint64) error {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], val)
+	return s.Set(key, b[:])
+}
+
+func (s *stableStore) GetUint64(key []byte) (uint64, error) {
+	v, err := s.Get(key)
+	if err != nil {
+		return 0, err
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("stable key %q: bad length %d", key, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// drop removes the group's bucket (the group's partition was deleted).
+func (s *stableStore) drop() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(s.bucket) == nil {
+			return nil
+		}
+		return tx.DeleteBucket(s.bucket)
+	})
+}
+
+// boltLogStore is the raft log of the metadata controller group: small,
+// rarely written entries, kept in a bucket of the shared bbolt file. Partition
+// groups use logstore.Log instead, where the raft log is the Kafka log.
+type boltLogStore struct {
+	db     *bolt.DB
+	bucket []byte
+}
+
+func newBoltLogStore(db *bolt.DB, group string) (*boltLogStore, error) {
+	s := &boltLogStore{db: db, bucket: []byte("log/" + group)}
+	err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(s.bucket)
+		return err
+	})
+	return s, err
+}
+
+func idxKey(i uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], i)
+	return b[:]
+}
+
+func (s *boltLogStore) FirstIndex() (uint64, error) {
+	var idx uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(s.bucket).Cursor().First()
+		if k != nil {
+			idx = binary.BigEndian.Uint64(k)
+		}
+		return nil
+	})
+	return idx, err
+}
+
+func (s *boltLogStore) LastIndex() (uint64, error) {
+	var idx uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(s.bucket).Cursor().Last()
+		if k != nil {
+			idx = binary.BigEndian.Uint64(k)
+		}
+		return nil
+	})
+	return idx, err
+}
+
+// Entry encoding: term u64, type u8, appendedAt unix nanos i64, len(ext) u32, ext, data.
+func encodeEntry(l *raft.Log) []byte {
+	b := make([]byte, 0, 21+len(l.Extensions)+len(l.Data))
+	b = binary.BigEndian.AppendUint64(b, l.Term)
+	b = append(b, byte(l.Type))
+	b = binary.BigEndian.AppendUint64(b, uint64(l.AppendedAt.UnixNano()))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(l.Extensions)))
+	b = append(b, l.Extensions...)
+	return append(b, l.Data...)
+}
+
+func decodeEntry(idx uint64, v []byte, l *raft.Log) error {
+	if len(v) < 21 {
+		return fmt.Errorf("raft entry %d: short (%d bytes)", idx, len(v))
+	}
+	n := binary.BigEndian.Uint32(v[17:21])
+	if uint64(n) > uint64(len(v)-21) {
+		return fmt.Errorf("raft entry %d: bad extensions length", idx)
+	}
+	*l = raft.Log{
+		Index: idx,
+		Term:  binary.BigEndian.Uint64(v[0:8]),
+		Type:  raft.LogType(v[8]),
+	}
+	if ns := int64(binary.BigEndian.Uint64(v[9:17])); ns != 0 {
+		l.AppendedAt = time.Unix(0, ns)
+	}
+	if n > 0 {
+		l.Extensions = append([]byte(nil), v[21:21+n]...)
+	}
+	l.Data = append([]byte(nil), v[21+n:]...)
+	return nil
+}
+
+func (s *boltLogStore) GetLog(index uint64, out *raft.Log) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(s.bucket).Get(idxKey(index))
+		if v == nil {
+			return raft.ErrLogNotFound
+		}
+		return decodeEntry(index, v, out)
+	})
+}
+
+func (s *boltLogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+func (s *boltLogStore) StoreLogs(logs []*raft.Log) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(s.bucket)
+		for _, l := range logs {
+			if err := b.Put(idxKey(l.Index), encodeEntry(l)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *boltLogStore) DeleteRange(min, max uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(s.bucket)
+		var keys [][]byte
+		c := b.Cursor()
+		for k, _ := c.Seek(idxKey(min)); k != nil && binary.BigEndian.Uint64(k) <= max; k, _ = c.Next() {
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,490 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gokafka/gokafka/logstore"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Config is what a node needs to run its raft groups.
+type Config struct {
+	NodeID         int32
+	DataDir        string
+	RaftListen     string // address the raft mux listens on
+	RaftAdvertise  string // address peers dial; default: the bound listen address
+	AdvertisedHost string // Kafka listener, as registered in the cluster metadata
+	AdvertisedPort int32
+	Logger         *slog.Logger
+
+	// ControllerTimings and PartitionTimings are the raft timers of the
+	// metadata group and of partition groups with more than one replica.
+	ControllerTimings RaftTimings
+	PartitionTimings  RaftTimings
+
+	// LogConfig returns the log settings of a topic's partitions.
+	LogConfig func(t *Topic) logstore.Config
+	// Retention returns a topic's retention.ms and retention.bytes (-1: none).
+	Retention func(t *Topic) (ms, bytes int64)
+	// RetentionCheckInterval is log.retention.check.interval.ms.
+	RetentionCheckInterval time.Duration
+}
+
+// DefaultRaftTimings are hashicorp/raft's defaults.
+var DefaultRaftTimings = RaftTimings{
+	HeartbeatTimeout:   time.Second,
+	ElectionTimeout:    time.Second,
+	LeaderLeaseTimeout: 500 * time.Millisecond,
+	CommitTimeout:      50 * time.Millisecond,
+}
+
+// Node owns every raft group of one broker: the metadata controller and the
+// replicas of the partitions assigned to it, all on one mux.
+type Node struct {
+	cfg        Config
+	logger     *slog.Logger
+	raftLogger hclog.Logger
+	db         *bolt.DB
+	mux        *Mux
+
+	controller     *Controller
+	controllerRaft *raft.Raft
+	controllerTr   *raft.NetworkTransport
+
+	mu         sync.Mutex
+	partitions map[string]map[int32]*Partition // topic -> index -> replica
+	readyCh    chan struct{}                   // closed and replaced on any readiness change
+	pidNext    int64                           // next producer id of the block held
+	pidEnd     int64
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// StartNode opens the node's state and starts its raft groups.
+func StartNode(cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ControllerTimings == (RaftTimings{}) {
+		cfg.ControllerTimings = DefaultRaftTimings
+	}
+	if cfg.PartitionTimings == (RaftTimings{}) {
+		cfg.PartitionTimings = DefaultRaftTimings
+	}
+	if cfg.LogConfig == nil {
+		cfg.LogConfig = func(*Topic) logstore.Config { return logstore.Config{} }
+	}
+	if cfg.Retention == nil {
+		cfg.Retention = func(*Topic) (int64, int64) { return -1, -1 }
+	}
+	if cfg.RetentionCheckInterval <= 0 {
+		cfg.RetentionCheckInterval = 5 * time.Minute
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:        cfg,
+		logger:     cfg.Logger,
+		partitions: map[string]map[int32]*Partition{},
+		readyCh:    make(chan struct{}),
+		stop:       make(chan struct{}),
+		raftLogger: hclog.New(&hclog.LoggerOptions{
+			Name:   "raft",
+			Level:  hclog.Warn,
+			Output: os.Stderr,
+		}),
+	}
+	db, err := bolt.Open(filepath.Join(cfg.DataDir, "node.db"), 0o644, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open node.db: %w", err)
+	}
+	n.db = db
+	n.mux, err = ListenMux(cfg.RaftListen, n.logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if n.cfg.RaftAdvertise == "" {
+		n.cfg.RaftAdvertise = n.mux.Addr().String()
+	}
+	if err := n.startController(); err != nil {
+		n.mux.Close()
+		db.Close()
+		return nil, err
+	}
+	n.wg.Add(2)
+	go n.reconcileLoop()
+	go n.retentionLoop()
+	return n, nil
+}
+
+// RaftAddr is the address the raft mux is bound to.
+func (n *Node) RaftAddr() string { return n.mux.Addr().String() }
+
+func (n *Node) raftConfig(t RaftTimings) *raft.Config {
+	c := raft.DefaultConfig()
+	c.LocalID = brokerIDString(n.cfg.NodeID)
+	c.HeartbeatTimeout = t.HeartbeatTimeout
+	c.ElectionTimeout = t.ElectionTimeout
+	c.LeaderLeaseTimeout = t.LeaderLeaseTimeout
+	c.CommitTimeout = t.CommitTimeout
+	c.Logger = n.raftLogger
+	c.MaxAppendEntries = 512
+	c.BatchApplyCh = true
+	// The partition log is the raft log: raft must never compact it; Kafka
+	// retention decides what is deleted.
+	c.TrailingLogs = 1<<63 - 1
+	c.NoLegacyTelemetry = true
+	return c
+}
+
+func (n *Node) startController() error {
+	c, err := newController(n.db, n.logger)
+	if err != nil {
+		return err
+	}
+	n.controller = c
+	logs, err := newBoltLogStore(n.db, controllerGroup)
+	if err != nil {
+		return err
+	}
+	stable := newStableStore(n.db, controllerGroup)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(n.cfg.DataDir, "controller-snapshots"), 2, n.raftLogger)
+	if err != nil {
+		return err
+	}
+	layer, err := n.mux.Layer(controllerGroup)
+	if err != nil {
+		return err
+	}
+	n.controllerTr = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second, Logger: n.raftLogger,
+	})
+	conf := n.raftConfig(soloTimings)
+	// The controller log lives in bbolt: let raft compact it after snapshots.
+	conf.TrailingLogs = 1024
+	conf.SnapshotThreshold = 1024
+	has, err := raft.HasExistingState(logs, stable, snaps)
+	if err != nil {
+		return err
+	}
+	if !has {
+		cfg := raft.Configuration{Servers: []raft.Server{{
+			ID: brokerIDString(n.cfg.NodeID), Address: raft.ServerAddress(n.cfg.RaftAdvertise),
+		}}}
+		if err := raft.BootstrapCluster(conf, logs, stable, snaps, n.controllerTr, cfg); err != nil {
+			return fmt.Errorf("bootstrap controller: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(conf, c, logs, stable, snaps, n.controllerTr)
+	if err != nil {
+		return fmt.Errorf("controller raft: %w", err)
+	}
+	c.raft = r
+	n.controllerRaft = r
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if n.controller.State().ClusterID == "" {
+		if _, err := c.Propose(ctx, Command{Op: OpInitCluster, ClusterID: newClusterID()}); err != nil {
+			return fmt.Errorf("init cluster: %w", err)
+		}
+	}
+	self := BrokerInfo{ID: n.cfg.NodeID, Host: n.cfg.AdvertisedHost, Port: n.cfg.AdvertisedPort, RaftAddr: n.cfg.RaftAdvertise}
+	if cur, ok := n.controller.State().Brokers[self.ID]; !ok || cur != self {
+		if _, err := c.Propose(ctx, Command{Op: OpRegisterBroker, Broker: &self}); err != nil {
+			return fmt.Errorf("register broker: %w", err)
+		}
+	}
+	return nil
+}
+
+// newClusterID returns a Kafka-style cluster id: 16 random bytes, base64url.
+func newClusterID() string {
+	id := NewTopicID()
+	const enc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	var sb strings.Builder
+	var acc, bits uint
+	for _, b := range id {
+		acc = acc<<8 | uint(b)
+		bits += 8
+		for bits >= 6 {
+			bits -= 6
+			sb.WriteByte(enc[(acc>>bits)&63])
+		}
+	}
+	if bits > 0 {
+		sb.WriteByte(enc[(acc<<(6-bits))&63])
+	}
+	return sb.String()
+}
+
+// Controller returns the metadata controller.
+func (n *Node) Controller() *Controller { return n.controller }
+
+// ID is this node's broker id.
+func (n *Node) ID() int32 { return n.cfg.NodeID }
+
+// Partition returns this node's replica of topic/index, or nil.
+func (n *Node) Partition(topic string, index int32) *Partition {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.partitions[topic][index]
+}
+
+// Partitions returns every local replica.
+func (n *Node) Partitions() []*Partition {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []*Partition
+	for _, ps := range n.partitions {
+		for _, p := range ps {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (n *Node) readinessChanged() {
+	n.mu.Lock()
+	close(n.readyCh)
+	n.readyCh = make(chan struct{})
+	n.mu.Unlock()
+}
+
+// WaitTopicReady waits until every partition of the topic (as of the current
+// metadata) has a ready leader on this node, or ctx ends.
+func (n *Node) WaitTopicReady(ctx context.Context, topic string) error {
+	for {
+		n.mu.Lock()
+		ch := n.readyCh
+		n.mu.Unlock()
+		changed := n.controller.Changed()
+		t := n.controller.State().Topics[topic]
+		if t == nil {
+			return ErrUnknownTopic
+		}
+		all := true
+		for i := range t.Replicas {
+			if p := n.Partition(topic, int32(i)); p == nil || !p.Ready() {
+				all = false
+				break
+			}
+		}
+		if all {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		case <-changed:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// NextProducerID hands out a producer id, reserving blocks of ids from the
+// controller so that ids stay unique across brokers and restarts.
+func (n *Node) NextProducerID(ctx context.Context) (int64, error) {
+	n.mu.Lock()
+	if n.pidNext < n.pidEnd {
+		id := n.pidNext
+		n.pidNext++
+		n.mu.Unlock()
+		return id, nil
+	}
+	n.mu.Unlock()
+	const block = 1000
+	res, err := n.controller.Propose(ctx, Command{Op: OpAllocProducerIDs, Count: block})
+	if err != nil {
+		return -1, err
+	}
+	first, ok := res.(int64)
+	if !ok {
+		return -1, fmt.Errorf("producer id block: unexpected %T", res)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.pidNext, n.pidEnd = first+1, first+block
+	return first, nil
+}
+
+func (n *Node) reconcileLoop() {
+	defer n.wg.Done()
+	for {
+		ch := n.controller.Changed()
+		n.reconcile()
+		select {
+		case <-n.stop:
+			return
+		case <-ch:
+		}
+	}
+}
+
+func partitionDir(root, topic string, idx int32) string {
+	return filepath.Join(root, topic+"-"+strconv.Itoa(int(idx)))
+}
+
+// reconcile starts the replicas the metadata assigns to this node and stops
+// (and deletes) those it no longer does.
+func (n *Node) reconcile() {
+	st := n.controller.State()
+	type want struct {
+		t   *Topic
+		idx int32
+	}
+	var toStart []want
+	var toStop []*Partition
+	n.mu.Lock()
+	for name, ps := range n.partitions {
+		t := st.Topics[name]
+		for idx, p := range ps {
+			if t == nil || t.ID != p.TopicID || int(idx) >= len(t.Replicas) {
+				toStop = append(toStop, p)
+				delete(ps, idx)
+			}
+		}
+		if len(ps) == 0 {
+			delete(n.partitions, name)
+		}
+	}
+	for _, name := range st.SortedTopics() {
+		t := st.Topics[name]
+		for i, reps := range t.Replicas {
+			if !containsID(reps, n.cfg.NodeID) {
+				continue
+			}
+			if n.partitions[name][int32(i)] == nil {
+				toStart = append(toStart, want{t, int32(i)})
+			}
+		}
+	}
+	n.mu.Unlock()
+
+	for _, p := range toStop {
+		if err := p.close(); err != nil {
+			n.logger.Warn("stopping partition", "topic", p.Topic, "partition", p.Index, "err", err)
+		}
+		p.stable.drop()
+		n.removeDir(p.dir)
+	}
+	if len(toStop) > 0 {
+		n.readinessChanged()
+	}
+
+	// Start replicas in parallel: each opens files and bootstraps a group.
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for _, w := range toStart {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			dir := partitionDir(n.cfg.DataDir, w.t.Name, w.idx)
+			if id := readPartitionMeta(dir); id != "" && id != w.t.ID.String() {
+				// Left behind by a deleted topic of the same name.
+				n.removeDir(dir)
+			}
+			p, err := openPartition(n, w.t, w.idx, dir, n.cfg.LogConfig(w.t))
+			if err != nil {
+				n.logger.Error("starting partition", "topic", w.t.Name, "partition", w.idx, "err", err)
+				return
+			}
+			n.mu.Lock()
+			if n.partitions[w.t.Name] == nil {
+				n.partitions[w.t.Name] = map[int32]*Partition{}
+			}
+			n.partitions[w.t.Name][w.idx] = p
+			n.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+}
+
+func (n *Node) removeDir(dir string) {
+	// Rename first so a crash mid-delete never leaves a half directory that
+	// looks like a live partition.
+	tmp := dir + ".deleted-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if err := os.Rename(dir, tmp); err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			n.logger.Warn("removing partition dir", "dir", dir, "err", err)
+		}
+		return
+	}
+	if err := os.RemoveAll(tmp); err != nil {
+		n.logger.Warn("removing partition dir", "dir", tmp, "err", err)
+	}
+}
+
+func containsID(ids []int32, id int32) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Node) retentionLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.RetentionCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case now := <-t.C:
+			n.EnforceRetention(now)
+		}
+	}
+}
+
+// EnforceRetention applies every topic's retention settings once.
+func (n *Node) EnforceRetention(now time.Time) {
+	st := n.controller.State()
+	for _, p := range n.Partitions() {
+		t := st.Topics[p.Topic]
+		if t == nil || !p.Ready() {
+			continue
+		}
+		ms, bytes := n.cfg.Retention(t)
+		p.enforceRetention(now, ms, bytes)
+	}
+}
+
+// Close stops every raft group and closes every file.
+func (n *Node) Close() error {
+	close(n.stop)
+	n.wg.Wait()
+	var firstErr error
+	for _, p := range n.Partitions() {
+		if err := p.close(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if err := n.controllerRaft.Shutdown().Error(); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	n.controllerTr.Close()
+	n.mux.Close()
+	if err := n.db.Close(); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	return firstErr
+}

@@ -1,0 +1,572 @@
+package replication
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gokafka/gokafka/logstore"
+	"github.com/hashicorp/raft"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// RaftTimings are one raft group's timers. Each group carries its own, so the
+// controller can run fast while thousands of partition groups run slow.
+type RaftTimings struct {
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+}
+
+// soloTimings are used by a group with a single voter: it sends no
+// heartbeats, so short timers cost nothing and make the first election
+// (and so a new topic's readiness) take milliseconds.
+var soloTimings = RaftTimings{
+	HeartbeatTimeout:   20 * time.Millisecond,
+	ElectionTimeout:    20 * time.Millisecond,
+	LeaderLeaseTimeout: 20 * time.Millisecond,
+	CommitTimeout:      50 * time.Millisecond,
+}
+
+// Partition command extensions. A raft LogCommand entry with no extension
+// is a record batch (logstore.IsBatch); every other partition command carries
+// one of these tags and goes to the log's side file.
+var extDeleteRecords = []byte("delete-records")
+
+// Partition is this node's replica of one Kafka partition: a raft group whose
+// log is the partition's logstore.Log.
+//
+// Locks: appendMu serialises the leader's append path (idempotence checks and
+// handing entries to raft, in order) and guards pending/ready/epoch. mu guards
+// the applied state and the fetch waiters; the raft FSM goroutine takes only
+// mu, so it never waits for an appender that is itself waiting for raft.
+type Partition struct {
+	Topic   string
+	Index   int32
+	TopicID TopicID
+
+	node   *Node
+	dir    string
+	logger *slog.Logger
+	log    *logstore.Log
+	raft   *raft.Raft
+	trans  *raft.NetworkTransport
+	stable *stableStore
+	notify chan bool
+
+	appendMu sync.Mutex
+	ready    bool        // leader and caught up with its log: accepts appends
+	epoch    int32       // raft term at which it became ready (Kafka leader epoch)
+	pending  producerMap // the applied producers plus the leader's in-flight batches
+
+	mu         sync.Mutex
+	nextOffset int64       // applied: offset after the last applied batch (high watermark)
+	producers  producerMap // applied
+	waiters    map[chan struct{}]struct{}
+
+	hw           atomic.Int64
+	readyFlag    atomic.Bool
+	epochFlag    atomic.Int32
+	lastSnapshot atomic.Uint64 // raft index of the newest persisted snapshot
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// appendCall is one batch handed to raft by the leader.
+type appendCall struct {
+	done chan struct{}
+	base int64
+	err  error
+}
+
+// AppendResult is what a produce waits on.
+type AppendResult func() (baseOffset int64, err error)
+
+func partitionGroup(id TopicID, p int32) string {
+	return fmt.Sprintf("%s/%d", id, p)
+}
+
+func openPartition(n *Node, t *Topic, idx int32, dir string, lc logstore.Config) (*Partition, error) {
+	p := &Partition{
+		Topic:     t.Name,
+		Index:     idx,
+		TopicID:   t.ID,
+		node:      n,
+		dir:       dir,
+		logger:    n.logger.With("topic", t.Name, "partition", idx),
+		producers: producerMap{},
+		waiters:   map[chan struct{}]struct{}{},
+		notify:    make(chan bool, 8),
+		stop:      make(chan struct{}),
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := writePartitionMeta(dir, t.ID); err != nil {
+		return nil, err
+	}
+	lc.Logger = p.logger
+	lg, err := logstore.Open(dir, lc)
+	if err != nil {
+		return nil, fmt.Errorf("open log %s: %w", dir, err)
+	}
+	p.log = lg
+	if err := p.startRaft(t); err != nil {
+		lg.Close()
+		return nil, err
+	}
+	p.wg.Add(1)
+	go p.watchLeadership()
+	return p, nil
+}
+
+func (p *Partition) startRaft(t *Topic) error {
+	n := p.node
+	group := partitionGroup(t.ID, p.Index)
+	layer, err := n.mux.Layer(group)
+	if err != nil {
+		return err
+	}
+	p.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  layer,
+		MaxPool: 2,
+		Timeout: 10 * time.Second,
+		Logger:  n.raftLogger,
+	})
+	p.stable = newStableStore(n.db, group)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(p.dir, "snapshots"), 2, n.raftLogger)
+	if err != nil {
+		p.trans.Close()
+		return err
+	}
+	replicas := t.Replicas[p.Index]
+	timings := n.cfg.PartitionTimings
+	if len(replicas) == 1 {
+		timings = soloTimings
+	}
+	conf := n.raftConfig(timings)
+	conf.NotifyCh = p.notify
+	// Snapshots hold only producer state and offsets, so take them often: they
+	// bound the replay on restart and let retention delete old segments.
+	conf.SnapshotThreshold = 1024
+	conf.SnapshotInterval = 30 * time.Second
+
+	has, err := raft.HasExistingState(p.log, p.stable, snaps)
+	if err != nil {
+		p.trans.Close()
+		return err
+	}
+	if !has {
+		var servers []raft.Server
+		for _, id := range replicas {
+			b, ok := n.controller.State().Brokers[id]
+			if !ok {
+				p.trans.Close()
+				return fmt.Errorf("replica broker %d unknown", id)
+			}
+			servers = append(servers, raft.Server{ID: brokerIDString(id), Address: raft.ServerAddress(b.RaftAddr)})
+		}
+		if err := raft.BootstrapCluster(conf, p.log, p.stable, snaps, p.trans, raft.Configuration{Servers: servers}); err != nil {
+			p.trans.Close()
+			return fmt.Errorf("bootstrap %s: %w", group, err)
+		}
+	}
+	r, err := raft.NewRaft(conf, (*partitionFSM)(p), p.log, p.stable, snaps, p.trans)
+	if err != nil {
+		p.trans.Close()
+		return fmt.Errorf("raft %s: %w", group, err)
+	}
+	p.raft = r
+	return nil
+}
+
+// watchLeadership turns raft leadership into append readiness: a new leader
+// first waits for every entry already in its log to be applied (a barrier),
+// then takes the applied producer state as the base for its checks.
+func (p *Partition) watchLeadership() {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case leader := <-p.notify:
+			p.setReady(false)
+			if leader {
+				p.becomeReady()
+			}
+		}
+	}
+}
+
+func (p *Partition) becomeReady() {
+	for {
+		if err := p.raft.Barrier(30 * time.Second).Error(); err != nil {
+			if p.raft.State() != raft.Leader {
+				return
+			}
+			p.logger.Warn("leader barrier failed, retrying", "err", err)
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		break
+	}
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	if p.raft.State() != raft.Leader {
+		return
+	}
+	p.mu.Lock()
+	p.pending = p.producers.clone()
+	p.mu.Unlock()
+	p.epoch = int32(p.raft.CurrentTerm())
+	p.ready = true
+	p.epochFlag.Store(p.epoch)
+	p.readyFlag.Store(true)
+	p.logger.Debug("partition leader ready", "epoch", p.epoch, "hw", p.hw.Load())
+	p.node.readinessChanged()
+}
+
+func (p *Partition) setReady(ready bool) {
+	p.appendMu.Lock()
+	p.ready = ready
+	p.readyFlag.Store(ready)
+	p.appendMu.Unlock()
+	p.node.readinessChanged()
+}
+
+// Ready says whether this replica leads the partition and accepts appends.
+func (p *Partition) Ready() bool { return p.readyFlag.Load() }
+
+// LeaderEpoch is the Kafka leader epoch (raft term) of the current leadership.
+func (p *Partition) LeaderEpoch() int32 { return p.epochFlag.Load() }
+
+// HighWatermark is the offset after the last committed and applied batch.
+func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
+
+// LogStartOffset is the first offset still readable.
+func (p *Partition) LogStartOffset() int64 { return p.log.StartOffset() }
+
+// Log gives read access to the partition's log (fetch, list offsets).
+func (p *Partition) Log() *logstore.Log { return p.log }
+
+// Append hands one validated batch to raft. It must be called in the order
+// batches arrived (the broker calls it on the connection's reader goroutine);
+// the returned function waits for the commit.
+func (p *Partition) Append(batch []byte, h logstore.BatchHeader) AppendResult {
+	p.appendMu.Lock()
+	if !p.ready {
+		p.appendMu.Unlock()
+		return failed(kerr.NotLeaderForPartition)
+	}
+	var meta batchMeta
+	idempotent := h.ProducerID >= 0
+	if idempotent {
+		last := lastSeqOf(h.BaseSequence, h.LastOffsetDelta)
+		dup, err := p.pending.check(h.ProducerID, h.ProducerEpoch, h.BaseSequence, last)
+		if err != nil {
+			p.appendMu.Unlock()
+			return failed(err)
+		}
+		if dup != nil {
+			d := *dup
+			p.appendMu.Unlock()
+			if d.pending == nil {
+				return func() (int64, error) { return d.BaseOffset, nil }
+			}
+			return d.pending.wait
+		}
+		meta = batchMeta{FirstSeq: h.BaseSequence, LastSeq: last, BaseOffset: -1}
+	}
+	call := &appendCall{done: make(chan struct{})}
+	f := p.raft.ApplyLog(raft.Log{Data: batch}, 10*time.Second)
+	if idempotent {
+		meta.pending = call
+		p.pending.record(h.ProducerID, h.ProducerEpoch, meta)
+	}
+	p.appendMu.Unlock()
+
+	go func() {
+		err := f.Error()
+		if err == nil {
+			switch r := f.Response().(type) {
+			case int64:
+				call.base = r
+			case error:
+				err = r
+			}
+		}
+		if err != nil {
+			call.err = raftErr(err)
+			// The leader's view of producer sequences now holds a batch that
+			// may never be stored: rebuild it from the applied state.
+			p.resync()
+		}
+		close(call.done)
+	}()
+	return call.wait
+}
+
+func (c *appendCall) wait() (int64, error) {
+	<-c.done
+	return c.base, c.err
+}
+
+func failed(err error) AppendResult { return func() (int64, error) { return -1, err } }
+
+// raftErr maps a raft failure to what a Kafka client should do about it.
+func raftErr(err error) error {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return err
+	}
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, raft.ErrRaftShutdown):
+		return kerr.NotLeaderForPartition
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return kerr.RequestTimedOut
+	}
+	return kerr.KafkaStorageError
+}
+
+// resync drops readiness and, if still leader, rebuilds it.
+func (p *Partition) resync() {
+	p.setReady(false)
+	select {
+	case p.notify <- p.raft.State() == raft.Leader:
+	default:
+	}
+}
+
+// DeleteRecords moves the log start offset to off (-1: the high watermark)
+// through raft and returns the new log start offset.
+func (p *Partition) DeleteRecords(ctx context.Context, off int64) (int64, error) {
+	if !p.Ready() {
+		return -1, kerr.NotLeaderForPartition
+	}
+	hw := p.HighWatermark()
+	if off == -1 {
+		off = hw
+	}
+	if off < 0 || off > hw {
+		return -1, kerr.OffsetOutOfRange
+	}
+	data := binary.BigEndian.AppendUint64(nil, uint64(off))
+	f := p.raft.ApplyLog(raft.Log{Data: data, Extensions: extDeleteRecords}, 10*time.Second)
+	if err := f.Error(); err != nil {
+		return -1, raftErr(err)
+	}
+	if err, ok := f.Response().(error); ok {
+		return -1, err
+	}
+	return p.log.StartOffset(), nil
+}
+
+// Wait registers ch to receive a value (non-blocking send) when the high
+// watermark advances. The returned function unregisters it.
+func (p *Partition) Wait(ch chan struct{}) func() {
+	p.mu.Lock()
+	p.waiters[ch] = struct{}{}
+	p.mu.Unlock()
+	return func() {
+		p.mu.Lock()
+		delete(p.waiters, ch)
+		p.mu.Unlock()
+	}
+}
+
+// enforceRetention snapshots (so that raft no longer needs old entries) and
+// deletes whole segments past the retention limits.
+func (p *Partition) enforceRetention(now time.Time, retentionMs, retentionBytes int64) {
+	if retentionMs < 0 && retentionBytes < 0 {
+		return
+	}
+	if err := p.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		p.logger.Debug("snapshot before retention", "err", err)
+	}
+	n, err := p.log.ApplyRetention(now, retentionMs, retentionBytes, p.lastSnapshot.Load())
+	if err != nil {
+		p.logger.Warn("retention failed", "err", err)
+		return
+	}
+	if n > 0 {
+		p.logger.Info("retention deleted segments", "segments", n, "log_start_offset", p.log.StartOffset())
+	}
+}
+
+// close stops the raft group and closes the log. A clean stop snapshots
+// first so the next start replays little.
+func (p *Partition) close() error {
+	close(p.stop)
+	if p.Ready() {
+		p.raft.Snapshot().Error()
+	}
+	err := p.raft.Shutdown().Error()
+	p.trans.Close()
+	p.wg.Wait()
+	if cerr := p.log.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// partitionFSM is the Partition seen as raft's state machine. Apply runs on
+// raft's FSM goroutine, in log order, for committed entries only.
+type partitionFSM Partition
+
+func (f *partitionFSM) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+func (f *partitionFSM) ApplyBatch(logs []*raft.Log) []any {
+	p := (*Partition)(f)
+	out := make([]any, len(logs))
+	p.mu.Lock()
+	advanced := false
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		if logstore.IsBatch(l) {
+			h, err := logstore.ParseBatchHeader(l.Data)
+			if err != nil {
+				// Cannot happen for entries the leader validated; keep offsets
+				// in step with the log store, which counts it the same way.
+				out[i] = kerr.CorruptMessage
+				continue
+			}
+			base := p.nextOffset
+			p.nextOffset += int64(h.LastOffsetDelta) + 1
+			if h.ProducerID >= 0 {
+				p.producers.record(h.ProducerID, h.ProducerEpoch, batchMeta{
+					FirstSeq: h.BaseSequence, LastSeq: lastSeqOf(h.BaseSequence, h.LastOffsetDelta), BaseOffset: base,
+				})
+			}
+			out[i] = base
+			advanced = true
+			continue
+		}
+		switch string(l.Extensions) {
+		case string(extDeleteRecords):
+			if len(l.Data) != 8 {
+				out[i] = kerr.InvalidRequest
+				continue
+			}
+			if err := p.log.SetStartOffset(int64(binary.BigEndian.Uint64(l.Data))); err != nil {
+				p.logger.Warn("delete records", "err", err)
+				out[i] = kerr.OffsetOutOfRange
+			}
+		default:
+			out[i] = kerr.InvalidRequest
+		}
+	}
+	if advanced {
+		p.hw.Store(p.nextOffset)
+		for ch := range p.waiters {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+	p.mu.Unlock()
+	return out
+}
+
+type partitionSnapshot struct {
+	Index      uint64      `json:"index"`
+	NextOffset int64       `json:"next_offset"`
+	Producers  producerMap `json:"producers"`
+}
+
+func (f *partitionFSM) Snapshot() (raft.FSMSnapshot, error) {
+	p := (*Partition)(f)
+	p.mu.Lock()
+	s := &partitionSnapshot{NextOffset: p.nextOffset, Producers: p.producers.clone()}
+	p.mu.Unlock()
+	return &fsmSnapshot{p: p, s: s}, nil
+}
+
+func (f *partitionFSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	p := (*Partition)(f)
+	var s partitionSnapshot
+	if err := json.NewDecoder(rc).Decode(&s); err != nil {
+		return fmt.Errorf("partition snapshot: %w", err)
+	}
+	if s.Producers == nil {
+		s.Producers = producerMap{}
+	}
+	// A snapshot sent by a leader to a follower that lacks the data it
+	// covers needs the segments streamed with it; that arrives with
+	// multi-node replication. On one node, Restore runs at start-up over a
+	// log that already holds everything the snapshot covers.
+	p.mu.Lock()
+	p.nextOffset = s.NextOffset
+	p.producers = s.Producers
+	p.hw.Store(s.NextOffset)
+	p.mu.Unlock()
+	return nil
+}
+
+type fsmSnapshot struct {
+	p *Partition
+	s *partitionSnapshot
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := json.NewEncoder(sink).Encode(s.s); err != nil {
+		sink.Cancel()
+		return err
+	}
+	if err := sink.Close(); err != nil {
+		return err
+	}
+	// The sink's id ends in the snapshot's index; raft only persists
+	// snapshots of applied state, so the log up to there is no longer needed
+	// for recovery.
+	var term, idx uint64
+	var ms int64
+	if _, err := fmt.Sscanf(sink.ID(), "%d-%d-%d", &term, &idx, &ms); err == nil && idx > s.p.lastSnapshot.Load() {
+		s.p.lastSnapshot.Store(idx)
+	}
+	return nil
+}
+
+func (s *fsmSnapshot) Release() {}
+
+// partition.metadata records which topic id a partition directory belongs to,
+// so a directory left by a deleted topic of the same name is never reused.
+func writePartitionMeta(dir string, id TopicID) error {
+	path := filepath.Join(dir, "partition.metadata")
+	want := "version: 0\ntopic_id: " + id.String() + "\n"
+	if b, err := os.ReadFile(path); err == nil && string(b) == want {
+		return nil
+	}
+	return os.WriteFile(path, []byte(want), 0o644)
+}
+
+func readPartitionMeta(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "partition.metadata"))
+	if err != nil {
+		return ""
+	}
+	var id string
+	fmt.Sscanf(string(b), "version: 0\ntopic_id: %s", &id)
+	return id
+}

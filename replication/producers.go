@@ -1,0 +1,96 @@
+package replication
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// maxBatchesPerProducer is how many recent batches per producer are kept for
+// duplicate detection: the idempotent producer allows five in flight.
+const maxBatchesPerProducer = 5
+
+// batchMeta is one recent batch of an idempotent producer.
+type batchMeta struct {
+	FirstSeq   int32 `json:"first_seq"`
+	LastSeq    int32 `json:"last_seq"`
+	BaseOffset int64 `json:"base_offset"`
+
+	// pending is set on the leader while the batch is in raft but not yet
+	// applied; a retried duplicate waits on it for the original's offset.
+	pending *appendCall `json:"-"`
+}
+
+// producerState is what a partition remembers of one producer id.
+type producerState struct {
+	Epoch   int16       `json:"epoch"`
+	Batches []batchMeta `json:"batches"` // oldest first, at most five
+}
+
+type producerMap map[int64]*producerState
+
+func (m producerMap) clone() producerMap {
+	c := make(producerMap, len(m))
+	for id, p := range m {
+		np := &producerState{Epoch: p.Epoch, Batches: append([]batchMeta(nil), p.Batches...)}
+		c[id] = np
+	}
+	return c
+}
+
+// lastSeqOf returns the sequence of the last record of a batch.
+func lastSeqOf(first int32, lastOffsetDelta int32) int32 {
+	s := int64(first) + int64(lastOffsetDelta)
+	if s > 1<<31-1 {
+		s -= 1 << 31
+	}
+	return int32(s)
+}
+
+// inSequence says whether next directly follows last (sequences wrap at 2^31).
+func inSequence(last, next int32) bool {
+	return next == last+1 || (last == 1<<31-1 && next == 0)
+}
+
+// check decides what happens to a batch of producer id with epoch and
+// sequences [first, last]. It returns the duplicate it matches, if any, or a
+// Kafka error. The rules follow Kafka's producer state checks: an older
+// epoch is fenced; a newer epoch must start at sequence 0; the same epoch
+// must continue the sequence; a producer we know nothing about (new, or its
+// state expired) is accepted at any sequence.
+func (m producerMap) check(id int64, epoch int16, first, last int32) (*batchMeta, error) {
+	p := m[id]
+	if p == nil {
+		return nil, nil
+	}
+	switch {
+	case epoch < p.Epoch:
+		return nil, kerr.InvalidProducerEpoch
+	case epoch > p.Epoch:
+		if first != 0 {
+			return nil, kerr.OutOfOrderSequenceNumber
+		}
+		return nil, nil
+	}
+	for i := range p.Batches {
+		b := &p.Batches[i]
+		if b.FirstSeq == first && b.LastSeq == last {
+			return b, nil
+		}
+	}
+	if n := len(p.Batches); n > 0 && !inSequence(p.Batches[n-1].LastSeq, first) {
+		return nil, kerr.OutOfOrderSequenceNumber
+	}
+	return nil, nil
+}
+
+// record remembers an accepted batch.
+func (m producerMap) record(id int64, epoch int16, b batchMeta) {
+	p := m[id]
+	if p == nil || epoch > p.Epoch {
+		p = &producerState{Epoch: epoch}
+		m[id] = p
+	}
+	p.Batches = append(p.Batches, b)
+	if len(p.Batches) > maxBatchesPerProducer {
+		p.Batches = append(p.Batches[:0], p.Batches[len(p.Batches)-maxBatchesPerProducer:]...)
+	}
+}

@@ -1,0 +1,97 @@
+package replication
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"sort"
+)
+
+// TopicID is a topic's KIP-516 id.
+type TopicID [16]byte
+
+// NewTopicID returns a random, non-zero topic id.
+func NewTopicID() TopicID {
+	var id TopicID
+	for id == (TopicID{}) {
+		rand.Read(id[:])
+	}
+	return id
+}
+
+func (id TopicID) String() string { return hex.EncodeToString(id[:]) }
+
+// BrokerInfo is one broker as the cluster knows it.
+type BrokerInfo struct {
+	ID       int32  `json:"id"`
+	Host     string `json:"host"`
+	Port     int32  `json:"port"`
+	RaftAddr string `json:"raft_addr"`
+	Rack     string `json:"rack,omitempty"`
+}
+
+// Topic is one topic's metadata. Values handed out by State are shared and
+// must not be modified.
+type Topic struct {
+	Name     string            `json:"name"`
+	ID       TopicID           `json:"id"`
+	Internal bool              `json:"internal,omitempty"`
+	Replicas [][]int32         `json:"replicas"` // per partition, the replica broker ids; the first is preferred leader
+	Configs  map[string]string `json:"configs,omitempty"`
+}
+
+// State is an immutable view of the cluster metadata at one applied index.
+type State struct {
+	ClusterID      string
+	Index          uint64
+	Brokers        map[int32]BrokerInfo
+	Topics         map[string]*Topic
+	ByID           map[TopicID]*Topic
+	NextProducerID int64
+}
+
+// SortedTopics returns the topic names in order.
+func (s *State) SortedTopics() []string {
+	names := make([]string, 0, len(s.Topics))
+	for n := range s.Topics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// SortedBrokers returns the brokers ordered by id.
+func (s *State) SortedBrokers() []BrokerInfo {
+	out := make([]BrokerInfo, 0, len(s.Brokers))
+	for _, b := range s.Brokers {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (s *State) clone() *State {
+	c := &State{
+		ClusterID:      s.ClusterID,
+		Index:          s.Index,
+		Brokers:        make(map[int32]BrokerInfo, len(s.Brokers)),
+		Topics:         make(map[string]*Topic, len(s.Topics)),
+		ByID:           make(map[TopicID]*Topic, len(s.ByID)),
+		NextProducerID: s.NextProducerID,
+	}
+	for k, v := range s.Brokers {
+		c.Brokers[k] = v
+	}
+	for k, v := range s.Topics {
+		c.Topics[k] = v
+		c.ByID[v.ID] = v
+	}
+	return c
+}
+
+func emptyState() *State {
+	return &State{
+		Brokers: map[int32]BrokerInfo{},
+		Topics:  map[string]*Topic{},
+		ByID:    map[TopicID]*Topic{},
+	}
+}
