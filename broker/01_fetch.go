@@ -300,7 +300,12 @@ func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []f
 		rp.LastStableOffset = o.lso
 		rp.LogStartOffset = o.start
 		rp.PreferredReadReplica = -1
+		// Never null: librdkafka reads a null records field as a bad
+		// MessageSetSize on non-flexible versions.
 		rp.RecordBatches = o.records
+		if rp.RecordBatches == nil {
+			rp.RecordBatches = []byte{}
+		}
 		if o.errCode == kerr.NotLeaderForPartition.Code || o.errCode == kerr.FencedLeaderEpoch.Code {
 			rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = b.leaderOf(fp.key.topic, fp.key.part)
 		}

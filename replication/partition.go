@@ -162,6 +162,10 @@ func (p *Partition) startRaft(t *Topic) error {
 	conf.SnapshotThreshold = 1024
 	conf.SnapshotInterval = 30 * time.Second
 
+	if list, err := snaps.List(); err == nil && len(list) > 0 {
+		p.lastSnapshot.Store(list[0].Index)
+		p.log.SetSnapshotIndex(list[0].Index)
+	}
 	has, err := raft.HasExistingState(p.log, p.stable, snaps)
 	if err != nil {
 		p.trans.Close()
@@ -544,6 +548,7 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	var ms int64
 	if _, err := fmt.Sscanf(sink.ID(), "%d-%d-%d", &term, &idx, &ms); err == nil && idx > s.p.lastSnapshot.Load() {
 		s.p.lastSnapshot.Store(idx)
+		s.p.log.SetSnapshotIndex(idx)
 	}
 	return nil
 }

@@ -1,0 +1,317 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/hashicorp/raft"
+)
+
+// Byte offsets of the fields of a magic-2 record batch header.
+const (
+	offBaseOffset      = 0
+	offLength          = 8
+	offLeaderEpoch     = 12
+	offMagic           = 16
+	offCRC             = 17
+	offAttributes      = 21
+	offLastOffsetDelta = 23
+	offBaseTimestamp   = 27
+	offMaxTimestamp    = 35
+	offProducerID      = 43
+	offProducerEpoch   = 51
+	offBaseSequence    = 53
+	offNumRecords      = 57
+
+	// BatchHeaderSize is the size of a magic-2 batch header; records follow it.
+	BatchHeaderSize = 61
+	// batchLogOverhead is the part of the header not counted by the length field.
+	batchLogOverhead = 12
+)
+
+// Codecs as stored in the low three bits of the batch attributes.
+const (
+	CodecNone   int8 = 0
+	CodecGzip   int8 = 1
+	CodecSnappy int8 = 2
+	CodecLZ4    int8 = 3
+	CodecZstd   int8 = 4
+)
+
+// Errors returned by ValidateBatch and friends. Each maps to one Kafka error
+// code, chosen by the broker: ErrCorruptBatch -> CORRUPT_MESSAGE,
+// ErrInvalidRecord -> INVALID_RECORD, ErrUnsupportedMagic ->
+// UNSUPPORTED_VERSION (or CORRUPT_MESSAGE), ErrUnsupportedCodec ->
+// UNSUPPORTED_COMPRESSION_TYPE.
+var (
+	ErrCorruptBatch     = errors.New("logstore: corrupt record batch")
+	ErrInvalidRecord    = errors.New("logstore: invalid record")
+	ErrUnsupportedMagic = errors.New("logstore: unsupported record batch magic")
+	ErrUnsupportedCodec = errors.New("logstore: unsupported compression codec")
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// BatchHeader is the fixed 61-byte header of a magic-2 record batch.
+type BatchHeader struct {
+	BaseOffset           int64
+	Length               int32
+	PartitionLeaderEpoch int32
+	Magic                int8
+	CRC                  uint32
+	Attributes           int16
+	LastOffsetDelta      int32
+	BaseTimestamp        int64
+	MaxTimestamp         int64
+	ProducerID           int64
+	ProducerEpoch        int16
+	BaseSequence         int32
+	NumRecords           int32
+}
+
+// Compression returns the codec id (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
+func (h BatchHeader) Compression() int8 { return int8(h.Attributes & 7) }
+
+// TimestampType is 0 for CreateTime and 1 for LogAppendTime.
+func (h BatchHeader) TimestampType() int8 { return int8(h.Attributes>>3) & 1 }
+
+// IsTransactional reports attribute bit 4.
+func (h BatchHeader) IsTransactional() bool { return h.Attributes&0x10 != 0 }
+
+// IsControl reports attribute bit 5.
+func (h BatchHeader) IsControl() bool { return h.Attributes&0x20 != 0 }
+
+// LastOffset is the offset of the last record of the batch.
+func (h BatchHeader) LastOffset() int64 { return h.BaseOffset + int64(h.LastOffsetDelta) }
+
+// Size is the number of bytes the whole batch occupies (length field + 12).
+func (h BatchHeader) Size() int { return int(h.Length) + batchLogOverhead }
+
+// ParseBatchHeader decodes the header of the batch at the start of b. It needs
+// at least 61 bytes and magic 2; it checks nothing else.
+func ParseBatchHeader(b []byte) (BatchHeader, error) {
+	if len(b) < BatchHeaderSize {
+		return BatchHeader{}, fmt.Errorf("%w: %d bytes, header needs %d", ErrCorruptBatch, len(b), BatchHeaderSize)
+	}
+	if b[offMagic] != 2 {
+		return BatchHeader{}, fmt.Errorf("%w: %d", ErrUnsupportedMagic, int8(b[offMagic]))
+	}
+	return parseHeader(b), nil
+}
+
+func parseHeader(b []byte) BatchHeader {
+	be := binary.BigEndian
+	return BatchHeader{
+		BaseOffset:           int64(be.Uint64(b[offBaseOffset:])),
+		Length:               int32(be.Uint32(b[offLength:])),
+		PartitionLeaderEpoch: int32(be.Uint32(b[offLeaderEpoch:])),
+		Magic:                int8(b[offMagic]),
+		CRC:                  be.Uint32(b[offCRC:]),
+		Attributes:           int16(be.Uint16(b[offAttributes:])),
+		LastOffsetDelta:      int32(be.Uint32(b[offLastOffsetDelta:])),
+		BaseTimestamp:        int64(be.Uint64(b[offBaseTimestamp:])),
+		MaxTimestamp:         int64(be.Uint64(b[offMaxTimestamp:])),
+		ProducerID:           int64(be.Uint64(b[offProducerID:])),
+		ProducerEpoch:        int16(be.Uint16(b[offProducerEpoch:])),
+		BaseSequence:         int32(be.Uint32(b[offBaseSequence:])),
+		NumRecords:           int32(be.Uint32(b[offNumRecords:])),
+	}
+}
+
+// IsBatch is the one rule that decides whether a raft entry is a Kafka record
+// batch (stored in the segment, takes offsets) or something else (stored in
+// the sidecar, takes none). The partition state machine must use it too.
+//
+// Beyond the type, extensions, size and magic it also requires the length
+// field to match len(Data) and LastOffsetDelta >= 0: an entry failing those
+// could not be framed inside a segment or would move offsets backwards, so it
+// is treated as an opaque command rather than corrupting the log.
+func IsBatch(e *raft.Log) bool {
+	if e == nil || e.Type != raft.LogCommand || len(e.Extensions) != 0 {
+		return false
+	}
+	d := e.Data
+	if len(d) < BatchHeaderSize || d[offMagic] != 2 {
+		return false
+	}
+	if int64(int32(binary.BigEndian.Uint32(d[offLength:])))+batchLogOverhead != int64(len(d)) {
+		return false
+	}
+	return int32(binary.BigEndian.Uint32(d[offLastOffsetDelta:])) >= 0
+}
+
+// batchCRC computes the CRC-32C a batch should carry.
+func batchCRC(b []byte) uint32 { return crc32.Checksum(b[offAttributes:], castagnoli) }
+
+// ValidateBatch checks that b holds exactly one well-formed magic-2 batch.
+// Records of uncompressed batches are walked too; compressed ones are not
+// decompressed (the broker can use Decompress for record-level checks).
+func ValidateBatch(b []byte) (BatchHeader, error) {
+	if len(b) < BatchHeaderSize {
+		return BatchHeader{}, fmt.Errorf("%w: %d bytes is shorter than a batch header", ErrCorruptBatch, len(b))
+	}
+	if b[offMagic] != 2 {
+		return BatchHeader{}, fmt.Errorf("%w: %d", ErrUnsupportedMagic, int8(b[offMagic]))
+	}
+	h := parseHeader(b)
+	if int64(h.Length)+batchLogOverhead != int64(len(b)) {
+		return h, fmt.Errorf("%w: length field %d does not match %d bytes", ErrCorruptBatch, h.Length, len(b))
+	}
+	if got := batchCRC(b); got != h.CRC {
+		return h, fmt.Errorf("%w: crc %08x, computed %08x", ErrCorruptBatch, h.CRC, got)
+	}
+	if c := h.Compression(); c < 0 || c > CodecZstd {
+		return h, fmt.Errorf("%w: %d", ErrUnsupportedCodec, c)
+	}
+	if h.NumRecords <= 0 {
+		return h, fmt.Errorf("%w: batch has %d records", ErrInvalidRecord, h.NumRecords)
+	}
+	if h.LastOffsetDelta != h.NumRecords-1 {
+		return h, fmt.Errorf("%w: last offset delta %d with %d records", ErrInvalidRecord, h.LastOffsetDelta, h.NumRecords)
+	}
+	if h.Compression() == CodecNone {
+		if err := walkRecords(b[BatchHeaderSize:], int(h.NumRecords), nil); err != nil {
+			return h, err
+		}
+	}
+	return h, nil
+}
+
+// SplitBatches splits a produce request's records field into its batches,
+// checking only the framing (length fields and the minimum header size).
+func SplitBatches(b []byte) ([][]byte, error) {
+	var out [][]byte
+	for len(b) > 0 {
+		if len(b) < BatchHeaderSize {
+			return out, fmt.Errorf("%w: %d trailing bytes", ErrCorruptBatch, len(b))
+		}
+		n := int64(int32(binary.BigEndian.Uint32(b[offLength:]))) + batchLogOverhead
+		if n < BatchHeaderSize || n > int64(len(b)) {
+			return out, fmt.Errorf("%w: batch length %d with %d bytes left", ErrCorruptBatch, n-batchLogOverhead, len(b))
+		}
+		out = append(out, b[:n:n])
+		b = b[n:]
+	}
+	return out, nil
+}
+
+// SetBaseOffset rewrites the base offset (not covered by the CRC).
+func SetBaseOffset(b []byte, off int64) { binary.BigEndian.PutUint64(b[offBaseOffset:], uint64(off)) }
+
+// SetPartitionLeaderEpoch rewrites the leader epoch (not covered by the CRC).
+func SetPartitionLeaderEpoch(b []byte, e int32) {
+	binary.BigEndian.PutUint32(b[offLeaderEpoch:], uint32(e))
+}
+
+// SetMaxTimestampLogAppend turns the batch into a LogAppendTime batch stamped
+// ts: it sets the timestamp-type attribute, the base and max timestamps, and
+// recomputes the CRC. Record timestamp deltas are left alone; readers ignore
+// them for LogAppendTime batches.
+func SetMaxTimestampLogAppend(b []byte, ts int64) {
+	be := binary.BigEndian
+	attrs := be.Uint16(b[offAttributes:]) | 0x08
+	be.PutUint16(b[offAttributes:], attrs)
+	be.PutUint64(b[offBaseTimestamp:], uint64(ts))
+	be.PutUint64(b[offMaxTimestamp:], uint64(ts))
+	be.PutUint32(b[offCRC:], batchCRC(b))
+}
+
+// record is the part of a record the log needs (OffsetForTime).
+type record struct {
+	offsetDelta    int32
+	timestampDelta int64
+}
+
+// walkRecords checks the framing of n records in b and calls fn (if non-nil)
+// for each. Offset deltas must be 0..n-1 in order and nothing may trail.
+func walkRecords(b []byte, n int, fn func(record) bool) error {
+	for i := 0; i < n; i++ {
+		if len(b) == 0 {
+			return fmt.Errorf("%w: batch claims %d records, holds %d", ErrInvalidRecord, n, i)
+		}
+		size, k := binary.Varint(b)
+		if k <= 0 {
+			return fmt.Errorf("%w: record %d: bad length varint", ErrCorruptBatch, i)
+		}
+		b = b[k:]
+		if size <= 0 || size > int64(len(b)) {
+			return fmt.Errorf("%w: record %d: length %d with %d bytes left", ErrCorruptBatch, i, size, len(b))
+		}
+		r, err := parseRecord(b[:size], i)
+		if err != nil {
+			return err
+		}
+		if r.offsetDelta != int32(i) {
+			return fmt.Errorf("%w: record %d has offset delta %d", ErrInvalidRecord, i, r.offsetDelta)
+		}
+		if fn != nil && !fn(r) {
+			return nil
+		}
+		b = b[size:]
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("%w: %d bytes after the last record", ErrCorruptBatch, len(b))
+	}
+	return nil
+}
+
+// parseRecord checks one record body (after its length prefix).
+func parseRecord(b []byte, i int) (record, error) {
+	var r record
+	bad := func(what string) (record, error) {
+		return r, fmt.Errorf("%w: record %d: %s", ErrCorruptBatch, i, what)
+	}
+	if len(b) < 1 {
+		return bad("empty")
+	}
+	b = b[1:] // attributes, unused in v2
+	v, k := binary.Varint(b)
+	if k <= 0 {
+		return bad("timestamp delta")
+	}
+	r.timestampDelta = v
+	b = b[k:]
+	v, k = binary.Varint(b)
+	if k <= 0 || v < 0 || v > 1<<31-1 {
+		return bad("offset delta")
+	}
+	r.offsetDelta = int32(v)
+	b = b[k:]
+	// key and value: length -1 means null.
+	for _, what := range [2]string{"key", "value"} {
+		v, k = binary.Varint(b)
+		if k <= 0 || v < -1 || v > int64(len(b)-k) {
+			return bad(what)
+		}
+		b = b[k:]
+		if v > 0 {
+			b = b[v:]
+		}
+	}
+	nh, k := binary.Varint(b)
+	if k <= 0 || nh < 0 || nh > int64(len(b)) {
+		return bad("header count")
+	}
+	b = b[k:]
+	for j := int64(0); j < nh; j++ {
+		v, k = binary.Varint(b)
+		if k <= 0 || v < 0 || v > int64(len(b)-k) {
+			return bad("header key")
+		}
+		b = b[k+int(v):]
+		v, k = binary.Varint(b)
+		if k <= 0 || v < -1 || v > int64(len(b)-k) {
+			return bad("header value")
+		}
+		b = b[k:]
+		if v > 0 {
+			b = b[v:]
+		}
+	}
+	if len(b) != 0 {
+		return bad("trailing bytes")
+	}
+	return r, nil
+}

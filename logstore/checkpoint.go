@@ -1,0 +1,146 @@
+package logstore
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+const (
+	cleanShutdownFile   = "clean-shutdown"
+	startOffsetFile     = "log-start-offset"
+	leaderEpochFile     = "leader-epoch-checkpoint"
+	checkpointVersion   = 0
+	checkpointTmpSuffix = ".tmp"
+)
+
+// writeFileSync replaces dir/name atomically: temp file, fsync, rename, fsync dir.
+func writeFileSync(dir, name string, data []byte, sync bool) error {
+	tmp := filepath.Join(dir, name+checkpointTmpSuffix)
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil && sync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err == nil && sync {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// epochEntry: leader epoch `epoch` starts at offset `start`.
+type epochEntry struct {
+	epoch int32
+	start int64
+}
+
+// The checkpoint files use Kafka's text layout: a version line, a count
+// line, then one entry per line.
+func encodeCheckpoint(lines []string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%d\n%d\n", checkpointVersion, len(lines))
+	for _, s := range lines {
+		b.WriteString(s)
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+func decodeCheckpoint(data []byte, fields int) ([][]int64, error) {
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) < 2 || lines[0] != strconv.Itoa(checkpointVersion) {
+		return nil, fmt.Errorf("bad checkpoint header")
+	}
+	n, err := strconv.Atoi(lines[1])
+	if err != nil || n != len(lines)-2 {
+		return nil, fmt.Errorf("bad checkpoint count")
+	}
+	out := make([][]int64, 0, n)
+	for _, ln := range lines[2:] {
+		fs := strings.Fields(ln)
+		if len(fs) != fields {
+			return nil, fmt.Errorf("bad checkpoint line %q", ln)
+		}
+		row := make([]int64, fields)
+		for i, f := range fs {
+			if row[i], err = strconv.ParseInt(f, 10, 64); err != nil {
+				return nil, fmt.Errorf("bad checkpoint line %q", ln)
+			}
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+func (l *Log) writeEpochs(eps []epochEntry) error {
+	lines := make([]string, len(eps))
+	for i, e := range eps {
+		lines[i] = fmt.Sprintf("%d %d", e.epoch, e.start)
+	}
+	return writeFileSync(l.dir, leaderEpochFile, encodeCheckpoint(lines), !l.cfg.NoSync)
+}
+
+func readEpochs(dir string) ([]epochEntry, error) {
+	data, err := os.ReadFile(filepath.Join(dir, leaderEpochFile))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := decodeCheckpoint(data, 2)
+	if err != nil {
+		return nil, err
+	}
+	eps := make([]epochEntry, 0, len(rows))
+	for _, r := range rows {
+		e := epochEntry{epoch: int32(r[0]), start: r[1]}
+		if int64(e.epoch) != r[0] || e.epoch < 0 || e.start < 0 ||
+			(len(eps) > 0 && (e.epoch <= eps[len(eps)-1].epoch || e.start < eps[len(eps)-1].start)) {
+			return nil, fmt.Errorf("bad epoch entry %v", r)
+		}
+		eps = append(eps, e)
+	}
+	return eps, nil
+}
+
+func (l *Log) writeStartOffset(off int64) error {
+	return writeFileSync(l.dir, startOffsetFile, encodeCheckpoint([]string{strconv.FormatInt(off, 10)}), !l.cfg.NoSync)
+}
+
+func readStartOffset(dir string) (int64, bool) {
+	data, err := os.ReadFile(filepath.Join(dir, startOffsetFile))
+	if err != nil {
+		return 0, false
+	}
+	rows, err := decodeCheckpoint(data, 1)
+	if err != nil || len(rows) != 1 || rows[0][0] < 0 {
+		return 0, false
+	}
+	return rows[0][0], true
+}

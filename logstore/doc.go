@@ -1,0 +1,82 @@
+// Package logstore owns one Kafka partition's log on disk: segment files,
+// sparse offset and time indexes, crash recovery, retention. The same files
+// are the partition's raft log: *Log implements raft.LogStore (and
+// raft.MonotonicLogStore), so every produced byte is written to disk once.
+//
+// It must never import other gokafka packages, never decode records on the
+// produce path (headers only), and never panic on file content.
+//
+// # Entries and offsets
+//
+// A raft entry for which IsBatch is true is a Kafka record batch (magic 2).
+// StoreLogs patches its BaseOffset to EndOffset() and its
+// PartitionLeaderEpoch to int32(Term) (neither is covered by the CRC), in
+// place, and appends it to the active segment's .log exactly as it goes on
+// the wire. Offsets are thus a pure function of the raft log. Any other entry
+// (no-op, configuration, barrier, commands carrying Extensions) takes no
+// offset and goes to the segment's .raftmeta sidecar.
+//
+// # Files, per partition directory
+//
+//	<base>.log        batches back to back; <base> is the 20-digit base offset
+//	<base>.raftmeta   32-byte header: "GKMETA\x00\x01", first raft index (u64),
+//	                  creation time unix ms (i64), CRC-32C of those 24 bytes, pad.
+//	                  Then records: length u32 (whole record), CRC-32C u32 (of
+//	                  the rest), raft index u64, term u64, logPos u64 (the .log
+//	                  size when written: batches at positions >= logPos come
+//	                  after it), appendedAt unix ns i64, type u8, extLen u32,
+//	                  extensions, data.
+//	<base>.raft       32-byte header: "GKRAFT\x00\x01", first raft index, pad;
+//	                  then one 32-byte record per raft index: position u64 and
+//	                  length u32 in .log (kind 0) or .raftmeta (kind 1), type u8,
+//	                  kind u8, pad u16, term u64, appendedAt unix ns i64.
+//	                  GetLog is one record read plus one pread.
+//	<base>.index      sparse, 8 bytes per entry: relative base offset u32,
+//	                  position u32; one entry for the first batch and then one
+//	                  each IndexIntervalBytes of log.
+//	<base>.timeindex  same entries, 12 bytes: largest batch max timestamp so
+//	                  far in the segment i64, relative base offset u32.
+//	leader-epoch-checkpoint  Kafka text layout: version, count, "epoch start".
+//	log-start-offset  same layout, one line: the DeleteRecords start offset.
+//	clean-shutdown    written by Close, removed by Open.
+//
+// All integers are big-endian. The active segment's .raft and indexes are
+// also kept in memory; sealed segments are read with pread.
+//
+// # Durability
+//
+// With FsyncInterval 0 each StoreLogs writes each touched file once and
+// fsyncs the data files before returning: the sidecar first, then the .log.
+// That order is what recovery relies on: a batch that survived has every
+// sidecar record before it on disk too, so batches fill the raft indexes
+// that sidecar records do not take, in order. The derived files (.raft,
+// .index, .timeindex) are not fsynced per call; they are fsynced when the
+// segment is sealed (rolled) and at Close, and rebuilt after a crash.
+// Suffix truncation cuts and fsyncs the .log before the sidecar.
+//
+// FsyncInterval > 0 fsyncs in the background at most that often, like
+// Kafka's flush.ms: acknowledged writes may be lost on power loss (raft then
+// relies on the other replicas), and because the page cache may write the
+// .log back before the sidecar, a power loss can in rare cases misplace
+// batches after a lost sidecar record; the process crashing (kill -9) alone
+// loses nothing.
+//
+// # Recovery
+//
+// Without the clean-shutdown marker, Open re-reads the last segment from its
+// start, checking each batch's CRC, length, contiguous offsets and
+// non-decreasing epoch, and each sidecar record's CRC and raft index; it
+// cuts both files at the first damage (logging dir, offset and bytes) and
+// rewrites that segment's derived files. Derived files of any segment that are
+// missing or inconsistent are rebuilt the same way. Segments that do not
+// follow their predecessor are dropped.
+//
+// # Deletion
+//
+// Raft's prefix DeleteRange (log compaction), ApplyRetention and
+// SetStartOffset remove whole segments only. Retention and DeleteRecords never
+// delete a segment holding raft entries above the last snapshot (maxIndex /
+// SetSnapshotIndex): raft replays those on restart. Note that raft's own log
+// compaction deletes Kafka data, so partition groups should run raft with
+// a TrailingLogs large enough that retention, not compaction, decides.
+package logstore

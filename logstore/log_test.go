@@ -1,0 +1,613 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+func TestValidateBatch(t *testing.T) {
+	good := makeBatch(t, testBatch{ts0: 1000, n: 3, valueLen: 10})
+	mut := func(f func(b []byte) []byte) []byte {
+		b := append([]byte(nil), good...)
+		return f(b)
+	}
+	recrc := func(b []byte) []byte {
+		binary.BigEndian.PutUint32(b[offCRC:], batchCRC(b))
+		return b
+	}
+	tests := []struct {
+		name string
+		b    []byte
+		want error
+	}{
+		{"good", good, nil},
+		{"gzip", makeBatch(t, testBatch{n: 5, valueLen: 100, codec: CodecGzip}), nil},
+		{"short", good[:40], ErrCorruptBatch},
+		{"truncated", good[:len(good)-1], ErrCorruptBatch},
+		{"trailing byte", append(append([]byte(nil), good...), 0), ErrCorruptBatch},
+		{"bad crc", mut(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), ErrCorruptBatch},
+		{"magic 1", mut(func(b []byte) []byte { b[offMagic] = 1; return b }), ErrUnsupportedMagic},
+		{"codec 5", mut(func(b []byte) []byte { b[offAttributes+1] |= 5; return recrc(b) }), ErrUnsupportedCodec},
+		{"zero records", mut(func(b []byte) []byte {
+			binary.BigEndian.PutUint32(b[offNumRecords:], 0)
+			return recrc(b)
+		}), ErrInvalidRecord},
+		{"delta mismatch", mut(func(b []byte) []byte {
+			binary.BigEndian.PutUint32(b[offLastOffsetDelta:], 5)
+			return recrc(b)
+		}), ErrInvalidRecord},
+		{"more records claimed", mut(func(b []byte) []byte {
+			binary.BigEndian.PutUint32(b[offNumRecords:], 4)
+			binary.BigEndian.PutUint32(b[offLastOffsetDelta:], 3)
+			return recrc(b)
+		}), ErrInvalidRecord},
+		{"record offset delta", mut(func(b []byte) []byte {
+			b[BatchHeaderSize+3] = 2 // first record's offset delta varint: 0 -> 1
+			return recrc(b)
+		}), ErrInvalidRecord},
+		{"record length", mut(func(b []byte) []byte {
+			b[BatchHeaderSize] = 0x7e // absurd record length
+			return recrc(b)
+		}), ErrCorruptBatch},
+		{"empty", nil, ErrCorruptBatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ValidateBatch(tt.b)
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Fatalf("ValidateBatch = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSplitAndSetters(t *testing.T) {
+	a := makeBatch(t, testBatch{n: 2, valueLen: 5})
+	b := makeBatch(t, testBatch{n: 3, valueLen: 7})
+	bs, err := SplitBatches(append(append([]byte(nil), a...), b...))
+	if err != nil || len(bs) != 2 || len(bs[0]) != len(a) || len(bs[1]) != len(b) {
+		t.Fatalf("SplitBatches = %d batches, %v", len(bs), err)
+	}
+	if _, err := SplitBatches(append(append([]byte(nil), a...), b[:30]...)); err == nil {
+		t.Fatal("SplitBatches accepted a torn tail")
+	}
+	SetBaseOffset(a, 42)
+	SetPartitionLeaderEpoch(a, 7)
+	SetMaxTimestampLogAppend(a, 99)
+	h, err := ValidateBatch(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.BaseOffset != 42 || h.PartitionLeaderEpoch != 7 || h.MaxTimestamp != 99 || h.BaseTimestamp != 99 || h.TimestampType() != 1 {
+		t.Fatalf("header after setters: %+v", h)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Config{})
+	g := &entryGen{t: t, term: 1}
+	var all []*raft.Log
+	var batch []*raft.Log
+	for i := 0; i < 50; i++ {
+		switch i % 7 {
+		case 0:
+			batch = append(batch, g.noop())
+		case 3:
+			batch = append(batch, g.config())
+		case 5:
+			batch = append(batch, g.ext())
+		default:
+			batch = append(batch, g.batch(1+i%4, 20, int64(1000+i)))
+		}
+		if i%5 == 4 {
+			mustStore(t, l, batch...)
+			all = append(all, batch...)
+			batch = nil
+			g.term++
+		}
+	}
+	checkEntries(t, l, all)
+	// Offsets: assigned densely in order.
+	var want int64
+	for _, e := range all {
+		if IsBatch(e) {
+			h, _ := ParseBatchHeader(e.Data)
+			if h.BaseOffset != want || h.PartitionLeaderEpoch != int32(e.Term) {
+				t.Fatalf("entry %d: base %d epoch %d, want %d %d", e.Index, h.BaseOffset, h.PartitionLeaderEpoch, want, e.Term)
+			}
+			want = h.LastOffset() + 1
+		}
+	}
+	if l.EndOffset() != want {
+		t.Fatalf("EndOffset = %d, want %d", l.EndOffset(), want)
+	}
+	if fi, _ := l.FirstIndex(); fi != 1 {
+		t.Fatalf("FirstIndex = %d", fi)
+	}
+	if li, _ := l.LastIndex(); li != 50 {
+		t.Fatalf("LastIndex = %d", li)
+	}
+	var e raft.Log
+	if err := l.GetLog(51, &e); !errors.Is(err, raft.ErrLogNotFound) {
+		t.Fatalf("GetLog(51) = %v", err)
+	}
+	if err := l.StoreLogs([]*raft.Log{{Index: 60, Type: raft.LogNoop}}); err == nil {
+		t.Fatal("StoreLogs accepted a gap")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openT(t, dir, Config{})
+	defer l.Close()
+	checkEntries(t, l, all)
+	if l.EndOffset() != want {
+		t.Fatalf("after reopen EndOffset = %d, want %d", l.EndOffset(), want)
+	}
+	if n := len(readAll(t, l, 0)); n == 0 {
+		t.Fatal("no batches read back")
+	}
+}
+
+func TestRead(t *testing.T) {
+	l := openT(t, t.TempDir(), Config{IndexIntervalBytes: 200})
+	defer l.Close()
+	g := &entryGen{t: t, term: 1}
+	var es []*raft.Log
+	for i := 0; i < 20; i++ {
+		es = append(es, g.batch(2, 50, int64(i)))
+		if i%3 == 0 {
+			es = append(es, g.noop())
+		}
+	}
+	mustStore(t, l, es...)
+	size := len(es[0].Data)
+	if l.EndOffset() != 40 {
+		t.Fatalf("EndOffset = %d", l.EndOffset())
+	}
+	// Offset in the middle of a batch returns that batch.
+	b, err := l.Read(5, 1<<20, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := ParseBatchHeader(b)
+	if h.BaseOffset != 4 || len(b) != 18*size {
+		t.Fatalf("Read(5): base %d, %d bytes", h.BaseOffset, len(b))
+	}
+	// maxBytes smaller than one batch still gives one whole batch.
+	if b, _ = l.Read(0, 1, 40); len(b) != size {
+		t.Fatalf("Read with maxBytes 1: %d bytes", len(b))
+	}
+	if b, _ = l.Read(0, 3*size+1, 40); len(b) != 3*size {
+		t.Fatalf("Read with maxBytes 3.x batches: %d bytes", len(b))
+	}
+	// limit: only batches whose base < limit.
+	if b, _ = l.Read(0, 1<<20, 7); len(b) != 4*size {
+		t.Fatalf("Read with limit 7: %d bytes", len(b))
+	}
+	if b, err = l.Read(6, 1<<20, 6); b != nil || err != nil {
+		t.Fatalf("Read at limit: %v %v", b, err)
+	}
+	if b, err = l.Read(40, 1<<20, 40); b != nil || err != nil {
+		t.Fatalf("Read at end: %v %v", b, err)
+	}
+	if _, err = l.Read(41, 1<<20, 40); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("Read past end: %v", err)
+	}
+	if _, err = l.Read(-1, 1<<20, 40); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("Read before start: %v", err)
+	}
+}
+
+func TestRollBySizeAndTime(t *testing.T) {
+	clk := &testClock{t: time.Unix(1000, 0)}
+	dir := t.TempDir()
+	l := openT(t, dir, Config{SegmentBytes: 1000, SegmentMs: 60_000, Now: clk.now})
+	g := &entryGen{t: t, term: 1}
+	var all []*raft.Log
+	for i := 0; i < 10; i++ {
+		e := g.batch(1, 300, int64(i))
+		all = append(all, e, g.noop())
+		mustStore(t, l, all[len(all)-2:]...)
+	}
+	size := len(all[0].Data)
+	perSeg := 1000 / size
+	if got, want := len(l.segs), (10+perSeg-1)/perSeg; got != want {
+		t.Fatalf("%d segments, want %d", got, want)
+	}
+	n := len(l.segs)
+	clk.t = clk.t.Add(2 * time.Minute)
+	e := g.batch(1, 10, 11)
+	all = append(all, e)
+	mustStore(t, l, e)
+	if len(l.segs) != n+1 {
+		t.Fatalf("no time roll: %d segments", len(l.segs))
+	}
+	checkEntries(t, l, all)
+	if hs := readAll(t, l, 0); len(hs) != 11 {
+		t.Fatalf("read %d batches", len(hs))
+	}
+	l.Close()
+	l = openT(t, dir, Config{SegmentBytes: 1000, SegmentMs: 60_000, Now: clk.now})
+	defer l.Close()
+	checkEntries(t, l, all)
+	if len(l.segs) != n+1 {
+		t.Fatalf("reopened with %d segments", len(l.segs))
+	}
+}
+
+func TestDeleteRangeSuffixAndPrefix(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{SegmentBytes: 600}
+	l := openT(t, dir, cfg)
+	g := &entryGen{t: t, term: 1}
+	var all []*raft.Log
+	for i := 0; i < 30; i++ {
+		var e *raft.Log
+		if i%4 == 1 {
+			e = g.config()
+		} else {
+			e = g.batch(2, 100, int64(i))
+		}
+		all = append(all, e)
+		mustStore(t, l, e)
+		if i == 10 {
+			g.term = 2
+		}
+		if i == 20 {
+			g.term = 3
+		}
+	}
+	if len(l.segs) < 4 {
+		t.Fatalf("want several segments, have %d", len(l.segs))
+	}
+	// Suffix from index 18: offsets roll back to the base of the first removed batch.
+	var wantLEO int64 = -1
+	for _, e := range all[17:] {
+		if IsBatch(e) {
+			h, _ := ParseBatchHeader(e.Data)
+			wantLEO = h.BaseOffset
+			break
+		}
+	}
+	if err := l.DeleteRange(18, 30); err != nil {
+		t.Fatal(err)
+	}
+	if li, _ := l.LastIndex(); li != 17 || l.EndOffset() != wantLEO {
+		t.Fatalf("after suffix delete: last %d, LEO %d want 17, %d", li, l.EndOffset(), wantLEO)
+	}
+	if ep, off := l.EpochEndOffset(5); ep != 2 || off != wantLEO {
+		t.Fatalf("EpochEndOffset(5) = %d %d", ep, off)
+	}
+	checkEntries(t, l, all[:17])
+	// Re-append with a new term: offsets continue from the rolled-back LEO.
+	g.next, g.term = 17, 4
+	e := g.batch(1, 10, 99)
+	mustStore(t, l, e)
+	if h, _ := ParseBatchHeader(e.Data); h.BaseOffset != wantLEO {
+		t.Fatalf("re-appended batch at %d, want %d", h.BaseOffset, wantLEO)
+	}
+	all = append(all[:17], e)
+	checkEntries(t, l, all)
+
+	// Prefix: only whole segments up to max go.
+	nseg := len(l.segs)
+	seg1Last := l.segs[0].lastIndex()
+	if err := l.DeleteRange(1, seg1Last+1); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.segs) != nseg-1 {
+		t.Fatalf("prefix delete left %d segments, want %d", len(l.segs), nseg-1)
+	}
+	if fi, _ := l.FirstIndex(); fi != seg1Last+1 {
+		t.Fatalf("FirstIndex = %d want %d", fi, seg1Last+1)
+	}
+	if l.StartOffset() != l.segs[0].base {
+		t.Fatalf("StartOffset %d, first base %d", l.StartOffset(), l.segs[0].base)
+	}
+	checkEntries(t, l, all[seg1Last:])
+	l.Close()
+	l = openT(t, dir, cfg)
+	checkEntries(t, l, all[seg1Last:])
+
+	// Delete everything: empty, LEO kept, next store may start anywhere.
+	leo := l.EndOffset()
+	li, _ := l.LastIndex()
+	if err := l.DeleteRange(0, li); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := l.FirstIndex(); fi != 0 || l.EndOffset() != leo || l.StartOffset() != leo {
+		t.Fatalf("after delete all: first %d LSO %d LEO %d want LEO %d", fi, l.StartOffset(), l.EndOffset(), leo)
+	}
+	l.Close()
+	l = openT(t, dir, cfg)
+	defer l.Close()
+	if l.EndOffset() != leo || l.StartOffset() != leo {
+		t.Fatalf("reopened empty log: LSO %d LEO %d want %d", l.StartOffset(), l.EndOffset(), leo)
+	}
+	g.next = 1000
+	e = g.batch(1, 1, 1)
+	mustStore(t, l, e)
+	if h, _ := ParseBatchHeader(e.Data); h.BaseOffset != leo {
+		t.Fatalf("batch after delete-all at %d want %d", h.BaseOffset, leo)
+	}
+	checkEntries(t, l, []*raft.Log{e})
+}
+
+func TestRetention(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Config{SegmentBytes: 500})
+	defer l.Close()
+	g := &entryGen{t: t, term: 1}
+	for i := 0; i < 20; i++ {
+		mustStore(t, l, g.batch(1, 200, int64(i*1000)))
+	}
+	nseg := len(l.segs)
+	if nseg < 5 {
+		t.Fatalf("%d segments", nseg)
+	}
+	now := time.UnixMilli(20_000)
+	// Time retention, guarded by maxIndex = 0: nothing goes.
+	if n, err := l.ApplyRetention(now, 5000, -1, 0); n != 0 || err != nil {
+		t.Fatalf("guarded retention deleted %d (%v)", n, err)
+	}
+	// Old segments: those with max timestamp < 15000.
+	n, err := l.ApplyRetention(now, 5000, -1, 1000)
+	if err != nil || n == 0 {
+		t.Fatalf("retention by time deleted %d (%v)", n, err)
+	}
+	if l.segs[0].maxTs < 15000 && len(l.segs) > 1 {
+		t.Fatalf("segment with max ts %d survived", l.segs[0].maxTs)
+	}
+	if l.StartOffset() != l.segs[0].base {
+		t.Fatalf("LSO %d, first base %d", l.StartOffset(), l.segs[0].base)
+	}
+	// Bytes: keep at least retentionBytes.
+	keep := l.segs[len(l.segs)-1].logSize + 10
+	if _, err := l.ApplyRetention(now, -1, keep, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.segs) != 2 || l.Size() < keep {
+		t.Fatalf("bytes retention left %d segments, %d bytes", len(l.segs), l.Size())
+	}
+	if _, err := l.Read(0, 100, l.EndOffset()); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read below LSO: %v", err)
+	}
+}
+
+func TestSetStartOffsetPersists(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{SegmentBytes: 500}
+	l := openT(t, dir, cfg)
+	g := &entryGen{t: t, term: 1}
+	for i := 0; i < 10; i++ {
+		mustStore(t, l, g.batch(3, 200, int64(i)))
+	}
+	if err := l.SetStartOffset(100); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("SetStartOffset past end: %v", err)
+	}
+	nseg := len(l.segs)
+	l.SetSnapshotIndex(4)
+	if err := l.SetStartOffset(13); err != nil {
+		t.Fatal(err)
+	}
+	if l.StartOffset() != 13 {
+		t.Fatalf("LSO %d", l.StartOffset())
+	}
+	if len(l.segs) >= nseg {
+		t.Fatal("no segment below the start offset was deleted")
+	}
+	if fi, _ := l.FirstIndex(); fi > 5 {
+		t.Fatalf("deleted raft entries above the snapshot index: first %d", fi)
+	}
+	b, err := l.Read(13, 1<<20, l.EndOffset())
+	if h, _ := ParseBatchHeader(b); err != nil || h.BaseOffset != 12 {
+		t.Fatalf("Read(13): %v base %d", err, h.BaseOffset)
+	}
+	l.SetStartOffset(5) // lower: ignored
+	l.Close()
+	l = openT(t, dir, cfg)
+	defer l.Close()
+	if l.StartOffset() != 13 {
+		t.Fatalf("LSO after reopen %d", l.StartOffset())
+	}
+	// Reset drops everything.
+	if err := l.Reset(500); err != nil {
+		t.Fatal(err)
+	}
+	if l.StartOffset() != 500 || l.EndOffset() != 500 {
+		t.Fatalf("after Reset: %d %d", l.StartOffset(), l.EndOffset())
+	}
+	g.next = 77
+	e := g.batch(1, 1, 1)
+	mustStore(t, l, e)
+	if h, _ := ParseBatchHeader(e.Data); h.BaseOffset != 500 {
+		t.Fatalf("after Reset batch at %d", h.BaseOffset)
+	}
+}
+
+// crashDir fills a log and abandons it without Close (no clean marker).
+func crashDir(t *testing.T, cfg Config) (string, []*raft.Log) {
+	t.Helper()
+	dir := t.TempDir()
+	l := openT(t, dir, cfg)
+	g := &entryGen{t: t, term: 1}
+	var all []*raft.Log
+	for i := 0; i < 12; i++ {
+		es := []*raft.Log{g.batch(2, 60, int64(i))}
+		if i%3 == 0 {
+			es = append(es, g.ext())
+		}
+		mustStore(t, l, es...)
+		for _, e := range es {
+			all = append(all, cloneEntry(e))
+		}
+	}
+	l.closeAll() // drop file handles, no marker
+	return dir, all
+}
+
+func lastSegFile(t *testing.T, dir, ext string) string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, "*"+ext))
+	if len(m) == 0 {
+		t.Fatalf("no %s file", ext)
+	}
+	return m[len(m)-1]
+}
+
+func TestRecoverTruncatedTail(t *testing.T) {
+	dir, all := crashDir(t, Config{})
+	p := lastSegFile(t, dir, extLog)
+	fi, _ := os.Stat(p)
+	os.Truncate(p, fi.Size()-10)
+	l := openT(t, dir, Config{})
+	defer l.Close()
+	// The last batch and the sidecar records after it are gone.
+	li, _ := l.LastIndex()
+	want := all[:len(all)-2] // last: batch, ext (i == 11? no: 11%3 != 0) -> last entry is a batch
+	if all[len(all)-1].Extensions == nil {
+		want = all[:len(all)-1]
+	}
+	if li != want[len(want)-1].Index {
+		t.Fatalf("LastIndex %d want %d", li, want[len(want)-1].Index)
+	}
+	checkEntries(t, l, want)
+	if l.EndOffset() != 22 {
+		t.Fatalf("EndOffset %d", l.EndOffset())
+	}
+	// And appending continues.
+	g := &entryGen{t: t, term: 2, next: li}
+	e := g.batch(1, 1, 1)
+	mustStore(t, l, e)
+	if h, _ := ParseBatchHeader(e.Data); h.BaseOffset != 22 {
+		t.Fatalf("next batch at %d", h.BaseOffset)
+	}
+}
+
+func TestRecoverCorruptTail(t *testing.T) {
+	dir, all := crashDir(t, Config{})
+	p := lastSegFile(t, dir, extLog)
+	f, _ := os.OpenFile(p, os.O_RDWR, 0)
+	fi, _ := f.Stat()
+	// Flip bytes inside the 9th batch (each batch is the same size).
+	size := int64(len(all[0].Data))
+	f.WriteAt([]byte{0xde, 0xad}, 8*size+70)
+	f.Close()
+	_ = fi
+	l := openT(t, dir, Config{})
+	defer l.Close()
+	// Entries before batch 9 survive, including the ext entry after batch 7 (i=6).
+	var want []*raft.Log
+	batches := 0
+	for _, e := range all {
+		if IsBatch(e) {
+			if batches == 8 {
+				break
+			}
+			batches++
+		}
+		want = append(want, e)
+	}
+	checkEntries(t, l, want)
+	if li, _ := l.LastIndex(); li != want[len(want)-1].Index {
+		t.Fatalf("LastIndex %d want %d", li, want[len(want)-1].Index)
+	}
+	if l.EndOffset() != 16 {
+		t.Fatalf("EndOffset %d", l.EndOffset())
+	}
+}
+
+func TestRecoverDeletedIndexes(t *testing.T) {
+	for _, clean := range []bool{false, true} {
+		cfg := Config{SegmentBytes: 700, IndexIntervalBytes: 100}
+		dir, all := crashDir(t, cfg)
+		if clean {
+			os.WriteFile(filepath.Join(dir, cleanShutdownFile), nil, 0o644)
+		}
+		for _, ext := range []string{extIndex, extTimeIndex, extRaft} {
+			m, _ := filepath.Glob(filepath.Join(dir, "*"+ext))
+			for _, p := range m {
+				os.Remove(p)
+			}
+		}
+		os.Remove(filepath.Join(dir, leaderEpochFile))
+		l := openT(t, dir, cfg)
+		checkEntries(t, l, all)
+		if hs := readAll(t, l, 0); len(hs) != 12 {
+			t.Fatalf("clean=%v: read %d batches", clean, len(hs))
+		}
+		if off, ts, ok := l.OffsetForTime(5); !ok || off != 9 || ts != 5 {
+			t.Fatalf("OffsetForTime(5) = %d %d %v", off, ts, ok)
+		}
+		for _, ext := range []string{extIndex, extTimeIndex, extRaft} {
+			m, _ := filepath.Glob(filepath.Join(dir, "*"+ext))
+			if len(m) != len(l.segs) {
+				t.Fatalf("%s not rebuilt", ext)
+			}
+		}
+		l.Close()
+	}
+}
+
+func TestOffsetForTimeAndEpochs(t *testing.T) {
+	l := openT(t, t.TempDir(), Config{IndexIntervalBytes: 1})
+	defer l.Close()
+	mk := func(idx, term uint64, tb testBatch) *raft.Log {
+		return &raft.Log{Index: idx, Term: term, Type: raft.LogCommand, Data: makeBatch(t, tb)}
+	}
+	mustStore(t, l,
+		mk(1, 1, testBatch{ts0: 100, tsStep: 10, n: 3}),                   // offsets 0-2, ts 100,110,120
+		&raft.Log{Index: 2, Term: 2, Type: raft.LogNoop},                  //
+		mk(3, 2, testBatch{ts0: 200, tsStep: 10, n: 5, codec: CodecGzip}), // offsets 3-7, ts 200..240
+		mk(4, 2, testBatch{ts0: 150, tsStep: 1, n: 2}),                    // offsets 8-9, ts 150,151 (out of order)
+		mk(5, 5, testBatch{ts0: 300, tsStep: 0, n: 1}),                    // offset 10, ts 300
+	)
+	tests := []struct {
+		ts      int64
+		off, at int64
+		ok      bool
+	}{
+		{0, 0, 100, true}, {105, 1, 110, true}, {121, 3, 200, true}, {215, 5, 220, true},
+		{241, 10, 300, true}, {300, 10, 300, true}, {301, 0, 0, false},
+	}
+	for _, tt := range tests {
+		off, at, ok := l.OffsetForTime(tt.ts)
+		if off != tt.off || at != tt.at || ok != tt.ok {
+			t.Errorf("OffsetForTime(%d) = %d %d %v, want %d %d %v", tt.ts, off, at, ok, tt.off, tt.at, tt.ok)
+		}
+	}
+	if off, ts, ok := l.MaxTimestamp(); !ok || off != 10 || ts != 300 {
+		t.Errorf("MaxTimestamp = %d %d %v", off, ts, ok)
+	}
+	epochs := []struct {
+		in, ep int32
+		end    int64
+	}{{0, -1, -1}, {1, 1, 3}, {2, 2, 10}, {3, 2, 10}, {4, 2, 10}, {5, 5, 11}, {9, 5, 11}}
+	for _, tt := range epochs {
+		if ep, end := l.EpochEndOffset(tt.in); ep != tt.ep || end != tt.end {
+			t.Errorf("EpochEndOffset(%d) = %d %d, want %d %d", tt.in, ep, end, tt.ep, tt.end)
+		}
+	}
+}
+
+func TestDecompressSnappyXerial(t *testing.T) {
+	// An xerial frame around a raw snappy block of "hello" (literal-only).
+	raw := []byte{5, 4 << 2, 'h', 'e', 'l', 'l', 'o'}
+	x := append([]byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, byte(len(raw))}, raw...)
+	for _, in := range [][]byte{raw, x} {
+		out, err := Decompress(CodecSnappy, in)
+		if err != nil || string(out) != "hello" {
+			t.Fatalf("Decompress = %q, %v", out, err)
+		}
+	}
+	if _, err := Decompress(9, nil); !errors.Is(err, ErrUnsupportedCodec) {
+		t.Fatal(err)
+	}
+}

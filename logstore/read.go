@@ -1,0 +1,204 @@
+package logstore
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Read returns whole batches starting with the one that contains offset (or
+// the first one after it), only batches whose base offset < limit (the high
+// watermark), within maxBytes except that the first qualifying batch is
+// always returned whole. Batches come from one segment per call. nil, nil
+// means nothing to read yet. Offsets outside [StartOffset, EndOffset] give
+// ErrOffsetOutOfRange.
+func (l *Log) Read(offset int64, maxBytes int, limit int64) ([]byte, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return nil, ErrClosed
+	}
+	if offset < l.lso || offset > l.leo {
+		return nil, ErrOffsetOutOfRange
+	}
+	if offset == l.leo || offset >= limit {
+		return nil, nil
+	}
+	for si := max(l.segForOffset(offset), 0); si < len(l.segs); si++ {
+		s := l.segs[si]
+		if s.end <= offset {
+			continue
+		}
+		pos, h, ok, err := s.findBatch(offset)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		if h.BaseOffset >= limit {
+			return nil, nil
+		}
+		end := min(s.logSize, pos+int64(max(maxBytes, h.Size())))
+		if limit < s.end {
+			b, err := s.boundFor(limit)
+			if err != nil {
+				return nil, err
+			}
+			end = min(end, max(b, pos+int64(h.Size())))
+		}
+		buf := make([]byte, end-pos)
+		if _, err := s.logF.ReadAt(buf, pos); err != nil {
+			return nil, fmt.Errorf("segment %d: read at %d: %w", s.base, pos, err)
+		}
+		n := 0
+		for n+BatchHeaderSize <= len(buf) {
+			bh := parseHeader(buf[n:])
+			sz := bh.Size()
+			if bh.BaseOffset >= limit || n+sz > len(buf) || (n > 0 && n+sz > maxBytes) {
+				break
+			}
+			n += sz
+		}
+		if n == 0 {
+			return nil, nil
+		}
+		return buf[:n:n], nil
+	}
+	return nil, nil
+}
+
+// findBatch returns the position and header of the first batch in s whose
+// last offset >= off. Caller holds mu.
+func (s *segment) findBatch(off int64) (int64, BatchHeader, bool, error) {
+	pos, err := s.lookup(off)
+	if err != nil {
+		return 0, BatchHeader{}, false, err
+	}
+	hs := headerScanner{f: s.logF, limit: s.logSize}
+	for pos < s.logSize {
+		h, ok, err := hs.at(pos)
+		if err != nil {
+			return 0, h, false, fmt.Errorf("segment %d: scan at %d: %w", s.base, pos, err)
+		}
+		if !ok {
+			return 0, h, false, fmt.Errorf("segment %d: %w at %d", s.base, ErrCorruptBatch, pos)
+		}
+		if h.LastOffset() >= off {
+			return pos, h, true, nil
+		}
+		pos += int64(h.Size())
+	}
+	return 0, BatchHeader{}, false, nil
+}
+
+// OffsetForTime answers ListOffsets by timestamp: the earliest offset (>=
+// StartOffset) whose record timestamp >= ts, and that timestamp.
+func (l *Log) OffsetForTime(ts int64) (int64, int64, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return 0, 0, false
+	}
+	for si := max(l.segForOffset(l.lso), 0); si < len(l.segs); si++ {
+		s := l.segs[si]
+		if s.maxTs < ts {
+			continue
+		}
+		if off, t, ok := l.offsetForTimeIn(s, ts); ok {
+			return off, t, true
+		}
+	}
+	return 0, 0, false
+}
+
+func (l *Log) offsetForTimeIn(s *segment, ts int64) (int64, int64, bool) {
+	// First index point whose running max reaches ts; every batch up to the
+	// point before it is entirely older, so scanning starts there.
+	i := sort.Search(s.nidx, func(i int) bool {
+		e, err := s.idxAt(i)
+		return err != nil || e.maxTs >= ts
+	})
+	pos := int64(0)
+	if i > 0 {
+		e, err := s.idxAt(i - 1)
+		if err != nil {
+			return 0, 0, false
+		}
+		pos = int64(e.pos)
+	}
+	hs := headerScanner{f: s.logF, limit: s.logSize}
+	for pos < s.logSize {
+		h, ok, err := hs.at(pos)
+		if err != nil || !ok {
+			return 0, 0, false
+		}
+		if h.MaxTimestamp >= ts && h.LastOffset() >= l.lso {
+			if off, t, ok := l.recordForTime(s, pos, h, ts); ok {
+				return off, t, true
+			}
+		}
+		pos += int64(h.Size())
+	}
+	return 0, 0, false
+}
+
+// recordForTime looks inside one batch for the first record at or after ts.
+func (l *Log) recordForTime(s *segment, pos int64, h BatchHeader, ts int64) (int64, int64, bool) {
+	if h.TimestampType() == 1 { // LogAppendTime: every record carries MaxTimestamp
+		return max(h.BaseOffset, l.lso), h.MaxTimestamp, true
+	}
+	b := make([]byte, h.Size())
+	if _, err := s.logF.ReadAt(b, pos); err != nil {
+		return 0, 0, false
+	}
+	recs, err := Decompress(h.Compression(), b[BatchHeaderSize:])
+	if err != nil {
+		// Unreadable records: the header still bounds the answer.
+		return max(h.BaseOffset, l.lso), h.MaxTimestamp, true
+	}
+	var off, t int64
+	found := false
+	walkRecords(recs, int(h.NumRecords), func(r record) bool {
+		o := h.BaseOffset + int64(r.offsetDelta)
+		rt := h.BaseTimestamp + r.timestampDelta
+		if o >= l.lso && rt >= ts {
+			off, t, found = o, rt, true
+			return false
+		}
+		return true
+	})
+	return off, t, found
+}
+
+// MaxTimestamp answers ListOffsets -3 (KIP-734): the earliest offset of the
+// record with the largest timestamp.
+func (l *Log) MaxTimestamp() (int64, int64, bool) {
+	l.mu.RLock()
+	maxTs, any := int64(-1), false
+	for _, s := range l.segs {
+		if s.end > l.lso && s.logSize > 0 && (!any || s.maxTs > maxTs) {
+			maxTs, any = s.maxTs, true
+		}
+	}
+	l.mu.RUnlock()
+	if !any {
+		return 0, 0, false
+	}
+	return l.OffsetForTime(maxTs)
+}
+
+// EpochEndOffset answers OffsetForLeaderEpoch: the largest epoch <= epoch
+// present in the log and the offset where it ends (the start of the next
+// epoch, or EndOffset for the latest). (-1, -1) if epoch precedes them all.
+func (l *Log) EpochEndOffset(epoch int32) (int32, int64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	i := sort.Search(len(l.epochs), func(i int) bool { return l.epochs[i].epoch > epoch }) - 1
+	if i < 0 {
+		return -1, -1
+	}
+	if i+1 < len(l.epochs) {
+		return l.epochs[i].epoch, l.epochs[i+1].start
+	}
+	return l.epochs[i].epoch, l.leo
+}

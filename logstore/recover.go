@@ -1,0 +1,529 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/raft"
+)
+
+// Open opens (creating if needed) the log in dir. Without a clean-shutdown
+// marker the last segment is re-validated from its start (CRC of every
+// batch) and cut at the first damage; derived files (.raft, .index,
+// .timeindex) that are missing or inconsistent are rebuilt from .log and
+// .raftmeta. Open never panics on file content.
+func Open(dir string, cfg Config) (*Log, error) {
+	cfg = cfg.WithDefaults()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("logstore: %w", err)
+	}
+	l := &Log{dir: dir, cfg: cfg, log: cfg.Logger.With("dir", dir)}
+	_, err := os.Stat(filepath.Join(dir, cleanShutdownFile))
+	clean := err == nil
+
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("logstore: %w", err)
+	}
+	var bases []int64
+	have := map[string]bool{}
+	for _, de := range names {
+		name := de.Name()
+		if strings.HasSuffix(name, checkpointTmpSuffix) {
+			os.Remove(filepath.Join(dir, name))
+			continue
+		}
+		if b, ok := parseSegName(name); ok && de.Type().IsRegular() {
+			bases = append(bases, b)
+		}
+		have[name] = true
+	}
+	slices.Sort(bases)
+	// Companions whose .log is gone are leftovers of an interrupted delete.
+	for name := range have {
+		for _, ext := range []string{extIndex, extTimeIndex, extRaft, extRaftMeta} {
+			if stem, ok := strings.CutSuffix(name, ext); ok && len(stem) == 20 && !have[stem+extLog] {
+				os.Remove(filepath.Join(dir, name))
+			}
+		}
+	}
+
+	var lastEps []epochEntry
+	for i, base := range bases {
+		var prev *segment
+		if n := len(l.segs); n > 0 {
+			prev = l.segs[n-1]
+		}
+		last := i == len(bases)-1
+		s, eps, err := l.openSegment(base, prev, last, !clean && last)
+		if err != nil {
+			l.closeAll()
+			return nil, err
+		}
+		if s == nil {
+			continue
+		}
+		if prev != nil && (s.firstIndex != prev.lastIndex()+1 || s.base != prev.end) {
+			l.log.Warn("segment does not follow its predecessor; dropping it and all later segments",
+				"segment", s.base, "first_index", s.firstIndex, "expected_index", prev.lastIndex()+1, "expected_offset", prev.end)
+			s.remove()
+			for _, b := range bases[i+1:] {
+				(&segment{dir: dir, base: b}).remove()
+			}
+			break
+		}
+		l.segs = append(l.segs, s)
+		lastEps = eps
+	}
+	// Only the last segment is active.
+	for i, s := range l.segs {
+		if i < len(l.segs)-1 {
+			s.sealed, s.raft, s.idx = true, nil, nil
+		} else if s.raft == nil && !l.loadActive(s) {
+			l.log.Warn("rebuilding inconsistent active segment indexes", "segment", s.base)
+			if _, err := l.rebuild(s); err != nil {
+				l.closeAll()
+				return nil, err
+			}
+		}
+	}
+
+	ckpt, _ := readStartOffset(dir)
+	if len(l.segs) == 0 {
+		l.lso, l.leo = ckpt, ckpt
+	} else {
+		l.leo = l.segs[len(l.segs)-1].end
+		l.lso = min(max(ckpt, l.segs[0].base), l.leo)
+	}
+
+	if err := l.loadEpochs(!clean, lastEps); err != nil {
+		l.closeAll()
+		return nil, err
+	}
+
+	if clean {
+		if err := os.Remove(filepath.Join(dir, cleanShutdownFile)); err != nil {
+			l.closeAll()
+			return nil, fmt.Errorf("logstore: %w", err)
+		}
+	}
+	if err := l.syncDir(); err != nil {
+		l.closeAll()
+		return nil, fmt.Errorf("logstore: %w", err)
+	}
+	if cfg.FsyncInterval > 0 && !cfg.NoSync {
+		l.stopFlush = make(chan struct{})
+		l.flushDone = make(chan struct{})
+		go l.flusher()
+	}
+	return l, nil
+}
+
+func (l *Log) closeAll() {
+	for _, s := range l.segs {
+		s.close()
+	}
+}
+
+// loadEpochs reads the leader epoch checkpoint, rebuilding it from batch
+// headers when it is missing or bad, and reconciles it with what recovery
+// found in the last segment.
+func (l *Log) loadEpochs(unclean bool, lastEps []epochEntry) error {
+	eps, err := readEpochs(l.dir)
+	changed := false
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) || len(l.segs) > 0 {
+			l.log.Warn("rebuilding leader epoch cache from batch headers", "err", err)
+		}
+		eps, changed = nil, true
+		for _, s := range l.segs {
+			hs := headerScanner{f: s.logF, limit: s.logSize}
+			for pos := int64(0); pos < s.logSize; {
+				h, ok, err := hs.at(pos)
+				if err != nil || !ok {
+					break
+				}
+				eps = addEpoch(eps, h.PartitionLeaderEpoch, h.BaseOffset)
+				pos += int64(h.Size())
+			}
+		}
+	} else if unclean && len(l.segs) > 0 {
+		base := l.segs[len(l.segs)-1].base
+		orig := slices.Clone(eps)
+		for len(eps) > 0 && eps[len(eps)-1].start >= base {
+			eps = eps[:len(eps)-1]
+		}
+		for _, e := range lastEps {
+			eps = addEpoch(eps, e.epoch, e.start)
+		}
+		changed = !slices.Equal(orig, eps)
+	}
+	for len(eps) > 0 && eps[len(eps)-1].start >= l.leo {
+		eps, changed = eps[:len(eps)-1], true
+	}
+	l.epochs = eps
+	if changed {
+		return l.writeEpochs(eps)
+	}
+	return nil
+}
+
+func addEpoch(eps []epochEntry, epoch int32, start int64) []epochEntry {
+	if epoch < 0 || (len(eps) > 0 && epoch <= eps[len(eps)-1].epoch) {
+		return eps
+	}
+	return append(eps, epochEntry{epoch: epoch, start: start})
+}
+
+// openSegment opens one segment. It returns nil (and deletes the files) for
+// a segment that holds nothing usable.
+func (l *Log) openSegment(base int64, prev *segment, last, recover bool) (*segment, []epochEntry, error) {
+	s := &segment{dir: l.dir, base: base, end: base, maxTs: -1}
+	var err error
+	open := func(ext string, flag int) *os.File {
+		if err != nil {
+			return nil
+		}
+		var f *os.File
+		f, err = os.OpenFile(s.path(ext), os.O_RDWR|flag, 0o644)
+		return f
+	}
+	s.logF = open(extLog, 0)
+	s.metaF = open(extRaftMeta, os.O_CREATE)
+	s.raftF = open(extRaft, os.O_CREATE)
+	s.idxF = open(extIndex, os.O_CREATE)
+	s.tsF = open(extTimeIndex, os.O_CREATE)
+	if err != nil {
+		s.close()
+		return nil, nil, fmt.Errorf("logstore: segment %d: %w", base, err)
+	}
+	logSize, err1 := fileSize(s.logF)
+	metaSize, err2 := fileSize(s.metaF)
+	if err := errors.Join(err1, err2); err != nil {
+		s.close()
+		return nil, nil, fmt.Errorf("logstore: segment %d: %w", base, err)
+	}
+	s.logSize, s.metaSize = logSize, metaSize
+
+	var hdr [metaHdrSize]byte
+	metaOK := false
+	if _, err := s.metaF.ReadAt(hdr[:], 0); err == nil {
+		s.firstIndex, s.createdMs, metaOK = decodeMetaHeader(hdr[:])
+	}
+	var rh [raftHdrSize]byte
+	raftFirst, raftOK := uint64(0), false
+	if _, err := s.raftF.ReadAt(rh[:], 0); err == nil && [8]byte(rh[:8]) == raftMagic {
+		raftFirst, raftOK = binary.BigEndian.Uint64(rh[8:]), true
+	}
+	switch {
+	case metaOK:
+	case raftOK && raftFirst > 0:
+		s.firstIndex = raftFirst
+	case prev != nil:
+		s.firstIndex = prev.lastIndex() + 1
+	default:
+		l.log.Warn("segment has no readable first raft index; deleting it", "segment", base, "log_bytes", logSize)
+		s.remove()
+		return nil, nil, nil
+	}
+	if s.createdMs == 0 {
+		s.createdMs = l.cfg.Now().UnixMilli()
+	}
+	if !metaOK {
+		l.log.Warn("rewriting damaged sidecar header; its records are dropped", "segment", base, "bytes", metaSize)
+		if err := rewrite(s.metaF, encodeMetaHeader(s.firstIndex, s.createdMs)); err != nil {
+			s.close()
+			return nil, nil, fmt.Errorf("logstore: segment %d: %w", base, err)
+		}
+		s.metaSize = metaHdrSize
+		recover = true
+	}
+	if !recover && !l.loadCheap(s, raftOK && raftFirst == s.firstIndex) {
+		l.log.Warn("rebuilding segment indexes", "segment", base)
+		recover = true
+	}
+	var eps []epochEntry
+	if recover {
+		if eps, err = l.rebuild(s); err != nil {
+			s.close()
+			return nil, nil, err
+		}
+	}
+	if s.nraft == 0 {
+		s.remove()
+		return nil, nil, nil
+	}
+	return s, eps, nil
+}
+
+func fileSize(f *os.File) (int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// loadCheap trusts the derived files after checking they are consistent
+// with the data files. It reports false when they need a rebuild.
+func (l *Log) loadCheap(s *segment, raftHdrOK bool) bool {
+	raftSize, err := fileSize(s.raftF)
+	if err != nil || !raftHdrOK || raftSize < raftHdrSize+raftRecSize || (raftSize-raftHdrSize)%raftRecSize != 0 {
+		return false
+	}
+	s.nraft = int((raftSize - raftHdrSize) / raftRecSize)
+	if uint64(s.nraft) > math.MaxUint64-s.firstIndex {
+		return false
+	}
+	lastE, err := s.raftAt(s.nraft - 1)
+	if err != nil {
+		return false
+	}
+	switch {
+	case lastE.kind == kindBatch && lastE.end() != s.logSize,
+		lastE.kind == kindMeta && lastE.end() != s.metaSize,
+		lastE.kind > kindMeta:
+		return false
+	}
+	idxSize, err1 := fileSize(s.idxF)
+	tsSize, err2 := fileSize(s.tsF)
+	if err1 != nil || err2 != nil || idxSize%idxRecSize != 0 || tsSize%tsRecSize != 0 || idxSize/idxRecSize != tsSize/tsRecSize {
+		return false
+	}
+	s.nidx = int(idxSize / idxRecSize)
+	if (s.logSize > 0) != (s.nidx > 0) {
+		return false
+	}
+	if s.nidx == 0 {
+		return true
+	}
+	first, err := s.idxAt(0)
+	if err != nil || first.pos != 0 || first.relOff != 0 {
+		return false
+	}
+	le, err := s.idxAt(s.nidx - 1)
+	if err != nil || int64(le.pos) >= s.logSize {
+		return false
+	}
+	// Walk the tail after the last index point for the end offset and max
+	// timestamp.
+	hs := headerScanner{f: s.logF, limit: s.logSize}
+	s.maxTs = le.maxTs
+	pos := int64(le.pos)
+	for pos < s.logSize {
+		h, ok, err := hs.at(pos)
+		if err != nil || !ok || (pos == int64(le.pos) && h.BaseOffset != s.base+int64(le.relOff)) {
+			return false
+		}
+		s.maxTs = max(s.maxTs, h.MaxTimestamp)
+		s.end = h.LastOffset() + 1
+		pos += int64(h.Size())
+	}
+	s.bytesSinceIdx = s.logSize - int64(le.pos)
+	return true
+}
+
+// loadActive reads the active segment's raft entries and index into memory,
+// checking that they tile .log and .raftmeta exactly. false: rebuild.
+func (l *Log) loadActive(s *segment) bool {
+	raw := make([]byte, s.nraft*raftRecSize)
+	if _, err := s.raftF.ReadAt(raw, raftHdrSize); err != nil {
+		return false
+	}
+	ents := make([]raftEnt, s.nraft)
+	logPos, metaPos := int64(0), int64(metaHdrSize)
+	for i := range ents {
+		e := decodeRaftEnt(raw[i*raftRecSize:])
+		switch {
+		case e.kind == kindBatch && int64(e.pos) == logPos && e.length >= BatchHeaderSize:
+			logPos = e.end()
+		case e.kind == kindMeta && int64(e.pos) == metaPos && e.length >= metaRecHdr:
+			metaPos = e.end()
+		default:
+			return false
+		}
+		ents[i] = e
+	}
+	if logPos != s.logSize || metaPos != s.metaSize {
+		return false
+	}
+	idx := make([]idxEnt, 0, s.nidx)
+	for i := 0; i < s.nidx; i++ {
+		e, err := s.idxAt(i)
+		if err != nil || int64(e.pos) >= s.logSize {
+			return false
+		}
+		if n := len(idx); n > 0 && (e.pos <= idx[n-1].pos || e.relOff <= idx[n-1].relOff || e.maxTs < idx[n-1].maxTs) {
+			return false
+		}
+		idx = append(idx, e)
+	}
+	s.raft, s.idx = ents, idx
+	return true
+}
+
+// rebuild walks .log (checking every CRC) and .raftmeta from the start,
+// re-derives the raft entries and the indexes, cuts both data files at the
+// first damage and rewrites the derived files. It returns the leader epochs
+// that start in the segment.
+func (l *Log) rebuild(s *segment) ([]epochEntry, error) {
+	// Old .raft entries, if any, only to keep AppendedAt of batches.
+	var old []raftEnt
+	if sz, err := fileSize(s.raftF); err == nil && sz > raftHdrSize && sz < 1<<32 {
+		raw := make([]byte, (sz-raftHdrSize)/raftRecSize*raftRecSize)
+		if _, err := s.raftF.ReadAt(raw, raftHdrSize); err == nil {
+			for i := 0; i+raftRecSize <= len(raw); i += raftRecSize {
+				old = append(old, decodeRaftEnt(raw[i:]))
+			}
+		}
+	}
+
+	var metas []metaRec
+	metaEnd := int64(metaHdrSize)
+	var metaErr error
+	for metaEnd < s.metaSize {
+		r, err := s.readMeta(metaEnd, s.metaSize)
+		if err != nil {
+			metaErr = err
+			break
+		}
+		r.data, r.ext = nil, nil
+		metas = append(metas, r)
+		metaEnd += r.length
+	}
+
+	var (
+		ents       []raftEnt
+		idx        []idxEnt
+		eps        []epochEntry
+		expectIdx  = s.firstIndex
+		expectOff  = s.base
+		lastEpoch  = int32(-1)
+		maxTs      = int64(-1)
+		bytesSince int64
+		mi         int
+		damage     error
+	)
+	emitMeta := func(upTo int64) bool {
+		for mi < len(metas) && metas[mi].logPos <= upTo {
+			m := metas[mi]
+			if m.index != expectIdx {
+				damage = fmt.Errorf("sidecar record for raft index %d where %d was expected", m.index, expectIdx)
+				return false
+			}
+			ents = append(ents, raftEnt{pos: uint64(m.pos), length: uint32(m.length), typ: m.typ, kind: kindMeta, term: m.term, appended: m.appended})
+			expectIdx++
+			mi++
+		}
+		return true
+	}
+	lr := newLogReader(s.logF, s.logSize)
+	for {
+		pos := lr.pos
+		b, err := lr.next(true)
+		if err != nil {
+			damage = err
+			break
+		}
+		if b == nil {
+			break
+		}
+		h := parseHeader(b)
+		if h.BaseOffset != expectOff || h.LastOffsetDelta < 0 || h.PartitionLeaderEpoch < lastEpoch ||
+			h.LastOffset()-s.base > math.MaxUint32-1 || pos > math.MaxUint32 {
+			damage = fmt.Errorf("batch at offset %d (epoch %d) where offset %d was expected", h.BaseOffset, h.PartitionLeaderEpoch, expectOff)
+			break
+		}
+		if !emitMeta(pos) {
+			break
+		}
+		if pos == 0 || bytesSince >= int64(l.cfg.IndexIntervalBytes) {
+			idx = append(idx, idxEnt{relOff: uint32(h.BaseOffset - s.base), pos: uint32(pos), maxTs: max(maxTs, h.MaxTimestamp)})
+			bytesSince = 0
+		}
+		maxTs = max(maxTs, h.MaxTimestamp)
+		bytesSince += int64(len(b))
+		e := raftEnt{pos: uint64(pos), length: uint32(len(b)), typ: uint8(raft.LogCommand), kind: kindBatch, term: uint64(uint32(h.PartitionLeaderEpoch))}
+		if i := int(expectIdx - s.firstIndex); i < len(old) && old[i].kind == kindBatch && old[i].pos == e.pos &&
+			old[i].length == e.length && int32(old[i].term) == h.PartitionLeaderEpoch {
+			e.appended = old[i].appended // the term comes from the batch itself
+		}
+		ents = append(ents, e)
+		if h.PartitionLeaderEpoch > lastEpoch {
+			eps = append(eps, epochEntry{epoch: h.PartitionLeaderEpoch, start: h.BaseOffset})
+			lastEpoch = h.PartitionLeaderEpoch
+		}
+		expectIdx++
+		expectOff = h.LastOffset() + 1
+		lr.pos += int64(len(b))
+	}
+	logEnd := lr.pos
+	if damage != nil {
+		// Sidecar records written before the damaged batch are still good
+		// (unless the damage is a sidecar mismatch, which emitMeta re-finds).
+		d := damage
+		emitMeta(logEnd)
+		damage = d
+	} else {
+		emitMeta(logEnd)
+	}
+	if mi < len(metas) {
+		metaEnd = metas[mi].pos
+		if damage == nil {
+			damage = fmt.Errorf("sidecar record for raft index %d points past the end of the log", metas[mi].index)
+		}
+	}
+	if damage == nil && metaErr != nil {
+		damage = metaErr
+	}
+	if logEnd < s.logSize || metaEnd < s.metaSize {
+		l.log.Warn("truncating damaged log tail", "segment", s.base, "offset", expectOff, "raft_index", expectIdx,
+			"log_bytes", s.logSize-logEnd, "sidecar_bytes", s.metaSize-metaEnd, "reason", damage)
+	}
+
+	raftBuf := make([]byte, raftHdrSize+len(ents)*raftRecSize)
+	copy(raftBuf, encodeRaftHeader(s.firstIndex))
+	for i, e := range ents {
+		e.encode(raftBuf[raftHdrSize+i*raftRecSize:])
+	}
+	var idxBuf, tsBuf []byte
+	for _, e := range idx {
+		idxBuf, tsBuf = encodeIdx(idxBuf, tsBuf, e)
+	}
+	err := s.logF.Truncate(logEnd)
+	if err == nil {
+		err = s.metaF.Truncate(metaEnd)
+	}
+	for _, w := range []struct {
+		f *os.File
+		b []byte
+	}{{s.raftF, raftBuf}, {s.idxF, idxBuf}, {s.tsF, tsBuf}} {
+		if err == nil {
+			err = rewrite(w.f, w.b)
+		}
+	}
+	if err == nil {
+		err = l.syncSegment(s)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("logstore: segment %d: recover: %w", s.base, err)
+	}
+	s.logSize, s.metaSize = logEnd, metaEnd
+	s.raft, s.nraft = ents, len(ents)
+	s.idx, s.nidx = idx, len(idx)
+	if s.idx == nil {
+		s.idx = []idxEnt{}
+	}
+	s.end, s.maxTs = expectOff, maxTs
+	if len(idx) > 0 {
+		s.bytesSinceIdx = logEnd - int64(idx[len(idx)-1].pos)
+	}
+	return eps, nil
+}

@@ -1,0 +1,152 @@
+package protocol
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Defaults, named after the Kafka settings they mirror.
+const (
+	DefaultMaxRequestBytes = 100 << 20 // socket.request.max.bytes
+	DefaultIdleTimeout     = 10 * time.Minute
+	DefaultMaxInFlight     = 32
+	DefaultWriteTimeout    = 30 * time.Second
+
+	// DefaultApiVersionsMax is the ApiVersions range advertised when
+	// Config.Versions does not name key 18 itself.
+	DefaultApiVersionsMax = 4
+)
+
+const apiVersionsKey = 18
+
+// VersionRange is an inclusive range of request versions.
+type VersionRange struct{ Min, Max int16 }
+
+// Config configures a Server. The zero value of every field means its default.
+type Config struct {
+	// MaxRequestBytes is socket.request.max.bytes: a frame announcing more
+	// closes the connection. Default 100 MiB. Note that kmsg decodes a
+	// frame into structs that can take ~25 times the frame's size (arrays
+	// of tiny elements), so this bounds memory per request only loosely.
+	MaxRequestBytes int32
+	// IdleTimeout is connections.max.idle.ms: a connection with no request
+	// read and no response written for this long, and nothing outstanding,
+	// is closed. Default 10 minutes; negative disables it.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each response write, so a client that stops
+	// reading cannot pin the connection's goroutines. Default 30 s.
+	WriteTimeout time.Duration
+	// MaxInFlight bounds the requests of one connection read ahead of their
+	// responses. Default 32.
+	MaxInFlight int
+	// Versions maps each API key this broker really implements to the
+	// versions it implements. ApiVersions advertises exactly these, sorted
+	// by key; a request for another key or version closes the connection.
+	// If key 18 (ApiVersions) is absent, 0..DefaultApiVersionsMax is added.
+	Versions map[int16]VersionRange
+	// Logger receives connection-level events. Default slog.Default().
+	Logger *slog.Logger
+	// Observer, if set, is told about connections and finished requests.
+	Observer Observer
+}
+
+// Observer receives metrics hooks. Its methods are called from connection
+// goroutines concurrently and must not block.
+type Observer interface {
+	ConnOpened()
+	ConnClosed()
+	// RequestDone reports a request whose response was written (or, for a
+	// nil response, whose Reply returned). elapsed runs from the moment its
+	// frame was read to the moment its response was written.
+	RequestDone(key, version int16, elapsed time.Duration)
+}
+
+// withDefaults returns cfg with defaults applied and Versions validated and
+// copied, so later changes to the caller's map do not reach the server.
+func (cfg Config) withDefaults() (Config, error) {
+	switch {
+	case cfg.MaxRequestBytes == 0:
+		cfg.MaxRequestBytes = DefaultMaxRequestBytes
+	case cfg.MaxRequestBytes < minHeaderSize:
+		return cfg, fmt.Errorf("protocol: MaxRequestBytes %d below the minimal request header (%d)", cfg.MaxRequestBytes, minHeaderSize)
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	versions := make(map[int16]VersionRange, len(cfg.Versions)+1)
+	for key, r := range cfg.Versions {
+		req := kmsg.RequestForKey(key)
+		if req == nil {
+			return cfg, fmt.Errorf("protocol: Versions: unknown api key %d", key)
+		}
+		if r.Min < 0 || r.Min > r.Max || r.Max > req.MaxVersion() {
+			return cfg, fmt.Errorf("protocol: Versions: %s (key %d) range %d..%d not within 0..%d (kmsg max)",
+				kmsg.NameForKey(key), key, r.Min, r.Max, req.MaxVersion())
+		}
+		versions[key] = r
+	}
+	if r, ok := versions[apiVersionsKey]; !ok {
+		versions[apiVersionsKey] = VersionRange{0, DefaultApiVersionsMax}
+	} else if r.Min != 0 {
+		// Clients fall back to ApiVersions v0 when they see
+		// UNSUPPORTED_VERSION; every Kafka broker accepts it.
+		return cfg, fmt.Errorf("protocol: Versions: ApiVersions must start at version 0, not %d", r.Min)
+	}
+	cfg.Versions = versions
+	return cfg, nil
+}
+
+// versionTable is Config.Versions indexed by key, for the per-request lookup.
+type versionTable []struct {
+	ok  bool
+	rng VersionRange
+}
+
+func newVersionTable(versions map[int16]VersionRange) versionTable {
+	var maxKey int16
+	for k := range versions {
+		maxKey = max(maxKey, k)
+	}
+	t := make(versionTable, int(maxKey)+1)
+	for k, r := range versions {
+		t[k].ok = true
+		t[k].rng = r
+	}
+	return t
+}
+
+// lookup reports the range for key, if the broker implements key.
+func (t versionTable) lookup(key int16) (VersionRange, bool) {
+	if key < 0 || int(key) >= len(t) || !t[key].ok {
+		return VersionRange{}, false
+	}
+	return t[key].rng, true
+}
+
+// apiKeys is the ApiVersions table: every implemented key, sorted.
+func (t versionTable) apiKeys() []kmsg.ApiVersionsResponseApiKey {
+	var keys []kmsg.ApiVersionsResponseApiKey
+	for k, e := range t {
+		if !e.ok {
+			continue
+		}
+		ak := kmsg.NewApiVersionsResponseApiKey()
+		ak.ApiKey, ak.MinVersion, ak.MaxVersion = int16(k), e.rng.Min, e.rng.Max
+		keys = append(keys, ak)
+	}
+	slices.SortFunc(keys, func(a, b kmsg.ApiVersionsResponseApiKey) int { return int(a.ApiKey) - int(b.ApiKey) })
+	return keys
+}

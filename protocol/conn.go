@@ -1,0 +1,278 @@
+package protocol
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// conn is one client connection. The reader goroutine (serve) owns parsing
+// and Handle calls; the writer goroutine owns the socket's write side and
+// the write buffer; each Reply runs on its own goroutine and hands its result
+// to the writer through its pending entry.
+type conn struct {
+	s    *Server
+	nc   net.Conn
+	info *ConnInfo
+	log  *slog.Logger
+
+	ctx    context.Context // cancelled by close; the ctx Handle and Replies see
+	cancel context.CancelFunc
+
+	// slots is a semaphore of MaxInFlight: the reader takes a slot before
+	// reading a frame and the writer gives it back once that request's
+	// response is written. len(slots)-1 is thus the number of requests
+	// awaiting their response while the reader waits for the next frame.
+	slots chan struct{}
+	// queue holds requests in arrival order for the writer. It has
+	// MaxInFlight capacity and every entry holds a slot, so sending to it
+	// never blocks.
+	queue chan *pending
+
+	lastActive atomic.Int64   // unix nanos of the last frame read or response written
+	wg         sync.WaitGroup // writer and Replies
+	closeOnce  sync.Once
+}
+
+// pending is a request whose response is not yet written.
+type pending struct {
+	key         int16
+	version     int16 // of the response, which for unsupported ApiVersions is v0
+	reqVersion  int16 // as the client asked, for the Observer
+	correlation int32
+	received    time.Time
+	done        chan struct{} // closed once resp is set (or the Reply panicked)
+	resp        kmsg.Response // nil: send nothing
+	failed      bool          // the Reply panicked; the connection is closing
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{
+		s:  s,
+		nc: nc,
+		info: &ConnInfo{
+			Remote: nc.RemoteAddr(),
+			Local:  nc.LocalAddr(),
+			ID:     s.nextID.Add(1),
+		},
+		slots: make(chan struct{}, s.cfg.MaxInFlight),
+		queue: make(chan *pending, s.cfg.MaxInFlight),
+	}
+	c.log = s.log.With("remote", c.info.Remote.String(), "conn", c.info.ID)
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	return c
+}
+
+// close cancels the connection's ctx and closes the socket, which unblocks
+// the reader and writer. Safe from any goroutine, any number of times.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		c.cancel()
+		c.nc.Close()
+	})
+}
+
+// serve runs the reader until the connection ends, then waits for the writer
+// and every Reply.
+func (c *conn) serve() {
+	if o := c.s.cfg.Observer; o != nil {
+		o.ConnOpened()
+		defer o.ConnClosed()
+	}
+	c.log.Debug("connection opened")
+	c.lastActive.Store(time.Now().UnixNano())
+	if c.s.cfg.IdleTimeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+	}
+
+	c.wg.Add(1)
+	go c.writeLoop()
+	err := c.readLoop()
+	c.close()
+	c.wg.Wait()
+	c.logEnd(err)
+}
+
+func (c *conn) logEnd(err error) {
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		c.log.Debug("connection closed")
+	case c.ctx.Err() != nil && errors.Is(err, net.ErrClosed):
+		// We closed it: server stopping, write failure or a panic,
+		// each already logged where it happened.
+		c.log.Debug("connection closed")
+	case errors.Is(err, errIdle):
+		c.log.Info("closing idle connection", "idle_timeout", c.s.cfg.IdleTimeout)
+	default:
+		c.log.Warn("closing connection", "reason", err)
+	}
+}
+
+// readLoop reads, parses and dispatches requests until an error. It returns
+// nil when the connection was closed by us.
+func (c *conn) readLoop() error {
+	br := bufio.NewReaderSize(idleReader{c}, 64<<10)
+	for {
+		select {
+		case c.slots <- struct{}{}:
+		case <-c.ctx.Done():
+			return nil
+		}
+		frame, err := readFrame(br, c.s.cfg.MaxRequestBytes)
+		if err != nil {
+			return err
+		}
+		received := time.Now()
+		c.lastActive.Store(received.UnixNano())
+
+		req, unsupported, err := parseRequest(frame, c.s.versions)
+		if err != nil {
+			return err
+		}
+		req.Conn, req.Received = c.info, received
+		p := &pending{
+			key:         req.Key,
+			version:     req.Version,
+			reqVersion:  req.Version,
+			correlation: req.CorrelationID,
+			received:    received,
+			done:        make(chan struct{}),
+		}
+
+		if req.Key == apiVersionsKey {
+			p.resp = c.s.apiVersions(req, unsupported, c.log)
+			p.version = p.resp.GetVersion()
+			close(p.done)
+			c.queue <- p
+			continue
+		}
+
+		c.log.Debug("request", "key", req.Key, "version", req.Version, "correlation_id", req.CorrelationID)
+		reply, err := c.handle(req)
+		if err != nil {
+			return err
+		}
+		c.queue <- p
+		if reply == nil {
+			close(p.done)
+			continue
+		}
+		c.wg.Add(1)
+		go c.runReply(p, reply)
+	}
+}
+
+// handle calls the Handler, turning a panic into an error that closes this
+// connection.
+func (c *conn) handle(req *Request) (reply Reply, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("handler panicked; closing connection",
+				"key", req.Key, "version", req.Version, "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("handler panicked: %v", r)
+		}
+	}()
+	return c.s.h.Handle(c.ctx, req), nil
+}
+
+func (c *conn) runReply(p *pending, reply Reply) {
+	defer c.wg.Done()
+	defer close(p.done)
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("reply panicked; closing connection",
+				"key", p.key, "version", p.version, "panic", r, "stack", string(debug.Stack()))
+			p.failed = true
+			c.close()
+		}
+	}()
+	p.resp = reply()
+}
+
+// writeLoop writes responses in request order until the connection closes.
+func (c *conn) writeLoop() {
+	defer c.wg.Done()
+	var buf []byte
+	for {
+		var p *pending
+		select {
+		case p = <-c.queue:
+		case <-c.ctx.Done():
+			return
+		}
+		select {
+		case <-p.done:
+		case <-c.ctx.Done():
+			return
+		}
+		if p.failed {
+			return
+		}
+		if p.resp != nil {
+			if p.resp.Key() != p.key {
+				c.log.Error("handler returned a response of the wrong kind; closing connection",
+					"key", p.key, "response_key", p.resp.Key())
+				c.close()
+				return
+			}
+			p.resp.SetVersion(p.version)
+			buf = appendResponse(buf[:0], p.correlation, p.resp)
+			c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+			if _, err := c.nc.Write(buf); err != nil {
+				if c.ctx.Err() == nil {
+					c.log.Info("closing connection: write failed", "err", err)
+				}
+				c.close()
+				return
+			}
+			if cap(buf) > frameChunk {
+				buf = nil // do not pin one big fetch response's memory
+			}
+		}
+		now := time.Now()
+		c.lastActive.Store(now.UnixNano())
+		if o := c.s.cfg.Observer; o != nil {
+			o.RequestDone(p.key, p.reqVersion, now.Sub(p.received))
+		}
+		<-c.slots
+	}
+}
+
+// idleReader reads the socket, enforcing the idle timeout: a read deadline
+// firing closes the connection only if nothing is outstanding and nothing
+// was read or written for IdleTimeout; otherwise the deadline moves on. A
+// long-poll fetch in progress thus keeps its connection open.
+type idleReader struct{ c *conn }
+
+func (r idleReader) Read(p []byte) (int, error) {
+	for {
+		n, err := r.c.nc.Read(p)
+		if err == nil || n > 0 || !isTimeout(err) {
+			if n > 0 && err != nil && isTimeout(err) {
+				err = nil
+			}
+			return n, err
+		}
+		idle := r.c.s.cfg.IdleTimeout
+		now := time.Now()
+		if len(r.c.slots) > 1 {
+			r.c.nc.SetReadDeadline(now.Add(idle))
+			continue
+		}
+		last := time.Unix(0, r.c.lastActive.Load())
+		if now.Sub(last) >= idle {
+			return 0, errIdle
+		}
+		r.c.nc.SetReadDeadline(last.Add(idle))
+	}
+}

@@ -1,0 +1,191 @@
+package protocol
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// minHeaderSize is the smallest request header: api key, api version and
+// correlation id (header v0).
+const minHeaderSize = 8
+
+// frameChunk caps the first allocation for a frame: a peer must send the bytes
+// before we hold memory for them, so announcing 100 MiB in four bytes costs us
+// at most this much until it actually delivers more.
+const frameChunk = 1 << 20
+
+// Errors that close a connection. Each is wrapped with the detail that
+// explains it (size, key, version).
+var (
+	errFrameSize      = errors.New("invalid frame size")
+	errTruncated      = errors.New("truncated frame")
+	errBadHeader      = errors.New("malformed request header")
+	errUnknownKey     = errors.New("unknown api key")
+	errUnsupportedVer = errors.New("unsupported api version")
+	errBadBody        = errors.New("undecodable request body")
+	errIdle           = errors.New("idle timeout")
+)
+
+// readFrame reads one size-prefixed frame from r and returns its payload.
+// io.EOF means the peer closed cleanly between frames; any other error means
+// the stream is unusable. The payload is freshly allocated and never reused,
+// because decoded requests alias it (kmsg byte fields such as produce records
+// are sub-slices of it).
+func readFrame(r io.Reader, maxSize int32) ([]byte, error) {
+	var sizeBuf [4]byte
+	if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%w: EOF inside the size prefix", errTruncated)
+		}
+		return nil, err
+	}
+	size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+	if size < minHeaderSize || size > maxSize {
+		return nil, fmt.Errorf("%w: %d (allowed %d..%d)", errFrameSize, size, minHeaderSize, maxSize)
+	}
+	n := int(size)
+	buf := make([]byte, 0, min(n, frameChunk))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			// Double, bounded by the claimed size: memory grows
+			// only as fast as the peer really sends.
+			buf = slices.Grow(buf, min(2*cap(buf), n)-len(buf))
+		}
+		m, err := io.ReadFull(r, buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("%w: EOF after %d of %d bytes", errTruncated, len(buf), n)
+			}
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+// parseRequest parses a frame payload: the request header, then the body with
+// kmsg. versions says what is accepted.
+//
+// ApiVersions is special, as in Kafka: a version above what we implement is
+// not an error but gets an UNSUPPORTED_VERSION reply, so for it parseRequest
+// returns the request with a nil Body and unsupported set; nothing past the
+// correlation id is read.
+func parseRequest(frame []byte, versions versionTable) (req *Request, unsupported bool, err error) {
+	if len(frame) < minHeaderSize {
+		return nil, false, fmt.Errorf("%w: %d bytes", errBadHeader, len(frame))
+	}
+	req = &Request{
+		Key:           int16(binary.BigEndian.Uint16(frame[0:])),
+		Version:       int16(binary.BigEndian.Uint16(frame[2:])),
+		CorrelationID: int32(binary.BigEndian.Uint32(frame[4:])),
+	}
+	rest := frame[minHeaderSize:]
+
+	body := kmsg.RequestForKey(req.Key)
+	if body == nil {
+		return nil, false, fmt.Errorf("%w %d", errUnknownKey, req.Key)
+	}
+	rng, ok := versions.lookup(req.Key)
+	if !ok || req.Version < rng.Min || req.Version > rng.Max {
+		if req.Key == apiVersionsKey {
+			return req, true, nil
+		}
+		if !ok {
+			return nil, false, fmt.Errorf("%w: %s (key %d) is not implemented", errUnsupportedVer, kmsg.NameForKey(req.Key), req.Key)
+		}
+		return nil, false, fmt.Errorf("%w: %s v%d (implemented v%d..v%d)", errUnsupportedVer, kmsg.NameForKey(req.Key), req.Version, rng.Min, rng.Max)
+	}
+	body.SetVersion(req.Version)
+
+	// Header v0 (no client id) is used only by ControlledShutdown v0; header
+	// v1 adds the client id, and v2 (flexible versions) adds tagged fields.
+	// The client id is a classic nullable string even in v2.
+	if req.Key != 7 || req.Version != 0 {
+		if len(rest) < 2 {
+			return nil, false, fmt.Errorf("%w: no client id", errBadHeader)
+		}
+		l := int16(binary.BigEndian.Uint16(rest))
+		rest = rest[2:]
+		switch {
+		case l == -1: // null client id
+		case l < -1 || int(l) > len(rest):
+			return nil, false, fmt.Errorf("%w: client id length %d", errBadHeader, l)
+		default:
+			req.ClientID = string(rest[:l])
+			rest = rest[l:]
+		}
+		if body.IsFlexible() {
+			if rest, err = skipTags(rest); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+
+	if err := decodeBody(body, rest); err != nil {
+		return nil, false, fmt.Errorf("%w: %s v%d: %w", errBadBody, kmsg.NameForKey(req.Key), req.Version, err)
+	}
+	req.Body = body
+	return req, false, nil
+}
+
+// skipTags skips a tagged-field section (we know no header tags).
+func skipTags(b []byte) ([]byte, error) {
+	n, l := binary.Uvarint(b)
+	if l <= 0 {
+		return nil, fmt.Errorf("%w: bad tag count", errBadHeader)
+	}
+	b = b[l:]
+	for range n {
+		if _, l = binary.Uvarint(b); l <= 0 {
+			return nil, fmt.Errorf("%w: bad tag", errBadHeader)
+		}
+		b = b[l:]
+		size, l := binary.Uvarint(b)
+		if l <= 0 || size > uint64(len(b)-l) {
+			return nil, fmt.Errorf("%w: bad tag size", errBadHeader)
+		}
+		b = b[l+int(size):]
+	}
+	return b, nil
+}
+
+// decodeBody is kmsg's ReadFrom behind a recover: kmsg is not supposed to
+// panic on any input, but a panic here would be a remote crash, so it is
+// turned into a decode error (and the connection closes).
+func decodeBody(body kmsg.Request, b []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("kmsg panicked decoding: %v", r)
+		}
+	}()
+	return body.ReadFrom(b)
+}
+
+// appendResponse appends one response frame to dst: size, correlation id,
+// the response header's tagged fields for flexible versions, then the body.
+// resp's version must already be set. ApiVersions always uses response header
+// v0, whatever its version: clients read its header before knowing whether
+// the broker speaks flexible versions (KIP-511).
+func appendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0) // size, filled in below
+	dst = binary.BigEndian.AppendUint32(dst, uint32(correlationID))
+	if resp.IsFlexible() && resp.Key() != apiVersionsKey {
+		dst = append(dst, 0) // no header tags
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+// isTimeout reports whether err is a deadline expiring on a net.Conn.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

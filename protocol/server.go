@@ -1,0 +1,220 @@
+package protocol
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ConnInfo identifies a client connection.
+type ConnInfo struct {
+	Remote, Local net.Addr
+	ID            uint64 // unique within a Server, from 1
+}
+
+// Request is one decoded client request.
+type Request struct {
+	Key, Version  int16
+	CorrelationID int32
+	ClientID      string       // "" when null
+	Body          kmsg.Request // decoded, version set; byte fields alias a buffer no one else uses
+	Conn          *ConnInfo
+	Received      time.Time // when its frame had been read
+}
+
+// Reply produces the response to one request. It may block (a long-poll
+// fetch, a produce waiting for its raft commit) but must return once the
+// Handle ctx is cancelled. A nil response means nothing is sent (produce with
+// acks=0). The response's version is set to the request's before encoding.
+type Reply func() kmsg.Response
+
+// Handler handles every request but ApiVersions.
+type Handler interface {
+	// Handle runs on the connection's reader goroutine, one request at a
+	// time, in arrival order. It does the order-sensitive part of the work
+	// before returning (for produce: hand the batches to their partitions),
+	// then returns a Reply. Replies of one connection run concurrently with
+	// later requests' Handle calls and with each other, but responses are
+	// written strictly in request order. A nil Reply sends nothing, like a
+	// Reply returning nil. ctx is cancelled when the connection closes or
+	// the server stops.
+	//
+	// A panic in Handle or in a Reply is recovered, logged with its stack,
+	// and closes that connection only.
+	Handle(ctx context.Context, req *Request) Reply
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, req *Request) Reply
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, req *Request) Reply { return f(ctx, req) }
+
+// Server serves the Kafka protocol on one listener.
+type Server struct {
+	cfg      Config
+	h        Handler
+	ln       net.Listener
+	versions versionTable
+	apiKeys  []kmsg.ApiVersionsResponseApiKey // shared, read-only
+	log      *slog.Logger
+
+	ctx    context.Context // cancelled by Close; parent of every conn's ctx
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // accept loop and every conn
+	nextID atomic.Uint64
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[*conn]struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Listen listens on addr (host:port; port 0 picks a free one) and serves
+// until Close.
+func Listen(addr string, cfg Config, h Handler) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("protocol: listen %s: %w", addr, err)
+	}
+	return serve(ln, cfg, h), nil
+}
+
+// Serve serves on an existing listener (a TLS listener, say) until Close,
+// which closes ln. On error ln is left open.
+func Serve(ln net.Listener, cfg Config, h Handler) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return serve(ln, cfg, h), nil
+}
+
+func serve(ln net.Listener, cfg Config, h Handler) *Server {
+	s := &Server{
+		cfg:      cfg,
+		h:        h,
+		ln:       ln,
+		versions: newVersionTable(cfg.Versions),
+		log:      cfg.Logger.With("listener", ln.Addr().String()),
+		conns:    make(map[*conn]struct{}),
+	}
+	s.apiKeys = s.versions.apiKeys()
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go s.acceptLoop()
+	return s
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Close stops accepting, closes every connection and waits for every
+// goroutine the server started, including running Replies, which see their
+// ctx cancelled. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		conns := make([]*conn, 0, len(s.conns))
+		for c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+
+		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.closeErr = fmt.Errorf("protocol: close listener: %w", err)
+		}
+		s.cancel()
+		for _, c := range conns {
+			c.close()
+		}
+		s.wg.Wait()
+	})
+	return s.closeErr
+}
+
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	var backoff time.Duration
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE and friends: back off instead of spinning,
+			// as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed", "err", err, "retry_in", backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+				return
+			}
+			continue
+		}
+		backoff = 0
+
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// apiVersions answers an ApiVersions request from the configured table.
+func (s *Server) apiVersions(req *Request, unsupported bool, log *slog.Logger) kmsg.Response {
+	resp := kmsg.NewPtrApiVersionsResponse()
+	if unsupported {
+		// As Kafka (KIP-511): error 35 encoded as v0, listing the
+		// ApiVersions range only, so the client retries with the highest
+		// version we speak. Clients read key 18's max from it (kgo,
+		// librdkafka, the Java client); those predating KIP-511 never
+		// send a version we lack.
+		log.Debug("unsupported ApiVersions version", "version", req.Version)
+		resp.ErrorCode = 35 // UNSUPPORTED_VERSION
+		for _, k := range s.apiKeys {
+			if k.ApiKey == apiVersionsKey {
+				resp.ApiKeys = []kmsg.ApiVersionsResponseApiKey{k}
+			}
+		}
+		resp.SetVersion(0)
+		return resp
+	}
+	if body, ok := req.Body.(*kmsg.ApiVersionsRequest); ok && req.Version >= 3 {
+		log.Debug("client software", "client_id", req.ClientID,
+			"software_name", body.ClientSoftwareName, "software_version", body.ClientSoftwareVersion)
+	}
+	resp.ApiKeys = s.apiKeys
+	resp.SetVersion(req.Version)
+	return resp
+}

@@ -1,0 +1,463 @@
+package protocol
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestFranzGoClient drives the server with kgo: ApiVersions negotiation
+// (kgo asks v5 first, gets UNSUPPORTED_VERSION, retries v4) and flexible
+// request/response headers on Metadata v12.
+func TestFranzGoClient(t *testing.T) {
+	var s *Server
+	obs := new(countingObserver)
+	s, _ = startServer(t, Config{Observer: obs}, metadataHandler(&s))
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	req := metadataRequest(12, "orders")
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Brokers) != 1 || len(resp.Topics) != 1 || *resp.Topics[0].Topic != "orders" || resp.Topics[0].ErrorCode != 3 {
+		t.Fatalf("unexpected metadata response %+v", resp)
+	}
+	// Once more, on the now negotiated connection.
+	if _, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+
+	done := obs.done()
+	if !slices.Contains(done, "18v5") || !slices.Contains(done, "18v4") || !slices.Contains(done, "3v12") {
+		t.Errorf("requests seen %v, want ApiVersions v5 (refused) then v4, and Metadata v12", done)
+	}
+}
+
+type countingObserver struct {
+	opened, closed atomic.Int32
+	mu             sync.Mutex
+	requests       []string
+}
+
+func (o *countingObserver) ConnOpened() { o.opened.Add(1) }
+func (o *countingObserver) ConnClosed() { o.closed.Add(1) }
+func (o *countingObserver) RequestDone(key, version int16, elapsed time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.requests = append(o.requests, kmsgKeyVersion(key, version))
+}
+func (o *countingObserver) done() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.requests)
+}
+
+func kmsgKeyVersion(key, version int16) string {
+	return strings.Join([]string{itoa(int(key)), "v", itoa(int(version))}, "")
+}
+
+func itoa(i int) string {
+	if i < 0 {
+		return "-" + itoa(-i)
+	}
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + itoa(i%10)
+}
+
+func TestApiVersions(t *testing.T) {
+	var s *Server
+	s, _ = startServer(t, Config{}, metadataHandler(&s))
+	c := dial(t, s)
+
+	want := []kmsg.ApiVersionsResponseApiKey{
+		{ApiKey: 0, MinVersion: 3, MaxVersion: 11},
+		{ApiKey: 3, MinVersion: 0, MaxVersion: 12},
+		{ApiKey: 18, MinVersion: 0, MaxVersion: 4},
+	}
+	for v := int16(0); v <= 4; v++ {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.Version = v
+		req.ClientSoftwareName, req.ClientSoftwareVersion = "test", "1.0"
+		resp := roundTrip(t, c, req, int32(100+v)).(*kmsg.ApiVersionsResponse)
+		if resp.ErrorCode != 0 {
+			t.Fatalf("v%d: error %d", v, resp.ErrorCode)
+		}
+		if !sameKeys(resp.ApiKeys, want) {
+			t.Fatalf("v%d: keys %+v, want %+v", v, resp.ApiKeys, want)
+		}
+	}
+
+	// Above our max: error 35 encoded as v0 with our ApiVersions range, and
+	// the connection stays open.
+	for i, v := range []int16{5, 99, math.MaxInt16} {
+		corr := int32(200 + i)
+		frame := appendRequest(nil, kmsg.NewPtrApiVersionsRequest(), corr)
+		binary.BigEndian.PutUint16(frame[6:], uint16(v)) // version
+		frame = append(frame, 0xde, 0xad)                // and a body we must not read
+		binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
+		writeAll(t, c, frame)
+		req := kmsg.NewPtrApiVersionsRequest() // v0, as the reply is encoded
+		resp := readAndDecode(t, c, req, corr).(*kmsg.ApiVersionsResponse)
+		if resp.ErrorCode != 35 {
+			t.Fatalf("v%d: error %d, want 35", v, resp.ErrorCode)
+		}
+		if !sameKeys(resp.ApiKeys, want[2:]) {
+			t.Fatalf("v%d: keys %+v, want the ApiVersions range", v, resp.ApiKeys)
+		}
+	}
+	checkServed(t, c, 300)
+}
+
+func sameKeys(a, b []kmsg.ApiVersionsResponseApiKey) bool {
+	return slices.EqualFunc(a, b, func(x, y kmsg.ApiVersionsResponseApiKey) bool {
+		return x.ApiKey == y.ApiKey && x.MinVersion == y.MinVersion && x.MaxVersion == y.MaxVersion
+	})
+}
+
+// frameOf wraps a payload in a size prefix.
+func frameOf(payload []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(payload))), payload...)
+}
+
+// header builds a request header v1 (key, version, correlation id, client id).
+func header(key, version int16, extra ...byte) []byte {
+	b := binary.BigEndian.AppendUint16(nil, uint16(key))
+	b = binary.BigEndian.AppendUint16(b, uint16(version))
+	b = binary.BigEndian.AppendUint32(b, 7)
+	b = append(b, 0, 1, 'x') // client id "x"
+	return append(b, extra...)
+}
+
+func TestBadInputClosesOnlyThatConnection(t *testing.T) {
+	var s *Server
+	s, logs := startServer(t, Config{}, metadataHandler(&s))
+	good := dial(t, s)
+	checkServed(t, good, 1)
+
+	size := func(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
+	tests := []struct {
+		name      string
+		in        []byte
+		halfClose bool   // close our write side after sending
+		reason    string // in the server's log
+	}{
+		{"http garbage", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), false, "invalid frame size"},
+		{"max int32 size", append(size(math.MaxInt32), 1, 2, 3), false, "invalid frame size"},
+		{"one over limit", append(size(DefaultMaxRequestBytes+1), 1, 2, 3), false, "invalid frame size"},
+		{"negative size", append(size(math.MaxUint32), 1, 2, 3), false, "invalid frame size"},
+		{"below minimal header", append(size(4), 0, 3, 0, 0), false, "invalid frame size"},
+		{"zero size", size(0), false, "invalid frame size"},
+		{"truncated frame", append(size(100), header(3, 1)...), true, "truncated frame"},
+		{"truncated size prefix", []byte{0, 0}, true, "truncated frame"},
+		{"unknown key", frameOf(header(9999, 0)), false, "unknown api key"},
+		{"negative key", frameOf(header(-1, 0)), false, "unknown api key"},
+		{"key not implemented", frameOf(header(10, 0, 0, 1, 'g')), false, "unsupported api version"},
+		{"version above range", frameOf(header(3, 13)), false, "unsupported api version"},
+		{"version below range", frameOf(header(0, 2)), false, "unsupported api version"},
+		{"negative version", frameOf(header(3, -1)), false, "unsupported api version"},
+		{"undecodable body", frameOf(header(3, 1, 0, 0, 0, 5)), false, "undecodable request body"},
+		{"trailing-less flexible body", frameOf(header(3, 12, 0)), false, "undecodable request body"},
+		{"client id too long", frameOf([]byte{0, 3, 0, 1, 0, 0, 0, 7, 1, 0, 'x'}), false, "malformed request header"},
+		{"client id length -2", frameOf([]byte{0, 3, 0, 1, 0, 0, 0, 7, 0xff, 0xfe}), false, "malformed request header"},
+		{"bad header tags", frameOf(header(3, 12, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)), false, "malformed request header"},
+		{"header tag overruns", frameOf(header(3, 12, 1, 0, 50, 1)), false, "malformed request header"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bad := dial(t, s)
+			writeAll(t, bad, tt.in)
+			if tt.halfClose {
+				bad.(*net.TCPConn).CloseWrite()
+			}
+			expectClosed(t, bad)
+			checkServed(t, good, int32(10+2*i))
+		})
+	}
+
+	// Every close is logged with the peer and the reason. Close first so
+	// the last close has been logged.
+	s.Close()
+	log := logs.String()
+	for _, tt := range tests {
+		if !strings.Contains(log, tt.reason) {
+			t.Errorf("log lacks %q", tt.reason)
+		}
+	}
+	if !strings.Contains(log, "level=WARN msg=\"closing connection\" listener=") || !strings.Contains(log, "remote=127.0.0.1:") {
+		t.Errorf("log lacks warnings naming the remote address:\n%s", log)
+	}
+}
+
+// TestBigFrameNotPreallocated: a peer announcing a frame near the limit and
+// sending little of it must not make us allocate the announced size.
+func TestBigFrameNotPreallocated(t *testing.T) {
+	r := &countingReader{data: append(binary.BigEndian.AppendUint32(nil, 90<<20), make([]byte, 10)...)}
+	if _, err := readFrame(r, DefaultMaxRequestBytes); err == nil {
+		t.Fatal("truncated frame accepted")
+	}
+	var ms1, ms2 runtimeMemStats
+	ms1.read()
+	for range 10 {
+		r := &countingReader{data: append(binary.BigEndian.AppendUint32(nil, 90<<20), make([]byte, 10)...)}
+		readFrame(r, DefaultMaxRequestBytes)
+	}
+	ms2.read()
+	if got := ms2.totalAlloc - ms1.totalAlloc; got > 10*2*frameChunk {
+		t.Fatalf("allocated %d bytes for 10 truncated 90 MiB frames", got)
+	}
+}
+
+func TestOrdering(t *testing.T) {
+	const n = 16
+	var done [n + 1]chan struct{}
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	close(done[n])
+	var mu sync.Mutex
+	var finished []int32
+	var s *Server
+	s, _ = startServer(t, Config{}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+		i := req.CorrelationID
+		return func() kmsg.Response {
+			// Reply i finishes only after reply i+1: reverse order.
+			select {
+			case <-done[i+1]:
+			case <-ctx.Done():
+			}
+			mu.Lock()
+			finished = append(finished, i)
+			mu.Unlock()
+			defer close(done[i])
+			return metadataResponse(s, req)
+		}
+	}))
+	c := dial(t, s)
+	var frames []byte
+	for i := range int32(n) {
+		frames = appendRequest(frames, metadataRequest(int16(i%13), "t"+itoa(int(i))), i)
+	}
+	writeAll(t, c, frames) // pipelined, one write
+	for i := range int32(n) {
+		req := metadataRequest(int16(i%13), "")
+		resp := readAndDecode(t, c, req, i).(*kmsg.MetadataResponse)
+		if got := *resp.Topics[0].Topic; got != "t"+itoa(int(i)) {
+			t.Fatalf("response %d is for topic %s", i, got)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if finished[0] != n-1 || finished[n-1] != 0 {
+		t.Fatalf("replies did not finish in reverse order: %v", finished)
+	}
+}
+
+func TestMaxInFlight(t *testing.T) {
+	var handled atomic.Int32
+	release := make(chan struct{})
+	var s *Server
+	s, _ = startServer(t, Config{MaxInFlight: 2}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+		handled.Add(1)
+		return func() kmsg.Response {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return metadataResponse(s, req)
+		}
+	}))
+	c := dial(t, s)
+	var frames []byte
+	for i := range int32(5) {
+		frames = appendRequest(frames, metadataRequest(1, "t"), i)
+	}
+	writeAll(t, c, frames)
+	deadline := time.Now().Add(5 * time.Second)
+	for handled.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := handled.Load(); got != 2 {
+		t.Fatalf("%d requests handled with 2 allowed in flight", got)
+	}
+	close(release)
+	for i := range int32(5) {
+		readAndDecode(t, c, metadataRequest(1, ""), i)
+	}
+}
+
+// TestNilReply: a nil Reply and a Reply returning nil send nothing; the
+// next response still comes, in order.
+func TestNilReply(t *testing.T) {
+	var s *Server
+	s, _ = startServer(t, Config{}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+		switch topicOf(req) {
+		case "nil-reply":
+			return nil
+		case "nil-response":
+			return func() kmsg.Response { return nil }
+		}
+		return func() kmsg.Response { return metadataResponse(s, req) }
+	}))
+	c := dial(t, s)
+	var frames []byte
+	frames = appendRequest(frames, metadataRequest(9, "nil-reply"), 1)
+	frames = appendRequest(frames, metadataRequest(9, "nil-response"), 2)
+	frames = appendRequest(frames, metadataRequest(9, "real"), 3)
+	writeAll(t, c, frames)
+	readAndDecode(t, c, metadataRequest(9, ""), 3)
+}
+
+func TestHandlerFailuresCloseConnection(t *testing.T) {
+	var s *Server
+	s, logs := startServer(t, Config{}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+		switch topicOf(req) {
+		case "panic-handle":
+			panic("boom in handle")
+		case "panic-reply":
+			return func() kmsg.Response { panic("boom in reply") }
+		case "wrong-kind":
+			return func() kmsg.Response { return kmsg.NewPtrApiVersionsResponse() }
+		}
+		return func() kmsg.Response { return metadataResponse(s, req) }
+	}))
+	good := dial(t, s)
+	for i, topic := range []string{"panic-handle", "panic-reply", "wrong-kind"} {
+		bad := dial(t, s)
+		writeAll(t, bad, appendRequest(nil, metadataRequest(4, topic), 1))
+		expectClosed(t, bad)
+		checkServed(t, good, int32(2*i))
+	}
+	s.Close()
+	log := logs.String()
+	for _, want := range []string{"boom in handle", "boom in reply", "wrong kind", "goroutine "} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	var s *Server
+	s, _ = startServer(t, Config{IdleTimeout: 150 * time.Millisecond}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+		return func() kmsg.Response {
+			if topicOf(req) == "slow" {
+				// A long poll outlasting the idle timeout must not
+				// lose its connection.
+				time.Sleep(500 * time.Millisecond)
+			}
+			return metadataResponse(s, req)
+		}
+	}))
+
+	quiet := dial(t, s)
+	start := time.Now()
+	expectClosed(t, quiet)
+	if el := time.Since(start); el < 100*time.Millisecond {
+		t.Fatalf("closed after %v, before the idle timeout", el)
+	}
+
+	busy := dial(t, s)
+	roundTrip(t, busy, metadataRequest(1, "slow"), 1)
+	// Active connections stay open past the timeout.
+	for i := range int32(5) {
+		time.Sleep(50 * time.Millisecond)
+		roundTrip(t, busy, metadataRequest(1, "t"), 2+i)
+	}
+	expectClosed(t, busy)
+}
+
+// TestCloseStopsEverything: Close returns while a Reply is blocked, after
+// cancelling its ctx; goleak (TestMain) checks that nothing is left.
+func TestCloseStopsEverything(t *testing.T) {
+	handled := make(chan struct{})
+	replyErr := make(chan error, 1)
+	obs := new(countingObserver)
+	s, err := Listen("127.0.0.1:0", Config{Versions: testVersions, Observer: obs, Logger: discardLogger()},
+		HandlerFunc(func(ctx context.Context, req *Request) Reply {
+			close(handled)
+			return func() kmsg.Response {
+				<-ctx.Done()
+				replyErr <- ctx.Err()
+				return nil
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s)
+	idle := dial(t, s)
+	writeAll(t, c, appendRequest(nil, metadataRequest(1, "t"), 1))
+	<-handled
+
+	closed := make(chan error)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	if err := <-replyErr; err == nil {
+		t.Fatal("reply ctx not cancelled")
+	}
+	expectClosed(t, c)
+	expectClosed(t, idle)
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if o, cl := obs.opened.Load(), obs.closed.Load(); o != 2 || cl != 2 {
+		t.Fatalf("observer saw %d opened, %d closed connections", o, cl)
+	}
+	if _, err := net.DialTimeout("tcp", s.Addr().String(), time.Second); err == nil {
+		t.Fatal("still accepting after Close")
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	h := HandlerFunc(func(context.Context, *Request) Reply { return nil })
+	for name, cfg := range map[string]Config{
+		"unknown key":          {Versions: map[int16]VersionRange{9999: {0, 0}}},
+		"above kmsg max":       {Versions: map[int16]VersionRange{3: {0, 99}}},
+		"min above max":        {Versions: map[int16]VersionRange{3: {5, 4}}},
+		"negative min":         {Versions: map[int16]VersionRange{3: {-1, 4}}},
+		"ApiVersions min 1":    {Versions: map[int16]VersionRange{18: {1, 3}}},
+		"tiny MaxRequestBytes": {MaxRequestBytes: 4},
+	} {
+		if s, err := Listen("127.0.0.1:0", cfg, h); err == nil {
+			s.Close()
+			t.Errorf("%s: accepted", name)
+		}
+	}
+
+	// ApiVersions is advertised even when not configured.
+	s, _ := startServer(t, Config{Versions: map[int16]VersionRange{3: {0, 12}}}, h)
+	resp := roundTrip(t, dial(t, s), kmsg.NewPtrApiVersionsRequest(), 1).(*kmsg.ApiVersionsResponse)
+	want := []kmsg.ApiVersionsResponseApiKey{{ApiKey: 3, MaxVersion: 12}, {ApiKey: 18, MaxVersion: DefaultApiVersionsMax}}
+	if !sameKeys(resp.ApiKeys, want) {
+		t.Fatalf("keys %+v", resp.ApiKeys)
+	}
+}
