@@ -137,8 +137,12 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 			return nil, err
 		}
 	}
+	admin := ""
+	if b.adminLn != nil {
+		admin = b.adminLn.Addr().String()
+	}
 	b.logger.Info("gokafkad serving", "listen", b.server.Addr().String(), "advertise", adv,
-		"raft", b.node.RaftAddr(), "data", cfg.DataDir, "cluster", b.node.Controller().State().ClusterID)
+		"raft", b.node.RaftAddr(), "admin", admin, "data", cfg.DataDir, "cluster", b.node.Controller().State().ClusterID)
 	return b, nil
 }
 
