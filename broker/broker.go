@@ -39,9 +39,11 @@ type Broker struct {
 
 	sessions *fetchSessions
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // supportedVersions is exactly what the handlers implement.
@@ -192,6 +194,11 @@ func (b *Broker) AdminAddr() net.Addr {
 // Close stops serving, stops every raft group and closes every file. Data
 // is flushed; a new Start on the same directory recovers everything.
 func (b *Broker) Close() error {
+	b.closeOnce.Do(func() { b.closeErr = b.close() })
+	return b.closeErr
+}
+
+func (b *Broker) close() error {
 	b.cancel()
 	if b.admin != nil {
 		b.admin.Close()

@@ -68,8 +68,10 @@ type Node struct {
 	pidNext    int64                           // next producer id of the block held
 	pidEnd     int64
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // StartNode opens the node's state and starts its raft groups.
@@ -102,8 +104,10 @@ func StartNode(cfg Config) (*Node, error) {
 		readyCh:    make(chan struct{}),
 		stop:       make(chan struct{}),
 		raftLogger: hclog.New(&hclog.LoggerOptions{
-			Name:   "raft",
-			Level:  hclog.Warn,
+			Name: "raft",
+			// Single-voter groups log every election at Warn; what an
+			// operator must see from raft is logged at Error.
+			Level:  hclog.Error,
 			Output: os.Stderr,
 		}),
 	}
@@ -470,6 +474,11 @@ func (n *Node) EnforceRetention(now time.Time) {
 
 // Close stops every raft group and closes every file.
 func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.close() })
+	return n.closeErr
+}
+
+func (n *Node) close() error {
 	close(n.stop)
 	n.wg.Wait()
 	var firstErr error

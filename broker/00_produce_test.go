@@ -1,0 +1,149 @@
+package broker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func TestProduceErrors(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.MessageMaxBytes = 2000 })
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "perr", 1, nil)
+	now := time.Now().UnixMilli()
+	good := encodeBatch(now, -1, -1, -1, values(3, "x"))
+
+	corrupt := append([]byte(nil), good...)
+	corrupt[len(corrupt)-1] ^= 0xff
+
+	big := encodeBatch(now, -1, -1, -1, []testRecord{{value: make([]byte, 3000)}})
+
+	badCount := append([]byte(nil), good...)
+	badCount[60] = 9 // NumRecords no longer matches the records (CRC recomputed below)
+	fixCRC(badCount)
+
+	for _, tc := range []struct {
+		name  string
+		topic string
+		part  int32
+		acks  int16
+		batch []byte
+		want  *kerr.Error
+	}{
+		{"unknown topic", "nope", 0, -1, good, kerr.UnknownTopicOrPartition},
+		{"unknown partition", "perr", 5, -1, good, kerr.UnknownTopicOrPartition},
+		{"corrupt crc", "perr", 0, -1, corrupt, kerr.CorruptMessage},
+		{"too large", "perr", 0, -1, big, kerr.MessageTooLarge},
+		{"record count", "perr", 0, -1, badCount, kerr.InvalidRecord},
+		{"garbage", "perr", 0, -1, []byte("definitely not a record batch at all, not even close"), kerr.CorruptMessage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rp := produceRaw(t, cl, tc.topic, tc.part, tc.acks, tc.batch)
+			if rp.ErrorCode != tc.want.Code {
+				t.Fatalf("error %v, want %v", kerr.ErrorForCode(rp.ErrorCode), tc.want)
+			}
+		})
+	}
+	// kgo rewrites acks, so the bad value goes over a raw connection.
+	t.Run("bad acks", func(t *testing.T) {
+		req := kmsg.NewPtrProduceRequest()
+		req.Version = 9
+		req.Acks = 2
+		req.TimeoutMillis = 1000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "perr"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = good
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := rawRequest(t, b, req).(*kmsg.ProduceResponse)
+		if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidRequiredAcks.Code {
+			t.Fatalf("error %v, want INVALID_REQUIRED_ACKS", kerr.ErrorForCode(code))
+		}
+	})
+	// The partition still works and nothing bad was stored.
+	rp := produceRaw(t, cl, "perr", 0, -1, good)
+	if rp.ErrorCode != 0 || rp.BaseOffset != 0 {
+		t.Fatalf("good batch after bad ones: error %d offset %d, want 0 at 0", rp.ErrorCode, rp.BaseOffset)
+	}
+}
+
+func TestProduceAcksOneAndZero(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "acks", 1, nil)
+	now := time.Now().UnixMilli()
+	if rp := produceRaw(t, cl, "acks", 0, 1, encodeBatch(now, -1, -1, -1, values(2, "a"))); rp.ErrorCode != 0 || rp.BaseOffset != 0 {
+		t.Fatalf("acks=1: %+v", rp)
+	}
+	// acks=0 has no response; a following acks=all on the same connection
+	// lands after it.
+	produceAcks0(t, cl, "acks", encodeBatch(now, -1, -1, -1, values(3, "b")))
+	if rp := produceRaw(t, cl, "acks", 0, -1, encodeBatch(now, -1, -1, -1, values(1, "c"))); rp.ErrorCode != 0 || rp.BaseOffset != 5 {
+		t.Fatalf("acks=all after acks=0: error %d base %d, want base 5", rp.ErrorCode, rp.BaseOffset)
+	}
+}
+
+func TestIdempotentProducer(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "idem", 1, nil)
+	now := time.Now().UnixMilli()
+	const pid = 7
+
+	send := func(epoch int16, seq int32, n int) (int16, int64) {
+		rp := produceRaw(t, cl, "idem", 0, -1, encodeBatch(now, pid, epoch, seq, values(n, "r")))
+		return rp.ErrorCode, rp.BaseOffset
+	}
+	steps := []struct {
+		name       string
+		epoch      int16
+		seq        int32
+		n          int
+		wantErr    *kerr.Error
+		wantOffset int64
+	}{
+		{"first batch", 0, 0, 3, nil, 0},
+		{"next batch", 0, 3, 2, nil, 3},
+		{"retried duplicate of the first", 0, 0, 3, nil, 0},
+		{"retried duplicate of the second", 0, 3, 2, nil, 3},
+		{"gap", 0, 9, 1, kerr.OutOfOrderSequenceNumber, -1},
+		{"continues", 0, 5, 1, nil, 5},
+		{"new epoch must start at 0", 1, 4, 1, kerr.OutOfOrderSequenceNumber, -1},
+		{"new epoch", 1, 0, 2, nil, 6},
+		{"old epoch fenced", 0, 6, 1, kerr.InvalidProducerEpoch, -1},
+	}
+	for _, s := range steps {
+		code, off := send(s.epoch, s.seq, s.n)
+		want := int16(0)
+		if s.wantErr != nil {
+			want = s.wantErr.Code
+		}
+		if code != want || (want == 0 && off != s.wantOffset) {
+			t.Fatalf("%s: error %v offset %d, want %v offset %d", s.name, kerr.ErrorForCode(code), off, s.wantErr, s.wantOffset)
+		}
+	}
+	// Duplicates were stored once: 3 + 2 + 1 + 2 records.
+	if hw := b.node.Partition("idem", 0).HighWatermark(); hw != 8 {
+		t.Fatalf("high watermark %d, want 8", hw)
+	}
+	// Producer state survives a restart: the duplicate is still recognised.
+	dir := b.cfg.DataDir
+	cl.Close()
+	b.Close()
+	b = startBroker(t, dir, nil)
+	defer b.Close()
+	cl = newClient(t, b)
+	rp := produceRaw(t, cl, "idem", 0, -1, encodeBatch(now, pid, 1, 0, values(2, "r")))
+	if rp.ErrorCode != 0 || rp.BaseOffset != 6 {
+		t.Fatalf("duplicate after restart: error %d offset %d, want offset 6", rp.ErrorCode, rp.BaseOffset)
+	}
+	if hw := b.node.Partition("idem", 0).HighWatermark(); hw != 8 {
+		t.Fatalf("high watermark after restart %d, want 8", hw)
+	}
+}

@@ -1,0 +1,222 @@
+package broker
+
+import (
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// bbolt's and raft's background goroutines end with Close; these
+		// belong to the Go runtime and client libraries' pools.
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	)
+}
+
+// startBroker runs an in-process broker on free ports with its own data dir.
+func startBroker(t testing.TB, dir string, mod func(*Config)) *Broker {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.RaftListen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0", ""
+	cfg.DataDir = dir
+	cfg.Logger = testLogger(t)
+	if mod != nil {
+		mod(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start broker: %v", err)
+	}
+	return b
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("GOKAFKA_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func newClient(t testing.TB, b *Broker, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	opts = append([]kgo.Opt{kgo.SeedBrokers(b.Addr().String()), kgo.RetryTimeout(10 * time.Second)}, opts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func request[R kmsg.Response](t testing.TB, cl *kgo.Client, req kmsg.Request) R {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := cl.Request(ctx, req)
+	if err != nil {
+		t.Fatalf("%T: %v", req, err)
+	}
+	return resp.(R)
+}
+
+func createTopic(t testing.TB, cl *kgo.Client, name string, partitions int32, configs map[string]string) {
+	t.Helper()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, 1
+	for k, v := range configs {
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name, c.Value = k, kmsg.StringPtr(v)
+		rt.Configs = append(rt.Configs, c)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp := request[*kmsg.CreateTopicsResponse](t, cl, req)
+	if code := resp.Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("create topic %s: error %d", name, code)
+	}
+}
+
+type testRecord struct {
+	key, value []byte
+	ts         int64 // delta from the batch's first timestamp
+}
+
+// encodeBatch builds an uncompressed magic-2 batch with a correct CRC.
+func encodeBatch(ts0 int64, pid int64, epoch int16, seq int32, recs []testRecord) []byte {
+	var body []byte
+	var maxDelta int64
+	for i, r := range recs {
+		var rec []byte
+		rec = append(rec, 0) // attributes
+		rec = binary.AppendVarint(rec, r.ts)
+		rec = binary.AppendVarint(rec, int64(i))
+		if r.key == nil {
+			rec = binary.AppendVarint(rec, -1)
+		} else {
+			rec = binary.AppendVarint(rec, int64(len(r.key)))
+			rec = append(rec, r.key...)
+		}
+		rec = binary.AppendVarint(rec, int64(len(r.value)))
+		rec = append(rec, r.value...)
+		rec = binary.AppendVarint(rec, 0) // headers
+		body = binary.AppendVarint(body, int64(len(rec)))
+		body = append(body, rec...)
+		maxDelta = max(maxDelta, r.ts)
+	}
+	b := make([]byte, 0, 61+len(body))
+	b = binary.BigEndian.AppendUint64(b, 0)                    // base offset
+	b = binary.BigEndian.AppendUint32(b, uint32(49+len(body))) // length
+	b = binary.BigEndian.AppendUint32(b, 0)                    // leader epoch
+	b = append(b, 2)                                           // magic
+	b = binary.BigEndian.AppendUint32(b, 0)                    // crc, below
+	b = binary.BigEndian.AppendUint16(b, 0)                    // attributes
+	b = binary.BigEndian.AppendUint32(b, uint32(len(recs)-1))
+	b = binary.BigEndian.AppendUint64(b, uint64(ts0))
+	b = binary.BigEndian.AppendUint64(b, uint64(ts0+maxDelta))
+	b = binary.BigEndian.AppendUint64(b, uint64(pid))
+	b = binary.BigEndian.AppendUint16(b, uint16(epoch))
+	b = binary.BigEndian.AppendUint32(b, uint32(seq))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(recs)))
+	b = append(b, body...)
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return b
+}
+
+func values(n int, prefix string) []testRecord {
+	out := make([]testRecord, n)
+	for i := range out {
+		out[i] = testRecord{value: []byte(prefix + string(rune('a'+i%26)))}
+	}
+	return out
+}
+
+// produceRaw sends one batch to topic/partition and returns the partition's
+// response.
+func produceRaw(t testing.TB, cl *kgo.Client, topic string, part int32, acks int16, batch []byte) kmsg.ProduceResponseTopicPartition {
+	t.Helper()
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks = acks
+	req.TimeoutMillis = 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition = part
+	rp.Records = batch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp := request[*kmsg.ProduceResponse](t, cl, req)
+	return resp.Topics[0].Partitions[0]
+}
+
+func fixCRC(b []byte) {
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// produceAcks0 sends an acks=0 produce, which gets no response.
+func produceAcks0(t testing.TB, cl *kgo.Client, topic string, batch []byte) {
+	t.Helper()
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks = 0
+	req.TimeoutMillis = 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = batch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := cl.Request(ctx, req); err != nil {
+		t.Fatalf("acks=0 produce: %v", err)
+	}
+}
+
+// rawRequest sends req on a fresh TCP connection at the version it carries
+// and decodes the response, with no client library in between.
+func rawRequest(t testing.TB, b *Broker, req kmsg.Request) kmsg.Response {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw"))
+	if _, err := conn.Write(f.AppendRequest(nil, req, 42)); err != nil {
+		t.Fatal(err)
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(conn, size[:]); err != nil {
+		t.Fatalf("reading response: %v", err)
+	}
+	buf := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(conn, buf); err != nil {
+		t.Fatal(err)
+	}
+	if cid := int32(binary.BigEndian.Uint32(buf)); cid != 42 {
+		t.Fatalf("correlation id %d", cid)
+	}
+	body := buf[4:]
+	if req.IsFlexible() {
+		body = body[1:] // empty response header tags
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	if err := resp.ReadFrom(body); err != nil {
+		t.Fatalf("decoding %T: %v", resp, err)
+	}
+	return resp
+}
