@@ -67,7 +67,7 @@ func (s *fetchSessions) create() *fetchSession {
 		id++
 	}
 	s.nextID = id + 1
-	fs := &fetchSession{id: id, epoch: 1, parts: map[sessionPartKey]*sessionPart{}}
+	fs := &fetchSession{id: id, epoch: 0, parts: map[sessionPartKey]*sessionPart{}}
 	fs.elem = s.lru.PushFront(fs)
 	s.byID[id] = fs
 	return fs

@@ -220,3 +220,14 @@ func rawRequest(t testing.TB, b *Broker, req kmsg.Request) kmsg.Response {
 	}
 	return resp
 }
+
+func waitFor(t testing.TB, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -29,11 +29,13 @@ type RaftTimings struct {
 }
 
 // soloTimings are used by a group with a single voter: it sends no
-// heartbeats, so short timers cost nothing and make the first election
-// (and so a new topic's readiness) take milliseconds.
+// heartbeats, so a short heartbeat timeout costs nothing and makes the first
+// election (and so a new topic's readiness) take milliseconds. The election
+// timeout stays long: a lone candidate wins as soon as its own vote is
+// fsynced, and a timeout shorter than that fsync restarts the election.
 var soloTimings = RaftTimings{
 	HeartbeatTimeout:   20 * time.Millisecond,
-	ElectionTimeout:    20 * time.Millisecond,
+	ElectionTimeout:    time.Second,
 	LeaderLeaseTimeout: 20 * time.Millisecond,
 	CommitTimeout:      50 * time.Millisecond,
 }

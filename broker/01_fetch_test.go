@@ -1,0 +1,177 @@
+package broker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func fetchReq(version int16, sessionID, epoch int32, topic string, parts map[int32]int64) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = version
+	req.ReplicaID = -1
+	req.MaxWaitMillis = 0
+	req.MinBytes = 0
+	req.MaxBytes = 1 << 20
+	req.SessionID, req.SessionEpoch = sessionID, epoch
+	if len(parts) > 0 {
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = topic
+		for p, off := range parts {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p, off, 1<<20
+			rp.CurrentLeaderEpoch = -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	return req
+}
+
+func TestFetchErrorsAndLimits(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "f", 1, nil)
+	now := time.Now().UnixMilli()
+	for i := 0; i < 3; i++ {
+		if rp := produceRaw(t, cl, "f", 0, -1, encodeBatch(now, -1, -1, -1, values(10, "x"))); rp.ErrorCode != 0 {
+			t.Fatal(rp.ErrorCode)
+		}
+	}
+	// Out of range, with the high watermark in the answer.
+	resp := rawRequest(t, b, fetchReq(11, 0, -1, "f", map[int32]int64{0: 31})).(*kmsg.FetchResponse)
+	p := resp.Topics[0].Partitions[0]
+	if p.ErrorCode != kerr.OffsetOutOfRange.Code || p.HighWatermark != 30 || p.LogStartOffset != 0 {
+		t.Fatalf("offset 31: %+v", p)
+	}
+	// At the high watermark: no error, no records, records field not null.
+	resp = rawRequest(t, b, fetchReq(11, 0, -1, "f", map[int32]int64{0: 30})).(*kmsg.FetchResponse)
+	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || len(p.RecordBatches) != 0 {
+		t.Fatalf("offset 30: %+v", p)
+	}
+	// A tiny byte limit still returns one whole batch (KIP-74).
+	req := fetchReq(11, 0, -1, "f", map[int32]int64{0: 12})
+	req.Topics[0].Partitions[0].PartitionMaxBytes = 1
+	resp = rawRequest(t, b, req).(*kmsg.FetchResponse)
+	p = resp.Topics[0].Partitions[0]
+	if p.ErrorCode != 0 || len(p.RecordBatches) == 0 {
+		t.Fatalf("tiny limit: %+v", p)
+	}
+	if base := int64(p.RecordBatches[7]) | int64(p.RecordBatches[6])<<8; base != 10 || len(p.RecordBatches) != len(encodeBatch(now, -1, -1, -1, values(10, "x"))) {
+		t.Fatalf("tiny limit: want exactly the batch holding offset 12 (base 10), got %d bytes base %d", len(p.RecordBatches), base)
+	}
+	// Unknown topic, and the fenced/unknown leader epoch checks.
+	resp = rawRequest(t, b, fetchReq(11, 0, -1, "nope", map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("unknown topic: %v", kerr.ErrorForCode(code))
+	}
+	epoch := b.node.Partition("f", 0).LeaderEpoch()
+	for _, tc := range []struct {
+		epoch int32
+		want  *kerr.Error
+	}{{epoch - 1, kerr.FencedLeaderEpoch}, {epoch + 1, kerr.UnknownLeaderEpoch}} {
+		req := fetchReq(11, 0, -1, "f", map[int32]int64{0: 0})
+		req.Topics[0].Partitions[0].CurrentLeaderEpoch = tc.epoch
+		resp = rawRequest(t, b, req).(*kmsg.FetchResponse)
+		if code := resp.Topics[0].Partitions[0].ErrorCode; code != tc.want.Code {
+			t.Fatalf("epoch %d: %v, want %v", tc.epoch, kerr.ErrorForCode(code), tc.want)
+		}
+	}
+}
+
+func TestFetchLongPollWokenByProduce(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "lp", 1, nil)
+	req := fetchReq(11, 0, -1, "lp", map[int32]int64{0: 0})
+	req.MaxWaitMillis = 5000
+	req.MinBytes = 1
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		produceRaw(t, cl, "lp", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "w")))
+	}()
+	start := time.Now()
+	resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+	took := time.Since(start)
+	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || len(p.RecordBatches) == 0 {
+		t.Fatalf("long poll returned no data: %+v", p)
+	}
+	if took < 250*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("long poll took %v; want it woken by the produce at ~300ms", took)
+	}
+	// With no data it waits MaxWait, then answers empty.
+	req = fetchReq(11, 0, -1, "lp", map[int32]int64{0: 1})
+	req.MaxWaitMillis, req.MinBytes = 300, 1
+	start = time.Now()
+	rawRequest(t, b, req)
+	if took := time.Since(start); took < 280*time.Millisecond {
+		t.Fatalf("empty long poll returned after %v, want >= 300ms", took)
+	}
+}
+
+// TestFetchSessions walks KIP-227: a full fetch creates a session, an
+// incremental one names nothing new and gets back only partitions with news,
+// wrong epochs and unknown sessions are errors.
+func TestFetchSessions(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "s", 2, nil)
+	now := time.Now().UnixMilli()
+	produceRaw(t, cl, "s", 0, -1, encodeBatch(now, -1, -1, -1, values(2, "a")))
+	produceRaw(t, cl, "s", 1, -1, encodeBatch(now, -1, -1, -1, values(2, "b")))
+
+	full := rawRequest(t, b, fetchReq(12, 0, 0, "s", map[int32]int64{0: 0, 1: 0})).(*kmsg.FetchResponse)
+	if full.ErrorCode != 0 || full.SessionID <= 0 || len(full.Topics) != 1 || len(full.Topics[0].Partitions) != 2 {
+		t.Fatalf("full fetch: %+v", full)
+	}
+	id := full.SessionID
+
+	// Incremental, epoch 1: the consumer moves both partitions to offset 2,
+	// where there is nothing new and the watermarks did not change, so the
+	// response names no partition.
+	inc := rawRequest(t, b, fetchReq(12, id, 1, "s", map[int32]int64{0: 2, 1: 2})).(*kmsg.FetchResponse)
+	if inc.ErrorCode != 0 || inc.SessionID != id || len(inc.Topics) != 0 {
+		t.Fatalf("incremental with no news: %+v", inc)
+	}
+	// New data on partition 1 only: the next incremental (naming nothing)
+	// returns partition 1 alone.
+	produceRaw(t, cl, "s", 1, -1, encodeBatch(now, -1, -1, -1, values(1, "c")))
+	inc = rawRequest(t, b, fetchReq(12, id, 2, "s", nil)).(*kmsg.FetchResponse)
+	if inc.ErrorCode != 0 || len(inc.Topics) != 1 || len(inc.Topics[0].Partitions) != 1 || inc.Topics[0].Partitions[0].Partition != 1 {
+		t.Fatalf("incremental with news on partition 1: %+v", inc)
+	}
+	if p := inc.Topics[0].Partitions[0]; len(p.RecordBatches) == 0 || p.HighWatermark != 3 {
+		t.Fatalf("partition 1: %+v", p)
+	}
+	// Wrong epoch, unknown session.
+	bad := rawRequest(t, b, fetchReq(12, id, 9, "s", nil)).(*kmsg.FetchResponse)
+	if bad.ErrorCode != kerr.InvalidFetchSessionEpoch.Code {
+		t.Fatalf("wrong epoch: %v", kerr.ErrorForCode(bad.ErrorCode))
+	}
+	bad = rawRequest(t, b, fetchReq(12, id+1000, 1, "s", nil)).(*kmsg.FetchResponse)
+	if bad.ErrorCode != kerr.FetchSessionIDNotFound.Code {
+		t.Fatalf("unknown session: %v", kerr.ErrorForCode(bad.ErrorCode))
+	}
+	// Forgetting partition 1, then new data on it: not returned.
+	forget := fetchReq(12, id, 3, "s", nil)
+	ft := kmsg.NewFetchRequestForgottenTopic()
+	ft.Topic, ft.Partitions = "s", []int32{1}
+	forget.ForgottenTopics = append(forget.ForgottenTopics, ft)
+	rawRequest(t, b, forget)
+	produceRaw(t, cl, "s", 1, -1, encodeBatch(now, -1, -1, -1, values(1, "d")))
+	inc = rawRequest(t, b, fetchReq(12, id, 4, "s", nil)).(*kmsg.FetchResponse)
+	if inc.ErrorCode != 0 || len(inc.Topics) != 0 {
+		t.Fatalf("forgotten partition returned: %+v", inc)
+	}
+	// Closing the session (epoch -1) makes it unknown.
+	rawRequest(t, b, fetchReq(12, id, -1, "s", nil))
+	bad = rawRequest(t, b, fetchReq(12, id, 5, "s", nil)).(*kmsg.FetchResponse)
+	if bad.ErrorCode != kerr.FetchSessionIDNotFound.Code {
+		t.Fatalf("closed session: %v", kerr.ErrorForCode(bad.ErrorCode))
+	}
+}

@@ -1,0 +1,137 @@
+package broker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func listOffsets(t *testing.T, b *Broker, version int16, topic string, ts int64) kmsg.ListOffsetsResponseTopicPartition {
+	t.Helper()
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version = version
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Timestamp = ts
+	rp.CurrentLeaderEpoch = -1
+	rp.MaxNumOffsets = 1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return rawRequest(t, b, req).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+}
+
+func TestListOffsetsAndLeaderEpochs(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "lo", 1, nil)
+	t0 := time.Now().Add(-time.Hour).UnixMilli()
+	// Three batches of two records: timestamps t0, t0+10 | t0+1000, t0+1010 | t0+500 (out of order), t0+2000.
+	produceRaw(t, cl, "lo", 0, -1, encodeBatch(t0, -1, -1, -1, []testRecord{{value: []byte("a"), ts: 0}, {value: []byte("b"), ts: 10}}))
+	produceRaw(t, cl, "lo", 0, -1, encodeBatch(t0+1000, -1, -1, -1, []testRecord{{value: []byte("c"), ts: 0}, {value: []byte("d"), ts: 10}}))
+	produceRaw(t, cl, "lo", 0, -1, encodeBatch(t0+500, -1, -1, -1, []testRecord{{value: []byte("e"), ts: 0}, {value: []byte("f"), ts: 1500}}))
+
+	for _, tc := range []struct {
+		name       string
+		ts         int64
+		wantOffset int64
+		wantTs     int64
+	}{
+		{"earliest", -2, 0, -1},
+		{"latest", -1, 6, -1},
+		{"before everything", t0 - 100, 0, t0},
+		{"inside first batch", t0 + 5, 1, t0 + 10},
+		{"second batch", t0 + 11, 2, t0 + 1000},
+		{"record inside the last batch", t0 + 1011, 5, t0 + 2000},
+		{"after everything", t0 + 5000, -1, -1},
+		{"max timestamp", -3, 5, t0 + 2000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := listOffsets(t, b, 7, "lo", tc.ts)
+			if p.ErrorCode != 0 || p.Offset != tc.wantOffset || p.Timestamp != tc.wantTs {
+				t.Fatalf("got offset %d ts %d err %d; want offset %d ts %d", p.Offset, p.Timestamp, p.ErrorCode, tc.wantOffset, tc.wantTs)
+			}
+			if p.Offset >= 0 && p.LeaderEpoch != b.node.Partition("lo", 0).LeaderEpoch() {
+				t.Fatalf("leader epoch %d", p.LeaderEpoch)
+			}
+		})
+	}
+	if p := listOffsets(t, b, 0, "lo", -1); p.ErrorCode != 0 || len(p.OldStyleOffsets) != 1 || p.OldStyleOffsets[0] != 6 {
+		t.Fatalf("v0 latest: %+v", p)
+	}
+	if p := listOffsets(t, b, 7, "none", -1); p.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("unknown topic: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+
+	// OffsetForLeaderEpoch: the current epoch ends at the high watermark;
+	// an epoch older than any in the log is undefined.
+	epoch := b.node.Partition("lo", 0).LeaderEpoch()
+	ofe := func(e int32) kmsg.OffsetForLeaderEpochResponseTopicPartition {
+		req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+		req.Version = 3
+		req.ReplicaID = -1
+		rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+		rt.Topic = "lo"
+		rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+		rp.LeaderEpoch, rp.CurrentLeaderEpoch = e, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return rawRequest(t, b, req).(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0]
+	}
+	if p := ofe(epoch); p.ErrorCode != 0 || p.LeaderEpoch != epoch || p.EndOffset != 6 {
+		t.Fatalf("current epoch: %+v", p)
+	}
+	if p := ofe(epoch + 5); p.ErrorCode != 0 || p.EndOffset != -1 {
+		t.Fatalf("future epoch: %+v", p)
+	}
+}
+
+func TestDeleteRecords(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "dr", 1, nil)
+	now := time.Now().UnixMilli()
+	for i := 0; i < 4; i++ {
+		produceRaw(t, cl, "dr", 0, -1, encodeBatch(now, -1, -1, -1, values(5, "x")))
+	}
+	del := func(off int64) kmsg.DeleteRecordsResponseTopicPartition {
+		req := kmsg.NewPtrDeleteRecordsRequest()
+		rt := kmsg.NewDeleteRecordsRequestTopic()
+		rt.Topic = "dr"
+		rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+		rp.Offset = off
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return request[*kmsg.DeleteRecordsResponse](t, cl, req).Topics[0].Partitions[0]
+	}
+	if p := del(7); p.ErrorCode != 0 || p.LowWatermark != 7 {
+		t.Fatalf("delete to 7: %+v", p)
+	}
+	if p := listOffsets(t, b, 7, "dr", -2); p.Offset != 7 {
+		t.Fatalf("earliest after delete: %d", p.Offset)
+	}
+	resp := rawRequest(t, b, fetchReq(11, 0, -1, "dr", map[int32]int64{0: 3})).(*kmsg.FetchResponse)
+	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != kerr.OffsetOutOfRange.Code || p.LogStartOffset != 7 {
+		t.Fatalf("fetch below the start: %+v", p)
+	}
+	if p := del(21); p.ErrorCode != kerr.OffsetOutOfRange.Code {
+		t.Fatalf("delete past the high watermark: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+	if p := del(-1); p.ErrorCode != 0 || p.LowWatermark != 20 {
+		t.Fatalf("delete to the high watermark: %+v", p)
+	}
+	// The start offset survives a restart.
+	dir := b.cfg.DataDir
+	cl.Close()
+	b.Close()
+	b = startBroker(t, dir, nil)
+	defer b.Close()
+	if p := listOffsets(t, b, 7, "dr", -2); p.Offset != 20 {
+		t.Fatalf("earliest after restart: %d", p.Offset)
+	}
+}

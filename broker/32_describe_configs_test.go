@@ -1,0 +1,107 @@
+package broker
+
+import (
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func describeTopicConfigs(t *testing.T, b *Broker, topic string, names ...string) map[string]kmsg.DescribeConfigsResponseResourceConfig {
+	t.Helper()
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.Version = 4
+	rr := kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+	if len(names) > 0 {
+		rr.ConfigNames = names
+	}
+	req.Resources = append(req.Resources, rr)
+	resp := rawRequest(t, b, req).(*kmsg.DescribeConfigsResponse)
+	if code := resp.Resources[0].ErrorCode; code != 0 {
+		t.Fatalf("describe %s: %v", topic, kerr.ErrorForCode(code))
+	}
+	out := map[string]kmsg.DescribeConfigsResponseResourceConfig{}
+	for _, c := range resp.Resources[0].Configs {
+		out[c.Name] = c
+	}
+	return out
+}
+
+func TestConfigs(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.LogRetentionMs = 1234567 })
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "c", 1, map[string]string{"cleanup.policy": "delete"})
+
+	cfg := describeTopicConfigs(t, b, "c")
+	if c := cfg["retention.ms"]; *c.Value != "1234567" || c.Source != kmsg.ConfigSourceStaticBrokerConfig {
+		t.Fatalf("retention.ms default from the broker: %+v", c)
+	}
+	if c := cfg["cleanup.policy"]; *c.Value != "delete" || c.Source != kmsg.ConfigSourceDynamicTopicConfig {
+		t.Fatalf("cleanup.policy set at creation: %+v", c)
+	}
+	if len(describeTopicConfigs(t, b, "c", "segment.bytes")) != 1 {
+		t.Fatal("named config filter ignored")
+	}
+
+	// Incremental: set, append to a list, delete.
+	inc := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "c"
+	set := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	set.Name, set.Op, set.Value = "retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("60000")
+	app := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	app.Name, app.Op, app.Value = "cleanup.policy", kmsg.IncrementalAlterConfigOpAppend, kmsg.StringPtr("compact")
+	rr.Configs = append(rr.Configs, set, app)
+	inc.Resources = append(inc.Resources, rr)
+	if code := request[*kmsg.IncrementalAlterConfigsResponse](t, cl, inc).Resources[0].ErrorCode; code != 0 {
+		t.Fatalf("incremental alter: %v", kerr.ErrorForCode(code))
+	}
+	cfg = describeTopicConfigs(t, b, "c")
+	if *cfg["retention.ms"].Value != "60000" || *cfg["cleanup.policy"].Value != "delete,compact" {
+		t.Fatalf("after incremental alter: retention.ms=%s cleanup.policy=%s", *cfg["retention.ms"].Value, *cfg["cleanup.policy"].Value)
+	}
+
+	// Legacy AlterConfigs replaces the whole set: cleanup.policy goes back to its default.
+	alt := kmsg.NewPtrAlterConfigsRequest()
+	ar := kmsg.NewAlterConfigsRequestResource()
+	ar.ResourceType, ar.ResourceName = kmsg.ConfigResourceTypeTopic, "c"
+	ac := kmsg.NewAlterConfigsRequestResourceConfig()
+	ac.Name, ac.Value = "segment.bytes", kmsg.StringPtr("1048576")
+	ar.Configs = append(ar.Configs, ac)
+	alt.Resources = append(alt.Resources, ar)
+	if code := request[*kmsg.AlterConfigsResponse](t, cl, alt).Resources[0].ErrorCode; code != 0 {
+		t.Fatalf("alter: %v", kerr.ErrorForCode(code))
+	}
+	cfg = describeTopicConfigs(t, b, "c")
+	if *cfg["segment.bytes"].Value != "1048576" || *cfg["cleanup.policy"].Value != "delete" || *cfg["retention.ms"].Value != "1234567" {
+		t.Fatalf("after alter: %s %s %s", *cfg["segment.bytes"].Value, *cfg["cleanup.policy"].Value, *cfg["retention.ms"].Value)
+	}
+
+	// Errors: bad value, unknown topic, broker configs are static.
+	bad := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	br := kmsg.NewIncrementalAlterConfigsRequestResource()
+	br.ResourceType, br.ResourceName = kmsg.ConfigResourceTypeTopic, "c"
+	bc := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	bc.Name, bc.Op, bc.Value = "retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("-5")
+	br.Configs = append(br.Configs, bc)
+	bad.Resources = append(bad.Resources, br)
+	if code := request[*kmsg.IncrementalAlterConfigsResponse](t, cl, bad).Resources[0].ErrorCode; code != kerr.InvalidConfig.Code {
+		t.Fatalf("bad value: %v", kerr.ErrorForCode(code))
+	}
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	rq := kmsg.NewDescribeConfigsRequestResource()
+	rq.ResourceType, rq.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
+	req.Resources = append(req.Resources, rq)
+	resp := request[*kmsg.DescribeConfigsResponse](t, cl, req)
+	found := false
+	for _, c := range resp.Resources[0].Configs {
+		if c.Name == "log.retention.ms" && *c.Value == "1234567" {
+			found = true
+		}
+	}
+	if resp.Resources[0].ErrorCode != 0 || !found {
+		t.Fatalf("broker configs: %+v", resp.Resources[0])
+	}
+}
