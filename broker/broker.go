@@ -76,6 +76,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		cfg.Logger = slog.Default()
 	}
 	b := &Broker{cfg: cfg, logger: cfg.Logger.With("node", cfg.NodeID), sessions: newFetchSessions()}
+	b.metrics = newMetrics(b)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 
 	// Bind the Kafka port first: the advertised address (registered with the
@@ -112,7 +113,6 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		ln.Close()
 		return nil, err
 	}
-	b.metrics = newMetrics(b)
 	// Partitions of existing topics must lead again before clients are let
 	// in, so that a restarted broker answers with data, not errors.
 	if err := b.waitAllReady(ctx); err != nil {
@@ -216,6 +216,7 @@ func (b *Broker) logConfig(t *replication.Topic) logstore.Config {
 		SegmentBytes:       b.topicInt64(t, "segment.bytes"),
 		SegmentMs:          b.topicInt64(t, "segment.ms"),
 		IndexIntervalBytes: int(b.topicInt64(t, "index.interval.bytes")),
+		OnSync:             func(d time.Duration) { b.metrics.fsyncLat.Observe(d.Seconds()) },
 	}
 	if b.cfg.LogFlushIntervalMs > 0 {
 		c.FsyncInterval = time.Duration(b.cfg.LogFlushIntervalMs) * time.Millisecond

@@ -21,6 +21,7 @@ type metrics struct {
 	connections  prometheus.Gauge
 	connsTotal   prometheus.Counter
 	commitLat    prometheus.Histogram
+	fsyncLat     prometheus.Histogram
 	produceError *prometheus.CounterVec
 }
 
@@ -55,6 +56,10 @@ func newMetrics(b *Broker) *metrics {
 		Name: "gokafka_raft_commit_duration_seconds", Help: "Time from handing a batch to raft to its commit and apply (includes the fsync).",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 	})
+	m.fsyncLat = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "gokafka_log_fsync_duration_seconds", Help: "Time of each segment fsync of a raft batch (group commit).",
+		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18),
+	})
 	m.produceError = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gokafka_produce_errors_total", Help: "Partition produce errors, by Kafka error.",
 	}, []string{"error"})
@@ -73,7 +78,7 @@ func newMetrics(b *Broker) *metrics {
 		Name: "gokafka_partition_replicas", Help: "Partition replicas (raft groups) on this broker.",
 	}, func() float64 { return float64(len(b.node.Partitions())) })
 	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.recordsIn, m.recordsOut,
-		m.connections, m.connsTotal, m.commitLat, m.produceError, partitionsLed, replicas)
+		m.connections, m.connsTotal, m.commitLat, m.fsyncLat, m.produceError, partitionsLed, replicas)
 	m.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

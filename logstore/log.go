@@ -31,6 +31,9 @@ type Config struct {
 	Now func() time.Time
 	// NoSync disables every fsync. Unsafe: for benchmarks and tests only.
 	NoSync bool
+	// OnSync, when set, is told how long each segment fsync of StoreLogs
+	// took (metrics).
+	OnSync func(time.Duration)
 }
 
 // WithDefaults fills in zero fields.
@@ -405,8 +408,12 @@ func (l *Log) writePending(p *pending) error {
 			return fmt.Errorf("segment %d: write log: %w", s.base, err)
 		}
 		if sync {
+			start := time.Now()
 			if err := s.logF.Sync(); err != nil {
 				return fmt.Errorf("segment %d: sync log: %w", s.base, err)
+			}
+			if l.cfg.OnSync != nil {
+				l.cfg.OnSync(time.Since(start))
 			}
 		}
 	}

@@ -108,7 +108,7 @@ func StartNode(cfg Config) (*Node, error) {
 			// Single-voter groups log every election at Warn; what an
 			// operator must see from raft is logged at Error.
 			Level:  hclog.Error,
-			Output: os.Stderr,
+			Output: raftLogWriter{cfg.Logger},
 		}),
 	}
 	db, err := bolt.Open(filepath.Join(cfg.DataDir, "node.db"), 0o644, &bolt.Options{Timeout: 2 * time.Second})
