@@ -311,6 +311,7 @@ func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []f
 		}
 		if len(o.records) > 0 {
 			b.metrics.bytesOut.WithLabelValues(fp.key.topic).Add(float64(len(o.records)))
+			b.metrics.recordsOut.WithLabelValues(fp.key.topic).Add(float64(logstore.CountRecords(o.records)))
 		}
 		resp.Topics[ti].Partitions = append(resp.Topics[ti].Partitions, rp)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/logstore"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
@@ -96,43 +97,11 @@ type testRecord struct {
 
 // encodeBatch builds an uncompressed magic-2 batch with a correct CRC.
 func encodeBatch(ts0 int64, pid int64, epoch int16, seq int32, recs []testRecord) []byte {
-	var body []byte
-	var maxDelta int64
+	rs := make([]logstore.Record, len(recs))
 	for i, r := range recs {
-		var rec []byte
-		rec = append(rec, 0) // attributes
-		rec = binary.AppendVarint(rec, r.ts)
-		rec = binary.AppendVarint(rec, int64(i))
-		if r.key == nil {
-			rec = binary.AppendVarint(rec, -1)
-		} else {
-			rec = binary.AppendVarint(rec, int64(len(r.key)))
-			rec = append(rec, r.key...)
-		}
-		rec = binary.AppendVarint(rec, int64(len(r.value)))
-		rec = append(rec, r.value...)
-		rec = binary.AppendVarint(rec, 0) // headers
-		body = binary.AppendVarint(body, int64(len(rec)))
-		body = append(body, rec...)
-		maxDelta = max(maxDelta, r.ts)
+		rs[i] = logstore.Record{Key: r.key, Value: r.value, TimestampDelta: r.ts}
 	}
-	b := make([]byte, 0, 61+len(body))
-	b = binary.BigEndian.AppendUint64(b, 0)                    // base offset
-	b = binary.BigEndian.AppendUint32(b, uint32(49+len(body))) // length
-	b = binary.BigEndian.AppendUint32(b, 0)                    // leader epoch
-	b = append(b, 2)                                           // magic
-	b = binary.BigEndian.AppendUint32(b, 0)                    // crc, below
-	b = binary.BigEndian.AppendUint16(b, 0)                    // attributes
-	b = binary.BigEndian.AppendUint32(b, uint32(len(recs)-1))
-	b = binary.BigEndian.AppendUint64(b, uint64(ts0))
-	b = binary.BigEndian.AppendUint64(b, uint64(ts0+maxDelta))
-	b = binary.BigEndian.AppendUint64(b, uint64(pid))
-	b = binary.BigEndian.AppendUint16(b, uint16(epoch))
-	b = binary.BigEndian.AppendUint32(b, uint32(seq))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(recs)))
-	b = append(b, body...)
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return b
+	return logstore.AppendBatch(nil, logstore.BatchOptions{FirstTimestamp: ts0, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq}, rs)
 }
 
 func values(n int, prefix string) []testRecord {

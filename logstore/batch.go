@@ -222,6 +222,8 @@ func SetMaxTimestampLogAppend(b []byte, ts int64) {
 type record struct {
 	offsetDelta    int32
 	timestampDelta int64
+	key, value     []byte // nil when null; slices of the batch
+	headers        []Header
 }
 
 // walkRecords checks the framing of n records in b and calls fn (if non-nil)
@@ -239,7 +241,7 @@ func walkRecords(b []byte, n int, fn func(record) bool) error {
 		if size <= 0 || size > int64(len(b)) {
 			return fmt.Errorf("%w: record %d: length %d with %d bytes left", ErrCorruptBatch, i, size, len(b))
 		}
-		r, err := parseRecord(b[:size], i)
+		r, err := parseRecord(b[:size], i, fn != nil)
 		if err != nil {
 			return err
 		}
@@ -257,8 +259,10 @@ func walkRecords(b []byte, n int, fn func(record) bool) error {
 	return nil
 }
 
-// parseRecord checks one record body (after its length prefix).
-func parseRecord(b []byte, i int) (record, error) {
+// parseRecord checks one record body (after its length prefix). Headers are
+// collected only when full is set: validation on the produce path must not
+// allocate per record.
+func parseRecord(b []byte, i int, full bool) (record, error) {
 	var r record
 	bad := func(what string) (record, error) {
 		return r, fmt.Errorf("%w: record %d: %s", ErrCorruptBatch, i, what)
@@ -280,13 +284,19 @@ func parseRecord(b []byte, i int) (record, error) {
 	r.offsetDelta = int32(v)
 	b = b[k:]
 	// key and value: length -1 means null.
-	for _, what := range [2]string{"key", "value"} {
+	for i, what := range [2]string{"key", "value"} {
 		v, k = binary.Varint(b)
 		if k <= 0 || v < -1 || v > int64(len(b)-k) {
 			return bad(what)
 		}
 		b = b[k:]
-		if v > 0 {
+		if v >= 0 {
+			field := b[:v:v]
+			if i == 0 {
+				r.key = field
+			} else {
+				r.value = field
+			}
 			b = b[v:]
 		}
 	}
@@ -300,18 +310,39 @@ func parseRecord(b []byte, i int) (record, error) {
 		if k <= 0 || v < 0 || v > int64(len(b)-k) {
 			return bad("header key")
 		}
+		hk := b[k : k+int(v)]
 		b = b[k+int(v):]
 		v, k = binary.Varint(b)
 		if k <= 0 || v < -1 || v > int64(len(b)-k) {
 			return bad("header value")
 		}
 		b = b[k:]
-		if v > 0 {
+		var hv []byte
+		if v >= 0 {
+			hv = b[:v:v]
 			b = b[v:]
+		}
+		if full {
+			r.headers = append(r.headers, Header{Key: string(hk), Value: hv})
 		}
 	}
 	if len(b) != 0 {
 		return bad("trailing bytes")
 	}
 	return r, nil
+}
+
+// CountRecords sums the record counts of the whole batches in b (a fetch
+// response's records), reading headers only.
+func CountRecords(b []byte) int64 {
+	var n int64
+	for len(b) >= BatchHeaderSize {
+		size := 12 + int(int32(binary.BigEndian.Uint32(b[8:12])))
+		if size < BatchHeaderSize || size > len(b) {
+			break
+		}
+		n += int64(int32(binary.BigEndian.Uint32(b[57:61])))
+		b = b[size:]
+	}
+	return n
 }
