@@ -124,6 +124,9 @@ func (b *Broker) checkProduce(topic *replication.Topic, rp kmsg.ProduceRequestTo
 	if topic == nil || rp.Partition < 0 || int(rp.Partition) >= len(topic.Replicas) {
 		return nil, h, -1, kerr.UnknownTopicOrPartition
 	}
+	if topic.Internal {
+		return nil, h, -1, kafkaErrorf(kerr.InvalidTopicException, "cannot append to internal topic %s", topic.Name)
+	}
 	if len(rp.Records) == 0 {
 		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "no record batch")
 	}

@@ -42,6 +42,17 @@ type Config struct {
 	SocketRequestMaxBytes int32
 	ConnectionsMaxIdleMs  int64
 
+	// Consumer groups.
+	OffsetsTopicNumPartitions     int32
+	OffsetsTopicReplicationFactor int16
+	GroupInitialRebalanceDelayMs  int64
+	GroupMinSessionTimeoutMs      int64
+	GroupMaxSessionTimeoutMs      int64
+	GroupMaxSize                  int32
+	OffsetsRetentionMinutes       int64
+	OffsetsRetentionCheckMs       int64
+	OffsetMetadataMaxBytes        int32
+
 	Logger *slog.Logger
 }
 
@@ -67,6 +78,16 @@ func DefaultConfig() Config {
 		MessageMaxBytes:          1048588,
 		SocketRequestMaxBytes:    100 << 20,
 		ConnectionsMaxIdleMs:     10 * 60 * 1000,
+
+		OffsetsTopicNumPartitions:     50,
+		OffsetsTopicReplicationFactor: 3,
+		GroupInitialRebalanceDelayMs:  3000,
+		GroupMinSessionTimeoutMs:      6000,
+		GroupMaxSessionTimeoutMs:      1800000,
+		GroupMaxSize:                  1<<31 - 1,
+		OffsetsRetentionMinutes:       7 * 24 * 60,
+		OffsetsRetentionCheckMs:       600000,
+		OffsetMetadataMaxBytes:        4096,
 	}
 }
 
@@ -186,6 +207,15 @@ func Options() []Option {
 		intOpt("message.max.bytes", "message-max-bytes", "largest record batch accepted", func(c *Config) *int32 { return &c.MessageMaxBytes }),
 		intOpt("socket.request.max.bytes", "socket-request-max-bytes", "largest request frame accepted", func(c *Config) *int32 { return &c.SocketRequestMaxBytes }),
 		intOpt("connections.max.idle.ms", "connections-max-idle-ms", "close connections idle this long", func(c *Config) *int64 { return &c.ConnectionsMaxIdleMs }),
+		intOpt("offsets.topic.num.partitions", "offsets-topic-num-partitions", "partitions (coordinator shards) of __consumer_offsets, fixed once created", func(c *Config) *int32 { return &c.OffsetsTopicNumPartitions }),
+		intOpt("offsets.topic.replication.factor", "offsets-topic-replication-factor", "replication factor of __consumer_offsets (capped at the brokers present when it is created)", func(c *Config) *int16 { return &c.OffsetsTopicReplicationFactor }),
+		intOpt("group.initial.rebalance.delay.ms", "group-initial-rebalance-delay-ms", "how long a new group waits for more members before its first rebalance", func(c *Config) *int64 { return &c.GroupInitialRebalanceDelayMs }),
+		intOpt("group.min.session.timeout.ms", "group-min-session-timeout-ms", "smallest session timeout a member may ask for", func(c *Config) *int64 { return &c.GroupMinSessionTimeoutMs }),
+		intOpt("group.max.session.timeout.ms", "group-max-session-timeout-ms", "largest session timeout a member may ask for", func(c *Config) *int64 { return &c.GroupMaxSessionTimeoutMs }),
+		intOpt("group.max.size", "group-max-size", "most members a group may have", func(c *Config) *int32 { return &c.GroupMaxSize }),
+		intOpt("offsets.retention.minutes", "offsets-retention-minutes", "committed offsets of an empty group are kept this long", func(c *Config) *int64 { return &c.OffsetsRetentionMinutes }),
+		intOpt("offsets.retention.check.interval.ms", "offsets-retention-check-interval-ms", "how often expired offsets are removed", func(c *Config) *int64 { return &c.OffsetsRetentionCheckMs }),
+		intOpt("offset.metadata.max.bytes", "offset-metadata-max-bytes", "largest metadata string of a committed offset", func(c *Config) *int32 { return &c.OffsetMetadataMaxBytes }),
 	}
 }
 
@@ -262,6 +292,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("message.max.bytes must be >= 0")
 	case c.SocketRequestMaxBytes < 1024:
 		return fmt.Errorf("socket.request.max.bytes must be >= 1024")
+	case c.OffsetsTopicNumPartitions < 1:
+		return fmt.Errorf("offsets.topic.num.partitions must be >= 1")
+	case c.OffsetsTopicReplicationFactor < 1:
+		return fmt.Errorf("offsets.topic.replication.factor must be >= 1")
 	case c.LogMessageTimestampTyp != "CreateTime" && c.LogMessageTimestampTyp != "LogAppendTime":
 		return fmt.Errorf("log.message.timestamp.type must be CreateTime or LogAppendTime")
 	}

@@ -269,6 +269,15 @@ func (n *Node) readinessChanged() {
 	n.mu.Unlock()
 }
 
+// ReadyChanged returns a channel closed at the next change of any local
+// partition's readiness (leadership gained or lost, replica started or
+// stopped).
+func (n *Node) ReadyChanged() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.readyCh
+}
+
 // WaitTopicReady waits until every partition of the topic (as of the current
 // metadata) has a ready leader on this node, or ctx ends.
 func (n *Node) WaitTopicReady(ctx context.Context, topic string) error {
