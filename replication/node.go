@@ -199,6 +199,7 @@ func (n *Node) startController() error {
 	}
 	c.raft = r
 	n.controllerRaft = r
+	kickElection(r)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -491,11 +492,25 @@ func (n *Node) close() error {
 	close(n.stop)
 	n.wg.Wait()
 	var firstErr error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16) // each close snapshots and fsyncs: overlap them
 	for _, p := range n.Partitions() {
-		if err := p.close(); err != nil && firstErr == nil {
-			firstErr = err
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := p.close(); err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	if err := n.controllerRaft.Shutdown().Error(); err != nil && firstErr == nil {
 		firstErr = err
 	}

@@ -28,16 +28,27 @@ type RaftTimings struct {
 	CommitTimeout      time.Duration
 }
 
-// soloTimings are used by a group with a single voter: it sends no
-// heartbeats, so a short heartbeat timeout costs nothing and makes the first
-// election (and so a new topic's readiness) take milliseconds. The election
-// timeout stays long: a lone candidate wins as soon as its own vote is
-// fsynced, and a timeout shorter than that fsync restarts the election.
+// soloTimings are used by a group with a single voter. Such a leader sends
+// no heartbeats, but hashicorp/raft wakes every leader once per
+// LeaderLeaseTimeout to check its lease, so the timers are long: a thousand
+// idle groups then cost a thousand cheap wakeups a second. The first
+// election does not wait for the heartbeat timeout: see kickElection.
 var soloTimings = RaftTimings{
-	HeartbeatTimeout:   20 * time.Millisecond,
-	ElectionTimeout:    time.Second,
-	LeaderLeaseTimeout: 20 * time.Millisecond,
+	HeartbeatTimeout:   2 * time.Second,
+	ElectionTimeout:    2 * time.Second,
+	LeaderLeaseTimeout: time.Second,
 	CommitTimeout:      50 * time.Millisecond,
+}
+
+// kickElection makes a freshly started single-voter group campaign now
+// instead of after its heartbeat timeout. Lowering the heartbeat timeout
+// through ReloadConfig wakes a follower's heartbeat timer at once; having
+// never heard from a leader, the follower becomes a candidate and, being the
+// only voter, wins as soon as its vote is stored.
+func kickElection(r *raft.Raft) {
+	rc := r.ReloadableConfig()
+	rc.HeartbeatTimeout -= rc.HeartbeatTimeout / 20
+	r.ReloadConfig(rc)
 }
 
 // Partition command extensions. A raft LogCommand entry with no extension
@@ -194,6 +205,9 @@ func (p *Partition) startRaft(t *Topic) error {
 		return fmt.Errorf("raft %s: %w", group, err)
 	}
 	p.raft = r
+	if len(replicas) == 1 {
+		kickElection(r)
+	}
 	return nil
 }
 
