@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func cmdConsume(e *env, args []string) error {
+	fs := e.newFlagSet("consume", "consume --topic T [--partition N] [--from-beginning | --offset N | --from-time T] [--max-messages N] [--timeout DUR] [--format FMT]")
+	topic := fs.String("topic", "", "topic to read (required)")
+	partition := fs.Int("partition", -1, "read only this partition (-1: all partitions)")
+	fromBeginning := fs.Bool("from-beginning", false, "start at the log start offset")
+	offset := fs.Int64("offset", -1, "start at this offset (in each partition read)")
+	fromTime := fs.String("from-time", "", "start at the first record at or after this time: RFC3339 or unix milliseconds")
+	maxMessages := fs.Int64("max-messages", 0, "stop after this many records (0: no limit)")
+	timeout := fs.Duration("timeout", 0, "stop when no record arrives for this long (0: wait until interrupted)")
+	format := fs.String("format", `%v\n`, "output format: %t topic, %p partition, %o offset, %k key, %v value, %h headers, %T timestamp ms, %% percent; \\n \\t \\r \\\\ escapes")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("consume: unexpected argument %q", pos[0])
+	}
+	if *topic == "" {
+		return usagef("consume: --topic is required")
+	}
+	starts := 0
+	start := kgo.NewOffset().AtEnd()
+	if *fromBeginning {
+		starts++
+		start = kgo.NewOffset().AtStart()
+	}
+	if *offset >= 0 {
+		starts++
+		start = kgo.NewOffset().At(*offset)
+	}
+	if *fromTime != "" {
+		starts++
+		ms, err := parseTime(*fromTime)
+		if err != nil {
+			return err
+		}
+		start = kgo.NewOffset().AfterMilli(ms)
+	}
+	if starts > 1 {
+		return usagef("consume: give at most one of --from-beginning, --offset, --from-time")
+	}
+	fmtr, err := parseFormat(*format)
+	if err != nil {
+		return err
+	}
+
+	opts := []kgo.Opt{}
+	if *partition >= 0 {
+		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{*topic: {int32(*partition): start}}))
+	} else {
+		opts = append(opts, kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(start))
+	}
+	cl, err := e.client(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+
+	w := bufio.NewWriter(e.stdout)
+	n, err := consumeLoop(e.ctx, cl, *maxMessages, *timeout, func(r *kgo.Record) error {
+		return fmtr.write(w, r)
+	}, func() error { return w.Flush() }, e.stderr)
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	fmt.Fprintf(e.stderr, "Processed a total of %d messages\n", n)
+	return err
+}
+
+// consumeLoop polls until max records (0: unbounded) were handed to each,
+// or nothing arrived for idle (0: forever), or ctx ends. flush runs whenever
+// a poll is drained, so output appears as it arrives. Fetch errors are
+// reported on stderr and consuming goes on, as Kafka's console consumer does.
+func consumeLoop(ctx context.Context, cl *kgo.Client, max int64, idle time.Duration,
+	each func(*kgo.Record) error, flush func() error, stderr io.Writer) (int64, error) {
+	var n int64
+	for max <= 0 || n < max {
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if idle > 0 {
+			pctx, cancel = context.WithTimeout(ctx, idle)
+		}
+		want := 10000
+		if max > 0 && max-n < int64(want) {
+			want = int(max - n)
+		}
+		fetches := cl.PollRecords(pctx, want)
+		cancel()
+		if fetches.IsClientClosed() {
+			return n, nil
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			fmt.Fprintf(stderr, "gokafka: fetch %s[%d]: %v\n", t, p, err)
+		})
+		var werr error
+		fetches.EachRecord(func(r *kgo.Record) {
+			if werr != nil || (max > 0 && n >= max) {
+				return
+			}
+			if werr = each(r); werr == nil {
+				n++
+			}
+		})
+		if werr != nil {
+			return n, werr
+		}
+		if err := flush(); err != nil {
+			return n, err
+		}
+		if ctx.Err() != nil {
+			return n, nil // interrupted: a normal way to stop
+		}
+		if fetches.NumRecords() == 0 && errors.Is(pctx.Err(), context.DeadlineExceeded) {
+			return n, nil // idle timeout
+		}
+	}
+	return n, nil
+}
+
+// parseTime accepts RFC3339 or unix milliseconds.
+func parseTime(s string) (int64, error) {
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return ms, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, usagef("--from-time %q: want RFC3339 (2006-01-02T15:04:05Z) or unix milliseconds", s)
+	}
+	return t.UnixMilli(), nil
+}

@@ -1,0 +1,281 @@
+// Command gokafka is the companion CLI of gokafkad and stands in for Kafka's
+// console tools: topic administration (kafka-topics, kafka-configs), a line
+// producer and a formatting consumer (kafka-console-producer/-consumer) and
+// the two perf tests (kafka-producer-perf-test, kafka-consumer-perf-test).
+// It is a plain Kafka client (franz-go kgo and kadm) and works against any
+// Kafka-compatible cluster. It never uses consumer groups: consumers read
+// partitions directly.
+//
+// main is a thin wrapper around run so that tests drive the same code path
+// with their own stdin, stdout and stderr. Exit codes: 0 ok, 1 runtime error
+// (message on stderr), 2 usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// version is set at link time (-ldflags "-X main.version=...") for
+// releases; otherwise the module version from the build info is used.
+var version = ""
+
+const defaultBootstrap = "127.0.0.1:9092"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runContext(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole CLI: args without the program name; the return value is
+// the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdin, stdout, stderr)
+}
+
+// env is what every subcommand gets: its streams, the cancellation of the
+// whole command and the global flags.
+type env struct {
+	ctx       context.Context
+	stdin     io.Reader
+	stdout    io.Writer
+	stderr    io.Writer
+	bootstrap string
+}
+
+// errUsage marks an error as a usage error (exit 2); the message has already
+// been printed (flag parsing) or is printed by runContext.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// errReported means the subcommand already printed what went wrong.
+var errReported = errors.New("reported")
+
+func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	fs := flag.NewFlagSet("gokafka", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	bootstrapFlags(fs, &e.bootstrap)
+	fs.Usage = func() { printUsage(stderr) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	args = fs.Args()
+	if len(args) == 0 {
+		printUsage(stderr)
+		return 2
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "topic", "topics":
+		err = cmdTopic(e, rest)
+	case "produce":
+		err = cmdProduce(e, rest)
+	case "consume":
+		err = cmdConsume(e, rest)
+	case "perf":
+		err = cmdPerf(e, rest)
+	case "version":
+		fmt.Fprintf(stdout, "gokafka %s %s %s/%s\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	case "help", "-h", "--help":
+		printUsage(stdout)
+	default:
+		err = usagef("unknown command %q (see gokafka help)", cmd)
+	}
+	return exitCode(stderr, err)
+}
+
+func exitCode(stderr io.Writer, err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		if ue.msg != "" {
+			fmt.Fprintf(stderr, "gokafka: %s\n", ue.msg)
+		}
+		return 2
+	case errors.Is(err, errReported):
+		return 1
+	default:
+		fmt.Fprintf(stderr, "gokafka: %v\n", err)
+		return 1
+	}
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+const usageText = `gokafka is the command-line client of gokafkad (works with any Kafka cluster).
+
+Usage: gokafka [-b HOST:PORT[,HOST:PORT...]] COMMAND [flags] [args]
+
+Commands:
+  topic create NAME [--partitions N] [--replication-factor N] [--config k=v ...]
+  topic list
+  topic describe [NAME...]
+  topic delete NAME...
+  topic alter-config NAME [--set k=v ...] [--delete k ...]
+  produce --topic T [--key-separator SEP] [--header k=v ...] [--partition N] [--acks all|1|0]
+          one record per stdin line
+  consume --topic T [--partition N] [--from-beginning | --offset N | --from-time RFC3339|unix-ms]
+          [--max-messages N] [--timeout DUR] [--format FMT]
+          FMT: %t topic, %p partition, %o offset, %k key, %v value, %h headers,
+               %T timestamp (ms), %% percent; escapes \n \t \r \\ (default "%v\n")
+  perf produce --topic T --num-records N --record-size B [--partitions P] [--acks all|1|0]
+          [--max-in-flight N] [--linger DUR] [--batch-bytes N] [--throughput R] [--json]
+  perf consume --topic T --messages N [--timeout DUR] [--json]
+  version
+  help
+
+--bootstrap-server (-b) is accepted before the command or among its flags
+(default 127.0.0.1:9092). "gokafka COMMAND -h" lists a command's flags.
+Exit status: 0 ok, 1 runtime error, 2 usage error.
+`
+
+func printUsage(w io.Writer) { io.WriteString(w, usageText) }
+
+// bootstrapFlags registers --bootstrap-server and its short form -b. Each
+// subcommand registers them too, defaulting to the global value, so either
+// position works.
+func bootstrapFlags(fs *flag.FlagSet, p *string) {
+	def := *p
+	if def == "" {
+		def = defaultBootstrap
+	}
+	fs.StringVar(p, "bootstrap-server", def, "comma-separated broker addresses")
+	fs.StringVar(p, "b", def, "short for --bootstrap-server")
+}
+
+// newFlagSet is a subcommand's flag set: errors go to stderr, and it carries
+// the bootstrap flags.
+func (e *env) newFlagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	bootstrapFlags(fs, &e.bootstrap)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: gokafka %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses flags and positional arguments in any order (the
+// standard flag package stops at the first positional argument; Kafka's
+// tools do not). Everything after "--" is positional.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{} // flag already printed the message
+		}
+		rest := fs.Args()
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// listFlag is a repeatable string flag (--config k=v --config k2=v2).
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// splitKV splits "k=v"; a value may contain '='.
+func splitKV(s string) (string, string, error) {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return "", "", usagef("%q: want key=value", s)
+	}
+	return k, v, nil
+}
+
+func (e *env) seeds() []string {
+	var out []string
+	for _, s := range strings.Split(e.bootstrap, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// client builds a kgo client for the bootstrap servers plus opts.
+func (e *env) client(opts ...kgo.Opt) (*kgo.Client, error) {
+	seeds := e.seeds()
+	if len(seeds) == 0 {
+		return nil, usagef("--bootstrap-server is empty")
+	}
+	all := append([]kgo.Opt{
+		kgo.SeedBrokers(seeds...),
+		kgo.ClientID("gokafka"),
+		kgo.DialTimeout(10 * time.Second),
+	}, opts...)
+	cl, err := kgo.NewClient(all...)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	return cl, nil
+}
+
+// admin returns an admin client; closing the kgo client closes both.
+func (e *env) admin() (*kadm.Client, *kgo.Client, error) {
+	cl, err := e.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	return kadm.NewClient(cl), cl, nil
+}
+
+// parseAcks maps Kafka's acks values to kgo. Anything but all needs
+// idempotence off, as in Kafka.
+func parseAcks(s string) ([]kgo.Opt, error) {
+	switch s {
+	case "all", "-1":
+		return []kgo.Opt{kgo.RequiredAcks(kgo.AllISRAcks())}, nil
+	case "1":
+		return []kgo.Opt{kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite()}, nil
+	case "0":
+		return []kgo.Opt{kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite()}, nil
+	}
+	return nil, usagef("--acks %q: want all, 1 or 0", s)
+}

@@ -1,0 +1,404 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gokafka/gokafka/broker"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// startBroker runs an in-process single-node gokafkad and returns its
+// bootstrap address; the broker is closed when the test ends, and its log is
+// printed if the test failed.
+func startBroker(t *testing.T) string {
+	t.Helper()
+	var logs syncBuffer
+	cfg := broker.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.RaftListen = "127.0.0.1:0"
+	cfg.AdminListen = ""
+	cfg.DataDir = t.TempDir()
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := broker.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("broker.Start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("broker.Close: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("broker log:\n%s", logs.String())
+		}
+	})
+	return b.Addr().String()
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// gokafka runs the CLI against addr with stdin.
+func gokafka(t *testing.T, addr, stdin string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	all := append([]string{"--bootstrap-server", addr}, args...)
+	code := run(all, strings.NewReader(stdin), &out, &errOut)
+	return result{code, out.String(), errOut.String()}
+}
+
+// mustRun is gokafka that fails the test on a non-zero exit.
+func mustRun(t *testing.T, addr, stdin string, args ...string) result {
+	t.Helper()
+	r := gokafka(t, addr, stdin, args...)
+	if r.code != 0 {
+		t.Fatalf("gokafka %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+func TestTopicRoundTrip(t *testing.T) {
+	addr := startBroker(t)
+
+	r := mustRun(t, addr, "", "topic", "create", "orders", "--partitions", "3", "--config", "retention.ms=123456")
+	if r.stdout != "Created topic orders.\n" {
+		t.Errorf("create printed %q", r.stdout)
+	}
+	// Flags before the name work too, and -b after the command.
+	mustRun(t, addr, "", "topic", "create", "--partitions", "1", "-b", addr, "audit")
+	if r := gokafka(t, addr, "", "topic", "create", "orders"); r.code != 1 || !strings.Contains(r.stderr, "TOPIC_ALREADY_EXISTS") {
+		t.Errorf("second create: exit %d, stderr %q; want 1 and TOPIC_ALREADY_EXISTS", r.code, r.stderr)
+	}
+
+	if r := mustRun(t, addr, "", "topic", "list"); r.stdout != "audit\norders\n" {
+		t.Errorf("list = %q", r.stdout)
+	}
+
+	r = mustRun(t, addr, "", "topic", "describe", "orders")
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("describe: want a topic line and 3 partition lines, got:\n%s", r.stdout)
+	}
+	for _, want := range []string{"Topic: orders\t", "PartitionCount: 3\t", "ReplicationFactor: 1\t", "Configs: retention.ms=123456"} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("topic line %q lacks %q", lines[0], want)
+		}
+	}
+	for i, l := range lines[1:] {
+		for _, want := range []string{"\tPartition: " + string(rune('0'+i)) + "\t", "Leader: 1\t", "Replicas: 1\t", "Isr: 1\t", "Epoch: ", "LogStartOffset: 0\t", "LogEndOffset: 0"} {
+			if !strings.Contains(l, want) {
+				t.Errorf("partition line %q lacks %q", l, want)
+			}
+		}
+	}
+
+	r = mustRun(t, addr, "", "topic", "alter-config", "orders", "--set", "cleanup.policy=delete", "--set", "retention.bytes=1048576", "--delete", "retention.ms")
+	if r.stdout != "Completed updating config for topic orders.\n" {
+		t.Errorf("alter-config printed %q", r.stdout)
+	}
+	r = mustRun(t, addr, "", "topic", "describe", "orders")
+	if first := strings.SplitN(r.stdout, "\n", 2)[0]; !strings.HasSuffix(first, "Configs: cleanup.policy=delete,retention.bytes=1048576") {
+		t.Errorf("after alter-config, topic line = %q", first)
+	}
+
+	r = mustRun(t, addr, "", "topic", "delete", "orders", "audit")
+	if r.stdout != "Deleted topic orders.\nDeleted topic audit.\n" {
+		t.Errorf("delete printed %q", r.stdout)
+	}
+	if r := mustRun(t, addr, "", "topic", "list"); r.stdout != "" {
+		t.Errorf("list after delete = %q", r.stdout)
+	}
+	if r := gokafka(t, addr, "", "topic", "describe", "orders"); r.code != 1 || !strings.Contains(r.stderr, "UNKNOWN_TOPIC_OR_PARTITION") {
+		t.Errorf("describe of a deleted topic: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := gokafka(t, addr, "", "topic", "delete", "orders"); r.code != 1 {
+		t.Errorf("delete of a deleted topic: exit %d, want 1", r.code)
+	}
+}
+
+func TestProduceConsume(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "events", "--partitions", "1")
+
+	in := "k1|hello\nk2|with|bars\nno key here\n|empty key\r\n\nlast-no-newline|x"
+	r := mustRun(t, addr, in, "produce", "--topic", "events", "--key-separator", "|", "--header", "src=test", "--header", "n=1")
+	if !strings.Contains(r.stderr, "6 records produced to events, 0 failed") {
+		t.Errorf("produce summary: %q", r.stderr)
+	}
+
+	r = mustRun(t, addr, "", "consume", "--topic", "events", "--from-beginning", "--max-messages", "6",
+		"--format", `%t/%p/%o [%k] [%v] {%h} 100%%\n`)
+	want := "events/0/0 [k1] [hello] {src=test,n=1} 100%\n" +
+		"events/0/1 [k2] [with|bars] {src=test,n=1} 100%\n" +
+		"events/0/2 [] [no key here] {src=test,n=1} 100%\n" +
+		"events/0/3 [] [empty key] {src=test,n=1} 100%\n" +
+		"events/0/4 [] [] {src=test,n=1} 100%\n" +
+		"events/0/5 [last-no-newline] [x] {src=test,n=1} 100%\n"
+	if r.stdout != want {
+		t.Errorf("consume output:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	if !strings.Contains(r.stderr, "Processed a total of 6 messages") {
+		t.Errorf("consume summary: %q", r.stderr)
+	}
+
+	// --offset on one partition, stopping on the idle timeout, with fewer
+	// records than --max-messages; the default format is the value alone.
+	r = mustRun(t, addr, "", "consume", "--topic", "events", "--partition", "0", "--offset", "4", "--max-messages", "100", "--timeout", "1s")
+	if r.stdout != "\nx\n" {
+		t.Errorf("consume --offset 4 = %q", r.stdout)
+	}
+
+	// --from-time: every record is at or after a minute ago, none after an
+	// hour from now.
+	ago := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	r = mustRun(t, addr, "", "consume", "--topic", "events", "--from-time", ago, "--max-messages", "6", "--format", `%o `)
+	if r.stdout != "0 1 2 3 4 5 " {
+		t.Errorf("consume --from-time %s = %q", ago, r.stdout)
+	}
+	later := time.Now().Add(time.Hour).UnixMilli()
+	r = mustRun(t, addr, "", "consume", "--topic", "events", "--from-time", itoa(later), "--timeout", "1s")
+	if r.stdout != "" {
+		t.Errorf("consume --from-time (future) = %q", r.stdout)
+	}
+
+	// %T is the record's timestamp in unix ms: close to now.
+	r = mustRun(t, addr, "", "consume", "--topic", "events", "--from-beginning", "--max-messages", "1", "--format", `%T`)
+	var ts int64
+	if err := json.Unmarshal([]byte(r.stdout), &ts); err != nil || time.Since(time.UnixMilli(ts)).Abs() > time.Minute {
+		t.Errorf("%%T = %q, want a unix-ms timestamp near now", r.stdout)
+	}
+
+	// Default start is the end: only records produced after it started.
+	done := make(chan result)
+	go func() {
+		done <- gokafka(t, addr, "", "consume", "--topic", "events", "--max-messages", "1", "--timeout", "20s", "--format", `%o:%v`)
+	}()
+	time.Sleep(2 * time.Second) // let the consumer list the end offset first
+	mustRun(t, addr, "fresh\n", "produce", "--topic", "events", "--partition", "0")
+	if r := <-done; r.code != 0 || r.stdout != "6:fresh" {
+		t.Errorf("consume from the end: exit %d, output %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+
+	// A topic that does not exist is created by the broker (auto.create.topics.enable).
+	mustRun(t, addr, "a\nb\n", "produce", "--topic", "auto-created", "--acks", "1")
+	r = mustRun(t, addr, "", "consume", "--topic", "auto-created", "--from-beginning", "--max-messages", "2")
+	if r.stdout != "a\nb\n" {
+		t.Errorf("consume auto-created = %q", r.stdout)
+	}
+}
+
+func TestProduceError(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "small", "--partitions", "1", "--config", "max.message.bytes=200")
+	big := strings.Repeat("x", 1000)
+	r := gokafka(t, addr, "ok\n"+big+"\n", "produce", "--topic", "small", "--acks", "1")
+	if r.code != 1 {
+		t.Errorf("producing a record over max.message.bytes: exit %d, want 1; stderr %q", r.code, r.stderr)
+	}
+	// The small record may share the big one's batch and fail with it.
+	if !strings.Contains(r.stderr, "MESSAGE_TOO_LARGE") || strings.Contains(r.stderr, " 0 failed") {
+		t.Errorf("produce summary %q does not count the failure", r.stderr)
+	}
+}
+
+func TestPerf(t *testing.T) {
+	addr := startBroker(t)
+	const n = 20000
+	r := mustRun(t, addr, "", "perf", "produce", "--topic", "perf", "--partitions", "2", "--num-records", itoa(n), "--record-size", "100", "--json")
+	var pr ProduceResult
+	if err := json.Unmarshal([]byte(r.stdout), &pr); err != nil {
+		t.Fatalf("perf produce --json output %q: %v", r.stdout, err)
+	}
+	if pr.Records != n || pr.Errors != 0 || pr.RecordsSec <= 0 || pr.MBSec <= 0 {
+		t.Errorf("perf produce: %+v", pr)
+	}
+	if !(0 < pr.P50Ms && pr.P50Ms <= pr.P99Ms && pr.P99Ms <= pr.P999Ms && pr.P999Ms <= pr.MaxMs) {
+		t.Errorf("perf produce latencies out of order: %+v", pr)
+	}
+	// MB/s follows from records/s and the record size.
+	if d := pr.MBSec - pr.RecordsSec*100/mib; d > 1e-6 || d < -1e-6 {
+		t.Errorf("MB/s %v != records/s %v * 100 B", pr.MBSec, pr.RecordsSec)
+	}
+
+	r = mustRun(t, addr, "", "perf", "consume", "--topic", "perf", "--messages", itoa(n), "--json")
+	var cr ConsumeResult
+	if err := json.Unmarshal([]byte(r.stdout), &cr); err != nil {
+		t.Fatalf("perf consume --json output %q: %v", r.stdout, err)
+	}
+	if cr.Records != n || cr.RecordsSec <= 0 || cr.MB < float64(n*100)/mib-1e-9 {
+		t.Errorf("perf consume: %+v", cr)
+	}
+
+	// The text form, and asking for more than there is.
+	r = gokafka(t, addr, "", "perf", "consume", "--topic", "perf", "--messages", itoa(n+1), "--timeout", "1s")
+	if r.code != 1 || !strings.Contains(r.stdout, "data.consumed.in.MB") || !strings.Contains(r.stderr, "stopped after 20000 of 20001") {
+		t.Errorf("perf consume of too many: exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = mustRun(t, addr, "", "perf", "produce", "--topic", "perf", "--num-records", "100", "--record-size", "10", "--acks", "1", "--throughput", "1000")
+	if !strings.HasPrefix(r.stdout, "100 records sent, ") || !strings.Contains(r.stdout, "ms 99.9th.") {
+		t.Errorf("perf produce text output %q", r.stdout)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	// Nothing here reaches a broker: usage errors come first.
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string // in stdout or stderr
+	}{
+		{nil, 2, "Usage: gokafka"},
+		{[]string{"help"}, 0, "perf produce --topic T"},
+		{[]string{"version"}, 0, "gokafka "},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"--nope"}, 2, "flag provided but not defined"},
+		{[]string{"topic"}, 2, "want create"},
+		{[]string{"topic", "create"}, 2, "exactly one topic name"},
+		{[]string{"topic", "create", "a", "b"}, 2, "exactly one topic name"},
+		{[]string{"topic", "create", "a", "--config", "novalue"}, 2, "want key=value"},
+		{[]string{"topic", "create", "a", "--partitions", "x"}, 2, "invalid value"},
+		{[]string{"topic", "delete"}, 2, "at least one"},
+		{[]string{"topic", "alter-config", "a"}, 2, "nothing to do"},
+		{[]string{"topic", "create", "-h"}, 0, "--replication-factor"},
+		{[]string{"produce"}, 2, "--topic is required"},
+		{[]string{"produce", "--topic", "t", "--acks", "2"}, 2, "want all, 1 or 0"},
+		{[]string{"consume", "--topic", "t", "--format", "%x"}, 2, "unknown verb %x"},
+		{[]string{"consume", "--topic", "t", "--from-beginning", "--offset", "3"}, 2, "at most one"},
+		{[]string{"consume", "--topic", "t", "--from-time", "yesterday"}, 2, "RFC3339"},
+		{[]string{"perf"}, 2, "want produce or consume"},
+		{[]string{"perf", "produce", "--topic", "t", "--record-size", "1"}, 2, "--num-records"},
+		{[]string{"perf", "consume", "--topic", "t"}, 2, "--messages"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(tc.args, strings.NewReader(""), &out, &errOut)
+		if code != tc.code || !strings.Contains(out.String()+errOut.String(), tc.out) {
+			t.Errorf("gokafka %q: exit %d, want %d with %q\nstdout %q\nstderr %q", tc.args, code, tc.code, tc.out, out.String(), errOut.String())
+		}
+	}
+}
+
+func TestUnreachableBroker(t *testing.T) {
+	// A port nobody listens on: a runtime error, not a hang or a usage error.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	code := runContext(ctx, []string{"-b", "127.0.0.1:1", "topic", "list"}, strings.NewReader(""), &out, &errOut)
+	if code != 1 || errOut.Len() == 0 {
+		t.Errorf("topic list against nothing: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	for _, tc := range []struct {
+		format string
+		want   string
+		err    bool
+	}{
+		{`%v\n`, "val\n", false},
+		{`%k\t%v\n`, "key\tval\n", false},
+		{`%t:%p:%o:%T`, "top:7:42:1700000000123", false},
+		{`%h|`, "a=1,b=|", false},
+		{`100%% \\ \q`, `100% \ \q`, false},
+		{`trailing\`, `trailing\`, false},
+		{`%`, "", true},
+		{`%z`, "", true},
+	} {
+		f, err := parseFormat(tc.format)
+		if (err != nil) != tc.err {
+			t.Errorf("parseFormat(%q) error = %v, want error %v", tc.format, err, tc.err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		var b bytes.Buffer
+		w := newTestWriter(&b)
+		rec := testRecord()
+		if err := f.write(w, rec); err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+		if b.String() != tc.want {
+			t.Errorf("format %q = %q, want %q", tc.format, b.String(), tc.want)
+		}
+	}
+}
+
+func TestHistogram(t *testing.T) {
+	var h histogram
+	for i := 1; i <= 10000; i++ {
+		h.record(time.Duration(i) * time.Microsecond * 10) // 10 µs .. 100 ms
+	}
+	for _, tc := range []struct {
+		q    float64
+		want float64 // ms
+	}{
+		{0.5, 50}, {0.99, 99}, {0.999, 99.9}, {1, 100},
+	} {
+		got := h.quantile(tc.q)
+		if d := (got - tc.want) / tc.want; d > 0.01 || d < -0.01 {
+			t.Errorf("quantile(%v) = %v ms, want %v within 1%%", tc.q, got, tc.want)
+		}
+	}
+	if m := h.meanMs(); m < 50.0 || m > 50.1 {
+		t.Errorf("mean = %v ms, want 50.005", m)
+	}
+	// Buckets are contiguous and ordered.
+	for us := int64(0); us < 1<<20; us += 7 {
+		b := bucketOf(us)
+		if lowerBound(b) > us || lowerBound(b+1) <= us {
+			t.Fatalf("value %d in bucket %d = [%d, %d)", us, b, lowerBound(b), lowerBound(b+1))
+		}
+	}
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// syncBuffer collects the broker's log, written from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newTestWriter(w io.Writer) *bufio.Writer { return bufio.NewWriter(w) }
+
+func testRecord() *kgo.Record {
+	return &kgo.Record{
+		Topic: "top", Partition: 7, Offset: 42,
+		Key: []byte("key"), Value: []byte("val"),
+		Timestamp: time.UnixMilli(1700000000123),
+		Headers:   []kgo.RecordHeader{{Key: "a", Value: []byte("1")}, {Key: "b"}},
+	}
+}

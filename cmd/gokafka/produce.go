@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// maxLine bounds one stdin line; a record larger than the broker's
+// message.max.bytes fails at the broker anyway.
+const maxLine = 64 << 20
+
+// deliveryTimeout is Kafka's delivery.timeout.ms default: how long a record
+// may wait for its ack, retries included.
+const deliveryTimeout = 2 * time.Minute
+
+func cmdProduce(e *env, args []string) error {
+	fs := e.newFlagSet("produce", "produce --topic T [--key-separator SEP] [--header k=v ...] [--partition N] [--acks all|1|0]")
+	topic := fs.String("topic", "", "topic to produce to (required)")
+	keySep := fs.String("key-separator", "", "split each line into key and value at the first `SEP` (no key when empty)")
+	var headers listFlag
+	fs.Var(&headers, "header", "header `key=value` put on every record (repeatable)")
+	partition := fs.Int("partition", -1, "partition to produce to (-1: the default partitioner, by key)")
+	acks := fs.String("acks", "all", "all, 1 or 0")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("produce: unexpected argument %q", pos[0])
+	}
+	if *topic == "" {
+		return usagef("produce: --topic is required")
+	}
+	var hdrs []kgo.RecordHeader
+	for _, h := range headers {
+		k, v, err := splitKV(h)
+		if err != nil {
+			return err
+		}
+		hdrs = append(hdrs, kgo.RecordHeader{Key: k, Value: []byte(v)})
+	}
+	opts, err := parseAcks(*acks)
+	if err != nil {
+		return err
+	}
+	opts = append(opts,
+		kgo.DefaultProduceTopic(*topic),
+		kgo.AllowAutoTopicCreation(), // as kafka-console-producer, on brokers that allow it
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.RecordDeliveryTimeout(deliveryTimeout),
+	)
+	if *partition >= 0 {
+		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	}
+	cl, err := e.client(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+
+	var (
+		mu       sync.Mutex
+		acked    int64
+		failed   int64
+		firstErr []string // distinct error texts, a few
+	)
+	done := func(_ *kgo.Record, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			acked++
+			return
+		}
+		failed++
+		msg := err.Error()
+		for _, m := range firstErr {
+			if m == msg {
+				return
+			}
+		}
+		if len(firstErr) < 5 {
+			firstErr = append(firstErr, msg)
+		}
+	}
+
+	start := time.Now()
+	sc := bufio.NewScanner(e.stdin)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
+	var sent int64
+	for sc.Scan() {
+		line := strings.TrimSuffix(sc.Text(), "\r")
+		r := &kgo.Record{Headers: hdrs, Partition: int32(*partition)}
+		if *keySep != "" {
+			if k, v, ok := strings.Cut(line, *keySep); ok {
+				r.Key, r.Value = []byte(k), []byte(v)
+			} else {
+				r.Value = []byte(line)
+			}
+		} else {
+			r.Value = []byte(line)
+		}
+		sent++
+		cl.Produce(e.ctx, r, done)
+	}
+	scanErr := sc.Err()
+	flushErr := cl.Flush(e.ctx)
+
+	mu.Lock()
+	defer mu.Unlock()
+	for _, m := range firstErr {
+		fmt.Fprintf(e.stderr, "gokafka produce: %s\n", m)
+	}
+	fmt.Fprintf(e.stderr, "%d records produced to %s, %d failed, in %s\n",
+		acked, *topic, failed, time.Since(start).Round(time.Millisecond))
+	switch {
+	case scanErr != nil:
+		return fmt.Errorf("reading stdin: %w", scanErr)
+	case flushErr != nil && !errors.Is(flushErr, context.Canceled):
+		return fmt.Errorf("flush: %w", flushErr)
+	case failed > 0 || acked != sent:
+		return errReported
+	}
+	return nil
+}

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// adminTimeout bounds each admin command; Kafka's tools wait about as long.
+const adminTimeout = 30 * time.Second
+
+func cmdTopic(e *env, args []string) error {
+	if len(args) == 0 {
+		return usagef("topic: want create, list, describe, delete or alter-config")
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "create":
+		return topicCreate(e, rest)
+	case "list":
+		return topicList(e, rest)
+	case "describe":
+		return topicDescribe(e, rest)
+	case "delete":
+		return topicDelete(e, rest)
+	case "alter-config", "alter-configs":
+		return topicAlterConfig(e, rest)
+	default:
+		return usagef("topic: unknown subcommand %q", sub)
+	}
+}
+
+func topicCreate(e *env, args []string) error {
+	fs := e.newFlagSet("topic create", "topic create NAME [--partitions N] [--replication-factor N] [--config k=v ...]")
+	partitions := fs.Int("partitions", -1, "number of partitions (-1: broker default num.partitions)")
+	rf := fs.Int("replication-factor", -1, "replicas per partition (-1: broker default)")
+	var configs listFlag
+	fs.Var(&configs, "config", "topic config `key=value` (repeatable)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("topic create: want exactly one topic name")
+	}
+	cfg := map[string]*string{}
+	for _, c := range configs {
+		k, v, err := splitKV(c)
+		if err != nil {
+			return err
+		}
+		cfg[k] = kadm.StringPtr(v)
+	}
+	adm, cl, err := e.admin()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
+	defer cancel()
+	resp, err := adm.CreateTopic(ctx, int32(*partitions), int16(*rf), cfg, pos[0])
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", pos[0], withMessage(err, resp.ErrMessage))
+	}
+	fmt.Fprintf(e.stdout, "Created topic %s.\n", resp.Topic)
+	return nil
+}
+
+// withMessage adds the broker's error message, when it sent one, to err.
+func withMessage(err error, msg string) error {
+	if msg == "" {
+		return err
+	}
+	return fmt.Errorf("%w: %s", err, msg)
+}
+
+func topicList(e *env, args []string) error {
+	fs := e.newFlagSet("topic list", "topic list")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("topic list takes no arguments")
+	}
+	adm, cl, err := e.admin()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
+	defer cancel()
+	td, err := adm.ListTopics(ctx)
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	for _, name := range td.Names() {
+		fmt.Fprintln(e.stdout, name)
+	}
+	return nil
+}
+
+func topicDescribe(e *env, args []string) error {
+	fs := e.newFlagSet("topic describe", "topic describe [NAME...]")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	adm, cl, err := e.admin()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
+	defer cancel()
+	td, err := adm.ListTopics(ctx, pos...)
+	if err != nil {
+		return fmt.Errorf("describe topics: %w", err)
+	}
+	names := td.Names()
+	var failed []string
+	var ok []string
+	for _, n := range names {
+		if td[n].Err != nil {
+			failed = append(failed, n)
+		} else {
+			ok = append(ok, n)
+		}
+	}
+	var starts, ends kadm.ListedOffsets
+	configs := map[string][]string{}
+	if len(ok) > 0 {
+		if starts, err = adm.ListStartOffsets(ctx, ok...); err != nil {
+			return fmt.Errorf("list start offsets: %w", err)
+		}
+		if ends, err = adm.ListEndOffsets(ctx, ok...); err != nil {
+			return fmt.Errorf("list end offsets: %w", err)
+		}
+		rcs, err := adm.DescribeTopicConfigs(ctx, ok...)
+		if err != nil {
+			return fmt.Errorf("describe configs: %w", err)
+		}
+		for _, rc := range rcs {
+			for _, c := range rc.Configs {
+				// Only what was set on the topic, as kafka-topics shows.
+				if c.Source == kmsg.ConfigSourceDynamicTopicConfig {
+					configs[rc.Name] = append(configs[rc.Name], c.Key+"="+c.MaybeValue())
+				}
+			}
+			sort.Strings(configs[rc.Name])
+		}
+	}
+
+	// Tab-separated as kafka-topics prints it, so scripts can cut fields.
+	tw := e.stdout
+	for _, n := range ok {
+		t := td[n]
+		rf := 0
+		if len(t.Partitions) > 0 {
+			rf = len(t.Partitions[0].Replicas)
+		}
+		fmt.Fprintf(tw, "Topic: %s\tTopicId: %s\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: %s\n",
+			n, topicID(t.ID), len(t.Partitions), rf, strings.Join(configs[n], ","))
+		for _, p := range t.Partitions.Sorted() {
+			fmt.Fprintf(tw, "\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s\tEpoch: %d\tLogStartOffset: %s\tLogEndOffset: %s",
+				n, p.Partition, leaderString(p.Leader), joinInt32(p.Replicas), joinInt32(p.ISR), p.LeaderEpoch,
+				offsetString(starts, n, p.Partition), offsetString(ends, n, p.Partition))
+			if p.Err != nil {
+				fmt.Fprintf(tw, "\tError: %v", p.Err)
+			}
+			fmt.Fprintln(tw)
+		}
+	}
+	for _, n := range failed {
+		fmt.Fprintf(e.stderr, "gokafka: topic %s: %v\n", n, td[n].Err)
+	}
+	if len(failed) > 0 {
+		return errReported
+	}
+	return nil
+}
+
+// topicID prints an ID as Kafka's Uuid.toString does: URL-safe base64
+// without padding.
+func topicID(id kadm.TopicID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+func leaderString(l int32) string {
+	if l < 0 {
+		return "none"
+	}
+	return fmt.Sprint(l)
+}
+
+func joinInt32(xs []int32) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ",")
+}
+
+func offsetString(l kadm.ListedOffsets, t string, p int32) string {
+	o, ok := l.Lookup(t, p)
+	switch {
+	case !ok:
+		return "?"
+	case o.Err != nil:
+		return "error(" + o.Err.Error() + ")"
+	}
+	return fmt.Sprint(o.Offset)
+}
+
+func topicDelete(e *env, args []string) error {
+	fs := e.newFlagSet("topic delete", "topic delete NAME...")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("topic delete: want at least one topic name")
+	}
+	adm, cl, err := e.admin()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
+	defer cancel()
+	resps, err := adm.DeleteTopics(ctx, pos...)
+	if err != nil {
+		return fmt.Errorf("delete topics: %w", err)
+	}
+	failed := false
+	for _, n := range pos {
+		r, ok := resps[n]
+		switch {
+		case !ok:
+			fmt.Fprintf(e.stderr, "gokafka: delete topic %s: no answer from the broker\n", n)
+			failed = true
+		case r.Err != nil:
+			fmt.Fprintf(e.stderr, "gokafka: delete topic %s: %v\n", n, withMessage(r.Err, r.ErrMessage))
+			failed = true
+		default:
+			fmt.Fprintf(e.stdout, "Deleted topic %s.\n", n)
+		}
+	}
+	if failed {
+		return errReported
+	}
+	return nil
+}
+
+func topicAlterConfig(e *env, args []string) error {
+	fs := e.newFlagSet("topic alter-config", "topic alter-config NAME [--set k=v ...] [--delete k ...]")
+	var sets, dels listFlag
+	fs.Var(&sets, "set", "set config `key=value` (repeatable)")
+	fs.Var(&dels, "delete", "remove the topic's own value of config `key`, back to the default (repeatable)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("topic alter-config: want exactly one topic name")
+	}
+	if len(sets)+len(dels) == 0 {
+		return usagef("topic alter-config: nothing to do (give --set or --delete)")
+	}
+	var alters []kadm.AlterConfig
+	for _, s := range sets {
+		k, v, err := splitKV(s)
+		if err != nil {
+			return err
+		}
+		alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
+	}
+	for _, k := range dels {
+		alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+	}
+	adm, cl, err := e.admin()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
+	defer cancel()
+	resps, err := adm.AlterTopicConfigs(ctx, alters, pos[0])
+	if err != nil {
+		return fmt.Errorf("alter configs of %s: %w", pos[0], err)
+	}
+	r, err := resps.On(pos[0], nil)
+	if err != nil {
+		return fmt.Errorf("alter configs of %s: %w", pos[0], err)
+	}
+	if r.Err != nil {
+		return fmt.Errorf("alter configs of %s: %w", pos[0], withMessage(r.Err, r.ErrMessage))
+	}
+	fmt.Fprintf(e.stdout, "Completed updating config for topic %s.\n", pos[0])
+	return nil
+}
