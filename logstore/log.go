@@ -610,6 +610,17 @@ func (l *Log) StartOffset() int64 {
 	return l.lso
 }
 
+// FirstOffset is the base offset of the oldest segment: the offset the first
+// batch still on disk starts at (the log start offset may be past it).
+func (l *Log) FirstOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if len(l.segs) == 0 {
+		return l.leo
+	}
+	return l.segs[0].base
+}
+
 // EndOffset is the log end offset: the offset the next batch will get.
 func (l *Log) EndOffset() int64 {
 	l.mu.RLock()

@@ -611,3 +611,34 @@ func TestDecompressSnappyXerial(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A clean shutdown marker does not stop a damaged tail from being found: the
+// tail's CRCs are checked at every open.
+func TestRecoverCorruptTailAfterCleanClose(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Config{})
+	g := &entryGen{t: t, term: 1}
+	var all []*raft.Log
+	for i := 0; i < 10; i++ {
+		e := g.batch(2, 60, int64(i))
+		mustStore(t, l, e)
+		all = append(all, cloneEntry(e))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := lastSegFile(t, dir, extLog)
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(all[0].Data))
+	f.WriteAt([]byte{0xde, 0xad, 0xbe, 0xef}, 9*size+70) // inside the last batch
+	f.Close()
+	l = openT(t, dir, Config{})
+	defer l.Close()
+	checkEntries(t, l, all[:9])
+	if l.EndOffset() != 18 {
+		t.Fatalf("EndOffset %d, want 18", l.EndOffset())
+	}
+}

@@ -245,7 +245,7 @@ func (l *Log) openSegment(base int64, prev *segment, last, recover bool) (*segme
 		s.metaSize = metaHdrSize
 		recover = true
 	}
-	if !recover && !l.loadCheap(s, raftOK && raftFirst == s.firstIndex) {
+	if !recover && !l.loadCheap(s, raftOK && raftFirst == s.firstIndex, last) {
 		l.log.Warn("rebuilding segment indexes", "segment", base)
 		recover = true
 	}
@@ -272,8 +272,11 @@ func fileSize(f *os.File) (int64, error) {
 }
 
 // loadCheap trusts the derived files after checking they are consistent
-// with the data files. It reports false when they need a rebuild.
-func (l *Log) loadCheap(s *segment, raftHdrOK bool) bool {
+// with the data files. It reports false when they need a rebuild. For the
+// last segment it also checks the CRCs of the batches in its tail
+// (tailVerifyBytes): a clean shutdown says the process wrote everything, not
+// that the disk kept it.
+func (l *Log) loadCheap(s *segment, raftHdrOK, last bool) bool {
 	raftSize, err := fileSize(s.raftF)
 	if err != nil || !raftHdrOK || raftSize < raftHdrSize+raftRecSize || (raftSize-raftHdrSize)%raftRecSize != 0 {
 		return false
@@ -327,6 +330,53 @@ func (l *Log) loadCheap(s *segment, raftHdrOK bool) bool {
 		pos += int64(h.Size())
 	}
 	s.bytesSinceIdx = s.logSize - int64(le.pos)
+	if last && !l.tailCRCsOK(s) {
+		l.log.Warn("bad batch CRC in the tail of a cleanly closed segment; recovering it", "segment", s.base)
+		return false
+	}
+	return true
+}
+
+// tailVerifyBytes is how much of the last segment's end has its batch CRCs
+// checked at every open.
+const tailVerifyBytes = 4 << 20
+
+// tailCRCsOK checks every batch from the last index point at or before the
+// last tailVerifyBytes of the segment to its end.
+func (l *Log) tailCRCsOK(s *segment) bool {
+	start := int64(0)
+	for i := s.nidx - 1; i >= 0; i-- {
+		e, err := s.idxAt(i)
+		if err != nil {
+			return false
+		}
+		if int64(e.pos) <= s.logSize-tailVerifyBytes || i == 0 {
+			start = int64(e.pos)
+			break
+		}
+	}
+	var buf []byte
+	for pos := start; pos < s.logSize; {
+		var hdr [BatchHeaderSize]byte
+		if _, err := s.logF.ReadAt(hdr[:], pos); err != nil {
+			return false
+		}
+		size := int64(batchLogOverhead) + int64(int32(binary.BigEndian.Uint32(hdr[offLength:])))
+		if size < BatchHeaderSize || pos+size > s.logSize {
+			return false
+		}
+		if int64(cap(buf)) < size {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		if _, err := s.logF.ReadAt(buf, pos); err != nil {
+			return false
+		}
+		if binary.BigEndian.Uint32(buf[offCRC:]) != batchCRC(buf) {
+			return false
+		}
+		pos += size
+	}
 	return true
 }
 

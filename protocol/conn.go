@@ -226,6 +226,9 @@ func (c *conn) writeLoop() {
 				return
 			}
 			p.resp.SetVersion(p.version)
+			if need := sizeHint(p.resp); cap(buf) < need {
+				buf = make([]byte, 0, need)
+			}
 			buf = appendResponse(buf[:0], p.correlation, p.resp)
 			c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 			if _, err := c.nc.Write(buf); err != nil {

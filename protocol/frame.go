@@ -184,6 +184,26 @@ func appendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte 
 	return dst
 }
 
+// sizeHint estimates the encoded size of responses that carry record data,
+// so the write buffer is allocated once instead of doubling (and copying
+// every record byte again) as the encoder appends.
+func sizeHint(resp kmsg.Response) int {
+	f, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 0
+	}
+	n := 64
+	for i := range f.Topics {
+		t := &f.Topics[i]
+		n += 32 + len(t.Topic)
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			n += 96 + len(p.RecordBatches) + 24*len(p.AbortedTransactions)
+		}
+	}
+	return n
+}
+
 // isTimeout reports whether err is a deadline expiring on a net.Conn.
 func isTimeout(err error) bool {
 	var ne net.Error

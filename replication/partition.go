@@ -175,6 +175,10 @@ func (p *Partition) startRaft(t *Topic) error {
 	conf.SnapshotThreshold = 1024
 	conf.SnapshotInterval = 30 * time.Second
 
+	if err := p.checkSnapshots(snaps, replicas); err != nil {
+		p.trans.Close()
+		return err
+	}
 	if list, err := snaps.List(); err == nil && len(list) > 0 {
 		p.lastSnapshot.Store(list[0].Index)
 		p.log.SetSnapshotIndex(list[0].Index)
@@ -209,6 +213,61 @@ func (p *Partition) startRaft(t *Topic) error {
 		kickElection(r)
 	}
 	return nil
+}
+
+// checkSnapshots keeps raft's snapshots consistent with a log that lost its
+// tail after they were taken (disk damage found by recovery): a snapshot
+// past the log's last entry describes records that are gone, so it is
+// dropped and the state machine is rebuilt by replaying the log. When the
+// log no longer starts at raft index 1 (retention), replay needs a starting
+// point: a snapshot just before the first entry, with the first batch's
+// offset and no producer state (as if that state had expired).
+func (p *Partition) checkSnapshots(snaps *raft.FileSnapshotStore, replicas []int32) error {
+	list, err := snaps.List()
+	if err != nil || len(list) == 0 {
+		return err
+	}
+	last, err := p.log.LastIndex()
+	if err != nil {
+		return err
+	}
+	usable := 0
+	for _, m := range list {
+		if m.Index <= last {
+			usable++
+			continue
+		}
+		p.logger.Warn("dropping raft snapshot past the end of the recovered log",
+			"snapshot_index", m.Index, "log_last_index", last)
+		if err := os.RemoveAll(filepath.Join(p.dir, "snapshots", "snapshots", m.ID)); err != nil {
+			return fmt.Errorf("dropping snapshot %s: %w", m.ID, err)
+		}
+	}
+	first, err := p.log.FirstIndex()
+	if err != nil || usable > 0 || first <= 1 || last == 0 {
+		return err
+	}
+	var e raft.Log
+	if err := p.log.GetLog(first, &e); err != nil {
+		return err
+	}
+	var servers []raft.Server
+	for _, id := range replicas {
+		if b, ok := p.node.controller.State().Brokers[id]; ok {
+			servers = append(servers, raft.Server{ID: brokerIDString(id), Address: raft.ServerAddress(b.RaftAddr)})
+		}
+	}
+	sink, err := snaps.Create(raft.SnapshotVersionMax, first-1, e.Term, raft.Configuration{Servers: servers}, 1, p.trans)
+	if err != nil {
+		return err
+	}
+	state := partitionSnapshot{Index: first - 1, NextOffset: p.log.FirstOffset(), Producers: producerMap{}}
+	if err := json.NewEncoder(sink).Encode(&state); err != nil {
+		sink.Cancel()
+		return err
+	}
+	p.logger.Warn("rebuilt a starting snapshot for replay", "index", first-1, "next_offset", state.NextOffset)
+	return sink.Close()
 }
 
 // watchLeadership turns raft leadership into append readiness: a new leader

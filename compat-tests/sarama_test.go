@@ -1,0 +1,169 @@
+package compattests
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+func saramaConfig(v sarama.KafkaVersion) *sarama.Config {
+	cfg := sarama.NewConfig()
+	cfg.Version = v
+	cfg.ClientID = "gokafka-compat"
+	cfg.Net.DialTimeout = 5 * time.Second
+	cfg.Net.ReadTimeout = 15 * time.Second
+	cfg.Net.WriteTimeout = 5 * time.Second
+	cfg.Metadata.Retry.Max = 10
+	cfg.Metadata.Retry.Backoff = 100 * time.Millisecond
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Idempotent = true
+	cfg.Net.MaxOpenRequests = 1 // required by sarama for idempotence
+	cfg.Producer.Retry.Max = 5
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Return.Errors = true
+	cfg.Producer.Partitioner = sarama.NewManualPartitioner
+	cfg.Consumer.Return.Errors = true
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	cfg.Consumer.MaxWaitTime = 200 * time.Millisecond
+	return cfg
+}
+
+func TestSarama(t *testing.T) {
+	b := startBroker(t)
+	versions := []struct {
+		name  string
+		v     sarama.KafkaVersion
+		codec sarama.CompressionCodec
+	}{
+		{"V2_8_0_0", sarama.V2_8_0_0, sarama.CompressionNone},
+		{"V3_6_0_0", sarama.V3_6_0_0, sarama.CompressionNone},
+		{"V3_6_0_0-snappy", sarama.V3_6_0_0, sarama.CompressionSnappy},
+		{"V2_8_0_0-gzip", sarama.V2_8_0_0, sarama.CompressionGZIP},
+	}
+	for _, ver := range versions {
+		t.Run(ver.name, func(t *testing.T) {
+			topic := "sarama-" + ver.name
+			cfg := saramaConfig(ver.v)
+			cfg.Producer.Compression = ver.codec
+
+			// Create the topic through sarama's own admin client: two
+			// partitions, so the manual partition choice is observable.
+			admin, err := sarama.NewClusterAdmin([]string{b.Addr()}, cfg)
+			if err != nil {
+				t.Fatalf("NewClusterAdmin: %v", err)
+			}
+			defer admin.Close()
+			if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 2, ReplicationFactor: 1}, false); err != nil {
+				t.Fatalf("CreateTopic: %v", err)
+			}
+
+			prod, err := sarama.NewSyncProducer([]string{b.Addr()}, cfg)
+			if err != nil {
+				t.Fatalf("NewSyncProducer: %v", err)
+			}
+			const n = 25
+			var want []*sarama.ProducerMessage
+			for i := 0; i < n; i++ {
+				m := &sarama.ProducerMessage{
+					Topic:     topic,
+					Partition: 1,
+					Key:       sarama.StringEncoder("key-" + strconv.Itoa(i)),
+					Value:     sarama.StringEncoder(fmt.Sprintf("sarama %s value %d", ver.name, i)),
+					Headers: []sarama.RecordHeader{
+						{Key: []byte("seq"), Value: []byte(strconv.Itoa(i))},
+						{Key: []byte("client"), Value: []byte("sarama")},
+					},
+				}
+				p, off, err := prod.SendMessage(m)
+				if err != nil {
+					prod.Close()
+					t.Fatalf("SendMessage %d: %v", i, err)
+				}
+				if p != 1 || off != int64(i) {
+					t.Errorf("message %d acknowledged at %d/%d, want 1/%d", i, p, off, i)
+				}
+				want = append(want, m)
+			}
+			// A batch through SendMessages too.
+			var batch []*sarama.ProducerMessage
+			for i := n; i < n+10; i++ {
+				batch = append(batch, &sarama.ProducerMessage{
+					Topic: topic, Partition: 1,
+					Key:     sarama.StringEncoder("key-" + strconv.Itoa(i)),
+					Value:   sarama.StringEncoder(fmt.Sprintf("sarama %s value %d", ver.name, i)),
+					Headers: []sarama.RecordHeader{{Key: []byte("seq"), Value: []byte(strconv.Itoa(i))}, {Key: []byte("client"), Value: []byte("sarama")}},
+				})
+			}
+			if err := prod.SendMessages(batch); err != nil {
+				prod.Close()
+				t.Fatalf("SendMessages: %v", err)
+			}
+			want = append(want, batch...)
+			if err := prod.Close(); err != nil {
+				t.Errorf("producer Close: %v", err)
+			}
+
+			cons, err := sarama.NewConsumer([]string{b.Addr()}, cfg)
+			if err != nil {
+				t.Fatalf("NewConsumer: %v", err)
+			}
+			defer cons.Close()
+			pc, err := cons.ConsumePartition(topic, 1, sarama.OffsetOldest)
+			if err != nil {
+				t.Fatalf("ConsumePartition: %v", err)
+			}
+			defer pc.Close()
+			timeout := time.After(20 * time.Second)
+			for i := 0; i < len(want); i++ {
+				select {
+				case m := <-pc.Messages():
+					w := want[i]
+					wk, _ := w.Key.Encode()
+					wv, _ := w.Value.Encode()
+					if m.Offset != int64(i) || string(m.Key) != string(wk) || string(m.Value) != string(wv) {
+						t.Fatalf("message %d: offset %d %q=%q, want offset %d %q=%q", i, m.Offset, m.Key, m.Value, i, wk, wv)
+					}
+					if len(m.Headers) != len(w.Headers) {
+						t.Fatalf("message %d: %d headers, want %d", i, len(m.Headers), len(w.Headers))
+					}
+					for h, hd := range m.Headers {
+						if string(hd.Key) != string(w.Headers[h].Key) || string(hd.Value) != string(w.Headers[h].Value) {
+							t.Errorf("message %d header %d: %q=%q, want %q=%q", i, h, hd.Key, hd.Value, w.Headers[h].Key, w.Headers[h].Value)
+						}
+					}
+				case err := <-pc.Errors():
+					t.Fatalf("consumer error after %d messages: %v", i, err)
+				case <-timeout:
+					t.Fatalf("timed out after %d of %d messages", i, len(want))
+				}
+			}
+			select {
+			case m := <-pc.Messages():
+				t.Fatalf("unexpected extra message at offset %d: %q", m.Offset, m.Value)
+			case <-time.After(500 * time.Millisecond):
+			}
+			if hw := pc.HighWaterMarkOffset(); hw != int64(len(want)) {
+				t.Errorf("high watermark %d, want %d", hw, len(want))
+			}
+
+			// Partition 0 must be untouched.
+			client, err := sarama.NewClient([]string{b.Addr()}, cfg)
+			if err != nil {
+				t.Fatalf("NewClient: %v", err)
+			}
+			defer client.Close()
+			for p, wantEnd := range map[int32]int64{0: 0, 1: int64(len(want))} {
+				end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+				if err != nil {
+					t.Fatalf("GetOffset p%d: %v", p, err)
+				}
+				if end != wantEnd {
+					t.Errorf("p%d newest offset %d, want %d", p, end, wantEnd)
+				}
+			}
+		})
+	}
+}
