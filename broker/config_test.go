@@ -1,0 +1,53 @@
+package broker
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestConfigPropertiesAndFlags(t *testing.T) {
+	c := DefaultConfig()
+	props := `
+# a comment
+! another
+node.id=3
+listeners=PLAINTEXT://127.0.0.1:29092
+advertised.listeners : PLAINTEXT://broker3.example:29092
+log.dirs = /var/lib/gokafka
+num.partitions=6
+auto.create.topics.enable=false
+log.retention.ms=-1
+`
+	if err := c.LoadProperties(strings.NewReader(props)); err != nil {
+		t.Fatal(err)
+	}
+	if c.NodeID != 3 || c.Listen != "127.0.0.1:29092" || c.Advertise != "broker3.example:29092" ||
+		c.DataDir != "/var/lib/gokafka" || c.NumPartitions != 6 || c.AutoCreateTopics || c.LogRetentionMs != -1 {
+		t.Fatalf("properties not applied: %+v", c)
+	}
+	// Flags use the same keys or their flag names.
+	if err := c.Set("num-partitions", "2"); err != nil || c.NumPartitions != 2 {
+		t.Fatalf("flag name: %v %d", err, c.NumPartitions)
+	}
+	for _, bad := range []string{"no.such.key=1", "node.id=abc", "listeners=SSL://x:1", "num.partitions=99999999999", "just a line"} {
+		d := DefaultConfig()
+		if err := d.LoadProperties(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	v := DefaultConfig()
+	v.LogMessageTimestampTyp = "Sometimes"
+	if v.Validate() == nil {
+		t.Error("bad timestamp type validated")
+	}
+	d := DefaultConfig()
+	if err := d.Validate(); err != nil {
+		t.Errorf("defaults do not validate: %v", err)
+	}
+	// Every option can be read back under its key.
+	for _, o := range Options() {
+		if _, ok := c.Get(o.Key); !ok {
+			t.Errorf("option %s cannot be read back", o.Key)
+		}
+	}
+}
