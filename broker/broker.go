@@ -39,6 +39,7 @@ type Broker struct {
 	advPort int32
 
 	sessions *fetchSessions
+	coord    *coordinator
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -53,6 +54,15 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	1:  {Min: 4, Max: 16}, // Fetch
 	2:  {Min: 0, Max: 9},  // ListOffsets
 	3:  {Min: 0, Max: 12}, // Metadata
+	8:  {Min: 0, Max: 9},  // OffsetCommit
+	9:  {Min: 0, Max: 9},  // OffsetFetch
+	10: {Min: 0, Max: 6},  // FindCoordinator
+	11: {Min: 0, Max: 9},  // JoinGroup
+	12: {Min: 0, Max: 4},  // Heartbeat
+	13: {Min: 0, Max: 5},  // LeaveGroup
+	14: {Min: 0, Max: 5},  // SyncGroup
+	15: {Min: 0, Max: 5},  // DescribeGroups
+	16: {Min: 0, Max: 5},  // ListGroups
 	18: {Min: 0, Max: 4},  // ApiVersions (answered by protocol)
 	19: {Min: 0, Max: 7},  // CreateTopics
 	20: {Min: 0, Max: 6},  // DeleteTopics
@@ -62,7 +72,9 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	32: {Min: 0, Max: 4},  // DescribeConfigs
 	33: {Min: 0, Max: 2},  // AlterConfigs
 	37: {Min: 0, Max: 3},  // CreatePartitions
+	42: {Min: 0, Max: 2},  // DeleteGroups
 	44: {Min: 0, Max: 1},  // IncrementalAlterConfigs
+	47: {Min: 0, Max: 0},  // OffsetDelete
 	60: {Min: 0, Max: 1},  // DescribeCluster
 }
 
@@ -116,11 +128,17 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	// Partitions of existing topics must lead again before clients are let
 	// in, so that a restarted broker answers with data, not errors.
-	if err := b.waitAllReady(ctx); err != nil {
+	b.coord = newCoordinator(b)
+	err = b.coord.ensureOffsetsTopic(ctx)
+	if err == nil {
+		err = b.waitAllReady(ctx)
+	}
+	if err != nil {
 		ln.Close()
 		b.node.Close()
 		return nil, err
 	}
+	b.coord.start()
 	b.server, err = protocol.Serve(ln, protocol.Config{
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
 		IdleTimeout:     cfg.idleTimeout(),
@@ -210,6 +228,7 @@ func (b *Broker) close() error {
 	}
 	err := b.server.Close()
 	b.wg.Wait()
+	b.coord.close()
 	if nerr := b.node.Close(); err == nil {
 		err = nerr
 	}
@@ -264,6 +283,28 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 		return b.async(ctx, func() kmsg.Response { return b.handleCreatePartitions(ctx, r) })
 	case *kmsg.DescribeClusterRequest:
 		return now(b.handleDescribeCluster(r))
+	case *kmsg.FindCoordinatorRequest:
+		return now(b.handleFindCoordinator(r))
+	case *kmsg.JoinGroupRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleJoinGroup(ctx, req, r) })
+	case *kmsg.SyncGroupRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleSyncGroup(ctx, r) })
+	case *kmsg.HeartbeatRequest:
+		return now(b.handleHeartbeat(r))
+	case *kmsg.LeaveGroupRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleLeaveGroup(ctx, r) })
+	case *kmsg.OffsetCommitRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleOffsetCommit(ctx, r) })
+	case *kmsg.OffsetFetchRequest:
+		return now(b.handleOffsetFetch(r))
+	case *kmsg.DescribeGroupsRequest:
+		return now(b.handleDescribeGroups(r))
+	case *kmsg.ListGroupsRequest:
+		return now(b.handleListGroups(r))
+	case *kmsg.DeleteGroupsRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleDeleteGroups(ctx, r) })
+	case *kmsg.OffsetDeleteRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleOffsetDelete(ctx, r) })
 	}
 	// protocol only passes keys in supportedVersions; reaching here is a bug.
 	b.logger.Error("no handler for request", "key", req.Key, "version", req.Version)

@@ -32,6 +32,8 @@ func startBroker(t testing.TB, dir string, mod func(*Config)) *Broker {
 	cfg.Listen, cfg.RaftListen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0", ""
 	cfg.DataDir = dir
 	cfg.Logger = testLogger(t)
+	cfg.OffsetsTopicNumPartitions = 4 // fewer raft groups: faster starts
+	cfg.GroupInitialRebalanceDelayMs = 0
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -2,14 +2,14 @@
 # Runs franz-go's own integration suite (package pkg/kgo, at the version in
 # go.mod) against a fresh single-node gokafkad, and prints a line per test and
 # an "N passed, N failed" summary. Tests that need what gokafkad does not have
-# yet (consumer groups: issue 3; transactions) are listed in SKIP below.
-# On failure it prints the broker's log.
+# yet (transactions) are listed in SKIP below. On failure it prints the
+# broker's log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-# Tests that need consumer groups or transactions.
-SKIP='^(TestConsumeRegex|TestGroupETL|TestGroupSimple|TestIssue1034|TestIssue523|TestTxnEtl)$'
+# Tests that need transactions.
+SKIP='^(TestTxnEtl)$'
 
 work=$(mktemp -d /tmp/gokafka-kgo.XXXXXX)
 bpid=""

@@ -1,0 +1,26 @@
+package broker
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (b *Broker) handleDescribeGroups(r *kmsg.DescribeGroupsRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.DescribeGroupsResponse)
+	for _, g := range r.Groups {
+		shard, kerrCode := b.coord.shardFor(g)
+		if kerrCode != nil {
+			dg := kmsg.NewDescribeGroupsResponseGroup()
+			dg.Group = g
+			dg.ErrorCode = kerrCode.Code
+			dg.AuthorizedOperations = -2147483648
+			resp.Groups = append(resp.Groups, dg)
+			continue
+		}
+		dg := shard.DescribeGroup(g)
+		if !r.IncludeAuthorizedOperations {
+			dg.AuthorizedOperations = -2147483648
+		}
+		resp.Groups = append(resp.Groups, dg)
+	}
+	return resp
+}

@@ -1,0 +1,322 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	"github.com/gokafka/gokafka/groups"
+	"github.com/gokafka/gokafka/logstore"
+	"github.com/gokafka/gokafka/replication"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// offsetsTopic holds the consumer groups' committed offsets and metadata, in
+// Kafka's own record formats; each of its partitions is one coordinator
+// shard, led (and so coordinated) by that partition's raft leader.
+const offsetsTopic = "__consumer_offsets"
+
+// coordinator runs a groups.Shard for every __consumer_offsets partition this
+// broker leads. A new leader replays its partition into a fresh shard before
+// serving (COORDINATOR_LOAD_IN_PROGRESS meanwhile); a lost leadership closes
+// the shard (NOT_COORDINATOR).
+type coordinator struct {
+	b *Broker
+
+	mu     sync.Mutex
+	shards map[int32]*shardState
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+type shardState struct {
+	part   *replication.Partition
+	epoch  int32
+	shard  *groups.Shard // nil while loading
+	cancel chan struct{}
+}
+
+func newCoordinator(b *Broker) *coordinator {
+	return &coordinator{b: b, shards: map[int32]*shardState{}, stop: make(chan struct{})}
+}
+
+// ensureOffsetsTopic creates __consumer_offsets on first start.
+func (c *coordinator) ensureOffsetsTopic(ctx context.Context) error {
+	b := c.b
+	if b.node.Controller().State().Topics[offsetsTopic] != nil {
+		return nil
+	}
+	rf := b.cfg.OffsetsTopicReplicationFactor
+	if n := int16(len(b.node.Controller().State().Brokers)); rf > n {
+		b.logger.Info("offsets topic replication factor capped at the brokers present", "wanted", rf, "brokers", n)
+		rf = n
+	}
+	compact := "compact"
+	seg := "104857600"
+	t, err := b.buildTopic(topicSpec{
+		name:       offsetsTopic,
+		partitions: b.cfg.OffsetsTopicNumPartitions,
+		rf:         rf,
+		configs:    map[string]*string{"cleanup.policy": &compact, "segment.bytes": &seg},
+	})
+	if err != nil {
+		return err
+	}
+	t.Internal = true
+	if err := b.createTopic(ctx, t); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("creating %s: %w", offsetsTopic, err)
+	}
+	return nil
+}
+
+func (c *coordinator) start() {
+	c.wg.Add(2)
+	go c.watch()
+	go c.expireLoop()
+}
+
+func (c *coordinator) close() {
+	close(c.stop)
+	c.wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p, s := range c.shards {
+		close(s.cancel)
+		if s.shard != nil {
+			s.shard.Close()
+		}
+		delete(c.shards, p)
+	}
+}
+
+// watch follows the leadership of the offsets topic's partitions.
+func (c *coordinator) watch() {
+	defer c.wg.Done()
+	for {
+		ch := c.b.node.ReadyChanged()
+		c.reconcile()
+		select {
+		case <-c.stop:
+			return
+		case <-ch:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (c *coordinator) numShards() int32 {
+	t := c.b.node.Controller().State().Topics[offsetsTopic]
+	if t == nil {
+		return 0
+	}
+	return int32(len(t.Replicas))
+}
+
+func (c *coordinator) reconcile() {
+	n := c.numShards()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := int32(0); i < n; i++ {
+		p := c.b.node.Partition(offsetsTopic, i)
+		cur := c.shards[i]
+		leading := p != nil && p.Ready()
+		if cur != nil && (!leading || cur.part != p || cur.epoch != p.LeaderEpoch()) {
+			close(cur.cancel)
+			if cur.shard != nil {
+				cur.shard.Close()
+			}
+			delete(c.shards, i)
+			cur = nil
+		}
+		if cur == nil && leading {
+			st := &shardState{part: p, epoch: p.LeaderEpoch(), cancel: make(chan struct{})}
+			c.shards[i] = st
+			c.wg.Add(1)
+			go c.load(i, st)
+		}
+	}
+}
+
+// load replays a shard's partition into a new groups.Shard.
+func (c *coordinator) load(idx int32, st *shardState) {
+	defer c.wg.Done()
+	start := time.Now()
+	recs, err := readAllRecords(st.part)
+	if err != nil {
+		c.b.logger.Error("loading coordinator shard", "partition", idx, "err", err)
+		return
+	}
+	shard := groups.NewShard(idx, c.groupsConfig(), &offsetsStore{part: st.part})
+	shard.Load(recs)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-st.cancel:
+		shard.Close()
+		return
+	default:
+	}
+	st.shard = shard
+	c.b.logger.Debug("coordinator shard loaded", "partition", idx, "records", len(recs), "took", time.Since(start))
+}
+
+func (c *coordinator) groupsConfig() groups.Config {
+	cfg := c.b.cfg
+	delay := time.Duration(cfg.GroupInitialRebalanceDelayMs) * time.Millisecond
+	if delay == 0 {
+		delay = -1 // groups.Config: zero means its default, negative means none
+	}
+	return groups.Config{
+		InitialRebalanceDelay:  delay,
+		MinSessionTimeout:      time.Duration(cfg.GroupMinSessionTimeoutMs) * time.Millisecond,
+		MaxSessionTimeout:      time.Duration(cfg.GroupMaxSessionTimeoutMs) * time.Millisecond,
+		MaxGroupSize:           int(cfg.GroupMaxSize),
+		OffsetsRetention:       time.Duration(cfg.OffsetsRetentionMinutes) * time.Minute,
+		OffsetMetadataMaxBytes: int(cfg.OffsetMetadataMaxBytes),
+		Clock:                  groups.RealClock(),
+		Logger:                 c.b.logger.With("component", "groups"),
+	}
+}
+
+// readAllRecords reads a partition from its log start to its high watermark.
+func readAllRecords(p *replication.Partition) ([]groups.Record, error) {
+	var out []groups.Record
+	off := p.LogStartOffset()
+	hw := p.HighWatermark()
+	for off < hw {
+		chunk, err := p.Log().Read(off, 1<<20, hw)
+		if err != nil {
+			return nil, err
+		}
+		if len(chunk) == 0 {
+			break
+		}
+		next := off
+		err = logstore.ReadRecords(chunk, func(h logstore.BatchHeader, recs []logstore.Record) error {
+			next = h.LastOffset() + 1
+			if h.IsControl() {
+				return nil
+			}
+			for _, r := range recs {
+				if r.Offset < off || r.Key == nil {
+					continue
+				}
+				rec := groups.Record{Key: append([]byte(nil), r.Key...)}
+				if r.Value != nil {
+					rec.Value = append([]byte(nil), r.Value...)
+				}
+				out = append(out, rec)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if next <= off {
+			break
+		}
+		off = next
+	}
+	return out, nil
+}
+
+// offsetsStore is a shard's groups.Store: records become one batch appended
+// to the shard's partition through raft.
+type offsetsStore struct{ part *replication.Partition }
+
+func (s *offsetsStore) Append(recs []groups.Record) func() error {
+	rs := make([]logstore.Record, len(recs))
+	for i, r := range recs {
+		rs[i] = logstore.Record{Key: r.Key, Value: r.Value}
+	}
+	batch := logstore.AppendBatch(nil, logstore.BatchOptions{FirstTimestamp: time.Now().UnixMilli(), ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, rs)
+	h, err := logstore.ParseBatchHeader(batch)
+	if err != nil {
+		return func() error { return kerr.UnknownServerError }
+	}
+	res := s.part.Append(batch, h)
+	return func() error {
+		if _, err := res(); err != nil {
+			if errors.Is(err, kerr.NotLeaderForPartition) {
+				return kerr.NotCoordinator
+			}
+			return err
+		}
+		return nil
+	}
+}
+
+// shardFor returns the shard coordinating group, or the Kafka error to answer.
+func (c *coordinator) shardFor(group string) (*groups.Shard, *kerr.Error) {
+	n := c.numShards()
+	if n == 0 {
+		return nil, kerr.CoordinatorNotAvailable
+	}
+	idx := shardIndex(group, n)
+	c.mu.Lock()
+	st := c.shards[idx]
+	c.mu.Unlock()
+	switch {
+	case st == nil:
+		return nil, kerr.NotCoordinator
+	case st.shard == nil:
+		return nil, kerr.CoordinatorLoadInProgress
+	}
+	return st.shard, nil
+}
+
+// localShards returns the loaded shards (for ListGroups and metrics).
+func (c *coordinator) localShards() []*groups.Shard {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*groups.Shard
+	for _, st := range c.shards {
+		if st.shard != nil {
+			out = append(out, st.shard)
+		}
+	}
+	return out
+}
+
+// loading says whether some local shard is still loading.
+func (c *coordinator) loading() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.shards {
+		if st.shard == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// shardIndex is Kafka's choice of partition for a group: the Java hash code of
+// the id, made non-negative, modulo the partition count, so the same group
+// lands on the same __consumer_offsets partition as in Kafka.
+func shardIndex(group string, n int32) int32 {
+	var h int32
+	for _, u := range utf16.Encode([]rune(group)) {
+		h = 31*h + int32(u)
+	}
+	return (h & 0x7fffffff) % n
+}
+
+func (c *coordinator) expireLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(time.Duration(c.b.cfg.OffsetsRetentionCheckMs) * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			for _, s := range c.localShards() {
+				s.ExpireOffsets()
+			}
+		}
+	}
+}

@@ -1,0 +1,170 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Two group members split four partitions, consume everything once, commit,
+// and the commits survive a broker restart.
+func TestConsumerGroupEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	defer b.Close()
+	prod := newClient(t, b, kgo.DefaultProduceTopic("g"))
+	createTopic(t, prod, "g", 4, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n = 200
+	for i := 0; i < n; i++ {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	members := make([]*kgo.Client, 2)
+	for i := range members {
+		members[i] = newClient(t, b, kgo.ConsumerGroup("grp"), kgo.ConsumeTopics("g"),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+	}
+	for _, m := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				fs := m.PollFetches(ctx)
+				fs.EachRecord(func(r *kgo.Record) {
+					mu.Lock()
+					seen[string(r.Value)]++
+					mu.Unlock()
+				})
+				if err := m.CommitUncommittedOffsets(ctx); err != nil && ctx.Err() == nil {
+					t.Errorf("commit: %v", err)
+				}
+				mu.Lock()
+				done := len(seen) == n
+				mu.Unlock()
+				if done {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Fatalf("consumed %d distinct records, want %d", len(seen), n)
+	}
+
+	// Describe: a stable consumer group with two members.
+	adm := kadm.NewClient(prod)
+	dg, err := adm.DescribeGroups(ctx, "grp")
+	if err != nil || dg["grp"].State != "Stable" || len(dg["grp"].Members) != 2 {
+		t.Fatalf("describe: %v %+v", err, dg["grp"])
+	}
+	for _, m := range members {
+		m.Close()
+	}
+	offsets := func() kadm.OffsetResponses {
+		t.Helper()
+		o, err := adm.FetchOffsets(ctx, "grp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	before := offsets()
+	var total int64
+	before.Each(func(o kadm.OffsetResponse) { total += o.At })
+	if total != n {
+		t.Fatalf("committed offsets sum to %d, want %d", total, n)
+	}
+
+	// The commits survive a restart (and are rebuilt from __consumer_offsets).
+	prod.Close()
+	b.Close()
+	b = startBroker(t, dir, nil)
+	defer b.Close()
+	prod = newClient(t, b)
+	adm = kadm.NewClient(prod)
+	var after kadm.OffsetResponses
+	waitFor(t, func() bool {
+		o, err := adm.FetchOffsets(ctx, "grp")
+		after = o
+		return err == nil && o.Error() == nil
+	}, "offsets after restart")
+	after.Each(func(o kadm.OffsetResponse) {
+		if bo, _ := before.Lookup(o.Topic, o.Partition); bo.At != o.At {
+			t.Errorf("%s/%d: committed %d before restart, %d after", o.Topic, o.Partition, bo.At, o.At)
+		}
+	})
+	if len(after.Sorted()) != 4 {
+		t.Fatalf("%d committed partitions after restart", len(after.Sorted()))
+	}
+	// The group is empty now; deleting it works, and then its offsets are gone.
+	dr, err := adm.DeleteGroups(ctx, "grp")
+	if err != nil || dr["grp"].Err != nil {
+		t.Fatalf("delete group: %v %v", err, dr["grp"].Err)
+	}
+	if o := offsets(); len(o.Sorted()) != 0 {
+		t.Fatalf("offsets after delete: %v", o.Sorted())
+	}
+}
+
+func TestFindCoordinatorAndInternalTopic(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	req := kmsg.NewPtrFindCoordinatorRequest()
+	req.Version = 4
+	req.CoordinatorKeys = []string{"a", "b"}
+	resp := rawRequest(t, b, req).(*kmsg.FindCoordinatorResponse)
+	for _, c := range resp.Coordinators {
+		if c.ErrorCode != 0 || c.NodeID != b.node.ID() || c.Port != b.advPort {
+			t.Fatalf("coordinator for %s: %+v", c.Key, c)
+		}
+	}
+	old := kmsg.NewPtrFindCoordinatorRequest()
+	old.Version = 0
+	old.CoordinatorKey = "x"
+	if r := rawRequest(t, b, old).(*kmsg.FindCoordinatorResponse); r.ErrorCode != 0 || r.NodeID != b.node.ID() {
+		t.Fatalf("v0: %+v", r)
+	}
+	// Kafka's partition choice: Java's String.hashCode (over UTF-16), masked,
+	// modulo. The wanted values were computed with Java.
+	for _, tc := range []struct {
+		group string
+		n     int32
+		want  int32
+	}{{"my-group", 50, 36}, {"", 50, 0}, {"console-consumer-12345", 50, 6}, {"ü-grøup😀", 50, 28}} {
+		if got := shardIndex(tc.group, tc.n); got != tc.want {
+			t.Errorf("shardIndex(%q, %d) = %d, want %d", tc.group, tc.n, got, tc.want)
+		}
+	}
+	// __consumer_offsets is listed as internal, and clients cannot write it.
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 9
+	mr := rawRequest(t, b, md).(*kmsg.MetadataResponse)
+	found := false
+	for _, tp := range mr.Topics {
+		if *tp.Topic == offsetsTopic {
+			found = tp.IsInternal
+		}
+	}
+	if !found {
+		t.Fatal("__consumer_offsets not listed as internal")
+	}
+	cl := newClient(t, b)
+	if rp := produceRaw(t, cl, offsetsTopic, 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "x"))); rp.ErrorCode != kerr.InvalidTopicException.Code {
+		t.Fatalf("produce to __consumer_offsets: %v", kerr.ErrorForCode(rp.ErrorCode))
+	}
+}

@@ -1,0 +1,272 @@
+package groups
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// JoinGroup handles JoinGroup v0-v9. It blocks until the join phase of the
+// rebalance ends (or ctx ends, answered with REQUEST_TIMED_OUT).
+func (s *Shard) JoinGroup(ctx context.Context, req *kmsg.JoinGroupRequest, clientID, clientHost string) *kmsg.JoinGroupResponse {
+	s.mu.Lock()
+	ch, resp := s.join(req, clientID, clientHost)
+	s.unlockAndFlush()
+	if resp == nil {
+		select {
+		case resp = <-ch:
+		case <-ctx.Done():
+			resp = errJoin(kerr.RequestTimedOut.Code, req.MemberID)
+		}
+	}
+	resp.Version = req.Version
+	if req.Version < 9 {
+		resp.SkipAssignment = false
+	}
+	return resp
+}
+
+// join validates the request and either answers it at once (resp) or
+// returns the channel its answer will arrive on.
+func (s *Shard) join(req *kmsg.JoinGroupRequest, clientID, clientHost string) (<-chan *kmsg.JoinGroupResponse, *kmsg.JoinGroupResponse) {
+	fail := func(e *kerr.Error) (<-chan *kmsg.JoinGroupResponse, *kmsg.JoinGroupResponse) {
+		return nil, errJoin(e.Code, req.MemberID)
+	}
+	if s.closed {
+		return fail(kerr.NotCoordinator)
+	}
+	if req.Group == "" {
+		return fail(kerr.InvalidGroupID)
+	}
+	session := time.Duration(req.SessionTimeoutMillis) * time.Millisecond
+	if session < s.cfg.MinSessionTimeout || session > s.cfg.MaxSessionTimeout {
+		return fail(kerr.InvalidSessionTimeout)
+	}
+	rebalance := time.Duration(req.RebalanceTimeoutMillis) * time.Millisecond
+	if req.Version == 0 || rebalance <= 0 {
+		rebalance = session // v0 has no rebalance timeout: Kafka uses the session timeout
+	}
+	if req.ProtocolType == "" || len(req.Protocols) == 0 {
+		return fail(kerr.InconsistentGroupProtocol)
+	}
+	var instanceID *string
+	if req.Version >= 5 && req.InstanceID != nil {
+		instanceID = kmsg.StringPtr(*req.InstanceID)
+	}
+
+	g := s.groups[req.Group]
+	if g == nil {
+		if req.MemberID != "" {
+			return fail(kerr.UnknownMemberID)
+		}
+		g = newGroup(req.Group, s.clock.Now())
+		s.groups[req.Group] = g
+	}
+	if g.state == stateDead {
+		return fail(kerr.CoordinatorNotAvailable)
+	}
+	if !g.supports(req.MemberID, req.ProtocolType, req.Protocols) {
+		return fail(kerr.InconsistentGroupProtocol)
+	}
+	j := joiner{req: req, instanceID: instanceID, clientID: clientID, clientHost: clientHost, session: session, rebalance: rebalance}
+	if req.MemberID == "" {
+		return s.joinUnknown(g, j)
+	}
+	return s.joinKnown(g, j)
+}
+
+type joiner struct {
+	req                  *kmsg.JoinGroupRequest
+	instanceID           *string
+	clientID, clientHost string
+	session, rebalance   time.Duration
+}
+
+func (s *Shard) full(g *group) bool {
+	return s.cfg.MaxGroupSize > 0 && len(g.members) >= s.cfg.MaxGroupSize
+}
+
+// joinUnknown handles a join without a member id: a static member (known or
+// new) or a new dynamic member, which from v4 on must first get its id with
+// MEMBER_ID_REQUIRED (KIP-394).
+func (s *Shard) joinUnknown(g *group, j joiner) (<-chan *kmsg.JoinGroupResponse, *kmsg.JoinGroupResponse) {
+	if j.instanceID != nil {
+		if oldID, ok := g.static[*j.instanceID]; ok {
+			return s.replaceStatic(g, g.members[oldID], j)
+		}
+		if s.full(g) {
+			return nil, errJoin(kerr.GroupMaxSizeReached.Code, "")
+		}
+		return s.addMemberAndRebalance(g, newMemberID(*j.instanceID), j), nil
+	}
+	if s.full(g) {
+		return nil, errJoin(kerr.GroupMaxSizeReached.Code, "")
+	}
+	id := newMemberID(j.clientID)
+	if j.req.Version >= 4 {
+		s.addPending(g, id, j.session)
+		return nil, errJoin(kerr.MemberIDRequired.Code, id)
+	}
+	return s.addMemberAndRebalance(g, id, j), nil
+}
+
+// addPending remembers a member id handed out with MEMBER_ID_REQUIRED; it is
+// forgotten if the member does not join with it within its session timeout.
+// A join phase waits for pending members too.
+func (s *Shard) addPending(g *group, id string, session time.Duration) {
+	g.pending[id] = s.afterFunc(session, func() {
+		if _, ok := g.pending[id]; !ok || s.groups[g.id] != g {
+			return
+		}
+		delete(g.pending, id)
+		s.tryCompleteJoin(g)
+	})
+}
+
+func (s *Shard) joinKnown(g *group, j joiner) (<-chan *kmsg.JoinGroupResponse, *kmsg.JoinGroupResponse) {
+	id := j.req.MemberID
+	if t, ok := g.pending[id]; ok {
+		stopTimer(t)
+		delete(g.pending, id)
+		if s.full(g) {
+			s.tryCompleteJoin(g)
+			return nil, errJoin(kerr.GroupMaxSizeReached.Code, id)
+		}
+		return s.addMemberAndRebalance(g, id, j), nil
+	}
+	if j.instanceID != nil {
+		if cur, ok := g.static[*j.instanceID]; ok && cur != id {
+			return nil, errJoin(kerr.FencedInstanceID.Code, id)
+		}
+	}
+	m := g.members[id]
+	if m == nil {
+		return nil, errJoin(kerr.UnknownMemberID.Code, id)
+	}
+	switch g.state {
+	case statePreparingRebalance:
+		ch := s.updateMember(m, j)
+		s.tryCompleteJoin(g)
+		return ch, nil
+	case stateCompletingRebalance:
+		if sameProtocols(m, j.req.Protocols) {
+			// A retry of a join whose answer was lost: answer again.
+			return nil, g.joinResponse(m)
+		}
+		ch := s.updateMember(m, j)
+		s.prepareRebalance(g)
+		return ch, nil
+	case stateStable:
+		if m.id != g.leader && sameProtocols(m, j.req.Protocols) {
+			// Nothing changed for a follower: no rebalance.
+			return nil, g.joinResponse(m)
+		}
+		ch := s.updateMember(m, j)
+		s.prepareRebalance(g)
+		return ch, nil
+	}
+	return nil, errJoin(kerr.UnknownMemberID.Code, id)
+}
+
+// updateMember records a rejoin: new protocols and timeouts, and the member
+// now awaits the end of the join phase.
+func (s *Shard) updateMember(m *member, j joiner) <-chan *kmsg.JoinGroupResponse {
+	if m.joinCh != nil {
+		sendJoin(m, errJoin(kerr.RebalanceInProgress.Code, m.id)) // superseded
+	}
+	m.protocols = toProtocols(j.req.Protocols)
+	m.sessionTimeout, m.rebalanceTimeout = j.session, j.rebalance
+	ch := make(chan *kmsg.JoinGroupResponse, 1)
+	m.joinCh = ch
+	return ch
+}
+
+func (s *Shard) addMemberAndRebalance(g *group, id string, j joiner) <-chan *kmsg.JoinGroupResponse {
+	ch := make(chan *kmsg.JoinGroupResponse, 1)
+	m := &member{
+		id:               id,
+		instanceID:       j.instanceID,
+		clientID:         j.clientID,
+		clientHost:       j.clientHost,
+		sessionTimeout:   j.session,
+		rebalanceTimeout: j.rebalance,
+		protocols:        toProtocols(j.req.Protocols),
+		joinCh:           ch,
+	}
+	if len(g.members) == 0 {
+		g.protocolType = j.req.ProtocolType
+	}
+	g.addMember(m)
+	s.log.Debug("member joined", "group", g.id, "member", id, "client_id", j.clientID)
+	if g.state == statePreparingRebalance {
+		if g.initialDelay {
+			g.newMemberAdded = true
+		}
+		s.tryCompleteJoin(g)
+	} else {
+		s.maybePrepareRebalance(g)
+	}
+	return ch
+}
+
+// replaceStatic handles a static member that rejoins without its member id
+// (a restarted process): it takes a new member id, the old id is fenced, and
+// in a Stable group whose protocol would not change the member gets the
+// current generation without a rebalance (KIP-345).
+func (s *Shard) replaceStatic(g *group, m *member, j joiner) (<-chan *kmsg.JoinGroupResponse, *kmsg.JoinGroupResponse) {
+	oldID := m.id
+	if m.joinCh != nil {
+		sendJoin(m, errJoin(kerr.FencedInstanceID.Code, oldID))
+	}
+	if m.syncCh != nil {
+		sendSync(m, errSync(kerr.FencedInstanceID.Code))
+	}
+	oldProtocols, oldSession, oldRebalance := m.protocols, m.sessionTimeout, m.rebalanceTimeout
+	newID := newMemberID(*j.instanceID)
+	g.renameMember(m, newID)
+	s.log.Info("static member replaced", "group", g.id, "instance_id", *j.instanceID, "old_member", oldID, "member", newID)
+
+	switch g.state {
+	case stateStable:
+		m.protocols = toProtocols(j.req.Protocols)
+		m.sessionTimeout, m.rebalanceTimeout = j.session, j.rebalance
+		if g.selectProtocol() != g.protocol {
+			ch := make(chan *kmsg.JoinGroupResponse, 1)
+			m.joinCh = ch
+			s.prepareRebalance(g)
+			return ch, nil
+		}
+		s.scheduleSession(g, m)
+		ch := make(chan *kmsg.JoinGroupResponse, 1)
+		gen := g.generation
+		s.appendLocked([]Record{{Key: groupKey(g.id), Value: g.metadataValue(nil)}}, func(err error) {
+			if err != nil {
+				// Undo the replacement if nothing else changed it.
+				if g.members[newID] == m && g.generation == gen {
+					g.renameMember(m, oldID)
+					m.protocols, m.sessionTimeout, m.rebalanceTimeout = oldProtocols, oldSession, oldRebalance
+					s.scheduleSession(g, m)
+				}
+				ch <- errJoin(storeErrCode(err), oldID)
+				return
+			}
+			resp := g.joinResponse(m)
+			resp.MemberID = newID
+			resp.SkipAssignment = newID == g.leader // KIP-814: the leader must not reassign
+			ch <- resp
+		})
+		return ch, nil
+	case stateCompletingRebalance:
+		// The leader may already be assigning to the old id: rebalance.
+		ch := s.updateMember(m, j)
+		s.prepareRebalance(g)
+		return ch, nil
+	case statePreparingRebalance:
+		ch := s.updateMember(m, j)
+		s.tryCompleteJoin(g)
+		return ch, nil
+	}
+	return nil, errJoin(kerr.UnknownMemberID.Code, "")
+}
