@@ -72,6 +72,41 @@ func TestConsumerGroupEndToEnd(t *testing.T) {
 	if err != nil || dg["grp"].State != "Stable" || len(dg["grp"].Members) != 2 {
 		t.Fatalf("describe: %v %+v", err, dg["grp"])
 	}
+	// The exporter-named figures: two members, Stable, nothing left to read.
+	want := map[string]float64{"kafka_consumergroup_members": 2, "kafka_consumergroup_lag_sum": 0}
+	got := map[string]float64{}
+	stable := false
+	mfs, err := b.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["consumergroup"] != "grp" {
+				continue
+			}
+			switch mf.GetName() {
+			case "kafka_consumergroup_members", "kafka_consumergroup_lag_sum":
+				got[mf.GetName()] = m.GetGauge().GetValue()
+			case "kafka_consumergroup_state":
+				if labels["state"] == "Stable" && m.GetGauge().GetValue() == 1 {
+					stable = true
+				}
+			}
+		}
+	}
+	for k, v := range want {
+		if gv, ok := got[k]; !ok || gv != v {
+			t.Errorf("%s = %v (present %v), want %v", k, gv, ok, v)
+		}
+	}
+	if !stable {
+		t.Error("kafka_consumergroup_state{state=Stable} is not 1")
+	}
 	for _, m := range members {
 		m.Close()
 	}

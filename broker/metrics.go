@@ -79,6 +79,7 @@ func newMetrics(b *Broker) *metrics {
 	}, func() float64 { return float64(len(b.node.Partitions())) })
 	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.recordsIn, m.recordsOut,
 		m.connections, m.connsTotal, m.commitLat, m.fsyncLat, m.produceError, partitionsLed, replicas)
+	m.reg.MustRegister(newGroupCollector(b))
 	m.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -117,6 +117,8 @@ type group struct {
 
 	offsets  map[tp]offset
 	inflight map[tp]int // commits appended to the store and not yet applied
+
+	rebalances uint64 // join phases completed with members, since this shard loaded the group (metrics)
 }
 
 func newGroup(id string, now time.Time) *group {

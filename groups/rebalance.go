@@ -233,6 +233,7 @@ func (s *Shard) completeJoin(g *group) {
 	}
 
 	g.protocol = g.selectProtocol()
+	g.rebalances++
 	g.transition(stateCompletingRebalance, now)
 	s.log.Info("join phase complete", "group", g.id, "generation", g.generation,
 		"protocol", g.protocol, "leader", g.leader, "members", len(g.members))

@@ -116,6 +116,7 @@ type GroupInfo struct {
 	Members      int
 	Generation   int32
 	Offsets      int
+	Rebalances   uint64 // join phases completed with members since the shard loaded the group
 }
 
 // Groups returns a snapshot of every group of the shard, sorted by id.
@@ -132,6 +133,7 @@ func (s *Shard) Groups() []GroupInfo {
 			Members:      len(g.members),
 			Generation:   g.generation,
 			Offsets:      len(g.offsets),
+			Rebalances:   g.rebalances,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
