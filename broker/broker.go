@@ -13,7 +13,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -248,7 +250,13 @@ func (b *Broker) logConfig(t *replication.Topic) logstore.Config {
 	return c
 }
 
+// retention returns the time and size limits that delete whole segments.
+// Like Kafka, a topic whose cleanup.policy lacks "delete" (compact only, as
+// __consumer_offsets) is never trimmed by them.
 func (b *Broker) retention(t *replication.Topic) (int64, int64) {
+	if !slices.Contains(strings.Split(b.topicValue(t, "cleanup.policy"), ","), "delete") {
+		return -1, -1
+	}
 	return b.topicInt64(t, "retention.ms"), b.topicInt64(t, "retention.bytes")
 }
 

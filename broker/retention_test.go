@@ -67,3 +67,20 @@ func TestCloseReleasesFiles(t *testing.T) {
 		t.Fatalf("%d open files before Start, %d after Close", before, after)
 	}
 }
+
+// A compact-only topic (as __consumer_offsets) is never trimmed by time or
+// size: without compaction that would lose the latest value of old keys.
+func TestRetentionSkipsCompactOnlyTopics(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "compacted", 1, map[string]string{"cleanup.policy": "compact", "segment.bytes": "2048", "retention.ms": "1000"})
+	old := time.Now().Add(-time.Hour).UnixMilli()
+	for i := 0; i < 20; i++ {
+		produceRaw(t, cl, "compacted", 0, -1, encodeBatch(old, -1, -1, -1, []testRecord{{key: []byte("k"), value: make([]byte, 400)}}))
+	}
+	b.node.EnforceRetention(time.Now())
+	if start := b.node.Partition("compacted", 0).LogStartOffset(); start != 0 {
+		t.Fatalf("compact-only topic trimmed to %d", start)
+	}
+}
