@@ -170,10 +170,11 @@ func (p *Partition) startRaft(t *Topic) error {
 	}
 	conf := n.raftConfig(timings)
 	conf.NotifyCh = p.notify
-	// Snapshots hold only producer state and offsets, so take them often: they
-	// bound the replay on restart and let retention delete old segments.
-	conf.SnapshotThreshold = 1024
-	conf.SnapshotInterval = 30 * time.Second
+	// Snapshots hold only producer state and offsets: they bound the replay
+	// on restart and let retention delete old segments. Taking one costs a
+	// few fsyncs that compete with the log's, so not too often.
+	conf.SnapshotThreshold = 16384
+	conf.SnapshotInterval = 2 * time.Minute
 
 	if err := p.checkSnapshots(snaps, replicas); err != nil {
 		p.trans.Close()
