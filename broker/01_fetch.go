@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/gokafka/gokafka/logstore"
@@ -314,5 +315,9 @@ func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []f
 			b.metrics.recordsOut.WithLabelValues(fp.key.topic).Add(float64(logstore.CountRecords(o.records)))
 		}
 		resp.Topics[ti].Partitions = append(resp.Topics[ti].Partitions, rp)
+		if b.logger.Enabled(context.Background(), slog.LevelDebug) {
+			b.logger.Debug("fetch partition", "topic", fp.key.topic, "partition", fp.key.part, "offset", fp.sp.offset,
+				"error", o.errCode, "hw", o.hw, "bytes", len(o.records))
+		}
 	}
 }

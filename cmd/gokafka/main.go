@@ -1,10 +1,11 @@
 // Command gokafka is the companion CLI of gokafkad and stands in for Kafka's
 // console tools: topic administration (kafka-topics, kafka-configs), a line
 // producer and a formatting consumer (kafka-console-producer/-consumer) and
-// the two perf tests (kafka-producer-perf-test, kafka-consumer-perf-test).
-// It is a plain Kafka client (franz-go kgo and kadm) and works against any
-// Kafka-compatible cluster. It never uses consumer groups: consumers read
-// partitions directly.
+// the two perf tests (kafka-producer-perf-test, kafka-consumer-perf-test),
+// and consumer group administration (kafka-consumer-groups). It is a plain
+// Kafka client (franz-go kgo and kadm) and works against any
+// Kafka-compatible cluster. It never joins a consumer group itself:
+// consumers read partitions directly.
 //
 // main is a thin wrapper around run so that tests drive the same code path
 // with their own stdin, stdout and stderr. Exit codes: 0 ok, 1 runtime error
@@ -96,6 +97,8 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		err = cmdConsume(e, rest)
 	case "perf":
 		err = cmdPerf(e, rest)
+	case "group", "groups", "consumer-groups":
+		err = cmdGroup(e, rest)
 	case "version":
 		fmt.Fprintf(stdout, "gokafka %s %s %s/%s\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":
@@ -155,6 +158,13 @@ Commands:
   perf produce --topic T --num-records N --record-size B [--partitions P] [--acks all|1|0]
           [--max-in-flight N] [--linger DUR] [--batch-bytes N] [--throughput R] [--json]
   perf consume --topic T --messages N [--timeout DUR] [--json]
+  group list [--state S[,S...]]
+  group describe GROUP...
+  group reset-offsets GROUP (--topic T[:P,P...] ... | --all-topics)
+          (--to-earliest | --to-latest | --to-datetime RFC3339|unix-ms | --shift-by N | --to-offset N)
+          [--execute]   (a dry run unless --execute; the group must be inactive)
+  group delete GROUP...
+  group delete-offsets GROUP --topic T[:P,P...] ...
   version
   help
 

@@ -32,6 +32,8 @@ func startBroker(t *testing.T) string {
 	cfg.RaftListen = "127.0.0.1:0"
 	cfg.AdminListen = ""
 	cfg.DataDir = t.TempDir()
+	cfg.OffsetsTopicNumPartitions = 4 // fewer coordinator shards to start
+	cfg.GroupInitialRebalanceDelayMs = 0
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -285,6 +287,21 @@ func TestUsage(t *testing.T) {
 		{[]string{"perf"}, 2, "want produce or consume"},
 		{[]string{"perf", "produce", "--topic", "t", "--record-size", "1"}, 2, "--num-records"},
 		{[]string{"perf", "consume", "--topic", "t"}, 2, "--messages"},
+		{[]string{"help"}, 0, "group reset-offsets GROUP"},
+		{[]string{"group"}, 2, "want list, describe"},
+		{[]string{"group", "frob"}, 2, `unknown subcommand "frob"`},
+		{[]string{"group", "list", "--state", "Sleepy"}, 2, "--state \"Sleepy\""},
+		{[]string{"group", "describe"}, 2, "at least one group"},
+		{[]string{"group", "reset-offsets", "g", "--topic", "t"}, 2, "exactly one of --to-earliest"},
+		{[]string{"group", "reset-offsets", "g", "--topic", "t", "--to-earliest", "--shift-by", "1"}, 2, "exactly one of --to-earliest"},
+		{[]string{"group", "reset-offsets", "g", "--to-latest"}, 2, "--topic or --all-topics"},
+		{[]string{"group", "reset-offsets", "g", "--topic", "t", "--all-topics", "--to-latest"}, 2, "--topic or --all-topics"},
+		{[]string{"group", "reset-offsets", "g", "--topic", "t:x", "--to-latest"}, 2, "not a number"},
+		{[]string{"group", "reset-offsets", "g", "--topic", "t", "--shift-by", "z"}, 2, "want an integer"},
+		{[]string{"group", "reset-offsets", "g", "--topic", "t", "--to-datetime", "noon"}, 2, "RFC3339"},
+		{[]string{"group", "reset-offsets", "--topic", "t", "--to-latest"}, 2, "exactly one group"},
+		{[]string{"group", "delete"}, 2, "at least one group"},
+		{[]string{"group", "delete-offsets", "g"}, 2, "--topic is required"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(tc.args, strings.NewReader(""), &out, &errOut)
