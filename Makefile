@@ -10,12 +10,20 @@ build:
 	$(GO) build -o bin/gokafkad ./cmd/gokafkad
 	$(GO) build -o bin/gokafka ./cmd/gokafka
 
-# Everything the tests need that Go does not fetch by itself.
+# Everything the tests need that Go does not fetch by itself: kcat, the
+# Python clients (Debian's packages) and KafkaJS (npm, into compat-tests/node).
 deps:
-	@command -v kcat >/dev/null 2>&1 || { \
-	  echo "installing kcat"; \
+	@missing=""; \
+	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	/usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || missing="$$missing python3 python3-kafka"; \
+	/usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing="$$missing python3-confluent-kafka"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq kcat >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@test -d compat-tests/node/node_modules/kafkajs || (cd compat-tests/node && npm ci --no-audit --no-fund --silent)
 
 vet:
 	$(GO) vet ./...
