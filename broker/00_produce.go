@@ -26,34 +26,12 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 	}
 	var waits []waiting
 	if r.Acks != 0 && r.Acks != 1 && r.Acks != -1 {
-		for _, rt := range r.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return now(resp)
+		return now(produceFailAll(r, kerr.InvalidRequiredAcks))
 	}
 	if r.TransactionID != nil {
 		// Transactions arrive with their own issue; until then no producer
 		// can hold a transactional id here (InitProducerID refuses them).
-		for _, rt := range r.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return now(resp)
+		return now(produceFailAll(r, kerr.TransactionalIDAuthorizationFailed))
 	}
 	state := b.node.Controller().State()
 	for _, rt := range r.Topics {
@@ -115,6 +93,23 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 		}
 		return resp
 	}
+}
+
+// produceFailAll answers every partition of r with code.
+func produceFailAll(r *kmsg.ProduceRequest, code *kerr.Error) *kmsg.ProduceResponse {
+	resp := r.ResponseKind().(*kmsg.ProduceResponse)
+	for _, rt := range r.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.ErrorCode = code.Code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }
 
 // checkProduce validates one partition's records as Kafka does and returns

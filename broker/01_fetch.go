@@ -135,7 +135,7 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Response 
 		if fp.errCode != 0 {
 			continue
 		}
-		fp.part, fp.errCode = b.fetchable(st, fp.key, fp.sp)
+		fp.part, fp.errCode = b.leaderReplica(st, fp.key.topic, fp.key.part, fp.sp.epoch)
 	}
 
 	deadline := time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
@@ -179,27 +179,6 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Response 
 		}
 		t.Stop()
 	}
-}
-
-// fetchable finds the local leader replica for a fetch, or the error code.
-func (b *Broker) fetchable(st *replication.State, k sessionPartKey, sp *sessionPart) (*replication.Partition, int16) {
-	t := st.Topics[k.topic]
-	if t == nil || k.part < 0 || int(k.part) >= len(t.Replicas) {
-		return nil, kerr.UnknownTopicOrPartition.Code
-	}
-	p := b.node.Partition(k.topic, k.part)
-	if p == nil || !p.Ready() {
-		return nil, kerr.NotLeaderForPartition.Code
-	}
-	if sp.epoch >= 0 {
-		switch cur := p.LeaderEpoch(); {
-		case sp.epoch < cur:
-			return nil, kerr.FencedLeaderEpoch.Code
-		case sp.epoch > cur:
-			return nil, kerr.UnknownLeaderEpoch.Code
-		}
-	}
-	return p, 0
 }
 
 type fetchOut struct {

@@ -20,29 +20,13 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) kmsg.Response {
 	for _, rt := range r.Topics {
 		ot := kmsg.NewListOffsetsResponseTopic()
 		ot.Topic = rt.Topic
-		t := st.Topics[rt.Topic]
 		for _, rp := range rt.Partitions {
 			op := kmsg.NewListOffsetsResponseTopicPartition()
 			op.Partition = rp.Partition
 			op.Timestamp, op.Offset, op.LeaderEpoch = -1, -1, -1
-			switch {
-			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Replicas):
-				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			default:
-				p := b.node.Partition(rt.Topic, rp.Partition)
-				if p == nil || !p.Ready() {
-					op.ErrorCode = kerr.NotLeaderForPartition.Code
-					break
-				}
-				if rp.CurrentLeaderEpoch >= 0 {
-					if cur := p.LeaderEpoch(); rp.CurrentLeaderEpoch < cur {
-						op.ErrorCode = kerr.FencedLeaderEpoch.Code
-						break
-					} else if rp.CurrentLeaderEpoch > cur {
-						op.ErrorCode = kerr.UnknownLeaderEpoch.Code
-						break
-					}
-				}
+			p, code := b.leaderReplica(st, rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
+			op.ErrorCode = code
+			if p != nil {
 				hw := p.HighWatermark()
 				epoch := p.LeaderEpoch()
 				switch rp.Timestamp {

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -11,48 +10,33 @@ func (b *Broker) handleOffsetForLeaderEpoch(r *kmsg.OffsetForLeaderEpochRequest)
 	for _, rt := range r.Topics {
 		ot := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		ot.Topic = rt.Topic
-		t := st.Topics[rt.Topic]
 		for _, rp := range rt.Partitions {
 			op := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			op.Partition = rp.Partition
 			op.LeaderEpoch, op.EndOffset = -1, -1
-			switch {
-			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Replicas):
-				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			default:
-				p := b.node.Partition(rt.Topic, rp.Partition)
-				if p == nil || !p.Ready() {
-					op.ErrorCode = kerr.NotLeaderForPartition.Code
-					break
-				}
-				cur := p.LeaderEpoch()
-				if rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < cur {
-					op.ErrorCode = kerr.FencedLeaderEpoch.Code
-					break
-				}
-				if rp.CurrentLeaderEpoch > cur {
-					op.ErrorCode = kerr.UnknownLeaderEpoch.Code
-					break
-				}
-				hw := p.HighWatermark()
-				if rp.LeaderEpoch > cur {
-					break // undefined, as Kafka answers
-				}
-				if rp.LeaderEpoch == cur {
-					// The current epoch ends at the log end; consumers only
-					// see up to the high watermark.
-					op.LeaderEpoch, op.EndOffset = cur, hw
-					break
-				}
-				e, end := p.Log().EpochEndOffset(rp.LeaderEpoch)
-				if end > hw {
-					end = hw
-				}
-				op.LeaderEpoch, op.EndOffset = e, end
+			p, code := b.leaderReplica(st, rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
+			op.ErrorCode = code
+			if p != nil {
+				op.LeaderEpoch, op.EndOffset = epochEnd(p.LeaderEpoch(), p.HighWatermark(), rp.LeaderEpoch, p.Log().EpochEndOffset)
 			}
 			ot.Partitions = append(ot.Partitions, op)
 		}
 		resp.Topics = append(resp.Topics, ot)
 	}
 	return resp
+}
+
+// epochEnd answers OffsetForLeaderEpoch for one partition: the current epoch
+// ends at the log end (clients only see up to the high watermark), a later
+// one is undefined, and an earlier one ends where the next epoch in the log
+// starts.
+func epochEnd(cur int32, hw int64, asked int32, fromLog func(int32) (int32, int64)) (int32, int64) {
+	switch {
+	case asked > cur:
+		return -1, -1
+	case asked == cur:
+		return cur, hw
+	}
+	e, end := fromLog(asked)
+	return e, min(end, hw)
 }

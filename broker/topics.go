@@ -163,3 +163,26 @@ func (b *Broker) autoCreate(ctx context.Context, name string) error {
 	}
 	return b.createTopic(ctx, t)
 }
+
+// leaderReplica returns this broker's replica of topic/partition when it
+// leads it, checking the client's current leader epoch (-1: none given) as
+// Kafka does; otherwise the error code to answer for that partition.
+func (b *Broker) leaderReplica(st *replication.State, topic string, part, currentEpoch int32) (*replication.Partition, int16) {
+	t := st.Topics[topic]
+	if t == nil || part < 0 || int(part) >= len(t.Replicas) {
+		return nil, kerr.UnknownTopicOrPartition.Code
+	}
+	p := b.node.Partition(topic, part)
+	if p == nil || !p.Ready() {
+		return nil, kerr.NotLeaderForPartition.Code
+	}
+	if currentEpoch >= 0 {
+		switch cur := p.LeaderEpoch(); {
+		case currentEpoch < cur:
+			return nil, kerr.FencedLeaderEpoch.Code
+		case currentEpoch > cur:
+			return nil, kerr.UnknownLeaderEpoch.Code
+		}
+	}
+	return p, 0
+}
