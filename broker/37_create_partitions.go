@@ -26,6 +26,10 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 	if t == nil {
 		return kafkaErrorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", rt.Topic)
 	}
+	if t.Internal {
+		// Its partition count decides which shard coordinates each group.
+		return kafkaErrorf(kerr.InvalidRequest, "the partitions of internal topic %s cannot be changed", t.Name)
+	}
 	cur := int32(len(t.Replicas))
 	if rt.Count < cur {
 		return kafkaErrorf(kerr.InvalidPartitions, "topic currently has %d partitions, which is higher than the requested %d", cur, rt.Count)

@@ -204,6 +204,13 @@ func TestFindCoordinatorAndInternalTopic(t *testing.T) {
 		t.Fatal("__consumer_offsets not listed as internal")
 	}
 	cl := newClient(t, b)
+	cp := kmsg.NewPtrCreatePartitionsRequest()
+	cpt := kmsg.NewCreatePartitionsRequestTopic()
+	cpt.Topic, cpt.Count = offsetsTopic, 8
+	cp.Topics = append(cp.Topics, cpt)
+	if code := request[*kmsg.CreatePartitionsResponse](t, cl, cp).Topics[0].ErrorCode; code != kerr.InvalidRequest.Code {
+		t.Fatalf("growing __consumer_offsets: %v", kerr.ErrorForCode(code))
+	}
 	if rp := produceRaw(t, cl, offsetsTopic, 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "x"))); rp.ErrorCode != kerr.InvalidTopicException.Code {
 		t.Fatalf("produce to __consumer_offsets: %v", kerr.ErrorForCode(rp.ErrorCode))
 	}
