@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 	"unicode/utf16"
@@ -294,15 +295,23 @@ func (c *coordinator) loading() bool {
 	return false
 }
 
-// shardIndex is Kafka's choice of partition for a group: the Java hash code of
-// the id, made non-negative, modulo the partition count, so the same group
-// lands on the same __consumer_offsets partition as in Kafka.
+// shardIndex is Kafka's choice of partition for a group, so the same group
+// lands on the same __consumer_offsets partition as in Kafka: the Java hash
+// code of the id (over its UTF-16 code units), made non-negative the way
+// Kafka's Utils.abs does (absolute value, MinInt32 to 0), modulo the
+// partition count.
 func shardIndex(group string, n int32) int32 {
 	var h int32
 	for _, u := range utf16.Encode([]rune(group)) {
 		h = 31*h + int32(u)
 	}
-	return (h & 0x7fffffff) % n
+	switch {
+	case h == math.MinInt32:
+		h = 0
+	case h < 0:
+		h = -h
+	}
+	return h % n
 }
 
 func (c *coordinator) expireLoop() {

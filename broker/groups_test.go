@@ -179,13 +179,14 @@ func TestFindCoordinatorAndInternalTopic(t *testing.T) {
 	if r := rawRequest(t, b, old).(*kmsg.FindCoordinatorResponse); r.ErrorCode != 0 || r.NodeID != b.node.ID() {
 		t.Fatalf("v0: %+v", r)
 	}
-	// Kafka's partition choice: Java's String.hashCode (over UTF-16), masked,
-	// modulo. The wanted values were computed with Java.
+	// Kafka's partition choice: Utils.abs(String.hashCode()) % n. The wanted
+	// values were computed with Java; "my-group" and "tools-g1" have negative
+	// hash codes.
 	for _, tc := range []struct {
 		group string
 		n     int32
 		want  int32
-	}{{"my-group", 50, 36}, {"", 50, 0}, {"console-consumer-12345", 50, 6}, {"ü-grøup😀", 50, 28}} {
+	}{{"my-group", 50, 12}, {"", 50, 0}, {"console-consumer-12345", 50, 6}, {"ü-grøup😀", 50, 28}, {"tools-g1", 50, 34}} {
 		if got := shardIndex(tc.group, tc.n); got != tc.want {
 			t.Errorf("shardIndex(%q, %d) = %d, want %d", tc.group, tc.n, got, tc.want)
 		}

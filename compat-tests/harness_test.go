@@ -1,5 +1,6 @@
 // Package compattests drives a real gokafkad process with real Kafka clients
-// (franz-go, sarama, kafka-go, kcat) and raw sockets. Nothing is mocked: each
+// (franz-go, sarama, kafka-go, kcat, kafka-python, confluent-kafka, KafkaJS) and raw
+// sockets. Nothing is mocked: each
 // test starts its own broker process on free ports with its own data
 // directory and kills it at cleanup, printing the broker's log on failure.
 package compattests
@@ -27,6 +28,11 @@ import (
 var gokafkadBin string
 
 func TestMain(m *testing.M) {
+	// A re-executed test binary acting as a helper process (see
+	// groups_member_test.go) must not build the broker or run tests.
+	if role := os.Getenv(helperEnv); role != "" {
+		os.Exit(runHelper(role))
+	}
 	os.Exit(runMain(m))
 }
 
