@@ -1,8 +1,8 @@
 // Package compattests drives a real gokafkad process with real Kafka clients
-// (franz-go, sarama, kafka-go, kcat, kafka-python, confluent-kafka, KafkaJS) and raw
-// sockets. Nothing is mocked: each
-// test starts its own broker process on free ports with its own data
-// directory and kills it at cleanup, printing the broker's log on failure.
+// (franz-go, sarama, kafka-go, kcat, kafka-python, confluent-kafka, KafkaJS)
+// and raw sockets. Nothing is mocked: each test starts its own broker process
+// on free ports with its own data directory and kills it at cleanup, printing
+// the broker's log on failure.
 package compattests
 
 import (
