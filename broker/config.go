@@ -184,39 +184,40 @@ func parseListener(v string) (string, error) {
 }
 
 // Options lists every configuration key, in the order --help shows them.
-func Options() []Option {
-	return []Option{
-		intOpt("node.id", "node-id", "this broker's id", func(c *Config) *int32 { return &c.NodeID }),
-		listenerOpt("listeners", "listen", "address the Kafka protocol listens on (host:port or PLAINTEXT://host:port)", func(c *Config) *string { return &c.Listen }),
-		listenerOpt("advertised.listeners", "advertise", "address given to clients in metadata (default: the listen address)", func(c *Config) *string { return &c.Advertise }),
-		strOpt("log.dirs", "data-dir", "directory holding all data", func(c *Config) *string { return &c.DataDir }),
-		strOpt("admin.listen", "admin-listen", "HTTP address for /metrics and /healthz (empty disables)", func(c *Config) *string { return &c.AdminListen }),
-		strOpt("raft.listen", "raft-listen", "address the raft transport of every group listens on", func(c *Config) *string { return &c.RaftListen }),
-		strOpt("raft.advertise", "raft-advertise", "raft address given to peers (default: the raft listen address)", func(c *Config) *string { return &c.RaftAdvertise }),
-		intOpt("num.partitions", "num-partitions", "partitions of an auto-created or default topic", func(c *Config) *int32 { return &c.NumPartitions }),
-		intOpt("default.replication.factor", "default-replication-factor", "replication factor of auto-created or default topics", func(c *Config) *int16 { return &c.DefaultReplicationFactor }),
-		boolOpt("auto.create.topics.enable", "auto-create-topics", "create topics on first metadata request or produce", func(c *Config) *bool { return &c.AutoCreateTopics }),
-		intOpt("log.segment.bytes", "log-segment-bytes", "segment file size before a new one is rolled", func(c *Config) *int64 { return &c.LogSegmentBytes }),
-		intOpt("log.roll.ms", "log-roll-ms", "segment age before a new one is rolled", func(c *Config) *int64 { return &c.LogRollMs }),
-		intOpt("log.retention.ms", "log-retention-ms", "delete segments older than this (-1: never)", func(c *Config) *int64 { return &c.LogRetentionMs }),
-		intOpt("log.retention.bytes", "log-retention-bytes", "delete oldest segments past this size per partition (-1: never)", func(c *Config) *int64 { return &c.LogRetentionBytes }),
-		intOpt("log.retention.check.interval.ms", "log-retention-check-interval-ms", "how often retention runs", func(c *Config) *int64 { return &c.LogRetentionCheckMs }),
-		intOpt("log.index.interval.bytes", "log-index-interval-bytes", "bytes between sparse index entries", func(c *Config) *int32 { return &c.LogIndexIntervalBytes }),
-		intOpt("log.flush.interval.ms", "log-flush-interval-ms", "-1: fsync every raft batch before acknowledging (default); N>0: fsync at most every N ms (faster, loses the last N ms on power loss)", func(c *Config) *int64 { return &c.LogFlushIntervalMs }),
-		strOpt("log.message.timestamp.type", "log-message-timestamp-type", "CreateTime or LogAppendTime", func(c *Config) *string { return &c.LogMessageTimestampTyp }),
-		intOpt("message.max.bytes", "message-max-bytes", "largest record batch accepted", func(c *Config) *int32 { return &c.MessageMaxBytes }),
-		intOpt("socket.request.max.bytes", "socket-request-max-bytes", "largest request frame accepted", func(c *Config) *int32 { return &c.SocketRequestMaxBytes }),
-		intOpt("connections.max.idle.ms", "connections-max-idle-ms", "close connections idle this long", func(c *Config) *int64 { return &c.ConnectionsMaxIdleMs }),
-		intOpt("offsets.topic.num.partitions", "offsets-topic-num-partitions", "partitions (coordinator shards) of __consumer_offsets, fixed once created", func(c *Config) *int32 { return &c.OffsetsTopicNumPartitions }),
-		intOpt("offsets.topic.replication.factor", "offsets-topic-replication-factor", "replication factor of __consumer_offsets (capped at the brokers present when it is created)", func(c *Config) *int16 { return &c.OffsetsTopicReplicationFactor }),
-		intOpt("group.initial.rebalance.delay.ms", "group-initial-rebalance-delay-ms", "how long a new group waits for more members before its first rebalance", func(c *Config) *int64 { return &c.GroupInitialRebalanceDelayMs }),
-		intOpt("group.min.session.timeout.ms", "group-min-session-timeout-ms", "smallest session timeout a member may ask for", func(c *Config) *int64 { return &c.GroupMinSessionTimeoutMs }),
-		intOpt("group.max.session.timeout.ms", "group-max-session-timeout-ms", "largest session timeout a member may ask for", func(c *Config) *int64 { return &c.GroupMaxSessionTimeoutMs }),
-		intOpt("group.max.size", "group-max-size", "most members a group may have", func(c *Config) *int32 { return &c.GroupMaxSize }),
-		intOpt("offsets.retention.minutes", "offsets-retention-minutes", "committed offsets of an empty group are kept this long", func(c *Config) *int64 { return &c.OffsetsRetentionMinutes }),
-		intOpt("offsets.retention.check.interval.ms", "offsets-retention-check-interval-ms", "how often expired offsets are removed", func(c *Config) *int64 { return &c.OffsetsRetentionCheckMs }),
-		intOpt("offset.metadata.max.bytes", "offset-metadata-max-bytes", "largest metadata string of a committed offset", func(c *Config) *int32 { return &c.OffsetMetadataMaxBytes }),
-	}
+func Options() []Option { return options }
+
+// options is built once: Get sits on the produce path (topic defaults).
+var options = []Option{
+	intOpt("node.id", "node-id", "this broker's id", func(c *Config) *int32 { return &c.NodeID }),
+	listenerOpt("listeners", "listen", "address the Kafka protocol listens on (host:port or PLAINTEXT://host:port)", func(c *Config) *string { return &c.Listen }),
+	listenerOpt("advertised.listeners", "advertise", "address given to clients in metadata (default: the listen address)", func(c *Config) *string { return &c.Advertise }),
+	strOpt("log.dirs", "data-dir", "directory holding all data", func(c *Config) *string { return &c.DataDir }),
+	strOpt("admin.listen", "admin-listen", "HTTP address for /metrics and /healthz (empty disables)", func(c *Config) *string { return &c.AdminListen }),
+	strOpt("raft.listen", "raft-listen", "address the raft transport of every group listens on", func(c *Config) *string { return &c.RaftListen }),
+	strOpt("raft.advertise", "raft-advertise", "raft address given to peers (default: the raft listen address)", func(c *Config) *string { return &c.RaftAdvertise }),
+	intOpt("num.partitions", "num-partitions", "partitions of an auto-created or default topic", func(c *Config) *int32 { return &c.NumPartitions }),
+	intOpt("default.replication.factor", "default-replication-factor", "replication factor of auto-created or default topics", func(c *Config) *int16 { return &c.DefaultReplicationFactor }),
+	boolOpt("auto.create.topics.enable", "auto-create-topics", "create topics on first metadata request or produce", func(c *Config) *bool { return &c.AutoCreateTopics }),
+	intOpt("log.segment.bytes", "log-segment-bytes", "segment file size before a new one is rolled", func(c *Config) *int64 { return &c.LogSegmentBytes }),
+	intOpt("log.roll.ms", "log-roll-ms", "segment age before a new one is rolled", func(c *Config) *int64 { return &c.LogRollMs }),
+	intOpt("log.retention.ms", "log-retention-ms", "delete segments older than this (-1: never)", func(c *Config) *int64 { return &c.LogRetentionMs }),
+	intOpt("log.retention.bytes", "log-retention-bytes", "delete oldest segments past this size per partition (-1: never)", func(c *Config) *int64 { return &c.LogRetentionBytes }),
+	intOpt("log.retention.check.interval.ms", "log-retention-check-interval-ms", "how often retention runs", func(c *Config) *int64 { return &c.LogRetentionCheckMs }),
+	intOpt("log.index.interval.bytes", "log-index-interval-bytes", "bytes between sparse index entries", func(c *Config) *int32 { return &c.LogIndexIntervalBytes }),
+	intOpt("log.flush.interval.ms", "log-flush-interval-ms", "-1: fsync every raft batch before acknowledging (default); N>0: fsync at most every N ms (faster, loses the last N ms on power loss)", func(c *Config) *int64 { return &c.LogFlushIntervalMs }),
+	strOpt("log.message.timestamp.type", "log-message-timestamp-type", "CreateTime or LogAppendTime", func(c *Config) *string { return &c.LogMessageTimestampTyp }),
+	intOpt("message.max.bytes", "message-max-bytes", "largest record batch accepted", func(c *Config) *int32 { return &c.MessageMaxBytes }),
+	intOpt("socket.request.max.bytes", "socket-request-max-bytes", "largest request frame accepted", func(c *Config) *int32 { return &c.SocketRequestMaxBytes }),
+	intOpt("connections.max.idle.ms", "connections-max-idle-ms", "close connections idle this long", func(c *Config) *int64 { return &c.ConnectionsMaxIdleMs }),
+	intOpt("offsets.topic.num.partitions", "offsets-topic-num-partitions", "partitions (coordinator shards) of __consumer_offsets, fixed once created", func(c *Config) *int32 { return &c.OffsetsTopicNumPartitions }),
+	intOpt("offsets.topic.replication.factor", "offsets-topic-replication-factor", "replication factor of __consumer_offsets (capped at the brokers present when it is created)", func(c *Config) *int16 { return &c.OffsetsTopicReplicationFactor }),
+	intOpt("group.initial.rebalance.delay.ms", "group-initial-rebalance-delay-ms", "how long a new group waits for more members before its first rebalance", func(c *Config) *int64 { return &c.GroupInitialRebalanceDelayMs }),
+	intOpt("group.min.session.timeout.ms", "group-min-session-timeout-ms", "smallest session timeout a member may ask for", func(c *Config) *int64 { return &c.GroupMinSessionTimeoutMs }),
+	intOpt("group.max.session.timeout.ms", "group-max-session-timeout-ms", "largest session timeout a member may ask for", func(c *Config) *int64 { return &c.GroupMaxSessionTimeoutMs }),
+	intOpt("group.max.size", "group-max-size", "most members a group may have", func(c *Config) *int32 { return &c.GroupMaxSize }),
+	intOpt("offsets.retention.minutes", "offsets-retention-minutes", "committed offsets of an empty group are kept this long", func(c *Config) *int64 { return &c.OffsetsRetentionMinutes }),
+	intOpt("offsets.retention.check.interval.ms", "offsets-retention-check-interval-ms", "how often expired offsets are removed", func(c *Config) *int64 { return &c.OffsetsRetentionCheckMs }),
+	intOpt("offset.metadata.max.bytes", "offset-metadata-max-bytes", "largest metadata string of a committed offset", func(c *Config) *int32 { return &c.OffsetMetadataMaxBytes }),
 }
 
 // Set sets one key, by Kafka name or flag name.
