@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gokafka/gokafka/logstore"
@@ -23,11 +24,29 @@ type fetchPart struct {
 
 func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg.FetchRequest) protocol.Reply {
 	ch := make(chan kmsg.Response, 1)
-	go func() { ch <- b.fetch(ctx, r) }()
+	go func() {
+		buf := fetchBufs.Get().(*[]byte)
+		resp := b.fetch(ctx, r, buf)
+		// The response's records point into *buf until they are written.
+		req.AfterWrite = func() { putFetchBuf(buf) }
+		ch <- resp
+	}()
 	return func() kmsg.Response { return <-ch }
 }
 
-func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Response {
+// fetchBufs holds the buffers fetches read records into: reused, they are
+// neither allocated nor zeroed per request.
+var fetchBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+func putFetchBuf(buf *[]byte) {
+	if cap(*buf) > 16<<20 {
+		return // do not keep the odd huge one
+	}
+	*buf = (*buf)[:0]
+	fetchBufs.Put(buf)
+}
+
+func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, buf *[]byte) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	useIDs := r.Version >= 13
 	st := b.node.Controller().State()
@@ -147,7 +166,7 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Response 
 		}
 	}()
 	for {
-		out, total, err := b.readFetch(r, parts, incremental)
+		out, total, err := b.readFetch(r, parts, incremental, buf)
 		if err != nil {
 			resp.ErrorCode, _ = errCodeMsg(err)
 			return resp
@@ -197,8 +216,10 @@ func hasError(out []fetchOut) bool {
 	return false
 }
 
-// readFetch reads every partition once, within the byte limits.
-func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental bool) ([]fetchOut, int, error) {
+// readFetch reads every partition once, within the byte limits, into *buf
+// (reset first: an earlier pass of a long poll is discarded).
+func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental bool, buf *[]byte) ([]fetchOut, int, error) {
+	*buf = (*buf)[:0]
 	out := make([]fetchOut, len(parts))
 	total := 0
 	maxBytes := int(r.MaxBytes)
@@ -230,7 +251,15 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 			if limit <= 0 {
 				limit = 1
 			}
-			recs, err := p.Log().Read(fp.sp.offset, limit, o.hw)
+			before := len(*buf)
+			var err error
+			*buf, err = p.Log().ReadAppend(*buf, fp.sp.offset, limit, o.hw)
+			// A slice of this read only: a later append may move *buf, and
+			// then this one keeps pointing at the old, unchanged array.
+			recs := (*buf)[before:len(*buf):len(*buf)]
+			if len(recs) == 0 {
+				recs = nil
+			}
 			switch {
 			case errors.Is(err, logstore.ErrOffsetOutOfRange):
 				o.errCode = kerr.OffsetOutOfRange.Code
@@ -241,6 +270,7 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 			// At most one oversized batch per response (KIP-74): past the
 			// first, a partition whose next batch does not fit gets none.
 			if total > 0 && len(recs) > limit {
+				*buf = (*buf)[:before]
 				recs = nil
 			}
 			o.records = recs

@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -12,16 +13,27 @@ import (
 // means nothing to read yet. Offsets outside [StartOffset, EndOffset] give
 // ErrOffsetOutOfRange.
 func (l *Log) Read(offset int64, maxBytes int, limit int64) ([]byte, error) {
+	b, err := l.ReadAppend(nil, offset, maxBytes, limit)
+	if len(b) == 0 {
+		b = nil
+	}
+	return b, err
+}
+
+// ReadAppend is Read appending to dst (which may come from a pool), so the
+// fetch path neither allocates nor zeroes a buffer per partition. It returns
+// dst extended by the batches read; on error or nothing to read, dst itself.
+func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int, limit int64) ([]byte, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
-		return nil, ErrClosed
+		return dst, ErrClosed
 	}
 	if offset < l.lso || offset > l.leo {
-		return nil, ErrOffsetOutOfRange
+		return dst, ErrOffsetOutOfRange
 	}
 	if offset == l.leo || offset >= limit {
-		return nil, nil
+		return dst, nil
 	}
 	for si := max(l.segForOffset(offset), 0); si < len(l.segs); si++ {
 		s := l.segs[si]
@@ -30,25 +42,27 @@ func (l *Log) Read(offset int64, maxBytes int, limit int64) ([]byte, error) {
 		}
 		pos, h, ok, err := s.findBatch(offset)
 		if err != nil {
-			return nil, err
+			return dst, err
 		}
 		if !ok {
 			continue
 		}
 		if h.BaseOffset >= limit {
-			return nil, nil
+			return dst, nil
 		}
 		end := min(s.logSize, pos+int64(max(maxBytes, h.Size())))
 		if limit < s.end {
 			b, err := s.boundFor(limit)
 			if err != nil {
-				return nil, err
+				return dst, err
 			}
 			end = min(end, max(b, pos+int64(h.Size())))
 		}
-		buf := make([]byte, end-pos)
+		start := len(dst)
+		dst = slices.Grow(dst, int(end-pos))[:start+int(end-pos)]
+		buf := dst[start:]
 		if _, err := s.logF.ReadAt(buf, pos); err != nil {
-			return nil, fmt.Errorf("segment %d: read at %d: %w", s.base, pos, err)
+			return dst[:start], fmt.Errorf("segment %d: read at %d: %w", s.base, pos, err)
 		}
 		n := 0
 		for n+BatchHeaderSize <= len(buf) {
@@ -59,12 +73,9 @@ func (l *Log) Read(offset int64, maxBytes int, limit int64) ([]byte, error) {
 			}
 			n += sz
 		}
-		if n == 0 {
-			return nil, nil
-		}
-		return buf[:n:n], nil
+		return dst[:start+n], nil
 	}
-	return nil, nil
+	return dst, nil
 }
 
 // findBatch returns the position and header of the first batch in s whose

@@ -54,6 +54,7 @@ type pending struct {
 	done        chan struct{} // closed once resp is set (or the Reply panicked)
 	resp        kmsg.Response // nil: send nothing
 	failed      bool          // the Reply panicked; the connection is closing
+	req         *Request      // for AfterWrite, read once done is closed
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -147,6 +148,7 @@ func (c *conn) readLoop() error {
 			correlation: req.CorrelationID,
 			received:    received,
 			done:        make(chan struct{}),
+			req:         req,
 		}
 
 		if req.Key == apiVersionsKey {
@@ -226,8 +228,12 @@ func (c *conn) writeLoop() {
 				return
 			}
 			p.resp.SetVersion(p.version)
+			pooled := false
 			if need := sizeHint(p.resp); cap(buf) < need {
-				buf = make([]byte, 0, need)
+				// A response carrying records: encode it into a pooled
+				// buffer big enough for it, not a fresh zeroed one.
+				buf = getWriteBuf(need)
+				pooled = true
 			}
 			buf = appendResponse(buf[:0], p.correlation, p.resp)
 			c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
@@ -238,8 +244,14 @@ func (c *conn) writeLoop() {
 				c.close()
 				return
 			}
-			if cap(buf) > frameChunk {
-				buf = nil // do not pin one big fetch response's memory
+			if pooled {
+				putWriteBuf(buf)
+				buf = nil
+			} else if cap(buf) > frameChunk {
+				buf = nil // do not pin one big response's memory
+			}
+			if f := p.req.AfterWrite; f != nil {
+				f()
 			}
 		}
 		now := time.Now()

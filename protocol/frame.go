@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -182,6 +183,24 @@ func appendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte 
 	dst = resp.AppendTo(dst)
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst
+}
+
+// writeBufs recycles the buffers big responses (fetches) are encoded into.
+var writeBufs sync.Pool
+
+func getWriteBuf(n int) []byte {
+	if b, ok := writeBufs.Get().(*[]byte); ok && cap(*b) >= n {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, n)
+}
+
+func putWriteBuf(b []byte) {
+	if cap(b) > 32<<20 {
+		return
+	}
+	b = b[:0]
+	writeBufs.Put(&b)
 }
 
 // sizeHint estimates the encoded size of responses that carry record data,

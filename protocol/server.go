@@ -27,6 +27,12 @@ type Request struct {
 	Body          kmsg.Request // decoded, version set; byte fields alias a buffer no one else uses
 	Conn          *ConnInfo
 	Received      time.Time // when its frame had been read
+
+	// AfterWrite, when the Handler or its Reply sets it (before the Reply
+	// returns), runs once the response has been written to the socket, so
+	// buffers the response points into can go back to a pool. It does not
+	// run when the connection dies first.
+	AfterWrite func()
 }
 
 // Reply produces the response to one request. It may block (a long-poll
