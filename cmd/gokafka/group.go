@@ -78,39 +78,34 @@ func groupList(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	adm, cl, err := e.admin()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
-	defer cancel()
-	listed, err := adm.ListGroups(ctx, states...)
-	if err != nil {
-		return fmt.Errorf("list groups: %w", err)
-	}
-	// ListGroups has no member counts; DescribeGroups does.
-	members := map[string]string{}
-	if names := listed.Groups(); len(names) > 0 {
-		described, err := adm.DescribeGroups(ctx, names...)
+	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		listed, err := adm.ListGroups(ctx, states...)
 		if err != nil {
-			return fmt.Errorf("describe groups: %w", err)
+			return fmt.Errorf("list groups: %w", err)
 		}
-		for n, d := range described {
-			if d.Err == nil {
-				members[n] = strconv.Itoa(len(d.Members))
+		// ListGroups has no member counts; DescribeGroups does.
+		members := map[string]string{}
+		if names := listed.Groups(); len(names) > 0 {
+			described, err := adm.DescribeGroups(ctx, names...)
+			if err != nil {
+				return fmt.Errorf("describe groups: %w", err)
+			}
+			for n, d := range described {
+				if d.Err == nil {
+					members[n] = strconv.Itoa(len(d.Members))
+				}
 			}
 		}
-	}
-	fmt.Fprintln(e.stdout, "GROUP\tSTATE\tPROTOCOL-TYPE\tMEMBERS")
-	for _, g := range listed.Sorted() {
-		m, ok := members[g.Group]
-		if !ok {
-			m = "?"
+		fmt.Fprintln(e.stdout, "GROUP\tSTATE\tPROTOCOL-TYPE\tMEMBERS")
+		for _, g := range listed.Sorted() {
+			m, ok := members[g.Group]
+			if !ok {
+				m = "?"
+			}
+			fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\n", g.Group, dash(g.State), dash(g.ProtocolType), m)
 		}
-		fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\n", g.Group, dash(g.State), dash(g.ProtocolType), m)
-	}
-	return nil
+		return nil
+	})
 }
 
 // dash prints "-" for an empty field, as Kafka's tools do.
@@ -185,31 +180,26 @@ func groupDescribe(e *env, args []string) error {
 	if len(pos) == 0 {
 		return usagef("group describe: want at least one group")
 	}
-	adm, cl, err := e.admin()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
-	defer cancel()
-	described, err := adm.DescribeGroups(ctx, pos...)
-	if err != nil {
-		return fmt.Errorf("describe groups: %w", err)
-	}
-	failed := false
-	for i, g := range pos {
-		if i > 0 {
-			fmt.Fprintln(e.stdout)
+	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		described, err := adm.DescribeGroups(ctx, pos...)
+		if err != nil {
+			return fmt.Errorf("describe groups: %w", err)
 		}
-		if err := describeOne(ctx, e, adm, g, described[g]); err != nil {
-			fmt.Fprintf(e.stderr, "gokafka: group %s: %v\n", g, err)
-			failed = true
+		failed := false
+		for i, g := range pos {
+			if i > 0 {
+				fmt.Fprintln(e.stdout)
+			}
+			if err := describeOne(ctx, e, adm, g, described[g]); err != nil {
+				fmt.Fprintf(e.stderr, "gokafka: group %s: %v\n", g, err)
+				failed = true
+			}
 		}
-	}
-	if failed {
-		return errReported
-	}
-	return nil
+		if failed {
+			return errReported
+		}
+		return nil
+	})
 }
 
 // describeOne prints one group: a summary line, its members and the lag of
@@ -463,142 +453,137 @@ func groupResetOffsets(e *env, args []string) error {
 		return usagef("--to-offset must be >= 0")
 	}
 
-	adm, cl, err := e.admin()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
-	defer cancel()
+	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
 
-	// Only an inactive group may be reset, as in Kafka: an active member
-	// would overwrite the offsets with its next commit.
-	described, err := adm.DescribeGroups(ctx, group)
-	if err != nil {
-		return fmt.Errorf("describe group %s: %w", group, err)
-	}
-	d := described[group]
-	if d.Err != nil {
-		return fmt.Errorf("describe group %s: %w", group, withMessage(d.Err, d.ErrMessage))
-	}
-	if d.State != "Empty" && d.State != "Dead" {
-		return fmt.Errorf("assignments can only be reset if the group '%s' is inactive, but the current state is %s", group, d.State)
-	}
-	committed, err := adm.FetchOffsets(ctx, group)
-	if err != nil {
-		return fmt.Errorf("fetch offsets of %s: %w", group, err)
-	}
+		// Only an inactive group may be reset, as in Kafka: an active member
+		// would overwrite the offsets with its next commit.
+		described, err := adm.DescribeGroups(ctx, group)
+		if err != nil {
+			return fmt.Errorf("describe group %s: %w", group, err)
+		}
+		d := described[group]
+		if d.Err != nil {
+			return fmt.Errorf("describe group %s: %w", group, withMessage(d.Err, d.ErrMessage))
+		}
+		if d.State != "Empty" && d.State != "Dead" {
+			return fmt.Errorf("assignments can only be reset if the group '%s' is inactive, but the current state is %s", group, d.State)
+		}
+		committed, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return fmt.Errorf("fetch offsets of %s: %w", group, err)
+		}
 
-	var parts []tp
-	if *allTopics {
-		committed.Each(func(o kadm.OffsetResponse) {
-			if o.Err == nil && o.At >= 0 {
-				parts = append(parts, tp{o.Topic, o.Partition})
+		var parts []tp
+		if *allTopics {
+			committed.Each(func(o kadm.OffsetResponse) {
+				if o.Err == nil && o.At >= 0 {
+					parts = append(parts, tp{o.Topic, o.Partition})
+				}
+			})
+			sortTPs(parts)
+			if len(parts) == 0 {
+				return fmt.Errorf("group %s has no committed offsets to reset", group)
 			}
-		})
-		sortTPs(parts)
-		if len(parts) == 0 {
-			return fmt.Errorf("group %s has no committed offsets to reset", group)
-		}
-	} else if parts, err = resolveTopics(ctx, adm, topics); err != nil {
-		return err
-	}
-	var names []string
-	for i, p := range parts {
-		if i == 0 || parts[i-1].topic != p.topic {
-			names = append(names, p.topic)
-		}
-	}
-
-	starts, err := adm.ListStartOffsets(ctx, names...)
-	if err != nil {
-		return fmt.Errorf("list start offsets: %w", err)
-	}
-	ends, err := adm.ListEndOffsets(ctx, names...)
-	if err != nil {
-		return fmt.Errorf("list end offsets: %w", err)
-	}
-	var byTime kadm.ListedOffsets
-	if *toDatetime != "" {
-		if byTime, err = adm.ListOffsetsAfterMilli(ctx, ms, names...); err != nil {
-			return fmt.Errorf("list offsets by time: %w", err)
-		}
-	}
-	lookup := func(l kadm.ListedOffsets, what string, p tp) (int64, error) {
-		o, ok := l.Lookup(p.topic, p.partition)
-		switch {
-		case !ok:
-			return 0, fmt.Errorf("%s offset of %s-%d: no answer", what, p.topic, p.partition)
-		case o.Err != nil:
-			return 0, fmt.Errorf("%s offset of %s-%d: %w", what, p.topic, p.partition, o.Err)
-		}
-		return o.Offset, nil
-	}
-
-	plan := make(kadm.Offsets)
-	for _, p := range parts {
-		start, err := lookup(starts, "start", p)
-		if err != nil {
+		} else if parts, err = resolveTopics(ctx, adm, topics); err != nil {
 			return err
 		}
-		end, err := lookup(ends, "end", p)
-		if err != nil {
-			return err
+		var names []string
+		for i, p := range parts {
+			if i == 0 || parts[i-1].topic != p.topic {
+				names = append(names, p.topic)
+			}
 		}
-		var at int64
-		switch {
-		case *toEarliest:
-			at = start
-		case *toLatest:
-			at = end
-		case *toDatetime != "":
-			if at, err = lookup(byTime, "by-time", p); err != nil {
+
+		starts, err := adm.ListStartOffsets(ctx, names...)
+		if err != nil {
+			return fmt.Errorf("list start offsets: %w", err)
+		}
+		ends, err := adm.ListEndOffsets(ctx, names...)
+		if err != nil {
+			return fmt.Errorf("list end offsets: %w", err)
+		}
+		var byTime kadm.ListedOffsets
+		if *toDatetime != "" {
+			if byTime, err = adm.ListOffsetsAfterMilli(ctx, ms, names...); err != nil {
+				return fmt.Errorf("list offsets by time: %w", err)
+			}
+		}
+		lookup := func(l kadm.ListedOffsets, what string, p tp) (int64, error) {
+			o, ok := l.Lookup(p.topic, p.partition)
+			switch {
+			case !ok:
+				return 0, fmt.Errorf("%s offset of %s-%d: no answer", what, p.topic, p.partition)
+			case o.Err != nil:
+				return 0, fmt.Errorf("%s offset of %s-%d: %w", what, p.topic, p.partition, o.Err)
+			}
+			return o.Offset, nil
+		}
+
+		plan := make(kadm.Offsets)
+		for _, p := range parts {
+			start, err := lookup(starts, "start", p)
+			if err != nil {
 				return err
 			}
-			if at < 0 { // no record at or after the time
+			end, err := lookup(ends, "end", p)
+			if err != nil {
+				return err
+			}
+			var at int64
+			switch {
+			case *toEarliest:
+				at = start
+			case *toLatest:
 				at = end
+			case *toDatetime != "":
+				if at, err = lookup(byTime, "by-time", p); err != nil {
+					return err
+				}
+				if at < 0 { // no record at or after the time
+					at = end
+				}
+			case shiftBy.set:
+				c, ok := committed.Lookup(p.topic, p.partition)
+				if !ok || c.Err != nil || c.At < 0 {
+					return fmt.Errorf("cannot shift the offset of %s-%d: group %s has no committed offset for it", p.topic, p.partition, group)
+				}
+				at = clamp(c.At+shiftBy.v, start, end)
+			case toOffset.set:
+				at = clamp(toOffset.v, start, end)
 			}
-		case shiftBy.set:
-			c, ok := committed.Lookup(p.topic, p.partition)
-			if !ok || c.Err != nil || c.At < 0 {
-				return fmt.Errorf("cannot shift the offset of %s-%d: group %s has no committed offset for it", p.topic, p.partition, group)
-			}
-			at = clamp(c.At+shiftBy.v, start, end)
-		case toOffset.set:
-			at = clamp(toOffset.v, start, end)
+			plan.Add(kadm.Offset{Topic: p.topic, Partition: p.partition, At: at, LeaderEpoch: -1})
 		}
-		plan.Add(kadm.Offset{Topic: p.topic, Partition: p.partition, At: at, LeaderEpoch: -1})
-	}
 
-	fmt.Fprintln(e.stdout, "GROUP\tTOPIC\tPARTITION\tNEW-OFFSET")
-	for _, p := range parts {
-		o, _ := plan.Lookup(p.topic, p.partition)
-		fmt.Fprintf(e.stdout, "%s\t%s\t%d\t%d\n", group, p.topic, p.partition, o.At)
-	}
-	if !*execute {
-		fmt.Fprintln(e.stderr, "Dry run: nothing was committed; add --execute to commit these offsets.")
+		fmt.Fprintln(e.stdout, "GROUP\tTOPIC\tPARTITION\tNEW-OFFSET")
+		for _, p := range parts {
+			o, _ := plan.Lookup(p.topic, p.partition)
+			fmt.Fprintf(e.stdout, "%s\t%s\t%d\t%d\n", group, p.topic, p.partition, o.At)
+		}
+		if !*execute {
+			fmt.Fprintln(e.stderr, "Dry run: nothing was committed; add --execute to commit these offsets.")
+			return nil
+		}
+		resps, err := adm.CommitOffsets(ctx, group, plan)
+		if err != nil {
+			return fmt.Errorf("commit offsets of %s: %w", group, err)
+		}
+		failed := false
+		for _, r := range resps.Sorted() {
+			if r.Err == nil {
+				continue
+			}
+			failed = true
+			msg := r.Err.Error()
+			if errors.Is(r.Err, kerr.UnknownMemberID) {
+				msg += " (the group became active)"
+			}
+			fmt.Fprintf(e.stderr, "gokafka: commit %s-%d: %s\n", r.Topic, r.Partition, msg)
+		}
+		if failed {
+			return errReported
+		}
 		return nil
-	}
-	resps, err := adm.CommitOffsets(ctx, group, plan)
-	if err != nil {
-		return fmt.Errorf("commit offsets of %s: %w", group, err)
-	}
-	failed := false
-	for _, r := range resps.Sorted() {
-		if r.Err == nil {
-			continue
-		}
-		failed = true
-		msg := r.Err.Error()
-		if errors.Is(r.Err, kerr.UnknownMemberID) {
-			msg += " (the group became active)"
-		}
-		fmt.Fprintf(e.stderr, "gokafka: commit %s-%d: %s\n", r.Topic, r.Partition, msg)
-	}
-	if failed {
-		return errReported
-	}
-	return nil
+	})
 }
 
 func clamp(v, lo, hi int64) int64 {
@@ -620,39 +605,34 @@ func groupDelete(e *env, args []string) error {
 	if len(pos) == 0 {
 		return usagef("group delete: want at least one group")
 	}
-	adm, cl, err := e.admin()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
-	defer cancel()
-	resps, err := adm.DeleteGroups(ctx, pos...)
-	if err != nil {
-		return fmt.Errorf("delete groups: %w", err)
-	}
-	failed := false
-	for _, g := range pos {
-		r, ok := resps[g]
-		switch {
-		case !ok:
-			fmt.Fprintf(e.stderr, "gokafka: group '%s' could not be deleted: no answer from the coordinator\n", g)
-			failed = true
-		case r.Err != nil:
-			msg := withMessage(r.Err, r.ErrMessage).Error()
-			if errors.Is(r.Err, kerr.NonEmptyGroup) {
-				msg += " (the group has active members; stop them first)"
-			}
-			fmt.Fprintf(e.stderr, "gokafka: group '%s' could not be deleted: %s\n", g, msg)
-			failed = true
-		default:
-			fmt.Fprintf(e.stdout, "Deleted group '%s'.\n", g)
+	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		resps, err := adm.DeleteGroups(ctx, pos...)
+		if err != nil {
+			return fmt.Errorf("delete groups: %w", err)
 		}
-	}
-	if failed {
-		return errReported
-	}
-	return nil
+		failed := false
+		for _, g := range pos {
+			r, ok := resps[g]
+			switch {
+			case !ok:
+				fmt.Fprintf(e.stderr, "gokafka: group '%s' could not be deleted: no answer from the coordinator\n", g)
+				failed = true
+			case r.Err != nil:
+				msg := withMessage(r.Err, r.ErrMessage).Error()
+				if errors.Is(r.Err, kerr.NonEmptyGroup) {
+					msg += " (the group has active members; stop them first)"
+				}
+				fmt.Fprintf(e.stderr, "gokafka: group '%s' could not be deleted: %s\n", g, msg)
+				failed = true
+			default:
+				fmt.Fprintf(e.stdout, "Deleted group '%s'.\n", g)
+			}
+		}
+		if failed {
+			return errReported
+		}
+		return nil
+	})
 }
 
 func groupDeleteOffsets(e *env, args []string) error {
@@ -673,40 +653,35 @@ func groupDeleteOffsets(e *env, args []string) error {
 		return err
 	}
 	group := pos[0]
-	adm, cl, err := e.admin()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
-	defer cancel()
-	parts, err := resolveTopics(ctx, adm, topics)
-	if err != nil {
-		return err
-	}
-	set := make(kadm.TopicsSet)
-	for _, p := range parts {
-		set.Add(p.topic, p.partition)
-	}
-	resps, err := adm.DeleteOffsets(ctx, group, set)
-	if err != nil {
-		return fmt.Errorf("delete offsets of %s: %w", group, err)
-	}
-	fmt.Fprintln(e.stdout, "TOPIC\tPARTITION\tSTATUS")
-	failed := false
-	for _, p := range parts {
-		status := "Successful"
-		perr, ok := resps.Lookup(p.topic, p.partition)
-		switch {
-		case !ok:
-			status, failed = "Error: no answer", true
-		case perr != nil:
-			status, failed = "Error: "+perr.Error(), true
+	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		parts, err := resolveTopics(ctx, adm, topics)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(e.stdout, "%s\t%d\t%s\n", p.topic, p.partition, status)
-	}
-	if failed {
-		return errReported
-	}
-	return nil
+		set := make(kadm.TopicsSet)
+		for _, p := range parts {
+			set.Add(p.topic, p.partition)
+		}
+		resps, err := adm.DeleteOffsets(ctx, group, set)
+		if err != nil {
+			return fmt.Errorf("delete offsets of %s: %w", group, err)
+		}
+		fmt.Fprintln(e.stdout, "TOPIC\tPARTITION\tSTATUS")
+		failed := false
+		for _, p := range parts {
+			status := "Successful"
+			perr, ok := resps.Lookup(p.topic, p.partition)
+			switch {
+			case !ok:
+				status, failed = "Error: no answer", true
+			case perr != nil:
+				status, failed = "Error: "+perr.Error(), true
+			}
+			fmt.Fprintf(e.stdout, "%s\t%d\t%s\n", p.topic, p.partition, status)
+		}
+		if failed {
+			return errReported
+		}
+		return nil
+	})
 }

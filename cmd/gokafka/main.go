@@ -289,3 +289,16 @@ func parseAcks(s string) ([]kgo.Opt, error) {
 	}
 	return nil, usagef("--acks %q: want all, 1 or 0", s)
 }
+
+// adminCall runs fn with an admin client and a context bounded by
+// adminTimeout, and closes the client after.
+func (e *env) adminCall(fn func(ctx context.Context, adm *kadm.Client) error) error {
+	adm, cl, err := e.admin()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
+	defer cancel()
+	return fn(ctx, adm)
+}

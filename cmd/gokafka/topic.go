@@ -56,19 +56,14 @@ func topicCreate(e *env, args []string) error {
 		}
 		cfg[k] = kadm.StringPtr(v)
 	}
-	adm, cl, err := e.admin()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
-	defer cancel()
-	resp, err := adm.CreateTopic(ctx, int32(*partitions), int16(*rf), cfg, pos[0])
-	if err != nil {
-		return fmt.Errorf("create topic %s: %w", pos[0], withMessage(err, resp.ErrMessage))
-	}
-	fmt.Fprintf(e.stdout, "Created topic %s.\n", resp.Topic)
-	return nil
+	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		resp, err := adm.CreateTopic(ctx, int32(*partitions), int16(*rf), cfg, pos[0])
+		if err != nil {
+			return fmt.Errorf("create topic %s: %w", pos[0], withMessage(err, resp.ErrMessage))
+		}
+		fmt.Fprintf(e.stdout, "Created topic %s.\n", resp.Topic)
+		return nil
+	})
 }
 
 // withMessage adds the broker's error message, when it sent one, to err.
@@ -88,21 +83,16 @@ func topicList(e *env, args []string) error {
 	if len(pos) != 0 {
 		return usagef("topic list takes no arguments")
 	}
-	adm, cl, err := e.admin()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
-	defer cancel()
-	td, err := adm.ListTopics(ctx)
-	if err != nil {
-		return fmt.Errorf("list topics: %w", err)
-	}
-	for _, name := range td.Names() {
-		fmt.Fprintln(e.stdout, name)
-	}
-	return nil
+	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		td, err := adm.ListTopics(ctx)
+		if err != nil {
+			return fmt.Errorf("list topics: %w", err)
+		}
+		for _, name := range td.Names() {
+			fmt.Fprintln(e.stdout, name)
+		}
+		return nil
+	})
 }
 
 func topicDescribe(e *env, args []string) error {
@@ -111,78 +101,73 @@ func topicDescribe(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	adm, cl, err := e.admin()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
-	defer cancel()
-	td, err := adm.ListTopics(ctx, pos...)
-	if err != nil {
-		return fmt.Errorf("describe topics: %w", err)
-	}
-	names := td.Names()
-	var failed []string
-	var ok []string
-	for _, n := range names {
-		if td[n].Err != nil {
-			failed = append(failed, n)
-		} else {
-			ok = append(ok, n)
-		}
-	}
-	var starts, ends kadm.ListedOffsets
-	configs := map[string][]string{}
-	if len(ok) > 0 {
-		if starts, err = adm.ListStartOffsets(ctx, ok...); err != nil {
-			return fmt.Errorf("list start offsets: %w", err)
-		}
-		if ends, err = adm.ListEndOffsets(ctx, ok...); err != nil {
-			return fmt.Errorf("list end offsets: %w", err)
-		}
-		rcs, err := adm.DescribeTopicConfigs(ctx, ok...)
+	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		td, err := adm.ListTopics(ctx, pos...)
 		if err != nil {
-			return fmt.Errorf("describe configs: %w", err)
+			return fmt.Errorf("describe topics: %w", err)
 		}
-		for _, rc := range rcs {
-			for _, c := range rc.Configs {
-				// Only what was set on the topic, as kafka-topics shows.
-				if c.Source == kmsg.ConfigSourceDynamicTopicConfig {
-					configs[rc.Name] = append(configs[rc.Name], c.Key+"="+c.MaybeValue())
+		names := td.Names()
+		var failed []string
+		var ok []string
+		for _, n := range names {
+			if td[n].Err != nil {
+				failed = append(failed, n)
+			} else {
+				ok = append(ok, n)
+			}
+		}
+		var starts, ends kadm.ListedOffsets
+		configs := map[string][]string{}
+		if len(ok) > 0 {
+			if starts, err = adm.ListStartOffsets(ctx, ok...); err != nil {
+				return fmt.Errorf("list start offsets: %w", err)
+			}
+			if ends, err = adm.ListEndOffsets(ctx, ok...); err != nil {
+				return fmt.Errorf("list end offsets: %w", err)
+			}
+			rcs, err := adm.DescribeTopicConfigs(ctx, ok...)
+			if err != nil {
+				return fmt.Errorf("describe configs: %w", err)
+			}
+			for _, rc := range rcs {
+				for _, c := range rc.Configs {
+					// Only what was set on the topic, as kafka-topics shows.
+					if c.Source == kmsg.ConfigSourceDynamicTopicConfig {
+						configs[rc.Name] = append(configs[rc.Name], c.Key+"="+c.MaybeValue())
+					}
 				}
+				sort.Strings(configs[rc.Name])
 			}
-			sort.Strings(configs[rc.Name])
 		}
-	}
 
-	// Tab-separated as kafka-topics prints it, so scripts can cut fields.
-	tw := e.stdout
-	for _, n := range ok {
-		t := td[n]
-		rf := 0
-		if len(t.Partitions) > 0 {
-			rf = len(t.Partitions[0].Replicas)
-		}
-		fmt.Fprintf(tw, "Topic: %s\tTopicId: %s\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: %s\n",
-			n, topicID(t.ID), len(t.Partitions), rf, strings.Join(configs[n], ","))
-		for _, p := range t.Partitions.Sorted() {
-			fmt.Fprintf(tw, "\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s\tEpoch: %d\tLogStartOffset: %s\tLogEndOffset: %s",
-				n, p.Partition, leaderString(p.Leader), joinInt32(p.Replicas), joinInt32(p.ISR), p.LeaderEpoch,
-				offsetString(starts, n, p.Partition), offsetString(ends, n, p.Partition))
-			if p.Err != nil {
-				fmt.Fprintf(tw, "\tError: %v", p.Err)
+		// Tab-separated as kafka-topics prints it, so scripts can cut fields.
+		tw := e.stdout
+		for _, n := range ok {
+			t := td[n]
+			rf := 0
+			if len(t.Partitions) > 0 {
+				rf = len(t.Partitions[0].Replicas)
 			}
-			fmt.Fprintln(tw)
+			fmt.Fprintf(tw, "Topic: %s\tTopicId: %s\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: %s\n",
+				n, topicID(t.ID), len(t.Partitions), rf, strings.Join(configs[n], ","))
+			for _, p := range t.Partitions.Sorted() {
+				fmt.Fprintf(tw, "\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s\tEpoch: %d\tLogStartOffset: %s\tLogEndOffset: %s",
+					n, p.Partition, leaderString(p.Leader), joinInt32(p.Replicas), joinInt32(p.ISR), p.LeaderEpoch,
+					offsetString(starts, n, p.Partition), offsetString(ends, n, p.Partition))
+				if p.Err != nil {
+					fmt.Fprintf(tw, "\tError: %v", p.Err)
+				}
+				fmt.Fprintln(tw)
+			}
 		}
-	}
-	for _, n := range failed {
-		fmt.Fprintf(e.stderr, "gokafka: topic %s: %v\n", n, td[n].Err)
-	}
-	if len(failed) > 0 {
-		return errReported
-	}
-	return nil
+		for _, n := range failed {
+			fmt.Fprintf(e.stderr, "gokafka: topic %s: %v\n", n, td[n].Err)
+		}
+		if len(failed) > 0 {
+			return errReported
+		}
+		return nil
+	})
 }
 
 // topicID prints an ID as Kafka's Uuid.toString does: URL-safe base64
@@ -224,35 +209,30 @@ func topicDelete(e *env, args []string) error {
 	if len(pos) == 0 {
 		return usagef("topic delete: want at least one topic name")
 	}
-	adm, cl, err := e.admin()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
-	defer cancel()
-	resps, err := adm.DeleteTopics(ctx, pos...)
-	if err != nil {
-		return fmt.Errorf("delete topics: %w", err)
-	}
-	failed := false
-	for _, n := range pos {
-		r, ok := resps[n]
-		switch {
-		case !ok:
-			fmt.Fprintf(e.stderr, "gokafka: delete topic %s: no answer from the broker\n", n)
-			failed = true
-		case r.Err != nil:
-			fmt.Fprintf(e.stderr, "gokafka: delete topic %s: %v\n", n, withMessage(r.Err, r.ErrMessage))
-			failed = true
-		default:
-			fmt.Fprintf(e.stdout, "Deleted topic %s.\n", n)
+	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		resps, err := adm.DeleteTopics(ctx, pos...)
+		if err != nil {
+			return fmt.Errorf("delete topics: %w", err)
 		}
-	}
-	if failed {
-		return errReported
-	}
-	return nil
+		failed := false
+		for _, n := range pos {
+			r, ok := resps[n]
+			switch {
+			case !ok:
+				fmt.Fprintf(e.stderr, "gokafka: delete topic %s: no answer from the broker\n", n)
+				failed = true
+			case r.Err != nil:
+				fmt.Fprintf(e.stderr, "gokafka: delete topic %s: %v\n", n, withMessage(r.Err, r.ErrMessage))
+				failed = true
+			default:
+				fmt.Fprintf(e.stdout, "Deleted topic %s.\n", n)
+			}
+		}
+		if failed {
+			return errReported
+		}
+		return nil
+	})
 }
 
 func topicAlterConfig(e *env, args []string) error {
@@ -281,24 +261,19 @@ func topicAlterConfig(e *env, args []string) error {
 	for _, k := range dels {
 		alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
 	}
-	adm, cl, err := e.admin()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(e.ctx, adminTimeout)
-	defer cancel()
-	resps, err := adm.AlterTopicConfigs(ctx, alters, pos[0])
-	if err != nil {
-		return fmt.Errorf("alter configs of %s: %w", pos[0], err)
-	}
-	r, err := resps.On(pos[0], nil)
-	if err != nil {
-		return fmt.Errorf("alter configs of %s: %w", pos[0], err)
-	}
-	if r.Err != nil {
-		return fmt.Errorf("alter configs of %s: %w", pos[0], withMessage(r.Err, r.ErrMessage))
-	}
-	fmt.Fprintf(e.stdout, "Completed updating config for topic %s.\n", pos[0])
-	return nil
+	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		resps, err := adm.AlterTopicConfigs(ctx, alters, pos[0])
+		if err != nil {
+			return fmt.Errorf("alter configs of %s: %w", pos[0], err)
+		}
+		r, err := resps.On(pos[0], nil)
+		if err != nil {
+			return fmt.Errorf("alter configs of %s: %w", pos[0], err)
+		}
+		if r.Err != nil {
+			return fmt.Errorf("alter configs of %s: %w", pos[0], withMessage(r.Err, r.ErrMessage))
+		}
+		fmt.Fprintf(e.stdout, "Completed updating config for topic %s.\n", pos[0])
+		return nil
+	})
 }
