@@ -54,9 +54,11 @@ func readFrame(r io.Reader, maxSize int32) ([]byte, error) {
 	buf := make([]byte, 0, min(n, frameChunk))
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
-			// Double, bounded by the claimed size: memory grows
-			// only as fast as the peer really sends.
-			buf = slices.Grow(buf, min(2*cap(buf), n)-len(buf))
+			// The first chunk has arrived whole, so the peer really is
+			// sending: make room for the rest in one step (Kafka
+			// allocates the claimed size up front; we wait for the
+			// first chunk) rather than doubling and copying each time.
+			buf = slices.Grow(buf, n-len(buf))
 		}
 		m, err := io.ReadFull(r, buf[len(buf):min(cap(buf), n)])
 		buf = buf[:len(buf)+m]
