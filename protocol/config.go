@@ -21,7 +21,10 @@ const (
 	DefaultApiVersionsMax = 4
 )
 
-const apiVersionsKey = 18
+const (
+	apiVersionsKey = 18
+	produceKey     = 0
+)
 
 // VersionRange is an inclusive range of request versions.
 type VersionRange struct{ Min, Max int16 }
@@ -29,10 +32,14 @@ type VersionRange struct{ Min, Max int16 }
 // Config configures a Server. The zero value of every field means its default.
 type Config struct {
 	// MaxRequestBytes is socket.request.max.bytes: a frame announcing more
-	// closes the connection. Default 100 MiB. Note that kmsg decodes a
-	// frame into structs that can take ~25 times the frame's size (arrays
-	// of tiny elements), so this bounds memory per request only loosely.
+	// closes the connection. Default 100 MiB.
 	MaxRequestBytes int32
+	// MaxNonProduceBytes bounds every request but Produce (whose size is
+	// record bytes, decoded as one slice). kmsg decodes a frame into structs
+	// that can take ~25 times its size (arrays of tiny elements), so a
+	// 100 MiB Metadata request could cost gigabytes; no real client sends
+	// anything but Produce this large. Default min(MaxRequestBytes, 8 MiB).
+	MaxNonProduceBytes int32
 	// IdleTimeout is connections.max.idle.ms: a connection with no request
 	// read and no response written for this long, and nothing outstanding,
 	// is closed. Default 10 minutes; negative disables it.
@@ -73,6 +80,12 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.MaxRequestBytes = DefaultMaxRequestBytes
 	case cfg.MaxRequestBytes < minHeaderSize:
 		return cfg, fmt.Errorf("protocol: MaxRequestBytes %d below the minimal request header (%d)", cfg.MaxRequestBytes, minHeaderSize)
+	}
+	switch {
+	case cfg.MaxNonProduceBytes <= 0:
+		cfg.MaxNonProduceBytes = min(cfg.MaxRequestBytes, 8<<20)
+	case cfg.MaxNonProduceBytes > cfg.MaxRequestBytes:
+		cfg.MaxNonProduceBytes = cfg.MaxRequestBytes
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout

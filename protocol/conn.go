@@ -3,6 +3,7 @@ package protocol
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -135,6 +136,10 @@ func (c *conn) readLoop() error {
 		}
 		received := time.Now()
 		c.lastActive.Store(received.UnixNano())
+		if len(frame) > int(c.s.cfg.MaxNonProduceBytes) && binary.BigEndian.Uint16(frame) != produceKey {
+			return fmt.Errorf("%w: %d bytes for api key %d (non-produce requests are limited to %d)",
+				errFrameSize, len(frame), int16(binary.BigEndian.Uint16(frame)), c.s.cfg.MaxNonProduceBytes)
+		}
 
 		req, unsupported, err := parseRequest(frame, c.s.versions)
 		if err != nil {

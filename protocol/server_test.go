@@ -182,6 +182,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 		{"client id length -2", frameOf([]byte{0, 3, 0, 1, 0, 0, 0, 7, 0xff, 0xfe}), false, "malformed request header"},
 		{"bad header tags", frameOf(header(3, 12, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)), false, "malformed request header"},
 		{"header tag overruns", frameOf(header(3, 12, 1, 0, 50, 1)), false, "malformed request header"},
+		{"huge non-produce request", frameOf(append(header(3, 1), make([]byte, 9<<20)...)), false, "non-produce requests are limited"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
