@@ -36,12 +36,7 @@ func TestGroupAdmin(t *testing.T) {
 		kgo.ConsumeTopics(topic),
 		kgo.DisableAutoCommit(),
 		kgo.Balancers(kgo.RangeBalancer()),
-		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
-			select {
-			case assigned <- struct{}{}:
-			default:
-			}
-		}),
+		notifyAssigned(assigned),
 	)
 	pctx, stopPoll := context.WithCancel(ctx)
 	polled := make(chan struct{})

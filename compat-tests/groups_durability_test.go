@@ -141,12 +141,7 @@ func TestGroupOffsetsDurability(t *testing.T) {
 		kgo.DisableAutoCommit(),
 		kgo.SessionTimeout(10*time.Second),
 		kgo.HeartbeatInterval(300*time.Millisecond),
-		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
-			select {
-			case assigned <- struct{}{}:
-			default:
-			}
-		}),
+		notifyAssigned(assigned),
 	)
 	go cl.PollFetches(ctx) // joins the group; its records are never used
 	select {

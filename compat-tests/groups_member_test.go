@@ -716,3 +716,14 @@ func (w *commitWatch) stop() {
 	w.cancel()
 	<-w.done
 }
+
+// notifyAssigned signals ch (without blocking) each time the client is
+// assigned partitions.
+func notifyAssigned(ch chan<- struct{}) kgo.Opt {
+	return kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	})
+}

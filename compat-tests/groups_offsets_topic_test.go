@@ -55,12 +55,7 @@ func TestGroupOffsetsTopic(t *testing.T) {
 		kgo.ConsumeTopics(topic),
 		kgo.DisableAutoCommit(),
 		kgo.Balancers(kgo.RangeBalancer()),
-		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
-			select {
-			case assigned <- struct{}{}:
-			default:
-			}
-		}),
+		notifyAssigned(assigned),
 	)
 	go cl.PollFetches(ctx)
 	select {
