@@ -84,7 +84,8 @@ type Log struct {
 	snapIndex uint64 // highest raft index known to be in a snapshot (deletion guard); wmu
 
 	// StoreLogs scratch, wmu.
-	logBuf, metaBuf, raftBuf, idxBuf, tsBuf []byte
+	logVec                           [][]byte
+	metaBuf, raftBuf, idxBuf, tsBuf []byte
 
 	stopFlush chan struct{}
 	flushDone chan struct{}
@@ -202,7 +203,8 @@ type pending struct {
 	idx                []idxEnt
 	end, maxTs         int64
 	bytesSinceIdx      int64
-	logBuf, metaBuf    []byte
+	logVec             [][]byte // the batches, written with one pwritev
+	metaBuf            []byte
 	raftBuf            []byte
 	idxBuf, tsBuf      []byte
 }
@@ -277,7 +279,7 @@ func (l *Log) StoreLogs(logs []*raft.Log) error {
 			}
 			cur.maxTs = max(cur.maxTs, h.MaxTimestamp)
 			cur.bytesSinceIdx += int64(len(d))
-			cur.logBuf = append(cur.logBuf, d...)
+			cur.logVec = append(cur.logVec, d)
 			cur.logLen += int64(len(d))
 			cur.raft = append(cur.raft, raftEnt{pos: uint64(pos), length: uint32(len(d)), typ: uint8(raft.LogCommand), kind: kindBatch, term: e.Term, appended: appendedNanos(e)})
 			if epoch > lastEpoch {
@@ -355,9 +357,9 @@ func (l *Log) newPending(s *segment, isNew bool) *pending {
 		end: s.end, maxTs: s.maxTs, bytesSinceIdx: s.bytesSinceIdx,
 	}
 	// The first segment of a call reuses the Log's scratch buffers.
-	if l.logBuf != nil {
-		p.logBuf, p.metaBuf, p.raftBuf, p.idxBuf, p.tsBuf = l.logBuf[:0], l.metaBuf[:0], l.raftBuf[:0], l.idxBuf[:0], l.tsBuf[:0]
-		l.logBuf, l.metaBuf, l.raftBuf, l.idxBuf, l.tsBuf = nil, nil, nil, nil, nil
+	if l.raftBuf != nil {
+		p.logVec, p.metaBuf, p.raftBuf, p.idxBuf, p.tsBuf = l.logVec[:0], l.metaBuf[:0], l.raftBuf[:0], l.idxBuf[:0], l.tsBuf[:0]
+		l.logVec, l.metaBuf, l.raftBuf, l.idxBuf, l.tsBuf = nil, nil, nil, nil, nil
 	}
 	return p
 }
@@ -365,8 +367,9 @@ func (l *Log) newPending(s *segment, isNew bool) *pending {
 func (l *Log) recycle(ps []*pending) {
 	const keep = 4 << 20 // don't pin huge buffers
 	p := ps[len(ps)-1]
-	if cap(p.logBuf) <= keep && cap(p.metaBuf) <= keep {
-		l.logBuf, l.metaBuf, l.raftBuf, l.idxBuf, l.tsBuf = p.logBuf, p.metaBuf, p.raftBuf, p.idxBuf, p.tsBuf
+	if cap(p.metaBuf) <= keep && cap(p.raftBuf) <= keep {
+		clear(p.logVec) // drop the references to the callers' batches
+		l.logVec, l.metaBuf, l.raftBuf, l.idxBuf, l.tsBuf = p.logVec, p.metaBuf, p.raftBuf, p.idxBuf, p.tsBuf
 	}
 }
 
@@ -403,8 +406,8 @@ func (l *Log) writePending(p *pending) error {
 			}
 		}
 	}
-	if len(p.logBuf) > 0 {
-		if _, err := s.logF.WriteAt(p.logBuf, p.logStart); err != nil {
+	if len(p.logVec) > 0 {
+		if err := writevAt(s.logF, p.logVec, p.logStart); err != nil {
 			return fmt.Errorf("segment %d: write log: %w", s.base, err)
 		}
 		if sync {
