@@ -84,7 +84,7 @@ type Log struct {
 	snapIndex uint64 // highest raft index known to be in a snapshot (deletion guard); wmu
 
 	// StoreLogs scratch, wmu.
-	logVec                           [][]byte
+	logVec                          [][]byte
 	metaBuf, raftBuf, idxBuf, tsBuf []byte
 
 	stopFlush chan struct{}
