@@ -67,9 +67,14 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 			waits = append(waits, waiting{rp: sp, part: part, result: part.Append(batch, hdr), start: time.Now(), appendT: appendTime})
 		}
 	}
+	// The batches alias the request's frame until raft has stored and
+	// applied them; every result below has returned by the time it is
+	// released, so the next request can reuse the buffer.
+	release := req.ReleaseFrame()
 	if r.Acks == 0 {
 		// Nothing is sent back; still count failures as they complete.
 		go func() {
+			defer release()
 			for _, w := range waits {
 				if _, err := w.result(); err != nil {
 					b.metrics.produceError.WithLabelValues(errName(err)).Inc()
@@ -79,6 +84,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 		return func() kmsg.Response { return nil }
 	}
 	return func() kmsg.Response {
+		defer release()
 		for _, w := range waits {
 			base, err := w.result()
 			if err != nil {

@@ -145,7 +145,7 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
-		req.Conn, req.Received = c.info, received
+		req.Conn, req.Received, req.frame = c.info, received, frame
 		p := &pending{
 			key:         req.Key,
 			version:     req.Version,

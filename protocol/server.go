@@ -33,6 +33,24 @@ type Request struct {
 	// buffers the response points into can go back to a pool. It does not
 	// run when the connection dies first.
 	AfterWrite func()
+
+	frame []byte // the buffer Body aliases
+}
+
+// ReleaseFrame returns a function that gives the buffer the request was read
+// into (and Body's byte fields alias) back to the server for reuse. Call it
+// once nothing refers to those bytes any more, no matter how the request
+// ended; a handler that keeps parts of the body (group metadata, say) simply
+// never does, and the garbage collector takes the buffer. The function may
+// be called at most once; later calls do nothing.
+func (r *Request) ReleaseFrame() func() {
+	frame := r.frame
+	r.frame = nil
+	if frame == nil {
+		return func() {}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { putFrame(frame) }) }
 }
 
 // Reply produces the response to one request. It may block (a long-poll
