@@ -407,12 +407,13 @@ func (l *Log) writePending(p *pending) error {
 		}
 	}
 	if len(p.logVec) > 0 {
+		s.reserveLog(p.logStart, p.logStart+p.logLen)
 		if err := writevAt(s.logF, p.logVec, p.logStart); err != nil {
 			return fmt.Errorf("segment %d: write log: %w", s.base, err)
 		}
 		if sync {
 			start := time.Now()
-			if err := s.logF.Sync(); err != nil {
+			if err := datasync(s.logF); err != nil {
 				return fmt.Errorf("segment %d: sync log: %w", s.base, err)
 			}
 			if l.cfg.OnSync != nil {
@@ -433,6 +434,10 @@ func (l *Log) writePending(p *pending) error {
 	}
 	s.dirty = true
 	if p.seal {
+		// Give back the reserved blocks past the sealed segment's end.
+		if err := s.truncateLog(p.logStart + p.logLen); err != nil {
+			return fmt.Errorf("segment %d: release reserved space: %w", s.base, err)
+		}
 		return l.syncSegment(s)
 	}
 	return nil
@@ -461,6 +466,7 @@ func (l *Log) rollback(ps []*pending) {
 				l.failed = fmt.Errorf("logstore: rollback: %w", err)
 			}
 		}
+		s.reserved = min(s.reserved, s.logSize) // the truncate freed the rest
 	}
 }
 
@@ -579,7 +585,17 @@ func (l *Log) Close() error {
 	if l.closed {
 		return nil
 	}
-	err := l.syncActive()
+	var err error
+	if n := len(l.segs); n > 0 && l.failed == nil {
+		// Give back the active segment's reserved space; a restart
+		// reserves again as it writes.
+		if s := l.segs[n-1]; s.reserved > s.logSize {
+			err = s.truncateLog(s.logSize)
+		}
+	}
+	if err == nil {
+		err = l.syncActive()
+	}
 	if err == nil && l.failed == nil {
 		err = writeFileSync(l.dir, cleanShutdownFile, nil, !l.cfg.NoSync)
 	}

@@ -547,7 +547,7 @@ func (l *Log) rebuild(s *segment) ([]epochEntry, error) {
 	for _, e := range idx {
 		idxBuf, tsBuf = encodeIdx(idxBuf, tsBuf, e)
 	}
-	err := s.logF.Truncate(logEnd)
+	err := s.truncateLog(logEnd)
 	if err == nil {
 		err = s.metaF.Truncate(metaEnd)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -175,7 +176,41 @@ type segment struct {
 	maxTs    int64 // largest batch max timestamp, -1 when no batch
 	// writer-private
 	bytesSinceIdx int64
-	dirty         bool // written since the last fsync (interval mode)
+	dirty         bool  // written since the last fsync (interval mode)
+	reserved      int64 // .log is reserved on disk up to here (see reserveLog)
+}
+
+// Reservations for .log grow with the segment, from 64 KiB to 16 MiB, so
+// an idle partition holds little disk and a busy one reserves seldom.
+const (
+	minReserve = 64 << 10
+	maxReserve = 16 << 20
+)
+
+// reserveLog makes sure the disk blocks for .log bytes [from, to) are
+// allocated before they are written. Failure only costs speed: a file
+// system without fallocate gets no more attempts for this segment.
+func (s *segment) reserveLog(from, to int64) {
+	if to <= s.reserved {
+		return
+	}
+	from = max(from, s.reserved)
+	n := max(to-from, min(max(from, minReserve), maxReserve))
+	if err := reserve(s.logF, from, n); err != nil {
+		s.reserved = math.MaxInt64
+		return
+	}
+	s.reserved = from + n
+}
+
+// truncateLog cuts .log to size, which also frees the blocks reserved past
+// it.
+func (s *segment) truncateLog(size int64) error {
+	if err := s.logF.Truncate(size); err != nil {
+		return err
+	}
+	s.reserved = size
+	return nil
 }
 
 func segPath(dir string, base int64, ext string) string {

@@ -180,7 +180,7 @@ func (l *Log) truncateSuffix(from uint64) error {
 	}
 	sync := !l.cfg.NoSync
 	steps := []func() error{
-		func() error { return s.logF.Truncate(logEnd) },
+		func() error { return s.truncateLog(logEnd) },
 		func() error {
 			if sync {
 				return s.logF.Sync()

@@ -2,7 +2,10 @@
 
 package logstore
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
 // writevAt writes bufs back to back at off.
 func writevAt(f *os.File, bufs [][]byte, off int64) error {
@@ -14,3 +17,9 @@ func writevAt(f *os.File, bufs [][]byte, off int64) error {
 	}
 	return nil
 }
+
+// reserve is a no-op where fallocate is not available.
+func reserve(*os.File, int64, int64) error { return errors.ErrUnsupported }
+
+// datasync falls back to fsync.
+func datasync(f *os.File) error { return f.Sync() }
