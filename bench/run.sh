@@ -10,13 +10,14 @@
 #   SMALL_RECORDS [1000000]  records in the 100 B cases
 #   LARGE_RECORDS [300000]  records in the 1000 B cases
 #   BENCH_DIR [$TMPDIR or /tmp]  where the data directories and the dd file go
-#   BASE_PORT [39092]    first of the ports used (BASE_PORT .. BASE_PORT+9)
+#   BASE_PORT [29092]    first of the ports used (BASE_PORT .. BASE_PORT+9); below
+#                        Linux's ephemeral range, so no client connection holds one
 set -euo pipefail
 
 REPEATS=${REPEATS:-3}
 SMALL_RECORDS=${SMALL_RECORDS:-1000000}
 LARGE_RECORDS=${LARGE_RECORDS:-300000}
-BASE_PORT=${BASE_PORT:-39092}
+BASE_PORT=${BASE_PORT:-29092}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/gokafka-bench.XXXXXX")
 BIN=$WORK/bin
