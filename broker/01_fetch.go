@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/bufpool"
 	"github.com/gokafka/gokafka/logstore"
 	"github.com/gokafka/gokafka/protocol"
 	"github.com/gokafka/gokafka/replication"
@@ -25,28 +25,35 @@ type fetchPart struct {
 func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg.FetchRequest) protocol.Reply {
 	ch := make(chan kmsg.Response, 1)
 	go func() {
-		buf := fetchBufs.Get().(*[]byte)
-		resp := b.fetch(ctx, r, buf)
-		// The response's records point into *buf until they are written.
-		req.AfterWrite = func() { putFetchBuf(buf) }
+		bufs := new(fetchBufs)
+		resp := b.fetch(ctx, r, bufs)
+		// The response's records point into bufs until they are written.
+		req.AfterWrite = bufs.release
 		ch <- resp
 	}()
 	return func() kmsg.Response { return <-ch }
 }
 
-// fetchBufs holds the buffers fetches read records into: reused, they are
-// neither allocated nor zeroed per request.
-var fetchBufs = sync.Pool{New: func() any { return new([]byte) }}
+// fetchBufs are the pooled buffers one fetch reads records into, one per
+// partition read, each sized by the log for what it reads: reused, they are
+// neither allocated nor zeroed per request, and nothing is copied as a
+// response grows.
+type fetchBufs [][]byte
 
-func putFetchBuf(buf *[]byte) {
-	if cap(*buf) > 16<<20 {
-		return // do not keep the odd huge one
-	}
-	*buf = (*buf)[:0]
-	fetchBufs.Put(buf)
+func (f *fetchBufs) get(n int) []byte {
+	b := bufpool.Get(n)[:n]
+	*f = append(*f, b)
+	return b
 }
 
-func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, buf *[]byte) kmsg.Response {
+func (f *fetchBufs) release() {
+	for _, b := range *f {
+		bufpool.Put(b)
+	}
+	*f = (*f)[:0]
+}
+
+func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBufs) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	useIDs := r.Version >= 13
 	st := b.node.Controller().State()
@@ -166,7 +173,7 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, buf *[]byte) k
 		}
 	}()
 	for {
-		out, total, err := b.readFetch(r, parts, incremental, buf)
+		out, total, err := b.readFetch(r, parts, incremental, bufs)
 		if err != nil {
 			resp.ErrorCode, _ = errCodeMsg(err)
 			return resp
@@ -218,8 +225,8 @@ func hasError(out []fetchOut) bool {
 
 // readFetch reads every partition once, within the byte limits, into *buf
 // (reset first: an earlier pass of a long poll is discarded).
-func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental bool, buf *[]byte) ([]fetchOut, int, error) {
-	*buf = (*buf)[:0]
+func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental bool, bufs *fetchBufs) ([]fetchOut, int, error) {
+	bufs.release() // an earlier, discarded read of this long poll
 	out := make([]fetchOut, len(parts))
 	total := 0
 	maxBytes := int(r.MaxBytes)
@@ -251,12 +258,7 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 			if limit <= 0 {
 				limit = 1
 			}
-			before := len(*buf)
-			var err error
-			*buf, err = p.Log().ReadAppend(*buf, fp.sp.offset, limit, o.hw)
-			// A slice of this read only: a later append may move *buf, and
-			// then this one keeps pointing at the old, unchanged array.
-			recs := (*buf)[before:len(*buf):len(*buf)]
+			recs, err := p.Log().ReadWith(bufs.get, fp.sp.offset, limit, o.hw)
 			if len(recs) == 0 {
 				recs = nil
 			}
@@ -270,7 +272,6 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 			// At most one oversized batch per response (KIP-74): past the
 			// first, a partition whose next batch does not fit gets none.
 			if total > 0 && len(recs) > limit {
-				*buf = (*buf)[:before]
 				recs = nil
 			}
 			o.records = recs

@@ -20,20 +20,33 @@ func (l *Log) Read(offset int64, maxBytes int, limit int64) ([]byte, error) {
 	return b, err
 }
 
-// ReadAppend is Read appending to dst (which may come from a pool), so the
-// fetch path neither allocates nor zeroes a buffer per partition. It returns
-// dst extended by the batches read; on error or nothing to read, dst itself.
+// ReadAppend is Read appending to dst. It returns dst extended by the
+// batches read; on error or nothing to read, dst itself.
 func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int, limit int64) ([]byte, error) {
+	start := len(dst)
+	b, err := l.ReadWith(func(n int) []byte {
+		dst = slices.Grow(dst, n)[:start+n]
+		return dst[start:]
+	}, offset, maxBytes, limit)
+	return dst[:start+len(b)], err
+}
+
+// ReadWith is Read into memory the caller provides: get is called at most
+// once, with the number of bytes about to be read, and must return a slice
+// of that length (from a pool, say, so the fetch path neither allocates nor
+// zeroes per partition). The result is a prefix of that slice; when get was
+// called the caller owns its buffer whatever the result.
+func (l *Log) ReadWith(get func(n int) []byte, offset int64, maxBytes int, limit int64) ([]byte, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
-		return dst, ErrClosed
+		return nil, ErrClosed
 	}
 	if offset < l.lso || offset > l.leo {
-		return dst, ErrOffsetOutOfRange
+		return nil, ErrOffsetOutOfRange
 	}
 	if offset == l.leo || offset >= limit {
-		return dst, nil
+		return nil, nil
 	}
 	for si := max(l.segForOffset(offset), 0); si < len(l.segs); si++ {
 		s := l.segs[si]
@@ -42,27 +55,25 @@ func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int, limit int64) ([
 		}
 		pos, h, ok, err := s.findBatch(offset)
 		if err != nil {
-			return dst, err
+			return nil, err
 		}
 		if !ok {
 			continue
 		}
 		if h.BaseOffset >= limit {
-			return dst, nil
+			return nil, nil
 		}
 		end := min(s.logSize, pos+int64(max(maxBytes, h.Size())))
 		if limit < s.end {
 			b, err := s.boundFor(limit)
 			if err != nil {
-				return dst, err
+				return nil, err
 			}
 			end = min(end, max(b, pos+int64(h.Size())))
 		}
-		start := len(dst)
-		dst = slices.Grow(dst, int(end-pos))[:start+int(end-pos)]
-		buf := dst[start:]
+		buf := get(int(end - pos))
 		if _, err := s.logF.ReadAt(buf, pos); err != nil {
-			return dst[:start], fmt.Errorf("segment %d: read at %d: %w", s.base, pos, err)
+			return nil, fmt.Errorf("segment %d: read at %d: %w", s.base, pos, err)
 		}
 		n := 0
 		for n+BatchHeaderSize <= len(buf) {
@@ -73,9 +84,9 @@ func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int, limit int64) ([
 			}
 			n += sz
 		}
-		return dst[:start+n], nil
+		return buf[:n], nil
 	}
-	return dst, nil
+	return nil, nil
 }
 
 // findBatch returns the position and header of the first batch in s whose

@@ -350,9 +350,16 @@ type headerScanner struct {
 	limit int64
 	buf   []byte
 	start int64 // file position of buf[0]
+	first [firstScanChunk]byte
 }
 
-const scanChunk = 64 << 10
+// The first read of a scan is small: a fetch at a batch boundary, the usual
+// case, needs one header, and the sparse index puts any offset within about
+// log.index.interval.bytes (4096) of its batch. Later reads take scanChunk.
+const (
+	firstScanChunk = 4096 + BatchHeaderSize
+	scanChunk      = 64 << 10
+)
 
 // at returns the header of the batch at pos, or ok=false at the end or on
 // garbage (a length that cannot be a batch or runs past limit).
@@ -361,11 +368,18 @@ func (hs *headerScanner) at(pos int64) (BatchHeader, bool, error) {
 		return BatchHeader{}, false, nil
 	}
 	if pos < hs.start || pos+BatchHeaderSize > hs.start+int64(len(hs.buf)) {
-		n := min(int64(scanChunk), hs.limit-pos)
-		if cap(hs.buf) < int(n) {
-			hs.buf = make([]byte, scanChunk)
+		var n int64
+		switch {
+		case hs.buf == nil:
+			n = min(int64(firstScanChunk), hs.limit-pos)
+			hs.buf = hs.first[:n]
+		default:
+			n = min(int64(scanChunk), hs.limit-pos)
+			if cap(hs.buf) < int(n) || &hs.buf[:1][0] == &hs.first[0] {
+				hs.buf = make([]byte, scanChunk)
+			}
+			hs.buf = hs.buf[:n]
 		}
-		hs.buf = hs.buf[:n]
 		if _, err := hs.f.ReadAt(hs.buf, pos); err != nil {
 			hs.buf = hs.buf[:0]
 			return BatchHeader{}, false, err

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/bufpool"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -237,7 +238,7 @@ func (c *conn) writeLoop() {
 			if need := sizeHint(p.resp); cap(buf) < need {
 				// A response carrying records: encode it into a pooled
 				// buffer big enough for it, not a fresh zeroed one.
-				buf = getWriteBuf(need)
+				buf = bufpool.Get(need)
 				pooled = true
 			}
 			buf = appendResponse(buf[:0], p.correlation, p.resp)
@@ -250,7 +251,7 @@ func (c *conn) writeLoop() {
 				return
 			}
 			if pooled {
-				putWriteBuf(buf)
+				bufpool.Put(buf)
 				buf = nil
 			} else if cap(buf) > frameChunk {
 				buf = nil // do not pin one big response's memory

@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"net"
-	"sync"
 
+	"github.com/gokafka/gokafka/internal/bufpool"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -37,8 +36,8 @@ var (
 // io.EOF means the peer closed cleanly between frames; any other error means
 // the stream is unusable. Decoded requests alias the payload (kmsg byte fields
 // such as produce records are sub-slices of it), so it is reused only when
-// its owner hands it back with putFrame; large payloads come from framePool
-// and cost no zeroing when they do.
+// its owner hands it back (Request.ReleaseFrame); large payloads come from
+// bufpool and cost no zeroing when they do.
 func readFrame(r io.Reader, maxSize int32) ([]byte, error) {
 	var sizeBuf [4]byte
 	if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
@@ -52,21 +51,21 @@ func readFrame(r io.Reader, maxSize int32) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d (allowed %d..%d)", errFrameSize, size, minHeaderSize, maxSize)
 	}
 	n := int(size)
-	buf := getFrame(min(n, frameChunk))
+	buf := bufpool.Get(min(n, frameChunk))
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
 			// The first chunk has arrived whole, so the peer really is
 			// sending: make room for the rest in one step (Kafka
 			// allocates the claimed size up front; we wait for the
 			// first chunk) rather than doubling and copying each time.
-			grown := append(getFrame(n), buf...)
-			putFrame(buf)
+			grown := append(bufpool.Get(n), buf...)
+			bufpool.Put(buf)
 			buf = grown
 		}
 		m, err := io.ReadFull(r, buf[len(buf):min(cap(buf), n)])
 		buf = buf[:len(buf)+m]
 		if err != nil {
-			putFrame(buf)
+			bufpool.Put(buf)
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, fmt.Errorf("%w: EOF after %d of %d bytes", errTruncated, len(buf), n)
 			}
@@ -74,47 +73,6 @@ func readFrame(r io.Reader, maxSize int32) ([]byte, error) {
 		}
 	}
 	return buf, nil
-}
-
-// Frames from 64 KiB to 64 MiB come from per-size-class pools (powers of
-// two), so a busy producer's requests reuse a few buffers instead of having
-// the runtime allocate and zero megabytes per request.
-const (
-	minPooledShift = 16
-	maxPooledShift = 26
-)
-
-var framePool [maxPooledShift - minPooledShift + 1]sync.Pool
-
-// frameClass is the pool index for a buffer of capacity c, or -1.
-func frameClass(c int) int {
-	if c < 1<<minPooledShift || c > 1<<maxPooledShift {
-		return -1
-	}
-	return bits.Len(uint(c-1)) - minPooledShift
-}
-
-// getFrame returns an empty buffer with room for n bytes.
-func getFrame(n int) []byte {
-	k := frameClass(n)
-	if k < 0 {
-		return make([]byte, 0, n)
-	}
-	if b, ok := framePool[k].Get().(*[]byte); ok {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, 1<<(k+minPooledShift))
-}
-
-// putFrame gives a buffer from getFrame back. Nothing may use it afterwards.
-func putFrame(b []byte) {
-	c := cap(b)
-	k := frameClass(c)
-	if k < 0 || c != 1<<(k+minPooledShift) {
-		return
-	}
-	b = b[:0]
-	framePool[k].Put(&b)
 }
 
 // parseRequest parses a frame payload: the request header, then the body with
@@ -230,24 +188,6 @@ func appendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte 
 	dst = resp.AppendTo(dst)
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst
-}
-
-// writeBufs recycles the buffers big responses (fetches) are encoded into.
-var writeBufs sync.Pool
-
-func getWriteBuf(n int) []byte {
-	if b, ok := writeBufs.Get().(*[]byte); ok && cap(*b) >= n {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, n)
-}
-
-func putWriteBuf(b []byte) {
-	if cap(b) > 32<<20 {
-		return
-	}
-	b = b[:0]
-	writeBufs.Put(&b)
 }
 
 // sizeHint estimates the encoded size of responses that carry record data,

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/bufpool"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -50,7 +51,7 @@ func (r *Request) ReleaseFrame() func() {
 		return func() {}
 	}
 	var once sync.Once
-	return func() { once.Do(func() { putFrame(frame) }) }
+	return func() { once.Do(func() { bufpool.Put(frame) }) }
 }
 
 // Reply produces the response to one request. It may block (a long-poll

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/bufpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -463,34 +464,8 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-func TestFramePoolClasses(t *testing.T) {
-	for _, tc := range []struct{ n, wantCap int }{
-		{100, 100},
-		{64 << 10, 64 << 10},
-		{64<<10 + 1, 128 << 10},
-		{1 << 20, 1 << 20},
-		{6<<20 + 12, 8 << 20},
-		{64 << 20, 64 << 20},
-		{64<<20 + 1, 64<<20 + 1},
-	} {
-		b := getFrame(tc.n)
-		if len(b) != 0 || cap(b) != tc.wantCap {
-			t.Errorf("getFrame(%d): len %d cap %d, want 0 and %d", tc.n, len(b), cap(b), tc.wantCap)
-		}
-		putFrame(b)
-	}
-	// A released frame is handed out again, emptied; a sliced one (capacity
-	// not a class size) is not taken back.
-	b := append(getFrame(200<<10), 1, 2, 3)
-	putFrame(b)
-	putFrame(make([]byte, 0, 200<<10))
-	if c := getFrame(200 << 10); len(c) != 0 || cap(c) != 256<<10 {
-		t.Fatalf("reused frame: len %d cap %d", len(c), cap(c))
-	}
-}
-
 func TestReleaseFrameOnce(t *testing.T) {
-	req := &Request{frame: getFrame(1 << 20)}
+	req := &Request{frame: bufpool.Get(1 << 20)}
 	release := req.ReleaseFrame()
 	release()
 	release()
