@@ -199,7 +199,9 @@ func (n *Node) startController() error {
 	}
 	c.raft = r
 	n.controllerRaft = r
-	kickElection(r)
+	if err := kickElection(r); err != nil {
+		n.logger.Warn("cannot hasten the controller's first election; it comes after the heartbeat timeout", "err", err)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

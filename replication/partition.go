@@ -31,12 +31,13 @@ type RaftTimings struct {
 // soloTimings are used by a group with a single voter. Such a leader sends
 // no heartbeats, but hashicorp/raft wakes every leader once per
 // LeaderLeaseTimeout to check its lease, so the timers are long: a thousand
-// idle groups then cost a thousand cheap wakeups a second. The first
-// election does not wait for the heartbeat timeout: see kickElection.
+// idle groups then cost about a hundred cheap wakeups a second. The first
+// election does not wait for the heartbeat timeout: see kickElection. The
+// lease stays below the kicked heartbeat timeout, as raft requires.
 var soloTimings = RaftTimings{
-	HeartbeatTimeout:   2 * time.Second,
-	ElectionTimeout:    2 * time.Second,
-	LeaderLeaseTimeout: time.Second,
+	HeartbeatTimeout:   10 * time.Second,
+	ElectionTimeout:    10 * time.Second,
+	LeaderLeaseTimeout: 9 * time.Second,
 	CommitTimeout:      50 * time.Millisecond,
 }
 
@@ -45,10 +46,10 @@ var soloTimings = RaftTimings{
 // through ReloadConfig wakes a follower's heartbeat timer at once; having
 // never heard from a leader, the follower becomes a candidate and, being the
 // only voter, wins as soon as its vote is stored.
-func kickElection(r *raft.Raft) {
+func kickElection(r *raft.Raft) error {
 	rc := r.ReloadableConfig()
 	rc.HeartbeatTimeout -= rc.HeartbeatTimeout / 20
-	r.ReloadConfig(rc)
+	return r.ReloadConfig(rc)
 }
 
 // Partition command extensions. A raft LogCommand entry with no extension
@@ -211,7 +212,9 @@ func (p *Partition) startRaft(t *Topic) error {
 	}
 	p.raft = r
 	if len(replicas) == 1 {
-		kickElection(r)
+		if err := kickElection(r); err != nil {
+			p.logger.Warn("cannot hasten the first election; it comes after the heartbeat timeout", "err", err)
+		}
 	}
 	return nil
 }
