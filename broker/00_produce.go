@@ -67,16 +67,22 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 			waits = append(waits, waiting{rp: sp, part: part, result: part.Append(batch, hdr), start: time.Now(), appendT: appendTime})
 		}
 	}
-	// The batches alias the request's frame until raft has stored and
-	// applied them; every result below has returned by the time it is
-	// released, so the next request can reuse the buffer.
+	// The batches alias the request's frame until raft is done with them,
+	// which can be after they are acknowledged; then the buffer goes back
+	// for the next request.
 	release := req.ReleaseFrame()
+	releaseWhenDone := func() {
+		for _, w := range waits {
+			<-w.result.Released()
+		}
+		release()
+	}
 	if r.Acks == 0 {
 		// Nothing is sent back; still count failures as they complete.
 		go func() {
-			defer release()
+			defer releaseWhenDone()
 			for _, w := range waits {
-				if _, err := w.result(); err != nil {
+				if _, err := w.result.Wait(); err != nil {
 					b.metrics.produceError.WithLabelValues(errName(err)).Inc()
 				}
 			}
@@ -84,9 +90,9 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 		return func() kmsg.Response { return nil }
 	}
 	return func() kmsg.Response {
-		defer release()
+		defer func() { go releaseWhenDone() }()
 		for _, w := range waits {
-			base, err := w.result()
+			base, err := w.result.Wait()
 			if err != nil {
 				w.rp.ErrorCode, w.rp.ErrorMessage = errCodeMsg(err)
 				b.metrics.produceError.WithLabelValues(errName(err)).Inc()

@@ -1,10 +1,14 @@
 package broker
 
 import (
+	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -145,5 +149,78 @@ func TestIdempotentProducer(t *testing.T) {
 	}
 	if hw := b.node.Partition("idem", 0).HighWatermark(); hw != 8 {
 		t.Fatalf("high watermark after restart %d, want 8", hw)
+	}
+}
+
+// TestAckedRecordsAreVisible: a partition with one voter acknowledges a
+// batch as soon as its log has stored it, before raft's commit processing;
+// the high watermark must already include the batch by then, so listing the
+// end offset and fetching right after an acknowledgement find the records.
+func TestAckedRecordsAreVisible(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	admin := newClient(t, b)
+	createTopic(t, admin, "visible", 2, nil)
+	md := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr("visible")
+	md.Topics = append(md.Topics, mt)
+	topicID := request[*kmsg.MetadataResponse](t, admin, md).Topics[0].TopicID
+	// Several producers at once, so acknowledgements race raft's commit
+	// processing and batches of other producers share raft batches.
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := newClient(t, b, kgo.DefaultProduceTopic("visible"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+			for i := range 150 {
+				r := &kgo.Record{Partition: int32(i % 2), Value: fmt.Appendf(nil, "w%d-%d", w, i)}
+				if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+					errs <- err
+					return
+				}
+				lo := kmsg.NewPtrListOffsetsRequest()
+				lt := kmsg.NewListOffsetsRequestTopic()
+				lt.Topic = "visible"
+				lp := kmsg.NewListOffsetsRequestTopicPartition()
+				lp.Partition, lp.Timestamp = r.Partition, -1
+				lt.Partitions = append(lt.Partitions, lp)
+				lo.Topics = append(lo.Topics, lt)
+				resp, err := cl.Request(context.Background(), lo)
+				if err != nil {
+					errs <- err
+					return
+				}
+				end := resp.(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0].Offset
+				if end <= r.Offset {
+					errs <- fmt.Errorf("record acknowledged at %d/%d, but the end offset is %d", r.Partition, r.Offset, end)
+					return
+				}
+				f := kmsg.NewPtrFetchRequest()
+				f.MaxWaitMillis, f.MaxBytes = 0, 1<<20
+				ft := kmsg.NewFetchRequestTopic()
+				ft.Topic, ft.TopicID = "visible", topicID
+				fp := kmsg.NewFetchRequestTopicPartition()
+				fp.Partition, fp.FetchOffset, fp.PartitionMaxBytes = r.Partition, r.Offset, 1<<20
+				ft.Partitions = append(ft.Partitions, fp)
+				f.Topics = append(f.Topics, ft)
+				fr, err := cl.Request(context.Background(), f)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if got := fr.(*kmsg.FetchResponse).Topics[0].Partitions[0]; got.ErrorCode != 0 || len(got.RecordBatches) == 0 {
+					errs <- fmt.Errorf("fetch of acknowledged %d/%d: error %d, %d bytes", r.Partition, r.Offset, got.ErrorCode, len(got.RecordBatches))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

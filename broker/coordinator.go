@@ -241,7 +241,7 @@ func (s *offsetsStore) Append(recs []groups.Record) func() error {
 	}
 	res := s.part.Append(batch, h)
 	return func() error {
-		if _, err := res(); err != nil {
+		if _, err := res.Wait(); err != nil {
 			if errors.Is(err, kerr.NotLeaderForPartition) {
 				return kerr.NotCoordinator
 			}

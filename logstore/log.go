@@ -34,6 +34,11 @@ type Config struct {
 	// OnSync, when set, is told how long each segment fsync of StoreLogs
 	// took (metrics).
 	OnSync func(time.Duration)
+	// OnStored, when set, is called after every successful StoreLogs with
+	// the entries just stored (durably, unless FsyncInterval > 0), batches
+	// carrying their assigned base offsets. It runs on the caller's
+	// goroutine with no lock of the Log held.
+	OnStored func([]*raft.Log)
 }
 
 // WithDefaults fills in zero fields.
@@ -218,6 +223,16 @@ func (l *Log) StoreLogs(logs []*raft.Log) error {
 	if len(logs) == 0 {
 		return nil
 	}
+	if err := l.storeLogs(logs); err != nil {
+		return err
+	}
+	if l.cfg.OnStored != nil {
+		l.cfg.OnStored(logs)
+	}
+	return nil
+}
+
+func (l *Log) storeLogs(logs []*raft.Log) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if err := l.writable(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gokafka/gokafka/logstore"
 	"github.com/hashicorp/raft"
@@ -84,9 +85,21 @@ type Partition struct {
 	pending  producerMap // the applied producers plus the leader's in-flight batches
 
 	mu         sync.Mutex
-	nextOffset int64       // applied: offset after the last applied batch (high watermark)
+	nextOffset int64       // applied: offset after the last applied batch
 	producers  producerMap // applied
-	waiters    map[chan struct{}]struct{}
+
+	waitMu  sync.Mutex
+	waiters map[chan struct{}]struct{}
+
+	// A group with one voter commits an entry the moment its log has stored
+	// it, so its appends are acknowledged then (see onStored) rather than
+	// after raft's leader loop gets round to processing the commit, which
+	// under load can be one whole further write and fsync later. storing
+	// maps each such in-flight batch, by the address of its first byte, to
+	// its call.
+	solo     bool
+	storedMu sync.Mutex
+	storing  map[*byte]*appendCall
 
 	hw           atomic.Int64
 	readyFlag    atomic.Bool
@@ -99,13 +112,51 @@ type Partition struct {
 
 // appendCall is one batch handed to raft by the leader.
 type appendCall struct {
-	done chan struct{}
-	base int64
-	err  error
+	done     chan struct{} // closed once base and err are final
+	once     sync.Once
+	base     int64
+	err      error
+	released chan struct{} // closed once raft is done with the batch
 }
 
-// AppendResult is what a produce waits on.
-type AppendResult func() (baseOffset int64, err error)
+func newAppendCall() *appendCall {
+	return &appendCall{done: make(chan struct{}), released: make(chan struct{})}
+}
+
+// finish settles the call; only the first settlement counts.
+func (c *appendCall) finish(base int64, err error) bool {
+	first := false
+	c.once.Do(func() {
+		c.base, c.err, first = base, err, true
+		close(c.done)
+	})
+	return first
+}
+
+// AppendResult is one batch handed to Partition.Append.
+type AppendResult struct {
+	call     *appendCall // nil: settled already, with base and err
+	base     int64
+	err      error
+	released <-chan struct{}
+}
+
+// Wait returns the batch's base offset once it is committed, or why it was
+// not.
+func (r AppendResult) Wait() (int64, error) {
+	if r.call == nil {
+		return r.base, r.err
+	}
+	<-r.call.done
+	return r.call.base, r.call.err
+}
+
+// Released is closed once raft no longer reads the memory of the batch
+// given to Append, which may be after Wait has returned; only then may the
+// caller reuse it.
+func (r AppendResult) Released() <-chan struct{} { return r.released }
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func partitionGroup(id TopicID, p int32) string {
 	return fmt.Sprintf("%s/%d", id, p)
@@ -121,6 +172,7 @@ func openPartition(n *Node, t *Topic, idx int32, dir string, lc logstore.Config)
 		logger:    n.logger.With("topic", t.Name, "partition", idx),
 		producers: producerMap{},
 		waiters:   map[chan struct{}]struct{}{},
+		storing:   map[*byte]*appendCall{},
 		notify:    make(chan bool, 8),
 		stop:      make(chan struct{}),
 	}
@@ -131,6 +183,7 @@ func openPartition(n *Node, t *Topic, idx int32, dir string, lc logstore.Config)
 		return nil, err
 	}
 	lc.Logger = p.logger
+	lc.OnStored = p.onStored
 	lg, err := logstore.Open(dir, lc)
 	if err != nil {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
@@ -168,6 +221,9 @@ func (p *Partition) startRaft(t *Topic) error {
 	timings := n.cfg.PartitionTimings
 	if len(replicas) == 1 {
 		timings = soloTimings
+		// Set before raft runs; a group that gains voters must clear it
+		// first (the multi-node work).
+		p.solo = true
 	}
 	conf := n.raftConfig(timings)
 	conf.NotifyCh = p.notify
@@ -348,8 +404,8 @@ func (p *Partition) LogStartOffset() int64 { return p.log.StartOffset() }
 func (p *Partition) Log() *logstore.Log { return p.log }
 
 // Append hands one validated batch to raft. It must be called in the order
-// batches arrived (the broker calls it on the connection's reader goroutine);
-// the returned function waits for the commit.
+// batches arrived (the broker calls it on the connection's reader goroutine).
+// batch must stay untouched until the result is Released.
 func (p *Partition) Append(batch []byte, h logstore.BatchHeader) AppendResult {
 	p.appendMu.Lock()
 	if !p.ready {
@@ -366,16 +422,23 @@ func (p *Partition) Append(batch []byte, h logstore.BatchHeader) AppendResult {
 			return failed(err)
 		}
 		if dup != nil {
+			// A retry: answered like the original, and never stored.
 			d := *dup
 			p.appendMu.Unlock()
 			if d.pending == nil {
-				return func() (int64, error) { return d.BaseOffset, nil }
+				return AppendResult{base: d.BaseOffset, released: closedChan}
 			}
-			return d.pending.wait
+			return AppendResult{call: d.pending, released: closedChan}
 		}
 		meta = batchMeta{FirstSeq: h.BaseSequence, LastSeq: last, BaseOffset: -1}
 	}
-	call := &appendCall{done: make(chan struct{})}
+	call := newAppendCall()
+	key := unsafe.SliceData(batch)
+	if p.solo {
+		p.storedMu.Lock()
+		p.storing[key] = call
+		p.storedMu.Unlock()
+	}
 	f := p.raft.ApplyLog(raft.Log{Data: batch}, 10*time.Second)
 	if idempotent {
 		meta.pending = call
@@ -384,32 +447,105 @@ func (p *Partition) Append(batch []byte, h logstore.BatchHeader) AppendResult {
 	p.appendMu.Unlock()
 
 	go func() {
+		defer close(call.released)
 		err := f.Error()
+		base := int64(-1)
 		if err == nil {
 			switch r := f.Response().(type) {
 			case int64:
-				call.base = r
+				base = r
 			case error:
 				err = r
 			}
 		}
-		if err != nil {
-			call.err = raftErr(err)
-			// The leader's view of producer sequences now holds a batch that
-			// may never be stored: rebuild it from the applied state.
-			p.resync()
+		if p.solo {
+			p.storedMu.Lock()
+			delete(p.storing, key)
+			p.storedMu.Unlock()
 		}
-		close(call.done)
+		if err == nil {
+			call.finish(base, nil) // unless onStored did already
+			return
+		}
+		if !call.finish(-1, raftErr(err)) {
+			// Stored, hence committed and acknowledged, before raft
+			// reported this (a shutdown, say): it is applied on restart.
+			p.logger.Debug("acknowledged batch then raft failed", "err", err)
+		}
+		// The leader's view of producer sequences may hold a batch that
+		// will never be stored: rebuild it from the applied state.
+		p.resync()
 	}()
-	return call.wait
+	return AppendResult{call: call, released: call.released}
 }
 
-func (c *appendCall) wait() (int64, error) {
-	<-c.done
-	return c.base, c.err
+// onStored is the log's OnStored hook. In a single-voter group an entry is
+// committed once stored, so the batches Append handed to raft are
+// acknowledged here: the high watermark moves past them first, so a client
+// that reads its acknowledgement then lists offsets sees its records.
+func (p *Partition) onStored(logs []*raft.Log) {
+	if !p.solo {
+		return
+	}
+	p.storedMu.Lock()
+	defer p.storedMu.Unlock()
+	if len(p.storing) == 0 {
+		return
+	}
+	type stored struct {
+		call *appendCall
+		base int64
+	}
+	var done []stored
+	end := int64(-1)
+	for _, l := range logs {
+		if !logstore.IsBatch(l) || len(l.Data) == 0 {
+			continue
+		}
+		c, ok := p.storing[unsafe.SliceData(l.Data)]
+		if !ok {
+			continue
+		}
+		delete(p.storing, unsafe.SliceData(l.Data))
+		h, err := logstore.ParseBatchHeader(l.Data)
+		if err != nil {
+			continue // left to the raft future
+		}
+		done = append(done, stored{c, h.BaseOffset})
+		end = max(end, h.BaseOffset+int64(h.LastOffsetDelta)+1)
+	}
+	if len(done) == 0 {
+		return
+	}
+	p.raiseHW(end)
+	for _, d := range done {
+		d.call.finish(d.base, nil)
+	}
 }
 
-func failed(err error) AppendResult { return func() (int64, error) { return -1, err } }
+// raiseHW moves the high watermark up to hw (never down) and wakes the
+// fetches waiting for it.
+func (p *Partition) raiseHW(hw int64) {
+	for {
+		cur := p.hw.Load()
+		if hw <= cur {
+			return
+		}
+		if p.hw.CompareAndSwap(cur, hw) {
+			break
+		}
+	}
+	p.waitMu.Lock()
+	for ch := range p.waiters {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	p.waitMu.Unlock()
+}
+
+func failed(err error) AppendResult { return AppendResult{base: -1, err: err, released: closedChan} }
 
 // raftErr maps a raft failure to what a Kafka client should do about it.
 func raftErr(err error) error {
@@ -463,13 +599,13 @@ func (p *Partition) DeleteRecords(ctx context.Context, off int64) (int64, error)
 // Wait registers ch to receive a value (non-blocking send) when the high
 // watermark advances. The returned function unregisters it.
 func (p *Partition) Wait(ch chan struct{}) func() {
-	p.mu.Lock()
+	p.waitMu.Lock()
 	p.waiters[ch] = struct{}{}
-	p.mu.Unlock()
+	p.waitMu.Unlock()
 	return func() {
-		p.mu.Lock()
+		p.waitMu.Lock()
 		delete(p.waiters, ch)
-		p.mu.Unlock()
+		p.waitMu.Unlock()
 	}
 }
 
@@ -558,16 +694,11 @@ func (f *partitionFSM) ApplyBatch(logs []*raft.Log) []any {
 			out[i] = kerr.InvalidRequest
 		}
 	}
-	if advanced {
-		p.hw.Store(p.nextOffset)
-		for ch := range p.waiters {
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
-		}
-	}
+	next := p.nextOffset
 	p.mu.Unlock()
+	if advanced {
+		p.raiseHW(next)
+	}
 	return out
 }
 
