@@ -52,7 +52,13 @@
 // that sidecar records do not take, in order. The derived files (.raft,
 // .index, .timeindex) are not fsynced per call; they are fsynced when the
 // segment is sealed (rolled) and at Close, and rebuilt after a crash.
-// Suffix truncation cuts and fsyncs the .log before the sidecar.
+// Suffix truncation cuts and fsyncs the .log before the sidecar. The .log is
+// synced with fdatasync (data and size, not timestamps), and its disk space
+// is reserved ahead of the writes with fallocate(FALLOC_FL_KEEP_SIZE), so
+// the file size still marks the end of the data and a sync need not
+// allocate blocks; the reservation is released when the segment is sealed
+// or closed (truncating to the size), and a crash leaves at most one
+// reservation chunk past the end, released at the next seal or close.
 //
 // FsyncInterval > 0 fsyncs in the background at most that often, like
 // Kafka's flush.ms: acknowledged writes may be lost on power loss (raft then
