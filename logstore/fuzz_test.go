@@ -132,3 +132,21 @@ func FuzzRecover(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidRecords: the produce path's record check agrees with walkRecords
+// on every input.
+func FuzzValidRecords(f *testing.F) {
+	b := makeBatch(f, testBatch{ts0: 1, n: 3, valueLen: 4})
+	f.Add(b[BatchHeaderSize:], 3)
+	f.Add(b[BatchHeaderSize:], 2)
+	f.Add([]byte{}, 0)
+	f.Add([]byte{0x02, 0x00}, 1)
+	f.Fuzz(func(t *testing.T, b []byte, n int) {
+		n %= 1 << 16
+		ok := validRecords(b, n)
+		err := walkRecords(b, n, nil)
+		if ok != (err == nil) {
+			t.Fatalf("validRecords %v, walkRecords %v", ok, err)
+		}
+	})
+}
