@@ -6,7 +6,7 @@
 # run on this machine; single runs vary by +-30%.
 #
 # Environment (defaults in brackets):
-#   REPEATS [3]          runs of each throughput case, alternating which server goes first
+#   REPEATS [5]          runs of each throughput case, alternating which server goes first
 #   SMALL_RECORDS [1000000]  records in the 100 B cases
 #   LARGE_RECORDS [300000]  records in the 1000 B cases
 #   BENCH_DIR [$TMPDIR or /tmp]  where the data directories and the dd file go
@@ -14,7 +14,7 @@
 #                        Linux's ephemeral range, so no client connection holds one
 set -euo pipefail
 
-REPEATS=${REPEATS:-3}
+REPEATS=${REPEATS:-5}
 SMALL_RECORDS=${SMALL_RECORDS:-1000000}
 LARGE_RECORDS=${LARGE_RECORDS:-300000}
 BASE_PORT=${BASE_PORT:-29092}
