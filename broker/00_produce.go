@@ -72,10 +72,14 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 	// for the next request.
 	release := req.ReleaseFrame()
 	releaseWhenDone := func() {
+		reusable := true
 		for _, w := range waits {
 			<-w.result.Released()
+			reusable = reusable && w.result.Reusable()
 		}
-		release()
+		if reusable {
+			release()
+		}
 	}
 	if r.Acks == 0 {
 		// Nothing is sent back; still count failures as they complete.

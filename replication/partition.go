@@ -116,7 +116,8 @@ type appendCall struct {
 	once     sync.Once
 	base     int64
 	err      error
-	released chan struct{} // closed once raft is done with the batch
+	released chan struct{} // closed once raft's future has completed
+	reusable atomic.Bool   // set before released closes: raft is done with the batch
 }
 
 func newAppendCall() *appendCall {
@@ -135,10 +136,10 @@ func (c *appendCall) finish(base int64, err error) bool {
 
 // AppendResult is one batch handed to Partition.Append.
 type AppendResult struct {
-	call     *appendCall // nil: settled already, with base and err
-	base     int64
-	err      error
-	released <-chan struct{}
+	call *appendCall // the result to wait for; nil: settled already, with base and err
+	base int64
+	err  error
+	own  *appendCall // the call that handed this batch to raft; nil: it never was
 }
 
 // Wait returns the batch's base offset once it is committed, or why it was
@@ -151,10 +152,21 @@ func (r AppendResult) Wait() (int64, error) {
 	return r.call.base, r.call.err
 }
 
-// Released is closed once raft no longer reads the memory of the batch
-// given to Append, which may be after Wait has returned; only then may the
-// caller reuse it.
-func (r AppendResult) Released() <-chan struct{} { return r.released }
+// Released is closed once raft has finished with the batch given to Append
+// or given up on it, which may be after Wait has returned. Then Reusable
+// says whether the batch's memory may be reused.
+func (r AppendResult) Released() <-chan struct{} {
+	if r.own == nil {
+		return closedChan
+	}
+	return r.own.released
+}
+
+// Reusable, once Released is closed, says whether the caller may reuse the
+// batch's memory. It is false when raft failed the append: a future fails
+// as soon as raft starts shutting down, while its leader loop may still be
+// writing the batch out, so such memory is left to the garbage collector.
+func (r AppendResult) Reusable() bool { return r.own == nil || r.own.reusable.Load() }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
@@ -426,9 +438,9 @@ func (p *Partition) Append(batch []byte, h logstore.BatchHeader) AppendResult {
 			d := *dup
 			p.appendMu.Unlock()
 			if d.pending == nil {
-				return AppendResult{base: d.BaseOffset, released: closedChan}
+				return AppendResult{base: d.BaseOffset}
 			}
-			return AppendResult{call: d.pending, released: closedChan}
+			return AppendResult{call: d.pending}
 		}
 		meta = batchMeta{FirstSeq: h.BaseSequence, LastSeq: last, BaseOffset: -1}
 	}
@@ -464,6 +476,7 @@ func (p *Partition) Append(batch []byte, h logstore.BatchHeader) AppendResult {
 			p.storedMu.Unlock()
 		}
 		if err == nil {
+			call.reusable.Store(true)
 			call.finish(base, nil) // unless onStored did already
 			return
 		}
@@ -476,7 +489,7 @@ func (p *Partition) Append(batch []byte, h logstore.BatchHeader) AppendResult {
 		// will never be stored: rebuild it from the applied state.
 		p.resync()
 	}()
-	return AppendResult{call: call, released: call.released}
+	return AppendResult{call: call, own: call}
 }
 
 // onStored is the log's OnStored hook. In a single-voter group an entry is
@@ -545,7 +558,7 @@ func (p *Partition) raiseHW(hw int64) {
 	p.waitMu.Unlock()
 }
 
-func failed(err error) AppendResult { return AppendResult{base: -1, err: err, released: closedChan} }
+func failed(err error) AppendResult { return AppendResult{base: -1, err: err} }
 
 // raftErr maps a raft failure to what a Kafka client should do about it.
 func raftErr(err error) error {
