@@ -412,6 +412,14 @@ func TestCloseStopsEverything(t *testing.T) {
 	idle := dial(t, s)
 	writeAll(t, c, appendRequest(nil, metadataRequest(1, "t"), 1))
 	<-handled
+	// A dial returns once the kernel has the connection; wait until the
+	// server has accepted the idle one too, or Close may beat the accept.
+	for deadline := time.Now().Add(5 * time.Second); obs.opened.Load() < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("server accepted %d of 2 connections", obs.opened.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
 
 	closed := make(chan error)
 	go func() { closed <- s.Close() }()
