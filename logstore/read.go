@@ -2,7 +2,6 @@ package logstore
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 )
 
@@ -13,22 +12,11 @@ import (
 // means nothing to read yet. Offsets outside [StartOffset, EndOffset] give
 // ErrOffsetOutOfRange.
 func (l *Log) Read(offset int64, maxBytes int, limit int64) ([]byte, error) {
-	b, err := l.ReadAppend(nil, offset, maxBytes, limit)
+	b, err := l.ReadWith(func(n int) []byte { return make([]byte, n) }, offset, maxBytes, limit)
 	if len(b) == 0 {
 		b = nil
 	}
 	return b, err
-}
-
-// ReadAppend is Read appending to dst. It returns dst extended by the
-// batches read; on error or nothing to read, dst itself.
-func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int, limit int64) ([]byte, error) {
-	start := len(dst)
-	b, err := l.ReadWith(func(n int) []byte {
-		dst = slices.Grow(dst, n)[:start+n]
-		return dst[start:]
-	}, offset, maxBytes, limit)
-	return dst[:start+len(b)], err
 }
 
 // ReadWith is Read into memory the caller provides: get is called at most
