@@ -223,8 +223,9 @@ func hasError(out []fetchOut) bool {
 	return false
 }
 
-// readFetch reads every partition once, within the byte limits, into *buf
-// (reset first: an earlier pass of a long poll is discarded).
+// readFetch reads every partition once, within the byte limits, into
+// buffers from bufs (released first: an earlier pass of a long poll is
+// discarded).
 func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental bool, bufs *fetchBufs) ([]fetchOut, int, error) {
 	bufs.release() // an earlier, discarded read of this long poll
 	out := make([]fetchOut, len(parts))

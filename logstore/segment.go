@@ -349,8 +349,9 @@ type headerScanner struct {
 	f     *os.File
 	limit int64
 	buf   []byte
-	start int64 // file position of buf[0]
-	first [firstScanChunk]byte
+	start int64                // file position of buf[0]
+	first [firstScanChunk]byte // the first read
+	big   []byte               // later reads
 }
 
 // The first read of a scan is small: a fetch at a batch boundary, the usual
@@ -368,17 +369,13 @@ func (hs *headerScanner) at(pos int64) (BatchHeader, bool, error) {
 		return BatchHeader{}, false, nil
 	}
 	if pos < hs.start || pos+BatchHeaderSize > hs.start+int64(len(hs.buf)) {
-		var n int64
-		switch {
-		case hs.buf == nil:
-			n = min(int64(firstScanChunk), hs.limit-pos)
-			hs.buf = hs.first[:n]
-		default:
-			n = min(int64(scanChunk), hs.limit-pos)
-			if cap(hs.buf) < int(n) || &hs.buf[:1][0] == &hs.first[0] {
-				hs.buf = make([]byte, scanChunk)
+		if hs.buf == nil {
+			hs.buf = hs.first[:min(int64(firstScanChunk), hs.limit-pos)]
+		} else {
+			if hs.big == nil {
+				hs.big = make([]byte, scanChunk)
 			}
-			hs.buf = hs.buf[:n]
+			hs.buf = hs.big[:min(int64(scanChunk), hs.limit-pos)]
 		}
 		if _, err := hs.f.ReadAt(hs.buf, pos); err != nil {
 			hs.buf = hs.buf[:0]
