@@ -257,6 +257,17 @@ func TestPerf(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, "100 records sent, ") || !strings.Contains(r.stdout, "ms 99.9th.") {
 		t.Errorf("perf produce text output %q", r.stdout)
 	}
+
+	// --throughput holds the rate: the 500th record at 2000/s is due
+	// 249.5 ms after the first, and the tool sends at most 2 ms early.
+	r = mustRun(t, addr, "", "perf", "produce", "--topic", "perf", "--num-records", "500", "--record-size", "10", "--throughput", "2000", "--json")
+	pr = ProduceResult{}
+	if err := json.Unmarshal([]byte(r.stdout), &pr); err != nil {
+		t.Fatalf("perf produce --json output %q: %v", r.stdout, err)
+	}
+	if pr.Records != 500 || pr.ElapsedSec < 0.2475 {
+		t.Errorf("perf produce --throughput 2000: %d records in %.3f s, want 500 in at least 0.2475 s", pr.Records, pr.ElapsedSec)
+	}
 }
 
 func TestUsage(t *testing.T) {
