@@ -57,11 +57,12 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 				c.Name = key
 				c.Value = &v
 				c.ReadOnly = true
-				c.Source = kmsg.ConfigSourceStaticBrokerConfig
+				c.Source = b.brokerSource(key)
+				c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
 				c.ConfigType = kmsg.ConfigTypeString
 				if r.IncludeSynonyms {
 					s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-					s.Name, s.Value, s.Source = key, &v, kmsg.ConfigSourceStaticBrokerConfig
+					s.Name, s.Value, s.Source = key, &v, c.Source
 					c.ConfigSynonyms = append(c.ConfigSynonyms, s)
 				}
 				res.Configs = append(res.Configs, c)
@@ -85,7 +86,7 @@ func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, t *replicat
 	switch {
 	case set:
 		c.Source = kmsg.ConfigSourceDynamicTopicConfig
-	case d.brokerKey != "":
+	case d.brokerKey != "" && !b.cfg.IsDefault(d.brokerKey):
 		v = def
 		c.Source = kmsg.ConfigSourceStaticBrokerConfig
 	default:
@@ -112,10 +113,19 @@ func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, t *replicat
 			add(d.name, t.Configs[d.name], kmsg.ConfigSourceDynamicTopicConfig)
 		}
 		if d.brokerKey != "" {
-			add(d.brokerKey, def, kmsg.ConfigSourceStaticBrokerConfig)
+			add(d.brokerKey, def, b.brokerSource(d.brokerKey))
 		} else {
 			add(d.name, def, kmsg.ConfigSourceDefaultConfig)
 		}
 	}
 	return c
+}
+
+// brokerSource is where a broker key's value comes from, as Kafka reports
+// it: the operator's static configuration, or the built-in default.
+func (b *Broker) brokerSource(key string) kmsg.ConfigSource {
+	if b.cfg.IsDefault(key) {
+		return kmsg.ConfigSourceDefaultConfig
+	}
+	return kmsg.ConfigSourceStaticBrokerConfig
 }

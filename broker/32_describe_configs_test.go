@@ -41,6 +41,11 @@ func TestConfigs(t *testing.T) {
 	if c := cfg["cleanup.policy"]; *c.Value != "delete" || c.Source != kmsg.ConfigSourceDynamicTopicConfig {
 		t.Fatalf("cleanup.policy set at creation: %+v", c)
 	}
+	// Nothing set it anywhere: Kafka's built-in default, as Kafka reports it
+	// (tools such as sarama's ListTopics show non-defaults as overrides).
+	if c := cfg["segment.bytes"]; *c.Value != "1073741824" || c.Source != kmsg.ConfigSourceDefaultConfig {
+		t.Fatalf("segment.bytes left at its default: %+v", c)
+	}
 	if len(describeTopicConfigs(t, b, "c", "segment.bytes")) != 1 {
 		t.Fatal("named config filter ignored")
 	}

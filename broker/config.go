@@ -54,6 +54,10 @@ type Config struct {
 	OffsetMetadataMaxBytes        int32
 
 	Logger *slog.Logger
+
+	// explicit holds the keys given to Set (flags, properties files), so
+	// DescribeConfigs can tell an operator's setting from a default.
+	explicit map[string]bool
 }
 
 // DefaultConfig returns the defaults: a single node on 127.0.0.1:9092.
@@ -227,6 +231,10 @@ func (c *Config) Set(key, value string) error {
 			if err := o.set(c, value); err != nil {
 				return fmt.Errorf("%s: %w", o.Key, err)
 			}
+			if c.explicit == nil {
+				c.explicit = map[string]bool{}
+			}
+			c.explicit[o.Key] = true
 			return nil
 		}
 	}
@@ -241,6 +249,18 @@ func (c *Config) Get(key string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// IsDefault says whether key still has its built-in default: it was not
+// given to Set and its value is the one DefaultConfig has.
+func (c *Config) IsDefault(key string) bool {
+	if c.explicit[key] {
+		return false
+	}
+	v, ok := c.Get(key)
+	def := DefaultConfig()
+	dv, _ := def.Get(key)
+	return ok && v == dv
 }
 
 // LoadProperties applies a Java-style properties file (key=value or

@@ -51,3 +51,21 @@ log.retention.ms=-1
 		}
 	}
 }
+
+func TestConfigIsDefault(t *testing.T) {
+	c := DefaultConfig()
+	c.LogRetentionBytes = 5000                                       // set in code, as a program embedding the broker does
+	if err := c.Set("log.segment.bytes", "1073741824"); err != nil { // set to its default value
+		t.Fatal(err)
+	}
+	for key, want := range map[string]bool{
+		"log.roll.ms":         true,
+		"log.retention.bytes": false,
+		"log.segment.bytes":   false,
+		"no.such.key":         false,
+	} {
+		if got := c.IsDefault(key); got != want {
+			t.Errorf("IsDefault(%s) = %v, want %v", key, got, want)
+		}
+	}
+}
