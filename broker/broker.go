@@ -72,6 +72,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	22: {Min: 0, Max: 5},  // InitProducerID
 	23: {Min: 0, Max: 4},  // OffsetForLeaderEpoch
 	32: {Min: 0, Max: 4},  // DescribeConfigs
+	35: {Min: 0, Max: 5},  // DescribeLogDirs
 	33: {Min: 0, Max: 2},  // AlterConfigs
 	37: {Min: 0, Max: 3},  // CreatePartitions
 	42: {Min: 0, Max: 2},  // DeleteGroups
@@ -281,6 +282,8 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 		return b.async(ctx, func() kmsg.Response { return b.handleInitProducerID(ctx, r) })
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return now(b.handleOffsetForLeaderEpoch(r))
+	case *kmsg.DescribeLogDirsRequest:
+		return now(b.handleDescribeLogDirs(r))
 	case *kmsg.DescribeConfigsRequest:
 		return now(b.handleDescribeConfigs(r))
 	case *kmsg.AlterConfigsRequest:

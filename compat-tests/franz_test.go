@@ -425,6 +425,26 @@ func TestFranz(t *testing.T) {
 			t.Errorf("the failed rf-3 topic exists")
 		}
 	})
+
+	t.Run("LogDirs", func(t *testing.T) {
+		const topic = "logdirs"
+		createTopic(t, ctx, adm, topic, 2, nil)
+		cl := newKgo(t, b.Addr(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		produceSync(t, ctx, cl, &kgo.Record{Topic: topic, Partition: 1, Value: []byte("on disk")})
+		all, err := adm.DescribeAllLogDirs(ctx, nil)
+		if err != nil {
+			t.Fatalf("DescribeAllLogDirs: %v", err)
+		}
+		dirs := all.Sorted()
+		if len(dirs) != 1 || dirs[0].Dir != b.DataDir() || dirs[0].Err != nil || dirs[0].TotalBytes <= 0 {
+			t.Fatalf("log dirs %+v, want one: %s", dirs, b.DataDir())
+		}
+		p0, ok0 := dirs[0].Topics.Lookup(topic, 0)
+		p1, ok1 := dirs[0].Topics.Lookup(topic, 1)
+		if !ok0 || !ok1 || p0.Size != 0 || p1.Size <= 0 {
+			t.Errorf("%s sizes: p0 %d (%v), p1 %d (%v); want 0 and the one batch", topic, p0.Size, ok0, p1.Size, ok1)
+		}
+	})
 }
 
 // waitPartitions polls metadata until topic has want partitions (metadata
