@@ -71,6 +71,9 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	21: {Min: 0, Max: 2},  // DeleteRecords
 	22: {Min: 0, Max: 5},  // InitProducerID
 	23: {Min: 0, Max: 4},  // OffsetForLeaderEpoch
+	29: {Min: 0, Max: 3},  // DescribeAcls
+	30: {Min: 0, Max: 3},  // CreateAcls
+	31: {Min: 0, Max: 3},  // DeleteAcls
 	32: {Min: 0, Max: 4},  // DescribeConfigs
 	35: {Min: 0, Max: 5},  // DescribeLogDirs
 	33: {Min: 0, Max: 2},  // AlterConfigs
@@ -282,6 +285,12 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 		return b.async(ctx, func() kmsg.Response { return b.handleInitProducerID(ctx, r) })
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return now(b.handleOffsetForLeaderEpoch(r))
+	case *kmsg.DescribeACLsRequest:
+		return now(b.handleDescribeACLs(r))
+	case *kmsg.CreateACLsRequest:
+		return now(b.handleCreateACLs(r))
+	case *kmsg.DeleteACLsRequest:
+		return now(b.handleDeleteACLs(r))
 	case *kmsg.DescribeLogDirsRequest:
 		return now(b.handleDescribeLogDirs(r))
 	case *kmsg.DescribeConfigsRequest:

@@ -426,6 +426,23 @@ func TestFranz(t *testing.T) {
 		}
 	})
 
+	t.Run("ACLsWithoutAuthorizer", func(t *testing.T) {
+		// As Kafka with no authorizer: SECURITY_DISABLED, not unsupported.
+		b := kadm.NewACLs().Topics("any").Allow("User:alice").AllowHosts("*").Operations(kadm.OpRead)
+		created, err := adm.CreateACLs(ctx, b)
+		if err != nil || len(created) != 1 || !errors.Is(created[0].Err, kerr.SecurityDisabled) {
+			t.Errorf("CreateACLs: %v %+v, want one SECURITY_DISABLED result", err, created)
+		}
+		described, err := adm.DescribeACLs(ctx, b)
+		if err != nil || len(described) != 1 || !errors.Is(described[0].Err, kerr.SecurityDisabled) {
+			t.Errorf("DescribeACLs: %v %+v, want SECURITY_DISABLED", err, described)
+		}
+		deleted, err := adm.DeleteACLs(ctx, b)
+		if err != nil || len(deleted) != 1 || !errors.Is(deleted[0].Err, kerr.SecurityDisabled) {
+			t.Errorf("DeleteACLs: %v %+v, want one SECURITY_DISABLED result", err, deleted)
+		}
+	})
+
 	t.Run("LogDirs", func(t *testing.T) {
 		const topic = "logdirs"
 		createTopic(t, ctx, adm, topic, 2, nil)
