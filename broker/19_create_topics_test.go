@@ -42,6 +42,9 @@ func TestCreateDeleteTopics(t *testing.T) {
 		{"unknown config", createReq("t-cfg", 1, 1, false, map[string]string{"no.such.key": "1"}), kerr.InvalidConfig, -1},
 		{"bad config value", createReq("t-cfg", 1, 1, false, map[string]string{"retention.ms": "soon"}), kerr.InvalidConfig, -1},
 		{"validate only", createReq("t-validate", 2, 1, true, nil), nil, 2},
+		{"dotted", createReq("t.dot_x", 1, 1, false, nil), nil, 1},
+		{"collides once '.' is '_'", createReq("t_dot.x", 1, 1, false, nil), kerr.InvalidTopicException, -1},
+		{"collides, validate only", createReq("t_dot_x", 1, 1, true, nil), kerr.InvalidTopicException, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := request[*kmsg.CreateTopicsResponse](t, cl, tc.req)

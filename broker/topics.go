@@ -74,6 +74,9 @@ func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 	if _, ok := st.Topics[spec.name]; ok {
 		return nil, kafkaErrorf(kerr.TopicAlreadyExists, "topic %q already exists", spec.name)
 	}
+	if other := st.CollidingTopic(spec.name); other != "" {
+		return nil, collisionErr(spec.name, other)
+	}
 	for k, v := range spec.configs {
 		if err := validateTopicConfig(k, v); err != nil {
 			return nil, kafkaErrorf(kerr.InvalidConfig, "%v", err)
@@ -122,6 +125,12 @@ func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 	return &replication.Topic{Name: spec.name, ID: replication.NewTopicID(), Replicas: replicas, Configs: cfgs}, nil
 }
 
+// collisionErr is Kafka's answer to a name that differs from an existing
+// topic's only in '.' against '_'.
+func collisionErr(name, other string) error {
+	return kafkaErrorf(kerr.InvalidTopicException, "Topic '%s' collides with existing topic: %s", name, other)
+}
+
 // assignReplicas spreads partitions round-robin over the brokers, starting
 // at an offset so that leadership of many topics spreads too.
 func assignReplicas(brokers []replication.BrokerInfo, salt, partitions, rf int) [][]int32 {
@@ -140,9 +149,12 @@ func assignReplicas(brokers []replication.BrokerInfo, salt, partitions, rf int) 
 // createTopic creates a validated topic and waits (bounded by ctx) until
 // every partition has a leader accepting produce and fetch.
 func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
-	if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpCreateTopic, Topic: t}); err != nil {
+	if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpCreateTopic, Topic: t, NoCollision: true}); err != nil {
 		if errors.Is(err, replication.ErrTopicExists) {
 			return kafkaErrorf(kerr.TopicAlreadyExists, "topic %q already exists", t.Name)
+		}
+		if errors.Is(err, replication.ErrTopicCollision) {
+			return collisionErr(t.Name, b.node.Controller().State().CollidingTopic(t.Name))
 		}
 		return kafkaErrorf(kerr.RequestTimedOut, "%v", err)
 	}

@@ -18,6 +18,7 @@ import (
 // Errors a controller command can end with; the broker maps them to Kafka codes.
 var (
 	ErrTopicExists     = errors.New("topic already exists")
+	ErrTopicCollision  = errors.New("topic name collides with an existing topic")
 	ErrUnknownTopic    = errors.New("unknown topic")
 	ErrNotController   = errors.New("not the controller leader")
 	ErrInvalidCommand  = errors.New("invalid controller command")
@@ -39,6 +40,11 @@ type Command struct {
 	ReplaceAll bool               `json:"replace_all,omitempty"`
 	Count      int64              `json:"count,omitempty"`
 	ClusterID  string             `json:"cluster_id,omitempty"`
+	// NoCollision makes create_topic refuse a name that collides with an
+	// existing topic's (State.CollidingTopic). It is a field, not a rule of
+	// create_topic, so that log entries written before the rule existed
+	// replay as they were applied.
+	NoCollision bool `json:"no_collision,omitempty"`
 }
 
 // Controller command ops.
@@ -244,6 +250,11 @@ func (c *Controller) apply(s *State, cmd *Command) any {
 		}
 		if _, ok := s.ByID[t.ID]; ok {
 			return ErrTopicExists
+		}
+		if cmd.NoCollision {
+			if other := s.CollidingTopic(t.Name); other != "" {
+				return fmt.Errorf("%w: %s", ErrTopicCollision, other)
+			}
 		}
 		s.Topics[t.Name] = t
 		s.ByID[t.ID] = t

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"sort"
+	"strings"
 )
 
 // TopicID is a topic's KIP-516 id.
@@ -94,4 +95,25 @@ func emptyState() *State {
 		Topics:  map[string]*Topic{},
 		ByID:    map[TopicID]*Topic{},
 	}
+}
+
+// CollidingTopic returns an existing topic other than name whose name
+// equals name once '.' and '_' are taken as one character, or "". Kafka
+// refuses such a pair because both map to the same metric names.
+func (s *State) CollidingTopic(name string) string {
+	if !strings.ContainsAny(name, "._") {
+		return ""
+	}
+	key := strings.ReplaceAll(name, ".", "_")
+	var found []string
+	for other := range s.Topics {
+		if other != name && strings.ReplaceAll(other, ".", "_") == key {
+			found = append(found, other)
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	sort.Strings(found)
+	return found[0]
 }
