@@ -121,6 +121,41 @@ func intOpt[T int16 | int32 | int64](key, flag, help string, f func(c *Config) *
 	}
 }
 
+const hour = time.Hour
+
+// unitOpt is Kafka's coarser spelling of a millisecond key (log.retention.hours
+// for log.retention.ms): it sets the same field unless one of the finer keys
+// listed in over was set, whichever order they come in. A negative value
+// means unlimited (-1), as in Kafka.
+func unitOpt(key, flag, help string, unit time.Duration, f func(c *Config) *int64, over ...string) Option {
+	return Option{Key: key, Flag: flag, Help: help,
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+			if err != nil {
+				return err
+			}
+			for _, k := range over {
+				if c.explicit[k] {
+					return nil
+				}
+			}
+			if n < 0 {
+				*f(c) = -1
+			} else {
+				*f(c) = n * unit.Milliseconds()
+			}
+			return nil
+		},
+		get: func(c *Config) string {
+			ms := *f(c)
+			if ms < 0 {
+				return "-1"
+			}
+			return strconv.FormatInt(ms/unit.Milliseconds(), 10)
+		},
+	}
+}
+
 func sizeOf[T int16 | int32 | int64](T) int {
 	var x T
 	switch any(x).(type) {
@@ -204,7 +239,10 @@ var options = []Option{
 	boolOpt("auto.create.topics.enable", "auto-create-topics", "create topics on first metadata request or produce", func(c *Config) *bool { return &c.AutoCreateTopics }),
 	intOpt("log.segment.bytes", "log-segment-bytes", "segment file size before a new one is rolled", func(c *Config) *int64 { return &c.LogSegmentBytes }),
 	intOpt("log.roll.ms", "log-roll-ms", "segment age before a new one is rolled", func(c *Config) *int64 { return &c.LogRollMs }),
+	unitOpt("log.roll.hours", "log-roll-hours", "log.roll.ms in hours; log.roll.ms wins when both are set", hour, func(c *Config) *int64 { return &c.LogRollMs }, "log.roll.ms"),
 	intOpt("log.retention.ms", "log-retention-ms", "delete segments older than this (-1: never)", func(c *Config) *int64 { return &c.LogRetentionMs }),
+	unitOpt("log.retention.minutes", "log-retention-minutes", "log.retention.ms in minutes; log.retention.ms wins when both are set", time.Minute, func(c *Config) *int64 { return &c.LogRetentionMs }, "log.retention.ms"),
+	unitOpt("log.retention.hours", "log-retention-hours", "log.retention.ms in hours; log.retention.ms and log.retention.minutes win when set", hour, func(c *Config) *int64 { return &c.LogRetentionMs }, "log.retention.ms", "log.retention.minutes"),
 	intOpt("log.retention.bytes", "log-retention-bytes", "delete oldest segments past this size per partition (-1: never)", func(c *Config) *int64 { return &c.LogRetentionBytes }),
 	intOpt("log.retention.check.interval.ms", "log-retention-check-interval-ms", "how often retention runs", func(c *Config) *int64 { return &c.LogRetentionCheckMs }),
 	intOpt("log.index.interval.bytes", "log-index-interval-bytes", "bytes between sparse index entries", func(c *Config) *int32 { return &c.LogIndexIntervalBytes }),

@@ -69,3 +69,31 @@ func TestConfigIsDefault(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigTimeUnits(t *testing.T) {
+	// Kafka's hours and minutes spellings, and its precedence: ms, then
+	// minutes, then hours, whatever order a file gives them in.
+	for _, tc := range []struct {
+		props               string
+		retentionMs, rollMs int64
+	}{
+		{"log.retention.hours=24\nlog.roll.hours=1", 24 * 3600_000, 3600_000},
+		{"log.retention.ms=5000\nlog.retention.hours=24", 5000, 7 * 24 * 3600_000},
+		{"log.retention.hours=24\nlog.retention.ms=5000", 5000, 7 * 24 * 3600_000},
+		{"log.retention.minutes=30\nlog.retention.hours=24", 30 * 60_000, 7 * 24 * 3600_000},
+		{"log.retention.hours=24\nlog.retention.minutes=30", 30 * 60_000, 7 * 24 * 3600_000},
+		{"log.retention.hours=-1\nlog.roll.ms=60000\nlog.roll.hours=2", -1, 60000},
+	} {
+		c := DefaultConfig()
+		if err := c.LoadProperties(strings.NewReader(tc.props)); err != nil {
+			t.Fatalf("%q: %v", tc.props, err)
+		}
+		if c.LogRetentionMs != tc.retentionMs || c.LogRollMs != tc.rollMs {
+			t.Errorf("%q: retention %d roll %d, want %d %d", tc.props, c.LogRetentionMs, c.LogRollMs, tc.retentionMs, tc.rollMs)
+		}
+	}
+	c := DefaultConfig()
+	if v, _ := c.Get("log.retention.hours"); v != "168" || !c.IsDefault("log.retention.hours") {
+		t.Errorf("default log.retention.hours %q", v)
+	}
+}
