@@ -55,9 +55,35 @@ type Config struct {
 
 	Logger *slog.Logger
 
+	// Ignored lists the keys of a properties file that are Kafka broker
+	// settings with no meaning here (thread counts, KRaft roles, ...);
+	// LoadProperties skips them and gokafkad logs them.
+	Ignored []string
+
 	// explicit holds the keys given to Set (flags, properties files), so
 	// DescribeConfigs can tell an operator's setting from a default.
 	explicit map[string]bool
+}
+
+// kafkaOnlyKeys are Kafka broker settings a Kafka server.properties often
+// carries that mean nothing to gokafkad, so such a file loads with a warning
+// instead of failing. Security settings (ssl.*, sasl.*) are not among them:
+// a file asking for them must fail rather than serve in the clear.
+var kafkaOnlyKeys = map[string]bool{
+	"process.roles": true, "controller.quorum.voters": true, "controller.quorum.bootstrap.servers": true,
+	"controller.listener.names": true, "inter.broker.listener.name": true, "listener.security.protocol.map": true,
+	"num.network.threads": true, "num.io.threads": true, "num.replica.fetchers": true,
+	"num.recovery.threads.per.data.dir": true, "background.threads": true, "queued.max.requests": true,
+	"socket.send.buffer.bytes": true, "socket.receive.buffer.bytes": true,
+	"transaction.state.log.replication.factor": true, "transaction.state.log.min.isr": true,
+	"transaction.state.log.num.partitions": true,
+	"share.coordinator.state.topic.replication.factor": true, "share.coordinator.state.topic.min.isr": true,
+	"zookeeper.connect": true, "zookeeper.connection.timeout.ms": true, "delete.topic.enable": true,
+	"log.cleaner.enable": true, "log.cleaner.threads": true, "log.flush.scheduler.interval.ms": true,
+	"log.flush.offset.checkpoint.interval.ms": true, "log.flush.interval.messages": true,
+	"metadata.log.dir": true, "inter.broker.protocol.version": true, "log.message.format.version": true,
+	"auto.leader.rebalance.enable": true, "unclean.leader.election.enable": true,
+	"replica.lag.time.max.ms": true, "log.preallocate": true,
 }
 
 // DefaultConfig returns the defaults: a single node on 127.0.0.1:9092.
@@ -122,6 +148,25 @@ func intOpt[T int16 | int32 | int64](key, flag, help string, f func(c *Config) *
 }
 
 const hour = time.Hour
+
+// aliasOpt is another Kafka name for key: it sets key unless key itself was
+// set, whichever order they come in.
+func aliasOpt(alias, flag, help string, target Option) Option {
+	return Option{Key: alias, Flag: flag, Help: help,
+		set: func(c *Config, v string) error {
+			if c.explicit[target.Key] {
+				return nil
+			}
+			return target.set(c, v)
+		},
+		get: target.get,
+	}
+}
+
+var (
+	nodeIDOpt  = intOpt("node.id", "node-id", "this broker's id", func(c *Config) *int32 { return &c.NodeID })
+	logDirsOpt = strOpt("log.dirs", "data-dir", "directory holding all data", func(c *Config) *string { return &c.DataDir })
+)
 
 // unitOpt is Kafka's coarser spelling of a millisecond key (log.retention.hours
 // for log.retention.ms): it sets the same field unless one of the finer keys
@@ -227,10 +272,12 @@ func Options() []Option { return options }
 
 // options is built once: Get sits on the produce path (topic defaults).
 var options = []Option{
-	intOpt("node.id", "node-id", "this broker's id", func(c *Config) *int32 { return &c.NodeID }),
+	nodeIDOpt,
+	aliasOpt("broker.id", "broker-id", "node.id under its older Kafka name; node.id wins when both are set", nodeIDOpt),
 	listenerOpt("listeners", "listen", "address the Kafka protocol listens on (host:port or PLAINTEXT://host:port)", func(c *Config) *string { return &c.Listen }),
 	listenerOpt("advertised.listeners", "advertise", "address given to clients in metadata (default: the listen address)", func(c *Config) *string { return &c.Advertise }),
-	strOpt("log.dirs", "data-dir", "directory holding all data", func(c *Config) *string { return &c.DataDir }),
+	logDirsOpt,
+	aliasOpt("log.dir", "log-dir", "log.dirs under Kafka's singular name; log.dirs wins when both are set", logDirsOpt),
 	strOpt("admin.listen", "admin-listen", "HTTP address for /metrics and /healthz (empty disables)", func(c *Config) *string { return &c.AdminListen }),
 	strOpt("raft.listen", "raft-listen", "address the raft transport of every group listens on", func(c *Config) *string { return &c.RaftListen }),
 	strOpt("raft.advertise", "raft-advertise", "raft address given to peers (default: the raft listen address)", func(c *Config) *string { return &c.RaftAdvertise }),
@@ -317,7 +364,12 @@ func (c *Config) LoadProperties(r io.Reader) error {
 		if i < 0 {
 			return fmt.Errorf("line %d: expected key=value", line)
 		}
-		if err := c.Set(strings.TrimSpace(s[:i]), strings.TrimSpace(s[i+1:])); err != nil {
+		key := strings.TrimSpace(s[:i])
+		if kafkaOnlyKeys[key] {
+			c.Ignored = append(c.Ignored, key)
+			continue
+		}
+		if err := c.Set(key, strings.TrimSpace(s[i+1:])); err != nil {
 			return fmt.Errorf("line %d: %w", line, err)
 		}
 	}

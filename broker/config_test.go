@@ -97,3 +97,57 @@ func TestConfigTimeUnits(t *testing.T) {
 		t.Errorf("default log.retention.hours %q", v)
 	}
 }
+
+func TestConfigKafkaServerProperties(t *testing.T) {
+	// The body of Kafka 4's config/server.properties: the keys that mean
+	// nothing here are skipped and listed, the rest apply.
+	props := `
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=localhost:9093
+listeners=PLAINTEXT://:9092,CONTROLLER://:9093
+inter.broker.listener.name=PLAINTEXT
+advertised.listeners=PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
+num.network.threads=3
+num.io.threads=8
+socket.send.buffer.bytes=102400
+socket.receive.buffer.bytes=102400
+socket.request.max.bytes=104857600
+log.dirs=/tmp/kraft-combined-logs
+num.partitions=1
+num.recovery.threads.per.data.dir=1
+offsets.topic.replication.factor=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+log.retention.hours=168
+log.segment.bytes=1073741824
+log.retention.check.interval.ms=300000
+`
+	c := DefaultConfig()
+	if err := c.LoadProperties(strings.NewReader(props)); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":9092" || c.Advertise != "localhost:9092" || c.DataDir != "/tmp/kraft-combined-logs" || c.OffsetsTopicReplicationFactor != 1 {
+		t.Errorf("applied: listen %q advertise %q dir %q offsets rf %d", c.Listen, c.Advertise, c.DataDir, c.OffsetsTopicReplicationFactor)
+	}
+	if len(c.Ignored) != 14 || c.Ignored[0] != "process.roles" {
+		t.Errorf("ignored %v", c.Ignored)
+	}
+	// Security settings are not skipped: serving in the clear instead would be wrong.
+	sec := DefaultConfig()
+	if err := sec.LoadProperties(strings.NewReader("ssl.keystore.location=/x")); err == nil {
+		t.Error("ssl.keystore.location accepted")
+	}
+	// Kafka's other names for node.id and log.dirs; the proper key wins.
+	d := DefaultConfig()
+	if err := d.LoadProperties(strings.NewReader("broker.id=7\nlog.dir=/a\nlog.dirs=/b")); err != nil || d.NodeID != 7 || d.DataDir != "/b" {
+		t.Errorf("aliases: %v node %d dir %q", err, d.NodeID, d.DataDir)
+	}
+	if err := d.LoadProperties(strings.NewReader("node.id=8\nbroker.id=9")); err != nil || d.NodeID != 8 {
+		t.Errorf("node.id then broker.id: %v node %d", err, d.NodeID)
+	}
+}
