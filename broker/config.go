@@ -69,22 +69,24 @@ type Config struct {
 // carries that mean nothing to gokafkad, so such a file loads with a warning
 // instead of failing. Security settings (ssl.*, sasl.*) are not among them:
 // a file asking for them must fail rather than serve in the clear.
-var kafkaOnlyKeys = map[string]bool{
-	"process.roles": true, "controller.quorum.voters": true, "controller.quorum.bootstrap.servers": true,
-	"controller.listener.names": true, "inter.broker.listener.name": true, "listener.security.protocol.map": true,
-	"num.network.threads": true, "num.io.threads": true, "num.replica.fetchers": true,
-	"num.recovery.threads.per.data.dir": true, "background.threads": true, "queued.max.requests": true,
-	"socket.send.buffer.bytes": true, "socket.receive.buffer.bytes": true,
-	"transaction.state.log.replication.factor": true, "transaction.state.log.min.isr": true,
-	"transaction.state.log.num.partitions": true,
-	"share.coordinator.state.topic.replication.factor": true, "share.coordinator.state.topic.min.isr": true,
-	"zookeeper.connect": true, "zookeeper.connection.timeout.ms": true, "delete.topic.enable": true,
-	"log.cleaner.enable": true, "log.cleaner.threads": true, "log.flush.scheduler.interval.ms": true,
-	"log.flush.offset.checkpoint.interval.ms": true, "log.flush.interval.messages": true,
-	"metadata.log.dir": true, "inter.broker.protocol.version": true, "log.message.format.version": true,
-	"auto.leader.rebalance.enable": true, "unclean.leader.election.enable": true,
-	"replica.lag.time.max.ms": true, "log.preallocate": true,
-}
+var kafkaOnlyKeys = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range strings.Fields(`
+		process.roles controller.quorum.voters controller.quorum.bootstrap.servers
+		controller.listener.names inter.broker.listener.name listener.security.protocol.map
+		num.network.threads num.io.threads num.replica.fetchers num.recovery.threads.per.data.dir
+		background.threads queued.max.requests socket.send.buffer.bytes socket.receive.buffer.bytes
+		transaction.state.log.replication.factor transaction.state.log.min.isr
+		transaction.state.log.num.partitions share.coordinator.state.topic.replication.factor
+		share.coordinator.state.topic.min.isr zookeeper.connect zookeeper.connection.timeout.ms
+		delete.topic.enable log.cleaner.enable log.cleaner.threads log.flush.scheduler.interval.ms
+		log.flush.offset.checkpoint.interval.ms log.flush.interval.messages metadata.log.dir
+		inter.broker.protocol.version log.message.format.version auto.leader.rebalance.enable
+		unclean.leader.election.enable replica.lag.time.max.ms log.preallocate`) {
+		m[k] = true
+	}
+	return m
+}()
 
 // DefaultConfig returns the defaults: a single node on 127.0.0.1:9092.
 func DefaultConfig() Config {
