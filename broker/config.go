@@ -149,8 +149,6 @@ func intOpt[T int16 | int32 | int64](key, flag, help string, f func(c *Config) *
 	}
 }
 
-const hour = time.Hour
-
 // aliasOpt is another Kafka name for key: it sets key unless key itself was
 // set, whichever order they come in.
 func aliasOpt(alias, flag, help string, target Option) Option {
@@ -288,10 +286,10 @@ var options = []Option{
 	boolOpt("auto.create.topics.enable", "auto-create-topics", "create topics on first metadata request or produce", func(c *Config) *bool { return &c.AutoCreateTopics }),
 	intOpt("log.segment.bytes", "log-segment-bytes", "segment file size before a new one is rolled", func(c *Config) *int64 { return &c.LogSegmentBytes }),
 	intOpt("log.roll.ms", "log-roll-ms", "segment age before a new one is rolled", func(c *Config) *int64 { return &c.LogRollMs }),
-	unitOpt("log.roll.hours", "log-roll-hours", "log.roll.ms in hours; log.roll.ms wins when both are set", hour, func(c *Config) *int64 { return &c.LogRollMs }, "log.roll.ms"),
+	unitOpt("log.roll.hours", "log-roll-hours", "log.roll.ms in hours; log.roll.ms wins when both are set", time.Hour, func(c *Config) *int64 { return &c.LogRollMs }, "log.roll.ms"),
 	intOpt("log.retention.ms", "log-retention-ms", "delete segments older than this (-1: never)", func(c *Config) *int64 { return &c.LogRetentionMs }),
 	unitOpt("log.retention.minutes", "log-retention-minutes", "log.retention.ms in minutes; log.retention.ms wins when both are set", time.Minute, func(c *Config) *int64 { return &c.LogRetentionMs }, "log.retention.ms"),
-	unitOpt("log.retention.hours", "log-retention-hours", "log.retention.ms in hours; log.retention.ms and log.retention.minutes win when set", hour, func(c *Config) *int64 { return &c.LogRetentionMs }, "log.retention.ms", "log.retention.minutes"),
+	unitOpt("log.retention.hours", "log-retention-hours", "log.retention.ms in hours; log.retention.ms and log.retention.minutes win when set", time.Hour, func(c *Config) *int64 { return &c.LogRetentionMs }, "log.retention.ms", "log.retention.minutes"),
 	intOpt("log.retention.bytes", "log-retention-bytes", "delete oldest segments past this size per partition (-1: never)", func(c *Config) *int64 { return &c.LogRetentionBytes }),
 	intOpt("log.retention.check.interval.ms", "log-retention-check-interval-ms", "how often retention runs", func(c *Config) *int64 { return &c.LogRetentionCheckMs }),
 	intOpt("log.index.interval.bytes", "log-index-interval-bytes", "bytes between sparse index entries", func(c *Config) *int32 { return &c.LogIndexIntervalBytes }),
