@@ -83,10 +83,14 @@ func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, t *replicat
 	c.ConfigType = d.typ
 	v, set := t.Configs[d.name]
 	def := d.defaultValue(&b.cfg)
+	defSource := kmsg.ConfigSourceDefaultConfig // where def comes from
+	if d.brokerKey != "" {
+		defSource = b.brokerSource(d.brokerKey)
+	}
 	switch {
 	case set:
 		c.Source = kmsg.ConfigSourceDynamicTopicConfig
-	case d.brokerKey != "" && !b.cfg.IsDefault(d.brokerKey):
+	case defSource == kmsg.ConfigSourceStaticBrokerConfig:
 		v = def
 		c.Source = kmsg.ConfigSourceStaticBrokerConfig
 	default:
@@ -113,7 +117,7 @@ func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, t *replicat
 			add(d.name, t.Configs[d.name], kmsg.ConfigSourceDynamicTopicConfig)
 		}
 		if d.brokerKey != "" {
-			add(d.brokerKey, def, b.brokerSource(d.brokerKey))
+			add(d.brokerKey, def, defSource)
 		} else {
 			add(d.name, def, kmsg.ConfigSourceDefaultConfig)
 		}
