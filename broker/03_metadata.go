@@ -30,12 +30,26 @@ func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) 
 
 	for _, name := range names {
 		st := b.node.Controller().State()
+		var refused int16 // the client's error when auto-creation refuses the name
 		if _, ok := st.Topics[name]; !ok && autoCreate && validTopicName(name) {
 			if err := b.autoCreate(ctx, name); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-				b.logger.Warn("auto-create topic failed", "topic", name, "err", err)
+				var ke *kafkaErr
+				if errors.As(err, &ke) && ke.code == kerr.InvalidTopicException {
+					// A name that collides with an existing topic: the
+					// client asked for it, so no warning, and it is told
+					// why, as Kafka's auto-creation answers.
+					b.logger.Debug("auto-create topic refused", "topic", name, "err", err)
+					refused = ke.code.Code
+				} else {
+					b.logger.Warn("auto-create topic failed", "topic", name, "err", err)
+				}
 			}
 		}
-		resp.Topics = append(resp.Topics, b.topicMetadata(req, name))
+		mt := b.topicMetadata(req, name)
+		if refused != 0 && mt.ErrorCode == kerr.UnknownTopicOrPartition.Code {
+			mt.ErrorCode = refused
+		}
+		resp.Topics = append(resp.Topics, mt)
 	}
 	for _, id := range byID {
 		st := b.node.Controller().State()

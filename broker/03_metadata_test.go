@@ -1,0 +1,53 @@
+package broker
+
+import (
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func metadataReq(autoCreate bool, names ...string) *kmsg.MetadataRequest {
+	req := kmsg.NewPtrMetadataRequest()
+	req.AllowAutoTopicCreation = autoCreate
+	for _, n := range names {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(n)
+		req.Topics = append(req.Topics, rt)
+	}
+	return req
+}
+
+// Auto-creation answers each name for what it is: created and led, invalid,
+// colliding with an existing topic once '.' and '_' are one (INVALID_TOPIC,
+// as creating it would be, and nothing created), or unknown when
+// auto-creation is not asked for.
+func TestMetadataAutoCreateNames(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "a.b_c", 1, nil)
+
+	resp := request[*kmsg.MetadataResponse](t, cl, metadataReq(true, "fresh", "bad/name", "a_b.c", "a.b_c"))
+	want := map[string]error{"fresh": nil, "bad/name": kerr.InvalidTopicException, "a_b.c": kerr.InvalidTopicException, "a.b_c": nil}
+	if len(resp.Topics) != len(want) {
+		t.Fatalf("%d topics in the answer, want %d", len(resp.Topics), len(want))
+	}
+	for _, mt := range resp.Topics {
+		name := *mt.Topic
+		if err := kerr.ErrorForCode(mt.ErrorCode); err != want[name] {
+			t.Errorf("%s: %v, want %v", name, err, want[name])
+		}
+		if want[name] == nil && (len(mt.Partitions) != 1 || mt.Partitions[0].Leader != b.node.ID()) {
+			t.Errorf("%s: partitions %+v, want one led by this node", name, mt.Partitions)
+		}
+	}
+	if _, ok := b.node.Controller().State().Topics["a_b.c"]; ok {
+		t.Error("the colliding name was created")
+	}
+
+	resp = request[*kmsg.MetadataResponse](t, cl, metadataReq(false, "not-asked"))
+	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != kerr.UnknownTopicOrPartition {
+		t.Errorf("not-asked without auto-creation: %v, want UNKNOWN_TOPIC_OR_PARTITION", err)
+	}
+}
