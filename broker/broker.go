@@ -247,6 +247,7 @@ func (b *Broker) logConfig(t *replication.Topic) logstore.Config {
 		SegmentMs:          b.topicInt64(t, "segment.ms"),
 		IndexIntervalBytes: int(b.topicInt64(t, "index.interval.bytes")),
 		OnSync:             func(d time.Duration) { b.metrics.fsyncLat.Observe(d.Seconds()) },
+		SyncFile:           b.cfg.syncFile,
 	}
 	if b.cfg.LogFlushIntervalMs > 0 {
 		c.FsyncInterval = time.Duration(b.cfg.LogFlushIntervalMs) * time.Millisecond

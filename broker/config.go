@@ -63,6 +63,9 @@ type Config struct {
 	// explicit holds the keys given to Set (flags, properties files), so
 	// DescribeConfigs can tell an operator's setting from a default.
 	explicit map[string]bool
+
+	// syncFile replaces the logs' deferred fsyncs (tests).
+	syncFile func(*os.File) error
 }
 
 // kafkaOnlyKeys are Kafka broker settings a Kafka server.properties often

@@ -60,6 +60,13 @@
 // or closed (truncating to the size), and a crash leaves at most one
 // reservation chunk past the end, released at the next seal or close.
 //
+// With DeferSync (single-voter raft groups), a StoreLogs that only appends
+// batches to the active segment writes and returns; the sync goroutine
+// fdatasyncs the segment and then calls OnStored, in log order, and
+// DurableEnd moves to what it synced. Every other mutation, Sync and Close
+// first wait for the queued syncs, so the file order above still holds. A
+// failed deferred sync is reported to OnStoreFailed and stops the log.
+//
 // FsyncInterval > 0 fsyncs in the background at most that often, like
 // Kafka's flush.ms: acknowledged writes may be lost on power loss (raft then
 // relies on the other replicas), and because the page cache may write the

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -36,9 +37,24 @@ type Config struct {
 	OnSync func(time.Duration)
 	// OnStored, when set, is called after every successful StoreLogs with
 	// the entries just stored (durably, unless FsyncInterval > 0), batches
-	// carrying their assigned base offsets. It runs on the caller's
-	// goroutine with no lock of the Log held.
+	// carrying their assigned base offsets, in log order. It runs with no
+	// lock of the Log held: on the caller's goroutine, or for a deferred
+	// sync on the log's sync goroutine once the fsync is done.
 	OnStored func([]*raft.Log)
+	// DeferSync lets StoreLogs return once its batches are written and
+	// fsync them in the background before OnStored (see defer.go). Only for
+	// a single-voter raft group, which counts an entry committed once
+	// StoreLogs returns: what the caller derives from commitment (the high
+	// watermark) must then stay within DurableEnd. Ignored with
+	// FsyncInterval > 0 or NoSync.
+	DeferSync bool
+	// SyncFile, when set, performs the deferred fsyncs in place of
+	// fdatasync: a hook for tests that delay or fail them.
+	SyncFile func(*os.File) error
+	// OnStoreFailed, when set, is told of entries whose deferred fsync
+	// failed; they were never passed to OnStored, and the log takes no
+	// more writes.
+	OnStoreFailed func([]*raft.Log, error)
 }
 
 // WithDefaults fills in zero fields.
@@ -94,6 +110,9 @@ type Log struct {
 
 	stopFlush chan struct{}
 	flushDone chan struct{}
+
+	sq         *syncQueue   // deferred syncs; nil unless DeferSync
+	durableEnd atomic.Int64 // log end offset of what is synced (or stored, where stores are not synced)
 }
 
 var (
@@ -212,6 +231,7 @@ type pending struct {
 	metaBuf            []byte
 	raftBuf            []byte
 	idxBuf, tsBuf      []byte
+	noSync             bool // the log file's fsync is deferred
 }
 
 // StoreLogs appends entries. Batches get their Kafka base offset and leader
@@ -223,28 +243,35 @@ func (l *Log) StoreLogs(logs []*raft.Log) error {
 	if len(logs) == 0 {
 		return nil
 	}
-	if err := l.storeLogs(logs); err != nil {
+	deferred, err := l.storeLogs(logs)
+	if err != nil {
 		return err
 	}
-	if l.cfg.OnStored != nil {
+	if !deferred && l.cfg.OnStored != nil {
 		l.cfg.OnStored(logs)
 	}
 	return nil
 }
 
-func (l *Log) storeLogs(logs []*raft.Log) error {
+// DurableEnd is the log end offset of what is on disk: with DeferSync the
+// synced part of the log, otherwise everything stored.
+func (l *Log) DurableEnd() int64 { return l.durableEnd.Load() }
+
+// storeLogs writes logs; deferred says their fsync and OnStored were left
+// to the sync goroutine.
+func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if err := l.writable(); err != nil {
-		return err
+		return false, err
 	}
 	last := l.lastIndexLocked()
 	if last != 0 && logs[0].Index != last+1 {
-		return fmt.Errorf("logstore: store index %d after %d: indexes must be contiguous", logs[0].Index, last)
+		return false, fmt.Errorf("logstore: store index %d after %d: indexes must be contiguous", logs[0].Index, last)
 	}
 	for i := 1; i < len(logs); i++ {
 		if logs[i].Index != logs[i-1].Index+1 {
-			return fmt.Errorf("logstore: store index %d after %d: indexes must be contiguous", logs[i].Index, logs[i-1].Index)
+			return false, fmt.Errorf("logstore: store index %d after %d: indexes must be contiguous", logs[i].Index, logs[i-1].Index)
 		}
 	}
 
@@ -273,7 +300,7 @@ func (l *Log) storeLogs(logs []*raft.Log) error {
 			}
 			s, err := l.createSegment(leo, e.Index, now)
 			if err != nil {
-				return fail(err)
+				return false, fail(err)
 			}
 			cur = l.newPending(s, true)
 			ps = append(ps, cur)
@@ -314,14 +341,25 @@ func (l *Log) storeLogs(logs []*raft.Log) error {
 		cur.raftBuf = append(cur.raftBuf, make([]byte, raftRecSize)...)
 		cur.raft[len(cur.raft)-1].encode(cur.raftBuf[len(cur.raftBuf)-raftRecSize:])
 	}
+	// Defer the fsync of plain appends to the active segment; anything
+	// else first waits for the deferred ones, so syncs stay in order.
+	if l.deferring() {
+		p := ps[0]
+		deferred = len(ps) == 1 && !p.isNew && !p.seal && len(p.metaBuf) == 0 && len(p.logVec) > 0 && len(newEpochs) == 0
+		if deferred {
+			p.noSync = true
+		} else if err := l.drainSyncs(); err != nil {
+			return false, fail(err)
+		}
+	}
 	for _, p := range ps {
 		if err := l.writePending(p); err != nil {
-			return fail(err)
+			return false, fail(err)
 		}
 	}
 	if len(ps) > 1 {
 		if err := l.syncDir(); err != nil {
-			return fail(err)
+			return false, fail(err)
 		}
 	}
 
@@ -345,6 +383,11 @@ func (l *Log) storeLogs(logs []*raft.Log) error {
 		}
 	}
 	l.leo = leo
+	if deferred {
+		l.enqueueSync(deferredStore{logs: logs, f: ps[0].s.logF, end: leo})
+	} else {
+		l.durableEnd.Store(leo)
+	}
 	l.epochs = append(l.epochs, newEpochs...)
 	var eps []epochEntry
 	if len(newEpochs) > 0 {
@@ -353,16 +396,19 @@ func (l *Log) storeLogs(logs []*raft.Log) error {
 	l.mu.Unlock()
 	l.recycle(ps)
 	if eps != nil {
-		return l.writeEpochs(eps)
+		return deferred, l.writeEpochs(eps)
 	}
-	return nil
+	return deferred, nil
 }
 
 func (l *Log) writable() error {
 	if l.closed {
 		return ErrClosed
 	}
-	return l.failed
+	if l.failed != nil {
+		return l.failed
+	}
+	return l.syncFailed()
 }
 
 func (l *Log) newPending(s *segment, isNew bool) *pending {
@@ -426,7 +472,7 @@ func (l *Log) writePending(p *pending) error {
 		if err := writevAt(s.logF, p.logVec, p.logStart); err != nil {
 			return fmt.Errorf("segment %d: write log: %w", s.base, err)
 		}
-		if sync {
+		if sync && !p.noSync {
 			start := time.Now()
 			if err := datasync(s.logF); err != nil {
 				return fmt.Errorf("segment %d: sync log: %w", s.base, err)
@@ -551,6 +597,9 @@ func (l *Log) Sync() error {
 	if l.closed {
 		return ErrClosed
 	}
+	if err := l.drainSyncs(); err != nil {
+		return err
+	}
 	return l.syncActive()
 }
 
@@ -595,10 +644,14 @@ func (l *Log) Close() error {
 		}
 		<-l.flushDone
 	}
+	l.stopSyncer() // the deferred syncs finish first
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.closed {
 		return nil
+	}
+	if l.failed == nil {
+		l.failed = l.syncFailed()
 	}
 	var err error
 	if n := len(l.segs); n > 0 && l.failed == nil {

@@ -118,6 +118,10 @@ func Open(dir string, cfg Config) (*Log, error) {
 		l.closeAll()
 		return nil, fmt.Errorf("logstore: %w", err)
 	}
+	l.durableEnd.Store(l.leo)
+	if cfg.DeferSync && cfg.FsyncInterval == 0 && !cfg.NoSync {
+		l.startSyncer()
+	}
 	if cfg.FsyncInterval > 0 && !cfg.NoSync {
 		l.stopFlush = make(chan struct{})
 		l.flushDone = make(chan struct{})

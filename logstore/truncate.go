@@ -19,6 +19,9 @@ func (l *Log) DeleteRange(min, max uint64) error {
 	if err := l.writable(); err != nil {
 		return err
 	}
+	if err := l.drainSyncs(); err != nil {
+		return err
+	}
 	if len(l.segs) == 0 || min > max {
 		return nil
 	}
@@ -51,6 +54,7 @@ func (l *Log) dropAll(next int64) error {
 	old := l.segs
 	l.segs = nil
 	l.lso, l.leo = next, next
+	l.durableEnd.Store(next)
 	l.mu.Unlock()
 	return l.removeSegments(old)
 }
@@ -214,6 +218,7 @@ func (l *Log) truncateSuffix(from uint64) error {
 	s.end, s.maxTs, s.bytesSinceIdx = end, maxTs, bytesSince
 	s.sealed = false
 	l.leo = end
+	l.durableEnd.Store(end)
 	l.lso = min(l.lso, l.leo)
 	for len(l.epochs) > 0 && l.epochs[len(l.epochs)-1].start >= end {
 		l.epochs = l.epochs[:len(l.epochs)-1]
@@ -339,6 +344,9 @@ func (l *Log) Reset(nextOffset int64) error {
 	defer l.wmu.Unlock()
 	if l.closed {
 		return ErrClosed
+	}
+	if err := l.drainSyncs(); err != nil {
+		return err
 	}
 	if err := l.dropAll(nextOffset); err != nil {
 		return err

@@ -196,6 +196,10 @@ func openPartition(n *Node, t *Topic, idx int32, dir string, lc logstore.Config)
 	}
 	lc.Logger = p.logger
 	lc.OnStored = p.onStored
+	// A single voter commits what it stores, so its log may fsync behind
+	// raft: acknowledgements and the high watermark wait for DurableEnd.
+	lc.DeferSync = len(t.Replicas[idx]) == 1
+	lc.OnStoreFailed = p.onStoreFailed
 	lg, err := logstore.Open(dir, lc)
 	if err != nil {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
@@ -470,6 +474,12 @@ func (p *Partition) Append(batch []byte, h logstore.BatchHeader) AppendResult {
 				err = r
 			}
 		}
+		if err == nil && p.solo {
+			// Committed; acknowledged once the log has synced it
+			// (onStored), or failed (onStoreFailed). Raft is done with the
+			// batch only then.
+			<-call.done
+		}
 		if p.solo {
 			p.storedMu.Lock()
 			delete(p.storing, key)
@@ -503,6 +513,7 @@ func (p *Partition) onStored(logs []*raft.Log) {
 	p.storedMu.Lock()
 	defer p.storedMu.Unlock()
 	if len(p.storing) == 0 {
+		p.raiseHW(p.log.DurableEnd())
 		return
 	}
 	type stored struct {
@@ -522,17 +533,30 @@ func (p *Partition) onStored(logs []*raft.Log) {
 		delete(p.storing, unsafe.SliceData(l.Data))
 		h, err := logstore.ParseBatchHeader(l.Data)
 		if err != nil {
-			continue // left to the raft future
+			c.finish(-1, kerr.CorruptMessage) // cannot happen: the leader validated it
+			continue
 		}
 		done = append(done, stored{c, h.BaseOffset})
 		end = max(end, h.BaseOffset+int64(h.LastOffsetDelta)+1)
 	}
-	if len(done) == 0 {
-		return
-	}
-	p.raiseHW(end)
+	p.raiseHW(max(end, p.log.DurableEnd()))
 	for _, d := range done {
 		d.call.finish(d.base, nil)
+	}
+}
+
+// onStoreFailed is the log's OnStoreFailed hook: a deferred fsync failed,
+// so the batches Append handed to raft are answered with a storage error
+// (the log refuses further writes, and raft steps down when it tries).
+func (p *Partition) onStoreFailed(logs []*raft.Log, err error) {
+	p.logger.Error("log sync failed", "err", err)
+	p.storedMu.Lock()
+	defer p.storedMu.Unlock()
+	for _, l := range logs {
+		if c, ok := p.storing[unsafe.SliceData(l.Data)]; ok {
+			delete(p.storing, unsafe.SliceData(l.Data))
+			c.finish(-1, kerr.KafkaStorageError)
+		}
 	}
 }
 
@@ -710,7 +734,8 @@ func (f *partitionFSM) ApplyBatch(logs []*raft.Log) []any {
 	next := p.nextOffset
 	p.mu.Unlock()
 	if advanced {
-		p.raiseHW(next)
+		// Committed is not yet durable where the log syncs behind raft.
+		p.raiseHW(min(next, p.log.DurableEnd()))
 	}
 	return out
 }

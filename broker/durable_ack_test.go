@@ -1,0 +1,163 @@
+package broker
+
+import (
+	"context"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// An acks=all produce is answered only once its batch is fsynced, and the
+// high watermark, which bounds what consumers read, waits for the fsync
+// too; a failed fsync is answered with KAFKA_STORAGE_ERROR. (A single-voter
+// log fsyncs behind raft: logstore's DeferSync.)
+func TestProduceAckWaitsForFsync(t *testing.T) {
+	var mu sync.Mutex
+	var hold chan struct{} // non-nil: fsyncs wait on it
+	var fail error
+	entered := make(chan struct{}, 1000)
+	syncFile := func(f *os.File) error {
+		mu.Lock()
+		h, err := hold, fail
+		mu.Unlock()
+		if h != nil {
+			entered <- struct{}{}
+			<-h
+		}
+		if err != nil {
+			return err
+		}
+		return f.Sync()
+	}
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.syncFile = syncFile })
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "durable", 1, nil)
+	// The first batch of a leader epoch is synced in line.
+	if r := produceRaw(t, cl, "durable", 0, -1, encodeBatch(1000, -1, -1, -1, values(2, "a"))); r.ErrorCode != 0 {
+		t.Fatalf("first produce: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	p := b.node.Partition("durable", 0)
+	if hw := p.HighWatermark(); hw != 2 {
+		t.Fatalf("high watermark %d, want 2", hw)
+	}
+
+	produce := func(prefix string) <-chan kmsg.ProduceResponseTopicPartition {
+		out := make(chan kmsg.ProduceResponseTopicPartition, 1)
+		go func() {
+			req := kmsg.NewPtrProduceRequest()
+			req.Acks, req.TimeoutMillis = -1, 10000
+			rt := kmsg.NewProduceRequestTopic()
+			rt.Topic = "durable"
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Records = encodeBatch(2000, -1, -1, -1, values(3, prefix))
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			resp, err := cl.Request(ctx, req)
+			if err != nil {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.ErrorCode = kerr.RequestTimedOut.Code
+				out <- rp
+				return
+			}
+			out <- resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		}()
+		return out
+	}
+	wait := func(what string, c <-chan kmsg.ProduceResponseTopicPartition) kmsg.ProduceResponseTopicPartition {
+		t.Helper()
+		select {
+		case r := <-c:
+			return r
+		case <-time.After(15 * time.Second):
+			t.Fatalf("no answer to %s", what)
+			panic("unreachable")
+		}
+	}
+
+	h := make(chan struct{})
+	var releaseOnce sync.Once
+	release := func() {
+		releaseOnce.Do(func() {
+			mu.Lock()
+			hold = nil
+			mu.Unlock()
+			close(h)
+		})
+	}
+	defer release() // before b.Close, which waits for the held fsync
+	mu.Lock()
+	hold = h
+	mu.Unlock()
+	answer := produce("b")
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the batch's fsync never started")
+	}
+	select {
+	case r := <-answer:
+		t.Fatalf("answered before the fsync finished: %+v", r)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if hw, end := p.HighWatermark(), p.Log().EndOffset(); hw != 2 || end != 5 {
+		t.Fatalf("while syncing: high watermark %d, log end %d; want 2 and 5", hw, end)
+	}
+	if n := fetchCount(t, b, "durable"); n != 2 {
+		t.Fatalf("a fetch returned %d records while the batch was unsynced, want 2", n)
+	}
+	release()
+	if r := wait("the held produce", answer); r.ErrorCode != 0 || r.BaseOffset != 2 {
+		t.Fatalf("after the fsync: %v at %d, want success at 2", kerr.ErrorForCode(r.ErrorCode), r.BaseOffset)
+	}
+	if hw := p.HighWatermark(); hw != 5 {
+		t.Fatalf("high watermark %d after the fsync, want 5", hw)
+	}
+
+	mu.Lock()
+	fail = &os.PathError{Op: "fdatasync", Path: "segment", Err: syscall.EIO}
+	mu.Unlock()
+	if r := wait("the produce whose fsync fails", produce("c")); r.ErrorCode != kerr.KafkaStorageError.Code {
+		t.Fatalf("failed fsync answered %v, want KAFKA_STORAGE_ERROR", kerr.ErrorForCode(r.ErrorCode))
+	}
+	if hw := p.HighWatermark(); hw != 5 {
+		t.Fatalf("high watermark %d after a failed fsync, want 5", hw)
+	}
+}
+
+// fetchCount reads topic partition 0 from the start, up to its high
+// watermark, and counts the records.
+func fetchCount(t *testing.T, b *Broker, topic string) int {
+	t.Helper()
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = 12
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 0, 1, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+	fp := resp.Topics[0].Partitions[0]
+	if fp.ErrorCode != 0 {
+		t.Fatalf("fetch: %v", kerr.ErrorForCode(fp.ErrorCode))
+	}
+	n := 0
+	for b := fp.RecordBatches; len(b) > 0; {
+		var rb kmsg.RecordBatch
+		if err := rb.ReadFrom(b); err != nil {
+			t.Fatalf("fetched batch: %v", err)
+		}
+		n += int(rb.NumRecords)
+		b = b[12+int(rb.Length):]
+	}
+	return n
+}

@@ -1,0 +1,174 @@
+package logstore
+
+import (
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Deferred syncs (Config.DeferSync).
+//
+// StoreLogs normally writes and then fsyncs before it returns, so raft's
+// leader loop sits idle through every fsync, and the next batch waits for
+// it before its own write starts. With DeferSync, StoreLogs queues its
+// entries after the write and returns; the log's sync goroutine fsyncs the
+// active segment (one fsync covers everything written before it began) and
+// only then hands the entries to OnStored. So the next write overlaps the
+// previous fsync, and a batch is still acknowledged only once it is on disk.
+//
+// Only the plain case is deferred: batches appended to the active segment
+// with nothing else to write. A StoreLogs that rolls a segment, writes raft
+// metadata entries or starts a leader epoch, and every truncation, sync and
+// close, first waits for the queue to empty, so files are synced in the
+// order recovery relies on and OnStored sees entries in log order.
+
+// syncQueue is the sync goroutine's state, guarded by its own mutex: the
+// goroutine never takes wmu, so a writer holding wmu may wait for it.
+type syncQueue struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	pending []deferredStore // written, not yet synced, in log order
+	busy    bool            // a sync of taken entries is under way
+	stop    bool
+	err     error // a deferred fsync failed: the log takes no more writes
+	done    chan struct{}
+	sync    func(*os.File) error // datasync; tests make it fail or wait
+}
+
+// deferredStore is one StoreLogs call waiting for its fsync.
+type deferredStore struct {
+	logs []*raft.Log
+	f    *os.File // the active segment's log file when it was written
+	end  int64    // the log end offset after it
+}
+
+func (l *Log) startSyncer() {
+	l.sq = &syncQueue{done: make(chan struct{}), sync: datasync}
+	if l.cfg.SyncFile != nil {
+		l.sq.sync = l.cfg.SyncFile
+	}
+	l.sq.cond.L = &l.sq.mu
+	go l.syncLoop()
+}
+
+// deferring reports whether StoreLogs may defer its fsync.
+func (l *Log) deferring() bool { return l.sq != nil }
+
+// enqueueSync queues stored entries for the sync goroutine. Called with wmu
+// held, so the queue is in log order.
+func (l *Log) enqueueSync(d deferredStore) {
+	q := l.sq
+	q.mu.Lock()
+	q.pending = append(q.pending, d)
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+// drainSyncs waits until every queued entry is synced and reported, and
+// returns the error of a failed deferred sync, if any. Called with wmu held
+// (or with no more writers) before anything that must not overtake them.
+func (l *Log) drainSyncs() error {
+	q := l.sq
+	if q == nil {
+		return nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.pending) > 0 || q.busy {
+		q.cond.Wait()
+	}
+	return q.err
+}
+
+// syncFailed returns the error of a failed deferred sync, if any.
+func (l *Log) syncFailed() error {
+	q := l.sq
+	if q == nil {
+		return nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.err
+}
+
+// stopSyncer drains the queue and ends the sync goroutine.
+func (l *Log) stopSyncer() {
+	q := l.sq
+	if q == nil {
+		return
+	}
+	q.mu.Lock()
+	if !q.stop {
+		q.stop = true
+		q.cond.Broadcast()
+	}
+	q.mu.Unlock()
+	<-q.done
+}
+
+func (l *Log) syncLoop() {
+	q := l.sq
+	defer close(q.done)
+	q.mu.Lock()
+	for {
+		for len(q.pending) == 0 && !q.stop {
+			q.cond.Wait()
+		}
+		if len(q.pending) == 0 {
+			q.mu.Unlock()
+			return
+		}
+		batch := q.pending
+		q.pending = nil
+		q.busy = true
+		failed := q.err
+		q.mu.Unlock()
+
+		err := failed
+		if err == nil {
+			err = l.syncDeferred(batch)
+		}
+		if err == nil {
+			l.durableEnd.Store(batch[len(batch)-1].end)
+		}
+		for _, d := range batch {
+			if err == nil {
+				if l.cfg.OnStored != nil {
+					l.cfg.OnStored(d.logs)
+				}
+			} else if l.cfg.OnStoreFailed != nil {
+				l.cfg.OnStoreFailed(d.logs, err)
+			}
+		}
+
+		q.mu.Lock()
+		if err != nil && q.err == nil {
+			q.err = err
+			l.log.Error("deferred fsync failed; the log takes no more writes", "dir", l.dir, "err", err)
+		}
+		q.busy = false
+		q.cond.Broadcast()
+	}
+}
+
+// syncDeferred fsyncs the files the batch was written to: all one file,
+// unless a drain was skipped, which would be a bug worth surviving.
+func (l *Log) syncDeferred(batch []deferredStore) error {
+	var done *os.File
+	for _, d := range batch {
+		if d.f == done {
+			continue
+		}
+		start := time.Now()
+		if err := l.sq.sync(d.f); err != nil {
+			return err
+		}
+		if l.cfg.OnSync != nil {
+			l.cfg.OnSync(time.Since(start))
+		}
+		done = d.f
+	}
+	return nil
+}
