@@ -512,36 +512,19 @@ func (p *Partition) onStored(logs []*raft.Log) {
 	}
 	p.storedMu.Lock()
 	defer p.storedMu.Unlock()
-	if len(p.storing) == 0 {
-		p.raiseHW(p.log.DurableEnd())
-		return
-	}
-	type stored struct {
-		call *appendCall
-		base int64
-	}
-	var done []stored
-	end := int64(-1)
+	// Everything up to DurableEnd is on disk, these batches included.
+	p.raiseHW(p.log.DurableEnd())
 	for _, l := range logs {
-		if !logstore.IsBatch(l) || len(l.Data) == 0 {
+		c := p.takeStoring(l)
+		if c == nil {
 			continue
 		}
-		c, ok := p.storing[unsafe.SliceData(l.Data)]
-		if !ok {
-			continue
-		}
-		delete(p.storing, unsafe.SliceData(l.Data))
 		h, err := logstore.ParseBatchHeader(l.Data)
 		if err != nil {
 			c.finish(-1, kerr.CorruptMessage) // cannot happen: the leader validated it
 			continue
 		}
-		done = append(done, stored{c, h.BaseOffset})
-		end = max(end, h.BaseOffset+int64(h.LastOffsetDelta)+1)
-	}
-	p.raiseHW(max(end, p.log.DurableEnd()))
-	for _, d := range done {
-		d.call.finish(d.base, nil)
+		c.finish(h.BaseOffset, nil)
 	}
 }
 
@@ -553,11 +536,22 @@ func (p *Partition) onStoreFailed(logs []*raft.Log, err error) {
 	p.storedMu.Lock()
 	defer p.storedMu.Unlock()
 	for _, l := range logs {
-		if c, ok := p.storing[unsafe.SliceData(l.Data)]; ok {
-			delete(p.storing, unsafe.SliceData(l.Data))
+		if c := p.takeStoring(l); c != nil {
 			c.finish(-1, kerr.KafkaStorageError)
 		}
 	}
+}
+
+// takeStoring removes and returns the append waiting for batch entry l, if
+// any. storedMu must be held.
+func (p *Partition) takeStoring(l *raft.Log) *appendCall {
+	if !logstore.IsBatch(l) || len(l.Data) == 0 {
+		return nil
+	}
+	key := unsafe.SliceData(l.Data)
+	c := p.storing[key]
+	delete(p.storing, key)
+	return c
 }
 
 // raiseHW moves the high watermark up to hw (never down) and wakes the
