@@ -39,9 +39,10 @@ type syncQueue struct {
 
 // deferredStore is one StoreLogs call waiting for its fsync.
 type deferredStore struct {
-	logs []*raft.Log
-	f    *os.File // the active segment's log file when it was written
-	end  int64    // the log end offset after it
+	logs  []*raft.Log
+	f     *os.File // the active segment's log file when it was written
+	end   int64    // the log end offset after it
+	bytes int64    // .log bytes it wrote
 }
 
 func (l *Log) startSyncer() {
@@ -132,6 +133,11 @@ func (l *Log) syncLoop() {
 		}
 		if err == nil {
 			l.durableEnd.Store(batch[len(batch)-1].end)
+			var n int64
+			for _, d := range batch {
+				n += d.bytes
+			}
+			l.noteSync(n)
 		}
 		for _, d := range batch {
 			if err == nil {

@@ -53,12 +53,14 @@
 // .index, .timeindex) are not fsynced per call; they are fsynced when the
 // segment is sealed (rolled) and at Close, and rebuilt after a crash.
 // Suffix truncation cuts and fsyncs the .log before the sidecar. The .log is
-// synced with fdatasync (data and size, not timestamps), and its disk space
-// is reserved ahead of the writes with fallocate(FALLOC_FL_KEEP_SIZE), so
-// the file size still marks the end of the data and a sync need not
-// allocate blocks; the reservation is released when the segment is sealed
-// or closed (truncating to the size), and a crash leaves at most one
-// reservation chunk past the end, released at the next seal or close.
+// synced with fdatasync (data and size, not timestamps). When every call
+// syncs and the syncs are small, the .log is kept written with zeros ahead
+// of its data, so a sync writes data blocks only: no allocation, no extent
+// or size change. The
+// zeros are cut off when the segment is sealed or closed; after a crash
+// recovery stops at the first all-zero batch header and cuts the rest.
+// Otherwise its space is reserved with fallocate(FALLOC_FL_KEEP_SIZE), so
+// the file size still marks the end of the data, and released the same way.
 //
 // With DeferSync (single-voter raft groups), a StoreLogs that only appends
 // batches to the active segment writes and returns; the sync goroutine

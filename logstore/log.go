@@ -113,6 +113,32 @@ type Log struct {
 
 	sq         *syncQueue   // deferred syncs; nil unless DeferSync
 	durableEnd atomic.Int64 // log end offset of what is synced (or stored, where stores are not synced)
+	syncBytes  atomic.Int64 // moving average of the .log bytes one sync covers
+}
+
+// fillSyncBytes is the largest average sync for which the active segment is
+// zero-filled ahead of its writes (see segment.prepareLog). Measured with
+// fdatasync per write on ext4: at 60 and 150 KiB per sync filling took a
+// third less CPU and wrote 25-50% faster, at 470 KiB it was even, and at
+// 1.2 MiB writing every byte twice halved the rate.
+const fillSyncBytes = 256 << 10
+
+// fillChunk is how far to zero-fill ahead of the writes at most: 0 when the
+// syncs are too large for it to pay, else room for about eight syncs, so
+// the one sync that writes a chunk's zeros back stays short (at 10,000
+// small records a second, a 64 KiB chunk instead of 1 MiB).
+func (l *Log) fillChunk() int64 {
+	avg := l.syncBytes.Load()
+	if avg > fillSyncBytes {
+		return 0
+	}
+	return min(max(8*avg, minReserve), maxFill)
+}
+
+// noteSync adds one sync of n .log bytes to the moving average (weight 1/8).
+func (l *Log) noteSync(n int64) {
+	avg := l.syncBytes.Load()
+	l.syncBytes.Store(avg + (n-avg)/8)
 }
 
 var (
@@ -384,7 +410,7 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 	}
 	l.leo = leo
 	if deferred {
-		l.enqueueSync(deferredStore{logs: logs, f: ps[0].s.logF, end: leo})
+		l.enqueueSync(deferredStore{logs: logs, f: ps[0].s.logF, end: leo, bytes: ps[0].logLen})
 	} else {
 		l.durableEnd.Store(leo)
 	}
@@ -468,7 +494,11 @@ func (l *Log) writePending(p *pending) error {
 		}
 	}
 	if len(p.logVec) > 0 {
-		s.reserveLog(p.logStart, p.logStart+p.logLen)
+		var fill int64
+		if sync {
+			fill = l.fillChunk()
+		}
+		s.prepareLog(p.logStart, p.logStart+p.logLen, fill)
 		if err := writevAt(s.logF, p.logVec, p.logStart); err != nil {
 			return fmt.Errorf("segment %d: write log: %w", s.base, err)
 		}
@@ -477,6 +507,7 @@ func (l *Log) writePending(p *pending) error {
 			if err := datasync(s.logF); err != nil {
 				return fmt.Errorf("segment %d: sync log: %w", s.base, err)
 			}
+			l.noteSync(p.logLen)
 			if l.cfg.OnSync != nil {
 				l.cfg.OnSync(time.Since(start))
 			}
@@ -527,7 +558,7 @@ func (l *Log) rollback(ps []*pending) {
 				l.failed = fmt.Errorf("logstore: rollback: %w", err)
 			}
 		}
-		s.reserved = min(s.reserved, s.logSize) // the truncate freed the rest
+		s.reserved, s.filled = min(s.reserved, s.logSize), min(s.filled, s.logSize) // the truncate freed the rest
 	}
 }
 
@@ -657,7 +688,7 @@ func (l *Log) Close() error {
 	if n := len(l.segs); n > 0 && l.failed == nil {
 		// Give back the active segment's reserved space; a restart
 		// reserves again as it writes.
-		if s := l.segs[n-1]; s.reserved > s.logSize {
+		if s := l.segs[n-1]; s.prepared() {
 			err = s.truncateLog(s.logSize)
 		}
 	}

@@ -462,32 +462,82 @@ func lastSegFile(t *testing.T, dir, ext string) string {
 	return m[len(m)-1]
 }
 
+// TestRecoverTruncatedTail loses the end of the last batch after a crash,
+// in the two ways a torn write shows: the file cut inside the batch, and the
+// batch's last bytes still the zeros written ahead of the data.
 func TestRecoverTruncatedTail(t *testing.T) {
+	for _, tear := range []string{"cut", "zeros"} {
+		t.Run(tear, func(t *testing.T) {
+			dir, all := crashDir(t, Config{})
+			var dataEnd int64
+			for _, e := range all {
+				if IsBatch(e) {
+					dataEnd += int64(len(e.Data))
+				}
+			}
+			p := lastSegFile(t, dir, extLog)
+			if fi, err := os.Stat(p); err != nil || fi.Size() <= dataEnd {
+				t.Fatalf("crashed segment: %v, size %d for %d bytes of data; want zeros written ahead", err, fi.Size(), dataEnd)
+			}
+			switch tear {
+			case "cut":
+				if err := os.Truncate(p, dataEnd-10); err != nil {
+					t.Fatal(err)
+				}
+			case "zeros":
+				f, err := os.OpenFile(p, os.O_RDWR, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.WriteAt(make([]byte, 10), dataEnd-10)
+				f.Close()
+			}
+			l := openT(t, dir, Config{})
+			defer l.Close()
+			// The last batch and the sidecar records after it are gone.
+			li, _ := l.LastIndex()
+			want := all[:len(all)-2] // last: batch, ext (i == 11? no: 11%3 != 0) -> last entry is a batch
+			if all[len(all)-1].Extensions == nil {
+				want = all[:len(all)-1]
+			}
+			if li != want[len(want)-1].Index {
+				t.Fatalf("LastIndex %d want %d", li, want[len(want)-1].Index)
+			}
+			checkEntries(t, l, want)
+			if l.EndOffset() != 22 {
+				t.Fatalf("EndOffset %d", l.EndOffset())
+			}
+			// And appending continues.
+			g := &entryGen{t: t, term: 2, next: li}
+			e := g.batch(1, 1, 1)
+			mustStore(t, l, e)
+			if h, _ := ParseBatchHeader(e.Data); h.BaseOffset != 22 {
+				t.Fatalf("next batch at %d", h.BaseOffset)
+			}
+		})
+	}
+}
+
+// TestRecoverZeroFilledTail: a crash leaves the zeros written ahead of the
+// data past the last batch; recovery keeps every batch and cuts the zeros.
+func TestRecoverZeroFilledTail(t *testing.T) {
 	dir, all := crashDir(t, Config{})
-	p := lastSegFile(t, dir, extLog)
-	fi, _ := os.Stat(p)
-	os.Truncate(p, fi.Size()-10)
 	l := openT(t, dir, Config{})
-	defer l.Close()
-	// The last batch and the sidecar records after it are gone.
-	li, _ := l.LastIndex()
-	want := all[:len(all)-2] // last: batch, ext (i == 11? no: 11%3 != 0) -> last entry is a batch
-	if all[len(all)-1].Extensions == nil {
-		want = all[:len(all)-1]
+	checkEntries(t, l, all)
+	if l.EndOffset() != 24 {
+		t.Fatalf("EndOffset %d, want 24", l.EndOffset())
 	}
-	if li != want[len(want)-1].Index {
-		t.Fatalf("LastIndex %d want %d", li, want[len(want)-1].Index)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
 	}
-	checkEntries(t, l, want)
-	if l.EndOffset() != 22 {
-		t.Fatalf("EndOffset %d", l.EndOffset())
+	var dataEnd int64
+	for _, e := range all {
+		if IsBatch(e) {
+			dataEnd += int64(len(e.Data))
+		}
 	}
-	// And appending continues.
-	g := &entryGen{t: t, term: 2, next: li}
-	e := g.batch(1, 1, 1)
-	mustStore(t, l, e)
-	if h, _ := ParseBatchHeader(e.Data); h.BaseOffset != 22 {
-		t.Fatalf("next batch at %d", h.BaseOffset)
+	if fi, err := os.Stat(lastSegFile(t, dir, extLog)); err != nil || fi.Size() != dataEnd {
+		t.Fatalf("after recovery and Close: %v, .log is %d bytes, want %d", err, fi.Size(), dataEnd)
 	}
 }
 

@@ -537,7 +537,12 @@ func (l *Log) rebuild(s *segment) ([]epochEntry, error) {
 	if damage == nil && metaErr != nil {
 		damage = metaErr
 	}
-	if logEnd < s.logSize || metaEnd < s.metaSize {
+	switch {
+	case errors.Is(damage, errZeroFilled) && metaEnd == s.metaSize:
+		// The usual end after a crash: no batch was cut, only the space
+		// prepared ahead of the writes.
+		l.log.Debug("cutting zero-filled space off the log", "segment", s.base, "bytes", s.logSize-logEnd)
+	case logEnd < s.logSize || metaEnd < s.metaSize:
 		l.log.Warn("truncating damaged log tail", "segment", s.base, "offset", expectOff, "raft_index", expectIdx,
 			"log_bytes", s.logSize-logEnd, "sidecar_bytes", s.metaSize-metaEnd, "reason", damage)
 	}

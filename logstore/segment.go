@@ -177,20 +177,54 @@ type segment struct {
 	// writer-private
 	bytesSinceIdx int64
 	dirty         bool  // written since the last fsync (interval mode)
-	reserved      int64 // .log is reserved on disk up to here (see reserveLog)
+	reserved      int64 // .log is reserved up to here (see prepareLog)
+	filled        int64 // .log is written, with data or zeros, up to here
 }
 
-// Reservations for .log grow with the segment, from 64 KiB to 16 MiB, so
-// an idle partition holds little disk and a busy one reserves seldom.
+// The space ahead of the .log writes grows with the segment, from 64 KiB to
+// maxReserve (fallocate) or maxFill (zeros), so an idle partition holds
+// little disk and a busy one prepares seldom.
 const (
 	minReserve = 64 << 10
 	maxReserve = 16 << 20
+	maxFill    = 1 << 20
 )
 
-// reserveLog makes sure the disk blocks for .log bytes [from, to) are
-// allocated before they are written. Failure only costs speed: a file
-// system without fallocate gets no more attempts for this segment.
-func (s *segment) reserveLog(from, to int64) {
+// zeros is what prepareLog writes; never written to.
+var zeros [maxFill]byte
+
+// prepareLog readies the disk for .log bytes [from, to) before they are
+// written. Failure only costs speed: a file system that refuses gets no more
+// attempts of that kind for this segment.
+//
+// With fill > 0 (every batch synced, and the syncs small: see
+// Log.fillChunk), the file is kept written with zeros ahead of its data, in
+// chunks of up to fill bytes, so an fdatasync
+// after an append has only the data blocks to write: they are allocated and
+// written already, and the file size covers them. On ext4 that saves two of
+// the four waits for the disk in each sync (the extent tree and the inode)
+// and a third of its CPU, measured on this project's machines; journaling
+// file systems save a journal commit. The cost is writing every byte twice,
+// zeros first, which pays only while the syncs are small. The zeros past
+// the data are cut off when the segment is sealed or closed, and recovery
+// after a crash stops at them.
+//
+// Otherwise the space is reserved with fallocate(FALLOC_FL_KEEP_SIZE),
+// which leaves the file size marking the end of the data.
+func (s *segment) prepareLog(from, to, fill int64) {
+	if fill > 0 {
+		n := min(max(to, minReserve), fill)
+		if s.filled-to >= n/2 {
+			return // also after a failure: filled is MaxInt64
+		}
+		from = max(to, s.filled)
+		if err := writevAt(s.logF, [][]byte{zeros[:n]}, from); err != nil {
+			s.filled = math.MaxInt64
+			return
+		}
+		s.filled = from + n
+		return
+	}
 	if to <= s.reserved {
 		return
 	}
@@ -203,13 +237,17 @@ func (s *segment) reserveLog(from, to int64) {
 	s.reserved = from + n
 }
 
-// truncateLog cuts .log to size, which also frees the blocks reserved past
-// it.
+// prepared reports whether .log may hold zeros or reserved blocks past its
+// data.
+func (s *segment) prepared() bool { return max(s.reserved, s.filled) > s.logSize }
+
+// truncateLog cuts .log to size, which also frees the blocks reserved or
+// filled past it.
 func (s *segment) truncateLog(size int64) error {
 	if err := s.logF.Truncate(size); err != nil {
 		return err
 	}
-	s.reserved = size
+	s.reserved, s.filled = size, size
 	return nil
 }
 
@@ -402,6 +440,10 @@ type logReader struct {
 	buf []byte
 }
 
+// errZeroFilled is where a crash left the log: its data stops at the zeros
+// written ahead of it (see prepareLog).
+var errZeroFilled = errors.New("zero-filled space past the last batch")
+
 func newLogReader(f *os.File, size int64) *logReader {
 	return &logReader{r: bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 1<<20), max: size}
 }
@@ -421,6 +463,9 @@ func (lr *logReader) next(checkCRC bool) ([]byte, error) {
 		return nil, err
 	}
 	n := int64(int32(binary.BigEndian.Uint32(hdr[8:]))) + batchLogOverhead
+	if hdr == [12]byte{} {
+		return nil, errZeroFilled
+	}
 	if n < BatchHeaderSize || n > lr.max-lr.pos {
 		return nil, fmt.Errorf("batch length %d with %d bytes left", n-batchLogOverhead, lr.max-lr.pos)
 	}
