@@ -236,11 +236,15 @@ func validRecords(b []byte, n int) bool {
 	return len(b) == 0
 }
 
-// varint is binary.Varint with the one-byte case, most of a record's
-// fields, done inline.
+// varint is binary.Varint with the one- and two-byte cases, nearly every
+// field of a record up to 8 KiB, done inline.
 func varint(b []byte) (int64, int) {
 	if len(b) > 0 && b[0] < 0x80 {
 		return int64(b[0]>>1) ^ -int64(b[0]&1), 1
+	}
+	if len(b) > 1 && b[1] < 0x80 {
+		u := uint64(b[0]&0x7f) | uint64(b[1])<<7
+		return int64(u>>1) ^ -int64(u&1), 2
 	}
 	return binary.Varint(b)
 }

@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 )
 
@@ -51,4 +52,30 @@ func TestAppendBatchReadRecordsRoundTrip(t *testing.T) {
 	if err := ReadRecords(b[:len(b)-1], func(BatchHeader, []Record) error { return nil }); err == nil {
 		t.Fatal("truncated batch read without error")
 	}
+}
+
+// TestVarintMatchesStdlib: the inlined short cases agree with
+// binary.Varint on every one- and two-byte input and on longer and
+// truncated ones.
+func TestVarintMatchesStdlib(t *testing.T) {
+	check := func(b []byte) {
+		t.Helper()
+		v, n := varint(b)
+		wv, wn := binary.Varint(b)
+		if v != wv || n != wn {
+			t.Fatalf("varint(% x) = %d, %d; binary.Varint gives %d, %d", b, v, n, wv, wn)
+		}
+	}
+	check(nil)
+	for i := range 256 {
+		check([]byte{byte(i)})
+		for j := range 256 {
+			check([]byte{byte(i), byte(j)})
+			check([]byte{byte(i), byte(j), 0x01})
+		}
+	}
+	for _, v := range []int64{0, -1, 1 << 20, -(1 << 40), 1<<63 - 1, -1 << 63} {
+		check(binary.AppendVarint(nil, v))
+	}
+	check(bytes.Repeat([]byte{0xff}, 11)) // overflow
 }
