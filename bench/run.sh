@@ -11,6 +11,8 @@
 #   LARGE_RECORDS [300000]  records in the 1000 B cases
 #   LAT_RUNS [3]         10 s runs of the latency test (the median p99 is reported)
 #   BENCH_DIR [$TMPDIR or /tmp]  where the data directories and the dd file go
+#   SETTLE [2]           seconds to wait after each run (after a sync), so the
+#                        next run does not pay for its writeback and freed memory
 #   BASE_PORT [29092]    first of the ports used (BASE_PORT .. BASE_PORT+9); below
 #                        Linux's ephemeral range, so no client connection holds one
 set -euo pipefail
@@ -20,6 +22,7 @@ SMALL_RECORDS=${SMALL_RECORDS:-1000000}
 LARGE_RECORDS=${LARGE_RECORDS:-300000}
 LAT_RUNS=${LAT_RUNS:-3}
 BASE_PORT=${BASE_PORT:-29092}
+SETTLE=${SETTLE:-2}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/gokafka-bench.XXXXXX")
 BIN=$WORK/bin
@@ -138,6 +141,10 @@ one_run() {
 	}
 	# Free the disk (gokafkad) and the memory (kfake) before the next run.
 	"$GK" -b "$addr" topic delete "$topic" >/dev/null 2>&1 || log "warning: delete $topic on $server failed"
+	# Let the run's writeback and freed memory settle, so the next run,
+	# whichever server it is, does not pay for this one.
+	sync
+	sleep "$SETTLE"
 	echo "$server $case $rep $(jget records_per_sec <<<"$p") $(jget mb_per_sec <<<"$p") $(jget records_per_sec <<<"$c") $(jget mb_per_sec <<<"$c")" >>"$RESULTS"
 	log "$server $case r$rep: produce $(jget records_per_sec <<<"$p") rec/s, consume $(jget records_per_sec <<<"$c") rec/s"
 }
