@@ -199,15 +199,15 @@ var zeros [maxFill]byte
 //
 // With fill > 0 (every batch synced, and the syncs small: see
 // Log.fillChunk), the file is kept written with zeros ahead of its data, in
-// chunks of up to fill bytes, so an fdatasync
-// after an append has only the data blocks to write: they are allocated and
-// written already, and the file size covers them. On ext4 that saves two of
-// the four waits for the disk in each sync (the extent tree and the inode)
-// and a third of its CPU, measured on this project's machines; journaling
-// file systems save a journal commit. The cost is writing every byte twice,
-// zeros first, which pays only while the syncs are small. The zeros past
-// the data are cut off when the segment is sealed or closed, and recovery
-// after a crash stops at them.
+// chunks of up to fill bytes, so an fdatasync after an append has only the
+// data blocks to write: they are allocated and written already, and the
+// file size covers them. On ext4 that saves two of the four waits for the
+// disk in each sync (the extent tree and the inode) and a third of its CPU,
+// measured on this project's machines; journaling file systems save a
+// journal commit. The cost is writing every byte twice, zeros first, which
+// pays only while the syncs are small. The zeros past the data are cut off
+// when the segment is sealed or closed, and recovery after a crash stops at
+// them. Zeros never go below to, so they cannot overwrite data.
 //
 // Otherwise the space is reserved with fallocate(FALLOC_FL_KEEP_SIZE),
 // which leaves the file size marking the end of the data.
