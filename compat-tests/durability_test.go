@@ -1,6 +1,7 @@
 package compattests
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -179,6 +180,14 @@ func batchBounds(t *testing.T, path string) []batchBound {
 	}
 	var out []batchBound
 	for pos := int64(0); pos+61 <= int64(len(data)); {
+		if bytes.Equal(data[pos:pos+12], make([]byte, 12)) {
+			// The zeros a running broker writes ahead of its data; a
+			// killed one leaves them. Nothing but zeros may follow.
+			if i := bytes.IndexFunc(data[pos:], func(r rune) bool { return r != 0 }); i >= 0 {
+				t.Fatalf("%s: data at position %d after zeros from position %d", path, pos+int64(i), pos)
+			}
+			break
+		}
 		base := int64(binary.BigEndian.Uint64(data[pos:]))
 		length := int64(binary.BigEndian.Uint32(data[pos+8:]))
 		if data[pos+16] != 2 || pos+12+length > int64(len(data)) {
