@@ -164,8 +164,8 @@ func valueOr(s int, ok bool) string {
 }
 
 // batchBounds parses the record batches of a segment file: the file
-// position, base offset, record count and total size of each. It stops at
-// the first header that does not fit.
+// position, base offset, record count and total size of each, up to the end
+// of the file or the zeros a killed broker leaves past its data.
 type batchBound struct {
 	pos, size  int64
 	baseOffset int64
