@@ -13,27 +13,42 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
+	// Kafka counts the partitions of the whole request (the duplicates
+	// aside) before it looks at any topic, and refuses all of it past the
+	// cap: a client cannot make the broker build millions of partitions.
+	var total int64
+	for _, rt := range req.Topics {
+		switch {
+		case seen[rt.Topic] > 1:
+		case len(rt.ReplicaAssignment) > 0:
+			total += int64(len(rt.ReplicaAssignment))
+		case rt.NumPartitions == -1:
+			total += int64(b.cfg.NumPartitions)
+		case rt.NumPartitions > 0:
+			total += int64(rt.NumPartitions)
+		}
+	}
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
 		st.NumPartitions, st.ReplicationFactor = -1, -1
-		if seen[rt.Topic] > 1 {
+		var err error
+		switch {
+		case seen[rt.Topic] > 1:
 			// Kafka rejects a name given twice in one request.
-			code, msg := errCodeMsg(kafkaErrorf(kerr.InvalidRequest, "topic %q given more than once", rt.Topic))
-			st.ErrorCode, st.ErrorMessage = code, msg
-			resp.Topics = append(resp.Topics, st)
-			continue
+			err = kafkaErrorf(kerr.InvalidRequest, "topic %q given more than once", rt.Topic)
+		case total > maxPartitionsPerRequest:
+			err = kafkaErrorf(kerr.PolicyViolation, "Excessively large number of partitions per request.")
+		case len(rt.ReplicaAssignment) > 0 && (rt.NumPartitions != -1 || rt.ReplicationFactor != -1):
+			err = kafkaErrorf(kerr.InvalidRequest, "both replica assignment and partitions/replication factor given")
 		}
-		spec := topicSpec{name: rt.Topic, partitions: rt.NumPartitions, rf: rt.ReplicationFactor, configs: map[string]*string{}}
-		for _, a := range rt.ReplicaAssignment {
-			for int(a.Partition) >= len(spec.assign) {
-				spec.assign = append(spec.assign, nil)
-			}
-			spec.assign[a.Partition] = a.Replicas
+		var spec topicSpec
+		if err == nil {
+			spec = topicSpec{name: rt.Topic, partitions: rt.NumPartitions, rf: rt.ReplicationFactor, configs: map[string]*string{}}
+			spec.assign, err = manualAssignment(rt.ReplicaAssignment)
 		}
-		if len(rt.ReplicaAssignment) > 0 && (rt.NumPartitions != -1 || rt.ReplicationFactor != -1) {
-			code, msg := errCodeMsg(kafkaErrorf(kerr.InvalidRequest, "both replica assignment and partitions/replication factor given"))
-			st.ErrorCode, st.ErrorMessage = code, msg
+		if err != nil {
+			st.ErrorCode, st.ErrorMessage = errCodeMsg(err)
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
@@ -71,4 +86,33 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
+}
+
+// maxPartitionsPerRequest is Kafka's cap on the partitions one CreateTopics
+// or CreatePartitions request may add (its controller's limit per batch).
+const maxPartitionsPerRequest = 10_000
+
+// manualAssignment turns CreateTopics' replica assignment into a replica
+// list per partition, refusing as Kafka does a partition given twice or
+// indexes other than 0..n-1. Its size is that of the request, never that of
+// an index the client wrote.
+func manualAssignment(as []kmsg.CreateTopicsRequestTopicReplicaAssignment) ([][]int32, error) {
+	if len(as) == 0 {
+		return nil, nil
+	}
+	given := make(map[int32]bool, len(as))
+	for _, a := range as {
+		if given[a.Partition] {
+			return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "Found multiple manual partition assignments for partition %d", a.Partition)
+		}
+		given[a.Partition] = true
+	}
+	out := make([][]int32, len(as))
+	for _, a := range as {
+		if a.Partition < 0 || int(a.Partition) >= len(as) {
+			return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "partitions should be a consecutive 0-based integer sequence")
+		}
+		out[a.Partition] = a.Replicas
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -142,5 +143,90 @@ func TestMetadataAutoCreate(t *testing.T) {
 			t.Fatalf("brokers/controller/cluster: %+v", resp)
 		}
 		b.Close()
+	}
+}
+
+// A partition count or index is only a number in the request: the broker
+// must refuse huge ones as Kafka does, before it allocates anything for
+// them (2,000,000,000 partitions once ran it out of memory).
+func TestCreateHugePartitionCounts(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.NumPartitions = 6000 })
+	defer b.Close()
+	cl := newClient(t, b)
+	codes := func(resp *kmsg.CreateTopicsResponse) []int16 {
+		var out []int16
+		for _, rt := range resp.Topics {
+			out = append(out, rt.ErrorCode)
+		}
+		return out
+	}
+	two := func(a, b *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsRequest {
+		a.Topics = append(a.Topics, b.Topics...)
+		return a
+	}
+	assign := func(name string, parts ...int32) *kmsg.CreateTopicsRequest {
+		req := createReq(name, -1, -1, false, nil)
+		for _, p := range parts {
+			a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+			a.Partition, a.Replicas = p, []int32{b.cfg.NodeID}
+			req.Topics[0].ReplicaAssignment = append(req.Topics[0].ReplicaAssignment, a)
+		}
+		return req
+	}
+	policy, badAssign := kerr.PolicyViolation.Code, kerr.InvalidReplicaAssignment.Code
+	for _, tc := range []struct {
+		name string
+		req  *kmsg.CreateTopicsRequest
+		want []int16
+	}{
+		{"two billion", createReq("huge", 2_000_000_000, 1, false, nil), []int16{policy}},
+		{"two billion, validate only", createReq("huge", 2_000_000_000, 1, true, nil), []int16{policy}},
+		{"the cap, validate only", createReq("cap", 10_000, 1, true, nil), []int16{0}},
+		{"over the cap in two topics", two(createReq("a", 5_000, 1, true, nil), createReq("b", 5_001, 1, true, nil)), []int16{policy, policy}},
+		{"defaults count", two(createReq("a", -1, -1, true, nil), createReq("b", -1, -1, true, nil)), []int16{policy, policy}},
+		{"duplicates do not count", two(createReq("a", 9_000, 1, true, nil), createReq("a", 9_000, 1, true, nil)), []int16{kerr.InvalidRequest.Code, kerr.InvalidRequest.Code}},
+		{"assignment index two billion", assign("x", 2_000_000_000), []int16{badAssign}},
+		{"negative assignment index", assign("x", -1), []int16{badAssign}},
+		{"assignment with a gap", assign("x", 0, 2), []int16{badAssign}},
+		{"partition assigned twice", assign("x", 0, 0), []int16{badAssign}},
+		{"assignment out of order", assign("x", 1, 0), []int16{0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := codes(request[*kmsg.CreateTopicsResponse](t, cl, tc.req))
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("codes %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if n := len(b.node.Controller().State().Topics["x"].Replicas); n != 2 {
+		t.Fatalf("topic x has %d partitions, want 2", n)
+	}
+
+	createTopic(t, cl, "grow", 1, nil)
+	cp := func(topics ...string) []int16 {
+		req := kmsg.NewPtrCreatePartitionsRequest()
+		req.TimeoutMillis = 5000
+		for _, name := range topics {
+			rt := kmsg.NewCreatePartitionsRequestTopic()
+			rt.Topic, rt.Count = name, 2_000_000_000
+			if name == "grow" {
+				rt.Count = 2
+			}
+			req.Topics = append(req.Topics, rt)
+		}
+		var out []int16
+		for _, rt := range request[*kmsg.CreatePartitionsResponse](t, cl, req).Topics {
+			out = append(out, rt.ErrorCode)
+		}
+		return out
+	}
+	if got := cp("x", "grow"); fmt.Sprint(got) != fmt.Sprint([]int16{policy, policy}) {
+		t.Fatalf("create partitions to two billion: %v", got)
+	}
+	if got := cp("grow", "grow"); fmt.Sprint(got) != fmt.Sprint([]int16{kerr.InvalidRequest.Code, kerr.InvalidRequest.Code}) {
+		t.Fatalf("topic twice: %v", got)
+	}
+	if got := cp("grow"); got[0] != 0 {
+		t.Fatalf("grow to 2: %v", kerr.ErrorForCode(got[0]))
 	}
 }

@@ -10,10 +10,31 @@ import (
 
 func (b *Broker) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePartitionsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	seen := map[string]int{}
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
+	// As in CreateTopics, the partitions the whole request would add are
+	// capped, and a request past the cap is refused whole.
+	st := b.node.Controller().State()
+	var add int64
+	for _, rt := range req.Topics {
+		if t := st.Topics[rt.Topic]; t != nil && seen[rt.Topic] == 1 && int(rt.Count) > len(t.Replicas) {
+			add += int64(int(rt.Count) - len(t.Replicas))
+		}
+	}
 	for _, rt := range req.Topics {
 		r := kmsg.NewCreatePartitionsResponseTopic()
 		r.Topic = rt.Topic
-		err := b.createPartitions(ctx, rt, req.ValidateOnly)
+		var err error
+		switch {
+		case seen[rt.Topic] > 1:
+			err = kafkaErrorf(kerr.InvalidRequest, "Duplicate topic in request.")
+		case add > maxPartitionsPerRequest:
+			err = kafkaErrorf(kerr.PolicyViolation, "Unable to perform excessively large batch operation.")
+		default:
+			err = b.createPartitions(ctx, rt, req.ValidateOnly)
+		}
 		r.ErrorCode, r.ErrorMessage = errCodeMsg(err)
 		resp.Topics = append(resp.Topics, r)
 	}

@@ -89,6 +89,10 @@ func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 			if len(reps) == 0 {
 				return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "partition %d has no replicas", i)
 			}
+			if len(reps) != len(spec.assign[0]) {
+				return nil, kafkaErrorf(kerr.InvalidReplicaAssignment,
+					"partition %d has %d replica(s), but the partitions before it have %d", i, len(reps), len(spec.assign[0]))
+			}
 			seen := map[int32]bool{}
 			for _, id := range reps {
 				if _, ok := st.Brokers[id]; !ok || seen[id] {
