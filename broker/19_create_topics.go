@@ -68,6 +68,9 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 		st.NumPartitions = int32(len(t.Replicas))
 		st.ReplicationFactor = int16(len(t.Replicas[0]))
 		for _, d := range topicConfigs {
+			if d.internal {
+				continue
+			}
 			c := kmsg.NewCreateTopicsResponseTopicConfig()
 			c.Name = d.name
 			v, set := t.Configs[d.name]

@@ -34,7 +34,7 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 				break
 			}
 			for _, d := range topicConfigs {
-				if wanted(d.name) {
+				if !d.internal && wanted(d.name) {
 					res.Configs = append(res.Configs, b.describeTopicConfig(r, t, &d))
 				}
 			}

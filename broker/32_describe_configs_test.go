@@ -49,6 +49,13 @@ func TestConfigs(t *testing.T) {
 	if len(describeTopicConfigs(t, b, "c", "segment.bytes")) != 1 {
 		t.Fatal("named config filter ignored")
 	}
+	// Internal keys, as Kafka's, are never listed.
+	if _, ok := cfg["internal.segment.bytes"]; ok {
+		t.Fatal("internal.segment.bytes described")
+	}
+	if n := len(describeTopicConfigs(t, b, "c", "internal.segment.bytes")); n != 0 {
+		t.Fatalf("internal.segment.bytes described when asked for: %d", n)
+	}
 
 	// Incremental: set, append to a list, delete.
 	inc := kmsg.NewPtrIncrementalAlterConfigsRequest()

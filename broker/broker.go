@@ -249,6 +249,9 @@ func (b *Broker) logConfig(t *replication.Topic) logstore.Config {
 		OnSync:             func(d time.Duration) { b.metrics.fsyncLat.Observe(d.Seconds()) },
 		SyncFile:           b.cfg.syncFile,
 	}
+	if n := b.topicInt64(t, "internal.segment.bytes"); n > 0 {
+		c.SegmentBytes = n
+	}
 	if b.cfg.LogFlushIntervalMs > 0 {
 		c.FsyncInterval = time.Duration(b.cfg.LogFlushIntervalMs) * time.Millisecond
 	}

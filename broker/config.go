@@ -400,8 +400,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("num.partitions must be >= 1")
 	case c.DefaultReplicationFactor < 1:
 		return fmt.Errorf("default.replication.factor must be >= 1")
-	case c.LogSegmentBytes < 1024:
-		return fmt.Errorf("log.segment.bytes must be >= 1024")
+	case c.LogSegmentBytes < minSegmentBytes:
+		return fmt.Errorf("log.segment.bytes must be >= %d", minSegmentBytes)
 	case c.MessageMaxBytes < 0:
 		return fmt.Errorf("message.max.bytes must be >= 0")
 	case c.SocketRequestMaxBytes < 1024:

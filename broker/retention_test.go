@@ -11,7 +11,7 @@ func TestRetentionDeletesWholeSegments(t *testing.T) {
 	defer b.Close()
 	cl := newClient(t, b)
 	// Small segments so that every few batches roll a new one.
-	createTopic(t, cl, "ret", 1, map[string]string{"segment.bytes": "2048", "retention.bytes": "4096"})
+	createTopic(t, cl, "ret", 1, map[string]string{"internal.segment.bytes": "2048", "retention.bytes": "4096"})
 	now := time.Now().UnixMilli()
 	for i := 0; i < 40; i++ {
 		produceRaw(t, cl, "ret", 0, -1, encodeBatch(now, -1, -1, -1, []testRecord{{value: make([]byte, 400)}}))
@@ -34,7 +34,7 @@ func TestRetentionDeletesWholeSegments(t *testing.T) {
 
 	// retention.ms: records far in the past go, whole segments at a time,
 	// but never the active segment.
-	createTopic(t, cl, "old", 1, map[string]string{"segment.bytes": "2048", "retention.ms": "60000"})
+	createTopic(t, cl, "old", 1, map[string]string{"internal.segment.bytes": "2048", "retention.ms": "60000"})
 	old := time.Now().Add(-time.Hour).UnixMilli()
 	for i := 0; i < 20; i++ {
 		produceRaw(t, cl, "old", 0, -1, encodeBatch(old, -1, -1, -1, []testRecord{{value: make([]byte, 400)}}))
@@ -74,7 +74,7 @@ func TestRetentionSkipsCompactOnlyTopics(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()
 	cl := newClient(t, b)
-	createTopic(t, cl, "compacted", 1, map[string]string{"cleanup.policy": "compact", "segment.bytes": "2048", "retention.ms": "1000"})
+	createTopic(t, cl, "compacted", 1, map[string]string{"cleanup.policy": "compact", "internal.segment.bytes": "2048", "retention.ms": "1000"})
 	old := time.Now().Add(-time.Hour).UnixMilli()
 	for i := 0; i < 20; i++ {
 		produceRaw(t, cl, "compacted", 0, -1, encodeBatch(old, -1, -1, -1, []testRecord{{key: []byte("k"), value: make([]byte, 400)}}))

@@ -19,6 +19,9 @@ type topicConfigDef struct {
 	def       func(c *Config) string // default when the broker has no key for it
 	check     func(v string) error
 	doc       string
+	// internal keys are accepted but never listed (DescribeConfigs,
+	// CreateTopics' answer), as Kafka's internal topic configs.
+	internal bool
 }
 
 func checkLong(min int64) func(string) error {
@@ -107,12 +110,18 @@ var topicConfigs = []topicConfigDef{
 	{name: "preallocate", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool},
 	{name: "retention.bytes", typ: kmsg.ConfigTypeLong, brokerKey: "log.retention.bytes", check: checkLong(-1)},
 	{name: "retention.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.retention.ms", check: checkLong(-1)},
-	{name: "segment.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "log.segment.bytes", check: checkInt(14)},
+	// Kafka 4.0's floor: a segment per batch would hold a file handle per
+	// batch. Tests that want tiny segments use internal.segment.bytes.
+	{name: "segment.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "log.segment.bytes", check: checkInt(minSegmentBytes)},
+	{name: "internal.segment.bytes", typ: kmsg.ConfigTypeInt, def: constDef(""), check: checkInt(14), internal: true, doc: "overrides segment.bytes, below its floor (for tests)"},
 	{name: "segment.index.bytes", typ: kmsg.ConfigTypeInt, def: constDef("10485760"), check: checkInt(4)},
 	{name: "segment.jitter.ms", typ: kmsg.ConfigTypeLong, def: constDef("0"), check: checkLong(0)},
 	{name: "segment.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.roll.ms", check: checkLong(1)},
 	{name: "unclean.leader.election.enable", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool},
 }
+
+// minSegmentBytes is the least segment.bytes and log.segment.bytes (1 MiB).
+const minSegmentBytes = 1 << 20
 
 func topicConfigDefFor(name string) *topicConfigDef {
 	for i := range topicConfigs {
