@@ -230,9 +230,12 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 	bufs.release() // an earlier, discarded read of this long poll
 	out := make([]fetchOut, len(parts))
 	total := 0
+	// The client's limit, within the broker's own (Kafka's fetch.max.bytes):
+	// a client asking for 2 GiB gets 55 MiB, and the broker's memory stays
+	// bounded by what it chose.
 	maxBytes := int(r.MaxBytes)
-	if r.Version < 3 || maxBytes <= 0 {
-		maxBytes = 1<<31 - 1
+	if r.Version < 3 || maxBytes <= 0 || maxBytes > int(b.cfg.FetchMaxBytes) {
+		maxBytes = int(b.cfg.FetchMaxBytes)
 	}
 	for i, fp := range parts {
 		o := &out[i]

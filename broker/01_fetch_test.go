@@ -175,3 +175,53 @@ func TestFetchSessions(t *testing.T) {
 		t.Fatalf("closed session: %v", kerr.ErrorForCode(bad.ErrorCode))
 	}
 }
+
+// fetch.max.bytes bounds an answer whatever the client asks, as in Kafka,
+// still sending at least one whole batch.
+func TestFetchMaxBytesBroker(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.FetchMaxBytes = 2048 })
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "f", 2, nil)
+	now := time.Now().UnixMilli()
+	batch := encodeBatch(now, -1, -1, -1, values(10, "x"))
+	for p := int32(0); p < 2; p++ {
+		for len(batch)*int(b.node.Partition("f", p).HighWatermark()/10) < 8192 {
+			if rp := produceRaw(t, cl, "f", p, -1, batch); rp.ErrorCode != 0 {
+				t.Fatal(rp.ErrorCode)
+			}
+		}
+	}
+	req := fetchReq(11, 0, -1, "f", map[int32]int64{0: 0, 1: 0})
+	req.MaxBytes = 1<<31 - 1
+	for i := range req.Topics[0].Partitions {
+		req.Topics[0].Partitions[i].PartitionMaxBytes = 1<<31 - 1
+	}
+	resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+	total := 0
+	for _, p := range resp.Topics[0].Partitions {
+		if p.ErrorCode != 0 {
+			t.Fatalf("partition %d: %v", p.Partition, kerr.ErrorForCode(p.ErrorCode))
+		}
+		total += len(p.RecordBatches)
+	}
+	if total == 0 || total > 2048 {
+		t.Fatalf("%d bytes of records with fetch.max.bytes 2048 (batches of %d)", total, len(batch))
+	}
+
+	// A first batch above the limit still goes out whole.
+	big := encodeBatch(now, -1, -1, -1, values(400, "y"))
+	if len(big) <= 2048 {
+		t.Fatalf("batch of %d bytes is not above the limit", len(big))
+	}
+	createTopic(t, cl, "g", 1, nil)
+	if rp := produceRaw(t, cl, "g", 0, -1, big); rp.ErrorCode != 0 {
+		t.Fatal(rp.ErrorCode)
+	}
+	req = fetchReq(11, 0, -1, "g", map[int32]int64{0: 0})
+	req.MaxBytes = 1<<31 - 1
+	resp = rawRequest(t, b, req).(*kmsg.FetchResponse)
+	if n := len(resp.Topics[0].Partitions[0].RecordBatches); n != len(big) {
+		t.Fatalf("first batch: %d bytes, want %d", n, len(big))
+	}
+}
