@@ -41,8 +41,10 @@ const (
 )
 
 // Errors returned by ValidateBatch and friends. Each maps to one Kafka error
-// code, chosen by the broker: ErrCorruptBatch -> CORRUPT_MESSAGE,
-// ErrInvalidRecord -> INVALID_RECORD, ErrUnsupportedMagic ->
+// code, chosen by the broker: ErrCorruptBatch -> CORRUPT_MESSAGE (the batch's
+// framing, its CRC, or compressed data that does not decompress),
+// ErrInvalidRecord -> INVALID_RECORD (records that break the format under a
+// good CRC, as Kafka's InvalidRecordException: a client must not retry them), ErrUnsupportedMagic ->
 // UNSUPPORTED_VERSION (or CORRUPT_MESSAGE), ErrUnsupportedCodec ->
 // UNSUPPORTED_COMPRESSION_TYPE.
 var (
@@ -147,93 +149,114 @@ func batchCRC(b []byte) uint32 { return crc32.Checksum(b[offAttributes:], castag
 
 // ValidateBatch checks that b holds exactly one well-formed magic-2 batch.
 // Records of uncompressed batches are walked too; compressed ones are not
-// decompressed (the broker can use Decompress for record-level checks).
+// decompressed (CheckBatch does that).
 func ValidateBatch(b []byte) (BatchHeader, error) {
+	h, _, err := validateBatch(b)
+	return h, err
+}
+
+// validateBatch is ValidateBatch; the summary covers the records of an
+// uncompressed batch.
+func validateBatch(b []byte) (BatchHeader, RecordSummary, error) {
+	var sum RecordSummary
 	if len(b) < BatchHeaderSize {
-		return BatchHeader{}, fmt.Errorf("%w: %d bytes is shorter than a batch header", ErrCorruptBatch, len(b))
+		return BatchHeader{}, sum, fmt.Errorf("%w: %d bytes is shorter than a batch header", ErrCorruptBatch, len(b))
 	}
 	if b[offMagic] != 2 {
-		return BatchHeader{}, fmt.Errorf("%w: %d", ErrUnsupportedMagic, int8(b[offMagic]))
+		return BatchHeader{}, sum, fmt.Errorf("%w: %d", ErrUnsupportedMagic, int8(b[offMagic]))
 	}
 	h := parseHeader(b)
 	if int64(h.Length)+batchLogOverhead != int64(len(b)) {
-		return h, fmt.Errorf("%w: length field %d does not match %d bytes", ErrCorruptBatch, h.Length, len(b))
+		return h, sum, fmt.Errorf("%w: length field %d does not match %d bytes", ErrCorruptBatch, h.Length, len(b))
 	}
 	if got := batchCRC(b); got != h.CRC {
-		return h, fmt.Errorf("%w: crc %08x, computed %08x", ErrCorruptBatch, h.CRC, got)
+		return h, sum, fmt.Errorf("%w: crc %08x, computed %08x", ErrCorruptBatch, h.CRC, got)
 	}
 	if c := h.Compression(); c < 0 || c > CodecZstd {
-		return h, fmt.Errorf("%w: %d", ErrUnsupportedCodec, c)
+		return h, sum, fmt.Errorf("%w: %d", ErrUnsupportedCodec, c)
 	}
 	if h.NumRecords <= 0 {
-		return h, fmt.Errorf("%w: batch has %d records", ErrInvalidRecord, h.NumRecords)
+		return h, sum, fmt.Errorf("%w: batch has %d records", ErrInvalidRecord, h.NumRecords)
 	}
 	if h.LastOffsetDelta != h.NumRecords-1 {
-		return h, fmt.Errorf("%w: last offset delta %d with %d records", ErrInvalidRecord, h.LastOffsetDelta, h.NumRecords)
+		return h, sum, fmt.Errorf("%w: last offset delta %d with %d records", ErrInvalidRecord, h.LastOffsetDelta, h.NumRecords)
 	}
-	if h.Compression() == CodecNone && !validRecords(b[BatchHeaderSize:], int(h.NumRecords)) {
-		// walkRecords makes the same checks and says what is wrong.
-		if err := walkRecords(b[BatchHeaderSize:], int(h.NumRecords), nil); err != nil {
-			return h, err
+	if h.Compression() == CodecNone {
+		var ok bool
+		if sum, ok = validRecords(b[BatchHeaderSize:], int(h.NumRecords)); !ok {
+			// walkRecords makes the same checks and says what is wrong.
+			if err := walkRecords(b[BatchHeaderSize:], int(h.NumRecords), nil); err != nil {
+				return h, sum, err
+			}
+			return h, sum, fmt.Errorf("%w: malformed records", ErrInvalidRecord)
 		}
-		return h, fmt.Errorf("%w: malformed records", ErrCorruptBatch)
 	}
-	return h, nil
+	return h, sum, nil
 }
 
 // validRecords makes walkRecords' checks (n records, each well framed, with
 // offset deltas 0..n-1, nothing trailing) without building records: the
 // produce path runs it over every record it receives.
-func validRecords(b []byte, n int) bool {
+func validRecords(b []byte, n int) (sum RecordSummary, ok bool) {
+	minTs, maxTs, nullKey := int64(0), int64(0), false
 	for i := 0; i < n; i++ {
 		size, k := varint(b)
 		if k <= 0 {
-			return false
+			return sum, false
 		}
 		b = b[k:]
 		if size <= 0 || size > int64(len(b)) {
-			return false
+			return sum, false
 		}
 		r := b[1:size] // after attributes
 		b = b[size:]
-		if _, k = varint(r); k <= 0 { // timestamp delta
-			return false
+		ts, k := varint(r) // timestamp delta
+		if k <= 0 {
+			return sum, false
+		}
+		if i == 0 {
+			minTs, maxTs = ts, ts
+		} else {
+			minTs, maxTs = min(minTs, ts), max(maxTs, ts)
 		}
 		r = r[k:]
 		if v, k := varint(r); k <= 0 || v != int64(i) { // offset delta
-			return false
+			return sum, false
 		} else {
 			r = r[k:]
 		}
-		for range 2 { // key, value; -1 is null
+		for f := range 2 { // key, value; -1 is null
 			v, k := varint(r)
 			if k <= 0 || v < -1 || v > int64(len(r)-k) {
-				return false
+				return sum, false
+			}
+			if f == 0 && v < 0 {
+				nullKey = true
 			}
 			r = r[k+max(int(v), 0):]
 		}
 		nh, k := varint(r)
 		if k <= 0 || nh < 0 || nh > int64(len(r)) {
-			return false
+			return sum, false
 		}
 		r = r[k:]
 		for range nh {
 			v, k := varint(r)
 			if k <= 0 || v < 0 || v > int64(len(r)-k) {
-				return false
+				return sum, false
 			}
 			r = r[k+int(v):]
 			v, k = varint(r)
 			if k <= 0 || v < -1 || v > int64(len(r)-k) {
-				return false
+				return sum, false
 			}
 			r = r[k+max(int(v), 0):]
 		}
 		if len(r) != 0 {
-			return false
+			return sum, false
 		}
 	}
-	return len(b) == 0
+	return RecordSummary{MinTimestampDelta: minTs, MaxTimestampDelta: maxTs, NullKey: nullKey}, len(b) == 0
 }
 
 // varint is binary.Varint with the one- and two-byte cases, nearly every
@@ -275,6 +298,13 @@ func SetPartitionLeaderEpoch(b []byte, e int32) {
 	binary.BigEndian.PutUint32(b[offLeaderEpoch:], uint32(e))
 }
 
+// SetMaxTimestamp sets a CreateTime batch's max timestamp and recomputes the
+// CRC.
+func SetMaxTimestamp(b []byte, ts int64) {
+	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(ts))
+	binary.BigEndian.PutUint32(b[offCRC:], batchCRC(b))
+}
+
 // SetMaxTimestampLogAppend turns the batch into a LogAppendTime batch stamped
 // ts: it sets the timestamp-type attribute, the base and max timestamps, and
 // recomputes the CRC. Record timestamp deltas are left alone; readers ignore
@@ -305,11 +335,11 @@ func walkRecords(b []byte, n int, fn func(record) bool) error {
 		}
 		size, k := binary.Varint(b)
 		if k <= 0 {
-			return fmt.Errorf("%w: record %d: bad length varint", ErrCorruptBatch, i)
+			return fmt.Errorf("%w: record %d: bad length varint", ErrInvalidRecord, i)
 		}
 		b = b[k:]
 		if size <= 0 || size > int64(len(b)) {
-			return fmt.Errorf("%w: record %d: length %d with %d bytes left", ErrCorruptBatch, i, size, len(b))
+			return fmt.Errorf("%w: record %d: length %d with %d bytes left", ErrInvalidRecord, i, size, len(b))
 		}
 		r, err := parseRecord(b[:size], i, fn != nil)
 		if err != nil {
@@ -324,7 +354,7 @@ func walkRecords(b []byte, n int, fn func(record) bool) error {
 		b = b[size:]
 	}
 	if len(b) != 0 {
-		return fmt.Errorf("%w: %d bytes after the last record", ErrCorruptBatch, len(b))
+		return fmt.Errorf("%w: %d bytes after the last record", ErrInvalidRecord, len(b))
 	}
 	return nil
 }
@@ -335,7 +365,7 @@ func walkRecords(b []byte, n int, fn func(record) bool) error {
 func parseRecord(b []byte, i int, full bool) (record, error) {
 	var r record
 	bad := func(what string) (record, error) {
-		return r, fmt.Errorf("%w: record %d: %s", ErrCorruptBatch, i, what)
+		return r, fmt.Errorf("%w: record %d: %s", ErrInvalidRecord, i, what)
 	}
 	if len(b) < 1 {
 		return bad("empty")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+	"github.com/klauspost/compress/snappy"
 )
 
 func FuzzValidateBatch(f *testing.F) {
@@ -19,9 +20,36 @@ func FuzzValidateBatch(f *testing.F) {
 				t.Fatalf("accepted inconsistent batch %+v", h)
 			}
 			Decompress(h.Compression(), b[BatchHeaderSize:])
+			CheckBatch(b)
 		}
 		SplitBatches(b)
 		IsBatch(&raft.Log{Type: raft.LogCommand, Data: b})
+	})
+}
+
+// FuzzScanCompressed feeds any bytes to the streaming walk of compressed
+// records as each codec's data. It must end without panicking, and what it
+// accepts must decompress whole to the same records.
+func FuzzScanCompressed(f *testing.F) {
+	recs := makeBatch(f, testBatch{ts0: 1, tsStep: 3, n: 4, valueLen: 20})[BatchHeaderSize:]
+	for _, codec := range []int8{CodecGzip, CodecSnappy, CodecLZ4, CodecZstd} {
+		f.Add(uint8(codec), compressForTest(f, codec, recs), 4)
+	}
+	f.Add(uint8(CodecSnappy), snappy.Encode(nil, recs), 4)
+	f.Fuzz(func(t *testing.T, codec uint8, z []byte, n int) {
+		c := int8(codec % 6)
+		n = int(uint(n)%(1<<16)) + 1 // batches hold at least one record
+		sum, err := scanCompressed(c, z, n, nil)
+		if err != nil {
+			return
+		}
+		whole, err := Decompress(c, z)
+		if err != nil {
+			t.Fatalf("codec %d: streaming accepted what Decompress refuses: %v", c, err)
+		}
+		if got, ok := validRecords(whole, n); !ok || got != sum {
+			t.Fatalf("codec %d: streaming summary %+v, whole %+v %v", c, sum, got, ok)
+		}
 	})
 }
 
@@ -134,19 +162,45 @@ func FuzzRecover(f *testing.F) {
 }
 
 // FuzzValidRecords: the produce path's record check agrees with walkRecords
-// on every input.
+// on every input, and so does the streaming walk of compressed records, over
+// the same bytes compressed with each codec.
 func FuzzValidRecords(f *testing.F) {
 	b := makeBatch(f, testBatch{ts0: 1, n: 3, valueLen: 4})
 	f.Add(b[BatchHeaderSize:], 3)
 	f.Add(b[BatchHeaderSize:], 2)
 	f.Add([]byte{}, 0)
 	f.Add([]byte{0x02, 0x00}, 1)
+	keyed := AppendBatch(nil, BatchOptions{}, []Record{
+		{TimestampDelta: 5, Key: []byte("k"), Value: []byte("v"), Headers: []Header{{Key: "h", Value: nil}}},
+		{TimestampDelta: -3, Value: []byte("w")},
+	})
+	f.Add(keyed[BatchHeaderSize:], 2)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02}, 1) // a varint past 64 bits
+	f.Add([]byte{0x02, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, 1)
 	f.Fuzz(func(t *testing.T, b []byte, n int) {
 		n %= 1 << 16
-		ok := validRecords(b, n)
+		sum, ok := validRecords(b, n)
 		err := walkRecords(b, n, nil)
 		if ok != (err == nil) {
 			t.Fatalf("validRecords %v, walkRecords %v", ok, err)
+		}
+		type compressed struct {
+			codec int8
+			z     []byte
+		}
+		// Snappy twice: xerial-framed, and one raw block as some clients write it.
+		cases := []compressed{{CodecSnappy, snappy.Encode(nil, b)}}
+		for _, codec := range []int8{CodecGzip, CodecSnappy, CodecLZ4, CodecZstd} {
+			cases = append(cases, compressed{codec, compressForTest(t, codec, b)})
+		}
+		for _, c := range cases {
+			got, err := scanCompressed(c.codec, c.z, n, nil)
+			if ok != (err == nil) {
+				t.Fatalf("codec %d: validRecords %v, scanCompressed %v", c.codec, ok, err)
+			}
+			if ok && got != sum {
+				t.Fatalf("codec %d: summary %+v, validRecords %+v", c.codec, got, sum)
+			}
 		}
 	})
 }

@@ -7,10 +7,14 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 )
 
 // testBatch describes a batch to encode.
@@ -44,18 +48,57 @@ func makeBatch(t testing.TB, tb testBatch) []byte {
 		recs = append(recs, body...)
 		maxTs = max(maxTs, tb.ts0+tb.tsStep*int64(i))
 	}
-	switch tb.codec {
-	case CodecNone:
-	case CodecGzip:
-		var b bytes.Buffer
-		w := gzip.NewWriter(&b)
-		w.Write(recs)
-		w.Close()
-		recs = b.Bytes()
-	default:
-		t.Fatalf("codec %d not supported by the helper", tb.codec)
+	if tb.codec != CodecNone {
+		recs = compressForTest(t, tb.codec, recs)
 	}
 	return encodeBatch(tb.codec, tb.ts0, maxTs, tb.n, recs)
+}
+
+// Encoders are reused: fuzzing compresses every input four ways.
+var (
+	zstdEnc = sync.OnceValues(func() (*zstd.Encoder, error) { return zstd.NewWriter(nil) })
+	gzipW   = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+	lz4W    = sync.Pool{New: func() any { return lz4.NewWriter(nil) }}
+)
+
+// compressForTest compresses a records section as Kafka clients do: snappy
+// in the Java client's xerial framing (32 KiB blocks), lz4 as a frame.
+func compressForTest(t testing.TB, codec int8, recs []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	switch codec {
+	case CodecGzip:
+		w := gzipW.Get().(*gzip.Writer)
+		w.Reset(&b)
+		w.Write(recs)
+		w.Close()
+		gzipW.Put(w)
+	case CodecSnappy:
+		b.Write(xerialMagic)
+		b.Write([]byte{0, 0, 0, 1, 0, 0, 0, 1})
+		for len(recs) > 0 {
+			n := min(len(recs), 32<<10)
+			blk := snappy.Encode(nil, recs[:n])
+			b.Write(binary.BigEndian.AppendUint32(nil, uint32(len(blk))))
+			b.Write(blk)
+			recs = recs[n:]
+		}
+	case CodecLZ4:
+		w := lz4W.Get().(*lz4.Writer)
+		w.Reset(&b)
+		w.Write(recs)
+		w.Close()
+		lz4W.Put(w)
+	case CodecZstd:
+		e, err := zstdEnc()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.EncodeAll(recs, nil)
+	default:
+		t.Fatalf("codec %d not supported by the helper", codec)
+	}
+	return b.Bytes()
 }
 
 func encodeBatch(codec int8, ts0, maxTs int64, n int, recs []byte) []byte {

@@ -54,7 +54,7 @@ func TestValidateBatch(t *testing.T) {
 		{"record length", mut(func(b []byte) []byte {
 			b[BatchHeaderSize] = 0x7e // absurd record length
 			return recrc(b)
-		}), ErrCorruptBatch},
+		}), ErrInvalidRecord},
 		{"empty", nil, ErrCorruptBatch},
 	}
 	for _, tt := range tests {

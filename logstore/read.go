@@ -161,22 +161,20 @@ func (l *Log) recordForTime(s *segment, pos int64, h BatchHeader, ts int64) (int
 	if _, err := s.logF.ReadAt(b, pos); err != nil {
 		return 0, 0, false
 	}
-	recs, err := Decompress(h.Compression(), b[BatchHeaderSize:])
-	if err != nil {
-		// Unreadable records: the header still bounds the answer.
-		return max(h.BaseOffset, l.lso), h.MaxTimestamp, true
-	}
 	var off, t int64
 	found := false
-	walkRecords(recs, int(h.NumRecords), func(r record) bool {
-		o := h.BaseOffset + int64(r.offsetDelta)
-		rt := h.BaseTimestamp + r.timestampDelta
+	err := EachRecord(b, h, func(i int, tsDelta int64, _ bool) bool {
+		o, rt := h.BaseOffset+int64(i), h.BaseTimestamp+tsDelta
 		if o >= l.lso && rt >= ts {
 			off, t, found = o, rt, true
 			return false
 		}
 		return true
 	})
+	if err != nil && !found {
+		// Unreadable records: the header still bounds the answer.
+		return max(h.BaseOffset, l.lso), h.MaxTimestamp, true
+	}
 	return off, t, found
 }
 

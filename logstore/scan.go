@@ -1,0 +1,426 @@
+package logstore
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+)
+
+// Walking the records of compressed batches.
+//
+// Kafka decompresses every batch a producer sends and checks its records:
+// their count against the header, their offset deltas, their framing, their
+// timestamps. A batch whose records disagree with its header would give its
+// consumers offsets that overlap the next batch's. CheckBatch does the same
+// here, reading the records as they come out of the decompressor, so memory
+// stays at one buffer (and one snappy block) whatever the batch expands to.
+
+// RecordSummary is what one pass over a batch's records learns beyond their
+// framing.
+type RecordSummary struct {
+	// MinTimestampDelta and MaxTimestampDelta bound the records' timestamp
+	// deltas (from the batch's base timestamp).
+	MinTimestampDelta, MaxTimestampDelta int64
+	// NullKey says some record has a null key.
+	NullKey bool
+}
+
+// CheckBatch is ValidateBatch, and for a compressed batch also decompresses
+// its records and makes the same checks of them: n records, each well
+// framed, offset deltas 0..n-1, nothing after the last, at most
+// MaxDecompressedBytes in all. The summary covers every record.
+func CheckBatch(b []byte) (BatchHeader, RecordSummary, error) {
+	h, sum, err := validateBatch(b)
+	if err != nil || h.Compression() == CodecNone {
+		return h, sum, err
+	}
+	sum, err = scanCompressed(h.Compression(), b[BatchHeaderSize:], int(h.NumRecords), nil)
+	return h, sum, err
+}
+
+// EachRecord calls fn with the index (its offset delta), timestamp delta
+// and key nullness of each record of batch b, in order, until fn returns
+// false. It decompresses as it goes, and fails as CheckBatch would on a
+// batch whose records are malformed.
+func EachRecord(b []byte, h BatchHeader, fn func(i int, tsDelta int64, nullKey bool) bool) error {
+	body := b[BatchHeaderSize:]
+	if c := h.Compression(); c != CodecNone {
+		_, err := scanCompressed(c, body, int(h.NumRecords), fn)
+		return err
+	}
+	return walkRecords(body, int(h.NumRecords), func(r record) bool {
+		return fn(int(r.offsetDelta), r.timestampDelta, r.key == nil)
+	})
+}
+
+// scanCompressed walks the n records of a compressed records section.
+func scanCompressed(codec int8, src []byte, n int, fn func(int, int64, bool) bool) (RecordSummary, error) {
+	d := decoders.Get().(*decoder)
+	defer d.release()
+	r, err := d.open(codec, src)
+	if err != nil {
+		return RecordSummary{}, err
+	}
+	d.stream.r = r
+	return d.stream.scan(n, fn)
+}
+
+// recordStream reads records from a decompressing reader, counting bytes.
+type recordStream struct {
+	r    *bufio.Reader
+	read int64 // bytes consumed
+	err  error // why the last read failed
+}
+
+// decompressLimit is MaxDecompressedBytes; tests lower it.
+var decompressLimit int64 = MaxDecompressedBytes
+
+var (
+	errTooLarge  = errors.New("records decompress past the limit")
+	errBadVarint = errors.New("varint overflows 64 bits")
+)
+
+func (s *recordStream) byte() (byte, bool) {
+	c, err := s.r.ReadByte()
+	if err != nil {
+		s.err = err
+		return 0, false
+	}
+	s.read++
+	return c, true
+}
+
+func (s *recordStream) varint() (int64, bool) {
+	var u uint64
+	for shift := uint(0); shift < 64; shift += 7 {
+		c, ok := s.byte()
+		if !ok {
+			return 0, false
+		}
+		if c < 0x80 {
+			if shift == 63 && c > 1 {
+				break
+			}
+			u |= uint64(c) << shift
+			return int64(u>>1) ^ -int64(u&1), true
+		}
+		u |= uint64(c&0x7f) << shift
+	}
+	s.err = errBadVarint
+	return 0, false
+}
+
+func (s *recordStream) skip(n int64) bool {
+	for n > 0 {
+		k := int(min(n, 1<<30))
+		got, err := s.r.Discard(k)
+		s.read += int64(got)
+		n -= int64(got)
+		if err != nil {
+			s.err = err
+			return false
+		}
+	}
+	return true
+}
+
+// scan makes walkRecords' checks of n records, calling fn (if non-nil) for
+// each.
+func (s *recordStream) scan(n int, fn func(int, int64, bool) bool) (RecordSummary, error) {
+	var sum RecordSummary
+	for i := 0; i < n; i++ {
+		before := s.read
+		size, ok := s.varint()
+		if !ok {
+			if s.err == io.EOF && s.read == before {
+				return sum, fmt.Errorf("%w: batch claims %d records, holds %d", ErrInvalidRecord, n, i)
+			}
+			return sum, s.failed(i, "length")
+		}
+		if size <= 0 || size > decompressLimit {
+			return sum, fmt.Errorf("%w: record %d: length %d", ErrInvalidRecord, i, size)
+		}
+		end := s.read + size
+		// fits reports whether n more bytes stay inside the record.
+		fits := func(n int64) bool { return n <= end-s.read }
+		if _, ok := s.byte(); !ok { // attributes, unused in v2
+			return sum, s.failed(i, "attributes")
+		}
+		ts, ok := s.varint()
+		if !ok {
+			return sum, s.failed(i, "timestamp delta")
+		}
+		od, ok := s.varint()
+		if !ok {
+			return sum, s.failed(i, "offset delta")
+		}
+		if od != int64(i) {
+			return sum, fmt.Errorf("%w: record %d has offset delta %d", ErrInvalidRecord, i, od)
+		}
+		var nullKey bool
+		for f, what := range [2]string{"key", "value"} { // -1 is null
+			l, ok := s.varint()
+			if !ok {
+				return sum, s.failed(i, what)
+			}
+			if l < -1 || !fits(l) {
+				return sum, fmt.Errorf("%w: record %d: %s length %d", ErrInvalidRecord, i, what, l)
+			}
+			if f == 0 {
+				nullKey = l < 0
+			}
+			if l > 0 && !s.skip(l) {
+				return sum, s.failed(i, what)
+			}
+		}
+		nh, ok := s.varint()
+		if !ok {
+			return sum, s.failed(i, "header count")
+		}
+		if nh < 0 || !fits(nh) {
+			return sum, fmt.Errorf("%w: record %d: %d headers", ErrInvalidRecord, i, nh)
+		}
+		for range nh {
+			for f, what := range [2]string{"header key", "header value"} { // a null value is -1
+				l, ok := s.varint()
+				if !ok {
+					return sum, s.failed(i, what)
+				}
+				if l < -1 || l < 0 && f == 0 || !fits(l) {
+					return sum, fmt.Errorf("%w: record %d: %s length %d", ErrInvalidRecord, i, what, l)
+				}
+				if l > 0 && !s.skip(l) {
+					return sum, s.failed(i, what)
+				}
+			}
+		}
+		if s.read != end {
+			return sum, fmt.Errorf("%w: record %d: length %d, fields take %d", ErrInvalidRecord, i, size, s.read-(end-size))
+		}
+		if i == 0 || ts < sum.MinTimestampDelta {
+			sum.MinTimestampDelta = ts
+		}
+		if i == 0 || ts > sum.MaxTimestampDelta {
+			sum.MaxTimestampDelta = ts
+		}
+		sum.NullKey = sum.NullKey || nullKey
+		if fn != nil && !fn(i, ts, nullKey) {
+			return sum, nil
+		}
+	}
+	if _, ok := s.byte(); ok {
+		return sum, fmt.Errorf("%w: bytes after the last record", ErrInvalidRecord)
+	}
+	if s.err != io.EOF {
+		return sum, s.failed(n, "end")
+	}
+	return sum, nil
+}
+
+// failed explains a read that ended inside record i.
+func (s *recordStream) failed(i int, what string) error {
+	switch {
+	case errors.Is(s.err, errTooLarge):
+		return fmt.Errorf("%w: records decompress to more than %d bytes", ErrInvalidRecord, decompressLimit)
+	case s.err == io.EOF:
+		return fmt.Errorf("%w: record %d: records end inside its %s", ErrInvalidRecord, i, what)
+	case s.err == errBadVarint:
+		return fmt.Errorf("%w: record %d: %s: %v", ErrInvalidRecord, i, what, s.err)
+	}
+	// The decompressor failed (io.ErrUnexpectedEOF included: a truncated stream).
+	return fmt.Errorf("%w: record %d: %s: %v", ErrCorruptBatch, i, what, s.err)
+}
+
+// decoder holds one of each decompressor, reused through a pool.
+type decoder struct {
+	src    bytes.Reader
+	limit  limitedReader
+	buf    *bufio.Reader
+	stream recordStream
+	gz     *gzip.Reader
+	lz     *lz4.Reader
+	zs     *zstd.Decoder
+	sn     snappyReader
+}
+
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+// open returns a reader of src decompressed with codec, limited to
+// MaxDecompressedBytes.
+func (d *decoder) open(codec int8, src []byte) (*bufio.Reader, error) {
+	d.src.Reset(src)
+	var r io.Reader
+	switch codec {
+	case CodecGzip:
+		if d.gz == nil {
+			d.gz = new(gzip.Reader)
+		}
+		if err := d.gz.Reset(&d.src); err != nil {
+			return nil, fmt.Errorf("%w: gzip: %v", ErrCorruptBatch, err)
+		}
+		r = d.gz
+	case CodecSnappy:
+		d.sn.reset(src)
+		r = &d.sn
+	case CodecLZ4:
+		if d.lz == nil {
+			d.lz = lz4.NewReader(nil)
+		}
+		d.lz.Reset(&d.src)
+		r = d.lz
+	case CodecZstd:
+		if d.zs == nil {
+			zs, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxDecompressedBytes),
+				zstd.WithDecoderLowmem(true))
+			if err != nil {
+				return nil, err
+			}
+			d.zs = zs
+		}
+		if err := d.zs.Reset(&d.src); err != nil {
+			return nil, fmt.Errorf("%w: zstd: %v", ErrCorruptBatch, err)
+		}
+		r = d.zs
+	default:
+		return nil, fmt.Errorf("%w: %d", ErrUnsupportedCodec, codec)
+	}
+	d.limit = limitedReader{r: r, left: decompressLimit}
+	if d.buf == nil {
+		d.buf = bufio.NewReaderSize(&d.limit, 32<<10)
+	} else {
+		d.buf.Reset(&d.limit)
+	}
+	return d.buf, nil
+}
+
+// release drops every reference to the batch and returns d to the pool.
+func (d *decoder) release() {
+	d.src.Reset(nil)
+	d.limit = limitedReader{}
+	d.stream = recordStream{}
+	if d.buf != nil {
+		d.buf.Reset(&d.limit)
+	}
+	if d.zs != nil {
+		d.zs.Reset(nil)
+	}
+	if d.lz != nil {
+		d.lz.Reset(nil)
+	}
+	d.sn.reset(nil)
+	decoders.Put(d)
+}
+
+// limitedReader fails with errTooLarge past its limit.
+type limitedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		// One byte more tells a stream that ends here from one that goes on.
+		var one [1]byte
+		if n, _ := io.ReadFull(l.r, one[:]); n == 0 {
+			return 0, io.EOF
+		}
+		return 0, errTooLarge
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+// snappyReader decodes snappy as Kafka clients write it: one raw block, or
+// the xerial framing of the Java client (a 16-byte header, then blocks each
+// after a big-endian int32 length), a block at a time.
+type snappyReader struct {
+	src    []byte // what is left to decode
+	err    error  // a malformed xerial header
+	xerial bool
+	out    []byte // the decoded block being read
+	buf    []byte // out's storage, kept between blocks
+}
+
+const maxPooledSnappy = 4 << 20
+
+func (s *snappyReader) reset(src []byte) {
+	s.src, s.out, s.err = src, nil, nil
+	s.xerial = bytes.HasPrefix(src, xerialMagic)
+	if s.xerial {
+		// The magic, then int32 version and minimum compatible version.
+		if len(src) < 16 {
+			s.err = errors.New("snappy: short xerial header")
+		} else {
+			s.src = src[16:]
+		}
+	}
+	if cap(s.buf) > maxPooledSnappy {
+		s.buf = nil
+	}
+}
+
+func (s *snappyReader) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	for len(s.out) == 0 {
+		if len(s.src) == 0 {
+			return 0, io.EOF
+		}
+		if err := s.next(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, s.out)
+	s.out = s.out[n:]
+	return n, nil
+}
+
+// next decodes the next block into out.
+func (s *snappyReader) next() error {
+	blk := s.src
+	if s.xerial {
+		if len(s.src) < 4 {
+			return fmt.Errorf("snappy: truncated xerial block")
+		}
+		n := binary.BigEndian.Uint32(s.src)
+		if uint64(n) > uint64(len(s.src)-4) {
+			return fmt.Errorf("snappy: xerial block of %d with %d bytes left", n, len(s.src)-4)
+		}
+		blk = s.src[4 : 4+n]
+	}
+	if s.xerial {
+		s.src = s.src[4+len(blk):]
+	} else {
+		s.src = nil
+	}
+	n, err := snappy.DecodedLen(blk)
+	if err != nil {
+		return fmt.Errorf("snappy: %v", err)
+	}
+	if n < 0 || int64(n) > decompressLimit {
+		return errTooLarge
+	}
+	if cap(s.buf) < n {
+		s.buf = make([]byte, n)
+	}
+	out, err := snappy.Decode(s.buf[:n], blk)
+	if err != nil {
+		return fmt.Errorf("snappy: %v", err)
+	}
+	s.out = out
+	return nil
+}
