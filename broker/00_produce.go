@@ -3,6 +3,9 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/gokafka/gokafka/logstore"
@@ -59,6 +62,10 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 			}
 			if err != nil {
 				sp.ErrorCode, sp.ErrorMessage = errCodeMsg(err)
+				var re *recordErrors
+				if errors.As(err, &re) {
+					sp.ErrorCode, sp.ErrorMessage, sp.ErrorRecords = re.code.Code, &re.msg, re.records
+				}
 				b.metrics.produceError.WithLabelValues(errName(err)).Inc()
 				continue
 			}
@@ -152,7 +159,7 @@ func (b *Broker) checkProduce(topic *replication.Topic, rp kmsg.ProduceRequestTo
 		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "produce v3+ takes exactly one record batch per partition, got %d", len(batches))
 	}
 	batch = batches[0]
-	h, err = logstore.ValidateBatch(batch)
+	h, sum, err := logstore.CheckBatch(batch)
 	if err != nil {
 		switch {
 		case errors.Is(err, logstore.ErrUnsupportedMagic):
@@ -172,32 +179,87 @@ func (b *Broker) checkProduce(topic *replication.Topic, rp kmsg.ProduceRequestTo
 	if h.ProducerID >= 0 && h.BaseSequence < 0 {
 		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "idempotent batch without a sequence")
 	}
-	if b.topicValue(topic, "message.timestamp.type") == "LogAppendTime" {
+	logAppend := b.topicValue(topic, "message.timestamp.type") == "LogAppendTime"
+	if err := b.checkRecords(topic, batch, h, sum, logAppend); err != nil {
+		return nil, h, -1, err
+	}
+	if logAppend {
 		appendTime = time.Now().UnixMilli()
 		logstore.SetMaxTimestampLogAppend(batch, appendTime)
 		h, _ = logstore.ParseBatchHeader(batch)
-	} else if err := b.checkTimestamps(topic, h); err != nil {
-		return nil, h, -1, err
+	} else if ts := h.BaseTimestamp + sum.MaxTimestampDelta; ts != h.MaxTimestamp {
+		// As Kafka does: the batch's max timestamp is its records' (the time
+		// index and ListOffsets rely on it), whatever the producer wrote.
+		logstore.SetMaxTimestamp(batch, ts)
+		h.MaxTimestamp = ts
 	}
 	return batch, h, appendTime, nil
 }
 
-// checkTimestamps applies message.timestamp.{before,after}.max.ms to the
-// batch's timestamps (batch-level bounds; Kafka checks each record).
-func (b *Broker) checkTimestamps(topic *replication.Topic, h logstore.BatchHeader) error {
-	before := b.topicInt64(topic, "message.timestamp.before.max.ms")
-	after := b.topicInt64(topic, "message.timestamp.after.max.ms")
-	if diff := b.topicInt64(topic, "message.timestamp.difference.max.ms"); diff < before {
-		before = diff
+// recordErrors is a produce refused for some of its records: the partition's
+// answer lists each by its index in the batch.
+type recordErrors struct {
+	code    *kerr.Error
+	msg     string
+	records []kmsg.ProduceResponseTopicPartitionErrorRecord
+}
+
+func (e *recordErrors) Error() string { return e.msg }
+func (e *recordErrors) Unwrap() error { return e.code }
+
+// checkRecords applies what Kafka checks per record: a compacted topic takes
+// only keyed records, and CreateTime records must fall within
+// message.timestamp.{before,after}.max.ms of now (records without a
+// timestamp, -1, are exempt). The summary decides; only a batch that breaks
+// a rule is walked again to name its records.
+func (b *Broker) checkRecords(topic *replication.Topic, batch []byte, h logstore.BatchHeader, sum logstore.RecordSummary, logAppend bool) error {
+	compacted := sum.NullKey && strings.Contains(b.topicValue(topic, "cleanup.policy"), "compact")
+	clientAppendTime := !logAppend && h.TimestampType() == 1
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !logAppend {
+		before := min(b.topicInt64(topic, "message.timestamp.before.max.ms"), b.topicInt64(topic, "message.timestamp.difference.max.ms"))
+		after := b.topicInt64(topic, "message.timestamp.after.max.ms")
+		nowMs := time.Now().UnixMilli()
+		if before < 1<<62 { // the default, Long.MAX_VALUE, bounds nothing
+			lo = nowMs - before
+		}
+		if after < 1<<62 {
+			hi = nowMs + after
+		}
 	}
-	nowMs := time.Now().UnixMilli()
-	if before < 1<<62 && h.BaseTimestamp < nowMs-before {
-		return kafkaErrorf(kerr.InvalidTimestamp, "timestamp %d is more than %d ms before now", h.BaseTimestamp, before)
+	outside := func(ts int64) bool { return ts != -1 && (ts < lo || ts > hi) }
+	timeBad := !logAppend && (outside(h.BaseTimestamp+sum.MinTimestampDelta) || outside(h.BaseTimestamp+sum.MaxTimestampDelta))
+	if !compacted && !clientAppendTime && !timeBad {
+		return nil
 	}
-	if after < 1<<62 && h.MaxTimestamp > nowMs+after {
-		return kafkaErrorf(kerr.InvalidTimestamp, "timestamp %d is more than %d ms after now", h.MaxTimestamp, after)
+	e := &recordErrors{code: kerr.InvalidRecord}
+	add := func(i int, format string, args ...any) {
+		m := fmt.Sprintf(format, args...)
+		e.records = append(e.records, kmsg.ProduceResponseTopicPartitionErrorRecord{RelativeOffset: int32(i), ErrorMessage: &m})
 	}
-	return nil
+	err := logstore.EachRecord(batch, h, func(i int, tsDelta int64, nullKey bool) bool {
+		if compacted && nullKey {
+			add(i, "compacted topic %s takes only records with a key", topic.Name)
+		}
+		switch ts := h.BaseTimestamp + tsDelta; {
+		case clientAppendTime:
+			add(i, "producers may not set the LogAppendTime timestamp type")
+			e.code = kerr.InvalidTimestamp
+		case outside(ts):
+			add(i, "timestamp %d is outside [%d, %d] (message.timestamp.before.max.ms and after.max.ms)", ts, lo, hi)
+			e.code = kerr.InvalidTimestamp
+		}
+		return true
+	})
+	if err != nil { // CheckBatch walked the same records
+		return kafkaErrorf(kerr.CorruptMessage, "%v", err)
+	}
+	if e.code == kerr.InvalidTimestamp {
+		e.msg = fmt.Sprintf("%d of %d records rejected for their timestamp", len(e.records), h.NumRecords)
+	} else {
+		e.msg = fmt.Sprintf("%d of %d records rejected: %s", len(e.records), h.NumRecords, *e.records[0].ErrorMessage)
+	}
+	return e
 }
 
 func errName(err error) string {

@@ -1,0 +1,175 @@
+package broker
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokafka/gokafka/logstore"
+	"github.com/klauspost/compress/zstd"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// gzipBatch turns an uncompressed batch from encodeBatch into a gzip one
+// claiming n records (the records' own count unless n > 0).
+func gzipBatch(t *testing.T, batch []byte, n int32) []byte {
+	t.Helper()
+	var z bytes.Buffer
+	w := gzip.NewWriter(&z)
+	w.Write(batch[logstore.BatchHeaderSize:])
+	w.Close()
+	return recompressed(batch, 1, z.Bytes(), n)
+}
+
+// zstdBatch is gzipBatch with zstd.
+func zstdBatch(t *testing.T, batch []byte, n int32) []byte {
+	t.Helper()
+	e, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	return recompressed(batch, 4, e.EncodeAll(batch[logstore.BatchHeaderSize:], nil), n)
+}
+
+func recompressed(batch []byte, codec uint16, z []byte, n int32) []byte {
+	out := append(append([]byte(nil), batch[:logstore.BatchHeaderSize]...), z...)
+	be := binary.BigEndian
+	be.PutUint32(out[8:], uint32(len(out)-12))        // length
+	be.PutUint16(out[21:], be.Uint16(out[21:])|codec) // attributes
+	if n > 0 {
+		be.PutUint32(out[23:], uint32(n-1)) // last offset delta
+		be.PutUint32(out[57:], uint32(n))   // record count
+	}
+	fixCRC(out)
+	return out
+}
+
+// The records inside a batch are checked as Kafka checks them, compressed or
+// not: their count and framing, a key on every record of a compacted topic,
+// each CreateTime timestamp against message.timestamp.{before,after}.max.ms.
+// A refused batch names its bad records, and nothing of it is stored.
+func TestProduceRecordChecks(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "plain", 1, map[string]string{"message.timestamp.before.max.ms": "60000"})
+	createTopic(t, cl, "compacted", 1, map[string]string{"cleanup.policy": "compact"})
+	now := time.Now().UnixMilli()
+	keyed := func(keys ...string) []testRecord {
+		var out []testRecord
+		for i, k := range keys {
+			r := testRecord{value: []byte("v"), ts: int64(i)}
+			if k != "" {
+				r.key = []byte(k)
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	type recErr struct {
+		index int32
+		msg   string
+	}
+	for _, tc := range []struct {
+		name    string
+		topic   string
+		batch   []byte
+		want    *kerr.Error
+		records []recErr
+	}{
+		{"gzip", "plain", gzipBatch(t, encodeBatch(now, -1, -1, -1, values(4, "g")), 0), nil, nil},
+		{"gzip holding more records than it claims", "plain", gzipBatch(t, encodeBatch(now, -1, -1, -1, values(4, "g")), 3), kerr.InvalidRecord, nil},
+		{"zstd", "plain", zstdBatch(t, encodeBatch(now, -1, -1, -1, values(4, "z")), 0), nil, nil},
+		{"zstd holding more records than it claims", "plain", zstdBatch(t, encodeBatch(now, -1, -1, -1, values(4, "z")), 2), kerr.InvalidRecord, nil},
+		{"gzip holding fewer records than it claims", "plain", gzipBatch(t, encodeBatch(now, -1, -1, -1, values(4, "g")), 6), kerr.InvalidRecord, nil},
+		{"null key on a compacted topic", "compacted", encodeBatch(now, -1, -1, -1, keyed("a", "", "c", "")), kerr.InvalidRecord,
+			[]recErr{{1, "with a key"}, {3, "with a key"}}},
+		{"null key on a compacted topic, gzip", "compacted", gzipBatch(t, encodeBatch(now, -1, -1, -1, keyed("", "b")), 0), kerr.InvalidRecord,
+			[]recErr{{0, "with a key"}}},
+		{"keyed records on a compacted topic", "compacted", gzipBatch(t, encodeBatch(now, -1, -1, -1, keyed("a", "b")), 0), nil, nil},
+		{"timestamps too old and too new", "plain", encodeBatch(now, -1, -1, -1, []testRecord{
+			{value: []byte("ok")}, {value: []byte("old"), ts: -120_000}, {value: []byte("ok")}, {value: []byte("new"), ts: 2 * 3600_000},
+		}), kerr.InvalidTimestamp, []recErr{{1, "outside"}, {3, "outside"}}},
+		{"too old, gzip", "plain", gzipBatch(t, encodeBatch(now-120_000, -1, -1, -1, values(2, "o")), 0), kerr.InvalidTimestamp,
+			[]recErr{{0, "outside"}, {1, "outside"}}},
+		{"no timestamp", "plain", encodeBatch(-1, -1, -1, -1, values(1, "n")), nil, nil},
+		{"LogAppendTime set by the producer", "plain", logstore.AppendBatch(nil, logstore.BatchOptions{FirstTimestamp: now, ProducerID: -1, Attributes: 0x08},
+			[]logstore.Record{{Value: []byte("x")}}), kerr.InvalidTimestamp, []recErr{{0, "LogAppendTime"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hw := b.node.Partition(tc.topic, 0).HighWatermark()
+			rp := produceRaw(t, cl, tc.topic, 0, -1, tc.batch)
+			want := int16(0)
+			if tc.want != nil {
+				want = tc.want.Code
+			}
+			if rp.ErrorCode != want {
+				t.Fatalf("error %v (%v), want %v", kerr.ErrorForCode(rp.ErrorCode), deref(rp.ErrorMessage), tc.want)
+			}
+			if len(rp.ErrorRecords) != len(tc.records) {
+				t.Fatalf("record errors %d, want %d", len(rp.ErrorRecords), len(tc.records))
+			}
+			for i, r := range tc.records {
+				got := rp.ErrorRecords[i]
+				if got.RelativeOffset != r.index || !strings.Contains(deref(got.ErrorMessage), r.msg) {
+					t.Errorf("record error %d: %d %q, want %d with %q", i, got.RelativeOffset, deref(got.ErrorMessage), r.index, r.msg)
+				}
+			}
+			if tc.want != nil && rp.ErrorMessage == nil {
+				t.Errorf("no error message")
+			}
+			if got := b.node.Partition(tc.topic, 0).HighWatermark(); tc.want != nil && got != hw {
+				t.Errorf("refused batch moved the high watermark from %d to %d", hw, got)
+			}
+		})
+	}
+}
+
+// A batch's max timestamp is its records', as in Kafka, whatever the
+// producer wrote: the time index and ListOffsets rely on it.
+func TestProduceFixesMaxTimestamp(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "ts", 1, nil)
+	now := time.Now().UnixMilli()
+	for _, batch := range [][]byte{
+		encodeBatch(now, -1, -1, -1, []testRecord{{value: []byte("a")}, {value: []byte("b"), ts: 5}}),
+		gzipBatch(t, encodeBatch(now, -1, -1, -1, []testRecord{{value: []byte("a")}, {value: []byte("b"), ts: 5}}), 0),
+	} {
+		binary.BigEndian.PutUint64(batch[35:], uint64(now+1_000_000)) // a max timestamp no record has
+		fixCRC(batch)
+		if rp := produceRaw(t, cl, "ts", 0, -1, batch); rp.ErrorCode != 0 {
+			t.Fatalf("produce: %v", kerr.ErrorForCode(rp.ErrorCode))
+		}
+	}
+	resp := rawRequest(t, b, fetchReq(11, 0, -1, "ts", map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+	recs := resp.Topics[0].Partitions[0].RecordBatches
+	n := 0
+	for len(recs) > 0 {
+		h, err := logstore.ValidateBatch(recs[:12+binary.BigEndian.Uint32(recs[8:])])
+		if err != nil {
+			t.Fatalf("fetched batch %d: %v", n, err)
+		}
+		if h.MaxTimestamp != now+5 {
+			t.Errorf("batch %d: max timestamp %d, want %d", n, h.MaxTimestamp, now+5)
+		}
+		recs = recs[h.Size():]
+		n++
+	}
+	if n != 2 {
+		t.Fatalf("fetched %d batches, want 2", n)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
