@@ -187,11 +187,12 @@ func (b *Broker) checkProduce(topic *replication.Topic, rp kmsg.ProduceRequestTo
 		appendTime = time.Now().UnixMilli()
 		logstore.SetMaxTimestampLogAppend(batch, appendTime)
 		h, _ = logstore.ParseBatchHeader(batch)
-	} else if ts := h.BaseTimestamp + sum.MaxTimestampDelta; ts != h.MaxTimestamp {
-		// As Kafka does: the batch's max timestamp is its records' (the time
-		// index and ListOffsets rely on it), whatever the producer wrote.
+	} else if ts := h.BaseTimestamp + sum.MaxTimestampDelta; ts != h.MaxTimestamp || h.TimestampType() != 0 {
+		// As Kafka does: a CreateTime topic's batch is CreateTime, and its
+		// max timestamp is its records' (the time index and ListOffsets rely
+		// on it), whatever the producer wrote.
 		logstore.SetMaxTimestamp(batch, ts)
-		h.MaxTimestamp = ts
+		h, _ = logstore.ParseBatchHeader(batch)
 	}
 	return batch, h, appendTime, nil
 }
@@ -207,14 +208,16 @@ type recordErrors struct {
 func (e *recordErrors) Error() string { return e.msg }
 func (e *recordErrors) Unwrap() error { return e.code }
 
-// checkRecords applies what Kafka checks per record: a compacted topic takes
-// only keyed records, and CreateTime records must fall within
-// message.timestamp.{before,after}.max.ms of now (records without a
-// timestamp, -1, are exempt). The summary decides; only a batch that breaks
-// a rule is walked again to name its records.
+// checkRecords applies what Kafka checks per record, one error per record
+// at most: a compacted topic takes only keyed records; on a CreateTime topic
+// a record's timestamp must fall within message.timestamp.{before,after}.
+// max.ms of now; a producer may not flag a batch LogAppendTime where that
+// would stamp its records (a LogAppendTime topic, records without a
+// timestamp). The summary decides; only a batch that may break a rule is
+// walked again, to name its records.
 func (b *Broker) checkRecords(topic *replication.Topic, batch []byte, h logstore.BatchHeader, sum logstore.RecordSummary, logAppend bool) error {
 	compacted := sum.NullKey && strings.Contains(b.topicValue(topic, "cleanup.policy"), "compact")
-	clientAppendTime := !logAppend && h.TimestampType() == 1
+	clientAppendTime := h.TimestampType() == 1
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 	if !logAppend {
 		before := min(b.topicInt64(topic, "message.timestamp.before.max.ms"), b.topicInt64(topic, "message.timestamp.difference.max.ms"))
@@ -227,9 +230,18 @@ func (b *Broker) checkRecords(topic *replication.Topic, batch []byte, h logstore
 			hi = nowMs + after
 		}
 	}
-	outside := func(ts int64) bool { return ts != -1 && (ts < lo || ts > hi) }
-	timeBad := !logAppend && (outside(h.BaseTimestamp+sum.MinTimestampDelta) || outside(h.BaseTimestamp+sum.MaxTimestampDelta))
-	if !compacted && !clientAppendTime && !timeBad {
+	inBounds := func(ts int64) bool { return ts >= lo && ts <= hi }
+	tsMin, tsMax := h.BaseTimestamp+sum.MinTimestampDelta, h.BaseTimestamp+sum.MaxTimestampDelta
+	var suspect bool
+	switch {
+	case compacted:
+		suspect = true
+	case logAppend, tsMin == -1 && tsMax == -1:
+		suspect = clientAppendTime
+	default: // every record between tsMin and tsMax, or some without a timestamp
+		suspect = !inBounds(tsMin) || !inBounds(tsMax) || clientAppendTime && tsMin <= -1 && tsMax >= -1
+	}
+	if !suspect {
 		return nil
 	}
 	e := &recordErrors{code: kerr.InvalidRecord}
@@ -238,15 +250,17 @@ func (b *Broker) checkRecords(topic *replication.Topic, batch []byte, h logstore
 		e.records = append(e.records, kmsg.ProduceResponseTopicPartitionErrorRecord{RelativeOffset: int32(i), ErrorMessage: &m})
 	}
 	err := logstore.EachRecord(batch, h, func(i int, tsDelta int64, nullKey bool) bool {
-		if compacted && nullKey {
+		ts := h.BaseTimestamp + tsDelta
+		switch {
+		case compacted && nullKey:
 			add(i, "compacted topic %s takes only records with a key", topic.Name)
-		}
-		switch ts := h.BaseTimestamp + tsDelta; {
+		case !logAppend && ts != -1:
+			if !inBounds(ts) {
+				add(i, "timestamp %d is outside [%d, %d] (message.timestamp.before.max.ms and after.max.ms)", ts, lo, hi)
+				e.code = kerr.InvalidTimestamp
+			}
 		case clientAppendTime:
 			add(i, "producers may not set the LogAppendTime timestamp type")
-			e.code = kerr.InvalidTimestamp
-		case outside(ts):
-			add(i, "timestamp %d is outside [%d, %d] (message.timestamp.before.max.ms and after.max.ms)", ts, lo, hi)
 			e.code = kerr.InvalidTimestamp
 		}
 		return true
@@ -254,9 +268,12 @@ func (b *Broker) checkRecords(topic *replication.Topic, batch []byte, h logstore
 	if err != nil { // CheckBatch walked the same records
 		return kafkaErrorf(kerr.CorruptMessage, "%v", err)
 	}
-	if e.code == kerr.InvalidTimestamp {
+	switch {
+	case len(e.records) == 0:
+		return nil
+	case e.code == kerr.InvalidTimestamp:
 		e.msg = fmt.Sprintf("%d of %d records rejected for their timestamp", len(e.records), h.NumRecords)
-	} else {
+	default:
 		e.msg = fmt.Sprintf("%d of %d records rejected: %s", len(e.records), h.NumRecords, *e.records[0].ErrorMessage)
 	}
 	return e

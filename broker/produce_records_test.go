@@ -59,6 +59,7 @@ func TestProduceRecordChecks(t *testing.T) {
 	cl := newClient(t, b)
 	createTopic(t, cl, "plain", 1, map[string]string{"message.timestamp.before.max.ms": "60000"})
 	createTopic(t, cl, "compacted", 1, map[string]string{"cleanup.policy": "compact"})
+	createTopic(t, cl, "appendtime", 1, map[string]string{"message.timestamp.type": "LogAppendTime"})
 	now := time.Now().UnixMilli()
 	keyed := func(keys ...string) []testRecord {
 		var out []testRecord
@@ -98,8 +99,12 @@ func TestProduceRecordChecks(t *testing.T) {
 		{"too old, gzip", "plain", gzipBatch(t, encodeBatch(now-120_000, -1, -1, -1, values(2, "o")), 0), kerr.InvalidTimestamp,
 			[]recErr{{0, "outside"}, {1, "outside"}}},
 		{"no timestamp", "plain", encodeBatch(-1, -1, -1, -1, values(1, "n")), nil, nil},
-		{"LogAppendTime set by the producer", "plain", logstore.AppendBatch(nil, logstore.BatchOptions{FirstTimestamp: now, ProducerID: -1, Attributes: 0x08},
+		// As in Kafka, the flag is refused only where it would stamp records.
+		{"LogAppendTime flag, records without a timestamp", "plain", logstore.AppendBatch(nil, logstore.BatchOptions{FirstTimestamp: -1, ProducerID: -1, Attributes: 0x08},
 			[]logstore.Record{{Value: []byte("x")}}), kerr.InvalidTimestamp, []recErr{{0, "LogAppendTime"}}},
+		{"LogAppendTime flag on a LogAppendTime topic", "appendtime", logstore.AppendBatch(nil, logstore.BatchOptions{FirstTimestamp: now, ProducerID: -1, Attributes: 0x08},
+			[]logstore.Record{{Value: []byte("x")}, {Value: []byte("y")}}), kerr.InvalidTimestamp, []recErr{{0, "LogAppendTime"}, {1, "LogAppendTime"}}},
+		{"LogAppendTime topic", "appendtime", encodeBatch(now-1e9, -1, -1, -1, values(2, "a")), nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hw := b.node.Partition(tc.topic, 0).HighWatermark()
@@ -131,7 +136,8 @@ func TestProduceRecordChecks(t *testing.T) {
 }
 
 // A batch's max timestamp is its records', as in Kafka, whatever the
-// producer wrote: the time index and ListOffsets rely on it.
+// producer wrote: the time index and ListOffsets rely on it. A CreateTime
+// topic's batches are CreateTime, whatever the producer flagged.
 func TestProduceFixesMaxTimestamp(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()
@@ -141,6 +147,8 @@ func TestProduceFixesMaxTimestamp(t *testing.T) {
 	for _, batch := range [][]byte{
 		encodeBatch(now, -1, -1, -1, []testRecord{{value: []byte("a")}, {value: []byte("b"), ts: 5}}),
 		gzipBatch(t, encodeBatch(now, -1, -1, -1, []testRecord{{value: []byte("a")}, {value: []byte("b"), ts: 5}}), 0),
+		logstore.AppendBatch(nil, logstore.BatchOptions{FirstTimestamp: now, ProducerID: -1, Attributes: 0x08},
+			[]logstore.Record{{Value: []byte("a")}, {Value: []byte("b"), TimestampDelta: 5}}),
 	} {
 		binary.BigEndian.PutUint64(batch[35:], uint64(now+1_000_000)) // a max timestamp no record has
 		fixCRC(batch)
@@ -156,14 +164,14 @@ func TestProduceFixesMaxTimestamp(t *testing.T) {
 		if err != nil {
 			t.Fatalf("fetched batch %d: %v", n, err)
 		}
-		if h.MaxTimestamp != now+5 {
-			t.Errorf("batch %d: max timestamp %d, want %d", n, h.MaxTimestamp, now+5)
+		if h.MaxTimestamp != now+5 || h.TimestampType() != 0 {
+			t.Errorf("batch %d: max timestamp %d type %d, want %d CreateTime", n, h.MaxTimestamp, h.TimestampType(), now+5)
 		}
 		recs = recs[h.Size():]
 		n++
 	}
-	if n != 2 {
-		t.Fatalf("fetched %d batches, want 2", n)
+	if n != 3 {
+		t.Fatalf("fetched %d batches, want 3", n)
 	}
 }
 

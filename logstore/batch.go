@@ -298,11 +298,13 @@ func SetPartitionLeaderEpoch(b []byte, e int32) {
 	binary.BigEndian.PutUint32(b[offLeaderEpoch:], uint32(e))
 }
 
-// SetMaxTimestamp sets a CreateTime batch's max timestamp and recomputes the
-// CRC.
+// SetMaxTimestamp makes the batch CreateTime with max timestamp ts and
+// recomputes the CRC.
 func SetMaxTimestamp(b []byte, ts int64) {
-	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(ts))
-	binary.BigEndian.PutUint32(b[offCRC:], batchCRC(b))
+	be := binary.BigEndian
+	be.PutUint16(b[offAttributes:], be.Uint16(b[offAttributes:])&^0x08)
+	be.PutUint64(b[offMaxTimestamp:], uint64(ts))
+	be.PutUint32(b[offCRC:], batchCRC(b))
 }
 
 // SetMaxTimestampLogAppend turns the batch into a LogAppendTime batch stamped
