@@ -3,11 +3,76 @@ package broker
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 
 	"github.com/gokafka/gokafka/replication"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
+
+// autoCreateParallel bounds the topics one Metadata request creates at once.
+const autoCreateParallel = 16
+
+// autoCreateAll creates the topics among names that do not exist, several
+// at once rather than one after another (each waits for its partitions'
+// leaders), and returns the error code for each name whose creation was
+// refused. Names that collide once '.' and '_' are one are created in
+// request order, so the first wins, as it would one at a time.
+func (b *Broker) autoCreateAll(ctx context.Context, names []string) map[string]int16 {
+	st := b.node.Controller().State()
+	var (
+		mu      sync.Mutex
+		refused map[string]int16
+		wg      sync.WaitGroup
+		slots   = make(chan struct{}, autoCreateParallel)
+		started = make(map[string]bool) // by colliding form
+		later   []string
+	)
+	create := func(name string) {
+		err := b.autoCreate(ctx, name)
+		if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
+			return
+		}
+		var ke *kafkaErr
+		if errors.As(err, &ke) && ke.code == kerr.InvalidTopicException {
+			// A name that collides with an existing topic: the client asked
+			// for it, so no warning, and it is told why, as Kafka's
+			// auto-creation answers.
+			b.logger.Debug("auto-create topic refused", "topic", name, "err", err)
+			mu.Lock()
+			if refused == nil {
+				refused = make(map[string]int16)
+			}
+			refused[name] = ke.code.Code
+			mu.Unlock()
+			return
+		}
+		b.logger.Warn("auto-create topic failed", "topic", name, "err", err)
+	}
+	for _, name := range names {
+		if _, ok := st.Topics[name]; ok || !validTopicName(name) {
+			continue
+		}
+		if form := strings.ReplaceAll(name, ".", "_"); started[form] {
+			later = append(later, name)
+			continue
+		} else {
+			started[form] = true
+		}
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			create(name)
+		}()
+	}
+	wg.Wait()
+	for _, name := range later {
+		create(name)
+	}
+	return refused
+}
 
 func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
@@ -19,35 +84,28 @@ func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) 
 		// null (v1+) or empty (v0) means all topics.
 		names = b.node.Controller().State().SortedTopics()
 	} else {
+		seen := make(map[string]bool)
 		for _, t := range req.Topics {
 			if t.Topic != nil {
-				names = append(names, *t.Topic)
+				// A name asked twice is answered once, as in Kafka.
+				if !seen[*t.Topic] {
+					seen[*t.Topic] = true
+					names = append(names, *t.Topic)
+				}
 			} else if t.TopicID != ([16]byte{}) {
 				byID = append(byID, t.TopicID)
 			}
 		}
 	}
 
+	var refused map[string]int16 // the client's error where auto-creation refused the name
+	if autoCreate {
+		refused = b.autoCreateAll(ctx, names)
+	}
 	for _, name := range names {
-		st := b.node.Controller().State()
-		var refused int16 // the client's error when auto-creation refuses the name
-		if _, ok := st.Topics[name]; !ok && autoCreate && validTopicName(name) {
-			if err := b.autoCreate(ctx, name); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-				var ke *kafkaErr
-				if errors.As(err, &ke) && ke.code == kerr.InvalidTopicException {
-					// A name that collides with an existing topic: the
-					// client asked for it, so no warning, and it is told
-					// why, as Kafka's auto-creation answers.
-					b.logger.Debug("auto-create topic refused", "topic", name, "err", err)
-					refused = ke.code.Code
-				} else {
-					b.logger.Warn("auto-create topic failed", "topic", name, "err", err)
-				}
-			}
-		}
 		mt := b.topicMetadata(req, name)
-		if refused != 0 && mt.ErrorCode == kerr.UnknownTopicOrPartition.Code {
-			mt.ErrorCode = refused
+		if code := refused[name]; code != 0 && mt.ErrorCode == kerr.UnknownTopicOrPartition.Code {
+			mt.ErrorCode = code
 		}
 		resp.Topics = append(resp.Topics, mt)
 	}

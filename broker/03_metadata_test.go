@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -44,6 +45,32 @@ func TestMetadataAutoCreateNames(t *testing.T) {
 	}
 	if _, ok := b.node.Controller().State().Topics["a_b.c"]; ok {
 		t.Error("the colliding name was created")
+	}
+
+	// Many new names at once (created side by side): each answered once and
+	// led; of two new names that collide, the first asked is created.
+	names := []string{"dup", "x.y", "dup", "x_y"}
+	for i := range 30 {
+		names = append(names, fmt.Sprintf("many-%d", i))
+	}
+	resp = request[*kmsg.MetadataResponse](t, cl, metadataReq(true, names...))
+	if len(resp.Topics) != len(names)-1 {
+		t.Fatalf("%d topics in the answer, want %d", len(resp.Topics), len(names)-1)
+	}
+	for i, mt := range resp.Topics {
+		name, want := *mt.Topic, error(nil)
+		if name == "x_y" {
+			want = kerr.InvalidTopicException
+		}
+		if err := kerr.ErrorForCode(mt.ErrorCode); err != want {
+			t.Errorf("%s: %v, want %v", name, err, want)
+		}
+		if wantName := names[i+min(i/2, 1)]; i < 3 && name != wantName {
+			t.Errorf("answer %d is %s, want %s (request order, the duplicate once)", i, name, wantName)
+		}
+		if want == nil && (len(mt.Partitions) != 1 || mt.Partitions[0].Leader != b.node.ID()) {
+			t.Errorf("%s: partitions %+v, want one led by this node", name, mt.Partitions)
+		}
 	}
 
 	resp = request[*kmsg.MetadataResponse](t, cl, metadataReq(false, "not-asked"))
