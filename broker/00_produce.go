@@ -34,7 +34,11 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 	if r.TransactionID != nil {
 		// Transactions arrive with their own issue; until then no producer
 		// can hold a transactional id here (InitProducerID refuses them).
-		return now(produceFailAll(r, kerr.TransactionalIDAuthorizationFailed))
+		resp := produceFailAll(r, kerr.TransactionalIDAuthorizationFailed)
+		if r.Acks == 0 {
+			return now(protocol.Hangup(resp, "produce with acks=0 failed: transactional id"))
+		}
+		return now(resp)
 	}
 	state := b.node.Controller().State()
 	for _, rt := range r.Topics {
@@ -88,19 +92,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 			release()
 		}
 	}
-	if r.Acks == 0 {
-		// Nothing is sent back; still count failures as they complete.
-		go func() {
-			defer releaseWhenDone()
-			for _, w := range waits {
-				if _, err := w.result.Wait(); err != nil {
-					b.metrics.produceError.WithLabelValues(errName(err)).Inc()
-				}
-			}
-		}()
-		return func() kmsg.Response { return nil }
-	}
-	return func() kmsg.Response {
+	reply := func() kmsg.Response {
 		defer func() { go releaseWhenDone() }()
 		for _, w := range waits {
 			base, err := w.result.Wait()
@@ -116,6 +108,39 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 		}
 		return resp
 	}
+	if r.Acks == 0 {
+		// Nothing is sent back, but as in Kafka a failure closes the
+		// connection, once the batches are stored or refused, so that the
+		// client learns of it and refreshes its metadata.
+		return func() kmsg.Response {
+			if failed := produceFailures(reply().(*kmsg.ProduceResponse)); failed != "" {
+				return protocol.Hangup(resp, "produce with acks=0 failed: "+failed)
+			}
+			return nil
+		}
+	}
+	return reply
+}
+
+// produceFailures names the partitions of resp that failed and why, the
+// first few of them; "" if none did.
+func produceFailures(resp *kmsg.ProduceResponse) string {
+	var out []string
+	n := 0
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode == 0 {
+				continue
+			}
+			if n++; n <= 3 {
+				out = append(out, fmt.Sprintf("%s-%d %s", t.Topic, p.Partition, errName(kerr.ErrorForCode(p.ErrorCode))))
+			}
+		}
+	}
+	if n > 3 {
+		out = append(out, fmt.Sprintf("and %d more", n-3))
+	}
+	return strings.Join(out, ", ")
 }
 
 // produceFailAll answers every partition of r with code.

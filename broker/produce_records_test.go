@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -180,4 +184,88 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// A produce with acks=0 gets no answer; as in Kafka, one that fails closes
+// its connection (once the requests before it are answered), so the client
+// learns of it. One that succeeds leaves the connection serving.
+func TestProduceAcksZeroFailureCloses(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "z", 1, nil)
+	now := time.Now().UnixMilli()
+	produce := func(topic string, acks int16, batch []byte) *kmsg.ProduceRequest {
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis = 9, acks, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = batch
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return req
+	}
+	meta := metadataReq(false, "z")
+	meta.Version = 9
+	for _, tc := range []struct {
+		name   string
+		req    *kmsg.ProduceRequest
+		closes bool
+	}{
+		{"stored", produce("z", 0, encodeBatch(now, -1, -1, -1, values(2, "a"))), false},
+		{"unknown topic", produce("nope", 0, encodeBatch(now, -1, -1, -1, values(2, "a"))), true},
+		{"corrupt batch", produce("z", 0, []byte("not a batch, not at all, not even close to one")), true},
+		{"transactional", func() *kmsg.ProduceRequest {
+			r := produce("z", 0, encodeBatch(now, -1, -1, -1, values(1, "t")))
+			r.TransactionID = kmsg.StringPtr("tx")
+			return r
+		}(), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw"))
+			// An answered request before the produce, one after it.
+			// (AppendRequest sizes its frame from the start of dst.)
+			wire := f.AppendRequest(nil, meta, 1)
+			wire = append(wire, f.AppendRequest(nil, tc.req, 2)...)
+			wire = append(wire, f.AppendRequest(nil, meta, 3)...)
+			if _, err := conn.Write(wire); err != nil {
+				t.Fatal(err)
+			}
+			var ids []int32
+			for {
+				var size [4]byte
+				if _, err := io.ReadFull(conn, size[:]); err != nil {
+					if !errors.Is(err, io.EOF) {
+						t.Fatalf("after responses %v: %v, want the connection closed", ids, err)
+					}
+					break
+				}
+				buf := make([]byte, binary.BigEndian.Uint32(size[:]))
+				if _, err := io.ReadFull(conn, buf); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, int32(binary.BigEndian.Uint32(buf)))
+				if len(ids) == 2 {
+					break
+				}
+			}
+			want := []int32{1, 3}
+			if tc.closes {
+				want = []int32{1}
+			}
+			if fmt.Sprint(ids) != fmt.Sprint(want) {
+				t.Fatalf("responses %v, want %v", ids, want)
+			}
+		})
+	}
+	if hw := b.node.Partition("z", 0).HighWatermark(); hw != 2 {
+		t.Fatalf("high watermark %d, want 2", hw)
+	}
 }

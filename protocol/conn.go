@@ -226,6 +226,11 @@ func (c *conn) writeLoop() {
 		if p.failed {
 			return
 		}
+		if h, ok := p.resp.(*hangup); ok && h.Key() == p.key {
+			c.log.Info("closing connection: "+h.reason, "key", p.key, "correlation_id", p.correlation)
+			c.close()
+			return
+		}
 		if p.resp != nil {
 			if p.resp.Key() != p.key {
 				c.log.Error("handler returned a response of the wrong kind; closing connection",

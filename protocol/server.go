@@ -60,6 +60,20 @@ func (r *Request) ReleaseFrame() func() {
 // acks=0). The response's version is set to the request's before encoding.
 type Reply func() kmsg.Response
 
+// Hangup is what a Reply returns to send nothing and close the connection
+// once every earlier response is written, logging why: Kafka's answer to a
+// produce with acks=0 that failed, so that the client, which expects no
+// response, learns of it and refreshes its metadata. resp is the response
+// the request would have had (its kind is checked as any response's).
+func Hangup(resp kmsg.Response, reason string) kmsg.Response {
+	return &hangup{Response: resp, reason: reason}
+}
+
+type hangup struct {
+	kmsg.Response
+	reason string
+}
+
 // Handler handles every request but ApiVersions.
 type Handler interface {
 	// Handle runs on the connection's reader goroutine, one request at a

@@ -360,6 +360,37 @@ func TestHandlerFailuresCloseConnection(t *testing.T) {
 	}
 }
 
+// A Reply's Hangup closes its connection once the responses before it are
+// written, and sends nothing of its own.
+func TestHangup(t *testing.T) {
+	var s *Server
+	s, logs := startServer(t, Config{}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+		return func() kmsg.Response {
+			switch topicOf(req) {
+			case "slow":
+				time.Sleep(100 * time.Millisecond)
+			case "hangup":
+				return Hangup(metadataResponse(s, req), "the test said so")
+			}
+			return metadataResponse(s, req)
+		}
+	}))
+	c := dial(t, s)
+	b := appendRequest(nil, metadataRequest(4, "slow"), 1)
+	b = appendRequest(b, metadataRequest(4, "hangup"), 2)
+	b = appendRequest(b, metadataRequest(4, "after"), 3)
+	writeAll(t, c, b)
+	if id, _ := readResponse(t, c); id != 1 {
+		t.Fatalf("first response has correlation id %d, want 1", id)
+	}
+	expectClosed(t, c)
+	checkServed(t, dial(t, s), 7)
+	s.Close()
+	if !strings.Contains(logs.String(), "the test said so") {
+		t.Error("the reason is not logged")
+	}
+}
+
 func TestIdleTimeout(t *testing.T) {
 	var s *Server
 	s, _ = startServer(t, Config{IdleTimeout: 150 * time.Millisecond}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
