@@ -57,6 +57,12 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 			sp.LogAppendTime = -1
 			sp.LogStartOffset = -1
 			batch, hdr, appendTime, err := b.checkProduce(topic, rp)
+			if err == nil && r.Acks == -1 {
+				// As Kafka: acks=all needs min.insync.replicas in sync.
+				if need, have := b.topicInt64(topic, "min.insync.replicas"), len(b.isr(topic, rp.Partition)); int64(have) < need {
+					err = kafkaErrorf(kerr.NotEnoughReplicas, "%d in-sync replicas of %s-%d, min.insync.replicas is %d", have, rt.Topic, rp.Partition, need)
+				}
+			}
 			var part *replication.Partition
 			if err == nil {
 				part = b.node.Partition(rt.Topic, rp.Partition)

@@ -165,7 +165,7 @@ func (b *Broker) topicMetadata(req *kmsg.MetadataRequest, name string) kmsg.Meta
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = int32(i)
 		mp.Replicas = append([]int32(nil), reps...)
-		mp.ISR = append([]int32(nil), reps...)
+		mp.ISR = b.isr(t, int32(i))
 		mp.Leader, mp.LeaderEpoch = b.leaderOf(name, int32(i))
 		if mp.Leader < 0 {
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
@@ -173,6 +173,12 @@ func (b *Broker) topicMetadata(req *kmsg.MetadataRequest, name string) kmsg.Meta
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
+}
+
+// isr is the partition's in-sync replicas: on one node, its replicas (this
+// node's, which takes every write itself).
+func (b *Broker) isr(t *replication.Topic, idx int32) []int32 {
+	return append([]int32(nil), t.Replicas[idx]...)
 }
 
 // leaderOf returns the partition's leader and epoch as this broker knows it.

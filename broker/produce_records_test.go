@@ -269,3 +269,29 @@ func TestProduceAcksZeroFailureCloses(t *testing.T) {
 		t.Fatalf("high watermark %d, want 2", hw)
 	}
 }
+
+// acks=all needs min.insync.replicas replicas in sync, as in Kafka; acks=1
+// does not.
+func TestProduceMinInsyncReplicas(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "isr2", 1, map[string]string{"min.insync.replicas": "2"})
+	now := time.Now().UnixMilli()
+	if rp := produceRaw(t, cl, "isr2", 0, -1, encodeBatch(now, -1, -1, -1, values(1, "a"))); rp.ErrorCode != kerr.NotEnoughReplicas.Code {
+		t.Fatalf("acks=all: %v, want NOT_ENOUGH_REPLICAS", kerr.ErrorForCode(rp.ErrorCode))
+	}
+	// kgo sends its own acks, so acks=1 goes over a raw connection.
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis = 9, 1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "isr2"
+	p := kmsg.NewProduceRequestTopicPartition()
+	p.Records = encodeBatch(now, -1, -1, -1, values(1, "a"))
+	rt.Partitions = append(rt.Partitions, p)
+	req.Topics = append(req.Topics, rt)
+	rp := rawRequest(t, b, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+	if rp.ErrorCode != 0 || rp.BaseOffset != 0 {
+		t.Fatalf("acks=1: %v at %d, want stored at 0", kerr.ErrorForCode(rp.ErrorCode), rp.BaseOffset)
+	}
+}
