@@ -100,8 +100,34 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 	}
 	reply := func() kmsg.Response {
 		defer func() { go releaseWhenDone() }()
+		// As in Kafka, a batch not committed within the request's timeout
+		// is answered REQUEST_TIMED_OUT (it may still be stored: a retry of
+		// an idempotent producer finds it).
+		var expired <-chan time.Time
+		if r.TimeoutMillis > 0 && r.Acks != 0 {
+			t := time.NewTimer(time.Duration(r.TimeoutMillis) * time.Millisecond)
+			defer t.Stop()
+			expired = t.C
+		}
+		timedOut := false
 		for _, w := range waits {
-			base, err := w.result.Wait()
+			if !timedOut {
+				select {
+				case <-w.result.Done():
+				case <-expired:
+					timedOut = true
+				case <-ctx.Done(): // the connection closed: nothing will be sent
+					return resp
+				}
+			}
+			var base int64
+			var err error
+			select {
+			case <-w.result.Done():
+				base, err = w.result.Wait()
+			default:
+				err = kafkaErrorf(kerr.RequestTimedOut, "not committed within the request's %d ms", r.TimeoutMillis)
+			}
 			if err != nil {
 				w.rp.ErrorCode, w.rp.ErrorMessage = errCodeMsg(err)
 				b.metrics.produceError.WithLabelValues(errName(err)).Inc()

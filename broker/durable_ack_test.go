@@ -161,3 +161,52 @@ func fetchCount(t *testing.T, b *Broker, topic string) int {
 	}
 	return n
 }
+
+// A batch not committed within the produce request's timeout is answered
+// REQUEST_TIMED_OUT, as in Kafka, and is stored once its fsync completes.
+func TestProduceTimeout(t *testing.T) {
+	var mu sync.Mutex
+	var hold chan struct{}
+	syncFile := func(f *os.File) error {
+		mu.Lock()
+		h := hold
+		mu.Unlock()
+		if h != nil {
+			<-h
+		}
+		return f.Sync()
+	}
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.syncFile = syncFile })
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "slow", 1, nil)
+	now := time.Now().UnixMilli()
+	// The first batch of a leader epoch is synced in line.
+	if r := produceRaw(t, cl, "slow", 0, -1, encodeBatch(now, -1, -1, -1, values(1, "a"))); r.ErrorCode != 0 {
+		t.Fatalf("first produce: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	release := make(chan struct{})
+	mu.Lock()
+	hold = release
+	mu.Unlock()
+
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis = 9, -1, 300
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "slow"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = encodeBatch(now, -1, -1, -1, values(2, "b"))
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	start := time.Now()
+	got := rawRequest(t, b, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+	if el := time.Since(start); got.ErrorCode != kerr.RequestTimedOut.Code || el < 250*time.Millisecond || el > 5*time.Second {
+		t.Fatalf("%v after %v, want REQUEST_TIMED_OUT after about 300 ms", kerr.ErrorForCode(got.ErrorCode), el)
+	}
+	mu.Lock()
+	hold = nil
+	mu.Unlock()
+	close(release)
+	p := b.node.Partition("slow", 0)
+	waitFor(t, func() bool { return p.HighWatermark() == 3 }, "the timed-out batch stored")
+}

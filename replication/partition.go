@@ -152,6 +152,16 @@ func (r AppendResult) Wait() (int64, error) {
 	return r.call.base, r.call.err
 }
 
+// Done is closed once Wait would return at once.
+func (r AppendResult) Done() <-chan struct{} {
+	if r.call == nil {
+		return settledCh
+	}
+	return r.call.done
+}
+
+var settledCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // Released is closed once raft has finished with the batch given to Append
 // or given up on it, which may be after Wait has returned. Then Reusable
 // says whether the batch's memory may be reused.
