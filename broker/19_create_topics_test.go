@@ -44,6 +44,8 @@ func TestCreateDeleteTopics(t *testing.T) {
 		{"bad config value", createReq("t-cfg", 1, 1, false, map[string]string{"retention.ms": "soon"}), kerr.InvalidConfig, -1},
 		{"segment under 1 MiB", createReq("t-seg", 1, 1, true, map[string]string{"segment.bytes": "1048575"}), kerr.InvalidConfig, -1},
 		{"segment of 1 MiB", createReq("t-seg", 1, 1, true, map[string]string{"segment.bytes": "1048576"}), nil, 1},
+		{"segment index under 1 KiB", createReq("t-idx", 1, 1, true, map[string]string{"segment.index.bytes": "1023"}), kerr.InvalidConfig, -1},
+		{"segment index of 1 KiB", createReq("t-idx", 1, 1, true, map[string]string{"segment.index.bytes": "1024"}), nil, 1},
 		{"internal segment size", createReq("t-seg", 1, 1, true, map[string]string{"internal.segment.bytes": "2048"}), nil, 1},
 		{"internal segment size under 14", createReq("t-seg", 1, 1, true, map[string]string{"internal.segment.bytes": "13"}), kerr.InvalidConfig, -1},
 		{"validate only", createReq("t-validate", 2, 1, true, nil), nil, 2},

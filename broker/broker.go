@@ -246,6 +246,7 @@ func (b *Broker) logConfig(t *replication.Topic) logstore.Config {
 		SegmentBytes:       b.topicInt64(t, "segment.bytes"),
 		SegmentMs:          b.topicInt64(t, "segment.ms"),
 		IndexIntervalBytes: int(b.topicInt64(t, "index.interval.bytes")),
+		SegmentIndexBytes:  b.topicInt64(t, "segment.index.bytes"),
 		OnSync:             func(d time.Duration) { b.metrics.fsyncLat.Observe(d.Seconds()) },
 		SyncFile:           b.cfg.syncFile,
 	}

@@ -22,11 +22,15 @@ var ErrClosed = errors.New("logstore: log closed")
 
 // Config holds the per-partition log settings (Kafka key names in comments).
 type Config struct {
-	SegmentBytes       int64         // log.segment.bytes, default 1 GiB (at most 2 GiB - 1)
-	SegmentMs          int64         // log.roll.ms, default 7 days
-	IndexIntervalBytes int           // log.index.interval.bytes, default 4096
-	FsyncInterval      time.Duration // 0: fsync every StoreLogs; >0: background fsync at most this often (weaker: see doc.go)
-	Logger             *slog.Logger
+	SegmentBytes       int64 // log.segment.bytes, default 1 GiB (at most 2 GiB - 1)
+	SegmentMs          int64 // log.roll.ms, default 7 days
+	IndexIntervalBytes int   // log.index.interval.bytes, default 4096
+	// SegmentIndexBytes is log.index.size.max.bytes (segment.index.bytes),
+	// default 10 MiB: as in Kafka, a segment rolls once its index is full,
+	// the time index's 12-byte entries being the first to fill it.
+	SegmentIndexBytes int64
+	FsyncInterval     time.Duration // 0: fsync every StoreLogs; >0: background fsync at most this often (weaker: see doc.go)
+	Logger            *slog.Logger
 
 	// Now is the clock used for segment rolling; nil means time.Now.
 	Now func() time.Time
@@ -70,6 +74,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.IndexIntervalBytes <= 0 {
 		c.IndexIntervalBytes = 4096
+	}
+	if c.SegmentIndexBytes <= 0 {
+		c.SegmentIndexBytes = 10 << 20
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -471,6 +478,9 @@ func (l *Log) shouldRoll(p *pending, size, leo int64, e *raft.Log, now time.Time
 	}
 	if now.UnixMilli()-s.createdMs >= l.cfg.SegmentMs {
 		return true
+	}
+	if int64(s.nidx+len(p.idx)) >= l.cfg.SegmentIndexBytes/tsRecSize {
+		return true // the index is full
 	}
 	// Relative offsets in the index are uint32.
 	return leo+int64(parseHeader(e.Data).LastOffsetDelta)-s.base > math.MaxUint32-1

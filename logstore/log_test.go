@@ -242,6 +242,41 @@ func TestRollBySizeAndTime(t *testing.T) {
 	}
 }
 
+// A segment rolls once its index is full (segment.index.bytes), as in Kafka:
+// room for three time-index entries, one per batch, makes segments of three
+// batches, in one StoreLogs or several, and after a restart.
+func TestRollByIndexSize(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{SegmentIndexBytes: 3 * tsRecSize, IndexIntervalBytes: 1}
+	l := openT(t, dir, cfg)
+	g := &entryGen{t: t, term: 1}
+	var all []*raft.Log
+	for i := range 4 {
+		all = append(all, g.batch(1, 10, int64(i)))
+	}
+	mustStore(t, l, all...)
+	for i := range 3 {
+		e := g.batch(1, 10, int64(4+i))
+		all = append(all, e)
+		mustStore(t, l, e)
+	}
+	if len(l.segs) != 3 {
+		t.Fatalf("%d segments, want 3", len(l.segs))
+	}
+	for i, s := range l.segs {
+		if want := min(3, 7-3*i); s.nidx != want {
+			t.Errorf("segment %d: %d index entries, want %d", i, s.nidx, want)
+		}
+	}
+	l.Close()
+	l = openT(t, dir, cfg)
+	defer l.Close()
+	mustStore(t, l, g.batch(1, 10, 8), g.batch(1, 10, 9), g.batch(1, 10, 10))
+	if len(l.segs) != 4 {
+		t.Fatalf("after a restart: %d segments, want 4", len(l.segs))
+	}
+}
+
 func TestDeleteRangeSuffixAndPrefix(t *testing.T) {
 	dir := t.TempDir()
 	cfg := Config{SegmentBytes: 600}
