@@ -190,14 +190,7 @@ func TestProduceTimeout(t *testing.T) {
 	hold = release
 	mu.Unlock()
 
-	req := kmsg.NewPtrProduceRequest()
-	req.Version, req.Acks, req.TimeoutMillis = 9, -1, 300
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = "slow"
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = encodeBatch(now, -1, -1, -1, values(2, "b"))
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	req := produceReq("slow", -1, 300, encodeBatch(now, -1, -1, -1, values(2, "b")))
 	start := time.Now()
 	got := rawRequest(t, b, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
 	if el := time.Since(start); got.ErrorCode != kerr.RequestTimedOut.Code || el < 250*time.Millisecond || el > 5*time.Second {

@@ -139,15 +139,7 @@ func fixCRC(b []byte) {
 // produceAcks0 sends an acks=0 produce, which gets no response.
 func produceAcks0(t testing.TB, cl *kgo.Client, topic string, batch []byte) {
 	t.Helper()
-	req := kmsg.NewPtrProduceRequest()
-	req.Acks = 0
-	req.TimeoutMillis = 5000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = batch
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	req := produceReq(topic, 0, 5000, batch)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := cl.Request(ctx, req); err != nil {
@@ -155,32 +147,67 @@ func produceAcks0(t testing.TB, cl *kgo.Client, topic string, batch []byte) {
 	}
 }
 
-// rawRequest sends req on a fresh TCP connection at the version it carries
-// and decodes the response, with no client library in between.
-func rawRequest(t testing.TB, b *Broker, req kmsg.Request) kmsg.Response {
+// readResponseFrame reads one response frame: its correlation id and the
+// rest (response header tags, if any, and body).
+func readResponseFrame(conn net.Conn) (int32, []byte, error) {
+	var size [4]byte
+	if _, err := io.ReadFull(conn, size[:]); err != nil {
+		return 0, nil, err
+	}
+	buf := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(conn, buf); err != nil {
+		return 0, nil, err
+	}
+	if len(buf) < 4 {
+		return 0, nil, io.ErrUnexpectedEOF
+	}
+	return int32(binary.BigEndian.Uint32(buf)), buf[4:], nil
+}
+
+// produceReq is a v9 produce of one batch to partition 0 of topic.
+func produceReq(topic string, acks int16, timeoutMs int32, batch []byte) *kmsg.ProduceRequest {
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis = 9, acks, timeoutMs
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = batch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
+// rawFormatter frames requests for raw connections. (AppendRequest sizes
+// its frame from the start of dst: append each frame to an empty one.)
+var rawFormatter = kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw"))
+
+// rawConn dials the broker, with a 10 s deadline on everything.
+func rawConn(t testing.TB, b *Broker) net.Conn {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw"))
-	if _, err := conn.Write(f.AppendRequest(nil, req, 42)); err != nil {
+	return conn
+}
+
+// rawRequest sends req on a fresh TCP connection at the version it carries
+// and decodes the response, with no client library in between.
+func rawRequest(t testing.TB, b *Broker, req kmsg.Request) kmsg.Response {
+	t.Helper()
+	conn := rawConn(t, b)
+	defer conn.Close()
+	if _, err := conn.Write(rawFormatter.AppendRequest(nil, req, 42)); err != nil {
 		t.Fatal(err)
 	}
-	var size [4]byte
-	if _, err := io.ReadFull(conn, size[:]); err != nil {
+	cid, body, err := readResponseFrame(conn)
+	if err != nil {
 		t.Fatalf("reading response: %v", err)
 	}
-	buf := make([]byte, binary.BigEndian.Uint32(size[:]))
-	if _, err := io.ReadFull(conn, buf); err != nil {
-		t.Fatal(err)
-	}
-	if cid := int32(binary.BigEndian.Uint32(buf)); cid != 42 {
+	if cid != 42 {
 		t.Fatalf("correlation id %d", cid)
 	}
-	body := buf[4:]
 	if req.IsFlexible() {
 		body = body[1:] // empty response header tags
 	}

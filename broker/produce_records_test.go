@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -196,15 +195,7 @@ func TestProduceAcksZeroFailureCloses(t *testing.T) {
 	createTopic(t, cl, "z", 1, nil)
 	now := time.Now().UnixMilli()
 	produce := func(topic string, acks int16, batch []byte) *kmsg.ProduceRequest {
-		req := kmsg.NewPtrProduceRequest()
-		req.Version, req.Acks, req.TimeoutMillis = 9, acks, 5000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = topic
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Records = batch
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		return req
+		return produceReq(topic, acks, 5000, batch)
 	}
 	meta := metadataReq(false, "z")
 	meta.Version = 9
@@ -223,15 +214,10 @@ func TestProduceAcksZeroFailureCloses(t *testing.T) {
 		}(), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			conn, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
+			conn := rawConn(t, b)
 			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(10 * time.Second))
-			f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw"))
 			// An answered request before the produce, one after it.
-			// (AppendRequest sizes its frame from the start of dst.)
+			f := rawFormatter
 			wire := f.AppendRequest(nil, meta, 1)
 			wire = append(wire, f.AppendRequest(nil, tc.req, 2)...)
 			wire = append(wire, f.AppendRequest(nil, meta, 3)...)
@@ -239,22 +225,15 @@ func TestProduceAcksZeroFailureCloses(t *testing.T) {
 				t.Fatal(err)
 			}
 			var ids []int32
-			for {
-				var size [4]byte
-				if _, err := io.ReadFull(conn, size[:]); err != nil {
+			for len(ids) < 2 {
+				id, _, err := readResponseFrame(conn)
+				if err != nil {
 					if !errors.Is(err, io.EOF) {
 						t.Fatalf("after responses %v: %v, want the connection closed", ids, err)
 					}
 					break
 				}
-				buf := make([]byte, binary.BigEndian.Uint32(size[:]))
-				if _, err := io.ReadFull(conn, buf); err != nil {
-					t.Fatal(err)
-				}
-				ids = append(ids, int32(binary.BigEndian.Uint32(buf)))
-				if len(ids) == 2 {
-					break
-				}
+				ids = append(ids, id)
 			}
 			want := []int32{1, 3}
 			if tc.closes {
@@ -282,14 +261,7 @@ func TestProduceMinInsyncReplicas(t *testing.T) {
 		t.Fatalf("acks=all: %v, want NOT_ENOUGH_REPLICAS", kerr.ErrorForCode(rp.ErrorCode))
 	}
 	// kgo sends its own acks, so acks=1 goes over a raw connection.
-	req := kmsg.NewPtrProduceRequest()
-	req.Version, req.Acks, req.TimeoutMillis = 9, 1, 5000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = "isr2"
-	p := kmsg.NewProduceRequestTopicPartition()
-	p.Records = encodeBatch(now, -1, -1, -1, values(1, "a"))
-	rt.Partitions = append(rt.Partitions, p)
-	req.Topics = append(req.Topics, rt)
+	req := produceReq("isr2", 1, 5000, encodeBatch(now, -1, -1, -1, values(1, "a")))
 	rp := rawRequest(t, b, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
 	if rp.ErrorCode != 0 || rp.BaseOffset != 0 {
 		t.Fatalf("acks=1: %v at %d, want stored at 0", kerr.ErrorForCode(rp.ErrorCode), rp.BaseOffset)
