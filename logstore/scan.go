@@ -65,13 +65,18 @@ func EachRecord(b []byte, h BatchHeader, fn func(i int, tsDelta int64, nullKey b
 // scanCompressed walks the n records of a compressed records section.
 func scanCompressed(codec int8, src []byte, n int, fn func(int, int64, bool) bool) (RecordSummary, error) {
 	d := decoders.Get().(*decoder)
-	defer d.release()
 	r, err := d.open(codec, src)
-	if err != nil {
-		return RecordSummary{}, err
+	if err == nil {
+		// A decoder that panicked (the handler's recover catches it) is
+		// left to the garbage collector, not pooled in whatever state.
+		d.stream.r = r
+		var sum RecordSummary
+		sum, err = d.stream.scan(n, fn)
+		d.release()
+		return sum, err
 	}
-	d.stream.r = r
-	return d.stream.scan(n, fn)
+	d.release()
+	return RecordSummary{}, err
 }
 
 // recordStream reads records from a decompressing reader, counting bytes.
