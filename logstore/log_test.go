@@ -682,6 +682,22 @@ func TestOffsetForTimeAndEpochs(t *testing.T) {
 	}
 }
 
+// OffsetForTime finds the record inside a compressed batch, whatever its
+// codec, reading the records as they decompress.
+func TestOffsetForTimeCompressed(t *testing.T) {
+	for _, c := range allCodecs {
+		t.Run(c.name, func(t *testing.T) {
+			l := openT(t, t.TempDir(), Config{})
+			defer l.Close()
+			mustStore(t, l, &raft.Log{Index: 1, Term: 1, Type: raft.LogCommand,
+				Data: makeBatch(t, testBatch{ts0: 200, tsStep: 10, n: 5, valueLen: 50, codec: c.codec})})
+			if off, at, ok := l.OffsetForTime(215); !ok || off != 2 || at != 220 {
+				t.Fatalf("OffsetForTime(215) = %d %d %v, want 2 220 true", off, at, ok)
+			}
+		})
+	}
+}
+
 func TestDecompressSnappyXerial(t *testing.T) {
 	// An xerial frame around a raw snappy block of "hello" (literal-only).
 	raw := []byte{5, 4 << 2, 'h', 'e', 'l', 'l', 'o'}
