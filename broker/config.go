@@ -39,6 +39,7 @@ type Config struct {
 	LogMessageTimestampTyp string
 
 	MessageMaxBytes       int32
+	MinInsyncReplicas     int32 // min.insync.replicas: in-sync replicas an acks=all produce needs
 	FetchMaxBytes         int32 // the most a Fetch answer carries, whatever the client asks
 	SocketRequestMaxBytes int32
 	ConnectionsMaxIdleMs  int64
@@ -112,6 +113,7 @@ func DefaultConfig() Config {
 		LogFlushIntervalMs:       -1,
 		LogMessageTimestampTyp:   "CreateTime",
 		MessageMaxBytes:          1048588,
+		MinInsyncReplicas:        1,
 		FetchMaxBytes:            55 << 20,
 		SocketRequestMaxBytes:    100 << 20,
 		ConnectionsMaxIdleMs:     10 * 60 * 1000,
@@ -301,6 +303,7 @@ var options = []Option{
 	intOpt("log.flush.interval.ms", "log-flush-interval-ms", "-1: fsync every raft batch before acknowledging (default); N>0: fsync at most every N ms (faster, loses the last N ms on power loss)", func(c *Config) *int64 { return &c.LogFlushIntervalMs }),
 	strOpt("log.message.timestamp.type", "log-message-timestamp-type", "CreateTime or LogAppendTime", func(c *Config) *string { return &c.LogMessageTimestampTyp }),
 	intOpt("message.max.bytes", "message-max-bytes", "largest record batch accepted", func(c *Config) *int32 { return &c.MessageMaxBytes }),
+	intOpt("min.insync.replicas", "min-insync-replicas", "in-sync replicas an acks=all produce needs (NOT_ENOUGH_REPLICAS below)", func(c *Config) *int32 { return &c.MinInsyncReplicas }),
 	intOpt("fetch.max.bytes", "fetch-max-bytes", "most bytes of records in one Fetch answer, whatever the client asks (at least one batch is always sent)", func(c *Config) *int32 { return &c.FetchMaxBytes }),
 	intOpt("socket.request.max.bytes", "socket-request-max-bytes", "largest request frame accepted", func(c *Config) *int32 { return &c.SocketRequestMaxBytes }),
 	intOpt("connections.max.idle.ms", "connections-max-idle-ms", "close connections idle this long", func(c *Config) *int64 { return &c.ConnectionsMaxIdleMs }),
@@ -409,6 +412,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("fetch.max.bytes must be >= 1024")
 	case c.MessageMaxBytes < 0:
 		return fmt.Errorf("message.max.bytes must be >= 0")
+	case c.MinInsyncReplicas < 1:
+		return fmt.Errorf("min.insync.replicas must be >= 1")
 	case c.SocketRequestMaxBytes < 1024:
 		return fmt.Errorf("socket.request.max.bytes must be >= 1024")
 	case c.OffsetsTopicNumPartitions < 1:

@@ -267,3 +267,19 @@ func TestProduceMinInsyncReplicas(t *testing.T) {
 		t.Fatalf("acks=1: %v at %d, want stored at 0", kerr.ErrorForCode(rp.ErrorCode), rp.BaseOffset)
 	}
 }
+
+// The broker's min.insync.replicas is the default of every topic's.
+func TestBrokerMinInsyncReplicas(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.MinInsyncReplicas = 2 })
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "isr-default", 1, nil)
+	createTopic(t, cl, "isr-one", 1, map[string]string{"min.insync.replicas": "1"})
+	now := time.Now().UnixMilli()
+	if rp := produceRaw(t, cl, "isr-default", 0, -1, encodeBatch(now, -1, -1, -1, values(1, "a"))); rp.ErrorCode != kerr.NotEnoughReplicas.Code {
+		t.Fatalf("broker default 2: %v, want NOT_ENOUGH_REPLICAS", kerr.ErrorForCode(rp.ErrorCode))
+	}
+	if rp := produceRaw(t, cl, "isr-one", 0, -1, encodeBatch(now, -1, -1, -1, values(1, "a"))); rp.ErrorCode != 0 {
+		t.Fatalf("topic override 1: %v", kerr.ErrorForCode(rp.ErrorCode))
+	}
+}

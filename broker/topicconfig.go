@@ -106,7 +106,7 @@ var topicConfigs = []topicConfigDef{
 	{name: "message.timestamp.type", typ: kmsg.ConfigTypeString, brokerKey: "log.message.timestamp.type", check: checkEnum("CreateTime", "LogAppendTime")},
 	{name: "min.cleanable.dirty.ratio", typ: kmsg.ConfigTypeDouble, def: constDef("0.5"), check: checkDouble},
 	{name: "min.compaction.lag.ms", typ: kmsg.ConfigTypeLong, def: constDef("0"), check: checkLong(0)},
-	{name: "min.insync.replicas", typ: kmsg.ConfigTypeInt, def: constDef("1"), check: checkInt(1)},
+	{name: "min.insync.replicas", typ: kmsg.ConfigTypeInt, brokerKey: "min.insync.replicas", check: checkInt(1)},
 	{name: "preallocate", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool},
 	{name: "retention.bytes", typ: kmsg.ConfigTypeLong, brokerKey: "log.retention.bytes", check: checkLong(-1)},
 	{name: "retention.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.retention.ms", check: checkLong(-1)},
