@@ -41,7 +41,10 @@
 //	clean-shutdown    written by Close, removed by Open.
 //
 // All integers are big-endian. The active segment's .raft and indexes are
-// also kept in memory; sealed segments are read with pread. A segment rolls
+// also kept in memory; sealed segments are read with pread. A sealed
+// segment keeps only its .log open: its other files are closed when it is
+// sealed and when they sit unread (Log.CloseIdleFiles, which the broker
+// runs with its retention checks), and opened again when read. A segment rolls
 // when its .log would pass SegmentBytes, when it is SegmentMs old, or when
 // its indexes hold SegmentIndexBytes/12 entries (Kafka's time index entry
 // size: its indexes are full then).

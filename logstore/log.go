@@ -413,6 +413,7 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 		s.bytesSinceIdx = p.bytesSinceIdx
 		if p.seal {
 			s.sealed, s.raft, s.idx = true, nil, nil
+			s.closeIdleAux(time.Now()) // fsynced when sealed; reopened if read
 		}
 	}
 	l.leo = leo

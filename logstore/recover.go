@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/raft"
+	"time"
 )
 
 // Open opens (creating if needed) the log in dir. Without a clean-shutdown
@@ -86,6 +87,7 @@ func Open(dir string, cfg Config) (*Log, error) {
 	for i, s := range l.segs {
 		if i < len(l.segs)-1 {
 			s.sealed, s.raft, s.idx = true, nil, nil
+			s.closeIdleAux(time.Now())
 		} else if s.raft == nil && !l.loadActive(s) {
 			l.log.Warn("rebuilding inconsistent active segment indexes", "segment", s.base)
 			if _, err := l.rebuild(s); err != nil {

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -162,7 +164,14 @@ type segment struct {
 	firstIndex uint64
 	createdMs  int64
 
+	// logF stays open while the segment exists. The companions (metaF,
+	// raftF, idxF, tsF) stay open while it is active; once it is sealed
+	// they are closed while unused (closeIdleAux), so that a partition's
+	// old segments hold one file each, and opened again by useAux.
 	logF, metaF, raftF, idxF, tsF *os.File
+	auxMu                         sync.Mutex // guards the companions of a sealed segment, auxRefs, auxUsed
+	auxRefs                       int        // users of the companions (useAux)
+	auxUsed                       time.Time  // when the last of them let go
 
 	// ---- published state ----
 	logSize  int64     // bytes of batches in .log
@@ -272,18 +281,79 @@ func parseSegName(name string) (int64, bool) {
 	return v, true
 }
 
-func (s *segment) files() []*os.File { return []*os.File{s.logF, s.metaF, s.raftF, s.idxF, s.tsF} }
-
-func (s *segment) close() error {
-	var first error
-	for _, f := range s.files() {
+// files returns the segment's open files; a sealed segment's companions
+// may be closed.
+func (s *segment) files() []*os.File {
+	var fs []*os.File
+	for _, f := range []*os.File{s.logF, s.metaF, s.raftF, s.idxF, s.tsF} {
 		if f != nil {
-			if err := f.Close(); err != nil && first == nil {
-				first = err
-			}
+			fs = append(fs, f)
 		}
 	}
+	return fs
+}
+
+func (s *segment) close() error {
+	s.auxMu.Lock()
+	defer s.auxMu.Unlock()
+	var first error
+	for _, f := range s.files() {
+		if err := f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	s.logF, s.metaF, s.raftF, s.idxF, s.tsF = nil, nil, nil, nil, nil
 	return first
+}
+
+// useAux makes sure the companions are open and keeps them so until the
+// returned func is called. Every read of a sealed segment's companions, and
+// every write to a segment that may be sealed, goes through it.
+func (s *segment) useAux() (func(), error) {
+	s.auxMu.Lock()
+	defer s.auxMu.Unlock()
+	if s.metaF == nil {
+		if s.logF == nil {
+			return nil, ErrClosed
+		}
+		fs := make([]*os.File, 0, 4)
+		for _, ext := range []string{extRaftMeta, extRaft, extIndex, extTimeIndex} {
+			f, err := os.OpenFile(s.path(ext), os.O_RDWR, 0)
+			if err != nil {
+				for _, f := range fs {
+					f.Close()
+				}
+				return nil, fmt.Errorf("segment %d: reopen: %w", s.base, err)
+			}
+			fs = append(fs, f)
+		}
+		s.metaF, s.raftF, s.idxF, s.tsF = fs[0], fs[1], fs[2], fs[3]
+	}
+	s.auxRefs++
+	return s.releaseAux, nil
+}
+
+func (s *segment) releaseAux() {
+	s.auxMu.Lock()
+	s.auxRefs--
+	s.auxUsed = time.Now()
+	s.auxMu.Unlock()
+}
+
+// closeIdleAux closes the companions of a sealed segment that nobody is
+// using and nobody used after idleSince. The caller knows s is sealed (it
+// holds Log.wmu, or is opening the log): its companions are then fsynced
+// and only read.
+func (s *segment) closeIdleAux(idleSince time.Time) {
+	s.auxMu.Lock()
+	defer s.auxMu.Unlock()
+	if s.metaF == nil || s.auxRefs > 0 || s.auxUsed.After(idleSince) {
+		return
+	}
+	for _, f := range []*os.File{s.metaF, s.raftF, s.idxF, s.tsF} {
+		f.Close()
+	}
+	s.metaF, s.raftF, s.idxF, s.tsF = nil, nil, nil, nil
 }
 
 // remove closes and deletes the segment's files, .log first so that a crash
@@ -307,6 +377,11 @@ func (s *segment) raftAt(i int) (raftEnt, error) {
 	if s.raft != nil {
 		return s.raft[i], nil
 	}
+	done, err := s.useAux()
+	if err != nil {
+		return raftEnt{}, err
+	}
+	defer done()
 	var b [raftRecSize]byte
 	if _, err := s.raftF.ReadAt(b[:], raftHdrSize+int64(i)*raftRecSize); err != nil {
 		return raftEnt{}, fmt.Errorf("segment %d: read raft entry %d: %w", s.base, i, err)
@@ -319,6 +394,11 @@ func (s *segment) idxAt(i int) (idxEnt, error) {
 	if s.idx != nil {
 		return s.idx[i], nil
 	}
+	done, err := s.useAux()
+	if err != nil {
+		return idxEnt{}, err
+	}
+	defer done()
 	var a [idxRecSize]byte
 	var t [tsRecSize]byte
 	if _, err := s.idxF.ReadAt(a[:], int64(i)*idxRecSize); err != nil {
@@ -492,6 +572,11 @@ func (s *segment) readMeta(pos, size int64) (metaRec, error) {
 	if pos+metaRecHdr > size {
 		return metaRec{}, io.ErrUnexpectedEOF
 	}
+	done, err := s.useAux()
+	if err != nil {
+		return metaRec{}, err
+	}
+	defer done()
 	if _, err := s.metaF.ReadAt(h[:], pos); err != nil {
 		return metaRec{}, err
 	}

@@ -118,6 +118,13 @@ func (l *Log) truncateSuffix(from uint64) error {
 		s = l.segs[si]
 		k = s.nraft
 	}
+	// s may be sealed: its companions are rewritten below, and it is
+	// active afterwards, when nothing closes them.
+	done, err := s.useAux()
+	if err != nil {
+		return l.fatal(err)
+	}
+	defer done()
 	// Newest first, so a crash leaves a prefix.
 	for i := len(later) - 1; i >= 0; i-- {
 		if err := later[i].remove(); err != nil {
@@ -335,6 +342,20 @@ func (l *Log) ApplyRetention(now time.Time, retentionMs, retentionBytes int64, m
 	}
 	l.log.Info("retention deleted segments", "dir", l.dir, "segments", n, "start_offset", l.StartOffset())
 	return n, nil
+}
+
+// CloseIdleFiles closes the companion files (.raftmeta, .raft, .index,
+// .timeindex) of sealed segments unused for idle, which reads opened again.
+// Sealed segments then hold one open file each.
+func (l *Log) CloseIdleFiles(now time.Time, idle time.Duration) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.closed {
+		return
+	}
+	for i := 0; i < len(l.segs)-1; i++ { // all but the active one are sealed
+		l.segs[i].closeIdleAux(now.Add(-idle))
+	}
 }
 
 // Reset drops everything (a raft snapshot was installed): LSO = LEO =

@@ -651,8 +651,11 @@ func (p *Partition) Wait(ch chan struct{}) func() {
 }
 
 // enforceRetention snapshots (so that raft no longer needs old entries) and
-// deletes whole segments past the retention limits.
+// deletes whole segments past the retention limits. It also closes the
+// index files of old segments that reads opened.
 func (p *Partition) enforceRetention(now time.Time, retentionMs, retentionBytes int64) {
+	// Old segments read since the last check let go of their index files.
+	p.log.CloseIdleFiles(now, time.Minute)
 	if retentionMs < 0 && retentionBytes < 0 {
 		return
 	}
