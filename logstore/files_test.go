@@ -125,7 +125,8 @@ func TestSealedSegmentFilesConcurrently(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 2 {
+	// loop runs step until stop is closed or step reports false.
+	loop := func(step func() bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -135,29 +136,26 @@ func TestSealedSegmentFilesConcurrently(t *testing.T) {
 					return
 				default:
 				}
-				for _, w := range all {
-					var got raft.Log
-					if err := l.GetLog(w.Index, &got); err != nil {
-						t.Errorf("GetLog(%d): %v", w.Index, err)
-						return
-					}
+				if !step() {
+					return
 				}
-				l.OffsetForTime(3)
 			}
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				l.CloseIdleFiles(time.Now().Add(time.Hour), 0)
+	read := func() bool {
+		for _, w := range all {
+			var got raft.Log
+			if err := l.GetLog(w.Index, &got); err != nil {
+				t.Errorf("GetLog(%d): %v", w.Index, err)
+				return false
 			}
 		}
-	}()
+		l.OffsetForTime(3)
+		return true
+	}
+	loop(read)
+	loop(read)
+	loop(func() bool { l.CloseIdleFiles(time.Now().Add(time.Hour), 0); return true })
 	for i := range 20 {
 		mustStore(t, l, g.batch(1, 300, int64(100+i)))
 	}
