@@ -35,6 +35,7 @@ type Config struct {
 	LogRetentionBytes      int64
 	LogRetentionCheckMs    int64
 	LogIndexIntervalBytes  int32
+	LogIndexSizeMaxBytes   int32 // log.index.size.max.bytes: a segment rolls once its index holds this many bytes
 	LogFlushIntervalMs     int64 // -1: fsync every raft batch (default); >0: fsync at most this often
 	LogMessageTimestampTyp string
 
@@ -110,6 +111,7 @@ func DefaultConfig() Config {
 		LogRetentionBytes:        -1,
 		LogRetentionCheckMs:      5 * 60 * 1000,
 		LogIndexIntervalBytes:    4096,
+		LogIndexSizeMaxBytes:     10 << 20,
 		LogFlushIntervalMs:       -1,
 		LogMessageTimestampTyp:   "CreateTime",
 		MessageMaxBytes:          1048588,
@@ -300,6 +302,7 @@ var options = []Option{
 	intOpt("log.retention.bytes", "log-retention-bytes", "delete oldest segments past this size per partition (-1: never)", func(c *Config) *int64 { return &c.LogRetentionBytes }),
 	intOpt("log.retention.check.interval.ms", "log-retention-check-interval-ms", "how often retention runs", func(c *Config) *int64 { return &c.LogRetentionCheckMs }),
 	intOpt("log.index.interval.bytes", "log-index-interval-bytes", "bytes between sparse index entries", func(c *Config) *int32 { return &c.LogIndexIntervalBytes }),
+	intOpt("log.index.size.max.bytes", "log-index-size-max-bytes", "a segment rolls once its index holds this many bytes (at least 1024)", func(c *Config) *int32 { return &c.LogIndexSizeMaxBytes }),
 	intOpt("log.flush.interval.ms", "log-flush-interval-ms", "-1: fsync every raft batch before acknowledging (default); N>0: fsync at most every N ms (faster, loses the last N ms on power loss)", func(c *Config) *int64 { return &c.LogFlushIntervalMs }),
 	strOpt("log.message.timestamp.type", "log-message-timestamp-type", "CreateTime or LogAppendTime", func(c *Config) *string { return &c.LogMessageTimestampTyp }),
 	intOpt("message.max.bytes", "message-max-bytes", "largest record batch accepted", func(c *Config) *int32 { return &c.MessageMaxBytes }),
@@ -412,6 +415,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("fetch.max.bytes must be >= 1024")
 	case c.MessageMaxBytes < 0:
 		return fmt.Errorf("message.max.bytes must be >= 0")
+	case c.LogIndexSizeMaxBytes < 1024:
+		return fmt.Errorf("log.index.size.max.bytes must be >= 1024")
 	case c.MinInsyncReplicas < 1:
 		return fmt.Errorf("min.insync.replicas must be >= 1")
 	case c.SocketRequestMaxBytes < 1024:

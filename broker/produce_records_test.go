@@ -283,3 +283,23 @@ func TestBrokerMinInsyncReplicas(t *testing.T) {
 		t.Fatalf("topic override 1: %v", kerr.ErrorForCode(rp.ErrorCode))
 	}
 }
+
+// log.index.size.max.bytes is the default of every topic's segment.index.bytes.
+func TestBrokerLogIndexSizeMaxBytes(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.LogIndexSizeMaxBytes = 2048 })
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "idx-default", 1, nil)
+	createTopic(t, cl, "idx-own", 1, map[string]string{"segment.index.bytes": "4096"})
+	st := b.node.Controller().State()
+	for topic, want := range map[string]int64{"idx-default": 2048, "idx-own": 4096} {
+		if got := b.logConfig(st.Topics[topic]).SegmentIndexBytes; got != want {
+			t.Errorf("%s: segment index bytes %d, want %d", topic, got, want)
+		}
+	}
+	bad := DefaultConfig()
+	bad.LogIndexSizeMaxBytes = 1023
+	if err := bad.Validate(); err == nil {
+		t.Error("log.index.size.max.bytes 1023 accepted")
+	}
+}
