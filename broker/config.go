@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"sort"
@@ -29,15 +30,17 @@ type Config struct {
 	DefaultReplicationFactor int16
 	AutoCreateTopics         bool
 
-	LogSegmentBytes        int64
-	LogRollMs              int64
-	LogRetentionMs         int64
-	LogRetentionBytes      int64
-	LogRetentionCheckMs    int64
-	LogIndexIntervalBytes  int32
-	LogIndexSizeMaxBytes   int32 // log.index.size.max.bytes: a segment rolls once its index holds this many bytes
-	LogFlushIntervalMs     int64 // -1: fsync every raft batch (default); >0: fsync at most this often
-	LogMessageTimestampTyp string
+	LogSegmentBytes                int64
+	LogRollMs                      int64
+	LogRetentionMs                 int64
+	LogRetentionBytes              int64
+	LogRetentionCheckMs            int64
+	LogIndexIntervalBytes          int32
+	LogIndexSizeMaxBytes           int32 // log.index.size.max.bytes: a segment rolls once its index holds this many bytes
+	LogFlushIntervalMs             int64 // -1: fsync every raft batch (default); >0: fsync at most this often
+	LogMessageTimestampTyp         string
+	LogMessageTimestampAfterMaxMs  int64 // log.message.timestamp.after.max.ms
+	LogMessageTimestampBeforeMaxMs int64 // log.message.timestamp.before.max.ms
 
 	MessageMaxBytes       int32
 	MinInsyncReplicas     int32 // min.insync.replicas: in-sync replicas an acks=all produce needs
@@ -97,28 +100,30 @@ var kafkaOnlyKeys = func() map[string]bool {
 // DefaultConfig returns the defaults: a single node on 127.0.0.1:9092.
 func DefaultConfig() Config {
 	return Config{
-		NodeID:                   1,
-		Listen:                   "127.0.0.1:9092",
-		DataDir:                  "./data",
-		AdminListen:              "127.0.0.1:9644",
-		RaftListen:               "127.0.0.1:19092",
-		NumPartitions:            1,
-		DefaultReplicationFactor: 1,
-		AutoCreateTopics:         true,
-		LogSegmentBytes:          1 << 30,
-		LogRollMs:                7 * 24 * 3600 * 1000,
-		LogRetentionMs:           7 * 24 * 3600 * 1000,
-		LogRetentionBytes:        -1,
-		LogRetentionCheckMs:      5 * 60 * 1000,
-		LogIndexIntervalBytes:    4096,
-		LogIndexSizeMaxBytes:     10 << 20,
-		LogFlushIntervalMs:       -1,
-		LogMessageTimestampTyp:   "CreateTime",
-		MessageMaxBytes:          1048588,
-		MinInsyncReplicas:        1,
-		FetchMaxBytes:            55 << 20,
-		SocketRequestMaxBytes:    100 << 20,
-		ConnectionsMaxIdleMs:     10 * 60 * 1000,
+		NodeID:                         1,
+		Listen:                         "127.0.0.1:9092",
+		DataDir:                        "./data",
+		AdminListen:                    "127.0.0.1:9644",
+		RaftListen:                     "127.0.0.1:19092",
+		NumPartitions:                  1,
+		DefaultReplicationFactor:       1,
+		AutoCreateTopics:               true,
+		LogSegmentBytes:                1 << 30,
+		LogRollMs:                      7 * 24 * 3600 * 1000,
+		LogRetentionMs:                 7 * 24 * 3600 * 1000,
+		LogRetentionBytes:              -1,
+		LogRetentionCheckMs:            5 * 60 * 1000,
+		LogIndexIntervalBytes:          4096,
+		LogIndexSizeMaxBytes:           10 << 20,
+		LogFlushIntervalMs:             -1,
+		LogMessageTimestampTyp:         "CreateTime",
+		LogMessageTimestampAfterMaxMs:  3600000, // Kafka 4.0's (KIP-1030)
+		LogMessageTimestampBeforeMaxMs: math.MaxInt64,
+		MessageMaxBytes:                1048588,
+		MinInsyncReplicas:              1,
+		FetchMaxBytes:                  55 << 20,
+		SocketRequestMaxBytes:          100 << 20,
+		ConnectionsMaxIdleMs:           10 * 60 * 1000,
 
 		OffsetsTopicNumPartitions:     50,
 		OffsetsTopicReplicationFactor: 3,
@@ -305,6 +310,8 @@ var options = []Option{
 	intOpt("log.index.size.max.bytes", "log-index-size-max-bytes", "a segment rolls once its index holds this many bytes (at least 1024)", func(c *Config) *int32 { return &c.LogIndexSizeMaxBytes }),
 	intOpt("log.flush.interval.ms", "log-flush-interval-ms", "-1: fsync every raft batch before acknowledging (default); N>0: fsync at most every N ms (faster, loses the last N ms on power loss)", func(c *Config) *int64 { return &c.LogFlushIntervalMs }),
 	strOpt("log.message.timestamp.type", "log-message-timestamp-type", "CreateTime or LogAppendTime", func(c *Config) *string { return &c.LogMessageTimestampTyp }),
+	intOpt("log.message.timestamp.after.max.ms", "log-message-timestamp-after-max-ms", "a CreateTime record may be at most this far ahead of the broker's clock (INVALID_TIMESTAMP beyond)", func(c *Config) *int64 { return &c.LogMessageTimestampAfterMaxMs }),
+	intOpt("log.message.timestamp.before.max.ms", "log-message-timestamp-before-max-ms", "a CreateTime record may be at most this far behind the broker's clock (INVALID_TIMESTAMP beyond)", func(c *Config) *int64 { return &c.LogMessageTimestampBeforeMaxMs }),
 	intOpt("message.max.bytes", "message-max-bytes", "largest record batch accepted", func(c *Config) *int32 { return &c.MessageMaxBytes }),
 	intOpt("min.insync.replicas", "min-insync-replicas", "in-sync replicas an acks=all produce needs (NOT_ENOUGH_REPLICAS below)", func(c *Config) *int32 { return &c.MinInsyncReplicas }),
 	intOpt("fetch.max.bytes", "fetch-max-bytes", "most bytes of records in one Fetch answer, whatever the client asks (at least one batch is always sent)", func(c *Config) *int32 { return &c.FetchMaxBytes }),
@@ -415,6 +422,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("fetch.max.bytes must be >= 1024")
 	case c.MessageMaxBytes < 0:
 		return fmt.Errorf("message.max.bytes must be >= 0")
+	case c.LogMessageTimestampAfterMaxMs < 0 || c.LogMessageTimestampBeforeMaxMs < 0:
+		return fmt.Errorf("log.message.timestamp.after.max.ms and before.max.ms must be >= 0")
 	case c.LogIndexSizeMaxBytes < 1024:
 		return fmt.Errorf("log.index.size.max.bytes must be >= 1024")
 	case c.MinInsyncReplicas < 1:

@@ -303,3 +303,28 @@ func TestBrokerLogIndexSizeMaxBytes(t *testing.T) {
 		t.Error("log.index.size.max.bytes 1023 accepted")
 	}
 }
+
+// log.message.timestamp.{before,after}.max.ms are the defaults of every
+// topic's message.timestamp.{before,after}.max.ms.
+func TestBrokerTimestampBounds(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		c.LogMessageTimestampBeforeMaxMs, c.LogMessageTimestampAfterMaxMs = 60_000, 1000
+	})
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "bounds", 1, nil)
+	now := time.Now().UnixMilli()
+	for _, tc := range []struct {
+		ts   int64
+		want *kerr.Error
+	}{{now, nil}, {now - 120_000, kerr.InvalidTimestamp}, {now + 60_000, kerr.InvalidTimestamp}} {
+		rp := produceRaw(t, cl, "bounds", 0, -1, encodeBatch(tc.ts, -1, -1, -1, values(1, "x")))
+		want := int16(0)
+		if tc.want != nil {
+			want = tc.want.Code
+		}
+		if rp.ErrorCode != want {
+			t.Errorf("timestamp now%+d ms: %v, want %v", tc.ts-now, kerr.ErrorForCode(rp.ErrorCode), tc.want)
+		}
+	}
+}

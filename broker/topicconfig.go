@@ -100,8 +100,8 @@ var topicConfigs = []topicConfigDef{
 	{name: "index.interval.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "log.index.interval.bytes", check: checkInt(0)},
 	{name: "max.compaction.lag.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(1)},
 	{name: "max.message.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "message.max.bytes", check: checkInt(0)},
-	{name: "message.timestamp.after.max.ms", typ: kmsg.ConfigTypeLong, def: constDef("3600000"), check: checkLong(0)}, // Kafka 4.0's default (KIP-1030)
-	{name: "message.timestamp.before.max.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(0)},
+	{name: "message.timestamp.after.max.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.message.timestamp.after.max.ms", check: checkLong(0)},
+	{name: "message.timestamp.before.max.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.message.timestamp.before.max.ms", check: checkLong(0)},
 	{name: "message.timestamp.difference.max.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(0)},
 	{name: "message.timestamp.type", typ: kmsg.ConfigTypeString, brokerKey: "log.message.timestamp.type", check: checkEnum("CreateTime", "LogAppendTime")},
 	{name: "min.cleanable.dirty.ratio", typ: kmsg.ConfigTypeDouble, def: constDef("0.5"), check: checkDouble},
