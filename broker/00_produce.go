@@ -59,8 +59,11 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 			batch, hdr, appendTime, err := b.checkProduce(topic, rp)
 			if err == nil && r.Acks == -1 {
 				// As Kafka: acks=all needs min.insync.replicas in sync.
-				if need, have := b.topicInt64(topic, "min.insync.replicas"), len(b.isr(topic, rp.Partition)); int64(have) < need {
-					err = kafkaErrorf(kerr.NotEnoughReplicas, "%d in-sync replicas of %s-%d, min.insync.replicas is %d", have, rt.Topic, rp.Partition, need)
+				// (One replica always is: the default of 1 needs no count.)
+				if need := b.topicInt64(topic, "min.insync.replicas"); need > 1 {
+					if have := len(b.isr(topic, rp.Partition)); int64(have) < need {
+						err = kafkaErrorf(kerr.NotEnoughReplicas, "%d in-sync replicas of %s-%d, min.insync.replicas is %d", have, rt.Topic, rp.Partition, need)
+					}
 				}
 			}
 			var part *replication.Partition
