@@ -21,14 +21,22 @@ func Decompress(codec int8, src []byte) ([]byte, error) {
 		return src, nil
 	}
 	d := decoders.Get().(*decoder)
+	released := false
+	defer func() {
+		if !released {
+			d.dropBig()
+		}
+	}()
 	r, err := d.open(codec, src)
 	if err != nil {
 		d.release()
+		released = true
 		return nil, err
 	}
 	out, err := io.ReadAll(r)
 	// As in scanCompressed, a decoder that panicked is not pooled again.
 	d.release()
+	released = true
 	switch {
 	case errors.Is(err, errTooLarge):
 		return nil, fmt.Errorf("%w: records decompress to more than %d bytes", ErrCorruptBatch, decompressLimit)

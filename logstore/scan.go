@@ -65,6 +65,12 @@ func EachRecord(b []byte, h BatchHeader, fn func(i int, tsDelta int64, nullKey b
 // scanCompressed walks the n records of a compressed records section.
 func scanCompressed(codec int8, src []byte, n int, fn func(int, int64, bool) bool) (RecordSummary, error) {
 	d := decoders.Get().(*decoder)
+	released := false
+	defer func() {
+		if !released {
+			d.dropBig()
+		}
+	}()
 	r, err := d.open(codec, src)
 	if err == nil {
 		// A decoder that panicked (the handler's recover catches it) is
@@ -73,9 +79,11 @@ func scanCompressed(codec int8, src []byte, n int, fn func(int, int64, bool) boo
 		var sum RecordSummary
 		sum, err = d.stream.scan(n, fn)
 		d.release()
+		released = true
 		return sum, err
 	}
 	d.release()
+	released = true
 	return RecordSummary{}, err
 }
 
@@ -253,7 +261,8 @@ type decoder struct {
 	stream recordStream
 	gz     *gzip.Reader
 	lz     *lz4.Reader
-	zs     *zstd.Decoder
+	zs     *zstd.Decoder // pooled: windows up to pooledZstdWindow
+	zsBig  *zstd.Decoder // for one batch with a larger window; see open
 	sn     snappyReader
 }
 
@@ -283,18 +292,35 @@ func (d *decoder) open(codec int8, src []byte) (*bufio.Reader, error) {
 		d.lz.Reset(&d.src)
 		r = d.lz
 	case CodecZstd:
-		if d.zs == nil {
-			zs, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxDecompressedBytes),
-				zstd.WithDecoderLowmem(true))
+		var zh zstd.Header
+		if err := zh.Decode(src); err != nil {
+			return nil, fmt.Errorf("%w: zstd: %v", ErrCorruptBatch, err)
+		}
+		zs := d.zs
+		if zh.WindowSize > pooledZstdWindow {
+			// A decoder keeps its window once it has one, so one for a
+			// window this large is made for this batch alone, and one at
+			// a time: a few bytes declaring a large window cost its
+			// allocation, which must not stay pooled nor pile up over
+			// connections.
+			bigZstd.Lock()
+			big, err := newZstd(maxZstdWindow)
 			if err != nil {
+				bigZstd.Unlock()
+				return nil, err
+			}
+			d.zsBig, zs = big, big
+		} else if zs == nil {
+			var err error
+			if zs, err = newZstd(pooledZstdWindow); err != nil {
 				return nil, err
 			}
 			d.zs = zs
 		}
-		if err := d.zs.Reset(&d.src); err != nil {
+		if err := zs.Reset(&d.src); err != nil {
 			return nil, fmt.Errorf("%w: zstd: %v", ErrCorruptBatch, err)
 		}
-		r = d.zs
+		r = zs
 	default:
 		return nil, fmt.Errorf("%w: %d", ErrUnsupportedCodec, codec)
 	}
@@ -307,8 +333,35 @@ func (d *decoder) open(codec int8, src []byte) (*bufio.Reader, error) {
 	return d.buf, nil
 }
 
+// Zstd windows: what clients write at their usual levels fits the pooled
+// decoders; zstd's own default limit (2^27, which Kafka's decoder keeps)
+// bounds the rest.
+const (
+	pooledZstdWindow = 8 << 20
+	maxZstdWindow    = 128 << 20
+)
+
+// bigZstd lets one large-window zstd decode run at a time.
+var bigZstd sync.Mutex
+
+func newZstd(window uint64) (*zstd.Decoder, error) {
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(window),
+		zstd.WithDecoderMaxMemory(MaxDecompressedBytes), zstd.WithDecoderLowmem(true))
+}
+
+// dropBig closes a large-window zstd decoder and lets the next one run. It
+// must run however the decode ended, a panic included.
+func (d *decoder) dropBig() {
+	if d.zsBig != nil {
+		d.zsBig.Close()
+		d.zsBig = nil
+		bigZstd.Unlock()
+	}
+}
+
 // release drops every reference to the batch and returns d to the pool.
 func (d *decoder) release() {
+	d.dropBig()
 	d.src.Reset(nil)
 	d.limit = limitedReader{}
 	d.stream = recordStream{}
@@ -418,6 +471,12 @@ func (s *snappyReader) next() error {
 	}
 	if n < 0 || int64(n) > decompressLimit {
 		return errTooLarge
+	}
+	// Snappy expands at most about 21 times (a 3-byte copy of 64 bytes),
+	// so a block claiming more is corrupt, and is refused before its
+	// claimed length is allocated.
+	if int64(n) > 32*int64(len(blk))+64 {
+		return fmt.Errorf("snappy: %d bytes claim %d decoded", len(blk), n)
 	}
 	if cap(s.buf) < n {
 		s.buf = make([]byte, n)

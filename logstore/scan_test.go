@@ -1,12 +1,15 @@
 package logstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
 )
 
 var allCodecs = []struct {
@@ -98,22 +101,92 @@ func TestCheckBatchCompressed(t *testing.T) {
 func TestCheckBatchDecompressLimit(t *testing.T) {
 	defer func(n int64) { decompressLimit = n }(decompressLimit)
 	decompressLimit = 64 << 10
-	one := func(valueLen int) []byte {
-		body := []byte{0, 0, 0, 1} // attributes, ts delta 0, offset delta 0, null key
+	rec := func(delta, valueLen int) []byte {
+		body := []byte{0, 0} // attributes, ts delta 0
+		body = binary.AppendVarint(body, int64(delta))
+		body = append(body, 1) // null key
 		body = binary.AppendVarint(body, int64(valueLen))
 		body = append(body, make([]byte, valueLen)...)
 		body = append(body, 0) // no headers
 		return append(binary.AppendVarint(nil, int64(len(body))), body...)
 	}
-	under := one(int(decompressLimit) - 16)
+	under := rec(0, int(decompressLimit)-16)
 	for _, c := range allCodecs {
 		if _, _, err := CheckBatch(encodeBatch(c.codec, 0, 0, 1, compressForTest(t, c.codec, under))); err != nil {
 			t.Errorf("%s: %d bytes: %v", c.name, len(under), err)
 		}
-		over := compressForTest(t, c.codec, one(int(decompressLimit)+1))
-		_, _, err := CheckBatch(encodeBatch(c.codec, 0, 0, 1, over))
-		if !errors.Is(err, ErrInvalidRecord) {
-			t.Errorf("%s: %d compressed bytes past the limit: %v", c.name, len(over), err)
+		// Each record is well under the limit; together they pass it, so
+		// only the decompressing reader's own limit can refuse them.
+		var many []byte
+		n := 0
+		for ; len(many) <= int(decompressLimit); n++ {
+			many = append(many, rec(n, 1000)...)
 		}
+		over := compressForTest(t, c.codec, many)
+		_, _, err := CheckBatch(encodeBatch(c.codec, 0, 0, n, over))
+		if !errors.Is(err, ErrInvalidRecord) || !strings.Contains(err.Error(), "decompress to more than") {
+			t.Errorf("%s: %d records, %d bytes, past the limit: %v", c.name, n, len(many), err)
+		}
+	}
+}
+
+// A few bytes claiming a huge decoded size or window are refused before
+// that much is allocated, or decoded once and not kept; real large-window
+// zstd frames still decode.
+func TestCheckBatchDecoderMemory(t *testing.T) {
+	recs := recordsFor(4, identity)
+
+	// A raw snappy block of five bytes that claims 256 MiB.
+	allocated := func(f func()) uint64 {
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		f()
+		runtime.ReadMemStats(&b)
+		return b.TotalAlloc - a.TotalAlloc
+	}
+	if n := allocated(func() {
+		_, _, err := CheckBatch(encodeBatch(CodecSnappy, 0, 0, 4, []byte{0x80, 0x80, 0x80, 0x80, 0x01}))
+		if !errors.Is(err, ErrCorruptBatch) {
+			t.Errorf("snappy block claiming 256 MiB: %v", err)
+		}
+	}); n > 1<<20 {
+		t.Errorf("snappy block claiming 256 MiB allocated %d bytes", n)
+	}
+
+	// A frame declaring a window of 2^logW bytes, then one raw block of a byte.
+	frame := func(logW int) []byte {
+		return []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, byte(logW-10) << 3, 0x09, 0x00, 0x00, 0x00}
+	}
+	if _, _, err := CheckBatch(encodeBatch(CodecZstd, 0, 0, 4, frame(28))); !errors.Is(err, ErrCorruptBatch) {
+		t.Errorf("zstd window 256 MiB: %v", err)
+	}
+	for range 2 {
+		if _, _, err := CheckBatch(encodeBatch(CodecZstd, 0, 0, 1, frame(27))); err == nil {
+			t.Errorf("zstd window 128 MiB, one byte of records: accepted")
+		}
+		if !bigZstd.TryLock() {
+			t.Fatal("a large-window decode kept its turn")
+		}
+		bigZstd.Unlock()
+	}
+
+	// A real frame with a 32 MiB window (level 22 writes 128 MiB).
+	var b bytes.Buffer
+	w, err := zstd.NewWriter(&b, zstd.WithWindowSize(32<<20), zstd.WithSingleSegment(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(recs)
+	w.Flush() // before the end is known, so the frame keeps its window
+	w.Close()
+	var h zstd.Header
+	if err := h.Decode(b.Bytes()); err != nil || h.WindowSize != 32<<20 {
+		t.Fatalf("test frame: window %d, %v", h.WindowSize, err)
+	}
+	if _, _, err := CheckBatch(encodeBatch(CodecZstd, 1000, 1025, 4, b.Bytes())); err != nil {
+		t.Errorf("zstd window 32 MiB: %v", err)
+	}
+	if out, err := Decompress(CodecZstd, b.Bytes()); err != nil || !bytes.Equal(out, recs) {
+		t.Errorf("Decompress, window 32 MiB: %v", err)
 	}
 }
