@@ -242,11 +242,12 @@ func (b *Broker) close() error {
 }
 
 func (b *Broker) logConfig(t *replication.Topic) logstore.Config {
+	// The floors hold for topics whose configs were stored before they did.
 	c := logstore.Config{
-		SegmentBytes:       b.topicInt64(t, "segment.bytes"),
+		SegmentBytes:       max(b.topicInt64(t, "segment.bytes"), minSegmentBytes),
 		SegmentMs:          b.topicInt64(t, "segment.ms"),
 		IndexIntervalBytes: int(b.topicInt64(t, "index.interval.bytes")),
-		SegmentIndexBytes:  b.topicInt64(t, "segment.index.bytes"),
+		SegmentIndexBytes:  max(b.topicInt64(t, "segment.index.bytes"), minSegmentIndexBytes),
 		OnSync:             func(d time.Duration) { b.metrics.fsyncLat.Observe(d.Seconds()) },
 		SyncFile:           b.cfg.syncFile,
 	}

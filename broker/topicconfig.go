@@ -114,7 +114,7 @@ var topicConfigs = []topicConfigDef{
 	// batch. Tests that want tiny segments use internal.segment.bytes.
 	{name: "segment.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "log.segment.bytes", check: checkInt(minSegmentBytes)},
 	{name: "internal.segment.bytes", typ: kmsg.ConfigTypeInt, def: constDef(""), check: checkInt(14), internal: true, doc: "overrides segment.bytes, below its floor (for tests)"},
-	{name: "segment.index.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "log.index.size.max.bytes", check: checkInt(1024)}, // Kafka 5.0's floor (KIP-1030): 4 bytes would roll a segment per batch
+	{name: "segment.index.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "log.index.size.max.bytes", check: checkInt(minSegmentIndexBytes)}, // Kafka 5.0's floor (KIP-1030): 4 bytes would roll a segment per batch
 	{name: "segment.jitter.ms", typ: kmsg.ConfigTypeLong, def: constDef("0"), check: checkLong(0)},
 	{name: "segment.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.roll.ms", check: checkLong(1)},
 	{name: "unclean.leader.election.enable", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool},
@@ -122,6 +122,10 @@ var topicConfigs = []topicConfigDef{
 
 // minSegmentBytes is the least segment.bytes and log.segment.bytes (1 MiB).
 const minSegmentBytes = 1 << 20
+
+// minSegmentIndexBytes is the least segment.index.bytes and
+// log.index.size.max.bytes.
+const minSegmentIndexBytes = 1024
 
 func topicConfigDefFor(name string) *topicConfigDef {
 	for i := range topicConfigs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/gokafka/gokafka/replication"
@@ -118,7 +119,10 @@ func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 		if int(spec.rf) > len(brokers) {
 			return nil, kafkaErrorf(kerr.InvalidReplicationFactor, "replication factor: %d larger than available brokers: %d", spec.rf, len(brokers))
 		}
-		replicas = assignReplicas(brokers, len(st.Topics), int(spec.partitions), int(spec.rf))
+		// A random first broker, as Kafka's placement takes: topics created
+		// at once (auto-creation runs several) see the same state, so a
+		// salt taken from it would give them all the same leaders.
+		replicas = assignReplicas(brokers, rand.IntN(len(brokers)), int(spec.partitions), int(spec.rf))
 	}
 	cfgs := map[string]string{}
 	for k, v := range spec.configs {
