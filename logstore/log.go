@@ -59,6 +59,9 @@ type Config struct {
 	// failed; they were never passed to OnStored, and the log takes no
 	// more writes.
 	OnStoreFailed func([]*raft.Log, error)
+	// Recycler, when set, takes the .log files of deleted segments and
+	// gives new segments theirs (see recycle.go).
+	Recycler *Recycler
 }
 
 // WithDefaults fills in zero fields.
@@ -611,7 +614,18 @@ func (l *Log) createSegment(base int64, firstIndex uint64, now time.Time) (*segm
 	s.raftF = open(extRaft)
 	s.idxF = open(extIndex)
 	s.tsF = open(extTimeIndex)
-	s.logF = open(extLog)
+	if err == nil {
+		if size, ok := l.cfg.Recycler.Take(s.path(extLog)); ok {
+			// Zeros on disk already: the writes overwrite them, and the
+			// segment cuts what is left past its data when sealed or
+			// closed.
+			if s.logF, err = os.OpenFile(s.path(extLog), os.O_RDWR, 0); err == nil {
+				s.reserved, s.filled = size, size
+			}
+		} else {
+			s.logF = open(extLog)
+		}
+	}
 	if err == nil {
 		_, err = s.metaF.WriteAt(encodeMetaHeader(firstIndex, s.createdMs), 0)
 	}

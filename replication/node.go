@@ -39,6 +39,10 @@ type Config struct {
 	Retention func(t *Topic) (ms, bytes int64)
 	// RetentionCheckInterval is log.retention.check.interval.ms.
 	RetentionCheckInterval time.Duration
+	// RecycleBytes is how much of deleted segments' files the node keeps,
+	// zeroed, for new segments (logstore.Recycler, in <DataDir>/recycle);
+	// 0 keeps none.
+	RecycleBytes int64
 }
 
 // DefaultRaftTimings are hashicorp/raft's defaults.
@@ -57,6 +61,7 @@ type Node struct {
 	raftLogger hclog.Logger
 	db         *bolt.DB
 	mux        *Mux
+	recycler   *logstore.Recycler // nil when RecycleBytes is 0
 
 	controller     *Controller
 	controllerRaft *raft.Raft
@@ -116,8 +121,18 @@ func StartNode(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("open node.db: %w", err)
 	}
 	n.db = db
+	dir := filepath.Join(cfg.DataDir, recycleDir)
+	if cfg.RecycleBytes > 0 {
+		if n.recycler, err = logstore.OpenRecycler(dir, cfg.RecycleBytes, n.logger); err != nil {
+			db.Close()
+			return nil, err
+		}
+	} else {
+		os.RemoveAll(dir) // what an earlier run kept
+	}
 	n.mux, err = ListenMux(cfg.RaftListen, n.logger)
 	if err != nil {
+		n.recycler.Close()
 		db.Close()
 		return nil, err
 	}
@@ -126,6 +141,7 @@ func StartNode(cfg Config) (*Node, error) {
 	}
 	if err := n.startController(); err != nil {
 		n.mux.Close()
+		n.recycler.Close()
 		db.Close()
 		return nil, err
 	}
@@ -417,7 +433,9 @@ func (n *Node) reconcile() {
 				// Left behind by a deleted topic of the same name.
 				n.removeDir(dir)
 			}
-			p, err := openPartition(n, w.t, w.idx, dir, n.cfg.LogConfig(w.t))
+			lc := n.cfg.LogConfig(w.t)
+			lc.Recycler = n.recycler
+			p, err := openPartition(n, w.t, w.idx, dir, lc)
 			if err != nil {
 				n.logger.Error("starting partition", "topic", w.t.Name, "partition", w.idx, "err", err)
 				return
@@ -443,10 +461,15 @@ func (n *Node) removeDir(dir string) {
 		}
 		return
 	}
+	n.recycler.PutDir(tmp)
 	if err := os.RemoveAll(tmp); err != nil {
 		n.logger.Warn("removing partition dir", "dir", tmp, "err", err)
 	}
 }
+
+// recycleDir holds the recycler's files, in the data directory; no
+// partition directory has this name (theirs end in -<partition>).
+const recycleDir = "recycle"
 
 func containsID(ids []int32, id int32) bool {
 	for _, x := range ids {
@@ -518,6 +541,7 @@ func (n *Node) close() error {
 	}
 	n.controllerTr.Close()
 	n.mux.Close()
+	n.recycler.Close()
 	if err := n.db.Close(); err != nil && firstErr == nil {
 		firstErr = err
 	}
