@@ -91,7 +91,8 @@ now() { date +%s.%N; }
 # ---------------------------------------------------------------- build
 log "building into $BIN"
 mkdir -p "$BIN"
-(cd "$ROOT" && go build -o "$BIN/gokafkad" ./cmd/gokafkad && go build -o "$BIN/gokafka" ./cmd/gokafka && go build -o "$BIN/kfake" ./bench/kfake)
+(cd "$ROOT" && go build -o "$BIN/gokafkad" ./cmd/gokafkad && go build -o "$BIN/gokafka" ./cmd/gokafka && go build -o "$BIN/kfake" ./bench/kfake &&
+	go build -o "$BIN/disklat" ./bench/disklat)
 
 # ---------------------------------------------------------------- disk
 # dd_rate ARGS...: "seconds bytes" of one dd run.
@@ -170,6 +171,10 @@ stop_pid "$KF_PID"
 # with the median p99 and lists every run's p99.
 LATS=$WORK/latency.txt # p99 json
 : >"$LATS"
+# The disk's own synced-append latency under the same load, just before:
+# produce latency cannot beat it.
+log "disk: synced 2200 B appends every 2 ms for 10 s"
+disklat=$("$BIN/disklat" -file "$WORK/disklat.tmp" -duration 10s)
 for i in $(seq 1 "$LAT_RUNS"); do
 	log "latency $i/$LAT_RUNS: 10000 records/s for 10 s"
 	l=$("$GK" -b "127.0.0.1:$GKD_PORT" perf produce --topic "latency-$i" --partitions 1 --num-records 100000 \
@@ -253,6 +258,7 @@ gokafkad, other figures:
 | produce latency at 10,000 rec/s for 10 s (100 B, 1 partition, acks=all), the run with the median p99 of $LAT_RUNS: achieved rate | $(fig "$(jget records_per_sec <<<"$lat")" 0) rec/s |
 | ... p50 / p99 / p99.9 / max | $(fig "$(jget p50_ms <<<"$lat")" 2) / $(fig "$(jget p99_ms <<<"$lat")" 2) / $(fig "$(jget p999_ms <<<"$lat")" 2) / $(fig "$(jget max_latency_ms <<<"$lat")" 2) ms |
 | ... p99 of each run, in order | $lat_p99s ms |
+| the disk alone, just before (\`bench/disklat\`: a 2200 B append and fdatasync every 2 ms for 10 s): p50 / p99 / p99.9 / max | $(fig "$(jget p50_ms <<<"$disklat")" 2) / $(fig "$(jget p99_ms <<<"$disklat")" 2) / $(fig "$(jget p999_ms <<<"$disklat")" 2) / $(fig "$(jget max_ms <<<"$disklat")" 2) ms |
 | idle, 5 topics x 1 partition: RSS after 5 s | $(fig "$(awk -v k="$idle5_rss" 'BEGIN { print k / 1024 }')" 1) MiB |
 | idle, 5 topics: CPU over 10 s | $idle5_cpu % of a core |
 | 10 topics x 100 partitions: time to create (10 sequential CreateTopics) | $create_s s |
