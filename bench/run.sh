@@ -88,6 +88,12 @@ idle_cpu() {
 
 now() { date +%s.%N; }
 
+# cpu_stat: "steal total" jiffies of all CPUs so far (/proc/stat).
+cpu_stat() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t }' /proc/stat; }
+# steal_pct "STEAL TOTAL" "STEAL TOTAL": the share of CPU time the host took
+# from this machine between two cpu_stat readings.
+steal_pct() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); d = y[2] - x[2]; printf "%.1f", (d > 0 ? (y[1] - x[1]) / d * 100 : 0) }'; }
+
 # ---------------------------------------------------------------- build
 log "building into $BIN"
 mkdir -p "$BIN"
@@ -151,6 +157,7 @@ one_run() {
 }
 
 CASES=("1 100 $SMALL_RECORDS" "6 100 $SMALL_RECORDS" "1 1000 $LARGE_RECORDS" "6 1000 $LARGE_RECORDS")
+steal0=$(cpu_stat)
 for spec in "${CASES[@]}"; do
 	read -r parts size n <<<"$spec"
 	case="${parts}p-${size}B"
@@ -164,6 +171,7 @@ for spec in "${CASES[@]}"; do
 		fi
 	done
 done
+steal_tput=$(steal_pct "$steal0" "$(cpu_stat)")
 stop_pid "$KF_PID"
 
 # ---------------------------------------------------------------- latency
@@ -174,6 +182,7 @@ LATS=$WORK/latency.txt # p99 json
 # The disk's own synced-append latency under the same load, just before:
 # produce latency cannot beat it.
 log "disk: synced 2200 B appends every 2 ms for 10 s"
+steal0=$(cpu_stat)
 disklat=$("$BIN/disklat" -file "$WORK/disklat.tmp" -duration 10s)
 for i in $(seq 1 "$LAT_RUNS"); do
 	log "latency $i/$LAT_RUNS: 10000 records/s for 10 s"
@@ -183,6 +192,7 @@ for i in $(seq 1 "$LAT_RUNS"); do
 	}
 	echo "$(jget p99_ms <<<"$l") $l" >>"$LATS"
 done
+steal_lat=$(steal_pct "$steal0" "$(cpu_stat)")
 lat=$(sort -g "$LATS" | awk -v n="$LAT_RUNS" 'NR == int((n + 1) / 2) { $1 = ""; print substr($0, 2) }')
 lat_p99s=$(awk '{ printf "%s%.2f", (NR > 1 ? ", " : ""), $1 }' "$LATS")
 stop_pid "$MAIN_PID"
@@ -239,7 +249,7 @@ Disk, synced writes (dd, MB = 2^20 bytes):
 | bs=4k count=2000 oflag=dsync | $(fig "$(awk -v s="$dsync_s" 'BEGIN { print 2000 / s }')" 0) | $(fig "$(awk -v s="$dsync_s" -v b="$dsync_bytes" 'BEGIN { print b / s / 1048576 }')" 2) |
 | bs=1M count=$DISK_MB conv=fdatasync, median of 3 ($(printf '%.0f ' "${DISKS[@]}")MB/s) | - | $(fig "$disk_mbs" 1) |
 
-Throughput, \`gokafka perf produce --acks all\` then \`perf consume\` of the same topic; medians of $REPEATS runs; ratio is the median of the per-run gokafkad/kfake ratios. The produce bar of a run is kfake's produce MB/s, or the disk's synced write rate above where that is lower; "vs bar" is the median of gokafkad's produce MB/s over it:
+Throughput, \`gokafka perf produce --acks all\` then \`perf consume\` of the same topic; medians of $REPEATS runs; ratio is the median of the per-run gokafkad/kfake ratios. The produce bar of a run is kfake's produce MB/s, or the disk's synced write rate above where that is lower; "vs bar" is the median of gokafkad's produce MB/s over it. The host took $steal_tput% of this machine's CPU time (steal, /proc/stat) during these runs:
 
 | case (partitions-record size, records) | gokafkad produce rec/s | MB/s | kfake produce rec/s | MB/s | produce ratio | produce vs bar | gokafkad consume rec/s | MB/s | kfake consume rec/s | MB/s | consume ratio |
 |---|---|---|---|---|---|---|---|---|---|---|---|
@@ -258,6 +268,7 @@ gokafkad, other figures:
 | produce latency at 10,000 rec/s for 10 s (100 B, 1 partition, acks=all), the run with the median p99 of $LAT_RUNS: achieved rate | $(fig "$(jget records_per_sec <<<"$lat")" 0) rec/s |
 | ... p50 / p99 / p99.9 / max | $(fig "$(jget p50_ms <<<"$lat")" 2) / $(fig "$(jget p99_ms <<<"$lat")" 2) / $(fig "$(jget p999_ms <<<"$lat")" 2) / $(fig "$(jget max_latency_ms <<<"$lat")" 2) ms |
 | ... p99 of each run, in order | $lat_p99s ms |
+| ... CPU time the host took (steal) over the disk and latency runs | $steal_lat % |
 | the disk alone, just before (\`bench/disklat\`: a 2200 B append and fdatasync every 2 ms for 10 s): p50 / p99 / p99.9 / max | $(fig "$(jget p50_ms <<<"$disklat")" 2) / $(fig "$(jget p99_ms <<<"$disklat")" 2) / $(fig "$(jget p999_ms <<<"$disklat")" 2) / $(fig "$(jget max_ms <<<"$disklat")" 2) ms |
 | idle, 5 topics x 1 partition: RSS after 5 s | $(fig "$(awk -v k="$idle5_rss" 'BEGIN { print k / 1024 }')" 1) MiB |
 | idle, 5 topics: CPU over 10 s | $idle5_cpu % of a core |
