@@ -41,7 +41,7 @@ type Config struct {
 	LogMessageTimestampTyp         string
 	LogMessageTimestampAfterMaxMs  int64 // log.message.timestamp.after.max.ms
 	LogMessageTimestampBeforeMaxMs int64 // log.message.timestamp.before.max.ms
-	LogSegmentRecycleBytes         int64 // log.segment.recycle.bytes: deleted segments' files kept, zeroed, for new segments
+	LogSegmentRecycleBytes         int64 // log.segment.recycle.bytes: deleted partitions' segment files kept, zeroed, for new segments
 
 	MessageMaxBytes       int32
 	MinInsyncReplicas     int32 // min.insync.replicas: in-sync replicas an acks=all produce needs
@@ -310,7 +310,7 @@ var options = []Option{
 	intOpt("log.retention.check.interval.ms", "log-retention-check-interval-ms", "how often retention runs", func(c *Config) *int64 { return &c.LogRetentionCheckMs }),
 	intOpt("log.index.interval.bytes", "log-index-interval-bytes", "bytes between sparse index entries", func(c *Config) *int32 { return &c.LogIndexIntervalBytes }),
 	intOpt("log.index.size.max.bytes", "log-index-size-max-bytes", "a segment rolls once its index holds this many bytes (at least 1024)", func(c *Config) *int32 { return &c.LogIndexSizeMaxBytes }),
-	intOpt("log.segment.recycle.bytes", "log-segment-recycle-bytes", "keep up to this many bytes of deleted segments' files, overwritten with zeros in the background, for new segments to reuse (0: delete them)", func(c *Config) *int64 { return &c.LogSegmentRecycleBytes }),
+	intOpt("log.segment.recycle.bytes", "log-segment-recycle-bytes", "keep up to this many bytes of deleted topics' segment files, overwritten with zeros in the background, for new segments to reuse (0: delete them)", func(c *Config) *int64 { return &c.LogSegmentRecycleBytes }),
 	intOpt("log.flush.interval.ms", "log-flush-interval-ms", "-1: fsync every raft batch before acknowledging (default); N>0: fsync at most every N ms (faster, loses the last N ms on power loss)", func(c *Config) *int64 { return &c.LogFlushIntervalMs }),
 	strOpt("log.message.timestamp.type", "log-message-timestamp-type", "CreateTime or LogAppendTime", func(c *Config) *string { return &c.LogMessageTimestampTyp }),
 	intOpt("log.message.timestamp.after.max.ms", "log-message-timestamp-after-max-ms", "a CreateTime record may be at most this far ahead of the broker's clock (INVALID_TIMESTAMP beyond)", func(c *Config) *int64 { return &c.LogMessageTimestampAfterMaxMs }),

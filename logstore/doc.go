@@ -95,16 +95,19 @@
 // # Deletion and recycling
 //
 // Raft's prefix DeleteRange (log compaction), ApplyRetention and
-// SetStartOffset remove whole segments only. With Config.Recycler set, the
-// .log of a segment they delete (and, through Recycler.PutDir, those of a
-// deleted partition) goes to the Recycler instead, which overwrites it with
-// zeros and syncs it in the background; a new segment then takes one of
-// those files rather than creating its .log. Its batches overwrite the
-// zeros, and what is left past them is cut when the segment is sealed or
-// closed, exactly as for zero-filled space; after a crash recovery stops at
-// the first all-zero header, so a deleted segment's batches can never reappear. Retention and DeleteRecords never
-// delete a segment holding raft entries above the last snapshot (maxIndex /
-// SetSnapshotIndex): raft replays those on restart. Note that raft's own log
-// compaction deletes Kafka data, so partition groups should run raft with
-// a TrailingLogs large enough that retention, not compaction, decides.
+// SetStartOffset remove whole segments only. Retention and DeleteRecords
+// never delete a segment holding raft entries above the last snapshot
+// (maxIndex / SetSnapshotIndex): raft replays those on restart. Note that
+// raft's own log compaction deletes Kafka data, so partition groups should
+// run raft with a TrailingLogs large enough that retention, not compaction,
+// decides.
+//
+// The .log files of a deleted partition can go to a Recycler
+// (Recycler.PutDir), which overwrites them with zeros and syncs them in the
+// background; with Config.Recycler set, a new segment takes one of those
+// files rather than creating its .log. Its batches overwrite the zeros, and
+// what is left past them is cut when the segment is sealed or closed,
+// exactly as for zero-filled space; after a crash recovery stops at the
+// first all-zero header, so a deleted partition's batches can never
+// reappear.
 package logstore

@@ -59,8 +59,8 @@ type Config struct {
 	// failed; they were never passed to OnStored, and the log takes no
 	// more writes.
 	OnStoreFailed func([]*raft.Log, error)
-	// Recycler, when set, takes the .log files of deleted segments and
-	// gives new segments theirs (see recycle.go).
+	// Recycler, when set, gives new segments the recycled .log files of
+	// deleted partitions (see recycle.go).
 	Recycler *Recycler
 }
 

@@ -10,9 +10,10 @@ import (
 	"sync"
 )
 
-// Recycler keeps the .log files of deleted segments, overwritten with zeros
-// and synced, for new segments to take in place of creating files, as
-// PostgreSQL recycles its WAL segments.
+// Recycler keeps the segment .log files of deleted partitions (a deleted
+// topic's, or a replica moved away), overwritten with zeros and synced, for
+// new segments to take in place of creating files, as PostgreSQL recycles
+// its WAL segments.
 //
 // Why: writing a fresh file costs more than overwriting one. Its page cache
 // is memory the kernel must find and, on a virtual machine that hands freed
@@ -24,11 +25,16 @@ import (
 // The zeroing, which pays for whatever memory was lost meanwhile, happens
 // in the background, off the produce path.
 //
+// Retention does not recycle: in a steady state every segment it deletes
+// would be zeroed, doubling what the disk writes. Deleting whole partitions
+// is rarer, and is where a workload (tests, pipelines that create and drop
+// topics) writes fresh files over and over.
+//
 // The zeros are what make reuse safe: a new segment's .log holds its
 // batches and then zeros, exactly as the active segment's zero-filled space
 // (see segment.prepareLog), so recovery after a crash stops at the first
-// all-zero batch header and never mistakes a deleted segment's batches for
-// this one's. A file is handed out only once its zeros are on disk.
+// all-zero batch header and never mistakes a deleted partition's batches
+// for this one's. A file is handed out only once its zeros are on disk.
 //
 // The pool lives in one directory: "<n>.dirty" files wait to be zeroed,
 // "<n>.ready" ones are zeroed and synced (renamed only after the sync, so

@@ -140,11 +140,11 @@ func TestRecycledSegment(t *testing.T) {
 	for range 10 {
 		mustStore(t, a, ga.batch(3, 50, 1))
 	}
-	if err := a.DeleteRange(1, 10); err != nil {
+	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
+	r.PutDir(dirA) // as a deleted partition's directory
 	waitReady(t, r, 1)
-	a.Close()
 
 	dirB := filepath.Join(tmp, "b")
 	b := openT(t, dirB, cfg)

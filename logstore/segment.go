@@ -358,16 +358,10 @@ func (s *segment) closeIdleAux(idleSince time.Time) {
 
 // remove closes and deletes the segment's files, .log first so that a crash
 // part way leaves only orphan companions, which Open deletes.
-func (s *segment) remove() error { return s.recycle(nil) }
-
-// recycle is remove, giving the .log to r if it takes it.
-func (s *segment) recycle(r *Recycler) error {
+func (s *segment) remove() error {
 	s.close()
 	var first error
 	for _, ext := range []string{extLog, extRaftMeta, extRaft, extIndex, extTimeIndex} {
-		if ext == extLog && r.Put(s.path(ext)) {
-			continue
-		}
 		if err := os.Remove(s.path(ext)); err != nil && !errors.Is(err, os.ErrNotExist) && first == nil {
 			first = err
 		}

@@ -62,7 +62,7 @@ func (l *Log) dropAll(next int64) error {
 func (l *Log) removeSegments(old []*segment) error {
 	var first error
 	for _, s := range old {
-		if err := s.recycle(l.cfg.Recycler); err != nil && first == nil {
+		if err := s.remove(); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -39,7 +39,7 @@ type Config struct {
 	Retention func(t *Topic) (ms, bytes int64)
 	// RetentionCheckInterval is log.retention.check.interval.ms.
 	RetentionCheckInterval time.Duration
-	// RecycleBytes is how much of deleted segments' files the node keeps,
+	// RecycleBytes is how much of deleted partitions' segment files the node keeps,
 	// zeroed, for new segments (logstore.Recycler, in <DataDir>/recycle);
 	// 0 keeps none.
 	RecycleBytes int64
