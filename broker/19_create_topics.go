@@ -34,9 +34,14 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 		st.NumPartitions, st.ReplicationFactor = -1, -1
 		var err error
 		switch {
+		case seen[rt.Topic] < 0:
+			continue // answered already
 		case seen[rt.Topic] > 1:
-			// Kafka rejects a name given twice in one request.
-			err = kafkaErrorf(kerr.InvalidRequest, "topic %q given more than once", rt.Topic)
+			// Kafka rejects a name given twice in one request, and
+			// answers it once: clients (librdkafka) refuse an answer
+			// that names a topic twice.
+			seen[rt.Topic] = -1
+			err = kafkaErrorf(kerr.InvalidRequest, "Duplicate topic name.")
 		case total > maxPartitionsPerRequest:
 			err = kafkaErrorf(kerr.PolicyViolation, "Excessively large number of partitions per request.")
 		case len(rt.ReplicaAssignment) > 0 && (rt.NumPartitions != -1 || rt.ReplicationFactor != -1):

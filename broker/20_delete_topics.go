@@ -26,10 +26,41 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 			targets = append(targets, target{name: &n})
 		}
 	}
+	// Kafka refuses a name or an id given twice, answering it once, and an
+	// entry with both or neither.
+	names, ids := map[string]int{}, map[[16]byte]int{}
+	for _, tg := range targets {
+		switch {
+		case tg.name != nil && tg.id == [16]byte{}:
+			names[*tg.name]++
+		case tg.name == nil:
+			ids[tg.id]++
+		}
+	}
 	for _, tg := range targets {
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		rt.Topic = tg.name
 		rt.TopicID = tg.id
+		var refuse string
+		switch {
+		case tg.name != nil && tg.id != [16]byte{}:
+			refuse = "You may not specify both topic name and topic id."
+		case tg.name != nil && names[*tg.name] < 0, tg.name == nil && ids[tg.id] < 0:
+			continue // answered already
+		case tg.name == nil && tg.id == [16]byte{}:
+			refuse = "Neither topic name nor id were specified."
+		case tg.name != nil && names[*tg.name] > 1:
+			names[*tg.name] = -1
+			refuse = "Duplicate topic name."
+		case tg.name == nil && ids[tg.id] > 1:
+			ids[tg.id] = -1
+			refuse = "Duplicate topic id."
+		}
+		if refuse != "" {
+			rt.ErrorCode, rt.ErrorMessage = kerr.InvalidRequest.Code, &refuse
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
 		st := b.node.Controller().State()
 		var t *replication.Topic
 		if tg.name != nil {

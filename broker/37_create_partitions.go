@@ -28,7 +28,10 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePar
 		r.Topic = rt.Topic
 		var err error
 		switch {
+		case seen[rt.Topic] < 0:
+			continue // answered already, once, as in Kafka
 		case seen[rt.Topic] > 1:
+			seen[rt.Topic] = -1
 			err = kafkaErrorf(kerr.InvalidRequest, "Duplicate topic in request.")
 		case add > maxPartitionsPerRequest:
 			err = kafkaErrorf(kerr.PolicyViolation, "Unable to perform excessively large batch operation.")
