@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -20,23 +21,11 @@ func Decompress(codec int8, src []byte) ([]byte, error) {
 	if codec == CodecNone {
 		return src, nil
 	}
-	d := decoders.Get().(*decoder)
-	released := false
-	defer func() {
-		if !released {
-			d.dropBig()
-		}
-	}()
-	r, err := d.open(codec, src)
-	if err != nil {
-		d.release()
-		released = true
-		return nil, err
+	var out []byte
+	var err error
+	if oerr := useDecoder(codec, src, func(_ *decoder, r *bufio.Reader) { out, err = io.ReadAll(r) }); oerr != nil {
+		return nil, oerr
 	}
-	out, err := io.ReadAll(r)
-	// As in scanCompressed, a decoder that panicked is not pooled again.
-	d.release()
-	released = true
 	switch {
 	case errors.Is(err, errTooLarge):
 		return nil, fmt.Errorf("%w: records decompress to more than %d bytes", ErrCorruptBatch, decompressLimit)

@@ -64,27 +64,36 @@ func EachRecord(b []byte, h BatchHeader, fn func(i int, tsDelta int64, nullKey b
 
 // scanCompressed walks the n records of a compressed records section.
 func scanCompressed(codec int8, src []byte, n int, fn func(int, int64, bool) bool) (RecordSummary, error) {
+	var sum RecordSummary
+	var err error
+	if oerr := useDecoder(codec, src, func(d *decoder, r *bufio.Reader) {
+		d.stream.r = r
+		sum, err = d.stream.scan(n, fn)
+	}); oerr != nil {
+		return RecordSummary{}, oerr
+	}
+	return sum, err
+}
+
+// useDecoder opens src, compressed with codec, in a pooled decoder and runs
+// read on it; the error is open's. A decoder that panicked (the handler's
+// recover catches it) is left to the garbage collector, not pooled in
+// whatever state, but gives back its large-window zstd turn.
+func useDecoder(codec int8, src []byte, read func(*decoder, *bufio.Reader)) error {
 	d := decoders.Get().(*decoder)
-	released := false
+	pooled := false
 	defer func() {
-		if !released {
+		if !pooled {
 			d.dropBig()
 		}
 	}()
 	r, err := d.open(codec, src)
 	if err == nil {
-		// A decoder that panicked (the handler's recover catches it) is
-		// left to the garbage collector, not pooled in whatever state.
-		d.stream.r = r
-		var sum RecordSummary
-		sum, err = d.stream.scan(n, fn)
-		d.release()
-		released = true
-		return sum, err
+		read(d, r)
 	}
 	d.release()
-	released = true
-	return RecordSummary{}, err
+	pooled = true
+	return err
 }
 
 // recordStream reads records from a decompressing reader, counting bytes.
