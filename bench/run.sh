@@ -9,7 +9,8 @@
 #   REPEATS [5]          runs of each throughput case, alternating which server goes first
 #   SMALL_RECORDS [1000000]  records in the 100 B cases
 #   LARGE_RECORDS [300000]  records in the 1000 B cases
-#   LAT_RUNS [3]         10 s runs of the latency test (the median p99 is reported)
+#   LAT_RUNS [3]         10 s runs of the latency test against each server, paired
+#                        like the throughput runs (the median p99 of each is reported)
 #   BENCH_DIR [$TMPDIR or /tmp]  where the data directories and the dd file go
 #   SETTLE [2]           seconds to wait after each run (after a sync), so the
 #                        next run does not pay for its writeback and freed memory
@@ -172,29 +173,51 @@ for spec in "${CASES[@]}"; do
 	done
 done
 steal_tput=$(steal_pct "$steal0" "$(cpu_stat)")
-stop_pid "$KF_PID"
 
 # ---------------------------------------------------------------- latency
-# LAT_RUNS runs of 10 s, each on its own topic; the report takes the run
-# with the median p99 and lists every run's p99.
-LATS=$WORK/latency.txt # p99 json
+# LAT_RUNS runs of 10 s against each server, each on its own topic, in
+# pairs that alternate which goes first as the throughput runs do; the
+# report takes, for each server, the run with the median p99 and lists
+# every run's p99. kfake, with no disk, shows what the machine and the
+# client allow under the same load.
+LATS=$WORK/latency.txt       # gokafkad: p99 json
+KF_LATS=$WORK/latency-kf.txt # kfake: p99 json
 : >"$LATS"
+: >"$KF_LATS"
+# lat_run SERVER ADDR TOPIC OUT: one 10 s run, its p99 and json appended to OUT.
+lat_run() {
+	local l
+	l=$("$GK" -b "$2" perf produce --topic "$3" --partitions 1 --num-records 100000 \
+		--record-size 100 --acks all --throughput 10000 --json 2>"$WORK/last.err") || {
+		log "latency run against $1 failed:"; cat "$WORK/last.err" >&2; exit 1
+	}
+	echo "$(jget p99_ms <<<"$l") $l" >>"$4"
+}
 # The disk's own synced-append latency under the same load, just before:
 # produce latency cannot beat it.
 log "disk: synced 2200 B appends every 2 ms for 10 s"
 steal0=$(cpu_stat)
 disklat=$("$BIN/disklat" -file "$WORK/disklat.tmp" -duration 10s)
 for i in $(seq 1 "$LAT_RUNS"); do
-	log "latency $i/$LAT_RUNS: 10000 records/s for 10 s"
-	l=$("$GK" -b "127.0.0.1:$GKD_PORT" perf produce --topic "latency-$i" --partitions 1 --num-records 100000 \
-		--record-size 100 --acks all --throughput 10000 --json 2>"$WORK/last.err") || {
-		log "latency run against gokafkad failed:"; cat "$WORK/last.err" >&2; exit 1
-	}
-	echo "$(jget p99_ms <<<"$l") $l" >>"$LATS"
+	log "latency $i/$LAT_RUNS: 10000 records/s for 10 s, gokafkad and kfake"
+	if ((i % 2)); then
+		lat_run gokafkad "127.0.0.1:$GKD_PORT" "latency-$i" "$LATS"
+		lat_run kfake "127.0.0.1:$KF_PORT" "latency-$i" "$KF_LATS"
+	else
+		lat_run kfake "127.0.0.1:$KF_PORT" "latency-$i" "$KF_LATS"
+		lat_run gokafkad "127.0.0.1:$GKD_PORT" "latency-$i" "$LATS"
+	fi
 done
 steal_lat=$(steal_pct "$steal0" "$(cpu_stat)")
-lat=$(sort -g "$LATS" | awk -v n="$LAT_RUNS" 'NR == int((n + 1) / 2) { $1 = ""; print substr($0, 2) }')
-lat_p99s=$(awk '{ printf "%s%.2f", (NR > 1 ? ", " : ""), $1 }' "$LATS")
+# median_run FILE: the json of the run with the median p99.
+median_run() { sort -g "$1" | awk -v n="$LAT_RUNS" 'NR == int((n + 1) / 2) { $1 = ""; print substr($0, 2) }'; }
+# p99s FILE: every run's p99, in order.
+p99s() { awk '{ printf "%s%.2f", (NR > 1 ? ", " : ""), $1 }' "$1"; }
+lat=$(median_run "$LATS")
+lat_p99s=$(p99s "$LATS")
+kf_lat=$(median_run "$KF_LATS")
+kf_lat_p99s=$(p99s "$KF_LATS")
+stop_pid "$KF_PID"
 stop_pid "$MAIN_PID"
 
 # ---------------------------------------------------------------- idle, 5 topics
@@ -268,6 +291,8 @@ gokafkad, other figures:
 | produce latency at 10,000 rec/s for 10 s (100 B, 1 partition, acks=all), the run with the median p99 of $LAT_RUNS: achieved rate | $(fig "$(jget records_per_sec <<<"$lat")" 0) rec/s |
 | ... p50 / p99 / p99.9 / max | $(fig "$(jget p50_ms <<<"$lat")" 2) / $(fig "$(jget p99_ms <<<"$lat")" 2) / $(fig "$(jget p999_ms <<<"$lat")" 2) / $(fig "$(jget max_latency_ms <<<"$lat")" 2) ms |
 | ... p99 of each run, in order | $lat_p99s ms |
+| kfake (in memory, no disk) under the same load, paired with those runs: p50 / p99 / p99.9 / max | $(fig "$(jget p50_ms <<<"$kf_lat")" 2) / $(fig "$(jget p99_ms <<<"$kf_lat")" 2) / $(fig "$(jget p999_ms <<<"$kf_lat")" 2) / $(fig "$(jget max_latency_ms <<<"$kf_lat")" 2) ms |
+| ... kfake's p99 of each run, in order | $kf_lat_p99s ms |
 | ... CPU time the host took (steal) over the disk and latency runs | $steal_lat % |
 | the disk alone, just before (\`bench/disklat\`: a 2200 B append and fdatasync every 2 ms for 10 s): p50 / p99 / p99.9 / max | $(fig "$(jget p50_ms <<<"$disklat")" 2) / $(fig "$(jget p99_ms <<<"$disklat")" 2) / $(fig "$(jget p999_ms <<<"$disklat")" 2) / $(fig "$(jget max_ms <<<"$disklat")" 2) ms |
 | idle, 5 topics x 1 partition: RSS after 5 s | $(fig "$(awk -v k="$idle5_rss" 'BEGIN { print k / 1024 }')" 1) MiB |

@@ -130,6 +130,7 @@ func StartNode(cfg Config) (*Node, error) {
 	} else {
 		os.RemoveAll(dir) // what an earlier run kept
 	}
+	n.removeLeftovers()
 	n.mux, err = ListenMux(cfg.RaftListen, n.logger)
 	if err != nil {
 		n.recycler.Close()
@@ -453,8 +454,9 @@ func (n *Node) reconcile() {
 
 func (n *Node) removeDir(dir string) {
 	// Rename first so a crash mid-delete never leaves a half directory that
-	// looks like a live partition.
-	tmp := dir + ".deleted-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	// looks like a live partition; removeLeftovers finishes the job after
+	// such a crash.
+	tmp := dir + deletedMark + strconv.FormatInt(time.Now().UnixNano(), 36)
 	if err := os.Rename(dir, tmp); err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			n.logger.Warn("removing partition dir", "dir", dir, "err", err)
@@ -464,6 +466,46 @@ func (n *Node) removeDir(dir string) {
 	n.recycler.PutDir(tmp)
 	if err := os.RemoveAll(tmp); err != nil {
 		n.logger.Warn("removing partition dir", "dir", tmp, "err", err)
+	}
+}
+
+// deletedMark and a base-36 UnixNano follow the name of a partition
+// directory being deleted.
+const deletedMark = ".deleted-"
+
+// isLeftover reports whether name is a partition directory that removeDir
+// renamed and did not finish deleting. The time after the mark tells it
+// from a live partition of a topic whose name holds the mark ("t.deleted"
+// has directories "t.deleted-0", ...): a partition number read in base 36
+// is far below any UnixNano since 2001.
+func isLeftover(name string) bool {
+	i := strings.LastIndex(name, deletedMark)
+	if i < 0 {
+		return false
+	}
+	ns, err := strconv.ParseInt(name[i+len(deletedMark):], 36, 64)
+	return err == nil && ns >= 1e18
+}
+
+// removeLeftovers deletes what removeDir left behind when the process
+// stopped in the middle (the rename happened, the removal did not finish):
+// before partitions open, so nothing holds their files.
+func (n *Node) removeLeftovers() {
+	ents, err := os.ReadDir(n.cfg.DataDir)
+	if err != nil {
+		n.logger.Warn("listing the data directory", "dir", n.cfg.DataDir, "err", err)
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() || !isLeftover(e.Name()) {
+			continue
+		}
+		dir := filepath.Join(n.cfg.DataDir, e.Name())
+		n.logger.Info("removing a deleted partition's leftover directory", "dir", dir)
+		n.recycler.PutDir(dir)
+		if err := os.RemoveAll(dir); err != nil {
+			n.logger.Warn("removing partition dir", "dir", dir, "err", err)
+		}
 	}
 }
 
