@@ -17,6 +17,22 @@ const (
 func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
 	st := b.node.Controller().State()
+	// As Kafka (v1+): every entry of a partition asked for more than once
+	// is answered INVALID_REQUEST.
+	type tp struct {
+		topic string
+		part  int32
+	}
+	seen, dup := map[tp]bool{}, map[tp]bool{}
+	if r.Version >= 1 {
+		for _, rt := range r.Topics {
+			for _, rp := range rt.Partitions {
+				k := tp{rt.Topic, rp.Partition}
+				dup[k] = dup[k] || seen[k]
+				seen[k] = true
+			}
+		}
+	}
 	for _, rt := range r.Topics {
 		ot := kmsg.NewListOffsetsResponseTopic()
 		ot.Topic = rt.Topic
@@ -24,6 +40,11 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) kmsg.Response {
 			op := kmsg.NewListOffsetsResponseTopicPartition()
 			op.Partition = rp.Partition
 			op.Timestamp, op.Offset, op.LeaderEpoch = -1, -1, -1
+			if dup[tp{rt.Topic, rp.Partition}] {
+				op.ErrorCode = kerr.InvalidRequest.Code
+				ot.Partitions = append(ot.Partitions, op)
+				continue
+			}
 			p, code := b.leaderReplica(st, rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
 			op.ErrorCode = code
 			if p != nil {

@@ -67,8 +67,9 @@ func TestListOffsetsAndLeaderEpochs(t *testing.T) {
 		t.Fatalf("unknown topic: %v", kerr.ErrorForCode(p.ErrorCode))
 	}
 
-	// OffsetForLeaderEpoch: the current epoch ends at the high watermark;
-	// an epoch older than any in the log is undefined.
+	// OffsetForLeaderEpoch: the current epoch ends at the high watermark,
+	// a later one is undefined, and one older than any in the log ends, as
+	// in Kafka, where the log's first epoch starts.
 	epoch := b.node.Partition("lo", 0).LeaderEpoch()
 	ofe := func(e int32) kmsg.OffsetForLeaderEpochResponseTopicPartition {
 		req := kmsg.NewPtrOffsetForLeaderEpochRequest()
@@ -87,6 +88,28 @@ func TestListOffsetsAndLeaderEpochs(t *testing.T) {
 	}
 	if p := ofe(epoch + 5); p.ErrorCode != 0 || p.EndOffset != -1 {
 		t.Fatalf("future epoch: %+v", p)
+	}
+	if p := ofe(epoch - 1); p.ErrorCode != 0 || p.LeaderEpoch != epoch-1 || p.EndOffset != 0 {
+		t.Fatalf("epoch %d, older than the log's: %+v, want epoch %d ending at 0", epoch-1, p, epoch-1)
+	}
+
+	// Duplicated partitions (v1+): each copy is an invalid request.
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version = 7
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = "lo"
+	for range 2 {
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Timestamp = -1
+		rp.CurrentLeaderEpoch = -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	for _, p := range rawRequest(t, b, req).(*kmsg.ListOffsetsResponse).Topics[0].Partitions {
+		if p.ErrorCode != kerr.InvalidRequest.Code {
+			t.Errorf("duplicated lo-%d: error %v, want INVALID_REQUEST", p.Partition, kerr.ErrorForCode(p.ErrorCode))
+		}
 	}
 }
 

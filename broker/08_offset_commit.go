@@ -3,25 +3,94 @@ package broker
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func (b *Broker) handleOffsetCommit(ctx context.Context, r *kmsg.OffsetCommitRequest) kmsg.Response {
 	shard, kerrCode := b.coord.shardFor(r.Group)
 	if kerrCode != nil {
-		resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
-		for _, rt := range r.Topics {
-			ot := kmsg.NewOffsetCommitResponseTopic()
-			ot.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				op := kmsg.NewOffsetCommitResponseTopicPartition()
-				op.Partition = rp.Partition
-				op.ErrorCode = kerrCode.Code
-				ot.Partitions = append(ot.Partitions, op)
+		return offsetCommitAll(r, kerrCode.Code)
+	}
+	if r.Version >= 10 {
+		return shard.OffsetCommit(ctx, r) // topic ids: the coordinator refuses the version
+	}
+	// As Kafka: a partition the metadata does not hold is answered
+	// UNKNOWN_TOPIC_OR_PARTITION, and only the others reach the coordinator
+	// (which is not asked at all when none are left).
+	st := b.node.Controller().State()
+	known := func(topic string, p int32) bool {
+		t := st.Topics[topic]
+		return t != nil && p >= 0 && int(p) < len(t.Replicas)
+	}
+	valid := *r
+	valid.Topics = nil
+	for _, rt := range r.Topics {
+		vt := rt
+		vt.Partitions = nil
+		for _, rp := range rt.Partitions {
+			if known(rt.Topic, rp.Partition) {
+				vt.Partitions = append(vt.Partitions, rp)
 			}
-			resp.Topics = append(resp.Topics, ot)
 		}
+		if len(vt.Partitions) > 0 {
+			valid.Topics = append(valid.Topics, vt)
+		}
+	}
+	if len(valid.Topics) == len(r.Topics) && sameShape(valid.Topics, r.Topics) {
+		return shard.OffsetCommit(ctx, r)
+	}
+	resp := offsetCommitAll(r, kerr.UnknownTopicOrPartition.Code)
+	if len(valid.Topics) == 0 {
 		return resp
 	}
-	return shard.OffsetCommit(ctx, r)
+	// The coordinator answers the valid partitions in the order they were
+	// asked; fill them into the full answer, which keeps the request's order.
+	got := shard.OffsetCommit(ctx, &valid)
+	codes := map[string]map[int32]int16{}
+	for _, t := range got.Topics {
+		if codes[t.Topic] == nil {
+			codes[t.Topic] = map[int32]int16{}
+		}
+		for _, p := range t.Partitions {
+			codes[t.Topic][p.Partition] = p.ErrorCode
+		}
+	}
+	for i, rt := range r.Topics {
+		for j, rp := range rt.Partitions {
+			if known(rt.Topic, rp.Partition) {
+				resp.Topics[i].Partitions[j].ErrorCode = codes[rt.Topic][rp.Partition]
+			}
+		}
+	}
+	resp.ThrottleMillis = got.ThrottleMillis
+	return resp
+}
+
+// sameShape reports whether a and b list the same number of partitions per
+// topic (a being b filtered, nothing was left out).
+func sameShape(a, b []kmsg.OffsetCommitRequestTopic) bool {
+	for i := range a {
+		if len(a[i].Partitions) != len(b[i].Partitions) {
+			return false
+		}
+	}
+	return true
+}
+
+// offsetCommitAll answers every partition of r with code.
+func offsetCommitAll(r *kmsg.OffsetCommitRequest, code int16) *kmsg.OffsetCommitResponse {
+	resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
+	for _, rt := range r.Topics {
+		ot := kmsg.NewOffsetCommitResponseTopic()
+		ot.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			op := kmsg.NewOffsetCommitResponseTopicPartition()
+			op.Partition = rp.Partition
+			op.ErrorCode = code
+			ot.Partitions = append(ot.Partitions, op)
+		}
+		resp.Topics = append(resp.Topics, ot)
+	}
+	return resp
 }

@@ -28,11 +28,11 @@ func (b *Broker) handleOffsetForLeaderEpoch(r *kmsg.OffsetForLeaderEpochRequest)
 
 // epochEnd answers OffsetForLeaderEpoch for one partition: the current epoch
 // ends at the log end (clients only see up to the high watermark), a later
-// one is undefined, and an earlier one ends where the next epoch in the log
-// starts.
+// one (or the undefined epoch, -1) is undefined, and an earlier one ends
+// where the next epoch in the log starts.
 func epochEnd(cur int32, hw int64, asked int32, fromLog func(int32) (int32, int64)) (int32, int64) {
 	switch {
-	case asked > cur:
+	case asked > cur, asked < 0:
 		return -1, -1
 	case asked == cur:
 		return cur, hw

@@ -11,6 +11,9 @@ import (
 
 func (b *Broker) handleAlterConfigs(ctx context.Context, r *kmsg.AlterConfigsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
+	dup := duplicateResources(len(r.Resources), func(i int) (kmsg.ConfigResourceType, string) {
+		return r.Resources[i].ResourceType, r.Resources[i].ResourceName
+	})
 	for _, rr := range r.Resources {
 		res := kmsg.NewAlterConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
@@ -18,11 +21,41 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, r *kmsg.AlterConfigsReq
 		for _, c := range rr.Configs {
 			set[c.Name] = c.Value
 		}
-		err := b.alterTopicConfigs(ctx, rr.ResourceType, rr.ResourceName, set, true, r.ValidateOnly)
+		var err error
+		if dup[configResource{rr.ResourceType, rr.ResourceName}] {
+			err = errDuplicateResource
+		} else {
+			err = b.alterTopicConfigs(ctx, rr.ResourceType, rr.ResourceName, set, true, r.ValidateOnly)
+		}
 		res.ErrorCode, res.ErrorMessage = errCodeMsg(err)
 		resp.Resources = append(resp.Resources, res)
 	}
 	return resp
+}
+
+type configResource struct {
+	typ  kmsg.ConfigResourceType
+	name string
+}
+
+// errDuplicateResource answers, as Kafka does, every entry of a config
+// resource that a request names more than once.
+var errDuplicateResource = kafkaErrorf(kerr.InvalidRequest, "Each resource must appear at most once.")
+
+// duplicateResources returns the resources among n (the i-th given by at)
+// that appear more than once.
+func duplicateResources(n int, at func(i int) (kmsg.ConfigResourceType, string)) map[configResource]bool {
+	seen := make(map[configResource]bool, n)
+	dup := map[configResource]bool{}
+	for i := range n {
+		typ, name := at(i)
+		k := configResource{typ, name}
+		if seen[k] {
+			dup[k] = true
+		}
+		seen[k] = true
+	}
+	return dup
 }
 
 // alterTopicConfigs validates and applies a topic's new configuration: with

@@ -11,13 +11,36 @@ import (
 func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.IncrementalAlterConfigsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	st := b.node.Controller().State()
+	dup := duplicateResources(len(r.Resources), func(i int) (kmsg.ConfigResourceType, string) {
+		return r.Resources[i].ResourceType, r.Resources[i].ResourceName
+	})
 	for _, rr := range r.Resources {
 		res := kmsg.NewIncrementalAlterConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
 		changes := map[string]*string{}
 		var err error
+		if dup[configResource{rr.ResourceType, rr.ResourceName}] {
+			err = errDuplicateResource
+		}
+		// As Kafka: a key named twice, or a null value for anything but
+		// DELETE, makes the whole resource an invalid request.
+		keys := make(map[string]bool, len(rr.Configs))
+		for _, c := range rr.Configs {
+			if err != nil {
+				break
+			}
+			if keys[c.Name] {
+				err = kafkaErrorf(kerr.InvalidRequest, "Error due to duplicate config keys")
+			} else if c.Value == nil && c.Op != kmsg.IncrementalAlterConfigOpDelete {
+				err = kafkaErrorf(kerr.InvalidRequest, "Null value not supported for : %s", c.Name)
+			}
+			keys[c.Name] = true
+		}
 		t := st.Topics[rr.ResourceName]
 		for _, c := range rr.Configs {
+			if err != nil {
+				break
+			}
 			switch c.Op {
 			case kmsg.IncrementalAlterConfigOpSet:
 				changes[c.Name] = c.Value

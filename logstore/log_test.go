@@ -674,7 +674,7 @@ func TestOffsetForTimeAndEpochs(t *testing.T) {
 	epochs := []struct {
 		in, ep int32
 		end    int64
-	}{{0, -1, -1}, {1, 1, 3}, {2, 2, 10}, {3, 2, 10}, {4, 2, 10}, {5, 5, 11}, {9, 5, 11}}
+	}{{0, 0, 0}, {1, 1, 3}, {2, 2, 10}, {3, 2, 10}, {4, 2, 10}, {5, 5, 11}, {9, 5, 11}}
 	for _, tt := range epochs {
 		if ep, end := l.EpochEndOffset(tt.in); ep != tt.ep || end != tt.end {
 			t.Errorf("EpochEndOffset(%d) = %d %d, want %d %d", tt.in, ep, end, tt.ep, tt.end)

@@ -197,13 +197,18 @@ func (l *Log) MaxTimestamp() (int64, int64, bool) {
 
 // EpochEndOffset answers OffsetForLeaderEpoch: the largest epoch <= epoch
 // present in the log and the offset where it ends (the start of the next
-// epoch, or EndOffset for the latest). (-1, -1) if epoch precedes them all.
+// epoch, or EndOffset for the latest). An epoch older than every one in
+// the log ends, as in Kafka, where the oldest starts (or at the log start
+// offset, retention having moved it): (epoch, that offset).
 func (l *Log) EpochEndOffset(epoch int32) (int32, int64) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	i := sort.Search(len(l.epochs), func(i int) bool { return l.epochs[i].epoch > epoch }) - 1
 	if i < 0 {
-		return -1, -1
+		if len(l.epochs) == 0 {
+			return epoch, l.leo
+		}
+		return epoch, max(l.epochs[0].start, l.lso)
 	}
 	if i+1 < len(l.epochs) {
 		return l.epochs[i].epoch, l.epochs[i+1].start
