@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 
@@ -137,19 +138,42 @@ func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) 
 	cid := st.ClusterID
 	resp.ClusterID = &cid
 	resp.ControllerID = b.node.ID()
-	if !req.IncludeClusterAuthorizedOperations {
-		resp.AuthorizedOperations = -2147483648
-	}
+	resp.AuthorizedOperations = authorizedOps(req.IncludeClusterAuthorizedOperations, clusterOps)
 	return resp
+}
+
+// Authorized operations (KIP-430): with no authorizer, as here, Kafka
+// answers every operation a resource type supports, as a bit field of
+// ACL operation codes; a request that does not ask gets math.MinInt32.
+const (
+	aclRead            = 3
+	aclWrite           = 4
+	aclCreate          = 5
+	aclDelete          = 6
+	aclAlter           = 7
+	aclDescribe        = 8
+	aclClusterAction   = 9
+	aclDescribeConfigs = 10
+	aclAlterConfigs    = 11
+	aclIdempotentWrite = 12
+
+	topicOps   = 1<<aclRead | 1<<aclWrite | 1<<aclCreate | 1<<aclDelete | 1<<aclAlter | 1<<aclDescribe | 1<<aclDescribeConfigs | 1<<aclAlterConfigs
+	groupOps   = 1<<aclRead | 1<<aclDescribe | 1<<aclDelete
+	clusterOps = 1<<aclCreate | 1<<aclClusterAction | 1<<aclDescribeConfigs | 1<<aclAlterConfigs | 1<<aclIdempotentWrite | 1<<aclAlter | 1<<aclDescribe
+)
+
+func authorizedOps(asked bool, ops int32) int32 {
+	if !asked {
+		return math.MinInt32
+	}
+	return ops
 }
 
 func (b *Broker) topicMetadata(req *kmsg.MetadataRequest, name string) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	n := name
 	mt.Topic = &n
-	if !req.IncludeTopicAuthorizedOperations {
-		mt.AuthorizedOperations = -2147483648
-	}
+	mt.AuthorizedOperations = math.MinInt32
 	if !validTopicName(name) {
 		mt.ErrorCode = kerr.InvalidTopicException.Code
 		return mt
@@ -161,6 +185,7 @@ func (b *Broker) topicMetadata(req *kmsg.MetadataRequest, name string) kmsg.Meta
 	}
 	mt.TopicID = t.ID
 	mt.IsInternal = t.Internal
+	mt.AuthorizedOperations = authorizedOps(req.IncludeTopicAuthorizedOperations, topicOps)
 	for i, reps := range t.Replicas {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = int32(i)

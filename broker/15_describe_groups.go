@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"math"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -12,14 +14,12 @@ func (b *Broker) handleDescribeGroups(r *kmsg.DescribeGroupsRequest) kmsg.Respon
 			dg := kmsg.NewDescribeGroupsResponseGroup()
 			dg.Group = g
 			dg.ErrorCode = kerrCode.Code
-			dg.AuthorizedOperations = -2147483648
+			dg.AuthorizedOperations = math.MinInt32
 			resp.Groups = append(resp.Groups, dg)
 			continue
 		}
 		dg := shard.DescribeGroup(g)
-		if !r.IncludeAuthorizedOperations {
-			dg.AuthorizedOperations = -2147483648
-		}
+		dg.AuthorizedOperations = authorizedOps(r.IncludeAuthorizedOperations, groupOps)
 		resp.Groups = append(resp.Groups, dg)
 	}
 	return resp

@@ -1,7 +1,16 @@
 package broker
 
 import (
+	"math"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// KIP-919 endpoint types: this listener serves brokers' clients.
+const (
+	endpointBroker     = 1
+	endpointController = 2
 )
 
 func (b *Broker) handleDescribeCluster(req *kmsg.DescribeClusterRequest) kmsg.Response {
@@ -9,13 +18,21 @@ func (b *Broker) handleDescribeCluster(req *kmsg.DescribeClusterRequest) kmsg.Re
 	st := b.node.Controller().State()
 	resp.ClusterID = st.ClusterID
 	resp.ControllerID = b.node.ID()
-	resp.EndpointType = req.EndpointType
-	if resp.EndpointType == 0 {
-		resp.EndpointType = 1
+	resp.EndpointType = endpointBroker
+	if req.Version >= 1 && req.EndpointType != endpointBroker {
+		// As Kafka: controllers are not asked here, and other types are
+		// unknown.
+		code := kerr.UnsupportedEndpointType
+		if req.EndpointType == endpointController {
+			code = kerr.MismatchedEndpointType
+		}
+		resp.ErrorCode = code.Code
+		msg := code.Description
+		resp.ErrorMessage = &msg
+		resp.ClusterAuthorizedOperations = math.MinInt32
+		return resp
 	}
-	if !req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = -2147483648
-	}
+	resp.ClusterAuthorizedOperations = authorizedOps(req.IncludeClusterAuthorizedOperations, clusterOps)
 	for _, br := range st.SortedBrokers() {
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID = br.ID
