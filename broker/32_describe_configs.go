@@ -48,6 +48,11 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 			if rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger {
 				break // no per-logger levels to report
 			}
+			if rr.ResourceName == "" {
+				// The cluster-wide dynamic defaults, as in Kafka: this
+				// broker's configuration is all static, so there are none.
+				break
+			}
 			for _, key := range sortedKeys() {
 				if !wanted(key) {
 					continue

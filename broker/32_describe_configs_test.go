@@ -116,4 +116,12 @@ func TestConfigs(t *testing.T) {
 	if resp.Resources[0].ErrorCode != 0 || !found {
 		t.Fatalf("broker configs: %+v", resp.Resources[0])
 	}
+	// The empty name is the cluster-wide dynamic defaults (kadm's
+	// DescribeBrokerConfigs with no broker): there are none here.
+	rq.ResourceName = ""
+	req.Resources = []kmsg.DescribeConfigsRequestResource{rq}
+	resp = request[*kmsg.DescribeConfigsResponse](t, cl, req)
+	if r := resp.Resources[0]; r.ErrorCode != 0 || len(r.Configs) != 0 {
+		t.Fatalf("cluster-wide broker defaults: error %d, %d configs, want none", r.ErrorCode, len(r.Configs))
+	}
 }
