@@ -79,6 +79,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	33: {Min: 0, Max: 2},  // AlterConfigs
 	37: {Min: 0, Max: 3},  // CreatePartitions
 	42: {Min: 0, Max: 2},  // DeleteGroups
+	43: {Min: 0, Max: 2},  // ElectLeaders
 	44: {Min: 0, Max: 1},  // IncrementalAlterConfigs
 	47: {Min: 0, Max: 0},  // OffsetDelete
 	60: {Min: 0, Max: 1},  // DescribeCluster
@@ -286,6 +287,8 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 		return b.async(ctx, func() kmsg.Response { return b.handleCreateTopics(ctx, r) })
 	case *kmsg.DeleteTopicsRequest:
 		return b.async(ctx, func() kmsg.Response { return b.handleDeleteTopics(ctx, r) })
+	case *kmsg.ElectLeadersRequest:
+		return now(b.handleElectLeaders(r))
 	case *kmsg.DeleteRecordsRequest:
 		return b.async(ctx, func() kmsg.Response { return b.handleDeleteRecords(ctx, r) })
 	case *kmsg.InitProducerIDRequest:
