@@ -75,9 +75,50 @@ func (c *coordinator) ensureOffsetsTopic(ctx context.Context) error {
 }
 
 func (c *coordinator) start() {
-	c.wg.Add(2)
+	c.wg.Add(3)
 	go c.watch()
 	go c.expireLoop()
+	go c.deletedTopicsLoop()
+}
+
+// deletedTopicsLoop removes, as Kafka does, the committed offsets of the
+// partitions of every topic that leaves the metadata (deleted, or deleted
+// and created again under its name: another topic id), from the shards
+// this broker leads.
+func (c *coordinator) deletedTopicsLoop() {
+	defer c.wg.Done()
+	ctl := c.b.node.Controller()
+	prev := ctl.State()
+	for {
+		ch := ctl.Changed()
+		cur := ctl.State()
+		if gone := deletedPartitions(prev, cur); gone != nil {
+			for _, s := range c.localShards() {
+				s.DeleteOffsets(gone)
+			}
+		}
+		prev = cur
+		select {
+		case <-c.stop:
+			return
+		case <-ch:
+		}
+	}
+}
+
+// deletedPartitions reports the partitions of the topics of prev that cur
+// no longer holds, or nil if there are none.
+func deletedPartitions(prev, cur *replication.State) func(topic string, part int32) bool {
+	gone := map[string]bool{}
+	for name, t := range prev.Topics {
+		if now := cur.Topics[name]; now == nil || now.ID != t.ID {
+			gone[name] = true
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	return func(topic string, _ int32) bool { return gone[topic] }
 }
 
 func (c *coordinator) close() {

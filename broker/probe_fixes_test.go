@@ -259,3 +259,55 @@ func TestElectLeaders(t *testing.T) {
 		t.Errorf("election type 5: error %d, want INVALID_REQUEST", resp.ErrorCode)
 	}
 }
+
+// TestDeletedTopicOffsets: deleting a topic removes the groups' committed
+// offsets of it, as Kafka does, so a topic created again under the name
+// does not inherit them.
+func TestDeletedTopicOffsets(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "dt", 2, nil)
+	createTopic(t, cl, "dt-kept", 1, nil)
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Group, commit.Generation = "dt-group", -1
+	for _, name := range []string{"dt", "dt-kept"} {
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = name
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Offset = 3
+		rt.Partitions = append(rt.Partitions, rp)
+		commit.Topics = append(commit.Topics, rt)
+	}
+	for _, rt := range request[*kmsg.OffsetCommitResponse](t, cl, commit).Topics {
+		if rt.Partitions[0].ErrorCode != 0 {
+			t.Fatalf("commit %s: %v", rt.Topic, kerr.ErrorForCode(rt.Partitions[0].ErrorCode))
+		}
+	}
+	committed := func() map[string]int64 {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Version = 7
+		req.Group = "dt-group"
+		out := map[string]int64{}
+		for _, ft := range request[*kmsg.OffsetFetchResponse](t, cl, req).Topics {
+			for _, fp := range ft.Partitions {
+				out[ft.Topic] = fp.Offset
+			}
+		}
+		return out
+	}
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	del.TopicNames = []string{"dt"}
+	rdt := kmsg.NewDeleteTopicsRequestTopic()
+	name := "dt"
+	rdt.Topic = &name
+	del.Topics = append(del.Topics, rdt)
+	if code := request[*kmsg.DeleteTopicsResponse](t, cl, del).Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("delete: %v", kerr.ErrorForCode(code))
+	}
+	waitFor(t, func() bool { _, ok := committed()["dt"]; return !ok }, "the deleted topic's offsets to go")
+	createTopic(t, cl, "dt", 2, nil)
+	if got := committed(); got["dt-kept"] != 3 || len(got) != 1 {
+		t.Fatalf("after deleting and creating dt again the group holds %v, want only dt-kept at 3", got)
+	}
+}

@@ -64,35 +64,82 @@ func (s *Shard) ExpireOffsets() {
 				expired[k] = true
 			}
 		}
-		dead := g.state == stateEmpty && len(g.members) == 0 && len(g.pending) == 0 &&
-			len(g.inflight) == 0 && len(expired) == len(g.offsets)
-		if !dead && len(expired) == 0 {
-			continue
-		}
-		recs := g.offsetTombstones(func(k tp) bool { return expired[k] })
-		if dead {
-			recs = append(recs, Record{Key: groupKey(g.id)})
-			g.state = stateDead // until the tombstones are written
-		}
-		s.appendLocked(recs, func(err error) {
-			if err != nil {
-				s.log.Warn("expiring offsets failed", "group", g.id, "err", err)
-				if dead && g.state == stateDead {
-					g.state = stateEmpty
-				}
-				return
-			}
-			for k := range expired {
-				delete(g.offsets, k)
-			}
-			if len(expired) > 0 {
-				s.log.Info("expired offsets", "group", g.id, "offsets", len(expired))
-			}
-			if dead {
-				s.forget(g)
-				s.log.Info("removed empty group", "group", g.id)
-			}
-		})
+		s.dropOffsets(g, expired, "expired offsets")
 	}
 	s.unlockAndFlush()
+}
+
+// DeleteOffsets tombstones, in every group, the committed offsets of the
+// partitions gone reports deleted, commits in flight included, as Kafka
+// does when a topic is deleted, so that a topic created again under the
+// name starts with none. A group left Empty with no offsets becomes Dead.
+// The broker calls it when topics disappear from the metadata; it returns
+// once the tombstones are written.
+func (s *Shard) DeleteOffsets(gone func(topic string, partition int32) bool) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	ids := make([]string, 0, len(s.groups))
+	for id := range s.groups {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		g := s.groups[id]
+		drop := make(map[tp]bool)
+		for k := range g.offsets {
+			if gone(k.topic, k.part) {
+				drop[k] = true
+			}
+		}
+		for k := range g.inflight {
+			if gone(k.topic, k.part) {
+				drop[k] = true
+			}
+		}
+		s.dropOffsets(g, drop, "removed the offsets of deleted partitions")
+	}
+	s.unlockAndFlush()
+}
+
+// dropOffsets tombstones the offsets of g in drop, and the group too if it
+// is Empty and left with none; s.mu is held, and the caller flushes.
+func (s *Shard) dropOffsets(g *group, drop map[tp]bool, what string) {
+	remaining := 0
+	for k := range g.offsets {
+		if !drop[k] {
+			remaining++
+		}
+	}
+	dead := g.state == stateEmpty && len(g.members) == 0 && len(g.pending) == 0 &&
+		len(g.inflight) == 0 && remaining == 0
+	if !dead && len(drop) == 0 {
+		return
+	}
+	recs := g.offsetTombstones(func(k tp) bool { return drop[k] })
+	if dead {
+		recs = append(recs, Record{Key: groupKey(g.id)})
+		g.state = stateDead // until the tombstones are written
+	}
+	s.appendLocked(recs, func(err error) {
+		if err != nil {
+			s.log.Warn("writing offset tombstones failed", "why", what, "group", g.id, "err", err)
+			if dead && g.state == stateDead {
+				g.state = stateEmpty
+			}
+			return
+		}
+		for k := range drop {
+			delete(g.offsets, k)
+		}
+		if len(drop) > 0 {
+			s.log.Info(what, "group", g.id, "offsets", len(drop))
+		}
+		if dead {
+			s.forget(g)
+			s.log.Info("removed empty group", "group", g.id)
+		}
+	})
 }

@@ -767,3 +767,31 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestDeleteOffsets: the offsets of deleted partitions go from every group,
+// in flight or not, others stay; an Empty group left with none is removed.
+func TestDeleteOffsets(t *testing.T) {
+	e := newEnv(t, nil)
+	f := e.form("g", 1, false)
+	wantCode(t, "commit", e.commit("g", f.members[0], f.gen, "gone", 0, 5), nil)
+	wantCode(t, "commit", e.commit("g", f.members[0], f.gen, "kept", 0, 6), nil)
+	wantCode(t, "simple", e.commit("simple", "", -1, "gone", 1, 7), nil)
+	n := len(e.store.records())
+	e.s.DeleteOffsets(func(topic string, _ int32) bool { return topic == "gone" })
+	if p := e.fetch("g", "gone", 0); p.Offset != -1 {
+		t.Errorf("g gone-0: offset %d after the topic's deletion, want -1", p.Offset)
+	}
+	if p := e.fetch("g", "kept", 0); p.Offset != 6 {
+		t.Errorf("g kept-0: offset %d, want 6", p.Offset)
+	}
+	if gi := e.info("g"); gi.State != "Stable" {
+		t.Errorf("g: state %s, want Stable (it has members)", gi.State)
+	}
+	if p, gi := e.fetch("simple", "gone", 1), e.info("simple"); p.Offset != -1 || gi.State != "Dead" {
+		t.Errorf("simple: offset %d, state %s; want -1 and the group removed", p.Offset, gi.State)
+	}
+	// Tombstones: g's gone-0, simple's gone-1, simple's group record.
+	if recs := e.store.records()[n:]; len(recs) != 3 {
+		t.Errorf("%d records written, want 3 tombstones: %+v", len(recs), recs)
+	}
+}
