@@ -121,9 +121,12 @@ func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, t *replicat
 		if set {
 			add(d.name, t.Configs[d.name], kmsg.ConfigSourceDynamicTopicConfig)
 		}
-		if d.brokerKey != "" {
+		switch {
+		case d.brokerKey != "":
 			add(d.brokerKey, def, defSource)
-		} else {
+		case d.kafkaKey != "":
+			add(d.kafkaKey, def, kmsg.ConfigSourceDefaultConfig)
+		default:
 			add(d.name, def, kmsg.ConfigSourceDefaultConfig)
 		}
 	}

@@ -311,3 +311,39 @@ func TestDeletedTopicOffsets(t *testing.T) {
 		t.Fatalf("after deleting and creating dt again the group holds %v, want only dt-kept at 3", got)
 	}
 }
+
+// TestDescribeConfigsSynonyms: a topic key's default is reported under the
+// broker key Kafka names for it, whether this broker reads that key
+// (log.retention.ms) or the default is fixed (log.cleanup.policy); a key
+// the topic sets comes first, as a dynamic topic config.
+func TestDescribeConfigsSynonyms(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "syn", 1, map[string]string{"segment.jitter.ms": "5"})
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.IncludeSynonyms = true
+	rr := kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "syn"
+	rr.ConfigNames = []string{"cleanup.policy", "retention.ms", "segment.jitter.ms", "min.cleanable.dirty.ratio"}
+	req.Resources = append(req.Resources, rr)
+	want := map[string][]string{
+		"cleanup.policy":            {"log.cleanup.policy"},
+		"retention.ms":              {"log.retention.ms"},
+		"segment.jitter.ms":         {"segment.jitter.ms", "log.roll.jitter.ms"},
+		"min.cleanable.dirty.ratio": {"log.cleaner.min.cleanable.ratio"},
+	}
+	res := request[*kmsg.DescribeConfigsResponse](t, cl, req).Resources[0]
+	if len(res.Configs) != len(want) {
+		t.Fatalf("%d configs, want %d", len(res.Configs), len(want))
+	}
+	for _, c := range res.Configs {
+		var names []string
+		for _, s := range c.ConfigSynonyms {
+			names = append(names, s.Name)
+		}
+		if !slices.Equal(names, want[c.Name]) {
+			t.Errorf("%s: synonyms %v, want %v", c.Name, names, want[c.Name])
+		}
+	}
+}

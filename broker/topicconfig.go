@@ -15,10 +15,14 @@ import (
 type topicConfigDef struct {
 	name      string
 	typ       kmsg.ConfigType
-	brokerKey string                 // synonym at broker level, "" when none
-	def       func(c *Config) string // default when the broker has no key for it
-	check     func(v string) error
-	doc       string
+	brokerKey string // synonym at broker level, "" when none
+	// kafkaKey names, where brokerKey is "", the broker key Kafka would
+	// report as the default's synonym (DescribeConfigs): a key this broker
+	// does not read, the default being fixed.
+	kafkaKey string
+	def      func(c *Config) string // default when the broker has no key for it
+	check    func(v string) error
+	doc      string
 	// internal keys are accepted but never listed (DescribeConfigs,
 	// CreateTopics' answer), as Kafka's internal topic configs.
 	internal bool
@@ -91,23 +95,23 @@ func brokerDef(key string) func(*Config) string {
 // reported; the ones marked in docs/architecture.md as stored-only (such as
 // compaction) are kept for tools but not acted on yet.
 var topicConfigs = []topicConfigDef{
-	{name: "cleanup.policy", typ: kmsg.ConfigTypeList, def: constDef("delete"), check: checkEnum("delete", "compact"), doc: "delete or compact (compaction is stored, not yet performed)"},
-	{name: "compression.type", typ: kmsg.ConfigTypeString, def: constDef("producer"), check: checkEnum("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), doc: "batches are stored as the producer sent them"},
-	{name: "delete.retention.ms", typ: kmsg.ConfigTypeLong, def: constDef("86400000"), check: checkLong(0)},
-	{name: "file.delete.delay.ms", typ: kmsg.ConfigTypeLong, def: constDef("60000"), check: checkLong(0)},
-	{name: "flush.messages", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(1)},
-	{name: "flush.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(0)},
+	{name: "cleanup.policy", kafkaKey: "log.cleanup.policy", typ: kmsg.ConfigTypeList, def: constDef("delete"), check: checkEnum("delete", "compact"), doc: "delete or compact (compaction is stored, not yet performed)"},
+	{name: "compression.type", kafkaKey: "compression.type", typ: kmsg.ConfigTypeString, def: constDef("producer"), check: checkEnum("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), doc: "batches are stored as the producer sent them"},
+	{name: "delete.retention.ms", kafkaKey: "log.cleaner.delete.retention.ms", typ: kmsg.ConfigTypeLong, def: constDef("86400000"), check: checkLong(0)},
+	{name: "file.delete.delay.ms", kafkaKey: "log.segment.delete.delay.ms", typ: kmsg.ConfigTypeLong, def: constDef("60000"), check: checkLong(0)},
+	{name: "flush.messages", kafkaKey: "log.flush.interval.messages", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(1)},
+	{name: "flush.ms", kafkaKey: "log.flush.interval.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(0)},
 	{name: "index.interval.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "log.index.interval.bytes", check: checkInt(0)},
-	{name: "max.compaction.lag.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(1)},
+	{name: "max.compaction.lag.ms", kafkaKey: "log.cleaner.max.compaction.lag.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(1)},
 	{name: "max.message.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "message.max.bytes", check: checkInt(0)},
 	{name: "message.timestamp.after.max.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.message.timestamp.after.max.ms", check: checkLong(0)},
 	{name: "message.timestamp.before.max.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.message.timestamp.before.max.ms", check: checkLong(0)},
-	{name: "message.timestamp.difference.max.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(0)},
+	{name: "message.timestamp.difference.max.ms", kafkaKey: "log.message.timestamp.difference.max.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(0)},
 	{name: "message.timestamp.type", typ: kmsg.ConfigTypeString, brokerKey: "log.message.timestamp.type", check: checkEnum("CreateTime", "LogAppendTime")},
-	{name: "min.cleanable.dirty.ratio", typ: kmsg.ConfigTypeDouble, def: constDef("0.5"), check: checkDouble},
-	{name: "min.compaction.lag.ms", typ: kmsg.ConfigTypeLong, def: constDef("0"), check: checkLong(0)},
+	{name: "min.cleanable.dirty.ratio", kafkaKey: "log.cleaner.min.cleanable.ratio", typ: kmsg.ConfigTypeDouble, def: constDef("0.5"), check: checkDouble},
+	{name: "min.compaction.lag.ms", kafkaKey: "log.cleaner.min.compaction.lag.ms", typ: kmsg.ConfigTypeLong, def: constDef("0"), check: checkLong(0)},
 	{name: "min.insync.replicas", typ: kmsg.ConfigTypeInt, brokerKey: "min.insync.replicas", check: checkInt(1)},
-	{name: "preallocate", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool},
+	{name: "preallocate", kafkaKey: "log.preallocate", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool},
 	{name: "retention.bytes", typ: kmsg.ConfigTypeLong, brokerKey: "log.retention.bytes", check: checkLong(-1)},
 	{name: "retention.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.retention.ms", check: checkLong(-1)},
 	// Kafka 4.0's floor: a segment per batch would hold a file handle per
@@ -115,9 +119,9 @@ var topicConfigs = []topicConfigDef{
 	{name: "segment.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "log.segment.bytes", check: checkInt(minSegmentBytes)},
 	{name: "internal.segment.bytes", typ: kmsg.ConfigTypeInt, def: constDef(""), check: checkInt(14), internal: true, doc: "overrides segment.bytes, below its floor (for tests)"},
 	{name: "segment.index.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "log.index.size.max.bytes", check: checkInt(minSegmentIndexBytes)}, // Kafka 5.0's floor (KIP-1030): 4 bytes would roll a segment per batch
-	{name: "segment.jitter.ms", typ: kmsg.ConfigTypeLong, def: constDef("0"), check: checkLong(0)},
+	{name: "segment.jitter.ms", kafkaKey: "log.roll.jitter.ms", typ: kmsg.ConfigTypeLong, def: constDef("0"), check: checkLong(0)},
 	{name: "segment.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.roll.ms", check: checkLong(1)},
-	{name: "unclean.leader.election.enable", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool},
+	{name: "unclean.leader.election.enable", kafkaKey: "unclean.leader.election.enable", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool},
 }
 
 // minSegmentBytes is the least segment.bytes and log.segment.bytes (1 MiB).
