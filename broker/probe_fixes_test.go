@@ -347,3 +347,47 @@ func TestDescribeConfigsSynonyms(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaTopicConfigsAccepted: the topic keys of Kafka 3.8-4.x that tools
+// set (compression levels, tiered storage, replication throttles) are
+// validated and stored as Kafka would; tiered storage cannot be enabled.
+func TestKafkaTopicConfigsAccepted(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	create := func(name string, cfg map[string]string) int16 {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 1, 1
+		for k, v := range cfg {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = k, kmsg.StringPtr(v)
+			rt.Configs = append(rt.Configs, c)
+		}
+		req.Topics = append(req.Topics, rt)
+		return request[*kmsg.CreateTopicsResponse](t, cl, req).Topics[0].ErrorCode
+	}
+	good := map[string]string{
+		"compression.gzip.level": "9", "compression.lz4.level": "17", "compression.zstd.level": "-5",
+		"local.retention.ms": "-2", "local.retention.bytes": "1000",
+		"leader.replication.throttled.replicas": "0:1,1:1", "follower.replication.throttled.replicas": "*",
+		"remote.storage.enable": "false", "remote.log.copy.disable": "true", "remote.log.delete.on.disable": "false",
+	}
+	if code := create("kc", good); code != 0 {
+		t.Fatalf("create with Kafka's topic keys: %v", kerr.ErrorForCode(code))
+	}
+	for k, v := range good {
+		if got := b.topicValue(b.node.Controller().State().Topics["kc"], k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	for k, v := range map[string]string{
+		"compression.gzip.level": "0", "compression.lz4.level": "18", "compression.zstd.level": "23",
+		"local.retention.ms": "-3", "leader.replication.throttled.replicas": "0-1",
+		"remote.storage.enable": "true",
+	} {
+		if code := create("kc-bad", map[string]string{k: v}); code != kerr.InvalidConfig.Code {
+			t.Errorf("%s=%s: error %v, want INVALID_CONFIG", k, v, kerr.ErrorForCode(code))
+		}
+	}
+}

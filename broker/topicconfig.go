@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -71,6 +72,50 @@ func checkEnum(vals ...string) func(string) error {
 	}
 }
 
+// checkIntIn accepts an int in [lo, hi], or one of also.
+func checkIntIn(lo, hi int64, also ...int64) func(string) error {
+	return func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			return fmt.Errorf("not an int")
+		}
+		if slices.Contains(also, n) || n >= lo && n <= hi {
+			return nil
+		}
+		return fmt.Errorf("must be in [%d, %d]", lo, hi)
+	}
+}
+
+// checkThrottledReplicas accepts what Kafka's replication throttles take:
+// empty, "*", or partition:broker pairs separated by commas.
+func checkThrottledReplicas(v string) error {
+	if v = strings.TrimSpace(v); v == "" || v == "*" {
+		return nil
+	}
+	for _, pair := range strings.Split(v, ",") {
+		p, b, ok := strings.Cut(strings.TrimSpace(pair), ":")
+		if _, err := strconv.ParseUint(p, 10, 31); !ok || err != nil {
+			return fmt.Errorf("must be *, or [partition]:[broker] pairs separated by commas")
+		}
+		if _, err := strconv.ParseUint(b, 10, 31); err != nil {
+			return fmt.Errorf("must be *, or [partition]:[broker] pairs separated by commas")
+		}
+	}
+	return nil
+}
+
+// checkNoTieredStorage refuses remote.storage.enable=true, as Kafka does on
+// a broker without tiered storage.
+func checkNoTieredStorage(v string) error {
+	if err := checkBool(v); err != nil {
+		return err
+	}
+	if on, _ := strconv.ParseBool(v); on {
+		return fmt.Errorf("tiered storage is not available on this broker")
+	}
+	return nil
+}
+
 func checkBool(v string) error {
 	if _, err := strconv.ParseBool(v); err != nil {
 		return fmt.Errorf("not a boolean")
@@ -96,12 +141,19 @@ func brokerDef(key string) func(*Config) string {
 // compaction) are kept for tools but not acted on yet.
 var topicConfigs = []topicConfigDef{
 	{name: "cleanup.policy", kafkaKey: "log.cleanup.policy", typ: kmsg.ConfigTypeList, def: constDef("delete"), check: checkEnum("delete", "compact"), doc: "delete or compact (compaction is stored, not yet performed)"},
+	{name: "compression.gzip.level", kafkaKey: "compression.gzip.level", typ: kmsg.ConfigTypeInt, def: constDef("-1"), check: checkIntIn(1, 9, -1), doc: "stored: batches are never recompressed here"},
+	{name: "compression.lz4.level", kafkaKey: "compression.lz4.level", typ: kmsg.ConfigTypeInt, def: constDef("9"), check: checkIntIn(1, 17), doc: "stored: batches are never recompressed here"},
 	{name: "compression.type", kafkaKey: "compression.type", typ: kmsg.ConfigTypeString, def: constDef("producer"), check: checkEnum("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), doc: "batches are stored as the producer sent them"},
+	{name: "compression.zstd.level", kafkaKey: "compression.zstd.level", typ: kmsg.ConfigTypeInt, def: constDef("3"), check: checkIntIn(-131072, 22), doc: "stored: batches are never recompressed here"},
 	{name: "delete.retention.ms", kafkaKey: "log.cleaner.delete.retention.ms", typ: kmsg.ConfigTypeLong, def: constDef("86400000"), check: checkLong(0)},
 	{name: "file.delete.delay.ms", kafkaKey: "log.segment.delete.delay.ms", typ: kmsg.ConfigTypeLong, def: constDef("60000"), check: checkLong(0)},
 	{name: "flush.messages", kafkaKey: "log.flush.interval.messages", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(1)},
 	{name: "flush.ms", kafkaKey: "log.flush.interval.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(0)},
+	{name: "follower.replication.throttled.replicas", kafkaKey: "follower.replication.throttled.replicas", typ: kmsg.ConfigTypeList, def: constDef(""), check: checkThrottledReplicas, doc: "stored: replication is not throttled"},
 	{name: "index.interval.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "log.index.interval.bytes", check: checkInt(0)},
+	{name: "leader.replication.throttled.replicas", kafkaKey: "leader.replication.throttled.replicas", typ: kmsg.ConfigTypeList, def: constDef(""), check: checkThrottledReplicas, doc: "stored: replication is not throttled"},
+	{name: "local.retention.bytes", kafkaKey: "log.local.retention.bytes", typ: kmsg.ConfigTypeLong, def: constDef("-2"), check: checkLong(-2), doc: "stored: with no tiered storage, retention.bytes applies"},
+	{name: "local.retention.ms", kafkaKey: "log.local.retention.ms", typ: kmsg.ConfigTypeLong, def: constDef("-2"), check: checkLong(-2), doc: "stored: with no tiered storage, retention.ms applies"},
 	{name: "max.compaction.lag.ms", kafkaKey: "log.cleaner.max.compaction.lag.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(1)},
 	{name: "max.message.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "message.max.bytes", check: checkInt(0)},
 	{name: "message.timestamp.after.max.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.message.timestamp.after.max.ms", check: checkLong(0)},
@@ -112,6 +164,9 @@ var topicConfigs = []topicConfigDef{
 	{name: "min.compaction.lag.ms", kafkaKey: "log.cleaner.min.compaction.lag.ms", typ: kmsg.ConfigTypeLong, def: constDef("0"), check: checkLong(0)},
 	{name: "min.insync.replicas", typ: kmsg.ConfigTypeInt, brokerKey: "min.insync.replicas", check: checkInt(1)},
 	{name: "preallocate", kafkaKey: "log.preallocate", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool},
+	{name: "remote.log.copy.disable", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool, doc: "stored: no tiered storage"},
+	{name: "remote.log.delete.on.disable", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool, doc: "stored: no tiered storage"},
+	{name: "remote.storage.enable", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkNoTieredStorage, doc: "no tiered storage: only false"},
 	{name: "retention.bytes", typ: kmsg.ConfigTypeLong, brokerKey: "log.retention.bytes", check: checkLong(-1)},
 	{name: "retention.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.retention.ms", check: checkLong(-1)},
 	// Kafka 4.0's floor: a segment per batch would hold a file handle per
