@@ -81,7 +81,9 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	42: {Min: 0, Max: 2},  // DeleteGroups
 	43: {Min: 0, Max: 2},  // ElectLeaders
 	44: {Min: 0, Max: 1},  // IncrementalAlterConfigs
+	46: {Min: 0, Max: 0},  // ListPartitionReassignments
 	47: {Min: 0, Max: 0},  // OffsetDelete
+	48: {Min: 0, Max: 1},  // DescribeClientQuotas
 	60: {Min: 0, Max: 1},  // DescribeCluster
 }
 
@@ -287,6 +289,10 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 		return b.async(ctx, func() kmsg.Response { return b.handleCreateTopics(ctx, r) })
 	case *kmsg.DeleteTopicsRequest:
 		return b.async(ctx, func() kmsg.Response { return b.handleDeleteTopics(ctx, r) })
+	case *kmsg.ListPartitionReassignmentsRequest:
+		return now(b.handleListPartitionReassignments(r))
+	case *kmsg.DescribeClientQuotasRequest:
+		return now(b.handleDescribeClientQuotas(r))
 	case *kmsg.ElectLeadersRequest:
 		return now(b.handleElectLeaders(r))
 	case *kmsg.DeleteRecordsRequest:
