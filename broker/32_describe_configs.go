@@ -64,7 +64,12 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 				c.ReadOnly = true
 				c.Source = b.brokerSource(key)
 				c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
-				c.ConfigType = kmsg.ConfigTypeString
+				o, _ := option(key)
+				c.ConfigType = o.typ
+				if r.IncludeDocumentation && o.Help != "" {
+					doc := o.Help
+					c.Documentation = &doc
+				}
 				if r.IncludeSynonyms {
 					s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
 					s.Name, s.Value, s.Source = key, &v, c.Source

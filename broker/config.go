@@ -3,6 +3,7 @@ package broker
 import (
 	"bufio"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"io"
 	"log/slog"
 	"math"
@@ -145,12 +146,15 @@ type Option struct {
 	Key  string
 	Flag string
 	Help string
+	typ  kmsg.ConfigType // as DescribeConfigs reports it
 	set  func(c *Config, v string) error
 	get  func(c *Config) string
 }
 
 func intOpt[T int16 | int32 | int64](key, flag, help string, f func(c *Config) *T) Option {
-	return Option{Key: key, Flag: flag, Help: help,
+	var zero T
+	typ := map[int]kmsg.ConfigType{2: kmsg.ConfigTypeShort, 4: kmsg.ConfigTypeInt, 8: kmsg.ConfigTypeLong}[sizeOf(zero)]
+	return Option{Key: key, Flag: flag, Help: help, typ: typ,
 		set: func(c *Config, v string) error {
 			var zero T
 			bits := int(8 * sizeOf(zero))
@@ -168,7 +172,7 @@ func intOpt[T int16 | int32 | int64](key, flag, help string, f func(c *Config) *
 // aliasOpt is another Kafka name for key: it sets key unless key itself was
 // set, whichever order they come in.
 func aliasOpt(alias, flag, help string, target Option) Option {
-	return Option{Key: alias, Flag: flag, Help: help,
+	return Option{Key: alias, Flag: flag, Help: help, typ: target.typ,
 		set: func(c *Config, v string) error {
 			if c.explicit[target.Key] {
 				return nil
@@ -189,7 +193,7 @@ var (
 // listed in over was set, whichever order they come in. A negative value
 // means unlimited (-1), as in Kafka.
 func unitOpt(key, flag, help string, unit time.Duration, f func(c *Config) *int64, over ...string) Option {
-	return Option{Key: key, Flag: flag, Help: help,
+	return Option{Key: key, Flag: flag, Help: help, typ: kmsg.ConfigTypeInt,
 		set: func(c *Config, v string) error {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
 			if err != nil {
@@ -229,14 +233,14 @@ func sizeOf[T int16 | int32 | int64](T) int {
 }
 
 func strOpt(key, flag, help string, f func(c *Config) *string) Option {
-	return Option{Key: key, Flag: flag, Help: help,
+	return Option{Key: key, Flag: flag, Help: help, typ: kmsg.ConfigTypeString,
 		set: func(c *Config, v string) error { *f(c) = strings.TrimSpace(v); return nil },
 		get: func(c *Config) string { return *f(c) },
 	}
 }
 
 func boolOpt(key, flag, help string, f func(c *Config) *bool) Option {
-	return Option{Key: key, Flag: flag, Help: help,
+	return Option{Key: key, Flag: flag, Help: help, typ: kmsg.ConfigTypeBoolean,
 		set: func(c *Config, v string) error {
 			b, err := strconv.ParseBool(strings.TrimSpace(v))
 			if err != nil {
@@ -349,6 +353,16 @@ func (c *Config) Set(key, value string) error {
 }
 
 // Get returns one key's value as text, or "" and false.
+// option returns the option named key.
+func option(key string) (Option, bool) {
+	for _, o := range Options() {
+		if o.Key == key {
+			return o, true
+		}
+	}
+	return Option{}, false
+}
+
 func (c *Config) Get(key string) (string, bool) {
 	for _, o := range Options() {
 		if o.Key == key {

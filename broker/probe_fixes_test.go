@@ -447,3 +447,38 @@ func TestReassignmentsAndQuotas(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokerConfigTypes: DescribeConfigs gives each broker key its Kafka
+// type and, when asked, its documentation.
+func TestBrokerConfigTypes(t *testing.T) {
+	for _, o := range Options() {
+		if o.typ == 0 {
+			t.Errorf("option %s has no config type", o.Key)
+		}
+	}
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.IncludeDocumentation = true
+	rr := kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
+	rr.ConfigNames = []string{"log.retention.ms", "auto.create.topics.enable", "num.partitions", "log.dirs", "log.retention.hours"}
+	req.Resources = append(req.Resources, rr)
+	want := map[string]kmsg.ConfigType{
+		"log.retention.ms": kmsg.ConfigTypeLong, "auto.create.topics.enable": kmsg.ConfigTypeBoolean,
+		"num.partitions": kmsg.ConfigTypeInt, "log.dirs": kmsg.ConfigTypeString, "log.retention.hours": kmsg.ConfigTypeInt,
+	}
+	res := request[*kmsg.DescribeConfigsResponse](t, cl, req).Resources[0]
+	if len(res.Configs) != len(want) {
+		t.Fatalf("%d configs, want %d", len(res.Configs), len(want))
+	}
+	for _, c := range res.Configs {
+		if c.ConfigType != want[c.Name] {
+			t.Errorf("%s: type %v, want %v", c.Name, c.ConfigType, want[c.Name])
+		}
+		if c.Documentation == nil || *c.Documentation == "" {
+			t.Errorf("%s: no documentation", c.Name)
+		}
+	}
+}
