@@ -2,8 +2,12 @@ package broker
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -481,4 +485,52 @@ func TestBrokerConfigTypes(t *testing.T) {
 			t.Errorf("%s: no documentation", c.Name)
 		}
 	}
+}
+
+// TestAlteredSegmentSettingsApply: a topic's new segment size reaches its
+// open log, as in Kafka: later batches roll segments by it, with no
+// restart.
+func TestAlteredSegmentSettingsApply(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "seg", 1, nil)
+	segments := func() int {
+		ents, err := os.ReadDir(filepath.Join(dir, "seg-0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".log") {
+				n++
+			}
+		}
+		return n
+	}
+	produce := func() {
+		if p := produceRaw(t, cl, "seg", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(40, strings.Repeat("x", 60)))); p.ErrorCode != 0 {
+			t.Fatalf("produce: %v", kerr.ErrorForCode(p.ErrorCode))
+		}
+	}
+	for range 3 {
+		produce()
+	}
+	if n := segments(); n != 1 {
+		t.Fatalf("%d segments under the default segment size, want 1", n)
+	}
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "seg"
+	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	c.Name, c.Op, c.Value = "internal.segment.bytes", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("2048")
+	rr.Configs = append(rr.Configs, c)
+	req.Resources = append(req.Resources, rr)
+	if code := request[*kmsg.IncrementalAlterConfigsResponse](t, cl, req).Resources[0].ErrorCode; code != 0 {
+		t.Fatalf("alter: %v", kerr.ErrorForCode(code))
+	}
+	// The log takes the setting once the broker has seen the change; each
+	// batch (about 2.7 KB) then fills a 2 KB segment.
+	waitFor(t, func() bool { produce(); return segments() >= 3 }, "batches to roll segments by the new size")
 }

@@ -90,6 +90,21 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
+// Limits are the settings of Config that a topic's configuration changes
+// while its log is open (segment.bytes, segment.ms, index.interval.bytes,
+// segment.index.bytes).
+type Limits struct {
+	SegmentBytes       int64
+	SegmentMs          int64
+	IndexIntervalBytes int
+	SegmentIndexBytes  int64
+}
+
+// Limits returns c's limits.
+func (c Config) Limits() Limits {
+	return Limits{c.SegmentBytes, c.SegmentMs, c.IndexIntervalBytes, c.SegmentIndexBytes}
+}
+
 // Log is one partition's log and its raft.LogStore.
 //
 // Locking: wmu serialises every mutation (raft's StoreLogs/DeleteRange, the
@@ -155,6 +170,18 @@ var (
 	_ raft.LogStore          = (*Log)(nil)
 	_ raft.MonotonicLogStore = (*Log)(nil)
 )
+
+// SetLimits changes the log's limits, zero fields taking their defaults,
+// as Kafka applies a topic's new configuration to its open log: the next
+// write rolls, indexes and fills segments by them.
+func (l *Log) SetLimits(lim Limits) {
+	c := Config{SegmentBytes: lim.SegmentBytes, SegmentMs: lim.SegmentMs,
+		IndexIntervalBytes: lim.IndexIntervalBytes, SegmentIndexBytes: lim.SegmentIndexBytes}.WithDefaults()
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.cfg.SegmentBytes, l.cfg.SegmentMs = c.SegmentBytes, c.SegmentMs
+	l.cfg.IndexIntervalBytes, l.cfg.SegmentIndexBytes = c.IndexIntervalBytes, c.SegmentIndexBytes
+}
 
 // IsMonotonic tells raft that indexes are dense (no gaps tolerated).
 func (l *Log) IsMonotonic() bool { return true }

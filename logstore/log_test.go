@@ -743,3 +743,40 @@ func TestRecoverCorruptTailAfterCleanClose(t *testing.T) {
 		t.Fatalf("EndOffset %d, want 18", l.EndOffset())
 	}
 }
+
+// SetLimits applies new segment settings to an open log: the next write
+// rolls by them, and a zero field takes its default.
+func TestSetLimits(t *testing.T) {
+	clk := &testClock{t: time.Unix(1000, 0)}
+	l := openT(t, t.TempDir(), Config{Now: clk.now})
+	g := &entryGen{t: t, term: 1}
+	var all []*raft.Log
+	store := func(n int) {
+		for range n {
+			e := g.batch(1, 300, 1)
+			all = append(all, e)
+			mustStore(t, l, e)
+		}
+	}
+	store(5)
+	if len(l.segs) != 1 {
+		t.Fatalf("%d segments under the default limits, want 1", len(l.segs))
+	}
+	l.SetLimits(Limits{SegmentBytes: 1000})
+	store(5)
+	if len(l.segs) < 3 {
+		t.Fatalf("%d segments after segment.bytes fell to 1000, want at least 3", len(l.segs))
+	}
+	n := len(l.segs)
+	l.SetLimits(Limits{SegmentMs: 60_000}) // segment.bytes back to its default
+	store(3)
+	if len(l.segs) != n {
+		t.Fatalf("%d segments, want %d: the default segment.bytes holds them", len(l.segs), n)
+	}
+	clk.t = clk.t.Add(2 * time.Minute)
+	store(1)
+	if len(l.segs) != n+1 {
+		t.Fatalf("%d segments after segment.ms passed, want %d", len(l.segs), n+1)
+	}
+	checkEntries(t, l, all)
+}

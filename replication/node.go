@@ -383,6 +383,11 @@ func (n *Node) reconcile() {
 	}
 	var toStart []want
 	var toStop []*Partition
+	type relimit struct {
+		p   *Partition
+		lim logstore.Limits
+	}
+	var toRelimit []relimit
 	n.mu.Lock()
 	for name, ps := range n.partitions {
 		t := st.Topics[name]
@@ -390,6 +395,11 @@ func (n *Node) reconcile() {
 			if t == nil || t.ID != p.TopicID || int(idx) >= len(t.Replicas) {
 				toStop = append(toStop, p)
 				delete(ps, idx)
+				continue
+			}
+			// A topic's segment settings apply to its open logs, as in Kafka.
+			if lim := n.cfg.LogConfig(t).Limits(); lim != p.limits {
+				toRelimit = append(toRelimit, relimit{p, lim})
 			}
 		}
 		if len(ps) == 0 {
@@ -409,6 +419,10 @@ func (n *Node) reconcile() {
 	}
 	n.mu.Unlock()
 
+	for _, r := range toRelimit {
+		r.p.log.SetLimits(r.lim)
+		r.p.limits = r.lim
+	}
 	for _, p := range toStop {
 		if err := p.close(); err != nil {
 			n.logger.Warn("stopping partition", "topic", p.Topic, "partition", p.Index, "err", err)

@@ -78,6 +78,7 @@ type Partition struct {
 	trans  *raft.NetworkTransport
 	stable *stableStore
 	notify chan bool
+	limits logstore.Limits // the log's, as last set; the node's reconcile goroutine
 
 	appendMu sync.Mutex
 	ready    bool        // leader and caught up with its log: accepts appends
@@ -210,6 +211,7 @@ func openPartition(n *Node, t *Topic, idx int32, dir string, lc logstore.Config)
 	// raft: acknowledgements and the high watermark wait for DurableEnd.
 	lc.DeferSync = len(t.Replicas[idx]) == 1
 	lc.OnStoreFailed = p.onStoreFailed
+	p.limits = lc.Limits()
 	lg, err := logstore.Open(dir, lc)
 	if err != nil {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
