@@ -80,10 +80,11 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 			c.Name = d.name
 			v, set := t.Configs[d.name]
 			if !set {
-				v = d.defaultValue(&b.cfg)
+				var src kmsg.ConfigSource
+				v, src = b.topicDefault(b.node.Controller().State(), &d)
 				c.Source = int8(kmsg.ConfigSourceDefaultConfig)
 				if d.brokerKey != "" {
-					c.Source = int8(kmsg.ConfigSourceStaticBrokerConfig)
+					c.Source = int8(src)
 				}
 			} else {
 				c.Source = int8(kmsg.ConfigSourceDynamicTopicConfig)

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/gokafka/gokafka/replication"
@@ -35,7 +36,7 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 			}
 			for _, d := range topicConfigs {
 				if !d.internal && wanted(d.name) {
-					res.Configs = append(res.Configs, b.describeTopicConfig(r, t, &d))
+					res.Configs = append(res.Configs, b.describeTopicConfig(r, st, t, &d))
 				}
 			}
 		case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
@@ -48,21 +49,28 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 			if rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger {
 				break // no per-logger levels to report
 			}
-			if rr.ResourceName == "" {
-				// The cluster-wide dynamic defaults, as in Kafka: this
-				// broker's configuration is all static, so there are none.
-				break
-			}
 			for _, key := range sortedKeys() {
 				if !wanted(key) {
 					continue
 				}
-				v, _ := b.cfg.Get(key)
+				layers := b.brokerSettings(st, key)
+				if rr.ResourceName == "" {
+					// As in Kafka: the cluster-wide dynamic defaults only.
+					i := slices.IndexFunc(layers, func(l brokerSetting) bool {
+						return l.source == kmsg.ConfigSourceDynamicDefaultBrokerConfig
+					})
+					if i < 0 {
+						continue
+					}
+					layers = layers[i : i+1]
+				}
+				v := layers[0].value
 				c := kmsg.NewDescribeConfigsResponseResourceConfig()
 				c.Name = key
 				c.Value = &v
-				c.ReadOnly = true
-				c.Source = b.brokerSource(key)
+				_, dynamic := dynamicBrokerKey(key)
+				c.ReadOnly = !dynamic
+				c.Source = layers[0].source
 				c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
 				o, _ := option(key)
 				c.ConfigType = o.typ
@@ -71,9 +79,11 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 					c.Documentation = &doc
 				}
 				if r.IncludeSynonyms {
-					s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-					s.Name, s.Value, s.Source = key, &v, c.Source
-					c.ConfigSynonyms = append(c.ConfigSynonyms, s)
+					for _, l := range layers {
+						s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+						s.Name, s.Value, s.Source = key, kmsg.StringPtr(l.value), l.source
+						c.ConfigSynonyms = append(c.ConfigSynonyms, s)
+					}
 				}
 				res.Configs = append(res.Configs, c)
 			}
@@ -87,26 +97,28 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 	return resp
 }
 
-func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, t *replication.Topic, d *topicConfigDef) kmsg.DescribeConfigsResponseResourceConfig {
+func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, st *replication.State, t *replication.Topic, d *topicConfigDef) kmsg.DescribeConfigsResponseResourceConfig {
 	c := kmsg.NewDescribeConfigsResponseResourceConfig()
 	c.Name = d.name
 	c.ConfigType = d.typ
 	v, set := t.Configs[d.name]
-	def := d.defaultValue(&b.cfg)
-	defSource := kmsg.ConfigSourceDefaultConfig // where def comes from
-	if d.brokerKey != "" {
-		defSource = b.brokerSource(d.brokerKey)
+	// The layers under the topic's own setting, the one in force first.
+	var layers []brokerSetting
+	var layerKey string
+	switch {
+	case d.brokerKey != "":
+		layers, layerKey = b.brokerSettings(st, d.brokerKey), d.brokerKey
+	case d.kafkaKey != "":
+		layers, layerKey = []brokerSetting{{d.def(&b.cfg), kmsg.ConfigSourceDefaultConfig}}, d.kafkaKey
+	default:
+		layers, layerKey = []brokerSetting{{d.def(&b.cfg), kmsg.ConfigSourceDefaultConfig}}, d.name
 	}
 	switch {
 	case set:
 		c.Source = kmsg.ConfigSourceDynamicTopicConfig
-	case defSource == kmsg.ConfigSourceStaticBrokerConfig:
-		v = def
-		c.Source = kmsg.ConfigSourceStaticBrokerConfig
 	default:
-		v = def
-		c.Source = kmsg.ConfigSourceDefaultConfig
-		c.IsDefault = true
+		v, c.Source = layers[0].value, layers[0].source
+		c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
 	}
 	c.Value = &v
 	if r.Version == 0 {
@@ -126,13 +138,8 @@ func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, t *replicat
 		if set {
 			add(d.name, t.Configs[d.name], kmsg.ConfigSourceDynamicTopicConfig)
 		}
-		switch {
-		case d.brokerKey != "":
-			add(d.brokerKey, def, defSource)
-		case d.kafkaKey != "":
-			add(d.kafkaKey, def, kmsg.ConfigSourceDefaultConfig)
-		default:
-			add(d.name, def, kmsg.ConfigSourceDefaultConfig)
+		for _, l := range layers {
+			add(layerKey, l.value, l.source)
 		}
 	}
 	return c

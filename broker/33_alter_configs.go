@@ -22,9 +22,14 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, r *kmsg.AlterConfigsReq
 			set[c.Name] = c.Value
 		}
 		var err error
+		for _, c := range rr.Configs {
+			if c.Value == nil && err == nil {
+				err = kafkaErrorf(kerr.InvalidRequest, "Null value not supported for : %s", c.Name)
+			}
+		}
 		if dup[configResource{rr.ResourceType, rr.ResourceName}] {
 			err = errDuplicateResource
-		} else {
+		} else if err == nil {
 			err = b.alterTopicConfigs(ctx, rr.ResourceType, rr.ResourceName, set, true, r.ValidateOnly)
 		}
 		res.ErrorCode, res.ErrorMessage = errCodeMsg(err)
@@ -58,14 +63,16 @@ func duplicateResources(n int, at func(i int) (kmsg.ConfigResourceType, string))
 	return dup
 }
 
-// alterTopicConfigs validates and applies a topic's new configuration: with
+// alterTopicConfigs validates and applies a topic's (or a broker's) new configuration: with
 // replaceAll the given keys become the whole set (AlterConfigs), otherwise
 // they are merged (nil deletes a key).
 func (b *Broker) alterTopicConfigs(ctx context.Context, typ kmsg.ConfigResourceType, name string, cfgs map[string]*string, replaceAll, validateOnly bool) error {
 	switch typ {
 	case kmsg.ConfigResourceTypeTopic:
-	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
-		return kafkaErrorf(kerr.InvalidRequest, "broker configuration is static: set it in the properties file or flags")
+	case kmsg.ConfigResourceTypeBroker:
+		return b.alterBrokerConfigs(ctx, name, cfgs, replaceAll, validateOnly)
+	case kmsg.ConfigResourceTypeBrokerLogger:
+		return kafkaErrorf(kerr.InvalidRequest, "broker loggers are set with --log-level")
 	default:
 		return kafkaErrorf(kerr.InvalidRequest, "unsupported resource type %d", typ)
 	}

@@ -245,17 +245,17 @@ func (b *Broker) close() error {
 	return err
 }
 
-func (b *Broker) logConfig(t *replication.Topic) logstore.Config {
+func (b *Broker) logConfig(st *replication.State, t *replication.Topic) logstore.Config {
 	// The floors hold for topics whose configs were stored before they did.
 	c := logstore.Config{
-		SegmentBytes:       max(b.topicInt64(t, "segment.bytes"), minSegmentBytes),
-		SegmentMs:          b.topicInt64(t, "segment.ms"),
-		IndexIntervalBytes: int(b.topicInt64(t, "index.interval.bytes")),
-		SegmentIndexBytes:  max(b.topicInt64(t, "segment.index.bytes"), minSegmentIndexBytes),
+		SegmentBytes:       max(b.topicInt64In(st, t, "segment.bytes"), minSegmentBytes),
+		SegmentMs:          b.topicInt64In(st, t, "segment.ms"),
+		IndexIntervalBytes: int(b.topicInt64In(st, t, "index.interval.bytes")),
+		SegmentIndexBytes:  max(b.topicInt64In(st, t, "segment.index.bytes"), minSegmentIndexBytes),
 		OnSync:             func(d time.Duration) { b.metrics.fsyncLat.Observe(d.Seconds()) },
 		SyncFile:           b.cfg.syncFile,
 	}
-	if n := b.topicInt64(t, "internal.segment.bytes"); n > 0 {
+	if n := b.topicInt64In(st, t, "internal.segment.bytes"); n > 0 {
 		c.SegmentBytes = n
 	}
 	if b.cfg.LogFlushIntervalMs > 0 {

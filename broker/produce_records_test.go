@@ -293,7 +293,7 @@ func TestBrokerLogIndexSizeMaxBytes(t *testing.T) {
 	createTopic(t, cl, "idx-own", 1, map[string]string{"segment.index.bytes": "4096"})
 	st := b.node.Controller().State()
 	for topic, want := range map[string]int64{"idx-default": 2048, "idx-own": 4096} {
-		if got := b.logConfig(st.Topics[topic]).SegmentIndexBytes; got != want {
+		if got := b.logConfig(b.node.Controller().State(), st.Topics[topic]).SegmentIndexBytes; got != want {
 			t.Errorf("%s: segment index bytes %d, want %d", topic, got, want)
 		}
 	}

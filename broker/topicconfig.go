@@ -195,12 +195,15 @@ func topicConfigDefFor(name string) *topicConfigDef {
 	return nil
 }
 
-// defaultValue is the value a topic has for d when it sets nothing.
-func (d *topicConfigDef) defaultValue(c *Config) string {
+// topicDefault is the value a topic has for d when it sets nothing, in
+// the cluster state st, and where that comes from: the broker key in
+// force, or the fixed default.
+func (b *Broker) topicDefault(st *replication.State, d *topicConfigDef) (string, kmsg.ConfigSource) {
 	if d.brokerKey != "" {
-		return brokerDef(d.brokerKey)(c)
+		l := b.brokerSettings(st, d.brokerKey)[0]
+		return l.value, l.source
 	}
-	return d.def(c)
+	return d.def(&b.cfg), kmsg.ConfigSourceDefaultConfig
 }
 
 // validateTopicConfig checks one key=value for a topic.
@@ -220,16 +223,26 @@ func validateTopicConfig(name string, value *string) error {
 
 // topicValue returns a topic's effective value for a key.
 func (b *Broker) topicValue(t *replication.Topic, name string) string {
+	return b.topicValueIn(b.node.Controller().State(), t, name)
+}
+
+// topicValueIn is topicValue in the cluster state st.
+func (b *Broker) topicValueIn(st *replication.State, t *replication.Topic, name string) string {
 	if v, ok := t.Configs[name]; ok {
 		return v
 	}
 	if d := topicConfigDefFor(name); d != nil {
-		return d.defaultValue(&b.cfg)
+		v, _ := b.topicDefault(st, d)
+		return v
 	}
 	return ""
 }
 
 func (b *Broker) topicInt64(t *replication.Topic, name string) int64 {
-	n, _ := strconv.ParseInt(b.topicValue(t, name), 10, 64)
+	return b.topicInt64In(b.node.Controller().State(), t, name)
+}
+
+func (b *Broker) topicInt64In(st *replication.State, t *replication.Topic, name string) int64 {
+	n, _ := strconv.ParseInt(b.topicValueIn(st, t, name), 10, 64)
 	return n
 }

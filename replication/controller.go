@@ -54,8 +54,11 @@ const (
 	OpDeleteTopic      = "delete_topic"
 	OpCreatePartitions = "create_partitions"
 	OpAlterConfigs     = "alter_configs"
-	OpAllocProducerIDs = "alloc_producer_ids"
-	OpInitCluster      = "init_cluster"
+	// OpAlterBrokerConfigs changes the dynamic configs of broker Name
+	// ("" for the cluster-wide defaults), as OpAlterConfigs a topic's.
+	OpAlterBrokerConfigs = "alter_broker_configs"
+	OpAllocProducerIDs   = "alloc_producer_ids"
+	OpInitCluster        = "init_cluster"
 )
 
 // Controller is the metadata state machine. Its state lives in bbolt (bucket
@@ -98,10 +101,15 @@ type stateFile struct {
 	Brokers        []BrokerInfo `json:"brokers"`
 	Topics         []*Topic     `json:"topics"`
 	NextProducerID int64        `json:"next_producer_id"`
+	// BrokerConfigs are the dynamic broker configs (State.BrokerConfigs).
+	BrokerConfigs map[string]map[string]string `json:"broker_configs,omitempty"`
 }
 
 func encodeState(s *State) []byte {
 	f := stateFile{ClusterID: s.ClusterID, Index: s.Index, NextProducerID: s.NextProducerID, Brokers: s.SortedBrokers()}
+	if len(s.BrokerConfigs) > 0 {
+		f.BrokerConfigs = s.BrokerConfigs
+	}
 	for _, n := range s.SortedTopics() {
 		f.Topics = append(f.Topics, s.Topics[n])
 	}
@@ -122,6 +130,9 @@ func decodeState(b []byte, s *State) error {
 	for _, t := range f.Topics {
 		s.Topics[t.Name] = t
 		s.ByID[t.ID] = t
+	}
+	for res, cfgs := range f.BrokerConfigs {
+		s.BrokerConfigs[res] = cfgs
 	}
 	return nil
 }
@@ -303,6 +314,26 @@ func (c *Controller) apply(s *State, cmd *Command) any {
 		}
 		s.Topics[t.Name] = &nt
 		s.ByID[t.ID] = &nt
+		return nil
+	case OpAlterBrokerConfigs:
+		next := map[string]string{}
+		if !cmd.ReplaceAll {
+			for k, v := range s.BrokerConfigs[cmd.Name] {
+				next[k] = v
+			}
+		}
+		for k, v := range cmd.Configs {
+			if v == nil {
+				delete(next, k)
+			} else {
+				next[k] = *v
+			}
+		}
+		if len(next) == 0 {
+			delete(s.BrokerConfigs, cmd.Name)
+		} else {
+			s.BrokerConfigs[cmd.Name] = next
+		}
 		return nil
 	case OpAllocProducerIDs:
 		if cmd.Count <= 0 {

@@ -33,8 +33,9 @@ type Config struct {
 	ControllerTimings RaftTimings
 	PartitionTimings  RaftTimings
 
-	// LogConfig returns the log settings of a topic's partitions.
-	LogConfig func(t *Topic) logstore.Config
+	// LogConfig returns the log settings of a topic's partitions in the
+	// cluster state st.
+	LogConfig func(st *State, t *Topic) logstore.Config
 	// Retention returns a topic's retention.ms and retention.bytes (-1: none).
 	Retention func(t *Topic) (ms, bytes int64)
 	// RetentionCheckInterval is log.retention.check.interval.ms.
@@ -91,7 +92,7 @@ func StartNode(cfg Config) (*Node, error) {
 		cfg.PartitionTimings = DefaultRaftTimings
 	}
 	if cfg.LogConfig == nil {
-		cfg.LogConfig = func(*Topic) logstore.Config { return logstore.Config{} }
+		cfg.LogConfig = func(*State, *Topic) logstore.Config { return logstore.Config{} }
 	}
 	if cfg.Retention == nil {
 		cfg.Retention = func(*Topic) (int64, int64) { return -1, -1 }
@@ -398,7 +399,7 @@ func (n *Node) reconcile() {
 				continue
 			}
 			// A topic's segment settings apply to its open logs, as in Kafka.
-			if lim := n.cfg.LogConfig(t).Limits(); lim != p.limits {
+			if lim := n.cfg.LogConfig(st, t).Limits(); lim != p.limits {
 				toRelimit = append(toRelimit, relimit{p, lim})
 			}
 		}
@@ -448,7 +449,7 @@ func (n *Node) reconcile() {
 				// Left behind by a deleted topic of the same name.
 				n.removeDir(dir)
 			}
-			lc := n.cfg.LogConfig(w.t)
+			lc := n.cfg.LogConfig(st, w.t)
 			lc.Recycler = n.recycler
 			p, err := openPartition(n, w.t, w.idx, dir, lc)
 			if err != nil {

@@ -48,6 +48,10 @@ type State struct {
 	Topics         map[string]*Topic
 	ByID           map[TopicID]*Topic
 	NextProducerID int64
+	// BrokerConfigs holds the dynamic broker configs, by resource name:
+	// "" for the cluster-wide defaults, a broker id for one broker. The
+	// inner maps are never modified once in a State.
+	BrokerConfigs map[string]map[string]string
 }
 
 // SortedTopics returns the topic names in order.
@@ -78,6 +82,10 @@ func (s *State) clone() *State {
 		Topics:         make(map[string]*Topic, len(s.Topics)),
 		ByID:           make(map[TopicID]*Topic, len(s.ByID)),
 		NextProducerID: s.NextProducerID,
+		BrokerConfigs:  make(map[string]map[string]string, len(s.BrokerConfigs)),
+	}
+	for k, v := range s.BrokerConfigs {
+		c.BrokerConfigs[k] = v
 	}
 	for k, v := range s.Brokers {
 		c.Brokers[k] = v
@@ -91,9 +99,10 @@ func (s *State) clone() *State {
 
 func emptyState() *State {
 	return &State{
-		Brokers: map[int32]BrokerInfo{},
-		Topics:  map[string]*Topic{},
-		ByID:    map[TopicID]*Topic{},
+		Brokers:       map[int32]BrokerInfo{},
+		Topics:        map[string]*Topic{},
+		ByID:          map[TopicID]*Topic{},
+		BrokerConfigs: map[string]map[string]string{},
 	}
 }
 

@@ -1,0 +1,93 @@
+package broker
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gokafka/gokafka/replication"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Dynamic broker configs, as Kafka's `kafka-configs --entity-type brokers`
+// sets them: the broker keys that supply topics' defaults (log.retention.ms,
+// log.segment.bytes, message.max.bytes, ...) can be changed at run time,
+// for the whole cluster (resource name "") or for one broker (its id). They
+// live in the controller's state, so every broker sees them and they
+// survive restarts; a broker's own setting wins over the cluster's, which
+// wins over the static configuration. Every other key is static.
+
+// dynamicBrokerKey returns the topic key whose default the broker key
+// supplies, if the broker key is dynamic.
+func dynamicBrokerKey(key string) (*topicConfigDef, bool) {
+	for i := range topicConfigs {
+		if topicConfigs[i].brokerKey == key {
+			return &topicConfigs[i], true
+		}
+	}
+	return nil, false
+}
+
+// brokerSetting is one layer of a broker key's value.
+type brokerSetting struct {
+	value  string
+	source kmsg.ConfigSource
+}
+
+// brokerSettings returns the layers of a broker key that hold a value in
+// the cluster state st, the one in force first: this broker's dynamic
+// config, the cluster-wide one, then the static configuration or the
+// default. It must not use b.node: partitions open, and ask for their log
+// settings, inside replication.StartNode, before b.node is set.
+func (b *Broker) brokerSettings(st *replication.State, key string) []brokerSetting {
+	var out []brokerSetting
+	if v, ok := st.BrokerConfigs[strconv.Itoa(int(b.cfg.NodeID))][key]; ok {
+		out = append(out, brokerSetting{v, kmsg.ConfigSourceDynamicBrokerConfig})
+	}
+	if v, ok := st.BrokerConfigs[""][key]; ok {
+		out = append(out, brokerSetting{v, kmsg.ConfigSourceDynamicDefaultBrokerConfig})
+	}
+	v, _ := b.cfg.Get(key)
+	return append(out, brokerSetting{v, b.brokerSource(key)})
+}
+
+// alterBrokerConfigs validates and applies a broker resource's dynamic
+// configs: name is "" (the cluster-wide defaults) or a broker's id.
+func (b *Broker) alterBrokerConfigs(ctx context.Context, name string, cfgs map[string]*string, replaceAll, validateOnly bool) error {
+	if name != "" {
+		id, err := strconv.ParseInt(name, 10, 32)
+		if err != nil {
+			return kafkaErrorf(kerr.InvalidRequest, "broker resource %q is neither a broker id nor empty (the cluster-wide defaults)", name)
+		}
+		if _, ok := b.node.Controller().State().Brokers[int32(id)]; !ok {
+			return kafkaErrorf(kerr.InvalidRequest, "no broker %d in the cluster", id)
+		}
+	}
+	var static []string
+	for k, v := range cfgs {
+		d, ok := dynamicBrokerKey(k)
+		if !ok {
+			static = append(static, k)
+			continue
+		}
+		if v == nil {
+			continue
+		}
+		if err := d.check(*v); err != nil {
+			return kafkaErrorf(kerr.InvalidConfig, "invalid value %q for %s: %v", *v, k, err)
+		}
+	}
+	if len(static) > 0 {
+		sort.Strings(static)
+		return kafkaErrorf(kerr.InvalidRequest, "Cannot update these configs dynamically: %s (set them in the properties file or flags)", strings.Join(static, ", "))
+	}
+	if validateOnly {
+		return nil
+	}
+	if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpAlterBrokerConfigs, Name: name, Configs: cfgs, ReplaceAll: replaceAll}); err != nil {
+		return kafkaErrorf(kerr.RequestTimedOut, "%v", err)
+	}
+	return nil
+}
