@@ -23,16 +23,15 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) kmsg.Response {
 		topic string
 		part  int32
 	}
-	seen, dup := map[tp]bool{}, map[tp]bool{}
+	var keys []tp
 	if r.Version >= 1 {
 		for _, rt := range r.Topics {
 			for _, rp := range rt.Partitions {
-				k := tp{rt.Topic, rp.Partition}
-				dup[k] = dup[k] || seen[k]
-				seen[k] = true
+				keys = append(keys, tp{rt.Topic, rp.Partition})
 			}
 		}
 	}
+	dup := duplicates(keys)
 	for _, rt := range r.Topics {
 		ot := kmsg.NewListOffsetsResponseTopic()
 		ot.Topic = rt.Topic

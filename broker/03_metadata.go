@@ -173,7 +173,8 @@ func (b *Broker) topicMetadata(req *kmsg.MetadataRequest, name string) kmsg.Meta
 	mt := kmsg.NewMetadataResponseTopic()
 	n := name
 	mt.Topic = &n
-	mt.AuthorizedOperations = math.MinInt32
+	// As Kafka: every entry by name gets them, unknown and invalid ones too.
+	mt.AuthorizedOperations = authorizedOps(req.IncludeTopicAuthorizedOperations, topicOps)
 	if !validTopicName(name) {
 		mt.ErrorCode = kerr.InvalidTopicException.Code
 		return mt
@@ -185,7 +186,6 @@ func (b *Broker) topicMetadata(req *kmsg.MetadataRequest, name string) kmsg.Meta
 	}
 	mt.TopicID = t.ID
 	mt.IsInternal = t.Internal
-	mt.AuthorizedOperations = authorizedOps(req.IncludeTopicAuthorizedOperations, topicOps)
 	for i, reps := range t.Replicas {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = int32(i)

@@ -8,16 +8,17 @@ import (
 )
 
 func (b *Broker) handleOffsetCommit(ctx context.Context, r *kmsg.OffsetCommitRequest) kmsg.Response {
-	shard, kerrCode := b.coord.shardFor(r.Group)
-	if kerrCode != nil {
-		return offsetCommitAll(r, kerrCode.Code)
-	}
+	shard, coordErr := b.coord.shardFor(r.Group)
 	if r.Version >= 10 {
-		return shard.OffsetCommit(ctx, r) // topic ids: the coordinator refuses the version
+		// Topic ids: the coordinator refuses the version.
+		if coordErr != nil {
+			return offsetCommitAll(r, coordErr.Code)
+		}
+		return shard.OffsetCommit(ctx, r)
 	}
 	// As Kafka: a partition the metadata does not hold is answered
-	// UNKNOWN_TOPIC_OR_PARTITION, and only the others reach the coordinator
-	// (which is not asked at all when none are left).
+	// UNKNOWN_TOPIC_OR_PARTITION before the coordinator is asked about the
+	// others (and it is not asked when none are left).
 	st := b.node.Controller().State()
 	known := func(topic string, p int32) bool {
 		t := st.Topics[topic]
@@ -37,33 +38,37 @@ func (b *Broker) handleOffsetCommit(ctx context.Context, r *kmsg.OffsetCommitReq
 			valid.Topics = append(valid.Topics, vt)
 		}
 	}
-	if len(valid.Topics) == len(r.Topics) && sameShape(valid.Topics, r.Topics) {
+	if coordErr == nil && len(valid.Topics) == len(r.Topics) && sameShape(valid.Topics, r.Topics) {
 		return shard.OffsetCommit(ctx, r)
 	}
 	resp := offsetCommitAll(r, kerr.UnknownTopicOrPartition.Code)
 	if len(valid.Topics) == 0 {
 		return resp
 	}
-	// The coordinator answers the valid partitions in the order they were
-	// asked; fill them into the full answer, which keeps the request's order.
-	got := shard.OffsetCommit(ctx, &valid)
-	codes := map[string]map[int32]int16{}
-	for _, t := range got.Topics {
-		if codes[t.Topic] == nil {
-			codes[t.Topic] = map[int32]int16{}
+	// The valid partitions get the coordinator's answer, in the request's
+	// order, or its error when this broker cannot coordinate the group.
+	code := func(string, int32) int16 { return coordErr.Code }
+	if coordErr == nil {
+		got := shard.OffsetCommit(ctx, &valid)
+		resp.ThrottleMillis = got.ThrottleMillis
+		codes := map[string]map[int32]int16{}
+		for _, t := range got.Topics {
+			if codes[t.Topic] == nil {
+				codes[t.Topic] = map[int32]int16{}
+			}
+			for _, p := range t.Partitions {
+				codes[t.Topic][p.Partition] = p.ErrorCode
+			}
 		}
-		for _, p := range t.Partitions {
-			codes[t.Topic][p.Partition] = p.ErrorCode
-		}
+		code = func(topic string, p int32) int16 { return codes[topic][p] }
 	}
 	for i, rt := range r.Topics {
 		for j, rp := range rt.Partitions {
 			if known(rt.Topic, rp.Partition) {
-				resp.Topics[i].Partitions[j].ErrorCode = codes[rt.Topic][rp.Partition]
+				resp.Topics[i].Partitions[j].ErrorCode = code(rt.Topic, rp.Partition)
 			}
 		}
 	}
-	resp.ThrottleMillis = got.ThrottleMillis
 	return resp
 }
 

@@ -19,7 +19,7 @@ func (b *Broker) handleDescribeGroups(r *kmsg.DescribeGroupsRequest) kmsg.Respon
 			continue
 		}
 		dg := shard.DescribeGroup(g)
-		dg.AuthorizedOperations = authorizedOps(r.IncludeAuthorizedOperations, groupOps)
+		dg.AuthorizedOperations = authorizedOps(r.IncludeAuthorizedOperations && dg.ErrorCode == 0, groupOps)
 		resp.Groups = append(resp.Groups, dg)
 	}
 	return resp

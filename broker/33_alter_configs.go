@@ -11,9 +11,11 @@ import (
 
 func (b *Broker) handleAlterConfigs(ctx context.Context, r *kmsg.AlterConfigsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
-	dup := duplicateResources(len(r.Resources), func(i int) (kmsg.ConfigResourceType, string) {
-		return r.Resources[i].ResourceType, r.Resources[i].ResourceName
-	})
+	var keys []configResource
+	for _, rr := range r.Resources {
+		keys = append(keys, configResource{rr.ResourceType, rr.ResourceName})
+	}
+	dup := duplicates(keys)
 	for _, rr := range r.Resources {
 		res := kmsg.NewAlterConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
@@ -47,14 +49,11 @@ type configResource struct {
 // resource that a request names more than once.
 var errDuplicateResource = kafkaErrorf(kerr.InvalidRequest, "Each resource must appear at most once.")
 
-// duplicateResources returns the resources among n (the i-th given by at)
-// that appear more than once.
-func duplicateResources(n int, at func(i int) (kmsg.ConfigResourceType, string)) map[configResource]bool {
-	seen := make(map[configResource]bool, n)
-	dup := map[configResource]bool{}
-	for i := range n {
-		typ, name := at(i)
-		k := configResource{typ, name}
+// duplicates returns the keys that appear more than once in keys.
+func duplicates[K comparable](keys []K) map[K]bool {
+	seen := make(map[K]bool, len(keys))
+	dup := map[K]bool{}
+	for _, k := range keys {
 		if seen[k] {
 			dup[k] = true
 		}

@@ -39,8 +39,10 @@ func (b *Broker) handleElectLeaders(r *kmsg.ElectLeadersRequest) kmsg.Response {
 			return kafkaErrorf(kerr.ElectionNotNeeded, "%s-%d has a leader", topic, idx)
 		case r.ElectionType == electPreferred && len(t.Replicas[idx]) > 0 && leader == t.Replicas[idx][0]:
 			return kafkaErrorf(kerr.ElectionNotNeeded, "%s-%d is led by its preferred replica", topic, idx)
-		case r.ElectionType == electPreferred:
+		case r.ElectionType == electPreferred && len(t.Replicas[idx]) > 0:
 			return kafkaErrorf(kerr.PreferredLeaderNotAvailable, "%s-%d: the preferred replica %d cannot take over from %d", topic, idx, t.Replicas[idx][0], leader)
+		case r.ElectionType == electPreferred:
+			return kafkaErrorf(kerr.PreferredLeaderNotAvailable, "%s-%d has no replicas", topic, idx)
 		default:
 			return kafkaErrorf(kerr.EligibleLeadersNotAvailable, "%s-%d has no live replica to elect", topic, idx)
 		}

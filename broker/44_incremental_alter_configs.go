@@ -11,9 +11,11 @@ import (
 func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.IncrementalAlterConfigsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	st := b.node.Controller().State()
-	dup := duplicateResources(len(r.Resources), func(i int) (kmsg.ConfigResourceType, string) {
-		return r.Resources[i].ResourceType, r.Resources[i].ResourceName
-	})
+	var keys []configResource
+	for _, rr := range r.Resources {
+		keys = append(keys, configResource{rr.ResourceType, rr.ResourceName})
+	}
+	dup := duplicates(keys)
 	for _, rr := range r.Resources {
 		res := kmsg.NewIncrementalAlterConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName

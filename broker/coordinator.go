@@ -187,6 +187,9 @@ func (c *coordinator) reconcile() {
 func (c *coordinator) load(idx int32, st *shardState) {
 	defer c.wg.Done()
 	start := time.Now()
+	// Topics deleted while the shard loads are not seen by deletedTopicsLoop
+	// (the shard is not yet local): their offsets go once it is.
+	before := c.b.node.Controller().State()
 	recs, err := readAllRecords(st.part)
 	if err != nil {
 		c.b.logger.Error("loading coordinator shard", "partition", idx, "err", err)
@@ -195,15 +198,19 @@ func (c *coordinator) load(idx int32, st *shardState) {
 	shard := groups.NewShard(idx, c.groupsConfig(), &offsetsStore{part: st.part})
 	shard.Load(recs)
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	select {
 	case <-st.cancel:
+		c.mu.Unlock()
 		shard.Close()
 		return
 	default:
 	}
 	st.shard = shard
+	c.mu.Unlock()
 	c.b.logger.Debug("coordinator shard loaded", "partition", idx, "records", len(recs), "took", time.Since(start))
+	if gone := deletedPartitions(before, c.b.node.Controller().State()); gone != nil {
+		shard.DeleteOffsets(gone)
+	}
 }
 
 func (c *coordinator) groupsConfig() groups.Config {

@@ -49,6 +49,9 @@ func TestOffsetCommitUnknownPartitions(t *testing.T) {
 		t.Fatalf("answer lists %d topics, want 2", len(resp.Topics))
 	}
 	for _, rt := range resp.Topics {
+		if len(rt.Partitions) != len(want[rt.Topic]) {
+			t.Fatalf("%s answers %d partitions, want %d", rt.Topic, len(rt.Partitions), len(want[rt.Topic]))
+		}
 		for i, rp := range rt.Partitions {
 			if rp.ErrorCode != want[rt.Topic][i] {
 				t.Errorf("%s-%d: error %d, want %d", rt.Topic, rp.Partition, rp.ErrorCode, want[rt.Topic][i])
@@ -242,6 +245,9 @@ func TestElectLeaders(t *testing.T) {
 				t.Fatalf("v%d type %d: error %d, %d topics", version, typ, resp.ErrorCode, len(resp.Topics))
 			}
 			for _, rt := range resp.Topics {
+				if len(rt.Partitions) != len(want[rt.Topic]) {
+					t.Fatalf("v%d type %d: %s answers %d partitions, want %d", version, typ, rt.Topic, len(rt.Partitions), len(want[rt.Topic]))
+				}
 				for i, rp := range rt.Partitions {
 					if rp.ErrorCode != want[rt.Topic][i] {
 						t.Errorf("v%d type %d: %s-%d error %d, want %d", version, typ, rt.Topic, rp.Partition, rp.ErrorCode, want[rt.Topic][i])

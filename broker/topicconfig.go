@@ -148,7 +148,7 @@ var topicConfigs = []topicConfigDef{
 	{name: "delete.retention.ms", kafkaKey: "log.cleaner.delete.retention.ms", typ: kmsg.ConfigTypeLong, def: constDef("86400000"), check: checkLong(0)},
 	{name: "file.delete.delay.ms", kafkaKey: "log.segment.delete.delay.ms", typ: kmsg.ConfigTypeLong, def: constDef("60000"), check: checkLong(0)},
 	{name: "flush.messages", kafkaKey: "log.flush.interval.messages", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(1)},
-	{name: "flush.ms", kafkaKey: "log.flush.interval.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(0)},
+	{name: "flush.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(0)},
 	{name: "follower.replication.throttled.replicas", kafkaKey: "follower.replication.throttled.replicas", typ: kmsg.ConfigTypeList, def: constDef(""), check: checkThrottledReplicas, doc: "stored: replication is not throttled"},
 	{name: "index.interval.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "log.index.interval.bytes", check: checkInt(0)},
 	{name: "leader.replication.throttled.replicas", kafkaKey: "leader.replication.throttled.replicas", typ: kmsg.ConfigTypeList, def: constDef(""), check: checkThrottledReplicas, doc: "stored: replication is not throttled"},
