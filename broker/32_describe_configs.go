@@ -62,7 +62,7 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 					if i < 0 {
 						continue
 					}
-					layers = layers[i : i+1]
+					layers = layers[i:] // as Kafka: all but this broker's own
 				}
 				v := layers[0].value
 				c := kmsg.NewDescribeConfigsResponseResourceConfig()

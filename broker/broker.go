@@ -267,11 +267,11 @@ func (b *Broker) logConfig(st *replication.State, t *replication.Topic) logstore
 // retention returns the time and size limits that delete whole segments.
 // Like Kafka, a topic whose cleanup.policy lacks "delete" (compact only, as
 // __consumer_offsets) is never trimmed by them.
-func (b *Broker) retention(t *replication.Topic) (int64, int64) {
-	if !slices.Contains(strings.Split(b.topicValue(t, "cleanup.policy"), ","), "delete") {
+func (b *Broker) retention(st *replication.State, t *replication.Topic) (int64, int64) {
+	if !slices.Contains(strings.Split(b.topicValueIn(st, t, "cleanup.policy"), ","), "delete") {
 		return -1, -1
 	}
-	return b.topicInt64(t, "retention.ms"), b.topicInt64(t, "retention.bytes")
+	return b.topicInt64In(st, t, "retention.ms"), b.topicInt64In(st, t, "retention.bytes")
 }
 
 // Handle implements protocol.Handler.

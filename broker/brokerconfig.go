@@ -42,12 +42,26 @@ type brokerSetting struct {
 // default. It must not use b.node: partitions open, and ask for their log
 // settings, inside replication.StartNode, before b.node is set.
 func (b *Broker) brokerSettings(st *replication.State, key string) []brokerSetting {
+	return b.brokerLayers(st, key, true)
+}
+
+// brokerInForce is the first of brokerSettings, found without the others.
+func (b *Broker) brokerInForce(st *replication.State, key string) brokerSetting {
+	return b.brokerLayers(st, key, false)[0]
+}
+
+func (b *Broker) brokerLayers(st *replication.State, key string, all bool) []brokerSetting {
 	var out []brokerSetting
-	if v, ok := st.BrokerConfigs[strconv.Itoa(int(b.cfg.NodeID))][key]; ok {
-		out = append(out, brokerSetting{v, kmsg.ConfigSourceDynamicBrokerConfig})
-	}
-	if v, ok := st.BrokerConfigs[""][key]; ok {
-		out = append(out, brokerSetting{v, kmsg.ConfigSourceDynamicDefaultBrokerConfig})
+	if len(st.BrokerConfigs) > 0 {
+		if v, ok := st.BrokerConfigs[strconv.Itoa(int(b.cfg.NodeID))][key]; ok {
+			out = append(out, brokerSetting{v, kmsg.ConfigSourceDynamicBrokerConfig})
+		}
+		if v, ok := st.BrokerConfigs[""][key]; ok {
+			out = append(out, brokerSetting{v, kmsg.ConfigSourceDynamicDefaultBrokerConfig})
+		}
+		if len(out) > 0 && !all {
+			return out
+		}
 	}
 	v, _ := b.cfg.Get(key)
 	return append(out, brokerSetting{v, b.brokerSource(key)})
@@ -58,7 +72,7 @@ func (b *Broker) brokerSettings(st *replication.State, key string) []brokerSetti
 func (b *Broker) alterBrokerConfigs(ctx context.Context, name string, cfgs map[string]*string, replaceAll, validateOnly bool) error {
 	if name != "" {
 		id, err := strconv.ParseInt(name, 10, 32)
-		if err != nil {
+		if err != nil || strconv.Itoa(int(id)) != name {
 			return kafkaErrorf(kerr.InvalidRequest, "broker resource %q is neither a broker id nor empty (the cluster-wide defaults)", name)
 		}
 		if _, ok := b.node.Controller().State().Brokers[int32(id)]; !ok {
@@ -67,16 +81,18 @@ func (b *Broker) alterBrokerConfigs(ctx context.Context, name string, cfgs map[s
 	}
 	var static []string
 	for k, v := range cfgs {
+		if v == nil {
+			continue // deleting a key not set is a no-op, as in Kafka
+		}
 		d, ok := dynamicBrokerKey(k)
 		if !ok {
 			static = append(static, k)
 			continue
 		}
-		if v == nil {
-			continue
-		}
 		if err := d.check(*v); err != nil {
-			return kafkaErrorf(kerr.InvalidConfig, "invalid value %q for %s: %v", *v, k, err)
+			// INVALID_REQUEST, not INVALID_CONFIG, as Kafka answers for
+			// broker resources.
+			return kafkaErrorf(kerr.InvalidRequest, "invalid value %q for %s: %v", *v, k, err)
 		}
 	}
 	if len(static) > 0 {

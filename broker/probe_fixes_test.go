@@ -591,8 +591,14 @@ func TestDynamicBrokerConfigs(t *testing.T) {
 	if code, msg := incr("1", false, "num.partitions", "3"); code != kerr.InvalidRequest.Code {
 		t.Fatalf("num.partitions: error %d (%s), want INVALID_REQUEST: it is static", code, msg)
 	}
-	if code, _ := incr("", false, "log.retention.ms", "abc"); code != kerr.InvalidConfig.Code {
-		t.Fatalf("a bad value: error %d, want INVALID_CONFIG", code)
+	if code, _ := incr("", false, "log.retention.ms", "abc"); code != kerr.InvalidRequest.Code {
+		t.Fatalf("a bad value: error %d, want INVALID_REQUEST (Kafka's answer for broker resources)", code)
+	}
+	if code, _ := incr("01", false, "log.retention.ms", "5000"); code != kerr.InvalidRequest.Code {
+		t.Fatalf("broker \"01\": error %d, want INVALID_REQUEST", code)
+	}
+	if code, _ := incr("1", false, "num.partitions", ""); code != 0 {
+		t.Fatalf("deleting a static key that is not set: error %d, want none (a no-op)", code)
 	}
 	if code, _ := incr("7", false, "log.retention.ms", "5000"); code != kerr.InvalidRequest.Code {
 		t.Fatalf("an unknown broker: error %d, want INVALID_REQUEST", code)

@@ -200,7 +200,7 @@ func topicConfigDefFor(name string) *topicConfigDef {
 // force, or the fixed default.
 func (b *Broker) topicDefault(st *replication.State, d *topicConfigDef) (string, kmsg.ConfigSource) {
 	if d.brokerKey != "" {
-		l := b.brokerSettings(st, d.brokerKey)[0]
+		l := b.brokerInForce(st, d.brokerKey)
 		return l.value, l.source
 	}
 	return d.def(&b.cfg), kmsg.ConfigSourceDefaultConfig

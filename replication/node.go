@@ -36,8 +36,9 @@ type Config struct {
 	// LogConfig returns the log settings of a topic's partitions in the
 	// cluster state st.
 	LogConfig func(st *State, t *Topic) logstore.Config
-	// Retention returns a topic's retention.ms and retention.bytes (-1: none).
-	Retention func(t *Topic) (ms, bytes int64)
+	// Retention returns a topic's retention.ms and retention.bytes (-1: none)
+	// in the cluster state st.
+	Retention func(st *State, t *Topic) (ms, bytes int64)
 	// RetentionCheckInterval is log.retention.check.interval.ms.
 	RetentionCheckInterval time.Duration
 	// RecycleBytes is how much of deleted partitions' segment files the node keeps,
@@ -95,7 +96,7 @@ func StartNode(cfg Config) (*Node, error) {
 		cfg.LogConfig = func(*State, *Topic) logstore.Config { return logstore.Config{} }
 	}
 	if cfg.Retention == nil {
-		cfg.Retention = func(*Topic) (int64, int64) { return -1, -1 }
+		cfg.Retention = func(*State, *Topic) (int64, int64) { return -1, -1 }
 	}
 	if cfg.RetentionCheckInterval <= 0 {
 		cfg.RetentionCheckInterval = 5 * time.Minute
@@ -389,6 +390,7 @@ func (n *Node) reconcile() {
 		lim logstore.Limits
 	}
 	var toRelimit []relimit
+	limits := map[string]logstore.Limits{} // by topic, computed once
 	n.mu.Lock()
 	for name, ps := range n.partitions {
 		t := st.Topics[name]
@@ -399,7 +401,12 @@ func (n *Node) reconcile() {
 				continue
 			}
 			// A topic's segment settings apply to its open logs, as in Kafka.
-			if lim := n.cfg.LogConfig(st, t).Limits(); lim != p.limits {
+			lim, ok := limits[name]
+			if !ok {
+				lim = n.cfg.LogConfig(st, t).Limits()
+				limits[name] = lim
+			}
+			if lim != p.limits {
 				toRelimit = append(toRelimit, relimit{p, lim})
 			}
 		}
@@ -559,7 +566,7 @@ func (n *Node) EnforceRetention(now time.Time) {
 		if t == nil || !p.Ready() {
 			continue
 		}
-		ms, bytes := n.cfg.Retention(t)
+		ms, bytes := n.cfg.Retention(st, t)
 		p.enforceRetention(now, ms, bytes)
 	}
 }
