@@ -780,3 +780,25 @@ func TestSetLimits(t *testing.T) {
 	}
 	checkEntries(t, l, all)
 }
+
+// An epoch older than the log's first ends where the first starts, or at
+// the log start offset once DeleteRecords moved it past that; with no
+// batches at all, at the log end.
+func TestEpochEndOffsetBeforeFirst(t *testing.T) {
+	l := openT(t, t.TempDir(), Config{})
+	defer l.Close()
+	if ep, end := l.EpochEndOffset(3); ep != 3 || end != 0 {
+		t.Fatalf("empty log: EpochEndOffset(3) = %d %d, want 3 0", ep, end)
+	}
+	g := &entryGen{t: t, term: 4}
+	mustStore(t, l, g.batch(5, 10, 1), g.batch(5, 10, 2)) // offsets 0-9, epoch 4
+	if ep, end := l.EpochEndOffset(2); ep != 2 || end != 0 {
+		t.Fatalf("EpochEndOffset(2) = %d %d, want 2 0", ep, end)
+	}
+	if err := l.SetStartOffset(7); err != nil {
+		t.Fatal(err)
+	}
+	if ep, end := l.EpochEndOffset(2); ep != 2 || end != 7 {
+		t.Fatalf("after the log start moved to 7: EpochEndOffset(2) = %d %d, want 2 7", ep, end)
+	}
+}
