@@ -47,7 +47,8 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 				break
 			}
 			if rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger {
-				break // no per-logger levels to report
+				res.Configs = b.describeLoggers(wanted)
+				break
 			}
 			for _, key := range sortedKeys() {
 				if !wanted(key) {

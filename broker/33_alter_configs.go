@@ -71,7 +71,7 @@ func (b *Broker) alterTopicConfigs(ctx context.Context, typ kmsg.ConfigResourceT
 	case kmsg.ConfigResourceTypeBroker:
 		return b.alterBrokerConfigs(ctx, name, cfgs, replaceAll, validateOnly)
 	case kmsg.ConfigResourceTypeBrokerLogger:
-		return kafkaErrorf(kerr.InvalidRequest, "broker loggers are set with --log-level")
+		return kafkaErrorf(kerr.InvalidRequest, "AlterConfigs does not support broker loggers: use IncrementalAlterConfigs")
 	default:
 		return kafkaErrorf(kerr.InvalidRequest, "unsupported resource type %d", typ)
 	}

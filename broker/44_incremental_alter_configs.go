@@ -23,6 +23,10 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.Incr
 		var err error
 		if dup[configResource{rr.ResourceType, rr.ResourceName}] {
 			err = errDuplicateResource
+		} else if rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger {
+			res.ErrorCode, res.ErrorMessage = errCodeMsg(b.alterLoggers(rr, r.ValidateOnly))
+			resp.Resources = append(resp.Resources, res)
+			continue
 		}
 		// As Kafka: a key named twice, or a null value for anything but
 		// DELETE, makes the whole resource an invalid request.

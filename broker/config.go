@@ -62,6 +62,10 @@ type Config struct {
 	OffsetMetadataMaxBytes        int32
 
 	Logger *slog.Logger
+	// LogLevel, when set, is the level of Logger's handler: the "root"
+	// broker logger, which IncrementalAlterConfigs may change at run time
+	// (kafka-configs --entity-type broker-loggers).
+	LogLevel *slog.LevelVar
 
 	// Ignored lists the keys of a properties file that are Kafka broker
 	// settings with no meaning here (thread counts, KRaft roles, ...);

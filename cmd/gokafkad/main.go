@@ -61,8 +61,10 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "gokafkad: --log-level: %v\n", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg.Logger = logger
+	levelVar := new(slog.LevelVar)
+	levelVar.Set(level)
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: levelVar}))
+	cfg.Logger, cfg.LogLevel = logger, levelVar
 	if len(cfg.Ignored) > 0 {
 		logger.Warn("ignoring Kafka settings that mean nothing to gokafkad", "file", *configFile, "keys", strings.Join(cfg.Ignored, ","))
 	}
