@@ -211,6 +211,15 @@ func (c *coordinator) load(idx int32, st *shardState) {
 	if gone := deletedPartitions(before, c.b.node.Controller().State()); gone != nil {
 		shard.DeleteOffsets(gone)
 	}
+	// Offsets of topics deleted before the load began (the broker stopped
+	// before their cleanup, or another broker led the shard then) go too,
+	// once the metadata is known to hold every committed change: commits
+	// are refused for topics it does not hold, so no offset of a topic
+	// missing from it is anyone's.
+	if c.b.node.ControllerCaughtUp(10 * time.Second) {
+		st := c.b.node.Controller().State()
+		shard.DeleteOffsets(func(topic string, _ int32) bool { return st.Topics[topic] == nil })
+	}
 }
 
 func (c *coordinator) groupsConfig() groups.Config {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/groups"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -750,4 +751,52 @@ func TestBrokerLoggers(t *testing.T) {
 	if code := rawRequest(t, b, legacy).(*kmsg.AlterConfigsResponse).Resources[0].ErrorCode; code != kerr.InvalidRequest.Code {
 		t.Errorf("legacy AlterConfigs of a logger: error %d, want INVALID_REQUEST", code)
 	}
+}
+
+// TestStrayOffsetsDroppedOnLoad: offsets of a topic the metadata does not
+// hold (deleted while no cleanup ran, or committed before commits were
+// checked) are dropped when a coordinator shard loads.
+func TestStrayOffsetsDroppedOnLoad(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	cl := newClient(t, b)
+	createTopic(t, cl, "real", 1, nil)
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Group, commit.Generation = "stray-g", -1
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = "real"
+	rp := kmsg.NewOffsetCommitRequestTopicPartition()
+	rp.Offset = 4
+	rt.Partitions = append(rt.Partitions, rp)
+	commit.Topics = append(commit.Topics, rt)
+	if code := request[*kmsg.OffsetCommitResponse](t, cl, commit).Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("commit: %v", kerr.ErrorForCode(code))
+	}
+	// A commit for "ghost", written straight into the group's shard.
+	key := kmsg.NewOffsetCommitKey()
+	key.Version, key.Group, key.Topic = 1, "stray-g", "ghost"
+	val := kmsg.NewOffsetCommitValue()
+	val.Version, val.Offset, val.CommitTimestamp = 3, 9, time.Now().UnixMilli()
+	part := b.node.Partition(offsetsTopic, shardIndex("stray-g", b.coord.numShards()))
+	if err := (&offsetsStore{part: part}).Append([]groups.Record{{Key: key.AppendTo(nil), Value: val.AppendTo(nil)}})(); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	b = startBroker(t, dir, nil)
+	defer b.Close()
+	cl = newClient(t, b)
+	fetchAll := func() map[string]int64 {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Version = 7
+		req.Group = "stray-g"
+		out := map[string]int64{}
+		for _, ft := range request[*kmsg.OffsetFetchResponse](t, cl, req).Topics {
+			for _, fp := range ft.Partitions {
+				out[ft.Topic] = fp.Offset
+			}
+		}
+		return out
+	}
+	waitFor(t, func() bool { got := fetchAll(); _, ghost := got["ghost"]; return !ghost && got["real"] == 4 }, "the ghost topic's offset to go and real's to stay")
 }

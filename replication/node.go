@@ -261,6 +261,16 @@ func newClusterID() string {
 // Controller returns the metadata controller.
 func (n *Node) Controller() *Controller { return n.controller }
 
+// ControllerCaughtUp waits until the metadata state holds every change the
+// cluster has committed (a raft barrier on the controller's leader) and
+// reports whether it does: false on any other node, or if the wait failed.
+func (n *Node) ControllerCaughtUp(timeout time.Duration) bool {
+	if n.controllerRaft.State() != raft.Leader {
+		return false
+	}
+	return n.controllerRaft.Barrier(timeout).Error() == nil
+}
+
 // ID is this node's broker id.
 func (n *Node) ID() int32 { return n.cfg.NodeID }
 
