@@ -216,9 +216,11 @@ func (c *coordinator) load(idx int32, st *shardState) {
 	// once the metadata is known to hold every committed change: commits
 	// are refused for topics it does not hold, so no offset of a topic
 	// missing from it is anyone's.
+	// The state is read as each offset is looked at, so a topic created
+	// meanwhile and committed to keeps its offsets.
 	if c.b.node.ControllerCaughtUp(10 * time.Second) {
-		st := c.b.node.Controller().State()
-		shard.DeleteOffsets(func(topic string, _ int32) bool { return st.Topics[topic] == nil })
+		ctl := c.b.node.Controller()
+		shard.DeleteOffsets(func(topic string, _ int32) bool { return ctl.State().Topics[topic] == nil })
 	}
 }
 
