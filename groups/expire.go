@@ -26,12 +26,7 @@ func (s *Shard) ExpireOffsets() {
 	now := s.clock.Now()
 	nowMs := now.UnixMilli()
 	retention := s.cfg.OffsetsRetention.Milliseconds()
-	ids := make([]string, 0, len(s.groups))
-	for id := range s.groups {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range s.sortedGroupIDs() {
 		g := s.groups[id]
 		var base func(o offset) int64 // retention counts from here; nil: only explicit expiry
 		var subscribed map[string]bool
@@ -81,12 +76,7 @@ func (s *Shard) DeleteOffsets(gone func(topic string, partition int32) bool) {
 		s.mu.Unlock()
 		return
 	}
-	ids := make([]string, 0, len(s.groups))
-	for id := range s.groups {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range s.sortedGroupIDs() {
 		g := s.groups[id]
 		drop := make(map[tp]bool)
 		for k := range g.offsets {
@@ -142,4 +132,15 @@ func (s *Shard) dropOffsets(g *group, drop map[tp]bool, what string) {
 			s.log.Info("removed empty group", "group", g.id)
 		}
 	})
+}
+
+// sortedGroupIDs returns the ids of the shard's groups in order; s.mu is
+// held.
+func (s *Shard) sortedGroupIDs() []string {
+	ids := make([]string, 0, len(s.groups))
+	for id := range s.groups {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
 }
