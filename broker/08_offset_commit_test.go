@@ -1,0 +1,182 @@
+package broker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gokafka/gokafka/groups"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestOffsetCommitUnknownPartitions: as in Kafka, a commit for a topic or
+// partition the metadata does not hold is answered UNKNOWN_TOPIC_OR_PARTITION
+// and stored nowhere, while the known partitions of the same request commit.
+func TestOffsetCommitUnknownPartitions(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "oc", 2, nil)
+
+	commit := func(topics map[string][]int32, order []string) *kmsg.OffsetCommitResponse {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Version = 8
+		req.Group = "oc-group"
+		req.Generation = -1
+		for _, name := range order {
+			rt := kmsg.NewOffsetCommitRequestTopic()
+			rt.Topic = name
+			for _, p := range topics[name] {
+				rp := kmsg.NewOffsetCommitRequestTopicPartition()
+				rp.Partition = p
+				rp.Offset = 7
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			req.Topics = append(req.Topics, rt)
+		}
+		return request[*kmsg.OffsetCommitResponse](t, cl, req)
+	}
+	resp := commit(map[string][]int32{"nosuch": {0}, "oc": {0, 55, 1}}, []string{"nosuch", "oc"})
+	want := map[string][]int16{
+		"nosuch": {kerr.UnknownTopicOrPartition.Code},
+		"oc":     {0, kerr.UnknownTopicOrPartition.Code, 0},
+	}
+	if len(resp.Topics) != 2 {
+		t.Fatalf("answer lists %d topics, want 2", len(resp.Topics))
+	}
+	for _, rt := range resp.Topics {
+		if len(rt.Partitions) != len(want[rt.Topic]) {
+			t.Fatalf("%s answers %d partitions, want %d", rt.Topic, len(rt.Partitions), len(want[rt.Topic]))
+		}
+		for i, rp := range rt.Partitions {
+			if rp.ErrorCode != want[rt.Topic][i] {
+				t.Errorf("%s-%d: error %d, want %d", rt.Topic, rp.Partition, rp.ErrorCode, want[rt.Topic][i])
+			}
+		}
+	}
+	// Only unknown partitions: answered without the coordinator.
+	resp = commit(map[string][]int32{"nosuch": {0, 1}}, []string{"nosuch"})
+	for _, rp := range resp.Topics[0].Partitions {
+		if rp.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+			t.Errorf("nosuch-%d: error %d, want UNKNOWN_TOPIC_OR_PARTITION", rp.Partition, rp.ErrorCode)
+		}
+	}
+
+	fetch := kmsg.NewPtrOffsetFetchRequest()
+	fetch.Version = 7
+	fetch.Group = "oc-group"
+	fetch.Topics = nil // all
+	fr := request[*kmsg.OffsetFetchResponse](t, cl, fetch)
+	got := map[string][]int32{}
+	for _, ft := range fr.Topics {
+		for _, fp := range ft.Partitions {
+			got[ft.Topic] = append(got[ft.Topic], fp.Partition)
+			if fp.Offset != 7 {
+				t.Errorf("%s-%d: committed offset %d, want 7", ft.Topic, fp.Partition, fp.Offset)
+			}
+		}
+	}
+	if len(got) != 1 || len(got["oc"]) != 2 {
+		t.Errorf("the group holds offsets for %v, want oc-0 and oc-1 only", got)
+	}
+}
+
+// TestDeletedTopicOffsets: deleting a topic removes the groups' committed
+// offsets of it, as Kafka does, so a topic created again under the name
+// does not inherit them.
+func TestDeletedTopicOffsets(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "dt", 2, nil)
+	createTopic(t, cl, "dt-kept", 1, nil)
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Group, commit.Generation = "dt-group", -1
+	for _, name := range []string{"dt", "dt-kept"} {
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = name
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Offset = 3
+		rt.Partitions = append(rt.Partitions, rp)
+		commit.Topics = append(commit.Topics, rt)
+	}
+	for _, rt := range request[*kmsg.OffsetCommitResponse](t, cl, commit).Topics {
+		if rt.Partitions[0].ErrorCode != 0 {
+			t.Fatalf("commit %s: %v", rt.Topic, kerr.ErrorForCode(rt.Partitions[0].ErrorCode))
+		}
+	}
+	committed := func() map[string]int64 {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Version = 7
+		req.Group = "dt-group"
+		out := map[string]int64{}
+		for _, ft := range request[*kmsg.OffsetFetchResponse](t, cl, req).Topics {
+			for _, fp := range ft.Partitions {
+				out[ft.Topic] = fp.Offset
+			}
+		}
+		return out
+	}
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	del.TopicNames = []string{"dt"}
+	rdt := kmsg.NewDeleteTopicsRequestTopic()
+	name := "dt"
+	rdt.Topic = &name
+	del.Topics = append(del.Topics, rdt)
+	if code := request[*kmsg.DeleteTopicsResponse](t, cl, del).Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("delete: %v", kerr.ErrorForCode(code))
+	}
+	waitFor(t, func() bool { _, ok := committed()["dt"]; return !ok }, "the deleted topic's offsets to go")
+	createTopic(t, cl, "dt", 2, nil)
+	if got := committed(); got["dt-kept"] != 3 || len(got) != 1 {
+		t.Fatalf("after deleting and creating dt again the group holds %v, want only dt-kept at 3", got)
+	}
+}
+
+// TestStrayOffsetsDroppedOnLoad: offsets of a topic the metadata does not
+// hold (deleted while no cleanup ran, or committed before commits were
+// checked) are dropped when a coordinator shard loads.
+func TestStrayOffsetsDroppedOnLoad(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	cl := newClient(t, b)
+	createTopic(t, cl, "real", 1, nil)
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Group, commit.Generation = "stray-g", -1
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = "real"
+	rp := kmsg.NewOffsetCommitRequestTopicPartition()
+	rp.Offset = 4
+	rt.Partitions = append(rt.Partitions, rp)
+	commit.Topics = append(commit.Topics, rt)
+	if code := request[*kmsg.OffsetCommitResponse](t, cl, commit).Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("commit: %v", kerr.ErrorForCode(code))
+	}
+	// A commit for "ghost", written straight into the group's shard.
+	key := kmsg.NewOffsetCommitKey()
+	key.Version, key.Group, key.Topic = 1, "stray-g", "ghost"
+	val := kmsg.NewOffsetCommitValue()
+	val.Version, val.Offset, val.CommitTimestamp = 3, 9, time.Now().UnixMilli()
+	part := b.node.Partition(offsetsTopic, shardIndex("stray-g", b.coord.numShards()))
+	if err := (&offsetsStore{part: part}).Append([]groups.Record{{Key: key.AppendTo(nil), Value: val.AppendTo(nil)}})(); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	b = startBroker(t, dir, nil)
+	defer b.Close()
+	cl = newClient(t, b)
+	fetchAll := func() map[string]int64 {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Version = 7
+		req.Group = "stray-g"
+		out := map[string]int64{}
+		for _, ft := range request[*kmsg.OffsetFetchResponse](t, cl, req).Topics {
+			for _, fp := range ft.Partitions {
+				out[ft.Topic] = fp.Offset
+			}
+		}
+		return out
+	}
+	waitFor(t, func() bool { got := fetchAll(); _, ghost := got["ghost"]; return !ghost && got["real"] == 4 }, "the ghost topic's offset to go and real's to stay")
+}

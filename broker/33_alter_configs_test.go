@@ -1,0 +1,152 @@
+package broker
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestAlterConfigsRequestChecks: Kafka's checks before any change: a
+// resource named twice (both requests), a key named twice or a null value
+// to set (IncrementalAlterConfigs) make an INVALID_REQUEST, and nothing
+// changes.
+func TestAlterConfigsRequestChecks(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "ac", 1, map[string]string{"retention.ms": "1000000"})
+	str := func(s string) *string { return &s }
+	type op struct {
+		name string
+		op   kmsg.IncrementalAlterConfigOp
+		val  *string
+	}
+	incr := func(resources ...[]op) []int16 {
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		for _, ops := range resources {
+			rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+			rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "ac"
+			for _, o := range ops {
+				c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+				c.Name, c.Op, c.Value = o.name, o.op, o.val
+				rr.Configs = append(rr.Configs, c)
+			}
+			req.Resources = append(req.Resources, rr)
+		}
+		var codes []int16
+		for _, r := range request[*kmsg.IncrementalAlterConfigsResponse](t, cl, req).Resources {
+			codes = append(codes, r.ErrorCode)
+		}
+		return codes
+	}
+	inv := kerr.InvalidRequest.Code
+	for name, tc := range map[string]struct {
+		resources [][]op
+		want      []int16
+	}{
+		"resource twice": {[][]op{{{"retention.ms", kmsg.IncrementalAlterConfigOpSet, str("5")}}, {{"segment.ms", kmsg.IncrementalAlterConfigOpSet, str("60000")}}}, []int16{inv, inv}},
+		"key twice":      {[][]op{{{"retention.ms", kmsg.IncrementalAlterConfigOpSet, str("5")}, {"retention.ms", kmsg.IncrementalAlterConfigOpDelete, nil}}}, []int16{inv}},
+		"null set":       {[][]op{{{"retention.ms", kmsg.IncrementalAlterConfigOpSet, nil}}}, []int16{inv}},
+		"null append":    {[][]op{{{"cleanup.policy", kmsg.IncrementalAlterConfigOpAppend, nil}}}, []int16{inv}},
+	} {
+		if got := incr(tc.resources...); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: codes %v, want %v", name, got, tc.want)
+		}
+	}
+
+	legacy := kmsg.NewPtrAlterConfigsRequest()
+	for range 2 {
+		rr := kmsg.NewAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "ac"
+		c := kmsg.NewAlterConfigsRequestResourceConfig()
+		c.Name, c.Value = "retention.ms", str("5")
+		rr.Configs = append(rr.Configs, c)
+		legacy.Resources = append(legacy.Resources, rr)
+	}
+	for _, r := range request[*kmsg.AlterConfigsResponse](t, cl, legacy).Resources {
+		if r.ErrorCode != inv {
+			t.Errorf("AlterConfigs, resource twice: error %v, want INVALID_REQUEST", kerr.ErrorForCode(r.ErrorCode))
+		}
+	}
+
+	// None of it changed anything.
+	if v := b.topicValue(b.node.Controller().State().Topics["ac"], "retention.ms"); v != "1000000" {
+		t.Errorf("retention.ms = %s after refused requests, want 1000000", v)
+	}
+}
+
+// TestAlterConfigsNullValue: legacy AlterConfigs refuses a null value, as
+// Kafka does, rather than dropping the key.
+func TestAlterConfigsNullValue(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "nv", 1, map[string]string{"retention.ms": "1000000"})
+	req := kmsg.NewPtrAlterConfigsRequest()
+	rr := kmsg.NewAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "nv"
+	c := kmsg.NewAlterConfigsRequestResourceConfig()
+	c.Name = "retention.ms"
+	rr.Configs = append(rr.Configs, c)
+	req.Resources = append(req.Resources, rr)
+	if code := request[*kmsg.AlterConfigsResponse](t, cl, req).Resources[0].ErrorCode; code != kerr.InvalidRequest.Code {
+		t.Fatalf("null value: error %v, want INVALID_REQUEST", kerr.ErrorForCode(code))
+	}
+	if v := b.topicValue(b.node.Controller().State().Topics["nv"], "retention.ms"); v != "1000000" {
+		t.Errorf("retention.ms = %s after a refused request", v)
+	}
+}
+
+// TestAlteredSegmentSettingsApply: a topic's new segment size reaches its
+// open log, as in Kafka: later batches roll segments by it, with no
+// restart.
+func TestAlteredSegmentSettingsApply(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "seg", 1, nil)
+	segments := func() int {
+		ents, err := os.ReadDir(filepath.Join(dir, "seg-0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".log") {
+				n++
+			}
+		}
+		return n
+	}
+	produce := func() {
+		if p := produceRaw(t, cl, "seg", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(40, strings.Repeat("x", 60)))); p.ErrorCode != 0 {
+			t.Fatalf("produce: %v", kerr.ErrorForCode(p.ErrorCode))
+		}
+	}
+	for range 3 {
+		produce()
+	}
+	if n := segments(); n != 1 {
+		t.Fatalf("%d segments under the default segment size, want 1", n)
+	}
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "seg"
+	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	c.Name, c.Op, c.Value = "internal.segment.bytes", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("2048")
+	rr.Configs = append(rr.Configs, c)
+	req.Resources = append(req.Resources, rr)
+	if code := request[*kmsg.IncrementalAlterConfigsResponse](t, cl, req).Resources[0].ErrorCode; code != 0 {
+		t.Fatalf("alter: %v", kerr.ErrorForCode(code))
+	}
+	// The log takes the setting once the broker has seen the change; each
+	// batch (about 2.7 KB) then fills a 2 KB segment.
+	waitFor(t, func() bool { produce(); return segments() >= 3 }, "batches to roll segments by the new size")
+}

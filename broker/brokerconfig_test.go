@@ -1,0 +1,153 @@
+package broker
+
+import (
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestDynamicBrokerConfigs: the broker keys that supply topic defaults can
+// be changed at run time, for the cluster ("") or for this broker, as with
+// kafka-configs --entity-type brokers; this broker's setting wins, topics
+// that set nothing follow, the change survives a restart, and static keys
+// are refused.
+func TestDynamicBrokerConfigs(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	cl := newClient(t, b)
+	createTopic(t, cl, "dyn", 1, nil)
+	createTopic(t, cl, "dyn-own", 1, map[string]string{"retention.ms": "777"})
+	incr := func(name string, validateOnly bool, kv ...string) (int16, string) {
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		req.ValidateOnly = validateOnly
+		rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, name
+		for i := 0; i < len(kv); i += 2 {
+			c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+			c.Name, c.Op, c.Value = kv[i], kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(kv[i+1])
+			if kv[i+1] == "" {
+				c.Op, c.Value = kmsg.IncrementalAlterConfigOpDelete, nil
+			}
+			rr.Configs = append(rr.Configs, c)
+		}
+		req.Resources = append(req.Resources, rr)
+		r := rawRequest(t, b, req).(*kmsg.IncrementalAlterConfigsResponse).Resources[0]
+		msg := ""
+		if r.ErrorMessage != nil {
+			msg = *r.ErrorMessage
+		}
+		return r.ErrorCode, msg
+	}
+	describe := func(b *Broker, typ kmsg.ConfigResourceType, name, key string) (string, kmsg.ConfigSource, bool) {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		req.Version = 4
+		rr := kmsg.NewDescribeConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName, rr.ConfigNames = typ, name, []string{key}
+		req.Resources = append(req.Resources, rr)
+		res := rawRequest(t, b, req).(*kmsg.DescribeConfigsResponse).Resources[0]
+		if res.ErrorCode != 0 {
+			t.Fatalf("describe %s %s: %v", name, key, kerr.ErrorForCode(res.ErrorCode))
+		}
+		if len(res.Configs) == 0 {
+			return "", 0, false
+		}
+		return *res.Configs[0].Value, res.Configs[0].Source, res.Configs[0].ReadOnly
+	}
+	if code, msg := incr("1", false, "num.partitions", "3"); code != kerr.InvalidRequest.Code {
+		t.Fatalf("num.partitions: error %d (%s), want INVALID_REQUEST: it is static", code, msg)
+	}
+	if code, _ := incr("", false, "log.retention.ms", "abc"); code != kerr.InvalidRequest.Code {
+		t.Fatalf("a bad value: error %d, want INVALID_REQUEST (Kafka's answer for broker resources)", code)
+	}
+	if code, _ := incr("01", false, "log.retention.ms", "5000"); code != kerr.InvalidRequest.Code {
+		t.Fatalf("broker \"01\": error %d, want INVALID_REQUEST", code)
+	}
+	if code, _ := incr("1", false, "num.partitions", ""); code != 0 {
+		t.Fatalf("deleting a static key that is not set: error %d, want none (a no-op)", code)
+	}
+	if code, _ := incr("7", false, "log.retention.ms", "5000"); code != kerr.InvalidRequest.Code {
+		t.Fatalf("an unknown broker: error %d, want INVALID_REQUEST", code)
+	}
+	if code, _ := incr("", true, "log.retention.ms", "5000"); code != 0 {
+		t.Fatalf("validate only: error %d", code)
+	}
+	if v, _, _ := describe(b, kmsg.ConfigResourceTypeTopic, "dyn", "retention.ms"); v != "604800000" {
+		t.Fatalf("validate only changed retention.ms to %s", v)
+	}
+
+	if code, msg := incr("", false, "log.retention.ms", "5000"); code != 0 {
+		t.Fatalf("cluster default: error %d (%s)", code, msg)
+	}
+	if v, src, _ := describe(b, kmsg.ConfigResourceTypeTopic, "dyn", "retention.ms"); v != "5000" || src != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
+		t.Errorf("topic following the cluster default: %s from source %d", v, src)
+	}
+	if v, _, _ := describe(b, kmsg.ConfigResourceTypeTopic, "dyn-own", "retention.ms"); v != "777" {
+		t.Errorf("topic with its own retention.ms: %s", v)
+	}
+	if v, src, ro := describe(b, kmsg.ConfigResourceTypeBroker, "", "log.retention.ms"); v != "5000" || src != kmsg.ConfigSourceDynamicDefaultBrokerConfig || ro {
+		t.Errorf("cluster-wide defaults: %s from source %d, read-only %v", v, src, ro)
+	}
+	if code, _ := incr("1", false, "log.retention.ms", "6000"); code != 0 {
+		t.Fatalf("this broker: error %d", code)
+	}
+	if v, src, _ := describe(b, kmsg.ConfigResourceTypeBroker, "1", "log.retention.ms"); v != "6000" || src != kmsg.ConfigSourceDynamicBrokerConfig {
+		t.Errorf("broker 1: %s from source %d, want its own 6000", v, src)
+	}
+	if got := b.topicInt64(b.node.Controller().State().Topics["dyn"], "retention.ms"); got != 6000 {
+		t.Errorf("retention.ms in force for dyn: %d, want 6000", got)
+	}
+
+	// It survives a restart, and deleting the broker's setting falls back to
+	// the cluster's.
+	b.Close()
+	b = startBroker(t, dir, nil)
+	defer b.Close()
+	if v, _, _ := describe(b, kmsg.ConfigResourceTypeTopic, "dyn", "retention.ms"); v != "6000" {
+		t.Errorf("after a restart: retention.ms %s, want 6000", v)
+	}
+	if code, _ := incr("1", false, "log.retention.ms", ""); code != 0 {
+		t.Fatalf("delete: error %d", code)
+	}
+	if v, _, _ := describe(b, kmsg.ConfigResourceTypeTopic, "dyn", "retention.ms"); v != "5000" {
+		t.Errorf("after deleting broker 1's setting: %s, want the cluster's 5000", v)
+	}
+	if _, _, ro := describe(b, kmsg.ConfigResourceTypeBroker, "1", "num.partitions"); !ro {
+		t.Errorf("num.partitions is not read-only")
+	}
+}
+
+// TestBrokerConfigTypes: DescribeConfigs gives each broker key its Kafka
+// type and, when asked, its documentation.
+func TestBrokerConfigTypes(t *testing.T) {
+	for _, o := range Options() {
+		if o.typ == 0 {
+			t.Errorf("option %s has no config type", o.Key)
+		}
+	}
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.IncludeDocumentation = true
+	rr := kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
+	rr.ConfigNames = []string{"log.retention.ms", "auto.create.topics.enable", "num.partitions", "log.dirs", "log.retention.hours"}
+	req.Resources = append(req.Resources, rr)
+	want := map[string]kmsg.ConfigType{
+		"log.retention.ms": kmsg.ConfigTypeLong, "auto.create.topics.enable": kmsg.ConfigTypeBoolean,
+		"num.partitions": kmsg.ConfigTypeInt, "log.dirs": kmsg.ConfigTypeString, "log.retention.hours": kmsg.ConfigTypeInt,
+	}
+	res := request[*kmsg.DescribeConfigsResponse](t, cl, req).Resources[0]
+	if len(res.Configs) != len(want) {
+		t.Fatalf("%d configs, want %d", len(res.Configs), len(want))
+	}
+	for _, c := range res.Configs {
+		if c.ConfigType != want[c.Name] {
+			t.Errorf("%s: type %v, want %v", c.Name, c.ConfigType, want[c.Name])
+		}
+		if c.Documentation == nil || *c.Documentation == "" {
+			t.Errorf("%s: no documentation", c.Name)
+		}
+	}
+}
