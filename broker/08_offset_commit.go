@@ -20,10 +20,7 @@ func (b *Broker) handleOffsetCommit(ctx context.Context, r *kmsg.OffsetCommitReq
 	// UNKNOWN_TOPIC_OR_PARTITION before the coordinator is asked about the
 	// others (and it is not asked when none are left).
 	st := b.node.Controller().State()
-	known := func(topic string, p int32) bool {
-		t := st.Topics[topic]
-		return t != nil && p >= 0 && int(p) < len(t.Replicas)
-	}
+	known := st.HasPartition
 	valid := *r
 	valid.Topics = nil
 	for _, rt := range r.Topics {

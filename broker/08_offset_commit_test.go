@@ -6,6 +6,7 @@ import (
 
 	"github.com/gokafka/gokafka/groups"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -105,18 +106,7 @@ func TestDeletedTopicOffsets(t *testing.T) {
 			t.Fatalf("commit %s: %v", rt.Topic, kerr.ErrorForCode(rt.Partitions[0].ErrorCode))
 		}
 	}
-	committed := func() map[string]int64 {
-		req := kmsg.NewPtrOffsetFetchRequest()
-		req.Version = 7
-		req.Group = "dt-group"
-		out := map[string]int64{}
-		for _, ft := range request[*kmsg.OffsetFetchResponse](t, cl, req).Topics {
-			for _, fp := range ft.Partitions {
-				out[ft.Topic] = fp.Offset
-			}
-		}
-		return out
-	}
+	committed := func() map[string]int64 { return groupOffsets(t, cl, "dt-group") }
 	del := kmsg.NewPtrDeleteTopicsRequest()
 	del.TopicNames = []string{"dt"}
 	rdt := kmsg.NewDeleteTopicsRequestTopic()
@@ -166,17 +156,21 @@ func TestStrayOffsetsDroppedOnLoad(t *testing.T) {
 	b = startBroker(t, dir, nil)
 	defer b.Close()
 	cl = newClient(t, b)
-	fetchAll := func() map[string]int64 {
-		req := kmsg.NewPtrOffsetFetchRequest()
-		req.Version = 7
-		req.Group = "stray-g"
-		out := map[string]int64{}
-		for _, ft := range request[*kmsg.OffsetFetchResponse](t, cl, req).Topics {
-			for _, fp := range ft.Partitions {
-				out[ft.Topic] = fp.Offset
-			}
-		}
-		return out
-	}
+	fetchAll := func() map[string]int64 { return groupOffsets(t, cl, "stray-g") }
 	waitFor(t, func() bool { got := fetchAll(); _, ghost := got["ghost"]; return !ghost && got["real"] == 4 }, "the ghost topic's offset to go and real's to stay")
+}
+
+// groupOffsets returns a group's committed offsets by topic (the last
+// partition listed, for one-partition topics).
+func groupOffsets(t testing.TB, cl *kgo.Client, group string) map[string]int64 {
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Version = 7
+	req.Group = group
+	out := map[string]int64{}
+	for _, ft := range request[*kmsg.OffsetFetchResponse](t, cl, req).Topics {
+		for _, fp := range ft.Partitions {
+			out[ft.Topic] = fp.Offset
+		}
+	}
+	return out
 }

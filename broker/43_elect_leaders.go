@@ -29,10 +29,10 @@ func (b *Broker) handleElectLeaders(r *kmsg.ElectLeadersRequest) kmsg.Response {
 	}
 	st := b.node.Controller().State()
 	elect := func(topic string, idx int32) error {
-		t := st.Topics[topic]
-		if t == nil || idx < 0 || int(idx) >= len(t.Replicas) {
+		if !st.HasPartition(topic, idx) {
 			return kerr.UnknownTopicOrPartition
 		}
+		t := st.Topics[topic]
 		leader, _ := b.leaderOf(topic, idx)
 		switch {
 		case r.ElectionType == electUnclean && leader >= 0:

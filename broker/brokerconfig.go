@@ -42,29 +42,34 @@ type brokerSetting struct {
 // default. It must not use b.node: partitions open, and ask for their log
 // settings, inside replication.StartNode, before b.node is set.
 func (b *Broker) brokerSettings(st *replication.State, key string) []brokerSetting {
-	return b.brokerLayers(st, key, true)
-}
-
-// brokerInForce is the first of brokerSettings, found without the others.
-func (b *Broker) brokerInForce(st *replication.State, key string) brokerSetting {
-	return b.brokerLayers(st, key, false)[0]
-}
-
-func (b *Broker) brokerLayers(st *replication.State, key string, all bool) []brokerSetting {
-	var out []brokerSetting
-	if len(st.BrokerConfigs) > 0 {
-		if v, ok := st.BrokerConfigs[strconv.Itoa(int(b.cfg.NodeID))][key]; ok {
-			out = append(out, brokerSetting{v, kmsg.ConfigSourceDynamicBrokerConfig})
-		}
-		if v, ok := st.BrokerConfigs[""][key]; ok {
-			out = append(out, brokerSetting{v, kmsg.ConfigSourceDynamicDefaultBrokerConfig})
-		}
-		if len(out) > 0 && !all {
-			return out
-		}
-	}
+	out := b.dynamicSettings(st, key)
 	v, _ := b.cfg.Get(key)
 	return append(out, brokerSetting{v, b.brokerSource(key)})
+}
+
+// brokerValue is the value of the first of brokerSettings, found without
+// working out where the static one comes from: it sits on the produce path.
+func (b *Broker) brokerValue(st *replication.State, key string) string {
+	if d := b.dynamicSettings(st, key); len(d) > 0 {
+		return d[0].value
+	}
+	v, _ := b.cfg.Get(key)
+	return v
+}
+
+// dynamicSettings returns the dynamic layers of brokerSettings.
+func (b *Broker) dynamicSettings(st *replication.State, key string) []brokerSetting {
+	if len(st.BrokerConfigs) == 0 {
+		return nil
+	}
+	var out []brokerSetting
+	if v, ok := st.BrokerConfigs[strconv.Itoa(int(b.cfg.NodeID))][key]; ok {
+		out = append(out, brokerSetting{v, kmsg.ConfigSourceDynamicBrokerConfig})
+	}
+	if v, ok := st.BrokerConfigs[""][key]; ok {
+		out = append(out, brokerSetting{v, kmsg.ConfigSourceDynamicDefaultBrokerConfig})
+	}
+	return out
 }
 
 // alterBrokerConfigs validates and applies a broker resource's dynamic

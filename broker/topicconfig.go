@@ -200,7 +200,7 @@ func topicConfigDefFor(name string) *topicConfigDef {
 // force, or the fixed default.
 func (b *Broker) topicDefault(st *replication.State, d *topicConfigDef) (string, kmsg.ConfigSource) {
 	if d.brokerKey != "" {
-		l := b.brokerInForce(st, d.brokerKey)
+		l := b.brokerSettings(st, d.brokerKey)[0]
 		return l.value, l.source
 	}
 	return d.def(&b.cfg), kmsg.ConfigSourceDefaultConfig
@@ -232,8 +232,10 @@ func (b *Broker) topicValueIn(st *replication.State, t *replication.Topic, name 
 		return v
 	}
 	if d := topicConfigDefFor(name); d != nil {
-		v, _ := b.topicDefault(st, d)
-		return v
+		if d.brokerKey != "" {
+			return b.brokerValue(st, d.brokerKey)
+		}
+		return d.def(&b.cfg)
 	}
 	return ""
 }

@@ -54,6 +54,12 @@ type State struct {
 	BrokerConfigs map[string]map[string]string
 }
 
+// HasPartition reports whether topic exists with partition p.
+func (s *State) HasPartition(topic string, p int32) bool {
+	t := s.Topics[topic]
+	return t != nil && p >= 0 && int(p) < len(t.Replicas)
+}
+
 // SortedTopics returns the topic names in order.
 func (s *State) SortedTopics() []string {
 	names := make([]string, 0, len(s.Topics))
