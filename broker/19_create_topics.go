@@ -58,7 +58,16 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 			continue
 		}
 		for _, c := range rt.Configs {
+			if c.Value == nil && err == nil {
+				// As Kafka: a null is no value for a new topic's config.
+				err = kafkaErrorf(kerr.InvalidConfig, "Null value not supported for topic configs: %s", c.Name)
+			}
 			spec.configs[c.Name] = c.Value
+		}
+		if err != nil {
+			st.ErrorCode, st.ErrorMessage = errCodeMsg(err)
+			resp.Topics = append(resp.Topics, st)
+			continue
 		}
 		t, err := b.buildTopic(spec)
 		if err == nil && !req.ValidateOnly {

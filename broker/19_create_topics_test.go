@@ -48,6 +48,7 @@ func TestCreateDeleteTopics(t *testing.T) {
 		{"segment index of 1 KiB", createReq("t-idx", 1, 1, true, map[string]string{"segment.index.bytes": "1024"}), nil, 1},
 		{"internal segment size", createReq("t-seg", 1, 1, true, map[string]string{"internal.segment.bytes": "2048"}), nil, 1},
 		{"internal segment size under 14", createReq("t-seg", 1, 1, true, map[string]string{"internal.segment.bytes": "13"}), kerr.InvalidConfig, -1},
+		{"null config value", nullConfigReq("t-null", "retention.ms"), kerr.InvalidConfig, -1},
 		{"validate only", createReq("t-validate", 2, 1, true, nil), nil, 2},
 		{"dotted", createReq("t.dot_x", 1, 1, false, nil), nil, 1},
 		{"collides once '.' is '_'", createReq("t_dot.x", 1, 1, false, nil), kerr.InvalidTopicException, -1},
@@ -284,4 +285,13 @@ func TestCreateHugePartitionCounts(t *testing.T) {
 	if got := cp("grow"); got[0] != 0 {
 		t.Fatalf("grow to 2: %v", kerr.ErrorForCode(got[0]))
 	}
+}
+
+// nullConfigReq asks for topic name with a null value for config key.
+func nullConfigReq(name, key string) *kmsg.CreateTopicsRequest {
+	req := createReq(name, 1, 1, false, nil)
+	c := kmsg.NewCreateTopicsRequestTopicConfig()
+	c.Name = key
+	req.Topics[0].Configs = append(req.Topics[0].Configs, c)
+	return req
 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -20,6 +21,14 @@ func (b *Broker) handleDeleteRecords(ctx context.Context, r *kmsg.DeleteRecordsR
 			op.LowWatermark = -1
 			if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Replicas) {
 				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			} else if t.Internal {
+				// As Kafka: the group coordinator's log is not the user's
+				// to truncate (its offsets would go at the next load).
+				op.ErrorCode = kerr.InvalidTopicException.Code
+			} else if !strings.Contains(b.topicValueIn(st, t, "cleanup.policy"), "delete") {
+				// As Kafka: only a topic whose policy deletes may lose its
+				// head; compaction alone keeps every key's latest record.
+				op.ErrorCode = kerr.PolicyViolation.Code
 			} else if p := b.node.Partition(rt.Topic, rp.Partition); p == nil {
 				op.ErrorCode = kerr.NotLeaderForPartition.Code
 			} else if lw, err := p.DeleteRecords(ctx, rp.Offset); err != nil {
