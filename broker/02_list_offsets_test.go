@@ -122,17 +122,7 @@ func TestDeleteRecords(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		produceRaw(t, cl, "dr", 0, -1, encodeBatch(now, -1, -1, -1, values(5, "x")))
 	}
-	del := func(off int64) kmsg.DeleteRecordsResponseTopicPartition {
-		req := kmsg.NewPtrDeleteRecordsRequest()
-		rt := kmsg.NewDeleteRecordsRequestTopic()
-		rt.Topic = "dr"
-		rp := kmsg.NewDeleteRecordsRequestTopicPartition()
-		rp.Offset = off
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		return request[*kmsg.DeleteRecordsResponse](t, cl, req).Topics[0].Partitions[0]
-	}
-	if p := del(7); p.ErrorCode != 0 || p.LowWatermark != 7 {
+	if p := deleteRecords(t, cl, "dr", 7); p.ErrorCode != 0 || p.LowWatermark != 7 {
 		t.Fatalf("delete to 7: %+v", p)
 	}
 	if p := listOffsets(t, b, 7, "dr", -2); p.Offset != 7 {
@@ -142,10 +132,10 @@ func TestDeleteRecords(t *testing.T) {
 	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != kerr.OffsetOutOfRange.Code || p.LogStartOffset != 7 {
 		t.Fatalf("fetch below the start: %+v", p)
 	}
-	if p := del(21); p.ErrorCode != kerr.OffsetOutOfRange.Code {
+	if p := deleteRecords(t, cl, "dr", 21); p.ErrorCode != kerr.OffsetOutOfRange.Code {
 		t.Fatalf("delete past the high watermark: %v", kerr.ErrorForCode(p.ErrorCode))
 	}
-	if p := del(-1); p.ErrorCode != 0 || p.LowWatermark != 20 {
+	if p := deleteRecords(t, cl, "dr", -1); p.ErrorCode != 0 || p.LowWatermark != 20 {
 		t.Fatalf("delete to the high watermark: %+v", p)
 	}
 	// The start offset survives a restart.

@@ -29,23 +29,13 @@ func TestDeleteRecordsRefused(t *testing.T) {
 	fc.CoordinatorKeys = []string{"g"}
 	rawRequest(t, b, fc)
 
-	del := func(topic string, off int64) kmsg.DeleteRecordsResponseTopicPartition {
-		req := kmsg.NewPtrDeleteRecordsRequest()
-		rt := kmsg.NewDeleteRecordsRequestTopic()
-		rt.Topic = topic
-		rp := kmsg.NewDeleteRecordsRequestTopicPartition()
-		rp.Offset = off
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		return request[*kmsg.DeleteRecordsResponse](t, cl, req).Topics[0].Partitions[0]
-	}
-	if p := del("compacted", -1); p.ErrorCode != kerr.PolicyViolation.Code {
+	if p := deleteRecords(t, cl, "compacted", -1); p.ErrorCode != kerr.PolicyViolation.Code {
 		t.Errorf("compact topic: %v, want POLICY_VIOLATION", kerr.ErrorForCode(p.ErrorCode))
 	}
-	if p := del("both", -1); p.ErrorCode != 0 || p.LowWatermark != 1 {
+	if p := deleteRecords(t, cl, "both", -1); p.ErrorCode != 0 || p.LowWatermark != 1 {
 		t.Errorf("compact,delete topic: %v, low watermark %d, want it deleted to 1", kerr.ErrorForCode(p.ErrorCode), p.LowWatermark)
 	}
-	if p := del(offsetsTopic, -1); p.ErrorCode != kerr.InvalidTopicException.Code {
+	if p := deleteRecords(t, cl, offsetsTopic, -1); p.ErrorCode != kerr.InvalidTopicException.Code {
 		t.Errorf("%s: %v, want INVALID_TOPIC_EXCEPTION", offsetsTopic, kerr.ErrorForCode(p.ErrorCode))
 	}
 	if p := listOffsets(t, b, 7, "compacted", -2); p.Offset != 0 {

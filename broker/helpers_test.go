@@ -164,6 +164,19 @@ func readResponseFrame(conn net.Conn) (int32, []byte, error) {
 	return int32(binary.BigEndian.Uint32(buf)), buf[4:], nil
 }
 
+// deleteRecords deletes partition 0 of topic up to off and returns the
+// partition's answer.
+func deleteRecords(t testing.TB, cl *kgo.Client, topic string, off int64) kmsg.DeleteRecordsResponseTopicPartition {
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	rp.Offset = off
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return request[*kmsg.DeleteRecordsResponse](t, cl, req).Topics[0].Partitions[0]
+}
+
 // produceReq is a v9 produce of one batch to partition 0 of topic.
 func produceReq(topic string, acks int16, timeoutMs int32, batch []byte) *kmsg.ProduceRequest {
 	req := kmsg.NewPtrProduceRequest()
