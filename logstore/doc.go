@@ -97,7 +97,11 @@
 // Raft's prefix DeleteRange (log compaction), ApplyRetention and
 // SetStartOffset remove whole segments only. Retention and DeleteRecords
 // never delete a segment holding raft entries above the last snapshot
-// (maxIndex / SetSnapshotIndex): raft replays those on restart. Note that
+// (maxIndex / SetSnapshotIndex): raft replays those on restart. Time and
+// size retention may take the active segment too, as Kafka rolls and
+// deletes it: the log is then empty at LSO = LEO, the next StoreLogs starts
+// a segment at any raft index, and the partition's newest snapshot (which
+// ends at that offset) is what raft restarts from. Note that
 // raft's own log compaction deletes Kafka data, so partition groups should
 // run raft with a TrailingLogs large enough that retention, not compaction,
 // decides.

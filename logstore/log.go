@@ -709,7 +709,7 @@ func (l *Log) flusher() {
 			l.wmu.Lock()
 			if !l.closed {
 				if err := l.syncActive(); err != nil {
-					l.log.Error("background fsync failed", "dir", l.dir, "err", err)
+					l.log.Error("background fsync failed", "err", err)
 				}
 			}
 			l.wmu.Unlock()

@@ -802,3 +802,51 @@ func TestEpochEndOffsetBeforeFirst(t *testing.T) {
 		t.Fatalf("after the log start moved to 7: EpochEndOffset(2) = %d %d, want 2 7", ep, end)
 	}
 }
+
+// As Kafka rolls and deletes an active segment past retention.ms, a quiet
+// log loses all its data but keeps its end offset, and takes new batches.
+func TestRetentionActiveSegment(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Config{})
+	g := &entryGen{t: t, term: 1}
+	for i := 0; i < 3; i++ {
+		mustStore(t, l, g.batch(2, 50, int64(1000+i)))
+	}
+	if len(l.segs) != 1 {
+		t.Fatalf("%d segments, want 1", len(l.segs))
+	}
+	leo := l.EndOffset()
+	now := time.UnixMilli(100_000)
+	// Not past retention yet, then not covered by a snapshot: it stays.
+	if n, err := l.ApplyRetention(now, 200_000, -1, g.next); n != 0 || err != nil {
+		t.Fatalf("young active segment: deleted %d (%v)", n, err)
+	}
+	if n, err := l.ApplyRetention(now, 5000, -1, g.next-1); n != 0 || err != nil {
+		t.Fatalf("unsnapshotted active segment: deleted %d (%v)", n, err)
+	}
+	if n, err := l.ApplyRetention(now, 5000, -1, g.next); n != 1 || err != nil {
+		t.Fatalf("old active segment: deleted %d (%v)", n, err)
+	}
+	if l.StartOffset() != leo || l.EndOffset() != leo {
+		t.Fatalf("after retention LSO %d LEO %d, want both %d", l.StartOffset(), l.EndOffset(), leo)
+	}
+	// An empty log has nothing more to delete.
+	if n, err := l.ApplyRetention(now, 0, 0, g.next); n != 0 || err != nil {
+		t.Fatalf("empty log: deleted %d (%v)", n, err)
+	}
+	mustStore(t, l, g.batch(1, 50, 99_000))
+	if l.StartOffset() != leo || l.EndOffset() != leo+1 {
+		t.Fatalf("after a new batch LSO %d LEO %d, want %d, %d", l.StartOffset(), l.EndOffset(), leo, leo+1)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openT(t, dir, Config{})
+	defer l.Close()
+	if l.StartOffset() != leo || l.EndOffset() != leo+1 {
+		t.Fatalf("reopened: LSO %d LEO %d, want %d, %d", l.StartOffset(), l.EndOffset(), leo, leo+1)
+	}
+	if first, _ := l.FirstIndex(); first != g.next {
+		t.Fatalf("reopened: first raft index %d, want %d", first, g.next)
+	}
+}

@@ -298,9 +298,10 @@ func (l *Log) countBelowStart() int {
 	return n
 }
 
-// ApplyRetention deletes whole oldest segments (never the active one) that
-// are past retentionMs by their max timestamp, or that take the log over
-// retentionBytes, or that lie entirely below the start offset, but only
+// ApplyRetention deletes whole oldest segments that are past retentionMs by
+// their max timestamp, or that take the log over retentionBytes, or that lie
+// entirely below the start offset (the active segment goes only by time or
+// size, and only when it holds data; the end offset stays), but only
 // while their last raft index <= maxIndex (the partition's last snapshot):
 // entries after the snapshot are needed to replay raft on restart.
 // -1 disables a limit. It returns how many segments went.
@@ -317,12 +318,16 @@ func (l *Log) ApplyRetention(now time.Time, retentionMs, retentionBytes int64, m
 	}
 	nowMs := now.UnixMilli()
 	n := 0
-	for ; n < len(l.segs)-1; n++ {
+	for ; n < len(l.segs); n++ {
 		s := l.segs[n]
 		if s.lastIndex() > maxIndex {
 			break
 		}
-		below := l.segs[n+1].base <= l.lso
+		active := n == len(l.segs)-1
+		if active && s.logSize == 0 {
+			break
+		}
+		below := !active && l.segs[n+1].base <= l.lso
 		ts := s.maxTs
 		if ts < 0 {
 			ts = s.createdMs
@@ -337,10 +342,23 @@ func (l *Log) ApplyRetention(now time.Time, retentionMs, retentionBytes int64, m
 	if n == 0 {
 		return 0, nil
 	}
+	if n == len(l.segs) {
+		// The active segment is past retention too: as Kafka rolls it and
+		// deletes the old one, drop everything but keep the end offset, so
+		// the next batch starts a new segment at LSO = LEO.
+		if err := l.drainSyncs(); err != nil {
+			return 0, err
+		}
+		if err := l.dropAll(l.leo); err != nil {
+			return n, err
+		}
+		l.log.Info("retention deleted segments", "segments", n, "start_offset", l.StartOffset())
+		return n, nil
+	}
 	if err := l.deleteFront(n); err != nil {
 		return n, err
 	}
-	l.log.Info("retention deleted segments", "dir", l.dir, "segments", n, "start_offset", l.StartOffset())
+	l.log.Info("retention deleted segments", "segments", n, "start_offset", l.StartOffset())
 	return n, nil
 }
 

@@ -306,8 +306,9 @@ func (p *Partition) startRaft(t *Topic) error {
 // checkSnapshots keeps raft's snapshots consistent with a log that lost its
 // tail after they were taken (disk damage found by recovery): a snapshot
 // past the log's last entry describes records that are gone, so it is
-// dropped and the state machine is rebuilt by replaying the log. When the
-// log no longer starts at raft index 1 (retention), replay needs a starting
+// dropped and the state machine is rebuilt by replaying the log; a log that
+// retention emptied keeps the newest snapshot ending at its end offset. When
+// the log no longer starts at raft index 1 (retention), replay needs a starting
 // point: a snapshot just before the first entry, with the first batch's
 // offset and no producer state (as if that state had expired).
 func (p *Partition) checkSnapshots(snaps *raft.FileSnapshotStore, replicas []int32) error {
@@ -325,8 +326,20 @@ func (p *Partition) checkSnapshots(snaps *raft.FileSnapshotStore, replicas []int
 			usable++
 			continue
 		}
+		if last == 0 {
+			// An empty log (retention took every segment) keeps only its
+			// end offset; the newest snapshot that ends there is its state,
+			// and raft ignores the older ones.
+			if usable > 0 {
+				continue
+			}
+			if next, err := snapshotNextOffset(snaps, m.ID); err == nil && next == p.log.EndOffset() {
+				usable++
+				continue
+			}
+		}
 		p.logger.Warn("dropping raft snapshot past the end of the recovered log",
-			"snapshot_index", m.Index, "log_last_index", last)
+			"snapshot_index", m.Index, "log_last_index", last, "log_end_offset", p.log.EndOffset())
 		if err := os.RemoveAll(filepath.Join(p.dir, "snapshots", "snapshots", m.ID)); err != nil {
 			return fmt.Errorf("dropping snapshot %s: %w", m.ID, err)
 		}
@@ -356,6 +369,20 @@ func (p *Partition) checkSnapshots(snaps *raft.FileSnapshotStore, replicas []int
 	}
 	p.logger.Warn("rebuilt a starting snapshot for replay", "index", first-1, "next_offset", state.NextOffset)
 	return sink.Close()
+}
+
+// snapshotNextOffset reads the next offset recorded in a stored snapshot.
+func snapshotNextOffset(snaps *raft.FileSnapshotStore, id string) (int64, error) {
+	_, rc, err := snaps.Open(id)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	var s partitionSnapshot
+	if err := json.NewDecoder(rc).Decode(&s); err != nil {
+		return 0, err
+	}
+	return s.NextOffset, nil
 }
 
 // watchLeadership turns raft leadership into append readiness: a new leader
