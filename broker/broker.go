@@ -109,13 +109,15 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	adv := cfg.Advertise
 	if adv == "" {
-		adv = ln.Addr().String()
+		adv, err = replication.AdvertiseAddr(ln.Addr())
+	} else {
+		err = replication.CheckAdvertised(adv)
 	}
-	host, portS, err := net.SplitHostPort(adv)
 	if err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("advertised.listeners %q: %w", adv, err)
+		return nil, fmt.Errorf("advertised.listeners: %w", err)
 	}
+	host, portS, _ := net.SplitHostPort(adv)
 	port, _ := strconv.Atoi(portS)
 	b.advHost, b.advPort = host, int32(port)
 

@@ -3,10 +3,15 @@ package broker
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // consumeAll reads every record of topic from the start until n are seen.
@@ -64,5 +69,42 @@ func TestLibraryStartProduceConsumeRestart(t *testing.T) {
 	}
 	if tp := b.node.Controller().State().Topics["lib"]; tp == nil || tp.Configs["retention.ms"] != "3600000" {
 		t.Fatalf("topic config lost across restart: %+v", tp)
+	}
+}
+
+// A broker bound to every address advertises this machine's host name
+// (a wildcard is nothing a client can dial); an advertised wildcard is
+// refused at start, as Kafka refuses 0.0.0.0 in advertised.listeners.
+func TestAdvertiseWildcardListen(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skip("no host name")
+	}
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.RaftListen, cfg.AdminListen = "0.0.0.0:0", "127.0.0.1:0", ""
+	cfg.DataDir, cfg.Logger = t.TempDir(), testLogger(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start on 0.0.0.0: %v", err)
+	}
+	defer b.Close()
+	if b.advHost != host {
+		t.Errorf("advertised host %q, want the host name %q", b.advHost, host)
+	}
+	_, port, _ := net.SplitHostPort(b.Addr().String())
+	cl := newClient(t, b)
+	md := request[*kmsg.MetadataResponse](t, cl, kmsg.NewPtrMetadataRequest())
+	if len(md.Brokers) != 1 || md.Brokers[0].Host != host || strconv.Itoa(int(md.Brokers[0].Port)) != port {
+		t.Errorf("metadata brokers %+v, want %s:%s", md.Brokers, host, port)
+	}
+
+	cfg.DataDir, cfg.Listen, cfg.Advertise = t.TempDir(), "127.0.0.1:0", "0.0.0.0:9092"
+	if b2, err := Start(ctx, cfg); err == nil {
+		b2.Close()
+		t.Fatal("advertised 0.0.0.0 accepted")
+	} else if !strings.Contains(err.Error(), "advertised.listeners") {
+		t.Errorf("error %q does not name advertised.listeners", err)
 	}
 }

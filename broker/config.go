@@ -21,7 +21,7 @@ import (
 type Config struct {
 	NodeID        int32
 	Listen        string // listeners: host:port the Kafka protocol is served on
-	Advertise     string // advertised.listeners: host:port given to clients; default Listen (the bound address)
+	Advertise     string // advertised.listeners: host:port given to clients; default Listen (the bound address; the host name for a wildcard)
 	DataDir       string // log.dirs
 	AdminListen   string // HTTP for /metrics and /healthz; empty disables
 	RaftListen    string // raft.listen: the one port all raft groups share
@@ -299,12 +299,12 @@ var options = []Option{
 	nodeIDOpt,
 	aliasOpt("broker.id", "broker-id", "node.id under its older Kafka name; node.id wins when both are set", nodeIDOpt),
 	listenerOpt("listeners", "listen", "address the Kafka protocol listens on (host:port or PLAINTEXT://host:port)", func(c *Config) *string { return &c.Listen }),
-	listenerOpt("advertised.listeners", "advertise", "address given to clients in metadata (default: the listen address)", func(c *Config) *string { return &c.Advertise }),
+	listenerOpt("advertised.listeners", "advertise", "address given to clients in metadata (default: the listen address; for a 0.0.0.0 or :: listener, this host's name)", func(c *Config) *string { return &c.Advertise }),
 	logDirsOpt,
 	aliasOpt("log.dir", "log-dir", "log.dirs under Kafka's singular name; log.dirs wins when both are set", logDirsOpt),
 	strOpt("admin.listen", "admin-listen", "HTTP address for /metrics and /healthz (empty disables)", func(c *Config) *string { return &c.AdminListen }),
 	strOpt("raft.listen", "raft-listen", "address the raft transport of every group listens on", func(c *Config) *string { return &c.RaftListen }),
-	strOpt("raft.advertise", "raft-advertise", "raft address given to peers (default: the raft listen address)", func(c *Config) *string { return &c.RaftAdvertise }),
+	strOpt("raft.advertise", "raft-advertise", "raft address given to peers (default: the raft listen address; for 0.0.0.0 or ::, this host's name)", func(c *Config) *string { return &c.RaftAdvertise }),
 	intOpt("num.partitions", "num-partitions", "partitions of an auto-created or default topic", func(c *Config) *int32 { return &c.NumPartitions }),
 	intOpt("default.replication.factor", "default-replication-factor", "replication factor of auto-created or default topics", func(c *Config) *int16 { return &c.DefaultReplicationFactor }),
 	boolOpt("auto.create.topics.enable", "auto-create-topics", "create topics on first metadata request or produce", func(c *Config) *bool { return &c.AutoCreateTopics }),

@@ -140,7 +140,15 @@ func StartNode(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	if n.cfg.RaftAdvertise == "" {
-		n.cfg.RaftAdvertise = n.mux.Addr().String()
+		n.cfg.RaftAdvertise, err = AdvertiseAddr(n.mux.Addr())
+	} else {
+		err = CheckAdvertised(n.cfg.RaftAdvertise)
+	}
+	if err != nil {
+		n.mux.Close()
+		n.recycler.Close()
+		db.Close()
+		return nil, fmt.Errorf("raft.advertise: %w", err)
 	}
 	if err := n.startController(); err != nil {
 		n.mux.Close()
