@@ -56,7 +56,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 			sp.BaseOffset = -1
 			sp.LogAppendTime = -1
 			sp.LogStartOffset = -1
-			batch, hdr, appendTime, err := b.checkProduce(topic, rp)
+			batch, hdr, appendTime, err := b.checkProduce(r.Version, topic, rp)
 			if err == nil && r.Acks == -1 {
 				// As Kafka: acks=all needs min.insync.replicas in sync.
 				// (One replica always is: the default of 1 needs no count.)
@@ -197,7 +197,7 @@ func produceFailAll(r *kmsg.ProduceRequest, code *kerr.Error) *kmsg.ProduceRespo
 
 // checkProduce validates one partition's records as Kafka does and returns
 // the batch to append. appendTime is the LogAppendTime stamped, or -1.
-func (b *Broker) checkProduce(topic *replication.Topic, rp kmsg.ProduceRequestTopicPartition) (batch []byte, h logstore.BatchHeader, appendTime int64, err error) {
+func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.ProduceRequestTopicPartition) (batch []byte, h logstore.BatchHeader, appendTime int64, err error) {
 	appendTime = -1
 	if topic == nil || rp.Partition < 0 || int(rp.Partition) >= len(topic.Replicas) {
 		return nil, h, -1, kerr.UnknownTopicOrPartition
@@ -211,6 +211,15 @@ func (b *Broker) checkProduce(topic *replication.Topic, rp kmsg.ProduceRequestTo
 	if max := b.topicInt64(topic, "max.message.bytes"); int64(len(rp.Records)) > max {
 		return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "batch of %d bytes exceeds max.message.bytes %d", len(rp.Records), max)
 	}
+	if m, ok := logstore.BatchMagic(rp.Records); ok && (m == 0 || m == 1) {
+		// As Kafka: the old message formats are refused outright, not
+		// converted, and a client must not retry them.
+		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "produce v%d takes only magic 2 record batches, got magic %d", version, m)
+	}
+	if first, err := logstore.ParseBatchHeader(rp.Records); err == nil && first.Compression() == logstore.CodecZstd && version < 7 {
+		// zstd came with produce v7 (KIP-110); Kafka refuses it below.
+		return nil, h, -1, kafkaErrorf(kerr.UnsupportedCompressionType, "zstd needs produce v7 or later, got v%d", version)
+	}
 	batches, err := logstore.SplitBatches(rp.Records)
 	if err != nil {
 		return nil, h, -1, kafkaErrorf(kerr.CorruptMessage, "%v", err)
@@ -222,8 +231,6 @@ func (b *Broker) checkProduce(topic *replication.Topic, rp kmsg.ProduceRequestTo
 	h, sum, err := logstore.CheckBatch(batch)
 	if err != nil {
 		switch {
-		case errors.Is(err, logstore.ErrUnsupportedMagic):
-			return nil, h, -1, kafkaErrorf(kerr.UnsupportedForMessageFormat, "%v", err)
 		case errors.Is(err, logstore.ErrInvalidRecord), errors.Is(err, logstore.ErrUnsupportedCodec):
 			return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "%v", err)
 		default:

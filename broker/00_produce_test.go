@@ -29,6 +29,12 @@ func TestProduceErrors(t *testing.T) {
 	badCount[60] = 9 // NumRecords no longer matches the records (CRC recomputed below)
 	fixCRC(badCount)
 
+	magic := func(m byte) []byte {
+		c := append([]byte(nil), good...)
+		c[16] = m
+		return c
+	}
+
 	for _, tc := range []struct {
 		name  string
 		topic string
@@ -42,6 +48,9 @@ func TestProduceErrors(t *testing.T) {
 		{"corrupt crc", "perr", 0, -1, corrupt, kerr.CorruptMessage},
 		{"too large", "perr", 0, -1, big, kerr.MessageTooLarge},
 		{"record count", "perr", 0, -1, badCount, kerr.InvalidRecord},
+		{"magic 1", "perr", 0, -1, magic(1), kerr.InvalidRecord},
+		{"magic 0", "perr", 0, -1, magic(0), kerr.InvalidRecord},
+		{"magic 3", "perr", 0, -1, magic(3), kerr.CorruptMessage},
 		{"garbage", "perr", 0, -1, []byte("definitely not a record batch at all, not even close"), kerr.CorruptMessage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,6 +75,27 @@ func TestProduceErrors(t *testing.T) {
 		resp := rawRequest(t, b, req).(*kmsg.ProduceResponse)
 		if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidRequiredAcks.Code {
 			t.Fatalf("error %v, want INVALID_REQUIRED_ACKS", kerr.ErrorForCode(code))
+		}
+	})
+	// zstd needs produce v7; an older request is refused before the data
+	// is looked at.
+	t.Run("zstd on v6", func(t *testing.T) {
+		zstd := append([]byte(nil), good...)
+		zstd[22] |= 4 // attributes (offset 21, int16): codec zstd
+		fixCRC(zstd)
+		req := kmsg.NewPtrProduceRequest()
+		req.Version = 6
+		req.Acks = -1
+		req.TimeoutMillis = 1000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "perr"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = zstd
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := rawRequest(t, b, req).(*kmsg.ProduceResponse)
+		if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnsupportedCompressionType.Code {
+			t.Fatalf("error %v, want UNSUPPORTED_COMPRESSION_TYPE", kerr.ErrorForCode(code))
 		}
 	})
 	// The partition still works and nothing bad was stored.

@@ -44,9 +44,10 @@ const (
 // code, chosen by the broker: ErrCorruptBatch -> CORRUPT_MESSAGE (the batch's
 // framing, its CRC, or compressed data that does not decompress),
 // ErrInvalidRecord -> INVALID_RECORD (records that break the format under a
-// good CRC, as Kafka's InvalidRecordException: a client must not retry them), ErrUnsupportedMagic ->
-// UNSUPPORTED_VERSION (or CORRUPT_MESSAGE), ErrUnsupportedCodec ->
-// UNSUPPORTED_COMPRESSION_TYPE.
+// good CRC, as Kafka's InvalidRecordException: a client must not retry them),
+// ErrUnsupportedMagic -> CORRUPT_MESSAGE (a magic no Kafka wrote; the old
+// magics 0 and 1 are refused earlier, see BatchMagic), ErrUnsupportedCodec ->
+// INVALID_RECORD (codec ids 5 to 7 do not exist).
 var (
 	ErrCorruptBatch     = errors.New("logstore: corrupt record batch")
 	ErrInvalidRecord    = errors.New("logstore: invalid record")
@@ -270,6 +271,15 @@ func varint(b []byte) (int64, int) {
 		return int64(u>>1) ^ -int64(u&1), 2
 	}
 	return binary.Varint(b)
+}
+
+// BatchMagic returns the magic byte of the batch or legacy message set at the
+// start of b; ok is false when b is too short to hold one.
+func BatchMagic(b []byte) (magic int8, ok bool) {
+	if len(b) <= offMagic {
+		return 0, false
+	}
+	return int8(b[offMagic]), true
 }
 
 // SplitBatches splits a produce request's records field into its batches,
