@@ -60,20 +60,24 @@ func TestProduceErrors(t *testing.T) {
 			}
 		})
 	}
-	// kgo rewrites acks, so the bad value goes over a raw connection.
-	t.Run("bad acks", func(t *testing.T) {
+	// rawProduce sends one batch to perr-0 over a raw connection, at a
+	// version and with acks kgo would not use, and returns its error code.
+	rawProduce := func(version, acks int16, batch []byte) int16 {
 		req := kmsg.NewPtrProduceRequest()
-		req.Version = 9
-		req.Acks = 2
+		req.Version = version
+		req.Acks = acks
 		req.TimeoutMillis = 1000
 		rt := kmsg.NewProduceRequestTopic()
 		rt.Topic = "perr"
 		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Records = good
+		rp.Records = batch
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		resp := rawRequest(t, b, req).(*kmsg.ProduceResponse)
-		if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidRequiredAcks.Code {
+		return rawRequest(t, b, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	// kgo rewrites acks, so the bad value goes over a raw connection.
+	t.Run("bad acks", func(t *testing.T) {
+		if code := rawProduce(9, 2, good); code != kerr.InvalidRequiredAcks.Code {
 			t.Fatalf("error %v, want INVALID_REQUIRED_ACKS", kerr.ErrorForCode(code))
 		}
 	})
@@ -83,18 +87,7 @@ func TestProduceErrors(t *testing.T) {
 		zstd := append([]byte(nil), good...)
 		zstd[22] |= 4 // attributes (offset 21, int16): codec zstd
 		fixCRC(zstd)
-		req := kmsg.NewPtrProduceRequest()
-		req.Version = 6
-		req.Acks = -1
-		req.TimeoutMillis = 1000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = "perr"
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Records = zstd
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		resp := rawRequest(t, b, req).(*kmsg.ProduceResponse)
-		if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnsupportedCompressionType.Code {
+		if code := rawProduce(6, -1, zstd); code != kerr.UnsupportedCompressionType.Code {
 			t.Fatalf("error %v, want UNSUPPORTED_COMPRESSION_TYPE", kerr.ErrorForCode(code))
 		}
 	})
