@@ -216,9 +216,13 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		// converted, and a client must not retry them.
 		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "produce v%d takes only magic 2 record batches, got magic %d", version, m)
 	}
-	if first, err := logstore.ParseBatchHeader(rp.Records); err == nil && first.Compression() == logstore.CodecZstd && version < 7 {
-		// zstd came with produce v7 (KIP-110); Kafka refuses it below.
-		return nil, h, -1, kafkaErrorf(kerr.UnsupportedCompressionType, "zstd needs produce v7 or later, got v%d", version)
+	if version < 7 {
+		// zstd came with produce v7 (KIP-110); Kafka refuses it below. (Only
+		// old requests pay for this look at the header; CheckBatch parses it
+		// again below.)
+		if first, err := logstore.ParseBatchHeader(rp.Records); err == nil && first.Compression() == logstore.CodecZstd {
+			return nil, h, -1, kafkaErrorf(kerr.UnsupportedCompressionType, "zstd needs produce v7 or later, got v%d", version)
+		}
 	}
 	batches, err := logstore.SplitBatches(rp.Records)
 	if err != nil {
