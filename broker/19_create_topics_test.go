@@ -158,6 +158,26 @@ func TestCreateDeleteTopics(t *testing.T) {
 	if b.node.Controller().State().Topics["t-byid"] == nil {
 		t.Fatal("a duplicated delete deleted the topic")
 	}
+	// The same topic by name and by id: one answer, on the name, and the
+	// topic stays.
+	del = kmsg.NewPtrDeleteTopicsRequest()
+	del.Version = 6
+	for _, e := range []struct {
+		name *string
+		id   [16]byte
+	}{{nil, id}, {kmsg.StringPtr("t-byid"), [16]byte{}}} {
+		dt := kmsg.NewDeleteTopicsRequestTopic()
+		dt.Topic, dt.TopicID = e.name, e.id
+		del.Topics = append(del.Topics, dt)
+	}
+	resp = rawRequest(t, b, del).(*kmsg.DeleteTopicsResponse)
+	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != kerr.InvalidRequest.Code || resp.Topics[0].TopicID != id ||
+		resp.Topics[0].Topic == nil || *resp.Topics[0].Topic != "t-byid" {
+		t.Fatalf("name and id of one topic: %+v", resp.Topics)
+	}
+	if b.node.Controller().State().Topics["t-byid"] == nil {
+		t.Fatal("a delete by name and id deleted the topic")
+	}
 	del = kmsg.NewPtrDeleteTopicsRequest()
 	del.Version = 6
 	dt := kmsg.NewDeleteTopicsRequestTopic()

@@ -37,6 +37,15 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 			ids[tg.id]++
 		}
 	}
+	// A name whose topic another entry gives by id: Kafka deletes neither and
+	// answers the pair once, on the name's row.
+	aliased := map[[16]byte]bool{}
+	before := b.node.Controller().State()
+	for n, c := range names {
+		if t := before.Topics[n]; c == 1 && t != nil && ids[t.ID] > 0 {
+			aliased[t.ID] = true
+		}
+	}
 	for _, tg := range targets {
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		rt.Topic = tg.name
@@ -55,6 +64,11 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 		case tg.name == nil && ids[tg.id] > 1:
 			ids[tg.id] = -1
 			refuse = "Duplicate topic id."
+		case tg.name == nil && aliased[tg.id]:
+			continue // answered on the name's row
+		case tg.name != nil && before.Topics[*tg.name] != nil && aliased[before.Topics[*tg.name].ID]:
+			rt.TopicID = before.Topics[*tg.name].ID
+			refuse = "The provided topic name maps to an ID that was already supplied."
 		}
 		if refuse != "" {
 			rt.ErrorCode, rt.ErrorMessage = kerr.InvalidRequest.Code, &refuse
