@@ -79,6 +79,9 @@ func (b *Broker) alterTopicConfigs(ctx context.Context, typ kmsg.ConfigResourceT
 		return kafkaErrorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
 	}
 	for k, v := range cfgs {
+		if v == nil {
+			continue // deleting a key, known or not, as Kafka: an unknown one is a no-op
+		}
 		if err := validateTopicConfig(k, v); err != nil {
 			return kafkaErrorf(kerr.InvalidConfig, "%v", err)
 		}

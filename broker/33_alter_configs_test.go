@@ -54,6 +54,9 @@ func TestAlterConfigsRequestChecks(t *testing.T) {
 		"key twice":      {[][]op{{{"retention.ms", kmsg.IncrementalAlterConfigOpSet, str("5")}, {"retention.ms", kmsg.IncrementalAlterConfigOpDelete, nil}}}, []int16{inv}},
 		"null set":       {[][]op{{{"retention.ms", kmsg.IncrementalAlterConfigOpSet, nil}}}, []int16{inv}},
 		"null append":    {[][]op{{{"cleanup.policy", kmsg.IncrementalAlterConfigOpAppend, nil}}}, []int16{inv}},
+		// Deleting a key that does not exist is a no-op; setting one is not.
+		"delete unknown": {[][]op{{{"no.such.key", kmsg.IncrementalAlterConfigOpDelete, nil}}}, []int16{0}},
+		"set unknown":    {[][]op{{{"no.such.key", kmsg.IncrementalAlterConfigOpSet, str("1")}}}, []int16{kerr.InvalidConfig.Code}},
 	} {
 		if got := incr(tc.resources...); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: codes %v, want %v", name, got, tc.want)
