@@ -50,44 +50,7 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 				res.Configs = b.describeLoggers(wanted)
 				break
 			}
-			for _, key := range sortedKeys() {
-				if !wanted(key) {
-					continue
-				}
-				layers := b.brokerSettings(st, key)
-				if rr.ResourceName == "" {
-					// As in Kafka: the cluster-wide dynamic defaults only.
-					i := slices.IndexFunc(layers, func(l brokerSetting) bool {
-						return l.source == kmsg.ConfigSourceDynamicDefaultBrokerConfig
-					})
-					if i < 0 {
-						continue
-					}
-					layers = layers[i:] // as Kafka: all but this broker's own
-				}
-				v := layers[0].value
-				c := kmsg.NewDescribeConfigsResponseResourceConfig()
-				c.Name = key
-				c.Value = &v
-				_, dynamic := dynamicBrokerKey(key)
-				c.ReadOnly = !dynamic
-				c.Source = layers[0].source
-				c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
-				o, _ := option(key)
-				c.ConfigType = o.typ
-				if r.IncludeDocumentation && o.Help != "" {
-					doc := o.Help
-					c.Documentation = &doc
-				}
-				if r.IncludeSynonyms {
-					for _, l := range layers {
-						s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-						s.Name, s.Value, s.Source = key, kmsg.StringPtr(l.value), l.source
-						c.ConfigSynonyms = append(c.ConfigSynonyms, s)
-					}
-				}
-				res.Configs = append(res.Configs, c)
-			}
+			res.Configs = b.describeBrokerConfigs(r, st, rr.ResourceName, wanted)
 		default:
 			res.ErrorCode = kerr.InvalidRequest.Code
 			m := "unsupported resource type"
@@ -153,4 +116,73 @@ func (b *Broker) brokerSource(key string) kmsg.ConfigSource {
 		return kmsg.ConfigSourceDefaultConfig
 	}
 	return kmsg.ConfigSourceStaticBrokerConfig
+}
+
+// describeBrokerConfigs describes broker resource name ("" is the
+// cluster-wide dynamic defaults): our settings, then the custom keys its
+// dynamic config holds, which Kafka lists as sensitive (no value), having
+// no type for them.
+func (b *Broker) describeBrokerConfigs(r *kmsg.DescribeConfigsRequest, st *replication.State, name string, wanted func(string) bool) []kmsg.DescribeConfigsResponseResourceConfig {
+	var out []kmsg.DescribeConfigsResponseResourceConfig
+	keys := sortedKeys()
+	var custom []string
+	for _, id := range []string{"", name} {
+		for k := range st.BrokerConfigs[id] {
+			if _, ok := option(k); !ok && !slices.Contains(custom, k) {
+				custom = append(custom, k)
+			}
+		}
+	}
+	slices.Sort(custom)
+	for _, key := range append(keys, custom...) {
+		if !wanted(key) {
+			continue
+		}
+		o, known := option(key)
+		layers := b.dynamicSettings(st, key)
+		if known {
+			layers = b.brokerSettings(st, key)
+		}
+		if name == "" {
+			// As in Kafka: the cluster-wide dynamic defaults only.
+			i := slices.IndexFunc(layers, func(l brokerSetting) bool {
+				return l.source == kmsg.ConfigSourceDynamicDefaultBrokerConfig
+			})
+			if i < 0 {
+				continue
+			}
+			layers = layers[i:] // as Kafka: all but this broker's own
+		}
+		if len(layers) == 0 {
+			continue
+		}
+		value := func(l brokerSetting) *string {
+			if !known {
+				return nil
+			}
+			return kmsg.StringPtr(l.value)
+		}
+		c := kmsg.NewDescribeConfigsResponseResourceConfig()
+		c.Name = key
+		c.Value = value(layers[0])
+		c.IsSensitive = !known
+		_, dynamic := dynamicBrokerKey(key)
+		c.ReadOnly = known && !dynamic
+		c.Source = layers[0].source
+		c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
+		c.ConfigType = o.typ
+		if r.IncludeDocumentation && o.Help != "" {
+			doc := o.Help
+			c.Documentation = &doc
+		}
+		if r.IncludeSynonyms {
+			for _, l := range layers {
+				s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+				s.Name, s.Value, s.Source = key, value(l), l.source
+				c.ConfigSynonyms = append(c.ConfigSynonyms, s)
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }

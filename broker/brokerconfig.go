@@ -91,7 +91,12 @@ func (b *Broker) alterBrokerConfigs(ctx context.Context, name string, cfgs map[s
 		}
 		d, ok := dynamicBrokerKey(k)
 		if !ok {
-			static = append(static, k)
+			// A broker setting of ours that is not dynamic is refused; a
+			// key that is no setting of ours is stored as it is, as Kafka
+			// keeps custom keys (a plugin's, say) in its dynamic config.
+			if _, known := option(k); known {
+				static = append(static, k)
+			}
 			continue
 		}
 		if err := d.check(*v); err != nil {

@@ -57,6 +57,28 @@ func TestDynamicBrokerConfigs(t *testing.T) {
 	if code, msg := incr("1", false, "num.partitions", "3"); code != kerr.InvalidRequest.Code {
 		t.Fatalf("num.partitions: error %d (%s), want INVALID_REQUEST: it is static", code, msg)
 	}
+	// A key that is no setting of ours is kept, as Kafka keeps custom keys,
+	// and described as Kafka describes them: sensitive, with no value.
+	if code, msg := incr("1", false, "my.plugin.setting", "x"); code != 0 {
+		t.Fatalf("a custom key: error %d (%s), want none", code, msg)
+	}
+	custom := func() []kmsg.DescribeConfigsResponseResourceConfig {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		req.Version, req.IncludeSynonyms = 4, true
+		rr := kmsg.NewDescribeConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName, rr.ConfigNames = kmsg.ConfigResourceTypeBroker, "1", []string{"my.plugin.setting"}
+		req.Resources = append(req.Resources, rr)
+		return rawRequest(t, b, req).(*kmsg.DescribeConfigsResponse).Resources[0].Configs
+	}
+	if c := custom(); len(c) != 1 || c[0].Value != nil || !c[0].IsSensitive || c[0].Source != kmsg.ConfigSourceDynamicBrokerConfig || c[0].ReadOnly {
+		t.Fatalf("custom key described as %+v", c)
+	}
+	if code, _ := incr("1", false, "my.plugin.setting", ""); code != 0 {
+		t.Fatalf("deleting a custom key: error %d", code)
+	}
+	if c := custom(); len(c) != 0 {
+		t.Fatalf("deleted custom key still described: %+v", c)
+	}
 	if code, _ := incr("", false, "log.retention.ms", "abc"); code != kerr.InvalidRequest.Code {
 		t.Fatalf("a bad value: error %d, want INVALID_REQUEST (Kafka's answer for broker resources)", code)
 	}
