@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -79,6 +80,25 @@ func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) 
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	autoCreate := b.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
 
+	if req.Version >= 10 && req.Version < 12 && req.Topics != nil {
+		// v10 and v11 carry topic ids but do not take them: as Kafka, a
+		// null name or an id fails the request, every topic answered
+		// INVALID_REQUEST.
+		if slices.ContainsFunc(req.Topics, func(t kmsg.MetadataRequestTopic) bool {
+			return t.Topic == nil || t.TopicID != [16]byte{}
+		}) {
+			for _, t := range req.Topics {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.Topic = kmsg.StringPtr("")
+				if t.Topic != nil {
+					mt.Topic = kmsg.StringPtr(*t.Topic)
+				}
+				mt.TopicID, mt.ErrorCode = t.TopicID, kerr.InvalidRequest.Code
+				resp.Topics = append(resp.Topics, mt)
+			}
+			return resp
+		}
+	}
 	var names []string
 	var byID []replication.TopicID
 	if req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0) {

@@ -78,3 +78,43 @@ func TestMetadataAutoCreateNames(t *testing.T) {
 		t.Errorf("not-asked without auto-creation: %v, want UNKNOWN_TOPIC_OR_PARTITION", err)
 	}
 }
+
+// Metadata v10 and v11 carry a topic id field but do not take ids: as Kafka,
+// a request giving one (or a null name) is answered INVALID_REQUEST for
+// every topic; v12 looks the id up.
+func TestMetadataTopicIDVersions(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "ids", 1, nil)
+	id := b.node.Controller().State().Topics["ids"].ID
+	for _, v := range []int16{10, 11, 12} {
+		req := metadataReq(false, "ids")
+		req.Version = v
+		byID := kmsg.NewMetadataRequestTopic()
+		byID.TopicID = id
+		req.Topics = append(req.Topics, byID)
+		resp := rawRequest(t, b, req).(*kmsg.MetadataResponse)
+		if len(resp.Topics) != 2 {
+			t.Fatalf("v%d: %d topics answered, want 2", v, len(resp.Topics))
+		}
+		for _, mt := range resp.Topics {
+			var want error = kerr.InvalidRequest
+			if v >= 12 {
+				want = nil
+			}
+			if err := kerr.ErrorForCode(mt.ErrorCode); err != want {
+				t.Errorf("v%d: topic %v: %v, want %v", v, mt.TopicID, err, want)
+			}
+			if v >= 12 && (mt.TopicID != id || len(mt.Partitions) != 1) {
+				t.Errorf("v12: %+v, want topic ids with its partition", mt)
+			}
+		}
+	}
+	// By name alone, v11 serves as before.
+	req := metadataReq(false, "ids")
+	req.Version = 11
+	if mt := rawRequest(t, b, req).(*kmsg.MetadataResponse).Topics[0]; mt.ErrorCode != 0 || len(mt.Partitions) != 1 {
+		t.Fatalf("v11 by name: %+v", mt)
+	}
+}
