@@ -315,3 +315,31 @@ func nullConfigReq(name, key string) *kmsg.CreateTopicsRequest {
 	req.Topics[0].Configs = append(req.Topics[0].Configs, c)
 	return req
 }
+
+// Kafka's reserved names: __cluster_metadata cannot be created
+// (INVALID_REQUEST); __transaction_state, whoever creates it, is an
+// internal topic: flagged in Metadata and closed to produce.
+func TestReservedTopicNames(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	req := kmsg.NewPtrCreateTopicsRequest()
+	for _, name := range []string{"__cluster_metadata", "__transaction_state"} {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 1, 1
+		req.Topics = append(req.Topics, rt)
+	}
+	resp := request[*kmsg.CreateTopicsResponse](t, cl, req)
+	if code := resp.Topics[0].ErrorCode; code != kerr.InvalidRequest.Code {
+		t.Errorf("__cluster_metadata: %v, want INVALID_REQUEST", kerr.ErrorForCode(code))
+	}
+	if code := resp.Topics[1].ErrorCode; code != 0 {
+		t.Fatalf("__transaction_state: %v", kerr.ErrorForCode(code))
+	}
+	if mt := request[*kmsg.MetadataResponse](t, cl, metadataReq(false, "__transaction_state")).Topics[0]; !mt.IsInternal {
+		t.Error("__transaction_state is not internal in Metadata")
+	}
+	if got := produceRaw(t, cl, "__transaction_state", 0, -1, encodeBatch(1700000000000, -1, -1, -1, values(1, "x"))); got.ErrorCode != kerr.InvalidTopicException.Code {
+		t.Errorf("produce to __transaction_state: %v, want INVALID_TOPIC_EXCEPTION", kerr.ErrorForCode(got.ErrorCode))
+	}
+}

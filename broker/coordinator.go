@@ -67,7 +67,6 @@ func (c *coordinator) ensureOffsetsTopic(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	t.Internal = true
 	if err := b.createTopic(ctx, t); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("creating %s: %w", offsetsTopic, err)
 	}

@@ -71,6 +71,9 @@ func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 	if !validTopicName(spec.name) {
 		return nil, kafkaErrorf(kerr.InvalidTopicException, "topic name %q is illegal", spec.name)
 	}
+	if spec.name == clusterMetadataTopic {
+		return nil, kafkaErrorf(kerr.InvalidRequest, "Creation of internal topic %s is prohibited.", spec.name)
+	}
 	st := b.node.Controller().State()
 	if _, ok := st.Topics[spec.name]; ok {
 		return nil, kafkaErrorf(kerr.TopicAlreadyExists, "topic %q already exists", spec.name)
@@ -130,8 +133,17 @@ func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 			cfgs[k] = *v
 		}
 	}
-	return &replication.Topic{Name: spec.name, ID: replication.NewTopicID(), Replicas: replicas, Configs: cfgs}, nil
+	return &replication.Topic{Name: spec.name, ID: replication.NewTopicID(), Replicas: replicas, Configs: cfgs, Internal: internalTopics[spec.name]}, nil
 }
+
+// clusterMetadataTopic is the name of KRaft's metadata log, which Kafka
+// never lets a client create.
+const clusterMetadataTopic = "__cluster_metadata"
+
+// internalTopics are the names Kafka treats as internal topics whoever
+// creates them: flagged so in Metadata, closed to produce, DeleteRecords
+// and DeleteTopics.
+var internalTopics = map[string]bool{offsetsTopic: true, "__transaction_state": true, "__share_group_state": true}
 
 // collisionErr is Kafka's answer to a name that differs from an existing
 // topic's only in '.' against '_'.
