@@ -10,6 +10,12 @@ import (
 func (b *Broker) handleInitProducerID(ctx context.Context, r *kmsg.InitProducerIDRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	// As Kafka: an id without an epoch, or an epoch without an id, and an
+	// empty transactional id are invalid requests.
+	if (r.ProducerID == -1) != (r.ProducerEpoch == -1) || (r.TransactionalID != nil && *r.TransactionalID == "") {
+		resp.ErrorCode = kerr.InvalidRequest.Code
+		return resp
+	}
 	if r.TransactionalID != nil {
 		// The transaction coordinator comes with its own issue; until then a
 		// transactional producer is told plainly that none is here.
