@@ -32,6 +32,9 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 			t := st.Topics[rr.ResourceName]
 			if t == nil {
 				res.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if !validTopicName(rr.ResourceName) {
+					res.ErrorCode = kerr.InvalidTopicException.Code // as Kafka
+				}
 				break
 			}
 			for _, d := range topicConfigs {

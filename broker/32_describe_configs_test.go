@@ -49,6 +49,16 @@ func TestConfigs(t *testing.T) {
 	if len(describeTopicConfigs(t, b, "c", "segment.bytes")) != 1 {
 		t.Fatal("named config filter ignored")
 	}
+	// A topic that does not exist: unknown, or an invalid name, as Kafka.
+	for name, want := range map[string]int16{"absent": kerr.UnknownTopicOrPartition.Code, "bad/name": kerr.InvalidTopicException.Code} {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		rr := kmsg.NewDescribeConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, name
+		req.Resources = append(req.Resources, rr)
+		if code := rawRequest(t, b, req).(*kmsg.DescribeConfigsResponse).Resources[0].ErrorCode; code != want {
+			t.Errorf("describe %q: %v, want %v", name, kerr.ErrorForCode(code), kerr.ErrorForCode(want))
+		}
+	}
 	// Internal keys, as Kafka's, are never listed.
 	if _, ok := cfg["internal.segment.bytes"]; ok {
 		t.Fatal("internal.segment.bytes described")

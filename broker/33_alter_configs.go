@@ -76,6 +76,9 @@ func (b *Broker) alterTopicConfigs(ctx context.Context, typ kmsg.ConfigResourceT
 		return kafkaErrorf(kerr.InvalidRequest, "unsupported resource type %d", typ)
 	}
 	if b.node.Controller().State().Topics[name] == nil {
+		if !validTopicName(name) {
+			return kafkaErrorf(kerr.InvalidTopicException, "topic name %q is illegal", name)
+		}
 		return kafkaErrorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
 	}
 	for k, v := range cfgs {
