@@ -49,7 +49,8 @@ func TestConfigs(t *testing.T) {
 	if len(describeTopicConfigs(t, b, "c", "segment.bytes")) != 1 {
 		t.Fatal("named config filter ignored")
 	}
-	// A topic that does not exist: unknown, or an invalid name, as Kafka.
+	// A topic that does not exist, described or altered: unknown, or an
+	// invalid name, as Kafka.
 	for name, want := range map[string]int16{"absent": kerr.UnknownTopicOrPartition.Code, "bad/name": kerr.InvalidTopicException.Code} {
 		req := kmsg.NewPtrDescribeConfigsRequest()
 		rr := kmsg.NewDescribeConfigsRequestResource()
@@ -57,6 +58,16 @@ func TestConfigs(t *testing.T) {
 		req.Resources = append(req.Resources, rr)
 		if code := rawRequest(t, b, req).(*kmsg.DescribeConfigsResponse).Resources[0].ErrorCode; code != want {
 			t.Errorf("describe %q: %v, want %v", name, kerr.ErrorForCode(code), kerr.ErrorForCode(want))
+		}
+		alter := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		ar := kmsg.NewIncrementalAlterConfigsRequestResource()
+		ar.ResourceType, ar.ResourceName = kmsg.ConfigResourceTypeTopic, name
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Value = "retention.ms", kmsg.StringPtr("1000")
+		ar.Configs = append(ar.Configs, c)
+		alter.Resources = append(alter.Resources, ar)
+		if code := rawRequest(t, b, alter).(*kmsg.IncrementalAlterConfigsResponse).Resources[0].ErrorCode; code != want {
+			t.Errorf("alter %q: %v, want %v", name, kerr.ErrorForCode(code), kerr.ErrorForCode(want))
 		}
 	}
 	// Internal keys, as Kafka's, are never listed.
