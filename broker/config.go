@@ -307,7 +307,7 @@ var options = []Option{
 	strOpt("raft.advertise", "raft-advertise", "raft address given to peers (default: the raft listen address; for 0.0.0.0 or ::, this host's name)", func(c *Config) *string { return &c.RaftAdvertise }),
 	intOpt("num.partitions", "num-partitions", "partitions of an auto-created or default topic", func(c *Config) *int32 { return &c.NumPartitions }),
 	intOpt("default.replication.factor", "default-replication-factor", "replication factor of auto-created or default topics", func(c *Config) *int16 { return &c.DefaultReplicationFactor }),
-	boolOpt("auto.create.topics.enable", "auto-create-topics", "create topics on first metadata request or produce", func(c *Config) *bool { return &c.AutoCreateTopics }),
+	boolOpt("auto.create.topics.enable", "auto-create-topics", "create a topic when a client asks Metadata for one that does not exist (as producers and consumers do before using it)", func(c *Config) *bool { return &c.AutoCreateTopics }),
 	intOpt("log.segment.bytes", "log-segment-bytes", "segment file size before a new one is rolled", func(c *Config) *int64 { return &c.LogSegmentBytes }),
 	intOpt("log.roll.ms", "log-roll-ms", "segment age before a new one is rolled", func(c *Config) *int64 { return &c.LogRollMs }),
 	unitOpt("log.roll.hours", "log-roll-hours", "log.roll.ms in hours; log.roll.ms wins when both are set", time.Hour, func(c *Config) *int64 { return &c.LogRollMs }, "log.roll.ms"),

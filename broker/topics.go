@@ -187,7 +187,7 @@ func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
 }
 
 // autoCreate creates topic with the broker defaults, as Kafka does on a
-// metadata request (or produce) for an unknown topic.
+// Metadata request for an unknown topic.
 func (b *Broker) autoCreate(ctx context.Context, name string) error {
 	t, err := b.buildTopic(topicSpec{name: name, partitions: -1, rf: -1})
 	if err != nil {
