@@ -1,0 +1,64 @@
+package logstore
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+)
+
+// Recompress moves a batch between every pair of codecs and keeps its
+// records and every header field but the codec, length and CRC.
+func TestRecompress(t *testing.T) {
+	var recs []Record
+	for i := range 200 {
+		recs = append(recs, Record{
+			Key:            fmt.Appendf(nil, "key-%d", i%7),
+			Value:          bytes.Repeat([]byte{byte(i)}, 50+i),
+			TimestampDelta: int64(i * 3),
+			Headers:        []Header{{Key: "h", Value: []byte("v")}},
+		})
+	}
+	plain := AppendBatch(nil, BatchOptions{FirstTimestamp: 1_700_000_000_000, ProducerID: 42, ProducerEpoch: 3, BaseSequence: 17}, recs)
+	want := parseHeader(plain)
+	codecs := []int8{CodecNone, CodecGzip, CodecSnappy, CodecLZ4, CodecZstd}
+	for _, from := range codecs {
+		src, err := Recompress(plain, from)
+		if err != nil {
+			t.Fatalf("to codec %d: %v", from, err)
+		}
+		for _, to := range codecs {
+			out, err := Recompress(src, to)
+			if err != nil {
+				t.Fatalf("codec %d to %d: %v", from, to, err)
+			}
+			h, sum, err := CheckBatch(out)
+			if err != nil {
+				t.Fatalf("codec %d to %d: CheckBatch: %v", from, to, err)
+			}
+			if h.Compression() != to {
+				t.Fatalf("codec %d to %d: stored as codec %d", from, to, h.Compression())
+			}
+			got := h
+			got.Length, got.CRC, got.Attributes = want.Length, want.CRC, want.Attributes
+			if got != want {
+				t.Fatalf("codec %d to %d: header %+v, want %+v", from, to, h, want)
+			}
+			if sum.MaxTimestampDelta != 199*3 {
+				t.Fatalf("codec %d to %d: max timestamp delta %d", from, to, sum.MaxTimestampDelta)
+			}
+			raw, err := Decompress(to, out[BatchHeaderSize:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(raw, plain[BatchHeaderSize:]) {
+				t.Fatalf("codec %d to %d: records differ", from, to)
+			}
+			if to == from && &out[0] != &src[0] {
+				t.Fatalf("codec %d to itself copied the batch", to)
+			}
+		}
+	}
+	if _, err := Recompress(plain, 5); err == nil {
+		t.Fatal("codec 5 accepted")
+	}
+}
