@@ -265,7 +265,28 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		logstore.SetMaxTimestamp(batch, ts)
 		h, _ = logstore.ParseBatchHeader(batch)
 	}
+	if codec, ok := topicCodecs[b.topicValue(topic, "compression.type")]; ok && codec != h.Compression() {
+		// As Kafka: a topic that names a codec stores its batches in it,
+		// and holds the batch as stored to max.message.bytes.
+		if batch, err = logstore.Recompress(batch, codec); err != nil {
+			return nil, h, -1, kafkaErrorf(kerr.CorruptMessage, "%v", err)
+		}
+		if max := b.topicInt64(topic, "max.message.bytes"); int64(len(batch)) > max {
+			return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "batch of %d bytes as %s exceeds max.message.bytes %d", len(batch), b.topicValue(topic, "compression.type"), max)
+		}
+		h, _ = logstore.ParseBatchHeader(batch)
+	}
 	return batch, h, appendTime, nil
+}
+
+// topicCodecs are the compression.type values that name a codec; the other
+// one, "producer", stores batches as they are sent.
+var topicCodecs = map[string]int8{
+	"uncompressed": logstore.CodecNone,
+	"gzip":         logstore.CodecGzip,
+	"snappy":       logstore.CodecSnappy,
+	"lz4":          logstore.CodecLZ4,
+	"zstd":         logstore.CodecZstd,
 }
 
 // recordErrors is a produce refused for some of its records: the partition's

@@ -1,0 +1,105 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gokafka/gokafka/logstore"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// A topic whose compression.type names a codec stores every batch in it,
+// whatever the producer used, as Kafka does; "producer" keeps the
+// producer's. Consumers read the same records either way, and the batch as
+// stored is held to max.message.bytes.
+func TestProduceTopicCompression(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	cases := []struct {
+		topicCodec string
+		producer   kgo.CompressionCodec
+		stored     int8
+	}{
+		{"lz4", kgo.ZstdCompression(), logstore.CodecLZ4},
+		{"zstd", kgo.NoCompression(), logstore.CodecZstd},
+		{"gzip", kgo.SnappyCompression(), logstore.CodecGzip},
+		{"snappy", kgo.GzipCompression(), logstore.CodecSnappy},
+		{"uncompressed", kgo.Lz4Compression(), logstore.CodecNone},
+		{"producer", kgo.SnappyCompression(), logstore.CodecSnappy},
+	}
+	for _, c := range cases {
+		topic := "compress-" + c.topicCodec
+		createTopic(t, cl, topic, 1, map[string]string{"compression.type": c.topicCodec})
+		pcl := newClient(t, b, kgo.ProducerBatchCompression(c.producer), kgo.DefaultProduceTopic(topic))
+		var sent []*kgo.Record
+		for i := range 50 {
+			sent = append(sent, &kgo.Record{
+				Key:     fmt.Appendf(nil, "k%d", i),
+				Value:   bytes.Repeat([]byte{'a' + byte(i%26)}, 100),
+				Headers: []kgo.RecordHeader{{Key: "n", Value: fmt.Appendf(nil, "%d", i)}},
+			})
+		}
+		if err := pcl.ProduceSync(context.Background(), sent...).FirstErr(); err != nil {
+			t.Fatalf("%s: produce: %v", topic, err)
+		}
+
+		// The batches as stored.
+		resp := rawRequest(t, b, fetchReq(11, 0, -1, topic, map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+		fp := resp.Topics[0].Partitions[0]
+		if fp.ErrorCode != 0 || len(fp.RecordBatches) == 0 {
+			t.Fatalf("%s: fetch: error %d, %d bytes", topic, fp.ErrorCode, len(fp.RecordBatches))
+		}
+		batches, err := logstore.SplitBatches(fp.RecordBatches)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range batches {
+			h, _, err := logstore.CheckBatch(batch)
+			if err != nil {
+				t.Fatalf("%s: stored batch: %v", topic, err)
+			}
+			if h.Compression() != c.stored {
+				t.Fatalf("%s: batch stored with codec %d, want %d", topic, h.Compression(), c.stored)
+			}
+		}
+
+		// What a consumer reads.
+		ccl := newClient(t, b, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var got []*kgo.Record
+		for len(got) < len(sent) && ctx.Err() == nil {
+			ccl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got = append(got, r) })
+		}
+		cancel()
+		if len(got) != len(sent) {
+			t.Fatalf("%s: consumed %d records, want %d", topic, len(got), len(sent))
+		}
+		for i, r := range got {
+			s := sent[i]
+			if r.Offset != int64(i) || !bytes.Equal(r.Key, s.Key) || !bytes.Equal(r.Value, s.Value) ||
+				len(r.Headers) != 1 || !bytes.Equal(r.Headers[0].Value, s.Headers[0].Value) {
+				t.Fatalf("%s: record %d is %+v, sent %+v", topic, i, r, s)
+			}
+		}
+	}
+
+	// A gzip batch of zeros that is small as sent but not once stored
+	// uncompressed.
+	createTopic(t, cl, "compress-limit", 1, map[string]string{"compression.type": "uncompressed", "max.message.bytes": "4000"})
+	batch, err := logstore.Recompress(encodeBatch(time.Now().UnixMilli(), -1, 0, 0, []testRecord{{value: make([]byte, 10000)}}), logstore.CodecGzip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(batch) >= 4000 {
+		t.Fatalf("gzip batch of %d bytes", len(batch))
+	}
+	if rp := produceRaw(t, cl, "compress-limit", 0, -1, batch); rp.ErrorCode != kerr.MessageTooLarge.Code {
+		t.Fatalf("produce of a batch that is %d bytes compressed: error %d, want MESSAGE_TOO_LARGE", len(batch), rp.ErrorCode)
+	}
+}
