@@ -278,6 +278,12 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 			if total > 0 && len(recs) > limit {
 				recs = nil
 			}
+			if r.Version < 10 && logstore.AnyCompressed(recs, logstore.CodecZstd) {
+				// As Kafka: zstd came with fetch v10 (KIP-110), and a
+				// consumer on an older version may not read it.
+				recs = nil
+				o.errCode, o.hw, o.lso, o.start = kerr.UnsupportedCompressionType.Code, -1, -1, -1
+			}
 			o.records = recs
 			total += len(recs)
 		}

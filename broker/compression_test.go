@@ -16,7 +16,8 @@ import (
 // A topic whose compression.type names a codec stores every batch in it,
 // whatever the producer used, as Kafka does; "producer" keeps the
 // producer's. Consumers read the same records either way, and the batch as
-// stored is held to max.message.bytes.
+// stored is held to max.message.bytes. A fetch older than v10 may not
+// read zstd batches.
 func TestProduceTopicCompression(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()
@@ -86,6 +87,24 @@ func TestProduceTopicCompression(t *testing.T) {
 				len(r.Headers) != 1 || !bytes.Equal(r.Headers[0].Value, s.Headers[0].Value) {
 				t.Fatalf("%s: record %d is %+v, sent %+v", topic, i, r, s)
 			}
+		}
+	}
+
+	// zstd came with fetch v10: an older fetch of a zstd batch is refused,
+	// of another codec's served.
+	for _, c := range []struct {
+		topic   string
+		version int16
+		code    int16
+	}{
+		{"compress-zstd", 9, kerr.UnsupportedCompressionType.Code},
+		{"compress-zstd", 10, 0},
+		{"compress-lz4", 9, 0},
+	} {
+		resp := rawRequest(t, b, fetchReq(c.version, 0, -1, c.topic, map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+		fp := resp.Topics[0].Partitions[0]
+		if fp.ErrorCode != c.code || (c.code == 0) != (len(fp.RecordBatches) > 0) {
+			t.Fatalf("fetch v%d of %s: error %d with %d bytes, want error %d", c.version, c.topic, fp.ErrorCode, len(fp.RecordBatches), c.code)
 		}
 	}
 

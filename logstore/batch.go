@@ -300,6 +300,23 @@ func SplitBatches(b []byte) ([][]byte, error) {
 	return out, nil
 }
 
+// AnyCompressed reports whether a whole batch in b, batches as read from
+// the log (the last may be cut short, and is not counted then), is
+// compressed with codec.
+func AnyCompressed(b []byte, codec int8) bool {
+	for len(b) >= BatchHeaderSize {
+		n := int64(int32(binary.BigEndian.Uint32(b[offLength:]))) + batchLogOverhead
+		if n < BatchHeaderSize || n > int64(len(b)) {
+			return false
+		}
+		if int8(binary.BigEndian.Uint16(b[offAttributes:])&7) == codec {
+			return true
+		}
+		b = b[n:]
+	}
+	return false
+}
+
 // SetBaseOffset rewrites the base offset (not covered by the CRC).
 func SetBaseOffset(b []byte, off int64) { binary.BigEndian.PutUint64(b[offBaseOffset:], uint64(off)) }
 
