@@ -267,8 +267,13 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 	}
 	if codec, ok := topicCodecs[b.topicValue(topic, "compression.type")]; ok && codec != h.Compression() {
 		// As Kafka: a topic that names a codec stores its batches in it,
-		// and holds the batch as stored to max.message.bytes.
-		if batch, err = logstore.Recompress(batch, codec); err != nil {
+		// at the topic's level for it, and holds the batch as stored to
+		// max.message.bytes.
+		level := logstore.DefaultLevel
+		if key := codecLevelKeys[codec]; key != "" {
+			level = int(b.topicInt64(topic, key))
+		}
+		if batch, err = logstore.Recompress(batch, codec, level); err != nil {
 			return nil, h, -1, kafkaErrorf(kerr.CorruptMessage, "%v", err)
 		}
 		if max := b.topicInt64(topic, "max.message.bytes"); int64(len(batch)) > max {
@@ -287,6 +292,13 @@ var topicCodecs = map[string]int8{
 	"snappy":       logstore.CodecSnappy,
 	"lz4":          logstore.CodecLZ4,
 	"zstd":         logstore.CodecZstd,
+}
+
+// codecLevelKeys are the topic configs that set a codec's level (KIP-390).
+var codecLevelKeys = map[int8]string{
+	logstore.CodecGzip: "compression.gzip.level",
+	logstore.CodecLZ4:  "compression.lz4.level",
+	logstore.CodecZstd: "compression.zstd.level",
 }
 
 // recordErrors is a produce refused for some of its records: the partition's

@@ -14,10 +14,10 @@ import (
 )
 
 // A topic whose compression.type names a codec stores every batch in it,
-// whatever the producer used, as Kafka does; "producer" keeps the
-// producer's. Consumers read the same records either way, and the batch as
-// stored is held to max.message.bytes. A fetch older than v10 may not
-// read zstd batches.
+// whatever the producer used, at the topic's level for it, as Kafka does;
+// "producer" keeps the producer's. Consumers read the same records either
+// way, and the batch as stored is held to max.message.bytes. A fetch older
+// than v10 may not read zstd batches.
 func TestProduceTopicCompression(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()
@@ -108,10 +108,36 @@ func TestProduceTopicCompression(t *testing.T) {
 		}
 	}
 
+	// The topic's level for its codec: the same batch stored at the
+	// fastest and the best level differs in size.
+	var recs []testRecord
+	for i := range 400 {
+		recs = append(recs, testRecord{value: fmt.Appendf(nil, "record %d of %d: %x", i, i*i%997, i*7919%65521)})
+	}
+	plain := encodeBatch(time.Now().UnixMilli(), -1, 0, 0, recs)
+	for _, c := range []struct{ codec, key, fast, best string }{
+		{"gzip", "compression.gzip.level", "1", "9"},
+		{"zstd", "compression.zstd.level", "1", "22"},
+	} {
+		var sizes []int
+		for _, level := range []string{c.fast, c.best} {
+			topic := "level-" + c.codec + "-" + level
+			createTopic(t, cl, topic, 1, map[string]string{"compression.type": c.codec, c.key: level})
+			if rp := produceRaw(t, cl, topic, 0, -1, plain); rp.ErrorCode != 0 {
+				t.Fatalf("%s: produce: error %d", topic, rp.ErrorCode)
+			}
+			resp := rawRequest(t, b, fetchReq(11, 0, -1, topic, map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+			sizes = append(sizes, len(resp.Topics[0].Partitions[0].RecordBatches))
+		}
+		if sizes[0] <= sizes[1] || sizes[1] == 0 {
+			t.Fatalf("%s: stored %d bytes at level %s, %d at level %s", c.codec, sizes[0], c.fast, sizes[1], c.best)
+		}
+	}
+
 	// A gzip batch of zeros that is small as sent but not once stored
 	// uncompressed.
 	createTopic(t, cl, "compress-limit", 1, map[string]string{"compression.type": "uncompressed", "max.message.bytes": "4000"})
-	batch, err := logstore.Recompress(encodeBatch(time.Now().UnixMilli(), -1, 0, 0, []testRecord{{value: make([]byte, 10000)}}), logstore.CodecGzip)
+	batch, err := logstore.Recompress(encodeBatch(time.Now().UnixMilli(), -1, 0, 0, []testRecord{{value: make([]byte, 10000)}}), logstore.CodecGzip, logstore.DefaultLevel)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/snappy"
@@ -43,13 +44,21 @@ func Decompress(codec int8, src []byte) ([]byte, error) {
 }
 
 // Recompress returns a copy of the magic-2 batch with its records section
-// in codec instead (CodecNone: uncompressed), and the attributes, length and
-// CRC to match, as Kafka stores a batch on a topic whose compression.type
-// names a codec other than the producer's. The records themselves (offsets,
-// timestamps, keys, values, headers) are unchanged, and so is every other
-// header field. A batch already in codec is returned as it is. batch must
-// have passed CheckBatch.
-func Recompress(batch []byte, codec int8) ([]byte, error) {
+// in codec instead (CodecNone: uncompressed) at level, and the attributes,
+// length and CRC to match, as Kafka stores a batch on a topic whose
+// compression.type names a codec other than the producer's. The records
+// themselves (offsets, timestamps, keys, values, headers) are unchanged, and
+// so is every other header field. A batch already in codec is returned as it
+// is, whatever its level, as Kafka keeps it. batch must have passed
+// CheckBatch.
+//
+// level is Kafka's for the codec (compression.gzip.level, .lz4.level,
+// .zstd.level), or DefaultLevel: gzip 1–9; lz4 1–17, of which this
+// library has the high-compression levels 1–9 (above 9 compresses as 9)
+// and Kafka's default, 9, is its fast compressor, as in Kafka; zstd
+// -131072–22, which the zstd library rounds to its four speeds. Snappy
+// and none take no level.
+func Recompress(batch []byte, codec int8, level int) ([]byte, error) {
 	if len(batch) < BatchHeaderSize {
 		return nil, fmt.Errorf("%w: batch of %d bytes", ErrCorruptBatch, len(batch))
 	}
@@ -63,7 +72,7 @@ func Recompress(batch []byte, codec int8) ([]byte, error) {
 	}
 	out := make([]byte, BatchHeaderSize, BatchHeaderSize+len(raw)/2+64)
 	copy(out, batch[:BatchHeaderSize])
-	if out, err = compress(codec, out, raw); err != nil {
+	if out, err = compress(codec, level, out, raw); err != nil {
 		return nil, err
 	}
 	be := binary.BigEndian
@@ -73,25 +82,49 @@ func Recompress(batch []byte, codec int8) ([]byte, error) {
 	return out, nil
 }
 
-// compress appends src compressed with codec to dst: gzip, snappy as one
-// raw block (what franz-go and librdkafka send, and every client reads),
-// lz4 frames, zstd frames.
-func compress(codec int8, dst, src []byte) ([]byte, error) {
+// DefaultLevel asks Recompress for the codec's default level, as Kafka's
+// -1 for gzip.
+const DefaultLevel = -1 << 31
+
+// Kafka's default lz4 level, which it compresses with lz4's fast compressor.
+const kafkaLZ4DefaultLevel = 9
+
+// compress appends src compressed with codec at level to dst: gzip, snappy
+// as one raw block (what franz-go and librdkafka send, and every client
+// reads), lz4 frames, zstd frames.
+func compress(codec int8, level int, dst, src []byte) ([]byte, error) {
 	switch codec {
 	case CodecNone:
 		return append(dst, src...), nil
 	case CodecSnappy:
 		return append(dst, snappy.Encode(nil, src)...), nil
 	case CodecZstd:
-		return zstdEncoder.EncodeAll(src, dst), nil
+		e, err := zstdEncoderFor(level)
+		if err != nil {
+			return nil, err
+		}
+		return e.EncodeAll(src, dst), nil
 	}
 	buf := bytes.NewBuffer(dst)
 	var w io.WriteCloser
 	switch codec {
 	case CodecGzip:
-		w = gzip.NewWriter(buf)
+		if level == DefaultLevel {
+			level = gzip.DefaultCompression
+		}
+		gw, err := gzip.NewWriterLevel(buf, level)
+		if err != nil {
+			return nil, err
+		}
+		w = gw
 	case CodecLZ4:
-		w = lz4.NewWriter(buf)
+		lw := lz4.NewWriter(buf)
+		if level != DefaultLevel && level != kafkaLZ4DefaultLevel && level > 0 {
+			if err := lw.Apply(lz4.CompressionLevelOption(lz4.Level1 << (min(level, 9) - 1))); err != nil {
+				return nil, err
+			}
+		}
+		w = lw
 	default:
 		return nil, fmt.Errorf("%w: codec %d", ErrUnsupportedCodec, codec)
 	}
@@ -104,6 +137,23 @@ func compress(codec int8, dst, src []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// zstdEncoder compresses every recompressed zstd batch; EncodeAll is safe
-// for concurrent use.
-var zstdEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+// zstdEncoders hold one encoder for each of the zstd library's speeds,
+// made when first used; EncodeAll is safe for concurrent use.
+var zstdEncoders [zstd.SpeedBestCompression + 1]struct {
+	once sync.Once
+	enc  *zstd.Encoder
+	err  error
+}
+
+// zstdEncoderFor returns the encoder for Kafka's zstd level (3 by default).
+func zstdEncoderFor(level int) (*zstd.Encoder, error) {
+	if level == DefaultLevel {
+		level = 3
+	}
+	speed := zstd.EncoderLevelFromZstd(level)
+	e := &zstdEncoders[speed]
+	e.once.Do(func() {
+		e.enc, e.err = zstd.NewWriter(nil, zstd.WithEncoderLevel(speed), zstd.WithEncoderConcurrency(1))
+	})
+	return e.enc, e.err
+}

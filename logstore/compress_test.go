@@ -22,12 +22,12 @@ func TestRecompress(t *testing.T) {
 	want := parseHeader(plain)
 	codecs := []int8{CodecNone, CodecGzip, CodecSnappy, CodecLZ4, CodecZstd}
 	for _, from := range codecs {
-		src, err := Recompress(plain, from)
+		src, err := Recompress(plain, from, DefaultLevel)
 		if err != nil {
 			t.Fatalf("to codec %d: %v", from, err)
 		}
 		for _, to := range codecs {
-			out, err := Recompress(src, to)
+			out, err := Recompress(src, to, DefaultLevel)
 			if err != nil {
 				t.Fatalf("codec %d to %d: %v", from, to, err)
 			}
@@ -58,7 +58,39 @@ func TestRecompress(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Recompress(plain, 5); err == nil {
+	if _, err := Recompress(plain, 5, DefaultLevel); err == nil {
 		t.Fatal("codec 5 accepted")
+	}
+}
+
+// Every level Kafka allows compresses to a batch that reads back the same.
+func TestRecompressLevels(t *testing.T) {
+	var recs []Record
+	for i := range 300 {
+		recs = append(recs, Record{Value: fmt.Appendf(nil, "value %d of a compressible run of records", i%10)})
+	}
+	plain := AppendBatch(nil, BatchOptions{ProducerID: -1}, recs)
+	levels := map[int8][]int{
+		CodecGzip: {DefaultLevel, -1, 1, 5, 9},
+		CodecLZ4:  {DefaultLevel, 1, 4, 9, 10, 17},
+		CodecZstd: {DefaultLevel, -131072, -1, 1, 3, 7, 22},
+	}
+	for codec, ls := range levels {
+		for _, level := range ls {
+			out, err := Recompress(plain, codec, level)
+			if err != nil {
+				t.Fatalf("codec %d level %d: %v", codec, level, err)
+			}
+			if _, _, err := CheckBatch(out); err != nil {
+				t.Fatalf("codec %d level %d: %v", codec, level, err)
+			}
+			raw, err := Decompress(codec, out[BatchHeaderSize:])
+			if err != nil || !bytes.Equal(raw, plain[BatchHeaderSize:]) {
+				t.Fatalf("codec %d level %d: records differ (%v)", codec, level, err)
+			}
+			if len(out) >= len(plain) {
+				t.Fatalf("codec %d level %d: %d bytes from %d", codec, level, len(out), len(plain))
+			}
+		}
 	}
 }
