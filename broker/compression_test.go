@@ -148,3 +148,57 @@ func TestProduceTopicCompression(t *testing.T) {
 		t.Fatalf("produce of a batch that is %d bytes compressed: error %d, want MESSAGE_TOO_LARGE", len(batch), rp.ErrorCode)
 	}
 }
+
+// The broker's compression.type and levels are the default of every topic
+// that sets none, from the static configuration or, as Kafka's dynamic
+// broker configs, changed while the cluster runs.
+func TestBrokerCompressionType(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.CompressionType = "gzip" })
+	defer b.Close()
+	cl := newClient(t, b)
+	stored := func(topic string) int8 {
+		t.Helper()
+		batch := encodeBatch(time.Now().UnixMilli(), -1, 0, 0, values(20, "v"))
+		if rp := produceRaw(t, cl, topic, 0, -1, batch); rp.ErrorCode != 0 {
+			t.Fatalf("%s: produce: error %d", topic, rp.ErrorCode)
+		}
+		resp := rawRequest(t, b, fetchReq(11, 0, -1, topic, map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+		bs := resp.Topics[0].Partitions[0].RecordBatches
+		batches, err := logstore.SplitBatches(bs)
+		if err != nil || len(batches) == 0 {
+			t.Fatalf("%s: fetched %d bytes: %v", topic, len(bs), err)
+		}
+		h, err := logstore.ParseBatchHeader(batches[len(batches)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.Compression()
+	}
+	createTopic(t, cl, "bc-default", 1, nil)
+	createTopic(t, cl, "bc-own", 1, map[string]string{"compression.type": "producer"})
+	if c := stored("bc-default"); c != logstore.CodecGzip {
+		t.Fatalf("static compression.type=gzip: stored codec %d", c)
+	}
+
+	alter := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	res := kmsg.NewIncrementalAlterConfigsRequestResource()
+	res.ResourceType = kmsg.ConfigResourceTypeBroker
+	cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	cfg.Name, cfg.Value = "compression.type", kmsg.StringPtr("zstd")
+	res.Configs = append(res.Configs, cfg)
+	alter.Resources = append(alter.Resources, res)
+	if r := request[*kmsg.IncrementalAlterConfigsResponse](t, cl, alter); r.Resources[0].ErrorCode != 0 {
+		t.Fatalf("alter compression.type: error %d", r.Resources[0].ErrorCode)
+	}
+	if c := stored("bc-default"); c != logstore.CodecZstd {
+		t.Fatalf("dynamic compression.type=zstd: stored codec %d", c)
+	}
+	if c := stored("bc-own"); c != logstore.CodecNone {
+		t.Fatalf("topic compression.type=producer under a zstd broker: stored codec %d", c)
+	}
+
+	res.Configs[0].Value = kmsg.StringPtr("brotli")
+	if r := request[*kmsg.IncrementalAlterConfigsResponse](t, cl, alter); r.Resources[0].ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("alter compression.type=brotli: error %d, want INVALID_REQUEST", r.Resources[0].ErrorCode)
+	}
+}

@@ -40,9 +40,13 @@ type Config struct {
 	LogIndexSizeMaxBytes           int32 // log.index.size.max.bytes: a segment rolls once its index holds this many bytes
 	LogFlushIntervalMs             int64 // -1: fsync every raft batch (default); >0: fsync at most this often
 	LogMessageTimestampTyp         string
-	LogMessageTimestampAfterMaxMs  int64 // log.message.timestamp.after.max.ms
-	LogMessageTimestampBeforeMaxMs int64 // log.message.timestamp.before.max.ms
-	LogSegmentRecycleBytes         int64 // log.segment.recycle.bytes: deleted partitions' segment files kept, zeroed, for new segments
+	LogMessageTimestampAfterMaxMs  int64  // log.message.timestamp.after.max.ms
+	LogMessageTimestampBeforeMaxMs int64  // log.message.timestamp.before.max.ms
+	LogSegmentRecycleBytes         int64  // log.segment.recycle.bytes: deleted partitions' segment files kept, zeroed, for new segments
+	CompressionType                string // compression.type: producer, or the codec topics store batches in
+	CompressionGzipLevel           int32  // compression.gzip.level
+	CompressionLZ4Level            int32  // compression.lz4.level
+	CompressionZstdLevel           int32  // compression.zstd.level
 
 	MessageMaxBytes       int32
 	MinInsyncReplicas     int32 // min.insync.replicas: in-sync replicas an acks=all produce needs
@@ -126,6 +130,10 @@ func DefaultConfig() Config {
 		LogMessageTimestampAfterMaxMs:  3600000, // Kafka 4.0's (KIP-1030)
 		LogMessageTimestampBeforeMaxMs: math.MaxInt64,
 		LogSegmentRecycleBytes:         1 << 30,
+		CompressionType:                "producer",
+		CompressionGzipLevel:           -1,
+		CompressionLZ4Level:            9,
+		CompressionZstdLevel:           3,
 		MessageMaxBytes:                1048588,
 		MinInsyncReplicas:              1,
 		FetchMaxBytes:                  55 << 20,
@@ -323,6 +331,10 @@ var options = []Option{
 	strOpt("log.message.timestamp.type", "log-message-timestamp-type", "CreateTime or LogAppendTime", func(c *Config) *string { return &c.LogMessageTimestampTyp }),
 	intOpt("log.message.timestamp.after.max.ms", "log-message-timestamp-after-max-ms", "a CreateTime record may be at most this far ahead of the broker's clock (INVALID_TIMESTAMP beyond)", func(c *Config) *int64 { return &c.LogMessageTimestampAfterMaxMs }),
 	intOpt("log.message.timestamp.before.max.ms", "log-message-timestamp-before-max-ms", "a CreateTime record may be at most this far behind the broker's clock (INVALID_TIMESTAMP beyond)", func(c *Config) *int64 { return &c.LogMessageTimestampBeforeMaxMs }),
+	strOpt("compression.type", "compression-type", "the codec topics store batches in: producer (as sent), uncompressed, gzip, snappy, lz4 or zstd", func(c *Config) *string { return &c.CompressionType }),
+	intOpt("compression.gzip.level", "compression-gzip-level", "gzip level of batches recompressed into gzip: 1-9, -1 for gzip's default", func(c *Config) *int32 { return &c.CompressionGzipLevel }),
+	intOpt("compression.lz4.level", "compression-lz4-level", "lz4 level of batches recompressed into lz4: 1-17 (9: the fast compressor)", func(c *Config) *int32 { return &c.CompressionLZ4Level }),
+	intOpt("compression.zstd.level", "compression-zstd-level", "zstd level of batches recompressed into zstd: -131072 to 22", func(c *Config) *int32 { return &c.CompressionZstdLevel }),
 	intOpt("message.max.bytes", "message-max-bytes", "largest record batch accepted", func(c *Config) *int32 { return &c.MessageMaxBytes }),
 	intOpt("min.insync.replicas", "min-insync-replicas", "in-sync replicas an acks=all produce needs (NOT_ENOUGH_REPLICAS below)", func(c *Config) *int32 { return &c.MinInsyncReplicas }),
 	intOpt("fetch.max.bytes", "fetch-max-bytes", "most bytes of records in one Fetch answer, whatever the client asks (at least one batch is always sent)", func(c *Config) *int32 { return &c.FetchMaxBytes }),
@@ -459,6 +471,13 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("offsets.topic.replication.factor must be >= 1")
 	case c.LogMessageTimestampTyp != "CreateTime" && c.LogMessageTimestampTyp != "LogAppendTime":
 		return fmt.Errorf("log.message.timestamp.type must be CreateTime or LogAppendTime")
+	}
+	// The compression defaults take what their topic keys take.
+	for _, key := range []string{"compression.type", "compression.gzip.level", "compression.lz4.level", "compression.zstd.level"} {
+		v, _ := c.Get(key)
+		if err := topicConfigDefFor(key).check(v); err != nil {
+			return fmt.Errorf("%s: %v", key, err)
+		}
 	}
 	return nil
 }

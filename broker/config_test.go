@@ -40,6 +40,15 @@ log.retention.ms=-1
 	if v.Validate() == nil {
 		t.Error("bad timestamp type validated")
 	}
+	for _, bad := range []string{"compression.type=brotli", "compression.gzip.level=10", "compression.lz4.level=0", "compression.zstd.level=23"} {
+		d := DefaultConfig()
+		if err := d.LoadProperties(strings.NewReader(bad)); err != nil {
+			t.Fatalf("%q: %v", bad, err)
+		}
+		if d.Validate() == nil {
+			t.Errorf("%q validated", bad)
+		}
+	}
 	d := DefaultConfig()
 	if err := d.Validate(); err != nil {
 		t.Errorf("defaults do not validate: %v", err)

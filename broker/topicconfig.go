@@ -141,10 +141,10 @@ func brokerDef(key string) func(*Config) string {
 // compaction) are kept for tools but not acted on yet.
 var topicConfigs = []topicConfigDef{
 	{name: "cleanup.policy", kafkaKey: "log.cleanup.policy", typ: kmsg.ConfigTypeList, def: constDef("delete"), check: checkEnum("delete", "compact"), doc: "delete or compact (compaction is stored, not yet performed)"},
-	{name: "compression.gzip.level", kafkaKey: "compression.gzip.level", typ: kmsg.ConfigTypeInt, def: constDef("-1"), check: checkIntIn(1, 9, -1), doc: "the gzip level of batches recompressed into gzip (compression.type=gzip); -1: gzip's default, 6"},
-	{name: "compression.lz4.level", kafkaKey: "compression.lz4.level", typ: kmsg.ConfigTypeInt, def: constDef("9"), check: checkIntIn(1, 17), doc: "the lz4 level of batches recompressed into lz4: 9 is lz4's fast compressor, as in Kafka, others its high-compression levels (above 9 compresses as 9)"},
-	{name: "compression.type", kafkaKey: "compression.type", typ: kmsg.ConfigTypeString, def: constDef("producer"), check: checkEnum("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), doc: "the codec a batch is stored in: producer keeps the producer's, a codec's name recompresses the others into it"},
-	{name: "compression.zstd.level", kafkaKey: "compression.zstd.level", typ: kmsg.ConfigTypeInt, def: constDef("3"), check: checkIntIn(-131072, 22), doc: "the zstd level of batches recompressed into zstd, rounded to the zstd library's four speeds"},
+	{name: "compression.gzip.level", typ: kmsg.ConfigTypeInt, brokerKey: "compression.gzip.level", check: checkIntIn(1, 9, -1), doc: "the gzip level of batches recompressed into gzip (compression.type=gzip); -1: gzip's default, 6"},
+	{name: "compression.lz4.level", typ: kmsg.ConfigTypeInt, brokerKey: "compression.lz4.level", check: checkIntIn(1, 17), doc: "the lz4 level of batches recompressed into lz4: 9 is lz4's fast compressor, as in Kafka, others its high-compression levels (above 9 compresses as 9)"},
+	{name: "compression.type", typ: kmsg.ConfigTypeString, brokerKey: "compression.type", check: checkEnum("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), doc: "the codec a batch is stored in: producer keeps the producer's, a codec's name recompresses the others into it"},
+	{name: "compression.zstd.level", typ: kmsg.ConfigTypeInt, brokerKey: "compression.zstd.level", check: checkIntIn(-131072, 22), doc: "the zstd level of batches recompressed into zstd, rounded to the zstd library's four speeds"},
 	{name: "delete.retention.ms", kafkaKey: "log.cleaner.delete.retention.ms", typ: kmsg.ConfigTypeLong, def: constDef("86400000"), check: checkLong(0)},
 	{name: "file.delete.delay.ms", kafkaKey: "log.segment.delete.delay.ms", typ: kmsg.ConfigTypeLong, def: constDef("60000"), check: checkLong(0)},
 	{name: "flush.messages", kafkaKey: "log.flush.interval.messages", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(1)},
