@@ -208,8 +208,9 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 	if len(rp.Records) == 0 {
 		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "no record batch")
 	}
-	if max := b.topicInt64(topic, "max.message.bytes"); int64(len(rp.Records)) > max {
-		return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "batch of %d bytes exceeds max.message.bytes %d", len(rp.Records), max)
+	maxBytes := b.topicInt64(topic, "max.message.bytes")
+	if int64(len(rp.Records)) > maxBytes {
+		return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "batch of %d bytes exceeds max.message.bytes %d", len(rp.Records), maxBytes)
 	}
 	if m, ok := logstore.BatchMagic(rp.Records); ok && (m == 0 || m == 1) {
 		// As Kafka: the old message formats are refused outright, not
@@ -265,7 +266,8 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		logstore.SetMaxTimestamp(batch, ts)
 		h, _ = logstore.ParseBatchHeader(batch)
 	}
-	if codec, ok := topicCodecs[b.topicValue(topic, "compression.type")]; ok && codec != h.Compression() {
+	typ := b.topicValue(topic, "compression.type")
+	if codec, ok := topicCodecs[typ]; ok && codec != h.Compression() {
 		// As Kafka: a topic that names a codec stores its batches in it,
 		// at the topic's level for it, and holds the batch as stored to
 		// max.message.bytes.
@@ -276,8 +278,8 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		if batch, err = logstore.Recompress(batch, codec, level); err != nil {
 			return nil, h, -1, kafkaErrorf(kerr.CorruptMessage, "%v", err)
 		}
-		if max := b.topicInt64(topic, "max.message.bytes"); int64(len(batch)) > max {
-			return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "batch of %d bytes as %s exceeds max.message.bytes %d", len(batch), b.topicValue(topic, "compression.type"), max)
+		if int64(len(batch)) > maxBytes {
+			return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "batch of %d bytes as %s exceeds max.message.bytes %d", len(batch), typ, maxBytes)
 		}
 		h, _ = logstore.ParseBatchHeader(batch)
 	}
