@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/logstore"
-	"github.com/klauspost/compress/zstd"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -20,35 +17,26 @@ import (
 // gzipBatch turns an uncompressed batch from encodeBatch into a gzip one
 // claiming n records (the records' own count unless n > 0).
 func gzipBatch(t *testing.T, batch []byte, n int32) []byte {
-	t.Helper()
-	var z bytes.Buffer
-	w := gzip.NewWriter(&z)
-	w.Write(batch[logstore.BatchHeaderSize:])
-	w.Close()
-	return recompressed(batch, 1, z.Bytes(), n)
+	return compressedBatch(t, batch, logstore.CodecGzip, n)
 }
 
 // zstdBatch is gzipBatch with zstd.
 func zstdBatch(t *testing.T, batch []byte, n int32) []byte {
+	return compressedBatch(t, batch, logstore.CodecZstd, n)
+}
+
+func compressedBatch(t *testing.T, batch []byte, codec int8, n int32) []byte {
 	t.Helper()
-	e, err := zstd.NewWriter(nil)
+	out, err := logstore.Recompress(batch, codec, logstore.DefaultLevel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
-	return recompressed(batch, 4, e.EncodeAll(batch[logstore.BatchHeaderSize:], nil), n)
-}
-
-func recompressed(batch []byte, codec uint16, z []byte, n int32) []byte {
-	out := append(append([]byte(nil), batch[:logstore.BatchHeaderSize]...), z...)
-	be := binary.BigEndian
-	be.PutUint32(out[8:], uint32(len(out)-12))        // length
-	be.PutUint16(out[21:], be.Uint16(out[21:])|codec) // attributes
 	if n > 0 {
+		be := binary.BigEndian
 		be.PutUint32(out[23:], uint32(n-1)) // last offset delta
 		be.PutUint32(out[57:], uint32(n))   // record count
+		fixCRC(out)
 	}
-	fixCRC(out)
 	return out
 }
 

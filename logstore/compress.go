@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -97,37 +98,40 @@ func compress(codec int8, level int, dst, src []byte) ([]byte, error) {
 	case CodecNone:
 		return append(dst, src...), nil
 	case CodecSnappy:
-		return append(dst, snappy.Encode(nil, src)...), nil
+		n := snappy.MaxEncodedLen(len(src))
+		dst = slices.Grow(dst, n)
+		return dst[:len(dst)+len(snappy.Encode(dst[len(dst):len(dst)+n], src))], nil
 	case CodecZstd:
 		e, err := zstdEncoderFor(level)
 		if err != nil {
 			return nil, err
 		}
 		return e.EncodeAll(src, dst), nil
-	}
-	buf := bytes.NewBuffer(dst)
-	var w io.WriteCloser
-	switch codec {
 	case CodecGzip:
 		if level == DefaultLevel {
 			level = gzip.DefaultCompression
 		}
-		gw, err := gzip.NewWriterLevel(buf, level)
+		buf := bytes.NewBuffer(dst)
+		w, err := gzip.NewWriterLevel(buf, level)
 		if err != nil {
 			return nil, err
 		}
-		w = gw
+		return writeAll(w, buf, src)
 	case CodecLZ4:
-		lw := lz4.NewWriter(buf)
+		buf := bytes.NewBuffer(dst)
+		w := lz4.NewWriter(buf)
 		if level != DefaultLevel && level != kafkaLZ4DefaultLevel && level > 0 {
-			if err := lw.Apply(lz4.CompressionLevelOption(lz4.Level1 << (min(level, 9) - 1))); err != nil {
+			if err := w.Apply(lz4.CompressionLevelOption(lz4.Level1 << (min(level, 9) - 1))); err != nil {
 				return nil, err
 			}
 		}
-		w = lw
-	default:
-		return nil, fmt.Errorf("%w: codec %d", ErrUnsupportedCodec, codec)
+		return writeAll(w, buf, src)
 	}
+	return nil, fmt.Errorf("%w: codec %d", ErrUnsupportedCodec, codec)
+}
+
+// writeAll writes src through the compressor w into buf and closes w.
+func writeAll(w io.WriteCloser, buf *bytes.Buffer, src []byte) ([]byte, error) {
 	if _, err := w.Write(src); err != nil {
 		return nil, err
 	}
