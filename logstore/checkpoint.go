@@ -22,7 +22,7 @@ func writeFileSync(dir, name string, data []byte, sync bool) error {
 	tmp := filepath.Join(dir, name+checkpointTmpSuffix)
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	_, err = f.Write(data)
 	if err == nil && sync {

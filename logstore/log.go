@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -425,6 +426,16 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 			return false, fail(err)
 		}
 	}
+	// A new leader epoch goes into the checkpoint before the log takes the
+	// entries: if it cannot be written (a full disk), the store fails as a
+	// whole, so raft's retry of the same indexes finds the log as it was.
+	var eps []epochEntry
+	if len(newEpochs) > 0 {
+		eps = append(slices.Clone(l.epochs), newEpochs...)
+		if err := l.writeEpochs(eps); err != nil {
+			return false, fail(err)
+		}
+	}
 
 	l.mu.Lock()
 	for _, p := range ps {
@@ -452,16 +463,11 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 	} else {
 		l.durableEnd.Store(leo)
 	}
-	l.epochs = append(l.epochs, newEpochs...)
-	var eps []epochEntry
-	if len(newEpochs) > 0 {
-		eps = append([]epochEntry(nil), l.epochs...)
+	if eps != nil {
+		l.epochs = eps
 	}
 	l.mu.Unlock()
 	l.recycle(ps)
-	if eps != nil {
-		return deferred, l.writeEpochs(eps)
-	}
 	return deferred, nil
 }
 

@@ -850,3 +850,58 @@ func TestRetentionActiveSegment(t *testing.T) {
 		t.Fatalf("reopened: first raft index %d, want %d", first, g.next)
 	}
 }
+
+// A StoreLogs whose leader epoch checkpoint cannot be written (a full disk)
+// fails as a whole: the log is as before, so raft's retry of the same
+// entries succeeds once the checkpoint can be written, and the epoch is
+// in the checkpoint after a restart.
+func TestStoreLogsEpochCheckpointFailure(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Config{})
+	g := &entryGen{t: t, term: 1}
+	first := g.batch(2, 10, 1)
+	mustStore(t, l, first)
+	stored := []*raft.Log{cloneEntry(first)}
+
+	// The checkpoint's temporary file cannot be created while a directory
+	// holds its name.
+	block := filepath.Join(dir, leaderEpochFile+checkpointTmpSuffix)
+	if err := os.Mkdir(block, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g.term = 2 // a new leader epoch: its batch rewrites the checkpoint
+	second := g.batch(3, 10, 2)
+	if err := l.StoreLogs([]*raft.Log{second}); err == nil {
+		t.Fatal("StoreLogs succeeded with the epoch checkpoint unwritable")
+	}
+	if last, _ := l.LastIndex(); last != first.Index || l.EndOffset() != 2 {
+		t.Fatalf("after the failed store: last index %d, end offset %d; want %d and 2", last, l.EndOffset(), first.Index)
+	}
+	if ep, end := l.EpochEndOffset(2); ep == 2 {
+		t.Fatalf("epoch 2 known after its store failed (ends at %d)", end)
+	}
+
+	// The disk has room again, and raft retries the same entry.
+	if err := os.Remove(block); err != nil {
+		t.Fatal(err)
+	}
+	mustStore(t, l, second)
+	stored = append(stored, cloneEntry(second))
+	if l.EndOffset() != 5 {
+		t.Fatalf("end offset %d after the retry, want 5", l.EndOffset())
+	}
+	checkEntries(t, l, stored)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openT(t, dir, Config{})
+	defer l.Close()
+	checkEntries(t, l, stored)
+	if ep, end := l.EpochEndOffset(1); ep != 1 || end != 2 {
+		t.Fatalf("EpochEndOffset(1) = %d, %d after restart; want 1, 2", ep, end)
+	}
+	eps, err := readEpochs(dir)
+	if err != nil || len(eps) != 2 || eps[1] != (epochEntry{epoch: 2, start: 2}) {
+		t.Fatalf("checkpoint after restart: %v (%v), want epoch 2 from offset 2", eps, err)
+	}
+}
