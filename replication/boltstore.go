@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -25,7 +26,14 @@ func newStableStore(db *bolt.DB, group string) *stableStore {
 	return &stableStore{db: db, bucket: []byte("stable/" + group)}
 }
 
+// Set stores val under key, and writes nothing when it is already there:
+// raft saves its current term again every time a group starts, and a node
+// restarting on a full disk must not fail on a write that changes nothing
+// (raft panics when the term cannot be saved).
 func (s *stableStore) Set(key, val []byte) error {
+	if cur, err := s.Get(key); err == nil && bytes.Equal(cur, val) {
+		return nil
+	}
 	return s.db.Batch(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(s.bucket)
 		if err != nil {
