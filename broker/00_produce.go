@@ -73,6 +73,9 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 					err = kerr.NotLeaderForPartition
 				}
 			}
+			if err == nil {
+				err = b.disk.admit(len(batch))
+			}
 			if err != nil {
 				sp.ErrorCode, sp.ErrorMessage = errCodeMsg(err)
 				var re *recordErrors

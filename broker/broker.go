@@ -36,6 +36,7 @@ type Broker struct {
 	admin   *http.Server
 	adminLn net.Listener
 	metrics *metrics
+	disk    *diskGuard
 
 	advHost string
 	advPort int32
@@ -138,6 +139,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		ln.Close()
 		return nil, err
 	}
+	b.disk = newDiskGuard(cfg.DataDir, cfg.LogDirMinFreeBytes, b.logger, b.node.PauseRecycling)
 	// Partitions of existing topics must lead again before clients are let
 	// in, so that a restarted broker answers with data, not errors.
 	b.coord = newCoordinator(b)
@@ -170,6 +172,11 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 			return nil, err
 		}
 	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.disk.run(b.ctx)
+	}()
 	admin := ""
 	if b.adminLn != nil {
 		admin = b.adminLn.Addr().String()

@@ -39,6 +39,7 @@ type Config struct {
 	LogIndexIntervalBytes          int32
 	LogIndexSizeMaxBytes           int32 // log.index.size.max.bytes: a segment rolls once its index holds this many bytes
 	LogFlushIntervalMs             int64 // -1: fsync every raft batch (default); >0: fsync at most this often
+	LogDirMinFreeBytes             int64 // refuse produce below this much free space; -1: automatic, 0: never
 	LogMessageTimestampTyp         string
 	LogMessageTimestampAfterMaxMs  int64  // log.message.timestamp.after.max.ms
 	LogMessageTimestampBeforeMaxMs int64  // log.message.timestamp.before.max.ms
@@ -126,6 +127,7 @@ func DefaultConfig() Config {
 		LogIndexIntervalBytes:          4096,
 		LogIndexSizeMaxBytes:           10 << 20,
 		LogFlushIntervalMs:             -1,
+		LogDirMinFreeBytes:             -1,
 		LogMessageTimestampTyp:         "CreateTime",
 		LogMessageTimestampAfterMaxMs:  3600000, // Kafka 4.0's (KIP-1030)
 		LogMessageTimestampBeforeMaxMs: math.MaxInt64,
@@ -328,6 +330,7 @@ var options = []Option{
 	intOpt("log.index.size.max.bytes", "log-index-size-max-bytes", "a segment rolls once its index holds this many bytes (at least 1024)", func(c *Config) *int32 { return &c.LogIndexSizeMaxBytes }),
 	intOpt("log.segment.recycle.bytes", "log-segment-recycle-bytes", "keep up to this many bytes of deleted topics' segment files, overwritten with zeros in the background, for new segments to reuse (0: delete them)", func(c *Config) *int64 { return &c.LogSegmentRecycleBytes }),
 	intOpt("log.flush.interval.ms", "log-flush-interval-ms", "-1: fsync every raft batch before acknowledging (default); N>0: fsync at most every N ms (faster, loses the last N ms on power loss)", func(c *Config) *int64 { return &c.LogFlushIntervalMs }),
+	intOpt("log.dir.min.free.bytes", "log-dir-min-free-bytes", "produce is refused (KAFKA_STORAGE_ERROR, which clients retry) while the filesystem of log.dirs has less free space than this, so that it never fills up; -1: the smaller of 1 GiB and 5% of the filesystem; 0: never refuse", func(c *Config) *int64 { return &c.LogDirMinFreeBytes }),
 	strOpt("log.message.timestamp.type", "log-message-timestamp-type", "CreateTime or LogAppendTime", func(c *Config) *string { return &c.LogMessageTimestampTyp }),
 	intOpt("log.message.timestamp.after.max.ms", "log-message-timestamp-after-max-ms", "a CreateTime record may be at most this far ahead of the broker's clock (INVALID_TIMESTAMP beyond)", func(c *Config) *int64 { return &c.LogMessageTimestampAfterMaxMs }),
 	intOpt("log.message.timestamp.before.max.ms", "log-message-timestamp-before-max-ms", "a CreateTime record may be at most this far behind the broker's clock (INVALID_TIMESTAMP beyond)", func(c *Config) *int64 { return &c.LogMessageTimestampBeforeMaxMs }),
@@ -453,6 +456,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("log.segment.bytes must be >= %d", minSegmentBytes)
 	case c.LogSegmentRecycleBytes < 0:
 		return fmt.Errorf("log.segment.recycle.bytes must be >= 0")
+	case c.LogDirMinFreeBytes < -1:
+		return fmt.Errorf("log.dir.min.free.bytes must be >= -1")
 	case c.FetchMaxBytes < 1024:
 		return fmt.Errorf("fetch.max.bytes must be >= 1024")
 	case c.MessageMaxBytes < 0:

@@ -77,8 +77,16 @@ func newMetrics(b *Broker) *metrics {
 	replicas := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "gokafka_partition_replicas", Help: "Partition replicas (raft groups) on this broker.",
 	}, func() float64 { return float64(len(b.node.Partitions())) })
+	diskFree := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gokafka_log_dir_free_bytes", Help: "Free space of the filesystem holding log.dirs at the last measurement (-1: not measured; see log.dir.min.free.bytes).",
+	}, func() float64 {
+		if b.disk == nil {
+			return -1
+		}
+		return float64(b.disk.freeBytes())
+	})
 	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.recordsIn, m.recordsOut,
-		m.connections, m.connsTotal, m.commitLat, m.fsyncLat, m.produceError, partitionsLed, replicas)
+		m.connections, m.connsTotal, m.commitLat, m.fsyncLat, m.produceError, partitionsLed, replicas, diskFree)
 	m.reg.MustRegister(newGroupCollector(b))
 	m.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m

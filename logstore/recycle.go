@@ -52,6 +52,7 @@ type Recycler struct {
 	bytes  int64      // size of every file held: ready, dirty and being zeroed
 	seq    uint64     // the next file name
 	closed bool
+	paused bool // Pause: take nothing, hold nothing
 	done   chan struct{}
 }
 
@@ -117,7 +118,7 @@ func (r *Recycler) Put(path string) bool {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed || r.bytes+fi.Size() > r.maxBytes {
+	if r.closed || r.paused || r.bytes+fi.Size() > r.maxBytes {
 		return false
 	}
 	p := pooled{name: strconv.FormatUint(r.seq, 10), size: fi.Size()}
@@ -193,6 +194,37 @@ func (r *Recycler) Ready() int {
 
 // Close stops the zeroing, leaving files not yet zeroed for the next Open
 // to delete.
+// Pause stops pooling, or resumes it. While paused Put takes nothing, so a
+// deleted partition's files free their space at once, and pausing deletes
+// the files the pool holds (one being zeroed goes once it is done). The
+// broker pauses it while the disk is nearly full.
+func (r *Recycler) Pause(paused bool) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.paused = paused
+	if !paused {
+		return
+	}
+	for _, p := range r.ready {
+		r.drop(p, extReady)
+	}
+	for _, p := range r.dirty {
+		r.drop(p, extDirty)
+	}
+	r.ready, r.dirty = nil, nil
+}
+
+// drop deletes a pooled file; r.mu is held.
+func (r *Recycler) drop(p pooled, ext string) {
+	if err := os.Remove(filepath.Join(r.dir, p.name+ext)); err != nil && !os.IsNotExist(err) {
+		r.log.Warn("removing recycled segment file", "file", p.name+ext, "err", err)
+	}
+	r.bytes -= p.size
+}
+
 func (r *Recycler) Close() {
 	if r == nil {
 		return
@@ -224,8 +256,11 @@ func (r *Recycler) zeroLoop() {
 			if !r.closed {
 				r.log.Warn("zeroing recycled segment file", "file", p.name, "err", err)
 			}
-			os.Remove(filepath.Join(r.dir, p.name+extDirty))
-			r.bytes -= p.size
+			r.drop(p, extDirty)
+			continue
+		}
+		if r.paused {
+			r.drop(p, extReady)
 			continue
 		}
 		r.ready = append(r.ready, p)

@@ -100,6 +100,39 @@ func TestRecycler(t *testing.T) {
 	}
 }
 
+// A paused pool deletes what it holds and takes nothing until resumed.
+func TestRecyclerPause(t *testing.T) {
+	tmp := t.TempDir()
+	pool := filepath.Join(tmp, "pool")
+	r := openRecyclerT(t, pool, 20<<20)
+	put := func(name string) bool {
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, bytes.Repeat([]byte{7}, 4096), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return r.Put(p)
+	}
+	if !put("a.log") {
+		t.Fatal("Put refused a file that fits")
+	}
+	waitReady(t, r, 1)
+	r.Pause(true)
+	if r.Bytes() != 0 || r.Ready() != 0 {
+		t.Fatalf("paused pool holds %d bytes, %d ready", r.Bytes(), r.Ready())
+	}
+	if ents, _ := os.ReadDir(pool); len(ents) != 0 {
+		t.Fatalf("paused pool left %d files", len(ents))
+	}
+	if put("b.log") {
+		t.Fatal("a paused pool took a file")
+	}
+	r.Pause(false)
+	if !put("c.log") {
+		t.Fatal("a resumed pool refused a file")
+	}
+	waitReady(t, r, 1)
+}
+
 // Open keeps what was zeroed and synced, and deletes anything else: a file
 // whose zeroing a crash or Close interrupted never becomes ready.
 func TestRecyclerReopen(t *testing.T) {

@@ -290,6 +290,11 @@ func (n *Node) Partition(topic string, index int32) *Partition {
 }
 
 // Partitions returns every local replica.
+// PauseRecycling stops keeping deleted partitions' segment files for reuse
+// (and frees those kept), or resumes it: the broker pauses it while the
+// disk is nearly full.
+func (n *Node) PauseRecycling(paused bool) { n.recycler.Pause(paused) }
+
 func (n *Node) Partitions() []*Partition {
 	n.mu.Lock()
 	defer n.mu.Unlock()

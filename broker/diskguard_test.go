@@ -1,0 +1,81 @@
+package broker
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Below log.dir.min.free.bytes produce is refused with KAFKA_STORAGE_ERROR
+// and nothing is stored; franz-go keeps retrying the record rather than
+// losing it; the refusal ends once the threshold is met again.
+func TestProduceRefusedWhenDiskNearlyFull(t *testing.T) {
+	dir := t.TempDir()
+	free, _, err := diskSpace(dir)
+	if err != nil {
+		t.Skipf("free space not measured here: %v", err)
+	}
+	b := startBroker(t, dir, func(c *Config) { c.LogDirMinFreeBytes = free + 1<<40 })
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "full", 1, nil)
+
+	rp := produceRaw(t, cl, "full", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(3, "v")))
+	if rp.ErrorCode != kerr.KafkaStorageError.Code || rp.ErrorMessage == nil {
+		t.Fatalf("produce below the free-space threshold: code %d, message %v; want KAFKA_STORAGE_ERROR with a message", rp.ErrorCode, rp.ErrorMessage)
+	}
+	if end := b.node.Partition("full", 0).Log().EndOffset(); end != 0 {
+		t.Fatalf("a refused batch was stored: end offset %d", end)
+	}
+
+	// A real producer waits; once space is "freed", its record goes in once.
+	pcl := newClient(t, b, kgo.DefaultProduceTopic("full"), kgo.RecordDeliveryTimeout(30*time.Second))
+	done := make(chan error, 1)
+	go func() {
+		done <- pcl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("kept")}).FirstErr()
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("produce finished (%v) while the disk was below the threshold", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	b.disk.min.Store(1)
+	b.disk.measure()
+	if err := <-done; err != nil {
+		t.Fatalf("produce after the threshold was met: %v", err)
+	}
+	if end := b.node.Partition("full", 0).Log().EndOffset(); end != 1 {
+		t.Fatalf("end offset %d after the retried record, want 1", end)
+	}
+}
+
+// admit counts what it lets through since the last measurement, so a burst
+// between measurements cannot run past the threshold.
+func TestDiskGuardCountsAdmittedBytes(t *testing.T) {
+	dir := t.TempDir()
+	g := newDiskGuard(dir, -1, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	free := g.freeBytes()
+	if free < 0 {
+		t.Skip("free space not measured here")
+	}
+	g.threshold.Store(free - 32<<20)
+	if err := g.admit(16 << 20); err != nil {
+		t.Fatalf("16 MiB with 32 MiB to spare: %v", err)
+	}
+	if err := g.admit(32 << 20); err == nil {
+		t.Fatal("32 MiB more was admitted with 16 MiB to spare")
+	}
+	if err := g.admit(8 << 20); err != nil {
+		t.Fatalf("8 MiB with 16 MiB to spare (the refused 32 MiB must not count): %v", err)
+	}
+	off := newDiskGuard(dir, 0, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	off.threshold.Store(1 << 62)
+	if err := off.admit(1 << 30); err != nil {
+		t.Fatalf("log.dir.min.free.bytes=0 refused: %v", err)
+	}
+}
