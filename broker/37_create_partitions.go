@@ -68,13 +68,11 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 			return kafkaErrorf(kerr.InvalidReplicaAssignment, "%d assignments given for %d new partitions", len(rt.Assignment), add)
 		}
 		for _, a := range rt.Assignment {
+			if err := checkManualAssignment(st, a.Replicas); err != nil {
+				return err
+			}
 			if len(a.Replicas) != len(t.Replicas[0]) {
 				return kafkaErrorf(kerr.InvalidReplicaAssignment, "inconsistent replication factor")
-			}
-			for _, id := range a.Replicas {
-				if _, ok := st.Brokers[id]; !ok {
-					return kafkaErrorf(kerr.InvalidReplicaAssignment, "unknown broker %d", id)
-				}
 			}
 			replicas = append(replicas, a.Replicas)
 		}

@@ -82,6 +82,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	42: {Min: 0, Max: 2},  // DeleteGroups
 	43: {Min: 0, Max: 2},  // ElectLeaders
 	44: {Min: 0, Max: 1},  // IncrementalAlterConfigs
+	45: {Min: 0, Max: 1},  // AlterPartitionReassignments
 	46: {Min: 0, Max: 0},  // ListPartitionReassignments
 	47: {Min: 0, Max: 0},  // OffsetDelete
 	48: {Min: 0, Max: 1},  // DescribeClientQuotas
@@ -298,6 +299,8 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 		return b.async(ctx, func() kmsg.Response { return b.handleCreateTopics(ctx, r) })
 	case *kmsg.DeleteTopicsRequest:
 		return b.async(ctx, func() kmsg.Response { return b.handleDeleteTopics(ctx, r) })
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		return now(b.handleAlterPartitionReassignments(r))
 	case *kmsg.ListPartitionReassignmentsRequest:
 		return now(b.handleListPartitionReassignments(r))
 	case *kmsg.DescribeClientQuotasRequest:

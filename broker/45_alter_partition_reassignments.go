@@ -1,0 +1,77 @@
+package broker
+
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gokafka/gokafka/replication"
+)
+
+// handleAlterPartitionReassignments checks each partition's target replica
+// set as Kafka's controller does. A target equal to the current replicas
+// completes at once, as in Kafka; none is ever in progress, so a
+// cancellation (null replicas) is NO_REASSIGNMENT_IN_PROGRESS. Moving
+// replicas to other brokers comes with multi-node clusters: until then a
+// valid target that differs from the current set is refused with
+// INVALID_REPLICA_ASSIGNMENT and a message saying so. (On one node no such
+// target exists: its only broker holds every replica.)
+func (b *Broker) handleAlterPartitionReassignments(r *kmsg.AlterPartitionAssignmentsRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.AlterPartitionAssignmentsResponse)
+	st := b.node.Controller().State()
+	// v0 has no flag: replication factor changes are allowed.
+	allowRF := r.Version < 1 || r.AllowReplicationFactorChange
+	for _, rt := range r.Topics {
+		t := st.Topics[rt.Topic]
+		ot := kmsg.NewAlterPartitionAssignmentsResponseTopic()
+		ot.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			op := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
+			op.Partition = rp.Partition
+			if err := checkReassignment(st, t, rp, allowRF); err != nil {
+				op.ErrorCode, op.ErrorMessage = errCodeMsg(err)
+			}
+			ot.Partitions = append(ot.Partitions, op)
+		}
+		resp.Topics = append(resp.Topics, ot)
+	}
+	return resp
+}
+
+func checkReassignment(st *replication.State, t *replication.Topic, rp kmsg.AlterPartitionAssignmentsRequestTopicPartition, allowRF bool) error {
+	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Replicas) {
+		return kafkaErrorf(kerr.UnknownTopicOrPartition, "Unable to find partition %d of the topic.", rp.Partition)
+	}
+	if rp.Replicas == nil {
+		return kafkaErrorf(kerr.NoReassignmentInProgress, "Unable to cancel reassignment of partition %d: no reassignment is in progress.", rp.Partition)
+	}
+	if err := checkManualAssignment(st, rp.Replicas); err != nil {
+		return err
+	}
+	cur := t.Replicas[rp.Partition]
+	if !allowRF && len(rp.Replicas) != len(cur) {
+		return kafkaErrorf(kerr.InvalidReplicationFactor, "The replication factor is changed from %d to %d but AllowReplicationFactorChange is false.", len(cur), len(rp.Replicas))
+	}
+	if !slices.Equal(rp.Replicas, cur) {
+		return kafkaErrorf(kerr.InvalidReplicaAssignment, "Moving partition %d from replicas %v to %v is not supported yet: replicas are placed when partitions are created.", rp.Partition, cur, rp.Replicas)
+	}
+	return nil
+}
+
+// checkManualAssignment makes Kafka's checks of a replica list given by a
+// client: not empty, no broker twice, every broker registered.
+func checkManualAssignment(st *replication.State, replicas []int32) error {
+	if len(replicas) == 0 {
+		return kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")
+	}
+	for i, id := range replicas {
+		if slices.Contains(replicas[:i], id) {
+			return kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d more than once.", id)
+		}
+		if _, ok := st.Brokers[id]; !ok {
+			return kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", id)
+		}
+	}
+	return nil
+}

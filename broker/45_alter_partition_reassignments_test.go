@@ -1,0 +1,84 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func TestAlterPartitionReassignments(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "moves", 2, nil)
+
+	type part struct {
+		topic     string
+		partition int32
+		replicas  []int32
+		want      *kerr.Error // nil: NONE
+	}
+	cases := []part{
+		{"moves", 0, []int32{1}, nil},                              // the current set: done at once
+		{"moves", 1, nil, kerr.NoReassignmentInProgress},           // cancel, with nothing moving
+		{"moves", 1, []int32{}, kerr.InvalidReplicaAssignment},     // empty
+		{"moves", 1, []int32{1, 1}, kerr.InvalidReplicaAssignment}, // a broker twice
+		{"moves", 1, []int32{7}, kerr.InvalidReplicaAssignment},    // no such broker
+		{"moves", 2, []int32{1}, kerr.UnknownTopicOrPartition},     // no such partition
+		{"missing", 0, []int32{1}, kerr.UnknownTopicOrPartition},   // no such topic
+		{"moves", -1, []int32{1}, kerr.UnknownTopicOrPartition},    // negative partition
+	}
+	req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	req.TimeoutMillis = 5000
+	req.AllowReplicationFactorChange = true
+	for _, c := range cases {
+		rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+		rt.Topic = c.topic
+		rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+		rp.Partition, rp.Replicas = c.partition, c.replicas
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp := request[*kmsg.AlterPartitionAssignmentsResponse](t, cl, req)
+	if resp.ErrorCode != 0 || len(resp.Topics) != len(cases) {
+		t.Fatalf("top-level error %d, %d topics; want 0 and %d", resp.ErrorCode, len(resp.Topics), len(cases))
+	}
+	for i, c := range cases {
+		rt := resp.Topics[i]
+		if rt.Topic != c.topic || len(rt.Partitions) != 1 || rt.Partitions[0].Partition != c.partition {
+			t.Fatalf("case %d: answered %s %+v", i, rt.Topic, rt.Partitions)
+		}
+		want := int16(0)
+		if c.want != nil {
+			want = c.want.Code
+		}
+		if p := rt.Partitions[0]; p.ErrorCode != want || (want != 0 && p.ErrorMessage == nil) {
+			t.Errorf("%s-%d %v: error %d (%v), want %d with a message", c.topic, c.partition, c.replicas, p.ErrorCode, p.ErrorMessage, want)
+		}
+	}
+
+	// kadm, as a tool would call it.
+	var areq kadm.AlterPartitionAssignmentsReq
+	areq.Assign("moves", 0, []int32{1})
+	areq.Assign("moves", 1, []int32{1, 2})
+	ares, err := kadm.NewClient(cl).AlterPartitionAssignments(context.Background(), areq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := ares["moves"][0]; r.Err != nil {
+		t.Fatalf("kadm: the current replicas of moves-0: %v", r.Err)
+	}
+	if r := ares["moves"][1]; !errors.Is(r.Err, kerr.InvalidReplicaAssignment) {
+		t.Fatalf("kadm: moves-1 onto an unknown broker: %v, want INVALID_REPLICA_ASSIGNMENT", r.Err)
+	}
+
+	// Nothing moved, so nothing is listed as moving.
+	list := request[*kmsg.ListPartitionReassignmentsResponse](t, cl, kmsg.NewPtrListPartitionReassignmentsRequest())
+	if len(list.Topics) != 0 {
+		t.Fatalf("ListPartitionReassignments: %+v", list.Topics)
+	}
+}
