@@ -34,7 +34,7 @@ type syncQueue struct {
 	stop    bool
 	err     error // a deferred fsync failed: the log takes no more writes
 	done    chan struct{}
-	sync    func(*os.File) error // datasync; tests make it fail or wait
+	sync    func(f *os.File, bytes int64) error // datasync, or the SyncGroup's; tests make it fail or wait
 }
 
 // deferredStore is one StoreLogs call waiting for its fsync.
@@ -46,9 +46,12 @@ type deferredStore struct {
 }
 
 func (l *Log) startSyncer() {
-	l.sq = &syncQueue{done: make(chan struct{}), sync: datasync}
-	if l.cfg.SyncFile != nil {
-		l.sq.sync = l.cfg.SyncFile
+	l.sq = &syncQueue{done: make(chan struct{}), sync: func(f *os.File, _ int64) error { return datasync(f) }}
+	switch {
+	case l.cfg.SyncFile != nil:
+		l.sq.sync = func(f *os.File, _ int64) error { return l.cfg.SyncFile(f) }
+	case l.cfg.SyncGroup != nil:
+		l.sq.sync = l.cfg.SyncGroup.Sync
 	}
 	l.sq.cond.L = &l.sq.mu
 	go l.syncLoop()
@@ -163,12 +166,18 @@ func (l *Log) syncLoop() {
 // unless a drain was skipped, which would be a bug worth surviving.
 func (l *Log) syncDeferred(batch []deferredStore) error {
 	var done *os.File
-	for _, d := range batch {
+	for i, d := range batch {
 		if d.f == done {
 			continue
 		}
+		var n int64
+		for _, e := range batch[i:] {
+			if e.f == d.f {
+				n += e.bytes
+			}
+		}
 		start := time.Now()
-		if err := l.sq.sync(d.f); err != nil {
+		if err := l.sq.sync(d.f, n); err != nil {
 			return err
 		}
 		if l.cfg.OnSync != nil {

@@ -23,3 +23,6 @@ func reserve(*os.File, int64, int64) error { return errors.ErrUnsupported }
 
 // datasync falls back to fsync.
 func datasync(f *os.File) error { return f.Sync() }
+
+// syncFiles fdatasyncs each file (syncfs is Linux's).
+func syncFiles(files []syncFile) error { return datasyncEach(files) }

@@ -63,6 +63,9 @@ type Config struct {
 	// Recycler, when set, gives new segments the recycled .log files of
 	// deleted partitions (see recycle.go).
 	Recycler *Recycler
+	// SyncGroup, when set, performs the deferred fsyncs together with the
+	// other logs of the group (see syncgroup.go). SyncFile takes precedence.
+	SyncGroup *SyncGroup
 }
 
 // WithDefaults fills in zero fields.

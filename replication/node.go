@@ -64,6 +64,7 @@ type Node struct {
 	db         *bolt.DB
 	mux        *Mux
 	recycler   *logstore.Recycler // nil when RecycleBytes is 0
+	syncGroup  *logstore.SyncGroup // the partition logs' deferred fsyncs, synced together
 
 	controller     *Controller
 	controllerRaft *raft.Raft
@@ -156,6 +157,7 @@ func StartNode(cfg Config) (*Node, error) {
 		db.Close()
 		return nil, err
 	}
+	n.syncGroup = logstore.NewSyncGroup()
 	n.wg.Add(2)
 	go n.reconcileLoop()
 	go n.retentionLoop()
@@ -481,6 +483,7 @@ func (n *Node) reconcile() {
 			}
 			lc := n.cfg.LogConfig(st, w.t)
 			lc.Recycler = n.recycler
+			lc.SyncGroup = n.syncGroup
 			p, err := openPartition(n, w.t, w.idx, dir, lc)
 			if err != nil {
 				n.logger.Error("starting partition", "topic", w.t.Name, "partition", w.idx, "err", err)
@@ -623,6 +626,7 @@ func (n *Node) close() error {
 		}()
 	}
 	wg.Wait()
+	n.syncGroup.Close()
 	if err := n.controllerRaft.Shutdown().Error(); err != nil && firstErr == nil {
 		firstErr = err
 	}
