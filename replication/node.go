@@ -63,7 +63,7 @@ type Node struct {
 	raftLogger hclog.Logger
 	db         *bolt.DB
 	mux        *Mux
-	recycler   *logstore.Recycler // nil when RecycleBytes is 0
+	recycler   *logstore.Recycler  // nil when RecycleBytes is 0
 	syncGroup  *logstore.SyncGroup // the partition logs' deferred fsyncs, synced together
 
 	controller     *Controller
