@@ -1,6 +1,8 @@
 package logstore
 
 import (
+	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -201,6 +203,44 @@ func FuzzValidRecords(f *testing.F) {
 			if ok && got != sum {
 				t.Fatalf("codec %d: summary %+v, validRecords %+v", c.codec, got, sum)
 			}
+		}
+	})
+}
+
+// FuzzUpConvert: any bytes given as an old message set are refused with
+// one of the produce path's errors or converted into a batch that passes
+// CheckBatch, and that batch converts back down to as many messages.
+func FuzzUpConvert(f *testing.F) {
+	one := legacyMsg{ts: 5, key: []byte("k"), value: []byte("v")}
+	f.Add(msgSet(0, one, one))
+	f.Add(msgSet(1, one, legacyMsg{ts: -1}))
+	for _, codec := range []int8{CodecGzip, CodecSnappy, CodecLZ4} {
+		z, err := compress(codec, DefaultLevel, nil, msgSet(1, one, one, one))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(msgSet(1, legacyMsg{attrs: codec, ts: 5, value: z}))
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, set []byte) {
+		batch, err := UpConvert(set)
+		if err != nil {
+			if !errors.Is(err, ErrCorruptBatch) && !errors.Is(err, ErrInvalidRecord) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		h, _, err := CheckBatch(batch)
+		if err != nil {
+			t.Fatalf("converted batch fails CheckBatch: %v", err)
+		}
+		down, err := DownConvert(batch, 1, 0, math.MaxInt32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		if err := eachMessage(down, func(legacyMessage) error { n++; return nil }); err != nil || n != int(h.NumRecords) {
+			t.Fatalf("down-converted %d messages of %d: %v", n, h.NumRecords, err)
 		}
 	})
 }

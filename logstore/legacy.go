@@ -1,0 +1,203 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Kafka's message formats before 0.11: magic 0 (Kafka 0.8–0.9) and magic 1
+// (0.10, which added timestamps), sent as "message sets". Produce v0–v2 and
+// fetch v0–v3 carry them, and Kafka 3.x still serves those versions: it
+// converts a produced message set up to the topic's magic-2 format, and the
+// stored batches down to messages for a consumer of an old fetch version.
+// Kafka 4 dropped both (KIP-896); older sarama, kafka-python pinned to an
+// old api_version and librdkafka with an old broker.version.fallback still
+// use them, so the broker converts as Kafka 3.x does, here.
+//
+// A message is [offset int64][size int32][crc uint32][magic int8]
+// [attributes int8][timestamp int64, magic 1 only][key bytes][value bytes];
+// the crc (IEEE, not Castagnoli) covers everything from magic on. A
+// compressed message set is the value of one "wrapper" message whose
+// attributes name the codec (gzip, snappy, lz4; zstd needs magic 2).
+
+const (
+	legacyOverhead = 12                // offset and size, before the size counts
+	legacyMinSize  = 4 + 1 + 1 + 4 + 4 // crc, magic, attributes, key and value lengths: a magic 0 message's size
+	legacyTSType   = 0x08              // attribute bit: the timestamp is LogAppendTime (magic 1)
+)
+
+// UpConvert returns the messages of a magic 0 or 1 message set (compressed
+// wrappers opened) as one magic-2 batch, compressed with the codec of the
+// set's wrapper messages (none when it has none), as Kafka 3.x stores what
+// produce v0–v2 send. Each message's CRC is checked; magic 0 messages take
+// no timestamp (-1), and the records of a LogAppendTime wrapper take the
+// wrapper's. The batch has base offset 0 and no producer id; the caller
+// validates it as any produced batch.
+//
+// Errors wrap ErrCorruptBatch (a bad CRC, a truncated or misframed message,
+// a wrapper whose value does not decompress) or ErrInvalidRecord (an empty
+// set, a wrapper inside a wrapper, inner messages of another magic, a
+// codec that format cannot carry).
+func UpConvert(set []byte) ([]byte, error) {
+	var recs []Record
+	codec := CodecNone
+	err := eachMessage(set, func(m legacyMessage) error {
+		c := m.attrs & 7
+		if c == CodecNone {
+			recs = append(recs, m.record())
+			return nil
+		}
+		if c > CodecLZ4 {
+			return fmt.Errorf("%w: codec %d in a magic %d message", ErrInvalidRecord, c, m.magic)
+		}
+		inner, err := Decompress(c, m.value)
+		if err != nil {
+			return err
+		}
+		codec = c
+		n := 0
+		err = eachMessage(inner, func(im legacyMessage) error {
+			switch {
+			case im.attrs&7 != CodecNone:
+				return fmt.Errorf("%w: a compressed message inside a compressed message", ErrInvalidRecord)
+			case im.magic != m.magic:
+				return fmt.Errorf("%w: a magic %d message inside a magic %d wrapper", ErrInvalidRecord, im.magic, m.magic)
+			}
+			r := im.record()
+			if m.magic == 1 && m.attrs&legacyTSType != 0 {
+				r.Timestamp = m.timestamp
+			}
+			recs = append(recs, r)
+			n++
+			return nil
+		})
+		if err == nil && n == 0 {
+			err = fmt.Errorf("%w: a compressed message with no messages inside", ErrInvalidRecord)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("%w: empty message set", ErrInvalidRecord)
+	}
+	first := recs[0].Timestamp
+	for i := range recs {
+		recs[i].TimestampDelta = recs[i].Timestamp - first
+	}
+	batch := AppendBatch(nil, BatchOptions{FirstTimestamp: first, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, recs)
+	if codec != CodecNone {
+		return Recompress(batch, codec, DefaultLevel)
+	}
+	return batch, nil
+}
+
+// legacyMessage is one message of a magic 0 or 1 set; key and value alias
+// the set.
+type legacyMessage struct {
+	offset     int64 // as sent: producers write 0.., or relative offsets inside a wrapper
+	magic      int8
+	attrs      int8
+	timestamp  int64 // -1 in magic 0
+	key, value []byte
+}
+
+func (m legacyMessage) record() Record {
+	return Record{Timestamp: m.timestamp, Key: m.key, Value: m.value}
+}
+
+// eachMessage calls fn with each message of set, in order, after checking
+// its framing and CRC; a partial message at the end is an error, as Kafka
+// takes it in a produce request.
+func eachMessage(set []byte, fn func(legacyMessage) error) error {
+	for len(set) > 0 {
+		if len(set) < legacyOverhead+legacyMinSize {
+			return fmt.Errorf("%w: %d bytes left, shorter than a message", ErrCorruptBatch, len(set))
+		}
+		size := int64(int32(binary.BigEndian.Uint32(set[8:])))
+		if size < legacyMinSize || size > int64(len(set)-legacyOverhead) {
+			return fmt.Errorf("%w: message size %d with %d bytes left", ErrCorruptBatch, size, len(set)-legacyOverhead)
+		}
+		raw := set[:legacyOverhead+size]
+		set = set[len(raw):]
+		if got, want := crc32.ChecksumIEEE(raw[16:]), binary.BigEndian.Uint32(raw[12:]); got != want {
+			return fmt.Errorf("%w: message crc %08x, computed %08x", ErrCorruptBatch, want, got)
+		}
+		var m legacyMessage
+		var used int
+		switch magic := int8(raw[16]); magic {
+		case 0:
+			var v kmsg.MessageV0
+			if err := v.UnsafeReadFrom(raw); err != nil {
+				return fmt.Errorf("%w: magic 0 message: %v", ErrCorruptBatch, err)
+			}
+			m = legacyMessage{offset: v.Offset, magic: 0, attrs: v.Attributes, timestamp: -1, key: v.Key, value: v.Value}
+			used = legacyMinSize
+		case 1:
+			var v kmsg.MessageV1
+			if err := v.UnsafeReadFrom(raw); err != nil {
+				return fmt.Errorf("%w: magic 1 message: %v", ErrCorruptBatch, err)
+			}
+			m = legacyMessage{offset: v.Offset, magic: 1, attrs: v.Attributes, timestamp: v.Timestamp, key: v.Key, value: v.Value}
+			used = legacyMinSize + 8
+		default:
+			return fmt.Errorf("%w: magic %d in a message set", ErrInvalidRecord, magic)
+		}
+		if used += len(m.key) + len(m.value); int64(used) != size {
+			return fmt.Errorf("%w: message size %d, its fields take %d", ErrCorruptBatch, size, used)
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DownConvert returns the records at or after firstOffset of the magic-2
+// batches in b as uncompressed messages of magic 0 or 1, as Kafka 3.x
+// answers fetch v0–v1 (magic 0) and v2–v3 (magic 1): headers are dropped
+// (no such field), control batches skipped, and the records of a
+// LogAppendTime batch carry its append time. Kafka keeps each batch's codec
+// on a compressed wrapper; these messages are not compressed, which every
+// client reads and which spares the broker a compression per fetch. The set
+// ends before the message that would take it past limit bytes, but holds
+// at least one message.
+func DownConvert(b []byte, magic int8, firstOffset int64, limit int) ([]byte, error) {
+	var out []byte
+	full := false
+	err := ReadRecords(b, func(h BatchHeader, recs []Record) error {
+		if full || h.IsControl() {
+			return nil
+		}
+		for _, r := range recs {
+			if r.Offset < firstOffset {
+				continue
+			}
+			start := len(out)
+			if magic == 0 {
+				m := kmsg.MessageV0{Offset: r.Offset, Key: r.Key, Value: r.Value}
+				out = m.AppendTo(out)
+			} else {
+				m := kmsg.MessageV1{Offset: r.Offset, Magic: 1, Timestamp: r.Timestamp, Key: r.Key, Value: r.Value}
+				if h.TimestampType() == 1 {
+					m.Attributes = legacyTSType
+					m.Timestamp = h.MaxTimestamp
+				}
+				out = m.AppendTo(out)
+			}
+			msg := out[start:]
+			binary.BigEndian.PutUint32(msg[8:], uint32(len(msg)-legacyOverhead))
+			binary.BigEndian.PutUint32(msg[12:], crc32.ChecksumIEEE(msg[16:]))
+			if len(out) > limit && start > 0 {
+				out, full = out[:start], true
+				return nil
+			}
+		}
+		return nil
+	})
+	return out, err
+}
