@@ -216,9 +216,24 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "batch of %d bytes exceeds max.message.bytes %d", len(rp.Records), maxBytes)
 	}
 	if m, ok := logstore.BatchMagic(rp.Records); ok && (m == 0 || m == 1) {
-		// As Kafka: the old message formats are refused outright, not
-		// converted, and a client must not retry them.
-		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "produce v%d takes only magic 2 record batches, got magic %d", version, m)
+		if version >= 3 {
+			// As Kafka: from v3 on the old message formats are refused
+			// outright, not converted, and a client must not retry them.
+			return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "produce v%d takes only magic 2 record batches, got magic %d", version, m)
+		}
+		// As Kafka 3.x: produce v0–v2 (older sarama, kafka-python pinned
+		// to an old api_version) sends magic 0/1 message sets, stored as
+		// the magic-2 batch they convert to and checked as any other.
+		up, err := logstore.UpConvert(rp.Records)
+		switch {
+		case errors.Is(err, logstore.ErrInvalidRecord):
+			return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "%v", err)
+		case err != nil:
+			return nil, h, -1, kafkaErrorf(kerr.CorruptMessage, "%v", err)
+		case int64(len(up)) > maxBytes:
+			return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "message set converted to a batch of %d bytes exceeds max.message.bytes %d", len(up), maxBytes)
+		}
+		rp.Records = up
 	}
 	if version < 7 {
 		// zstd came with produce v7 (KIP-110); Kafka refuses it below. (Only
@@ -233,7 +248,7 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		return nil, h, -1, kafkaErrorf(kerr.CorruptMessage, "%v", err)
 	}
 	if len(batches) != 1 {
-		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "produce v3+ takes exactly one record batch per partition, got %d", len(batches))
+		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "produce takes exactly one record batch per partition, got %d", len(batches))
 	}
 	batch = batches[0]
 	h, sum, err := logstore.CheckBatch(batch)

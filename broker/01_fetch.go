@@ -284,6 +284,21 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 				recs = nil
 				o.errCode, o.hw, o.lso, o.start = kerr.UnsupportedCompressionType.Code, -1, -1, -1
 			}
+			if r.Version < 4 && len(recs) > 0 {
+				// As Kafka 3.x: fetch v0–v3 predates magic-2 batches, so
+				// the records go as messages of magic 0 (v0–v1) or 1.
+				magic := int8(1)
+				if r.Version < 2 {
+					magic = 0
+				}
+				if recs, err = logstore.DownConvert(recs, magic, fp.sp.offset, max(limit, 1)); err != nil {
+					b.logger.Warn("fetch down-conversion failed", "topic", fp.key.topic, "partition", fp.key.part, "err", err)
+					recs, o.errCode = nil, kerr.KafkaStorageError.Code
+				}
+				if len(recs) == 0 {
+					recs = nil
+				}
+			}
 			o.records = recs
 			total += len(recs)
 		}

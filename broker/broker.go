@@ -53,8 +53,8 @@ type Broker struct {
 
 // supportedVersions is exactly what the handlers implement.
 var supportedVersions = map[int16]protocol.VersionRange{
-	0:  {Min: 3, Max: 12}, // Produce: magic 2 batches only (Kafka 4 also starts at 3)
-	1:  {Min: 4, Max: 16}, // Fetch
+	0:  {Min: 0, Max: 12}, // Produce: v0–v2 send magic 0/1 message sets, converted as Kafka 3.x does (Kafka 4 starts at 3)
+	1:  {Min: 0, Max: 16}, // Fetch: v0–v3 get magic 0/1 messages, converted as Kafka 3.x does (Kafka 4 starts at 4)
 	2:  {Min: 0, Max: 9},  // ListOffsets
 	3:  {Min: 0, Max: 12}, // Metadata
 	8:  {Min: 0, Max: 9},  // OffsetCommit

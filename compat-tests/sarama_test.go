@@ -167,3 +167,84 @@ func TestSarama(t *testing.T) {
 		})
 	}
 }
+
+// TestSaramaOldVersions: sarama set to Kafka 0.9 and 0.10 speaks produce
+// v1/v2 and fetch v1/v3, whose message sets (magic 0 and 1) the broker
+// converts as Kafka 3.x does; newer clients read what it wrote.
+func TestSaramaOldVersions(t *testing.T) {
+	b := startBroker(t)
+	for _, ver := range []struct {
+		name  string
+		v     sarama.KafkaVersion
+		codec sarama.CompressionCodec
+	}{
+		{"V0_9_0_0", sarama.V0_9_0_0, sarama.CompressionNone},
+		{"V0_10_2_0", sarama.V0_10_2_0, sarama.CompressionNone},
+		{"V0_10_2_0-gzip", sarama.V0_10_2_0, sarama.CompressionGZIP},
+		{"V0_10_2_0-snappy", sarama.V0_10_2_0, sarama.CompressionSnappy},
+	} {
+		t.Run(ver.name, func(t *testing.T) {
+			ctx := testCtx(t, 60*time.Second)
+			topic := "sarama-old-" + ver.name
+			createTopic(t, ctx, newAdm(t, b.Addr()), topic, 1, nil)
+			cfg := saramaConfig(ver.v)
+			cfg.Producer.Idempotent = false // needs 0.11
+			cfg.Net.MaxOpenRequests = 5
+			cfg.Producer.Compression = ver.codec
+			prod, err := sarama.NewSyncProducer([]string{b.Addr()}, cfg)
+			if err != nil {
+				t.Fatalf("NewSyncProducer: %v", err)
+			}
+			const n = 20
+			var msgs []*sarama.ProducerMessage
+			for i := 0; i < n; i++ {
+				msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Partition: 0,
+					Key: sarama.StringEncoder("key-" + strconv.Itoa(i)), Value: sarama.StringEncoder("old " + strconv.Itoa(i))})
+			}
+			if err := prod.SendMessages(msgs[:n/2]); err != nil {
+				t.Fatalf("SendMessages: %v", err)
+			}
+			for _, m := range msgs[n/2:] {
+				if _, _, err := prod.SendMessage(m); err != nil {
+					t.Fatalf("SendMessage: %v", err)
+				}
+			}
+			prod.Close()
+			for i, m := range msgs {
+				if m.Offset != int64(i) {
+					t.Fatalf("message %d acknowledged at offset %d", i, m.Offset)
+				}
+			}
+
+			cons, err := sarama.NewConsumer([]string{b.Addr()}, cfg)
+			if err != nil {
+				t.Fatalf("NewConsumer: %v", err)
+			}
+			defer cons.Close()
+			pc, err := cons.ConsumePartition(topic, 0, 5) // mid-log: earlier messages are left out
+			if err != nil {
+				t.Fatalf("ConsumePartition: %v", err)
+			}
+			defer pc.Close()
+			timeout := time.After(20 * time.Second)
+			for i := 5; i < n; i++ {
+				select {
+				case m := <-pc.Messages():
+					if m.Offset != int64(i) || string(m.Key) != "key-"+strconv.Itoa(i) || string(m.Value) != "old "+strconv.Itoa(i) {
+						t.Fatalf("message %d: offset %d %q=%q", i, m.Offset, m.Key, m.Value)
+					}
+				case err := <-pc.Errors():
+					t.Fatalf("consumer error after %d messages: %v", i, err)
+				case <-timeout:
+					t.Fatalf("timed out at message %d", i)
+				}
+			}
+			got := consumeExactly(t, ctx, b.Addr(), topic, 0, n) // franz-go, newest versions
+			for i, r := range got {
+				if string(r.Key) != "key-"+strconv.Itoa(i) || string(r.Value) != "old "+strconv.Itoa(i) {
+					t.Fatalf("franz-go record %d: %q=%q", i, r.Key, r.Value)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,193 @@
+package broker
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+)
+
+// Produce v0–v2 and fetch v0–v3 carry the message formats before Kafka 0.11
+// (magic 0 and 1). As Kafka 3.x, the broker converts them: franz-go pinned
+// to Kafka 0.9 (produce v1, fetch v1: magic 0) and 0.10.2 (produce v2,
+// fetch v3: magic 1) writes and reads, and what one client version writes,
+// every other reads.
+func TestOldMessageFormats(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	admin := newClient(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	type client struct {
+		name     string
+		versions *kversion.Versions // nil: the newest
+		magic    int8
+	}
+	clients := []client{{"0.9", kversion.V0_9_0(), 0}, {"0.10.2", kversion.V0_10_2(), 1}, {"new", nil, 2}}
+	ts := time.UnixMilli(1_700_000_000_000)
+	for _, w := range clients {
+		for _, cc := range []struct {
+			name  string
+			codec kgo.CompressionCodec
+		}{{"none", kgo.NoCompression()}, {"gzip", kgo.GzipCompression()}, {"lz4", kgo.Lz4Compression()}} {
+			codec := cc.name
+			topic := fmt.Sprintf("old-%s-%s", w.name, codec)
+			createTopic(t, admin, topic, 1, nil)
+			opts := []kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(cc.codec), kgo.ProducerLinger(50 * time.Millisecond)}
+			if w.versions != nil {
+				opts = append(opts, kgo.MaxVersions(w.versions))
+			}
+			p := newClient(t, b, opts...)
+			const n = 50
+			var recs []*kgo.Record
+			for i := range n {
+				r := &kgo.Record{Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte(fmt.Sprintf("v%d", i)), Timestamp: ts.Add(time.Duration(i) * time.Millisecond)}
+				if i == 0 {
+					r.Key = nil
+				}
+				if w.magic == 2 {
+					r.Headers = []kgo.RecordHeader{{Key: "h", Value: []byte("x")}}
+				}
+				recs = append(recs, r)
+			}
+			if err := p.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				t.Fatalf("%s producer, %s: %v", w.name, codec, err)
+			}
+			for i, r := range recs {
+				if r.Offset != int64(i) {
+					t.Fatalf("%s producer, %s: record %d acknowledged at offset %d", w.name, codec, i, r.Offset)
+				}
+			}
+			for _, rd := range clients {
+				opts := []kgo.Opt{kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}})}
+				if rd.versions != nil {
+					opts = append(opts, kgo.MaxVersions(rd.versions))
+				}
+				c := newClient(t, b, opts...)
+				var got []*kgo.Record
+				for len(got) < n && ctx.Err() == nil {
+					fs := c.PollFetches(ctx)
+					if err := fs.Err(); err != nil {
+						t.Fatalf("%s consumer of %s producer, %s: %v", rd.name, w.name, codec, err)
+					}
+					got = append(got, fs.Records()...)
+				}
+				c.Close()
+				if len(got) != n {
+					t.Fatalf("%s consumer of %s producer, %s: %d records", rd.name, w.name, codec, len(got))
+				}
+				for i, r := range got {
+					want := recs[i]
+					gotTS := r.Timestamp.UnixMilli()
+					if r.Timestamp.IsZero() {
+						gotTS = -1 // franz-go's time for a magic 0 message
+					}
+					wantTS := want.Timestamp.UnixMilli()
+					if w.magic == 0 || rd.magic == 0 {
+						wantTS = -1 // magic 0 has no timestamps
+					}
+					wantHeaders := 0
+					if w.magic == 2 && rd.magic == 2 {
+						wantHeaders = 1 // messages have no headers
+					}
+					if r.Offset != int64(i) || string(r.Key) != string(want.Key) || (r.Key == nil) != (want.Key == nil) ||
+						string(r.Value) != string(want.Value) || gotTS != wantTS || len(r.Headers) != wantHeaders {
+						t.Fatalf("%s consumer of %s producer, %s: record %d: offset %d key %q value %q ts %d headers %d; want key %q value %q ts %d headers %d",
+							rd.name, w.name, codec, i, r.Offset, r.Key, r.Value, gotTS, len(r.Headers), want.Key, want.Value, wantTS, wantHeaders)
+					}
+				}
+			}
+		}
+	}
+}
+
+// A produce v0–v2 message set that is damaged or that Kafka would refuse
+// gets Kafka's error, and the partition takes nothing; the same set is
+// refused on produce v3+, which takes only magic-2 batches.
+func TestOldMessageFormatErrors(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "old-errors", 1, nil)
+	msg := func(magic int8, attrs int8, value []byte) []byte {
+		var out []byte
+		if magic == 0 {
+			m := kmsg.MessageV0{Attributes: attrs, Value: value}
+			out = m.AppendTo(nil)
+		} else {
+			m := kmsg.MessageV1{Magic: 1, Attributes: attrs, Timestamp: time.Now().UnixMilli(), Value: value}
+			out = m.AppendTo(nil)
+		}
+		binary.BigEndian.PutUint32(out[8:], uint32(len(out)-12))
+		binary.BigEndian.PutUint32(out[12:], crc32.ChecksumIEEE(out[16:]))
+		return out
+	}
+	good := msg(1, 0, []byte("v"))
+	badCRC := append([]byte(nil), good...)
+	badCRC[len(badCRC)-1] ^= 1
+	produce := func(version int16, set []byte) kmsg.ProduceResponseTopicPartition {
+		req := produceReq("old-errors", -1, 5000, set)
+		req.Version = version
+		return rawRequest(t, b, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+	}
+	for _, c := range []struct {
+		name    string
+		version int16
+		set     []byte
+		want    *kerr.Error
+	}{
+		{"bad crc", 2, badCRC, kerr.CorruptMessage},
+		{"truncated", 2, good[:len(good)-2], kerr.CorruptMessage},
+		{"not gzip", 2, msg(1, 1, []byte("not gzip")), kerr.CorruptMessage},
+		{"zstd in magic 1", 2, msg(1, 4, []byte("x")), kerr.InvalidRecord},
+		{"magic 0 on v0", 0, append([]byte(nil), msg(0, 0, []byte("x"))[:10]...), kerr.CorruptMessage},
+		{"magic 1 on v3", 3, good, kerr.InvalidRecord},
+		{"too large", 2, msg(1, 0, make([]byte, 1<<20+1)), kerr.MessageTooLarge},
+	} {
+		got := produce(c.version, c.set)
+		if got.ErrorCode != c.want.Code {
+			t.Errorf("%s: error %v, want %v", c.name, kerr.ErrorForCode(got.ErrorCode), c.want)
+		}
+	}
+	for v := int16(0); v <= 2; v++ {
+		if got := produce(v, good); got.ErrorCode != 0 || got.BaseOffset != int64(v) {
+			t.Fatalf("produce v%d of a good set: error %v at offset %d", v, kerr.ErrorForCode(got.ErrorCode), got.BaseOffset)
+		}
+	}
+
+	// Fetch v0 of a mid-log offset gets magic 0 messages from it on, and the
+	// high watermark.
+	fr := kmsg.NewPtrFetchRequest()
+	fr.Version, fr.ReplicaID, fr.MaxWaitMillis = 0, -1, 100
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = "old-errors"
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.FetchOffset, fp.PartitionMaxBytes = 1, 1<<20
+	ft.Partitions = append(ft.Partitions, fp)
+	fr.Topics = append(fr.Topics, ft)
+	p := rawRequest(t, b, fr).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+	if p.ErrorCode != 0 || p.HighWatermark != 3 {
+		t.Fatalf("fetch v0: error %v, high watermark %d", kerr.ErrorForCode(p.ErrorCode), p.HighWatermark)
+	}
+	var offsets []int64
+	for rest := p.RecordBatches; len(rest) > 0; {
+		var m kmsg.MessageV0
+		size := 12 + int(binary.BigEndian.Uint32(rest[8:]))
+		if err := m.ReadFrom(rest[:size]); err != nil || m.Magic != 0 || string(m.Value) != "v" {
+			t.Fatalf("fetch v0 message: %+v, %v", m, err)
+		}
+		offsets = append(offsets, m.Offset)
+		rest = rest[size:]
+	}
+	if fmt.Sprint(offsets) != "[1 2]" {
+		t.Fatalf("fetch v0 from offset 1 got offsets %v", offsets)
+	}
+}
