@@ -66,6 +66,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	14: {Min: 0, Max: 5},  // SyncGroup
 	15: {Min: 0, Max: 5},  // DescribeGroups
 	16: {Min: 0, Max: 5},  // ListGroups
+	17: {Min: 0, Max: 1},  // SaslHandshake: ILLEGAL_SASL_STATE on this PLAINTEXT listener, as Kafka
 	18: {Min: 0, Max: 4},  // ApiVersions (answered by protocol)
 	19: {Min: 0, Max: 7},  // CreateTopics
 	20: {Min: 0, Max: 6},  // DeleteTopics
@@ -77,6 +78,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	31: {Min: 0, Max: 3},  // DeleteAcls
 	32: {Min: 0, Max: 4},  // DescribeConfigs
 	35: {Min: 0, Max: 5},  // DescribeLogDirs
+	36: {Min: 0, Max: 2},  // SaslAuthenticate: ILLEGAL_SASL_STATE, as SaslHandshake
 	33: {Min: 0, Max: 2},  // AlterConfigs
 	37: {Min: 0, Max: 3},  // CreatePartitions
 	42: {Min: 0, Max: 2},  // DeleteGroups
@@ -353,6 +355,10 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 		return b.async(ctx, func() kmsg.Response { return b.handleDeleteGroups(ctx, r) })
 	case *kmsg.OffsetDeleteRequest:
 		return b.async(ctx, func() kmsg.Response { return b.handleOffsetDelete(ctx, r) })
+	case *kmsg.SASLHandshakeRequest:
+		return now(b.handleSASLHandshake(r))
+	case *kmsg.SASLAuthenticateRequest:
+		return now(b.handleSASLAuthenticate(r))
 	}
 	// protocol only passes keys in supportedVersions; reaching here is a bug.
 	b.logger.Error("no handler for request", "key", req.Key, "version", req.Version)

@@ -1,0 +1,17 @@
+package broker
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// The listener is PLAINTEXT: there is no SASL to take part in. Kafka still
+// lists SaslHandshake and SaslAuthenticate on such a listener and answers
+// both ILLEGAL_SASL_STATE, so a client configured for SASL against it
+// reports an authentication failure, not an unsupported request.
+func (b *Broker) handleSASLHandshake(r *kmsg.SASLHandshakeRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.SASLHandshakeResponse)
+	resp.ErrorCode = kerr.IllegalSaslState.Code
+	resp.SupportedMechanisms = []string{}
+	return resp
+}

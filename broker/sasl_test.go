@@ -1,0 +1,54 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+)
+
+// As Kafka on a PLAINTEXT listener: SaslHandshake and SaslAuthenticate are
+// listed and answered ILLEGAL_SASL_STATE, so a client set up for SASL
+// fails with an authentication error, at once.
+func TestSASLOnPlaintextListener(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	for v := int16(0); v <= 1; v++ {
+		req := kmsg.NewPtrSASLHandshakeRequest()
+		req.Version, req.Mechanism = v, "PLAIN"
+		if resp := rawRequest(t, b, req).(*kmsg.SASLHandshakeResponse); resp.ErrorCode != kerr.IllegalSaslState.Code {
+			t.Errorf("SaslHandshake v%d: %v", v, kerr.ErrorForCode(resp.ErrorCode))
+		}
+	}
+	for v := int16(0); v <= 2; v++ {
+		req := kmsg.NewPtrSASLAuthenticateRequest()
+		req.Version, req.SASLAuthBytes = v, []byte("\x00user\x00pass")
+		if resp := rawRequest(t, b, req).(*kmsg.SASLAuthenticateResponse); resp.ErrorCode != kerr.IllegalSaslState.Code {
+			t.Errorf("SaslAuthenticate v%d: %v", v, kerr.ErrorForCode(resp.ErrorCode))
+		}
+	}
+	// The connection is still served afterwards.
+	conn := rawConn(t, b)
+	defer conn.Close()
+	for i, req := range []kmsg.Request{kmsg.NewPtrSASLHandshakeRequest(), kmsg.NewPtrMetadataRequest()} {
+		if _, err := conn.Write(rawFormatter.AppendRequest(nil, req, int32(i))); err != nil {
+			t.Fatal(err)
+		}
+		if cid, _, err := readResponseFrame(conn); err != nil || cid != int32(i) {
+			t.Fatalf("response %d: correlation %d, %v", i, cid, err)
+		}
+	}
+
+	cl := newClient(t, b, kgo.SASL(plain.Auth{User: "u", Pass: "p"}.AsMechanism()), kgo.RetryTimeout(2*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := cl.Request(ctx, kmsg.NewPtrMetadataRequest())
+	if !errors.Is(err, kerr.IllegalSaslState) {
+		t.Fatalf("franz-go with SASL PLAIN: %v, want ILLEGAL_SASL_STATE", err)
+	}
+}
