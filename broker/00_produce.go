@@ -181,7 +181,8 @@ func produceFailures(resp *kmsg.ProduceResponse) string {
 	return strings.Join(out, ", ")
 }
 
-// produceFailAll answers every partition of r with code.
+// produceFailAll answers every partition of r with code, and offsets and
+// times of -1 as Kafka gives a failed partition.
 func produceFailAll(r *kmsg.ProduceRequest, code *kerr.Error) *kmsg.ProduceResponse {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
 	for _, rt := range r.Topics {
@@ -191,6 +192,7 @@ func produceFailAll(r *kmsg.ProduceRequest, code *kerr.Error) *kmsg.ProduceRespo
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.ErrorCode = code.Code
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)

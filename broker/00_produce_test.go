@@ -62,6 +62,7 @@ func TestProduceErrors(t *testing.T) {
 	}
 	// rawProduce sends one batch to perr-0 over a raw connection, at a
 	// version and with acks kgo would not use, and returns its error code.
+	var last kmsg.ProduceResponseTopicPartition // rawProduce's whole answer
 	rawProduce := func(version, acks int16, batch []byte) int16 {
 		req := kmsg.NewPtrProduceRequest()
 		req.Version = version
@@ -73,12 +74,16 @@ func TestProduceErrors(t *testing.T) {
 		rp.Records = batch
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		return rawRequest(t, b, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+		last = rawRequest(t, b, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		return last.ErrorCode
 	}
 	// kgo rewrites acks, so the bad value goes over a raw connection.
 	t.Run("bad acks", func(t *testing.T) {
 		if code := rawProduce(9, 2, good); code != kerr.InvalidRequiredAcks.Code {
 			t.Fatalf("error %v, want INVALID_REQUIRED_ACKS", kerr.ErrorForCode(code))
+		}
+		if last.BaseOffset != -1 || last.LogAppendTime != -1 || last.LogStartOffset != -1 {
+			t.Fatalf("failed partition answered offset %d, append time %d, log start %d; want -1s", last.BaseOffset, last.LogAppendTime, last.LogStartOffset)
 		}
 	})
 	// zstd needs produce v7; an older request is refused before the data
