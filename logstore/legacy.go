@@ -42,12 +42,25 @@ const (
 // set, a wrapper inside a wrapper, inner messages of another magic, a
 // codec that format cannot carry).
 func UpConvert(set []byte) ([]byte, error) {
-	var recs []Record
+	// Records go straight into the batch as they are read, so a wrapper
+	// that decompresses to many small messages costs the batch's bytes,
+	// not a Record each.
+	w := newBatchWriter(nil)
+	first := int64(0)
+	add := func(ts int64, m legacyMessage) {
+		if w.n == 0 {
+			first = ts
+		}
+		w.add(Record{TimestampDelta: ts - first, Key: m.key, Value: m.value})
+	}
 	codec := CodecNone
 	err := eachMessage(set, func(m legacyMessage) error {
+		if len(w.dst) > upConvertMax {
+			return fmt.Errorf("%w: message set converts to more than %d bytes", ErrCorruptBatch, upConvertMax)
+		}
 		c := m.attrs & 7
 		if c == CodecNone {
-			recs = append(recs, m.record())
+			add(m.timestamp, m)
 			return nil
 		}
 		if c > CodecLZ4 {
@@ -66,11 +79,14 @@ func UpConvert(set []byte) ([]byte, error) {
 			case im.magic != m.magic:
 				return fmt.Errorf("%w: a magic %d message inside a magic %d wrapper", ErrInvalidRecord, im.magic, m.magic)
 			}
-			r := im.record()
-			if m.magic == 1 && m.attrs&legacyTSType != 0 {
-				r.Timestamp = m.timestamp
+			if len(w.dst) > upConvertMax {
+				return fmt.Errorf("%w: message set converts to more than %d bytes", ErrCorruptBatch, upConvertMax)
 			}
-			recs = append(recs, r)
+			ts := im.timestamp
+			if m.magic == 1 && m.attrs&legacyTSType != 0 {
+				ts = m.timestamp
+			}
+			add(ts, im)
 			n++
 			return nil
 		})
@@ -82,19 +98,20 @@ func UpConvert(set []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(recs) == 0 {
+	if w.n == 0 {
 		return nil, fmt.Errorf("%w: empty message set", ErrInvalidRecord)
 	}
-	first := recs[0].Timestamp
-	for i := range recs {
-		recs[i].TimestampDelta = recs[i].Timestamp - first
-	}
-	batch := AppendBatch(nil, BatchOptions{FirstTimestamp: first, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, recs)
+	batch := w.finish(BatchOptions{FirstTimestamp: first, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1})
 	if codec != CodecNone {
 		return Recompress(batch, codec, DefaultLevel)
 	}
 	return batch, nil
 }
+
+// upConvertMax bounds the batch UpConvert builds, as Decompress bounds one
+// wrapper: a set of several wrappers that each decompress to the limit would
+// otherwise build a batch of their sum. (A variable for tests.)
+var upConvertMax = MaxDecompressedBytes
 
 // legacyMessage is one message of a magic 0 or 1 set; key and value alias
 // the set.
@@ -104,10 +121,6 @@ type legacyMessage struct {
 	attrs      int8
 	timestamp  int64 // -1 in magic 0
 	key, value []byte
-}
-
-func (m legacyMessage) record() Record {
-	return Record{Timestamp: m.timestamp, Key: m.key, Value: m.value}
 }
 
 // eachMessage calls fn with each message of set, in order, after checking

@@ -150,6 +150,25 @@ func TestUpConvertErrors(t *testing.T) {
 	}
 }
 
+// The batch UpConvert builds is bounded, however many wrappers the set
+// holds: each decompresses within Decompress's limit, and the sum is held to
+// the same.
+func TestUpConvertBound(t *testing.T) {
+	defer func(old int) { upConvertMax = old }(upConvertMax)
+	upConvertMax = 10 << 10
+	inner := msgSet(1, legacyMsg{ts: 1, value: make([]byte, 4<<10)})
+	w := wrapper(t, 1, CodecGzip, 1, 0, inner)
+	if _, err := UpConvert(bytes.Repeat(w, 2)); err != nil {
+		t.Fatalf("two wrappers within the bound: %v", err)
+	}
+	if _, err := UpConvert(bytes.Repeat(w, 4)); !errors.Is(err, ErrCorruptBatch) {
+		t.Fatalf("four wrappers past the bound: %v", err)
+	}
+	if _, err := UpConvert(bytes.Repeat(inner, 4)); !errors.Is(err, ErrCorruptBatch) {
+		t.Fatalf("four plain messages past the bound: %v", err)
+	}
+}
+
 // legacyMessages decodes a down-converted set, checking every CRC.
 func legacyMessages(t *testing.T, set []byte) []legacyMessage {
 	t.Helper()

@@ -35,42 +35,64 @@ type BatchOptions struct {
 // AppendBatch appends an uncompressed magic-2 batch holding recs to dst, with
 // base offset 0 and a correct CRC.
 func AppendBatch(dst []byte, o BatchOptions, recs []Record) []byte {
-	start := len(dst)
-	dst = append(dst, make([]byte, BatchHeaderSize)...)
-	var maxDelta int64
-	var rec []byte
-	for i, r := range recs {
-		rec = rec[:0]
-		rec = append(rec, 0)
-		rec = binary.AppendVarint(rec, r.TimestampDelta)
-		rec = binary.AppendVarint(rec, int64(i))
-		rec = appendVarBytes(rec, r.Key)
-		rec = appendVarBytes(rec, r.Value)
-		rec = binary.AppendVarint(rec, int64(len(r.Headers)))
-		for _, h := range r.Headers {
-			rec = binary.AppendVarint(rec, int64(len(h.Key)))
-			rec = append(rec, h.Key...)
-			rec = appendVarBytes(rec, h.Value)
-		}
-		dst = binary.AppendVarint(dst, int64(len(rec)))
-		dst = append(dst, rec...)
-		maxDelta = max(maxDelta, r.TimestampDelta)
+	w := newBatchWriter(dst)
+	for _, r := range recs {
+		w.add(r)
 	}
-	b := dst[start:]
+	return w.finish(o)
+}
+
+// batchWriter builds an uncompressed magic-2 batch one record at a time:
+// Record.TimestampDelta and the record's index (its offset delta) are
+// written, Offset and Timestamp ignored.
+type batchWriter struct {
+	dst      []byte
+	start    int
+	rec      []byte // one record's encoding, reused
+	n        int
+	maxDelta int64
+}
+
+func newBatchWriter(dst []byte) *batchWriter {
+	return &batchWriter{dst: append(dst, make([]byte, BatchHeaderSize)...), start: len(dst)}
+}
+
+func (w *batchWriter) add(r Record) {
+	rec := append(w.rec[:0], 0)
+	rec = binary.AppendVarint(rec, r.TimestampDelta)
+	rec = binary.AppendVarint(rec, int64(w.n))
+	rec = appendVarBytes(rec, r.Key)
+	rec = appendVarBytes(rec, r.Value)
+	rec = binary.AppendVarint(rec, int64(len(r.Headers)))
+	for _, h := range r.Headers {
+		rec = binary.AppendVarint(rec, int64(len(h.Key)))
+		rec = append(rec, h.Key...)
+		rec = appendVarBytes(rec, h.Value)
+	}
+	w.dst = binary.AppendVarint(w.dst, int64(len(rec)))
+	w.dst = append(w.dst, rec...)
+	w.rec = rec
+	w.maxDelta = max(w.maxDelta, r.TimestampDelta)
+	w.n++
+}
+
+// finish fills in the header and returns dst with the batch appended.
+func (w *batchWriter) finish(o BatchOptions) []byte {
+	b := w.dst[w.start:]
 	binary.BigEndian.PutUint64(b[offBaseOffset:], 0)
 	binary.BigEndian.PutUint32(b[offLength:], uint32(len(b)-batchLogOverhead))
 	binary.BigEndian.PutUint32(b[offLeaderEpoch:], 0)
 	b[offMagic] = 2
 	binary.BigEndian.PutUint16(b[offAttributes:], uint16(o.Attributes&^7))
-	binary.BigEndian.PutUint32(b[offLastOffsetDelta:], uint32(len(recs)-1))
+	binary.BigEndian.PutUint32(b[offLastOffsetDelta:], uint32(w.n-1))
 	binary.BigEndian.PutUint64(b[offBaseTimestamp:], uint64(o.FirstTimestamp))
-	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(o.FirstTimestamp+maxDelta))
+	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(o.FirstTimestamp+w.maxDelta))
 	binary.BigEndian.PutUint64(b[offProducerID:], uint64(o.ProducerID))
 	binary.BigEndian.PutUint16(b[offProducerEpoch:], uint16(o.ProducerEpoch))
 	binary.BigEndian.PutUint32(b[offBaseSequence:], uint32(o.BaseSequence))
-	binary.BigEndian.PutUint32(b[offNumRecords:], uint32(len(recs)))
+	binary.BigEndian.PutUint32(b[offNumRecords:], uint32(w.n))
 	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
-	return dst
+	return w.dst
 }
 
 func appendVarBytes(dst, v []byte) []byte {
