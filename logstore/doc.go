@@ -4,7 +4,8 @@
 // raft.MonotonicLogStore), so every produced byte is written to disk once.
 //
 // It must never import other gokafka packages, never decode records on the
-// produce path (headers only), and never panic on file content.
+// produce path (headers only) but to convert the message sets of clients
+// older than Kafka 0.11 (legacy.go), and never panic on file content.
 //
 // # Entries and offsets
 //

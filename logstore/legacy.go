@@ -38,7 +38,8 @@ const (
 // validates it as any produced batch.
 //
 // Errors wrap ErrCorruptBatch (a bad CRC, a truncated or misframed message,
-// a wrapper whose value does not decompress) or ErrInvalidRecord (an empty
+// a wrapper whose value does not decompress, a set that converts to more
+// than MaxDecompressedBytes) or ErrInvalidRecord (an empty
 // set, a wrapper inside a wrapper, inner messages of another magic, a
 // codec that format cannot carry).
 func UpConvert(set []byte) ([]byte, error) {
