@@ -31,13 +31,16 @@ func saramaConfig(v sarama.KafkaVersion) *sarama.Config {
 	return cfg
 }
 
+// saramaCase is a sarama Version and producer codec to run a test with.
+type saramaCase struct {
+	name  string
+	v     sarama.KafkaVersion
+	codec sarama.CompressionCodec
+}
+
 func TestSarama(t *testing.T) {
 	b := startBroker(t)
-	versions := []struct {
-		name  string
-		v     sarama.KafkaVersion
-		codec sarama.CompressionCodec
-	}{
+	versions := []saramaCase{
 		{"V2_8_0_0", sarama.V2_8_0_0, sarama.CompressionNone},
 		{"V3_6_0_0", sarama.V3_6_0_0, sarama.CompressionNone},
 		{"V3_6_0_0-snappy", sarama.V3_6_0_0, sarama.CompressionSnappy},
@@ -173,11 +176,7 @@ func TestSarama(t *testing.T) {
 // converts as Kafka 3.x does; newer clients read what it wrote.
 func TestSaramaOldVersions(t *testing.T) {
 	b := startBroker(t)
-	for _, ver := range []struct {
-		name  string
-		v     sarama.KafkaVersion
-		codec sarama.CompressionCodec
-	}{
+	for _, ver := range []saramaCase{
 		{"V0_9_0_0", sarama.V0_9_0_0, sarama.CompressionNone},
 		{"V0_10_2_0", sarama.V0_10_2_0, sarama.CompressionNone},
 		{"V0_10_2_0-gzip", sarama.V0_10_2_0, sarama.CompressionGZIP},
