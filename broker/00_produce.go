@@ -217,6 +217,7 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 	if int64(len(rp.Records)) > maxBytes {
 		return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "batch of %d bytes exceeds max.message.bytes %d", len(rp.Records), maxBytes)
 	}
+	converted, convertedCodec := false, logstore.CodecNone
 	if m, ok := logstore.BatchMagic(rp.Records); ok && (m == 0 || m == 1) {
 		if version >= 3 {
 			// As Kafka: from v3 on the old message formats are refused
@@ -225,17 +226,16 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		}
 		// As Kafka 3.x: produce v0–v2 (older sarama, kafka-python pinned
 		// to an old api_version) sends magic 0/1 message sets, stored as
-		// the magic-2 batch they convert to and checked as any other.
-		up, err := logstore.UpConvert(rp.Records)
+		// the magic-2 batch they convert to and checked as any other. The
+		// batch comes uncompressed and is compressed once, below.
+		up, codec, err := logstore.UpConvert(rp.Records)
 		switch {
 		case errors.Is(err, logstore.ErrInvalidRecord):
 			return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "%v", err)
 		case err != nil:
 			return nil, h, -1, kafkaErrorf(kerr.CorruptMessage, "%v", err)
-		case int64(len(up)) > maxBytes:
-			return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "message set converted to a batch of %d bytes exceeds max.message.bytes %d", len(up), maxBytes)
 		}
-		rp.Records = up
+		rp.Records, converted, convertedCodec = up, true, codec
 	}
 	if version < 7 {
 		// zstd came with produce v7 (KIP-110); Kafka refuses it below. (Only
@@ -287,7 +287,13 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		h, _ = logstore.ParseBatchHeader(batch)
 	}
 	typ := b.topicValue(topic, "compression.type")
-	if codec, ok := topicCodecs[typ]; ok && codec != h.Compression() {
+	codec, named := topicCodecs[typ]
+	if !named && converted {
+		// "producer": a converted message set is stored in the codec its
+		// client compressed it with.
+		codec, named, typ = convertedCodec, true, "the client's codec"
+	}
+	if named && codec != h.Compression() {
 		// As Kafka: a topic that names a codec stores its batches in it,
 		// at the topic's level for it, and holds the batch as stored to
 		// max.message.bytes.
@@ -302,6 +308,9 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 			return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "batch of %d bytes as %s exceeds max.message.bytes %d", len(batch), typ, maxBytes)
 		}
 		h, _ = logstore.ParseBatchHeader(batch)
+	}
+	if converted && int64(len(batch)) > maxBytes { // as stored, whatever its codec
+		return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "message set converted to a batch of %d bytes exceeds max.message.bytes %d", len(batch), maxBytes)
 	}
 	return batch, h, appendTime, nil
 }

@@ -291,7 +291,7 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 				if r.Version < 2 {
 					magic = 0
 				}
-				if recs, err = logstore.DownConvert(recs, magic, fp.sp.offset, max(limit, 1)); err != nil {
+				if recs, err = logstore.DownConvert(recs, magic, fp.sp.offset, limit); err != nil {
 					b.logger.Warn("fetch down-conversion failed", "topic", fp.key.topic, "partition", fp.key.part, "err", err)
 					recs, o.errCode = nil, kerr.KafkaStorageError.Code
 				}

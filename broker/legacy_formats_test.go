@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/logstore"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -35,12 +36,23 @@ func TestOldMessageFormats(t *testing.T) {
 	ts := time.UnixMilli(1_700_000_000_000)
 	for _, w := range clients {
 		for _, cc := range []struct {
-			name  string
-			codec kgo.CompressionCodec
-		}{{"none", kgo.NoCompression()}, {"gzip", kgo.GzipCompression()}, {"lz4", kgo.Lz4Compression()}} {
+			name   string
+			codec  kgo.CompressionCodec
+			topic  string // the topic's compression.type, "" for the default (producer)
+			stored int8   // the codec the batches are stored in
+		}{
+			{"none", kgo.NoCompression(), "", logstore.CodecNone},
+			{"gzip", kgo.GzipCompression(), "", logstore.CodecGzip},
+			{"lz4", kgo.Lz4Compression(), "", logstore.CodecLZ4},
+			{"gzip-to-snappy", kgo.GzipCompression(), "snappy", logstore.CodecSnappy},
+		} {
 			codec := cc.name
 			topic := fmt.Sprintf("old-%s-%s", w.name, codec)
-			createTopic(t, admin, topic, 1, nil)
+			var configs map[string]string
+			if cc.topic != "" {
+				configs = map[string]string{"compression.type": cc.topic}
+			}
+			createTopic(t, admin, topic, 1, configs)
 			opts := []kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(cc.codec), kgo.ProducerLinger(50 * time.Millisecond)}
 			if w.versions != nil {
 				opts = append(opts, kgo.MaxVersions(w.versions))
@@ -65,6 +77,14 @@ func TestOldMessageFormats(t *testing.T) {
 				if r.Offset != int64(i) {
 					t.Fatalf("%s producer, %s: record %d acknowledged at offset %d", w.name, codec, i, r.Offset)
 				}
+			}
+			part := b.node.Partition(topic, 0)
+			stored, err := part.Log().Read(0, 1<<20, part.HighWatermark())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h, err := logstore.ParseBatchHeader(stored); err != nil || h.Compression() != cc.stored {
+				t.Fatalf("%s producer, %s: stored batch codec %d (%v), want %d", w.name, codec, h.Compression(), err, cc.stored)
 			}
 			for _, rd := range clients {
 				opts := []kgo.Opt{kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}})}

@@ -223,7 +223,7 @@ func FuzzUpConvert(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, set []byte) {
-		batch, err := UpConvert(set)
+		batch, _, err := UpConvert(set)
 		if err != nil {
 			if !errors.Is(err, ErrCorruptBatch) && !errors.Is(err, ErrInvalidRecord) {
 				t.Fatalf("unexpected error kind: %v", err)

@@ -30,39 +30,39 @@ const (
 )
 
 // UpConvert returns the messages of a magic 0 or 1 message set (compressed
-// wrappers opened) as one magic-2 batch, compressed with the codec of the
-// set's wrapper messages (none when it has none), as Kafka 3.x stores what
-// produce v0–v2 send. Each message's CRC is checked; magic 0 messages take
-// no timestamp (-1), and the records of a LogAppendTime wrapper take the
-// wrapper's. The batch has base offset 0 and no producer id; the caller
-// validates it as any produced batch.
+// wrappers opened) as one uncompressed magic-2 batch, and the codec of the
+// set's wrapper messages (CodecNone when it has none), in which Kafka 3.x
+// stores what produce v0–v2 send unless the topic names another: the
+// caller compresses once, into whichever applies. Each message's CRC is
+// checked; magic 0 messages take no timestamp (-1), and the records of a
+// LogAppendTime wrapper take the wrapper's. The batch has base offset 0
+// and no producer id; the caller validates it as any produced batch.
 //
 // Errors wrap ErrCorruptBatch (a bad CRC, a truncated or misframed message,
 // a wrapper whose value does not decompress, a set that converts to more
-// than MaxDecompressedBytes) or ErrInvalidRecord (an empty
-// set, a wrapper inside a wrapper, inner messages of another magic, a
-// codec that format cannot carry).
-func UpConvert(set []byte) ([]byte, error) {
+// than MaxDecompressedBytes) or ErrInvalidRecord (an empty set, a wrapper
+// inside a wrapper, inner messages of another magic, a codec that format
+// cannot carry).
+func UpConvert(set []byte) (batch []byte, codec int8, err error) {
 	// Records go straight into the batch as they are read, so a wrapper
 	// that decompresses to many small messages costs the batch's bytes,
 	// not a Record each.
 	w := newBatchWriter(nil)
 	first := int64(0)
-	add := func(ts int64, m legacyMessage) {
+	add := func(ts int64, m legacyMessage) error {
+		if len(w.dst) > upConvertMax {
+			return fmt.Errorf("%w: message set converts to more than %d bytes", ErrCorruptBatch, upConvertMax)
+		}
 		if w.n == 0 {
 			first = ts
 		}
 		w.add(Record{TimestampDelta: ts - first, Key: m.key, Value: m.value})
+		return nil
 	}
-	codec := CodecNone
-	err := eachMessage(set, func(m legacyMessage) error {
-		if len(w.dst) > upConvertMax {
-			return fmt.Errorf("%w: message set converts to more than %d bytes", ErrCorruptBatch, upConvertMax)
-		}
+	err = eachMessage(set, func(m legacyMessage) error {
 		c := m.attrs & 7
 		if c == CodecNone {
-			add(m.timestamp, m)
-			return nil
+			return add(m.timestamp, m)
 		}
 		if c > CodecLZ4 {
 			return fmt.Errorf("%w: codec %d in a magic %d message", ErrInvalidRecord, c, m.magic)
@@ -80,16 +80,12 @@ func UpConvert(set []byte) ([]byte, error) {
 			case im.magic != m.magic:
 				return fmt.Errorf("%w: a magic %d message inside a magic %d wrapper", ErrInvalidRecord, im.magic, m.magic)
 			}
-			if len(w.dst) > upConvertMax {
-				return fmt.Errorf("%w: message set converts to more than %d bytes", ErrCorruptBatch, upConvertMax)
-			}
 			ts := im.timestamp
 			if m.magic == 1 && m.attrs&legacyTSType != 0 {
 				ts = m.timestamp
 			}
-			add(ts, im)
 			n++
-			return nil
+			return add(ts, im)
 		})
 		if err == nil && n == 0 {
 			err = fmt.Errorf("%w: a compressed message with no messages inside", ErrInvalidRecord)
@@ -97,16 +93,12 @@ func UpConvert(set []byte) ([]byte, error) {
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if w.n == 0 {
-		return nil, fmt.Errorf("%w: empty message set", ErrInvalidRecord)
+		return nil, 0, fmt.Errorf("%w: empty message set", ErrInvalidRecord)
 	}
-	batch := w.finish(BatchOptions{FirstTimestamp: first, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1})
-	if codec != CodecNone {
-		return Recompress(batch, codec, DefaultLevel)
-	}
-	return batch, nil
+	return w.finish(BatchOptions{FirstTimestamp: first, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}), codec, nil
 }
 
 // upConvertMax bounds the batch UpConvert builds, as Decompress bounds one

@@ -86,7 +86,7 @@ func TestUpConvert(t *testing.T) {
 		{"uncompressed then wrapper", append(msgSet(1, three[0]), wrapper(t, 1, CodecGzip, 0, 0, msgSet(1, three[1:]...))...), want{CodecGzip, []int64{1000, 990, 1005}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			batch, err := UpConvert(c.set)
+			batch, codec, err := UpConvert(c.set)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,8 +94,8 @@ func TestUpConvert(t *testing.T) {
 			if err != nil {
 				t.Fatalf("converted batch fails CheckBatch: %v", err)
 			}
-			if h.Compression() != c.want.codec || h.ProducerID != -1 || h.BaseSequence != -1 || h.NumRecords != 3 {
-				t.Fatalf("header %+v", h)
+			if codec != c.want.codec || h.Compression() != CodecNone || h.ProducerID != -1 || h.BaseSequence != -1 || h.NumRecords != 3 {
+				t.Fatalf("codec %d, header %+v", codec, h)
 			}
 			_, recs := batchRecords(t, batch)
 			for i, r := range recs {
@@ -143,7 +143,7 @@ func TestUpConvertErrors(t *testing.T) {
 		{"wrapper that does not decompress", msgSet(1, legacyMsg{attrs: CodecGzip, value: []byte("not gzip")}), ErrCorruptBatch},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if _, err := UpConvert(c.set); !errors.Is(err, c.want) {
+			if _, _, err := UpConvert(c.set); !errors.Is(err, c.want) {
 				t.Fatalf("got %v, want %v", err, c.want)
 			}
 		})
@@ -158,13 +158,13 @@ func TestUpConvertBound(t *testing.T) {
 	upConvertMax = 10 << 10
 	inner := msgSet(1, legacyMsg{ts: 1, value: make([]byte, 4<<10)})
 	w := wrapper(t, 1, CodecGzip, 1, 0, inner)
-	if _, err := UpConvert(bytes.Repeat(w, 2)); err != nil {
+	if _, _, err := UpConvert(bytes.Repeat(w, 2)); err != nil {
 		t.Fatalf("two wrappers within the bound: %v", err)
 	}
-	if _, err := UpConvert(bytes.Repeat(w, 4)); !errors.Is(err, ErrCorruptBatch) {
+	if _, _, err := UpConvert(bytes.Repeat(w, 4)); !errors.Is(err, ErrCorruptBatch) {
 		t.Fatalf("four wrappers past the bound: %v", err)
 	}
-	if _, err := UpConvert(bytes.Repeat(inner, 4)); !errors.Is(err, ErrCorruptBatch) {
+	if _, _, err := UpConvert(bytes.Repeat(inner, 4)); !errors.Is(err, ErrCorruptBatch) {
 		t.Fatalf("four plain messages past the bound: %v", err)
 	}
 }
@@ -261,7 +261,7 @@ func TestDownConvert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := UpConvert(set)
+	up, _, err := UpConvert(set)
 	if err != nil {
 		t.Fatal(err)
 	}
