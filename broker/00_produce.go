@@ -23,6 +23,8 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 	type waiting struct {
 		rp      *kmsg.ProduceResponseTopicPartition
 		part    *replication.Partition
+		batch   []byte
+		hdr     logstore.BatchHeader
 		result  replication.AppendResult
 		start   time.Time
 		appendT int64
@@ -87,8 +89,16 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 			}
 			b.metrics.bytesIn.WithLabelValues(rt.Topic).Add(float64(len(batch)))
 			b.metrics.recordsIn.WithLabelValues(rt.Topic).Add(float64(hdr.NumRecords))
-			waits = append(waits, waiting{rp: sp, part: part, result: part.Append(batch, hdr), start: time.Now(), appendT: appendTime})
+			waits = append(waits, waiting{rp: sp, part: part, batch: batch, hdr: hdr, appendT: appendTime})
 		}
+	}
+	// Every batch is checked before any is handed over, so the partitions'
+	// writes follow each other closely and share one sync (SyncGroup).
+	for i := range waits {
+		w := &waits[i]
+		w.start = time.Now()
+		w.result = w.part.Append(w.batch, w.hdr)
+		w.batch = nil
 	}
 	// The batches alias the request's frame until raft is done with them,
 	// which can be after they are acknowledged; then the buffer goes back

@@ -34,7 +34,10 @@ type syncQueue struct {
 	stop    bool
 	err     error // a deferred fsync failed: the log takes no more writes
 	done    chan struct{}
-	sync    func(f *os.File, bytes int64) error // datasync, or the SyncGroup's; tests make it fail or wait
+	// sync is datasync, or the SyncGroup's; tests make it fail or wait.
+	// entries is how many of the batches it covers were announced to the
+	// SyncGroup (ExpectStore).
+	sync func(f *os.File, bytes int64, entries int) error
 }
 
 // deferredStore is one StoreLogs call waiting for its fsync.
@@ -46,12 +49,12 @@ type deferredStore struct {
 }
 
 func (l *Log) startSyncer() {
-	l.sq = &syncQueue{done: make(chan struct{}), sync: func(f *os.File, _ int64) error { return datasync(f) }}
+	l.sq = &syncQueue{done: make(chan struct{}), sync: func(f *os.File, _ int64, _ int) error { return datasync(f) }}
 	switch {
 	case l.cfg.SyncFile != nil:
-		l.sq.sync = func(f *os.File, _ int64) error { return l.cfg.SyncFile(f) }
+		l.sq.sync = func(f *os.File, _ int64, _ int) error { return l.cfg.SyncFile(f) }
 	case l.cfg.SyncGroup != nil:
-		l.sq.sync = l.cfg.SyncGroup.Sync
+		l.sq.sync = l.cfg.SyncGroup.syncEntries
 	}
 	l.sq.cond.L = &l.sq.mu
 	go l.syncLoop()
@@ -165,6 +168,10 @@ func (l *Log) syncLoop() {
 // syncDeferred fsyncs the files the batch was written to: all one file,
 // unless a drain was skipped, which would be a bug worth surviving.
 func (l *Log) syncDeferred(batch []deferredStore) error {
+	entries := 0
+	for _, d := range batch {
+		entries += commands(d.logs)
+	}
 	var done *os.File
 	for i, d := range batch {
 		if d.f == done {
@@ -177,13 +184,35 @@ func (l *Log) syncDeferred(batch []deferredStore) error {
 			}
 		}
 		start := time.Now()
-		if err := l.sq.sync(d.f, n); err != nil {
+		if err := l.sq.sync(d.f, n, entries); err != nil {
 			return err
 		}
+		entries = 0
 		if l.cfg.OnSync != nil {
 			l.cfg.OnSync(time.Since(start))
 		}
 		done = d.f
 	}
 	return nil
+}
+
+// ExpectStore tells the log's SyncGroup, if its syncs are deferred to one,
+// that a batch is on its way to this log (see SyncGroup.Expect); call it
+// before handing the batch to raft, once for each raft command entry.
+func (l *Log) ExpectStore() {
+	if l.sq != nil && l.cfg.SyncGroup != nil {
+		l.cfg.SyncGroup.Expect()
+	}
+}
+
+// commands counts the raft command entries of logs: the batches that may
+// have been announced with ExpectStore.
+func commands(logs []*raft.Log) int {
+	n := 0
+	for _, e := range logs {
+		if e.Type == raft.LogCommand {
+			n++
+		}
+	}
+	return n
 }

@@ -72,7 +72,7 @@ func openDeferred(t *testing.T, dir string, cfg Config) (*Log, *storedLog) {
 // goroutine sees it).
 func setSync(l *Log, fn func(*os.File) error) {
 	l.sq.mu.Lock()
-	l.sq.sync = func(f *os.File, _ int64) error { return fn(f) }
+	l.sq.sync = func(f *os.File, _ int64, _ int) error { return fn(f) }
 	l.sq.mu.Unlock()
 }
 

@@ -470,6 +470,9 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 		l.epochs = eps
 	}
 	l.mu.Unlock()
+	if !deferred && l.deferring() && l.cfg.SyncGroup != nil {
+		l.cfg.SyncGroup.arrive(commands(logs)) // synced here, not through the group
+	}
 	l.recycle(ps)
 	return deferred, nil
 }

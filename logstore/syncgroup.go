@@ -3,6 +3,7 @@ package logstore
 import (
 	"os"
 	"sync"
+	"time"
 )
 
 // SyncGroup syncs the deferred writes of the logs of one data directory
@@ -25,6 +26,13 @@ import (
 // round falls back to one fdatasync per file, run concurrently, when the
 // system holds much more dirty data than the round wrote (otherDirtyMax),
 // or when the files are not all on one filesystem.
+//
+// A round also waits, up to gatherMax, for the batches announced to the
+// group (Expect) before it began collecting: the partitions of one produce
+// request are handed to their logs one after another, and without the wait
+// the first log to finish its write would take a round of its own, so that
+// a six-partition request paid for two syncs, one after the other, instead
+// of one.
 type SyncGroup struct {
 	mu   sync.Mutex
 	cond sync.Cond
@@ -32,13 +40,23 @@ type SyncGroup struct {
 	stop bool
 	done chan struct{}
 	sync func([]syncFile) error // syncFiles; tests replace it
+
+	// Batches announced (Expect) and arrived (counted by the Sync calls
+	// that cover them, or by arrive), since the start.
+	expected, arrived uint64
+	gatherMax         time.Duration // tests shorten it
 }
+
+// gatherMax is how long a round waits at most for the batches announced
+// before it: far more than a write takes, little against the sync itself.
+const gatherMax = time.Millisecond
 
 // syncRound is one sync covering every file queued for it.
 type syncRound struct {
-	files []syncFile
-	done  chan struct{}
-	err   error
+	files  []syncFile
+	target uint64 // expected when the round began collecting
+	done   chan struct{}
+	err    error
 }
 
 // syncFile is one file of a round and the bytes written to it since its
@@ -50,30 +68,64 @@ type syncFile struct {
 
 // NewSyncGroup starts a group's sync goroutine; Close stops it.
 func NewSyncGroup() *SyncGroup {
-	g := &SyncGroup{done: make(chan struct{}), sync: syncFiles}
+	g := &SyncGroup{done: make(chan struct{}), sync: syncFiles, gatherMax: gatherMax}
 	g.cond.L = &g.mu
 	go g.loop()
 	return g
 }
 
+// Expect announces a batch on its way to a log that syncs through the group
+// (a produce request's partition, before it is handed to raft): a round that
+// begins collecting after the call waits a little for it (gatherMax). A
+// batch announced and never synced (raft refused it) costs one such wait.
+func (g *SyncGroup) Expect() {
+	g.mu.Lock()
+	g.expected++
+	g.mu.Unlock()
+}
+
 // Sync returns once the data written to f before the call is durable, or
 // why it is not; bytes is how much of it is not yet synced.
 func (g *SyncGroup) Sync(f *os.File, bytes int64) error {
+	return g.syncEntries(f, bytes, 0)
+}
+
+// syncEntries is Sync for data that holds entries announced batches.
+func (g *SyncGroup) syncEntries(f *os.File, bytes int64, entries int) error {
 	g.mu.Lock()
+	g.count(entries)
 	if g.stop {
 		g.mu.Unlock()
 		return datasync(f)
 	}
 	r := g.next
 	if r == nil {
-		r = &syncRound{done: make(chan struct{})}
+		r = &syncRound{target: g.expected, done: make(chan struct{})}
 		g.next = r
-		g.cond.Signal()
 	}
 	r.files = append(r.files, syncFile{f, bytes})
+	g.cond.Signal()
 	g.mu.Unlock()
 	<-r.done
 	return r.err
+}
+
+// count adds arrived batches, never past those announced: one forgotten
+// by gather and arriving late, or one never announced, must not count
+// for another that is still on its way.
+func (g *SyncGroup) count(entries int) {
+	g.arrived = min(g.arrived+uint64(entries), g.expected)
+}
+
+// arrive counts announced batches that were stored without a deferred sync.
+func (g *SyncGroup) arrive(entries int) {
+	if entries == 0 {
+		return
+	}
+	g.mu.Lock()
+	g.count(entries)
+	g.cond.Signal()
+	g.mu.Unlock()
 }
 
 // Close ends the sync goroutine once the queued rounds are done; later
@@ -98,12 +150,34 @@ func (g *SyncGroup) loop() {
 			g.mu.Unlock()
 			return
 		}
+		g.gather(r)
 		g.next = nil
 		g.mu.Unlock()
 		r.err = g.sync(r.files)
 		close(r.done)
 		g.mu.Lock()
 	}
+}
+
+// gather waits, with g.mu held, until the batches announced before r began
+// have arrived, for at most gatherMax. Those that have not by then are
+// forgotten, so a lost one never delays another round.
+func (g *SyncGroup) gather(r *syncRound) {
+	if g.arrived >= r.target || g.stop {
+		return
+	}
+	timedOut := false
+	t := time.AfterFunc(g.gatherMax, func() {
+		g.mu.Lock()
+		timedOut = true
+		g.cond.Signal()
+		g.mu.Unlock()
+	})
+	for g.arrived < r.target && !g.stop && !timedOut {
+		g.cond.Wait()
+	}
+	t.Stop()
+	g.arrived = max(g.arrived, r.target)
 }
 
 // otherDirtyMax is how much more dirty page cache than a round wrote the

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Calls that arrive while a round runs are synced together in the next
@@ -96,5 +98,90 @@ func TestSyncFiles(t *testing.T) {
 	fs[2].f.Close()
 	if err := syncFiles(fs); err == nil {
 		t.Fatal("sync of a closed file succeeded")
+	}
+}
+
+// A round waits for the batches announced before it began, so the
+// partitions of one request share a sync; one that never comes delays a
+// single round by at most gatherMax and is then forgotten.
+func TestSyncGroupGathersAnnouncedBatches(t *testing.T) {
+	dir := t.TempDir()
+	files := make([]*os.File, 3)
+	for i := range files {
+		f, err := os.Create(filepath.Join(dir, string(rune('a'+i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		files[i] = f
+	}
+	g := NewSyncGroup()
+	defer g.Close()
+	var mu sync.Mutex
+	var rounds []int
+	g.sync = func(fs []syncFile) error {
+		mu.Lock()
+		rounds = append(rounds, len(fs))
+		mu.Unlock()
+		return nil
+	}
+	roundSizes := func() []int { mu.Lock(); defer mu.Unlock(); return slices.Clone(rounds) }
+
+	// Three announced; the first arrives alone and its round waits for the
+	// other two, which come well within gatherMax.
+	g.gatherMax = time.Minute
+	for range 3 {
+		g.Expect()
+	}
+	errs := make(chan error, 3)
+	go func() { errs <- g.syncEntries(files[0], 1, 1) }()
+	waitFor(t, "the first call to queue", func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.next != nil })
+	time.Sleep(20 * time.Millisecond)
+	if r := roundSizes(); len(r) != 0 {
+		t.Fatalf("a round of %v ran before the announced batches arrived", r)
+	}
+	go func() { errs <- g.syncEntries(files[1], 1, 1) }()
+	go func() { errs <- g.syncEntries(files[2], 1, 1) }()
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := roundSizes(); !slices.Equal(r, []int{3}) {
+		t.Fatalf("rounds of %v files, want one of 3", r)
+	}
+
+	// Two announced, one never arrives: the round runs after gatherMax,
+	// and the next one does not wait for it (nor for the late arrival of
+	// an unannounced batch, which must not count for a missing one).
+	g.gatherMax = 50 * time.Millisecond
+	g.Expect()
+	g.Expect()
+	start := time.Now()
+	if err := g.syncEntries(files[0], 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < g.gatherMax {
+		t.Fatalf("round ran after %v, before gatherMax %v", d, g.gatherMax)
+	}
+	// The forgotten batch arrives late: it must not count for the next
+	// announced one, which a round begun by an unannounced call waits for.
+	g.gatherMax = time.Minute
+	g.arrive(1)
+	g.Expect()
+	go func() { errs <- g.Sync(files[1], 1) }()
+	waitFor(t, "the unannounced call to queue", func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.next != nil })
+	time.Sleep(20 * time.Millisecond)
+	if r := roundSizes(); len(r) != 2 {
+		t.Fatalf("rounds of %v files: the late arrival counted for the announced batch", r)
+	}
+	go func() { errs <- g.syncEntries(files[2], 1, 1) }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := roundSizes(); !slices.Equal(r, []int{3, 1, 2}) {
+		t.Fatalf("rounds of %v files, want 3, 1, 2", r)
 	}
 }

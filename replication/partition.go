@@ -494,6 +494,9 @@ func (p *Partition) Append(batch []byte, h logstore.BatchHeader) AppendResult {
 		p.storing[key] = call
 		p.storedMu.Unlock()
 	}
+	if p.solo {
+		p.log.ExpectStore()
+	}
 	f := p.raft.ApplyLog(raft.Log{Data: batch}, 10*time.Second)
 	if idempotent {
 		meta.pending = call
