@@ -226,3 +226,21 @@ func parseDirty(meminfo []byte) (int64, bool) {
 	}
 	return total, found == 2
 }
+
+// startWriteback starts writing [off, off+n) of f back to disk and does not
+// wait for it (sync_file_range with SYNC_FILE_RANGE_WRITE). It changes
+// nothing about durability, only when the disk writes begin: a deferred
+// sync then finds its data written or on the way, and waits less. Measured
+// on this project's machine with gokafka perf produce, 6 partitions of
+// 100 B records: about 5% more throughput, pairs alternating with and
+// without it (docs/benchmarks.md). A failure is ignored: the sync that
+// follows writes the data anyway, and reports any error.
+func startWriteback(f *os.File, off, n int64) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		ignoringEINTR(func() (int, error) { return 0, unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE) })
+	})
+}
