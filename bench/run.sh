@@ -7,6 +7,9 @@
 #
 # Environment (defaults in brackets):
 #   REPEATS [5]          runs of each throughput case, alternating which server goes first
+#   WARMUP [1]           runs of each server before a case's repeats, not reported: the
+#                        first run of a case is the first on the previous case's
+#                        files and memory, a cost of the bench's sequence of cases
 #   SMALL_RECORDS [1000000]  records in the 100 B cases
 #   LARGE_RECORDS [300000]  records in the 1000 B cases
 #   LAT_RUNS [3]         10 s runs of the latency test against each server, paired
@@ -19,6 +22,7 @@
 set -euo pipefail
 
 REPEATS=${REPEATS:-5}
+WARMUP=${WARMUP:-1}
 SMALL_RECORDS=${SMALL_RECORDS:-1000000}
 LARGE_RECORDS=${LARGE_RECORDS:-300000}
 LAT_RUNS=${LAT_RUNS:-3}
@@ -153,6 +157,10 @@ one_run() {
 	# whichever server it is, does not pay for this one.
 	sync
 	sleep "$SETTLE"
+	if [[ $rep == w* ]]; then
+		log "$server $case warm-up $rep: produce $(jget records_per_sec <<<"$p") rec/s, consume $(jget records_per_sec <<<"$c") rec/s (not reported)"
+		return
+	fi
 	echo "$server $case $rep $(jget records_per_sec <<<"$p") $(jget mb_per_sec <<<"$p") $(jget records_per_sec <<<"$c") $(jget mb_per_sec <<<"$c")" >>"$RESULTS"
 	log "$server $case r$rep: produce $(jget records_per_sec <<<"$p") rec/s, consume $(jget records_per_sec <<<"$c") rec/s"
 }
@@ -162,6 +170,10 @@ steal0=$(cpu_stat)
 for spec in "${CASES[@]}"; do
 	read -r parts size n <<<"$spec"
 	case="${parts}p-${size}B"
+	for w in $(seq 1 "$WARMUP"); do
+		one_run gokafkad "127.0.0.1:$GKD_PORT" "$case" "$parts" "$size" "$n" "w$w"
+		one_run kfake "127.0.0.1:$KF_PORT" "$case" "$parts" "$size" "$n" "w$w"
+	done
 	for rep in $(seq 1 "$REPEATS"); do
 		if ((rep % 2)); then
 			one_run gokafkad "127.0.0.1:$GKD_PORT" "$case" "$parts" "$size" "$n" "$rep"
@@ -272,7 +284,7 @@ Disk, synced writes (dd, MB = 2^20 bytes):
 | bs=4k count=2000 oflag=dsync | $(fig "$(awk -v s="$dsync_s" 'BEGIN { print 2000 / s }')" 0) | $(fig "$(awk -v s="$dsync_s" -v b="$dsync_bytes" 'BEGIN { print b / s / 1048576 }')" 2) |
 | bs=1M count=$DISK_MB conv=fdatasync, median of 3 ($(printf '%.0f ' "${DISKS[@]}")MB/s) | - | $(fig "$disk_mbs" 1) |
 
-Throughput, \`gokafka perf produce --acks all\` then \`perf consume\` of the same topic; medians of $REPEATS runs; ratio is the median of the per-run gokafkad/kfake ratios. The produce bar of a run is kfake's produce MB/s, or the disk's synced write rate above where that is lower; "vs bar" is the median of gokafkad's produce MB/s over it. The host took $steal_tput% of this machine's CPU time (steal, /proc/stat) during these runs:
+Throughput, \`gokafka perf produce --acks all\` then \`perf consume\` of the same topic; medians of $REPEATS runs, after $WARMUP unreported warm-up run(s) of each server per case; ratio is the median of the per-run gokafkad/kfake ratios. The produce bar of a run is kfake's produce MB/s, or the disk's synced write rate above where that is lower; "vs bar" is the median of gokafkad's produce MB/s over it. The host took $steal_tput% of this machine's CPU time (steal, /proc/stat) during these runs:
 
 | case (partitions-record size, records) | gokafkad produce rec/s | MB/s | kfake produce rec/s | MB/s | produce ratio | produce vs bar | gokafkad consume rec/s | MB/s | kfake consume rec/s | MB/s | consume ratio |
 |---|---|---|---|---|---|---|---|---|---|---|---|

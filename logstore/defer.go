@@ -54,7 +54,8 @@ func (l *Log) startSyncer() {
 	case l.cfg.SyncFile != nil:
 		l.sq.sync = func(f *os.File, _ int64, _ int) error { return l.cfg.SyncFile(f) }
 	case l.cfg.SyncGroup != nil:
-		l.sq.sync = l.cfg.SyncGroup.syncEntries
+		l.sm = l.cfg.SyncGroup.Member()
+		l.sq.sync = l.sm.Sync
 	}
 	l.sq.cond.L = &l.sq.mu
 	go l.syncLoop()
@@ -113,6 +114,9 @@ func (l *Log) stopSyncer() {
 	}
 	q.mu.Unlock()
 	<-q.done
+	if l.sm != nil {
+		l.sm.Leave()
+	}
 }
 
 func (l *Log) syncLoop() {
@@ -197,11 +201,11 @@ func (l *Log) syncDeferred(batch []deferredStore) error {
 }
 
 // ExpectStore tells the log's SyncGroup, if its syncs are deferred to one,
-// that a batch is on its way to this log (see SyncGroup.Expect); call it
+// that a batch is on its way to this log (see SyncMember.Expect); call it
 // before handing the batch to raft, once for each raft command entry.
 func (l *Log) ExpectStore() {
-	if l.sq != nil && l.cfg.SyncGroup != nil {
-		l.cfg.SyncGroup.Expect()
+	if l.sm != nil {
+		l.sm.Expect()
 	}
 }
 

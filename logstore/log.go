@@ -141,6 +141,7 @@ type Log struct {
 	flushDone chan struct{}
 
 	sq         *syncQueue   // deferred syncs; nil unless DeferSync
+	sm         *SyncMember  // the log's place in Config.SyncGroup; nil unless DeferSync with one
 	durableEnd atomic.Int64 // log end offset of what is synced (or stored, where stores are not synced)
 	syncBytes  atomic.Int64 // moving average of the .log bytes one sync covers
 }
@@ -470,8 +471,8 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 		l.epochs = eps
 	}
 	l.mu.Unlock()
-	if !deferred && l.deferring() && l.cfg.SyncGroup != nil {
-		l.cfg.SyncGroup.arrive(commands(logs)) // synced here, not through the group
+	if !deferred && l.sm != nil {
+		l.sm.arrive(commands(logs)) // synced here, not through the group
 	}
 	l.recycle(ps)
 	return deferred, nil

@@ -27,12 +27,14 @@ import (
 // system holds much more dirty data than the round wrote (otherDirtyMax),
 // or when the files are not all on one filesystem.
 //
-// A round also waits, up to gatherMax, for the batches announced to the
-// group (Expect) before it began collecting: the partitions of one produce
-// request are handed to their logs one after another, and without the wait
-// the first log to finish its write would take a round of its own, so that
-// a six-partition request paid for two syncs, one after the other, instead
-// of one.
+// A round also waits, up to gatherMax, for the logs that were announced
+// a batch (SyncMember.Expect) before it began collecting and have not yet
+// handed it in: the partitions of one produce request are handed to their
+// logs one after another, and without the wait the first log to finish its
+// write would take a round of its own, so that a six-partition request paid
+// for two syncs, one after the other, instead of one. A log already in the
+// round is not waited for: its later writes cannot join a round its sync
+// goroutine is waiting in.
 type SyncGroup struct {
 	mu   sync.Mutex
 	cond sync.Cond
@@ -41,10 +43,8 @@ type SyncGroup struct {
 	done chan struct{}
 	sync func([]syncFile) error // syncFiles; tests replace it
 
-	// Batches announced (Expect) and arrived (counted by the Sync calls
-	// that cover them, or by arrive), since the start.
-	expected, arrived uint64
-	gatherMax         time.Duration // tests shorten it
+	outstanding map[*SyncMember]struct{} // members with announced batches not yet arrived
+	gatherMax   time.Duration             // tests shorten it
 }
 
 // gatherMax is how long a round waits at most for the batches announced
@@ -53,10 +53,11 @@ const gatherMax = time.Millisecond
 
 // syncRound is one sync covering every file queued for it.
 type syncRound struct {
-	files  []syncFile
-	target uint64 // expected when the round began collecting
-	done   chan struct{}
-	err    error
+	files   []syncFile
+	awaited []*SyncMember // outstanding when the round began collecting
+	waitFor int           // how many of them have not joined or arrived
+	done    chan struct{}
+	err     error
 }
 
 // syncFile is one file of a round and the bytes written to it since its
@@ -68,41 +69,61 @@ type syncFile struct {
 
 // NewSyncGroup starts a group's sync goroutine; Close stops it.
 func NewSyncGroup() *SyncGroup {
-	g := &SyncGroup{done: make(chan struct{}), sync: syncFiles, gatherMax: gatherMax}
+	g := &SyncGroup{done: make(chan struct{}), sync: syncFiles, gatherMax: gatherMax,
+		outstanding: make(map[*SyncMember]struct{})}
 	g.cond.L = &g.mu
 	go g.loop()
 	return g
 }
 
-// Expect announces a batch on its way to a log that syncs through the group
-// (a produce request's partition, before it is handed to raft): a round that
-// begins collecting after the call waits a little for it (gatherMax). A
-// batch announced and never synced (raft refused it) costs one such wait.
-func (g *SyncGroup) Expect() {
+// SyncMember is one log's place in a SyncGroup: it syncs through the group
+// and counts the batches announced to it and arrived. Fields are g.mu's.
+type SyncMember struct {
+	g                 *SyncGroup
+	expected, arrived uint64
+	awaitedBy         *syncRound // the collecting round waits for this member
+}
+
+// Member adds a log to the group.
+func (g *SyncGroup) Member() *SyncMember { return &SyncMember{g: g} }
+
+// Expect announces a batch on its way to the member's log (a produce
+// request's partition, before it is handed to raft): a round that begins
+// collecting after the call, without this member, waits a little for it
+// (gatherMax). A batch announced and never synced (raft refused it) costs
+// one such wait at most.
+func (m *SyncMember) Expect() {
+	g := m.g
 	g.mu.Lock()
-	g.expected++
+	m.expected++
+	g.outstanding[m] = struct{}{}
 	g.mu.Unlock()
 }
 
 // Sync returns once the data written to f before the call is durable, or
-// why it is not; bytes is how much of it is not yet synced.
-func (g *SyncGroup) Sync(f *os.File, bytes int64) error {
-	return g.syncEntries(f, bytes, 0)
-}
-
-// syncEntries is Sync for data that holds entries announced batches.
-func (g *SyncGroup) syncEntries(f *os.File, bytes int64, entries int) error {
+// why it is not; bytes is how much of it is not yet synced, entries how
+// many announced batches it holds.
+func (m *SyncMember) Sync(f *os.File, bytes int64, entries int) error {
+	g := m.g
 	g.mu.Lock()
-	g.count(entries)
+	m.count(entries)
 	if g.stop {
 		g.mu.Unlock()
 		return datasync(f)
 	}
 	r := g.next
 	if r == nil {
-		r = &syncRound{target: g.expected, done: make(chan struct{})}
+		r = &syncRound{done: make(chan struct{})}
 		g.next = r
+		for o := range g.outstanding {
+			if o != m && o.awaitedBy == nil {
+				o.awaitedBy = r
+				r.awaited = append(r.awaited, o)
+				r.waitFor++
+			}
+		}
 	}
+	m.settle(r)
 	r.files = append(r.files, syncFile{f, bytes})
 	g.cond.Signal()
 	g.mu.Unlock()
@@ -110,22 +131,51 @@ func (g *SyncGroup) syncEntries(f *os.File, bytes int64, entries int) error {
 	return r.err
 }
 
-// count adds arrived batches, never past those announced: one forgotten
-// by gather and arriving late, or one never announced, must not count
-// for another that is still on its way.
-func (g *SyncGroup) count(entries int) {
-	g.arrived = min(g.arrived+uint64(entries), g.expected)
-}
-
-// arrive counts announced batches that were stored without a deferred sync.
-func (g *SyncGroup) arrive(entries int) {
+// arrive counts announced batches that were stored without a deferred
+// sync.
+func (m *SyncMember) arrive(entries int) {
 	if entries == 0 {
 		return
 	}
+	g := m.g
 	g.mu.Lock()
-	g.count(entries)
-	g.cond.Signal()
+	m.count(entries)
+	if m.arrived == m.expected && m.awaitedBy != nil {
+		m.settle(m.awaitedBy)
+		g.cond.Signal()
+	}
 	g.mu.Unlock()
+}
+
+// Leave takes the member out of the group: no round waits for it again.
+func (m *SyncMember) Leave() {
+	g := m.g
+	g.mu.Lock()
+	delete(g.outstanding, m)
+	if m.awaitedBy != nil {
+		m.settle(m.awaitedBy)
+		g.cond.Signal()
+	}
+	m.arrived = m.expected
+	g.mu.Unlock()
+}
+
+// count adds arrived batches, never past those announced: one forgotten
+// by gather and arriving late, or one never announced, must not count
+// for another that is still on its way.
+func (m *SyncMember) count(entries int) {
+	m.arrived = min(m.arrived+uint64(entries), m.expected)
+	if m.arrived >= m.expected {
+		delete(m.g.outstanding, m)
+	}
+}
+
+// settle stops r waiting for the member, if it does.
+func (m *SyncMember) settle(r *syncRound) {
+	if m.awaitedBy == r {
+		m.awaitedBy = nil
+		r.waitFor--
+	}
 }
 
 // Close ends the sync goroutine once the queued rounds are done; later
@@ -159,25 +209,31 @@ func (g *SyncGroup) loop() {
 	}
 }
 
-// gather waits, with g.mu held, until the batches announced before r began
-// have arrived, for at most gatherMax. Those that have not by then are
-// forgotten, so a lost one never delays another round.
+// gather waits, with g.mu held, until the members r awaits have joined it
+// or have nothing outstanding, for at most gatherMax. What those that have
+// not by then were announced is forgotten, so that a batch that never comes
+// delays one round only.
 func (g *SyncGroup) gather(r *syncRound) {
-	if g.arrived >= r.target || g.stop {
-		return
+	if r.waitFor > 0 && !g.stop {
+		timedOut := false
+		t := time.AfterFunc(g.gatherMax, func() {
+			g.mu.Lock()
+			timedOut = true
+			g.cond.Signal()
+			g.mu.Unlock()
+		})
+		for r.waitFor > 0 && !g.stop && !timedOut {
+			g.cond.Wait()
+		}
+		t.Stop()
 	}
-	timedOut := false
-	t := time.AfterFunc(g.gatherMax, func() {
-		g.mu.Lock()
-		timedOut = true
-		g.cond.Signal()
-		g.mu.Unlock()
-	})
-	for g.arrived < r.target && !g.stop && !timedOut {
-		g.cond.Wait()
+	for _, m := range r.awaited {
+		if m.awaitedBy == r {
+			m.settle(r)
+			m.arrived = m.expected
+			delete(g.outstanding, m)
+		}
 	}
-	t.Stop()
-	g.arrived = max(g.arrived, r.target)
 }
 
 // otherDirtyMax is how much more dirty page cache than a round wrote the

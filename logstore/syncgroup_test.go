@@ -41,11 +41,11 @@ func TestSyncGroupBatchesWaitingCalls(t *testing.T) {
 		return boom
 	}
 	first := make(chan error, 1)
-	go func() { first <- g.Sync(files[0], 10) }()
+	go func() { first <- g.Member().Sync(files[0], 10, 0) }()
 	waitFor(t, "the first round", func() bool { mu.Lock(); defer mu.Unlock(); return len(rounds) == 1 })
 	errs := make(chan error, 3)
 	for i := 1; i < 4; i++ {
-		go func() { errs <- g.Sync(files[i], int64(i)) }()
+		go func() { errs <- g.Member().Sync(files[i], int64(i), 0) }()
 	}
 	waitFor(t, "three queued calls", func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.next != nil && len(g.next.files) == 3 })
 	close(release)
@@ -88,11 +88,11 @@ func TestSyncFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := NewSyncGroup()
-	if err := g.Sync(fs[0].f, 4); err != nil {
+	if err := g.Member().Sync(fs[0].f, 4, 0); err != nil {
 		t.Fatal(err)
 	}
 	g.Close()
-	if err := g.Sync(fs[1].f, 4); err != nil { // after Close: on its own
+	if err := g.Member().Sync(fs[1].f, 4, 0); err != nil { // after Close: on its own
 		t.Fatal(err)
 	}
 	fs[2].f.Close()
@@ -101,9 +101,10 @@ func TestSyncFiles(t *testing.T) {
 	}
 }
 
-// A round waits for the batches announced before it began, so the
-// partitions of one request share a sync; one that never comes delays a
-// single round by at most gatherMax and is then forgotten.
+// A round waits for the logs announced a batch before it began, so the
+// partitions of one request share a sync; not for a log already in it,
+// whose next batch cannot join; and a log whose batch never comes delays
+// a single round by at most gatherMax, and is then forgotten.
 func TestSyncGroupGathersAnnouncedBatches(t *testing.T) {
 	dir := t.TempDir()
 	files := make([]*os.File, 3)
@@ -126,62 +127,113 @@ func TestSyncGroupGathersAnnouncedBatches(t *testing.T) {
 		return nil
 	}
 	roundSizes := func() []int { mu.Lock(); defer mu.Unlock(); return slices.Clone(rounds) }
-
-	// Three announced; the first arrives alone and its round waits for the
-	// other two, which come well within gatherMax.
-	g.gatherMax = time.Minute
-	for range 3 {
-		g.Expect()
+	queued := func(n int) func() bool {
+		return func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.next != nil && len(g.next.files) == n }
 	}
+	ms := []*SyncMember{g.Member(), g.Member(), g.Member()}
 	errs := make(chan error, 3)
-	go func() { errs <- g.syncEntries(files[0], 1, 1) }()
-	waitFor(t, "the first call to queue", func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.next != nil })
+
+	// Three logs announced a batch; the first arrives alone and its round
+	// waits for the other two, which come well within gatherMax.
+	g.gatherMax = time.Minute
+	for _, m := range ms {
+		m.Expect()
+	}
+	go func() { errs <- ms[0].Sync(files[0], 1, 1) }()
+	waitFor(t, "the first call to queue", queued(1))
 	time.Sleep(20 * time.Millisecond)
 	if r := roundSizes(); len(r) != 0 {
 		t.Fatalf("a round of %v ran before the announced batches arrived", r)
 	}
-	go func() { errs <- g.syncEntries(files[1], 1, 1) }()
-	go func() { errs <- g.syncEntries(files[2], 1, 1) }()
+	joined := time.Now()
+	go func() { errs <- ms[1].Sync(files[1], 1, 1) }()
+	go func() { errs <- ms[2].Sync(files[2], 1, 1) }()
 	for range 3 {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+	if d := time.Since(joined); d > 10*time.Second {
+		t.Fatalf("the round ran %v after the announced batches joined it", d)
 	}
 	if r := roundSizes(); !slices.Equal(r, []int{3}) {
 		t.Fatalf("rounds of %v files, want one of 3", r)
 	}
 
-	// Two announced, one never arrives: the round runs after gatherMax,
-	// and the next one does not wait for it (nor for the late arrival of
-	// an unannounced batch, which must not count for a missing one).
-	g.gatherMax = 50 * time.Millisecond
-	g.Expect()
-	g.Expect()
+	// One log, two batches announced (pipelined requests): its round holds
+	// the first and does not wait for the second, which cannot join it.
+	ms[0].Expect()
+	ms[0].Expect()
 	start := time.Now()
-	if err := g.syncEntries(files[0], 1, 1); err != nil {
+	if err := ms[0].Sync(files[0], 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := ms[0].Sync(files[0], 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("a log's round waited %v for the log's own next batch", d)
+	}
+	if r := roundSizes(); !slices.Equal(r, []int{3, 1, 1}) {
+		t.Fatalf("rounds of %v files, want 3, 1, 1", r)
+	}
+
+	// Two logs announced, one batch never arrives: the round runs after
+	// gatherMax, and the next one does not wait for it.
+	g.gatherMax = 50 * time.Millisecond
+	ms[0].Expect()
+	ms[1].Expect()
+	start = time.Now()
+	if err := ms[0].Sync(files[0], 1, 1); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d < g.gatherMax {
 		t.Fatalf("round ran after %v, before gatherMax %v", d, g.gatherMax)
 	}
-	// The forgotten batch arrives late: it must not count for the next
-	// announced one, which a round begun by an unannounced call waits for.
 	g.gatherMax = time.Minute
-	g.arrive(1)
-	g.Expect()
-	go func() { errs <- g.Sync(files[1], 1) }()
-	waitFor(t, "the unannounced call to queue", func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.next != nil })
-	time.Sleep(20 * time.Millisecond)
-	if r := roundSizes(); len(r) != 2 {
-		t.Fatalf("rounds of %v files: the late arrival counted for the announced batch", r)
+	start = time.Now()
+	if err := ms[2].Sync(files[2], 1, 0); err != nil {
+		t.Fatal(err)
 	}
-	go func() { errs <- g.syncEntries(files[2], 1, 1) }()
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("the next round waited %v for the forgotten batch", d)
+	}
+
+	// The forgotten batch arrives late: it must not count for those
+	// announced to its log next. Of two, one arrives in a round of its own;
+	// a round begun by another log then still waits for the other.
+	ms[1].arrive(1)
+	ms[1].Expect()
+	ms[1].Expect()
+	if err := ms[1].Sync(files[1], 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	go func() { errs <- ms[2].Sync(files[2], 1, 0) }()
+	waitFor(t, "the unannounced call to queue", queued(1))
+	time.Sleep(20 * time.Millisecond)
+	if r := roundSizes(); len(r) != 6 {
+		t.Fatalf("rounds of %v files: the late arrival counted for an announced batch", r)
+	}
+	go func() { errs <- ms[1].Sync(files[1], 1, 1) }()
 	for range 2 {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
 	}
-	if r := roundSizes(); !slices.Equal(r, []int{3, 1, 2}) {
-		t.Fatalf("rounds of %v files, want 3, 1, 2", r)
+
+	// A log that leaves the group (closed) is not waited for.
+	ms[0].Expect()
+	go func() { errs <- ms[1].Sync(files[1], 1, 0) }()
+	waitFor(t, "the call to queue", queued(1))
+	start = time.Now()
+	ms[0].Leave()
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("the round waited %v for a log that left", d)
+	}
+	if r := roundSizes(); !slices.Equal(r, []int{3, 1, 1, 1, 1, 1, 2, 1}) {
+		t.Fatalf("rounds of %v files, want 3, 1, 1, 1, 1, 1, 2, 1", r)
 	}
 }
