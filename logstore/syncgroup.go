@@ -44,7 +44,7 @@ type SyncGroup struct {
 	sync func([]syncFile) error // syncFiles; tests replace it
 
 	outstanding map[*SyncMember]struct{} // members with announced batches not yet arrived
-	gatherMax   time.Duration             // tests shorten it
+	gatherMax   time.Duration            // tests shorten it
 }
 
 // gatherMax is how long a round waits at most for the batches announced
