@@ -197,80 +197,105 @@ func validateBatch(b []byte) (BatchHeader, RecordSummary, error) {
 
 // validRecords makes walkRecords' checks (n records, each well framed, with
 // offset deltas 0..n-1, nothing trailing) without building records: the
-// produce path runs it over every record it receives.
+// produce path runs it over every record it receives. It walks positions in
+// b, and decodes one-byte varints in line (the next macro-like blocks),
+// leaving the rest to varintAt: a call per field cost a third of its time.
 func validRecords(b []byte, n int) (sum RecordSummary, ok bool) {
 	minTs, maxTs, nullKey := int64(0), int64(0), false
+	p := 0
+	var v int64
 	for i := 0; i < n; i++ {
-		size, k := varint(b)
-		if k <= 0 {
+		if p < len(b) && b[p] < 0x80 {
+			v, p = int64(b[p]>>1)^-int64(b[p]&1), p+1
+		} else {
+			v, p = varintAt(b, p)
+		}
+		if p < 0 || v <= 0 || v > int64(len(b)-p) {
 			return sum, false
 		}
-		b = b[k:]
-		if size <= 0 || size > int64(len(b)) {
-			return sum, false
+		end := p + int(v) // this record is b[p:end]
+		r := b[:end]
+		q := p + 1 // after attributes: timestamp delta
+		if q < end && r[q] < 0x80 {
+			v, q = int64(r[q]>>1)^-int64(r[q]&1), q+1
+		} else {
+			v, q = varintAt(r, q)
 		}
-		r := b[1:size] // after attributes
-		b = b[size:]
-		ts, k := varint(r) // timestamp delta
-		if k <= 0 {
+		if q < 0 {
 			return sum, false
 		}
 		if i == 0 {
-			minTs, maxTs = ts, ts
+			minTs, maxTs = v, v
 		} else {
-			minTs, maxTs = min(minTs, ts), max(maxTs, ts)
+			minTs, maxTs = min(minTs, v), max(maxTs, v)
 		}
-		r = r[k:]
-		if v, k := varint(r); k <= 0 || v != int64(i) { // offset delta
-			return sum, false
+		if q < end && r[q] < 0x80 { // offset delta
+			v, q = int64(r[q]>>1)^-int64(r[q]&1), q+1
 		} else {
-			r = r[k:]
+			v, q = varintAt(r, q)
+		}
+		if q < 0 || v != int64(i) {
+			return sum, false
 		}
 		for f := range 2 { // key, value; -1 is null
-			v, k := varint(r)
-			if k <= 0 || v < -1 || v > int64(len(r)-k) {
+			if q < end && r[q] < 0x80 {
+				v, q = int64(r[q]>>1)^-int64(r[q]&1), q+1
+			} else {
+				v, q = varintAt(r, q)
+			}
+			if q < 0 || v < -1 || v > int64(end-q) {
 				return sum, false
 			}
 			if f == 0 && v < 0 {
 				nullKey = true
 			}
-			r = r[k+max(int(v), 0):]
+			q += max(int(v), 0)
 		}
-		nh, k := varint(r)
-		if k <= 0 || nh < 0 || nh > int64(len(r)) {
+		if q < end && r[q] < 0x80 { // headers
+			v, q = int64(r[q]>>1)^-int64(r[q]&1), q+1
+		} else {
+			v, q = varintAt(r, q)
+		}
+		if q < 0 || v < 0 || v > int64(end-q) {
 			return sum, false
 		}
-		r = r[k:]
-		for range nh {
-			v, k := varint(r)
-			if k <= 0 || v < 0 || v > int64(len(r)-k) {
+		for range v {
+			hk, k := varintAt(r, q)
+			if k < 0 || hk < 0 || hk > int64(end-k) {
 				return sum, false
 			}
-			r = r[k+int(v):]
-			v, k = varint(r)
-			if k <= 0 || v < -1 || v > int64(len(r)-k) {
+			hv, k := varintAt(r, k+int(hk))
+			if k < 0 || hv < -1 || hv > int64(end-k) {
 				return sum, false
 			}
-			r = r[k+max(int(v), 0):]
+			q = k + max(int(hv), 0)
 		}
-		if len(r) != 0 {
+		if q != end {
 			return sum, false
 		}
+		p = end
 	}
-	return RecordSummary{MinTimestampDelta: minTs, MaxTimestampDelta: maxTs, NullKey: nullKey}, len(b) == 0
+	return RecordSummary{MinTimestampDelta: minTs, MaxTimestampDelta: maxTs, NullKey: nullKey}, p == len(b)
 }
 
-// varint is binary.Varint with the one- and two-byte cases, nearly every
-// field of a record up to 8 KiB, done inline.
-func varint(b []byte) (int64, int) {
-	if len(b) > 0 && b[0] < 0x80 {
-		return int64(b[0]>>1) ^ -int64(b[0]&1), 1
+// varintAt decodes the zigzag varint at b[p:], returning it and the position
+// after it, or a negative position if b holds none there.
+func varintAt(b []byte, p int) (int64, int) {
+	if p < 0 || p >= len(b) {
+		return 0, -1
 	}
-	if len(b) > 1 && b[1] < 0x80 {
-		u := uint64(b[0]&0x7f) | uint64(b[1])<<7
-		return int64(u>>1) ^ -int64(u&1), 2
+	if b[p] < 0x80 {
+		return int64(b[p]>>1) ^ -int64(b[p]&1), p + 1
 	}
-	return binary.Varint(b)
+	if p+1 < len(b) && b[p+1] < 0x80 {
+		u := uint64(b[p]&0x7f) | uint64(b[p+1])<<7
+		return int64(u>>1) ^ -int64(u&1), p + 2
+	}
+	v, k := binary.Varint(b[p:])
+	if k <= 0 {
+		return 0, -1
+	}
+	return v, p + k
 }
 
 // BatchMagic returns the magic byte of the batch or legacy message set at the

@@ -54,16 +54,27 @@ func TestAppendBatchReadRecordsRoundTrip(t *testing.T) {
 	}
 }
 
-// TestVarintMatchesStdlib: the inlined short cases agree with
+// TestVarintMatchesStdlib: varintAt's short cases agree with
 // binary.Varint on every one- and two-byte input and on longer and
 // truncated ones.
 func TestVarintMatchesStdlib(t *testing.T) {
 	check := func(b []byte) {
 		t.Helper()
-		v, n := varint(b)
+		v, p := varintAt(b, 0)
 		wv, wn := binary.Varint(b)
-		if v != wv || n != wn {
-			t.Fatalf("varint(% x) = %d, %d; binary.Varint gives %d, %d", b, v, n, wv, wn)
+		if wn <= 0 {
+			wv, wn = 0, -1
+		}
+		if v != wv || p != wn {
+			t.Fatalf("varintAt(% x, 0) = %d, %d; binary.Varint gives %d, %d", b, v, p, wv, wn)
+		}
+		// At an offset, with the bytes before it ignored.
+		v, p = varintAt(append([]byte{0xff, 0xff}, b...), 2)
+		if wn > 0 {
+			wn += 2
+		}
+		if v != wv || p != wn {
+			t.Fatalf("varintAt(ff ff % x, 2) = %d, %d; want %d, %d", b, v, p, wv, wn)
 		}
 	}
 	check(nil)
