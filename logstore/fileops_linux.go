@@ -226,23 +226,3 @@ func parseDirty(meminfo []byte) (int64, bool) {
 	}
 	return total, found == 2
 }
-
-// startWriteback starts writing [off, off+n) of f back to disk and does not
-// wait for it (sync_file_range with SYNC_FILE_RANGE_WRITE). It changes
-// nothing about durability, only when the disk writes begin: a deferred
-// sync then finds its data written or on the way, and waits less. Measured
-// with gokafka perf produce in pairs alternating builds with and without
-// it, the medians of the pair ratios: 1.00 to 1.06 with 100 B records
-// (10 and 20 pairs), 1.04 and 1.10 with 1000 B records (12 and 6 pairs);
-// it moves the CPU of starting the writes from the sync to here. A
-// failure is ignored: the sync that follows writes the data anyway, and
-// reports any error.
-func startWriteback(f *os.File, off, n int64) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return
-	}
-	rc.Control(func(fd uintptr) {
-		ignoringEINTR(func() (int, error) { return 0, unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE) })
-	})
-}

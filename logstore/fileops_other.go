@@ -26,6 +26,3 @@ func datasync(f *os.File) error { return f.Sync() }
 
 // syncFiles fdatasyncs each file (syncfs is Linux's).
 func syncFiles(files []syncFile) error { return datasyncEach(files) }
-
-// startWriteback does nothing: only Linux has sync_file_range.
-func startWriteback(*os.File, int64, int64) {}

@@ -556,11 +556,6 @@ func (l *Log) writePending(p *pending) error {
 		if err := writevAt(s.logF, p.logVec, p.logStart); err != nil {
 			return fmt.Errorf("segment %d: write log: %w", s.base, err)
 		}
-		if p.noSync {
-			// The deferred sync follows soon; its disk writes start now,
-			// while the broker goes on with other work (startWriteback).
-			startWriteback(s.logF, p.logStart, p.logLen)
-		}
 		if sync && !p.noSync {
 			start := time.Now()
 			if err := datasync(s.logF); err != nil {
