@@ -18,12 +18,13 @@ var errNotFound = errors.New("not found")
 // shared bbolt file. Writes go through bolt's Batch so that the elections of
 // many groups starting at once share fsyncs.
 type stableStore struct {
-	db     *bolt.DB
-	bucket []byte
+	db      *bolt.DB
+	reserve *diskReserve // given up if a write finds the disk full (raft panics on a failed term write)
+	bucket  []byte
 }
 
-func newStableStore(db *bolt.DB, group string) *stableStore {
-	return &stableStore{db: db, bucket: []byte("stable/" + group)}
+func newStableStore(db *bolt.DB, reserve *diskReserve, group string) *stableStore {
+	return &stableStore{db: db, reserve: reserve, bucket: []byte("stable/" + group)}
 }
 
 // Set stores val under key, and writes nothing when it is already there:
@@ -34,12 +35,14 @@ func (s *stableStore) Set(key, val []byte) error {
 	if cur, err := s.Get(key); err == nil && bytes.Equal(cur, val) {
 		return nil
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(s.bucket)
-		if err != nil {
-			return err
-		}
-		return b.Put(key, val)
+	return s.reserve.write(func() error {
+		return s.db.Batch(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists(s.bucket)
+			if err != nil {
+				return err
+			}
+			return b.Put(key, val)
+		})
 	})
 }
 
@@ -91,12 +94,13 @@ func (s *stableStore) drop() error {
 // rarely written entries, kept in a bucket of the shared bbolt file. Partition
 // groups use logstore.Log instead, where the raft log is the Kafka log.
 type boltLogStore struct {
-	db     *bolt.DB
-	bucket []byte
+	db      *bolt.DB
+	reserve *diskReserve
+	bucket  []byte
 }
 
-func newBoltLogStore(db *bolt.DB, group string) (*boltLogStore, error) {
-	s := &boltLogStore{db: db, bucket: []byte("log/" + group)}
+func newBoltLogStore(db *bolt.DB, reserve *diskReserve, group string) (*boltLogStore, error) {
+	s := &boltLogStore{db: db, reserve: reserve, bucket: []byte("log/" + group)}
 	err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(s.bucket)
 		return err
@@ -181,14 +185,16 @@ func (s *boltLogStore) GetLog(index uint64, out *raft.Log) error {
 func (s *boltLogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
 
 func (s *boltLogStore) StoreLogs(logs []*raft.Log) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(s.bucket)
-		for _, l := range logs {
-			if err := b.Put(idxKey(l.Index), encodeEntry(l)); err != nil {
-				return err
+	return s.reserve.write(func() error {
+		return s.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(s.bucket)
+			for _, l := range logs {
+				if err := b.Put(idxKey(l.Index), encodeEntry(l)); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 }
 

@@ -64,9 +64,10 @@ const (
 // Controller is the metadata state machine. Its state lives in bbolt (bucket
 // "meta") and, for readers, in an immutable *State swapped on every apply.
 type Controller struct {
-	db     *bolt.DB
-	logger *slog.Logger
-	raft   *raft.Raft
+	db      *bolt.DB
+	reserve *diskReserve
+	logger  *slog.Logger
+	raft    *raft.Raft
 
 	mu      sync.Mutex
 	state   *State
@@ -75,8 +76,8 @@ type Controller struct {
 
 var metaBucket = []byte("meta")
 
-func newController(db *bolt.DB, logger *slog.Logger) (*Controller, error) {
-	c := &Controller{db: db, logger: logger, changed: make(chan struct{})}
+func newController(db *bolt.DB, reserve *diskReserve, logger *slog.Logger) (*Controller, error) {
+	c := &Controller{db: db, reserve: reserve, logger: logger, changed: make(chan struct{})}
 	st := emptyState()
 	err := db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(metaBucket)
@@ -233,8 +234,10 @@ func (c *Controller) ApplyBatch(logs []*raft.Log) []any {
 
 func (c *Controller) persist(s *State) error {
 	b := encodeState(s)
-	return c.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(metaBucket).Put([]byte("state"), b)
+	return c.reserve.write(func() error {
+		return c.db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(metaBucket).Put([]byte("state"), b)
+		})
 	})
 }
 

@@ -62,6 +62,7 @@ type Node struct {
 	logger     *slog.Logger
 	raftLogger hclog.Logger
 	db         *bolt.DB
+	reserve    *diskReserve // disk space given up when a node.db write finds the disk full
 	mux        *Mux
 	recycler   *logstore.Recycler  // nil when RecycleBytes is 0
 	syncGroup  *logstore.SyncGroup // the partition logs' deferred fsyncs, synced together
@@ -124,6 +125,7 @@ func StartNode(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("open node.db: %w", err)
 	}
 	n.db = db
+	n.reserve = openReserve(cfg.DataDir, n.logger)
 	dir := filepath.Join(cfg.DataDir, recycleDir)
 	if cfg.RecycleBytes > 0 {
 		if n.recycler, err = logstore.OpenRecycler(dir, cfg.RecycleBytes, n.logger); err != nil {
@@ -185,16 +187,16 @@ func (n *Node) raftConfig(t RaftTimings) *raft.Config {
 }
 
 func (n *Node) startController() error {
-	c, err := newController(n.db, n.logger)
+	c, err := newController(n.db, n.reserve, n.logger)
 	if err != nil {
 		return err
 	}
 	n.controller = c
-	logs, err := newBoltLogStore(n.db, controllerGroup)
+	logs, err := newBoltLogStore(n.db, n.reserve, controllerGroup)
 	if err != nil {
 		return err
 	}
-	stable := newStableStore(n.db, controllerGroup)
+	stable := newStableStore(n.db, n.reserve, controllerGroup)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(n.cfg.DataDir, "controller-snapshots"), 2, n.raftLogger)
 	if err != nil {
 		return err

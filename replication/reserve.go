@@ -1,0 +1,102 @@
+package replication
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+)
+
+// diskReserve holds a little of the data directory's filesystem in a file of
+// its own, given up the first time a metadata write (node.db: raft terms and
+// votes, the controller's log and state) finds the disk full, and that write
+// is then tried again.
+//
+// Why: hashicorp/raft cannot survive a failed write of its term; it panics.
+// gokafkad refuses produce well before its own data fills the disk
+// (log.dir.min.free.bytes), but another program can fill it, and the next
+// election (every partition's, at a restart) would bring the node down. With
+// the reserve the write goes through, the node keeps serving what it holds,
+// and the log says what happened. The file is made again at the next start
+// if there is room.
+type diskReserve struct {
+	path   string
+	logger *slog.Logger
+
+	mu   sync.Mutex
+	held bool
+}
+
+// reserveBytes is the size of the reserve: enough for thousands of term
+// writes of a few pages each.
+const reserveBytes = 8 << 20
+
+const reserveFile = "reserve"
+
+// openReserve makes sure dir holds the reserve, if there is room for it.
+func openReserve(dir string, logger *slog.Logger) *diskReserve {
+	r := &diskReserve{path: filepath.Join(dir, reserveFile), logger: logger}
+	if fi, err := os.Stat(r.path); err == nil && fi.Mode().IsRegular() && fi.Size() == reserveBytes {
+		r.held = true
+		return r
+	}
+	if err := writeZeros(r.path, reserveBytes); err != nil {
+		os.Remove(r.path)
+		logger.Warn("cannot set disk space aside for metadata writes on a full disk", "path", r.path, "bytes", reserveBytes, "err", err)
+		return r
+	}
+	r.held = true
+	return r
+}
+
+// writeZeros writes a file of n zero bytes and syncs it: written, not
+// sparse, so that removing it frees n bytes.
+func writeZeros(path string, n int) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for n > 0 && err == nil {
+		var w int
+		w, err = f.Write(buf[:min(n, len(buf))])
+		n -= w
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// write runs fn, and if it fails for want of space, once more after giving
+// up the reserve (or after another write did: writes that fail together
+// all retry).
+func (r *diskReserve) write(fn func() error) error {
+	err := fn()
+	if err == nil || r == nil || !errors.Is(err, syscall.ENOSPC) {
+		return err
+	}
+	r.release()
+	return fn()
+}
+
+// release removes the reserve, if it is still there.
+func (r *diskReserve) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.held {
+		return
+	}
+	r.held = false
+	if err := os.Remove(r.path); err != nil {
+		r.logger.Error("the disk is full, and the space set aside for metadata writes cannot be freed", "path", r.path, "err", err)
+		return
+	}
+	r.logger.Error("the disk is full: freed the space set aside for metadata writes so that raft can save its state; free space on the data directory's filesystem",
+		"path", r.path, "bytes", reserveBytes)
+}
