@@ -13,16 +13,7 @@ import (
 // Calls that arrive while a round runs are synced together in the next
 // one, and that round's error reaches each of them.
 func TestSyncGroupBatchesWaitingCalls(t *testing.T) {
-	dir := t.TempDir()
-	files := make([]*os.File, 4)
-	for i := range files {
-		f, err := os.Create(filepath.Join(dir, string(rune('a'+i))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		files[i] = f
-	}
+	files := createFiles(t, 4)
 	g := NewSyncGroup()
 	defer g.Close()
 	release := make(chan struct{})
@@ -106,16 +97,7 @@ func TestSyncFiles(t *testing.T) {
 // whose next batch cannot join; and a log whose batch never comes delays
 // a single round by at most gatherMax, and is then forgotten.
 func TestSyncGroupGathersAnnouncedBatches(t *testing.T) {
-	dir := t.TempDir()
-	files := make([]*os.File, 3)
-	for i := range files {
-		f, err := os.Create(filepath.Join(dir, string(rune('a'+i))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		files[i] = f
-	}
+	files := createFiles(t, 3)
 	g := NewSyncGroup()
 	defer g.Close()
 	var mu sync.Mutex
@@ -236,4 +218,21 @@ func TestSyncGroupGathersAnnouncedBatches(t *testing.T) {
 	if r := roundSizes(); !slices.Equal(r, []int{3, 1, 1, 1, 1, 1, 2, 1}) {
 		t.Fatalf("rounds of %v files, want 3, 1, 1, 1, 1, 1, 2, 1", r)
 	}
+}
+
+// createFiles creates n empty files in a temporary directory, closed when
+// the test ends.
+func createFiles(t *testing.T, n int) []*os.File {
+	t.Helper()
+	dir := t.TempDir()
+	files := make([]*os.File, n)
+	for i := range files {
+		f, err := os.Create(filepath.Join(dir, string(rune('a'+i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		files[i] = f
+	}
+	return files
 }
