@@ -92,12 +92,15 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 			waits = append(waits, waiting{rp: sp, part: part, batch: batch, hdr: hdr, appendT: appendTime})
 		}
 	}
-	// Every batch is checked before any is handed over, so the partitions'
-	// writes follow each other closely and share one sync (SyncGroup).
+	// Every batch is checked, then announced, before any is handed over,
+	// so that the partitions' writes share one sync round (SyncMember).
+	for _, w := range waits {
+		w.part.Announce()
+	}
 	for i := range waits {
 		w := &waits[i]
 		w.start = time.Now()
-		w.result = w.part.Append(w.batch, w.hdr)
+		w.result = w.part.AppendAnnounced(w.batch, w.hdr)
 		w.batch = nil
 	}
 	// The batches alias the request's frame until raft is done with them,

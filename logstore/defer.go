@@ -209,6 +209,13 @@ func (l *Log) ExpectStore() {
 	}
 }
 
+// RetractStore takes back an ExpectStore whose batch will not be stored.
+func (l *Log) RetractStore() {
+	if l.sm != nil {
+		l.sm.Retract()
+	}
+}
+
 // commands counts the raft command entries of logs: the batches that may
 // have been announced with ExpectStore.
 func commands(logs []*raft.Log) int {

@@ -100,6 +100,23 @@ func (m *SyncMember) Expect() {
 	g.mu.Unlock()
 }
 
+// Retract takes back an Expect whose batch will not come.
+func (m *SyncMember) Retract() {
+	g := m.g
+	g.mu.Lock()
+	if m.expected > m.arrived {
+		m.expected--
+	}
+	if m.arrived >= m.expected {
+		delete(g.outstanding, m)
+		if m.awaitedBy != nil {
+			m.settle(m.awaitedBy)
+			g.cond.Signal()
+		}
+	}
+	g.mu.Unlock()
+}
+
 // Sync returns once the data written to f before the call is durable, or
 // why it is not; bytes is how much of it is not yet synced, entries how
 // many announced batches it holds.
@@ -140,7 +157,7 @@ func (m *SyncMember) arrive(entries int) {
 	g := m.g
 	g.mu.Lock()
 	m.count(entries)
-	if m.arrived == m.expected && m.awaitedBy != nil {
+	if m.arrived >= m.expected && m.awaitedBy != nil {
 		m.settle(m.awaitedBy)
 		g.cond.Signal()
 	}
@@ -160,9 +177,11 @@ func (m *SyncMember) Leave() {
 	g.mu.Unlock()
 }
 
-// count adds arrived batches, never past those announced: one forgotten
-// by gather and arriving late, or one never announced, must not count
-// for another that is still on its way.
+// count adds arrived batches, never past those announced. A batch counted
+// that was not announced (a DeleteRecords entry), or one forgotten by
+// gather that arrives late, can thus make a later announced batch look
+// arrived: its round then does not wait for it, which costs a sync, never
+// a wait.
 func (m *SyncMember) count(entries int) {
 	m.arrived = min(m.arrived+uint64(entries), m.expected)
 	if m.arrived >= m.expected {

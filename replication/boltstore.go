@@ -82,11 +82,13 @@ func (s *stableStore) GetUint64(key []byte) (uint64, error) {
 
 // drop removes the group's bucket (the group's partition was deleted).
 func (s *stableStore) drop() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(s.bucket) == nil {
-			return nil
-		}
-		return tx.DeleteBucket(s.bucket)
+	return s.reserve.write(func() error {
+		return s.db.Update(func(tx *bolt.Tx) error {
+			if tx.Bucket(s.bucket) == nil {
+				return nil
+			}
+			return tx.DeleteBucket(s.bucket)
+		})
 	})
 }
 
@@ -101,9 +103,11 @@ type boltLogStore struct {
 
 func newBoltLogStore(db *bolt.DB, reserve *diskReserve, group string) (*boltLogStore, error) {
 	s := &boltLogStore{db: db, reserve: reserve, bucket: []byte("log/" + group)}
-	err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(s.bucket)
-		return err
+	err := reserve.write(func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(s.bucket)
+			return err
+		})
 	})
 	return s, err
 }
@@ -199,18 +203,20 @@ func (s *boltLogStore) StoreLogs(logs []*raft.Log) error {
 }
 
 func (s *boltLogStore) DeleteRange(min, max uint64) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(s.bucket)
-		var keys [][]byte
-		c := b.Cursor()
-		for k, _ := c.Seek(idxKey(min)); k != nil && binary.BigEndian.Uint64(k) <= max; k, _ = c.Next() {
-			keys = append(keys, append([]byte(nil), k...))
-		}
-		for _, k := range keys {
-			if err := b.Delete(k); err != nil {
-				return err
+	return s.reserve.write(func() error {
+		return s.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(s.bucket)
+			var keys [][]byte
+			c := b.Cursor()
+			for k, _ := c.Seek(idxKey(min)); k != nil && binary.BigEndian.Uint64(k) <= max; k, _ = c.Next() {
+				keys = append(keys, append([]byte(nil), k...))
 			}
-		}
-		return nil
+			for _, k := range keys {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	})
 }

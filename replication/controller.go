@@ -79,15 +79,17 @@ var metaBucket = []byte("meta")
 func newController(db *bolt.DB, reserve *diskReserve, logger *slog.Logger) (*Controller, error) {
 	c := &Controller{db: db, reserve: reserve, logger: logger, changed: make(chan struct{})}
 	st := emptyState()
-	err := db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(metaBucket)
-		if err != nil {
-			return err
-		}
-		if v := b.Get([]byte("state")); v != nil {
-			return decodeState(v, st)
-		}
-		return nil
+	err := reserve.write(func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists(metaBucket)
+			if err != nil {
+				return err
+			}
+			if v := b.Get([]byte("state")); v != nil {
+				return decodeState(v, st)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("controller state: %w", err)

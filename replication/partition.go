@@ -462,9 +462,34 @@ func (p *Partition) Log() *logstore.Log { return p.log }
 // batches arrived (the broker calls it on the connection's reader goroutine).
 // batch must stay untouched until the result is Released.
 func (p *Partition) Append(batch []byte, h logstore.BatchHeader) AppendResult {
+	p.Announce()
+	return p.AppendAnnounced(batch, h)
+}
+
+// Announce tells the partition's log that a batch is on its way, so that
+// the sync round it would start waits for the other partitions announced
+// by then (logstore.SyncMember.Expect): a produce request announces all its
+// batches before it appends the first. Every Announce must be followed by
+// an AppendAnnounced.
+func (p *Partition) Announce() {
+	if p.solo {
+		p.log.ExpectStore()
+	}
+}
+
+// retract takes back an Announce whose batch will not be stored.
+func (p *Partition) retract() {
+	if p.solo {
+		p.log.RetractStore()
+	}
+}
+
+// AppendAnnounced is Append for a batch already announced.
+func (p *Partition) AppendAnnounced(batch []byte, h logstore.BatchHeader) AppendResult {
 	p.appendMu.Lock()
 	if !p.ready {
 		p.appendMu.Unlock()
+		p.retract()
 		return failed(kerr.NotLeaderForPartition)
 	}
 	var meta batchMeta
@@ -474,12 +499,14 @@ func (p *Partition) Append(batch []byte, h logstore.BatchHeader) AppendResult {
 		dup, err := p.pending.check(h.ProducerID, h.ProducerEpoch, h.BaseSequence, last)
 		if err != nil {
 			p.appendMu.Unlock()
+			p.retract()
 			return failed(err)
 		}
 		if dup != nil {
 			// A retry: answered like the original, and never stored.
 			d := *dup
 			p.appendMu.Unlock()
+			p.retract()
 			if d.pending == nil {
 				return AppendResult{base: d.BaseOffset}
 			}
@@ -493,9 +520,6 @@ func (p *Partition) Append(batch []byte, h logstore.BatchHeader) AppendResult {
 		p.storedMu.Lock()
 		p.storing[key] = call
 		p.storedMu.Unlock()
-	}
-	if p.solo {
-		p.log.ExpectStore()
 	}
 	f := p.raft.ApplyLog(raft.Log{Data: batch}, 10*time.Second)
 	if idempotent {

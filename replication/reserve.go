@@ -1,16 +1,18 @@
 package replication
 
 import (
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 )
 
 // diskReserve holds a little of the data directory's filesystem in a file of
-// its own, given up the first time a metadata write (node.db: raft terms and
+// its own (random bytes, so that it really holds the space), given up the first time a metadata write (node.db: raft terms and
 // votes, the controller's log and state) finds the disk full, and that write
 // is then tried again.
 //
@@ -42,7 +44,7 @@ func openReserve(dir string, logger *slog.Logger) *diskReserve {
 		r.held = true
 		return r
 	}
-	if err := writeZeros(r.path, reserveBytes); err != nil {
+	if err := writeRandom(r.path, reserveBytes); err != nil {
 		os.Remove(r.path)
 		logger.Warn("cannot set disk space aside for metadata writes on a full disk", "path", r.path, "bytes", reserveBytes, "err", err)
 		return r
@@ -51,14 +53,16 @@ func openReserve(dir string, logger *slog.Logger) *diskReserve {
 	return r
 }
 
-// writeZeros writes a file of n zero bytes and syncs it: written, not
-// sparse, so that removing it frees n bytes.
-func writeZeros(path string, n int) error {
+// writeRandom writes a file of n random bytes and syncs it: random, so that
+// no filesystem stores it sparse, compressed or deduplicated, and removing
+// it frees n bytes.
+func writeRandom(path string, n int) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
 	buf := make([]byte, 1<<20)
+	rand.Read(buf)
 	for n > 0 && err == nil {
 		var w int
 		w, err = f.Write(buf[:min(n, len(buf))])
@@ -78,11 +82,22 @@ func writeZeros(path string, n int) error {
 // all retry).
 func (r *diskReserve) write(fn func() error) error {
 	err := fn()
-	if err == nil || r == nil || !errors.Is(err, syscall.ENOSPC) {
+	if err == nil || r == nil || !isDiskFull(err) {
 		return err
 	}
 	r.release()
 	return fn()
+}
+
+// isDiskFull says whether err is a write failing for want of space or
+// quota. bbolt wraps some of those with %s (growing the file, mapping it),
+// so their text counts too.
+func isDiskFull(err error) bool {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, syscall.ENOSPC.Error()) || strings.Contains(msg, syscall.EDQUOT.Error())
 }
 
 // release removes the reserve, if it is still there.

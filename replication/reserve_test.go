@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +25,18 @@ func TestDiskReserve(t *testing.T) {
 	if err != nil || fi.Size() != reserveBytes {
 		t.Fatalf("reserve: %v, %v; want a file of %d bytes", fi, err, reserveBytes)
 	}
+	if b, err := os.ReadFile(path); err != nil || bytes.Count(b, []byte{0}) > len(b)/64 {
+		t.Fatalf("the reserve holds %d zero bytes of %d (%v): a filesystem could store it sparse or compressed", bytes.Count(b, []byte{0}), len(b), err)
+	}
 	full := fmt.Errorf("write node.db: %w", syscall.ENOSPC)
+	for _, err := range []error{full, fmt.Errorf("file resize error: %s", syscall.ENOSPC), fmt.Errorf("x: %w", syscall.EDQUOT)} {
+		if !isDiskFull(err) {
+			t.Errorf("isDiskFull(%v) = false", err)
+		}
+	}
+	if isDiskFull(errors.New("boom")) {
+		t.Error("isDiskFull(boom) = true")
+	}
 
 	calls := 0
 	err = r.write(func() error {
