@@ -25,8 +25,12 @@ deps:
 	fi
 	@test -d compat-tests/node/node_modules/kafkajs || (cd compat-tests/node && npm ci --no-audit --no-fund --silent)
 
+# The broker is developed and tested on Linux; it and its tests must also
+# build on macOS and Windows, where people embed it in their Go tests.
 vet:
 	$(GO) vet ./...
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
+	GOOS=windows GOARCH=amd64 $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
 unit:

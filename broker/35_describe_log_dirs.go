@@ -5,7 +5,6 @@ import (
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"golang.org/x/sys/unix"
 )
 
 // handleDescribeLogDirs reports the one log directory of this broker with
@@ -20,11 +19,8 @@ func (b *Broker) handleDescribeLogDirs(r *kmsg.DescribeLogDirsRequest) kmsg.Resp
 	if abs, err := filepath.Abs(b.cfg.DataDir); err == nil {
 		dir.Dir = abs
 	}
-	var fs unix.Statfs_t
-	if err := unix.Statfs(dir.Dir, &fs); err == nil {
-		dir.TotalBytes = int64(fs.Blocks) * fs.Bsize
-		dir.UsableBytes = int64(fs.Bavail) * fs.Bsize
-	}
+	// -1, as Kafka answers, where the sizes are unknown.
+	dir.UsableBytes, dir.TotalBytes, _ = diskSpace(dir.Dir)
 
 	var wanted map[string]map[int32]bool // nil: every partition
 	if r.Topics != nil {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,20 +39,6 @@ func TestWritevAt(t *testing.T) {
 	if !bytes.Equal(got, want.Bytes()) {
 		t.Fatalf("file is %d bytes, want %d, or contents differ", len(got), want.Len())
 	}
-}
-
-// diskBytes is the space a file holds on disk.
-func diskBytes(t *testing.T, path string) int64 {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		t.Skip("no block counts on this platform")
-	}
-	return st.Blocks * 512
 }
 
 // TestPreparedSpace checks the active segment prepares disk ahead of its

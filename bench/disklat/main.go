@@ -13,8 +13,6 @@ import (
 	"os"
 	"slices"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -57,7 +55,7 @@ func run(path string, size int, every, dur time.Duration) error {
 		}
 		off += int64(size)
 		t := time.Now()
-		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		if err := datasync(f); err != nil {
 			return err
 		}
 		lat = append(lat, time.Since(t))
