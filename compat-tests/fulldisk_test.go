@@ -16,8 +16,10 @@ import (
 // TestRestartOnFullDisk: a disk that another program filled while gokafkad
 // was down does not crash it at the restart (raft must save each group's
 // new term, and hashicorp/raft panics when it cannot): the node frees the
-// space it set aside for that, comes up and serves what it holds. It needs
-// a small filesystem of its own: a tmpfs, so root.
+// space it set aside for that, comes up and serves what it holds. When the
+// disk fills again with that space spent, raft's writes wait for free space
+// instead, and the node comes up once there is some. It needs a small
+// filesystem of its own: a tmpfs, so root.
 func TestRestartOnFullDisk(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small tmpfs needs root")
@@ -50,25 +52,7 @@ func TestRestartOnFullDisk(t *testing.T) {
 	b.Stop()
 
 	fill := filepath.Join(mnt, "fill")
-	f, err := os.Create(fill)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 1<<20)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling the disk: %v", err)
-			}
-			break
-		}
-	}
-	for { // the last few blocks, below a chunk
-		if _, err := f.Write(chunk[:512]); err != nil {
-			break
-		}
-	}
-	f.Close()
+	fillUp(t, fill)
 
 	b.Restart()
 	for p := range int32(3) {
@@ -89,5 +73,77 @@ func TestRestartOnFullDisk(t *testing.T) {
 	pr := newKgo(t, b.Addr(), kgo.DefaultProduceTopic("kept"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err := pr.ProduceSync(ctx, &kgo.Record{Value: []byte("after")}).FirstErr(); err != nil {
 		t.Fatalf("produce after the restart: %v", err)
+	}
+	pr.Close()
+	b.Stop()
+
+	// The disk fills again, with the reserve spent: raft's term writes
+	// wait for space, logged, instead of panicking, and the node comes up
+	// once space is freed.
+	fillUp(t, fill)
+	logsBefore := len(b.Logs())
+	started := make(chan error, 1)
+	go func() { started <- b.launch() }()
+	deadline := time.Now().Add(30 * time.Second)
+	var startErr error
+	up := false
+	for !strings.Contains(b.Logs()[logsBefore:], "raft waits for free space") {
+		select {
+		case startErr = <-started:
+			if startErr != nil {
+				t.Fatalf("gokafkad on a full disk with the reserve spent: %v\n%s", startErr, clip(b.Logs()[logsBefore:], 20, 60))
+			}
+			up = true
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no wait for free space logged:\n%s", clip(b.Logs()[logsBefore:], 20, 60))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := os.Remove(fill); err != nil {
+		t.Fatal(err)
+	}
+	if !up {
+		if err := <-started; err != nil {
+			t.Fatalf("gokafkad did not come up once space was freed: %v", err)
+		}
+	}
+	for p, want := range []int{11, 10, 10} { // "after" went to partition 0
+		if got := consumeExactly(t, ctx, b.Addr(), "kept", int32(p), want); len(got) != want {
+			t.Fatalf("partition %d: %d records after the second fill, want %d", p, len(got), want)
+		}
+	}
+	if logs := b.Logs()[logsBefore:]; strings.Contains(logs, "panic") || !strings.Contains(logs, "no longer waiting") {
+		t.Fatalf("want no panic and the end of the wait logged:\n%s", clip(logs, 20, 60))
+	}
+	pr = newKgo(t, b.Addr(), kgo.DefaultProduceTopic("kept"))
+	if err := pr.ProduceSync(ctx, &kgo.Record{Value: []byte("freed")}).FirstErr(); err != nil {
+		t.Fatalf("produce once space was freed: %v", err)
+	}
+	b.Stop()
+}
+
+// fillUp appends to path until the filesystem has no block left.
+func fillUp(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("filling the disk: %v", err)
+			}
+			break
+		}
+	}
+	for { // the last few blocks, below a chunk
+		if _, err := f.Write(chunk[:512]); err != nil {
+			break
+		}
 	}
 }

@@ -19,7 +19,7 @@ var errNotFound = errors.New("not found")
 // many groups starting at once share fsyncs.
 type stableStore struct {
 	db      *bolt.DB
-	reserve *diskReserve // given up if a write finds the disk full (raft panics on a failed term write)
+	reserve *diskReserve // given up if a write finds the disk full, then waited on (raft panics on a failed term write)
 	bucket  []byte
 }
 
@@ -35,7 +35,7 @@ func (s *stableStore) Set(key, val []byte) error {
 	if cur, err := s.Get(key); err == nil && bytes.Equal(cur, val) {
 		return nil
 	}
-	return s.reserve.write(func() error {
+	return s.reserve.wait(func() error {
 		return s.db.Batch(func(tx *bolt.Tx) error {
 			b, err := tx.CreateBucketIfNotExists(s.bucket)
 			if err != nil {
@@ -189,7 +189,7 @@ func (s *boltLogStore) GetLog(index uint64, out *raft.Log) error {
 func (s *boltLogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
 
 func (s *boltLogStore) StoreLogs(logs []*raft.Log) error {
-	return s.reserve.write(func() error {
+	return s.reserve.wait(func() error {
 		return s.db.Update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(s.bucket)
 			for _, l := range logs {
@@ -203,7 +203,7 @@ func (s *boltLogStore) StoreLogs(logs []*raft.Log) error {
 }
 
 func (s *boltLogStore) DeleteRange(min, max uint64) error {
-	return s.reserve.write(func() error {
+	return s.reserve.wait(func() error {
 		return s.db.Update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(s.bucket)
 			var keys [][]byte

@@ -236,7 +236,7 @@ func (c *Controller) ApplyBatch(logs []*raft.Log) []any {
 
 func (c *Controller) persist(s *State) error {
 	b := encodeState(s)
-	return c.reserve.write(func() error {
+	return c.reserve.wait(func() error {
 		return c.db.Update(func(tx *bolt.Tx) error {
 			return tx.Bucket(metaBucket).Put([]byte("state"), b)
 		})

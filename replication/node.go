@@ -125,7 +125,7 @@ func StartNode(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("open node.db: %w", err)
 	}
 	n.db = db
-	n.reserve = openReserve(cfg.DataDir, n.logger)
+	n.reserve = openReserve(cfg.DataDir, n.logger, n.stop)
 	dir := filepath.Join(cfg.DataDir, recycleDir)
 	if cfg.RecycleBytes > 0 {
 		if n.recycler, err = logstore.OpenRecycler(dir, cfg.RecycleBytes, n.logger); err != nil {

@@ -9,12 +9,15 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // diskReserve holds a little of the data directory's filesystem in a file of
-// its own (random bytes, so that it really holds the space), given up the first time a metadata write (node.db: raft terms and
-// votes, the controller's log and state) finds the disk full, and that write
-// is then tried again.
+// its own (random bytes, so that it really holds the space), given up the
+// first time a metadata write (node.db: raft terms and votes, the
+// controller's log and state) finds the disk full, and that write is then
+// tried again. Once the reserve is spent, raft's writes wait for free space
+// (wait) instead of failing.
 //
 // Why: hashicorp/raft cannot survive a failed write of its term; it panics.
 // gokafkad refuses produce well before its own data fills the disk
@@ -24,12 +27,23 @@ import (
 // and the log says what happened. The file is made again at the next start
 // if there is room.
 type diskReserve struct {
-	path   string
-	logger *slog.Logger
+	path    string
+	logger  *slog.Logger
+	closing <-chan struct{} // closed when the node stops: waits give up
+	retry   time.Duration   // between attempts of a waiting write; tests shorten it
 
-	mu   sync.Mutex
-	held bool
+	mu      sync.Mutex
+	held    bool
+	waiting int       // writes waiting for free space
+	logged  time.Time // when the wait was last logged
 }
+
+// diskFullRetry is how often a write waiting for free space tries again;
+// diskFullLogEvery how often the log repeats that writes are waiting.
+const (
+	diskFullRetry    = time.Second
+	diskFullLogEvery = 30 * time.Second
+)
 
 // reserveBytes is the size of the reserve: enough for thousands of term
 // writes of a few pages each.
@@ -38,8 +52,9 @@ const reserveBytes = 8 << 20
 const reserveFile = "reserve"
 
 // openReserve makes sure dir holds the reserve, if there is room for it.
-func openReserve(dir string, logger *slog.Logger) *diskReserve {
-	r := &diskReserve{path: filepath.Join(dir, reserveFile), logger: logger}
+// Writes that wait for free space give up once closing is closed.
+func openReserve(dir string, logger *slog.Logger, closing <-chan struct{}) *diskReserve {
+	r := &diskReserve{path: filepath.Join(dir, reserveFile), logger: logger, closing: closing, retry: diskFullRetry}
 	if fi, err := os.Stat(r.path); err == nil && fi.Mode().IsRegular() && fi.Size() == reserveBytes {
 		r.held = true
 		return r
@@ -87,6 +102,60 @@ func (r *diskReserve) write(fn func() error) error {
 	}
 	r.release()
 	return fn()
+}
+
+// wait is write for raft's own writes (terms and votes, the controller's
+// log and state): when the disk is still full with the reserve spent, it
+// tries again every r.retry until the write goes through, logging that
+// metadata writes wait, so that the node stalls, and resumes once space is
+// freed, instead of raft panicking. It gives up, returning the error, only
+// when the node stops. Not for a caller that must not block: startup,
+// which fails instead.
+func (r *diskReserve) wait(fn func() error) error {
+	err := r.write(fn)
+	if err == nil || r == nil || !isDiskFull(err) {
+		return err
+	}
+	r.waitStart(err)
+	defer r.waitEnd()
+	t := time.NewTicker(r.retry)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.closing:
+			return err
+		case <-t.C:
+		}
+		if err = fn(); err == nil || !isDiskFull(err) {
+			return err
+		}
+		r.mu.Lock()
+		if time.Since(r.logged) >= diskFullLogEvery {
+			r.logged = time.Now()
+			r.logger.Error("the disk is still full: metadata writes are waiting for free space", "waiting", r.waiting)
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *diskReserve) waitStart(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.waiting++
+	if r.waiting == 1 {
+		r.logged = time.Now()
+		r.logger.Error("the disk is full and the space set aside for metadata writes is spent: raft waits for free space (terms, votes, the controller's log); this node serves what it holds but makes no metadata or leadership changes until space is freed",
+			"err", err, "retry", r.retry)
+	}
+}
+
+func (r *diskReserve) waitEnd() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.waiting--
+	if r.waiting == 0 {
+		r.logger.Warn("metadata writes are no longer waiting for free space")
+	}
 }
 
 // isDiskFull says whether err is a write failing for want of space or

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // The reserve is a real file of reserveBytes; a write that fails for want
@@ -19,7 +21,7 @@ import (
 func TestDiskReserve(t *testing.T) {
 	dir := t.TempDir()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r := openReserve(dir, logger)
+	r := openReserve(dir, logger, nil)
 	path := filepath.Join(dir, reserveFile)
 	fi, err := os.Stat(path)
 	if err != nil || fi.Size() != reserveBytes {
@@ -66,8 +68,59 @@ func TestDiskReserve(t *testing.T) {
 		t.Fatalf("other failure: %v after %d calls; want it after 1", err, calls)
 	}
 
-	openReserve(dir, logger)
+	openReserve(dir, logger, nil)
 	if fi, err := os.Stat(path); err != nil || fi.Size() != reserveBytes {
 		t.Fatalf("reserve after a restart: %v, %v", fi, err)
+	}
+}
+
+// With the reserve spent, raft's writes (wait) try again until the disk has
+// room, and give up only when the node closes; other failures are not
+// retried.
+func TestDiskReserveWait(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	closing := make(chan struct{})
+	r := openReserve(t.TempDir(), logger, closing)
+	r.retry = time.Millisecond
+	full := fmt.Errorf("write node.db: %w", syscall.ENOSPC)
+
+	calls := 0
+	err := r.wait(func() error {
+		calls++
+		if calls < 6 {
+			return full
+		}
+		return nil
+	})
+	if err != nil || calls != 6 {
+		t.Fatalf("wait: %v after %d calls; want success on the sixth (two before waiting, then each retry)", err, calls)
+	}
+	if !strings.Contains(logs.String(), "raft waits for free space") || !strings.Contains(logs.String(), "no longer waiting") {
+		t.Fatalf("the log does not tell the wait and its end:\n%s", logs.String())
+	}
+
+	other := errors.New("boom")
+	calls = 0
+	if err := r.wait(func() error { calls++; return other }); err != other || calls != 1 {
+		t.Fatalf("other failure: %v after %d calls; want it after 1", err, calls)
+	}
+
+	done := make(chan error)
+	calls = 0
+	go func() { done <- r.wait(func() error { calls++; return full }) }()
+	select {
+	case err := <-done:
+		t.Fatalf("wait on a disk that stays full returned %v; want it to wait", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(closing)
+	select {
+	case err := <-done:
+		if !errors.Is(err, syscall.ENOSPC) || calls < 3 {
+			t.Fatalf("wait after close: %v after %d calls; want ENOSPC after retrying", err, calls)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("wait did not give up when the node closed")
 	}
 }
