@@ -36,7 +36,8 @@ func (b *Broker) findCoordinator(key string, keyType int8) (int32, string, int32
 	}
 	n := b.coord.numShards()
 	if n == 0 {
-		return -1, "", -1, kerr.CoordinatorNotAvailable
+		b.coord.requestOffsetsTopic()
+		return -1, "", -1, kafkaErrorf(kerr.CoordinatorNotAvailable, "creating %s", offsetsTopic)
 	}
 	leader, _ := b.leaderOf(offsetsTopic, shardIndex(key, n))
 	if leader < 0 {

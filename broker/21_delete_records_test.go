@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // DeleteRecords is refused, as in Kafka, where a topic's policy keeps its
@@ -23,11 +22,7 @@ func TestDeleteRecordsRefused(t *testing.T) {
 			t.Fatalf("produce to %s: %v", topic, kerr.ErrorForCode(rp.ErrorCode))
 		}
 	}
-	// The offsets topic exists once a group asks for its coordinator.
-	fc := kmsg.NewPtrFindCoordinatorRequest()
-	fc.Version = 4
-	fc.CoordinatorKeys = []string{"g"}
-	rawRequest(t, b, fc)
+	offsetsTopicUp(t, b)
 
 	if p := deleteRecords(t, cl, "compacted", -1); p.ErrorCode != kerr.PolicyViolation.Code {
 		t.Errorf("compact topic: %v, want POLICY_VIOLATION", kerr.ErrorForCode(p.ErrorCode))

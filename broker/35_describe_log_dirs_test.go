@@ -12,6 +12,7 @@ func TestDescribeLogDirs(t *testing.T) {
 	dir := t.TempDir()
 	b := startBroker(t, dir, nil)
 	defer b.Close()
+	offsetsTopicUp(t, b)
 	cl := newClient(t, b)
 	createTopic(t, cl, "ld", 2, nil)
 	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(10, "x"))

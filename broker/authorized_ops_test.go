@@ -14,6 +14,7 @@ import (
 func TestAuthorizedOperations(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()
+	offsetsTopicUp(t, b)
 	cl := newClient(t, b)
 	createTopic(t, cl, "ops", 1, nil)
 	// READ WRITE CREATE DELETE ALTER DESCRIBE DESCRIBE_CONFIGS ALTER_CONFIGS

@@ -146,10 +146,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	// Partitions of existing topics must lead again before clients are let
 	// in, so that a restarted broker answers with data, not errors.
 	b.coord = newCoordinator(b)
-	err = b.coord.ensureOffsetsTopic(ctx)
-	if err == nil {
-		err = b.waitAllReady(ctx)
-	}
+	err = b.waitAllReady(ctx)
 	if err != nil {
 		ln.Close()
 		b.node.Close()

@@ -27,8 +27,10 @@ const offsetsTopic = "__consumer_offsets"
 type coordinator struct {
 	b *Broker
 
-	mu     sync.Mutex
-	shards map[int32]*shardState
+	mu       sync.Mutex
+	shards   map[int32]*shardState
+	creating bool // a creation of the offsets topic is under way
+	closed   bool
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -45,7 +47,34 @@ func newCoordinator(b *Broker) *coordinator {
 	return &coordinator{b: b, shards: map[int32]*shardState{}, stop: make(chan struct{})}
 }
 
-// ensureOffsetsTopic creates __consumer_offsets on first start.
+// requestOffsetsTopic starts creating __consumer_offsets unless it exists
+// or is being created. As in Kafka, the topic is made on the first group
+// coordinator lookup, not at startup: a cluster that never uses groups
+// holds none of its partitions, and one that does has its brokers by then
+// (the replication factor is capped at those present). Until the topic is
+// ready, lookups answer COORDINATOR_NOT_AVAILABLE, which clients retry.
+func (c *coordinator) requestOffsetsTopic() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.creating || c.closed || c.numShards() > 0 {
+		return
+	}
+	c.creating = true
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		err := c.ensureOffsetsTopic(c.b.ctx)
+		c.mu.Lock()
+		c.creating = false
+		c.mu.Unlock()
+		if err != nil && c.b.ctx.Err() == nil {
+			c.b.logger.Warn("creating the offsets topic failed; the next group coordinator lookup tries again", "err", err)
+		}
+	}()
+}
+
+// ensureOffsetsTopic creates __consumer_offsets, and returns once its
+// partitions lead, unless it exists.
 func (c *coordinator) ensureOffsetsTopic(ctx context.Context) error {
 	b := c.b
 	if b.node.Controller().State().Topics[offsetsTopic] != nil {
@@ -121,6 +150,9 @@ func deletedPartitions(prev, cur *replication.State) func(topic string, part int
 }
 
 func (c *coordinator) close() {
+	c.mu.Lock()
+	c.closed = true // no creation starts now: wg cannot grow while close waits
+	c.mu.Unlock()
 	close(c.stop)
 	c.wg.Wait()
 	c.mu.Lock()

@@ -164,10 +164,33 @@ func TestConsumerGroupEndToEnd(t *testing.T) {
 func TestFindCoordinatorAndInternalTopic(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()
+	hasOffsetsTopic := func() (found, internal bool) {
+		md := kmsg.NewPtrMetadataRequest()
+		md.Version = 9
+		for _, tp := range rawRequest(t, b, md).(*kmsg.MetadataResponse).Topics {
+			if *tp.Topic == offsetsTopic {
+				return true, tp.IsInternal
+			}
+		}
+		return false, false
+	}
+	// As in Kafka, __consumer_offsets is made on the first coordinator
+	// lookup, which answers COORDINATOR_NOT_AVAILABLE until it is ready.
+	if found, _ := hasOffsetsTopic(); found {
+		t.Fatal("__consumer_offsets exists before any group asked for a coordinator")
+	}
 	req := kmsg.NewPtrFindCoordinatorRequest()
 	req.Version = 4
 	req.CoordinatorKeys = []string{"a", "b"}
 	resp := rawRequest(t, b, req).(*kmsg.FindCoordinatorResponse)
+	if c := resp.Coordinators[0]; c.ErrorCode != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("first lookup, before the offsets topic: %+v; want COORDINATOR_NOT_AVAILABLE", c)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for resp.Coordinators[0].ErrorCode != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		resp = rawRequest(t, b, req).(*kmsg.FindCoordinatorResponse)
+	}
 	for _, c := range resp.Coordinators {
 		if c.ErrorCode != 0 || c.NodeID != b.node.ID() || c.Port != b.advPort {
 			t.Fatalf("coordinator for %s: %+v", c.Key, c)
@@ -192,17 +215,8 @@ func TestFindCoordinatorAndInternalTopic(t *testing.T) {
 		}
 	}
 	// __consumer_offsets is listed as internal, and clients cannot write it.
-	md := kmsg.NewPtrMetadataRequest()
-	md.Version = 9
-	mr := rawRequest(t, b, md).(*kmsg.MetadataResponse)
-	found := false
-	for _, tp := range mr.Topics {
-		if *tp.Topic == offsetsTopic {
-			found = tp.IsInternal
-		}
-	}
-	if !found {
-		t.Fatal("__consumer_offsets not listed as internal")
+	if found, internal := hasOffsetsTopic(); !found || !internal {
+		t.Fatalf("__consumer_offsets listed %v, as internal %v; want both", found, internal)
 	}
 	cl := newClient(t, b)
 	cp := kmsg.NewPtrCreatePartitionsRequest()

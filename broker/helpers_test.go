@@ -46,6 +46,17 @@ func startBroker(t testing.TB, dir string, mod func(*Config)) *Broker {
 	return b
 }
 
+// offsetsTopicUp creates __consumer_offsets, which a broker makes on the
+// first group coordinator lookup, and waits until its partitions lead.
+func offsetsTopicUp(t testing.TB, b *Broker) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.coord.ensureOffsetsTopic(ctx); err != nil {
+		t.Fatalf("offsets topic: %v", err)
+	}
+}
+
 func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("GOKAFKA_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -187,8 +187,13 @@ func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
 }
 
 // autoCreate creates topic with the broker defaults, as Kafka does on a
-// Metadata request for an unknown topic.
+// Metadata request for an unknown topic (__consumer_offsets with its own).
 func (b *Broker) autoCreate(ctx context.Context, name string) error {
+	if name == offsetsTopic {
+		// With the coordinator's partitions and configs, as Kafka does
+		// when a client asks for it before any group needed it.
+		return b.coord.ensureOffsetsTopic(ctx)
+	}
 	t, err := b.buildTopic(topicSpec{name: name, partitions: -1, rf: -1})
 	if err != nil {
 		return err
