@@ -117,7 +117,7 @@ func (r *diskReserve) wait(fn func() error) error {
 		return err
 	}
 	r.waitStart(err)
-	defer r.waitEnd()
+	defer func() { r.waitEnd(err == nil) }()
 	t := time.NewTicker(r.retry)
 	defer t.Stop()
 	for {
@@ -149,12 +149,14 @@ func (r *diskReserve) waitStart(err error) {
 	}
 }
 
-func (r *diskReserve) waitEnd() {
+// waitEnd ends a wait; wrote says the write went through, not the node
+// stopping.
+func (r *diskReserve) waitEnd(wrote bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.waiting--
-	if r.waiting == 0 {
-		r.logger.Warn("metadata writes are no longer waiting for free space")
+	if r.waiting == 0 && wrote {
+		r.logger.Info("metadata writes are no longer waiting for free space")
 	}
 }
 
