@@ -19,12 +19,13 @@ var errNotFound = errors.New("not found")
 // many groups starting at once share fsyncs.
 type stableStore struct {
 	db      *bolt.DB
+	commits *commitGroup // shared by the node's groups; nil: a commit per write
 	reserve *diskReserve // given up if a write finds the disk full, then waited on (raft panics on a failed term write)
 	bucket  []byte
 }
 
-func newStableStore(db *bolt.DB, reserve *diskReserve, group string) *stableStore {
-	return &stableStore{db: db, reserve: reserve, bucket: []byte("stable/" + group)}
+func newStableStore(db *bolt.DB, commits *commitGroup, reserve *diskReserve, group string) *stableStore {
+	return &stableStore{db: db, commits: commits, reserve: reserve, bucket: []byte("stable/" + group)}
 }
 
 // Set stores val under key, and writes nothing when it is already there:
@@ -35,14 +36,18 @@ func (s *stableStore) Set(key, val []byte) error {
 	if cur, err := s.Get(key); err == nil && bytes.Equal(cur, val) {
 		return nil
 	}
+	put := func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(s.bucket)
+		if err != nil {
+			return err
+		}
+		return b.Put(key, val)
+	}
 	return s.reserve.wait(func() error {
-		return s.db.Batch(func(tx *bolt.Tx) error {
-			b, err := tx.CreateBucketIfNotExists(s.bucket)
-			if err != nil {
-				return err
-			}
-			return b.Put(key, val)
-		})
+		if s.commits == nil {
+			return s.db.Update(put)
+		}
+		return s.commits.run(put)
 	})
 }
 

@@ -16,7 +16,7 @@ func TestStableStoreSetUnchangedWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	s := newStableStore(db, nil, "g")
+	s := newStableStore(db, nil, nil, "g")
 	pagesWritten := func() int64 {
 		st := db.Stats()
 		return st.TxStats.GetWrite()

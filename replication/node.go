@@ -63,6 +63,7 @@ type Node struct {
 	raftLogger hclog.Logger
 	db         *bolt.DB
 	reserve    *diskReserve // disk space given up when a node.db write finds the disk full
+	commits    *commitGroup // raft's term and vote writes to db, group-committed
 	mux        *Mux
 	recycler   *logstore.Recycler  // nil when RecycleBytes is 0
 	syncGroup  *logstore.SyncGroup // the partition logs' deferred fsyncs, synced together
@@ -125,6 +126,7 @@ func StartNode(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("open node.db: %w", err)
 	}
 	n.db = db
+	n.commits = newCommitGroup(db)
 	n.reserve = openReserve(cfg.DataDir, n.logger, n.stop)
 	dir := filepath.Join(cfg.DataDir, recycleDir)
 	if cfg.RecycleBytes > 0 {
@@ -196,7 +198,7 @@ func (n *Node) startController() error {
 	if err != nil {
 		return err
 	}
-	stable := newStableStore(n.db, n.reserve, controllerGroup)
+	stable := newStableStore(n.db, n.commits, n.reserve, controllerGroup)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(n.cfg.DataDir, "controller-snapshots"), 2, n.raftLogger)
 	if err != nil {
 		return err

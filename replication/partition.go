@@ -239,7 +239,7 @@ func (p *Partition) startRaft(t *Topic) error {
 		Timeout: 10 * time.Second,
 		Logger:  n.raftLogger,
 	})
-	p.stable = newStableStore(n.db, n.reserve, group)
+	p.stable = newStableStore(n.db, n.commits, n.reserve, group)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(p.dir, "snapshots"), 2, n.raftLogger)
 	if err != nil {
 		p.trans.Close()
