@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestRestartOnFullDisk: a disk that another program filled while gokafkad
@@ -47,9 +48,8 @@ func TestRestartOnFullDisk(t *testing.T) {
 		}
 	}
 	cl.Close()
-	// A group's commit: the node then also leads __consumer_offsets, whose
-	// fifty raft groups save new terms at the restart, more than node.db's
-	// free pages hold.
+	// A group's commit makes the node lead __consumer_offsets too: fifty
+	// more raft groups that save new terms together at each restart.
 	offs := make(kadm.Offsets)
 	offs.Add(kadm.Offset{Topic: "kept", Partition: 0, At: 10})
 	if resp, err := adm.CommitOffsets(ctx, "g", offs); err != nil || resp.Error() != nil {
@@ -60,6 +60,10 @@ func TestRestartOnFullDisk(t *testing.T) {
 	}
 	b.Stop()
 
+	// node.db compacted, it has (almost) no free page left: the terms the
+	// groups save together at the restart must grow it, which the full
+	// disk refuses.
+	compactNodeDB(t, data)
 	fill := filepath.Join(mnt, "fill")
 	fillUp(t, fill)
 
@@ -89,6 +93,7 @@ func TestRestartOnFullDisk(t *testing.T) {
 	// The disk fills again, with the reserve spent: raft's term writes
 	// wait for space, logged, instead of panicking, and the node comes up
 	// once space is freed.
+	compactNodeDB(t, data)
 	fillUp(t, fill)
 	logsBefore := len(b.Logs())
 	started := make(chan error, 1)
@@ -131,6 +136,27 @@ func TestRestartOnFullDisk(t *testing.T) {
 		t.Fatalf("produce once space was freed: %v", err)
 	}
 	b.Stop()
+}
+
+// compactNodeDB rewrites the node's node.db without free pages, so that
+// the next write transaction must grow the file.
+func compactNodeDB(t *testing.T, dataDir string) {
+	t.Helper()
+	path := filepath.Join(dataDir, "node.db")
+	src, err := bolt.Open(path, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := bolt.Open(path+".compact", 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bolt.Compact(dst, src, 0); err != nil {
+		t.Fatalf("compact node.db: %v", err)
+	}
+	if err := errors.Join(src.Close(), dst.Close(), os.Rename(path+".compact", path)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // fillUp appends to path until the filesystem has no block left.
