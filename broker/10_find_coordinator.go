@@ -36,8 +36,14 @@ func (b *Broker) findCoordinator(key string, keyType int8) (int32, string, int32
 	}
 	n := b.coord.numShards()
 	if n == 0 {
-		b.coord.requestOffsetsTopic()
-		return -1, "", -1, kafkaErrorf(kerr.CoordinatorNotAvailable, "creating %s", offsetsTopic)
+		// As in Kafka, the first lookup makes the offsets topic. Kafka
+		// answers COORDINATOR_NOT_AVAILABLE meanwhile; not every admin
+		// client retries that (kadm's DescribeGroups does not), so the
+		// lookup waits for the topic instead, a fraction of a second once.
+		if err := b.coord.offsetsTopicReady(b.ctx); err != nil {
+			return -1, "", -1, kafkaErrorf(kerr.CoordinatorNotAvailable, "creating %s: %v", offsetsTopic, err)
+		}
+		n = b.coord.numShards()
 	}
 	leader, _ := b.leaderOf(offsetsTopic, shardIndex(key, n))
 	if leader < 0 {

@@ -27,10 +27,8 @@ const offsetsTopic = "__consumer_offsets"
 type coordinator struct {
 	b *Broker
 
-	mu       sync.Mutex
-	shards   map[int32]*shardState
-	creating bool // a creation of the offsets topic is under way
-	closed   bool
+	mu     sync.Mutex
+	shards map[int32]*shardState
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -47,31 +45,24 @@ func newCoordinator(b *Broker) *coordinator {
 	return &coordinator{b: b, shards: map[int32]*shardState{}, stop: make(chan struct{})}
 }
 
-// requestOffsetsTopic starts creating __consumer_offsets unless it exists
-// or is being created. As in Kafka, the topic is made on the first group
-// coordinator lookup, not at startup: a cluster that never uses groups
-// holds none of its partitions, and one that does has its brokers by then
-// (the replication factor is capped at those present). Until the topic is
-// ready, lookups answer COORDINATOR_NOT_AVAILABLE, which clients retry.
-func (c *coordinator) requestOffsetsTopic() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.creating || c.closed || c.numShards() > 0 {
-		return
+// offsetsTopicReady creates __consumer_offsets unless it exists, and
+// returns once its partitions lead (or after offsetsTopicWait). As in
+// Kafka, the topic is made on the first group coordinator lookup, not at
+// startup: a cluster that never uses groups holds none of its partitions,
+// and one that does has its brokers by then (the replication factor is
+// capped at those present).
+func (c *coordinator) offsetsTopicReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, offsetsTopicWait)
+	defer cancel()
+	if err := c.ensureOffsetsTopic(ctx); err != nil {
+		return err
 	}
-	c.creating = true
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		err := c.ensureOffsetsTopic(c.b.ctx)
-		c.mu.Lock()
-		c.creating = false
-		c.mu.Unlock()
-		if err != nil && c.b.ctx.Err() == nil {
-			c.b.logger.Warn("creating the offsets topic failed; the next group coordinator lookup tries again", "err", err)
-		}
-	}()
+	return c.b.node.WaitTopicReady(ctx, offsetsTopic)
 }
+
+// offsetsTopicWait bounds how long a coordinator lookup waits for the
+// offsets topic it made: well under clients' request timeouts.
+const offsetsTopicWait = 10 * time.Second
 
 // ensureOffsetsTopic creates __consumer_offsets, and returns once its
 // partitions lead, unless it exists.
@@ -93,6 +84,9 @@ func (c *coordinator) ensureOffsetsTopic(ctx context.Context) error {
 		rf:         rf,
 		configs:    map[string]*string{"cleanup.policy": &compact, "segment.bytes": &seg},
 	})
+	if errors.Is(err, kerr.TopicAlreadyExists) {
+		return nil // made meanwhile by a concurrent lookup
+	}
 	if err != nil {
 		return err
 	}
@@ -150,9 +144,6 @@ func deletedPartitions(prev, cur *replication.State) func(topic string, part int
 }
 
 func (c *coordinator) close() {
-	c.mu.Lock()
-	c.closed = true // no creation starts now: wg cannot grow while close waits
-	c.mu.Unlock()
 	close(c.stop)
 	c.wg.Wait()
 	c.mu.Lock()
