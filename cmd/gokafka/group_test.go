@@ -290,3 +290,13 @@ func TestGroupCommands(t *testing.T) {
 		t.Errorf("list after delete = %q", r.stdout)
 	}
 }
+
+// On a fresh broker no group has needed __consumer_offsets yet; the first
+// lookup makes it, and describing a group then answers as for any unknown
+// group (kadm does not retry COORDINATOR_NOT_AVAILABLE).
+func TestGroupDescribeFreshBroker(t *testing.T) {
+	addr := startBroker(t)
+	if r := gokafka(t, addr, "", "group", "describe", "nosuch"); r.code != 1 || !strings.Contains(r.stderr, "does not exist") {
+		t.Fatalf("group describe on a fresh broker: exit %d, stderr %q; want 1 and \"does not exist\"", r.code, r.stderr)
+	}
+}
