@@ -62,6 +62,16 @@ type epochEntry struct {
 	start int64
 }
 
+// assignEpoch adds epoch, newer than every epoch in eps, starting at start,
+// the log end. The latest epoch, if it starts there too, holds no data and
+// gives way, as in Kafka's leader epoch cache.
+func assignEpoch(eps []epochEntry, epoch int32, start int64) []epochEntry {
+	if n := len(eps); n > 0 && eps[n-1].start >= start {
+		eps = eps[:n-1]
+	}
+	return append(eps, epochEntry{epoch: epoch, start: start})
+}
+
 // The checkpoint files use Kafka's text layout: a version line, a count
 // line, then one entry per line.
 func encodeCheckpoint(lines []string) []byte {

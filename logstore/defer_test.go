@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -277,5 +278,51 @@ func TestDeferSyncClose(t *testing.T) {
 	defer l.Close()
 	if l.EndOffset() != 5 {
 		t.Fatalf("end %d after reopening, want 5", l.EndOffset())
+	}
+}
+
+// A leader epoch starts when its leader's no-op is stored, as Kafka assigns
+// it at election: the checkpoint is written then, so the epoch's first batch
+// takes the deferred path like any other. An epoch that gets no data gives
+// way to the next one starting at the same offset, and a restart drops it.
+func TestEpochStartsAtElection(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := openDeferred(t, dir, Config{})
+	g := &entryGen{t: t, term: 1}
+	mustStore(t, l, g.config()) // a bootstrap configuration starts no epoch
+	if eps, err := readEpochs(dir); err == nil && len(eps) > 0 {
+		t.Fatalf("epochs after the configuration entry: %v", eps)
+	}
+	g.term = 2
+	mustStore(t, l, g.noop())
+	g.term = 3 // an election with no produce in epoch 2
+	mustStore(t, l, g.noop())
+	want := []epochEntry{{epoch: 3, start: 0}}
+	if eps, err := readEpochs(dir); err != nil || !slices.Equal(eps, want) {
+		t.Fatalf("checkpoint after two elections: %v (%v), want %v", eps, err, want)
+	}
+	if ep, end := l.EpochEndOffset(3); ep != 3 || end != 0 {
+		t.Fatalf("EpochEndOffset(3) = %d %d, want 3 0", ep, end)
+	}
+	deferred, err := l.storeLogs([]*raft.Log{g.batch(4, 10, 1)})
+	if err != nil || !deferred {
+		t.Fatalf("first batch of the epoch: deferred %v, err %v; want deferred", deferred, err)
+	}
+	g.term = 4
+	mustStore(t, l, g.noop())
+	want = []epochEntry{{epoch: 3, start: 0}, {epoch: 4, start: 4}}
+	if eps, err := readEpochs(dir); err != nil || !slices.Equal(eps, want) {
+		t.Fatalf("checkpoint after the third election: %v (%v), want %v", eps, err, want)
+	}
+	if ep, end := l.EpochEndOffset(3); ep != 3 || end != 4 {
+		t.Fatalf("EpochEndOffset(3) = %d %d, want 3 4", ep, end)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openT(t, dir, Config{})
+	defer l.Close()
+	if ep, end := l.EpochEndOffset(9); ep != 3 || end != 4 {
+		t.Fatalf("after a restart EpochEndOffset(9) = %d %d, want 3 4 (epoch 4 has no data)", ep, end)
 	}
 }

@@ -351,7 +351,7 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 	if n := len(l.epochs); n > 0 {
 		lastEpoch = l.epochs[n-1].epoch
 	}
-	var newEpochs []epochEntry
+	var eps []epochEntry // the new epoch checkpoint, if an epoch starts here
 	if len(l.segs) > 0 {
 		cur = l.newPending(l.segs[len(l.segs)-1], false)
 		ps = append(ps, cur)
@@ -362,6 +362,18 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 	}
 	for _, e := range logs {
 		batch := IsBatch(e)
+		// As in Kafka, a leader epoch starts at the log end when its leader
+		// is elected, which the leader's first entry (raft's no-op) marks:
+		// the checkpoint's sync is paid then, not by the epoch's first
+		// produce. An epoch left without data is replaced by the next one
+		// starting at the same offset, or dropped by recovery.
+		if epoch := int32(e.Term); epoch > lastEpoch && (batch || e.Type == raft.LogNoop) {
+			if eps == nil {
+				eps = slices.Clone(l.epochs)
+			}
+			eps = assignEpoch(eps, epoch, leo)
+			lastEpoch = epoch
+		}
 		if cur == nil || (batch && l.shouldRoll(cur, int64(len(e.Data)), leo, e, now)) {
 			if cur != nil {
 				cur.seal = true
@@ -376,8 +388,7 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 		if batch {
 			d := e.Data
 			SetBaseOffset(d, leo)
-			epoch := int32(e.Term)
-			SetPartitionLeaderEpoch(d, epoch)
+			SetPartitionLeaderEpoch(d, int32(e.Term))
 			h := parseHeader(d)
 			pos := cur.logStart + cur.logLen
 			if cur.logLen == 0 && cur.logStart == 0 || cur.bytesSinceIdx >= int64(l.cfg.IndexIntervalBytes) {
@@ -392,10 +403,6 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 			cur.logVec = append(cur.logVec, d)
 			cur.logLen += int64(len(d))
 			cur.raft = append(cur.raft, raftEnt{pos: uint64(pos), length: uint32(len(d)), typ: uint8(raft.LogCommand), kind: kindBatch, term: e.Term, appended: appendedNanos(e)})
-			if epoch > lastEpoch {
-				newEpochs = append(newEpochs, epochEntry{epoch: epoch, start: leo})
-				lastEpoch = epoch
-			}
 			leo += int64(h.LastOffsetDelta) + 1
 			cur.end = leo
 		} else {
@@ -413,7 +420,7 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 	// else first waits for the deferred ones, so syncs stay in order.
 	if l.deferring() {
 		p := ps[0]
-		deferred = len(ps) == 1 && !p.isNew && !p.seal && len(p.metaBuf) == 0 && len(p.logVec) > 0 && len(newEpochs) == 0
+		deferred = len(ps) == 1 && !p.isNew && !p.seal && len(p.metaBuf) == 0 && len(p.logVec) > 0 && eps == nil
 		if deferred {
 			p.noSync = true
 		} else if err := l.drainSyncs(); err != nil {
@@ -433,9 +440,7 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 	// A new leader epoch goes into the checkpoint before the log takes the
 	// entries: if it cannot be written (a full disk), the store fails as a
 	// whole, so raft's retry of the same indexes finds the log as it was.
-	var eps []epochEntry
-	if len(newEpochs) > 0 {
-		eps = append(slices.Clone(l.epochs), newEpochs...)
+	if eps != nil {
 		if err := l.writeEpochs(eps); err != nil {
 			return false, fail(err)
 		}
