@@ -284,7 +284,10 @@ func TestDeferSyncClose(t *testing.T) {
 // A leader epoch starts when its leader's no-op is stored, as Kafka assigns
 // it at election: the checkpoint is written then, so the epoch's first batch
 // takes the deferred path like any other. An epoch that gets no data gives
-// way to the next one starting at the same offset, and a restart drops it.
+// way to the next one starting at the same offset, and outlives a restart
+// without the checkpoint being rewritten. When the checkpoint cannot be
+// written at the election (a full disk), the no-op is stored all the same
+// and the epoch's first batch writes it.
 func TestEpochStartsAtElection(t *testing.T) {
 	dir := t.TempDir()
 	l, _ := openDeferred(t, dir, Config{})
@@ -320,9 +323,55 @@ func TestEpochStartsAtElection(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l = openT(t, dir, Config{})
+
+	// Restarts, clean or not, keep the epoch without data and leave the
+	// checkpoint alone.
+	ckpt := filepath.Join(dir, leaderEpochFile)
+	before, err := os.Stat(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, unclean := range []bool{false, true} {
+		if unclean {
+			os.Remove(filepath.Join(dir, cleanShutdownFile))
+		}
+		l = openT(t, dir, Config{})
+		if ep, end := l.EpochEndOffset(9); ep != 4 || end != 4 {
+			t.Fatalf("restarted (unclean %v): EpochEndOffset(9) = %d %d, want 4 4", unclean, ep, end)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after, err := os.Stat(ckpt); err != nil || !os.SameFile(before, after) {
+		t.Fatalf("the checkpoint was rewritten by the restarts (%v)", err)
+	}
+
+	// The checkpoint's temporary file cannot be created while a directory
+	// holds its name: the election's no-op is stored without the epoch,
+	// and the first batch fails until the checkpoint can be written.
+	l, _ = openDeferred(t, dir, Config{})
 	defer l.Close()
-	if ep, end := l.EpochEndOffset(9); ep != 3 || end != 4 {
-		t.Fatalf("after a restart EpochEndOffset(9) = %d %d, want 3 4 (epoch 4 has no data)", ep, end)
+	g.next, _ = l.LastIndex()
+	block := filepath.Join(dir, leaderEpochFile+checkpointTmpSuffix)
+	if err := os.Mkdir(block, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g.term = 5
+	mustStore(t, l, g.noop())
+	if ep, _ := l.EpochEndOffset(9); ep != 4 {
+		t.Fatalf("epoch %d recorded with its checkpoint unwritable", ep)
+	}
+	first := g.batch(2, 10, 2)
+	if err := l.StoreLogs([]*raft.Log{first}); err == nil {
+		t.Fatal("the epoch's first batch was stored with the checkpoint unwritable")
+	}
+	if err := os.Remove(block); err != nil {
+		t.Fatal(err)
+	}
+	mustStore(t, l, first)
+	want = []epochEntry{{epoch: 3, start: 0}, {epoch: 5, start: 4}}
+	if eps, err := readEpochs(dir); err != nil || !slices.Equal(eps, want) {
+		t.Fatalf("checkpoint after the first batch of epoch 5: %v (%v), want %v", eps, err, want)
 	}
 }

@@ -352,6 +352,7 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 		lastEpoch = l.epochs[n-1].epoch
 	}
 	var eps []epochEntry // the new epoch checkpoint, if an epoch starts here
+	epochData := false   // a batch starts an epoch
 	if len(l.segs) > 0 {
 		cur = l.newPending(l.segs[len(l.segs)-1], false)
 		ps = append(ps, cur)
@@ -373,6 +374,7 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 			}
 			eps = assignEpoch(eps, epoch, leo)
 			lastEpoch = epoch
+			epochData = epochData || batch
 		}
 		if cur == nil || (batch && l.shouldRoll(cur, int64(len(e.Data)), leo, e, now)) {
 			if cur != nil {
@@ -438,11 +440,19 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 		}
 	}
 	// A new leader epoch goes into the checkpoint before the log takes the
-	// entries: if it cannot be written (a full disk), the store fails as a
-	// whole, so raft's retry of the same indexes finds the log as it was.
+	// entries: if it cannot be written (a full disk), a store holding the
+	// epoch's first batch fails as a whole, so raft's retry of the same
+	// indexes finds the log as it was. An election's no-op is stored
+	// without it, the epoch's first batch writing it instead, so that a
+	// node on a full disk still takes the lead of what it holds and
+	// serves reads.
 	if eps != nil {
 		if err := l.writeEpochs(eps); err != nil {
-			return false, fail(err)
+			if epochData {
+				return false, fail(err)
+			}
+			l.log.Debug("leader epoch left to its first batch", "epoch", lastEpoch, "err", err)
+			eps = nil
 		}
 	}
 

@@ -163,15 +163,27 @@ func (l *Log) loadEpochs(unclean bool, lastEps []epochEntry) error {
 	} else if unclean && len(l.segs) > 0 {
 		base := l.segs[len(l.segs)-1].base
 		orig := slices.Clone(eps)
+		// The latest epoch may have no data yet (it started at its
+		// election): kept if the log still ends where it starts.
+		var idle *epochEntry
+		if n := len(eps); n > 0 && eps[n-1].start == l.leo {
+			idle = &orig[n-1]
+		}
 		for len(eps) > 0 && eps[len(eps)-1].start >= base {
 			eps = eps[:len(eps)-1]
 		}
 		for _, e := range lastEps {
 			eps = addEpoch(eps, e.epoch, e.start)
 		}
+		if idle != nil && (len(eps) == 0 || eps[len(eps)-1].epoch < idle.epoch) {
+			eps = assignEpoch(eps, idle.epoch, idle.start)
+		}
 		changed = !slices.Equal(orig, eps)
 	}
-	for len(eps) > 0 && eps[len(eps)-1].start >= l.leo {
+	// Epochs starting past the log end lost their data to a torn write;
+	// one starting at the end is the latest, elected and not yet written
+	// to.
+	for len(eps) > 0 && eps[len(eps)-1].start > l.leo {
 		eps, changed = eps[:len(eps)-1], true
 	}
 	l.epochs = eps
