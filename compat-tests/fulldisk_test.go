@@ -132,8 +132,44 @@ func TestRestartOnFullDisk(t *testing.T) {
 		t.Fatalf("want no panic and the end of the wait logged:\n%s", clip(logs, 20, 60))
 	}
 	pr = newKgo(t, b.Addr(), kgo.DefaultProduceTopic("kept"))
-	if err := pr.ProduceSync(ctx, &kgo.Record{Value: []byte("freed")}).FirstErr(); err != nil {
+	freed := &kgo.Record{Value: []byte("freed")}
+	if err := pr.ProduceSync(ctx, freed).FirstErr(); err != nil {
 		t.Fatalf("produce once space was freed: %v", err)
+	}
+	freedAt := freed.Partition
+	pr.Close()
+	b.Stop()
+
+	// Stopped while raft waits for space, the node exits cleanly (no
+	// panic from raft's failed term write), and starts with all it held
+	// once space is freed.
+	compactNodeDB(t, data)
+	fillUp(t, fill)
+	logsBefore = len(b.Logs())
+	go func() { started <- b.launch() }()
+	deadline = time.Now().Add(30 * time.Second)
+	for !strings.Contains(b.Logs()[logsBefore:], "raft waits for free space") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no wait for free space logged:\n%s", clip(b.Logs()[logsBefore:], 20, 60))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.Stop()
+	<-started
+	if logs := b.Logs()[logsBefore:]; strings.Contains(logs, "panic") {
+		t.Fatalf("stopped while waiting for space, the broker panicked:\n%s", clip(logs, 20, 60))
+	}
+	if err := os.Remove(fill); err != nil {
+		t.Fatal(err)
+	}
+	b.Restart()
+	for p, want := range []int{11, 10, 10} {
+		if p == int(freedAt) {
+			want++
+		}
+		if got := consumeExactly(t, ctx, b.Addr(), "kept", int32(p), want); len(got) != want {
+			t.Fatalf("partition %d: %d records after the third fill, want %d", p, len(got), want)
+		}
 	}
 	b.Stop()
 }

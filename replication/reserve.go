@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -108,8 +109,10 @@ func (r *diskReserve) write(fn func() error) error {
 // log and state): when the disk is still full with the reserve spent, it
 // tries again every r.retry until the write goes through, logging that
 // metadata writes wait, so that the node stalls, and resumes once space is
-// freed, instead of raft panicking. It gives up, returning the error, only
-// when the node stops. Not for a caller that must not block: startup,
+// freed, instead of raft panicking. It gives up only when the node stops:
+// on one of raft's goroutines, which would panic on the error (a term it
+// cannot save), by ending that goroutine (endRaftGoroutine); elsewhere by
+// returning the error. Not for a caller that must not block: startup,
 // which fails instead.
 func (r *diskReserve) wait(fn func() error) error {
 	err := r.write(fn)
@@ -123,6 +126,7 @@ func (r *diskReserve) wait(fn func() error) error {
 	for {
 		select {
 		case <-r.closing:
+			endRaftGoroutine()
 			return err
 		case <-t.C:
 		}
@@ -135,6 +139,29 @@ func (r *diskReserve) wait(fn func() error) error {
 			r.logger.Error("the disk is still full: metadata writes are waiting for free space", "waiting", r.waiting)
 		}
 		r.mu.Unlock()
+	}
+}
+
+// endRaftGoroutine ends the calling goroutine if hashicorp/raft started it,
+// running its deferred calls: raft's own wait group is released that way,
+// so the group's shutdown completes, and raft never sees the write fail.
+// The node is stopping; the write is left for the next start.
+func endRaftGoroutine() {
+	var pcs [128]uintptr
+	n := runtime.Callers(2, pcs[:])
+	frames := runtime.CallersFrames(pcs[:n])
+	outer := ""
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "runtime.") {
+			outer = f.Function
+		}
+		if !more {
+			break
+		}
+	}
+	if n < len(pcs) && strings.HasPrefix(outer, "github.com/hashicorp/raft.") {
+		runtime.Goexit()
 	}
 }
 

@@ -73,6 +73,10 @@ func run(args []string) int {
 	defer stop()
 	b, err := broker.Start(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil { // SIGINT or SIGTERM before the node was up
+			logger.Info("stopped while starting", "err", err)
+			return 0
+		}
 		logger.Error("start failed", "err", err)
 		return 1
 	}
