@@ -17,7 +17,7 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 		res.ResourceType = rr.ResourceType
 		res.ResourceName = rr.ResourceName
 		wanted := func(name string) bool {
-			if rr.ConfigNames == nil {
+			if len(rr.ConfigNames) == 0 { // null or empty: all, as in Kafka
 				return true
 			}
 			for _, n := range rr.ConfigNames {

@@ -49,6 +49,20 @@ func TestConfigs(t *testing.T) {
 	if len(describeTopicConfigs(t, b, "c", "segment.bytes")) != 1 {
 		t.Fatal("named config filter ignored")
 	}
+	// An empty list of names asks for every config, as a null one does.
+	for _, typ := range []kmsg.ConfigResourceType{kmsg.ConfigResourceTypeTopic, kmsg.ConfigResourceTypeBroker} {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		rr := kmsg.NewDescribeConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName, rr.ConfigNames = typ, "c", []string{}
+		if typ == kmsg.ConfigResourceTypeBroker {
+			rr.ResourceName = "1"
+		}
+		req.Resources = append(req.Resources, rr)
+		got := rawRequest(t, b, req).(*kmsg.DescribeConfigsResponse).Resources[0]
+		if got.ErrorCode != 0 || len(got.Configs) < 10 {
+			t.Fatalf("%v configs described for an empty list of names: %d (%v)", typ, len(got.Configs), kerr.ErrorForCode(got.ErrorCode))
+		}
+	}
 	// A topic that does not exist, described or altered: unknown, or an
 	// invalid name, as Kafka.
 	for name, want := range map[string]int16{"absent": kerr.UnknownTopicOrPartition.Code, "bad/name": kerr.InvalidTopicException.Code} {
