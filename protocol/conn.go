@@ -11,6 +11,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -110,6 +111,10 @@ func (c *conn) logEnd(err error) {
 	switch {
 	case err == nil, errors.Is(err, io.EOF):
 		c.log.Debug("connection closed")
+	case errors.Is(err, syscall.ECONNRESET):
+		// A client that closes with unread data, or dies, resets the
+		// connection: routine, and logged at debug as in Kafka.
+		c.log.Debug("connection reset by the client")
 	case c.ctx.Err() != nil && errors.Is(err, net.ErrClosed):
 		// We closed it: server stopping, write failure or a panic,
 		// each already logged where it happened.

@@ -514,3 +514,24 @@ func TestReleaseFrameOnce(t *testing.T) {
 		again()
 	}
 }
+
+// A client that resets its connection (dying, or closing with data
+// unread) is routine: logged at debug, as Kafka does, not as a warning.
+func TestClientResetLoggedAtDebug(t *testing.T) {
+	var s *Server
+	s, logs := startServer(t, Config{}, metadataHandler(&s))
+	c := dial(t, s)
+	checkServed(t, c, 1)
+	writeAll(t, c, []byte{0, 0}) // half a frame length
+	tc := c.(*net.TCPConn)
+	if err := tc.SetLinger(0); err != nil { // close sends a reset
+		t.Fatal(err)
+	}
+	tc.Close()
+	checkServed(t, dial(t, s), 2)
+	s.Close()
+	log := logs.String()
+	if !strings.Contains(log, `level=DEBUG msg="connection reset by the client"`) || strings.Contains(log, "level=WARN") {
+		t.Fatalf("want the reset logged at debug and no warning:\n%s", log)
+	}
+}
