@@ -237,11 +237,19 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 	if r.Version < 3 || maxBytes <= 0 || maxBytes > int(b.cfg.FetchMaxBytes) {
 		maxBytes = int(b.cfg.FetchMaxBytes)
 	}
+	st := b.node.Controller().State()
 	for i, fp := range parts {
 		o := &out[i]
 		o.hw, o.lso, o.start = -1, -1, -1
 		if fp.errCode != 0 {
 			o.errCode = fp.errCode
+			o.include = true
+			continue
+		}
+		if r.Version < 10 && b.zstdTopic(st, fp.key.topic) {
+			// As Kafka: zstd came with fetch v10 (KIP-110), so a topic
+			// that stores zstd is not read by an older fetch.
+			o.errCode = kerr.UnsupportedCompressionType.Code
 			o.include = true
 			continue
 		}
@@ -278,9 +286,11 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 			if total > 0 && len(recs) > limit {
 				recs = nil
 			}
-			if r.Version < 10 && logstore.AnyCompressed(recs, logstore.CodecZstd) {
-				// As Kafka: zstd came with fetch v10 (KIP-110), and a
-				// consumer on an older version may not read it.
+			if r.Version < 4 && logstore.AnyCompressed(recs, logstore.CodecZstd) {
+				// Messages of magic 0 and 1 have no zstd (the batches of
+				// producers that chose it, the topic leaving the codec to
+				// them), so these cannot be converted for fetch v0–v3.
+				// Fetch v4–v9 gets them as stored, as from Kafka.
 				recs = nil
 				o.errCode, o.hw, o.lso, o.start = kerr.UnsupportedCompressionType.Code, -1, -1, -1
 			}
@@ -355,4 +365,10 @@ func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []f
 				"error", o.errCode, "hw", o.hw, "bytes", len(o.records))
 		}
 	}
+}
+
+// zstdTopic says whether topic stores its batches in zstd (compression.type).
+func (b *Broker) zstdTopic(st *replication.State, topic string) bool {
+	t := st.Topics[topic]
+	return t != nil && b.topicValueIn(st, t, "compression.type") == "zstd"
 }

@@ -90,8 +90,14 @@ func TestProduceTopicCompression(t *testing.T) {
 		}
 	}
 
-	// zstd came with fetch v10: an older fetch of a zstd batch is refused,
-	// of another codec's served.
+	// zstd came with fetch v10: as in Kafka, an older fetch of a topic
+	// whose compression.type is zstd is refused; one of a topic leaving
+	// the codec to producers gets their zstd batches as stored, unless it
+	// predates magic-2 batches (v0–v3), which cannot hold them.
+	zcl := newClient(t, b, kgo.ProducerBatchCompression(kgo.ZstdCompression()), kgo.DefaultProduceTopic("compress-producer"))
+	if err := zcl.ProduceSync(context.Background(), &kgo.Record{Value: bytes.Repeat([]byte("z"), 500)}).FirstErr(); err != nil {
+		t.Fatalf("zstd produce: %v", err)
+	}
 	for _, c := range []struct {
 		topic   string
 		version int16
@@ -100,6 +106,9 @@ func TestProduceTopicCompression(t *testing.T) {
 		{"compress-zstd", 9, kerr.UnsupportedCompressionType.Code},
 		{"compress-zstd", 10, 0},
 		{"compress-lz4", 9, 0},
+		{"compress-producer", 9, 0},
+		{"compress-producer", 4, 0},
+		{"compress-producer", 3, kerr.UnsupportedCompressionType.Code},
 	} {
 		resp := rawRequest(t, b, fetchReq(c.version, 0, -1, c.topic, map[int32]int64{0: 0})).(*kmsg.FetchResponse)
 		fp := resp.Topics[0].Partitions[0]
