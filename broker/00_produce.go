@@ -368,8 +368,18 @@ func (b *Broker) checkRecords(topic *replication.Topic, batch []byte, h logstore
 	clientAppendTime := h.TimestampType() == 1
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 	if !logAppend {
-		before := min(b.topicInt64(topic, "message.timestamp.before.max.ms"), b.topicInt64(topic, "message.timestamp.difference.max.ms"))
+		before := b.topicInt64(topic, "message.timestamp.before.max.ms")
 		after := b.topicInt64(topic, "message.timestamp.after.max.ms")
+		if diff := b.topicInt64(topic, "message.timestamp.difference.max.ms"); diff < 1<<62 {
+			// As Kafka 3.6-3.9 (KIP-937): the older key bounds each side
+			// whose own key is set nowhere.
+			if !b.topicKeySet(topic, "message.timestamp.before.max.ms") {
+				before = diff
+			}
+			if !b.topicKeySet(topic, "message.timestamp.after.max.ms") {
+				after = diff
+			}
+		}
 		nowMs := time.Now().UnixMilli()
 		if before < 1<<62 { // the default, Long.MAX_VALUE, bounds nothing
 			lo = nowMs - before

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gokafka/gokafka/logstore"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -313,6 +314,37 @@ func TestBrokerTimestampBounds(t *testing.T) {
 		}
 		if rp.ErrorCode != want {
 			t.Errorf("timestamp now%+d ms: %v, want %v", tc.ts-now, kerr.ErrorForCode(rp.ErrorCode), tc.want)
+		}
+	}
+
+	// A topic's message.timestamp.difference.max.ms (Kafka 3.x) bounds
+	// each side whose own key is set nowhere, as in Kafka 3.6-3.9: here
+	// the broker sets both, so it bounds neither; on a broker that sets
+	// neither, both.
+	createTopic(t, cl, "diff", 1, map[string]string{"message.timestamp.difference.max.ms": "5000"})
+	b2 := startBroker(t, t.TempDir(), nil)
+	defer b2.Close()
+	cl2 := newClient(t, b2)
+	createTopic(t, cl2, "diff", 1, map[string]string{"message.timestamp.difference.max.ms": "5000"})
+	createTopic(t, cl2, "diff-after", 1, map[string]string{"message.timestamp.difference.max.ms": "5000", "message.timestamp.after.max.ms": "600000"})
+	now = time.Now().UnixMilli()
+	for _, tc := range []struct {
+		cl    *kgo.Client
+		topic string
+		ts    int64
+		want  *kerr.Error
+	}{
+		{cl, "diff", now - 30_000, nil}, {cl, "diff", now + 800, nil}, {cl, "diff", now - 120_000, kerr.InvalidTimestamp},
+		{cl2, "diff", now - 30_000, kerr.InvalidTimestamp}, {cl2, "diff", now + 30_000, kerr.InvalidTimestamp}, {cl2, "diff", now, nil},
+		{cl2, "diff-after", now + 30_000, nil}, {cl2, "diff-after", now - 30_000, kerr.InvalidTimestamp},
+	} {
+		rp := produceRaw(t, tc.cl, tc.topic, 0, -1, encodeBatch(tc.ts, -1, -1, -1, values(1, "x")))
+		want := int16(0)
+		if tc.want != nil {
+			want = tc.want.Code
+		}
+		if rp.ErrorCode != want {
+			t.Errorf("%s (broker %d): timestamp now%+d ms: %v, want %v", tc.topic, map[bool]int{true: 1, false: 2}[tc.cl == cl], tc.ts-now, kerr.ErrorForCode(rp.ErrorCode), tc.want)
 		}
 	}
 }

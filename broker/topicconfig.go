@@ -221,6 +221,19 @@ func validateTopicConfig(name string, value *string) error {
 	return nil
 }
 
+// topicKeySet says whether a topic's key is set anywhere: on the topic, or
+// (dynamically, in a file or a flag) as the broker key behind it.
+func (b *Broker) topicKeySet(t *replication.Topic, name string) bool {
+	if _, ok := t.Configs[name]; ok {
+		return true
+	}
+	d := topicConfigDefFor(name)
+	if d == nil || d.brokerKey == "" {
+		return false
+	}
+	return b.brokerSettings(b.node.Controller().State(), d.brokerKey)[0].source != kmsg.ConfigSourceDefaultConfig
+}
+
 // topicValue returns a topic's effective value for a key.
 func (b *Broker) topicValue(t *replication.Topic, name string) string {
 	return b.topicValueIn(b.node.Controller().State(), t, name)
