@@ -30,7 +30,11 @@ func (b *Broker) findCoordinator(key string, keyType int8) (int32, string, int32
 	switch keyType {
 	case 0: // group
 	case 1:
-		return -1, "", -1, kafkaErrorf(kerr.CoordinatorNotAvailable, "transactions are not supported yet")
+		// No transaction coordinator yet. COORDINATOR_NOT_AVAILABLE, which
+		// clients retry, held every transactional producer for its whole
+		// timeout; UNSUPPORTED_VERSION (as Redpanda answers with
+		// transactions disabled) fails it at once, with this message.
+		return -1, "", -1, kafkaErrorf(kerr.UnsupportedVersion, "transactions are not supported yet")
 	default:
 		return -1, "", -1, kafkaErrorf(kerr.InvalidRequest, "unsupported coordinator type %d", keyType)
 	}

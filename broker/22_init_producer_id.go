@@ -18,8 +18,9 @@ func (b *Broker) handleInitProducerID(ctx context.Context, r *kmsg.InitProducerI
 	}
 	if r.TransactionalID != nil {
 		// The transaction coordinator comes with its own issue; until then a
-		// transactional producer is told plainly that none is here.
-		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		// transactional producer is told plainly that none is here, with
+		// an error no client retries (see findCoordinator).
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
 		return resp
 	}
 	if r.ProducerID >= 0 && r.ProducerEpoch >= 0 {

@@ -1,9 +1,13 @@
 package broker
 
 import (
+	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -41,5 +45,36 @@ func TestInitProducerIDRequests(t *testing.T) {
 		if r := init(tc.txn, tc.id, tc.epoch); r.ErrorCode != kerr.InvalidRequest.Code || r.ProducerID != -1 {
 			t.Errorf("%s: %v (id %d), want INVALID_REQUEST", name, kerr.ErrorForCode(r.ErrorCode), r.ProducerID)
 		}
+	}
+}
+
+// Until transactions come, a transactional producer fails at once with a
+// plain message: its coordinator lookup (and a transactional
+// InitProducerId) answer UNSUPPORTED_VERSION, which no client retries,
+// where COORDINATOR_NOT_AVAILABLE held KafkaJS for 9.5 s and franz-go for
+// its whole retry timeout.
+func TestTransactionsRefused(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	req := kmsg.NewPtrFindCoordinatorRequest()
+	req.Version, req.CoordinatorType, req.CoordinatorKey = 2, 1, "tx"
+	resp := rawRequest(t, b, req).(*kmsg.FindCoordinatorResponse)
+	if resp.ErrorCode != kerr.UnsupportedVersion.Code || resp.ErrorMessage == nil || !strings.Contains(*resp.ErrorMessage, "transactions are not supported") {
+		t.Fatalf("transaction coordinator lookup: %v %v", kerr.ErrorForCode(resp.ErrorCode), resp.ErrorMessage)
+	}
+	ipid := kmsg.NewPtrInitProducerIDRequest()
+	ipid.Version, ipid.TransactionalID, ipid.ProducerID, ipid.ProducerEpoch = 4, kmsg.StringPtr("tx"), -1, -1
+	if r := rawRequest(t, b, ipid).(*kmsg.InitProducerIDResponse); r.ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Fatalf("transactional InitProducerId: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+
+	cl := newClient(t, b, kgo.TransactionalID("tx"), kgo.DefaultProduceTopic("t"), kgo.RetryTimeout(30*time.Second))
+	start := time.Now()
+	err := cl.BeginTransaction()
+	if err == nil {
+		err = cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("x")}).FirstErr()
+	}
+	if err == nil || !strings.Contains(err.Error(), "UNSUPPORTED_VERSION") || time.Since(start) > 5*time.Second {
+		t.Fatalf("transaction: %v after %v; want UNSUPPORTED_VERSION at once", err, time.Since(start))
 	}
 }
