@@ -91,9 +91,14 @@ func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, st *replica
 	if r.Version == 0 {
 		c.IsDefault = !set
 	}
-	if r.IncludeDocumentation && d.doc != "" {
+	if r.IncludeDocumentation {
 		doc := d.doc
-		c.Documentation = &doc
+		if o, ok := option(d.brokerKey); doc == "" && ok {
+			doc = o.Help // the topic key stands in for the broker's
+		}
+		if doc != "" {
+			c.Documentation = &doc
+		}
 	}
 	if r.IncludeSynonyms {
 		add := func(name, val string, src kmsg.ConfigSource) {

@@ -172,4 +172,21 @@ func TestBrokerConfigTypes(t *testing.T) {
 			t.Errorf("%s: no documentation", c.Name)
 		}
 	}
+
+	// Every topic key is documented too, as in Kafka.
+	createTopic(t, cl, "documented", 1, nil)
+	req = kmsg.NewPtrDescribeConfigsRequest()
+	req.Version, req.IncludeDocumentation = 3, true
+	rr = kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "documented"
+	req.Resources = append(req.Resources, rr)
+	res = request[*kmsg.DescribeConfigsResponse](t, cl, req).Resources[0]
+	if len(res.Configs) < 30 {
+		t.Fatalf("%d topic configs described", len(res.Configs))
+	}
+	for _, c := range res.Configs {
+		if c.Documentation == nil || *c.Documentation == "" {
+			t.Errorf("topic key %s: no documentation", c.Name)
+		}
+	}
 }
