@@ -11,8 +11,8 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gokafka/gokafka/internal/bufpool"
