@@ -214,17 +214,13 @@ func (n *Node) startController() error {
 	// The controller log lives in bbolt: let raft compact it after snapshots.
 	conf.TrailingLogs = 1024
 	conf.SnapshotThreshold = 1024
-	has, err := raft.HasExistingState(logs, stable, snaps)
-	if err != nil {
-		return err
-	}
-	if !has {
-		cfg := raft.Configuration{Servers: []raft.Server{{
+	onlyMe := func() (raft.Configuration, error) {
+		return raft.Configuration{Servers: []raft.Server{{
 			ID: brokerIDString(n.cfg.NodeID), Address: raft.ServerAddress(n.cfg.RaftAdvertise),
-		}}}
-		if err := raft.BootstrapCluster(conf, logs, stable, snaps, n.controllerTr, cfg); err != nil {
-			return fmt.Errorf("bootstrap controller: %w", err)
-		}
+		}}}, nil
+	}
+	if err := bootstrapGroup(conf, logs, stable, snaps, n.controllerTr, onlyMe); err != nil {
+		return fmt.Errorf("bootstrap controller: %w", err)
 	}
 	r, err := raft.NewRaft(conf, c, logs, stable, snaps, n.controllerTr)
 	if err != nil {

@@ -269,25 +269,20 @@ func (p *Partition) startRaft(t *Topic) error {
 		p.lastSnapshot.Store(list[0].Index)
 		p.log.SetSnapshotIndex(list[0].Index)
 	}
-	has, err := raft.HasExistingState(p.log, p.stable, snaps)
-	if err != nil {
-		p.trans.Close()
-		return err
-	}
-	if !has {
+	voters := func() (raft.Configuration, error) {
 		var servers []raft.Server
 		for _, id := range replicas {
 			b, ok := n.controller.State().Brokers[id]
 			if !ok {
-				p.trans.Close()
-				return fmt.Errorf("replica broker %d unknown", id)
+				return raft.Configuration{}, fmt.Errorf("replica broker %d unknown", id)
 			}
 			servers = append(servers, raft.Server{ID: brokerIDString(id), Address: raft.ServerAddress(b.RaftAddr)})
 		}
-		if err := raft.BootstrapCluster(conf, p.log, p.stable, snaps, p.trans, raft.Configuration{Servers: servers}); err != nil {
-			p.trans.Close()
-			return fmt.Errorf("bootstrap %s: %w", group, err)
-		}
+		return raft.Configuration{Servers: servers}, nil
+	}
+	if err := bootstrapGroup(conf, p.log, p.stable, snaps, p.trans, voters); err != nil {
+		p.trans.Close()
+		return fmt.Errorf("bootstrap %s: %w", group, err)
 	}
 	r, err := raft.NewRaft(conf, (*partitionFSM)(p), p.log, p.stable, snaps, p.trans)
 	if err != nil {

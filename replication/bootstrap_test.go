@@ -1,0 +1,144 @@
+package replication
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gokafka/gokafka/logstore"
+	"github.com/hashicorp/raft"
+	bolt "go.etcd.io/bbolt"
+)
+
+// A node killed while it created a topic, between raft saving a new
+// partition's term 1 and storing its configuration entry (the order of
+// hashicorp/raft's BootstrapCluster), starts again and the partition
+// elects a leader: the interrupted bootstrap runs again. Found by killing
+// gokafkad with SIGKILL during CreateTopics: every later start waited for
+// the partition and gave up, the node down for good.
+func TestRestartAfterInterruptedBootstrap(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"}
+	n, err := StartNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	topic := &Topic{Name: "t", ID: NewTopicID(), Replicas: [][]int32{{1}, {1}}}
+	if _, err := n.Controller().Propose(ctx, Command{Op: OpCreateTopic, Topic: topic}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitTopicReady(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Partition 1 as the kill left it: the directory and the files the
+	// log writes when it opens, no segment, no snapshot, and term 1 alone
+	// in its stable store.
+	pdir := filepath.Join(dir, "t-1")
+	ents, err := os.ReadDir(pdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		switch e.Name() {
+		case "partition.metadata", "leader-epoch-checkpoint":
+		case "snapshots":
+			if err := os.RemoveAll(filepath.Join(pdir, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(filepath.Join(pdir, e.Name()), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			if err := os.RemoveAll(filepath.Join(pdir, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	db, err := bolt.Open(filepath.Join(dir, "node.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := "stable/" + partitionGroup(topic.ID, 1)
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket([]byte(group)); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := newStableStore(db, nil, nil, partitionGroup(topic.ID, 1)).SetUint64(keyCurrentTerm, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err = StartNode(cfg)
+	if err != nil {
+		t.Fatalf("restart after the interrupted bootstrap: %v", err)
+	}
+	defer n.Close()
+	if err := n.WaitTopicReady(ctx, "t"); err != nil {
+		t.Fatalf("partition with an interrupted bootstrap: %v", err)
+	}
+	batch := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1}, []logstore.Record{{Value: []byte("v")}})
+	h, err := logstore.ParseBatchHeader(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Partition("t", 1).Append(batch, h).Wait(); err != nil {
+		t.Fatalf("append to the partition bootstrapped again: %v", err)
+	}
+}
+
+// Term 1 with nothing else is the only state bootstrapGroup takes for an
+// interrupted bootstrap: a vote, a later term, a log entry or a snapshot
+// is a group that ran, and is left alone.
+func TestInterruptedBootstrapOnly(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "node.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	snaps := raft.NewInmemSnapshotStore()
+	for i, tc := range []struct {
+		term, vote uint64
+		entry      bool
+		want       bool
+	}{
+		{term: 1, want: true},
+		{term: 2},
+		{term: 1, vote: 1},
+		{term: 1, entry: true},
+		{term: 0},
+	} {
+		stable := newStableStore(db, nil, nil, "g"+string(rune('a'+i)))
+		if err := stable.SetUint64(keyCurrentTerm, tc.term); err != nil {
+			t.Fatal(err)
+		}
+		if tc.vote > 0 {
+			if err := stable.SetUint64(keyLastVoteTerm, tc.vote); err != nil {
+				t.Fatal(err)
+			}
+		}
+		logs := raft.NewInmemStore()
+		if tc.entry {
+			if err := logs.StoreLog(&raft.Log{Index: 1, Term: 1, Type: raft.LogNoop}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := interruptedBootstrap(logs, stable, snaps); got != tc.want {
+			t.Errorf("term %d vote %d entry %v: interrupted %v, want %v", tc.term, tc.vote, tc.entry, got, tc.want)
+		}
+	}
+}
