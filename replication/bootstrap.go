@@ -2,6 +2,7 @@ package replication
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/hashicorp/raft"
 )
@@ -27,7 +28,7 @@ var (
 // cleared and the bootstrap runs again.
 //
 // configuration is called only when the group is bootstrapped.
-func bootstrapGroup(conf *raft.Config, logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, trans raft.Transport, configuration func() (raft.Configuration, error)) error {
+func bootstrapGroup(logger *slog.Logger, conf *raft.Config, logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, trans raft.Transport, configuration func() (raft.Configuration, error)) error {
 	has, err := raft.HasExistingState(logs, stable, snaps)
 	if err != nil {
 		return err
@@ -40,6 +41,7 @@ func bootstrapGroup(conf *raft.Config, logs raft.LogStore, stable raft.StableSto
 		return err
 	}
 	if has {
+		logger.Warn("raft group's first start was interrupted (a crash between saving its first term and its configuration); starting it again")
 		if err := stable.SetUint64(keyCurrentTerm, 0); err != nil {
 			return fmt.Errorf("clear the term of an interrupted bootstrap: %w", err)
 		}

@@ -219,7 +219,7 @@ func (n *Node) startController() error {
 			ID: brokerIDString(n.cfg.NodeID), Address: raft.ServerAddress(n.cfg.RaftAdvertise),
 		}}}, nil
 	}
-	if err := bootstrapGroup(conf, logs, stable, snaps, n.controllerTr, onlyMe); err != nil {
+	if err := bootstrapGroup(n.logger.With("group", controllerGroup), conf, logs, stable, snaps, n.controllerTr, onlyMe); err != nil {
 		return fmt.Errorf("bootstrap controller: %w", err)
 	}
 	r, err := raft.NewRaft(conf, c, logs, stable, snaps, n.controllerTr)

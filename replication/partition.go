@@ -280,7 +280,7 @@ func (p *Partition) startRaft(t *Topic) error {
 		}
 		return raft.Configuration{Servers: servers}, nil
 	}
-	if err := bootstrapGroup(conf, p.log, p.stable, snaps, p.trans, voters); err != nil {
+	if err := bootstrapGroup(p.logger, conf, p.log, p.stable, snaps, p.trans, voters); err != nil {
 		p.trans.Close()
 		return fmt.Errorf("bootstrap %s: %w", group, err)
 	}
