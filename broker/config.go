@@ -448,6 +448,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("listeners must be set")
 	case c.DataDir == "":
 		return fmt.Errorf("log.dirs must be set")
+	case strings.Contains(c.DataDir, ","):
+		// Kafka spreads partitions over a list (JBOD); here the list
+		// would be one directory with a comma in its name.
+		return fmt.Errorf("log.dirs %q is a list: gokafkad keeps its data in one directory", c.DataDir)
 	case c.NumPartitions < 1:
 		return fmt.Errorf("num.partitions must be >= 1")
 	case c.DefaultReplicationFactor < 1:

@@ -40,7 +40,7 @@ log.retention.ms=-1
 	if v.Validate() == nil {
 		t.Error("bad timestamp type validated")
 	}
-	for _, bad := range []string{"compression.type=brotli", "compression.gzip.level=10", "compression.lz4.level=0", "compression.zstd.level=23"} {
+	for _, bad := range []string{"compression.type=brotli", "compression.gzip.level=10", "compression.lz4.level=0", "compression.zstd.level=23", "log.dirs=/data/a,/data/b"} {
 		d := DefaultConfig()
 		if err := d.LoadProperties(strings.NewReader(bad)); err != nil {
 			t.Fatalf("%q: %v", bad, err)

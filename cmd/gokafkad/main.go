@@ -35,14 +35,34 @@ func run(args []string) int {
 		})
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: gokafkad [--config FILE] [flags]\n\nEvery flag is also a Kafka key for the properties file.\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: gokafkad [--config FILE | FILE] [flags]\n\nEvery flag is also a Kafka key for the properties file, which may also\nbe given as the one argument, as to kafka-server-start.sh.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
+	// Flags may come before and after the one argument (a properties
+	// file); the flag package stops at the first argument, so parse on.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return 0
+			}
+			return 2
 		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	switch {
+	case len(positional) > 1:
+		fmt.Fprintf(os.Stderr, "gokafkad: unexpected arguments %q: give one properties file (or --config FILE) and flags\n", positional[1:])
 		return 2
+	case len(positional) == 1 && *configFile != "":
+		fmt.Fprintf(os.Stderr, "gokafkad: both --config %s and the argument %s: give one properties file\n", *configFile, positional[0])
+		return 2
+	case len(positional) == 1:
+		*configFile = positional[0]
 	}
 	if *configFile != "" {
 		if err := cfg.LoadPropertiesFile(*configFile); err != nil {
@@ -69,7 +89,9 @@ func run(args []string) int {
 		logger.Warn("ignoring Kafka settings that mean nothing to gokafkad", "file", *configFile, "keys", strings.Join(cfg.Ignored, ","))
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// SIGHUP too, as Kafka's JVM takes it: a closed terminal stops the
+	// broker cleanly, not at once.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	b, err := broker.Start(ctx, cfg)
 	if err != nil {
