@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +141,55 @@ func TestInterruptedBootstrapOnly(t *testing.T) {
 		if got := interruptedBootstrap(logs, stable, snaps); got != tc.want {
 			t.Errorf("term %d vote %d entry %v: interrupted %v, want %v", tc.term, tc.vote, tc.entry, got, tc.want)
 		}
+	}
+}
+
+// A data directory whose node.db is gone (or empty) but that holds
+// partitions is refused, rather than started as a new cluster that would
+// reuse the partitions' files; a second node on a directory in use is
+// refused with a message that says so.
+func TestStartRefusesDataWithoutMetadata(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"}
+	n, err := StartNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := StartNode(cfg); err == nil || !strings.Contains(err.Error(), "another gokafkad runs on data directory") {
+		t.Errorf("second node on the same directory: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	topic := &Topic{Name: "kept", ID: NewTopicID(), Replicas: [][]int32{{1}}}
+	if _, err := n.Controller().Propose(ctx, Command{Op: OpCreateTopic, Topic: topic}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitTopicReady(ctx, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "node.db")
+	for _, empty := range []bool{true, false} {
+		if err := os.Truncate(db, 0); err != nil {
+			t.Fatal(err)
+		}
+		if !empty {
+			if err := os.Remove(db); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := StartNode(cfg)
+		if err == nil {
+			n.Close()
+			t.Fatalf("started without node.db (empty file %v) over partition kept-0", empty)
+		}
+		if !strings.Contains(err.Error(), "kept-0") || !strings.Contains(err.Error(), "no cluster metadata") {
+			t.Errorf("empty file %v: %v; want the partition named and the metadata missing", empty, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kept-0", "partition.metadata")); err != nil {
+		t.Fatalf("the partition was touched: %v", err)
 	}
 }

@@ -121,7 +121,14 @@ func StartNode(cfg Config) (*Node, error) {
 			Output: raftLogWriter{cfg.Logger},
 		}),
 	}
-	db, err := bolt.Open(filepath.Join(cfg.DataDir, "node.db"), 0o644, &bolt.Options{Timeout: 2 * time.Second})
+	dbPath := filepath.Join(cfg.DataDir, "node.db")
+	if err := checkMetadataPresent(cfg.DataDir, dbPath); err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(dbPath, 0o644, &bolt.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%s is in use: another gokafkad runs on data directory %s", dbPath, cfg.DataDir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open node.db: %w", err)
 	}
@@ -637,4 +644,36 @@ func (n *Node) close() error {
 		firstErr = err
 	}
 	return firstErr
+}
+
+// checkMetadataPresent refuses a data directory that holds partitions but
+// no node.db (the cluster's metadata: topics, raft state): started, the
+// node would make a new cluster and reuse the old partitions' files, as
+// Kafka refuses to start without its meta.properties. An operator who
+// wants a fresh node moves the partition directories away.
+func checkMetadataPresent(dataDir, dbPath string) error {
+	if fi, err := os.Stat(dbPath); err == nil && fi.Size() > 0 {
+		return nil
+	}
+	ents, err := os.ReadDir(dataDir)
+	if err != nil {
+		return err
+	}
+	var parts []string
+	for _, e := range ents {
+		if !e.IsDir() || e.Name() == recycleDir || isLeftover(e.Name()) {
+			continue
+		}
+		if readPartitionMeta(filepath.Join(dataDir, e.Name())) != "" {
+			parts = append(parts, e.Name())
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	if len(parts) > 5 {
+		parts = append(parts[:5], "...")
+	}
+	return fmt.Errorf("data directory %s holds partitions (%s) but no cluster metadata (%s is missing or empty): refusing to start a new cluster over them; restore node.db, or move the partition directories away to start afresh",
+		dataDir, strings.Join(parts, ", "), filepath.Base(dbPath))
 }
