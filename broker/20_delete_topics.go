@@ -106,6 +106,8 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 			} else {
 				rt.ErrorCode, rt.ErrorMessage = errCodeMsg(kafkaErrorf(kerr.RequestTimedOut, "%v", err))
 			}
+		} else {
+			b.metrics.forgetTopic(name)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}

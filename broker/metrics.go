@@ -25,6 +25,14 @@ type metrics struct {
 	produceError *prometheus.CounterVec
 }
 
+// forgetTopic drops a deleted topic's series, as Kafka removes its
+// per-topic metrics.
+func (m *metrics) forgetTopic(name string) {
+	for _, v := range []*prometheus.CounterVec{m.bytesIn, m.bytesOut, m.recordsIn, m.recordsOut} {
+		v.DeleteLabelValues(name)
+	}
+}
+
 func newMetrics(b *Broker) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{

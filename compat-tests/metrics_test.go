@@ -79,6 +79,14 @@ func TestAdminEndpoints(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^gokafka_topic_records_in_total\{topic="metered"\} 5$`).MatchString(body) {
 		t.Errorf("gokafka_topic_records_in_total for %s is not 5:\n%s", topic, grepLines(body, "records_in"))
 	}
+
+	// A deleted topic's series go with it, as in Kafka.
+	if resp, err := newAdm(t, b.Addr()).DeleteTopics(ctx, topic); err != nil || resp.Error() != nil {
+		t.Fatalf("delete %s: %v %v", topic, err, resp.Error())
+	}
+	if _, _, body := httpGet(t, base+"/metrics"); strings.Contains(body, `topic="metered"`) {
+		t.Errorf("series of the deleted topic remain:\n%s", grepLines(body, `topic="metered"`))
+	}
 }
 
 func grepLines(s, sub string) string {
