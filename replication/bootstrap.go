@@ -34,6 +34,13 @@ func bootstrapGroup(logger *slog.Logger, conf *raft.Config, logs raft.LogStore, 
 		return err
 	}
 	if has && !interruptedBootstrap(logs, stable, snaps) {
+		if last, err := logs.LastIndex(); err == nil && last == 0 {
+			if list, err := snaps.List(); err == nil && len(list) == 0 {
+				// Raft's term and vote in node.db, but neither log nor
+				// snapshot: the group cannot elect a leader.
+				logger.Error("raft group has saved state but no log and no snapshot (were its files removed?); it cannot elect a leader")
+			}
+		}
 		return nil
 	}
 	cfg, err := configuration()

@@ -193,3 +193,39 @@ func TestStartRefusesDataWithoutMetadata(t *testing.T) {
 		t.Fatalf("the partition was touched: %v", err)
 	}
 }
+
+// A partition whose files were removed while its raft state stayed cannot
+// elect a leader; waiting for its topic says which partition is stuck.
+func TestWaitNamesStuckPartitions(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"}
+	n, err := StartNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	topic := &Topic{Name: "s", ID: NewTopicID(), Replicas: [][]int32{{1}, {1}}}
+	if _, err := n.Controller().Propose(ctx, Command{Op: OpCreateTopic, Topic: topic}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitTopicReady(ctx, "s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "s-1")); err != nil {
+		t.Fatal(err)
+	}
+	n, err = StartNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	short, cancel2 := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel2()
+	if err := n.WaitTopicReady(short, "s"); err == nil || !strings.Contains(err.Error(), "partitions [1] of s") {
+		t.Fatalf("wait for a topic with a stuck partition: %v", err)
+	}
+}

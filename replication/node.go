@@ -344,19 +344,18 @@ func (n *Node) WaitTopicReady(ctx context.Context, topic string) error {
 		if t == nil {
 			return ErrUnknownTopic
 		}
-		all := true
+		var waiting []int32
 		for i := range t.Replicas {
 			if p := n.Partition(topic, int32(i)); p == nil || !p.Ready() {
-				all = false
-				break
+				waiting = append(waiting, int32(i))
 			}
 		}
-		if all {
+		if len(waiting) == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("%w: partitions %v of %s have no ready leader (the log says why)", ctx.Err(), waiting, topic)
 		case <-ch:
 		case <-changed:
 		case <-time.After(50 * time.Millisecond):
