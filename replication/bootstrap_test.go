@@ -229,3 +229,37 @@ func TestWaitNamesStuckPartitions(t *testing.T) {
 		t.Fatalf("wait for a topic with a stuck partition: %v", err)
 	}
 }
+
+// A damaged node.db is refused with an error naming it, not a panic from
+// the first read of a damaged page.
+func TestStartRefusesDamagedNodeDB(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"}
+	n, err := StartNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "node.db"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, 2*4096)
+	for i := range junk {
+		junk[i] = byte(i*7919 + i>>3)
+	}
+	if _, err := f.WriteAt(junk, 3*4096); err != nil { // pages 3 and 4, past the two meta pages
+		t.Fatal(err)
+	}
+	f.Close()
+	n, err = StartNode(cfg)
+	if err == nil {
+		n.Close()
+		t.Fatal("started on a damaged node.db")
+	}
+	if !strings.Contains(err.Error(), "node.db") || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("start on a damaged node.db: %v", err)
+	}
+}

@@ -125,12 +125,12 @@ func StartNode(cfg Config) (*Node, error) {
 	if err := checkMetadataPresent(cfg.DataDir, dbPath); err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(dbPath, 0o644, &bolt.Options{Timeout: 2 * time.Second})
+	db, err := openNodeDB(dbPath)
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("%s is in use: another gokafkad runs on data directory %s", dbPath, cfg.DataDir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open node.db: %w", err)
+		return nil, fmt.Errorf("%s: %w: gokafkad cannot start without the cluster's metadata; restore the file from a backup", dbPath, err)
 	}
 	n.db = db
 	n.commits = newCommitGroup(db)
@@ -675,4 +675,38 @@ func checkMetadataPresent(dataDir, dbPath string) error {
 	}
 	return fmt.Errorf("data directory %s holds partitions (%s) but no cluster metadata (%s is missing or empty): refusing to start a new cluster over them; restore node.db, or move the partition directories away to start afresh",
 		dataDir, strings.Join(parts, ", "), filepath.Base(dbPath))
+}
+
+// openNodeDB opens node.db and checks every page of it: bbolt panics on
+// a damaged page when it reads one (raft reads its log at start), where a
+// check reports it, so a damaged file is refused with an error, not a
+// stack trace. The file is small (terms, votes, the controller's recent
+// log and state), so the check costs little.
+func openNodeDB(path string) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("damaged: %v", r)
+		}
+	}()
+	db, err = bolt.Open(path, 0o644, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	var damage error
+	err = db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() { // drained: the check stops only at the end
+			if damage == nil {
+				damage = err
+			}
+		}
+		return nil
+	})
+	if err == nil && damage != nil {
+		err = fmt.Errorf("damaged: %w", damage)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
