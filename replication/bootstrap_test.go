@@ -263,3 +263,31 @@ func TestStartRefusesDamagedNodeDB(t *testing.T) {
 		t.Fatalf("start on a damaged node.db: %v", err)
 	}
 }
+
+// A data directory started under one node id is refused under another, at
+// once and saying so, as Kafka refuses a node.id its meta.properties does
+// not hold.
+func TestStartRefusesAnotherNodeID(t *testing.T) {
+	dir := t.TempDir()
+	n, err := StartNode(Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	n, err = StartNode(Config{NodeID: 2, DataDir: dir, RaftListen: "127.0.0.1:0"})
+	if err == nil {
+		n.Close()
+		t.Fatal("node 2 started on node 1's data directory")
+	}
+	if !strings.Contains(err.Error(), "belongs to node 1") || time.Since(start) > 5*time.Second {
+		t.Fatalf("node 2 on node 1's data directory: %v after %v", err, time.Since(start))
+	}
+	n, err = StartNode(Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("node 1 again: %v", err)
+	}
+	n.Close()
+}

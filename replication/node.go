@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -131,6 +132,10 @@ func StartNode(cfg Config) (*Node, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: gokafkad cannot start without the cluster's metadata; restore the file from a backup", dbPath, err)
+	}
+	if err := checkNodeID(db, cfg.NodeID, cfg.DataDir); err != nil {
+		db.Close()
+		return nil, err
 	}
 	n.db = db
 	n.commits = newCommitGroup(db)
@@ -709,4 +714,34 @@ func openNodeDB(path string) (db *bolt.DB, err error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// checkNodeID records the node id in node.db at the first start and refuses
+// a later start under another id, as Kafka checks node.id against its
+// meta.properties: raft knows the node by its id, so under another one it
+// would wait for a controller that never answers.
+func checkNodeID(db *bolt.DB, id int32, dataDir string) error {
+	key := []byte("node.id")
+	var stored []byte
+	if err := db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(metaBucket); b != nil {
+			stored = bytes.Clone(b.Get(key))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if stored == nil {
+		return db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists(metaBucket)
+			if err != nil {
+				return err
+			}
+			return b.Put(key, []byte(strconv.Itoa(int(id))))
+		})
+	}
+	if string(stored) != strconv.Itoa(int(id)) {
+		return fmt.Errorf("data directory %s belongs to node %s, and this node is %d (node.id): start it as node %s, or give it another data directory", dataDir, stored, id, stored)
+	}
+	return nil
 }
