@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -69,6 +71,9 @@ func cmdConsume(e *env, args []string) error {
 		return err
 	}
 	defer cl.Close()
+	if err := checkConsumable(e.ctx, cl, *topic, int32(*partition)); err != nil {
+		return err
+	}
 
 	w := bufio.NewWriter(e.stdout)
 	n, err := consumeLoop(e.ctx, cl, *maxMessages, *timeout, func(r *kgo.Record) error {
@@ -143,4 +148,26 @@ func parseTime(s string) (int64, error) {
 		return 0, usagef("--from-time %q: want RFC3339 (2006-01-02T15:04:05Z) or unix milliseconds", s)
 	}
 	return t.UnixMilli(), nil
+}
+
+// checkConsumable fails at once where the consumer would wait out its
+// timeout reading nothing: the broker cannot be reached, the topic does
+// not exist, or it has no such partition (partition -1: any).
+func checkConsumable(ctx context.Context, cl *kgo.Client, topic string, partition int32) error {
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	tds, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err != nil {
+		return err
+	}
+	td, ok := tds[topic]
+	switch {
+	case !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition):
+		return fmt.Errorf("topic %s does not exist", topic)
+	case td.Err != nil:
+		return fmt.Errorf("topic %s: %w", topic, td.Err)
+	case partition >= int32(len(td.Partitions)):
+		return fmt.Errorf("topic %s has %d partitions: there is no partition %d", topic, len(td.Partitions), partition)
+	}
+	return nil
 }

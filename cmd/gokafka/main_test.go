@@ -198,6 +198,19 @@ func TestProduceConsume(t *testing.T) {
 		t.Errorf("consume from the end: exit %d, output %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 
+	// Reading a topic or partition that does not exist fails at once,
+	// rather than waiting out --timeout to print 0 messages.
+	for _, args := range [][]string{
+		{"consume", "--topic", "nosuch", "--timeout", "30s"},
+		{"consume", "--topic", "events", "--partition", "7", "--timeout", "30s"},
+	} {
+		start := time.Now()
+		r := gokafka(t, addr, "", args...)
+		if r.code != 1 || !strings.Contains(r.stderr, "does not exist") && !strings.Contains(r.stderr, "no partition 7") || time.Since(start) > 10*time.Second {
+			t.Errorf("gokafka %s: exit %d after %v, stderr %q", strings.Join(args, " "), r.code, time.Since(start), r.stderr)
+		}
+	}
+
 	// A topic that does not exist is created by the broker (auto.create.topics.enable).
 	mustRun(t, addr, "a\nb\n", "produce", "--topic", "auto-created", "--acks", "1")
 	r = mustRun(t, addr, "", "consume", "--topic", "auto-created", "--from-beginning", "--max-messages", "2")
@@ -330,6 +343,11 @@ func TestUnreachableBroker(t *testing.T) {
 	code := runContext(ctx, []string{"-b", "127.0.0.1:1", "topic", "list"}, strings.NewReader(""), &out, &errOut)
 	if code != 1 || errOut.Len() == 0 {
 		t.Errorf("topic list against nothing: exit %d, stderr %q", code, errOut.String())
+	}
+	errOut.Reset()
+	code = runContext(ctx, []string{"-b", "127.0.0.1:1", "consume", "--topic", "t", "--timeout", "1m"}, strings.NewReader(""), &out, &errOut)
+	if code != 1 || errOut.Len() == 0 {
+		t.Errorf("consume against nothing: exit %d, stderr %q", code, errOut.String())
 	}
 }
 
