@@ -905,3 +905,44 @@ func TestStoreLogsEpochCheckpointFailure(t *testing.T) {
 		t.Fatalf("checkpoint after restart: %v (%v), want epoch 2 from offset 2", eps, err)
 	}
 }
+
+// A segment in the middle of the log that lost data (truncated at rest)
+// ends the log where its damage begins: the log must be contiguous. The
+// later segments are moved aside, into damaged/, not deleted, and the log
+// takes new batches after its end.
+func TestRecoverMiddleDamageSetsAside(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Config{SegmentBytes: 3000})
+	g := &entryGen{t: t, term: 1}
+	for range 24 {
+		mustStore(t, l, g.batch(10, 50, 1))
+	}
+	if len(l.segs) < 4 {
+		t.Fatalf("%d segments, want 4 or more", len(l.segs))
+	}
+	mid := l.segs[1]
+	midLog, midEnd := mid.path(extLog), mid.end
+	later := len(l.segs) - 2
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(midLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(midLog, fi.Size()-100); err != nil { // into its last batch
+		t.Fatal(err)
+	}
+	l = openT(t, dir, Config{SegmentBytes: 3000})
+	defer l.Close()
+	if end := l.EndOffset(); end >= midEnd || end <= mid.base {
+		t.Fatalf("end offset %d after damage in the segment [%d, %d)", end, mid.base, midEnd)
+	}
+	asides, err := filepath.Glob(filepath.Join(dir, damagedDir, "*", "*"+extLog))
+	if err != nil || len(asides) != later {
+		t.Fatalf("segments set aside: %v (%v), want %d", asides, err, later)
+	}
+	last, _ := l.LastIndex()
+	g.next = last
+	mustStore(t, l, g.batch(1, 10, 2))
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/raft"
@@ -72,12 +73,14 @@ func Open(dir string, cfg Config) (*Log, error) {
 			continue
 		}
 		if prev != nil && (s.firstIndex != prev.lastIndex()+1 || s.base != prev.end) {
-			l.log.Warn("segment does not follow its predecessor; dropping it and all later segments",
-				"segment", s.base, "first_index", s.firstIndex, "expected_index", prev.lastIndex()+1, "expected_offset", prev.end)
-			s.remove()
-			for _, b := range bases[i+1:] {
-				(&segment{dir: dir, base: b}).remove()
-			}
+			// The log must be contiguous: it ends where its damage
+			// begins. The later segments are kept aside, not deleted,
+			// for an operator to recover what they hold.
+			s.close()
+			aside, err := l.setAside(bases[i:])
+			l.log.Error("segment does not follow its predecessor (damaged or missing data): the log ends before it; it and every later segment were moved aside",
+				"segment", s.base, "first_index", s.firstIndex, "expected_index", prev.lastIndex()+1, "expected_offset", prev.end,
+				"moved_to", aside, "err", err)
 			break
 		}
 		l.segs = append(l.segs, s)
@@ -599,4 +602,37 @@ func (l *Log) rebuild(s *segment) ([]epochEntry, error) {
 		s.bytesSinceIdx = logEnd - int64(idx[len(idx)-1].pos)
 	}
 	return eps, nil
+}
+
+// damagedDir is where setAside puts the segments recovery cannot use, in a
+// directory per recovery.
+const damagedDir = "damaged"
+
+// setAside moves the files of the segments with these bases into
+// damaged/<time>/ in the log's directory, out of the log's way; segments
+// whose files cannot be moved are removed, so that the log stays
+// contiguous.
+func (l *Log) setAside(bases []int64) (string, error) {
+	dest := filepath.Join(l.dir, damagedDir, strconv.FormatInt(time.Now().UnixNano(), 10))
+	mkErr := os.MkdirAll(dest, 0o755)
+	var first error
+	for _, b := range bases {
+		seg := &segment{dir: l.dir, base: b}
+		for _, ext := range []string{extLog, extRaftMeta, extRaft, extIndex, extTimeIndex} {
+			err := mkErr
+			if err == nil {
+				err = os.Rename(seg.path(ext), filepath.Join(dest, filepath.Base(seg.path(ext))))
+			}
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				if first == nil {
+					first = err
+				}
+				os.Remove(seg.path(ext))
+			}
+		}
+	}
+	if err := syncDir(l.dir); err != nil && first == nil {
+		first = err
+	}
+	return dest, first
 }
