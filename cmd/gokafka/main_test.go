@@ -139,7 +139,7 @@ func TestProduceConsume(t *testing.T) {
 	addr := startBroker(t)
 	mustRun(t, addr, "", "topic", "create", "events", "--partitions", "1")
 
-	in := "k1|hello\nk2|with|bars\nno key here\n|empty key\r\n\nlast-no-newline|x"
+	in := "k1|hello\nk2|with|bars\n|no key here\n|empty key\r\n|\nlast-no-newline|x"
 	r := mustRun(t, addr, in, "produce", "--topic", "events", "--key-separator", "|", "--header", "src=test", "--header", "n=1")
 	if !strings.Contains(r.stderr, "6 records produced to events, 0 failed") {
 		t.Errorf("produce summary: %q", r.stderr)
@@ -158,6 +158,12 @@ func TestProduceConsume(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "Processed a total of 6 messages") {
 		t.Errorf("consume summary: %q", r.stderr)
+	}
+
+	// A line without the key separator is an error, as in
+	// kafka-console-producer with parse.key, not a record without a key.
+	if r := gokafka(t, addr, "a|1\nb2\n", "produce", "--topic", "keyed", "--key-separator", "|"); r.code != 1 || !strings.Contains(r.stderr, "line 2 has no key separator") {
+		t.Errorf("a line without the separator: exit %d, stderr %q", r.code, r.stderr)
 	}
 
 	// --offset on one partition, stopping on the idle timeout, with fewer
@@ -235,6 +241,9 @@ func TestProduceError(t *testing.T) {
 
 func TestPerf(t *testing.T) {
 	addr := startBroker(t)
+	// A topic that does not exist is created by the broker, as for
+	// kafka-producer-perf-test.
+	mustRun(t, addr, "", "perf", "produce", "--topic", "perf-auto", "--num-records", "10", "--record-size", "10", "--json")
 	const n = 20000
 	r := mustRun(t, addr, "", "perf", "produce", "--topic", "perf", "--partitions", "2", "--num-records", itoa(n), "--record-size", "100", "--json")
 	var pr ProduceResult
@@ -344,10 +353,13 @@ func TestUnreachableBroker(t *testing.T) {
 	if code != 1 || errOut.Len() == 0 {
 		t.Errorf("topic list against nothing: exit %d, stderr %q", code, errOut.String())
 	}
-	errOut.Reset()
-	code = runContext(ctx, []string{"-b", "127.0.0.1:1", "consume", "--topic", "t", "--timeout", "1m"}, strings.NewReader(""), &out, &errOut)
-	if code != 1 || errOut.Len() == 0 {
-		t.Errorf("consume against nothing: exit %d, stderr %q", code, errOut.String())
+	for _, args := range [][]string{{"consume", "--topic", "t", "--timeout", "1m"}, {"produce", "--topic", "t"}} {
+		errOut.Reset()
+		start := time.Now()
+		code = runContext(ctx, append([]string{"-b", "127.0.0.1:1"}, args...), strings.NewReader("x\n"), &out, &errOut)
+		if code != 1 || errOut.Len() == 0 || time.Since(start) > 2*time.Second {
+			t.Errorf("%s against nothing: exit %d after %v, stderr %q", args[0], code, time.Since(start), errOut.String())
+		}
 	}
 }
 

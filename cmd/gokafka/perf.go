@@ -132,6 +132,7 @@ func perfProduce(e *env, args []string) error {
 	}
 	opts = append(opts,
 		kgo.DefaultProduceTopic(*topic),
+		kgo.AllowAutoTopicCreation(), // as kafka-producer-perf-test, on brokers that allow it
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.ProducerLinger(*linger),
 		kgo.RecordDeliveryTimeout(deliveryTimeout),

@@ -64,6 +64,9 @@ func cmdProduce(e *env, args []string) error {
 		return err
 	}
 	defer cl.Close()
+	if err := ping(e.ctx, cl); err != nil {
+		return err
+	}
 
 	var (
 		mu       sync.Mutex
@@ -93,16 +96,21 @@ func cmdProduce(e *env, args []string) error {
 	start := time.Now()
 	sc := bufio.NewScanner(e.stdin)
 	sc.Buffer(make([]byte, 64<<10), maxLine)
-	var sent int64
+	var sent, lineNo int64
+	var lineErr error
 	for sc.Scan() {
+		lineNo++
 		line := strings.TrimSuffix(sc.Text(), "\r")
 		r := &kgo.Record{Headers: hdrs, Partition: int32(*partition)}
 		if *keySep != "" {
-			if k, v, ok := strings.Cut(line, *keySep); ok {
-				r.Key, r.Value = []byte(k), []byte(v)
-			} else {
-				r.Value = []byte(line)
+			k, v, ok := strings.Cut(line, *keySep)
+			if !ok {
+				// As kafka-console-producer with parse.key: an error,
+				// not a record without a key.
+				lineErr = fmt.Errorf("line %d has no key separator %q", lineNo, *keySep)
+				break
 			}
+			r.Key, r.Value = []byte(k), []byte(v)
 		} else {
 			r.Value = []byte(line)
 		}
@@ -120,12 +128,25 @@ func cmdProduce(e *env, args []string) error {
 	fmt.Fprintf(e.stderr, "%d records produced to %s, %d failed, in %s\n",
 		acked, *topic, failed, time.Since(start).Round(time.Millisecond))
 	switch {
+	case lineErr != nil:
+		return lineErr
 	case scanErr != nil:
 		return fmt.Errorf("reading stdin: %w", scanErr)
 	case flushErr != nil && !errors.Is(flushErr, context.Canceled):
 		return fmt.Errorf("flush: %w", flushErr)
 	case failed > 0 || acked != sent:
 		return errReported
+	}
+	return nil
+}
+
+// ping fails at once when no broker answers, where a producer would wait
+// out its delivery timeout (two minutes) saying nothing.
+func ping(ctx context.Context, cl *kgo.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil {
+		return fmt.Errorf("no broker answers: %w", err)
 	}
 	return nil
 }
