@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -24,6 +26,7 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("gokafkad", flag.ContinueOnError)
 	configFile := fs.String("config", "", "Kafka-style properties file; flags given on the command line override it")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	type setting struct{ key, value string }
 	var flagged []setting
 	for _, o := range broker.Options() {
@@ -53,6 +56,10 @@ func run(args []string) int {
 		}
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
+	}
+	if *showVersion {
+		fmt.Printf("gokafkad %s %s %s/%s\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
 	}
 	switch {
 	case len(positional) > 1:
@@ -110,4 +117,18 @@ func run(args []string) int {
 	}
 	logger.Info("stopped cleanly")
 	return 0
+}
+
+// version is set at link time (-ldflags "-X main.version=...") for
+// releases; otherwise the module version from the build info is used.
+var version = ""
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }

@@ -15,6 +15,7 @@ func TestUsageErrors(t *testing.T) {
 		want int
 	}{
 		{[]string{"--help"}, 0},
+		{[]string{"--version"}, 0},
 		{[]string{"--no-such-flag"}, 2},
 		{[]string{"--num-partitions", "many"}, 2},
 		{[]string{"--config", bad}, 2},
