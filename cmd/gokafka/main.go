@@ -21,18 +21,14 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/version"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// version is set at link time (-ldflags "-X main.version=...") for
-// releases; otherwise the module version from the build info is used.
-var version = ""
 
 const defaultBootstrap = "127.0.0.1:9092"
 
@@ -100,7 +96,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	case "group", "groups", "consumer-groups":
 		err = cmdGroup(e, rest)
 	case "version":
-		fmt.Fprintf(stdout, "gokafka %s %s %s/%s\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		fmt.Fprintf(stdout, "gokafka %s %s %s/%s\n", version.String(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":
 		printUsage(stdout)
 	default:
@@ -127,16 +123,6 @@ func exitCode(stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "gokafka: %v\n", err)
 		return 1
 	}
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
 
 const usageText = `gokafka is the command-line client of gokafkad (works with any Kafka cluster).

@@ -10,11 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
 	"github.com/gokafka/gokafka/broker"
+	"github.com/gokafka/gokafka/internal/version"
 )
 
 func main() {
@@ -58,7 +58,7 @@ func run(args []string) int {
 		args = fs.Args()[1:]
 	}
 	if *showVersion {
-		fmt.Printf("gokafkad %s %s %s/%s\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		fmt.Printf("gokafkad %s %s %s/%s\n", version.String(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
 	}
 	switch {
@@ -117,18 +117,4 @@ func run(args []string) int {
 	}
 	logger.Info("stopped cleanly")
 	return 0
-}
-
-// version is set at link time (-ldflags "-X main.version=...") for
-// releases; otherwise the module version from the build info is used.
-var version = ""
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
