@@ -21,23 +21,9 @@ import (
 // the partition and gave up, the node down for good.
 func TestRestartAfterInterruptedBootstrap(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"}
-	n, err := StartNode(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, topic := nodeWithTopic(t, dir, "t", 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	topic := &Topic{Name: "t", ID: NewTopicID(), Replicas: [][]int32{{1}, {1}}}
-	if _, err := n.Controller().Propose(ctx, Command{Op: OpCreateTopic, Topic: topic}); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.WaitTopicReady(ctx, "t"); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Close(); err != nil {
-		t.Fatal(err)
-	}
 
 	// Partition 1 as the kill left it: the directory and the files the
 	// log writes when it opens, no segment, no snapshot, and term 1 alone
@@ -84,7 +70,7 @@ func TestRestartAfterInterruptedBootstrap(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	n, err = StartNode(cfg)
+	n, err := StartNode(cfg)
 	if err != nil {
 		t.Fatalf("restart after the interrupted bootstrap: %v", err)
 	}
@@ -150,22 +136,13 @@ func TestInterruptedBootstrapOnly(t *testing.T) {
 // refused with a message that says so.
 func TestStartRefusesDataWithoutMetadata(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"}
+	cfg, _ := nodeWithTopic(t, dir, "kept", 1)
 	n, err := StartNode(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := StartNode(cfg); err == nil || !strings.Contains(err.Error(), "another gokafkad runs on data directory") {
 		t.Errorf("second node on the same directory: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	topic := &Topic{Name: "kept", ID: NewTopicID(), Replicas: [][]int32{{1}}}
-	if _, err := n.Controller().Propose(ctx, Command{Op: OpCreateTopic, Topic: topic}); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.WaitTopicReady(ctx, "kept"); err != nil {
-		t.Fatal(err)
 	}
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
@@ -198,27 +175,13 @@ func TestStartRefusesDataWithoutMetadata(t *testing.T) {
 // elect a leader; waiting for its topic says which partition is stuck.
 func TestWaitNamesStuckPartitions(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"}
-	n, err := StartNode(cfg)
-	if err != nil {
+	cfg, _ := nodeWithTopic(t, dir, "s", 2)
+	if err := os.RemoveAll(filepath.Join(dir, "s-1")); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	topic := &Topic{Name: "s", ID: NewTopicID(), Replicas: [][]int32{{1}, {1}}}
-	if _, err := n.Controller().Propose(ctx, Command{Op: OpCreateTopic, Topic: topic}); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.WaitTopicReady(ctx, "s"); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.RemoveAll(filepath.Join(dir, "s-1")); err != nil {
-		t.Fatal(err)
-	}
-	n, err = StartNode(cfg)
+	n, err := StartNode(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,4 +253,32 @@ func TestStartRefusesAnotherNodeID(t *testing.T) {
 		t.Fatalf("node 1 again: %v", err)
 	}
 	n.Close()
+}
+
+// nodeWithTopic starts a node in dir, creates topic name with partitions
+// single-replica partitions, waits until they lead, and stops the node. It
+// returns the node's config, for the test to start it again.
+func nodeWithTopic(t *testing.T, dir, name string, partitions int) (Config, *Topic) {
+	t.Helper()
+	cfg := Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"}
+	n, err := StartNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	topic := &Topic{Name: name, ID: NewTopicID()}
+	for range partitions {
+		topic.Replicas = append(topic.Replicas, []int32{1})
+	}
+	if _, err := n.Controller().Propose(ctx, Command{Op: OpCreateTopic, Topic: topic}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitTopicReady(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, topic
 }
