@@ -1,9 +1,13 @@
 package broker
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -343,3 +347,37 @@ func TestReservedTopicNames(t *testing.T) {
 		t.Errorf("produce to __transaction_state: %v, want INVALID_TOPIC_EXCEPTION", kerr.ErrorForCode(got.ErrorCode))
 	}
 }
+
+// A topic made compact-only is created (tools and clients expect to), and
+// the log warns that it will not be compacted, so keeps every record.
+func TestCompactTopicWarns(t *testing.T) {
+	var mu sync.Mutex
+	var logs bytes.Buffer
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.Write(p)
+		}), nil))
+	})
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "plain", 1, nil)
+	createTopic(t, cl, "compacted", 1, map[string]string{"cleanup.policy": "compact"})
+	mu.Lock()
+	defer mu.Unlock()
+	var warned []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "compaction is not performed yet") {
+			warned = append(warned, l)
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "topic=compacted") {
+		s := logs.String()
+		t.Fatalf("want one warning, for the compacted topic:\n%s", s)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/gokafka/gokafka/replication"
@@ -177,6 +178,9 @@ func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
 			return collisionErr(t.Name, b.node.Controller().State().CollidingTopic(t.Name))
 		}
 		return kafkaErrorf(kerr.RequestTimedOut, "%v", err)
+	}
+	if v := t.Configs["cleanup.policy"]; !t.Internal && strings.Contains(v, "compact") && !strings.Contains(v, "delete") {
+		b.logger.Warn("compaction is not performed yet: this topic keeps every record (cleanup.policy=compact turns time and size retention off, as in Kafka)", "topic", t.Name)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
