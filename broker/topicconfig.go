@@ -228,10 +228,11 @@ func (b *Broker) topicKeySet(t *replication.Topic, name string) bool {
 		return true
 	}
 	d := topicConfigDefFor(name)
-	if d == nil || d.brokerKey == "" {
+	if d == nil {
 		return false
 	}
-	return b.brokerSettings(b.node.Controller().State(), d.brokerKey)[0].source != kmsg.ConfigSourceDefaultConfig
+	_, src := b.topicDefault(b.node.Controller().State(), d)
+	return src != kmsg.ConfigSourceDefaultConfig
 }
 
 // topicValue returns a topic's effective value for a key.

@@ -618,7 +618,7 @@ func (l *Log) setAside(bases []int64) (string, error) {
 	var first error
 	for _, b := range bases {
 		seg := &segment{dir: l.dir, base: b}
-		for _, ext := range []string{extLog, extRaftMeta, extRaft, extIndex, extTimeIndex} {
+		for _, ext := range segmentExts {
 			err := mkErr
 			if err == nil {
 				err = os.Rename(seg.path(ext), filepath.Join(dest, filepath.Base(seg.path(ext))))

@@ -358,10 +358,13 @@ func (s *segment) closeIdleAux(idleSince time.Time) {
 
 // remove closes and deletes the segment's files, .log first so that a crash
 // part way leaves only orphan companions, which Open deletes.
+// segmentExts are the extensions of a segment's files.
+var segmentExts = []string{extLog, extRaftMeta, extRaft, extIndex, extTimeIndex}
+
 func (s *segment) remove() error {
 	s.close()
 	var first error
-	for _, ext := range []string{extLog, extRaftMeta, extRaft, extIndex, extTimeIndex} {
+	for _, ext := range segmentExts {
 		if err := os.Remove(s.path(ext)); err != nil && !errors.Is(err, os.ErrNotExist) && first == nil {
 			first = err
 		}
