@@ -488,7 +488,7 @@ func (n *Node) reconcile() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			dir := partitionDir(n.cfg.DataDir, w.t.Name, w.idx)
-			if id := readPartitionMeta(dir); id != "" && id != w.t.ID.String() {
+			if id := readPartitionMeta(dir); id != "" && !w.t.ID.Is(id) {
 				// Left behind by a deleted topic of the same name.
 				n.removeDir(dir)
 			}

@@ -863,13 +863,15 @@ func (s *fsmSnapshot) Release() {}
 
 // partition.metadata records which topic id a partition directory belongs to,
 // so a directory left by a deleted topic of the same name is never reused.
+// One that names the id already, in either form (TopicID.Is), is left as it
+// is: rewriting it gains nothing, and a crash during the rewrite could leave
+// a directory that no longer names its topic.
 func writePartitionMeta(dir string, id TopicID) error {
 	path := filepath.Join(dir, "partition.metadata")
-	want := "version: 0\ntopic_id: " + id.String() + "\n"
-	if b, err := os.ReadFile(path); err == nil && string(b) == want {
+	if id.Is(readPartitionMeta(dir)) {
 		return nil
 	}
-	return os.WriteFile(path, []byte(want), 0o644)
+	return os.WriteFile(path, []byte("version: 0\ntopic_id: "+id.String()+"\n"), 0o644)
 }
 
 func readPartitionMeta(dir string) string {

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"sort"
 	"strings"
@@ -19,7 +20,14 @@ func NewTopicID() TopicID {
 	return id
 }
 
-func (id TopicID) String() string { return hex.EncodeToString(id[:]) }
+// String is the id as Kafka writes it (Uuid.toString: URL-safe base64
+// without padding), in logs and in partition.metadata, and as the gokafka
+// CLI prints it.
+func (id TopicID) String() string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+// Is reports whether s is the id as String writes it or, as partition
+// directories made before that wrote it, in hex.
+func (id TopicID) Is(s string) bool { return s == id.String() || s == hex.EncodeToString(id[:]) }
 
 // BrokerInfo is one broker as the cluster knows it.
 type BrokerInfo struct {
