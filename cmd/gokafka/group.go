@@ -21,6 +21,10 @@ func cmdGroup(e *env, args []string) error {
 	if len(args) == 0 {
 		return usagef("group: want list, describe, reset-offsets, delete or delete-offsets")
 	}
+	if isHelp(args[0]) {
+		printCommandUsage(e.stdout, "group")
+		return nil
+	}
 	switch sub, rest := args[0], args[1:]; sub {
 	case "list":
 		return groupList(e, rest)

@@ -161,6 +161,29 @@ Exit status: 0 ok, 1 runtime error, 2 usage error.
 
 func printUsage(w io.Writer) { io.WriteString(w, usageText) }
 
+// isHelp reports whether arg asks for help instead of naming a subcommand.
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "help" }
+
+// printCommandUsage prints the entries of the usage text for one command
+// (topic, perf, group): "gokafka perf -h" as "gokafka perf produce -h" is
+// for its flags.
+func printCommandUsage(w io.Writer, cmd string) {
+	fmt.Fprintf(w, "Usage: gokafka [-b HOST:PORT] %s SUBCOMMAND [flags] [args]\n\nSubcommands:\n", cmd)
+	in := false
+	for line := range strings.Lines(usageText) {
+		switch {
+		case strings.HasPrefix(line, "  "+cmd+" "):
+			in = true
+		case !strings.HasPrefix(line, "          "):
+			in = false
+		}
+		if in {
+			io.WriteString(w, line)
+		}
+	}
+	fmt.Fprintf(w, "\n\"gokafka %s SUBCOMMAND -h\" lists a subcommand's flags.\n", cmd)
+}
+
 // bootstrapFlags registers --bootstrap-server and its short form -b. Each
 // subcommand registers them too, defaulting to the global value, so either
 // position works.

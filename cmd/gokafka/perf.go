@@ -34,6 +34,10 @@ func cmdPerf(e *env, args []string) error {
 	if len(args) == 0 {
 		return usagef("perf: want produce or consume")
 	}
+	if isHelp(args[0]) {
+		printCommandUsage(e.stdout, "perf")
+		return nil
+	}
 	switch sub, rest := args[0], args[1:]; sub {
 	case "produce":
 		return perfProduce(e, rest)

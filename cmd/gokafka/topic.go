@@ -19,6 +19,10 @@ func cmdTopic(e *env, args []string) error {
 	if len(args) == 0 {
 		return usagef("topic: want create, list, describe, delete or alter-config")
 	}
+	if isHelp(args[0]) {
+		printCommandUsage(e.stdout, "topic")
+		return nil
+	}
 	switch sub, rest := args[0], args[1:]; sub {
 	case "create":
 		return topicCreate(e, rest)
