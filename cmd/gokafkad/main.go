@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -37,6 +38,10 @@ func run(args []string) int {
 			return nil
 		})
 	}
+	// What the flag package prints goes to stdout when help was asked
+	// for (so that it pages and greps), to stderr with a usage error.
+	var parseOut bytes.Buffer
+	fs.SetOutput(&parseOut)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: gokafkad [--config FILE | FILE] [flags]\n\nEvery flag is also a Kafka key for the properties file, which may also\nbe given as the one argument, as to kafka-server-start.sh.\n\n")
 		fs.PrintDefaults()
@@ -47,8 +52,10 @@ func run(args []string) int {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if err == flag.ErrHelp {
+				os.Stdout.Write(parseOut.Bytes())
 				return 0
 			}
+			os.Stderr.Write(parseOut.Bytes())
 			return 2
 		}
 		if fs.NArg() == 0 {

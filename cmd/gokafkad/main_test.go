@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -34,4 +36,50 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("gokafkad %v: exit %d, want %d", tc.args, got, tc.want)
 		}
 	}
+}
+
+// --help prints to stdout, so that it pages and greps; a usage error
+// prints the usage to stderr.
+func TestHelpOutput(t *testing.T) {
+	for _, tc := range []struct {
+		arg            string
+		stdout, stderr bool // holds the usage
+	}{
+		{"--help", true, false},
+		{"--no-such-flag", false, true},
+	} {
+		out, errOut := captureOutput(t, func() { run([]string{tc.arg}) })
+		if got := strings.Contains(out, "Usage: gokafkad"); got != tc.stdout {
+			t.Errorf("gokafkad %s: usage on stdout %v, want %v", tc.arg, got, tc.stdout)
+		}
+		if got := strings.Contains(errOut, "Usage: gokafkad"); got != tc.stderr {
+			t.Errorf("gokafkad %s: usage on stderr %v, want %v", tc.arg, got, tc.stderr)
+		}
+	}
+}
+
+func captureOutput(t *testing.T, f func()) (stdout, stderr string) {
+	t.Helper()
+	dir := t.TempDir()
+	files := make([]*os.File, 2)
+	for i := range files {
+		var err error
+		if files[i], err = os.Create(filepath.Join(dir, fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		defer files[i].Close()
+	}
+	savedOut, savedErr := os.Stdout, os.Stderr
+	os.Stdout, os.Stderr = files[0], files[1]
+	f()
+	os.Stdout, os.Stderr = savedOut, savedErr
+	var out [2]string
+	for i, file := range files {
+		b, err := os.ReadFile(file.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = string(b)
+	}
+	return out[0], out[1]
 }
