@@ -364,7 +364,7 @@ func (e *recordErrors) Unwrap() error { return e.code }
 // timestamp). The summary decides; only a batch that may break a rule is
 // walked again, to name its records.
 func (b *Broker) checkRecords(topic *replication.Topic, batch []byte, h logstore.BatchHeader, sum logstore.RecordSummary, logAppend bool) error {
-	compacted := sum.NullKey && strings.Contains(b.topicValue(topic, "cleanup.policy"), "compact")
+	compacted := sum.NullKey && listHas(b.topicValue(topic, "cleanup.policy"), "compact")
 	clientAppendTime := h.TimestampType() == 1
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 	if !logAppend {

@@ -364,17 +364,38 @@ func TestCompactTopicWarns(t *testing.T) {
 	cl := newClient(t, b)
 	createTopic(t, cl, "plain", 1, nil)
 	createTopic(t, cl, "compacted", 1, map[string]string{"cleanup.policy": "compact"})
-	mu.Lock()
-	defer mu.Unlock()
-	var warned []string
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, "compaction is not performed yet") {
-			warned = append(warned, l)
+	warned := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		var w []string
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "compaction is not performed yet") {
+				w = append(w, l)
+			}
+		}
+		return w
+	}
+	if w := warned(); len(w) != 1 || !strings.Contains(w[0], "topic=compacted") {
+		t.Fatalf("want one warning, for the compacted topic: %q", w)
+	}
+
+	// A topic altered to compact-only warns once, when it becomes so.
+	alter := func(k, v string) {
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "plain"
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Op, c.Value = k, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(v)
+		rr.Configs = append(rr.Configs, c)
+		req.Resources = append(req.Resources, rr)
+		if code := request[*kmsg.IncrementalAlterConfigsResponse](t, cl, req).Resources[0].ErrorCode; code != 0 {
+			t.Fatalf("alter %s=%s: %v", k, v, kerr.ErrorForCode(code))
 		}
 	}
-	if len(warned) != 1 || !strings.Contains(warned[0], "topic=compacted") {
-		s := logs.String()
-		t.Fatalf("want one warning, for the compacted topic:\n%s", s)
+	alter("cleanup.policy", "compact")
+	alter("retention.ms", "1000")
+	if w := warned(); len(w) != 2 || !strings.Contains(w[1], "topic=plain") {
+		t.Fatalf("want a second warning, for the altered topic, and no third: %q", w)
 	}
 }
 

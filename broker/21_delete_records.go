@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -25,7 +24,7 @@ func (b *Broker) handleDeleteRecords(ctx context.Context, r *kmsg.DeleteRecordsR
 				// As Kafka: the group coordinator's log is not the user's
 				// to truncate (its offsets would go at the next load).
 				op.ErrorCode = kerr.InvalidTopicException.Code
-			} else if !strings.Contains(b.topicValueIn(st, t, "cleanup.policy"), "delete") {
+			} else if !listHas(b.topicValueIn(st, t, "cleanup.policy"), "delete") {
 				// As Kafka: only a topic whose policy deletes may lose its
 				// head; compaction alone keeps every key's latest record.
 				op.ErrorCode = kerr.PolicyViolation.Code

@@ -92,12 +92,16 @@ func (b *Broker) alterTopicConfigs(ctx context.Context, typ kmsg.ConfigResourceT
 	if validateOnly {
 		return nil
 	}
+	wasCompactOnly := b.compactOnly(b.node.Controller().State(), name)
 	_, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpAlterConfigs, Name: name, Configs: cfgs, ReplaceAll: replaceAll})
 	if errors.Is(err, replication.ErrUnknownTopic) {
 		return kafkaErrorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
 	}
 	if err != nil {
 		return kafkaErrorf(kerr.RequestTimedOut, "%v", err)
+	}
+	if !wasCompactOnly && b.compactOnly(b.node.Controller().State(), name) {
+		b.warnNoCompaction(name)
 	}
 	return nil
 }

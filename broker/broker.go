@@ -13,9 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -277,7 +275,7 @@ func (b *Broker) logConfig(st *replication.State, t *replication.Topic) logstore
 // Like Kafka, a topic whose cleanup.policy lacks "delete" (compact only, as
 // __consumer_offsets) is never trimmed by them.
 func (b *Broker) retention(st *replication.State, t *replication.Topic) (int64, int64) {
-	if !slices.Contains(strings.Split(b.topicValueIn(st, t, "cleanup.policy"), ","), "delete") {
+	if !listHas(b.topicValueIn(st, t, "cleanup.policy"), "delete") {
 		return -1, -1
 	}
 	return b.topicInt64In(st, t, "retention.ms"), b.topicInt64In(st, t, "retention.bytes")

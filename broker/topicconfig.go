@@ -55,21 +55,40 @@ func checkInt(min int64) func(string) error {
 	}
 }
 
+// checkEnum accepts exactly one of vals, as Kafka's ValidString: case
+// matters, and the broker reads the value as written (a codec's name, the
+// timestamp type), so "GZIP" or "gzip,lz4" accepted would be stored and
+// then mean something else.
 func checkEnum(vals ...string) func(string) error {
 	return func(v string) error {
-		for _, p := range strings.Split(v, ",") {
-			ok := false
-			for _, x := range vals {
-				if strings.EqualFold(strings.TrimSpace(p), x) {
-					ok = true
-				}
-			}
-			if !ok {
-				return fmt.Errorf("must be one of %s", strings.Join(vals, ", "))
+		if !slices.Contains(vals, v) {
+			return fmt.Errorf("must be one of %s", strings.Join(vals, ", "))
+		}
+		return nil
+	}
+}
+
+// checkList accepts a comma-separated list of vals (spaces around an
+// element are dropped, as Kafka parses a LIST), as Kafka's ValidList.
+func checkList(vals ...string) func(string) error {
+	return func(v string) error {
+		for _, e := range strings.Split(v, ",") {
+			if !slices.Contains(vals, strings.TrimSpace(e)) {
+				return fmt.Errorf("must be a comma-separated list of %s", strings.Join(vals, ", "))
 			}
 		}
 		return nil
 	}
+}
+
+// listHas reports whether the LIST value v holds x.
+func listHas(v, x string) bool {
+	for _, e := range strings.Split(v, ",") {
+		if strings.TrimSpace(e) == x {
+			return true
+		}
+	}
+	return false
 }
 
 // checkIntIn accepts an int in [lo, hi], or one of also.
@@ -140,7 +159,7 @@ func brokerDef(key string) func(*Config) string {
 // reported; the ones marked in docs/architecture.md as stored-only (such as
 // compaction) are kept for tools but not acted on yet.
 var topicConfigs = []topicConfigDef{
-	{name: "cleanup.policy", kafkaKey: "log.cleanup.policy", typ: kmsg.ConfigTypeList, def: constDef("delete"), check: checkEnum("delete", "compact"), doc: "delete or compact (compaction is stored, not yet performed)"},
+	{name: "cleanup.policy", kafkaKey: "log.cleanup.policy", typ: kmsg.ConfigTypeList, def: constDef("delete"), check: checkList("delete", "compact"), doc: "delete or compact (compaction is stored, not yet performed)"},
 	{name: "compression.gzip.level", typ: kmsg.ConfigTypeInt, brokerKey: "compression.gzip.level", check: checkIntIn(1, 9, -1), doc: "the gzip level of batches recompressed into gzip (compression.type=gzip); -1: gzip's default, 6"},
 	{name: "compression.lz4.level", typ: kmsg.ConfigTypeInt, brokerKey: "compression.lz4.level", check: checkIntIn(1, 17), doc: "the lz4 level of batches recompressed into lz4: 9 is lz4's fast compressor, as in Kafka, others its high-compression levels (above 9 compresses as 9)"},
 	{name: "compression.type", typ: kmsg.ConfigTypeString, brokerKey: "compression.type", check: checkEnum("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), doc: "the codec a batch is stored in: producer keeps the producer's, a codec's name recompresses the others into it"},

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -84,6 +85,69 @@ func TestKafkaTopicConfigsAccepted(t *testing.T) {
 	} {
 		if code := create("kc-bad", map[string]string{k: v}); code != kerr.InvalidConfig.Code {
 			t.Errorf("%s=%s: error %v, want INVALID_CONFIG", k, v, kerr.ErrorForCode(code))
+		}
+	}
+}
+
+// TestConfigEnumsExact: a key that takes one of a set of names takes it
+// exactly as Kafka's ValidString does (case matters, one name), and a list
+// takes only those names: each value the broker would accept and then read
+// as something else is refused, at topic and broker level.
+func TestConfigEnumsExact(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	create := func(name, k, v string) int16 {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 1, 1
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name, c.Value = k, kmsg.StringPtr(v)
+		rt.Configs = append(rt.Configs, c)
+		req.Topics = append(req.Topics, rt)
+		return request[*kmsg.CreateTopicsResponse](t, cl, req).Topics[0].ErrorCode
+	}
+	alterBroker := func(k, v string) int16 {
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, ""
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Op, c.Value = k, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(v)
+		rr.Configs = append(rr.Configs, c)
+		req.Resources = append(req.Resources, rr)
+		return request[*kmsg.IncrementalAlterConfigsResponse](t, cl, req).Resources[0].ErrorCode
+	}
+	for _, c := range []struct{ k, v string }{
+		{"message.timestamp.type", "logappendtime"},
+		{"message.timestamp.type", "CreateTime,LogAppendTime"},
+		{"compression.type", "GZIP"},
+		{"compression.type", "gzip,lz4"},
+		{"cleanup.policy", "COMPACT"},
+		{"cleanup.policy", "compact,remove"},
+	} {
+		if code := create("enum-bad", c.k, c.v); code != kerr.InvalidConfig.Code {
+			t.Errorf("topic %s=%s: %v, want INVALID_CONFIG", c.k, c.v, kerr.ErrorForCode(code))
+		}
+	}
+	for i, c := range []struct{ k, v string }{
+		{"message.timestamp.type", "LogAppendTime"},
+		{"compression.type", "gzip"},
+		{"cleanup.policy", "compact, delete"},
+	} {
+		if code := create(fmt.Sprintf("enum-ok-%d", i), c.k, c.v); code != 0 {
+			t.Errorf("topic %s=%s: %v", c.k, c.v, kerr.ErrorForCode(code))
+		}
+	}
+	if ms, _ := b.retention(b.node.Controller().State(), b.node.Controller().State().Topics["enum-ok-2"]); ms == -1 {
+		t.Errorf("cleanup.policy=\"compact, delete\": no time retention")
+	}
+	for _, c := range []struct{ k, v string }{
+		{"log.message.timestamp.type", "logappendtime"},
+		{"compression.type", "Zstd"},
+	} {
+		// INVALID_REQUEST: Kafka's answer to a bad broker value.
+		if code := alterBroker(c.k, c.v); code != kerr.InvalidRequest.Code {
+			t.Errorf("broker %s=%s: %v, want INVALID_REQUEST", c.k, c.v, kerr.ErrorForCode(code))
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/gokafka/gokafka/replication"
@@ -167,6 +166,23 @@ func assignReplicas(brokers []replication.BrokerInfo, salt, partitions, rf int) 
 	return out
 }
 
+// compactOnly reports whether a user's topic compacts without deleting
+// (cleanup.policy, its own or the broker's default).
+func (b *Broker) compactOnly(st *replication.State, name string) bool {
+	t := st.Topics[name]
+	if t == nil || t.Internal {
+		return false
+	}
+	v := b.topicValueIn(st, t, "cleanup.policy")
+	return listHas(v, "compact") && !listHas(v, "delete")
+}
+
+// warnNoCompaction says, as a topic becomes compact-only, what that means
+// here.
+func (b *Broker) warnNoCompaction(name string) {
+	b.logger.Warn("compaction is not performed yet: this topic keeps every record (cleanup.policy=compact turns time and size retention off, as in Kafka)", "topic", name)
+}
+
 // createTopic creates a validated topic and waits (bounded by ctx) until
 // every partition has a leader accepting produce and fetch.
 func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
@@ -179,8 +195,8 @@ func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
 		}
 		return kafkaErrorf(kerr.RequestTimedOut, "%v", err)
 	}
-	if v := t.Configs["cleanup.policy"]; !t.Internal && strings.Contains(v, "compact") && !strings.Contains(v, "delete") {
-		b.logger.Warn("compaction is not performed yet: this topic keeps every record (cleanup.policy=compact turns time and size retention off, as in Kafka)", "topic", t.Name)
+	if b.compactOnly(b.node.Controller().State(), t.Name) {
+		b.warnNoCompaction(t.Name)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
