@@ -92,6 +92,7 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 	var sess *fetchSession
 	var parts []fetchPart
 	incremental := false
+	now := time.Now()
 	switch {
 	case r.Version < 7 || (r.SessionID == 0 && r.SessionEpoch == -1):
 		// Sessionless full fetch.
@@ -101,43 +102,58 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 		if r.SessionID != 0 {
 			b.sessions.remove(r.SessionID)
 		}
-		sess = b.sessions.create()
-		sess.mu.Lock()
-		defer sess.mu.Unlock()
+		fs := &fetchSession{usesIDs: useIDs, parts: map[sessionPartKey]*sessionPart{}}
 		for _, rp := range reqParts {
 			if rp.bad == 0 {
-				sess.set(rp.key, rp.sp)
+				fs.set(rp.key, rp.sp)
 			}
 		}
+		fs.mu.Lock()
+		defer fs.mu.Unlock()
+		if b.sessions.create(fs, now) {
+			sess = fs
+		}
+		// Otherwise the cache is full of sessions it keeps: answered
+		// without one (session id 0), as Kafka does.
 	default:
-		sess = b.sessions.get(r.SessionID)
-		if sess == nil {
+		fs := b.sessions.get(r.SessionID, now)
+		if fs == nil {
 			resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 			return resp
 		}
-		sess.mu.Lock()
-		defer sess.mu.Unlock()
-		if sess.epoch != r.SessionEpoch {
+		fs.mu.Lock()
+		defer fs.mu.Unlock()
+		if fs.epoch != r.SessionEpoch {
 			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
 			return resp
 		}
-		incremental = true
+		if fs.usesIDs != useIDs {
+			// A session names topics by id (v13+) or by name, not both.
+			resp.ErrorCode = kerr.FetchSessionTopicIDError.Code
+			return resp
+		}
 		for _, rp := range reqParts {
 			if rp.bad == 0 {
-				sess.set(rp.key, rp.sp)
+				fs.set(rp.key, rp.sp)
 			}
 		}
 		for _, ft := range r.ForgottenTopics {
-			name := ft.Topic
-			if useIDs {
-				if t := st.ByID[ft.TopicID]; t != nil {
-					name = t.Name
+			for _, p := range ft.Partitions {
+				if useIDs {
+					fs.forgetID(ft.TopicID, p)
+				} else {
+					fs.forget(sessionPartKey{topic: ft.Topic, part: p})
 				}
 			}
-			for _, p := range ft.Partitions {
-				sess.forget(sessionPartKey{topic: name, part: p})
-			}
 		}
+		if len(fs.parts) == 0 {
+			// As Kafka: a session left with no partition is closed, and
+			// the fetch answered without one.
+			b.sessions.remove(fs.id)
+			break
+		}
+		b.sessions.resized(fs)
+		sess, incremental = fs, true
 	}
 	if sess != nil {
 		resp.SessionID = sess.id
@@ -160,6 +176,15 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 		fp := &parts[i]
 		if fp.errCode != 0 {
 			continue
+		}
+		if sess != nil && sess.usesIDs {
+			// The session's topic id must still be the topic's: one
+			// deleted and made again under its name is another log
+			// (KIP-516), whose records are not the client's next ones.
+			if t := st.Topics[fp.key.topic]; t != nil && t.ID != fp.sp.topicID {
+				fp.errCode = kerr.InconsistentTopicID.Code
+				continue
+			}
 		}
 		fp.part, fp.errCode = b.leaderReplica(st, fp.key.topic, fp.key.part, fp.sp.epoch)
 	}
@@ -234,9 +259,12 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 	// a client asking for 2 GiB gets 55 MiB, and the broker's memory stays
 	// bounded by what it chose.
 	maxBytes := int(r.MaxBytes)
-	if r.Version < 3 || maxBytes <= 0 || maxBytes > int(b.cfg.FetchMaxBytes) {
+	// A limit of 0 or less, as in Kafka, still gets the first batch (and
+	// no more): KIP-74 lets one batch through whatever the limit.
+	if r.Version < 3 || maxBytes > int(b.cfg.FetchMaxBytes) {
 		maxBytes = int(b.cfg.FetchMaxBytes)
 	}
+	maxBytes = max(maxBytes, 0)
 	st := b.node.Controller().State()
 	for i, fp := range parts {
 		o := &out[i]

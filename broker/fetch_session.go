@@ -3,6 +3,7 @@ package broker
 import (
 	"container/list"
 	"sync"
+	"time"
 
 	"github.com/gokafka/gokafka/replication"
 )
@@ -12,6 +13,15 @@ import (
 // gets back only partitions with news.
 
 const maxFetchSessions = 1000 // max.incremental.fetch.session.cache.slots
+
+// sessionEvictAfter is how long a session is safe from eviction, both since
+// it was last used and since it was made (Kafka's evictionMs): a full cache
+// takes a new session only in place of one idle that long, or of a smaller
+// one at least that old; otherwise the fetch is served without a session,
+// and every client in a session keeps it. Evicting the least recently used
+// session at once, as this cache did, had a 1001st consumer knock out a
+// live session, whose consumer made a new one that knocked out a third...
+const sessionEvictAfter = 120 * time.Second
 
 type sessionPartKey struct {
 	topic string
@@ -30,12 +40,18 @@ type sessionPart struct {
 }
 
 type fetchSession struct {
-	id    int32
-	epoch int32 // the epoch the next request must carry
-	parts map[sessionPartKey]*sessionPart
-	order []sessionPartKey // the order the client added partitions in
-	elem  *list.Element
-	mu    sync.Mutex // one request per session at a time
+	id      int32
+	epoch   int32 // the epoch the next request must carry
+	usesIDs bool  // made by fetch v13+, which names topics by id
+	parts   map[sessionPartKey]*sessionPart
+	order   []sessionPartKey // the order the client added partitions in
+	mu      sync.Mutex       // one request per session at a time
+
+	// The cache's, under fetchSessions.mu.
+	elem     *list.Element
+	created  time.Time
+	lastUsed time.Time
+	size     int // partitions, as of the last request
 }
 
 type fetchSessions struct {
@@ -49,12 +65,13 @@ func newFetchSessions() *fetchSessions {
 	return &fetchSessions{byID: map[int32]*fetchSession{}, lru: list.New(), nextID: 1}
 }
 
-func (s *fetchSessions) create() *fetchSession {
+// create caches fs, which holds its partitions, under a new id, and reports
+// whether there was room (see sessionEvictAfter).
+func (s *fetchSessions) create(fs *fetchSession, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.lru.Len() >= maxFetchSessions {
-		old := s.lru.Remove(s.lru.Back()).(*fetchSession)
-		delete(s.byID, old.id)
+	if len(s.byID) >= maxFetchSessions && !s.evictFor(len(fs.parts), now) {
+		return false
 	}
 	id := s.nextID
 	for {
@@ -67,34 +84,77 @@ func (s *fetchSessions) create() *fetchSession {
 		id++
 	}
 	s.nextID = id + 1
-	fs := &fetchSession{id: id, epoch: 0, parts: map[sessionPartKey]*sessionPart{}}
+	fs.id, fs.epoch = id, 0
+	fs.created, fs.lastUsed, fs.size = now, now, len(fs.parts)
 	fs.elem = s.lru.PushFront(fs)
 	s.byID[id] = fs
-	return fs
+	return true
 }
 
-func (s *fetchSessions) get(id int32) *fetchSession {
+// evictFor removes a session to make room for one of size partitions, as
+// Kafka's FetchSessionCache does: the least recently used if it has been
+// idle for sessionEvictAfter, or else the smallest of those made that long
+// ago if the new one is larger.
+func (s *fetchSessions) evictFor(size int, now time.Time) bool {
+	if back := s.lru.Back(); back != nil {
+		if old := back.Value.(*fetchSession); now.Sub(old.lastUsed) > sessionEvictAfter {
+			s.drop(old)
+			return true
+		}
+	}
+	var victim *fetchSession
+	for _, fs := range s.byID {
+		if now.Sub(fs.created) <= sessionEvictAfter {
+			continue
+		}
+		if victim == nil || fs.size < victim.size || fs.size == victim.size && fs.id < victim.id {
+			victim = fs
+		}
+	}
+	if victim == nil || size <= victim.size {
+		return false
+	}
+	s.drop(victim)
+	return true
+}
+
+func (s *fetchSessions) drop(fs *fetchSession) {
+	s.lru.Remove(fs.elem)
+	delete(s.byID, fs.id)
+}
+
+func (s *fetchSessions) get(id int32, now time.Time) *fetchSession {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fs := s.byID[id]
 	if fs != nil {
 		s.lru.MoveToFront(fs.elem)
+		fs.lastUsed = now
 	}
 	return fs
+}
+
+// resized records how many partitions fs holds now, which decides what it
+// may evict and be evicted by.
+func (s *fetchSessions) resized(fs *fetchSession) {
+	s.mu.Lock()
+	fs.size = len(fs.parts)
+	s.mu.Unlock()
 }
 
 func (s *fetchSessions) remove(id int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if fs := s.byID[id]; fs != nil {
-		s.lru.Remove(fs.elem)
-		delete(s.byID, id)
+		s.drop(fs)
 	}
 }
 
 func (fs *fetchSession) set(k sessionPartKey, p *sessionPart) {
 	if old, ok := fs.parts[k]; ok {
-		p.sentHW, p.sentLSO, p.sentStart, p.sent = old.sentHW, old.sentLSO, old.sentStart, old.sent
+		if old.topicID == p.topicID {
+			p.sentHW, p.sentLSO, p.sentStart, p.sent = old.sentHW, old.sentLSO, old.sentStart, old.sent
+		}
 	} else {
 		fs.order = append(fs.order, k)
 	}
@@ -110,6 +170,18 @@ func (fs *fetchSession) forget(k sessionPartKey) {
 		if o == k {
 			fs.order = append(fs.order[:i], fs.order[i+1:]...)
 			break
+		}
+	}
+}
+
+// forgetID forgets partition part of the topic with id, which a session
+// made by fetch v13+ names: the topic may since have been deleted, or
+// made again under its name with another id, whose partition it keeps.
+func (fs *fetchSession) forgetID(id replication.TopicID, part int32) {
+	for k, p := range fs.parts {
+		if k.part == part && p.topicID == id {
+			fs.forget(k)
+			return
 		}
 	}
 }

@@ -1,0 +1,190 @@
+package broker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gokafka/gokafka/replication"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// fetchByID is a fetch v13 of the topic with id.
+func fetchByID(sessionID, epoch int32, id replication.TopicID, parts map[int32]int64) *kmsg.FetchRequest {
+	req := fetchReq(13, sessionID, epoch, "", parts)
+	if len(req.Topics) > 0 {
+		req.Topics[0].TopicID = id
+	}
+	return req
+}
+
+// A session made by fetch v13 names its topics by id: once the topic is
+// deleted and made again under its name, the session's partition is the
+// old topic's, and an incremental fetch answers INCONSISTENT_TOPIC_ID, as
+// Kafka does, instead of serving the new topic's records under the old id.
+// Forgetting the old id's partition, and adding the new id's, then serves
+// the new topic.
+func TestFetchSessionTopicRecreated(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	adm := kadm.NewClient(cl)
+	createTopic(t, cl, "re", 1, nil)
+	now := time.Now().UnixMilli()
+	produceRaw(t, cl, "re", 0, -1, encodeBatch(now, -1, -1, -1, values(3, "old")))
+	oldID := b.node.Controller().State().Topics["re"].ID
+
+	full := rawRequest(t, b, fetchByID(0, 0, oldID, map[int32]int64{0: 3})).(*kmsg.FetchResponse)
+	if full.ErrorCode != 0 || full.SessionID <= 0 {
+		t.Fatalf("full fetch: %v session %d", kerr.ErrorForCode(full.ErrorCode), full.SessionID)
+	}
+	id := full.SessionID
+	if _, err := adm.DeleteTopics(t.Context(), "re"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return b.node.Controller().State().Topics["re"] == nil }, "topic deleted")
+	createTopic(t, cl, "re", 1, nil)
+	produceRaw(t, cl, "re", 0, -1, encodeBatch(now, -1, -1, -1, values(4, "new")))
+	newID := b.node.Controller().State().Topics["re"].ID
+
+	inc := rawRequest(t, b, fetchByID(id, 1, oldID, nil)).(*kmsg.FetchResponse)
+	if inc.ErrorCode != 0 || len(inc.Topics) != 1 || len(inc.Topics[0].Partitions) != 1 {
+		t.Fatalf("incremental after the topic was made again: %+v", inc)
+	}
+	rt := inc.Topics[0]
+	if p := rt.Partitions[0]; p.ErrorCode != kerr.InconsistentTopicID.Code || len(p.RecordBatches) != 0 || rt.TopicID != oldID {
+		t.Fatalf("partition of the old topic id %v: %v with %d bytes under id %v; want INCONSISTENT_TOPIC_ID and no records",
+			oldID, kerr.ErrorForCode(p.ErrorCode), len(p.RecordBatches), replication.TopicID(rt.TopicID))
+	}
+
+	swap := fetchByID(id, 2, newID, map[int32]int64{0: 0})
+	ft := kmsg.NewFetchRequestForgottenTopic()
+	ft.TopicID, ft.Partitions = oldID, []int32{0}
+	swap.ForgottenTopics = append(swap.ForgottenTopics, ft)
+	inc = rawRequest(t, b, swap).(*kmsg.FetchResponse)
+	if inc.ErrorCode != 0 || inc.SessionID != id || len(inc.Topics) != 1 {
+		t.Fatalf("incremental adding the new id and forgetting the old: %+v", inc)
+	}
+	if rt := inc.Topics[0]; rt.TopicID != newID || rt.Partitions[0].ErrorCode != 0 || rt.Partitions[0].HighWatermark != 4 || len(rt.Partitions[0].RecordBatches) == 0 {
+		t.Fatalf("new topic: id %v error %v hw %d", replication.TopicID(rt.TopicID), kerr.ErrorForCode(rt.Partitions[0].ErrorCode), rt.Partitions[0].HighWatermark)
+	}
+}
+
+// Kafka's session rules: a session that forgets its last partition is
+// closed, the fetch answered without one; a session belongs to fetches
+// that name topics by id (v13+) or by name, not to both.
+func TestFetchSessionClosedAndMixed(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "sc", 1, nil)
+	id := b.node.Controller().State().Topics["sc"].ID
+
+	byName := rawRequest(t, b, fetchReq(12, 0, 0, "sc", map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+	if byName.SessionID <= 0 {
+		t.Fatalf("full fetch v12: no session")
+	}
+	mixed := rawRequest(t, b, fetchByID(byName.SessionID, 1, id, nil)).(*kmsg.FetchResponse)
+	if mixed.ErrorCode != kerr.FetchSessionTopicIDError.Code {
+		t.Fatalf("v13 in a v12 session: %v, want FETCH_SESSION_TOPIC_ID_ERROR", kerr.ErrorForCode(mixed.ErrorCode))
+	}
+	byID := rawRequest(t, b, fetchByID(0, 0, id, map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+	mixed = rawRequest(t, b, fetchReq(12, byID.SessionID, 1, "sc", nil)).(*kmsg.FetchResponse)
+	if mixed.ErrorCode != kerr.FetchSessionTopicIDError.Code {
+		t.Fatalf("v12 in a v13 session: %v, want FETCH_SESSION_TOPIC_ID_ERROR", kerr.ErrorForCode(mixed.ErrorCode))
+	}
+
+	forget := fetchReq(12, byName.SessionID, 1, "sc", nil)
+	ft := kmsg.NewFetchRequestForgottenTopic()
+	ft.Topic, ft.Partitions = "sc", []int32{0}
+	forget.ForgottenTopics = append(forget.ForgottenTopics, ft)
+	emptied := rawRequest(t, b, forget).(*kmsg.FetchResponse)
+	if emptied.ErrorCode != 0 || emptied.SessionID != 0 {
+		t.Fatalf("session emptied: %v session %d, want no error and session 0", kerr.ErrorForCode(emptied.ErrorCode), emptied.SessionID)
+	}
+	after := rawRequest(t, b, fetchReq(12, byName.SessionID, 2, "sc", nil)).(*kmsg.FetchResponse)
+	if after.ErrorCode != kerr.FetchSessionIDNotFound.Code {
+		t.Fatalf("emptied session still open: %v", kerr.ErrorForCode(after.ErrorCode))
+	}
+}
+
+// A full cache takes a new session only in place of one idle for
+// sessionEvictAfter, or of a smaller one made that long ago; otherwise the
+// new fetch goes without a session and every cached one is kept.
+func TestFetchSessionCacheEviction(t *testing.T) {
+	s := newFetchSessions()
+	t0 := time.Unix(1_000_000, 0)
+	session := func(parts int) *fetchSession {
+		fs := &fetchSession{parts: map[sessionPartKey]*sessionPart{}}
+		for p := range parts {
+			fs.set(sessionPartKey{"t", int32(p)}, &sessionPart{})
+		}
+		return fs
+	}
+	var first *fetchSession
+	for i := range maxFetchSessions {
+		fs := session(2)
+		if !s.create(fs, t0) {
+			t.Fatalf("session %d not made in a cache with room", i)
+		}
+		if first == nil {
+			first = fs
+		}
+	}
+	if s.create(session(5), t0.Add(time.Second)) {
+		t.Fatal("a full cache of fresh sessions evicted one")
+	}
+	if s.get(first.id, t0.Add(time.Second)) != first {
+		t.Fatal("the least recently used fresh session is gone")
+	}
+
+	later := t0.Add(sessionEvictAfter + time.Second)
+	for id := range s.byID { // every session but one used just now
+		if id != first.id+1 {
+			s.get(id, later)
+		}
+	}
+	if !s.create(session(1), later) || s.byID[first.id+1] != nil {
+		t.Fatal("the session idle for longer than sessionEvictAfter was not the one evicted")
+	}
+	if s.create(session(2), later) {
+		t.Fatal("a session evicted one of the same size")
+	}
+	if !s.create(session(3), later) || len(s.byID) != maxFetchSessions {
+		t.Fatalf("a larger session did not take the place of an old smaller one (%d cached)", len(s.byID))
+	}
+}
+
+// A fetch limit of 0 still returns the first batch, and only it, as in
+// Kafka (KIP-74).
+func TestFetchMaxBytesZero(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "z", 2, nil)
+	now := time.Now().UnixMilli()
+	for p := int32(0); p < 2; p++ {
+		produceRaw(t, cl, "z", p, -1, encodeBatch(now, -1, -1, -1, values(2, "a")))
+		produceRaw(t, cl, "z", p, -1, encodeBatch(now, -1, -1, -1, values(2, "b")))
+	}
+	req := fetchReq(12, 0, -1, "z", map[int32]int64{0: 0, 1: 0})
+	req.MaxBytes = 0
+	resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+	batches := 0
+	for _, p := range resp.Topics[0].Partitions {
+		if p.ErrorCode != 0 {
+			t.Fatalf("partition %d: %v", p.Partition, kerr.ErrorForCode(p.ErrorCode))
+		}
+		var rb kmsg.RecordBatch
+		for rest := p.RecordBatches; len(rest) > 0; batches++ {
+			if err := rb.ReadFrom(rest); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[12+int(rb.Length):]
+		}
+	}
+	if batches != 1 {
+		t.Fatalf("max_bytes 0 returned %d batches, want 1", batches)
+	}
+}
