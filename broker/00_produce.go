@@ -33,9 +33,11 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 	if r.Acks != 0 && r.Acks != 1 && r.Acks != -1 {
 		return now(produceFailAll(r, kerr.InvalidRequiredAcks))
 	}
-	if r.TransactionID != nil {
+	if r.TransactionID != nil || hasTransactionalBatch(r) {
 		// Transactions arrive with their own issue; until then no producer
 		// can hold a transactional id here (InitProducerID refuses them).
+		// A transactional batch without one is refused likewise, whole,
+		// as Kafka does.
 		resp := produceFailAll(r, kerr.TransactionalIDAuthorizationFailed)
 		if r.Acks == 0 {
 			return now(protocol.Hangup(resp, "produce with acks=0 failed: transactional id"))
@@ -213,6 +215,19 @@ func produceFailAll(r *kmsg.ProduceRequest, code *kerr.Error) *kmsg.ProduceRespo
 	return resp
 }
 
+// hasTransactionalBatch reports whether a partition's first batch is
+// transactional, as Kafka's ProduceRequest.hasTransactionalRecords.
+func hasTransactionalBatch(r *kmsg.ProduceRequest) bool {
+	for _, rt := range r.Topics {
+		for _, rp := range rt.Partitions {
+			if h, err := logstore.ParseBatchHeader(rp.Records); err == nil && h.IsTransactional() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // checkProduce validates one partition's records as Kafka does and returns
 // the batch to append. appendTime is the LogAppendTime stamped, or -1.
 func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.ProduceRequestTopicPartition) (batch []byte, h logstore.BatchHeader, appendTime int64, err error) {
@@ -278,8 +293,10 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 	if h.IsControl() {
 		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "clients may not write control batches")
 	}
-	if h.IsTransactional() {
-		return nil, h, -1, kafkaErrorf(kerr.InvalidTxnState, "transactions are not supported yet")
+	if h.BaseOffset != 0 {
+		// As Kafka: the broker assigns offsets, and a client's batch
+		// starts at 0.
+		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "the base offset of a produced batch must be 0, got %d", h.BaseOffset)
 	}
 	if h.ProducerID >= 0 && h.BaseSequence < 0 {
 		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "idempotent batch without a sequence")

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"testing"
@@ -94,6 +95,26 @@ func TestProduceErrors(t *testing.T) {
 		fixCRC(zstd)
 		if code := rawProduce(6, -1, zstd); code != kerr.UnsupportedCompressionType.Code {
 			t.Fatalf("error %v, want UNSUPPORTED_COMPRESSION_TYPE", kerr.ErrorForCode(code))
+		}
+	})
+	// The broker assigns offsets: a batch must start at 0, as in Kafka.
+	t.Run("base offset", func(t *testing.T) {
+		for _, base := range []int64{5, -1} {
+			moved := append([]byte(nil), good...)
+			binary.BigEndian.PutUint64(moved, uint64(base)) // the base offset is outside the CRC
+			if code := rawProduce(9, -1, moved); code != kerr.InvalidRecord.Code {
+				t.Fatalf("base offset %d: error %v, want INVALID_RECORD", base, kerr.ErrorForCode(code))
+			}
+		}
+	})
+	// A transactional batch without a transactional id: the whole request
+	// is refused, as Kafka does.
+	t.Run("transactional without id", func(t *testing.T) {
+		txn := append([]byte(nil), good...)
+		txn[22] |= 0x10 // attributes (offset 21, int16): transactional
+		fixCRC(txn)
+		if code := rawProduce(9, -1, txn); code != kerr.TransactionalIDAuthorizationFailed.Code {
+			t.Fatalf("error %v, want TRANSACTIONAL_ID_AUTHORIZATION_FAILED", kerr.ErrorForCode(code))
 		}
 	})
 	// The partition still works and nothing bad was stored.
