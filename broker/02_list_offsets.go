@@ -11,8 +11,25 @@ const (
 	listEarliest      = -2
 	listMaxTimestamp  = -3 // KIP-734
 	listEarliestLocal = -4 // KIP-405: no tiered storage, same as earliest
-	listLatestTiered  = -5 // KIP-1005: no tiered storage, same as earliest - 1
+	listLatestTiered  = -5 // KIP-1005: no tiered storage, so no offset (-1)
 )
+
+// listTimestampSupported reports whether a ListOffsets version takes the
+// timestamp, as Kafka checks it: each special value from the version that
+// brought it, any other negative one never.
+func listTimestampSupported(version int16, ts int64) bool {
+	switch ts {
+	case listLatest, listEarliest:
+		return true
+	case listMaxTimestamp:
+		return version >= 7
+	case listEarliestLocal:
+		return version >= 8
+	case listLatestTiered:
+		return version >= 9
+	}
+	return ts >= 0
+}
 
 func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
@@ -46,37 +63,38 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) kmsg.Response {
 			}
 			p, code := b.leaderReplica(st, rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
 			op.ErrorCode = code
+			if p != nil && !listTimestampSupported(r.Version, rp.Timestamp) {
+				op.ErrorCode = kerr.UnsupportedVersion.Code
+				p = nil
+			}
 			if p != nil {
+				// Each answer carries the leader epoch its offset was
+				// written in, as Kafka's does: the current one for the
+				// end, the log's epochs for the rest.
 				hw := p.HighWatermark()
-				epoch := p.LeaderEpoch()
 				switch rp.Timestamp {
 				case listLatest:
-					op.Offset = hw
+					op.Offset, op.LeaderEpoch = hw, p.LeaderEpoch()
 				case listEarliest, listEarliestLocal:
 					op.Offset = p.LogStartOffset()
+					op.LeaderEpoch = p.Log().EpochAt(op.Offset)
 				case listLatestTiered:
-					op.Offset = p.LogStartOffset() - 1
+					// Nothing is tiered: no offset, as Kafka answers
+					// without tiered storage.
 				case listMaxTimestamp:
 					if off, ts, ok := p.Log().MaxTimestamp(); ok && off < hw {
 						op.Offset, op.Timestamp = off, ts
+						op.LeaderEpoch = p.Log().EpochAt(off)
 					}
 				default:
-					if rp.Timestamp < 0 {
-						op.ErrorCode = kerr.InvalidRequest.Code
-						break
-					}
 					if off, ts, ok := p.Log().OffsetForTime(rp.Timestamp); ok && off < hw {
 						op.Offset, op.Timestamp = off, ts
-					} else {
+						op.LeaderEpoch = p.Log().EpochAt(off)
+					} else if r.Version == 0 {
 						// No record at or after the time: Kafka answers -1
 						// (v1+); older clients expect the end offset.
-						if r.Version == 0 {
-							op.Offset = hw
-						}
+						op.Offset = hw
 					}
-				}
-				if op.ErrorCode == 0 && op.Offset >= 0 {
-					op.LeaderEpoch = epoch
 				}
 				if r.Version == 0 && op.ErrorCode == 0 {
 					op.OldStyleOffsets = []int64{op.Offset}

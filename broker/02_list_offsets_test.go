@@ -148,3 +148,61 @@ func TestDeleteRecords(t *testing.T) {
 		t.Fatalf("earliest after restart: %d", p.Offset)
 	}
 }
+
+// Each special timestamp from the version that brought it, as Kafka checks
+// them; LATEST_TIERED (-5) finds nothing without tiered storage; and an
+// offset's leader epoch is the one it was written in, which a restart
+// moves on from.
+func TestListOffsetsVersionsAndEpochs(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	cl := newClient(t, b)
+	createTopic(t, cl, "le", 1, nil)
+	t0 := time.Now().Add(-time.Hour).UnixMilli()
+	produceRaw(t, cl, "le", 0, -1, encodeBatch(t0, -1, -1, -1, values(2, "a")))
+	first := b.node.Partition("le", 0).LeaderEpoch()
+	cl.Close()
+	b.Close()
+
+	b = startBroker(t, dir, nil)
+	defer b.Close()
+	cl = newClient(t, b)
+	waitFor(t, func() bool { p := b.node.Partition("le", 0); return p != nil && p.Ready() }, "partition ready")
+	produceRaw(t, cl, "le", 0, -1, encodeBatch(t0+1000, -1, -1, -1, values(2, "b")))
+	second := b.node.Partition("le", 0).LeaderEpoch()
+	if second <= first {
+		t.Fatalf("leader epoch %d after a restart, was %d", second, first)
+	}
+
+	for _, tc := range []struct {
+		name      string
+		version   int16
+		ts        int64
+		code      int16
+		offset    int64
+		epoch     int32
+		checkMore bool
+	}{
+		{"earliest", 9, -2, 0, 0, first, true},
+		{"earliest local", 9, -4, 0, 0, first, true},
+		{"latest", 9, -1, 0, 4, second, true},
+		{"latest tiered", 9, -5, 0, -1, -1, true},
+		{"by time, first batch", 9, t0, 0, 0, first, true},
+		{"by time, second batch", 9, t0 + 1000, 0, 2, second, true},
+		{"max timestamp", 9, -3, 0, 2, second, true},
+		{"max timestamp before v7", 6, -3, kerr.UnsupportedVersion.Code, 0, 0, false},
+		{"earliest local before v8", 7, -4, kerr.UnsupportedVersion.Code, 0, 0, false},
+		{"latest tiered before v9", 8, -5, kerr.UnsupportedVersion.Code, 0, 0, false},
+		{"unknown negative", 9, -6, kerr.UnsupportedVersion.Code, 0, 0, false},
+		{"v0 below earliest", 0, -3, kerr.UnsupportedVersion.Code, 0, 0, false},
+	} {
+		p := listOffsets(t, b, tc.version, "le", tc.ts)
+		if p.ErrorCode != tc.code {
+			t.Errorf("%s: error %v, want %v", tc.name, kerr.ErrorForCode(p.ErrorCode), kerr.ErrorForCode(tc.code))
+			continue
+		}
+		if tc.checkMore && (p.Offset != tc.offset || p.LeaderEpoch != tc.epoch) {
+			t.Errorf("%s: offset %d epoch %d, want %d in epoch %d", tc.name, p.Offset, p.LeaderEpoch, tc.offset, tc.epoch)
+		}
+	}
+}

@@ -195,6 +195,18 @@ func (l *Log) MaxTimestamp() (int64, int64, bool) {
 	return l.OffsetForTime(maxTs)
 }
 
+// EpochAt is the leader epoch offset was written in: that of the latest
+// epoch starting at or before it, or -1 when the log knows none so early.
+func (l *Log) EpochAt(offset int64) int32 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	i := sort.Search(len(l.epochs), func(i int) bool { return l.epochs[i].start > offset }) - 1
+	if i < 0 {
+		return -1
+	}
+	return l.epochs[i].epoch
+}
+
 // EpochEndOffset answers OffsetForLeaderEpoch: the largest epoch <= epoch
 // present in the log and the offset where it ends (the start of the next
 // epoch, or EndOffset for the latest). An epoch older than every one in
