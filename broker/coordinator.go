@@ -340,8 +340,8 @@ func (c *coordinator) shardFor(group string) (*groups.Shard, *kerr.Error) {
 	}
 	idx := shardIndex(group, n)
 	c.mu.Lock()
-	st := c.shards[idx]
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	st := c.shards[idx] // and st.shard, which load sets, under c.mu
 	switch {
 	case st == nil:
 		return nil, kerr.NotCoordinator
