@@ -23,15 +23,13 @@ type fetchPart struct {
 }
 
 func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg.FetchRequest) protocol.Reply {
-	ch := make(chan kmsg.Response, 1)
-	go func() {
+	return goReply(func() kmsg.Response {
 		bufs := new(fetchBufs)
 		resp := b.fetch(ctx, r, bufs)
 		// The response's records point into bufs until they are written.
 		req.AfterWrite = bufs.release
-		ch <- resp
-	}()
-	return func() kmsg.Response { return <-ch }
+		return resp
+	})
 }
 
 // fetchBufs are the pooled buffers one fetch reads records into, one per
@@ -236,6 +234,7 @@ type fetchOut struct {
 	errCode        int16
 	hw, lso, start int64
 	records        []byte
+	count          int64 // records read from the log (before any down-conversion)
 	include        bool
 }
 
@@ -322,6 +321,7 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 				recs = nil
 				o.errCode, o.hw, o.lso, o.start = kerr.UnsupportedCompressionType.Code, -1, -1, -1
 			}
+			o.count = logstore.CountRecords(recs)
 			if r.Version < 4 && len(recs) > 0 {
 				// As Kafka 3.x: fetch v0–v3 predates magic-2 batches, so
 				// the records go as messages of magic 0 (v0–v1) or 1.
@@ -385,7 +385,7 @@ func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []f
 		}
 		if len(o.records) > 0 {
 			b.metrics.bytesOut.WithLabelValues(fp.key.topic).Add(float64(len(o.records)))
-			b.metrics.recordsOut.WithLabelValues(fp.key.topic).Add(float64(logstore.CountRecords(o.records)))
+			b.metrics.recordsOut.WithLabelValues(fp.key.topic).Add(float64(o.count))
 		}
 		resp.Topics[ti].Partitions = append(resp.Topics[ti].Partitions, rp)
 		if b.logger.Enabled(context.Background(), slog.LevelDebug) {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -367,7 +368,33 @@ func now(resp kmsg.Response) protocol.Reply { return func() kmsg.Response { retu
 // requests on the connection are read meanwhile; protocol keeps responses in
 // order.
 func (b *Broker) async(ctx context.Context, fn func() kmsg.Response) protocol.Reply {
-	ch := make(chan kmsg.Response, 1)
-	go func() { ch <- fn() }()
-	return func() kmsg.Response { return <-ch }
+	return goReply(fn)
+}
+
+// goReply runs fn on a goroutine of its own and returns the Reply that
+// waits for its response. A panic in fn goes, with its stack, to the
+// Reply, which protocol turns into a log line and the end of this one
+// connection: the broker goes on serving everyone else, where a panic on
+// a goroutine of its own would end the process.
+func goReply(fn func() kmsg.Response) protocol.Reply {
+	type result struct {
+		resp     kmsg.Response
+		panicked any
+	}
+	ch := make(chan result, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				ch <- result{panicked: fmt.Sprintf("%v\n%s", r, debug.Stack())}
+			}
+		}()
+		ch <- result{resp: fn()}
+	}()
+	return func() kmsg.Response {
+		r := <-ch
+		if r.panicked != nil {
+			panic(r.panicked)
+		}
+		return r.resp
+	}
 }

@@ -108,3 +108,18 @@ func TestAdvertiseWildcardListen(t *testing.T) {
 		t.Errorf("error %q does not name advertised.listeners", err)
 	}
 }
+
+// A panic on a handler's own goroutine reaches its Reply, where protocol
+// recovers it and closes that connection only, instead of ending the
+// process.
+func TestGoReplyCarriesPanic(t *testing.T) {
+	reply := goReply(func() kmsg.Response { panic("boom") })
+	defer func() {
+		r := recover()
+		if s, _ := r.(string); !strings.Contains(s, "boom") || !strings.Contains(s, "TestGoReplyCarriesPanic") {
+			t.Fatalf("Reply panicked with %v; want the handler's panic and its stack", r)
+		}
+	}()
+	reply()
+	t.Fatal("Reply returned")
+}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -210,4 +211,42 @@ func TestOldMessageFormatErrors(t *testing.T) {
 	if fmt.Sprint(offsets) != "[1 2]" {
 		t.Fatalf("fetch v0 from offset 1 got offsets %v", offsets)
 	}
+}
+
+// A fetch v0-v3 of records whose down-converted bytes, read as a batch
+// header, give a negative record count: the broker used to count them
+// after the conversion, and the records-out counter's panic on a negative
+// increment ended the process. Now they are counted before it, as stored.
+func TestOldFetchCountsStoredRecords(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "oldcount", 1, nil)
+	value := bytes.Repeat([]byte{0xff}, 100)
+	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, -1, []testRecord{{value: value}})
+	if rp := produceRaw(t, cl, "oldcount", 0, -1, batch); rp.ErrorCode != 0 {
+		t.Fatal(kerr.ErrorForCode(rp.ErrorCode))
+	}
+	for _, v := range []int16{0, 1, 2, 3} {
+		resp := rawRequest(t, b, fetchReq(v, 0, -1, "oldcount", map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+		if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || len(p.RecordBatches) == 0 {
+			t.Fatalf("fetch v%d: %v, %d bytes", v, kerr.ErrorForCode(p.ErrorCode), len(p.RecordBatches))
+		}
+	}
+	mfs, err := b.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "gokafka_topic_records_out_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if got := m.GetCounter().GetValue(); got != 4 {
+				t.Errorf("records out %v, want 4 (one record, fetched four times)", got)
+			}
+			return
+		}
+	}
+	t.Fatal("no records-out counter")
 }

@@ -504,7 +504,9 @@ func CountRecords(b []byte) int64 {
 		if size < BatchHeaderSize || size > len(b) {
 			break
 		}
-		n += int64(int32(binary.BigEndian.Uint32(b[57:61])))
+		if c := int32(binary.BigEndian.Uint32(b[57:61])); b[offMagic] == 2 && c > 0 {
+			n += int64(c) // never negative: it feeds counters
+		}
 		b = b[size:]
 	}
 	return n
