@@ -24,6 +24,13 @@ type fetchPart struct {
 
 func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg.FetchRequest) protocol.Reply {
 	return goReply(func() kmsg.Response {
+		if req.Earlier != nil {
+			select {
+			case <-req.Earlier:
+			case <-ctx.Done():
+				return r.ResponseKind()
+			}
+		}
 		bufs := new(fetchBufs)
 		resp := b.fetch(ctx, r, bufs)
 		// The response's records point into bufs until they are written.

@@ -44,8 +44,10 @@ type Config struct {
 	// read and no response written for this long, and nothing outstanding,
 	// is closed. Default 10 minutes; negative disables it.
 	IdleTimeout time.Duration
-	// WriteTimeout bounds each response write, so a client that stops
-	// reading cannot pin the connection's goroutines. Default 30 s.
+	// WriteTimeout closes a connection whose client reads nothing of a
+	// response for this long (no 256 KiB of it written), so that one that
+	// stops reading cannot pin the connection's goroutines; a slow reader
+	// that keeps reading is served. Default 30 s.
 	WriteTimeout time.Duration
 	// MaxInFlight bounds the requests of one connection read ahead of their
 	// responses. Default 32.

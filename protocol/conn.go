@@ -58,6 +58,7 @@ type pending struct {
 	resp        kmsg.Response // nil: send nothing
 	failed      bool          // the Reply panicked; the connection is closing
 	req         *Request      // for AfterWrite, read once done is closed
+	written     chan struct{} // closed once the writer is done with it (written or nothing to send)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -130,6 +131,8 @@ func (c *conn) logEnd(err error) {
 // nil when the connection was closed by us.
 func (c *conn) readLoop() error {
 	br := bufio.NewReaderSize(idleReader{c}, 64<<10)
+	lastWritten := make(chan struct{}) // the previous request's pending.written
+	close(lastWritten)
 	for {
 		select {
 		case c.slots <- struct{}{}:
@@ -152,7 +155,9 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		req.Conn, req.Received, req.frame = c.info, received, frame
+		req.Earlier = lastWritten
 		p := &pending{
+			written:     make(chan struct{}),
 			key:         req.Key,
 			version:     req.Version,
 			reqVersion:  req.Version,
@@ -161,6 +166,7 @@ func (c *conn) readLoop() error {
 			done:        make(chan struct{}),
 			req:         req,
 		}
+		lastWritten = p.written
 
 		if req.Key == apiVersionsKey {
 			p.resp = c.s.apiVersions(req, unsupported, c.log)
@@ -252,8 +258,7 @@ func (c *conn) writeLoop() {
 				pooled = true
 			}
 			buf = appendResponse(buf[:0], p.correlation, p.resp)
-			c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-			if _, err := c.nc.Write(buf); err != nil {
+			if err := c.write(buf); err != nil {
 				if c.ctx.Err() == nil {
 					c.log.Info("closing connection: write failed", "err", err)
 				}
@@ -270,6 +275,7 @@ func (c *conn) writeLoop() {
 				f()
 			}
 		}
+		close(p.written)
 		now := time.Now()
 		c.lastActive.Store(now.UnixNano())
 		if o := c.s.cfg.Observer; o != nil {
@@ -277,6 +283,27 @@ func (c *conn) writeLoop() {
 		}
 		<-c.slots
 	}
+}
+
+// writeChunk is how much of a response goes to the socket under one write
+// deadline: a client that takes WriteTimeout to read this much is gone, one
+// that keeps reading, however slowly, is served (Kafka closes a connection
+// only when nothing moves on it).
+const writeChunk = 256 << 10
+
+// write writes b, failing once WriteTimeout passes with no writeChunk
+// written.
+func (c *conn) write(b []byte) error {
+	for len(b) > 0 {
+		n := min(len(b), writeChunk)
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+		if _, err := c.nc.Write(b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
+		c.lastActive.Store(time.Now().UnixNano())
+	}
+	return nil
 }
 
 // idleReader reads the socket, enforcing the idle timeout: a read deadline

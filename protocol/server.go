@@ -35,6 +35,14 @@ type Request struct {
 	// run when the connection dies first.
 	AfterWrite func()
 
+	// Earlier is closed once the responses to every earlier request on the
+	// connection are written. A Reply whose response is large (a fetch)
+	// waits for it before building one, so that a connection holds one
+	// such response at a time, as Kafka, which reads a connection's next
+	// request only once the previous response is sent: a client that
+	// pipelines fetches and reads no response pins one, not MaxInFlight.
+	Earlier <-chan struct{}
+
 	frame []byte // the buffer Body aliases
 }
 

@@ -3,6 +3,7 @@ package protocol
 import (
 	"context"
 	"encoding/binary"
+	"io"
 	"math"
 	"net"
 	"slices"
@@ -533,5 +534,88 @@ func TestClientResetLoggedAtDebug(t *testing.T) {
 	log := logs.String()
 	if !strings.Contains(log, `level=DEBUG msg="connection reset by the client"`) || strings.Contains(log, "level=WARN") {
 		t.Fatalf("want the reset logged at debug and no warning:\n%s", log)
+	}
+}
+
+// Request.Earlier closes only once every earlier response of the
+// connection is written, so a Reply can wait to build a large response
+// until the connection holds no other.
+func TestEarlierResponsesWritten(t *testing.T) {
+	release := make(chan struct{})
+	earlier := make(chan (<-chan struct{}), 2)
+	var s *Server
+	s, _ = startServer(t, Config{}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+		earlier <- req.Earlier
+		first := req.CorrelationID == 1
+		return func() kmsg.Response {
+			if first {
+				<-release
+			}
+			return metadataResponse(s, req)
+		}
+	}))
+	c := dial(t, s)
+	var frames []byte
+	frames = appendRequest(frames, metadataRequest(9, "a"), 1)
+	frames = appendRequest(frames, metadataRequest(9, "b"), 2)
+	writeAll(t, c, frames)
+	first, second := <-earlier, <-earlier
+	select {
+	case <-first:
+	default:
+		t.Fatal("the first request's Earlier is not closed")
+	}
+	select {
+	case <-second:
+		t.Fatal("the second request's Earlier closed before the first response was written")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	readAndDecode(t, c, metadataRequest(9, ""), 1)
+	select {
+	case <-second:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second request's Earlier did not close once the first response was written")
+	}
+	readAndDecode(t, c, metadataRequest(9, ""), 2)
+}
+
+// A client that reads a large response slowly, but keeps reading, gets it
+// whole: WriteTimeout bounds a write that makes no progress, not the
+// whole response.
+func TestSlowReaderServed(t *testing.T) {
+	const topics, nameLen = 16 << 10, 1000 // a response of about 16 MiB
+	var s *Server
+	s, _ = startServer(t, Config{WriteTimeout: 500 * time.Millisecond}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+		return func() kmsg.Response {
+			resp := metadataResponse(s, req).(*kmsg.MetadataResponse)
+			name := strings.Repeat("x", nameLen)
+			for range topics {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.Topic = &name
+				resp.Topics = append(resp.Topics, mt)
+			}
+			return resp
+		}
+	}))
+	c := dial(t, s)
+	c.(*net.TCPConn).SetReadBuffer(64 << 10)
+	writeAll(t, c, appendRequest(nil, metadataRequest(9, "t"), 1))
+	// 128 KiB every 40 ms: about 3 MiB/s, so the response takes about 5 s
+	// to read, ten times the write timeout.
+	buf := make([]byte, 128<<10)
+	total, want := 0, topics*nameLen
+	deadline := time.Now().Add(60 * time.Second)
+	for total < want && time.Now().Before(deadline) {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := io.ReadFull(c, buf)
+		total += n
+		if err != nil {
+			t.Fatalf("after %d bytes of a %d-byte response: %v", total, want, err)
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+	if total < want {
+		t.Fatalf("read %d bytes of %d", total, want)
 	}
 }
