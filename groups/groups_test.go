@@ -295,6 +295,14 @@ func TestStaticMemberRestartWithoutRebalance(t *testing.T) {
 	if lr.ErrorCode != 0 || lr.LeaderID != lr.MemberID || !lr.SkipAssignment || len(lr.Members) != 2 || e.info("g").State != "Stable" {
 		t.Fatalf("leader restart %+v", lr)
 	}
+	// Again below v9, which cannot say "skip": it is told the leader's
+	// id from before its restart, and no members, so that it does not
+	// assign (as Kafka).
+	before := lr.MemberID
+	lr = e.join(joinReq("g", joinOpt{version: 8, instance: kmsg.StringPtr("inst-0")}))
+	if lr.ErrorCode != 0 || lr.MemberID == before || lr.LeaderID != before || lr.SkipAssignment || len(lr.Members) != 0 || e.info("g").State != "Stable" {
+		t.Fatalf("leader restart at v8: member %s leader %s skip %v members %d (was %s)", lr.MemberID, lr.LeaderID, lr.SkipAssignment, len(lr.Members), before)
+	}
 
 	// A restart with no protocol in common with the group is refused.
 	bad := e.join(joinReq("g", joinOpt{version: 5, instance: inst, protocols: []string{"sticky"}}))
@@ -421,6 +429,26 @@ func TestSimpleCommitsAndMemberCommits(t *testing.T) {
 	if e.fetch("simple", "t1", 0).Offset != 42 || e.fetch("simple", "t1", 1).Offset != 51 {
 		t.Fatal("oversized commit changed the offset")
 	}
+}
+
+// A consumer that assigns its own partitions commits with no generation,
+// and may send its member id or group.instance.id (librdkafka, sarama with
+// an instance id configured): on a group with no members Kafka takes the
+// commit, whatever the ids, and so does this coordinator. With members,
+// only they commit.
+func TestManualAssignmentCommitWithIDs(t *testing.T) {
+	e := newEnv(t, nil)
+	wantCode(t, "member id, no generation", e.commit("manual", "some-member", -1, "t1", 0, 10), nil)
+	r := kmsg.NewPtrOffsetCommitRequest()
+	r.Version, r.Group, r.Generation, r.InstanceID = 8, "manual", -1, kmsg.StringPtr("inst-1")
+	r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t1", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 1, Offset: 11}}}}
+	wantCode(t, "instance id, no generation", e.s.OffsetCommit(context.Background(), r).Topics[0].Partitions[0].ErrorCode, nil)
+	if e.fetch("manual", "t1", 0).Offset != 10 || e.fetch("manual", "t1", 1).Offset != 11 {
+		t.Fatal("commits of a manually assigned consumer not stored")
+	}
+	f := e.form("formed", 1, false)
+	wantCode(t, "member id, no generation, group with members", e.commit("formed", "some-member", -1, "t1", 0, 1), kerr.UnknownMemberID)
+	wantCode(t, "the member, no generation", e.commit("formed", f.members[0], -1, "t1", 0, 1), kerr.IllegalGeneration)
 }
 
 func TestCommitDuringCompletingRebalance(t *testing.T) {

@@ -225,6 +225,7 @@ func (s *Shard) replaceStatic(g *group, m *member, j joiner) (<-chan *kmsg.JoinG
 	}
 	oldProtocols, oldSession, oldRebalance := m.protocols, m.sessionTimeout, m.rebalanceTimeout
 	newID := newMemberID(*j.instanceID)
+	oldLeader := g.leader
 	g.renameMember(m, newID)
 	s.log.Info("static member replaced", "group", g.id, "instance_id", *j.instanceID, "old_member", oldID, "member", newID)
 
@@ -254,7 +255,16 @@ func (s *Shard) replaceStatic(g *group, m *member, j joiner) (<-chan *kmsg.JoinG
 			}
 			resp := g.joinResponse(m)
 			resp.MemberID = newID
-			resp.SkipAssignment = newID == g.leader // KIP-814: the leader must not reassign
+			if j.req.Version >= 9 {
+				resp.SkipAssignment = newID == g.leader // KIP-814: the leader must not reassign
+			} else {
+				// As Kafka: a client that cannot be told to skip its
+				// assignment is told the leader's id from before the
+				// replacement, and no members, so that a restarted
+				// leader does not take itself for the leader and run an
+				// assignment the stable group would ignore.
+				resp.LeaderID, resp.Members = oldLeader, nil
+			}
 			ch <- resp
 		})
 		return ch, nil

@@ -82,7 +82,12 @@ func (s *Shard) commit(req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitRes
 		return kerr.CoordinatorNotAvailable.Code, nil
 	}
 	var m *member
-	if req.Generation >= 0 || req.MemberID != "" || instanceID != nil {
+	switch {
+	case req.Generation < 0 && g.state == stateEmpty:
+		// As Kafka: no generation, on a group with no members, is the
+		// admin client or a consumer assigning its own partitions, which
+		// may send its member or instance id, and is taken as it is.
+	case req.Generation >= 0 || req.MemberID != "" || instanceID != nil:
 		if code := g.validateMember(req.MemberID, instanceID); code != 0 {
 			return code, nil
 		}
@@ -90,7 +95,7 @@ func (s *Shard) commit(req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitRes
 			return kerr.IllegalGeneration.Code, nil
 		}
 		m = g.members[req.MemberID]
-	} else if g.state != stateEmpty {
+	default:
 		// Only members commit to a group with members.
 		return kerr.UnknownMemberID.Code, nil
 	}
