@@ -48,7 +48,7 @@ func bootstrapGroup(logger *slog.Logger, conf *raft.Config, logs raft.LogStore, 
 		return err
 	}
 	if has {
-		logger.Warn("raft group's first start was interrupted (a crash between saving its first term and its configuration); starting it again")
+		logger.Warn("raft group's first start was interrupted (a crash or an error between saving its first term and its configuration); starting it again")
 		if err := stable.SetUint64(keyCurrentTerm, 0); err != nil {
 			return fmt.Errorf("clear the term of an interrupted bootstrap: %w", err)
 		}

@@ -75,9 +75,13 @@ type Node struct {
 
 	mu         sync.Mutex
 	partitions map[string]map[int32]*Partition // topic -> index -> replica
-	readyCh    chan struct{}                   // closed and replaced on any readiness change
-	pidNext    int64                           // next producer id of the block held
-	pidEnd     int64
+	// failed holds the replicas whose start failed (out of file
+	// descriptors, say), with their topic's id: reconcile starts them
+	// again, and removes their directories once their topic is gone.
+	failed  map[partKey]TopicID
+	readyCh chan struct{} // closed and replaced on any readiness change
+	pidNext int64         // next producer id of the block held
+	pidEnd  int64
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -112,6 +116,7 @@ func StartNode(cfg Config) (*Node, error) {
 		cfg:        cfg,
 		logger:     cfg.Logger,
 		partitions: map[string]map[int32]*Partition{},
+		failed:     map[partKey]TopicID{},
 		readyCh:    make(chan struct{}),
 		stop:       make(chan struct{}),
 		raftLogger: hclog.New(&hclog.LoggerOptions{
@@ -396,15 +401,31 @@ func (n *Node) NextProducerID(ctx context.Context) (int64, error) {
 
 func (n *Node) reconcileLoop() {
 	defer n.wg.Done()
+	backoff := time.Duration(0)
 	for {
 		ch := n.controller.Changed()
-		n.reconcile()
+		var retry <-chan time.Time
+		if n.reconcile() {
+			// Some replica failed to start: try again, less often while
+			// it keeps failing.
+			backoff = min(max(2*backoff, time.Second), 30*time.Second)
+			retry = time.After(backoff)
+		} else {
+			backoff = 0
+		}
 		select {
 		case <-n.stop:
 			return
 		case <-ch:
+		case <-retry:
 		}
 	}
+}
+
+// partKey names one partition.
+type partKey struct {
+	topic string
+	idx   int32
 }
 
 func partitionDir(root, topic string, idx int32) string {
@@ -412,8 +433,9 @@ func partitionDir(root, topic string, idx int32) string {
 }
 
 // reconcile starts the replicas the metadata assigns to this node and stops
-// (and deletes) those it no longer does.
-func (n *Node) reconcile() {
+// (and deletes) those it no longer does. It reports whether a replica
+// failed to start.
+func (n *Node) reconcile() (failed bool) {
 	st := n.controller.State()
 	type want struct {
 		t   *Topic
@@ -450,6 +472,17 @@ func (n *Node) reconcile() {
 			delete(n.partitions, name)
 		}
 	}
+	// A replica that never started and whose topic went (or was made
+	// again under another id) leaves only its directory.
+	var strayDirs []string
+	for k, id := range n.failed {
+		if t := st.Topics[k.topic]; t == nil || t.ID != id || int(k.idx) >= len(t.Replicas) || !containsID(t.Replicas[k.idx], n.cfg.NodeID) {
+			delete(n.failed, k)
+			if dir := partitionDir(n.cfg.DataDir, k.topic, k.idx); id.Is(readPartitionMeta(dir)) {
+				strayDirs = append(strayDirs, dir)
+			}
+		}
+	}
 	for _, name := range st.SortedTopics() {
 		t := st.Topics[name]
 		for i, reps := range t.Replicas {
@@ -477,6 +510,9 @@ func (n *Node) reconcile() {
 	if len(toStop) > 0 {
 		n.readinessChanged()
 	}
+	for _, dir := range strayDirs {
+		n.removeDir(dir)
+	}
 
 	// Start replicas in parallel: each opens files and bootstraps a group.
 	sem := make(chan struct{}, 16)
@@ -496,11 +532,16 @@ func (n *Node) reconcile() {
 			lc.Recycler = n.recycler
 			lc.SyncGroup = n.syncGroup
 			p, err := openPartition(n, w.t, w.idx, dir, lc)
+			k := partKey{w.t.Name, w.idx}
 			if err != nil {
-				n.logger.Error("starting partition", "topic", w.t.Name, "partition", w.idx, "err", err)
+				n.logger.Error("starting partition; retrying", "topic", w.t.Name, "partition", w.idx, "err", err)
+				n.mu.Lock()
+				n.failed[k] = w.t.ID
+				n.mu.Unlock()
 				return
 			}
 			n.mu.Lock()
+			delete(n.failed, k)
 			if n.partitions[w.t.Name] == nil {
 				n.partitions[w.t.Name] = map[int32]*Partition{}
 			}
@@ -509,6 +550,9 @@ func (n *Node) reconcile() {
 		}()
 	}
 	wg.Wait()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.failed) > 0
 }
 
 func (n *Node) removeDir(dir string) {

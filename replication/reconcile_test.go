@@ -1,0 +1,97 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// A replica that fails to start (here its directory's path is taken by a
+// file; in the field, the process out of file descriptors) is started
+// again once the cause is gone, without a restart or a metadata change.
+func TestFailedPartitionStartRetried(t *testing.T) {
+	dir := t.TempDir()
+	n, err := StartNode(Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	blocker := filepath.Join(dir, "r-0")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	topic := &Topic{Name: "r", ID: NewTopicID(), Replicas: [][]int32{{1}}}
+	if _, err := n.Controller().Propose(ctx, Command{Op: OpCreateTopic, Topic: topic}); err != nil {
+		t.Fatal(err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+	err = n.WaitTopicReady(short, "r")
+	cancelShort()
+	if err == nil {
+		t.Fatal("a partition whose directory cannot be made became ready")
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitTopicReady(ctx, "r"); err != nil {
+		t.Fatalf("partition not started again once it could be: %v", err)
+	}
+}
+
+// The directory of a replica that never started goes with its topic, as
+// any partition's does.
+func TestFailedPartitionDirRemovedWithTopic(t *testing.T) {
+	dir := t.TempDir()
+	n, err := StartNode(Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	topic := &Topic{Name: "s", ID: NewTopicID(), Replicas: [][]int32{{1}}}
+	pdir := filepath.Join(dir, "s-0")
+	if err := os.MkdirAll(pdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := writePartitionMeta(pdir, topic.ID); err != nil {
+		t.Fatal(err)
+	}
+	// raft's snapshot store cannot make its directory: the start fails
+	// after the log has made its files.
+	if err := os.WriteFile(filepath.Join(pdir, "snapshots"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Controller().Propose(ctx, Command{Op: OpCreateTopic, Topic: topic}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		_, failed := n.failed[partKey{"s", 0}]
+		return failed
+	}, "the start to fail")
+	if _, err := n.Controller().Propose(ctx, Command{Op: OpDeleteTopic, Name: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool {
+		_, err := os.Stat(pdir)
+		return errors.Is(err, os.ErrNotExist)
+	}, "the directory of the deleted topic's replica to go")
+}
+
+func waitUntil(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
