@@ -5,8 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/gokafka/gokafka/logstore"
 )
 
 // A replica that fails to start (here its directory's path is taken by a
@@ -93,5 +96,52 @@ func waitUntil(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// An idle partition is not snapshotted again at each retention check:
+// raft would write and sync the same snapshot every time.
+func TestRetentionCheckSnapshotsOnlyNewEntries(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _ := nodeWithTopic(t, dir, "idle", 1)
+	n, err := StartNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := n.WaitTopicReady(ctx, "idle"); err != nil {
+		t.Fatal(err)
+	}
+	p := n.Partition("idle", 0)
+	batch := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1}, []logstore.Record{{Value: []byte("v")}})
+	h, err := logstore.ParseBatchHeader(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Append(batch, h).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	snapshots := func() []string {
+		ents, err := os.ReadDir(filepath.Join(dir, "idle-0", "snapshots", "snapshots"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	p.enforceRetention(time.Now(), 7*24*3600*1000, -1)
+	first := snapshots()
+	if len(first) == 0 {
+		t.Fatal("no snapshot after new entries")
+	}
+	time.Sleep(5 * time.Millisecond) // a new snapshot would have another name
+	p.enforceRetention(time.Now(), 7*24*3600*1000, -1)
+	if again := snapshots(); !slices.Equal(again, first) {
+		t.Fatalf("snapshots %v, then %v with nothing new", first, again)
 	}
 }
