@@ -121,7 +121,9 @@ func (c *conn) logEnd(err error) {
 		// each already logged where it happened.
 		c.log.Debug("connection closed")
 	case errors.Is(err, errIdle):
-		c.log.Info("closing idle connection", "idle_timeout", c.s.cfg.IdleTimeout)
+		// Routine (a client that went quiet), and logged at debug as in
+		// Kafka: a thousand idle clients made a thousand INFO lines.
+		c.log.Debug("closing idle connection", "idle_timeout", c.s.cfg.IdleTimeout)
 	default:
 		c.log.Warn("closing connection", "reason", err)
 	}

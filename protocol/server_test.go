@@ -394,7 +394,8 @@ func TestHangup(t *testing.T) {
 
 func TestIdleTimeout(t *testing.T) {
 	var s *Server
-	s, _ = startServer(t, Config{IdleTimeout: 150 * time.Millisecond}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+	var logs *logBuffer
+	s, logs = startServer(t, Config{IdleTimeout: 150 * time.Millisecond}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
 		return func() kmsg.Response {
 			if topicOf(req) == "slow" {
 				// A long poll outlasting the idle timeout must not
@@ -420,6 +421,11 @@ func TestIdleTimeout(t *testing.T) {
 		roundTrip(t, busy, metadataRequest(1, "t"), 2+i)
 	}
 	expectClosed(t, busy)
+	// Routine: logged at debug, as Kafka does.
+	s.Close()
+	if log := logs.String(); !strings.Contains(log, `level=DEBUG msg="closing idle connection"`) || strings.Contains(log, `level=INFO msg="closing idle connection"`) {
+		t.Fatalf("want idle closes logged at debug only:\n%s", log)
+	}
 }
 
 // TestCloseStopsEverything: Close returns while a Reply is blocked, after
