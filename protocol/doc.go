@@ -7,8 +7,9 @@
 //   - the listener and one reader goroutine plus one writer goroutine per
 //     connection; Server.Close stops and waits for all of them;
 //   - frame limits (socket.request.max.bytes), the idle timeout
-//     (connections.max.idle.ms), write deadlines and the per-connection bound
-//     on pipelined requests (MaxInFlight);
+//     (connections.max.idle.ms), write deadlines (on progress: a client that
+//     reads nothing for WriteTimeout is dropped, a slow one is served) and
+//     the per-connection bound on pipelined requests (MaxInFlight);
 //   - the ApiVersions table advertised to clients, which is exactly
 //     Config.Versions: the broker declares what it really implements.
 //
@@ -27,5 +28,7 @@
 // concurrently with later requests, and the writer sends the replies strictly
 // in request order. At most MaxInFlight requests of one connection are read
 // ahead of their responses; past that the reader stops reading the socket, so
-// TCP flow control pushes back on a pipelining client.
+// TCP flow control pushes back on a pipelining client. A Reply whose response
+// is large waits for Request.Earlier (every earlier response written) before
+// building it, so that a connection holds one such response at a time.
 package protocol
