@@ -212,7 +212,10 @@ func (b *Broker) startAdmin(addr string) error {
 		fmt.Fprintln(w, "ok")
 	})
 	b.adminLn = ln
-	b.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	b.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		// Its complaints (a bad request, a TLS handshake on the plain
+		// port) go to the broker's log, in its format.
+		ErrorLog: slog.NewLogLogger(b.logger.With("component", "admin-http").Handler(), slog.LevelWarn)}
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
