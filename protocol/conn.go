@@ -132,7 +132,11 @@ func (c *conn) logEnd(err error) {
 // readLoop reads, parses and dispatches requests until an error. It returns
 // nil when the connection was closed by us.
 func (c *conn) readLoop() error {
-	br := bufio.NewReaderSize(idleReader{c}, 64<<10)
+	// Small requests and frame headers come through this buffer; a large
+	// body is read straight into its frame (bufio skips its buffer for
+	// reads larger than it), so a bigger one saves nothing and costs every
+	// idle connection (64 KiB made 1000 idle clients 65 MB of heap).
+	br := bufio.NewReaderSize(idleReader{c}, 16<<10)
 	lastWritten := make(chan struct{}) // the previous request's pending.written
 	close(lastWritten)
 	for {
