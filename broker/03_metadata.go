@@ -50,6 +50,12 @@ func (b *Broker) autoCreateAll(ctx context.Context, names []string) map[string]i
 			mu.Unlock()
 			return
 		}
+		if errors.As(err, &ke) && ke.code == kerr.InvalidRequest {
+			// A name the client may not have made (an internal topic's):
+			// its mistake, not the broker's trouble.
+			b.logger.Debug("auto-create topic refused", "topic", name, "err", err)
+			return
+		}
 		b.logger.Warn("auto-create topic failed", "topic", name, "err", err)
 	}
 	for _, name := range names {
