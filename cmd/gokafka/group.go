@@ -338,8 +338,11 @@ func checkTopicSpecs(specs []string) error {
 }
 
 // resolveTopics expands --topic specs into partitions, checking them
-// against the metadata: a bare topic means all its partitions.
-func resolveTopics(ctx context.Context, adm *kadm.Client, specs []string) ([]tp, error) {
+// against the metadata: a bare topic means all its partitions. With
+// lenient, partitions named explicitly are taken as they are, existing or
+// not, for the broker to answer each (as kafka-consumer-groups
+// --delete-offsets sends them).
+func resolveTopics(ctx context.Context, adm *kadm.Client, specs []string, lenient bool) ([]tp, error) {
 	type spec struct {
 		topic string
 		parts []int32
@@ -363,6 +366,7 @@ func resolveTopics(ctx context.Context, adm *kadm.Client, specs []string) ([]tp,
 	for _, s := range parsed {
 		d, ok := td[s.topic]
 		switch {
+		case lenient && s.parts != nil:
 		case !ok:
 			return nil, fmt.Errorf("topic %s: %w", s.topic, kerr.UnknownTopicOrPartition)
 		case d.Err != nil:
@@ -375,7 +379,7 @@ func resolveTopics(ctx context.Context, adm *kadm.Client, specs []string) ([]tp,
 			}
 		}
 		for _, p := range parts {
-			if _, ok := d.Partitions[p]; !ok {
+			if _, ok := d.Partitions[p]; !ok && !lenient {
 				return nil, fmt.Errorf("topic %s has no partition %d", s.topic, p)
 			}
 			if k := (tp{s.topic, p}); !seen[k] {
@@ -488,7 +492,7 @@ func groupResetOffsets(e *env, args []string) error {
 			if len(parts) == 0 {
 				return fmt.Errorf("group %s has no committed offsets to reset", group)
 			}
-		} else if parts, err = resolveTopics(ctx, adm, topics); err != nil {
+		} else if parts, err = resolveTopics(ctx, adm, topics, false); err != nil {
 			return err
 		}
 		var names []string
@@ -658,7 +662,7 @@ func groupDeleteOffsets(e *env, args []string) error {
 	}
 	group := pos[0]
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
-		parts, err := resolveTopics(ctx, adm, topics)
+		parts, err := resolveTopics(ctx, adm, topics, true)
 		if err != nil {
 			return err
 		}

@@ -271,6 +271,16 @@ func TestGroupCommands(t *testing.T) {
 	if got := committedOffsets(t, adm, "g1"); got != "orders/0:3" {
 		t.Errorf("after delete-offsets: %q", got)
 	}
+	// A partition that does not exist is the broker's to answer, alone,
+	// as kafka-consumer-groups does: the others are deleted.
+	mustRun(t, addr, "", "group", "reset-offsets", "g1", "--topic", "orders:1", "--to-latest", "--execute")
+	if r := gokafka(t, addr, "", "group", "delete-offsets", "g1", "--topic", "orders:1,9"); r.code != 1 ||
+		!strings.Contains(r.stdout, "orders\t1\tSuccessful\n") || !strings.Contains(r.stdout, "orders\t9\tError: UNKNOWN_TOPIC_OR_PARTITION") {
+		t.Errorf("delete-offsets with an unknown partition: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if got := committedOffsets(t, adm, "g1"); got != "orders/0:3" {
+		t.Errorf("after delete-offsets with an unknown partition: %q", got)
+	}
 
 	// Delete once empty; then the group is gone.
 	r = mustRun(t, addr, "", "group", "delete", "g1", "fresh")
