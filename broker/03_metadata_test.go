@@ -1,11 +1,8 @@
 package broker
 
 import (
-	"bytes"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -126,23 +123,14 @@ func TestMetadataTopicIDVersions(t *testing.T) {
 // A client asking Metadata to auto-create a name it may not (an internal
 // topic's) is its own mistake: no warning in the broker's log.
 func TestAutoCreateRefusedQuietly(t *testing.T) {
-	var mu sync.Mutex
-	var logs bytes.Buffer
-	b := startBroker(t, t.TempDir(), func(c *Config) {
-		c.Logger = slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			return logs.Write(p)
-		}), nil))
-	})
+	var logs *syncBuffer
+	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
 	defer b.Close()
 	cl := newClient(t, b)
 	resp := request[*kmsg.MetadataResponse](t, cl, metadataReq(true, "__cluster_metadata"))
 	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode == 0 {
 		t.Fatalf("auto-created __cluster_metadata: %+v", resp.Topics)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	if strings.Contains(logs.String(), "level=WARN") {
 		t.Fatalf("a client's refused auto-creation logged a warning:\n%s", logs.String())
 	}

@@ -1,13 +1,10 @@
 package broker
 
 import (
-	"bytes"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -351,22 +348,13 @@ func TestReservedTopicNames(t *testing.T) {
 // A topic made compact-only is created (tools and clients expect to), and
 // the log warns that it will not be compacted, so keeps every record.
 func TestCompactTopicWarns(t *testing.T) {
-	var mu sync.Mutex
-	var logs bytes.Buffer
-	b := startBroker(t, t.TempDir(), func(c *Config) {
-		c.Logger = slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			return logs.Write(p)
-		}), nil))
-	})
+	var logs *syncBuffer
+	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
 	defer b.Close()
 	cl := newClient(t, b)
 	createTopic(t, cl, "plain", 1, nil)
 	createTopic(t, cl, "compacted", 1, map[string]string{"cleanup.policy": "compact"})
 	warned := func() []string {
-		mu.Lock()
-		defer mu.Unlock()
 		var w []string
 		for _, l := range strings.Split(logs.String(), "\n") {
 			if strings.Contains(l, "compaction is not performed yet") {
@@ -381,14 +369,7 @@ func TestCompactTopicWarns(t *testing.T) {
 
 	// A topic altered to compact-only warns once, when it becomes so.
 	alter := func(k, v string) {
-		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-		rr := kmsg.NewIncrementalAlterConfigsRequestResource()
-		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "plain"
-		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-		c.Name, c.Op, c.Value = k, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(v)
-		rr.Configs = append(rr.Configs, c)
-		req.Resources = append(req.Resources, rr)
-		if code := request[*kmsg.IncrementalAlterConfigsResponse](t, cl, req).Resources[0].ErrorCode; code != 0 {
+		if code := alterConfig(t, cl, kmsg.ConfigResourceTypeTopic, "plain", k, v); code != 0 {
 			t.Fatalf("alter %s=%s: %v", k, v, kerr.ErrorForCode(code))
 		}
 	}
@@ -398,7 +379,3 @@ func TestCompactTopicWarns(t *testing.T) {
 		t.Fatalf("want a second warning, for the altered topic, and no third: %q", w)
 	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

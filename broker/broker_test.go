@@ -1,15 +1,12 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -130,20 +127,13 @@ func TestGoReplyCarriesPanic(t *testing.T) {
 // The admin HTTP server's complaints go to the broker's log, in its format,
 // not to the standard logger's.
 func TestAdminHTTPLogsToBrokerLog(t *testing.T) {
-	var mu sync.Mutex
-	var logs bytes.Buffer
+	var logs *syncBuffer
 	b := startBroker(t, t.TempDir(), func(c *Config) {
 		c.AdminListen = "127.0.0.1:0"
-		c.Logger = slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			return logs.Write(p)
-		}), nil))
+		logs = logTo(c)
 	})
 	defer b.Close()
 	b.admin.ErrorLog.Print("http: Accept error: too many open files; retrying in 1s")
-	mu.Lock()
-	defer mu.Unlock()
 	if s := logs.String(); !strings.Contains(s, "level=WARN") || !strings.Contains(s, "component=admin-http") || !strings.Contains(s, "Accept error") {
 		t.Fatalf("admin HTTP error not in the broker's log:\n%s", s)
 	}

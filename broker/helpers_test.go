@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"hash/crc32"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -252,4 +254,44 @@ func waitFor(t testing.TB, cond func() bool, what string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// logTo sends the broker's log to a buffer (the Config modifier for
+// startBroker) and returns it, for tests that read what was logged.
+func logTo(c *Config) *syncBuffer {
+	var buf syncBuffer
+	c.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	return &buf
+}
+
+// syncBuffer is a bytes.Buffer safe for the broker's goroutines to write.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// alterConfig sets key to value on one resource with
+// IncrementalAlterConfigs and returns the resource's error code.
+func alterConfig(t testing.TB, cl *kgo.Client, typ kmsg.ConfigResourceType, name, key, value string) int16 {
+	t.Helper()
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = typ, name
+	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	c.Name, c.Op, c.Value = key, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(value)
+	rr.Configs = append(rr.Configs, c)
+	req.Resources = append(req.Resources, rr)
+	return request[*kmsg.IncrementalAlterConfigsResponse](t, cl, req).Resources[0].ErrorCode
 }

@@ -108,14 +108,7 @@ func TestConfigEnumsExact(t *testing.T) {
 		return request[*kmsg.CreateTopicsResponse](t, cl, req).Topics[0].ErrorCode
 	}
 	alterBroker := func(k, v string) int16 {
-		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-		rr := kmsg.NewIncrementalAlterConfigsRequestResource()
-		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, ""
-		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-		c.Name, c.Op, c.Value = k, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(v)
-		rr.Configs = append(rr.Configs, c)
-		req.Resources = append(req.Resources, rr)
-		return request[*kmsg.IncrementalAlterConfigsResponse](t, cl, req).Resources[0].ErrorCode
+		return alterConfig(t, cl, kmsg.ConfigResourceTypeBroker, "", k, v)
 	}
 	for _, c := range []struct{ k, v string }{
 		{"message.timestamp.type", "logappendtime"},

@@ -17,13 +17,7 @@ import (
 // again once the cause is gone, without a restart or a metadata change.
 func TestFailedPartitionStartRetried(t *testing.T) {
 	dir := t.TempDir()
-	n, err := StartNode(Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	n, ctx := startNodeT(t, dir)
 	blocker := filepath.Join(dir, "r-0")
 	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -33,7 +27,7 @@ func TestFailedPartitionStartRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
-	err = n.WaitTopicReady(short, "r")
+	err := n.WaitTopicReady(short, "r")
 	cancelShort()
 	if err == nil {
 		t.Fatal("a partition whose directory cannot be made became ready")
@@ -50,13 +44,7 @@ func TestFailedPartitionStartRetried(t *testing.T) {
 // any partition's does.
 func TestFailedPartitionDirRemovedWithTopic(t *testing.T) {
 	dir := t.TempDir()
-	n, err := StartNode(Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	n, ctx := startNodeT(t, dir)
 	topic := &Topic{Name: "s", ID: NewTopicID(), Replicas: [][]int32{{1}}}
 	pdir := filepath.Join(dir, "s-0")
 	if err := os.MkdirAll(pdir, 0o755); err != nil {
@@ -86,6 +74,20 @@ func TestFailedPartitionDirRemovedWithTopic(t *testing.T) {
 		_, err := os.Stat(pdir)
 		return errors.Is(err, os.ErrNotExist)
 	}, "the directory of the deleted topic's replica to go")
+}
+
+// startNodeT starts a node on dir, closed at the test's end, and returns it
+// with a context for the test's waits.
+func startNodeT(t *testing.T, dir string) (*Node, context.Context) {
+	t.Helper()
+	n, err := StartNode(Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return n, ctx
 }
 
 func waitUntil(t *testing.T, cond func() bool, what string) {
