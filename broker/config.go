@@ -80,6 +80,9 @@ type Config struct {
 	// explicit holds the keys given to Set (flags, properties files), so
 	// DescribeConfigs can tell an operator's setting from a default.
 	explicit map[string]bool
+	// units holds the values given to the coarse keys (unitOpt), which
+	// DescribeConfigs reports as given.
+	units map[string]int64
 
 	// syncFile replaces the logs' deferred fsyncs (tests).
 	syncFile func(*os.File) error
@@ -205,14 +208,20 @@ var (
 // unitOpt is Kafka's coarser spelling of a millisecond key (log.retention.hours
 // for log.retention.ms): it sets the same field unless one of the finer keys
 // listed in over was set, whichever order they come in. A negative value
-// means unlimited (-1), as in Kafka.
-func unitOpt(key, flag, help string, unit time.Duration, f func(c *Config) *int64, over ...string) Option {
+// means unlimited (-1), as in Kafka. The key reads back, as in Kafka's
+// DescribeConfigs, as its own value: what was given for it, else def
+// (which key wins is the field's business).
+func unitOpt(key, flag, help string, unit time.Duration, def int64, f func(c *Config) *int64, over ...string) Option {
 	return Option{Key: key, Flag: flag, Help: help, typ: kmsg.ConfigTypeInt,
 		set: func(c *Config, v string) error {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
 			if err != nil {
 				return err
 			}
+			if c.units == nil {
+				c.units = map[string]int64{}
+			}
+			c.units[key] = n
 			for _, k := range over {
 				if c.explicit[k] {
 					return nil
@@ -226,11 +235,11 @@ func unitOpt(key, flag, help string, unit time.Duration, f func(c *Config) *int6
 			return nil
 		},
 		get: func(c *Config) string {
-			ms := *f(c)
-			if ms < 0 {
-				return "-1"
+			n, ok := c.units[key]
+			if !ok {
+				n = def
 			}
-			return strconv.FormatInt(ms/unit.Milliseconds(), 10)
+			return strconv.FormatInt(max(n, -1), 10)
 		},
 	}
 }
@@ -320,10 +329,10 @@ var options = []Option{
 	boolOpt("auto.create.topics.enable", "auto-create-topics", "create a topic when a client asks Metadata for one that does not exist (as producers and consumers do before using it)", func(c *Config) *bool { return &c.AutoCreateTopics }),
 	intOpt("log.segment.bytes", "log-segment-bytes", "segment file size before a new one is rolled", func(c *Config) *int64 { return &c.LogSegmentBytes }),
 	intOpt("log.roll.ms", "log-roll-ms", "segment age before a new one is rolled", func(c *Config) *int64 { return &c.LogRollMs }),
-	unitOpt("log.roll.hours", "log-roll-hours", "log.roll.ms in hours; log.roll.ms wins when both are set", time.Hour, func(c *Config) *int64 { return &c.LogRollMs }, "log.roll.ms"),
+	unitOpt("log.roll.hours", "log-roll-hours", "log.roll.ms in hours; log.roll.ms wins when both are set", time.Hour, 168, func(c *Config) *int64 { return &c.LogRollMs }, "log.roll.ms"),
 	intOpt("log.retention.ms", "log-retention-ms", "delete segments older than this (-1: never)", func(c *Config) *int64 { return &c.LogRetentionMs }),
-	unitOpt("log.retention.minutes", "log-retention-minutes", "log.retention.ms in minutes; log.retention.ms wins when both are set", time.Minute, func(c *Config) *int64 { return &c.LogRetentionMs }, "log.retention.ms"),
-	unitOpt("log.retention.hours", "log-retention-hours", "log.retention.ms in hours; log.retention.ms and log.retention.minutes win when set", time.Hour, func(c *Config) *int64 { return &c.LogRetentionMs }, "log.retention.ms", "log.retention.minutes"),
+	unitOpt("log.retention.minutes", "log-retention-minutes", "log.retention.ms in minutes; log.retention.ms wins when both are set", time.Minute, 7*24*60, func(c *Config) *int64 { return &c.LogRetentionMs }, "log.retention.ms"),
+	unitOpt("log.retention.hours", "log-retention-hours", "log.retention.ms in hours; log.retention.ms and log.retention.minutes win when set", time.Hour, 168, func(c *Config) *int64 { return &c.LogRetentionMs }, "log.retention.ms", "log.retention.minutes"),
 	intOpt("log.retention.bytes", "log-retention-bytes", "delete oldest segments past this size per partition (-1: never)", func(c *Config) *int64 { return &c.LogRetentionBytes }),
 	intOpt("log.retention.check.interval.ms", "log-retention-check-interval-ms", "how often retention runs", func(c *Config) *int64 { return &c.LogRetentionCheckMs }),
 	intOpt("log.index.interval.bytes", "log-index-interval-bytes", "bytes between sparse index entries", func(c *Config) *int32 { return &c.LogIndexIntervalBytes }),

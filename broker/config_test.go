@@ -105,6 +105,21 @@ func TestConfigTimeUnits(t *testing.T) {
 	if v, _ := c.Get("log.retention.hours"); v != "168" || !c.IsDefault("log.retention.hours") {
 		t.Errorf("default log.retention.hours %q", v)
 	}
+	// Each key reads back as given, as Kafka's DescribeConfigs reports
+	// it, whichever wins: hours given as 10 is 10, not the 1 that
+	// log.retention.ms's hour would be; a key not given is its default.
+	c = DefaultConfig()
+	if err := c.LoadProperties(strings.NewReader("log.retention.hours=10\nlog.retention.ms=3600000")); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"log.retention.hours": "10", "log.retention.ms": "3600000", "log.retention.minutes": "10080", "log.roll.hours": "168"} {
+		if v, _ := c.Get(key); v != want {
+			t.Errorf("%s = %q, want %q", key, v, want)
+		}
+	}
+	if c.LogRetentionMs != 3600000 || c.IsDefault("log.retention.hours") || !c.IsDefault("log.retention.minutes") {
+		t.Errorf("retention %d ms; hours default %v, minutes default %v", c.LogRetentionMs, c.IsDefault("log.retention.hours"), c.IsDefault("log.retention.minutes"))
+	}
 }
 
 func TestConfigKafkaServerProperties(t *testing.T) {
