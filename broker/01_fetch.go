@@ -70,6 +70,11 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 		bad int16 // error found while resolving
 	}
 	var reqParts []reqPart
+	type dupKey struct {
+		k  sessionPartKey
+		id replication.TopicID // unknown ids all have the name ""
+	}
+	var seen map[dupKey]int
 	for _, rt := range r.Topics {
 		name := rt.Topic
 		var tid replication.TopicID
@@ -85,11 +90,24 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 			tid = t.ID
 		}
 		for _, p := range rt.Partitions {
-			reqParts = append(reqParts, reqPart{
+			rp := reqPart{
 				key: sessionPartKey{topic: name, part: p.Partition},
 				sp:  &sessionPart{topicID: tid, offset: p.FetchOffset, maxBytes: p.PartitionMaxBytes, epoch: p.CurrentLeaderEpoch},
 				bad: bad,
-			})
+			}
+			// A partition named twice is read and answered once, with
+			// what the last naming asks, in the place of the first, as
+			// Kafka's map of the request's partitions does.
+			dk := dupKey{rp.key, tid}
+			if i, ok := seen[dk]; ok {
+				reqParts[i] = rp
+				continue
+			}
+			if seen == nil {
+				seen = map[dupKey]int{}
+			}
+			seen[dk] = len(reqParts)
+			reqParts = append(reqParts, rp)
 		}
 	}
 

@@ -188,3 +188,26 @@ func TestFetchMaxBytesZero(t *testing.T) {
 		t.Fatalf("max_bytes 0 returned %d batches, want 1", batches)
 	}
 }
+
+// A partition named twice in one fetch is answered once, with what its
+// last naming asks, as Kafka answers.
+func TestFetchDuplicatePartition(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "dup", 1, nil)
+	produceRaw(t, cl, "dup", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "a")))
+	produceRaw(t, cl, "dup", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "b")))
+	req := fetchReq(12, 0, -1, "dup", map[int32]int64{0: 0})
+	second := req.Topics[0].Partitions[0]
+	second.FetchOffset = 1
+	req.Topics[0].Partitions = append(req.Topics[0].Partitions, second)
+	resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		t.Fatalf("answered %+v; want one partition", resp.Topics)
+	}
+	var rb kmsg.RecordBatch
+	if err := rb.ReadFrom(resp.Topics[0].Partitions[0].RecordBatches); err != nil || rb.FirstOffset != 1 {
+		t.Fatalf("first batch at %d (%v); want the last naming's offset 1", rb.FirstOffset, err)
+	}
+}
