@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // DeleteRecords is refused, as in Kafka, where a topic's policy keeps its
@@ -35,5 +36,37 @@ func TestDeleteRecordsRefused(t *testing.T) {
 	}
 	if p := listOffsets(t, b, 7, "compacted", -2); p.Offset != 0 {
 		t.Errorf("compact topic's start moved to %d", p.Offset)
+	}
+}
+
+// A partition named twice in one DeleteRecords is answered once, to the
+// last offset given, and a topic named twice once, as Kafka answers.
+func TestDeleteRecordsDuplicates(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "drd", 2, nil)
+	for p := int32(0); p < 2; p++ {
+		produceRaw(t, cl, "drd", p, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(5, "x")))
+	}
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	for _, parts := range [][2]int64{{0, 2}, {1, 1}} { // the topic twice
+		rt := kmsg.NewDeleteRecordsRequestTopic()
+		rt.Topic = "drd"
+		for _, off := range []int64{parts[1], parts[1] + 1} { // partition named twice in each
+			rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+			rp.Partition, rp.Offset = int32(parts[0]), off
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	resp := request[*kmsg.DeleteRecordsResponse](t, cl, req)
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 2 {
+		t.Fatalf("answered %+v; want one topic of two partitions", resp.Topics)
+	}
+	for i, want := range []int64{3, 2} {
+		if p := resp.Topics[0].Partitions[i]; p.Partition != int32(i) || p.ErrorCode != 0 || p.LowWatermark != want {
+			t.Errorf("partition %d: error %v low watermark %d; want %d", p.Partition, kerr.ErrorForCode(p.ErrorCode), p.LowWatermark, want)
+		}
 	}
 }
