@@ -72,7 +72,7 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 	var reqParts []reqPart
 	type dupKey struct {
 		k  sessionPartKey
-		id replication.TopicID // unknown ids all have the name ""
+		id replication.TopicID
 	}
 	var seen map[dupKey]int
 	for _, rt := range r.Topics {
@@ -83,8 +83,12 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 			if t := st.ByID[rt.TopicID]; t != nil {
 				name, tid = t.Name, t.ID
 			} else {
+				// Kept in a session under a name no topic can have, and
+				// answered UNKNOWN_TOPIC_ID at each fetch until the
+				// client forgets it, as Kafka's session keeps it.
 				bad = kerr.UnknownTopicID.Code
 				tid = rt.TopicID
+				name = unknownTopicName(tid)
 			}
 		} else if t := st.Topics[name]; t != nil {
 			tid = t.ID
@@ -127,7 +131,7 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 		}
 		fs := &fetchSession{usesIDs: useIDs, parts: map[sessionPartKey]*sessionPart{}}
 		for _, rp := range reqParts {
-			if rp.bad == 0 {
+			if rp.bad == 0 || rp.bad == kerr.UnknownTopicID.Code {
 				fs.set(rp.key, rp.sp)
 			}
 		}
@@ -156,7 +160,7 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 			return resp
 		}
 		for _, rp := range reqParts {
-			if rp.bad == 0 {
+			if rp.bad == 0 || rp.bad == kerr.UnknownTopicID.Code {
 				fs.set(rp.key, rp.sp)
 			}
 		}
@@ -189,15 +193,20 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 		}
 	}
 	// Partitions that could not be resolved are answered with their error
-	// whether or not a session holds them.
+	// whether or not a session holds them (an unknown topic id's are
+	// among the session's, above).
 	for _, rp := range reqParts {
-		if rp.bad != 0 || sess == nil {
+		if sess == nil || rp.bad != 0 && rp.bad != kerr.UnknownTopicID.Code {
 			parts = append(parts, fetchPart{key: rp.key, sp: rp.sp, errCode: rp.bad})
 		}
 	}
 	for i := range parts {
 		fp := &parts[i]
 		if fp.errCode != 0 {
+			continue
+		}
+		if isUnknownTopicName(fp.key.topic) {
+			fp.errCode = kerr.UnknownTopicID.Code
 			continue
 		}
 		if sess != nil && sess.usesIDs {
@@ -425,3 +434,9 @@ func (b *Broker) zstdTopic(st *replication.State, topic string) bool {
 	t := st.Topics[topic]
 	return t != nil && b.topicValueIn(st, t, "compression.type") == "zstd"
 }
+
+// unknownTopicName is the name a fetch session files a partition of an
+// unknown topic id under: no topic's name starts with a NUL.
+func unknownTopicName(id replication.TopicID) string { return "\x00" + string(id[:]) }
+
+func isUnknownTopicName(name string) bool { return len(name) > 0 && name[0] == 0 }

@@ -211,3 +211,47 @@ func TestFetchDuplicatePartition(t *testing.T) {
 		t.Fatalf("first batch at %d (%v); want the last naming's offset 1", rb.FirstOffset, err)
 	}
 }
+
+// A partition of an unknown topic id stays in the session, answered
+// UNKNOWN_TOPIC_ID at each fetch until the client forgets it, as Kafka's
+// session keeps it.
+func TestFetchSessionUnknownTopicID(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "known", 1, nil)
+	known := b.node.Controller().State().Topics["known"].ID
+	unknown := replication.NewTopicID()
+
+	req := fetchByID(0, 0, known, map[int32]int64{0: 0})
+	rt := kmsg.NewFetchRequestTopic()
+	rt.TopicID = unknown
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 0, 1<<20, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	unknownAnswer := func(resp *kmsg.FetchResponse) int16 {
+		for _, rt := range resp.Topics {
+			if rt.TopicID == unknown {
+				return rt.Partitions[0].ErrorCode
+			}
+		}
+		return -1
+	}
+	full := rawRequest(t, b, req).(*kmsg.FetchResponse)
+	if full.SessionID <= 0 || unknownAnswer(full) != kerr.UnknownTopicID.Code {
+		t.Fatalf("full fetch: session %d, unknown id answered %d", full.SessionID, unknownAnswer(full))
+	}
+	inc := rawRequest(t, b, fetchByID(full.SessionID, 1, known, nil)).(*kmsg.FetchResponse)
+	if inc.ErrorCode != 0 || unknownAnswer(inc) != kerr.UnknownTopicID.Code {
+		t.Fatalf("incremental: %v, unknown id answered %d; want UNKNOWN_TOPIC_ID again", kerr.ErrorForCode(inc.ErrorCode), unknownAnswer(inc))
+	}
+	forget := fetchByID(full.SessionID, 2, known, nil)
+	ft := kmsg.NewFetchRequestForgottenTopic()
+	ft.TopicID, ft.Partitions = unknown, []int32{0}
+	forget.ForgottenTopics = append(forget.ForgottenTopics, ft)
+	inc = rawRequest(t, b, forget).(*kmsg.FetchResponse)
+	if inc.ErrorCode != 0 || inc.SessionID != full.SessionID || unknownAnswer(inc) != -1 {
+		t.Fatalf("after forgetting it: %v, session %d, unknown id answered %d", kerr.ErrorForCode(inc.ErrorCode), inc.SessionID, unknownAnswer(inc))
+	}
+}
