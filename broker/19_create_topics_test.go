@@ -40,6 +40,7 @@ func TestCreateDeleteTopics(t *testing.T) {
 		{"exists", createReq("t-default", 1, 1, false, nil), kerr.TopicAlreadyExists, -1},
 		{"rf above brokers", createReq("t-rf", 1, 3, false, nil), kerr.InvalidReplicationFactor, -1},
 		{"zero partitions", createReq("t-zero", 0, 1, false, nil), kerr.InvalidPartitions, -1},
+		{"zero partitions and replicas: the replicas first, as Kafka", createReq("t-zero", 0, 0, false, nil), kerr.InvalidReplicationFactor, -1},
 		{"bad name", createReq("bad/name", 1, 1, false, nil), kerr.InvalidTopicException, -1},
 		{"unknown config", createReq("t-cfg", 1, 1, false, map[string]string{"no.such.key": "1"}), kerr.InvalidConfig, -1},
 		{"bad config value", createReq("t-cfg", 1, 1, false, map[string]string{"retention.ms": "soon"}), kerr.InvalidConfig, -1},

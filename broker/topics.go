@@ -113,11 +113,12 @@ func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 		if spec.rf == -1 {
 			spec.rf = b.cfg.DefaultReplicationFactor
 		}
-		if spec.partitions <= 0 {
-			return nil, kafkaErrorf(kerr.InvalidPartitions, "number of partitions must be larger than 0")
-		}
+		// The replication factor first, as Kafka checks them.
 		if spec.rf <= 0 {
-			return nil, kafkaErrorf(kerr.InvalidReplicationFactor, "replication factor must be larger than 0")
+			return nil, kafkaErrorf(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.")
+		}
+		if spec.partitions <= 0 {
+			return nil, kafkaErrorf(kerr.InvalidPartitions, "Number of partitions was set to an invalid non-positive value.")
 		}
 		if int(spec.rf) > len(brokers) {
 			return nil, kafkaErrorf(kerr.InvalidReplicationFactor, "replication factor: %d larger than available brokers: %d", spec.rf, len(brokers))
