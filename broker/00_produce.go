@@ -220,7 +220,7 @@ func produceFailAll(r *kmsg.ProduceRequest, code *kerr.Error) *kmsg.ProduceRespo
 func hasTransactionalBatch(r *kmsg.ProduceRequest) bool {
 	for _, rt := range r.Topics {
 		for _, rp := range rt.Partitions {
-			if h, err := logstore.ParseBatchHeader(rp.Records); err == nil && h.IsTransactional() {
+			if logstore.TransactionalBatch(rp.Records) {
 				return true
 			}
 		}

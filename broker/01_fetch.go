@@ -102,15 +102,17 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 			// A partition named twice is read and answered once, with
 			// what the last naming asks, in the place of the first, as
 			// Kafka's map of the request's partitions does.
-			dk := dupKey{rp.key, tid}
-			if i, ok := seen[dk]; ok {
-				reqParts[i] = rp
-				continue
+			if len(reqParts) > 0 { // a first partition has nothing to repeat
+				if seen == nil {
+					seen = map[dupKey]int{{reqParts[0].key, reqParts[0].sp.topicID}: 0}
+				}
+				dk := dupKey{rp.key, tid}
+				if i, ok := seen[dk]; ok {
+					reqParts[i] = rp
+					continue
+				}
+				seen[dk] = len(reqParts)
 			}
-			if seen == nil {
-				seen = map[dupKey]int{}
-			}
-			seen[dk] = len(reqParts)
 			reqParts = append(reqParts, rp)
 		}
 	}

@@ -81,7 +81,16 @@ func (h BatchHeader) Compression() int8 { return int8(h.Attributes & 7) }
 func (h BatchHeader) TimestampType() int8 { return int8(h.Attributes>>3) & 1 }
 
 // IsTransactional reports attribute bit 4.
-func (h BatchHeader) IsTransactional() bool { return h.Attributes&0x10 != 0 }
+func (h BatchHeader) IsTransactional() bool { return h.Attributes&attrTransactional != 0 }
+
+const attrTransactional = 0x10
+
+// TransactionalBatch reports whether b starts with a transactional magic-2
+// batch, reading its attributes alone: a look over every partition of a
+// request before any is parsed.
+func TransactionalBatch(b []byte) bool {
+	return len(b) >= BatchHeaderSize && b[offMagic] == 2 && binary.BigEndian.Uint16(b[offAttributes:])&attrTransactional != 0
+}
 
 // IsControl reports attribute bit 5.
 func (h BatchHeader) IsControl() bool { return h.Attributes&0x20 != 0 }
