@@ -53,13 +53,21 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.Incr
 			case kmsg.IncrementalAlterConfigOpDelete:
 				changes[c.Name] = nil
 			case kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
-				d := topicConfigDefFor(c.Name)
+				var d *topicConfigDef
+				if rr.ResourceType == kmsg.ConfigResourceTypeBroker {
+					d, _ = dynamicBrokerKey(c.Name)
+				} else {
+					d = topicConfigDefFor(c.Name)
+				}
 				if d == nil || d.typ != kmsg.ConfigTypeList {
 					err = kafkaErrorf(kerr.InvalidConfig, "%s is not a list config", c.Name)
 					break
 				}
 				cur := ""
-				if t != nil {
+				switch {
+				case rr.ResourceType == kmsg.ConfigResourceTypeBroker:
+					cur = b.brokerResourceValue(st, rr.ResourceName, c.Name)
+				case t != nil:
 					cur = b.topicValue(t, c.Name)
 				}
 				v := editList(cur, c.Value, c.Op == kmsg.IncrementalAlterConfigOpAppend)

@@ -72,6 +72,22 @@ func (b *Broker) dynamicSettings(st *replication.State, key string) []brokerSett
 	return out
 }
 
+// brokerResourceValue is the value of a broker key in force for a broker
+// resource: name "" (the cluster-wide defaults) or a broker's id. It is
+// what APPEND and SUBTRACT start from, as in Kafka.
+func (b *Broker) brokerResourceValue(st *replication.State, name, key string) string {
+	for _, res := range []string{name, ""} {
+		if v, ok := st.BrokerConfigs[res][key]; ok {
+			return v
+		}
+		if res == "" {
+			break
+		}
+	}
+	v, _ := b.cfg.Get(key)
+	return v
+}
+
 // alterBrokerConfigs validates and applies a broker resource's dynamic
 // configs: name is "" (the cluster-wide defaults) or a broker's id.
 func (b *Broker) alterBrokerConfigs(ctx context.Context, name string, cfgs map[string]*string, replaceAll, validateOnly bool) error {
@@ -114,6 +130,9 @@ func (b *Broker) alterBrokerConfigs(ctx context.Context, name string, cfgs map[s
 	}
 	if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpAlterBrokerConfigs, Name: name, Configs: cfgs, ReplaceAll: replaceAll}); err != nil {
 		return kafkaErrorf(kerr.RequestTimedOut, "%v", err)
+	}
+	if v := cfgs["log.cleanup.policy"]; v != nil && !listHas(*v, "delete") {
+		b.logger.Warn("compaction is not performed yet: topics that set no cleanup.policy now keep every record (log.cleanup.policy without delete turns time and size retention off, as in Kafka)", "broker", name, "log.cleanup.policy", *v)
 	}
 	return nil
 }

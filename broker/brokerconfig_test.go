@@ -190,3 +190,83 @@ func TestBrokerConfigTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokerCleanupPolicy: log.cleanup.policy is the dynamic broker key
+// behind cleanup.policy, a LIST as in Kafka: topics that set none follow
+// it (a compact-only default refuses DeleteRecords, as the topic key
+// does), APPEND starts from the value in force, and a topic's own setting
+// wins.
+func TestBrokerCleanupPolicy(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "follows", 1, nil)
+	createTopic(t, cl, "own", 1, map[string]string{"cleanup.policy": "delete"})
+	topicPolicy := func(topic string) (string, kmsg.ConfigSource) {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		rr := kmsg.NewDescribeConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName, rr.ConfigNames = kmsg.ConfigResourceTypeTopic, topic, []string{"cleanup.policy"}
+		req.Resources = append(req.Resources, rr)
+		c := request[*kmsg.DescribeConfigsResponse](t, cl, req).Resources[0].Configs[0]
+		return *c.Value, c.Source
+	}
+	if v, src := topicPolicy("follows"); v != "delete" || src != kmsg.ConfigSourceDefaultConfig {
+		t.Fatalf("default cleanup.policy = %q from %v", v, src)
+	}
+	if code := alterConfig(t, cl, kmsg.ConfigResourceTypeBroker, "", "log.cleanup.policy", "Compact"); code != kerr.InvalidRequest.Code {
+		t.Fatalf("log.cleanup.policy=Compact: error %v, want INVALID_REQUEST", kerr.ErrorForCode(code))
+	}
+	if code := alterConfig(t, cl, kmsg.ConfigResourceTypeBroker, "", "log.cleanup.policy", "compact"); code != 0 {
+		t.Fatalf("log.cleanup.policy=compact: %v", kerr.ErrorForCode(code))
+	}
+	if v, src := topicPolicy("follows"); v != "compact" || src != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
+		t.Fatalf("after the cluster default changed, cleanup.policy = %q from %v", v, src)
+	}
+	if v, _ := topicPolicy("own"); v != "delete" {
+		t.Fatalf("a topic's own cleanup.policy became %q", v)
+	}
+	if got := deleteRecords(t, cl, "follows", 0); got.ErrorCode != kerr.PolicyViolation.Code {
+		t.Fatalf("DeleteRecords on a topic compact-only by default: %v, want POLICY_VIOLATION", kerr.ErrorForCode(got.ErrorCode))
+	}
+	if got := deleteRecords(t, cl, "own", 0); got.ErrorCode != 0 {
+		t.Fatalf("DeleteRecords on a topic with its own delete policy: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
+	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	c.Name, c.Op, c.Value = "log.cleanup.policy", kmsg.IncrementalAlterConfigOpAppend, kmsg.StringPtr("delete")
+	rr.Configs = append(rr.Configs, c)
+	req.Resources = append(req.Resources, rr)
+	if code := request[*kmsg.IncrementalAlterConfigsResponse](t, cl, req).Resources[0].ErrorCode; code != 0 {
+		t.Fatalf("APPEND delete to broker 1's log.cleanup.policy: %v", kerr.ErrorForCode(code))
+	}
+	if v, src := topicPolicy("follows"); v != "compact,delete" || src != kmsg.ConfigSourceDynamicBrokerConfig {
+		t.Fatalf("after APPEND on broker 1, cleanup.policy = %q from %v, want compact,delete from broker 1", v, src)
+	}
+	if got := deleteRecords(t, cl, "follows", 0); got.ErrorCode != 0 {
+		t.Fatalf("DeleteRecords once the default deletes again: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+}
+
+// TestConfigValueChecks: booleans are true or false in any case, as Kafka's
+// BOOLEAN (not Go's 1 or t), and min.cleanable.dirty.ratio is in [0, 1].
+func TestConfigValueChecks(t *testing.T) {
+	for _, c := range []struct {
+		key, value string
+		ok         bool
+	}{
+		{"preallocate", "TRUE", true}, {"preallocate", "False", true},
+		{"preallocate", "1", false}, {"preallocate", "t", false}, {"preallocate", "", false},
+		{"unclean.leader.election.enable", "0", false},
+		{"remote.storage.enable", "FALSE", true}, {"remote.storage.enable", "tRuE", false},
+		{"min.cleanable.dirty.ratio", "0", true}, {"min.cleanable.dirty.ratio", "1", true}, {"min.cleanable.dirty.ratio", "0.25", true},
+		{"min.cleanable.dirty.ratio", "1.5", false}, {"min.cleanable.dirty.ratio", "-0.5", false}, {"min.cleanable.dirty.ratio", "NaN", false},
+	} {
+		v := c.value
+		if err := validateTopicConfig(c.key, &v); (err == nil) != c.ok {
+			t.Errorf("%s=%q: error %v, want ok=%v", c.key, c.value, err, c.ok)
+		}
+	}
+}

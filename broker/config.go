@@ -41,6 +41,7 @@ type Config struct {
 	LogFlushIntervalMs             int64 // -1: fsync every raft batch (default); >0: fsync at most this often
 	LogDirMinFreeBytes             int64 // refuse produce below this much free space; -1: automatic, 0: never
 	LogMessageTimestampTyp         string
+	LogCleanupPolicy               string // log.cleanup.policy: topics' default cleanup.policy
 	LogMessageTimestampAfterMaxMs  int64  // log.message.timestamp.after.max.ms
 	LogMessageTimestampBeforeMaxMs int64  // log.message.timestamp.before.max.ms
 	LogSegmentRecycleBytes         int64  // log.segment.recycle.bytes: deleted partitions' segment files kept, zeroed, for new segments
@@ -132,6 +133,7 @@ func DefaultConfig() Config {
 		LogFlushIntervalMs:             -1,
 		LogDirMinFreeBytes:             -1,
 		LogMessageTimestampTyp:         "CreateTime",
+		LogCleanupPolicy:               "delete",
 		LogMessageTimestampAfterMaxMs:  3600000, // Kafka 4.0's (KIP-1030)
 		LogMessageTimestampBeforeMaxMs: math.MaxInt64,
 		LogSegmentRecycleBytes:         1 << 30,
@@ -340,6 +342,7 @@ var options = []Option{
 	intOpt("log.segment.recycle.bytes", "log-segment-recycle-bytes", "keep up to this many bytes of deleted topics' segment files, overwritten with zeros in the background, for new segments to reuse (0: delete them)", func(c *Config) *int64 { return &c.LogSegmentRecycleBytes }),
 	intOpt("log.flush.interval.ms", "log-flush-interval-ms", "-1: fsync every raft batch before acknowledging (default); N>0: fsync at most every N ms (faster, loses the last N ms on power loss)", func(c *Config) *int64 { return &c.LogFlushIntervalMs }),
 	intOpt("log.dir.min.free.bytes", "log-dir-min-free-bytes", "produce is refused (KAFKA_STORAGE_ERROR, which clients retry) while the filesystem of log.dirs has less free space than this, so that it never fills up; -1: the smaller of 1 GiB and 5% of the filesystem; 0: never refuse", func(c *Config) *int64 { return &c.LogDirMinFreeBytes }),
+	strOpt("log.cleanup.policy", "log-cleanup-policy", "cleanup.policy of topics that set none: delete, compact, or delete,compact (compaction is not performed yet: a topic that only compacts keeps every record)", func(c *Config) *string { return &c.LogCleanupPolicy }),
 	strOpt("log.message.timestamp.type", "log-message-timestamp-type", "CreateTime or LogAppendTime", func(c *Config) *string { return &c.LogMessageTimestampTyp }),
 	intOpt("log.message.timestamp.after.max.ms", "log-message-timestamp-after-max-ms", "a CreateTime record may be at most this far ahead of the broker's clock (INVALID_TIMESTAMP beyond)", func(c *Config) *int64 { return &c.LogMessageTimestampAfterMaxMs }),
 	intOpt("log.message.timestamp.before.max.ms", "log-message-timestamp-before-max-ms", "a CreateTime record may be at most this far behind the broker's clock (INVALID_TIMESTAMP beyond)", func(c *Config) *int64 { return &c.LogMessageTimestampBeforeMaxMs }),
@@ -489,6 +492,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("offsets.topic.replication.factor must be >= 1")
 	case c.LogMessageTimestampTyp != "CreateTime" && c.LogMessageTimestampTyp != "LogAppendTime":
 		return fmt.Errorf("log.message.timestamp.type must be CreateTime or LogAppendTime")
+	}
+	if err := checkList("delete", "compact")(c.LogCleanupPolicy); err != nil {
+		return fmt.Errorf("log.cleanup.policy: %v", err)
 	}
 	// The compression defaults take what their topic keys take.
 	for _, key := range []string{"compression.type", "compression.gzip.level", "compression.lz4.level", "compression.zstd.level"} {

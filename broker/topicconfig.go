@@ -129,24 +129,33 @@ func checkNoTieredStorage(v string) error {
 	if err := checkBool(v); err != nil {
 		return err
 	}
-	if on, _ := strconv.ParseBool(v); on {
+	if strings.EqualFold(v, "true") {
 		return fmt.Errorf("tiered storage is not available on this broker")
 	}
 	return nil
 }
 
+// checkBool accepts true or false in any case, as Kafka's BOOLEAN (not
+// Go's 1, t or F).
 func checkBool(v string) error {
-	if _, err := strconv.ParseBool(v); err != nil {
-		return fmt.Errorf("not a boolean")
+	if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
+		return fmt.Errorf("not a boolean: expected true or false")
 	}
 	return nil
 }
 
-func checkDouble(v string) error {
-	if _, err := strconv.ParseFloat(v, 64); err != nil {
-		return fmt.Errorf("not a number")
+// checkDoubleIn accepts a number in [lo, hi] (NaN is not one).
+func checkDoubleIn(lo, hi float64) func(string) error {
+	return func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("not a number")
+		}
+		if !(f >= lo && f <= hi) {
+			return fmt.Errorf("must be in [%g, %g]", lo, hi)
+		}
+		return nil
 	}
-	return nil
 }
 
 func constDef(v string) func(*Config) string { return func(*Config) string { return v } }
@@ -159,7 +168,7 @@ func brokerDef(key string) func(*Config) string {
 // reported; the ones marked in docs/architecture.md as stored-only (such as
 // compaction) are kept for tools but not acted on yet.
 var topicConfigs = []topicConfigDef{
-	{name: "cleanup.policy", kafkaKey: "log.cleanup.policy", typ: kmsg.ConfigTypeList, def: constDef("delete"), check: checkList("delete", "compact"), doc: "delete or compact (compaction is stored, not yet performed)"},
+	{name: "cleanup.policy", brokerKey: "log.cleanup.policy", typ: kmsg.ConfigTypeList, check: checkList("delete", "compact"), doc: "delete or compact (compaction is stored, not yet performed)"},
 	{name: "compression.gzip.level", typ: kmsg.ConfigTypeInt, brokerKey: "compression.gzip.level", check: checkIntIn(1, 9, -1), doc: "the gzip level of batches recompressed into gzip (compression.type=gzip); -1: gzip's default, 6"},
 	{name: "compression.lz4.level", typ: kmsg.ConfigTypeInt, brokerKey: "compression.lz4.level", check: checkIntIn(1, 17), doc: "the lz4 level of batches recompressed into lz4: 9 is lz4's fast compressor, as in Kafka, others its high-compression levels (above 9 compresses as 9)"},
 	{name: "compression.type", typ: kmsg.ConfigTypeString, brokerKey: "compression.type", check: checkEnum("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), doc: "the codec a batch is stored in: producer keeps the producer's, a codec's name recompresses the others into it"},
@@ -179,7 +188,7 @@ var topicConfigs = []topicConfigDef{
 	{name: "message.timestamp.before.max.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.message.timestamp.before.max.ms", check: checkLong(0)},
 	{name: "message.timestamp.difference.max.ms", kafkaKey: "log.message.timestamp.difference.max.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(0), doc: "Kafka 3.x's bound on how far a CreateTime timestamp may be from the broker's clock, for each side whose before/after key is set nowhere"},
 	{name: "message.timestamp.type", typ: kmsg.ConfigTypeString, brokerKey: "log.message.timestamp.type", check: checkEnum("CreateTime", "LogAppendTime")},
-	{name: "min.cleanable.dirty.ratio", kafkaKey: "log.cleaner.min.cleanable.ratio", typ: kmsg.ConfigTypeDouble, def: constDef("0.5"), check: checkDouble, doc: "the share of a log left uncompacted before compaction runs (stored: compaction is not performed yet)"},
+	{name: "min.cleanable.dirty.ratio", kafkaKey: "log.cleaner.min.cleanable.ratio", typ: kmsg.ConfigTypeDouble, def: constDef("0.5"), check: checkDoubleIn(0, 1), doc: "the share of a log left uncompacted before compaction runs (stored: compaction is not performed yet)"},
 	{name: "min.compaction.lag.ms", kafkaKey: "log.cleaner.min.compaction.lag.ms", typ: kmsg.ConfigTypeLong, def: constDef("0"), check: checkLong(0), doc: "the least time a record stays uncompacted (stored: compaction is not performed yet)"},
 	{name: "min.insync.replicas", typ: kmsg.ConfigTypeInt, brokerKey: "min.insync.replicas", check: checkInt(1)},
 	{name: "preallocate", kafkaKey: "log.preallocate", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool, doc: "preallocate segment files (stored: the active segment's space is always prepared ahead of its writes)"},
