@@ -87,7 +87,9 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	46: {Min: 0, Max: 0},  // ListPartitionReassignments
 	47: {Min: 0, Max: 0},  // OffsetDelete
 	48: {Min: 0, Max: 1},  // DescribeClientQuotas
+	50: {Min: 0, Max: 0},  // DescribeUserScramCredentials: no user has one
 	60: {Min: 0, Max: 1},  // DescribeCluster
+	66: {Min: 0, Max: 1},  // ListTransactions: none yet (v2's Java regular expressions are not offered)
 }
 
 // Start opens the data directory, starts the raft groups and the listeners,
@@ -306,6 +308,10 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 		return now(b.handleListPartitionReassignments(r))
 	case *kmsg.DescribeClientQuotasRequest:
 		return now(b.handleDescribeClientQuotas(r))
+	case *kmsg.DescribeUserSCRAMCredentialsRequest:
+		return now(b.handleDescribeUserSCRAMCredentials(r))
+	case *kmsg.ListTransactionsRequest:
+		return now(b.handleListTransactions(r))
 	case *kmsg.ElectLeadersRequest:
 		return now(b.handleElectLeaders(r))
 	case *kmsg.DeleteRecordsRequest:
