@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -71,4 +73,80 @@ func TestListTransactions(t *testing.T) {
 			t.Fatalf("v%d: unknown state filters %q, want [ongoing Bogus]", v, got)
 		}
 	}
+}
+
+// TestDescribeProducers: the leader lists each idempotent producer of a
+// partition with its epoch, last sequence and last batch's max timestamp,
+// also after a restart; a partition without one lists none, and an unknown
+// partition is UNKNOWN_TOPIC_OR_PARTITION.
+func TestDescribeProducers(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	cl := newClient(t, b, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	createTopic(t, cl, "dp", 2, nil)
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	for i := range 7 {
+		r := &kgo.Record{Topic: "dp", Partition: 0, Value: []byte("v"), Timestamp: base.Add(time.Duration(i) * time.Second)}
+		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, epoch, err := cl.ProducerID(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(b *Broker, when string) {
+		t.Helper()
+		c := newClient(t, b)
+		req := kmsg.NewPtrDescribeProducersRequest()
+		rt := kmsg.NewDescribeProducersRequestTopic()
+		rt.Topic, rt.Partitions = "dp", []int32{0, 1, 2}
+		req.Topics = append(req.Topics, rt)
+		rt = kmsg.NewDescribeProducersRequestTopic()
+		rt.Topic, rt.Partitions = "nope", []int32{0}
+		req.Topics = append(req.Topics, rt)
+		resp := rawRequest(t, b, req).(*kmsg.DescribeProducersResponse) // one broker, no client sharding
+		ps := resp.Topics[0].Partitions
+		if len(ps) != 3 || ps[0].ErrorCode != 0 || len(ps[0].ActiveProducers) != 1 {
+			t.Fatalf("%s: partition 0: %+v", when, ps)
+		}
+		ap := ps[0].ActiveProducers[0]
+		want := kmsg.DescribeProducersResponseTopicPartitionActiveProducer{
+			ProducerID: id, ProducerEpoch: int32(epoch), LastSequence: 6,
+			LastTimestamp: base.Add(6 * time.Second).UnixMilli(), CoordinatorEpoch: -1, CurrentTxnStartOffset: -1,
+		}
+		if ap.ProducerID != want.ProducerID || ap.ProducerEpoch != want.ProducerEpoch || ap.LastSequence != want.LastSequence ||
+			ap.LastTimestamp != want.LastTimestamp || ap.CoordinatorEpoch != want.CoordinatorEpoch || ap.CurrentTxnStartOffset != want.CurrentTxnStartOffset {
+			t.Fatalf("%s: producer %+v, want %+v", when, ap, want)
+		}
+		if ps[1].ErrorCode != 0 || len(ps[1].ActiveProducers) != 0 {
+			t.Fatalf("%s: partition 1 (no producer): %+v", when, ps[1])
+		}
+		if ps[2].ErrorCode != kerr.UnknownTopicOrPartition.Code || resp.Topics[1].Partitions[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+			t.Fatalf("%s: unknown partitions answered %d and %d", when, ps[2].ErrorCode, resp.Topics[1].Partitions[0].ErrorCode)
+		}
+		described, err := kadm.NewClient(c).DescribeProducers(context.Background(), kadm.TopicsSet{"dp": {0: {}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		described.EachProducer(func(d kadm.DescribedProducer) {
+			got++
+			if d.ProducerID != id || d.LastSequence != 6 {
+				t.Errorf("%s: kadm: %+v", when, d)
+			}
+		})
+		if got != 1 {
+			t.Fatalf("%s: kadm described %d producers", when, got)
+		}
+	}
+	check(b, "running")
+	cl.Close()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b = startBroker(t, dir, nil)
+	defer b.Close()
+	waitFor(t, func() bool { p := b.node.Partition("dp", 0); return p != nil && p.Ready() }, "dp-0 to lead again")
+	check(b, "after a restart")
 }

@@ -89,6 +89,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	48: {Min: 0, Max: 1},  // DescribeClientQuotas
 	50: {Min: 0, Max: 0},  // DescribeUserScramCredentials: no user has one
 	60: {Min: 0, Max: 1},  // DescribeCluster
+	61: {Min: 0, Max: 0},  // DescribeProducers
 	66: {Min: 0, Max: 1},  // ListTransactions: none yet (v2's Java regular expressions are not offered)
 }
 
@@ -312,6 +313,8 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 		return now(b.handleDescribeUserSCRAMCredentials(r))
 	case *kmsg.ListTransactionsRequest:
 		return now(b.handleListTransactions(r))
+	case *kmsg.DescribeProducersRequest:
+		return now(b.handleDescribeProducers(r))
 	case *kmsg.ElectLeadersRequest:
 		return now(b.handleElectLeaders(r))
 	case *kmsg.DeleteRecordsRequest:

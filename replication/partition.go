@@ -563,6 +563,14 @@ func (p *Partition) AppendAnnounced(batch []byte, h logstore.BatchHeader) Append
 	return AppendResult{call: call, own: call}
 }
 
+// Producers lists the idempotent producers whose batches the partition
+// has applied (DescribeProducers), by id.
+func (p *Partition) Producers() []ProducerInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.producers.infos()
+}
+
 // onStored is the log's OnStored hook. In a single-voter group an entry is
 // committed once stored, so the batches Append handed to raft are
 // acknowledged here: the high watermark moves past them first, so a client
@@ -781,6 +789,7 @@ func (f *partitionFSM) ApplyBatch(logs []*raft.Log) []any {
 			if h.ProducerID >= 0 {
 				p.producers.record(h.ProducerID, h.ProducerEpoch, batchMeta{
 					FirstSeq: h.BaseSequence, LastSeq: lastSeqOf(h.BaseSequence, h.LastOffsetDelta), BaseOffset: base,
+					MaxTimestamp: h.MaxTimestamp,
 				})
 			}
 			out[i] = base

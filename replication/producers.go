@@ -1,6 +1,9 @@
 package replication
 
 import (
+	"cmp"
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -13,6 +16,9 @@ type batchMeta struct {
 	FirstSeq   int32 `json:"first_seq"`
 	LastSeq    int32 `json:"last_seq"`
 	BaseOffset int64 `json:"base_offset"`
+	// MaxTimestamp is the batch's max timestamp (DescribeProducers' last
+	// timestamp); 0 in states saved before it was kept.
+	MaxTimestamp int64 `json:"max_ts,omitempty"`
 
 	// pending is set on the leader while the batch is in raft but not yet
 	// applied; a retried duplicate waits on it for the original's offset.
@@ -93,4 +99,31 @@ func (m producerMap) record(id int64, epoch int16, b batchMeta) {
 	if len(p.Batches) > maxBatchesPerProducer {
 		p.Batches = append(p.Batches[:0], p.Batches[len(p.Batches)-maxBatchesPerProducer:]...)
 	}
+}
+
+// ProducerInfo is one idempotent producer as a partition knows it, for
+// DescribeProducers.
+type ProducerInfo struct {
+	ID            int64
+	Epoch         int16
+	LastSequence  int32 // of its last batch's last record
+	LastTimestamp int64 // its last batch's max timestamp; -1 if not known
+}
+
+// infos lists the producers of m by id.
+func (m producerMap) infos() []ProducerInfo {
+	out := make([]ProducerInfo, 0, len(m))
+	for id, p := range m {
+		if len(p.Batches) == 0 {
+			continue
+		}
+		last := p.Batches[len(p.Batches)-1]
+		ts := last.MaxTimestamp
+		if ts == 0 {
+			ts = -1
+		}
+		out = append(out, ProducerInfo{ID: id, Epoch: p.Epoch, LastSequence: last.LastSeq, LastTimestamp: ts})
+	}
+	slices.SortFunc(out, func(a, b ProducerInfo) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }
