@@ -117,7 +117,9 @@ func TestRetentionCheckSnapshotsOnlyNewEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := n.Partition("idle", 0)
-	batch := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1}, []logstore.Record{{Value: []byte("v")}})
+	// A current timestamp: a record of 1970 is past retention, and its
+	// deletion would be a new entry.
+	batch := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, FirstTimestamp: time.Now().UnixMilli()}, []logstore.Record{{Value: []byte("v")}})
 	h, err := logstore.ParseBatchHeader(batch)
 	if err != nil {
 		t.Fatal(err)
