@@ -65,7 +65,7 @@ func TestListTransactions(t *testing.T) {
 		req.Version = v
 		req.StateFilters = []string{"Ongoing", "ongoing", "Bogus", "PrepareEpochFence"}
 		req.DurationFilterMillis = -1
-		resp := request[*kmsg.ListTransactionsResponse](t, cl, req)
+		resp := rawRequest(t, b, req).(*kmsg.ListTransactionsResponse) // not merged by the client
 		if resp.ErrorCode != 0 || len(resp.TransactionStates) != 0 {
 			t.Fatalf("v%d: error %d, %d transactions", v, resp.ErrorCode, len(resp.TransactionStates))
 		}
