@@ -67,7 +67,11 @@ func UpConvert(set []byte) (batch []byte, codec int8, err error) {
 		if c > CodecLZ4 {
 			return fmt.Errorf("%w: codec %d in a magic %d message", ErrInvalidRecord, c, m.magic)
 		}
-		inner, err := Decompress(c, m.value)
+		v := m.value
+		if c == CodecLZ4 && m.magic == 0 {
+			v = fixLegacyLZ4(v)
+		}
+		inner, err := Decompress(c, v)
 		if err != nil {
 			return err
 		}
