@@ -242,9 +242,6 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "no record batch")
 	}
 	maxBytes := b.topicInt64(topic, "max.message.bytes")
-	if int64(len(rp.Records)) > maxBytes {
-		return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "batch of %d bytes exceeds max.message.bytes %d", len(rp.Records), maxBytes)
-	}
 	converted, convertedCodec := false, logstore.CodecNone
 	if m, ok := logstore.BatchMagic(rp.Records); ok && (m == 0 || m == 1) {
 		if version >= 3 {
@@ -264,6 +261,13 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 			return nil, h, -1, kafkaErrorf(kerr.CorruptMessage, "%v", err)
 		}
 		rp.Records, converted, convertedCodec = up, true, codec
+	}
+	if !converted && int64(len(rp.Records)) > maxBytes {
+		// A converted message set is held to the limit as the batch it
+		// becomes, below, as Kafka 3.x holds each of its messages and then
+		// the converted batch: a set of many small messages is larger
+		// than the batch it converts to.
+		return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "batch of %d bytes exceeds max.message.bytes %d", len(rp.Records), maxBytes)
 	}
 	if version < 7 {
 		// zstd came with produce v7 (KIP-110); Kafka refuses it below. (Only

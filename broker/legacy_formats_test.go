@@ -178,6 +178,19 @@ func TestOldMessageFormatErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %v", c.name, kerr.ErrorForCode(got.ErrorCode), c.want)
 		}
 	}
+	// max.message.bytes holds a message set to the batch it converts to,
+	// as Kafka 3.x: 300 small magic-1 messages take 13,200 bytes, the
+	// batch of their records about 5,500.
+	createTopic(t, cl, "old-many", 1, map[string]string{"max.message.bytes": "10000"})
+	var many []byte
+	for range 300 {
+		many = append(many, msg(1, 0, []byte("0123456789"))...)
+	}
+	req := produceReq("old-many", -1, 5000, many)
+	req.Version = 2
+	if got := rawRequest(t, b, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]; got.ErrorCode != 0 {
+		t.Fatalf("a set of %d bytes converting to a batch under max.message.bytes: %v", len(many), kerr.ErrorForCode(got.ErrorCode))
+	}
 	for v := int16(0); v <= 2; v++ {
 		if got := produce(v, good); got.ErrorCode != 0 || got.BaseOffset != int64(v) {
 			t.Fatalf("produce v%d of a good set: error %v at offset %d", v, kerr.ErrorForCode(got.ErrorCode), got.BaseOffset)
