@@ -238,7 +238,7 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 			return resp
 		}
 		if total >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || !time.Now().Before(deadline) || hasError(out) {
-			b.finishFetch(resp, out, parts, useIDs, sess != nil)
+			b.finishFetch(resp, out, parts, useIDs, sess != nil, r.IsolationLevel == 1)
 			return resp
 		}
 		if notify == nil {
@@ -382,7 +382,7 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 	return out, total, nil
 }
 
-func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []fetchPart, useIDs, inSession bool) {
+func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []fetchPart, useIDs, inSession, readCommitted bool) {
 	idx := map[string]int{}
 	for i, fp := range parts {
 		o := out[i]
@@ -415,6 +415,12 @@ func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []f
 		rp.RecordBatches = o.records
 		if rp.RecordBatches == nil {
 			rp.RecordBatches = []byte{}
+		}
+		if readCommitted && o.errCode == 0 {
+			// As Kafka: a read_committed fetch gets the list of aborted
+			// transactions in what it reads, empty while there are none;
+			// null is for read_uncommitted.
+			rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 		}
 		if o.errCode == kerr.NotLeaderForPartition.Code || o.errCode == kerr.FencedLeaderEpoch.Code {
 			rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = b.leaderOf(fp.key.topic, fp.key.part)

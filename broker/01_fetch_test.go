@@ -225,3 +225,35 @@ func TestFetchMaxBytesBroker(t *testing.T) {
 		t.Fatalf("first batch: %d bytes, want %d", n, len(big))
 	}
 }
+
+// A read_committed fetch gets an empty list of aborted transactions, a
+// read_uncommitted one null, as Kafka answers.
+func TestFetchAbortedTransactionsByIsolation(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "iso", 1, nil)
+	produceRaw(t, cl, "iso", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(3, "v")))
+	for _, c := range []struct {
+		version   int16
+		isolation int8
+		wantList  bool
+	}{{4, 1, true}, {4, 0, false}, {12, 1, true}, {12, 0, false}} {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.ReplicaID, req.IsolationLevel = c.version, -1, c.isolation
+		ft := kmsg.NewFetchRequestTopic()
+		ft.Topic = "iso"
+		fp := kmsg.NewFetchRequestTopicPartition()
+		fp.PartitionMaxBytes = 1 << 20
+		fp.CurrentLeaderEpoch = -1
+		ft.Partitions = append(ft.Partitions, fp)
+		req.Topics = append(req.Topics, ft)
+		p := rawRequest(t, b, req).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.LastStableOffset != 3 {
+			t.Fatalf("v%d isolation %d: error %v, last stable offset %d", c.version, c.isolation, kerr.ErrorForCode(p.ErrorCode), p.LastStableOffset)
+		}
+		if got := p.AbortedTransactions != nil; got != c.wantList || len(p.AbortedTransactions) != 0 {
+			t.Errorf("v%d isolation %d: aborted transactions %v (a list: %v), want a list: %v", c.version, c.isolation, p.AbortedTransactions, got, c.wantList)
+		}
+	}
+}
