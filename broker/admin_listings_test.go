@@ -150,3 +150,43 @@ func TestDescribeProducers(t *testing.T) {
 	waitFor(t, func() bool { p := b.node.Partition("dp", 0); return p != nil && p.Ready() }, "dp-0 to lead again")
 	check(b, "after a restart")
 }
+
+// TestProducerStateExpires: as in Kafka, a partition forgets an idempotent
+// producer whose last batch is older than producer.id.expiration.ms (at the
+// retention check), keeps one that is not, and accepts a forgotten one
+// that writes again, at the sequence it continues with.
+func TestProducerStateExpires(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	createTopic(t, cl, "px", 1, nil)
+	produce := func(n int) {
+		t.Helper()
+		for range n {
+			if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "px", Value: []byte("v")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	producers := func() []kmsg.DescribeProducersResponseTopicPartitionActiveProducer {
+		t.Helper()
+		req := kmsg.NewPtrDescribeProducersRequest()
+		rt := kmsg.NewDescribeProducersRequestTopic()
+		rt.Topic, rt.Partitions = "px", []int32{0}
+		req.Topics = append(req.Topics, rt)
+		return rawRequest(t, b, req).(*kmsg.DescribeProducersResponse).Topics[0].Partitions[0].ActiveProducers
+	}
+	produce(3)
+	b.node.EnforceRetention(time.Now())
+	if got := producers(); len(got) != 1 || got[0].LastSequence != 2 {
+		t.Fatalf("after a check within the expiration: %+v", got)
+	}
+	b.node.EnforceRetention(time.Now().Add(25 * time.Hour)) // a day of Kafka's default later
+	if got := producers(); len(got) != 0 {
+		t.Fatalf("after the expiration: %+v, want none", got)
+	}
+	produce(2)
+	if got := producers(); len(got) != 1 || got[0].LastSequence != 4 {
+		t.Fatalf("a forgotten producer writing again: %+v, want its sequence to go on to 4", got)
+	}
+}

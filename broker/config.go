@@ -50,11 +50,12 @@ type Config struct {
 	CompressionLZ4Level            int32  // compression.lz4.level
 	CompressionZstdLevel           int32  // compression.zstd.level
 
-	MessageMaxBytes       int32
-	MinInsyncReplicas     int32 // min.insync.replicas: in-sync replicas an acks=all produce needs
-	FetchMaxBytes         int32 // the most a Fetch answer carries, whatever the client asks
-	SocketRequestMaxBytes int32
-	ConnectionsMaxIdleMs  int64
+	MessageMaxBytes        int32
+	ProducerIDExpirationMs int64 // producer.id.expiration.ms: idle idempotent producers are forgotten after this
+	MinInsyncReplicas      int32 // min.insync.replicas: in-sync replicas an acks=all produce needs
+	FetchMaxBytes          int32 // the most a Fetch answer carries, whatever the client asks
+	SocketRequestMaxBytes  int32
+	ConnectionsMaxIdleMs   int64
 
 	// Consumer groups.
 	OffsetsTopicNumPartitions     int32
@@ -134,7 +135,8 @@ func DefaultConfig() Config {
 		LogDirMinFreeBytes:             -1,
 		LogMessageTimestampTyp:         "CreateTime",
 		LogCleanupPolicy:               "delete",
-		LogMessageTimestampAfterMaxMs:  3600000, // Kafka 4.0's (KIP-1030)
+		ProducerIDExpirationMs:         86400000, // Kafka's: a day
+		LogMessageTimestampAfterMaxMs:  3600000,  // Kafka 4.0's (KIP-1030)
 		LogMessageTimestampBeforeMaxMs: math.MaxInt64,
 		LogSegmentRecycleBytes:         1 << 30,
 		CompressionType:                "producer",
@@ -351,6 +353,7 @@ var options = []Option{
 	intOpt("compression.lz4.level", "compression-lz4-level", "lz4 level of batches recompressed into lz4: 1-17 (9: the fast compressor)", func(c *Config) *int32 { return &c.CompressionLZ4Level }),
 	intOpt("compression.zstd.level", "compression-zstd-level", "zstd level of batches recompressed into zstd: -131072 to 22", func(c *Config) *int32 { return &c.CompressionZstdLevel }),
 	intOpt("message.max.bytes", "message-max-bytes", "largest record batch accepted", func(c *Config) *int32 { return &c.MessageMaxBytes }),
+	intOpt("producer.id.expiration.ms", "producer-id-expiration-ms", "a partition forgets an idempotent producer whose last batch's timestamp is older than this (checked with retention); it is accepted at any sequence if it writes again", func(c *Config) *int64 { return &c.ProducerIDExpirationMs }),
 	intOpt("min.insync.replicas", "min-insync-replicas", "in-sync replicas an acks=all produce needs (NOT_ENOUGH_REPLICAS below)", func(c *Config) *int32 { return &c.MinInsyncReplicas }),
 	intOpt("fetch.max.bytes", "fetch-max-bytes", "most bytes of records in one Fetch answer, whatever the client asks (at least one batch is always sent)", func(c *Config) *int32 { return &c.FetchMaxBytes }),
 	intOpt("socket.request.max.bytes", "socket-request-max-bytes", "largest request frame accepted", func(c *Config) *int32 { return &c.SocketRequestMaxBytes }),
@@ -482,6 +485,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("log.message.timestamp.after.max.ms and before.max.ms must be >= 0")
 	case c.LogIndexSizeMaxBytes < 1024:
 		return fmt.Errorf("log.index.size.max.bytes must be >= 1024")
+	case c.ProducerIDExpirationMs < 1:
+		return fmt.Errorf("producer.id.expiration.ms must be >= 1")
 	case c.MinInsyncReplicas < 1:
 		return fmt.Errorf("min.insync.replicas must be >= 1")
 	case c.SocketRequestMaxBytes < 1024:

@@ -42,6 +42,10 @@ type Config struct {
 	Retention func(st *State, t *Topic) (ms, bytes int64)
 	// RetentionCheckInterval is log.retention.check.interval.ms.
 	RetentionCheckInterval time.Duration
+	// ProducerIDExpiration is producer.id.expiration.ms: a partition
+	// forgets an idempotent producer whose last batch is older, checked
+	// with retention; 0 never forgets.
+	ProducerIDExpiration time.Duration
 	// RecycleBytes is how much of deleted partitions' segment files the node keeps,
 	// zeroed, for new segments (logstore.Recycler, in <DataDir>/recycle);
 	// 0 keeps none.
@@ -639,10 +643,16 @@ func (n *Node) retentionLoop() {
 	}
 }
 
-// EnforceRetention applies every topic's retention settings once.
+// EnforceRetention applies every topic's retention settings once, and
+// forgets idle producers (ProducerIDExpiration).
 func (n *Node) EnforceRetention(now time.Time) {
 	st := n.controller.State()
 	for _, p := range n.Partitions() {
+		if n.cfg.ProducerIDExpiration > 0 {
+			if k := p.expireProducers(now.Add(-n.cfg.ProducerIDExpiration).UnixMilli()); k > 0 {
+				p.logger.Debug("forgot idle producers", "producers", k)
+			}
+		}
 		t := st.Topics[p.Topic]
 		if t == nil || !p.Ready() {
 			continue

@@ -507,7 +507,7 @@ func (p *Partition) AppendAnnounced(batch []byte, h logstore.BatchHeader) Append
 			}
 			return AppendResult{call: d.pending}
 		}
-		meta = batchMeta{FirstSeq: h.BaseSequence, LastSeq: last, BaseOffset: -1}
+		meta = batchMeta{FirstSeq: h.BaseSequence, LastSeq: last, BaseOffset: -1, MaxTimestamp: h.MaxTimestamp}
 	}
 	call := newAppendCall()
 	key := unsafe.SliceData(batch)
@@ -561,6 +561,19 @@ func (p *Partition) AppendAnnounced(batch []byte, h logstore.BatchHeader) Append
 		p.resync()
 	}()
 	return AppendResult{call: call, own: call}
+}
+
+// expireProducers forgets the producers idle since before cutoff (Unix
+// ms), in the applied state and in the leader's view of it, and returns
+// how many the applied state held.
+func (p *Partition) expireProducers(cutoff int64) int {
+	p.mu.Lock()
+	n := p.producers.expire(cutoff)
+	p.mu.Unlock()
+	p.appendMu.Lock()
+	p.pending.expire(cutoff)
+	p.appendMu.Unlock()
+	return n
 }
 
 // Producers lists the idempotent producers whose batches the partition

@@ -101,6 +101,24 @@ func (m producerMap) record(id int64, epoch int16, b batchMeta) {
 	}
 }
 
+// expire forgets the producers whose last batch's max timestamp is before
+// cutoff (Unix ms), as Kafka forgets a producer once it has written
+// nothing for producer.id.expiration.ms by its batches' timestamps; one
+// whose last batch is still in raft is kept. A producer forgotten is
+// accepted at any sequence when it writes again (check). It returns how
+// many it forgot.
+func (m producerMap) expire(cutoff int64) int {
+	n := 0
+	for id, p := range m {
+		if k := len(p.Batches); k > 0 && (p.Batches[k-1].pending != nil || p.Batches[k-1].MaxTimestamp >= cutoff) {
+			continue
+		}
+		delete(m, id)
+		n++
+	}
+	return n
+}
+
 // ProducerInfo is one idempotent producer as a partition knows it, for
 // DescribeProducers.
 type ProducerInfo struct {

@@ -71,3 +71,17 @@ func TestProducerStateKeepsFiveBatches(t *testing.T) {
 		t.Fatalf("lastSeqOf wraps to %d", got)
 	}
 }
+
+// expire forgets producers whose last batch is older than the cutoff, and
+// those whose timestamp was never kept, but not one with a batch in raft.
+func TestProducerMapExpire(t *testing.T) {
+	m := producerMap{}
+	m.record(1, 0, batchMeta{MaxTimestamp: 100})
+	m.record(2, 0, batchMeta{MaxTimestamp: 100})
+	m.record(2, 0, batchMeta{FirstSeq: 1, LastSeq: 1, MaxTimestamp: 300}) // its last batch counts
+	m.record(3, 0, batchMeta{MaxTimestamp: 100, pending: newAppendCall()})
+	m.record(4, 0, batchMeta{}) // state saved before timestamps were kept
+	if n := m.expire(200); n != 2 || m[1] != nil || m[4] != nil || m[2] == nil || m[3] == nil {
+		t.Fatalf("expire forgot %d, left %v", n, m)
+	}
+}
