@@ -115,6 +115,7 @@ func (b *Broker) alterBrokerConfigs(ctx context.Context, name string, cfgs map[s
 			}
 			continue
 		}
+		*v = normalizeValue(d.typ, *v)
 		if err := d.check(*v); err != nil {
 			// INVALID_REQUEST, not INVALID_CONFIG, as Kafka answers for
 			// broker resources.

@@ -270,3 +270,43 @@ func TestConfigValueChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigValuesNormalized: values are read as Kafka reads them, and kept
+// and described so: spaces around a value or a list's elements dropped,
+// booleans in lower case, whole numbers in their plain form.
+func TestConfigValuesNormalized(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "norm", 1, map[string]string{
+		"retention.ms": " 1000 ", "preallocate": "TRUE", "cleanup.policy": " delete , compact ", "segment.ms": "+0600000",
+	})
+	if code := alterConfig(t, cl, kmsg.ConfigResourceTypeBroker, "", "log.retention.bytes", " 5000\t"); code != 0 {
+		t.Fatalf("log.retention.bytes with spaces: %v", kerr.ErrorForCode(code))
+	}
+	want := map[string]string{"retention.ms": "1000", "preallocate": "true", "cleanup.policy": "delete,compact", "segment.ms": "600000", "retention.bytes": "5000"}
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	rr := kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "norm"
+	for k := range want {
+		rr.ConfigNames = append(rr.ConfigNames, k)
+	}
+	req.Resources = append(req.Resources, rr)
+	res := request[*kmsg.DescribeConfigsResponse](t, cl, req).Resources[0]
+	if len(res.Configs) != len(want) {
+		t.Fatalf("%d configs described, want %d", len(res.Configs), len(want))
+	}
+	for _, c := range res.Configs {
+		if *c.Value != want[c.Name] {
+			t.Errorf("%s = %q, want %q", c.Name, *c.Value, want[c.Name])
+		}
+	}
+	// The topic acts on them: retention.ms is 1000, not unreadable.
+	topic := b.node.Controller().State().Topics["norm"]
+	if got := b.topicInt64(topic, "retention.ms"); got != 1000 {
+		t.Fatalf("retention.ms in force: %d", got)
+	}
+	if code := alterConfig(t, cl, kmsg.ConfigResourceTypeTopic, "norm", "preallocate", " yes "); code != kerr.InvalidConfig.Code {
+		t.Fatalf("preallocate=yes: %v, want INVALID_CONFIG", kerr.ErrorForCode(code))
+	}
+}

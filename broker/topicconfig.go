@@ -243,10 +243,35 @@ func validateTopicConfig(name string, value *string) error {
 	if value == nil {
 		return nil
 	}
+	*value = normalizeValue(d.typ, *value)
 	if err := d.check(*value); err != nil {
 		return fmt.Errorf("invalid value %q for %s: %v", *value, name, err)
 	}
 	return nil
+}
+
+// normalizeValue returns v as Kafka reads a value of type typ, and so as
+// it is kept and described: without the spaces around it (and around a
+// list's elements), a boolean in lower case, a whole number in its plain
+// form ("+0100" is 100). What does not parse comes back trimmed, for the
+// check to refuse.
+func normalizeValue(typ kmsg.ConfigType, v string) string {
+	v = strings.TrimSpace(v)
+	switch typ {
+	case kmsg.ConfigTypeBoolean:
+		return strings.ToLower(v)
+	case kmsg.ConfigTypeShort, kmsg.ConfigTypeInt, kmsg.ConfigTypeLong:
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return strconv.FormatInt(n, 10)
+		}
+	case kmsg.ConfigTypeList:
+		elems := strings.Split(v, ",")
+		for i, e := range elems {
+			elems[i] = strings.TrimSpace(e)
+		}
+		return strings.Join(elems, ",")
+	}
+	return v
 }
 
 // topicKeySet says whether a topic's key is set anywhere: on the topic, or
