@@ -154,11 +154,12 @@ func TestBrokerConfigTypes(t *testing.T) {
 	req.IncludeDocumentation = true
 	rr := kmsg.NewDescribeConfigsRequestResource()
 	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
-	rr.ConfigNames = []string{"log.retention.ms", "auto.create.topics.enable", "num.partitions", "log.dirs", "log.retention.hours"}
+	rr.ConfigNames = []string{"log.retention.ms", "auto.create.topics.enable", "num.partitions", "log.dirs", "log.retention.hours", "log.cleanup.policy"}
 	req.Resources = append(req.Resources, rr)
 	want := map[string]kmsg.ConfigType{
 		"log.retention.ms": kmsg.ConfigTypeLong, "auto.create.topics.enable": kmsg.ConfigTypeBoolean,
 		"num.partitions": kmsg.ConfigTypeInt, "log.dirs": kmsg.ConfigTypeString, "log.retention.hours": kmsg.ConfigTypeInt,
+		"log.cleanup.policy": kmsg.ConfigTypeList,
 	}
 	res := request[*kmsg.DescribeConfigsResponse](t, cl, req).Resources[0]
 	if len(res.Configs) != len(want) {

@@ -259,6 +259,14 @@ func sizeOf[T int16 | int32 | int64](T) int {
 	return 8
 }
 
+// listOpt is a strOpt whose value is a comma-separated list (LIST, as
+// DescribeConfigs reports it).
+func listOpt(key, flag, help string, f func(c *Config) *string) Option {
+	o := strOpt(key, flag, help, f)
+	o.typ = kmsg.ConfigTypeList
+	return o
+}
+
 func strOpt(key, flag, help string, f func(c *Config) *string) Option {
 	return Option{Key: key, Flag: flag, Help: help, typ: kmsg.ConfigTypeString,
 		set: func(c *Config, v string) error { *f(c) = strings.TrimSpace(v); return nil },
@@ -344,7 +352,7 @@ var options = []Option{
 	intOpt("log.segment.recycle.bytes", "log-segment-recycle-bytes", "keep up to this many bytes of deleted topics' segment files, overwritten with zeros in the background, for new segments to reuse (0: delete them)", func(c *Config) *int64 { return &c.LogSegmentRecycleBytes }),
 	intOpt("log.flush.interval.ms", "log-flush-interval-ms", "-1: fsync every raft batch before acknowledging (default); N>0: fsync at most every N ms (faster, loses the last N ms on power loss)", func(c *Config) *int64 { return &c.LogFlushIntervalMs }),
 	intOpt("log.dir.min.free.bytes", "log-dir-min-free-bytes", "produce is refused (KAFKA_STORAGE_ERROR, which clients retry) while the filesystem of log.dirs has less free space than this, so that it never fills up; -1: the smaller of 1 GiB and 5% of the filesystem; 0: never refuse", func(c *Config) *int64 { return &c.LogDirMinFreeBytes }),
-	strOpt("log.cleanup.policy", "log-cleanup-policy", "cleanup.policy of topics that set none: delete, compact, or delete,compact (compaction is not performed yet: a topic that only compacts keeps every record)", func(c *Config) *string { return &c.LogCleanupPolicy }),
+	listOpt("log.cleanup.policy", "log-cleanup-policy", "cleanup.policy of topics that set none: delete, compact, or delete,compact (compaction is not performed yet: a topic that only compacts keeps every record)", func(c *Config) *string { return &c.LogCleanupPolicy }),
 	strOpt("log.message.timestamp.type", "log-message-timestamp-type", "CreateTime or LogAppendTime", func(c *Config) *string { return &c.LogMessageTimestampTyp }),
 	intOpt("log.message.timestamp.after.max.ms", "log-message-timestamp-after-max-ms", "a CreateTime record may be at most this far ahead of the broker's clock (INVALID_TIMESTAMP beyond)", func(c *Config) *int64 { return &c.LogMessageTimestampAfterMaxMs }),
 	intOpt("log.message.timestamp.before.max.ms", "log-message-timestamp-before-max-ms", "a CreateTime record may be at most this far behind the broker's clock (INVALID_TIMESTAMP beyond)", func(c *Config) *int64 { return &c.LogMessageTimestampBeforeMaxMs }),
