@@ -127,6 +127,10 @@ func TestRetentionCheckSnapshotsOnlyNewEntries(t *testing.T) {
 	if _, err := p.Append(batch, h).Wait(); err != nil {
 		t.Fatal(err)
 	}
+	// A single voter acknowledges a batch once it is stored, which can be
+	// before raft's FSM has applied it: the first check must see it applied,
+	// or the second finds it new.
+	waitUntil(t, func() bool { return p.raft.AppliedIndex() >= p.raft.LastIndex() }, "the batch to be applied")
 	snapshots := func() []string {
 		ents, err := os.ReadDir(filepath.Join(dir, "idle-0", "snapshots", "snapshots"))
 		if err != nil {
