@@ -221,6 +221,12 @@ func FuzzUpConvert(f *testing.F) {
 		}
 		f.Add(msgSet(1, legacyMsg{attrs: codec, ts: 5, value: z}))
 	}
+	// Magic 0 LZ4, whose frame header checksum UpConvert recomputes.
+	z0, err := compress(CodecLZ4, DefaultLevel, nil, msgSet(0, one, one))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(msgSet(0, legacyMsg{attrs: CodecLZ4, value: z0}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, set []byte) {
 		batch, _, err := UpConvert(set)
