@@ -30,11 +30,13 @@ func (b *Broker) findCoordinator(key string, keyType int8) (int32, string, int32
 	switch keyType {
 	case 0: // group
 	case 1:
-		// No transaction coordinator yet. COORDINATOR_NOT_AVAILABLE, which
-		// clients retry, held every transactional producer for its whole
-		// timeout; UNSUPPORTED_VERSION (as Redpanda answers with
-		// transactions disabled) fails it at once, with this message.
-		return -1, "", -1, kafkaErrorf(kerr.UnsupportedVersion, "transactions are not supported yet")
+		// No transaction coordinator yet. A transactional producer must
+		// fail at once with this message, and only an authorization error
+		// stops every client: COORDINATOR_NOT_AVAILABLE held them all for
+		// their whole timeout, and UNSUPPORTED_VERSION still held
+		// librdkafka's init_transactions (confluent-kafka, kcat) for its
+		// timeout, as it retries any other error of this lookup.
+		return -1, "", -1, errTransactionsRefused
 	default:
 		return -1, "", -1, kafkaErrorf(kerr.InvalidRequest, "unsupported coordinator type %d", keyType)
 	}
@@ -59,3 +61,8 @@ func (b *Broker) findCoordinator(key string, keyType int8) (int32, string, int32
 	}
 	return br.ID, br.Host, br.Port, nil
 }
+
+// errTransactionsRefused answers a transaction coordinator lookup, and a
+// transactional InitProducerId, until transactions come: the error clients
+// treat as fatal for a transactional id, with the reason.
+var errTransactionsRefused = kafkaErrorf(kerr.TransactionalIDAuthorizationFailed, "transactions are not supported yet")

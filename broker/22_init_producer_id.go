@@ -19,8 +19,8 @@ func (b *Broker) handleInitProducerID(ctx context.Context, r *kmsg.InitProducerI
 	if r.TransactionalID != nil {
 		// The transaction coordinator comes with its own issue; until then a
 		// transactional producer is told plainly that none is here, with
-		// an error no client retries (see findCoordinator).
-		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		// an error every client treats as fatal (see findCoordinator).
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		return resp
 	}
 	if r.ProducerID >= 0 && r.ProducerEpoch >= 0 {

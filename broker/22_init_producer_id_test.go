@@ -50,21 +50,22 @@ func TestInitProducerIDRequests(t *testing.T) {
 
 // Until transactions come, a transactional producer fails at once with a
 // plain message: its coordinator lookup (and a transactional
-// InitProducerId) answer UNSUPPORTED_VERSION, which no client retries,
-// where COORDINATOR_NOT_AVAILABLE held KafkaJS for 9.5 s and franz-go for
-// its whole retry timeout.
+// InitProducerId) answer TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which every
+// client takes as fatal, where COORDINATOR_NOT_AVAILABLE held KafkaJS for
+// 9.5 s and franz-go for its whole retry timeout, and UNSUPPORTED_VERSION
+// librdkafka for its own (compat-tests' TestKcat/TransactionalRefused).
 func TestTransactionsRefused(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()
 	req := kmsg.NewPtrFindCoordinatorRequest()
 	req.Version, req.CoordinatorType, req.CoordinatorKey = 2, 1, "tx"
 	resp := rawRequest(t, b, req).(*kmsg.FindCoordinatorResponse)
-	if resp.ErrorCode != kerr.UnsupportedVersion.Code || resp.ErrorMessage == nil || !strings.Contains(*resp.ErrorMessage, "transactions are not supported") {
+	if resp.ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code || resp.ErrorMessage == nil || !strings.Contains(*resp.ErrorMessage, "transactions are not supported") {
 		t.Fatalf("transaction coordinator lookup: %v %v", kerr.ErrorForCode(resp.ErrorCode), resp.ErrorMessage)
 	}
 	ipid := kmsg.NewPtrInitProducerIDRequest()
 	ipid.Version, ipid.TransactionalID, ipid.ProducerID, ipid.ProducerEpoch = 4, kmsg.StringPtr("tx"), -1, -1
-	if r := rawRequest(t, b, ipid).(*kmsg.InitProducerIDResponse); r.ErrorCode != kerr.UnsupportedVersion.Code {
+	if r := rawRequest(t, b, ipid).(*kmsg.InitProducerIDResponse); r.ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code {
 		t.Fatalf("transactional InitProducerId: %v", kerr.ErrorForCode(r.ErrorCode))
 	}
 
@@ -74,7 +75,7 @@ func TestTransactionsRefused(t *testing.T) {
 	if err == nil {
 		err = cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("x")}).FirstErr()
 	}
-	if err == nil || !strings.Contains(err.Error(), "UNSUPPORTED_VERSION") || time.Since(start) > 5*time.Second {
-		t.Fatalf("transaction: %v after %v; want UNSUPPORTED_VERSION at once", err, time.Since(start))
+	if err == nil || !strings.Contains(err.Error(), "TRANSACTIONAL_ID_AUTHORIZATION_FAILED") || time.Since(start) > 5*time.Second {
+		t.Fatalf("transaction: %v after %v; want TRANSACTIONAL_ID_AUTHORIZATION_FAILED at once", err, time.Since(start))
 	}
 }

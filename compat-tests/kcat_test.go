@@ -107,6 +107,20 @@ func TestKcat(t *testing.T) {
 		})
 	}
 
+	// Until transactions come, librdkafka's transactional producer must
+	// fail at once, saying why, not wait out its timeout.
+	t.Run("TransactionalRefused", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, kcatPath(t), "-P", "-b", b.Addr(), "-t", "kcat-txn", "-X", "transactional.id=kcat-tx")
+		cmd.Stdin = strings.NewReader("x\n")
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		if err == nil || time.Since(start) > 10*time.Second || !strings.Contains(string(out), "transactions are not supported yet") {
+			t.Fatalf("transactional kcat: %v after %v, output:\n%s\nwant a failure at once naming the reason", err, time.Since(start), out)
+		}
+	})
+
 	t.Run("QueryByTimestamp", func(t *testing.T) {
 		const topic = "kcat-time"
 		createTopic(t, ctx, adm, topic, 1, nil)
