@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -98,14 +100,7 @@ func TestDescribeProducers(t *testing.T) {
 	check := func(b *Broker, when string) {
 		t.Helper()
 		c := newClient(t, b)
-		req := kmsg.NewPtrDescribeProducersRequest()
-		rt := kmsg.NewDescribeProducersRequestTopic()
-		rt.Topic, rt.Partitions = "dp", []int32{0, 1, 2}
-		req.Topics = append(req.Topics, rt)
-		rt = kmsg.NewDescribeProducersRequestTopic()
-		rt.Topic, rt.Partitions = "nope", []int32{0}
-		req.Topics = append(req.Topics, rt)
-		resp := rawRequest(t, b, req).(*kmsg.DescribeProducersResponse) // one broker, no client sharding
+		resp := describeProducers(t, b, map[string][]int32{"dp": {0, 1, 2}, "nope": {0}})
 		ps := resp.Topics[0].Partitions
 		if len(ps) != 3 || ps[0].ErrorCode != 0 || len(ps[0].ActiveProducers) != 1 {
 			t.Fatalf("%s: partition 0: %+v", when, ps)
@@ -170,11 +165,7 @@ func TestProducerStateExpires(t *testing.T) {
 	}
 	producers := func() []kmsg.DescribeProducersResponseTopicPartitionActiveProducer {
 		t.Helper()
-		req := kmsg.NewPtrDescribeProducersRequest()
-		rt := kmsg.NewDescribeProducersRequestTopic()
-		rt.Topic, rt.Partitions = "px", []int32{0}
-		req.Topics = append(req.Topics, rt)
-		return rawRequest(t, b, req).(*kmsg.DescribeProducersResponse).Topics[0].Partitions[0].ActiveProducers
+		return describeProducers(t, b, map[string][]int32{"px": {0}}).Topics[0].Partitions[0].ActiveProducers
 	}
 	produce(3)
 	b.node.EnforceRetention(time.Now())
@@ -189,4 +180,17 @@ func TestProducerStateExpires(t *testing.T) {
 	if got := producers(); len(got) != 1 || got[0].LastSequence != 4 {
 		t.Fatalf("a forgotten producer writing again: %+v, want its sequence to go on to 4", got)
 	}
+}
+
+// describeProducers asks b directly (one broker: no client sharding) about
+// the partitions of each topic, in the order of the topics' names.
+func describeProducers(t *testing.T, b *Broker, parts map[string][]int32) *kmsg.DescribeProducersResponse {
+	t.Helper()
+	req := kmsg.NewPtrDescribeProducersRequest()
+	for _, topic := range slices.Sorted(maps.Keys(parts)) {
+		rt := kmsg.NewDescribeProducersRequestTopic()
+		rt.Topic, rt.Partitions = topic, parts[topic]
+		req.Topics = append(req.Topics, rt)
+	}
+	return rawRequest(t, b, req).(*kmsg.DescribeProducersResponse)
 }

@@ -233,14 +233,7 @@ func TestBrokerCleanupPolicy(t *testing.T) {
 		t.Fatalf("DeleteRecords on a topic with its own delete policy: %v", kerr.ErrorForCode(got.ErrorCode))
 	}
 
-	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
-	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
-	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-	c.Name, c.Op, c.Value = "log.cleanup.policy", kmsg.IncrementalAlterConfigOpAppend, kmsg.StringPtr("delete")
-	rr.Configs = append(rr.Configs, c)
-	req.Resources = append(req.Resources, rr)
-	if code := request[*kmsg.IncrementalAlterConfigsResponse](t, cl, req).Resources[0].ErrorCode; code != 0 {
+	if code := alterConfigOp(t, cl, kmsg.ConfigResourceTypeBroker, "1", "log.cleanup.policy", "delete", kmsg.IncrementalAlterConfigOpAppend); code != 0 {
 		t.Fatalf("APPEND delete to broker 1's log.cleanup.policy: %v", kerr.ErrorForCode(code))
 	}
 	if v, src := topicPolicy("follows"); v != "compact,delete" || src != kmsg.ConfigSourceDynamicBrokerConfig {

@@ -286,11 +286,17 @@ func (b *syncBuffer) String() string {
 // IncrementalAlterConfigs and returns the resource's error code.
 func alterConfig(t testing.TB, cl *kgo.Client, typ kmsg.ConfigResourceType, name, key, value string) int16 {
 	t.Helper()
+	return alterConfigOp(t, cl, typ, name, key, value, kmsg.IncrementalAlterConfigOpSet)
+}
+
+// alterConfigOp is alterConfig with another IncrementalAlterConfigs op.
+func alterConfigOp(t testing.TB, cl *kgo.Client, typ kmsg.ConfigResourceType, name, key, value string, op kmsg.IncrementalAlterConfigOp) int16 {
+	t.Helper()
 	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
 	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
 	rr.ResourceType, rr.ResourceName = typ, name
 	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-	c.Name, c.Op, c.Value = key, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(value)
+	c.Name, c.Op, c.Value = key, op, kmsg.StringPtr(value)
 	rr.Configs = append(rr.Configs, c)
 	req.Resources = append(req.Resources, rr)
 	return request[*kmsg.IncrementalAlterConfigsResponse](t, cl, req).Resources[0].ErrorCode
