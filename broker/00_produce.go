@@ -47,12 +47,19 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 	state := b.node.Controller().State()
 	for _, rt := range r.Topics {
 		st := kmsg.NewProduceResponseTopic()
-		st.Topic = rt.Topic
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		resp.Topics = append(resp.Topics, st)
 	}
 	for ti, rt := range r.Topics {
-		topic := state.Topics[rt.Topic]
+		// From v13 a topic is named by its id, as in Kafka 4.1 (KIP-516).
+		name := rt.Topic
+		topic := state.Topics[name]
+		if r.Version >= 13 {
+			if topic = state.ByID[rt.TopicID]; topic != nil {
+				name = topic.Name
+			}
+		}
 		for pi, rp := range rt.Partitions {
 			sp := &resp.Topics[ti].Partitions[pi]
 			*sp = kmsg.NewProduceResponseTopicPartition()
@@ -60,19 +67,24 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 			sp.BaseOffset = -1
 			sp.LogAppendTime = -1
 			sp.LogStartOffset = -1
-			batch, hdr, appendTime, err := b.checkProduce(r.Version, topic, rp)
+			var batch []byte
+			var hdr logstore.BatchHeader
+			appendTime, err := int64(-1), error(kerr.UnknownTopicID)
+			if topic != nil || r.Version < 13 {
+				batch, hdr, appendTime, err = b.checkProduce(r.Version, topic, rp)
+			}
 			if err == nil && r.Acks == -1 {
 				// As Kafka: acks=all needs min.insync.replicas in sync.
 				// (One replica always is: the default of 1 needs no count.)
 				if need := b.topicInt64(topic, "min.insync.replicas"); need > 1 {
 					if have := len(b.isr(topic, rp.Partition)); int64(have) < need {
-						err = kafkaErrorf(kerr.NotEnoughReplicas, "%d in-sync replicas of %s-%d, min.insync.replicas is %d", have, rt.Topic, rp.Partition, need)
+						err = kafkaErrorf(kerr.NotEnoughReplicas, "%d in-sync replicas of %s-%d, min.insync.replicas is %d", have, name, rp.Partition, need)
 					}
 				}
 			}
 			var part *replication.Partition
 			if err == nil {
-				part = b.node.Partition(rt.Topic, rp.Partition)
+				part = b.node.Partition(name, rp.Partition)
 				if part == nil {
 					err = kerr.NotLeaderForPartition
 				}
@@ -89,8 +101,8 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 				b.metrics.produceError.WithLabelValues(errName(err)).Inc()
 				continue
 			}
-			b.metrics.bytesIn.WithLabelValues(rt.Topic).Add(float64(len(batch)))
-			b.metrics.recordsIn.WithLabelValues(rt.Topic).Add(float64(hdr.NumRecords))
+			b.metrics.bytesIn.WithLabelValues(name).Add(float64(len(batch)))
+			b.metrics.recordsIn.WithLabelValues(name).Add(float64(hdr.NumRecords))
 			waits = append(waits, waiting{rp: sp, part: part, batch: batch, hdr: hdr, appendT: appendTime})
 		}
 	}
@@ -186,7 +198,11 @@ func produceFailures(resp *kmsg.ProduceResponse) string {
 				continue
 			}
 			if n++; n <= 3 {
-				out = append(out, fmt.Sprintf("%s-%d %s", t.Topic, p.Partition, errName(kerr.ErrorForCode(p.ErrorCode))))
+				name := t.Topic
+				if t.TopicID != ([16]byte{}) {
+					name = replication.TopicID(t.TopicID).String() // v13 names topics by id
+				}
+				out = append(out, fmt.Sprintf("%s-%d %s", name, p.Partition, errName(kerr.ErrorForCode(p.ErrorCode))))
 			}
 		}
 	}
@@ -202,7 +218,7 @@ func produceFailAll(r *kmsg.ProduceRequest, code *kerr.Error) *kmsg.ProduceRespo
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
 	for _, rt := range r.Topics {
 		st := kmsg.NewProduceResponseTopic()
-		st.Topic = rt.Topic
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition

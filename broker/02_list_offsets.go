@@ -12,6 +12,7 @@ const (
 	listMaxTimestamp  = -3 // KIP-734
 	listEarliestLocal = -4 // KIP-405: no tiered storage, same as earliest
 	listLatestTiered  = -5 // KIP-1005: no tiered storage, so no offset (-1)
+	listPendingUpload = -6 // KIP-1023: nothing waits to be tiered, so no offset (-1)
 )
 
 // listTimestampSupported reports whether a ListOffsets version takes the
@@ -27,6 +28,8 @@ func listTimestampSupported(version int16, ts int64) bool {
 		return version >= 8
 	case listLatestTiered:
 		return version >= 9
+	case listPendingUpload:
+		return version >= 11
 	}
 	return ts >= 0
 }
@@ -78,7 +81,7 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) kmsg.Response {
 				case listEarliest, listEarliestLocal:
 					op.Offset = p.LogStartOffset()
 					op.LeaderEpoch = p.Log().EpochAt(op.Offset)
-				case listLatestTiered:
+				case listLatestTiered, listPendingUpload:
 					// Nothing is tiered: no offset, as Kafka answers
 					// without tiered storage.
 				case listMaxTimestamp:

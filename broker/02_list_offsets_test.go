@@ -150,7 +150,8 @@ func TestDeleteRecords(t *testing.T) {
 }
 
 // Each special timestamp from the version that brought it, as Kafka checks
-// them; LATEST_TIERED (-5) finds nothing without tiered storage; and an
+// them; LATEST_TIERED (-5) and EARLIEST_PENDING_UPLOAD (-6) find nothing
+// without tiered storage; and an
 // offset's leader epoch is the one it was written in, which a restart
 // moves on from.
 func TestListOffsetsVersionsAndEpochs(t *testing.T) {
@@ -187,13 +188,16 @@ func TestListOffsetsVersionsAndEpochs(t *testing.T) {
 		{"earliest local", 9, -4, 0, 0, first, true},
 		{"latest", 9, -1, 0, 4, second, true},
 		{"latest tiered", 9, -5, 0, -1, -1, true},
+		{"earliest pending upload", 11, -6, 0, -1, -1, true},
+		{"latest with a timeout (v10)", 10, -1, 0, 4, second, true},
 		{"by time, first batch", 9, t0, 0, 0, first, true},
 		{"by time, second batch", 9, t0 + 1000, 0, 2, second, true},
 		{"max timestamp", 9, -3, 0, 2, second, true},
 		{"max timestamp before v7", 6, -3, kerr.UnsupportedVersion.Code, 0, 0, false},
 		{"earliest local before v8", 7, -4, kerr.UnsupportedVersion.Code, 0, 0, false},
 		{"latest tiered before v9", 8, -5, kerr.UnsupportedVersion.Code, 0, 0, false},
-		{"unknown negative", 9, -6, kerr.UnsupportedVersion.Code, 0, 0, false},
+		{"earliest pending upload before v11", 10, -6, kerr.UnsupportedVersion.Code, 0, 0, false},
+		{"unknown negative", 11, -7, kerr.UnsupportedVersion.Code, 0, 0, false},
 		{"v0 below earliest", 0, -3, kerr.UnsupportedVersion.Code, 0, 0, false},
 	} {
 		p := listOffsets(t, b, tc.version, "le", tc.ts)

@@ -8,14 +8,10 @@ import (
 )
 
 func (b *Broker) handleOffsetCommit(ctx context.Context, r *kmsg.OffsetCommitRequest) kmsg.Response {
-	shard, coordErr := b.coord.shardFor(r.Group)
 	if r.Version >= 10 {
-		// Topic ids: the coordinator refuses the version.
-		if coordErr != nil {
-			return offsetCommitAll(r, coordErr.Code)
-		}
-		return shard.OffsetCommit(ctx, r)
+		return b.offsetCommitByID(ctx, r)
 	}
+	shard, coordErr := b.coord.shardFor(r.Group)
 	// As Kafka: a partition the metadata does not hold is answered
 	// UNKNOWN_TOPIC_OR_PARTITION before the coordinator is asked about the
 	// others (and it is not asked when none are left).
@@ -69,6 +65,38 @@ func (b *Broker) handleOffsetCommit(ctx context.Context, r *kmsg.OffsetCommitReq
 	return resp
 }
 
+// offsetCommitByID answers v10, which names topics by id (Kafka 4.2): the
+// ids are resolved here and the commit goes on as a v9 one, since offsets
+// are kept by topic name as in Kafka. An id no topic has is answered
+// UNKNOWN_TOPIC_ID.
+func (b *Broker) offsetCommitByID(ctx context.Context, r *kmsg.OffsetCommitRequest) kmsg.Response {
+	st := b.node.Controller().State()
+	named := *r
+	named.Version = 9
+	named.Topics = nil
+	for _, rt := range r.Topics {
+		if t := st.ByID[rt.TopicID]; t != nil {
+			rt.Topic = t.Name
+			named.Topics = append(named.Topics, rt)
+		}
+	}
+	resp := offsetCommitAll(r, kerr.UnknownTopicID.Code)
+	if len(named.Topics) == 0 {
+		return resp
+	}
+	// The v9 answer lists the named topics in request order.
+	got := b.handleOffsetCommit(ctx, &named).(*kmsg.OffsetCommitResponse)
+	resp.ThrottleMillis = got.ThrottleMillis
+	next := 0
+	for i, rt := range r.Topics {
+		if st.ByID[rt.TopicID] != nil {
+			copy(resp.Topics[i].Partitions, got.Topics[next].Partitions)
+			next++
+		}
+	}
+	return resp
+}
+
 // sameShape reports whether a and b list the same number of partitions per
 // topic (a being b filtered, nothing was left out).
 func sameShape(a, b []kmsg.OffsetCommitRequestTopic) bool {
@@ -85,7 +113,7 @@ func offsetCommitAll(r *kmsg.OffsetCommitRequest, code int16) *kmsg.OffsetCommit
 	resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
 	for _, rt := range r.Topics {
 		ot := kmsg.NewOffsetCommitResponseTopic()
-		ot.Topic = rt.Topic
+		ot.Topic, ot.TopicID = rt.Topic, rt.TopicID
 		for _, rp := range rt.Partitions {
 			op := kmsg.NewOffsetCommitResponseTopicPartition()
 			op.Partition = rp.Partition

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"github.com/gokafka/gokafka/groups"
+	"github.com/gokafka/gokafka/replication"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -22,6 +24,14 @@ func (b *Broker) handleOffsetFetch(r *kmsg.OffsetFetchRequest) kmsg.Response {
 		}
 		return resp
 	}
+	// From v10 topics are named by id (Kafka 4.2). Offsets are kept by
+	// topic name, as in Kafka, so ids are resolved on the way in and
+	// names turned back into ids on the way out.
+	byID := r.Version >= 10
+	var st *replication.State
+	if byID {
+		st = b.node.Controller().State()
+	}
 	for _, g := range r.Groups {
 		rg := kmsg.NewOffsetFetchResponseGroup()
 		rg.Group = g.Group
@@ -31,17 +41,42 @@ func (b *Broker) handleOffsetFetch(r *kmsg.OffsetFetchRequest) kmsg.Response {
 			for _, t := range g.Topics {
 				rt := kmsg.NewOffsetFetchRequestTopic()
 				rt.Topic, rt.Partitions = t.Topic, t.Partitions
+				if byID {
+					// An id no topic has goes under a name no topic can
+					// have, which holds no offsets, keeping the order.
+					rt.Topic = unknownTopicName(t.TopicID)
+					if topic := st.ByID[t.TopicID]; topic != nil {
+						rt.Topic = topic.Name
+					}
+				}
 				topics = append(topics, rt)
 			}
 		}
 		res, code := b.offsetFetch(g.Group, topics, r.RequireStable)
 		rg.ErrorCode = code
-		for _, t := range res {
+		for i, t := range res {
 			rt := kmsg.NewOffsetFetchResponseGroupTopic()
 			rt.Topic = t.Topic
+			var errCode int16
+			if byID {
+				switch topic := st.Topics[t.Topic]; {
+				case g.Topics != nil:
+					rt.Topic, rt.TopicID = "", g.Topics[i].TopicID
+					if topic == nil {
+						errCode = kerr.UnknownTopicID.Code
+					}
+				case topic == nil:
+					continue // offsets of a topic since deleted: no id to name it by
+				default:
+					rt.Topic, rt.TopicID = "", topic.ID
+				}
+			}
 			for _, p := range t.Partitions {
 				rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata, rp.ErrorCode = p.Partition, p.Offset, p.LeaderEpoch, p.Metadata, p.ErrorCode
+				if errCode != 0 {
+					rp.ErrorCode, rp.Metadata = errCode, nil
+				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			rg.Topics = append(rg.Topics, rt)

@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"fmt"
 	"math"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -19,6 +21,12 @@ func (b *Broker) handleDescribeGroups(r *kmsg.DescribeGroupsRequest) kmsg.Respon
 			continue
 		}
 		dg := shard.DescribeGroup(g)
+		if r.Version >= 6 && dg.ErrorCode == 0 && dg.State == "Dead" {
+			// As Kafka from v6 (KIP-1043): a group that does not exist is
+			// an error, not a dead group that looks like an empty one.
+			dg.ErrorCode = kerr.GroupIDNotFound.Code
+			dg.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("group %s does not exist", g))
+		}
 		dg.AuthorizedOperations = authorizedOps(r.IncludeAuthorizedOperations && dg.ErrorCode == 0, groupOps)
 		resp.Groups = append(resp.Groups, dg)
 	}

@@ -2,7 +2,9 @@ package broker
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -15,6 +17,12 @@ func (b *Broker) handleDeleteGroups(ctx context.Context, r *kmsg.DeleteGroupsReq
 			dg.ErrorCode = kerrCode.Code
 		} else {
 			dg.ErrorCode = shard.DeleteGroup(ctx, g)
+		}
+		switch dg.ErrorCode { // v3 carries a message (KIP-1043)
+		case kerr.GroupIDNotFound.Code:
+			dg.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("group %s does not exist", g))
+		case kerr.NonEmptyGroup.Code:
+			dg.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("group %s has members; only an empty group can be deleted", g))
 		}
 		resp.Groups = append(resp.Groups, dg)
 	}

@@ -42,6 +42,9 @@ func (b *Broker) handleDescribeCluster(req *kmsg.DescribeClusterRequest) kmsg.Re
 			r := br.Rack
 			rb.Rack = &r
 		}
+		// v2's IsFenced (KIP-1073) stays false, so IncludeFencedBrokers
+		// changes nothing: a broker is listed once registered, and none
+		// is fenced here.
 		resp.Brokers = append(resp.Brokers, rb)
 	}
 	return resp

@@ -52,21 +52,21 @@ type Broker struct {
 
 // supportedVersions is exactly what the handlers implement.
 var supportedVersions = map[int16]protocol.VersionRange{
-	0:  {Min: 0, Max: 12}, // Produce: v0–v2 send magic 0/1 message sets, converted as Kafka 3.x does (Kafka 4 starts at 3)
-	1:  {Min: 0, Max: 16}, // Fetch: v0–v3 get magic 0/1 messages, converted as Kafka 3.x does (Kafka 4 starts at 4)
-	2:  {Min: 0, Max: 9},  // ListOffsets
-	3:  {Min: 0, Max: 12}, // Metadata
-	8:  {Min: 0, Max: 9},  // OffsetCommit
-	9:  {Min: 0, Max: 9},  // OffsetFetch
+	0:  {Min: 0, Max: 13}, // Produce: v0–v2 send magic 0/1 message sets, converted as Kafka 3.x does (Kafka 4 starts at 3); v13 names topics by id
+	1:  {Min: 0, Max: 18}, // Fetch: v0–v3 get magic 0/1 messages, converted as Kafka 3.x does (Kafka 4 starts at 4); v17–18 add only followers' fields
+	2:  {Min: 0, Max: 11}, // ListOffsets: v10 adds a timeout for tiered storage (none here), v11 -6 (KIP-1023)
+	3:  {Min: 0, Max: 13}, // Metadata: v13's top-level error (KIP-1102) is never set: no request is refused whole
+	8:  {Min: 0, Max: 10}, // OffsetCommit: v10 names topics by id
+	9:  {Min: 0, Max: 10}, // OffsetFetch: v10 names topics by id
 	10: {Min: 0, Max: 6},  // FindCoordinator
 	11: {Min: 0, Max: 9},  // JoinGroup
 	12: {Min: 0, Max: 4},  // Heartbeat
 	13: {Min: 0, Max: 5},  // LeaveGroup
 	14: {Min: 0, Max: 5},  // SyncGroup
-	15: {Min: 0, Max: 5},  // DescribeGroups
+	15: {Min: 0, Max: 6},  // DescribeGroups: v6 answers GROUP_ID_NOT_FOUND for a group that does not exist
 	16: {Min: 0, Max: 5},  // ListGroups
 	17: {Min: 0, Max: 1},  // SaslHandshake: ILLEGAL_SASL_STATE on this PLAINTEXT listener, as Kafka
-	18: {Min: 0, Max: 4},  // ApiVersions (answered by protocol)
+	18: {Min: 0, Max: 5},  // ApiVersions (answered by protocol; v5 checks the cluster and node a client expects)
 	19: {Min: 0, Max: 7},  // CreateTopics
 	20: {Min: 0, Max: 6},  // DeleteTopics
 	21: {Min: 0, Max: 2},  // DeleteRecords
@@ -80,7 +80,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	36: {Min: 0, Max: 2},  // SaslAuthenticate: ILLEGAL_SASL_STATE, as SaslHandshake
 	33: {Min: 0, Max: 2},  // AlterConfigs
 	37: {Min: 0, Max: 3},  // CreatePartitions
-	42: {Min: 0, Max: 2},  // DeleteGroups
+	42: {Min: 0, Max: 3},  // DeleteGroups
 	43: {Min: 0, Max: 2},  // ElectLeaders
 	44: {Min: 0, Max: 1},  // IncrementalAlterConfigs
 	45: {Min: 0, Max: 1},  // AlterPartitionReassignments
@@ -88,7 +88,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	47: {Min: 0, Max: 0},  // OffsetDelete
 	48: {Min: 0, Max: 1},  // DescribeClientQuotas
 	50: {Min: 0, Max: 0},  // DescribeUserScramCredentials: no user has one
-	60: {Min: 0, Max: 1},  // DescribeCluster
+	60: {Min: 0, Max: 2},  // DescribeCluster
 	61: {Min: 0, Max: 0},  // DescribeProducers
 	66: {Min: 0, Max: 1},  // ListTransactions: none yet (v2's Java regular expressions are not offered)
 }
@@ -160,8 +160,11 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
 		IdleTimeout:     cfg.idleTimeout(),
 		Versions:        supportedVersions,
-		Logger:          b.logger,
-		Observer:        b.metrics,
+		Identity: func() (string, int32) {
+			return b.node.Controller().State().ClusterID, b.cfg.NodeID
+		},
+		Logger:   b.logger,
+		Observer: b.metrics,
 	}, b)
 	if err != nil {
 		ln.Close()

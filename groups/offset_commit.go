@@ -60,7 +60,7 @@ func (s *Shard) commit(req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitRes
 		return kerr.NotCoordinator.Code, nil
 	}
 	if req.Version >= 10 {
-		return kerr.UnsupportedVersion.Code, nil // topic ids are not resolved here
+		return kerr.UnsupportedVersion.Code, nil // the broker resolves topic ids and commits as v9
 	}
 	var instanceID *string
 	if req.Version >= 7 {

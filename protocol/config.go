@@ -18,7 +18,7 @@ const (
 
 	// DefaultApiVersionsMax is the ApiVersions range advertised when
 	// Config.Versions does not name key 18 itself.
-	DefaultApiVersionsMax = 4
+	DefaultApiVersionsMax = 5
 )
 
 const (
@@ -57,6 +57,11 @@ type Config struct {
 	// by key; a request for another key or version closes the connection.
 	// If key 18 (ApiVersions) is absent, 0..DefaultApiVersionsMax is added.
 	Versions map[int16]VersionRange
+	// Identity, if set, names this broker's cluster and node for
+	// ApiVersions v5 (KIP-1242): a client that names another cluster or
+	// node is answered REBOOTSTRAP_REQUIRED, as Kafka answers a connection
+	// routed to the wrong broker. Without it the names are not checked.
+	Identity func() (clusterID string, nodeID int32)
 	// Logger receives connection-level events. Default slog.Default().
 	Logger *slog.Logger
 	// Observer, if set, is told about connections and finished requests.

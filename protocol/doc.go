@@ -11,7 +11,9 @@
 //     reads nothing for WriteTimeout is dropped, a slow one is served) and
 //     the per-connection bound on pipelined requests (MaxInFlight);
 //   - the ApiVersions table advertised to clients, which is exactly
-//     Config.Versions: the broker declares what it really implements.
+//     Config.Versions: the broker declares what it really implements; and
+//     ApiVersions v5's check of the cluster and node a client expects
+//     (KIP-1242, Config.Identity).
 //
 // It must never know about topics, partitions, groups or raft: everything
 // past a decoded kmsg.Request belongs to the Handler (package broker). It must

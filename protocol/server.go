@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/internal/bufpool"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -257,11 +258,43 @@ func (s *Server) apiVersions(req *Request, unsupported bool, log *slog.Logger) k
 		resp.SetVersion(0)
 		return resp
 	}
+	resp.SetVersion(req.Version)
 	if body, ok := req.Body.(*kmsg.ApiVersionsRequest); ok && req.Version >= 3 {
 		log.Debug("client software", "client_id", req.ClientID,
 			"software_name", body.ClientSoftwareName, "software_version", body.ClientSoftwareVersion)
+		if code := s.checkIdentity(body); code != 0 {
+			log.Info("ApiVersions names another broker; answered with an error", "client_id", req.ClientID,
+				"cluster_id", body.ClusterID, "node_id", body.NodeID, "error", kerr.ErrorForCode(code))
+			resp.ErrorCode = code // and, as Kafka, no keys
+			return resp
+		}
 	}
 	resp.ApiKeys = s.apiKeys
-	resp.SetVersion(req.Version)
 	return resp
+}
+
+// checkIdentity applies Kafka's check of an ApiVersions v5 request's
+// cluster and node (KIP-1242): a node without a cluster is
+// INVALID_REQUEST, and a cluster or node that is not this broker's is
+// REBOOTSTRAP_REQUIRED, which tells the client its address for the node
+// reached another broker. Both unset, as from a client dialing its seeds,
+// passes.
+func (s *Server) checkIdentity(body *kmsg.ApiVersionsRequest) int16 {
+	if body.Version < 5 {
+		return 0
+	}
+	if body.ClusterID == nil {
+		if body.NodeID != -1 {
+			return kerr.InvalidRequest.Code
+		}
+		return 0
+	}
+	if s.cfg.Identity == nil {
+		return 0
+	}
+	cluster, node := s.cfg.Identity()
+	if *body.ClusterID != cluster || body.NodeID != node {
+		return kerr.RebootstrapRequired.Code
+	}
+	return 0
 }
