@@ -224,6 +224,48 @@ func TestMetadataAutoCreate(t *testing.T) {
 	}
 }
 
+// TestDeleteTopicDisabled: with delete.topic.enable=false every entry of a
+// DeleteTopics is refused, TOPIC_DELETION_DISABLED from v3 and
+// INVALID_REQUEST before, and the topic and its data stay.
+func TestDeleteTopicDisabled(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.DeleteTopicEnable = false })
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "keep", 1, nil)
+	if rp := produceRaw(t, cl, "keep", 0, -1, encodeBatch(1000, -1, -1, -1, values(2, "k"))); rp.ErrorCode != 0 {
+		t.Fatalf("produce: %v", kerr.ErrorForCode(rp.ErrorCode))
+	}
+	for _, v := range []int16{2, 3, 6} {
+		req := kmsg.NewPtrDeleteTopicsRequest()
+		req.Version, req.TimeoutMillis = v, 5000
+		if v >= 6 {
+			for _, name := range []string{"keep", "nosuch"} {
+				dt := kmsg.NewDeleteTopicsRequestTopic()
+				dt.Topic = kmsg.StringPtr(name)
+				req.Topics = append(req.Topics, dt)
+			}
+		} else {
+			req.TopicNames = []string{"keep", "nosuch"}
+		}
+		want := kerr.TopicDeletionDisabled.Code
+		if v < 3 {
+			want = kerr.InvalidRequest.Code
+		}
+		resp := rawRequest(t, b, req).(*kmsg.DeleteTopicsResponse)
+		if len(resp.Topics) != 2 {
+			t.Fatalf("v%d: %d answers, want 2", v, len(resp.Topics))
+		}
+		for _, rt := range resp.Topics {
+			if rt.ErrorCode != want {
+				t.Errorf("v%d %s: %v, want %v", v, *rt.Topic, kerr.ErrorForCode(rt.ErrorCode), kerr.ErrorForCode(want))
+			}
+		}
+	}
+	if p := b.node.Partition("keep", 0); p == nil || p.HighWatermark() != 2 {
+		t.Fatalf("topic keep lost its partition or data")
+	}
+}
+
 // A partition count or index is only a number in the request: the broker
 // must refuse huge ones as Kafka does, before it allocates anything for
 // them (2,000,000,000 partitions once ran it out of memory).

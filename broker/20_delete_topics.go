@@ -26,6 +26,22 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 			targets = append(targets, target{name: &n})
 		}
 	}
+	if !b.cfg.DeleteTopicEnable {
+		// As Kafka: every entry refused, with INVALID_REQUEST before v3,
+		// which has no code for it.
+		code := kerr.TopicDeletionDisabled
+		if req.Version < 3 {
+			code = kerr.InvalidRequest
+		}
+		msg := "topic deletion is disabled on this broker (delete.topic.enable=false)"
+		for _, tg := range targets {
+			rt := kmsg.NewDeleteTopicsResponseTopic()
+			rt.Topic, rt.TopicID = tg.name, tg.id
+			rt.ErrorCode, rt.ErrorMessage = code.Code, &msg
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp
+	}
 	// Kafka refuses a name or an id given twice, answering it once, and an
 	// entry with both or neither.
 	names, ids := map[string]int{}, map[[16]byte]int{}

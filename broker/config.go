@@ -30,6 +30,7 @@ type Config struct {
 	NumPartitions            int32
 	DefaultReplicationFactor int16
 	AutoCreateTopics         bool
+	DeleteTopicEnable        bool // delete.topic.enable: false refuses DeleteTopics
 
 	LogSegmentBytes                int64
 	LogRollMs                      int64
@@ -104,7 +105,7 @@ var kafkaOnlyKeys = func() map[string]bool {
 		transaction.state.log.replication.factor transaction.state.log.min.isr
 		transaction.state.log.num.partitions share.coordinator.state.topic.replication.factor
 		share.coordinator.state.topic.min.isr zookeeper.connect zookeeper.connection.timeout.ms
-		delete.topic.enable log.cleaner.enable log.cleaner.threads log.flush.scheduler.interval.ms
+		log.cleaner.enable log.cleaner.threads log.flush.scheduler.interval.ms
 		log.flush.offset.checkpoint.interval.ms log.flush.interval.messages metadata.log.dir
 		inter.broker.protocol.version log.message.format.version auto.leader.rebalance.enable
 		unclean.leader.election.enable replica.lag.time.max.ms log.preallocate`) {
@@ -124,6 +125,7 @@ func DefaultConfig() Config {
 		NumPartitions:                  1,
 		DefaultReplicationFactor:       1,
 		AutoCreateTopics:               true,
+		DeleteTopicEnable:              true,
 		LogSegmentBytes:                1 << 30,
 		LogRollMs:                      7 * 24 * 3600 * 1000,
 		LogRetentionMs:                 7 * 24 * 3600 * 1000,
@@ -339,6 +341,7 @@ var options = []Option{
 	intOpt("num.partitions", "num-partitions", "partitions of an auto-created or default topic", func(c *Config) *int32 { return &c.NumPartitions }),
 	intOpt("default.replication.factor", "default-replication-factor", "replication factor of auto-created or default topics", func(c *Config) *int16 { return &c.DefaultReplicationFactor }),
 	boolOpt("auto.create.topics.enable", "auto-create-topics", "create a topic when a client asks Metadata for one that does not exist (as producers and consumers do before using it)", func(c *Config) *bool { return &c.AutoCreateTopics }),
+	boolOpt("delete.topic.enable", "delete-topic-enable", "allow DeleteTopics; false refuses it (TOPIC_DELETION_DISABLED), as in Kafka", func(c *Config) *bool { return &c.DeleteTopicEnable }),
 	intOpt("log.segment.bytes", "log-segment-bytes", "segment file size before a new one is rolled", func(c *Config) *int64 { return &c.LogSegmentBytes }),
 	intOpt("log.roll.ms", "log-roll-ms", "segment age before a new one is rolled", func(c *Config) *int64 { return &c.LogRollMs }),
 	unitOpt("log.roll.hours", "log-roll-hours", "log.roll.ms in hours; log.roll.ms wins when both are set", time.Hour, 168, func(c *Config) *int64 { return &c.LogRollMs }, "log.roll.ms"),

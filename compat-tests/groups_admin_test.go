@@ -111,8 +111,10 @@ func TestGroupAdmin(t *testing.T) {
 	if g := dgs[empty]; g.Err != nil || g.State != "Empty" || len(g.Members) != 0 {
 		t.Errorf("DescribeGroups %s: %+v", empty, g)
 	}
-	if g := dgs["adm-never"]; g.Err != nil || g.State != "Dead" || len(g.Members) != 0 {
-		t.Errorf("DescribeGroups adm-never: %+v", g)
+	// As Kafka 4 (DescribeGroups v6, KIP-1043): a group that never
+	// existed is an error, no longer an empty Dead group.
+	if g := dgs["adm-never"]; !errors.Is(g.Err, kerr.GroupIDNotFound) || len(g.Members) != 0 {
+		t.Errorf("DescribeGroups adm-never: %+v, want GROUP_ID_NOT_FOUND", g)
 	}
 
 	// OffsetDelete: refused on a topic the live group consumes, accepted

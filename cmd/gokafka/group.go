@@ -206,12 +206,23 @@ func groupDescribe(e *env, args []string) error {
 	})
 }
 
+// asDead turns a group that does not exist, which Kafka 4 answers
+// GROUP_ID_NOT_FOUND (DescribeGroups v6), into the Dead group older brokers
+// describe: either way it has no members, and offsets may be reset for it.
+func asDead(d kadm.DescribedGroup) kadm.DescribedGroup {
+	if errors.Is(d.Err, kerr.GroupIDNotFound) {
+		d.Err, d.ErrMessage, d.State = nil, "", "Dead"
+	}
+	return d
+}
+
 // describeOne prints one group: a summary line, its members and the lag of
 // every partition it has committed or been assigned.
 func describeOne(ctx context.Context, e *env, adm *kadm.Client, group string, d kadm.DescribedGroup) error {
 	if d.Group == "" {
 		return errors.New("no answer from the coordinator")
 	}
+	d = asDead(d)
 	if d.Err != nil {
 		return withMessage(d.Err, d.ErrMessage)
 	}
@@ -469,7 +480,7 @@ func groupResetOffsets(e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("describe group %s: %w", group, err)
 		}
-		d := described[group]
+		d := asDead(described[group])
 		if d.Err != nil {
 			return fmt.Errorf("describe group %s: %w", group, withMessage(d.Err, d.ErrMessage))
 		}
