@@ -194,6 +194,7 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 			parts = append(parts, fetchPart{key: k, sp: sess.parts[k]})
 		}
 	}
+	nSess := len(parts) // the session's partitions, first in parts
 	// Partitions that could not be resolved are answered with their error
 	// whether or not a session holds them (an unknown topic id's are
 	// among the session's, above).
@@ -238,6 +239,15 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 			return resp
 		}
 		if total >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || !time.Now().Before(deadline) || hasError(out) {
+			if incremental {
+				var served []sessionPartKey
+				for i, o := range out[:nSess] {
+					if len(o.records) > 0 {
+						served = append(served, parts[i].key)
+					}
+				}
+				sess.rotate(served)
+			}
 			b.finishFetch(resp, out, parts, useIDs, sess != nil, r.IsolationLevel == 1)
 			return resp
 		}

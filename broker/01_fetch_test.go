@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -255,5 +256,76 @@ func TestFetchAbortedTransactionsByIsolation(t *testing.T) {
 		if got := p.AbortedTransactions != nil; got != c.wantList || len(p.AbortedTransactions) != 0 {
 			t.Errorf("v%d isolation %d: aborted transactions %v (a list: %v), want a list: %v", c.version, c.isolation, p.AbortedTransactions, got, c.wantList)
 		}
+	}
+}
+
+// TestFetchSessionRotates: an incremental fetch moves the partitions it
+// returned records for to the end of the session's order, as Kafka's
+// sessions do, so under a byte limit the partitions take turns instead of
+// the first one draining its backlog while the others wait.
+func TestFetchSessionRotates(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "rot", 3, nil)
+	now := time.Now().UnixMilli()
+	for p := int32(0); p < 3; p++ {
+		for i := 0; i < 4; i++ {
+			if rp := produceRaw(t, cl, "rot", p, -1, encodeBatch(now, -1, -1, -1, values(2, "r"))); rp.ErrorCode != 0 {
+				t.Fatal(kerr.ErrorForCode(rp.ErrorCode))
+			}
+		}
+	}
+	next := []int64{0, 0, 0}
+	var sessionID int32
+	// fetch asks for the given partitions (in this order) at their next
+	// offsets, with a limit that lets one batch through, and returns the
+	// partition served.
+	fetch := func(id, epoch int32, parts ...int32) int32 {
+		t.Helper()
+		req := fetchReq(12, id, epoch, "rot", nil)
+		req.MaxBytes = 1
+		if len(parts) > 0 {
+			rt := kmsg.NewFetchRequestTopic()
+			rt.Topic = "rot"
+			for _, p := range parts {
+				rp := kmsg.NewFetchRequestTopicPartition()
+				rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = p, next[p], 1<<20, -1
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			req.Topics = append(req.Topics, rt)
+		}
+		resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+		if resp.ErrorCode != 0 {
+			t.Fatalf("epoch %d: %v", epoch, kerr.ErrorForCode(resp.ErrorCode))
+		}
+		served := int32(-1)
+		for _, rt := range resp.Topics {
+			for _, rp := range rt.Partitions {
+				if len(rp.RecordBatches) == 0 {
+					continue
+				}
+				if served >= 0 {
+					t.Fatalf("epoch %d: records from partitions %d and %d under a 1-byte limit", epoch, served, rp.Partition)
+				}
+				served = rp.Partition
+				next[rp.Partition] += 2
+			}
+		}
+		if epoch == 0 {
+			if resp.SessionID <= 0 {
+				t.Fatalf("no session made")
+			}
+			sessionID = resp.SessionID
+		}
+		return served
+	}
+	got := []int32{fetch(0, 0, 0, 1, 2)}
+	for epoch := int32(1); epoch <= 5; epoch++ {
+		got = append(got, fetch(sessionID, epoch, got[len(got)-1]))
+	}
+	// The full fetch that makes the session keeps the request's order.
+	if want := []int32{0, 0, 1, 2, 0, 1}; !slices.Equal(got, want) {
+		t.Fatalf("partitions served in turn %v, want %v", got, want)
 	}
 }

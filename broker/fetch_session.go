@@ -161,6 +161,28 @@ func (fs *fetchSession) set(k sessionPartKey, p *sessionPart) {
 	fs.parts[k] = p
 }
 
+// rotate moves the partitions an incremental fetch returned records for to
+// the end of the session's order, keeping theirs, as Kafka's session does:
+// the next fetch starts with those that got nothing, so that under a byte
+// limit every partition takes its turn instead of the first ones draining
+// their backlog while the rest wait.
+func (fs *fetchSession) rotate(served []sessionPartKey) {
+	if len(served) == 0 {
+		return
+	}
+	moved := make(map[sessionPartKey]bool, len(served))
+	for _, k := range served {
+		moved[k] = true
+	}
+	kept := fs.order[:0]
+	for _, k := range fs.order {
+		if !moved[k] {
+			kept = append(kept, k)
+		}
+	}
+	fs.order = append(kept, served...)
+}
+
 func (fs *fetchSession) forget(k sessionPartKey) {
 	if _, ok := fs.parts[k]; !ok {
 		return
