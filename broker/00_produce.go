@@ -33,11 +33,12 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 	if r.Acks != 0 && r.Acks != 1 && r.Acks != -1 {
 		return now(produceFailAll(r, kerr.InvalidRequiredAcks))
 	}
-	if r.TransactionID != nil || hasTransactionalBatch(r) {
+	if hasTransactionalBatch(r) {
 		// Transactions arrive with their own issue; until then no producer
-		// can hold a transactional id here (InitProducerID refuses them).
-		// A transactional batch without one is refused likewise, whole,
-		// as Kafka does.
+		// can hold a transactional id here (InitProducerID refuses them),
+		// so a transactional batch is refused, whole, as Kafka refuses one
+		// whose id it does not authorize. As in Kafka, the request's
+		// transactional id alone, with plain batches, is not looked at.
 		resp := produceFailAll(r, kerr.TransactionalIDAuthorizationFailed)
 		if r.Acks == 0 {
 			return now(protocol.Hangup(resp, "produce with acks=0 failed: transactional id"))
@@ -133,11 +134,15 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 	}
 	reply := func() kmsg.Response {
 		defer func() { go releaseWhenDone() }()
-		// As in Kafka, a batch not committed within the request's timeout
-		// is answered REQUEST_TIMED_OUT (it may still be stored: a retry of
-		// an idempotent producer finds it).
+		// As in Kafka, with acks=all a batch not committed within the
+		// request's timeout is answered REQUEST_TIMED_OUT (it may still be
+		// stored: a retry of an idempotent producer finds it). The timeout
+		// is the wait for replicas, which acks=1 does not do: Kafka
+		// answers it once the leader has the batch, so here it waits for
+		// the batch's own outcome, never answering a stored batch with an
+		// error a plain producer would retry into a duplicate.
 		var expired <-chan time.Time
-		if r.TimeoutMillis > 0 && r.Acks != 0 {
+		if r.TimeoutMillis > 0 && r.Acks == -1 {
 			t := time.NewTimer(time.Duration(r.TimeoutMillis) * time.Millisecond)
 			defer t.Stop()
 			expired = t.C

@@ -122,6 +122,13 @@ func TestProduceErrors(t *testing.T) {
 	if rp.ErrorCode != 0 || rp.BaseOffset != 0 {
 		t.Fatalf("good batch after bad ones: error %d offset %d, want 0 at 0", rp.ErrorCode, rp.BaseOffset)
 	}
+	// A transactional id on a request of plain batches is not looked at,
+	// as in Kafka: the batch is stored.
+	req := produceReq("perr", -1, 5000, good)
+	req.TransactionID = kmsg.StringPtr("tx")
+	if got := rawRequest(t, b, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]; got.ErrorCode != 0 || got.BaseOffset != 3 {
+		t.Fatalf("plain batch with a transactional id: error %v at offset %d", kerr.ErrorForCode(got.ErrorCode), got.BaseOffset)
+	}
 }
 
 func TestProduceAcksOneAndZero(t *testing.T) {

@@ -196,10 +196,43 @@ func TestProduceTimeout(t *testing.T) {
 	if el := time.Since(start); got.ErrorCode != kerr.RequestTimedOut.Code || el < 250*time.Millisecond || el > 5*time.Second {
 		t.Fatalf("%v after %v, want REQUEST_TIMED_OUT after about 300 ms", kerr.ErrorForCode(got.ErrorCode), el)
 	}
+	// acks=1 has no replicas to wait for, so its timeout does not apply,
+	// as in Kafka: it is answered with the batch's outcome, however late,
+	// never with a retriable error for a batch that is stored.
+	acks1 := make(chan kmsg.ProduceResponseTopicPartition, 1)
+	go func() {
+		req := produceReq("slow", 1, 300, encodeBatch(now, -1, -1, -1, values(2, "c")))
+		conn := rawConn(t, b)
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := conn.Write(rawFormatter.AppendRequest(nil, req, 7)); err != nil {
+			close(acks1)
+			return
+		}
+		_, body, err := readResponseFrame(conn)
+		if err == nil && len(body) > 0 {
+			body = body[1:] // v9 is flexible: empty response header tags
+		}
+		resp := req.ResponseKind()
+		resp.SetVersion(req.Version)
+		if err != nil || resp.ReadFrom(body) != nil {
+			close(acks1)
+			return
+		}
+		acks1 <- resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+	}()
+	select {
+	case got, ok := <-acks1:
+		t.Fatalf("acks=1 answered (%v, ok %v) while its batch was not stored", kerr.ErrorForCode(got.ErrorCode), ok)
+	case <-time.After(time.Second):
+	}
 	mu.Lock()
 	hold = nil
 	mu.Unlock()
 	close(release)
+	if got, ok := <-acks1; !ok || got.ErrorCode != 0 || got.BaseOffset != 3 {
+		t.Fatalf("acks=1 after the sync: %v at offset %d (ok %v), want stored at 3", kerr.ErrorForCode(got.ErrorCode), got.BaseOffset, ok)
+	}
 	p := b.node.Partition("slow", 0)
-	waitFor(t, func() bool { return p.HighWatermark() == 3 }, "the timed-out batch stored")
+	waitFor(t, func() bool { return p.HighWatermark() == 5 }, "both batches stored")
 }

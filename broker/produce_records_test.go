@@ -197,7 +197,10 @@ func TestProduceAcksZeroFailureCloses(t *testing.T) {
 		{"unknown topic", produce("nope", 0, encodeBatch(now, -1, -1, -1, values(2, "a"))), true},
 		{"corrupt batch", produce("z", 0, []byte("not a batch, not at all, not even close to one")), true},
 		{"transactional", func() *kmsg.ProduceRequest {
-			r := produce("z", 0, encodeBatch(now, -1, -1, -1, values(1, "t")))
+			batch := encodeBatch(now, 5, 0, 0, values(1, "t"))
+			batch[22] |= 0x10 // attributes: transactional
+			fixCRC(batch)
+			r := produce("z", 0, batch)
 			r.TransactionID = kmsg.StringPtr("tx")
 			return r
 		}(), true},
