@@ -13,8 +13,11 @@ import (
 //   - a Stable consumer group: those of topics no member subscribes to,
 //     OffsetsRetention after their commit;
 //
-// and an offset committed with an explicit retention (OffsetCommit v1-v4) at
-// its own expiry. An Empty group left with no offsets becomes Dead and its
+// and, in those same cases only, an offset committed with an explicit
+// retention (OffsetCommit v1-v4) at its own expiry instead. As in Kafka, a
+// group in any other state (rebalancing, or active with another protocol
+// type) keeps every offset, whatever retention it was committed with: its
+// members may still need them. An Empty group left with no offsets becomes Dead and its
 // metadata is tombstoned. Offsets with a commit in flight are kept. The
 // broker calls it periodically; it returns once the tombstones are written.
 func (s *Shard) ExpireOffsets() {
@@ -28,7 +31,7 @@ func (s *Shard) ExpireOffsets() {
 	retention := s.cfg.OffsetsRetention.Milliseconds()
 	for _, id := range s.sortedGroupIDs() {
 		g := s.groups[id]
-		var base func(o offset) int64 // retention counts from here; nil: only explicit expiry
+		var base func(o offset) int64 // retention counts from here; nil: nothing expires
 		var subscribed map[string]bool
 		switch {
 		case g.state == stateEmpty && g.protocolType != "":
@@ -46,6 +49,9 @@ func (s *Shard) ExpireOffsets() {
 				base = func(o offset) int64 { return o.commitMillis }
 			}
 		}
+		if base == nil {
+			continue
+		}
 		expired := make(map[tp]bool)
 		for k, o := range g.offsets {
 			if g.inflight[k] > 0 || subscribed[k.topic] {
@@ -55,7 +61,7 @@ func (s *Shard) ExpireOffsets() {
 				if nowMs >= o.expireMillis {
 					expired[k] = true
 				}
-			} else if base != nil && nowMs-base(o) >= retention {
+			} else if nowMs-base(o) >= retention {
 				expired[k] = true
 			}
 		}

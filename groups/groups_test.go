@@ -823,3 +823,38 @@ func TestDeleteOffsets(t *testing.T) {
 		t.Errorf("%d records written, want 3 tombstones: %+v", len(recs), recs)
 	}
 }
+
+// TestExplicitExpiryOnlyWhenOffsetsCanExpire: an offset committed with its
+// own retention (OffsetCommit v2-v4, as kafka-go's Reader does) expires
+// only where Kafka lets offsets expire at all. A group that is rebalancing
+// keeps it however old it is; a Stable consumer group loses it once it
+// has passed, for a topic no member subscribes to.
+func TestExplicitExpiryOnlyWhenOffsetsCanExpire(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.OffsetsRetention = 24 * time.Hour })
+	f := e.form("g", 1, false) // subscribed to t1
+	commit := func(topic string) {
+		t.Helper()
+		r := kmsg.NewPtrOffsetCommitRequest()
+		r.Version = 2
+		r.Group, r.MemberID, r.Generation = "g", f.members[0], f.gen
+		r.RetentionTimeMillis = 1000
+		r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: topic, Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 42}}}}
+		wantCode(t, "commit "+topic, e.s.OffsetCommit(context.Background(), r).Topics[0].Partitions[0].ErrorCode, nil)
+	}
+	commit("t1")
+	commit("t2")
+
+	// A second member joins: the group prepares a rebalance and waits for
+	// the first, and nothing expires meanwhile.
+	first := e.join(joinReq("g", joinOpt{version: 5}))
+	wantCode(t, "first join", first.ErrorCode, kerr.MemberIDRequired)
+	e.goJoin(joinReq("g", joinOpt{version: 5, member: first.MemberID}))
+	waitUntil(t, "rebalance", func() bool { return e.info("g").State == "PreparingRebalance" })
+	e.clk.Advance(5 * time.Second)
+	e.s.ExpireOffsets()
+	for _, topic := range []string{"t1", "t2"} {
+		if got := e.fetch("g", topic, 0).Offset; got != 42 {
+			t.Fatalf("%s: offset %d while the group rebalances, want 42 kept", topic, got)
+		}
+	}
+}
