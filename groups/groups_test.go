@@ -318,6 +318,12 @@ func TestIllegalGeneration(t *testing.T) {
 	wantCode(t, "sync", recv(t, e.goSync(syncReq("g", f.members[1], stale, nil))).ErrorCode, kerr.IllegalGeneration)
 	wantCode(t, "commit", e.commit("g", f.members[1], stale, "t1", 0, 5), kerr.IllegalGeneration)
 	wantCode(t, "commit to unknown group", e.commit("other", "m", 3, "t1", 0, 5), kerr.IllegalGeneration)
+	// From v9, as Kafka 3.7+: the group is not found.
+	r := kmsg.NewPtrOffsetCommitRequest()
+	r.Version = 9
+	r.Group, r.MemberID, r.Generation = "other", "m", 3
+	r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t1", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 5}}}}
+	wantCode(t, "v9 commit to unknown group", e.s.OffsetCommit(context.Background(), r).Topics[0].Partitions[0].ErrorCode, kerr.GroupIDNotFound)
 	wantCode(t, "unknown member", e.heartbeat("g", "nobody", f.gen, nil), kerr.UnknownMemberID)
 	wantCode(t, "unknown group", e.heartbeat("nope", "nobody", f.gen, nil), kerr.UnknownMemberID)
 }

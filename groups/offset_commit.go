@@ -70,7 +70,13 @@ func (s *Shard) commit(req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitRes
 	created := false
 	if g == nil {
 		if req.Generation >= 0 {
-			// A member of a generation this coordinator does not know.
+			// A member of a generation this coordinator does not know:
+			// as Kafka, GROUP_ID_NOT_FOUND from v9, which the new consumer
+			// protocol's clients understand too, and ILLEGAL_GENERATION
+			// before.
+			if req.Version >= 9 {
+				return kerr.GroupIDNotFound.Code, nil
+			}
 			return kerr.IllegalGeneration.Code, nil
 		}
 		// A group used only to store offsets (simple consumer).
