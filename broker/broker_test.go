@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -136,5 +138,64 @@ func TestAdminHTTPLogsToBrokerLog(t *testing.T) {
 	b.admin.ErrorLog.Print("http: Accept error: too many open files; retrying in 1s")
 	if s := logs.String(); !strings.Contains(s, "level=WARN") || !strings.Contains(s, "component=admin-http") || !strings.Contains(s, "Accept error") {
 		t.Fatalf("admin HTTP error not in the broker's log:\n%s", s)
+	}
+}
+
+// TestLostPartitionDoesNotStopTheNode: a partition whose files were removed
+// while node.db still holds its raft state cannot elect a leader. The node
+// starts all the same and serves every other partition; the lost one
+// answers LEADER_NOT_AVAILABLE, and its topic can be deleted.
+func TestLostPartitionDoesNotStopTheNode(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	cl := newClient(t, b)
+	createTopic(t, cl, "lost", 3, nil)
+	for p := int32(0); p < 3; p++ {
+		if rp := produceRaw(t, cl, "lost", p, -1, encodeBatch(1000, -1, -1, -1, values(2, "l"))); rp.ErrorCode != 0 {
+			t.Fatalf("produce to %d: %v", p, kerr.ErrorForCode(rp.ErrorCode))
+		}
+	}
+	cl.Close()
+	b.Close()
+	if err := os.RemoveAll(filepath.Join(dir, "lost-1")); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	b = startBroker(t, dir, nil)
+	defer b.Close()
+	if el := time.Since(start); el > 20*time.Second {
+		t.Fatalf("start took %v", el)
+	}
+	if p := b.node.Partition("lost", 1); p == nil || !p.Lost() {
+		t.Fatalf("partition 1 not reported lost")
+	}
+	cl = newClient(t, b)
+	for _, p := range []int32{0, 2} {
+		if rp := produceRaw(t, cl, "lost", p, -1, encodeBatch(2000, -1, -1, -1, values(1, "m"))); rp.ErrorCode != 0 || rp.BaseOffset != 2 {
+			t.Fatalf("produce to %d after the restart: %v at %d", p, kerr.ErrorForCode(rp.ErrorCode), rp.BaseOffset)
+		}
+	}
+	md := rawRequest(t, b, metadataReq(false, "lost")).(*kmsg.MetadataResponse)
+	for _, mp := range md.Topics[0].Partitions {
+		want := int16(0)
+		if mp.Partition == 1 {
+			want = kerr.LeaderNotAvailable.Code
+		}
+		if mp.ErrorCode != want {
+			t.Errorf("metadata of partition %d: %v, want %v", mp.Partition, kerr.ErrorForCode(mp.ErrorCode), kerr.ErrorForCode(want))
+		}
+	}
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	del.TimeoutMillis = 5000
+	dt := kmsg.NewDeleteTopicsRequestTopic()
+	dt.Topic = kmsg.StringPtr("lost")
+	del.Topics = append(del.Topics, dt)
+	if code := request[*kmsg.DeleteTopicsResponse](t, cl, del).Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("delete the topic: %v", kerr.ErrorForCode(code))
+	}
+	createTopic(t, cl, "lost", 3, nil)
+	if rp := produceRaw(t, cl, "lost", 1, -1, encodeBatch(3000, -1, -1, -1, values(1, "n"))); rp.ErrorCode != 0 || rp.BaseOffset != 0 {
+		t.Fatalf("produce to the topic made again: %v at %d", kerr.ErrorForCode(rp.ErrorCode), rp.BaseOffset)
 	}
 }

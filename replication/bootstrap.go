@@ -28,32 +28,35 @@ var (
 // cleared and the bootstrap runs again.
 //
 // configuration is called only when the group is bootstrapped.
-func bootstrapGroup(logger *slog.Logger, conf *raft.Config, logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, trans raft.Transport, configuration func() (raft.Configuration, error)) error {
+//
+// A group whose term and vote are saved but which has neither log nor
+// snapshot (its files were removed) cannot elect a leader; that is logged
+// and reported as lost, so that the caller can serve the rest.
+func bootstrapGroup(logger *slog.Logger, conf *raft.Config, logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, trans raft.Transport, configuration func() (raft.Configuration, error)) (lost bool, err error) {
 	has, err := raft.HasExistingState(logs, stable, snaps)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if has && !interruptedBootstrap(logs, stable, snaps) {
 		if last, err := logs.LastIndex(); err == nil && last == 0 {
 			if list, err := snaps.List(); err == nil && len(list) == 0 {
-				// Raft's term and vote in node.db, but neither log nor
-				// snapshot: the group cannot elect a leader.
 				logger.Error("raft group has saved state but no log and no snapshot (were its files removed?); it cannot elect a leader")
+				return true, nil
 			}
 		}
-		return nil
+		return false, nil
 	}
 	cfg, err := configuration()
 	if err != nil {
-		return err
+		return false, err
 	}
 	if has {
 		logger.Warn("raft group's first start was interrupted (a crash or an error between saving its first term and its configuration); starting it again")
 		if err := stable.SetUint64(keyCurrentTerm, 0); err != nil {
-			return fmt.Errorf("clear the term of an interrupted bootstrap: %w", err)
+			return false, fmt.Errorf("clear the term of an interrupted bootstrap: %w", err)
 		}
 	}
-	return raft.BootstrapCluster(conf, logs, stable, snaps, trans, cfg)
+	return false, raft.BootstrapCluster(conf, logs, stable, snaps, trans, cfg)
 }
 
 // interruptedBootstrap reports whether a group holds only the term 1 that

@@ -240,7 +240,7 @@ func (n *Node) startController() error {
 			ID: brokerIDString(n.cfg.NodeID), Address: raft.ServerAddress(n.cfg.RaftAdvertise),
 		}}}, nil
 	}
-	if err := bootstrapGroup(n.logger.With("group", controllerGroup), conf, logs, stable, snaps, n.controllerTr, onlyMe); err != nil {
+	if _, err := bootstrapGroup(n.logger.With("group", controllerGroup), conf, logs, stable, snaps, n.controllerTr, onlyMe); err != nil {
 		return fmt.Errorf("bootstrap controller: %w", err)
 	}
 	r, err := raft.NewRaft(conf, c, logs, stable, snaps, n.controllerTr)
@@ -360,7 +360,9 @@ func (n *Node) WaitTopicReady(ctx context.Context, topic string) error {
 		}
 		var waiting []int32
 		for i := range t.Replicas {
-			if p := n.Partition(topic, int32(i)); p == nil || !p.Ready() {
+			// A lost partition will not lead: not waited for, so that
+			// the rest are served (its clients get LEADER_NOT_AVAILABLE).
+			if p := n.Partition(topic, int32(i)); p == nil || !p.Ready() && !p.Lost() {
 				waiting = append(waiting, int32(i))
 			}
 		}

@@ -104,6 +104,7 @@ type Partition struct {
 
 	hw           atomic.Int64
 	readyFlag    atomic.Bool
+	lostFlag     atomic.Bool // its only replica's log is gone (see Lost)
 	epochFlag    atomic.Int32
 	lastSnapshot atomic.Uint64 // raft index of the newest persisted snapshot
 
@@ -280,9 +281,19 @@ func (p *Partition) startRaft(t *Topic) error {
 		}
 		return raft.Configuration{Servers: servers}, nil
 	}
-	if err := bootstrapGroup(p.logger, conf, p.log, p.stable, snaps, p.trans, voters); err != nil {
+	lost, err := bootstrapGroup(p.logger, conf, p.log, p.stable, snaps, p.trans, voters)
+	if err != nil {
 		p.trans.Close()
 		return fmt.Errorf("bootstrap %s: %w", group, err)
+	}
+	if lost && len(replicas) == 1 {
+		// Its only replica's files are gone: no leader can come. The node
+		// serves every other partition; this one answers
+		// LEADER_NOT_AVAILABLE until its files are restored or its topic
+		// deleted. (With other replicas, one of them leads and this one
+		// catches up from it.)
+		p.lostFlag.Store(true)
+		p.logger.Error("partition lost: its log is gone, so it has no leader; restore its files, or delete the topic")
 	}
 	r, err := raft.NewRaft(conf, (*partitionFSM)(p), p.log, p.stable, snaps, p.trans)
 	if err != nil {
@@ -440,6 +451,11 @@ func (p *Partition) setReady(ready bool) {
 
 // Ready says whether this replica leads the partition and accepts appends.
 func (p *Partition) Ready() bool { return p.readyFlag.Load() }
+
+// Lost reports whether the partition's only replica started with saved raft
+// state but no log and no snapshot (its files were removed): it cannot
+// elect a leader, and the node does not wait for it.
+func (p *Partition) Lost() bool { return p.lostFlag.Load() }
 
 // LeaderEpoch is the Kafka leader epoch (raft term) of the current leadership.
 func (p *Partition) LeaderEpoch() int32 { return p.epochFlag.Load() }
