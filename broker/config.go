@@ -79,6 +79,11 @@ type Config struct {
 	// settings with no meaning here (thread counts, KRaft roles, ...);
 	// LoadProperties skips them and gokafkad logs them.
 	Ignored []string
+	// DroppedListeners names, per key, the entries of listeners or
+	// advertised.listeners past the first: Kafka serves each, gokafkad
+	// the first only (its raft port stands in for a CONTROLLER listener),
+	// and gokafkad logs them.
+	DroppedListeners []string
 
 	// explicit holds the keys given to Set (flags, properties files), so
 	// DescribeConfigs can tell an operator's setting from a default.
@@ -108,7 +113,20 @@ var kafkaOnlyKeys = func() map[string]bool {
 		log.cleaner.enable log.cleaner.threads log.flush.scheduler.interval.ms
 		log.flush.offset.checkpoint.interval.ms log.flush.interval.messages metadata.log.dir
 		inter.broker.protocol.version log.message.format.version auto.leader.rebalance.enable
-		unclean.leader.election.enable replica.lag.time.max.ms log.preallocate`) {
+		unclean.leader.election.enable replica.lag.time.max.ms log.preallocate
+		group.coordinator.rebalance.protocols group.consumer.heartbeat.interval.ms
+		group.consumer.session.timeout.ms group.consumer.assignors group.consumer.max.size
+		group.share.enable unstable.api.versions.enable unstable.feature.versions.enable
+		metric.reporters metrics.num.samples metrics.sample.window.ms metrics.recording.level
+		replica.fetch.max.bytes replica.fetch.min.bytes replica.fetch.wait.max.ms
+		replica.socket.timeout.ms replica.socket.receive.buffer.bytes
+		replica.high.watermark.checkpoint.interval.ms num.replica.alter.log.dirs.threads
+		controller.quorum.election.timeout.ms controller.quorum.fetch.timeout.ms
+		controller.quorum.election.backoff.max.ms controller.quorum.request.timeout.ms
+		leader.imbalance.check.interval.seconds leader.imbalance.per.broker.percentage
+		log.cleaner.dedupe.buffer.size log.cleaner.io.max.bytes.per.second log.cleaner.backoff.ms
+		log.cleaner.io.buffer.size offsets.load.buffer.size transaction.max.timeout.ms
+		transactional.id.expiration.ms transaction.state.log.segment.bytes`) {
 		m[k] = true
 	}
 	return m
@@ -298,6 +316,14 @@ func listenerOpt(key, flag, help string, f func(c *Config) *string) Option {
 			return err
 		}
 		*f(c) = addr
+		// Kafka binds every listener of the list; one is served here, so
+		// the others are named in a warning rather than dropped unseen.
+		if rest := strings.Split(strings.TrimSpace(v), ",")[1:]; len(rest) > 0 {
+			for i := range rest {
+				rest[i] = strings.TrimSpace(rest[i])
+			}
+			c.DroppedListeners = append(c.DroppedListeners, key+": "+strings.Join(rest, ","))
+		}
 		return nil
 	}
 	return o

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -160,6 +161,15 @@ log.retention.check.interval.ms=300000
 	}
 	if len(c.Ignored) != 14 || c.Ignored[0] != "process.roles" {
 		t.Errorf("ignored %v", c.Ignored)
+	}
+	// The listeners past the first are named, to be warned about.
+	if want := []string{"listeners: CONTROLLER://:9093", "advertised.listeners: CONTROLLER://localhost:9093"}; !slices.Equal(c.DroppedListeners, want) {
+		t.Errorf("dropped listeners %q, want %q", c.DroppedListeners, want)
+	}
+	// Kafka 4 keys of the new group protocol mean nothing here either.
+	k4 := DefaultConfig()
+	if err := k4.LoadProperties(strings.NewReader("group.coordinator.rebalance.protocols=classic,consumer\n")); err != nil || len(k4.Ignored) != 1 {
+		t.Errorf("group.coordinator.rebalance.protocols: %v, ignored %v", err, k4.Ignored)
 	}
 	// Security settings are not skipped: serving in the clear instead would be wrong.
 	sec := DefaultConfig()
