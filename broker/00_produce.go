@@ -174,6 +174,15 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 			b.metrics.commitLat.Observe(time.Since(w.start).Seconds())
 			w.rp.BaseOffset = base
 			w.rp.LogAppendTime = w.appendT
+			if ts, dup := w.result.Duplicate(); dup && w.appendT != -1 && ts > 0 {
+				// A retry is answered with the stored batch's append
+				// time, as Kafka does, not the retry's: the one its
+				// records carry. (Kafka answers a duplicate's max
+				// timestamp on a CreateTime topic too, where the
+				// response otherwise has none; here such a topic's
+				// answer stays -1.)
+				w.rp.LogAppendTime = ts
+			}
 			w.rp.LogStartOffset = w.part.LogStartOffset()
 		}
 		return resp

@@ -208,6 +208,37 @@ func TestIdempotentProducer(t *testing.T) {
 	}
 }
 
+// TestDuplicateKeepsAppendTime: on a LogAppendTime topic a retried
+// duplicate is answered with the stored batch's append time, as Kafka
+// does, before and after a restart: the time its records carry, not the
+// retry's.
+func TestDuplicateKeepsAppendTime(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	cl := newClient(t, b)
+	createTopic(t, cl, "lat", 1, map[string]string{"message.timestamp.type": "LogAppendTime"})
+	batch := func() []byte { return encodeBatch(time.Now().UnixMilli(), 9, 0, 0, values(2, "d")) }
+	first := produceRaw(t, cl, "lat", 0, -1, batch())
+	if first.ErrorCode != 0 || first.LogAppendTime <= 0 {
+		t.Fatalf("first: %v, append time %d", kerr.ErrorForCode(first.ErrorCode), first.LogAppendTime)
+	}
+	time.Sleep(20 * time.Millisecond)
+	check := func(when string) {
+		t.Helper()
+		dup := produceRaw(t, cl, "lat", 0, -1, batch())
+		if dup.ErrorCode != 0 || dup.BaseOffset != first.BaseOffset || dup.LogAppendTime != first.LogAppendTime {
+			t.Fatalf("duplicate %s: %v at %d, append time %d; want %d, %d", when, kerr.ErrorForCode(dup.ErrorCode), dup.BaseOffset, dup.LogAppendTime, first.BaseOffset, first.LogAppendTime)
+		}
+	}
+	check("at once")
+	cl.Close()
+	b.Close()
+	b = startBroker(t, dir, nil)
+	defer b.Close()
+	cl = newClient(t, b)
+	check("after a restart")
+}
+
 // TestAckedRecordsAreVisible: a partition with one voter acknowledges a
 // batch as soon as its log has stored it, before raft's commit processing;
 // the high watermark must already include the batch by then, so listing the

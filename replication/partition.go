@@ -142,7 +142,16 @@ type AppendResult struct {
 	base int64
 	err  error
 	own  *appendCall // the call that handed this batch to raft; nil: it never was
+	// dupTs is, for a retried duplicate, the max timestamp of the batch
+	// stored (0 if a state saved before it was kept does not know it).
+	dupTs int64
+	dup   bool
 }
+
+// Duplicate reports whether the batch was a retry of one already taken,
+// and that batch's max timestamp as stored (its append time, on a topic
+// with LogAppendTime), 0 if not known.
+func (r AppendResult) Duplicate() (storedMaxTimestamp int64, ok bool) { return r.dupTs, r.dup }
 
 // Wait returns the batch's base offset once it is committed, or why it was
 // not.
@@ -519,9 +528,9 @@ func (p *Partition) AppendAnnounced(batch []byte, h logstore.BatchHeader) Append
 			p.appendMu.Unlock()
 			p.retract()
 			if d.pending == nil {
-				return AppendResult{base: d.BaseOffset}
+				return AppendResult{base: d.BaseOffset, dup: true, dupTs: d.MaxTimestamp}
 			}
-			return AppendResult{call: d.pending}
+			return AppendResult{call: d.pending, dup: true, dupTs: d.MaxTimestamp}
 		}
 		meta = batchMeta{FirstSeq: h.BaseSequence, LastSeq: last, BaseOffset: -1, MaxTimestamp: h.MaxTimestamp}
 	}
