@@ -15,11 +15,11 @@ import (
 )
 
 func cmdConsume(e *env, args []string) error {
-	fs := e.newFlagSet("consume", "consume --topic T [--partition N] [--from-beginning | --offset N | --from-time T] [--max-messages N] [--timeout DUR] [--format FMT]")
+	fs := e.newFlagSet("consume", "consume --topic T [--partition N] [--from-beginning | --offset N|earliest|latest | --from-time T] [--max-messages N] [--timeout DUR] [--format FMT]")
 	topic := fs.String("topic", "", "topic to read (required)")
 	partition := fs.Int("partition", -1, "read only this partition (-1: all partitions)")
 	fromBeginning := fs.Bool("from-beginning", false, "start at the log start offset")
-	offset := fs.Int64("offset", -1, "start at this offset (in each partition read)")
+	offset := fs.String("offset", "", "start at this offset (in each partition read): a number, earliest or latest, as kafka-console-consumer's --offset")
 	fromTime := fs.String("from-time", "", "start at the first record at or after this time: RFC3339 or unix milliseconds")
 	maxMessages := fs.Int64("max-messages", 0, "stop after this many records (0: no limit)")
 	timeout := fs.Duration("timeout", 0, "stop when no record arrives for this long (0: wait until interrupted)")
@@ -40,9 +40,20 @@ func cmdConsume(e *env, args []string) error {
 		starts++
 		start = kgo.NewOffset().AtStart()
 	}
-	if *offset >= 0 {
+	if *offset != "" {
 		starts++
-		start = kgo.NewOffset().At(*offset)
+		switch *offset {
+		case "earliest":
+			start = kgo.NewOffset().AtStart()
+		case "latest":
+			start = kgo.NewOffset().AtEnd()
+		default:
+			n, err := strconv.ParseInt(*offset, 10, 64)
+			if err != nil || n < 0 {
+				return usagef("consume: --offset wants a number >= 0, earliest or latest, not %q", *offset)
+			}
+			start = kgo.NewOffset().At(n)
+		}
 	}
 	if *fromTime != "" {
 		starts++

@@ -310,3 +310,20 @@ func TestGroupDescribeFreshBroker(t *testing.T) {
 		t.Fatalf("group describe on a fresh broker: exit %d, stderr %q; want 1 and \"does not exist\"", r.code, r.stderr)
 	}
 }
+
+// topic list shows internal topics, as kafka-topics.sh --list does, unless
+// --exclude-internal.
+func TestTopicListInternal(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "plain")
+	gokafka(t, addr, "", "group", "describe", "any") // makes __consumer_offsets
+	if r := mustRun(t, addr, "", "topic", "list"); r.stdout != "__consumer_offsets\nplain\n" {
+		t.Errorf("list = %q", r.stdout)
+	}
+	if r := mustRun(t, addr, "", "topic", "list", "--exclude-internal"); r.stdout != "plain\n" {
+		t.Errorf("list --exclude-internal = %q", r.stdout)
+	}
+	if r := mustRun(t, addr, "", "topic", "describe", "--exclude-internal"); strings.Contains(r.stdout, "__consumer_offsets") || !strings.Contains(r.stdout, "plain") {
+		t.Errorf("describe --exclude-internal:\n%s", r.stdout)
+	}
+}

@@ -131,13 +131,13 @@ Usage: gokafka [-b HOST:PORT[,HOST:PORT...]] COMMAND [flags] [args]
 
 Commands:
   topic create NAME [--partitions N] [--replication-factor N] [--config k=v ...]
-  topic list
-  topic describe [NAME...]
+  topic list [--exclude-internal]
+  topic describe [--exclude-internal] [NAME...]
   topic delete NAME...
   topic alter-config NAME [--set k=v ...] [--delete k ...]
   produce --topic T [--key-separator SEP] [--header k=v ...] [--partition N] [--acks all|1|0]
           one record per stdin line
-  consume --topic T [--partition N] [--from-beginning | --offset N | --from-time RFC3339|unix-ms]
+  consume --topic T [--partition N] [--from-beginning | --offset N|earliest|latest | --from-time RFC3339|unix-ms]
           [--max-messages N] [--timeout DUR] [--format FMT]
           FMT: %t topic, %p partition, %o offset, %k key, %v value, %h headers,
                %T timestamp (ms), %% percent; escapes \n \t \r \\ (default "%v\n")

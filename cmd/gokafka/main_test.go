@@ -172,6 +172,11 @@ func TestProduceConsume(t *testing.T) {
 	if r.stdout != "\nx\n" {
 		t.Errorf("consume --offset 4 = %q", r.stdout)
 	}
+	// --offset earliest, as kafka-console-consumer takes it.
+	r = mustRun(t, addr, "", "consume", "--topic", "events", "--partition", "0", "--offset", "earliest", "--max-messages", "1", "--format", `%o`)
+	if r.stdout != "0" {
+		t.Errorf("consume --offset earliest = %q", r.stdout)
+	}
 
 	// --from-time: every record is at or after a minute ago, none after an
 	// hour from now.
@@ -316,6 +321,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"produce", "--topic", "t", "--acks", "2"}, 2, "want all, 1 or 0"},
 		{[]string{"consume", "--topic", "t", "--format", "%x"}, 2, "unknown verb %x"},
 		{[]string{"consume", "--topic", "t", "--from-beginning", "--offset", "3"}, 2, "at most one"},
+		{[]string{"consume", "--topic", "t", "--offset", "-2"}, 2, "earliest or latest"},
+		{[]string{"consume", "--topic", "t", "--offset", "first"}, 2, "earliest or latest"},
 		{[]string{"consume", "--topic", "t", "--from-time", "yesterday"}, 2, "RFC3339"},
 		{[]string{"perf"}, 2, "want produce or consume"},
 		{[]string{"perf", "-h"}, 0, "perf consume --topic T"},

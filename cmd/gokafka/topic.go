@@ -79,7 +79,8 @@ func withMessage(err error, msg string) error {
 }
 
 func topicList(e *env, args []string) error {
-	fs := e.newFlagSet("topic list", "topic list")
+	fs := e.newFlagSet("topic list", "topic list [--exclude-internal]")
+	excludeInternal := fs.Bool("exclude-internal", false, "leave out internal topics (__consumer_offsets), as kafka-topics.sh --exclude-internal")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -88,7 +89,11 @@ func topicList(e *env, args []string) error {
 		return usagef("topic list takes no arguments")
 	}
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
-		td, err := adm.ListTopics(ctx)
+		list := adm.ListTopicsWithInternal // as kafka-topics.sh --list
+		if *excludeInternal {
+			list = adm.ListTopics
+		}
+		td, err := list(ctx)
 		if err != nil {
 			return fmt.Errorf("list topics: %w", err)
 		}
@@ -100,13 +105,18 @@ func topicList(e *env, args []string) error {
 }
 
 func topicDescribe(e *env, args []string) error {
-	fs := e.newFlagSet("topic describe", "topic describe [NAME...]")
+	fs := e.newFlagSet("topic describe", "topic describe [--exclude-internal] [NAME...]")
+	excludeInternal := fs.Bool("exclude-internal", false, "with no names, leave out internal topics (__consumer_offsets)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
-		td, err := adm.ListTopics(ctx, pos...)
+		list := adm.ListTopicsWithInternal // every topic, as kafka-topics.sh --describe
+		if *excludeInternal {
+			list = adm.ListTopics
+		}
+		td, err := list(ctx, pos...)
 		if err != nil {
 			return fmt.Errorf("describe topics: %w", err)
 		}
