@@ -459,28 +459,130 @@ func (c *Config) IsDefault(key string) bool {
 // key: value, # and ! comments). Unknown keys are errors, so a typo is not
 // silently ignored.
 func (c *Config) LoadProperties(r io.Reader) error {
+	props, err := readProperties(r)
+	if err != nil {
+		return err
+	}
+	for _, p := range props {
+		if kafkaOnlyKeys[p.key] {
+			c.Ignored = append(c.Ignored, p.key)
+			continue
+		}
+		if err := c.Set(p.key, strings.TrimSpace(p.value)); err != nil {
+			return fmt.Errorf("line %d: %w", p.line, err)
+		}
+	}
+	return nil
+}
+
+type property struct {
+	key, value string
+	line       int // where the entry starts
+}
+
+// readProperties reads a file in the format of Java's Properties.load, which
+// Kafka reads server.properties with: '#' and '!' comments, a key ending at
+// the first unescaped '=', ':' or blank (so "key value" works too), a
+// backslash at the end of a line continuing the entry on the next (whose
+// leading blanks are dropped), and the escapes \t \n \r \f \uXXXX, any
+// other escaped character standing for itself.
+func readProperties(r io.Reader) ([]property, error) {
 	sc := bufio.NewScanner(r)
-	line := 0
+	sc.Buffer(nil, 1<<20)
+	var out []property
+	lineNo := 0
 	for sc.Scan() {
-		line++
-		s := strings.TrimSpace(sc.Text())
+		lineNo++
+		start := lineNo
+		s := strings.TrimLeft(sc.Text(), " \t\f")
 		if s == "" || s[0] == '#' || s[0] == '!' {
 			continue
 		}
-		i := strings.IndexAny(s, "=:")
-		if i < 0 {
-			return fmt.Errorf("line %d: expected key=value", line)
+		// Join continued lines: an odd number of trailing backslashes.
+		for endsContinued(s) && sc.Scan() {
+			lineNo++
+			s = s[:len(s)-1] + strings.TrimLeft(sc.Text(), " \t\f")
 		}
-		key := strings.TrimSpace(s[:i])
-		if kafkaOnlyKeys[key] {
-			c.Ignored = append(c.Ignored, key)
+		if endsContinued(s) {
+			s = s[:len(s)-1] // a continuation at the end of the file
+		}
+		// The key ends at the first unescaped separator or blank.
+		i := 0
+		for i < len(s) {
+			if s[i] == '\\' {
+				i += 2
+				continue
+			}
+			if strings.IndexByte("=: \t\f", s[i]) >= 0 {
+				break
+			}
+			i++
+		}
+		rawKey, rest := s[:min(i, len(s))], ""
+		if i < len(s) {
+			rest = strings.TrimLeft(s[i:], " \t\f")
+			if rest != "" && (rest[0] == '=' || rest[0] == ':') && (s[i] == ' ' || s[i] == '\t' || s[i] == '\f' || s[i] == rest[0]) {
+				rest = strings.TrimLeft(rest[1:], " \t\f")
+			}
+		}
+		key, err := unescapeProperty(rawKey)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", start, err)
+		}
+		value, err := unescapeProperty(rest)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", start, err)
+		}
+		out = append(out, property{key: key, value: value, line: start})
+	}
+	return out, sc.Err()
+}
+
+// endsContinued reports whether s ends in an odd number of backslashes.
+func endsContinued(s string) bool {
+	n := 0
+	for i := len(s) - 1; i >= 0 && s[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 1
+}
+
+// unescapeProperty undoes Java Properties' escapes.
+func unescapeProperty(s string) (string, error) {
+	if !strings.Contains(s, "\\") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 == len(s) {
+			b.WriteByte(s[i])
 			continue
 		}
-		if err := c.Set(key, strings.TrimSpace(s[i+1:])); err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
+		i++
+		switch s[i] {
+		case 't':
+			b.WriteByte('\t')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 'f':
+			b.WriteByte('\f')
+		case 'u':
+			if i+5 > len(s) {
+				return "", fmt.Errorf("malformed \\uxxxx escape")
+			}
+			v, err := strconv.ParseUint(s[i+1:i+5], 16, 16)
+			if err != nil {
+				return "", fmt.Errorf("malformed \\uxxxx escape")
+			}
+			b.WriteRune(rune(v))
+			i += 4
+		default:
+			b.WriteByte(s[i])
 		}
 	}
-	return sc.Err()
+	return b.String(), nil
 }
 
 // LoadPropertiesFile applies the properties file at path.

@@ -185,3 +185,41 @@ log.retention.check.interval.ms=300000
 		t.Errorf("node.id then broker.id: %v node %d", err, d.NodeID)
 	}
 }
+
+// A properties file is read as Java's Properties.load reads it, as Kafka
+// does: blank and ':' separators, continued lines, escapes.
+func TestReadPropertiesJavaFormat(t *testing.T) {
+	in := "# comment \\\n" +
+		"! another\n" +
+		"num.partitions 3\n" +
+		"  log.dirs : /data/a\\\n" +
+		"      b\n" +
+		"listeners=PLAINTEXT://127.0.0.1:9092\n" +
+		"advertised.listeners = PLAINTEXT://h\\:9093\n" +
+		"key\\ with\\ blanks=v\\u00e9\\tx\n" +
+		"empty\n" +
+		"sep=:=\n"
+	props, err := readProperties(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []property{
+		{"num.partitions", "3", 3},
+		{"log.dirs", "/data/ab", 4},
+		{"listeners", "PLAINTEXT://127.0.0.1:9092", 6},
+		{"advertised.listeners", "PLAINTEXT://h:9093", 7},
+		{"key with blanks", "vé\tx", 8},
+		{"empty", "", 9},
+		{"sep", ":=", 10},
+	}
+	if !slices.Equal(props, want) {
+		t.Errorf("read %+v\nwant %+v", props, want)
+	}
+	c := DefaultConfig()
+	if err := c.LoadProperties(strings.NewReader("num.partitions 4\nlog.retention.hours\t\t2\n")); err != nil || c.NumPartitions != 4 || c.LogRetentionMs != 2*3600*1000 {
+		t.Errorf("blank-separated: %v, partitions %d, retention %d", err, c.NumPartitions, c.LogRetentionMs)
+	}
+	if _, err := readProperties(strings.NewReader("a=\\u12\n")); err == nil {
+		t.Error("a short \\u escape was accepted")
+	}
+}
