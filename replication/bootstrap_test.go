@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -286,4 +287,35 @@ func nodeWithTopic(t *testing.T, dir, name string, partitions int) (Config, *Top
 		t.Fatal(err)
 	}
 	return cfg, topic
+}
+
+// A node.db that cannot be written (here immutable, which binds root too)
+// is refused with a hint at permissions, not one to restore it from a
+// backup, which could lead an operator to replace a healthy file.
+func TestStartUnwritableNodeDB(t *testing.T) {
+	if _, err := exec.LookPath("chattr"); err != nil {
+		t.Skip("no chattr")
+	}
+	dir := t.TempDir()
+	cfg := Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"}
+	n, err := StartNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "node.db")
+	if out, err := exec.Command("chattr", "+i", db).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i: %v %s", err, out)
+	}
+	defer exec.Command("chattr", "-i", db).Run()
+	n, err = StartNode(cfg)
+	if err == nil {
+		n.Close()
+		t.Fatal("started on an immutable node.db")
+	}
+	if !strings.Contains(err.Error(), "permissions") || strings.Contains(err.Error(), "backup") {
+		t.Fatalf("start on an immutable node.db: %v", err)
+	}
 }

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gokafka/gokafka/logstore"
@@ -138,6 +140,10 @@ func StartNode(cfg Config) (*Node, error) {
 	db, err := openNodeDB(dbPath)
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("%s is in use: another gokafkad runs on data directory %s", dbPath, cfg.DataDir)
+	}
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		// Not damage: the file or its directory cannot be written.
+		return nil, fmt.Errorf("%s: %w: gokafkad must be able to write its data directory (check its permissions, attributes and mount)", dbPath, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: gokafkad cannot start without the cluster's metadata; restore the file from a backup", dbPath, err)
