@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -190,6 +191,7 @@ type Option struct {
 	typ  kmsg.ConfigType // as DescribeConfigs reports it
 	set  func(c *Config, v string) error
 	get  func(c *Config) string
+	over []string // keys for the same setting that win over this one when set
 }
 
 func intOpt[T int16 | int32 | int64](key, flag, help string, f func(c *Config) *T) Option {
@@ -220,7 +222,8 @@ func aliasOpt(alias, flag, help string, target Option) Option {
 			}
 			return target.set(c, v)
 		},
-		get: target.get,
+		get:  target.get,
+		over: []string{target.Key},
 	}
 }
 
@@ -265,6 +268,7 @@ func unitOpt(key, flag, help string, unit time.Duration, def int64, f func(c *Co
 			}
 			return strconv.FormatInt(max(n, -1), 10)
 		},
+		over: over,
 	}
 }
 
@@ -421,6 +425,26 @@ func (c *Config) Set(key, value string) error {
 		}
 	}
 	return fmt.Errorf("unknown configuration key %q", key)
+}
+
+// OverrideFile makes the keys about to be set from the command line win over
+// the properties file already loaded, as flags do, also where the file
+// gives the same setting under a key that would otherwise win: the file's
+// log.retention.ms gives way to --log-retention-hours, its node.id to
+// --broker-id. Among the flags themselves Kafka's order holds.
+func (c *Config) OverrideFile(flagKeys []string) {
+	for _, key := range flagKeys {
+		o, ok := option(key)
+		if !ok {
+			continue
+		}
+		for _, k := range o.over {
+			if !slices.Contains(flagKeys, k) {
+				delete(c.explicit, k)
+				delete(c.units, k)
+			}
+		}
+	}
 }
 
 // Get returns one key's value as text, or "" and false.

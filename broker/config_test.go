@@ -223,3 +223,43 @@ func TestReadPropertiesJavaFormat(t *testing.T) {
 		t.Error("a short \\u escape was accepted")
 	}
 }
+
+// Flags override the properties file even where the file gives the same
+// setting under a key that would win over the flag's (Kafka's order:
+// log.retention.ms over .hours, node.id over broker.id); among flags,
+// Kafka's order holds.
+func TestFlagsOverrideFileSpellings(t *testing.T) {
+	apply := func(file string, flags ...[2]string) Config {
+		t.Helper()
+		c := DefaultConfig()
+		if err := c.LoadProperties(strings.NewReader(file)); err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, f := range flags {
+			keys = append(keys, f[0])
+		}
+		c.OverrideFile(keys)
+		for _, f := range flags {
+			if err := c.Set(f[0], f[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c
+	}
+	c := apply("log.retention.ms=3600000\nnode.id=3\n", [2]string{"log.retention.hours", "5"}, [2]string{"broker.id", "7"})
+	if c.LogRetentionMs != 5*3600*1000 || c.NodeID != 7 {
+		t.Errorf("flags over the file's finer keys: retention %d ms, node %d; want 5 h and 7", c.LogRetentionMs, c.NodeID)
+	}
+	if v, _ := c.Get("log.retention.hours"); v != "5" {
+		t.Errorf("log.retention.hours reads %s", v)
+	}
+	c = apply("", [2]string{"log.retention.ms", "60000"}, [2]string{"log.retention.hours", "5"})
+	if c.LogRetentionMs != 60000 {
+		t.Errorf("two flags: retention %d ms, want log.retention.ms's 60000", c.LogRetentionMs)
+	}
+	c = apply("log.retention.hours=2\n", [2]string{"log.retention.ms", "60000"})
+	if c.LogRetentionMs != 60000 {
+		t.Errorf("ms flag over an hours file: %d", c.LogRetentionMs)
+	}
+}

@@ -84,6 +84,11 @@ func run(args []string) int {
 			return 2
 		}
 	}
+	var flagKeys []string
+	for _, s := range flagged {
+		flagKeys = append(flagKeys, s.key)
+	}
+	cfg.OverrideFile(flagKeys)
 	for _, s := range flagged {
 		if err := cfg.Set(s.key, s.value); err != nil {
 			fmt.Fprintf(os.Stderr, "gokafkad: %v\n", err)
