@@ -152,10 +152,19 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	err = b.waitAllReady(ctx)
 	if err != nil {
 		ln.Close()
+		b.cancel()
 		b.node.Close()
 		return nil, err
 	}
 	b.coord.start()
+	// failStarted undoes a start that failed once the coordinator runs:
+	// a failed Start leaves no goroutine and no file behind.
+	failStarted := func(err error) (*Broker, error) {
+		b.cancel()
+		b.coord.close()
+		b.node.Close()
+		return nil, err
+	}
 	b.server, err = protocol.Serve(ln, protocol.Config{
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
 		IdleTimeout:     cfg.idleTimeout(),
@@ -168,14 +177,12 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}, b)
 	if err != nil {
 		ln.Close()
-		b.node.Close()
-		return nil, err
+		return failStarted(err)
 	}
 	if cfg.AdminListen != "" {
 		if err := b.startAdmin(cfg.AdminListen); err != nil {
 			b.server.Close()
-			b.node.Close()
-			return nil, err
+			return failStarted(err)
 		}
 	}
 	b.wg.Add(1)

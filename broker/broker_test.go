@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/goleak"
 )
 
 // consumeAll reads every record of topic from the start until n are seen.
@@ -198,4 +199,25 @@ func TestLostPartitionDoesNotStopTheNode(t *testing.T) {
 	if rp := produceRaw(t, cl, "lost", 1, -1, encodeBatch(3000, -1, -1, -1, values(1, "n"))); rp.ErrorCode != 0 || rp.BaseOffset != 0 {
 		t.Fatalf("produce to the topic made again: %v at %d", kerr.ErrorForCode(rp.ErrorCode), rp.BaseOffset)
 	}
+}
+
+// A Start that fails late (here on the admin port, which is taken) leaves
+// no goroutine behind: the caller has nothing to Close.
+func TestFailedStartLeavesNothing(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	opts := []goleak.Option{goleak.IgnoreCurrent(), goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")}
+	cfg := DefaultConfig()
+	cfg.DataDir, cfg.Listen, cfg.RaftListen = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
+	cfg.AdminListen = taken.Addr().String()
+	cfg.Logger = testLogger(t)
+	b, err := Start(context.Background(), cfg)
+	if err == nil {
+		b.Close()
+		t.Fatal("started with its admin port taken")
+	}
+	goleak.VerifyNone(t, opts...)
 }

@@ -660,6 +660,23 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("offsets.topic.replication.factor must be >= 1")
 	case c.LogMessageTimestampTyp != "CreateTime" && c.LogMessageTimestampTyp != "LogAppendTime":
 		return fmt.Errorf("log.message.timestamp.type must be CreateTime or LogAppendTime")
+	// Kafka's validators for the rest (node.id as KRaft has it).
+	case c.NodeID < 0:
+		return fmt.Errorf("node.id must be >= 0")
+	case c.LogRollMs < 1:
+		return fmt.Errorf("log.roll.ms must be >= 1")
+	case c.LogRetentionCheckMs < 1:
+		return fmt.Errorf("log.retention.check.interval.ms must be >= 1")
+	case c.LogIndexIntervalBytes < 0:
+		return fmt.Errorf("log.index.interval.bytes must be >= 0")
+	case c.GroupMaxSize < 1:
+		return fmt.Errorf("group.max.size must be >= 1")
+	case c.GroupInitialRebalanceDelayMs < 0:
+		return fmt.Errorf("group.initial.rebalance.delay.ms must be >= 0")
+	case c.OffsetsRetentionMinutes < 1:
+		return fmt.Errorf("offsets.retention.minutes must be >= 1")
+	case c.OffsetsRetentionCheckMs < 1:
+		return fmt.Errorf("offsets.retention.check.interval.ms must be >= 1")
 	}
 	if err := checkList("delete", "compact")(c.LogCleanupPolicy); err != nil {
 		return fmt.Errorf("log.cleanup.policy: %v", err)
