@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gokafka/gokafka/internal/bufpool"
@@ -31,31 +32,116 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg
 				return r.ResponseKind()
 			}
 		}
-		bufs := new(fetchBufs)
+		bufs := &fetchBufs{budget: b.fetchMem}
 		resp := b.fetch(ctx, r, bufs)
-		// The response's records point into bufs until they are written.
-		req.AfterWrite = bufs.release
+		// The response's records point into bufs until it is encoded; its
+		// memory counts against the budget until it is written, or the
+		// connection is gone.
+		req.AfterEncode = bufs.release
+		giveBack := sync.OnceFunc(bufs.giveBack)
+		stop := context.AfterFunc(ctx, giveBack)
+		req.AfterWrite = func() {
+			stop()
+			giveBack()
+		}
 		return resp
 	})
+}
+
+// fetchBudget bounds the memory of the fetch responses being read and
+// written across all connections: Kafka sends records from the files
+// (zero copy), while here a response is read into memory, encoded, and
+// written, and a client that asks for 55 MB and does not read pins that
+// until the write times out. A fetch reads at most what the budget has
+// left (at least its first batch, KIP-74), so many such clients shrink
+// everyone's responses instead of exhausting memory.
+type fetchBudget struct {
+	mu    sync.Mutex
+	avail int64
+}
+
+// newFetchBudget makes a budget of four of the largest responses, at least
+// 256 MiB, or of size when that is set (tests).
+func newFetchBudget(fetchMaxBytes int32, size int64) *fetchBudget {
+	if size <= 0 {
+		size = max(4*int64(fetchMaxBytes), 256<<20)
+	}
+	return &fetchBudget{avail: size}
+}
+
+// available is what the budget has left.
+func (f *fetchBudget) available() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.avail
+}
+
+// take grants up to n bytes, what is left.
+func (f *fetchBudget) take(n int64) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n = max(min(n, f.avail), 0)
+	f.avail -= n
+	return n
+}
+
+func (f *fetchBudget) give(n int64) {
+	f.mu.Lock()
+	f.avail += n
+	f.mu.Unlock()
 }
 
 // fetchBufs are the pooled buffers one fetch reads records into, one per
 // partition read, each sized by the log for what it reads: reused, they are
 // neither allocated nor zeroed per request, and nothing is copied as a
 // response grows.
-type fetchBufs [][]byte
+type fetchBufs struct {
+	bufs   [][]byte
+	budget *fetchBudget
+	held   int64 // taken from budget, given back by giveBack
+	got    int64 // bytes handed out by get since the last release
+}
 
 func (f *fetchBufs) get(n int) []byte {
 	b := bufpool.Get(n)[:n]
-	*f = append(*f, b)
+	f.bufs = append(f.bufs, b)
+	f.got += int64(n)
 	return b
 }
 
+// release returns the buffers to the pool.
 func (f *fetchBufs) release() {
-	for _, b := range *f {
+	for _, b := range f.bufs {
 		bufpool.Put(b)
 	}
-	*f = (*f)[:0]
+	f.bufs = f.bufs[:0]
+	f.got = 0
+}
+
+// take asks the budget for up to n bytes for a read.
+func (f *fetchBufs) take(n int64) int64 {
+	if f.budget == nil {
+		return n
+	}
+	got := f.budget.take(n)
+	f.held += got
+	return got
+}
+
+// settle gives back what a read took but did not use.
+func (f *fetchBufs) settle() {
+	if f.budget != nil && f.held > f.got {
+		f.budget.give(f.held - f.got)
+		f.held = f.got
+	}
+}
+
+// giveBack returns all the budget held.
+func (f *fetchBufs) giveBack() {
+	if f.budget != nil && f.held > 0 {
+		f.budget.give(f.held)
+		f.held = 0
+	}
 }
 
 func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBufs) kmsg.Response {
@@ -298,6 +384,8 @@ func hasError(out []fetchOut) bool {
 // discarded).
 func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental bool, bufs *fetchBufs) ([]fetchOut, int, error) {
 	bufs.release() // an earlier, discarded read of this long poll
+	bufs.giveBack()
+	defer bufs.settle()
 	out := make([]fetchOut, len(parts))
 	total := 0
 	// The client's limit, within the broker's own (Kafka's fetch.max.bytes):
@@ -309,7 +397,7 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 	if r.Version < 3 || maxBytes > int(b.cfg.FetchMaxBytes) {
 		maxBytes = int(b.cfg.FetchMaxBytes)
 	}
-	maxBytes = max(maxBytes, 0)
+	maxBytes = int(bufs.take(int64(max(maxBytes, 0))))
 	st := b.node.Controller().State()
 	for i, fp := range parts {
 		o := &out[i]

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -328,4 +329,51 @@ func TestFetchSessionRotates(t *testing.T) {
 	if want := []int32{0, 0, 1, 2, 0, 1}; !slices.Equal(got, want) {
 		t.Fatalf("partitions served in turn %v, want %v", got, want)
 	}
+}
+
+// TestFetchMemoryBudget: the memory of fetch responses in flight is bounded
+// across connections. A client that asks for a big response and does not
+// read it holds its share of the budget, so another gets only what is left
+// (its first batch when nothing is, KIP-74), until the first connection
+// goes and its share comes back.
+func TestFetchMemoryBudget(t *testing.T) {
+	const budget = 8 << 20
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.fetchMemory = budget })
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "mem", 1, map[string]string{"max.message.bytes": "2000000"})
+	value := make([]byte, 500_000)
+	for i := range value {
+		value[i] = byte(i*7 + i>>8) // incompressible enough: stored as sent
+	}
+	for range 40 {
+		if rp := produceRaw(t, cl, "mem", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, []testRecord{{value: value}})); rp.ErrorCode != 0 {
+			t.Fatal(kerr.ErrorForCode(rp.ErrorCode))
+		}
+	}
+	big := func() *kmsg.FetchRequest {
+		req := fetchReq(11, 0, -1, "mem", map[int32]int64{0: 0})
+		req.MaxBytes, req.Topics[0].Partitions[0].PartitionMaxBytes = 20<<20, 20<<20
+		return req
+	}
+	// The stuck client: it asks, and reads nothing.
+	stuck := rawConn(t, b)
+	stuck.(*net.TCPConn).SetReadBuffer(4 << 10)
+	if _, err := stuck.Write(rawFormatter.AppendRequest(nil, big(), 1)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return b.fetchMem.available() < 1<<20 }, "the stuck fetch to take the budget")
+	records := func() int {
+		resp := rawRequest(t, b, big()).(*kmsg.FetchResponse)
+		return len(resp.Topics[0].Partitions[0].RecordBatches)
+	}
+	if n := records(); n == 0 || n > 1<<20 {
+		t.Fatalf("with the budget taken, a fetch got %d bytes; want its first batch only", n)
+	}
+	stuck.Close()
+	waitFor(t, func() bool { return b.fetchMem.available() == budget }, "the stuck connection's share back")
+	if n := records(); n < 4<<20 {
+		t.Fatalf("with the budget free, a fetch got %d bytes", n)
+	}
+	waitFor(t, func() bool { return b.fetchMem.available() == budget }, "every share back once the fetches are written")
 }

@@ -41,6 +41,7 @@ type Broker struct {
 	advPort int32
 
 	sessions *fetchSessions
+	fetchMem *fetchBudget // the memory of fetch responses in flight
 	coord    *coordinator
 
 	ctx       context.Context
@@ -103,7 +104,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	b := &Broker{cfg: cfg, logger: cfg.Logger.With("node", cfg.NodeID), sessions: newFetchSessions()}
+	b := &Broker{cfg: cfg, logger: cfg.Logger.With("node", cfg.NodeID), sessions: newFetchSessions(), fetchMem: newFetchBudget(cfg.FetchMaxBytes, cfg.fetchMemory)}
 	b.metrics = newMetrics(b)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 

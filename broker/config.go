@@ -95,6 +95,8 @@ type Config struct {
 
 	// syncFile replaces the logs' deferred fsyncs (tests).
 	syncFile func(*os.File) error
+	// fetchMemory replaces the fetch memory budget's size (tests).
+	fetchMemory int64
 }
 
 // kafkaOnlyKeys are Kafka broker settings a Kafka server.properties often

@@ -71,8 +71,8 @@ func FuzzHandle(f *testing.F) {
 			t.Fatalf("answer key %d v%d to key %d v%d", resp.Key(), resp.GetVersion(), k, v)
 		}
 		resp.AppendTo(nil)
-		if pr.AfterWrite != nil {
-			pr.AfterWrite()
+		if pr.AfterEncode != nil {
+			pr.AfterEncode()
 		}
 	})
 }

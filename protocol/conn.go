@@ -57,7 +57,7 @@ type pending struct {
 	done        chan struct{} // closed once resp is set (or the Reply panicked)
 	resp        kmsg.Response // nil: send nothing
 	failed      bool          // the Reply panicked; the connection is closing
-	req         *Request      // for AfterWrite, read once done is closed
+	req         *Request      // for AfterEncode, read once done is closed
 	written     chan struct{} // closed once the writer is done with it (written or nothing to send)
 }
 
@@ -264,6 +264,9 @@ func (c *conn) writeLoop() {
 				pooled = true
 			}
 			buf = appendResponse(buf[:0], p.correlation, p.resp)
+			if f := p.req.AfterEncode; f != nil {
+				f()
+			}
 			if err := c.write(buf); err != nil {
 				if c.ctx.Err() == nil {
 					c.log.Info("closing connection: write failed", "err", err)

@@ -30,10 +30,16 @@ type Request struct {
 	Conn          *ConnInfo
 	Received      time.Time // when its frame had been read
 
-	// AfterWrite, when the Handler or its Reply sets it (before the Reply
-	// returns), runs once the response has been written to the socket, so
-	// buffers the response points into can go back to a pool. It does not
+	// AfterEncode, when the Handler or its Reply sets it (before the Reply
+	// returns), runs once the response has been encoded into the frame
+	// that is written, so that buffers the response points into go back
+	// to a pool before the write, which a slow client may make last
+	// (WriteTimeout) and which then holds the frame alone. It does not
 	// run when the connection dies first.
+	AfterEncode func()
+	// AfterWrite, likewise, runs once the response has been written to the
+	// socket. Neither runs when the connection dies first: what must be
+	// undone then hangs on the connection's context.
 	AfterWrite func()
 
 	// Earlier is closed once the responses to every earlier request on the
