@@ -70,7 +70,9 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 			continue
 		}
 		t, err := b.buildTopic(spec)
-		if err == nil && !req.ValidateOnly {
+		if err == nil && req.ValidateOnly {
+			err = checkFiles(b.replicasHere(t.Replicas))
+		} else if err == nil {
 			err = b.createTopic(ctx, t)
 		}
 		if err != nil {

@@ -266,6 +266,42 @@ func TestDeleteTopicDisabled(t *testing.T) {
 	}
 }
 
+// TestCreateTopicsHeldToFileLimit: partitions this node could not open the
+// files of are refused (POLICY_VIOLATION, naming the limit), validate-only
+// or not, and by CreatePartitions too, instead of leaving the node out of
+// files: clients could no longer connect and partitions not start.
+func TestCreateTopicsHeldToFileLimit(t *testing.T) {
+	if _, _, ok := openFiles(); !ok {
+		t.Skip("open files cannot be counted here")
+	}
+	_, limit, _ := openFiles()
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	n := int32(min(limit/filesPerPartition+1, 1<<30))
+	for _, validate := range []bool{true, false} {
+		resp := request[*kmsg.CreateTopicsResponse](t, cl, createReq("toomany", n, 1, validate, nil))
+		if rt := resp.Topics[0]; rt.ErrorCode != kerr.PolicyViolation.Code || rt.ErrorMessage == nil || !strings.Contains(*rt.ErrorMessage, "open files") {
+			t.Fatalf("validate %v: %d partitions: %v %v, want POLICY_VIOLATION about open files", validate, n, kerr.ErrorForCode(rt.ErrorCode), rt.ErrorMessage)
+		}
+	}
+	if b.node.Controller().State().Topics["toomany"] != nil {
+		t.Fatal("the refused topic exists")
+	}
+	createTopic(t, cl, "few", 1, nil)
+	cp := kmsg.NewPtrCreatePartitionsRequest()
+	cp.TimeoutMillis = 5000
+	ct := kmsg.NewCreatePartitionsRequestTopic()
+	ct.Topic, ct.Count = "few", n
+	cp.Topics = append(cp.Topics, ct)
+	if rt := request[*kmsg.CreatePartitionsResponse](t, cl, cp).Topics[0]; rt.ErrorCode != kerr.PolicyViolation.Code {
+		t.Fatalf("CreatePartitions to %d: %v, want POLICY_VIOLATION", n, kerr.ErrorForCode(rt.ErrorCode))
+	}
+	if got := len(b.node.Controller().State().Topics["few"].Replicas); got != 1 {
+		t.Fatalf("topic few has %d partitions after the refused growth", got)
+	}
+}
+
 // A partition count or index is only a number in the request: the broker
 // must refuse huge ones as Kafka does, before it allocates anything for
 // them (2,000,000,000 partitions once ran it out of memory).
@@ -294,6 +330,12 @@ func TestCreateHugePartitionCounts(t *testing.T) {
 		return req
 	}
 	policy, badAssign := kerr.PolicyViolation.Code, kerr.InvalidReplicaAssignment.Code
+	// The cap passes, unless this process's file limit cannot hold that
+	// many partitions (checkFiles).
+	capWant := int16(0)
+	if checkFiles(10_000) != nil {
+		capWant = policy
+	}
 	for _, tc := range []struct {
 		name string
 		req  *kmsg.CreateTopicsRequest
@@ -301,7 +343,7 @@ func TestCreateHugePartitionCounts(t *testing.T) {
 	}{
 		{"two billion", createReq("huge", 2_000_000_000, 1, false, nil), []int16{policy}},
 		{"two billion, validate only", createReq("huge", 2_000_000_000, 1, true, nil), []int16{policy}},
-		{"the cap, validate only", createReq("cap", 10_000, 1, true, nil), []int16{0}},
+		{"the cap, validate only", createReq("cap", 10_000, 1, true, nil), []int16{capWant}},
 		{"over the cap in two topics", two(createReq("a", 5_000, 1, true, nil), createReq("b", 5_001, 1, true, nil)), []int16{policy, policy}},
 		{"defaults count", two(createReq("a", -1, -1, true, nil), createReq("b", -1, -1, true, nil)), []int16{policy, policy}},
 		{"duplicates do not count", two(createReq("a", 9_000, 1, true, nil), createReq("a", 9_000, 1, true, nil)), []int16{kerr.InvalidRequest.Code}}, // answered once

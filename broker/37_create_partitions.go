@@ -85,6 +85,9 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 		more := assignReplicas(brokers, len(st.Topics)+int(cur), add, rf)
 		replicas = append(replicas, more...)
 	}
+	if err := checkFiles(b.replicasHere(replicas[cur:])); err != nil {
+		return err
+	}
 	if validateOnly {
 		return nil
 	}
@@ -93,6 +96,7 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 	}
 	if err := b.node.WaitTopicReady(ctx, t.Name); err != nil {
 		b.logger.Warn("new partitions not ready", "topic", t.Name, "err", err)
+		return kafkaErrorf(kerr.RequestTimedOut, "the partitions of %s were created but not every one leads yet: %v", t.Name, err)
 	}
 	return nil
 }

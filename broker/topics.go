@@ -184,9 +184,48 @@ func (b *Broker) warnNoCompaction(name string) {
 	b.logger.Warn("compaction is not performed yet: this topic keeps every record (cleanup.policy=compact turns time and size retention off, as in Kafka)", "topic", name)
 }
 
+// filesPerPartition is what one partition replica holds open: its active
+// segment's five files.
+const filesPerPartition = 5
+
+// checkFiles refuses to start n more partition replicas on this node when
+// their files would leave fewer than a tenth of the process's file limit
+// (at least 1024) for clients and the rest. Past it, partitions fail to
+// start and clients cannot connect; Kafka keeps one file per segment, so
+// the same limit holds several times more of its partitions.
+func checkFiles(n int) error {
+	open, limit, ok := openFiles()
+	if !ok || n <= 0 {
+		return nil
+	}
+	reserve := max(limit/10, 1024)
+	if need := n * filesPerPartition; open+need > limit-reserve {
+		return kafkaErrorf(kerr.PolicyViolation,
+			"%d more partitions need about %d open files, and this node has %d of its limit of %d open (RLIMIT_NOFILE; %d kept for connections): raise the limit or delete partitions",
+			n, need, open, limit, reserve)
+	}
+	return nil
+}
+
+// replicasHere counts the replicas of t this node would hold.
+func (b *Broker) replicasHere(replicas [][]int32) int {
+	n := 0
+	for _, rs := range replicas {
+		for _, id := range rs {
+			if id == b.cfg.NodeID {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // createTopic creates a validated topic and waits (bounded by ctx) until
 // every partition has a leader accepting produce and fetch.
 func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
+	if err := checkFiles(b.replicasHere(t.Replicas)); err != nil {
+		return err
+	}
 	if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpCreateTopic, Topic: t, NoCollision: true}); err != nil {
 		if errors.Is(err, replication.ErrTopicExists) {
 			return kafkaErrorf(kerr.TopicAlreadyExists, "topic %q already exists", t.Name)
@@ -203,6 +242,9 @@ func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
 	defer cancel()
 	if err := b.node.WaitTopicReady(wctx, t.Name); err != nil {
 		b.logger.Warn("created topic not ready in time", "topic", t.Name, "err", err)
+		// The topic exists, but is not usable as a created topic should
+		// be: the client is told, not answered success.
+		return kafkaErrorf(kerr.RequestTimedOut, "topic %s was created but not every partition leads yet: %v", t.Name, err)
 	}
 	return nil
 }
