@@ -199,9 +199,10 @@ func TestLostPartitionNotWaitedFor(t *testing.T) {
 	}
 }
 
-// A damaged node.db is refused with an error naming it, not a panic from
-// the first read of a damaged page.
-func TestStartRefusesDamagedNodeDB(t *testing.T) {
+// stoppedNode starts a fresh node and stops it, for a test to start it again
+// on what it left.
+func stoppedNode(t *testing.T) (Config, string) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"}
 	n, err := StartNode(cfg)
@@ -211,6 +212,13 @@ func TestStartRefusesDamagedNodeDB(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return cfg, dir
+}
+
+// A damaged node.db is refused with an error naming it, not a panic from
+// the first read of a damaged page.
+func TestStartRefusesDamagedNodeDB(t *testing.T) {
+	cfg, dir := stoppedNode(t)
 	f, err := os.OpenFile(filepath.Join(dir, "node.db"), os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +231,7 @@ func TestStartRefusesDamagedNodeDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	n, err = StartNode(cfg)
+	n, err := StartNode(cfg)
 	if err == nil {
 		n.Close()
 		t.Fatal("started on a damaged node.db")
@@ -296,21 +304,13 @@ func TestStartUnwritableNodeDB(t *testing.T) {
 	if _, err := exec.LookPath("chattr"); err != nil {
 		t.Skip("no chattr")
 	}
-	dir := t.TempDir()
-	cfg := Config{NodeID: 1, DataDir: dir, RaftListen: "127.0.0.1:0"}
-	n, err := StartNode(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Close(); err != nil {
-		t.Fatal(err)
-	}
+	cfg, dir := stoppedNode(t)
 	db := filepath.Join(dir, "node.db")
 	if out, err := exec.Command("chattr", "+i", db).CombinedOutput(); err != nil {
 		t.Skipf("chattr +i: %v %s", err, out)
 	}
 	defer exec.Command("chattr", "-i", db).Run()
-	n, err = StartNode(cfg)
+	n, err := StartNode(cfg)
 	if err == nil {
 		n.Close()
 		t.Fatal("started on an immutable node.db")
