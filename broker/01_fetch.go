@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -319,6 +320,7 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 		}
 	}()
 	for {
+		sizes, ends := logSizes(parts) // before the read: what grows after it is new
 		out, total, err := b.readFetch(r, parts, incremental, bufs)
 		if err != nil {
 			resp.ErrorCode, _ = errCodeMsg(err)
@@ -347,18 +349,80 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 			// Data may have arrived between the read and registering.
 			continue
 		}
-		t := time.NewTimer(time.Until(deadline))
+		// Wait without the records read: they are read again once enough
+		// may be there, or at the deadline. As Kafka's delayed fetch
+		// compares positions, a wake-up only adds up how much the logs
+		// grew, within what each partition may still return, instead of
+		// reading everything again on every produce to any of them.
+		room := make([]int64, len(parts))
+		unread := make([]int64, len(parts))
+		for i, fp := range parts {
+			room[i] = max(int64(fp.sp.maxBytes)-int64(len(out[i].records)), 0)
+			if total == 0 {
+				room[i] = math.MaxInt64 // a first batch goes whatever the limits (KIP-74)
+			}
+			// Batches stored but not yet committed when the sizes were
+			// taken count in them, though the read could not return
+			// them: their commit is news.
+			unread[i] = -1
+			if fp.part != nil && ends[i] > out[i].hw {
+				unread[i] = out[i].hw
+			}
+		}
+		bufs.release()
+		bufs.giveBack()
+		if !waitFetchable(ctx, b.ctx, notify, deadline, parts, sizes, room, unread, int64(total), int64(r.MinBytes)) {
+			return resp
+		}
+	}
+}
+
+// logSizes are the sizes and end offsets of the logs of parts (0 for a
+// partition with none).
+func logSizes(parts []fetchPart) (sizes, ends []int64) {
+	sizes, ends = make([]int64, len(parts)), make([]int64, len(parts))
+	for i, fp := range parts {
+		if fp.part != nil {
+			// In this order: every batch counted in the size is below
+			// the end.
+			sizes[i] = fp.part.Log().Size()
+			ends[i] = fp.part.Log().EndOffset()
+		}
+	}
+	return sizes, ends
+}
+
+// waitFetchable waits until the logs of parts have grown, since sizes, by
+// enough that a read may reach minBytes (counting at most room more from
+// each partition), or a partition's high watermark passes unread (where
+// that is not -1), or until the deadline. It reports false if the fetch
+// should end unanswered (its connection or the broker closing).
+func waitFetchable(ctx, brokerCtx context.Context, notify <-chan struct{}, deadline time.Time, parts []fetchPart, sizes, room, unread []int64, total, minBytes int64) bool {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	for {
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return resp
-		case <-b.ctx.Done():
-			t.Stop()
-			return resp
-		case <-notify:
+			return false
+		case <-brokerCtx.Done():
+			return false
 		case <-t.C:
+			return true
+		case <-notify:
+			est := total
+			for i, fp := range parts {
+				if fp.part == nil {
+					continue
+				}
+				if unread[i] >= 0 && fp.part.HighWatermark() > unread[i] {
+					return true
+				}
+				est += min(max(fp.part.Log().Size()-sizes[i], 0), room[i])
+			}
+			if est >= minBytes {
+				return true
+			}
 		}
-		t.Stop()
 	}
 }
 
@@ -383,6 +447,7 @@ func hasError(out []fetchOut) bool {
 // buffers from bufs (released first: an earlier pass of a long poll is
 // discarded).
 func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental bool, bufs *fetchBufs) ([]fetchOut, int, error) {
+	b.fetchReads.Add(1)
 	bufs.release() // an earlier, discarded read of this long poll
 	bufs.giveBack()
 	defer bufs.settle()

@@ -377,3 +377,75 @@ func TestFetchMemoryBudget(t *testing.T) {
 	}
 	waitFor(t, func() bool { return b.fetchMem.available() == budget }, "every share back once the fetches are written")
 }
+
+// TestLongPollReadsOnce: a fetch waiting for MinBytes does not read its
+// partitions again on every produce to one of them; it adds up how much
+// the logs grew and reads once enough may be there (or at its deadline),
+// as Kafka's delayed fetch compares positions.
+func TestLongPollReadsOnce(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "herd", 2, nil)
+	now := time.Now().UnixMilli()
+	one := encodeBatch(now, -1, -1, -1, values(1, "h"))
+	for range 5 {
+		produceRaw(t, cl, "herd", 0, -1, one)
+	}
+	req := fetchReq(11, 0, -1, "herd", nil)
+	req.MaxWaitMillis = 10_000
+	req.MinBytes = int32(len(one) * 15) // partition 0's 5 batches and 10 more
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "herd"
+	for _, p := range []int32{0, 1} {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = p, 1<<20, -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	done := make(chan *kmsg.FetchResponse, 1)
+	start := time.Now()
+	conn := rawConn(t, b)
+	defer conn.Close()
+	if _, err := conn.Write(rawFormatter.AppendRequest(nil, req, 1)); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // no t.Fatal off the test's goroutine
+		defer close(done)
+		_, body, err := readResponseFrame(conn)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.SetVersion(req.Version)
+		if err == nil && resp.ReadFrom(body) == nil {
+			done <- resp
+		}
+	}()
+	waitFor(t, func() bool { return b.fetchReads.Load() >= 2 }, "the fetch to wait")
+	reads := b.fetchReads.Load()
+	for i := range 9 {
+		produceRaw(t, cl, "herd", 1, -1, one)
+		select {
+		case resp := <-done:
+			t.Fatalf("answered after %d more batches, short of MinBytes: %+v", i+1, resp)
+		default:
+		}
+	}
+	if more := b.fetchReads.Load() - reads; more > 0 {
+		t.Errorf("%d more reads while 9 produces fell short of MinBytes, want none", more)
+	}
+	produceRaw(t, cl, "herd", 1, -1, one) // the tenth: enough
+	select {
+	case resp, ok := <-done:
+		if !ok {
+			t.Fatal("no answer could be read")
+		}
+		n := 0
+		for _, p := range resp.Topics[0].Partitions {
+			n += len(p.RecordBatches)
+		}
+		if n < int(req.MinBytes) || time.Since(start) > 5*time.Second {
+			t.Fatalf("answered with %d bytes after %v, want %d well before MaxWait", n, time.Since(start), req.MinBytes)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("not answered once MinBytes were there")
+	}
+}

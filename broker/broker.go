@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gokafka/gokafka/logstore"
@@ -40,9 +41,10 @@ type Broker struct {
 	advHost string
 	advPort int32
 
-	sessions *fetchSessions
-	fetchMem *fetchBudget // the memory of fetch responses in flight
-	coord    *coordinator
+	sessions   *fetchSessions
+	fetchMem   *fetchBudget // the memory of fetch responses in flight
+	fetchReads atomic.Int64 // passes of readFetch (tests)
+	coord      *coordinator
 
 	ctx       context.Context
 	cancel    context.CancelFunc
