@@ -58,17 +58,46 @@ func (b *Broker) autoCreateAll(ctx context.Context, names []string) map[string]i
 		}
 		b.logger.Warn("auto-create topic failed", "topic", name, "err", err)
 	}
+	// As Kafka's controller refuses a CreateTopics of more than 10,000
+	// partitions, the topics one request would auto-create are refused
+	// together past that: nothing is created.
+	var wanted []string
+	seen := make(map[string]bool)
+	parts := 0
 	for _, name := range names {
-		if _, ok := st.Topics[name]; ok || !validTopicName(name) {
+		if _, ok := st.Topics[name]; ok || !validTopicName(name) || seen[name] {
 			continue
 		}
+		seen[name] = true
+		wanted = append(wanted, name)
+		if name == offsetsTopic {
+			parts += int(b.cfg.OffsetsTopicNumPartitions)
+		} else {
+			parts += int(b.cfg.NumPartitions)
+		}
+	}
+	if parts > maxPartitionsPerRequest {
+		b.logger.Warn("auto-create refused: too many partitions for one request", "topics", len(wanted), "partitions", parts, "max", maxPartitionsPerRequest)
+		refused = make(map[string]int16, len(wanted))
+		for _, name := range wanted {
+			refused[name] = kerr.PolicyViolation.Code
+		}
+		return refused
+	}
+	// A client gone, or the broker closing, stops what has not begun.
+loop:
+	for _, name := range wanted {
 		if form := strings.ReplaceAll(name, ".", "_"); started[form] {
 			later = append(later, name)
 			continue
 		} else {
 			started[form] = true
 		}
-		slots <- struct{}{}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			break loop
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
@@ -77,6 +106,9 @@ func (b *Broker) autoCreateAll(ctx context.Context, names []string) map[string]i
 	}
 	wg.Wait()
 	for _, name := range later {
+		if ctx.Err() != nil {
+			break
+		}
 		create(name)
 	}
 	return refused

@@ -135,3 +135,34 @@ func TestAutoCreateRefusedQuietly(t *testing.T) {
 		t.Fatalf("a client's refused auto-creation logged a warning:\n%s", logs.String())
 	}
 }
+
+// TestMetadataAutoCreateCapped: as Kafka's controller refuses a CreateTopics
+// of more than 10,000 partitions, one Metadata request that would
+// auto-create more is refused whole (POLICY_VIOLATION for each name) and
+// creates nothing; within the cap it creates them all.
+func TestMetadataAutoCreateCapped(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.NumPartitions = 2 })
+	defer b.Close()
+	var names []string
+	for i := range 5001 {
+		names = append(names, fmt.Sprintf("auto-%05d", i))
+	}
+	req := metadataReq(true, names...)
+	req.Version = 9
+	resp := rawRequest(t, b, req).(*kmsg.MetadataResponse)
+	for _, mt := range resp.Topics {
+		if mt.ErrorCode != kerr.PolicyViolation.Code {
+			t.Fatalf("%s: %v, want POLICY_VIOLATION", *mt.Topic, kerr.ErrorForCode(mt.ErrorCode))
+		}
+	}
+	if n := len(b.node.Controller().State().Topics); n != 0 {
+		t.Fatalf("%d topics created", n)
+	}
+	req = metadataReq(true, names[:3]...)
+	req.Version = 9
+	for _, mt := range rawRequest(t, b, req).(*kmsg.MetadataResponse).Topics {
+		if mt.ErrorCode != 0 || len(mt.Partitions) != 2 {
+			t.Fatalf("%s within the cap: %v with %d partitions", *mt.Topic, kerr.ErrorForCode(mt.ErrorCode), len(mt.Partitions))
+		}
+	}
+}

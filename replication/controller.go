@@ -173,6 +173,9 @@ func (c *Controller) Propose(ctx context.Context, cmd Command) (any, error) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // asked for by a client since gone: not begun
+	}
 	timeout := 10 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
