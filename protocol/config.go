@@ -14,6 +14,9 @@ const (
 	DefaultMaxRequestBytes = 100 << 20 // socket.request.max.bytes
 	DefaultIdleTimeout     = 10 * time.Minute
 	DefaultMaxInFlight     = 32
+	// DefaultMaxPendingBytes bounds the frames of one connection read
+	// ahead of their responses.
+	DefaultMaxPendingBytes = 64 << 20
 	DefaultWriteTimeout    = 30 * time.Second
 
 	// DefaultApiVersionsMax is the ApiVersions range advertised when
@@ -52,6 +55,13 @@ type Config struct {
 	// MaxInFlight bounds the requests of one connection read ahead of their
 	// responses. Default 32.
 	MaxInFlight int
+	// MaxPendingBytes bounds the bytes of those requests' frames: the
+	// reader reads no further frame while the unanswered ones hold this
+	// much (one frame always goes through). Kafka reads a connection's
+	// next request only once the last is answered; this keeps pipelining
+	// while bounding what one connection pins to about Kafka's one
+	// request. Default DefaultMaxPendingBytes.
+	MaxPendingBytes int
 	// Versions maps each API key this broker really implements to the
 	// versions it implements. ApiVersions advertises exactly these, sorted
 	// by key; a request for another key or version closes the connection.
@@ -99,6 +109,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.MaxPendingBytes <= 0 {
+		cfg.MaxPendingBytes = DefaultMaxPendingBytes
 	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight

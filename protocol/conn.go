@@ -42,6 +42,11 @@ type conn struct {
 	// never blocks.
 	queue chan *pending
 
+	// pendBytes is the size of the frames read whose responses are not
+	// yet written; pendFreed (capacity 1) is signalled as it falls.
+	pendBytes atomic.Int64
+	pendFreed chan struct{}
+
 	lastActive atomic.Int64   // unix nanos of the last frame read or response written
 	wg         sync.WaitGroup // writer and Replies
 	closeOnce  sync.Once
@@ -58,6 +63,7 @@ type pending struct {
 	resp        kmsg.Response // nil: send nothing
 	failed      bool          // the Reply panicked; the connection is closing
 	req         *Request      // for AfterEncode, read once done is closed
+	frameLen    int           // counted in conn.pendBytes until written
 	written     chan struct{} // closed once the writer is done with it (written or nothing to send)
 }
 
@@ -70,8 +76,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 			Local:  nc.LocalAddr(),
 			ID:     s.nextID.Add(1),
 		},
-		slots: make(chan struct{}, s.cfg.MaxInFlight),
-		queue: make(chan *pending, s.cfg.MaxInFlight),
+		slots:     make(chan struct{}, s.cfg.MaxInFlight),
+		pendFreed: make(chan struct{}, 1),
+		queue:     make(chan *pending, s.cfg.MaxInFlight),
 	}
 	c.log = s.log.With("remote", c.info.Remote.String(), "conn", c.info.ID)
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
@@ -145,10 +152,18 @@ func (c *conn) readLoop() error {
 		case <-c.ctx.Done():
 			return nil
 		}
+		for c.pendBytes.Load() >= int64(c.s.cfg.MaxPendingBytes) {
+			select {
+			case <-c.pendFreed:
+			case <-c.ctx.Done():
+				return nil
+			}
+		}
 		frame, err := readFrame(br, c.s.cfg.MaxRequestBytes)
 		if err != nil {
 			return err
 		}
+		c.pendBytes.Add(int64(len(frame)))
 		received := time.Now()
 		c.lastActive.Store(received.UnixNano())
 		if len(frame) > int(c.s.cfg.MaxNonProduceBytes) && binary.BigEndian.Uint16(frame) != produceKey {
@@ -163,6 +178,7 @@ func (c *conn) readLoop() error {
 		req.Conn, req.Received, req.frame = c.info, received, frame
 		req.Earlier = lastWritten
 		p := &pending{
+			frameLen:    len(frame),
 			written:     make(chan struct{}),
 			key:         req.Key,
 			version:     req.Version,
@@ -285,6 +301,11 @@ func (c *conn) writeLoop() {
 			}
 		}
 		close(p.written)
+		c.pendBytes.Add(-int64(p.frameLen))
+		select {
+		case c.pendFreed <- struct{}{}:
+		default:
+		}
 		now := time.Now()
 		c.lastActive.Store(now.UnixNano())
 		if o := c.s.cfg.Observer; o != nil {

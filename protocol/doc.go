@@ -9,7 +9,8 @@
 //   - frame limits (socket.request.max.bytes), the idle timeout
 //     (connections.max.idle.ms), write deadlines (on progress: a client that
 //     reads nothing for WriteTimeout is dropped, a slow one is served) and
-//     the per-connection bound on pipelined requests (MaxInFlight);
+//     the per-connection bounds on pipelined requests (MaxInFlight, and
+//     MaxPendingBytes of their frames);
 //   - the ApiVersions table advertised to clients, which is exactly
 //     Config.Versions: the broker declares what it really implements; and
 //     ApiVersions v5's check of the cluster and node a client expects

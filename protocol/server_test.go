@@ -626,3 +626,39 @@ func TestSlowReaderServed(t *testing.T) {
 		t.Fatalf("read %d bytes of %d", total, want)
 	}
 }
+
+// The frames one connection has read ahead of their responses are bounded
+// in bytes (MaxPendingBytes), not only in number: a client pipelining big
+// requests waits for answers before the server reads more, so one
+// connection pins about Kafka's one request, not MaxInFlight of them.
+func TestPendingBytesBounded(t *testing.T) {
+	const frame = 512 << 10 // the test's reader takes responses up to 1 MiB
+	release := make(chan struct{})
+	var seen atomic.Int32
+	var s *Server
+	s, _ = startServer(t, Config{MaxPendingBytes: 3 * frame}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+		seen.Add(1)
+		return func() kmsg.Response {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return metadataResponse(s, req)
+		}
+	}))
+	c := dial(t, s)
+	big := metadataRequest(9, strings.Repeat("t", frame))
+	var wire []byte
+	for i := range 10 {
+		wire = appendRequest(wire, big, int32(i))
+	}
+	go c.Write(wire) // blocks once the server stops reading
+	time.Sleep(300 * time.Millisecond)
+	if n := seen.Load(); n < 1 || n > 4 {
+		t.Fatalf("%d requests of 512 KiB read ahead with a 1.5 MiB bound", n)
+	}
+	close(release)
+	for i := range 10 {
+		readAndDecode(t, c, big, int32(i))
+	}
+}
