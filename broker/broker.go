@@ -304,6 +304,36 @@ func (b *Broker) retention(st *replication.State, t *replication.Topic) (int64, 
 
 // Handle implements protocol.Handler.
 func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Reply {
+	switch req.Body.(type) {
+	case *kmsg.ProduceRequest, *kmsg.FetchRequest:
+		// Produce hands its batches over here, in request order, and keeps
+		// its pipelining; a fetch waits its turn itself.
+		return b.dispatch(ctx, req)
+	}
+	// Any other request is handled in turn, once every earlier response
+	// of its connection is written, as Kafka reads a connection's next
+	// request only once the last is answered: a response is built when
+	// it is handled, so a client that pipelined requests with big answers
+	// (DescribeConfigs of 100,000 resources) and read none had up to
+	// MaxInFlight of them built and held.
+	return goReply(func() kmsg.Response {
+		if req.Earlier != nil {
+			select {
+			case <-req.Earlier:
+			case <-ctx.Done():
+				return req.Body.ResponseKind()
+			}
+		}
+		reply := b.dispatch(ctx, req)
+		if reply == nil {
+			return nil
+		}
+		return reply()
+	})
+}
+
+// dispatch hands req to its handler.
+func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.Reply {
 	switch r := req.Body.(type) {
 	case *kmsg.ProduceRequest:
 		return b.handleProduce(ctx, req, r)

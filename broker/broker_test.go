@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -220,4 +221,39 @@ func TestFailedStartLeavesNothing(t *testing.T) {
 		t.Fatal("started with its admin port taken")
 	}
 	goleak.VerifyNone(t, opts...)
+}
+
+// TestBigAnswersBuiltInTurn: requests other than produce are handled once
+// the earlier responses of their connection are written, as Kafka reads a
+// connection's next request only then. A client that pipelines requests
+// with big answers and reads none has one answer built, not MaxInFlight.
+func TestBigAnswersBuiltInTurn(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "big-answer", 1, nil)
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.Version = 4
+	for range 20_000 { // about 30 configs each: a 25 MB answer
+		r := kmsg.NewDescribeConfigsRequestResource()
+		r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeTopic, "big-answer"
+		req.Resources = append(req.Resources, r)
+	}
+	conn := rawConn(t, b)
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(4 << 10)
+	var wire []byte
+	for i := range 8 {
+		wire = append(wire, rawFormatter.AppendRequest(nil, req, int32(i))...)
+	}
+	if _, err := conn.Write(wire); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the first answer is built and stuck in the socket
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	if ms.HeapInuse > 400<<20 {
+		t.Fatalf("heap in use %d MiB with 8 big answers asked for and none read: more than one built", ms.HeapInuse>>20)
+	}
 }
