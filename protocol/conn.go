@@ -127,6 +127,11 @@ func (c *conn) logEnd(err error) {
 		// We closed it: server stopping, write failure or a panic,
 		// each already logged where it happened.
 		c.log.Debug("connection closed")
+	case errors.Is(err, errTruncated):
+		// A client that closed halfway through a request: routine, and
+		// logged at debug as in Kafka, so that connecting and closing
+		// cannot fill the log.
+		c.log.Debug("connection closed inside a request", "reason", err)
 	case errors.Is(err, errIdle):
 		// Routine (a client that went quiet), and logged at debug as in
 		// Kafka: a thousand idle clients made a thousand INFO lines.
@@ -284,7 +289,13 @@ func (c *conn) writeLoop() {
 				f()
 			}
 			if err := c.write(buf); err != nil {
-				if c.ctx.Err() == nil {
+				switch {
+				case c.ctx.Err() != nil:
+				case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+					// The client went with a response unread: routine,
+					// at debug as on the read side and in Kafka.
+					c.log.Debug("connection reset by the client while writing", "err", err)
+				default:
 					c.log.Info("closing connection: write failed", "err", err)
 				}
 				c.close()

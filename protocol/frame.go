@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 
 	"github.com/gokafka/gokafka/internal/bufpool"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -134,7 +135,9 @@ func parseRequest(frame []byte, versions versionTable) (req *Request, unsupporte
 	}
 
 	if err := decodeBody(body, rest); err != nil {
-		return nil, false, fmt.Errorf("%w: %s v%d: %w", errBadBody, kmsg.NameForKey(req.Key), req.Version, err)
+		// kmsg's error speaks of a "response" whatever it decoded.
+		why := strings.Replace(err.Error(), "response did not contain", "request did not contain", 1)
+		return nil, false, fmt.Errorf("%w: %s v%d: %s", errBadBody, kmsg.NameForKey(req.Key), req.Version, why)
 	}
 	req.Body = body
 	return req, false, nil
