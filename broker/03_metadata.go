@@ -60,7 +60,7 @@ func (b *Broker) autoCreateAll(ctx context.Context, names []string) map[string]i
 	}
 	// As Kafka's controller refuses a CreateTopics of more than 10,000
 	// partitions, the topics one request would auto-create are refused
-	// together past that: nothing is created.
+	// together past that: nothing is created, and they are unknown.
 	var wanted []string
 	seen := make(map[string]bool)
 	parts := 0
@@ -77,12 +77,10 @@ func (b *Broker) autoCreateAll(ctx context.Context, names []string) map[string]i
 		}
 	}
 	if parts > maxPartitionsPerRequest {
+		// Answered as Kafka answers topics its controller did not
+		// create: UNKNOWN_TOPIC_OR_PARTITION.
 		b.logger.Warn("auto-create refused: too many partitions for one request", "topics", len(wanted), "partitions", parts, "max", maxPartitionsPerRequest)
-		refused = make(map[string]int16, len(wanted))
-		for _, name := range wanted {
-			refused[name] = kerr.PolicyViolation.Code
-		}
-		return refused
+		return nil
 	}
 	// A client gone, or the broker closing, stops what has not begun.
 loop:

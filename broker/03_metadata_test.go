@@ -138,8 +138,9 @@ func TestAutoCreateRefusedQuietly(t *testing.T) {
 
 // TestMetadataAutoCreateCapped: as Kafka's controller refuses a CreateTopics
 // of more than 10,000 partitions, one Metadata request that would
-// auto-create more is refused whole (POLICY_VIOLATION for each name) and
-// creates nothing; within the cap it creates them all.
+// auto-create more is refused whole and creates nothing (each name answered
+// UNKNOWN_TOPIC_OR_PARTITION, as Kafka answers what its controller did not
+// create); within the cap it creates them all.
 func TestMetadataAutoCreateCapped(t *testing.T) {
 	b := startBroker(t, t.TempDir(), func(c *Config) { c.NumPartitions = 2 })
 	defer b.Close()
@@ -151,8 +152,8 @@ func TestMetadataAutoCreateCapped(t *testing.T) {
 	req.Version = 9
 	resp := rawRequest(t, b, req).(*kmsg.MetadataResponse)
 	for _, mt := range resp.Topics {
-		if mt.ErrorCode != kerr.PolicyViolation.Code {
-			t.Fatalf("%s: %v, want POLICY_VIOLATION", *mt.Topic, kerr.ErrorForCode(mt.ErrorCode))
+		if mt.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+			t.Fatalf("%s: %v, want UNKNOWN_TOPIC_OR_PARTITION", *mt.Topic, kerr.ErrorForCode(mt.ErrorCode))
 		}
 	}
 	if n := len(b.node.Controller().State().Topics); n != 0 {
