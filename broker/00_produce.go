@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -245,6 +246,30 @@ func produceFailAll(r *kmsg.ProduceRequest, code *kerr.Error) *kmsg.ProduceRespo
 	return resp
 }
 
+// producedBatches splits a partition's records as Kafka's batch iterator
+// reads a produce request: a batch whose declared size is below any
+// batch's is corrupt, and what is left after the last whole batch (less
+// than a batch header, or a batch cut short) ends the records and is
+// dropped, as Kafka trims it. So a request whose only batch is cut short
+// holds none, which produce refuses as INVALID_RECORD, not CORRUPT_MESSAGE
+// (which clients retry).
+func producedBatches(b []byte) ([][]byte, error) {
+	const sizeEnd = 12 // base offset and length
+	var out [][]byte
+	for len(b) >= sizeEnd {
+		n := int64(int32(binary.BigEndian.Uint32(b[8:]))) + sizeEnd
+		if n < logstore.BatchHeaderSize {
+			return out, fmt.Errorf("%w: batch length %d is below a batch header's", logstore.ErrCorruptBatch, n-sizeEnd)
+		}
+		if n > int64(len(b)) {
+			break
+		}
+		out = append(out, b[:n:n])
+		b = b[n:]
+	}
+	return out, nil
+}
+
 // hasTransactionalBatch reports whether a partition's first batch is
 // transactional, as Kafka's ProduceRequest.hasTransactionalRecords.
 func hasTransactionalBatch(r *kmsg.ProduceRequest) bool {
@@ -292,12 +317,24 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		}
 		rp.Records, converted, convertedCodec = up, true, codec
 	}
-	if !converted && int64(len(rp.Records)) > maxBytes {
+	split := logstore.SplitBatches
+	if version >= 3 {
+		split = producedBatches // as Kafka's check of v3+ requests reads them
+	}
+	batches, err := split(rp.Records)
+	if err != nil {
+		return nil, h, -1, kafkaErrorf(kerr.CorruptMessage, "%v", err)
+	}
+	if len(batches) != 1 {
+		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "produce takes exactly one record batch per partition, got %d", len(batches))
+	}
+	batch = batches[0]
+	if !converted && int64(len(batch)) > maxBytes {
 		// A converted message set is held to the limit as the batch it
 		// becomes, below, as Kafka 3.x holds each of its messages and then
 		// the converted batch: a set of many small messages is larger
 		// than the batch it converts to.
-		return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "batch of %d bytes exceeds max.message.bytes %d", len(rp.Records), maxBytes)
+		return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "batch of %d bytes exceeds max.message.bytes %d", len(batch), maxBytes)
 	}
 	if version < 7 {
 		// zstd came with produce v7 (KIP-110); Kafka refuses it below. (Only
@@ -307,14 +344,6 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 			return nil, h, -1, kafkaErrorf(kerr.UnsupportedCompressionType, "zstd needs produce v7 or later, got v%d", version)
 		}
 	}
-	batches, err := logstore.SplitBatches(rp.Records)
-	if err != nil {
-		return nil, h, -1, kafkaErrorf(kerr.CorruptMessage, "%v", err)
-	}
-	if len(batches) != 1 {
-		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "produce takes exactly one record batch per partition, got %d", len(batches))
-	}
-	batch = batches[0]
 	h, sum, err := logstore.CheckBatch(batch)
 	if err != nil {
 		switch {

@@ -52,7 +52,8 @@ func TestProduceErrors(t *testing.T) {
 		{"magic 1", "perr", 0, -1, magic(1), kerr.InvalidRecord},
 		{"magic 0", "perr", 0, -1, magic(0), kerr.InvalidRecord},
 		{"magic 3", "perr", 0, -1, magic(3), kerr.CorruptMessage},
-		{"garbage", "perr", 0, -1, []byte("definitely not a record batch at all, not even close"), kerr.CorruptMessage},
+		// As Kafka reads it: a length past the end, so no batch at all.
+		{"garbage", "perr", 0, -1, []byte("definitely not a record batch at all, not even close"), kerr.InvalidRecord},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rp := produceRaw(t, cl, tc.topic, tc.part, tc.acks, tc.batch)
@@ -309,5 +310,53 @@ func TestAckedRecordsAreVisible(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestProduceRecordsReadAsKafka: a v3+ partition's records are read as
+// Kafka's batch iterator reads them. Bytes after the last whole batch are
+// dropped (Kafka trims them) and the batch stored; a lone batch cut short
+// is no batch (INVALID_RECORD, which clients do not retry); two batches
+// are refused as such whatever their size; a length below a batch
+// header's is corrupt.
+func TestProduceRecordsReadAsKafka(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "iter", 1, map[string]string{"max.message.bytes": "2000"})
+	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(2, "i"))
+	big := encodeBatch(time.Now().UnixMilli(), -1, -1, -1, []testRecord{{value: make([]byte, 1500)}})
+	short := append([]byte(nil), batch...)
+	binary.BigEndian.PutUint32(short[8:], 20) // a batch of 20 bytes cannot be
+	produce := func(records []byte) kmsg.ProduceResponseTopicPartition {
+		return rawRequest(t, b, produceReq("iter", -1, 5000, records)).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+	}
+	for _, tc := range []struct {
+		name    string
+		records []byte
+		want    *kerr.Error
+		offset  int64
+	}{
+		{"trailing bytes dropped", append(append([]byte(nil), batch...), 1, 2, 3, 4, 5), nil, 0},
+		{"a second batch cut short dropped", append(append([]byte(nil), batch...), batch[:len(batch)-3]...), nil, 2},
+		{"the only batch cut short", batch[:len(batch)-3], kerr.InvalidRecord, -1},
+		{"two batches over the size limit", append(append([]byte(nil), big...), big...), kerr.InvalidRecord, -1},
+		{"length below a header", short, kerr.CorruptMessage, -1},
+	} {
+		got := produce(tc.records)
+		var want int16
+		if tc.want != nil {
+			want = tc.want.Code
+		}
+		if got.ErrorCode != want || (want == 0 && got.BaseOffset != tc.offset) {
+			t.Errorf("%s: %v at %d, want %v at %d", tc.name, kerr.ErrorForCode(got.ErrorCode), got.BaseOffset, tc.want, tc.offset)
+		}
+	}
+	// Only the whole batches were stored.
+	if hw := b.node.Partition("iter", 0).HighWatermark(); hw != 4 {
+		t.Fatalf("high watermark %d, want 4", hw)
+	}
+	if sz := b.node.Partition("iter", 0).Log().Size(); sz != int64(2*len(batch)) {
+		t.Fatalf("log holds %d bytes, want the two batches' %d", sz, 2*len(batch))
 	}
 }
