@@ -39,12 +39,7 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg
 		// memory counts against the budget until it is written, or the
 		// connection is gone.
 		req.AfterEncode = bufs.release
-		giveBack := sync.OnceFunc(bufs.giveBack)
-		stop := context.AfterFunc(ctx, giveBack)
-		req.AfterWrite = func() {
-			stop()
-			giveBack()
-		}
+		req.AfterWrite = bufs.giveBack
 		return resp
 	})
 }

@@ -47,6 +47,10 @@ type conn struct {
 	pendBytes atomic.Int64
 	pendFreed chan struct{}
 
+	// current is the request the writer is on, until its AfterWrite ran;
+	// the writer's alone until it has returned.
+	current *pending
+
 	lastActive atomic.Int64   // unix nanos of the last frame read or response written
 	wg         sync.WaitGroup // writer and Replies
 	closeOnce  sync.Once
@@ -112,7 +116,31 @@ func (c *conn) serve() {
 	err := c.readLoop()
 	c.close()
 	c.wg.Wait()
+	c.finishUnwritten()
 	c.logEnd(err)
+}
+
+// finishUnwritten runs AfterWrite for the requests whose responses were
+// never written, once every Reply has returned, so that what they hold is
+// given back however the connection ended.
+func (c *conn) finishUnwritten() {
+	if p := c.current; p != nil {
+		p.afterWrite()
+	}
+	for {
+		select {
+		case p := <-c.queue:
+			p.afterWrite()
+		default:
+			return
+		}
+	}
+}
+
+func (p *pending) afterWrite() {
+	if p.req != nil && p.req.AfterWrite != nil {
+		p.req.AfterWrite()
+	}
 }
 
 func (c *conn) logEnd(err error) {
@@ -256,6 +284,7 @@ func (c *conn) writeLoop() {
 		case <-c.ctx.Done():
 			return
 		}
+		c.current = p
 		select {
 		case <-p.done:
 		case <-c.ctx.Done():
@@ -307,10 +336,9 @@ func (c *conn) writeLoop() {
 			} else if cap(buf) > frameChunk {
 				buf = nil // do not pin one big response's memory
 			}
-			if f := p.req.AfterWrite; f != nil {
-				f()
-			}
 		}
+		c.current = nil
+		p.afterWrite()
 		close(p.written)
 		c.pendBytes.Add(-int64(p.frameLen))
 		select {

@@ -35,11 +35,12 @@ type Request struct {
 	// that is written, so that buffers the response points into go back
 	// to a pool before the write, which a slow client may make last
 	// (WriteTimeout) and which then holds the frame alone. It does not
-	// run when the connection dies first.
+	// run when the connection dies first (the garbage collector takes
+	// the buffers then).
 	AfterEncode func()
 	// AfterWrite, likewise, runs once the response has been written to the
-	// socket. Neither runs when the connection dies first: what must be
-	// undone then hangs on the connection's context.
+	// socket, or, if it never is (the connection ended first), once the
+	// connection is closed and its Replies have returned: exactly once.
 	AfterWrite func()
 
 	// Earlier is closed once the responses to every earlier request on the
