@@ -276,11 +276,11 @@ func TestOrdering(t *testing.T) {
 	}
 }
 
-func TestMaxInFlight(t *testing.T) {
-	var handled atomic.Int32
-	release := make(chan struct{})
-	var s *Server
-	s, _ = startServer(t, Config{MaxInFlight: 2}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+// heldServer starts a server whose Replies wait for release (or their
+// connection's end), counting the requests handled.
+func heldServer(t *testing.T, cfg Config) (s *Server, handled *atomic.Int32, release chan struct{}) {
+	handled, release = new(atomic.Int32), make(chan struct{})
+	s, _ = startServer(t, cfg, HandlerFunc(func(ctx context.Context, req *Request) Reply {
 		handled.Add(1)
 		return func() kmsg.Response {
 			select {
@@ -290,6 +290,11 @@ func TestMaxInFlight(t *testing.T) {
 			return metadataResponse(s, req)
 		}
 	}))
+	return s, handled, release
+}
+
+func TestMaxInFlight(t *testing.T) {
+	s, handled, release := heldServer(t, Config{MaxInFlight: 2})
 	c := dial(t, s)
 	var frames []byte
 	for i := range int32(5) {
@@ -633,19 +638,7 @@ func TestSlowReaderServed(t *testing.T) {
 // connection pins about Kafka's one request, not MaxInFlight of them.
 func TestPendingBytesBounded(t *testing.T) {
 	const frame = 512 << 10 // the test's reader takes responses up to 1 MiB
-	release := make(chan struct{})
-	var seen atomic.Int32
-	var s *Server
-	s, _ = startServer(t, Config{MaxPendingBytes: 3 * frame}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
-		seen.Add(1)
-		return func() kmsg.Response {
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
-			return metadataResponse(s, req)
-		}
-	}))
+	s, seen, release := heldServer(t, Config{MaxPendingBytes: 3 * frame})
 	c := dial(t, s)
 	big := metadataRequest(9, strings.Repeat("t", frame))
 	var wire []byte
