@@ -464,3 +464,12 @@ func TestCompactTopicWarns(t *testing.T) {
 		t.Fatalf("want a second warning, for the altered topic, and no third: %q", w)
 	}
 }
+
+// The files kept for connections leave room for partitions under any limit.
+func TestFileReserve(t *testing.T) {
+	for _, tc := range []struct{ limit, want int }{{1024, 512}, {4096, 1024}, {20000, 2000}, {1 << 20, 1 << 20 / 10}} {
+		if got := fileReserve(tc.limit); got != tc.want {
+			t.Errorf("limit %d: reserve %d, want %d", tc.limit, got, tc.want)
+		}
+	}
+}

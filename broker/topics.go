@@ -190,15 +190,16 @@ const filesPerPartition = 5
 
 // checkFiles refuses to start n more partition replicas on this node when
 // their files would leave fewer than a tenth of the process's file limit
-// (at least 1024) for clients and the rest. Past it, partitions fail to
-// start and clients cannot connect; Kafka keeps one file per segment, so
-// the same limit holds several times more of its partitions.
+// (at least 1024, or half of a smaller limit) for clients and the rest.
+// Past it, partitions fail to start and clients cannot connect; Kafka keeps
+// one file per segment, so the same limit holds several times more of its
+// partitions.
 func checkFiles(n int) error {
 	open, limit, ok := openFiles()
 	if !ok || n <= 0 {
 		return nil
 	}
-	reserve := max(limit/10, 1024)
+	reserve := fileReserve(limit)
 	if need := n * filesPerPartition; open+need > limit-reserve {
 		return kafkaErrorf(kerr.PolicyViolation,
 			"%d more partitions need about %d open files, and this node has %d of its limit of %d open (RLIMIT_NOFILE; %d kept for connections): raise the limit or delete partitions",
@@ -206,6 +207,9 @@ func checkFiles(n int) error {
 	}
 	return nil
 }
+
+// fileReserve is how many of limit open files partitions leave for the rest.
+func fileReserve(limit int) int { return max(limit/10, min(1024, limit/2)) }
 
 // replicasHere counts the replicas of t this node would hold.
 func (b *Broker) replicasHere(replicas [][]int32) int {
