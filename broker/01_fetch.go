@@ -24,15 +24,10 @@ type fetchPart struct {
 	errCode int16
 }
 
+// handleFetch runs in turn, once the connection's earlier responses are
+// written (Broker.Handle), so a connection holds one fetch answer at a time.
 func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg.FetchRequest) protocol.Reply {
-	return goReply(func() kmsg.Response {
-		if req.Earlier != nil {
-			select {
-			case <-req.Earlier:
-			case <-ctx.Done():
-				return r.ResponseKind()
-			}
-		}
+	return func() kmsg.Response {
 		bufs := &fetchBufs{budget: b.fetchMem}
 		resp := b.fetch(ctx, r, bufs)
 		// The response's records point into bufs until it is encoded; its
@@ -41,7 +36,7 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg
 		req.AfterEncode = bufs.release
 		req.AfterWrite = bufs.giveBack
 		return resp
-	})
+	}
 }
 
 // fetchBudget bounds the memory of the fetch responses being read and
@@ -315,7 +310,13 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 		}
 	}()
 	for {
-		sizes, ends := logSizes(parts) // before the read: what grows after it is new
+		var sizes, ends []int64
+		if notify != nil {
+			// Before the read: what grows after it is new. (The first
+			// read is followed by another once registered, so it needs
+			// none: a fetch answered at once does not pay for them.)
+			sizes, ends = logSizes(parts)
+		}
 		out, total, err := b.readFetch(r, parts, incremental, bufs)
 		if err != nil {
 			resp.ErrorCode, _ = errCodeMsg(err)

@@ -305,9 +305,9 @@ func (b *Broker) retention(st *replication.State, t *replication.Topic) (int64, 
 // Handle implements protocol.Handler.
 func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Reply {
 	switch req.Body.(type) {
-	case *kmsg.ProduceRequest, *kmsg.FetchRequest:
+	case *kmsg.ProduceRequest:
 		// Produce hands its batches over here, in request order, and keeps
-		// its pipelining; a fetch waits its turn itself.
+		// its pipelining.
 		return b.dispatch(ctx, req)
 	}
 	// Any other request is handled in turn, once every earlier response
