@@ -201,6 +201,7 @@ func checkServed(t *testing.T, c net.Conn, correlationID int32) {
 	t.Helper()
 	av := kmsg.NewPtrApiVersionsRequest()
 	av.Version = 3
+	av.ClientSoftwareName, av.ClientSoftwareVersion = "test", "1"
 	if resp := roundTrip(t, c, av, correlationID).(*kmsg.ApiVersionsResponse); resp.ErrorCode != 0 {
 		t.Fatalf("ApiVersions error %d", resp.ErrorCode)
 	}

@@ -269,6 +269,16 @@ func (s *Server) apiVersions(req *Request, unsupported bool, log *slog.Logger) k
 	if body, ok := req.Body.(*kmsg.ApiVersionsRequest); ok && req.Version >= 3 {
 		log.Debug("client software", "client_id", req.ClientID,
 			"software_name", body.ClientSoftwareName, "software_version", body.ClientSoftwareVersion)
+		if !validSoftware(body.ClientSoftwareName) || !validSoftware(body.ClientSoftwareVersion) {
+			// As Kafka: v3 and later must name the software in its
+			// pattern; the Java client and librdkafka replace what does
+			// not fit before they send it.
+			log.Info("ApiVersions names its client software outside Kafka's pattern; answered INVALID_REQUEST",
+				"client_id", req.ClientID, "software_name", body.ClientSoftwareName,
+				"software_version", body.ClientSoftwareVersion)
+			resp.ErrorCode = kerr.InvalidRequest.Code // and, as Kafka, no keys
+			return resp
+		}
 		if code := s.checkIdentity(body); code != 0 {
 			log.Info("ApiVersions names another broker; answered with an error", "client_id", req.ClientID,
 				"cluster_id", body.ClusterID, "node_id", body.NodeID, "error", kerr.ErrorForCode(code))
@@ -278,6 +288,22 @@ func (s *Server) apiVersions(req *Request, unsupported bool, log *slog.Logger) k
 	}
 	resp.ApiKeys = s.apiKeys
 	return resp
+}
+
+// validSoftware says whether s fits Kafka's pattern for an ApiVersions
+// client software name or version, [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?:
+// letters, digits, '-' and '.', starting and ending with a letter or digit.
+func validSoftware(s string) bool {
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+	if s == "" || !alnum(s[0]) || !alnum(s[len(s)-1]) {
+		return false
+	}
+	for i := 1; i < len(s)-1; i++ {
+		if c := s[i]; !alnum(c) && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 // checkIdentity applies Kafka's check of an ApiVersions v5 request's

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gokafka/gokafka/internal/bufpool"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -107,6 +108,26 @@ func TestApiVersions(t *testing.T) {
 		}
 		if !sameKeys(resp.ApiKeys, want) {
 			t.Fatalf("v%d: keys %+v, want %+v", v, resp.ApiKeys, want)
+		}
+	}
+
+	// v3 and later must name the client software in Kafka's pattern:
+	// INVALID_REQUEST and no keys otherwise, the connection kept.
+	for i, sw := range [][2]string{{"", "1.0"}, {"test", ""}, {"my client", "1.0"}, {"-x", "1"}, {"x", "1.0-"}, {"x", "1_0"}} {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.Version = 3
+		req.ClientSoftwareName, req.ClientSoftwareVersion = sw[0], sw[1]
+		resp := roundTrip(t, c, req, int32(150+i)).(*kmsg.ApiVersionsResponse)
+		if resp.ErrorCode != kerr.InvalidRequest.Code || len(resp.ApiKeys) != 0 {
+			t.Fatalf("software %q %q: error %d with %d keys, want INVALID_REQUEST and none", sw[0], sw[1], resp.ErrorCode, len(resp.ApiKeys))
+		}
+	}
+	for i, sw := range [][2]string{{"a", "1"}, {"apache-kafka-java", "3.7.0"}, {"librdkafka", "2.0.2"}, {"kgo", "v1.22.3"}} {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.Version = 3
+		req.ClientSoftwareName, req.ClientSoftwareVersion = sw[0], sw[1]
+		if resp := roundTrip(t, c, req, int32(160+i)).(*kmsg.ApiVersionsResponse); resp.ErrorCode != 0 {
+			t.Fatalf("software %q %q: error %d", sw[0], sw[1], resp.ErrorCode)
 		}
 	}
 
