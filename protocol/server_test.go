@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/internal/bufpool"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
