@@ -46,6 +46,7 @@ type Config struct {
 	LogCleanupPolicy               string // log.cleanup.policy: topics' default cleanup.policy
 	LogMessageTimestampAfterMaxMs  int64  // log.message.timestamp.after.max.ms
 	LogMessageTimestampBeforeMaxMs int64  // log.message.timestamp.before.max.ms
+	LogMessageTimestampDiffMaxMs   int64  // log.message.timestamp.difference.max.ms (Kafka 3.x): bounds each side whose own key is set nowhere
 	LogSegmentRecycleBytes         int64  // log.segment.recycle.bytes: deleted partitions' segment files kept, zeroed, for new segments
 	CompressionType                string // compression.type: producer, or the codec topics store batches in
 	CompressionGzipLevel           int32  // compression.gzip.level
@@ -161,6 +162,7 @@ func DefaultConfig() Config {
 		ProducerIDExpirationMs:         86400000, // Kafka's: a day
 		LogMessageTimestampAfterMaxMs:  3600000,  // Kafka 4.0's (KIP-1030)
 		LogMessageTimestampBeforeMaxMs: math.MaxInt64,
+		LogMessageTimestampDiffMaxMs:   math.MaxInt64,
 		LogSegmentRecycleBytes:         1 << 30,
 		CompressionType:                "producer",
 		CompressionGzipLevel:           -1,
@@ -391,6 +393,7 @@ var options = []Option{
 	strOpt("log.message.timestamp.type", "log-message-timestamp-type", "CreateTime or LogAppendTime", func(c *Config) *string { return &c.LogMessageTimestampTyp }),
 	intOpt("log.message.timestamp.after.max.ms", "log-message-timestamp-after-max-ms", "a CreateTime record may be at most this far ahead of the broker's clock (INVALID_TIMESTAMP beyond)", func(c *Config) *int64 { return &c.LogMessageTimestampAfterMaxMs }),
 	intOpt("log.message.timestamp.before.max.ms", "log-message-timestamp-before-max-ms", "a CreateTime record may be at most this far behind the broker's clock (INVALID_TIMESTAMP beyond)", func(c *Config) *int64 { return &c.LogMessageTimestampBeforeMaxMs }),
+	intOpt("log.message.timestamp.difference.max.ms", "log-message-timestamp-difference-max-ms", "Kafka 3.x's bound on how far a CreateTime record may be from the broker's clock, on each side whose before/after key is set nowhere (INVALID_TIMESTAMP beyond)", func(c *Config) *int64 { return &c.LogMessageTimestampDiffMaxMs }),
 	strOpt("compression.type", "compression-type", "the codec topics store batches in: producer (as sent), uncompressed, gzip, snappy, lz4 or zstd", func(c *Config) *string { return &c.CompressionType }),
 	intOpt("compression.gzip.level", "compression-gzip-level", "gzip level of batches recompressed into gzip: 1-9, -1 for gzip's default", func(c *Config) *int32 { return &c.CompressionGzipLevel }),
 	intOpt("compression.lz4.level", "compression-lz4-level", "lz4 level of batches recompressed into lz4: 1-17 (9: the fast compressor)", func(c *Config) *int32 { return &c.CompressionLZ4Level }),
@@ -646,8 +649,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("fetch.max.bytes must be >= 1024")
 	case c.MessageMaxBytes < 0:
 		return fmt.Errorf("message.max.bytes must be >= 0")
-	case c.LogMessageTimestampAfterMaxMs < 0 || c.LogMessageTimestampBeforeMaxMs < 0:
-		return fmt.Errorf("log.message.timestamp.after.max.ms and before.max.ms must be >= 0")
+	case c.LogMessageTimestampAfterMaxMs < 0 || c.LogMessageTimestampBeforeMaxMs < 0 || c.LogMessageTimestampDiffMaxMs < 0:
+		return fmt.Errorf("log.message.timestamp.after.max.ms, before.max.ms and difference.max.ms must be >= 0")
 	case c.LogIndexSizeMaxBytes < 1024:
 		return fmt.Errorf("log.index.size.max.bytes must be >= 1024")
 	case c.ProducerIDExpirationMs < 1:

@@ -330,6 +330,16 @@ func TestBrokerTimestampBounds(t *testing.T) {
 	cl2 := newClient(t, b2)
 	createTopic(t, cl2, "diff", 1, map[string]string{"message.timestamp.difference.max.ms": "5000"})
 	createTopic(t, cl2, "diff-after", 1, map[string]string{"message.timestamp.difference.max.ms": "5000", "message.timestamp.after.max.ms": "600000"})
+	// A broker's log.message.timestamp.difference.max.ms is the topics'
+	// default, as in Kafka 3.x.
+	b3 := startBroker(t, t.TempDir(), func(c *Config) {
+		if err := c.Set("log.message.timestamp.difference.max.ms", "5000"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer b3.Close()
+	cl3 := newClient(t, b3)
+	createTopic(t, cl3, "diff", 1, nil)
 	now = time.Now().UnixMilli()
 	for _, tc := range []struct {
 		cl    *kgo.Client
@@ -340,6 +350,7 @@ func TestBrokerTimestampBounds(t *testing.T) {
 		{cl, "diff", now - 30_000, nil}, {cl, "diff", now + 800, nil}, {cl, "diff", now - 120_000, kerr.InvalidTimestamp},
 		{cl2, "diff", now - 30_000, kerr.InvalidTimestamp}, {cl2, "diff", now + 30_000, kerr.InvalidTimestamp}, {cl2, "diff", now, nil},
 		{cl2, "diff-after", now + 30_000, nil}, {cl2, "diff-after", now - 30_000, kerr.InvalidTimestamp},
+		{cl3, "diff", now - 30_000, kerr.InvalidTimestamp}, {cl3, "diff", now + 30_000, kerr.InvalidTimestamp}, {cl3, "diff", now, nil},
 	} {
 		rp := produceRaw(t, tc.cl, tc.topic, 0, -1, encodeBatch(tc.ts, -1, -1, -1, values(1, "x")))
 		want := int16(0)
@@ -347,7 +358,7 @@ func TestBrokerTimestampBounds(t *testing.T) {
 			want = tc.want.Code
 		}
 		if rp.ErrorCode != want {
-			t.Errorf("%s (broker %d): timestamp now%+d ms: %v, want %v", tc.topic, map[bool]int{true: 1, false: 2}[tc.cl == cl], tc.ts-now, kerr.ErrorForCode(rp.ErrorCode), tc.want)
+			t.Errorf("%s (broker %d): timestamp now%+d ms: %v, want %v", tc.topic, map[*kgo.Client]int{cl: 1, cl2: 2, cl3: 3}[tc.cl], tc.ts-now, kerr.ErrorForCode(rp.ErrorCode), tc.want)
 		}
 	}
 }

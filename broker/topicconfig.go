@@ -186,7 +186,7 @@ var topicConfigs = []topicConfigDef{
 	{name: "max.message.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "message.max.bytes", check: checkInt(0)},
 	{name: "message.timestamp.after.max.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.message.timestamp.after.max.ms", check: checkLong(0)},
 	{name: "message.timestamp.before.max.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.message.timestamp.before.max.ms", check: checkLong(0)},
-	{name: "message.timestamp.difference.max.ms", kafkaKey: "log.message.timestamp.difference.max.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(0), doc: "Kafka 3.x's bound on how far a CreateTime timestamp may be from the broker's clock, for each side whose before/after key is set nowhere"},
+	{name: "message.timestamp.difference.max.ms", brokerKey: "log.message.timestamp.difference.max.ms", typ: kmsg.ConfigTypeLong, check: checkLong(0), doc: "Kafka 3.x's bound on how far a CreateTime timestamp may be from the broker's clock, for each side whose before/after key is set nowhere"},
 	{name: "message.timestamp.type", typ: kmsg.ConfigTypeString, brokerKey: "log.message.timestamp.type", check: checkEnum("CreateTime", "LogAppendTime")},
 	{name: "min.cleanable.dirty.ratio", kafkaKey: "log.cleaner.min.cleanable.ratio", typ: kmsg.ConfigTypeDouble, def: constDef("0.5"), check: checkDoubleIn(0, 1), doc: "the share of a log left uncompacted before compaction runs (stored: compaction is not performed yet)"},
 	{name: "min.compaction.lag.ms", kafkaKey: "log.cleaner.min.compaction.lag.ms", typ: kmsg.ConfigTypeLong, def: constDef("0"), check: checkLong(0), doc: "the least time a record stays uncompacted (stored: compaction is not performed yet)"},
