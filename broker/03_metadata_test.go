@@ -167,3 +167,33 @@ func TestMetadataAutoCreateCapped(t *testing.T) {
 		}
 	}
 }
+
+// broker.rack is given to clients in Metadata and DescribeCluster, and a
+// restart with another rack registers the new one.
+func TestBrokerRack(t *testing.T) {
+	dir := t.TempDir()
+	for _, rack := range []string{"rack-a", "rack-b", ""} {
+		b := startBroker(t, dir, func(c *Config) {
+			if err := c.Set("broker.rack", rack); err != nil {
+				t.Fatal(err)
+			}
+		})
+		cl := newClient(t, b)
+		md := request[*kmsg.MetadataResponse](t, cl, kmsg.NewPtrMetadataRequest())
+		dc := request[*kmsg.DescribeClusterResponse](t, cl, kmsg.NewPtrDescribeClusterRequest())
+		cl.Close()
+		b.Close()
+		if len(md.Brokers) != 1 || len(dc.Brokers) != 1 {
+			t.Fatalf("brokers: metadata %d, describe cluster %d", len(md.Brokers), len(dc.Brokers))
+		}
+		got := func(r *string) string {
+			if r == nil {
+				return ""
+			}
+			return *r
+		}
+		if m, d := got(md.Brokers[0].Rack), got(dc.Brokers[0].Rack); m != rack || d != rack {
+			t.Errorf("rack %q: metadata %q, describe cluster %q", rack, m, d)
+		}
+	}
+}

@@ -137,6 +137,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		RaftAdvertise:          cfg.RaftAdvertise,
 		AdvertisedHost:         host,
 		AdvertisedPort:         int32(port),
+		Rack:                   cfg.Rack,
 		Logger:                 b.logger,
 		LogConfig:              b.logConfig,
 		Retention:              b.retention,

@@ -27,6 +27,7 @@ type Config struct {
 	AdminListen   string // HTTP for /metrics and /healthz; empty disables
 	RaftListen    string // raft.listen: the one port all raft groups share
 	RaftAdvertise string
+	Rack          string // broker.rack: reported in Metadata and DescribeCluster
 
 	NumPartitions            int32
 	DefaultReplicationFactor int16
@@ -372,6 +373,7 @@ var options = []Option{
 	strOpt("admin.listen", "admin-listen", "HTTP address for /metrics and /healthz (empty disables)", func(c *Config) *string { return &c.AdminListen }),
 	strOpt("raft.listen", "raft-listen", "address the raft transport of every group listens on", func(c *Config) *string { return &c.RaftListen }),
 	strOpt("raft.advertise", "raft-advertise", "raft address given to peers (default: the raft listen address; for 0.0.0.0 or ::, this host's name)", func(c *Config) *string { return &c.RaftAdvertise }),
+	strOpt("broker.rack", "broker-rack", "rack of this broker, given to clients in Metadata and DescribeCluster (empty: none)", func(c *Config) *string { return &c.Rack }),
 	intOpt("num.partitions", "num-partitions", "partitions of an auto-created or default topic", func(c *Config) *int32 { return &c.NumPartitions }),
 	intOpt("default.replication.factor", "default-replication-factor", "replication factor of auto-created or default topics", func(c *Config) *int16 { return &c.DefaultReplicationFactor }),
 	boolOpt("auto.create.topics.enable", "auto-create-topics", "create a topic when a client asks Metadata for one that does not exist (as producers and consumers do before using it)", func(c *Config) *bool { return &c.AutoCreateTopics }),
