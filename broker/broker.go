@@ -169,8 +169,15 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		b.node.Close()
 		return nil, err
 	}
+	connLimit, err := cfg.connLimit()
+	if err != nil {
+		ln.Close()
+		return failStarted(err)
+	}
 	b.server, err = protocol.Serve(ln, protocol.Config{
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
+		MaxConnsPerIP:   connLimit,
+		MaxConns:        cfg.maxConns(),
 		IdleTimeout:     cfg.idleTimeout(),
 		Versions:        supportedVersions,
 		Identity: func() (string, int32) {

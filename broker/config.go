@@ -60,6 +60,9 @@ type Config struct {
 	FetchMaxBytes          int32 // the most a Fetch answer carries, whatever the client asks
 	SocketRequestMaxBytes  int32
 	ConnectionsMaxIdleMs   int64
+	MaxConnectionsPerIP    int32  // max.connections.per.ip
+	MaxConnsPerIPOverrides string // max.connections.per.ip.overrides: host:count,...
+	MaxConnections         int32  // max.connections
 
 	// Consumer groups.
 	OffsetsTopicNumPartitions     int32
@@ -174,6 +177,8 @@ func DefaultConfig() Config {
 		FetchMaxBytes:                  55 << 20,
 		SocketRequestMaxBytes:          100 << 20,
 		ConnectionsMaxIdleMs:           10 * 60 * 1000,
+		MaxConnectionsPerIP:            math.MaxInt32,
+		MaxConnections:                 math.MaxInt32,
 
 		OffsetsTopicNumPartitions:     50,
 		OffsetsTopicReplicationFactor: 3,
@@ -406,6 +411,9 @@ var options = []Option{
 	intOpt("fetch.max.bytes", "fetch-max-bytes", "most bytes of records in one Fetch answer, whatever the client asks (at least one batch is always sent)", func(c *Config) *int32 { return &c.FetchMaxBytes }),
 	intOpt("socket.request.max.bytes", "socket-request-max-bytes", "largest request frame accepted", func(c *Config) *int32 { return &c.SocketRequestMaxBytes }),
 	intOpt("connections.max.idle.ms", "connections-max-idle-ms", "close connections idle this long", func(c *Config) *int64 { return &c.ConnectionsMaxIdleMs }),
+	intOpt("max.connections.per.ip", "max-connections-per-ip", "connections one client address may hold; a new one past that is closed at once (0 allows none but the overrides)", func(c *Config) *int32 { return &c.MaxConnectionsPerIP }),
+	strOpt("max.connections.per.ip.overrides", "max-connections-per-ip-overrides", "per-address limits that replace max.connections.per.ip: host:count,host:count (a host name counts for each of its addresses)", func(c *Config) *string { return &c.MaxConnsPerIPOverrides }),
+	intOpt("max.connections", "max-connections", "connections the broker holds at most; more wait in the listen backlog until one closes", func(c *Config) *int32 { return &c.MaxConnections }),
 	intOpt("offsets.topic.num.partitions", "offsets-topic-num-partitions", "partitions (coordinator shards) of __consumer_offsets, fixed once created", func(c *Config) *int32 { return &c.OffsetsTopicNumPartitions }),
 	intOpt("offsets.topic.replication.factor", "offsets-topic-replication-factor", "replication factor of __consumer_offsets (capped at the brokers present when it is created)", func(c *Config) *int16 { return &c.OffsetsTopicReplicationFactor }),
 	intOpt("group.initial.rebalance.delay.ms", "group-initial-rebalance-delay-ms", "how long a new group waits for more members before its first rebalance", func(c *Config) *int64 { return &c.GroupInitialRebalanceDelayMs }),
@@ -684,6 +692,15 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("offsets.retention.minutes must be >= 1")
 	case c.OffsetsRetentionCheckMs < 1:
 		return fmt.Errorf("offsets.retention.check.interval.ms must be >= 1")
+	case c.MaxConnectionsPerIP < 0:
+		return fmt.Errorf("max.connections.per.ip must be >= 0")
+	case c.MaxConnectionsPerIP == 0 && strings.TrimSpace(c.MaxConnsPerIPOverrides) == "":
+		return fmt.Errorf("max.connections.per.ip can be 0 only with max.connections.per.ip.overrides set")
+	case c.MaxConnections < 1:
+		return fmt.Errorf("max.connections must be >= 1")
+	}
+	if _, err := parseConnOverrides(c.MaxConnsPerIPOverrides, nil); err != nil {
+		return fmt.Errorf("max.connections.per.ip.overrides: %v", err)
 	}
 	if err := checkList("delete", "compact")(c.LogCleanupPolicy); err != nil {
 		return fmt.Errorf("log.cleanup.policy: %v", err)
@@ -696,6 +713,75 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// parseConnOverrides reads max.connections.per.ip.overrides: host:count
+// pairs, comma-separated, a host being an IP or a name (an IPv6 address may
+// stand in brackets). With lookup set, names are resolved and each of
+// their addresses gets the count; the keys are IPs as net.IP.String writes
+// them.
+func parseConnOverrides(v string, lookup func(host string) ([]net.IP, error)) (map[string]int, error) {
+	out := map[string]int{}
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		i := strings.LastIndexByte(item, ':')
+		if i <= 0 {
+			return nil, fmt.Errorf("%q is not host:count", item)
+		}
+		host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(item[:i]), "["), "]")
+		n, err := strconv.ParseInt(strings.TrimSpace(item[i+1:]), 10, 32)
+		if err != nil || n < 0 || host == "" {
+			return nil, fmt.Errorf("%q is not host:count with a count >= 0", item)
+		}
+		if ip := net.ParseIP(host); ip != nil {
+			out[ip.String()] = int(n)
+			continue
+		}
+		if lookup == nil {
+			continue
+		}
+		ips, err := lookup(host)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", host, err)
+		}
+		for _, ip := range ips {
+			out[ip.String()] = int(n)
+		}
+	}
+	return out, nil
+}
+
+// connLimit returns the protocol server's per-address connection limit,
+// nil when nothing is bounded.
+func (c *Config) connLimit() (func(ip string) int, error) {
+	overrides, err := parseConnOverrides(c.MaxConnsPerIPOverrides, net.LookupIP)
+	if err != nil {
+		return nil, fmt.Errorf("max.connections.per.ip.overrides: %v", err)
+	}
+	if c.MaxConnectionsPerIP == math.MaxInt32 && len(overrides) == 0 {
+		return nil, nil
+	}
+	def := int(c.MaxConnectionsPerIP)
+	if c.MaxConnectionsPerIP == math.MaxInt32 {
+		def = -1
+	}
+	return func(ip string) int {
+		if n, ok := overrides[ip]; ok {
+			return n
+		}
+		return def
+	}, nil
+}
+
+// maxConns is max.connections for the protocol server: 0 for none.
+func (c *Config) maxConns() int {
+	if c.MaxConnections == math.MaxInt32 {
+		return 0
+	}
+	return int(c.MaxConnections)
 }
 
 func (c *Config) idleTimeout() time.Duration {

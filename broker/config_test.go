@@ -1,9 +1,12 @@
 package broker
 
 import (
+	"net"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestConfigPropertiesAndFlags(t *testing.T) {
@@ -264,5 +267,96 @@ func TestFlagsOverrideFileSpellings(t *testing.T) {
 	c = apply("log.retention.hours=2\n", [2]string{"log.retention.ms", "60000"})
 	if c.LogRetentionMs != 60000 {
 		t.Errorf("ms flag over an hours file: %d", c.LogRetentionMs)
+	}
+}
+
+// max.connections.per.ip, its overrides and max.connections, as Kafka reads
+// and checks them.
+func TestConfigConnectionLimits(t *testing.T) {
+	def := DefaultConfig()
+	if f, err := def.connLimit(); err != nil || f != nil || def.maxConns() != 0 {
+		t.Errorf("defaults bound connections: %v %v %d", f != nil, err, def.maxConns())
+	}
+	c := DefaultConfig()
+	if err := c.LoadProperties(strings.NewReader("max.connections.per.ip=5\nmax.connections.per.ip.overrides=127.0.0.2:0, [::1]:7 ,10.0.0.1:100\nmax.connections=300\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.connLimit()
+	if err != nil || f == nil {
+		t.Fatalf("connLimit: %v", err)
+	}
+	for ip, want := range map[string]int{"127.0.0.1": 5, "127.0.0.2": 0, "::1": 7, "10.0.0.1": 100} {
+		if got := f(ip); got != want {
+			t.Errorf("%s: limit %d, want %d", ip, got, want)
+		}
+	}
+	if c.maxConns() != 300 {
+		t.Errorf("max.connections %d", c.maxConns())
+	}
+	// A name counts for each of its addresses.
+	m, err := parseConnOverrides("db.example:3", func(string) ([]net.IP, error) {
+		return []net.IP{net.ParseIP("192.0.2.1"), net.ParseIP("2001:db8::1")}, nil
+	})
+	if err != nil || m["192.0.2.1"] != 3 || m["2001:db8::1"] != 3 {
+		t.Errorf("name: %v %v", m, err)
+	}
+	for _, bad := range []string{
+		"max.connections.per.ip=0",
+		"max.connections.per.ip=-1",
+		"max.connections=0",
+		"max.connections.per.ip.overrides=127.0.0.1",
+		"max.connections.per.ip.overrides=127.0.0.1:-2",
+		"max.connections.per.ip.overrides=:4",
+	} {
+		c := DefaultConfig()
+		err := c.LoadProperties(strings.NewReader(bad))
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	// 0 denies everyone but the overrides.
+	z := DefaultConfig()
+	if err := z.LoadProperties(strings.NewReader("max.connections.per.ip=0\nmax.connections.per.ip.overrides=127.0.0.1:10")); err != nil || z.Validate() != nil {
+		t.Fatalf("per-ip 0 with overrides: %v %v", err, z.Validate())
+	}
+	if f, _ := z.connLimit(); f("127.0.0.1") != 10 || f("127.0.0.3") != 0 {
+		t.Errorf("per-ip 0: %d %d", f("127.0.0.1"), f("127.0.0.3"))
+	}
+}
+
+// A broker with an address's limit closes that address's connections past
+// it.
+func TestBrokerMaxConnsPerIP(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		if err := c.Set("max.connections.per.ip.overrides", "127.0.0.1:1"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer b.Close()
+	ask := func(c net.Conn) error {
+		if _, err := c.Write(rawFormatter.AppendRequest(nil, kmsg.NewPtrApiVersionsRequest(), 1)); err != nil {
+			return err
+		}
+		_, _, err := readResponseFrame(c)
+		return err
+	}
+	first := rawConn(t, b)
+	defer first.Close()
+	if err := ask(first); err != nil {
+		t.Fatalf("first connection: %v", err)
+	}
+	second := rawConn(t, b)
+	defer second.Close()
+	if err := ask(second); err == nil {
+		t.Fatal("a second connection from 127.0.0.1 was served")
+	}
+	if err := ask(first); err != nil {
+		t.Fatalf("first connection after the second was refused: %v", err)
 	}
 }

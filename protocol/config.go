@@ -62,6 +62,15 @@ type Config struct {
 	// while bounding what one connection pins to about Kafka's one
 	// request. Default DefaultMaxPendingBytes.
 	MaxPendingBytes int
+	// MaxConnsPerIP is max.connections.per.ip and its overrides: how many
+	// connections the remote address ip (as net.IP.String writes it) may
+	// hold; a new one past that is closed at once, as Kafka's acceptor
+	// does. 0 allows none; nil or a negative answer, any number.
+	MaxConnsPerIP func(ip string) int
+	// MaxConns is max.connections: while the server holds this many
+	// connections it accepts no more (they wait in the listen backlog), as
+	// Kafka's acceptor waits. 0 (the default) bounds nothing.
+	MaxConns int
 	// Versions maps each API key this broker really implements to the
 	// versions it implements. ApiVersions advertises exactly these, sorted
 	// by key; a request for another key or version closes the connection.
@@ -118,6 +127,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxConns < 0 {
+		return cfg, fmt.Errorf("protocol: MaxConns %d must not be negative", cfg.MaxConns)
 	}
 	versions := make(map[int16]VersionRange, len(cfg.Versions)+1)
 	for key, r := range cfg.Versions {

@@ -129,6 +129,8 @@ type Server struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[*conn]struct{}
+	perIP  map[string]int // connections held per remote IP, where a limit applies
+	freed  sync.Cond      // on mu: a connection ended, or the server closed
 
 	closeOnce sync.Once
 	closeErr  error
@@ -166,7 +168,9 @@ func serve(ln net.Listener, cfg Config, h Handler) *Server {
 		versions: newVersionTable(cfg.Versions),
 		log:      cfg.Logger.With("listener", ln.Addr().String()),
 		conns:    make(map[*conn]struct{}),
+		perIP:    make(map[string]int),
 	}
+	s.freed.L = &s.mu
 	s.apiKeys = s.versions.apiKeys()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
@@ -184,6 +188,7 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
+		s.freed.Broadcast()
 		conns := make([]*conn, 0, len(s.conns))
 		for c := range s.conns {
 			conns = append(conns, c)
@@ -206,6 +211,9 @@ func (s *Server) acceptLoop() {
 	defer s.wg.Done()
 	var backoff time.Duration
 	for {
+		if !s.waitBelowMaxConns() {
+			return
+		}
 		nc, err := s.ln.Accept()
 		if err != nil {
 			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
@@ -226,13 +234,24 @@ func (s *Server) acceptLoop() {
 		}
 		backoff = 0
 
-		c := newConn(s, nc)
+		ip, limit := s.ipLimit(nc.RemoteAddr())
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			nc.Close()
 			return
 		}
+		if limit >= 0 && s.perIP[ip] >= limit {
+			s.mu.Unlock()
+			s.log.Info("rejected a connection: its address already holds the most connections max.connections.per.ip allows",
+				"remote", nc.RemoteAddr().String(), "max", limit)
+			nc.Close()
+			continue
+		}
+		if limit >= 0 {
+			s.perIP[ip]++
+		}
+		c := newConn(s, nc)
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -241,9 +260,37 @@ func (s *Server) acceptLoop() {
 			c.serve()
 			s.mu.Lock()
 			delete(s.conns, c)
+			if limit >= 0 {
+				if s.perIP[ip]--; s.perIP[ip] == 0 {
+					delete(s.perIP, ip)
+				}
+			}
+			s.freed.Broadcast()
 			s.mu.Unlock()
 		}()
 	}
+}
+
+// waitBelowMaxConns waits while the server holds MaxConns connections; it
+// reports false once the server is closed.
+func (s *Server) waitBelowMaxConns() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.cfg.MaxConns > 0 && len(s.conns) >= s.cfg.MaxConns && !s.closed {
+		s.freed.Wait()
+	}
+	return !s.closed
+}
+
+// ipLimit returns the remote IP of a connection and how many connections
+// it may hold (negative: any number).
+func (s *Server) ipLimit(remote net.Addr) (string, int) {
+	ta, ok := remote.(*net.TCPAddr)
+	if s.cfg.MaxConnsPerIP == nil || !ok {
+		return "", -1
+	}
+	ip := ta.IP.String()
+	return ip, s.cfg.MaxConnsPerIP(ip)
 }
 
 // apiVersions answers an ApiVersions request from the configured table.

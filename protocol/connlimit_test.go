@@ -1,0 +1,116 @@
+package protocol
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// closedByServer reports whether the server closed c without a word: a
+// read sees EOF (or a reset) well before the deadline.
+func closedByServer(t *testing.T, c net.Conn) bool {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	defer c.SetReadDeadline(time.Time{})
+	_, err := c.Read(make([]byte, 1))
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return err == io.EOF || err != nil
+}
+
+// max.connections.per.ip: a connection past an address's limit is closed
+// at once, the others are served, and a slot freed is taken again.
+func TestMaxConnsPerIP(t *testing.T) {
+	var s *Server
+	limit := 2
+	s, logs := startServer(t, Config{MaxConnsPerIP: func(ip string) int {
+		if ip != "127.0.0.1" {
+			t.Errorf("limit asked for %q", ip)
+		}
+		return limit
+	}}, metadataHandler(&s))
+	a, b := dial(t, s), dial(t, s)
+	checkServed(t, a, 1)
+	checkServed(t, b, 3)
+	c := dial(t, s)
+	if !closedByServer(t, c) {
+		t.Fatal("a third connection from 127.0.0.1 was kept")
+	}
+	if !strings.Contains(logs.String(), "max.connections.per.ip") {
+		t.Errorf("no log line names max.connections.per.ip:\n%s", logs.String())
+	}
+	checkServed(t, a, 5)
+	a.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d := dial(t, s)
+		if !closedByServer(t, d) {
+			checkServed(t, d, 7)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no connection accepted after one of the two closed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	checkServed(t, b, 9)
+}
+
+// A limit of 0 (an override denying an address) refuses every connection.
+func TestMaxConnsPerIPZero(t *testing.T) {
+	var s *Server
+	s, _ = startServer(t, Config{MaxConnsPerIP: func(string) int { return 0 }}, metadataHandler(&s))
+	if !closedByServer(t, dial(t, s)) {
+		t.Fatal("connection kept with a limit of 0")
+	}
+}
+
+// max.connections: at the limit the server accepts nothing more until a
+// connection closes; the waiting one is then served.
+func TestMaxConns(t *testing.T) {
+	var s *Server
+	s, _ = startServer(t, Config{MaxConns: 2}, metadataHandler(&s))
+	a, b := dial(t, s), dial(t, s)
+	checkServed(t, a, 1)
+	checkServed(t, b, 3)
+	c := dial(t, s) // the kernel completes the handshake; the server has not accepted it
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		checkServed(t, c, 5)
+	}()
+	select {
+	case <-served:
+		t.Fatal("a third connection was served while two were open")
+	case <-time.After(300 * time.Millisecond):
+	}
+	a.Close()
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting connection was not served after one closed")
+	}
+	checkServed(t, b, 7)
+}
+
+// Close does not hang on an accept loop waiting below max.connections.
+func TestMaxConnsClose(t *testing.T) {
+	var s *Server
+	s, _ = startServer(t, Config{MaxConns: 1}, metadataHandler(&s))
+	checkServed(t, dial(t, s), 1)
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hung")
+	}
+}
