@@ -470,3 +470,22 @@ func testRecord() *kgo.Record {
 		Headers:   []kgo.RecordHeader{{Key: "a", Value: []byte("1")}, {Key: "b"}},
 	}
 }
+
+// A retriable error is named while the client retries it, and again when
+// the record fails at its delivery timeout, which alone says nothing of it.
+func TestProduceRetriableError(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "isr", "--partitions", "1", "--config", "min.insync.replicas=2")
+	r := gokafka(t, addr, "a\nb\n", "produce", "--topic", "isr", "--timeout", "1s")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %q", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "isr-0: retrying: NOT_ENOUGH_REPLICAS") ||
+		!strings.Contains(r.stderr, "last answer before that: NOT_ENOUGH_REPLICAS") ||
+		strings.Count(r.stderr, "retrying:") != 1 ||
+		!strings.Contains(r.stderr, "0 records produced to isr, 2 failed") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	// acks=1 does not need the in-sync replicas: produced.
+	mustRun(t, addr, "c\n", "produce", "--topic", "isr", "--acks", "1")
+}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +30,7 @@ func cmdProduce(e *env, args []string) error {
 	fs.Var(&headers, "header", "header `key=value` put on every record (repeatable)")
 	partition := fs.Int("partition", -1, "partition to produce to (-1: the default partitioner, by key)")
 	acks := fs.String("acks", "all", "all, 1 or 0")
+	timeout := fs.Duration("timeout", deliveryTimeout, "how long a record may take to be acknowledged, retries included (delivery.timeout.ms)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -54,8 +57,10 @@ func cmdProduce(e *env, args []string) error {
 		kgo.DefaultProduceTopic(*topic),
 		kgo.AllowAutoTopicCreation(), // as kafka-console-producer, on brokers that allow it
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
-		kgo.RecordDeliveryTimeout(deliveryTimeout),
+		kgo.RecordDeliveryTimeout(*timeout),
 	)
+	retries := &retryLog{w: e.stderr}
+	opts = append(opts, kgo.WithLogger(retries))
 	if *partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
@@ -125,6 +130,9 @@ func cmdProduce(e *env, args []string) error {
 	for _, m := range firstErr {
 		fmt.Fprintf(e.stderr, "gokafka produce: %s\n", m)
 	}
+	if last := retries.last(); failed > 0 && last != "" {
+		fmt.Fprintf(e.stderr, "gokafka produce: the broker's last answer before that: %s\n", last)
+	}
 	fmt.Fprintf(e.stderr, "%d records produced to %s, %d failed, in %s\n",
 		acked, *topic, failed, time.Since(start).Round(time.Millisecond))
 	switch {
@@ -138,6 +146,68 @@ func cmdProduce(e *env, args []string) error {
 		return errReported
 	}
 	return nil
+}
+
+// retryLog is the producer's logger: it reports each distinct error a
+// broker answers a produce with while the client retries it, as the Java
+// producer logs a WARN per retried batch, so that a record that fails at
+// its delivery timeout is not the first word of a retriable error (a full
+// disk, too few in-sync replicas) the user hears.
+type retryLog struct {
+	mu   sync.Mutex
+	w    io.Writer
+	seen map[string]bool
+	prev string
+}
+
+// Level is debug: franz-go names a retried batch's error only in its
+// debug summary of each produce response ("produced").
+func (l *retryLog) Level() kgo.LogLevel { return kgo.LogLevelDebug }
+
+// retriedBatch matches a partition retried in that summary:
+// 0{retrying@-1,2(NOT_ENOUGH_REPLICAS: ...)}.
+var retriedBatch = regexp.MustCompile(`(\d+)\{retrying@-?\d+,\d+\((.*?)\)\}`)
+
+func (l *retryLog) Log(_ kgo.LogLevel, msg string, keyvals ...any) {
+	if msg != "produced" {
+		return
+	}
+	var summary string
+	for i := 0; i+1 < len(keyvals); i += 2 {
+		if k, _ := keyvals[i].(string); k == "to" {
+			summary, _ = keyvals[i+1].(string)
+		}
+	}
+	// topic[0{...}, 1{...}], topic2[...]
+	for _, chunk := range strings.Split(summary, "], ") {
+		topic, parts, ok := strings.Cut(chunk, "[")
+		if !ok {
+			continue
+		}
+		for _, m := range retriedBatch.FindAllStringSubmatch(parts, -1) {
+			l.retried(topic+"-"+m[1], m[2])
+		}
+	}
+}
+
+func (l *retryLog) retried(partition, errText string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.prev = errText
+	if l.seen == nil {
+		l.seen = map[string]bool{}
+	}
+	if !l.seen[errText] && len(l.seen) < 20 {
+		l.seen[errText] = true
+		fmt.Fprintf(l.w, "gokafka produce: %s: retrying: %s\n", partition, errText)
+	}
+}
+
+// last is the last error a broker answered.
+func (l *retryLog) last() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.prev
 }
 
 // ping fails at once when no broker answers, where a producer would wait
