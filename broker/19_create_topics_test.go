@@ -473,3 +473,34 @@ func TestFileReserve(t *testing.T) {
 		}
 	}
 }
+
+// A manual assignment's errors carry Kafka's messages.
+func TestCreateTopicsAssignmentMessages(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	me := b.cfg.NodeID
+	for _, tc := range []struct {
+		replicas [][]int32
+		want     string
+	}{
+		{[][]int32{{me + 4}}, fmt.Sprintf("The manual partition assignment includes broker %d, but no such broker is registered.", me+4)},
+		{[][]int32{{me, me}}, fmt.Sprintf("The manual partition assignment includes the broker %d more than once.", me)},
+		{[][]int32{{me}, {}}, "The manual partition assignment includes an empty replica list."},
+	} {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.TimeoutMillis = 5000
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "assigned", -1, -1
+		for i, reps := range tc.replicas {
+			a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+			a.Partition, a.Replicas = int32(i), reps
+			rt.ReplicaAssignment = append(rt.ReplicaAssignment, a)
+		}
+		req.Topics = append(req.Topics, rt)
+		got := request[*kmsg.CreateTopicsResponse](t, cl, req).Topics[0]
+		if got.ErrorCode != kerr.InvalidReplicaAssignment.Code || got.ErrorMessage == nil || *got.ErrorMessage != tc.want {
+			t.Errorf("%v: %v %v, want INVALID_REPLICA_ASSIGNMENT %q", tc.replicas, kerr.ErrorForCode(got.ErrorCode), got.ErrorMessage, tc.want)
+		}
+	}
+}

@@ -89,18 +89,21 @@ func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 	brokers := st.SortedBrokers()
 	var replicas [][]int32
 	if len(spec.assign) > 0 {
-		for i, reps := range spec.assign {
+		for _, reps := range spec.assign {
 			if len(reps) == 0 {
-				return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "partition %d has no replicas", i)
+				return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")
 			}
 			if len(reps) != len(spec.assign[0]) {
 				return nil, kafkaErrorf(kerr.InvalidReplicaAssignment,
-					"partition %d has %d replica(s), but the partitions before it have %d", i, len(reps), len(spec.assign[0]))
+					"The manual partition assignment includes a partition with %d replica(s), but this is not consistent with previous partitions, which have %d replica(s).", len(reps), len(spec.assign[0]))
 			}
 			seen := map[int32]bool{}
 			for _, id := range reps {
-				if _, ok := st.Brokers[id]; !ok || seen[id] {
-					return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "partition %d: bad replica %d", i, id)
+				if _, ok := st.Brokers[id]; !ok {
+					return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", id)
+				}
+				if seen[id] {
+					return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the broker %d more than once.", id)
 				}
 				seen[id] = true
 			}
