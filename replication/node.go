@@ -75,6 +75,7 @@ type Node struct {
 	mux        *Mux
 	recycler   *logstore.Recycler  // nil when RecycleBytes is 0
 	syncGroup  *logstore.SyncGroup // the partition logs' deferred fsyncs, synced together
+	swept      chan struct{}       // closed once removeStrays has run (tests wait for it)
 
 	controller     *Controller
 	controllerRaft *raft.Raft
@@ -125,6 +126,7 @@ func StartNode(cfg Config) (*Node, error) {
 		partitions: map[string]map[int32]*Partition{},
 		failed:     map[partKey]TopicID{},
 		readyCh:    make(chan struct{}),
+		swept:      make(chan struct{}),
 		stop:       make(chan struct{}),
 		raftLogger: hclog.New(&hclog.LoggerOptions{
 			Name: "raft",
@@ -415,10 +417,27 @@ func (n *Node) NextProducerID(ctx context.Context) (int64, error) {
 func (n *Node) reconcileLoop() {
 	defer n.wg.Done()
 	backoff := time.Duration(0)
+	swept, sweepTries := false, 0
 	for {
 		ch := n.controller.Changed()
 		var retry <-chan time.Time
-		if n.reconcile() {
+		failed := n.reconcile()
+		if !swept && sweepTries < 60 {
+			// Once the metadata holds every committed change, and not
+			// before: a directory made for a topic whose creation the
+			// state had not yet stored before a crash is no stray. Only
+			// the metadata's leader can tell (a single node is its own
+			// within a second or so of starting); a node that does not
+			// come to lead it within a minute leaves the sweep.
+			sweepTries++
+			if swept = n.ControllerCaughtUp(10 * time.Second); swept {
+				n.removeStrays()
+				close(n.swept)
+			} else {
+				retry = time.After(time.Second)
+			}
+		}
+		if failed {
 			// Some replica failed to start: try again, less often while
 			// it keeps failing.
 			backoff = min(max(2*backoff, time.Second), 30*time.Second)
@@ -622,6 +641,51 @@ func (n *Node) removeLeftovers() {
 		if err := os.RemoveAll(dir); err != nil {
 			n.logger.Warn("removing partition dir", "dir", dir, "err", err)
 		}
+	}
+}
+
+// removeStrays deletes the partition directories of topics the metadata
+// no longer holds for this node: a topic deleted, or made again under
+// another id, whose directories a crash kept from removing (reconcile
+// removes them only while it stops the partition). A directory qualifies
+// only if it names a partition ("<topic>-<n>") and holds its topic id
+// (partition.metadata), so nothing else in the data directory is touched;
+// and only a caught-up metadata state may judge it (see reconcileLoop), as
+// a node whose metadata is lost refuses to start.
+func (n *Node) removeStrays() {
+	st := n.controller.State()
+	ents, err := os.ReadDir(n.cfg.DataDir)
+	if err != nil {
+		n.logger.Warn("listing the data directory", "dir", n.cfg.DataDir, "err", err)
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		i := strings.LastIndexByte(name, '-')
+		if !e.IsDir() || i <= 0 {
+			continue
+		}
+		idx, err := strconv.ParseInt(name[i+1:], 10, 32)
+		if err != nil || idx < 0 || strconv.Itoa(int(idx)) != name[i+1:] {
+			continue
+		}
+		dir := filepath.Join(n.cfg.DataDir, name)
+		id := readPartitionMeta(dir)
+		if id == "" {
+			continue
+		}
+		topic := name[:i]
+		if t := st.Topics[topic]; t != nil && t.ID.Is(id) && int(idx) < len(t.Replicas) && containsID(t.Replicas[idx], n.cfg.NodeID) {
+			continue
+		}
+		n.mu.Lock()
+		p := n.partitions[topic][int32(idx)]
+		n.mu.Unlock()
+		if p != nil && p.dir == dir {
+			continue // started meanwhile: reconcile owns it
+		}
+		n.logger.Info("removing the directory of a partition the metadata no longer holds here (a deletion cut short)", "dir", dir, "topic_id", id)
+		n.removeDir(dir)
 	}
 }
 

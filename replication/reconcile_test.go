@@ -87,6 +87,12 @@ func startNodeT(t *testing.T, dir string) (*Node, context.Context) {
 	t.Cleanup(func() { n.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
+	// Directories a test makes are not taken for strays.
+	select {
+	case <-n.swept:
+	case <-ctx.Done():
+		t.Fatal("the node's metadata did not catch up")
+	}
 	return n, ctx
 }
 
@@ -151,5 +157,58 @@ func TestRetentionCheckSnapshotsOnlyNewEntries(t *testing.T) {
 	p.enforceRetention(time.Now(), 7*24*3600*1000, -1)
 	if again := snapshots(); !slices.Equal(again, first) {
 		t.Fatalf("snapshots %v, then %v with nothing new", first, again)
+	}
+}
+
+// Directories of partitions the metadata no longer holds (a deletion a
+// crash cut short, before the directory went) are removed once the node
+// is up again; a live partition's, and directories that are not a
+// partition's, stay.
+func TestStraysRemovedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	n, ctx := startNodeT(t, dir)
+	live := &Topic{Name: "live", ID: NewTopicID(), Replicas: [][]int32{{1}}}
+	if _, err := n.Controller().Propose(ctx, Command{Op: OpCreateTopic, Topic: live}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitTopicReady(ctx, "live"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	plant := func(name string, id *TopicID) string {
+		d := filepath.Join(dir, name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "00000000000000000000.log"), make([]byte, 4096), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if id != nil {
+			if err := writePartitionMeta(d, *id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	gone := NewTopicID()
+	strays := []string{plant("gone-0", &gone), plant("live-1", &live.ID)}
+	kept := []string{plant("other-0", nil), plant("weird-01", &gone), plant("dash-", &gone), filepath.Join(dir, "live-0")}
+
+	n2, _ := startNodeT(t, dir)
+	if err := n2.WaitTopicReady(ctx, "live"); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range strays {
+		waitUntil(t, func() bool {
+			_, err := os.Stat(d)
+			return errors.Is(err, os.ErrNotExist)
+		}, d+" to be removed")
+	}
+	for _, d := range kept {
+		if _, err := os.Stat(filepath.Join(d, "00000000000000000000.log")); err != nil {
+			t.Errorf("%s: %v, want it kept", d, err)
+		}
 	}
 }
