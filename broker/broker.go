@@ -142,6 +142,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		LogConfig:              b.logConfig,
 		Retention:              b.retention,
 		RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckMs) * time.Millisecond,
+		RetentionInitialDelay:  max(time.Duration(cfg.LogInitialTaskDelayMs)*time.Millisecond, time.Millisecond),
 		ProducerIDExpiration:   time.Duration(cfg.ProducerIDExpirationMs) * time.Millisecond,
 		RecycleBytes:           cfg.LogSegmentRecycleBytes,
 	})

@@ -39,6 +39,7 @@ type Config struct {
 	LogRetentionMs                 int64
 	LogRetentionBytes              int64
 	LogRetentionCheckMs            int64
+	LogInitialTaskDelayMs          int64 // log.initial.task.delay.ms: the first retention check after a start
 	LogIndexIntervalBytes          int32
 	LogIndexSizeMaxBytes           int32 // log.index.size.max.bytes: a segment rolls once its index holds this many bytes
 	LogFlushIntervalMs             int64 // -1: fsync every raft batch (default); >0: fsync at most this often
@@ -157,6 +158,7 @@ func DefaultConfig() Config {
 		LogRetentionMs:                 7 * 24 * 3600 * 1000,
 		LogRetentionBytes:              -1,
 		LogRetentionCheckMs:            5 * 60 * 1000,
+		LogInitialTaskDelayMs:          30 * 1000,
 		LogIndexIntervalBytes:          4096,
 		LogIndexSizeMaxBytes:           10 << 20,
 		LogFlushIntervalMs:             -1,
@@ -391,6 +393,7 @@ var options = []Option{
 	unitOpt("log.retention.hours", "log-retention-hours", "log.retention.ms in hours; log.retention.ms and log.retention.minutes win when set", time.Hour, 168, func(c *Config) *int64 { return &c.LogRetentionMs }, "log.retention.ms", "log.retention.minutes"),
 	intOpt("log.retention.bytes", "log-retention-bytes", "delete oldest segments past this size per partition (-1: never)", func(c *Config) *int64 { return &c.LogRetentionBytes }),
 	intOpt("log.retention.check.interval.ms", "log-retention-check-interval-ms", "how often retention runs", func(c *Config) *int64 { return &c.LogRetentionCheckMs }),
+	intOpt("log.initial.task.delay.ms", "log-initial-task-delay-ms", "how long after a start retention first runs (at most one check interval)", func(c *Config) *int64 { return &c.LogInitialTaskDelayMs }),
 	intOpt("log.index.interval.bytes", "log-index-interval-bytes", "bytes between sparse index entries", func(c *Config) *int32 { return &c.LogIndexIntervalBytes }),
 	intOpt("log.index.size.max.bytes", "log-index-size-max-bytes", "a segment rolls once its index holds this many bytes (at least 1024)", func(c *Config) *int32 { return &c.LogIndexSizeMaxBytes }),
 	intOpt("log.segment.recycle.bytes", "log-segment-recycle-bytes", "keep up to this many bytes of deleted topics' segment files, overwritten with zeros in the background, for new segments to reuse (0: delete them)", func(c *Config) *int64 { return &c.LogSegmentRecycleBytes }),
@@ -680,6 +683,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("node.id must be >= 0")
 	case c.LogRollMs < 1:
 		return fmt.Errorf("log.roll.ms must be >= 1")
+	case c.LogInitialTaskDelayMs < 0:
+		return fmt.Errorf("log.initial.task.delay.ms must be >= 0")
 	case c.LogRetentionCheckMs < 1:
 		return fmt.Errorf("log.retention.check.interval.ms must be >= 1")
 	case c.LogIndexIntervalBytes < 0:

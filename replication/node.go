@@ -45,6 +45,11 @@ type Config struct {
 	Retention func(st *State, t *Topic) (ms, bytes int64)
 	// RetentionCheckInterval is log.retention.check.interval.ms.
 	RetentionCheckInterval time.Duration
+	// RetentionInitialDelay is log.initial.task.delay.ms: the first check
+	// comes this long after the start (at most one interval), so that a
+	// node restarted more often than the interval still applies retention.
+	// 0: 30 s, Kafka's default.
+	RetentionInitialDelay time.Duration
 	// ProducerIDExpiration is producer.id.expiration.ms: a partition
 	// forgets an idempotent producer whose last batch is older, checked
 	// with retention; 0 never forgets.
@@ -116,6 +121,9 @@ func StartNode(cfg Config) (*Node, error) {
 	}
 	if cfg.RetentionCheckInterval <= 0 {
 		cfg.RetentionCheckInterval = 5 * time.Minute
+	}
+	if cfg.RetentionInitialDelay <= 0 {
+		cfg.RetentionInitialDelay = 30 * time.Second
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
@@ -704,6 +712,14 @@ func containsID(ids []int32, id int32) bool {
 
 func (n *Node) retentionLoop() {
 	defer n.wg.Done()
+	first := time.NewTimer(min(n.cfg.RetentionInitialDelay, n.cfg.RetentionCheckInterval))
+	defer first.Stop()
+	select {
+	case <-n.stop:
+		return
+	case now := <-first.C:
+		n.EnforceRetention(now)
+	}
 	t := time.NewTicker(n.cfg.RetentionCheckInterval)
 	defer t.Stop()
 	for {
