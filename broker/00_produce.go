@@ -75,6 +75,10 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 			if topic != nil || r.Version < 13 {
 				batch, hdr, appendTime, err = b.checkProduce(r.Version, topic, rp)
 			}
+			nothing := err == errNothingToAppend
+			if nothing {
+				err = nil
+			}
 			if err == nil && r.Acks == -1 {
 				// As Kafka: acks=all needs min.insync.replicas in sync.
 				// (One replica always is: the default of 1 needs no count.)
@@ -90,6 +94,10 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 				if part == nil {
 					err = kerr.NotLeaderForPartition
 				}
+			}
+			if err == nil && nothing {
+				sp.LogStartOffset = part.LogStartOffset()
+				continue
 			}
 			if err == nil {
 				err = b.disk.admit(len(batch))
@@ -283,6 +291,11 @@ func hasTransactionalBatch(r *kmsg.ProduceRequest) bool {
 	return false
 }
 
+// errNothingToAppend is checkProduce's answer to produce v0–v2 records that
+// hold no whole message: Kafka appends nothing and answers without an
+// error (base offset -1), where v3 and later must carry a batch.
+var errNothingToAppend = errors.New("no whole message to append")
+
 // checkProduce validates one partition's records as Kafka does and returns
 // the batch to append. appendTime is the LogAppendTime stamped, or -1.
 func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.ProduceRequestTopicPartition) (batch []byte, h logstore.BatchHeader, appendTime int64, err error) {
@@ -294,11 +307,17 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		return nil, h, -1, kafkaErrorf(kerr.InvalidTopicException, "cannot append to internal topic %s", topic.Name)
 	}
 	if len(rp.Records) == 0 {
+		if version < 3 {
+			return nil, h, -1, errNothingToAppend
+		}
 		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "no record batch")
 	}
 	maxBytes := b.topicInt64(topic, "max.message.bytes")
 	converted, convertedCodec := false, logstore.CodecNone
-	if m, ok := logstore.BatchMagic(rp.Records); ok && (m == 0 || m == 1) {
+	// Below v3 a set too short to show its magic byte is read as a message
+	// set too: its cut message is dropped, or its size refused, as Kafka's
+	// iterator does.
+	if m, ok := logstore.BatchMagic(rp.Records); ok && (m == 0 || m == 1) || !ok && version < 3 {
 		if version >= 3 {
 			// As Kafka: from v3 on the old message formats are refused
 			// outright, not converted, and a client must not retry them.
@@ -310,6 +329,8 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		// batch comes uncompressed and is compressed once, below.
 		up, codec, err := logstore.UpConvert(rp.Records)
 		switch {
+		case errors.Is(err, logstore.ErrNoMessages):
+			return nil, h, -1, errNothingToAppend
 		case errors.Is(err, logstore.ErrInvalidRecord):
 			return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "%v", err)
 		case err != nil:

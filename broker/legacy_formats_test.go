@@ -166,10 +166,9 @@ func TestOldMessageFormatErrors(t *testing.T) {
 		want    *kerr.Error
 	}{
 		{"bad crc", 2, badCRC, kerr.CorruptMessage},
-		{"truncated", 2, good[:len(good)-2], kerr.CorruptMessage},
 		{"not gzip", 2, msg(1, 1, []byte("not gzip")), kerr.CorruptMessage},
 		{"zstd in magic 1", 2, msg(1, 4, []byte("x")), kerr.InvalidRecord},
-		{"magic 0 on v0", 0, append([]byte(nil), msg(0, 0, []byte("x"))[:10]...), kerr.CorruptMessage},
+		{"size below a message's", 0, append(make([]byte, 8), 0, 0, 0, 5, 1, 2, 3, 4, 5), kerr.CorruptMessage},
 		{"magic 1 on v3", 3, good, kerr.InvalidRecord},
 		{"too large", 2, msg(1, 0, make([]byte, 1<<20+1)), kerr.MessageTooLarge},
 	} {
@@ -178,6 +177,45 @@ func TestOldMessageFormatErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %v", c.name, kerr.ErrorForCode(got.ErrorCode), c.want)
 		}
 	}
+	// As Kafka: produce v0-v2 drop a message cut short at the end of the
+	// set and append the whole ones before it; a set with no whole message
+	// (none at all, or only the start of one) appends nothing and is
+	// answered without an error, base offset -1. (v3 and later must carry
+	// a batch.)
+	createTopic(t, cl, "old-cut", 1, nil)
+	produceCut := func(version int16, set []byte) kmsg.ProduceResponseTopicPartition {
+		req := produceReq("old-cut", -1, 5000, set)
+		req.Version = version
+		return rawRequest(t, b, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+	}
+	two := append(append([]byte(nil), msg(1, 0, []byte("a"))...), msg(1, 0, []byte("b"))...)
+	for _, c := range []struct {
+		name    string
+		version int16
+		set     []byte
+		base    int64
+		want    *kerr.Error
+	}{
+		{"whole then cut", 2, append(append([]byte(nil), good...), good[:len(good)-2]...), 0, nil},
+		{"two whole then cut", 1, append(append([]byte(nil), two...), two[:20]...), 1, nil},
+		{"only a cut message", 2, good[:len(good)-2], -1, nil},
+		{"only the first bytes of one", 0, msg(0, 0, []byte("x"))[:10], -1, nil},
+		{"empty on v2", 2, nil, -1, nil},
+		{"empty on v3", 3, nil, -1, kerr.InvalidRecord},
+	} {
+		got := produceCut(c.version, c.set)
+		want := int16(0)
+		if c.want != nil {
+			want = c.want.Code
+		}
+		if got.ErrorCode != want || got.BaseOffset != c.base {
+			t.Errorf("%s: error %v base %d, want %v base %d", c.name, kerr.ErrorForCode(got.ErrorCode), got.BaseOffset, c.want, c.base)
+		}
+	}
+	if hw := listOffsets(t, b, 1, "old-cut", -1).Offset; hw != 3 {
+		t.Errorf("after the cut sets, end offset %d, want 3 (a, then a and b)", hw)
+	}
+
 	// max.message.bytes holds a message set to the batch it converts to,
 	// as Kafka 3.x: 300 small magic-1 messages take 13,200 bytes, the
 	// batch of their records about 5,500.

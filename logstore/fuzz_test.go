@@ -231,7 +231,7 @@ func FuzzUpConvert(f *testing.F) {
 	f.Fuzz(func(t *testing.T, set []byte) {
 		batch, _, err := UpConvert(set)
 		if err != nil {
-			if !errors.Is(err, ErrCorruptBatch) && !errors.Is(err, ErrInvalidRecord) {
+			if !errors.Is(err, ErrCorruptBatch) && !errors.Is(err, ErrInvalidRecord) && !errors.Is(err, ErrNoMessages) {
 				t.Fatalf("unexpected error kind: %v", err)
 			}
 			return

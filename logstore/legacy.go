@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 
@@ -40,9 +41,10 @@ const (
 //
 // Errors wrap ErrCorruptBatch (a bad CRC, a truncated or misframed message,
 // a wrapper whose value does not decompress, a set that converts to more
-// than MaxDecompressedBytes) or ErrInvalidRecord (an empty set, a wrapper
-// inside a wrapper, inner messages of another magic, a codec that format
-// cannot carry).
+// than MaxDecompressedBytes) or ErrInvalidRecord (a wrapper inside a
+// wrapper, inner messages of another magic, a codec that format cannot
+// carry). A message cut short at the end of the set is dropped, as Kafka
+// drops it (producedSet); a set with no whole message is ErrNoMessages.
 func UpConvert(set []byte) (batch []byte, codec int8, err error) {
 	// Records go straight into the batch as they are read, so a wrapper
 	// that decompresses to many small messages costs the batch's bytes,
@@ -59,7 +61,7 @@ func UpConvert(set []byte) (batch []byte, codec int8, err error) {
 		w.add(Record{TimestampDelta: ts - first, Key: m.key, Value: m.value})
 		return nil
 	}
-	err = eachMessage(set, func(m legacyMessage) error {
+	err = eachMessage(producedSet(set), func(m legacyMessage) error {
 		c := m.attrs & 7
 		if c == CodecNone {
 			return add(m.timestamp, m)
@@ -100,9 +102,45 @@ func UpConvert(set []byte) (batch []byte, codec int8, err error) {
 		return nil, 0, err
 	}
 	if w.n == 0 {
-		return nil, 0, fmt.Errorf("%w: empty message set", ErrInvalidRecord)
+		return nil, 0, ErrNoMessages
 	}
 	return w.finish(BatchOptions{FirstTimestamp: first, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}), codec, nil
+}
+
+// ErrNoMessages is UpConvert's answer to a set holding no whole message
+// (empty, or only the start of one): Kafka appends nothing for it and
+// answers the produce without an error.
+var ErrNoMessages = errors.New("logstore: no whole message in the set")
+
+// producedSet returns set without a message cut short at its end, as
+// Kafka reads a produce request's message set: its iterator stops where
+// the bytes left cannot hold the offset and size, the size up to the magic
+// byte, or the message the size announces, and the log drops what it did
+// not read. A size below a message's least, or a magic byte no format has,
+// is still corrupt, and left for eachMessage to refuse.
+func producedSet(set []byte) []byte {
+	whole := 0
+	for rest := set; ; {
+		if len(rest) < legacyOverhead {
+			break
+		}
+		size := int64(int32(binary.BigEndian.Uint32(rest[8:])))
+		if size < legacyMinSize {
+			return set // corrupt: eachMessage says so
+		}
+		if len(rest) < legacyOverhead+4+1 {
+			break
+		}
+		if magic := int8(rest[legacyOverhead+4]); magic < 0 || magic > 2 {
+			return set
+		}
+		if size > int64(len(rest)-legacyOverhead) {
+			break
+		}
+		whole += legacyOverhead + int(size)
+		rest = rest[legacyOverhead+size:]
+	}
+	return set[:whole]
 }
 
 // upConvertMax bounds the batch UpConvert builds, as Decompress bounds one
@@ -121,8 +159,8 @@ type legacyMessage struct {
 }
 
 // eachMessage calls fn with each message of set, in order, after checking
-// its framing and CRC; a partial message at the end is an error, as Kafka
-// takes it in a produce request.
+// its framing and CRC; a partial message at the end is an error (a produce
+// request's set is cut to its whole messages first: producedSet).
 func eachMessage(set []byte, fn func(legacyMessage) error) error {
 	for len(set) > 0 {
 		if len(set) < legacyOverhead+legacyMinSize {

@@ -109,6 +109,32 @@ func TestUpConvert(t *testing.T) {
 	}
 }
 
+// A message cut short at the end of a produced set is dropped, as Kafka's
+// iterator stops before it and the log trims what it did not read; the
+// whole messages before it are kept.
+func TestUpConvertDropsCutTail(t *testing.T) {
+	good := msgSet(1, legacyMsg{ts: 1, value: []byte("v")}, legacyMsg{ts: 2, value: []byte("w")})
+	for _, c := range []struct {
+		name string
+		set  []byte
+		want int16
+	}{
+		{"whole", good, 2},
+		{"second cut short", good[:len(good)-1], 1},
+		{"tail shorter than offset and size", append(bytes.Clone(good), 0, 0, 0), 2},
+		{"tail without its magic byte", append(bytes.Clone(good), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0), 2},
+	} {
+		batch, _, err := UpConvert(c.set)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if h, _, err := CheckBatch(batch); err != nil || h.NumRecords != int32(c.want) {
+			t.Errorf("%s: %d records (%v), want %d", c.name, h.NumRecords, err, c.want)
+		}
+	}
+}
+
 func TestUpConvertErrors(t *testing.T) {
 	good := msgSet(1, legacyMsg{ts: 1, value: []byte("v")}, legacyMsg{ts: 2, value: []byte("w")})
 	mut := func(f func([]byte) []byte) []byte { return f(bytes.Clone(good)) }
@@ -117,11 +143,12 @@ func TestUpConvertErrors(t *testing.T) {
 		set  []byte
 		want error
 	}{
-		{"empty", nil, ErrInvalidRecord},
+		{"empty", nil, ErrNoMessages},
 		{"bad crc", mut(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), ErrCorruptBatch},
-		{"truncated", good[:len(good)-1], ErrCorruptBatch},
-		{"short tail", append(bytes.Clone(good), 0, 0, 0), ErrCorruptBatch},
-		{"size past the end", mut(func(b []byte) []byte { binary.BigEndian.PutUint32(b[8:], 1<<20); return b }), ErrCorruptBatch},
+		{"only the start of a message", good[:20], ErrNoMessages},
+		{"size past the end", mut(func(b []byte) []byte { binary.BigEndian.PutUint32(b[8:], 1<<20); return b }), ErrNoMessages},
+		{"size below a message's", mut(func(b []byte) []byte { binary.BigEndian.PutUint32(b[8:], 3); return b }), ErrCorruptBatch},
+		{"bad magic in a cut tail", append(bytes.Clone(good), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 0, 7), ErrCorruptBatch},
 		{"negative size", mut(func(b []byte) []byte { binary.BigEndian.PutUint32(b[8:], 0xffffffff); return b }), ErrCorruptBatch},
 		{"trailing byte inside", func() []byte {
 			b := msgSet(1, legacyMsg{ts: 1, value: []byte("v")})
