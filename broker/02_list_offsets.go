@@ -1,6 +1,11 @@
 package broker
 
 import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/gokafka/gokafka/logstore"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -93,17 +98,11 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) kmsg.Response {
 					if off, ts, ok := p.Log().OffsetForTime(rp.Timestamp); ok && off < hw {
 						op.Offset, op.Timestamp = off, ts
 						op.LeaderEpoch = p.Log().EpochAt(off)
-					} else if r.Version == 0 {
-						// No record at or after the time: Kafka answers -1
-						// (v1+); older clients expect the end offset.
-						op.Offset = hw
 					}
 				}
 				if r.Version == 0 && op.ErrorCode == 0 {
-					op.OldStyleOffsets = []int64{op.Offset}
-					if op.Offset < 0 {
-						op.OldStyleOffsets = nil
-					}
+					op.OldStyleOffsets = legacyOffsets(p.Log().SegmentTimes(), p.Log().EndOffset(), hw,
+						rp.Timestamp, rp.MaxNumOffsets, r.ReplicaID < 0, time.Now().UnixMilli())
 				}
 			}
 			ot.Partitions = append(ot.Partitions, op)
@@ -111,4 +110,53 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) kmsg.Response {
 		resp.Topics = append(resp.Topics, ot)
 	}
 	return resp
+}
+
+// legacyOffsets answers ListOffsets v0 as Kafka 3.x did: from the segments'
+// base offsets and the times their files were last written, plus the log
+// end offset (now) when the newest segment holds data. Latest starts from
+// the end, earliest from the first segment, a time from the newest segment
+// (or end) written at or before it; up to maxN offsets from there back,
+// newest first. A consumer (a negative replica id) is never told of an
+// offset past the high watermark: the high watermark stands in for those.
+func legacyOffsets(segs []logstore.SegmentTime, leo, hw, ts int64, maxN int32, consumer bool, nowMs int64) []int64 {
+	type point struct{ off, ms int64 }
+	points := make([]point, 0, len(segs)+1)
+	for _, s := range segs {
+		points = append(points, point{s.Base, s.ModifiedMs})
+	}
+	if len(segs) == 0 || segs[len(segs)-1].Size > 0 {
+		points = append(points, point{leo, nowMs})
+	}
+	start := -1
+	switch ts {
+	case listLatest:
+		start = len(points) - 1
+	case listEarliest:
+		start = 0
+	default:
+		for i := len(points) - 1; i >= 0; i-- {
+			if points[i].ms <= ts {
+				start = i
+				break
+			}
+		}
+	}
+	n := min(int(maxN), start+1)
+	if n <= 0 {
+		return []int64{}
+	}
+	out := make([]int64, 0, n+1)
+	for j := range n {
+		out = append(out, points[start-j].off)
+	}
+	slices.SortFunc(out, func(a, b int64) int { return cmp.Compare(b, a) })
+	if consumer && out[0] > hw {
+		i := 0
+		for i < len(out) && out[i] > hw {
+			i++
+		}
+		out = append([]int64{hw}, out[i:]...)
+	}
+	return out
 }

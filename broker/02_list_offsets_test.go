@@ -1,9 +1,11 @@
 package broker
 
 import (
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/logstore"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -208,5 +210,68 @@ func TestListOffsetsVersionsAndEpochs(t *testing.T) {
 		if tc.checkMore && (p.Offset != tc.offset || p.LeaderEpoch != tc.epoch) {
 			t.Errorf("%s: offset %d epoch %d, want %d in epoch %d", tc.name, p.Offset, p.LeaderEpoch, tc.offset, tc.epoch)
 		}
+	}
+}
+
+// ListOffsets v0 answers as Kafka 3.x's legacy path: segment base offsets
+// and file times, up to max_num_offsets of them, newest first.
+func TestLegacyOffsets(t *testing.T) {
+	segs := []logstore.SegmentTime{{Base: 0, Size: 100, ModifiedMs: 1000}, {Base: 5, Size: 100, ModifiedMs: 2000}, {Base: 9, Size: 40, ModifiedMs: 3000}}
+	const now = 5000
+	for _, tc := range []struct {
+		name     string
+		segs     []logstore.SegmentTime
+		leo, hw  int64
+		ts       int64
+		max      int32
+		consumer bool
+		want     []int64
+	}{
+		{"latest, one", segs, 12, 12, -1, 1, true, []int64{12}},
+		{"latest, three", segs, 12, 12, -1, 3, true, []int64{12, 9, 5}},
+		{"latest, all", segs, 12, 12, -1, 100, true, []int64{12, 9, 5, 0}},
+		{"latest, none", segs, 12, 12, -1, 0, true, []int64{}},
+		{"earliest, any number", segs, 12, 12, -2, 5, true, []int64{0}},
+		{"by time: newest written at or before it", segs, 12, 12, 2500, 2, true, []int64{5, 0}},
+		{"by time: before every segment", segs, 12, 12, 500, 3, true, []int64{}},
+		{"by time: now", segs, 12, 12, now, 1, true, []int64{12}},
+		{"consumer: past the high watermark", segs, 12, 10, -1, 3, true, []int64{10, 9, 5}},
+		{"replica: the log end", segs, 12, 10, -1, 3, false, []int64{12, 9, 5}},
+		{"empty active segment", []logstore.SegmentTime{{Base: 0, Size: 100, ModifiedMs: 1000}, {Base: 9, Size: 0, ModifiedMs: 3000}}, 9, 9, -1, 5, true, []int64{9, 0}},
+		{"no segments", nil, 7, 7, -1, 2, true, []int64{7}},
+	} {
+		if got := legacyOffsets(tc.segs, tc.leo, tc.hw, tc.ts, tc.max, tc.consumer, now); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+
+	// Through a broker: several segments.
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "lo0", 1, map[string]string{"internal.segment.bytes": "1024"})
+	for range 10 {
+		produceRaw(t, cl, "lo0", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, []testRecord{{value: make([]byte, 400)}}))
+	}
+	bases := b.node.Partition("lo0", 0).Log().SegmentTimes()
+	if len(bases) < 3 {
+		t.Fatalf("%d segments, want several", len(bases))
+	}
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version, req.ReplicaID = 0, -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = "lo0"
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Timestamp, rp.MaxNumOffsets = -1, 3
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	got := rawRequest(t, b, req).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+	n := len(bases)
+	want := []int64{10, bases[n-1].Base, bases[n-2].Base}
+	if bases[n-1].Size == 0 {
+		want = []int64{bases[n-1].Base, bases[n-2].Base, bases[n-3].Base}
+	}
+	if got.ErrorCode != 0 || !slices.Equal(got.OldStyleOffsets, want) {
+		t.Errorf("v0 latest, 3: %v %v, want %v", kerr.ErrorForCode(got.ErrorCode), got.OldStyleOffsets, want)
 	}
 }

@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"fmt"
+	"os"
 	"sort"
 )
 
@@ -226,4 +227,27 @@ func (l *Log) EpochEndOffset(epoch int32) (int32, int64) {
 		return l.epochs[i].epoch, l.epochs[i+1].start
 	}
 	return l.epochs[i].epoch, l.leo
+}
+
+// SegmentTime is a segment's base offset (at least the log start offset),
+// its size, and when its .log file was last written (Unix ms, its mtime).
+type SegmentTime struct {
+	Base, Size, ModifiedMs int64
+}
+
+// SegmentTimes lists the log's segments, oldest first, for ListOffsets v0,
+// whose answers Kafka takes from segment base offsets and file times. A
+// file that cannot be read for its time gets 0.
+func (l *Log) SegmentTimes() []SegmentTime {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([]SegmentTime, 0, len(l.segs))
+	for _, s := range l.segs {
+		st := SegmentTime{Base: max(s.base, l.lso), Size: s.logSize}
+		if fi, err := os.Stat(s.path(extLog)); err == nil {
+			st.ModifiedMs = fi.ModTime().UnixMilli()
+		}
+		out = append(out, st)
+	}
+	return out
 }
