@@ -124,7 +124,11 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 	for i := range waits {
 		w := &waits[i]
 		w.start = time.Now()
-		w.result = w.part.AppendAnnounced(w.batch, w.hdr)
+		if w.appendT != -1 {
+			w.result = w.part.AppendStamped(w.batch, w.hdr)
+		} else {
+			w.result = w.part.AppendAnnounced(w.batch, w.hdr)
+		}
 		w.batch = nil
 	}
 	// The batches alias the request's frame until raft is done with them,
@@ -182,15 +186,19 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 			}
 			b.metrics.commitLat.Observe(time.Since(w.start).Seconds())
 			w.rp.BaseOffset = base
-			w.rp.LogAppendTime = w.appendT
-			if ts, dup := w.result.Duplicate(); dup && w.appendT != -1 && ts > 0 {
+			w.rp.LogAppendTime = w.result.AppendTime()
+			if ts, dup := w.result.Duplicate(); dup && w.appendT != -1 {
 				// A retry is answered with the stored batch's append
 				// time, as Kafka does, not the retry's: the one its
-				// records carry. (Kafka answers a duplicate's max
-				// timestamp on a CreateTime topic too, where the
-				// response otherwise has none; here such a topic's
-				// answer stays -1.)
-				w.rp.LogAppendTime = ts
+				// records carry (the retry's own when a state saved
+				// before times were kept does not know it). (Kafka
+				// answers a duplicate's max timestamp on a CreateTime
+				// topic too, where the response otherwise has none;
+				// here such a topic's answer stays -1.)
+				w.rp.LogAppendTime = w.appendT
+				if ts > 0 {
+					w.rp.LogAppendTime = ts
+				}
 			}
 			w.rp.LogStartOffset = w.part.LogStartOffset()
 		}
@@ -390,6 +398,9 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		return nil, h, -1, err
 	}
 	if logAppend {
+		// Stamped here for the checks and conversions below, and again
+		// when appended, under the partition's append lock, so that
+		// append times follow the log's order (Partition.AppendStamped).
 		appendTime = time.Now().UnixMilli()
 		logstore.SetMaxTimestampLogAppend(batch, appendTime)
 		h, _ = logstore.ParseBatchHeader(batch)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -359,6 +360,57 @@ func TestBrokerTimestampBounds(t *testing.T) {
 		}
 		if rp.ErrorCode != want {
 			t.Errorf("%s (broker %d): timestamp now%+d ms: %v, want %v", tc.topic, map[*kgo.Client]int{cl: 1, cl2: 2, cl3: 3}[tc.cl], tc.ts-now, kerr.ErrorForCode(rp.ErrorCode), tc.want)
+		}
+	}
+}
+
+// On a LogAppendTime topic the append times follow the log: stamped under
+// the partition's append lock, they never go back from one batch to the
+// next, however many connections produce at once; each answer carries its
+// batch's stored time.
+func TestLogAppendTimeFollowsTheLog(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	setup := newClient(t, b)
+	createTopic(t, setup, "lat", 1, map[string]string{"message.timestamp.type": "LogAppendTime"})
+	const producers, each = 8, 250
+	answered := make([]map[int64]int64, producers) // offset -> answered time
+	var wg sync.WaitGroup
+	for p := range producers {
+		answered[p] = map[int64]int64{}
+		cl := newClient(t, b) // a connection of its own
+		wg.Go(func() {
+			for range each {
+				rp := produceRaw(t, cl, "lat", 0, -1, encodeBatch(1, -1, -1, -1, values(1, "x")))
+				if rp.ErrorCode != 0 {
+					t.Errorf("produce: %v", kerr.ErrorForCode(rp.ErrorCode))
+					return
+				}
+				answered[p][rp.BaseOffset] = rp.LogAppendTime
+			}
+		})
+	}
+	wg.Wait()
+	part := b.node.Partition("lat", 0)
+	stored, err := part.Log().Read(0, 64<<20, part.HighWatermark())
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches, err := logstore.SplitBatches(stored)
+	if err != nil || len(batches) != producers*each {
+		t.Fatalf("%d batches (%v), want %d", len(batches), err, producers*each)
+	}
+	last := int64(0)
+	for _, raw := range batches {
+		h, _ := logstore.ParseBatchHeader(raw)
+		if h.MaxTimestamp < last {
+			t.Fatalf("offset %d: append time %d after %d", h.BaseOffset, h.MaxTimestamp, last)
+		}
+		last = h.MaxTimestamp
+		for p := range producers {
+			if ts, ok := answered[p][h.BaseOffset]; ok && ts != h.MaxTimestamp {
+				t.Fatalf("offset %d answered append time %d, stored %d", h.BaseOffset, ts, h.MaxTimestamp)
+			}
 		}
 	}
 }

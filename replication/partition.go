@@ -84,6 +84,9 @@ type Partition struct {
 	ready    bool        // leader and caught up with its log: accepts appends
 	epoch    int32       // raft term at which it became ready (Kafka leader epoch)
 	pending  producerMap // the applied producers plus the leader's in-flight batches
+	// lastStamp is the last LogAppendTime stamped (Unix ms): stamps never
+	// go back while the process runs, whatever the clock does.
+	lastStamp int64
 
 	mu         sync.Mutex
 	nextOffset int64       // applied: offset after the last applied batch
@@ -146,7 +149,14 @@ type AppendResult struct {
 	// stored (0 if a state saved before it was kept does not know it).
 	dupTs int64
 	dup   bool
+	// stamp is the LogAppendTime the batch was stamped with (AppendStamped),
+	// or -1.
+	stamp int64
 }
+
+// AppendTime is the LogAppendTime AppendStamped gave the batch, -1 if it
+// gave none (a duplicate keeps the stored batch's: Duplicate).
+func (r AppendResult) AppendTime() int64 { return r.stamp }
 
 // Duplicate reports whether the batch was a retry of one already taken,
 // and that batch's max timestamp as stored (its append time, on a topic
@@ -506,6 +516,19 @@ func (p *Partition) retract() {
 
 // AppendAnnounced is Append for a batch already announced.
 func (p *Partition) AppendAnnounced(batch []byte, h logstore.BatchHeader) AppendResult {
+	return p.appendAnnounced(batch, h, false)
+}
+
+// AppendStamped is AppendAnnounced for a batch of a LogAppendTime topic: it
+// stamps the batch with the append time (logstore.SetMaxTimestampLogAppend)
+// under the append lock, as Kafka stamps under its log's lock, so that
+// append times never go back along the log. A retried duplicate is not
+// stamped: it is answered with the stored batch's time.
+func (p *Partition) AppendStamped(batch []byte, h logstore.BatchHeader) AppendResult {
+	return p.appendAnnounced(batch, h, true)
+}
+
+func (p *Partition) appendAnnounced(batch []byte, h logstore.BatchHeader, stamp bool) AppendResult {
 	p.appendMu.Lock()
 	if !p.ready {
 		p.appendMu.Unlock()
@@ -528,11 +551,20 @@ func (p *Partition) AppendAnnounced(batch []byte, h logstore.BatchHeader) Append
 			p.appendMu.Unlock()
 			p.retract()
 			if d.pending == nil {
-				return AppendResult{base: d.BaseOffset, dup: true, dupTs: d.MaxTimestamp}
+				return AppendResult{base: d.BaseOffset, dup: true, dupTs: d.MaxTimestamp, stamp: -1}
 			}
-			return AppendResult{call: d.pending, dup: true, dupTs: d.MaxTimestamp}
+			return AppendResult{call: d.pending, dup: true, dupTs: d.MaxTimestamp, stamp: -1}
 		}
-		meta = batchMeta{FirstSeq: h.BaseSequence, LastSeq: last, BaseOffset: -1, MaxTimestamp: h.MaxTimestamp}
+	}
+	stamped := int64(-1)
+	if stamp {
+		stamped = max(time.Now().UnixMilli(), p.lastStamp)
+		p.lastStamp = stamped
+		logstore.SetMaxTimestampLogAppend(batch, stamped)
+		h.BaseTimestamp, h.MaxTimestamp = stamped, stamped
+	}
+	if idempotent {
+		meta = batchMeta{FirstSeq: h.BaseSequence, LastSeq: lastSeqOf(h.BaseSequence, h.LastOffsetDelta), BaseOffset: -1, MaxTimestamp: h.MaxTimestamp}
 	}
 	call := newAppendCall()
 	key := unsafe.SliceData(batch)
@@ -585,7 +617,7 @@ func (p *Partition) AppendAnnounced(batch []byte, h logstore.BatchHeader) Append
 		// will never be stored: rebuild it from the applied state.
 		p.resync()
 	}()
-	return AppendResult{call: call, own: call}
+	return AppendResult{call: call, own: call, stamp: stamped}
 }
 
 // expireProducers forgets the producers idle since before cutoff (Unix
@@ -683,7 +715,7 @@ func (p *Partition) raiseHW(hw int64) {
 	p.waitMu.Unlock()
 }
 
-func failed(err error) AppendResult { return AppendResult{base: -1, err: err} }
+func failed(err error) AppendResult { return AppendResult{base: -1, err: err, stamp: -1} }
 
 // raftErr maps a raft failure to what a Kafka client should do about it.
 func raftErr(err error) error {
