@@ -107,39 +107,114 @@ type Config struct {
 
 // kafkaOnlyKeys are Kafka broker settings a Kafka server.properties often
 // carries that mean nothing to gokafkad, so such a file loads with a warning
-// instead of failing. Security settings (ssl.*, sasl.*) are not among them:
-// a file asking for them must fail rather than serve in the clear.
+// instead of failing: Kafka 3.x's and 4.x's broker keys for its threads,
+// purgatories, controlled shutdown, replica fetchers, KRaft internals,
+// ZooKeeper, quotas, the log cleaner (compaction is not performed yet),
+// tiered storage, metrics reporters and the like, and every key under the
+// prefixes in kafkaOnlyPrefixes. A typo still fails the start. Security
+// settings (ssl.*, sasl.*) are not among them: a file asking for them must
+// fail rather than serve in the clear. Nor are keys whose value asks for
+// something gokafkad cannot do (kafkaOnlyUnless).
 var kafkaOnlyKeys = func() map[string]bool {
 	m := map[string]bool{}
 	for _, k := range strings.Fields(`
 		process.roles controller.quorum.voters controller.quorum.bootstrap.servers
 		controller.listener.names inter.broker.listener.name listener.security.protocol.map
 		num.network.threads num.io.threads num.replica.fetchers num.recovery.threads.per.data.dir
-		background.threads queued.max.requests socket.send.buffer.bytes socket.receive.buffer.bytes
+		background.threads queued.max.requests queued.max.request.bytes socket.send.buffer.bytes
+		socket.receive.buffer.bytes socket.listen.backlog.size socket.connection.setup.timeout.ms
+		socket.connection.setup.timeout.max.ms max.connection.creation.rate request.timeout.ms
 		transaction.state.log.replication.factor transaction.state.log.min.isr
 		transaction.state.log.num.partitions share.coordinator.state.topic.replication.factor
-		share.coordinator.state.topic.min.isr zookeeper.connect zookeeper.connection.timeout.ms
+		share.coordinator.state.topic.min.isr
 		log.cleaner.enable log.cleaner.threads log.flush.scheduler.interval.ms
-		log.flush.offset.checkpoint.interval.ms log.flush.interval.messages metadata.log.dir
+		log.flush.offset.checkpoint.interval.ms log.flush.start.offset.checkpoint.interval.ms
+		log.flush.interval.messages metadata.log.dir log.segment.delete.delay.ms
+		log.roll.jitter.ms log.roll.jitter.hours log.dir.failure.timeout.ms
+		log.message.downconversion.enable log.local.retention.ms log.local.retention.bytes
 		inter.broker.protocol.version log.message.format.version auto.leader.rebalance.enable
-		unclean.leader.election.enable replica.lag.time.max.ms log.preallocate
-		group.coordinator.rebalance.protocols group.consumer.heartbeat.interval.ms
+		unclean.leader.election.enable unclean.leader.election.interval.ms replica.lag.time.max.ms
+		log.preallocate
+		group.coordinator.rebalance.protocols group.coordinator.new.enable group.coordinator.threads
+		group.coordinator.append.linger.ms group.consumer.heartbeat.interval.ms
 		group.consumer.session.timeout.ms group.consumer.assignors group.consumer.max.size
 		group.share.enable unstable.api.versions.enable unstable.feature.versions.enable
 		metric.reporters metrics.num.samples metrics.sample.window.ms metrics.recording.level
+		kafka.metrics.reporters kafka.metrics.polling.interval.secs auto.include.jmx.reporter
 		replica.fetch.max.bytes replica.fetch.min.bytes replica.fetch.wait.max.ms
+		replica.fetch.response.max.bytes replica.fetch.backoff.ms replica.selector.class
 		replica.socket.timeout.ms replica.socket.receive.buffer.bytes
 		replica.high.watermark.checkpoint.interval.ms num.replica.alter.log.dirs.threads
-		controller.quorum.election.timeout.ms controller.quorum.fetch.timeout.ms
-		controller.quorum.election.backoff.max.ms controller.quorum.request.timeout.ms
+		fetch.purgatory.purge.interval.requests producer.purgatory.purge.interval.requests
+		delete.records.purgatory.purge.interval.requests max.incremental.fetch.session.cache.slots
+		controlled.shutdown.enable controlled.shutdown.max.retries controlled.shutdown.retry.backoff.ms
+		controller.socket.timeout.ms controller.quota.window.num controller.quota.window.size.seconds
 		leader.imbalance.check.interval.seconds leader.imbalance.per.broker.percentage
 		log.cleaner.dedupe.buffer.size log.cleaner.io.max.bytes.per.second log.cleaner.backoff.ms
-		log.cleaner.io.buffer.size offsets.load.buffer.size transaction.max.timeout.ms
-		transactional.id.expiration.ms transaction.state.log.segment.bytes`) {
+		log.cleaner.io.buffer.size log.cleaner.io.buffer.load.factor log.cleaner.min.cleanable.ratio
+		log.cleaner.delete.retention.ms log.cleaner.min.compaction.lag.ms
+		log.cleaner.max.compaction.lag.ms offsets.load.buffer.size offsets.commit.timeout.ms
+		offsets.commit.required.acks offsets.topic.segment.bytes offsets.topic.compression.codec
+		transaction.max.timeout.ms transactional.id.expiration.ms transaction.state.log.segment.bytes
+		transaction.state.log.load.buffer.size transaction.abort.timed.out.transaction.cleanup.interval.ms
+		transaction.remove.expired.transaction.cleanup.interval.ms
+		transaction.partition.verification.enable producer.id.expiration.check.interval.ms
+		quota.window.num quota.window.size.seconds replication.quota.window.num
+		replication.quota.window.size.seconds alter.log.dirs.replication.quota.window.num
+		alter.log.dirs.replication.quota.window.size.seconds
+		reserved.broker.max.id broker.id.generation.enable broker.heartbeat.interval.ms
+		broker.session.timeout.ms initial.broker.registration.timeout.ms early.start.listeners
+		server.max.startup.time.ms metadata.max.idle.interval.ms telemetry.max.bytes`) {
 		m[k] = true
 	}
 	return m
 }()
+
+// kafkaOnlyPrefixes name families of Kafka keys that mean nothing here as a
+// whole: KRaft's controller quorum and metadata log, ZooKeeper (not used),
+// tiered storage's settings (but see kafkaOnlyUnless), the share groups and
+// Confluent Platform's own keys.
+var kafkaOnlyPrefixes = []string{
+	"controller.quorum.", "metadata.log.", "metadata.max.", "zookeeper.", "remote.log.",
+	"group.share.", "share.", "confluent.",
+}
+
+// kafkaOnlyUnless are Kafka keys loaded with a warning while they ask for
+// nothing (their default), and refused otherwise: a pluggable policy,
+// quota callback or config provider class, tiered storage, an authorizer,
+// all things gokafkad cannot do and must not pretend to.
+var kafkaOnlyUnless = map[string]func(v string) bool{
+	"create.topic.policy.class.name":   isEmpty,
+	"alter.config.policy.class.name":   isEmpty,
+	"client.quota.callback.class":      isEmpty,
+	"config.providers":                 isEmpty,
+	"authorizer.class.name":            isEmpty,
+	"remote.log.storage.system.enable": func(v string) bool { return strings.EqualFold(v, "false") },
+	"security.inter.broker.protocol":   func(v string) bool { return strings.EqualFold(v, "PLAINTEXT") },
+}
+
+func isEmpty(v string) bool { return v == "" }
+
+// kafkaOnly reports whether a properties file's key=value is a Kafka
+// setting loaded with a warning (see kafkaOnlyKeys), and for a key of
+// kafkaOnlyUnless set to something gokafkad cannot do, why not.
+func kafkaOnly(key, value string) (bool, error) {
+	if ok, has := kafkaOnlyUnless[key]; has {
+		if ok(value) {
+			return true, nil
+		}
+		return false, fmt.Errorf("%s=%s asks for something gokafkad does not do", key, value)
+	}
+	if kafkaOnlyKeys[key] {
+		return true, nil
+	}
+	for _, p := range kafkaOnlyPrefixes {
+		if strings.HasPrefix(key, p) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
 
 // DefaultConfig returns the defaults: a single node on 127.0.0.1:9092.
 func DefaultConfig() Config {
@@ -506,11 +581,16 @@ func (c *Config) LoadProperties(r io.Reader) error {
 		return err
 	}
 	for _, p := range props {
-		if kafkaOnlyKeys[p.key] {
+		value := strings.TrimSpace(p.value)
+		ignore, err := kafkaOnly(p.key, value)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", p.line, err)
+		}
+		if ignore {
 			c.Ignored = append(c.Ignored, p.key)
 			continue
 		}
-		if err := c.Set(p.key, strings.TrimSpace(p.value)); err != nil {
+		if err := c.Set(p.key, value); err != nil {
 			return fmt.Errorf("line %d: %w", p.line, err)
 		}
 	}

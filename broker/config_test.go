@@ -360,3 +360,58 @@ func TestBrokerMaxConnsPerIP(t *testing.T) {
 		t.Fatalf("first connection after the second was refused: %v", err)
 	}
 }
+
+// No key gokafkad reads is skipped as a Kafka-only one: a file's setting
+// would be dropped with a warning that it means nothing.
+func TestKafkaOnlyKeysAreNotOptions(t *testing.T) {
+	for _, o := range Options() {
+		if ignore, err := kafkaOnly(o.Key, ""); ignore || err != nil {
+			t.Errorf("%s is an option and a Kafka-only key (%v)", o.Key, err)
+		}
+	}
+}
+
+// A Kafka 3.x production server.properties, beyond the sample's keys:
+// Kafka's settings for what gokafkad does not have load with a warning; a
+// setting asking for something it cannot do (a policy class, tiered
+// storage, an authorizer) still stops the start.
+func TestConfigKafkaOnlyKeys(t *testing.T) {
+	c := DefaultConfig()
+	props := `
+log.segment.delete.delay.ms=60000
+controlled.shutdown.enable=true
+offsets.commit.timeout.ms=5000
+quota.window.num=11
+request.timeout.ms=30000
+socket.listen.backlog.size=50
+zookeeper.session.timeout.ms=18000
+log.cleaner.min.cleanable.ratio=0.5
+max.incremental.fetch.session.cache.slots=1000
+create.topic.policy.class.name=
+authorizer.class.name=
+security.inter.broker.protocol=PLAINTEXT
+remote.log.storage.system.enable=false
+remote.log.manager.thread.pool.size=10
+confluent.support.metrics.enable=false
+metadata.log.segment.bytes=1073741824
+`
+	if err := c.LoadProperties(strings.NewReader(props)); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Ignored) != 16 {
+		t.Errorf("ignored %d keys: %v", len(c.Ignored), c.Ignored)
+	}
+	for _, bad := range []string{
+		"create.topic.policy.class.name=com.example.Policy",
+		"authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+		"remote.log.storage.system.enable=true",
+		"security.inter.broker.protocol=SSL",
+		"config.providers=file",
+		"log.retention.hourz=1",
+	} {
+		c := DefaultConfig()
+		if err := c.LoadProperties(strings.NewReader(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
