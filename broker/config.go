@@ -787,7 +787,7 @@ func (c *Config) Validate() error {
 	if _, err := parseConnOverrides(c.MaxConnsPerIPOverrides, nil); err != nil {
 		return fmt.Errorf("max.connections.per.ip.overrides: %v", err)
 	}
-	if err := checkList("delete", "compact")(c.LogCleanupPolicy); err != nil {
+	if err := checkCleanupPolicy(c.LogCleanupPolicy); err != nil {
 		return fmt.Errorf("log.cleanup.policy: %v", err)
 	}
 	// The compression defaults take what their topic keys take.

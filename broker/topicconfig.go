@@ -70,6 +70,16 @@ func checkEnum(vals ...string) func(string) error {
 
 // checkList accepts a comma-separated list of vals (spaces around an
 // element are dropped, as Kafka parses a LIST), as Kafka's ValidList.
+// checkCleanupPolicy is cleanup.policy's check: delete, compact, both, or,
+// as Kafka 4.2 allows (KAFKA-19112), none at all: a topic that keeps every
+// record, its start moved only by DeleteRecords.
+func checkCleanupPolicy(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	return checkList("delete", "compact")(v)
+}
+
 func checkList(vals ...string) func(string) error {
 	return func(v string) error {
 		for _, e := range strings.Split(v, ",") {
@@ -168,7 +178,7 @@ func brokerDef(key string) func(*Config) string {
 // reported; the ones marked in docs/architecture.md as stored-only (such as
 // compaction) are kept for tools but not acted on yet.
 var topicConfigs = []topicConfigDef{
-	{name: "cleanup.policy", brokerKey: "log.cleanup.policy", typ: kmsg.ConfigTypeList, check: checkList("delete", "compact"), doc: "delete or compact (compaction is stored, not yet performed)"},
+	{name: "cleanup.policy", brokerKey: "log.cleanup.policy", typ: kmsg.ConfigTypeList, check: checkCleanupPolicy, doc: "delete, compact, both, or neither (empty: every record is kept); compaction is stored, not yet performed"},
 	{name: "compression.gzip.level", typ: kmsg.ConfigTypeInt, brokerKey: "compression.gzip.level", check: checkIntIn(1, 9, -1), doc: "the gzip level of batches recompressed into gzip (compression.type=gzip); -1: gzip's default, 6"},
 	{name: "compression.lz4.level", typ: kmsg.ConfigTypeInt, brokerKey: "compression.lz4.level", check: checkIntIn(1, 17), doc: "the lz4 level of batches recompressed into lz4: 9 is lz4's fast compressor, as in Kafka, others its high-compression levels (above 9 compresses as 9)"},
 	{name: "compression.type", typ: kmsg.ConfigTypeString, brokerKey: "compression.type", check: checkEnum("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), doc: "the codec a batch is stored in: producer keeps the producer's, a codec's name recompresses the others into it"},

@@ -126,6 +126,7 @@ func TestConfigEnumsExact(t *testing.T) {
 		{"message.timestamp.type", "LogAppendTime"},
 		{"compression.type", "gzip"},
 		{"cleanup.policy", "compact, delete"},
+		{"cleanup.policy", ""},
 	} {
 		if code := create(fmt.Sprintf("enum-ok-%d", i), c.k, c.v); code != 0 {
 			t.Errorf("topic %s=%s: %v", c.k, c.v, kerr.ErrorForCode(code))
@@ -133,6 +134,31 @@ func TestConfigEnumsExact(t *testing.T) {
 	}
 	if ms, _ := b.retention(b.node.Controller().State(), b.node.Controller().State().Topics["enum-ok-2"]); ms == -1 {
 		t.Errorf("cleanup.policy=\"compact, delete\": no time retention")
+	}
+	// An empty cleanup.policy (Kafka 4.2, KAFKA-19112): nothing is
+	// deleted by time or size, as a topic that only compacts here.
+	if ms, bytes := b.retention(b.node.Controller().State(), b.node.Controller().State().Topics["enum-ok-3"]); ms != -1 || bytes != -1 {
+		t.Errorf("cleanup.policy=\"\": retention %d ms, %d bytes, want none", ms, bytes)
+	}
+	// Taking the last value away leaves it empty.
+	sub := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "enum-ok-1"
+	for _, op := range []struct {
+		op kmsg.IncrementalAlterConfigOp
+		v  string
+	}{{kmsg.IncrementalAlterConfigOpSet, "delete"}, {kmsg.IncrementalAlterConfigOpSubtract, "delete"}} {
+		rr.Configs = rr.Configs[:0]
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Op, c.Value = "cleanup.policy", op.op, kmsg.StringPtr(op.v)
+		rr.Configs = append(rr.Configs, c)
+		sub.Resources = []kmsg.IncrementalAlterConfigsRequestResource{rr}
+		if code := request[*kmsg.IncrementalAlterConfigsResponse](t, cl, sub).Resources[0].ErrorCode; code != 0 {
+			t.Fatalf("cleanup.policy %v %s: %v", op.op, op.v, kerr.ErrorForCode(code))
+		}
+	}
+	if v, ok := b.node.Controller().State().Topics["enum-ok-1"].Configs["cleanup.policy"]; !ok || v != "" {
+		t.Errorf("after subtracting delete, cleanup.policy %q (set %v), want empty", v, ok)
 	}
 	for _, c := range []struct{ k, v string }{
 		{"log.message.timestamp.type", "logappendtime"},
