@@ -169,13 +169,27 @@ func TestProducerStateExpires(t *testing.T) {
 	}
 	produce(3)
 	b.node.EnforceRetention(time.Now())
-	if got := producers(); len(got) != 1 || got[0].LastSequence != 2 {
+	got := producers()
+	if len(got) != 1 || got[0].LastSequence != 2 {
 		t.Fatalf("after a check within the expiration: %+v", got)
 	}
+	pid, epoch := got[0].ProducerID, int16(got[0].ProducerEpoch)
 	b.node.EnforceRetention(time.Now().Add(25 * time.Hour)) // a day of Kafka's default later
 	if got := producers(); len(got) != 0 {
 		t.Fatalf("after the expiration: %+v, want none", got)
 	}
+	// The leader checks sequences against what it has not forgotten
+	// either: the forgotten producer is taken at any sequence, as by a
+	// restarted broker, and a repeat of its last batch is a new batch.
+	raw := newClient(t, b)
+	if rp := produceRaw(t, raw, "px", 0, -1, encodeBatch(time.Now().UnixMilli(), pid, epoch, 2, values(1, "again"))); rp.ErrorCode != 0 || rp.BaseOffset != 3 {
+		t.Fatalf("its last sequence again, forgotten: %v at %d, want stored at 3", kerr.ErrorForCode(rp.ErrorCode), rp.BaseOffset)
+	}
+	b.node.EnforceRetention(time.Now().Add(50 * time.Hour))
+	if rp := produceRaw(t, raw, "px", 0, -1, encodeBatch(time.Now().UnixMilli(), pid, epoch, 50, values(1, "gap"))); rp.ErrorCode != 0 {
+		t.Fatalf("a gap after being forgotten: %v, want accepted", kerr.ErrorForCode(rp.ErrorCode))
+	}
+	b.node.EnforceRetention(time.Now().Add(75 * time.Hour))
 	produce(2)
 	if got := producers(); len(got) != 1 || got[0].LastSequence != 4 {
 		t.Fatalf("a forgotten producer writing again: %+v, want its sequence to go on to 4", got)

@@ -25,6 +25,22 @@ type batchMeta struct {
 	pending *appendCall `json:"-"`
 }
 
+// inFlight reports whether the batch is still on its way through raft on
+// the leader: not yet acknowledged or failed. The leader's view keeps a
+// batch's call after it settles, so only an unsettled one holds its
+// producer from expiring there.
+func (b batchMeta) inFlight() bool {
+	if b.pending == nil {
+		return false
+	}
+	select {
+	case <-b.pending.done:
+		return false
+	default:
+		return true
+	}
+}
+
 // producerState is what a partition remembers of one producer id.
 type producerState struct {
 	Epoch   int16       `json:"epoch"`
@@ -110,7 +126,7 @@ func (m producerMap) record(id int64, epoch int16, b batchMeta) {
 func (m producerMap) expire(cutoff int64) int {
 	n := 0
 	for id, p := range m {
-		if k := len(p.Batches); k > 0 && (p.Batches[k-1].pending != nil || p.Batches[k-1].MaxTimestamp >= cutoff) {
+		if k := len(p.Batches); k > 0 && (p.Batches[k-1].inFlight() || p.Batches[k-1].MaxTimestamp >= cutoff) {
 			continue
 		}
 		delete(m, id)
