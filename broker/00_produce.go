@@ -187,17 +187,17 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 			b.metrics.commitLat.Observe(time.Since(w.start).Seconds())
 			w.rp.BaseOffset = base
 			w.rp.LogAppendTime = w.result.AppendTime()
-			if ts, dup := w.result.Duplicate(); dup && w.appendT != -1 {
-				// A retry is answered with the stored batch's append
-				// time, as Kafka does, not the retry's: the one its
-				// records carry (the retry's own when a state saved
-				// before times were kept does not know it). (Kafka
-				// answers a duplicate's max timestamp on a CreateTime
-				// topic too, where the response otherwise has none;
-				// here such a topic's answer stays -1.)
-				w.rp.LogAppendTime = w.appendT
-				if ts > 0 {
+			if ts, dup := w.result.Duplicate(); dup {
+				// As Kafka: a retry is answered with the stored batch's
+				// max timestamp, on any topic (on a LogAppendTime one,
+				// the append time its records carry, not the retry's).
+				// A state saved before times were kept does not know
+				// it: then a LogAppendTime topic answers the retry's.
+				switch {
+				case ts > 0:
 					w.rp.LogAppendTime = ts
+				case w.appendT != -1:
+					w.rp.LogAppendTime = w.appendT
 				}
 			}
 			w.rp.LogStartOffset = w.part.LogStartOffset()

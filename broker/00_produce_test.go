@@ -238,6 +238,18 @@ func TestDuplicateKeepsAppendTime(t *testing.T) {
 	defer b.Close()
 	cl = newClient(t, b)
 	check("after a restart")
+
+	// On a CreateTime topic too, as Kafka: the stored batch's max
+	// timestamp, where a first answer carries none.
+	createTopic(t, cl, "ct", 1, nil)
+	ts := time.Now().Add(-time.Minute).UnixMilli()
+	ctBatch := func() []byte { return encodeBatch(ts, 10, 0, 0, values(2, "d")) }
+	if first := produceRaw(t, cl, "ct", 0, -1, ctBatch()); first.ErrorCode != 0 || first.LogAppendTime != -1 {
+		t.Fatalf("first on CreateTime: %v, append time %d, want -1", kerr.ErrorForCode(first.ErrorCode), first.LogAppendTime)
+	}
+	if dup := produceRaw(t, cl, "ct", 0, -1, ctBatch()); dup.ErrorCode != 0 || dup.LogAppendTime != ts {
+		t.Fatalf("duplicate on CreateTime: %v, append time %d, want the batch's max timestamp %d", kerr.ErrorForCode(dup.ErrorCode), dup.LogAppendTime, ts)
+	}
 }
 
 // TestAckedRecordsAreVisible: a partition with one voter acknowledges a
