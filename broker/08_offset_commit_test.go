@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -173,4 +174,75 @@ func groupOffsets(t testing.TB, cl *kgo.Client, group string) map[string]int64 {
 		}
 	}
 	return out
+}
+
+// A coordinator shard's log is replayed a chunk at a time, not read whole
+// (it is not compacted, so it holds every commit ever made), and the
+// offsets after a restart are the last ones committed.
+func TestOffsetsLoadInChunks(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	cl := newClient(t, b)
+	createTopic(t, cl, "lc", 4, nil)
+	meta := strings.Repeat("m", 1000)
+	const commits = 800 // about 3.3 MB of offset records
+	for i := range commits {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Version, req.Group, req.Generation = 8, "lc-group", -1
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = "lc"
+		for p := range int32(4) {
+			rp := kmsg.NewOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset, rp.Metadata = p, int64(i*10)+int64(p), &meta
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		if code := request[*kmsg.OffsetCommitResponse](t, cl, req).Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Fatalf("commit %d: %v", i, kerr.ErrorForCode(code))
+		}
+	}
+	cl.Close()
+	b.Close()
+
+	b = startBroker(t, dir, nil)
+	defer b.Close()
+	// The shard that holds the group: the offsets topic's partition with
+	// the most records. Its replay comes in several chunks.
+	chunks, total := 0, 0
+	for p := range b.cfg.OffsetsTopicNumPartitions {
+		part := b.node.Partition("__consumer_offsets", p)
+		if part == nil {
+			continue
+		}
+		waitFor(t, part.Ready, "the offsets partition to lead")
+		calls := 0
+		n, err := loadRecords(part, func(recs []groups.Record) { calls++ })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > total {
+			chunks, total = calls, n
+		}
+	}
+	if total < commits*4 || chunks < 2 {
+		t.Fatalf("replay of %d records in %d chunks, want %d or more in several", total, chunks, commits*4)
+	}
+	cl = newClient(t, b)
+	fetch := kmsg.NewPtrOffsetFetchRequest()
+	fetch.Version, fetch.Group = 7, "lc-group"
+	var fr *kmsg.OffsetFetchResponse
+	waitFor(t, func() bool {
+		fr = request[*kmsg.OffsetFetchResponse](t, cl, fetch)
+		return fr.ErrorCode == 0
+	}, "the group's shard to load")
+	for _, ft := range fr.Topics {
+		for _, fp := range ft.Partitions {
+			if want := int64((commits-1)*10) + int64(fp.Partition); fp.Offset != want || fp.Metadata == nil || *fp.Metadata != meta {
+				t.Errorf("%s-%d: offset %d, want %d", ft.Topic, fp.Partition, fp.Offset, want)
+			}
+		}
+	}
+	if len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 4 {
+		t.Errorf("fetched %+v, want the 4 partitions of lc", fr.Topics)
+	}
 }
