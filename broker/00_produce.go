@@ -398,12 +398,10 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		return nil, h, -1, err
 	}
 	if logAppend {
-		// Stamped here for the checks and conversions below, and again
-		// when appended, under the partition's append lock, so that
-		// append times follow the log's order (Partition.AppendStamped).
+		// Stamped when appended, under the partition's append lock, so
+		// that append times follow the log's order
+		// (Partition.AppendStamped); this time marks the batch for it.
 		appendTime = time.Now().UnixMilli()
-		logstore.SetMaxTimestampLogAppend(batch, appendTime)
-		h, _ = logstore.ParseBatchHeader(batch)
 	} else if ts := h.BaseTimestamp + sum.MaxTimestampDelta; ts != h.MaxTimestamp || h.TimestampType() != 0 {
 		// As Kafka does: a CreateTime topic's batch is CreateTime, and its
 		// max timestamp is its records' (the time index and ListOffsets rely
