@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/gokafka/gokafka/replication"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -68,7 +69,7 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.Incr
 				case rr.ResourceType == kmsg.ConfigResourceTypeBroker:
 					cur = b.brokerResourceValue(st, rr.ResourceName, c.Name)
 				case t != nil:
-					cur = b.topicValue(t, c.Name)
+					cur = topicListBase(t, d)
 				}
 				v := editList(cur, c.Value, c.Op == kmsg.IncrementalAlterConfigOpAppend)
 				changes[c.Name] = &v
@@ -83,6 +84,23 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.Incr
 		resp.Resources = append(resp.Resources, res)
 	}
 	return resp
+}
+
+// topicListBase is what APPEND and SUBTRACT edit for topic t's list key d,
+// as in Kafka: the topic's own value, else the key's built-in default. A
+// broker-wide default (log.cleanup.policy=compact, say) is not where the
+// edit starts: SUBTRACT compact from a topic that sets nothing gives
+// delete, the built-in default without it.
+func topicListBase(t *replication.Topic, d *topicConfigDef) string {
+	if v, ok := t.Configs[d.name]; ok {
+		return v
+	}
+	def := DefaultConfig()
+	if d.brokerKey != "" {
+		v, _ := def.Get(d.brokerKey)
+		return v
+	}
+	return d.def(&def)
 }
 
 // editList appends or removes the comma-separated items of v in cur.

@@ -242,6 +242,22 @@ func TestBrokerCleanupPolicy(t *testing.T) {
 	if got := deleteRecords(t, cl, "follows", 0); got.ErrorCode != 0 {
 		t.Fatalf("DeleteRecords once the default deletes again: %v", kerr.ErrorForCode(got.ErrorCode))
 	}
+
+	// APPEND and SUBTRACT on a topic that sets nothing start from the
+	// built-in default (delete), not from the broker's, as in Kafka.
+	createTopic(t, cl, "edit-sub", 1, nil)
+	createTopic(t, cl, "edit-app", 1, nil)
+	if code := alterConfigOp(t, cl, kmsg.ConfigResourceTypeTopic, "edit-sub", "cleanup.policy", "compact", kmsg.IncrementalAlterConfigOpSubtract); code != 0 {
+		t.Fatalf("SUBTRACT compact: %v", kerr.ErrorForCode(code))
+	}
+	if code := alterConfigOp(t, cl, kmsg.ConfigResourceTypeTopic, "edit-app", "cleanup.policy", "delete", kmsg.IncrementalAlterConfigOpAppend); code != 0 {
+		t.Fatalf("APPEND delete: %v", kerr.ErrorForCode(code))
+	}
+	for _, name := range []string{"edit-sub", "edit-app"} {
+		if v, src := topicPolicy(name); v != "delete" || src != kmsg.ConfigSourceDynamicTopicConfig {
+			t.Errorf("%s: cleanup.policy = %q from %v, want delete, the topic's own", name, v, src)
+		}
+	}
 }
 
 // TestConfigValueChecks: booleans are true or false in any case, as Kafka's
