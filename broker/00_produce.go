@@ -435,6 +435,11 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 	if converted && int64(len(batch)) > maxBytes { // as stored, whatever its codec
 		return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "message set converted to a batch of %d bytes exceeds max.message.bytes %d", len(batch), maxBytes)
 	}
+	if seg := b.segmentBytes(topic); int64(len(batch)) > seg {
+		// As Kafka: a batch must fit in a segment, which a max.message.bytes
+		// above segment.bytes would otherwise let through.
+		return nil, h, -1, kafkaErrorf(kerr.RecordListTooLarge, "batch of %d bytes exceeds the segment size (segment.bytes) %d", len(batch), seg)
+	}
 	return batch, h, appendTime, nil
 }
 

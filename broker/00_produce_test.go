@@ -18,6 +18,7 @@ func TestProduceErrors(t *testing.T) {
 	defer b.Close()
 	cl := newClient(t, b)
 	createTopic(t, cl, "perr", 1, nil)
+	createTopic(t, cl, "pseg", 1, map[string]string{"internal.segment.bytes": "1024"})
 	now := time.Now().UnixMilli()
 	good := encodeBatch(now, -1, -1, -1, values(3, "x"))
 
@@ -25,6 +26,7 @@ func TestProduceErrors(t *testing.T) {
 	corrupt[len(corrupt)-1] ^= 0xff
 
 	big := encodeBatch(now, -1, -1, -1, []testRecord{{value: make([]byte, 3000)}})
+	pastSegment := encodeBatch(now, -1, -1, -1, []testRecord{{value: make([]byte, 1500)}})
 
 	badCount := append([]byte(nil), good...)
 	badCount[60] = 9 // NumRecords no longer matches the records (CRC recomputed below)
@@ -48,6 +50,8 @@ func TestProduceErrors(t *testing.T) {
 		{"unknown partition", "perr", 5, -1, good, kerr.UnknownTopicOrPartition},
 		{"corrupt crc", "perr", 0, -1, corrupt, kerr.CorruptMessage},
 		{"too large", "perr", 0, -1, big, kerr.MessageTooLarge},
+		// Under max.message.bytes but larger than a segment, as Kafka.
+		{"past segment size", "pseg", 0, -1, pastSegment, kerr.RecordListTooLarge},
 		{"record count", "perr", 0, -1, badCount, kerr.InvalidRecord},
 		{"magic 1", "perr", 0, -1, magic(1), kerr.InvalidRecord},
 		{"magic 0", "perr", 0, -1, magic(0), kerr.InvalidRecord},

@@ -143,13 +143,13 @@ func TestAlteredSegmentSettingsApply(t *testing.T) {
 	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
 	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "seg"
 	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-	c.Name, c.Op, c.Value = "internal.segment.bytes", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("2048")
+	c.Name, c.Op, c.Value = "internal.segment.bytes", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("4096")
 	rr.Configs = append(rr.Configs, c)
 	req.Resources = append(req.Resources, rr)
 	if code := request[*kmsg.IncrementalAlterConfigsResponse](t, cl, req).Resources[0].ErrorCode; code != 0 {
 		t.Fatalf("alter: %v", kerr.ErrorForCode(code))
 	}
 	// The log takes the setting once the broker has seen the change; each
-	// batch (about 2.7 KB) then fills a 2 KB segment.
+	// batch (about 2.7 KB) then takes a 4 KB segment of its own.
 	waitFor(t, func() bool { produce(); return segments() >= 3 }, "batches to roll segments by the new size")
 }

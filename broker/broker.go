@@ -282,18 +282,30 @@ func (b *Broker) close() error {
 	return err
 }
 
+// segmentBytes is the size at which topic t's segments roll: segment.bytes,
+// or internal.segment.bytes where a test set it.
+func (b *Broker) segmentBytes(t *replication.Topic) int64 {
+	return b.segmentBytesIn(b.node.Controller().State(), t)
+}
+
+// segmentBytesIn is segmentBytes in the cluster state st.
+func (b *Broker) segmentBytesIn(st *replication.State, t *replication.Topic) int64 {
+	if n := b.topicInt64In(st, t, "internal.segment.bytes"); n > 0 {
+		return n
+	}
+	// The floor holds for topics whose configs were stored before it did.
+	return max(b.topicInt64In(st, t, "segment.bytes"), minSegmentBytes)
+}
+
 func (b *Broker) logConfig(st *replication.State, t *replication.Topic) logstore.Config {
 	// The floors hold for topics whose configs were stored before they did.
 	c := logstore.Config{
-		SegmentBytes:       max(b.topicInt64In(st, t, "segment.bytes"), minSegmentBytes),
+		SegmentBytes:       b.segmentBytesIn(st, t),
 		SegmentMs:          b.topicInt64In(st, t, "segment.ms"),
 		IndexIntervalBytes: int(b.topicInt64In(st, t, "index.interval.bytes")),
 		SegmentIndexBytes:  max(b.topicInt64In(st, t, "segment.index.bytes"), minSegmentIndexBytes),
 		OnSync:             func(d time.Duration) { b.metrics.fsyncLat.Observe(d.Seconds()) },
 		SyncFile:           b.cfg.syncFile,
-	}
-	if n := b.topicInt64In(st, t, "internal.segment.bytes"); n > 0 {
-		c.SegmentBytes = n
 	}
 	if b.cfg.LogFlushIntervalMs > 0 {
 		c.FsyncInterval = time.Duration(b.cfg.LogFlushIntervalMs) * time.Millisecond
