@@ -302,6 +302,7 @@ func (b *Broker) logConfig(st *replication.State, t *replication.Topic) logstore
 	c := logstore.Config{
 		SegmentBytes:       b.segmentBytesIn(st, t),
 		SegmentMs:          b.topicInt64In(st, t, "segment.ms"),
+		SegmentJitterMs:    b.topicInt64In(st, t, "segment.jitter.ms"),
 		IndexIntervalBytes: int(b.topicInt64In(st, t, "index.interval.bytes")),
 		SegmentIndexBytes:  max(b.topicInt64In(st, t, "segment.index.bytes"), minSegmentIndexBytes),
 		OnSync:             func(d time.Duration) { b.metrics.fsyncLat.Observe(d.Seconds()) },

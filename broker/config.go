@@ -36,6 +36,7 @@ type Config struct {
 
 	LogSegmentBytes                int64
 	LogRollMs                      int64
+	LogRollJitterMs                int64
 	LogRetentionMs                 int64
 	LogRetentionBytes              int64
 	LogRetentionCheckMs            int64
@@ -130,7 +131,7 @@ var kafkaOnlyKeys = func() map[string]bool {
 		log.cleaner.enable log.cleaner.threads log.flush.scheduler.interval.ms
 		log.flush.offset.checkpoint.interval.ms log.flush.start.offset.checkpoint.interval.ms
 		log.flush.interval.messages metadata.log.dir log.segment.delete.delay.ms
-		log.roll.jitter.ms log.roll.jitter.hours log.dir.failure.timeout.ms
+		log.dir.failure.timeout.ms
 		log.message.downconversion.enable log.local.retention.ms log.local.retention.bytes
 		inter.broker.protocol.version log.message.format.version auto.leader.rebalance.enable
 		unclean.leader.election.enable unclean.leader.election.interval.ms replica.lag.time.max.ms
@@ -463,6 +464,8 @@ var options = []Option{
 	intOpt("log.segment.bytes", "log-segment-bytes", "segment file size before a new one is rolled", func(c *Config) *int64 { return &c.LogSegmentBytes }),
 	intOpt("log.roll.ms", "log-roll-ms", "segment age before a new one is rolled", func(c *Config) *int64 { return &c.LogRollMs }),
 	unitOpt("log.roll.hours", "log-roll-hours", "log.roll.ms in hours; log.roll.ms wins when both are set", time.Hour, 168, func(c *Config) *int64 { return &c.LogRollMs }, "log.roll.ms"),
+	intOpt("log.roll.jitter.ms", "log-roll-jitter-ms", "each segment takes a random amount below this off log.roll.ms, so that partitions do not roll together", func(c *Config) *int64 { return &c.LogRollJitterMs }),
+	unitOpt("log.roll.jitter.hours", "log-roll-jitter-hours", "log.roll.jitter.ms in hours; log.roll.jitter.ms wins when both are set", time.Hour, 0, func(c *Config) *int64 { return &c.LogRollJitterMs }, "log.roll.jitter.ms"),
 	intOpt("log.retention.ms", "log-retention-ms", "delete segments older than this (-1: never)", func(c *Config) *int64 { return &c.LogRetentionMs }),
 	unitOpt("log.retention.minutes", "log-retention-minutes", "log.retention.ms in minutes; log.retention.ms wins when both are set", time.Minute, 7*24*60, func(c *Config) *int64 { return &c.LogRetentionMs }, "log.retention.ms"),
 	unitOpt("log.retention.hours", "log-retention-hours", "log.retention.ms in hours; log.retention.ms and log.retention.minutes win when set", time.Hour, 168, func(c *Config) *int64 { return &c.LogRetentionMs }, "log.retention.ms", "log.retention.minutes"),
@@ -763,6 +766,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("node.id must be >= 0")
 	case c.LogRollMs < 1:
 		return fmt.Errorf("log.roll.ms must be >= 1")
+	case c.LogRollJitterMs < 0:
+		return fmt.Errorf("log.roll.jitter.ms must be >= 0")
 	case c.LogInitialTaskDelayMs < 0:
 		return fmt.Errorf("log.initial.task.delay.ms must be >= 0")
 	case c.LogRetentionCheckMs < 1:

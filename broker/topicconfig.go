@@ -212,7 +212,7 @@ var topicConfigs = []topicConfigDef{
 	{name: "segment.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "log.segment.bytes", check: checkInt(minSegmentBytes)},
 	{name: "internal.segment.bytes", typ: kmsg.ConfigTypeInt, def: constDef(""), check: checkInt(14), internal: true, doc: "overrides segment.bytes, below its floor (for tests)"},
 	{name: "segment.index.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "log.index.size.max.bytes", check: checkInt(minSegmentIndexBytes)}, // Kafka 5.0's floor (KIP-1030): 4 bytes would roll a segment per batch
-	{name: "segment.jitter.ms", kafkaKey: "log.roll.jitter.ms", typ: kmsg.ConfigTypeLong, def: constDef("0"), check: checkLong(0), doc: "a random amount, up to this, taken off segment.ms for each segment, so segments do not roll together"},
+	{name: "segment.jitter.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.roll.jitter.ms", check: checkLong(0)},
 	{name: "segment.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.roll.ms", check: checkLong(1)},
 	{name: "unclean.leader.election.enable", kafkaKey: "unclean.leader.election.enable", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool, doc: "let a replica that is not in sync become leader (stored: raft elects only up-to-date replicas)"},
 }

@@ -46,9 +46,10 @@
 // segment keeps only its .log open: its other files are closed when it is
 // sealed and when they sit unread (Log.CloseIdleFiles, which the broker
 // runs with its retention checks), and opened again when read. A segment rolls
-// when its .log would pass SegmentBytes, when it is SegmentMs old, or when
-// its indexes hold SegmentIndexBytes/12 entries (Kafka's time index entry
-// size: its indexes are full then).
+// when its .log would pass SegmentBytes, when a batch's timestamp is more
+// than SegmentMs (less the segment's jitter) past its first batch's, as in
+// Kafka, or when its indexes hold SegmentIndexBytes/12 entries (Kafka's
+// time index entry size: its indexes are full then).
 //
 // # Durability
 //

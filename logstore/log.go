@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"sort"
@@ -23,9 +24,17 @@ var ErrClosed = errors.New("logstore: log closed")
 
 // Config holds the per-partition log settings (Kafka key names in comments).
 type Config struct {
-	SegmentBytes       int64 // log.segment.bytes, default 1 GiB (at most 2 GiB - 1)
-	SegmentMs          int64 // log.roll.ms, default 7 days
-	IndexIntervalBytes int   // log.index.interval.bytes, default 4096
+	SegmentBytes int64 // log.segment.bytes, default 1 GiB (at most 2 GiB - 1)
+	// SegmentMs is log.roll.ms (segment.ms), default 7 days: as in Kafka,
+	// a batch rolls the segment when its max timestamp is more than this
+	// past the max timestamp of the segment's first batch (by the clock,
+	// from the segment's creation, where that batch has no timestamp).
+	SegmentMs int64
+	// SegmentJitterMs is log.roll.jitter.ms (segment.jitter.ms): each
+	// segment takes a random amount below it (and below SegmentMs) off
+	// SegmentMs, so that partitions created together do not roll together.
+	SegmentJitterMs    int64
+	IndexIntervalBytes int // log.index.interval.bytes, default 4096
 	// SegmentIndexBytes is log.index.size.max.bytes (segment.index.bytes),
 	// default 10 MiB: as in Kafka, a segment rolls once its index is full,
 	// the time index's 12-byte entries being the first to fill it.
@@ -100,13 +109,14 @@ func (c Config) WithDefaults() Config {
 type Limits struct {
 	SegmentBytes       int64
 	SegmentMs          int64
+	SegmentJitterMs    int64
 	IndexIntervalBytes int
 	SegmentIndexBytes  int64
 }
 
 // Limits returns c's limits.
 func (c Config) Limits() Limits {
-	return Limits{c.SegmentBytes, c.SegmentMs, c.IndexIntervalBytes, c.SegmentIndexBytes}
+	return Limits{c.SegmentBytes, c.SegmentMs, c.SegmentJitterMs, c.IndexIntervalBytes, c.SegmentIndexBytes}
 }
 
 // Log is one partition's log and its raft.LogStore.
@@ -180,11 +190,11 @@ var (
 // as Kafka applies a topic's new configuration to its open log: the next
 // write rolls, indexes and fills segments by them.
 func (l *Log) SetLimits(lim Limits) {
-	c := Config{SegmentBytes: lim.SegmentBytes, SegmentMs: lim.SegmentMs,
+	c := Config{SegmentBytes: lim.SegmentBytes, SegmentMs: lim.SegmentMs, SegmentJitterMs: lim.SegmentJitterMs,
 		IndexIntervalBytes: lim.IndexIntervalBytes, SegmentIndexBytes: lim.SegmentIndexBytes}.WithDefaults()
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
-	l.cfg.SegmentBytes, l.cfg.SegmentMs = c.SegmentBytes, c.SegmentMs
+	l.cfg.SegmentBytes, l.cfg.SegmentMs, l.cfg.SegmentJitterMs = c.SegmentBytes, c.SegmentMs, c.SegmentJitterMs
 	l.cfg.IndexIntervalBytes, l.cfg.SegmentIndexBytes = c.IndexIntervalBytes, c.SegmentIndexBytes
 }
 
@@ -535,7 +545,15 @@ func (l *Log) shouldRoll(p *pending, size, leo int64, e *raft.Log, now time.Time
 	if logSize+size > l.cfg.SegmentBytes {
 		return true
 	}
-	if now.UnixMilli()-s.createdMs >= l.cfg.SegmentMs {
+	// As Kafka's LogSegment.shouldRoll: time is measured in the records'
+	// timestamps, so a backfill of old records rolls as the live ones
+	// did, and by the clock only for a segment whose first batch has no
+	// timestamp.
+	waited := now.UnixMilli() - s.createdMs
+	if first := p.firstTs(); first >= 0 {
+		waited = parseHeader(e.Data).MaxTimestamp - first
+	}
+	if waited > l.cfg.SegmentMs-s.rollJitter {
 		return true
 	}
 	if int64(s.nidx+len(p.idx)) >= l.cfg.SegmentIndexBytes/tsRecSize {
@@ -543,6 +561,27 @@ func (l *Log) shouldRoll(p *pending, size, leo int64, e *raft.Log, now time.Time
 	}
 	// Relative offsets in the index are uint32.
 	return leo+int64(parseHeader(e.Data).LastOffsetDelta)-s.base > math.MaxUint32-1
+}
+
+// firstTs is the max timestamp of the first batch of p's segment (its
+// first index entry's), -1 while it has none.
+func (p *pending) firstTs() int64 {
+	switch {
+	case len(p.s.idx) > 0:
+		return p.s.idx[0].maxTs
+	case len(p.idx) > 0 && p.logStart == 0:
+		return p.idx[0].maxTs
+	}
+	return -1
+}
+
+// rollJitter is what a new segment takes off SegmentMs, as Kafka's
+// randomSegmentJitter: below SegmentJitterMs and below SegmentMs.
+func (l *Log) rollJitter() int64 {
+	if n := min(l.cfg.SegmentJitterMs, l.cfg.SegmentMs); n > 0 {
+		return rand.Int64N(n)
+	}
+	return 0
 }
 
 // writePending writes one segment's share of a StoreLogs call: sidecar,
@@ -655,7 +694,7 @@ func (l *Log) syncDir() error {
 // which names the first raft index, is made durable before anything else.
 func (l *Log) createSegment(base int64, firstIndex uint64, now time.Time) (*segment, error) {
 	s := &segment{dir: l.dir, base: base, firstIndex: firstIndex, createdMs: now.UnixMilli(), end: base, maxTs: -1,
-		raft: []raftEnt{}, idx: []idxEnt{}}
+		rollJitter: l.rollJitter(), raft: []raftEnt{}, idx: []idxEnt{}}
 	var err error
 	open := func(ext string) *os.File {
 		if err != nil {

@@ -222,23 +222,80 @@ func TestRollBySizeAndTime(t *testing.T) {
 		t.Fatalf("%d segments, want %d", got, want)
 	}
 	n := len(l.segs)
+	// As in Kafka, time is the records': two minutes on the clock roll
+	// nothing while the timestamps stay close...
 	clk.t = clk.t.Add(2 * time.Minute)
-	e := g.batch(1, 10, 11)
+	e := g.batch(1, 10, 10)
+	all = append(all, e)
+	mustStore(t, l, e)
+	if len(l.segs) != n {
+		t.Fatalf("rolled by the clock: %d segments, want %d", len(l.segs), n)
+	}
+	// ...and a batch more than segment.ms past the segment's first rolls
+	// at once (a backfill of old records rolls as the live ones did).
+	e = g.batch(1, 10, 60_000+10)
 	all = append(all, e)
 	mustStore(t, l, e)
 	if len(l.segs) != n+1 {
 		t.Fatalf("no time roll: %d segments", len(l.segs))
 	}
+	// A segment whose first batch has no timestamp rolls by the clock,
+	// from its creation.
+	clk.t = clk.t.Add(2 * time.Minute)
+	e = g.batch(1, 10, 70_000)
+	all = append(all, e)
+	mustStore(t, l, e)
+	if len(l.segs) != n+1 {
+		t.Fatalf("rolled by the clock: %d segments, want %d", len(l.segs), n+1)
+	}
+	big := g.batch(1, 1200, 70_001) // larger than a segment: one of its own
+	noTs := g.batch(1, 10, -1)      // so this one starts the next
+	all = append(all, big, noTs)
+	mustStore(t, l, big)
+	mustStore(t, l, noTs)
+	if len(l.segs) != n+3 {
+		t.Fatalf("%d segments, want %d", len(l.segs), n+3)
+	}
+	clk.t = clk.t.Add(2 * time.Minute)
+	e = g.batch(1, 10, 70_002)
+	all = append(all, e)
+	mustStore(t, l, e)
+	if len(l.segs) != n+4 {
+		t.Fatalf("a segment starting with no timestamp: %d segments, want %d", len(l.segs), n+4)
+	}
+	n += 4
 	checkEntries(t, l, all)
-	if hs := readAll(t, l, 0); len(hs) != 11 {
+	if hs := readAll(t, l, 0); len(hs) != 16 {
 		t.Fatalf("read %d batches", len(hs))
 	}
 	l.Close()
 	l = openT(t, dir, Config{SegmentBytes: 1000, SegmentMs: 60_000, Now: clk.now})
 	defer l.Close()
 	checkEntries(t, l, all)
-	if len(l.segs) != n+1 {
+	if len(l.segs) != n {
 		t.Fatalf("reopened with %d segments", len(l.segs))
+	}
+}
+
+// segment.jitter.ms: each segment takes its own random amount, below the
+// jitter and below segment.ms, off segment.ms.
+func TestRollJitter(t *testing.T) {
+	l := openT(t, t.TempDir(), Config{SegmentMs: 1000, SegmentJitterMs: 1_000_000})
+	defer l.Close()
+	seen := map[int64]bool{}
+	for range 50 {
+		j := l.rollJitter()
+		if j < 0 || j >= 1000 {
+			t.Fatalf("jitter %d, want in [0, 1000)", j)
+		}
+		seen[j] = true
+	}
+	if len(seen) < 10 {
+		t.Fatalf("%d different jitters in 50", len(seen))
+	}
+	l.SetLimits(Limits{SegmentMs: 1000})
+	if j := l.rollJitter(); j != 0 {
+		t.Fatalf("jitter %d with segment.jitter.ms 0", j)
 	}
 }
 
@@ -773,8 +830,9 @@ func TestSetLimits(t *testing.T) {
 	if len(l.segs) != n {
 		t.Fatalf("%d segments, want %d: the default segment.bytes holds them", len(l.segs), n)
 	}
-	clk.t = clk.t.Add(2 * time.Minute)
-	store(1)
+	e := g.batch(1, 300, 1+2*60_000) // two minutes past the segment's first batch
+	all = append(all, e)
+	mustStore(t, l, e)
 	if len(l.segs) != n+1 {
 		t.Fatalf("%d segments after segment.ms passed, want %d", len(l.segs), n+1)
 	}

@@ -206,7 +206,7 @@ func addEpoch(eps []epochEntry, epoch int32, start int64) []epochEntry {
 // openSegment opens one segment. It returns nil (and deletes the files) for
 // a segment that holds nothing usable.
 func (l *Log) openSegment(base int64, prev *segment, last, recover bool) (*segment, []epochEntry, error) {
-	s := &segment{dir: l.dir, base: base, end: base, maxTs: -1}
+	s := &segment{dir: l.dir, base: base, end: base, maxTs: -1, rollJitter: l.rollJitter()}
 	var err error
 	open := func(ext string, flag int) *os.File {
 		if err != nil {

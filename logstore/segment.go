@@ -163,6 +163,7 @@ type segment struct {
 	base       int64
 	firstIndex uint64
 	createdMs  int64
+	rollJitter int64 // taken off SegmentMs for this segment (Config.SegmentJitterMs)
 
 	// logF stays open while the segment exists. The companions (metaF,
 	// raftF, idxF, tsF) stay open while it is active; once it is sealed
