@@ -58,9 +58,11 @@ type Config struct {
 	// MaxPendingBytes bounds the bytes of those requests' frames: the
 	// reader reads no further frame while the unanswered ones hold this
 	// much (one frame always goes through). Kafka reads a connection's
-	// next request only once the last is answered; this keeps pipelining
-	// while bounding what one connection pins to about Kafka's one
-	// request. Default DefaultMaxPendingBytes.
+	// next request only once the last is answered; this keeps produce
+	// pipelining while bounding what one connection pins to about Kafka's
+	// one request. (Other requests are read ahead but decoded one at a
+	// time, once those before them are answered.) Default
+	// DefaultMaxPendingBytes.
 	MaxPendingBytes int
 	// MaxConnsPerIP is max.connections.per.ip and its overrides: how many
 	// connections the remote address ip (as net.IP.String writes it) may

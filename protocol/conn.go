@@ -204,6 +204,19 @@ func (c *conn) readLoop() error {
 				errFrameSize, len(frame), int16(binary.BigEndian.Uint16(frame)), c.s.cfg.MaxNonProduceBytes)
 		}
 
+		if binary.BigEndian.Uint16(frame) != produceKey {
+			// Any other request is decoded only once the requests before
+			// it are answered, as Kafka reads a connection's next request
+			// only then: kmsg's structs can take fifty times a frame's
+			// bytes (arrays of tiny elements with tagged fields), so
+			// frames read ahead must not all be decoded at once. Produce
+			// keeps its pipelining: its bytes are records, one slice.
+			select {
+			case <-lastWritten:
+			case <-c.ctx.Done():
+				return nil
+			}
+		}
 		req, unsupported, err := parseRequest(frame, c.s.versions)
 		if err != nil {
 			return err

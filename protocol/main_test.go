@@ -225,6 +225,34 @@ func metadataRequest(version int16, topic string) *kmsg.MetadataRequest {
 	return md
 }
 
+// produceRequest is a produce naming topic, with no records: what the
+// tests of pipelining send, as Produce is the request read and decoded
+// ahead of the responses before it.
+func produceRequest(version int16, topic string) *kmsg.ProduceRequest {
+	pr := kmsg.NewPtrProduceRequest()
+	pr.Version, pr.Acks, pr.TimeoutMillis = version, -1, 1000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	pr.Topics = append(pr.Topics, rt)
+	return pr
+}
+
+// echoResponse answers a produce naming the topics it names, anything
+// else as metadataResponse.
+func echoResponse(s *Server, req *Request) kmsg.Response {
+	pr, ok := req.Body.(*kmsg.ProduceRequest)
+	if !ok {
+		return metadataResponse(s, req)
+	}
+	resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+	for _, rt := range pr.Topics {
+		t := kmsg.NewProduceResponseTopic()
+		t.Topic = rt.Topic
+		resp.Topics = append(resp.Topics, t)
+	}
+	return resp
+}
+
 func topicOf(req *Request) string {
 	if md, ok := req.Body.(*kmsg.MetadataRequest); ok && len(md.Topics) > 0 && md.Topics[0].Topic != nil {
 		return *md.Topics[0].Topic

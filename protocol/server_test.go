@@ -274,19 +274,19 @@ func TestOrdering(t *testing.T) {
 			finished = append(finished, i)
 			mu.Unlock()
 			defer close(done[i])
-			return metadataResponse(s, req)
+			return echoResponse(s, req)
 		}
 	}))
 	c := dial(t, s)
 	var frames []byte
 	for i := range int32(n) {
-		frames = appendRequest(frames, metadataRequest(int16(i%13), "t"+itoa(int(i))), i)
+		frames = appendRequest(frames, produceRequest(3+int16(i%9), "t"+itoa(int(i))), i)
 	}
 	writeAll(t, c, frames) // pipelined, one write
 	for i := range int32(n) {
-		req := metadataRequest(int16(i%13), "")
-		resp := readAndDecode(t, c, req, i).(*kmsg.MetadataResponse)
-		if got := *resp.Topics[0].Topic; got != "t"+itoa(int(i)) {
+		req := produceRequest(3+int16(i%9), "")
+		resp := readAndDecode(t, c, req, i).(*kmsg.ProduceResponse)
+		if got := resp.Topics[0].Topic; got != "t"+itoa(int(i)) {
 			t.Fatalf("response %d is for topic %s", i, got)
 		}
 	}
@@ -319,7 +319,7 @@ func TestMaxInFlight(t *testing.T) {
 	c := dial(t, s)
 	var frames []byte
 	for i := range int32(5) {
-		frames = appendRequest(frames, metadataRequest(1, "t"), i)
+		frames = appendRequest(frames, produceRequest(9, "t"), i)
 	}
 	writeAll(t, c, frames)
 	deadline := time.Now().Add(5 * time.Second)
@@ -332,7 +332,7 @@ func TestMaxInFlight(t *testing.T) {
 	}
 	close(release)
 	for i := range int32(5) {
-		readAndDecode(t, c, metadataRequest(1, ""), i)
+		readAndDecode(t, c, produceRequest(9, ""), i)
 	}
 }
 
@@ -587,9 +587,13 @@ func TestEarlierResponsesWritten(t *testing.T) {
 		}
 	}))
 	c := dial(t, s)
+	// The second is a produce: the one request read and decoded ahead of
+	// the responses before it.
+	produce := kmsg.NewPtrProduceRequest()
+	produce.Version, produce.Acks, produce.TimeoutMillis = 9, -1, 1000
 	var frames []byte
 	frames = appendRequest(frames, metadataRequest(9, "a"), 1)
-	frames = appendRequest(frames, metadataRequest(9, "b"), 2)
+	frames = appendRequest(frames, produce, 2)
 	writeAll(t, c, frames)
 	first, second := <-earlier, <-earlier
 	select {
@@ -609,7 +613,49 @@ func TestEarlierResponsesWritten(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the second request's Earlier did not close once the first response was written")
 	}
+	readAndDecode(t, c, produce, 2)
+}
+
+// A request other than Produce is decoded, and handed to the handler,
+// only once every response before it is written, as Kafka reads a
+// connection's next request only then: decoded requests can take fifty
+// times their frames' bytes, so frames read ahead are not all decoded.
+func TestNonProduceNotDecodedAhead(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	defer free() // a failure must not leave the server's Close waiting on it
+	handled := make(chan int32, 3)
+	var s *Server
+	s, _ = startServer(t, Config{}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+		handled <- req.CorrelationID
+		first := req.CorrelationID == 1
+		return func() kmsg.Response {
+			if first {
+				<-release
+			}
+			return metadataResponse(s, req)
+		}
+	}))
+	c := dial(t, s)
+	var frames []byte
+	frames = appendRequest(frames, metadataRequest(9, "a"), 1)
+	frames = appendRequest(frames, metadataRequest(9, "b"), 2)
+	writeAll(t, c, frames)
+	if id := <-handled; id != 1 {
+		t.Fatalf("request %d handled first", id)
+	}
+	select {
+	case id := <-handled:
+		t.Fatalf("request %d handled while the first is unanswered", id)
+	case <-time.After(100 * time.Millisecond):
+	}
+	free()
+	readAndDecode(t, c, metadataRequest(9, ""), 1)
 	readAndDecode(t, c, metadataRequest(9, ""), 2)
+	if id := <-handled; id != 2 {
+		t.Fatalf("request %d handled second", id)
+	}
 }
 
 // A client that reads a large response slowly, but keeps reading, gets it
