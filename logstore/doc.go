@@ -92,7 +92,11 @@
 // cuts both files at the first damage (logging dir, offset and bytes) and
 // rewrites that segment's derived files. Derived files of any segment that are
 // missing or inconsistent are rebuilt the same way. Segments that do not
-// follow their predecessor are dropped.
+// follow their predecessor are dropped. After a clean close the tail of the
+// last segment has its CRCs checked too, but a batch whose only fault is its
+// CRC is cut only from the tail of the last segment after a crash, where a
+// write may be torn: anywhere else it was synced, so the disk changed it,
+// and it is kept, with the batches after it, and logged as an error.
 //
 // # Deletion and recycling
 //

@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -770,34 +771,60 @@ func TestDecompressSnappyXerial(t *testing.T) {
 	}
 }
 
-// A clean shutdown marker does not stop a damaged tail from being found: the
-// tail's CRCs are checked at every open.
-func TestRecoverCorruptTailAfterCleanClose(t *testing.T) {
-	dir := t.TempDir()
-	l := openT(t, dir, Config{})
-	g := &entryGen{t: t, term: 1}
-	var all []*raft.Log
-	for i := 0; i < 10; i++ {
-		e := g.batch(2, 60, int64(i))
-		mustStore(t, l, e)
-		all = append(all, cloneEntry(e))
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	p := lastSegFile(t, dir, extLog)
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	size := int64(len(all[0].Data))
-	f.WriteAt([]byte{0xde, 0xad, 0xbe, 0xef}, 9*size+70) // inside the last batch
-	f.Close()
-	l = openT(t, dir, Config{})
-	defer l.Close()
-	checkEntries(t, l, all[:9])
-	if l.EndOffset() != 18 {
-		t.Fatalf("EndOffset %d, want 18", l.EndOffset())
+// A batch that fails its CRC after a clean close was synced before it
+// failed: the disk changed it, no write was torn. It is kept, with every
+// batch after it, as Kafka keeps it, instead of cutting the acknowledged
+// batches that follow; after a crash, the tail of the last segment is
+// still cut at the first bad batch (TestRecoverCorruptTail and the kill -9
+// tests).
+func TestCorruptBatchKeptAfterCleanClose(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		batch int // which of the 10 batches is damaged
+	}{{"last batch", 9}, {"first batch", 0}, {"middle batch", 4}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l := openT(t, dir, Config{})
+			g := &entryGen{t: t, term: 1}
+			var all []*raft.Log
+			for i := 0; i < 10; i++ {
+				e := g.batch(2, 60, int64(i))
+				mustStore(t, l, e)
+				all = append(all, cloneEntry(e))
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			p := lastSegFile(t, dir, extLog)
+			f, err := os.OpenFile(p, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			size := int64(len(all[0].Data))
+			f.WriteAt([]byte{0xde, 0xad, 0xbe, 0xef}, int64(c.batch)*size+70) // inside the batch's records
+			f.Close()
+			l = openT(t, dir, Config{})
+			defer l.Close()
+			if l.EndOffset() != 20 {
+				t.Fatalf("EndOffset %d, want 20: acknowledged batches were cut", l.EndOffset())
+			}
+			var good []*raft.Log
+			for i, e := range all {
+				if i != c.batch {
+					good = append(good, e)
+				}
+			}
+			for _, want := range good {
+				var got raft.Log
+				if err := l.GetLog(want.Index, &got); err != nil || !bytes.Equal(got.Data, want.Data) {
+					t.Fatalf("entry %d: %v, data equal %v", want.Index, err, bytes.Equal(got.Data, want.Data))
+				}
+			}
+			var bad raft.Log
+			if err := l.GetLog(all[c.batch].Index, &bad); err != nil || len(bad.Data) != len(all[c.batch].Data) {
+				t.Fatalf("damaged entry: %v, %d bytes", err, len(bad.Data))
+			}
+		})
 	}
 }
 

@@ -93,7 +93,7 @@ func Open(dir string, cfg Config) (*Log, error) {
 			s.closeIdleAux(time.Now())
 		} else if s.raft == nil && !l.loadActive(s) {
 			l.log.Warn("rebuilding inconsistent active segment indexes", "segment", s.base)
-			if _, err := l.rebuild(s); err != nil {
+			if _, err := l.rebuild(s, false); err != nil {
 				l.closeAll()
 				return nil, err
 			}
@@ -206,6 +206,7 @@ func addEpoch(eps []epochEntry, epoch int32, start int64) []epochEntry {
 // openSegment opens one segment. It returns nil (and deletes the files) for
 // a segment that holds nothing usable.
 func (l *Log) openSegment(base int64, prev *segment, last, recover bool) (*segment, []epochEntry, error) {
+	tornTail := recover // the last segment after a crash: its unsynced tail may be torn
 	s := &segment{dir: l.dir, base: base, end: base, maxTs: -1, rollJitter: l.rollJitter()}
 	var err error
 	open := func(ext string, flag int) *os.File {
@@ -272,7 +273,7 @@ func (l *Log) openSegment(base int64, prev *segment, last, recover bool) (*segme
 	}
 	var eps []epochEntry
 	if recover {
-		if eps, err = l.rebuild(s); err != nil {
+		if eps, err = l.rebuild(s, tornTail); err != nil {
 			s.close()
 			return nil, nil, err
 		}
@@ -444,7 +445,14 @@ func (l *Log) loadActive(s *segment) bool {
 // re-derives the raft entries and the indexes, cuts both data files at the
 // first damage and rewrites the derived files. It returns the leader epochs
 // that start in the segment.
-func (l *Log) rebuild(s *segment) ([]epochEntry, error) {
+//
+// A batch whose only fault is its CRC cuts the log only where a write can
+// have been torn: in the tail of the last segment after a crash (tornTail).
+// Anywhere else every byte was synced before the segment was sealed or the
+// log cleanly closed, so the fault is the disk's (a flipped bit), and
+// cutting there would throw away every acknowledged batch after it; the
+// batch is kept as it is, as Kafka keeps it, and logged as an error.
+func (l *Log) rebuild(s *segment, tornTail bool) ([]epochEntry, error) {
 	// Old .raft entries, if any, only to keep AppendedAt of batches.
 	var old []raftEnt
 	if sz, err := fileSize(s.raftF); err == nil && sz > raftHdrSize && sz < 1<<32 {
@@ -499,6 +507,12 @@ func (l *Log) rebuild(s *segment) ([]epochEntry, error) {
 	for {
 		pos := lr.pos
 		b, err := lr.next(true)
+		if errors.Is(err, errBadCRC) && !tornTail {
+			h := parseHeader(b)
+			l.log.Error("batch fails its CRC in synced data (the disk changed it): kept as it is, not cut with the batches after it; its records are corrupt",
+				"segment", s.base, "offset", h.BaseOffset, "last_offset", h.LastOffset(), "file_position", pos)
+			err = nil
+		}
 		if err != nil {
 			damage = err
 			break

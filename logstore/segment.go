@@ -534,7 +534,8 @@ func newLogReader(f *os.File, size int64) *logReader {
 
 // next returns the next batch (valid until the following call) and its
 // position, or nil at a clean end. A torn or corrupt batch returns an error
-// describing it; pos is then where the damage starts.
+// describing it (with the batch too for errBadCRC); pos is then where the
+// damage starts.
 func (lr *logReader) next(checkCRC bool) ([]byte, error) {
 	if lr.pos == lr.max {
 		return nil, nil
@@ -565,10 +566,14 @@ func (lr *logReader) next(checkCRC bool) ([]byte, error) {
 		return nil, fmt.Errorf("magic %d", int8(b[offMagic]))
 	}
 	if checkCRC && batchCRC(b) != binary.BigEndian.Uint32(b[offCRC:]) {
-		return nil, errors.New("crc mismatch")
+		return b, errBadCRC
 	}
 	return b, nil
 }
+
+// errBadCRC is a batch whose length and magic hold but whose CRC does not;
+// logReader.next returns the batch with it.
+var errBadCRC = errors.New("crc mismatch")
 
 // readMeta reads the sidecar record at pos, bounded by size.
 func (s *segment) readMeta(pos, size int64) (metaRec, error) {
