@@ -583,6 +583,7 @@ func (c *Config) LoadProperties(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	cluster := map[string]property{} // the keys that say what cluster this node is part of
 	for _, p := range props {
 		value := strings.TrimSpace(p.value)
 		ignore, err := kafkaOnly(p.key, value)
@@ -591,11 +592,46 @@ func (c *Config) LoadProperties(r io.Reader) error {
 		}
 		if ignore {
 			c.Ignored = append(c.Ignored, p.key)
+			switch p.key {
+			case "process.roles", "controller.quorum.voters", "controller.quorum.bootstrap.servers":
+				p.value = value
+				cluster[p.key] = p
+			}
 			continue
 		}
 		if err := c.Set(p.key, value); err != nil {
 			return fmt.Errorf("line %d: %w", p.line, err)
 		}
+	}
+	return c.checkOneNode(cluster)
+}
+
+// checkOneNode refuses a KRaft properties file that makes this node part
+// of a cluster of several, or a broker or controller alone: gokafkad would
+// start it as a cluster of its own, and clients of each node would see a
+// different one. A file for one combined node (process.roles=broker,
+// controller, voters naming only this node) loads.
+func (c *Config) checkOneNode(cluster map[string]property) error {
+	const why = "a cluster of several nodes is not supported yet, and this gokafkad would start as a separate one-node cluster; remove the key to run one node"
+	if p, ok := cluster["process.roles"]; ok {
+		roles := map[string]bool{}
+		for _, r := range strings.Split(p.value, ",") {
+			roles[strings.TrimSpace(r)] = true
+		}
+		if !roles["broker"] || !roles["controller"] {
+			return fmt.Errorf("line %d: process.roles=%s: gokafkad is always both broker and controller of its own metadata; %s", p.line, p.value, why)
+		}
+	}
+	if p, ok := cluster["controller.quorum.voters"]; ok {
+		for _, v := range strings.Split(p.value, ",") {
+			id, _, _ := strings.Cut(strings.TrimSpace(v), "@")
+			if n, err := strconv.ParseInt(id, 10, 32); err != nil || int32(n) != c.NodeID {
+				return fmt.Errorf("line %d: controller.quorum.voters=%s names a node other than this one (node.id %d): %s", p.line, p.value, c.NodeID, why)
+			}
+		}
+	}
+	if p, ok := cluster["controller.quorum.bootstrap.servers"]; ok && strings.Contains(p.value, ",") {
+		return fmt.Errorf("line %d: controller.quorum.bootstrap.servers=%s names several controllers: %s", p.line, p.value, why)
 	}
 	return nil
 }

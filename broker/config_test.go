@@ -192,6 +192,34 @@ log.retention.check.interval.ms=300000
 	}
 }
 
+// A KRaft file for one node of several, or for a broker or controller
+// alone, is refused: gokafkad would start it as a cluster of its own. One
+// combined node's file loads (TestConfigKafkaServerProperties).
+func TestConfigRefusesMultiNodeCluster(t *testing.T) {
+	for _, c := range []struct {
+		props string
+		ok    bool
+	}{
+		{"node.id=1\ncontroller.quorum.voters=1@127.0.0.1:9093", true},
+		{"controller.quorum.voters=2@127.0.0.1:9093\nnode.id=2", true}, // node.id after the voters
+		{"node.id=1\ncontroller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9094", false},
+		{"node.id=3\ncontroller.quorum.voters=1@127.0.0.1:9093", false},
+		{"process.roles=broker, controller", true},
+		{"process.roles=broker", false},
+		{"process.roles=controller", false},
+		{"controller.quorum.bootstrap.servers=10.0.0.1:9093", true},
+		{"controller.quorum.bootstrap.servers=10.0.0.1:9093,10.0.0.2:9093", false},
+	} {
+		cfg := DefaultConfig()
+		err := cfg.LoadProperties(strings.NewReader(c.props))
+		if (err == nil) != c.ok {
+			t.Errorf("%q: %v, want ok %v", c.props, err, c.ok)
+		} else if err != nil && !strings.Contains(err.Error(), "several nodes is not supported yet") {
+			t.Errorf("%q: %v does not say why", c.props, err)
+		}
+	}
+}
+
 // A properties file is read as Java's Properties.load reads it, as Kafka
 // does: blank and ':' separators, continued lines, escapes.
 func TestReadPropertiesJavaFormat(t *testing.T) {
