@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -26,12 +28,20 @@ func TestMain(m *testing.M) {
 // printed if the test failed.
 func startBroker(t *testing.T) string {
 	t.Helper()
+	addr, _ := startBrokerIn(t, t.TempDir())
+	return addr
+}
+
+// startBrokerIn is startBroker on the data directory dir; the returned
+// func closes the broker before the test ends (and is then a no-op).
+func startBrokerIn(t *testing.T, dir string) (string, func()) {
+	t.Helper()
 	var logs syncBuffer
 	cfg := broker.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.RaftListen = "127.0.0.1:0"
 	cfg.AdminListen = ""
-	cfg.DataDir = t.TempDir()
+	cfg.DataDir = dir
 	cfg.OffsetsTopicNumPartitions = 4 // fewer coordinator shards to start
 	cfg.GroupInitialRebalanceDelayMs = 0
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -41,15 +51,19 @@ func startBroker(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("broker.Start: %v", err)
 	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("broker.Close: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("broker log:\n%s", logs.String())
-		}
-	})
-	return b.Addr().String()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			if err := b.Close(); err != nil {
+				t.Errorf("broker.Close: %v", err)
+			}
+			if t.Failed() {
+				t.Logf("broker log:\n%s", logs.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return b.Addr().String(), stop
 }
 
 type result struct {
@@ -74,6 +88,26 @@ func mustRun(t *testing.T, addr, stdin string, args ...string) result {
 		t.Fatalf("gokafka %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 	}
 	return r
+}
+
+// A partition with no leader (here its files are gone) does not stop
+// topic describe: the others are shown, as kafka-topics shows them, and
+// it is shown with no leader and unknown offsets.
+func TestTopicDescribeLeaderlessPartition(t *testing.T) {
+	dir := t.TempDir()
+	addr, stop := startBrokerIn(t, dir)
+	mustRun(t, addr, "", "topic", "create", "lost", "--partitions", "2")
+	stop()
+	if err := os.RemoveAll(filepath.Join(dir, "lost-1")); err != nil {
+		t.Fatal(err)
+	}
+	addr, _ = startBrokerIn(t, dir)
+	r := mustRun(t, addr, "", "topic", "describe", "lost")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[1], "Leader: 1") || !strings.Contains(lines[1], "LogEndOffset: 0") ||
+		!strings.Contains(lines[2], "Leader: none") || !strings.Contains(lines[2], "LogEndOffset: ?") {
+		t.Fatalf("describe:\n%s", r.stdout)
+	}
 }
 
 func TestTopicRoundTrip(t *testing.T) {

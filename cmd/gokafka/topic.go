@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -133,10 +134,14 @@ func topicDescribe(e *env, args []string) error {
 		var starts, ends kadm.ListedOffsets
 		configs := map[string][]string{}
 		if len(ok) > 0 {
-			if starts, err = adm.ListStartOffsets(ctx, ok...); err != nil {
+			// A partition with no leader fails its shard of the request;
+			// the others are shown, as kafka-topics shows them, and it
+			// gets "?" (its Leader column says none).
+			var shards *kadm.ShardErrors
+			if starts, err = adm.ListStartOffsets(ctx, ok...); err != nil && !errors.As(err, &shards) {
 				return fmt.Errorf("list start offsets: %w", err)
 			}
-			if ends, err = adm.ListEndOffsets(ctx, ok...); err != nil {
+			if ends, err = adm.ListEndOffsets(ctx, ok...); err != nil && !errors.As(err, &shards) {
 				return fmt.Errorf("list end offsets: %w", err)
 			}
 			rcs, err := adm.DescribeTopicConfigs(ctx, ok...)
