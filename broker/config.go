@@ -282,6 +282,10 @@ type Option struct {
 	over []string // keys for the same setting that win over this one when set
 }
 
+// IsBool says whether the option is a boolean: its flag may be given
+// alone (--auto-create-topics) for true, or as --flag=false.
+func (o Option) IsBool() bool { return o.typ == kmsg.ConfigTypeBoolean }
+
 func intOpt[T int16 | int32 | int64](key, flag, help string, f func(c *Config) *T) Option {
 	var zero T
 	typ := map[int]kmsg.ConfigType{2: kmsg.ConfigTypeShort, 4: kmsg.ConfigTypeInt, 8: kmsg.ConfigTypeLong}[sizeOf(zero)]

@@ -33,10 +33,17 @@ func run(args []string) int {
 	for _, o := range broker.Options() {
 		o := o
 		def, _ := cfg.Get(o.Key)
-		fs.Func(o.Flag, fmt.Sprintf("%s (%s, default %q)", o.Help, o.Key, def), func(v string) error {
+		usage, set := fmt.Sprintf("%s (%s, default %q)", o.Help, o.Key, def), func(v string) error {
 			flagged = append(flagged, setting{o.Key, v})
 			return nil
-		})
+		}
+		if o.IsBool() {
+			// Given alone it means true, as Go's boolean flags (so it does
+			// not take the next argument for its value).
+			fs.BoolFunc(o.Flag, usage, set)
+		} else {
+			fs.Func(o.Flag, usage, set)
+		}
 	}
 	// What the flag package prints goes to stdout when help was asked
 	// for (so that it pages and greps), to stderr with a usage error.

@@ -31,6 +31,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{bad, "--log-level", "loud"}, 2},
 		{[]string{"--config", bad, bad}, 2},
 		{[]string{"server.properties", "extra"}, 2},
+		// A boolean flag alone means true; it does not take the next
+		// argument for its value.
+		{[]string{"--auto-create-topics", "--version"}, 0},
+		{[]string{"--delete-topic-enable=false", "--version"}, 0},
+		{[]string{"--auto-create-topics=maybe"}, 2},
 	} {
 		if got := run(tc.args); got != tc.want {
 			t.Errorf("gokafkad %v: exit %d, want %d", tc.args, got, tc.want)
