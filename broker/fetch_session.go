@@ -2,6 +2,8 @@ package broker
 
 import (
 	"container/list"
+	"math"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -55,14 +57,13 @@ type fetchSession struct {
 }
 
 type fetchSessions struct {
-	mu     sync.Mutex
-	nextID int32
-	byID   map[int32]*fetchSession
-	lru    *list.List // front: most recently used
+	mu   sync.Mutex
+	byID map[int32]*fetchSession
+	lru  *list.List // front: most recently used
 }
 
 func newFetchSessions() *fetchSessions {
-	return &fetchSessions{byID: map[int32]*fetchSession{}, lru: list.New(), nextID: 1}
+	return &fetchSessions{byID: map[int32]*fetchSession{}, lru: list.New()}
 }
 
 // create caches fs, which holds its partitions, under a new id, and reports
@@ -73,17 +74,15 @@ func (s *fetchSessions) create(fs *fetchSession, now time.Time) bool {
 	if len(s.byID) >= maxFetchSessions && !s.evictFor(len(fs.parts), now) {
 		return false
 	}
-	id := s.nextID
+	// A random id, as Kafka picks one: another client cannot guess a
+	// session's id to fetch on it or to stop it.
+	var id int32
 	for {
-		if id <= 0 {
-			id = 1
-		}
+		id = rand.Int32N(math.MaxInt32) + 1
 		if _, taken := s.byID[id]; !taken {
 			break
 		}
-		id++
 	}
-	s.nextID = id + 1
 	fs.id, fs.epoch = id, 0
 	fs.created, fs.lastUsed, fs.size = now, now, len(fs.parts)
 	fs.elem = s.lru.PushFront(fs)

@@ -122,15 +122,27 @@ func TestFetchSessionCacheEviction(t *testing.T) {
 		}
 		return fs
 	}
-	var first *fetchSession
+	var first, second *fetchSession
+	ids := map[int32]bool{}
 	for i := range maxFetchSessions {
 		fs := session(2)
 		if !s.create(fs, t0) {
 			t.Fatalf("session %d not made in a cache with room", i)
 		}
-		if first == nil {
+		switch i {
+		case 0:
 			first = fs
+		case 1:
+			second = fs
 		}
+		if fs.id <= 0 || ids[fs.id] {
+			t.Fatalf("session id %d: not positive, or given twice", fs.id)
+		}
+		ids[fs.id] = true
+	}
+	// Ids are random, as Kafka's, so that no client guesses another's.
+	if second.id == first.id+1 && s.byID[second.id+1] != nil {
+		t.Fatalf("session ids %d, %d, %d... are handed out in order", first.id, second.id, second.id+1)
 	}
 	if s.create(session(5), t0.Add(time.Second)) {
 		t.Fatal("a full cache of fresh sessions evicted one")
@@ -141,11 +153,11 @@ func TestFetchSessionCacheEviction(t *testing.T) {
 
 	later := t0.Add(sessionEvictAfter + time.Second)
 	for id := range s.byID { // every session but one used just now
-		if id != first.id+1 {
+		if id != second.id {
 			s.get(id, later)
 		}
 	}
-	if !s.create(session(1), later) || s.byID[first.id+1] != nil {
+	if !s.create(session(1), later) || s.byID[second.id] != nil {
 		t.Fatal("the session idle for longer than sessionEvictAfter was not the one evicted")
 	}
 	if s.create(session(2), later) {
