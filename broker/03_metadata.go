@@ -3,10 +3,12 @@ package broker
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gokafka/gokafka/replication"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -30,6 +32,7 @@ func (b *Broker) autoCreateAll(ctx context.Context, names []string) map[string]i
 		slots   = make(chan struct{}, autoCreateParallel)
 		started = make(map[string]bool) // by colliding form
 		later   []string
+		failed  []autoCreateFailure
 	)
 	create := func(name string) {
 		err := b.autoCreate(ctx, name)
@@ -56,8 +59,11 @@ func (b *Broker) autoCreateAll(ctx context.Context, names []string) map[string]i
 			b.logger.Debug("auto-create topic refused", "topic", name, "err", err)
 			return
 		}
-		b.logger.Warn("auto-create topic failed", "topic", name, "err", err)
+		mu.Lock()
+		failed = append(failed, autoCreateFailure{name, err})
+		mu.Unlock()
 	}
+	defer func() { b.autoCreateWarn.log(b.logger, failed) }()
 	// As Kafka's controller refuses a CreateTopics of more than 10,000
 	// partitions, the topics one request would auto-create are refused
 	// together past that: nothing is created, and they are unknown.
@@ -110,6 +116,54 @@ loop:
 		create(name)
 	}
 	return refused
+}
+
+type autoCreateFailure struct {
+	topic string
+	err   error
+}
+
+// autoCreateWarnings keeps the log of failed auto-creations readable:
+// a client asks for its topic again every second or so, and one Metadata
+// request may name thousands. Each request's failures make one line, and
+// a topic that failed is warned about again only after autoCreateRewarn.
+type autoCreateWarnings struct {
+	mu     sync.Mutex
+	warned map[string]time.Time // topic: when last warned about
+}
+
+const autoCreateRewarn = time.Minute
+
+func (w *autoCreateWarnings) log(logger *slog.Logger, failed []autoCreateFailure) {
+	if len(failed) == 0 {
+		return
+	}
+	now := time.Now()
+	w.mu.Lock()
+	if w.warned == nil || len(w.warned) > 10_000 {
+		w.warned = map[string]time.Time{}
+	}
+	var fresh []autoCreateFailure
+	for _, f := range failed {
+		if at, ok := w.warned[f.topic]; !ok || now.Sub(at) >= autoCreateRewarn {
+			w.warned[f.topic] = now
+			fresh = append(fresh, f)
+		}
+	}
+	w.mu.Unlock()
+	for _, f := range failed {
+		logger.Debug("auto-create topic failed", "topic", f.topic, "err", f.err)
+	}
+	switch {
+	case len(fresh) == 1:
+		logger.Warn("auto-create topic failed", "topic", fresh[0].topic, "err", fresh[0].err)
+	case len(fresh) > 1:
+		names := make([]string, 0, 10)
+		for _, f := range fresh[:min(len(fresh), 10)] {
+			names = append(names, f.topic)
+		}
+		logger.Warn("auto-create failed for several topics", "count", len(fresh), "first_topics", names, "first_err", fresh[0].err)
+	}
 }
 
 func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) kmsg.Response {

@@ -38,6 +38,8 @@ type Broker struct {
 	metrics *metrics
 	disk    *diskGuard
 
+	autoCreateWarn autoCreateWarnings
+
 	advHost string
 	advPort int32
 

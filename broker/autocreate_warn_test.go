@@ -1,0 +1,40 @@
+package broker
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+// Failed auto-creations make one warning per Metadata request, and a topic
+// that failed is not warned about again at once: a client asks for its
+// topic every second or so, and one request may name thousands.
+func TestAutoCreateWarningsBounded(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	var w autoCreateWarnings
+	fail := func(names ...string) []autoCreateFailure {
+		var out []autoCreateFailure
+		for _, n := range names {
+			out = append(out, autoCreateFailure{n, errors.New("replication factor: 2 larger than available brokers: 1")})
+		}
+		return out
+	}
+	warnings := func() int { n := strings.Count(buf.String(), "level=WARN"); buf.Reset(); return n }
+
+	w.log(logger, fail("a", "b", "c"))
+	if got := buf.String(); strings.Count(got, "level=WARN") != 1 || !strings.Contains(got, "count=3") {
+		t.Fatalf("three failures in one request logged:\n%s", got)
+	}
+	buf.Reset()
+	w.log(logger, fail("a", "b", "c"))
+	if n := warnings(); n != 0 {
+		t.Fatalf("the same failures again at once: %d warnings", n)
+	}
+	w.log(logger, fail("a", "d"))
+	if got := buf.String(); strings.Count(got, "level=WARN") != 1 || !strings.Contains(got, "topic=d") {
+		t.Fatalf("a new topic's failure:\n%s", got)
+	}
+}
