@@ -71,7 +71,7 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 		}
 		t, err := b.buildTopic(spec)
 		if err == nil && req.ValidateOnly {
-			err = checkFiles(b.replicasHere(t.Replicas))
+			err = b.checkRoom(b.replicasHere(t.Replicas))
 		} else if err == nil {
 			err = b.createTopic(ctx, t)
 		}

@@ -18,7 +18,9 @@ import (
 // is refused with KAFKA_STORAGE_ERROR (retriable: the client keeps its
 // records) while the filesystem holding log.dirs has less free space than
 // the threshold, which leaves room for the metadata, the groups' offset
-// commits and the segment files already open. Meanwhile deleted segments
+// commits and the segment files already open; new partitions (CreateTopics,
+// CreatePartitions, auto-creation, the offsets topic) are refused the same
+// way when their files would take the space below it. Meanwhile deleted segments
 // are not kept for reuse (log.segment.recycle.bytes) and those kept are
 // freed. Writes resume by themselves once space is freed (retention,
 // DeleteRecords, deleting a topic).
@@ -138,6 +140,30 @@ func (g *diskGuard) admit(n int) error {
 	if left := free - g.written.Load(); left < threshold {
 		g.written.Add(-int64(n)) // refused: nothing is written
 		return kafkaErrorf(kerr.KafkaStorageError, "the data directory has %d bytes free, below log.dir.min.free.bytes (%d)", max(left, 0), threshold)
+	}
+	return nil
+}
+
+// partitionDiskBytes is about what a new partition replica takes on disk
+// at once: its first segment's prepared space and companions, its raft
+// files.
+const partitionDiskBytes = 1 << 20
+
+// roomFor refuses n new partition replicas with KAFKA_STORAGE_ERROR when
+// their files would take the free space below the threshold: produce is
+// refused there, and new partitions (a topic created, or the offsets topic
+// a first consumer group makes) would fill the rest of the disk.
+func (g *diskGuard) roomFor(n int) error {
+	if g.min.Load() == 0 || n <= 0 {
+		return nil
+	}
+	g.measure()
+	free, threshold := g.free.Load(), g.threshold.Load()
+	if free < 0 {
+		return nil
+	}
+	if left := free - g.written.Load() - int64(n)*partitionDiskBytes; left < threshold {
+		return kafkaErrorf(kerr.KafkaStorageError, "the data directory has %d bytes free, too little for %d more partitions above log.dir.min.free.bytes (%d): free space first", max(free, 0), n, threshold)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Below log.dir.min.free.bytes produce is refused with KAFKA_STORAGE_ERROR
@@ -20,10 +21,17 @@ func TestProduceRefusedWhenDiskNearlyFull(t *testing.T) {
 	if err != nil {
 		t.Skipf("free space not measured here: %v", err)
 	}
-	b := startBroker(t, dir, func(c *Config) { c.LogDirMinFreeBytes = free + 1<<40 })
+	b := startBroker(t, dir, nil)
 	defer b.Close()
 	cl := newClient(t, b)
 	createTopic(t, cl, "full", 1, nil)
+	b.disk.min.Store(free + 1<<40)
+	b.disk.measure()
+
+	// New partitions are refused too: their files would fill the rest.
+	if code := createTopicCode(t, cl, "more", 1); code != kerr.KafkaStorageError.Code {
+		t.Fatalf("CreateTopics below the free-space threshold: %v, want KAFKA_STORAGE_ERROR", kerr.ErrorForCode(code))
+	}
 
 	rp := produceRaw(t, cl, "full", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(3, "v")))
 	if rp.ErrorCode != kerr.KafkaStorageError.Code || rp.ErrorMessage == nil {
@@ -52,6 +60,20 @@ func TestProduceRefusedWhenDiskNearlyFull(t *testing.T) {
 	if end := b.node.Partition("full", 0).Log().EndOffset(); end != 1 {
 		t.Fatalf("end offset %d after the retried record, want 1", end)
 	}
+	if code := createTopicCode(t, cl, "more", 1); code != 0 {
+		t.Fatalf("CreateTopics after the threshold was met: %v", kerr.ErrorForCode(code))
+	}
+}
+
+// createTopicCode creates a topic and returns its error code.
+func createTopicCode(t *testing.T, cl *kgo.Client, name string, partitions int32) int16 {
+	t.Helper()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, 1
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 5000
+	return request[*kmsg.CreateTopicsResponse](t, cl, req).Topics[0].ErrorCode
 }
 
 // admit counts what it lets through since the last measurement, so a burst

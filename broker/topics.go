@@ -211,6 +211,16 @@ func checkFiles(n int) error {
 	return nil
 }
 
+// checkRoom refuses n more partition replicas on this node when the
+// process lacks the files for them (checkFiles) or the disk the space
+// (diskGuard.roomFor).
+func (b *Broker) checkRoom(n int) error {
+	if err := checkFiles(n); err != nil {
+		return err
+	}
+	return b.disk.roomFor(n)
+}
+
 // fileReserve is how many of limit open files partitions leave for the rest.
 func fileReserve(limit int) int { return max(limit/10, min(1024, limit/2)) }
 
@@ -230,7 +240,7 @@ func (b *Broker) replicasHere(replicas [][]int32) int {
 // createTopic creates a validated topic and waits (bounded by ctx) until
 // every partition has a leader accepting produce and fetch.
 func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
-	if err := checkFiles(b.replicasHere(t.Replicas)); err != nil {
+	if err := b.checkRoom(b.replicasHere(t.Replicas)); err != nil {
 		return err
 	}
 	if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpCreateTopic, Topic: t, NoCollision: true}); err != nil {
