@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/broker"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 )
@@ -502,6 +504,57 @@ func testRecord() *kgo.Record {
 		Key: []byte("key"), Value: []byte("val"),
 		Timestamp: time.UnixMilli(1700000000123),
 		Headers:   []kgo.RecordHeader{{Key: "a", Value: []byte("1")}, {Key: "b"}},
+	}
+}
+
+// A broker that goes away mid-stream: the records it did not acknowledge
+// fail at --timeout, as kafka-console-producer's do at delivery.timeout.ms
+// (franz-go would wait for a record sent to it however long it takes), and
+// the summary counts every line read.
+func TestProduceBrokerGone(t *testing.T) {
+	addr, stop := startBrokerIn(t, t.TempDir())
+	mustRun(t, addr, "", "topic", "create", "gone", "--partitions", "1")
+	pr, pw := io.Pipe()
+	var out, errOut syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run([]string{"--bootstrap-server", addr, "produce", "--topic", "gone", "--timeout", "2s"}, pr, &out, &errOut)
+	}()
+	write := func(from int) {
+		for i := from; i < from+10; i++ {
+			if _, err := fmt.Fprintf(pw, "%d\n", i); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(0)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ends, err := adm.ListEndOffsets(context.Background(), "gone")
+		if o, _ := ends.Lookup("gone", 0); err == nil && o.Offset == 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first ten records were not acknowledged")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cl.Close()
+	stop()
+	write(10)
+	pw.Close()
+	select {
+	case c := <-code:
+		if c != 1 || !strings.Contains(errOut.String(), "10 records produced to gone, 10 failed") {
+			t.Fatalf("exit %d; stderr:\n%s", c, errOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("still running 30 s after the broker went, with --timeout 2s; stderr:\n%s", errOut.String())
 	}
 }
 

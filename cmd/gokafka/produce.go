@@ -58,6 +58,11 @@ func cmdProduce(e *env, args []string) error {
 		kgo.AllowAutoTopicCreation(), // as kafka-console-producer, on brokers that allow it
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.RecordDeliveryTimeout(*timeout),
+		// As kafka-console-producer's delivery.timeout.ms: a record not
+		// acknowledged in time fails, even one sent to a broker that then
+		// went away (franz-go would otherwise wait for that broker however
+		// long it takes, to keep its idempotent sequence).
+		kgo.AllowIdempotentProduceCancellation(),
 	)
 	retries := &retryLog{w: e.stderr}
 	opts = append(opts, kgo.WithLogger(retries))
@@ -68,7 +73,9 @@ func cmdProduce(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
+	var closeOnce sync.Once
+	closeClient := func() { closeOnce.Do(cl.Close) }
+	defer closeClient()
 	if err := ping(e.ctx, cl); err != nil {
 		return err
 	}
@@ -85,6 +92,9 @@ func cmdProduce(e *env, args []string) error {
 		if err == nil {
 			acked++
 			return
+		}
+		if e.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed)) {
+			return // stopped before its answer came: counted as not acknowledged
 		}
 		failed++
 		msg := err.Error()
@@ -124,6 +134,11 @@ func cmdProduce(e *env, args []string) error {
 	}
 	scanErr := sc.Err()
 	flushErr := cl.Flush(e.ctx)
+	if flushErr != nil {
+		// Interrupted: closing the client fails what it still holds, so
+		// that the counts below take in every record read.
+		closeClient()
+	}
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -133,8 +148,12 @@ func cmdProduce(e *env, args []string) error {
 	if last := retries.last(); failed > 0 && last != "" {
 		fmt.Fprintf(e.stderr, "gokafka produce: the broker's last answer before that: %s\n", last)
 	}
-	fmt.Fprintf(e.stderr, "%d records produced to %s, %d failed, in %s\n",
-		acked, *topic, failed, time.Since(start).Round(time.Millisecond))
+	notSent := ""
+	if n := sent - acked - failed; n > 0 {
+		notSent = fmt.Sprintf(", %d not acknowledged when stopped", n)
+	}
+	fmt.Fprintf(e.stderr, "%d records produced to %s, %d failed%s, in %s\n",
+		acked, *topic, failed, notSent, time.Since(start).Round(time.Millisecond))
 	switch {
 	case lineErr != nil:
 		return lineErr
