@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/gokafka/gokafka/internal/bufpool"
@@ -33,6 +34,19 @@ var (
 	errIdle           = errors.New("idle timeout")
 )
 
+// notKafka names what a connection's first bytes look like when they are
+// not a Kafka frame but something a misconfigured client sends: a TLS
+// handshake (security.protocol=SSL or SASL_SSL) or an HTTP request.
+func notKafka(first [4]byte) string {
+	switch {
+	case first[0] == 0x16 && first[1] == 0x03:
+		return ": this is a TLS handshake; the client is set up for SSL/TLS, which gokafkad does not serve yet (use security.protocol=PLAINTEXT)"
+	case slices.Contains([]string{"GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI", "PATC", "PRI "}, string(first[:])):
+		return ": this is an HTTP request; the Kafka port speaks only the Kafka protocol (/metrics and /healthz are on admin.listen)"
+	}
+	return ""
+}
+
 // readFrame reads one size-prefixed frame from r and returns its payload.
 // io.EOF means the peer closed cleanly between frames; any other error means
 // the stream is unusable. Decoded requests alias the payload (kmsg byte fields
@@ -49,7 +63,7 @@ func readFrame(r io.Reader, maxSize int32) ([]byte, error) {
 	}
 	size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
 	if size < minHeaderSize || size > maxSize {
-		return nil, fmt.Errorf("%w: %d (allowed %d..%d)", errFrameSize, size, minHeaderSize, maxSize)
+		return nil, fmt.Errorf("%w: %d (allowed %d..%d)%s", errFrameSize, size, minHeaderSize, maxSize, notKafka(sizeBuf))
 	}
 	n := int(size)
 	buf := bufpool.Get(min(n, frameChunk))

@@ -1,8 +1,10 @@
 package protocol
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"math"
 	"net"
@@ -720,5 +722,23 @@ func TestPendingBytesBounded(t *testing.T) {
 	close(release)
 	for i := range 10 {
 		readAndDecode(t, c, big, int32(i))
+	}
+}
+
+// A client speaking TLS or HTTP to the Kafka port is told so in the log
+// line that closes its connection, not just given a frame size.
+func TestNotKafkaNamed(t *testing.T) {
+	for _, c := range []struct {
+		first []byte
+		want  string
+	}{
+		{[]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01}, "TLS handshake"},
+		{[]byte("GET /metrics HTTP/1.1\r\n"), "HTTP request"},
+		{[]byte{0x7f, 0xff, 0xff, 0xff}, "allowed"},
+	} {
+		_, err := readFrame(bytes.NewReader(c.first), DefaultMaxRequestBytes)
+		if !errors.Is(err, errFrameSize) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("% x: %v, want a frame size error naming %q", c.first[:4], err, c.want)
+		}
 	}
 }
