@@ -123,34 +123,46 @@ type autoCreateFailure struct {
 	err   error
 }
 
+// warnLimiter keeps warnings about what clients retry readable: a key
+// (a topic, a transactional id) is warned about again only after rewarn.
+type warnLimiter struct {
+	mu     sync.Mutex
+	warned map[string]time.Time // key: when last warned about
+}
+
+const rewarn = time.Minute
+
+// allow says whether key may be warned about now, and if so counts it.
+func (w *warnLimiter) allow(key string) bool {
+	now := time.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.warned == nil || len(w.warned) > 10_000 {
+		w.warned = map[string]time.Time{}
+	}
+	if at, ok := w.warned[key]; ok && now.Sub(at) < rewarn {
+		return false
+	}
+	w.warned[key] = now
+	return true
+}
+
 // autoCreateWarnings keeps the log of failed auto-creations readable:
 // a client asks for its topic again every second or so, and one Metadata
 // request may name thousands. Each request's failures make one line, and
-// a topic that failed is warned about again only after autoCreateRewarn.
-type autoCreateWarnings struct {
-	mu     sync.Mutex
-	warned map[string]time.Time // topic: when last warned about
-}
-
-const autoCreateRewarn = time.Minute
+// a topic that failed is warned about again only after a minute.
+type autoCreateWarnings struct{ warnLimiter }
 
 func (w *autoCreateWarnings) log(logger *slog.Logger, failed []autoCreateFailure) {
 	if len(failed) == 0 {
 		return
 	}
-	now := time.Now()
-	w.mu.Lock()
-	if w.warned == nil || len(w.warned) > 10_000 {
-		w.warned = map[string]time.Time{}
-	}
 	var fresh []autoCreateFailure
 	for _, f := range failed {
-		if at, ok := w.warned[f.topic]; !ok || now.Sub(at) >= autoCreateRewarn {
-			w.warned[f.topic] = now
+		if w.allow(f.topic) {
 			fresh = append(fresh, f)
 		}
 	}
-	w.mu.Unlock()
 	for _, f := range failed {
 		logger.Debug("auto-create topic failed", "topic", f.topic, "err", f.err)
 	}

@@ -36,6 +36,7 @@ func (b *Broker) findCoordinator(key string, keyType int8) (int32, string, int32
 		// their whole timeout, and UNSUPPORTED_VERSION still held
 		// librdkafka's init_transactions (confluent-kafka, kcat) for its
 		// timeout, as it retries any other error of this lookup.
+		b.warnTransactions(key)
 		return -1, "", -1, errTransactionsRefused
 	default:
 		return -1, "", -1, kafkaErrorf(kerr.InvalidRequest, "unsupported coordinator type %d", keyType)
@@ -60,6 +61,14 @@ func (b *Broker) findCoordinator(key string, keyType int8) (int32, string, int32
 		return -1, "", -1, kerr.CoordinatorNotAvailable
 	}
 	return br.ID, br.Host, br.Port, nil
+}
+
+// warnTransactions says in the log why a transactional producer fails:
+// the client hears only of an authorization failure.
+func (b *Broker) warnTransactions(id string) {
+	if b.txnWarn.allow(id) {
+		b.logger.Warn("a transactional producer was refused: transactions are not supported yet (the client sees TRANSACTIONAL_ID_AUTHORIZATION_FAILED)", "transactional_id", id)
+	}
 }
 
 // errTransactionsRefused answers a transaction coordinator lookup, and a

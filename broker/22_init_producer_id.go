@@ -21,6 +21,7 @@ func (b *Broker) handleInitProducerID(ctx context.Context, r *kmsg.InitProducerI
 		// transactional producer is told plainly that none is here, with
 		// an error every client treats as fatal (see findCoordinator).
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		b.warnTransactions(*r.TransactionalID)
 		return resp
 	}
 	if r.ProducerID >= 0 && r.ProducerEpoch >= 0 {

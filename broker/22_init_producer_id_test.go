@@ -55,7 +55,8 @@ func TestInitProducerIDRequests(t *testing.T) {
 // 9.5 s and franz-go for its whole retry timeout, and UNSUPPORTED_VERSION
 // librdkafka for its own (compat-tests' TestKcat/TransactionalRefused).
 func TestTransactionsRefused(t *testing.T) {
-	b := startBroker(t, t.TempDir(), nil)
+	var logs *syncBuffer
+	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
 	defer b.Close()
 	req := kmsg.NewPtrFindCoordinatorRequest()
 	req.Version, req.CoordinatorType, req.CoordinatorKey = 2, 1, "tx"
@@ -67,6 +68,10 @@ func TestTransactionsRefused(t *testing.T) {
 	ipid.Version, ipid.TransactionalID, ipid.ProducerID, ipid.ProducerEpoch = 4, kmsg.StringPtr("tx"), -1, -1
 	if r := rawRequest(t, b, ipid).(*kmsg.InitProducerIDResponse); r.ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code {
 		t.Fatalf("transactional InitProducerId: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	// The broker's log says why, once for a transactional id retrying.
+	if n := strings.Count(logs.String(), "transactions are not supported yet"); n != 1 {
+		t.Fatalf("%d warnings for transactional id tx, want 1:\n%s", n, logs.String())
 	}
 
 	cl := newClient(t, b, kgo.TransactionalID("tx"), kgo.DefaultProduceTopic("t"), kgo.RetryTimeout(30*time.Second))

@@ -39,6 +39,7 @@ type Broker struct {
 	disk    *diskGuard
 
 	autoCreateWarn autoCreateWarnings
+	txnWarn        warnLimiter // transactional ids refused, by id
 
 	advHost string
 	advPort int32
