@@ -178,6 +178,10 @@ func TestLostPartitionDoesNotStopTheNode(t *testing.T) {
 			t.Fatalf("produce to %d after the restart: %v at %d", p, kerr.ErrorForCode(rp.ErrorCode), rp.BaseOffset)
 		}
 	}
+	// /metrics counts it offline, as Kafka's OfflinePartitionsCount.
+	if n := gauge(t, b, "gokafka_offline_partitions"); n != 1 {
+		t.Errorf("gokafka_offline_partitions = %v, want 1", n)
+	}
 	md := rawRequest(t, b, metadataReq(false, "lost")).(*kmsg.MetadataResponse)
 	for _, mp := range md.Topics[0].Partitions {
 		want := int16(0)
@@ -256,4 +260,20 @@ func TestBigAnswersBuiltInTurn(t *testing.T) {
 	if ms.HeapInuse > 400<<20 {
 		t.Fatalf("heap in use %d MiB with 8 big answers asked for and none read: more than one built", ms.HeapInuse>>20)
 	}
+}
+
+// gauge returns the value of an unlabelled gauge of b's /metrics.
+func gauge(t *testing.T, b *Broker, name string) float64 {
+	t.Helper()
+	mfs, err := b.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no gauge %s", name)
+	return 0
 }

@@ -85,6 +85,19 @@ func newMetrics(b *Broker) *metrics {
 	replicas := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "gokafka_partition_replicas", Help: "Partition replicas (raft groups) on this broker.",
 	}, func() float64 { return float64(len(b.node.Partitions())) })
+	offline := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gokafka_offline_partitions", Help: "Partitions with no leader that serves them (Kafka's OfflinePartitionsCount): one whose files are gone or cannot be opened, or one still electing. Alert when it stays above 0.",
+	}, func() float64 {
+		n := 0
+		for name, t := range b.node.Controller().State().Topics {
+			for i := range t.Replicas {
+				if leader, _ := b.leaderOf(name, int32(i)); leader < 0 {
+					n++
+				}
+			}
+		}
+		return float64(n)
+	})
 	diskFree := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "gokafka_log_dir_free_bytes", Help: "Free space of the filesystem holding log.dirs at the last measurement (-1: not measured; see log.dir.min.free.bytes).",
 	}, func() float64 {
@@ -94,7 +107,7 @@ func newMetrics(b *Broker) *metrics {
 		return float64(b.disk.freeBytes())
 	})
 	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.recordsIn, m.recordsOut,
-		m.connections, m.connsTotal, m.commitLat, m.fsyncLat, m.produceError, partitionsLed, replicas, diskFree)
+		m.connections, m.connsTotal, m.commitLat, m.fsyncLat, m.produceError, partitionsLed, replicas, offline, diskFree)
 	m.reg.MustRegister(newGroupCollector(b))
 	m.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
