@@ -93,6 +93,10 @@ type Config struct {
 	// and gokafkad logs them.
 	DroppedListeners []string
 
+	// From a properties file's Kafka keys, for parseListener.
+	listenerProtocols   map[string]string // listener.security.protocol.map: name to protocol
+	controllerListeners map[string]bool   // controller.listener.names
+
 	// explicit holds the keys given to Set (flags, properties files), so
 	// DescribeConfigs can tell an operator's setting from a default.
 	explicit map[string]bool
@@ -407,17 +411,14 @@ func boolOpt(key, flag, help string, f func(c *Config) *bool) Option {
 func listenerOpt(key, flag, help string, f func(c *Config) *string) Option {
 	o := strOpt(key, flag, help, f)
 	o.set = func(c *Config, v string) error {
-		addr, err := parseListener(v)
+		addr, rest, err := c.parseListener(v)
 		if err != nil {
 			return err
 		}
 		*f(c) = addr
 		// Kafka binds every listener of the list; one is served here, so
 		// the others are named in a warning rather than dropped unseen.
-		if rest := strings.Split(strings.TrimSpace(v), ",")[1:]; len(rest) > 0 {
-			for i := range rest {
-				rest[i] = strings.TrimSpace(rest[i])
-			}
+		if len(rest) > 0 {
 			c.DroppedListeners = append(c.DroppedListeners, key+": "+strings.Join(rest, ","))
 		}
 		return nil
@@ -425,25 +426,82 @@ func listenerOpt(key, flag, help string, f func(c *Config) *string) Option {
 	return o
 }
 
-// parseListener accepts "host:port" or Kafka's "PLAINTEXT://host:port" (the
-// first of a comma-separated list; only PLAINTEXT is served so far).
-func parseListener(v string) (string, error) {
+// parseListener takes a listeners or advertised.listeners value: "host:port"
+// or Kafka's comma-separated "NAME://host:port" entries. A name is its own
+// security protocol (PLAINTEXT) or one listener.security.protocol.map
+// gives; the listeners controller.listener.names names are a KRaft
+// controller's, which raft.listen stands in for, and are left out. The
+// first client listener is served and returned; the other client
+// listeners are returned in rest. Only PLAINTEXT is served so far.
+func (c *Config) parseListener(v string) (addr string, rest []string, err error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return "", nil
+		return "", nil, nil
 	}
-	first := strings.Split(v, ",")[0]
-	if i := strings.Index(first, "://"); i >= 0 {
-		proto := strings.ToUpper(first[:i])
-		if proto != "PLAINTEXT" {
-			return "", fmt.Errorf("listener %q: only PLAINTEXT is supported", first)
+	for _, entry := range strings.Split(v, ",") {
+		entry = strings.TrimSpace(entry)
+		hostPort := entry
+		if i := strings.Index(entry, "://"); i >= 0 {
+			name := strings.ToUpper(entry[:i])
+			if c.controllerListeners[name] {
+				continue
+			}
+			proto := name
+			if p, ok := c.listenerProtocols[name]; ok {
+				proto = p
+			}
+			if proto != "PLAINTEXT" {
+				if _, mapped := c.listenerProtocols[name]; !mapped && name != "SSL" && !strings.HasPrefix(name, "SASL_") {
+					return "", nil, fmt.Errorf("listener %q: no security protocol for %s (listener.security.protocol.map names none; only PLAINTEXT is served)", entry, name)
+				}
+				return "", nil, fmt.Errorf("listener %q: %s is not supported yet, only PLAINTEXT", entry, proto)
+			}
+			hostPort = entry[i+3:]
 		}
-		first = first[i+3:]
+		if _, _, err := net.SplitHostPort(hostPort); err != nil {
+			return "", nil, fmt.Errorf("listener %q: %w", entry, err)
+		}
+		if addr == "" {
+			addr = hostPort
+		} else {
+			rest = append(rest, entry)
+		}
 	}
-	if _, _, err := net.SplitHostPort(first); err != nil {
-		return "", fmt.Errorf("listener %q: %w", first, err)
+	if addr == "" {
+		return "", nil, fmt.Errorf("%q names only controller listeners (controller.listener.names): give a listener for clients", v)
 	}
-	return first, nil
+	return addr, rest, nil
+}
+
+// loadListenerNames takes, ahead of the listeners that use them, the two
+// Kafka keys that say what a listener name is: listener.security.protocol.map
+// (NAME:PROTOCOL,...) and controller.listener.names.
+func (c *Config) loadListenerNames(props []property) error {
+	for _, p := range props {
+		v := strings.TrimSpace(p.value)
+		switch p.key {
+		case "listener.security.protocol.map":
+			c.listenerProtocols = map[string]string{}
+			for _, kv := range strings.Split(v, ",") {
+				if kv = strings.TrimSpace(kv); kv == "" {
+					continue
+				}
+				name, proto, ok := strings.Cut(kv, ":")
+				if !ok {
+					return fmt.Errorf("line %d: listener.security.protocol.map: %q is not NAME:PROTOCOL", p.line, kv)
+				}
+				c.listenerProtocols[strings.ToUpper(strings.TrimSpace(name))] = strings.ToUpper(strings.TrimSpace(proto))
+			}
+		case "controller.listener.names":
+			c.controllerListeners = map[string]bool{}
+			for _, name := range strings.Split(v, ",") {
+				if name = strings.TrimSpace(name); name != "" {
+					c.controllerListeners[strings.ToUpper(name)] = true
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // Options lists every configuration key, in the order --help shows them.
@@ -585,6 +643,9 @@ func (c *Config) IsDefault(key string) bool {
 func (c *Config) LoadProperties(r io.Reader) error {
 	props, err := readProperties(r)
 	if err != nil {
+		return err
+	}
+	if err := c.loadListenerNames(props); err != nil {
 		return err
 	}
 	cluster := map[string]property{} // the keys that say what cluster this node is part of

@@ -168,9 +168,10 @@ log.retention.check.interval.ms=300000
 	if len(c.Ignored) != 14 || c.Ignored[0] != "process.roles" {
 		t.Errorf("ignored %v", c.Ignored)
 	}
-	// The listeners past the first are named, to be warned about.
-	if want := []string{"listeners: CONTROLLER://:9093", "advertised.listeners: CONTROLLER://localhost:9093"}; !slices.Equal(c.DroppedListeners, want) {
-		t.Errorf("dropped listeners %q, want %q", c.DroppedListeners, want)
+	// The CONTROLLER listener is a KRaft controller's (controller.listener.names),
+	// which raft.listen stands in for: not a client listener dropped.
+	if len(c.DroppedListeners) != 0 {
+		t.Errorf("dropped listeners %q, want none", c.DroppedListeners)
 	}
 	// Kafka 4 keys of the new group protocol mean nothing here either.
 	k4 := DefaultConfig()
@@ -189,6 +190,41 @@ log.retention.check.interval.ms=300000
 	}
 	if err := d.LoadProperties(strings.NewReader("node.id=8\nbroker.id=9")); err != nil || d.NodeID != 8 {
 		t.Errorf("node.id then broker.id: %v node %d", err, d.NodeID)
+	}
+}
+
+// Listener names mean what listener.security.protocol.map and
+// controller.listener.names say, as in Kafka: a name mapped to PLAINTEXT
+// is served, a controller listener is left to raft, and the client
+// listeners past the first are named to be warned about.
+func TestConfigListenerNames(t *testing.T) {
+	for _, c := range []struct {
+		props   string
+		listen  string
+		dropped []string
+		err     string
+	}{
+		{props: "listeners=INTERNAL://127.0.0.1:9092\nlistener.security.protocol.map=INTERNAL:PLAINTEXT", listen: "127.0.0.1:9092"},
+		{props: "listener.security.protocol.map=INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT\ncontroller.listener.names=CONTROLLER\nlisteners=CONTROLLER://:9093,INTERNAL://:9092", listen: ":9092"},
+		{props: "controller.listener.names=CONTROLLER\nlisteners=PLAINTEXT://kafka:29092,CONTROLLER://kafka:29093,PLAINTEXT_HOST://0.0.0.0:9092\nlistener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT",
+			listen: "kafka:29092", dropped: []string{"listeners: PLAINTEXT_HOST://0.0.0.0:9092"}},
+		{props: "listeners=SSL://:9093", err: "SSL is not supported yet"},
+		{props: "listeners=SECURE://:9093\nlistener.security.protocol.map=SECURE:SASL_SSL", err: "SASL_SSL is not supported yet"},
+		{props: "listeners=INTERNAL://:9092", err: "no security protocol for INTERNAL"},
+		{props: "controller.listener.names=CONTROLLER\nlisteners=CONTROLLER://:9093", err: "only controller listeners"},
+	} {
+		cfg := DefaultConfig()
+		err := cfg.LoadProperties(strings.NewReader(c.props))
+		switch {
+		case c.err != "":
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: %v, want an error saying %q", c.props, err, c.err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", c.props, err)
+		case cfg.Listen != c.listen || !slices.Equal(cfg.DroppedListeners, c.dropped):
+			t.Errorf("%q: listen %q, dropped %q; want %q, %q", c.props, cfg.Listen, cfg.DroppedListeners, c.listen, c.dropped)
+		}
 	}
 }
 
