@@ -154,12 +154,16 @@ func TestBrokerConfigTypes(t *testing.T) {
 	req.IncludeDocumentation = true
 	rr := kmsg.NewDescribeConfigsRequestResource()
 	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
-	rr.ConfigNames = []string{"log.retention.ms", "auto.create.topics.enable", "num.partitions", "log.dirs", "log.retention.hours", "log.cleanup.policy"}
+	rr.ConfigNames = []string{"log.retention.ms", "auto.create.topics.enable", "num.partitions", "log.dirs", "log.retention.hours", "log.cleanup.policy",
+		"log.segment.bytes", "group.min.session.timeout.ms", "offsets.retention.minutes", "producer.id.expiration.ms"}
 	req.Resources = append(req.Resources, rr)
 	want := map[string]kmsg.ConfigType{
 		"log.retention.ms": kmsg.ConfigTypeLong, "auto.create.topics.enable": kmsg.ConfigTypeBoolean,
 		"num.partitions": kmsg.ConfigTypeInt, "log.dirs": kmsg.ConfigTypeString, "log.retention.hours": kmsg.ConfigTypeInt,
 		"log.cleanup.policy": kmsg.ConfigTypeList,
+		// Kafka's INTs, held in int64s here.
+		"log.segment.bytes": kmsg.ConfigTypeInt, "group.min.session.timeout.ms": kmsg.ConfigTypeInt,
+		"offsets.retention.minutes": kmsg.ConfigTypeInt, "producer.id.expiration.ms": kmsg.ConfigTypeInt,
 	}
 	res := request[*kmsg.DescribeConfigsResponse](t, cl, req).Resources[0]
 	if len(res.Configs) != len(want) {

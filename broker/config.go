@@ -290,6 +290,21 @@ type Option struct {
 // alone (--auto-create-topics) for true, or as --flag=false.
 func (o Option) IsBool() bool { return o.typ == kmsg.ConfigTypeBoolean }
 
+// int32Opt is intOpt for a key Kafka types INT that is held in an int64
+// here: described as INT, and refused past an int's range, as in Kafka.
+func int32Opt(key, flag, help string, f func(c *Config) *int64) Option {
+	o := intOpt(key, flag, help, f)
+	o.typ = kmsg.ConfigTypeInt
+	set := o.set
+	o.set = func(c *Config, v string) error {
+		if _, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32); err != nil {
+			return err
+		}
+		return set(c, v)
+	}
+	return o
+}
+
 func intOpt[T int16 | int32 | int64](key, flag, help string, f func(c *Config) *T) Option {
 	var zero T
 	typ := map[int]kmsg.ConfigType{2: kmsg.ConfigTypeShort, 4: kmsg.ConfigTypeInt, 8: kmsg.ConfigTypeLong}[sizeOf(zero)]
@@ -523,7 +538,7 @@ var options = []Option{
 	intOpt("default.replication.factor", "default-replication-factor", "replication factor of auto-created or default topics", func(c *Config) *int16 { return &c.DefaultReplicationFactor }),
 	boolOpt("auto.create.topics.enable", "auto-create-topics", "create a topic when a client asks Metadata for one that does not exist (as producers and consumers do before using it)", func(c *Config) *bool { return &c.AutoCreateTopics }),
 	boolOpt("delete.topic.enable", "delete-topic-enable", "allow DeleteTopics; false refuses it (TOPIC_DELETION_DISABLED), as in Kafka", func(c *Config) *bool { return &c.DeleteTopicEnable }),
-	intOpt("log.segment.bytes", "log-segment-bytes", "segment file size before a new one is rolled", func(c *Config) *int64 { return &c.LogSegmentBytes }),
+	int32Opt("log.segment.bytes", "log-segment-bytes", "segment file size before a new one is rolled", func(c *Config) *int64 { return &c.LogSegmentBytes }),
 	intOpt("log.roll.ms", "log-roll-ms", "segment age before a new one is rolled", func(c *Config) *int64 { return &c.LogRollMs }),
 	unitOpt("log.roll.hours", "log-roll-hours", "log.roll.ms in hours; log.roll.ms wins when both are set", time.Hour, 168, func(c *Config) *int64 { return &c.LogRollMs }, "log.roll.ms"),
 	intOpt("log.roll.jitter.ms", "log-roll-jitter-ms", "each segment takes a random amount below this off log.roll.ms, so that partitions do not roll together", func(c *Config) *int64 { return &c.LogRollJitterMs }),
@@ -549,7 +564,7 @@ var options = []Option{
 	intOpt("compression.lz4.level", "compression-lz4-level", "lz4 level of batches recompressed into lz4: 1-17 (9: the fast compressor)", func(c *Config) *int32 { return &c.CompressionLZ4Level }),
 	intOpt("compression.zstd.level", "compression-zstd-level", "zstd level of batches recompressed into zstd: -131072 to 22", func(c *Config) *int32 { return &c.CompressionZstdLevel }),
 	intOpt("message.max.bytes", "message-max-bytes", "largest record batch accepted", func(c *Config) *int32 { return &c.MessageMaxBytes }),
-	intOpt("producer.id.expiration.ms", "producer-id-expiration-ms", "a partition forgets an idempotent producer whose last batch's timestamp is older than this (checked with retention); it is accepted at any sequence if it writes again", func(c *Config) *int64 { return &c.ProducerIDExpirationMs }),
+	int32Opt("producer.id.expiration.ms", "producer-id-expiration-ms", "a partition forgets an idempotent producer whose last batch's timestamp is older than this (checked with retention); it is accepted at any sequence if it writes again", func(c *Config) *int64 { return &c.ProducerIDExpirationMs }),
 	intOpt("min.insync.replicas", "min-insync-replicas", "in-sync replicas an acks=all produce needs (NOT_ENOUGH_REPLICAS below)", func(c *Config) *int32 { return &c.MinInsyncReplicas }),
 	intOpt("fetch.max.bytes", "fetch-max-bytes", "most bytes of records in one Fetch answer, whatever the client asks (at least one batch is always sent)", func(c *Config) *int32 { return &c.FetchMaxBytes }),
 	intOpt("socket.request.max.bytes", "socket-request-max-bytes", "largest request frame accepted", func(c *Config) *int32 { return &c.SocketRequestMaxBytes }),
@@ -559,11 +574,11 @@ var options = []Option{
 	intOpt("max.connections", "max-connections", "connections the broker holds at most; more wait in the listen backlog until one closes", func(c *Config) *int32 { return &c.MaxConnections }),
 	intOpt("offsets.topic.num.partitions", "offsets-topic-num-partitions", "partitions (coordinator shards) of __consumer_offsets, fixed once created", func(c *Config) *int32 { return &c.OffsetsTopicNumPartitions }),
 	intOpt("offsets.topic.replication.factor", "offsets-topic-replication-factor", "replication factor of __consumer_offsets (capped at the brokers present when it is created)", func(c *Config) *int16 { return &c.OffsetsTopicReplicationFactor }),
-	intOpt("group.initial.rebalance.delay.ms", "group-initial-rebalance-delay-ms", "how long a new group waits for more members before its first rebalance", func(c *Config) *int64 { return &c.GroupInitialRebalanceDelayMs }),
-	intOpt("group.min.session.timeout.ms", "group-min-session-timeout-ms", "smallest session timeout a member may ask for", func(c *Config) *int64 { return &c.GroupMinSessionTimeoutMs }),
-	intOpt("group.max.session.timeout.ms", "group-max-session-timeout-ms", "largest session timeout a member may ask for", func(c *Config) *int64 { return &c.GroupMaxSessionTimeoutMs }),
+	int32Opt("group.initial.rebalance.delay.ms", "group-initial-rebalance-delay-ms", "how long a new group waits for more members before its first rebalance", func(c *Config) *int64 { return &c.GroupInitialRebalanceDelayMs }),
+	int32Opt("group.min.session.timeout.ms", "group-min-session-timeout-ms", "smallest session timeout a member may ask for", func(c *Config) *int64 { return &c.GroupMinSessionTimeoutMs }),
+	int32Opt("group.max.session.timeout.ms", "group-max-session-timeout-ms", "largest session timeout a member may ask for", func(c *Config) *int64 { return &c.GroupMaxSessionTimeoutMs }),
 	intOpt("group.max.size", "group-max-size", "most members a group may have", func(c *Config) *int32 { return &c.GroupMaxSize }),
-	intOpt("offsets.retention.minutes", "offsets-retention-minutes", "committed offsets of an empty group are kept this long", func(c *Config) *int64 { return &c.OffsetsRetentionMinutes }),
+	int32Opt("offsets.retention.minutes", "offsets-retention-minutes", "committed offsets of an empty group are kept this long", func(c *Config) *int64 { return &c.OffsetsRetentionMinutes }),
 	intOpt("offsets.retention.check.interval.ms", "offsets-retention-check-interval-ms", "how often expired offsets are removed", func(c *Config) *int64 { return &c.OffsetsRetentionCheckMs }),
 	intOpt("offset.metadata.max.bytes", "offset-metadata-max-bytes", "largest metadata string of a committed offset", func(c *Config) *int32 { return &c.OffsetMetadataMaxBytes }),
 }
