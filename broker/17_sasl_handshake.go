@@ -13,5 +13,9 @@ func (b *Broker) handleSASLHandshake(r *kmsg.SASLHandshakeRequest) kmsg.Response
 	resp := r.ResponseKind().(*kmsg.SASLHandshakeResponse)
 	resp.ErrorCode = kerr.IllegalSaslState.Code
 	resp.SupportedMechanisms = []string{}
+	// The client hears only of a SASL state: the log says what happened.
+	if b.saslWarn.allow(r.Mechanism) {
+		b.logger.Warn("a client asked for SASL authentication, which gokafkad does not serve yet: set it to security.protocol=PLAINTEXT (it sees ILLEGAL_SASL_STATE)", "mechanism", r.Mechanism)
+	}
 	return resp
 }

@@ -9,10 +9,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -40,6 +43,7 @@ type Broker struct {
 
 	autoCreateWarn autoCreateWarnings
 	txnWarn        warnLimiter // transactional ids refused, by id
+	saslWarn       warnLimiter // SASL handshakes refused, by mechanism
 
 	advHost string
 	advPort int32
@@ -110,6 +114,10 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		cfg.Logger = slog.Default()
 	}
 	b := &Broker{cfg: cfg, logger: cfg.Logger.With("node", cfg.NodeID), sessions: newFetchSessions(), fetchMem: newFetchBudget(cfg.FetchMaxBytes, cfg.fetchMemory)}
+	// Said when serving: a start in the wrong directory makes a new, empty
+	// cluster, which an operator should not have to infer.
+	_, err := os.Stat(filepath.Join(cfg.DataDir, "node.db"))
+	newCluster := errors.Is(err, fs.ErrNotExist)
 	b.metrics = newMetrics(b)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 
@@ -209,8 +217,12 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if b.adminLn != nil {
 		admin = b.adminLn.Addr().String()
 	}
+	dataDir := cfg.DataDir
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
 	b.logger.Info("gokafkad serving", "listen", b.server.Addr().String(), "advertise", adv,
-		"raft", b.node.RaftAddr(), "admin", admin, "data", cfg.DataDir, "cluster", b.node.Controller().State().ClusterID)
+		"raft", b.node.RaftAddr(), "admin", admin, "data", dataDir, "cluster", b.node.Controller().State().ClusterID, "new_cluster", newCluster)
 	return b, nil
 }
 

@@ -79,6 +79,26 @@ func TestLibraryStartProduceConsumeRestart(t *testing.T) {
 // A broker bound to every address advertises this machine's host name
 // (a wildcard is nothing a client can dial); an advertised wildcard is
 // refused at start, as Kafka refuses 0.0.0.0 in advertised.listeners.
+// The serving line says whether this start made a new cluster, and names
+// the data directory in full: a start in the wrong directory is seen.
+func TestServingLineSaysNewCluster(t *testing.T) {
+	dir := t.TempDir()
+	for _, want := range []string{"new_cluster=true", "new_cluster=false"} {
+		var logs *syncBuffer
+		b := startBroker(t, dir, func(c *Config) { logs = logTo(c) })
+		b.Close()
+		line := ""
+		for l := range strings.Lines(logs.String()) {
+			if strings.Contains(l, "gokafkad serving") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, want) || !strings.Contains(line, "data="+dir) {
+			t.Fatalf("serving line %q, want %s and data=%s", line, want, dir)
+		}
+	}
+}
+
 func TestAdvertiseWildcardListen(t *testing.T) {
 	host, err := os.Hostname()
 	if err != nil {

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 // listed and answered ILLEGAL_SASL_STATE, so a client set up for SASL
 // fails with an authentication error, at once.
 func TestSASLOnPlaintextListener(t *testing.T) {
-	b := startBroker(t, t.TempDir(), nil)
+	var logs *syncBuffer
+	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
 	defer b.Close()
 	for v := int16(0); v <= 1; v++ {
 		req := kmsg.NewPtrSASLHandshakeRequest()
@@ -24,6 +26,10 @@ func TestSASLOnPlaintextListener(t *testing.T) {
 		if resp := rawRequest(t, b, req).(*kmsg.SASLHandshakeResponse); resp.ErrorCode != kerr.IllegalSaslState.Code {
 			t.Errorf("SaslHandshake v%d: %v", v, kerr.ErrorForCode(resp.ErrorCode))
 		}
+	}
+	// The log says why, once for a client retrying.
+	if n := strings.Count(logs.String(), "asked for SASL authentication"); n != 1 {
+		t.Errorf("%d warnings of SASL handshakes, want 1:\n%s", n, logs.String())
 	}
 	for v := int16(0); v <= 2; v++ {
 		req := kmsg.NewPtrSASLAuthenticateRequest()
