@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -223,6 +224,34 @@ func TestLostPartitionDoesNotStopTheNode(t *testing.T) {
 	createTopic(t, cl, "lost", 3, nil)
 	if rp := produceRaw(t, cl, "lost", 1, -1, encodeBatch(3000, -1, -1, -1, values(1, "n"))); rp.ErrorCode != 0 || rp.BaseOffset != 0 {
 		t.Fatalf("produce to the topic made again: %v at %d", kerr.ErrorForCode(rp.ErrorCode), rp.BaseOffset)
+	}
+}
+
+// A partition whose files the process may not change fails the start at
+// once, saying which and why, as Kafka stops on a log directory it cannot
+// use; it retried for a minute, serving nobody. (Root passes permission
+// checks, so the directory is made immutable, which stops root too.)
+func TestUnwritablePartitionFailsStart(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	createTopic(t, newClient(t, b), "imm", 1, nil)
+	b.Close()
+	pdir := filepath.Join(dir, "imm-0")
+	if out, err := exec.Command("chattr", "+i", pdir).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-i", pdir).Run() })
+	cfg := DefaultConfig()
+	cfg.DataDir, cfg.Listen, cfg.RaftListen, cfg.AdminListen = dir, "127.0.0.1:0", "127.0.0.1:0", ""
+	cfg.Logger = testLogger(t)
+	start := time.Now()
+	b, err := Start(context.Background(), cfg)
+	if err == nil {
+		b.Close()
+		t.Fatal("started with a partition it cannot write")
+	}
+	if el := time.Since(start); el > 20*time.Second || !strings.Contains(err.Error(), "imm-0 cannot open its files") {
+		t.Fatalf("start failed after %v with %v; want at once, naming imm-0", el, err)
 	}
 }
 

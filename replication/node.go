@@ -91,7 +91,7 @@ type Node struct {
 	// failed holds the replicas whose start failed (out of file
 	// descriptors, say), with their topic's id: reconcile starts them
 	// again, and removes their directories once their topic is gone.
-	failed  map[partKey]TopicID
+	failed  map[partKey]failedStart
 	readyCh chan struct{} // closed and replaced on any readiness change
 	pidNext int64         // next producer id of the block held
 	pidEnd  int64
@@ -132,7 +132,7 @@ func StartNode(cfg Config) (*Node, error) {
 		cfg:        cfg,
 		logger:     cfg.Logger,
 		partitions: map[string]map[int32]*Partition{},
-		failed:     map[partKey]TopicID{},
+		failed:     map[partKey]failedStart{},
 		readyCh:    make(chan struct{}),
 		swept:      make(chan struct{}),
 		stop:       make(chan struct{}),
@@ -363,12 +363,30 @@ func (n *Node) ReadyChanged() <-chan struct{} {
 	return n.readyCh
 }
 
+// failedStart is a replica whose start failed: its topic's id and why.
+type failedStart struct {
+	topicID TopicID
+	err     error
+}
+
+// errCannotOpen marks a replica whose files this process may not open
+// or write (permissions, a read-only filesystem): retrying will not help.
+var errCannotOpen = errors.New("cannot open its files")
+
 // WaitTopicReady waits until every partition of the topic (as of the current
-// metadata) has a ready leader on this node, or ctx ends.
+// metadata) has a ready leader on this node, or ctx ends. A replica that
+// cannot open its files (permissions, a read-only filesystem) ends the
+// wait at once, as Kafka stops on a log directory it cannot use.
 func (n *Node) WaitTopicReady(ctx context.Context, topic string) error {
 	for {
 		n.mu.Lock()
 		ch := n.readyCh
+		for k, f := range n.failed {
+			if k.topic == topic && (errors.Is(f.err, fs.ErrPermission) || errors.Is(f.err, syscall.EROFS)) {
+				n.mu.Unlock()
+				return fmt.Errorf("partition %s-%d %w: %v (give the data directory, and everything in it, to the user gokafkad runs as)", k.topic, k.idx, errCannotOpen, f.err)
+			}
+		}
 		n.mu.Unlock()
 		changed := n.controller.Changed()
 		t := n.controller.State().Topics[topic]
@@ -515,7 +533,8 @@ func (n *Node) reconcile() (failed bool) {
 	// A replica that never started and whose topic went (or was made
 	// again under another id) leaves only its directory.
 	var strayDirs []string
-	for k, id := range n.failed {
+	for k, f := range n.failed {
+		id := f.topicID
 		if t := st.Topics[k.topic]; t == nil || t.ID != id || int(k.idx) >= len(t.Replicas) || !containsID(t.Replicas[k.idx], n.cfg.NodeID) {
 			delete(n.failed, k)
 			if dir := partitionDir(n.cfg.DataDir, k.topic, k.idx); id.Is(readPartitionMeta(dir)) {
@@ -576,7 +595,7 @@ func (n *Node) reconcile() (failed bool) {
 			if err != nil {
 				n.logger.Error("starting partition; retrying", "topic", w.t.Name, "partition", w.idx, "err", err)
 				n.mu.Lock()
-				n.failed[k] = w.t.ID
+				n.failed[k] = failedStart{w.t.ID, err}
 				n.mu.Unlock()
 				return
 			}
