@@ -223,47 +223,33 @@ func TestRollBySizeAndTime(t *testing.T) {
 		t.Fatalf("%d segments, want %d", got, want)
 	}
 	n := len(l.segs)
+	// store appends one batch of timestamp ts and wants segs segments.
+	store := func(ts int64, segs int, why string) {
+		t.Helper()
+		e := g.batch(1, 10, ts)
+		all = append(all, e)
+		mustStore(t, l, e)
+		if len(l.segs) != segs {
+			t.Fatalf("%s: %d segments, want %d", why, len(l.segs), segs)
+		}
+	}
 	// As in Kafka, time is the records': two minutes on the clock roll
 	// nothing while the timestamps stay close...
 	clk.t = clk.t.Add(2 * time.Minute)
-	e := g.batch(1, 10, 10)
-	all = append(all, e)
-	mustStore(t, l, e)
-	if len(l.segs) != n {
-		t.Fatalf("rolled by the clock: %d segments, want %d", len(l.segs), n)
-	}
+	store(10, n, "rolled by the clock")
 	// ...and a batch more than segment.ms past the segment's first rolls
 	// at once (a backfill of old records rolls as the live ones did).
-	e = g.batch(1, 10, 60_000+10)
-	all = append(all, e)
-	mustStore(t, l, e)
-	if len(l.segs) != n+1 {
-		t.Fatalf("no time roll: %d segments", len(l.segs))
-	}
+	store(60_000+10, n+1, "no time roll")
 	// A segment whose first batch has no timestamp rolls by the clock,
 	// from its creation.
 	clk.t = clk.t.Add(2 * time.Minute)
-	e = g.batch(1, 10, 70_000)
-	all = append(all, e)
-	mustStore(t, l, e)
-	if len(l.segs) != n+1 {
-		t.Fatalf("rolled by the clock: %d segments, want %d", len(l.segs), n+1)
-	}
+	store(70_000, n+1, "rolled by the clock")
 	big := g.batch(1, 1200, 70_001) // larger than a segment: one of its own
-	noTs := g.batch(1, 10, -1)      // so this one starts the next
-	all = append(all, big, noTs)
+	all = append(all, big)
 	mustStore(t, l, big)
-	mustStore(t, l, noTs)
-	if len(l.segs) != n+3 {
-		t.Fatalf("%d segments, want %d", len(l.segs), n+3)
-	}
+	store(-1, n+3, "after a segment of its own") // so this one starts the next
 	clk.t = clk.t.Add(2 * time.Minute)
-	e = g.batch(1, 10, 70_002)
-	all = append(all, e)
-	mustStore(t, l, e)
-	if len(l.segs) != n+4 {
-		t.Fatalf("a segment starting with no timestamp: %d segments, want %d", len(l.segs), n+4)
-	}
+	store(70_002, n+4, "a segment starting with no timestamp")
 	n += 4
 	checkEntries(t, l, all)
 	if hs := readAll(t, l, 0); len(hs) != 16 {

@@ -299,6 +299,29 @@ func TestOrdering(t *testing.T) {
 	}
 }
 
+// heldFirstServer starts a server that calls handled with each request
+// it is handed and holds the reply to correlation id 1 until release is
+// called (at the latest when the test ends, so that a failure does not
+// leave the server's Close waiting on it).
+func heldFirstServer(t *testing.T, handled func(*Request)) (*Server, func()) {
+	held := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(held) }) }
+	var s *Server
+	s, _ = startServer(t, Config{}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+		handled(req)
+		first := req.CorrelationID == 1
+		return func() kmsg.Response {
+			if first {
+				<-held
+			}
+			return metadataResponse(s, req)
+		}
+	}))
+	t.Cleanup(release) // after startServer's: cleanups run last first
+	return s, release
+}
+
 // heldServer starts a server whose Replies wait for release (or their
 // connection's end), counting the requests handled.
 func heldServer(t *testing.T, cfg Config) (s *Server, handled *atomic.Int32, release chan struct{}) {
@@ -575,19 +598,8 @@ func TestClientResetLoggedAtDebug(t *testing.T) {
 // connection is written, so a Reply can wait to build a large response
 // until the connection holds no other.
 func TestEarlierResponsesWritten(t *testing.T) {
-	release := make(chan struct{})
 	earlier := make(chan (<-chan struct{}), 2)
-	var s *Server
-	s, _ = startServer(t, Config{}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
-		earlier <- req.Earlier
-		first := req.CorrelationID == 1
-		return func() kmsg.Response {
-			if first {
-				<-release
-			}
-			return metadataResponse(s, req)
-		}
-	}))
+	s, release := heldFirstServer(t, func(req *Request) { earlier <- req.Earlier })
 	c := dial(t, s)
 	// The second is a produce: the one request read and decoded ahead of
 	// the responses before it.
@@ -608,7 +620,7 @@ func TestEarlierResponsesWritten(t *testing.T) {
 		t.Fatal("the second request's Earlier closed before the first response was written")
 	case <-time.After(100 * time.Millisecond):
 	}
-	close(release)
+	release()
 	readAndDecode(t, c, metadataRequest(9, ""), 1)
 	select {
 	case <-second:
@@ -623,22 +635,8 @@ func TestEarlierResponsesWritten(t *testing.T) {
 // connection's next request only then: decoded requests can take fifty
 // times their frames' bytes, so frames read ahead are not all decoded.
 func TestNonProduceNotDecodedAhead(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	free := func() { once.Do(func() { close(release) }) }
-	defer free() // a failure must not leave the server's Close waiting on it
 	handled := make(chan int32, 3)
-	var s *Server
-	s, _ = startServer(t, Config{}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
-		handled <- req.CorrelationID
-		first := req.CorrelationID == 1
-		return func() kmsg.Response {
-			if first {
-				<-release
-			}
-			return metadataResponse(s, req)
-		}
-	}))
+	s, release := heldFirstServer(t, func(req *Request) { handled <- req.CorrelationID })
 	c := dial(t, s)
 	var frames []byte
 	frames = appendRequest(frames, metadataRequest(9, "a"), 1)
@@ -652,7 +650,7 @@ func TestNonProduceNotDecodedAhead(t *testing.T) {
 		t.Fatalf("request %d handled while the first is unanswered", id)
 	case <-time.After(100 * time.Millisecond):
 	}
-	free()
+	release()
 	readAndDecode(t, c, metadataRequest(9, ""), 1)
 	readAndDecode(t, c, metadataRequest(9, ""), 2)
 	if id := <-handled; id != 2 {
