@@ -32,6 +32,8 @@ type coordinator struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	rfCapped sync.Once // the capped replication factor is said once, not at each retry
 }
 
 type shardState struct {
@@ -73,7 +75,9 @@ func (c *coordinator) ensureOffsetsTopic(ctx context.Context) error {
 	}
 	rf := b.cfg.OffsetsTopicReplicationFactor
 	if n := int16(len(b.node.Controller().State().Brokers)); rf > n {
-		b.logger.Info("offsets topic replication factor capped at the brokers present", "wanted", rf, "brokers", n)
+		c.rfCapped.Do(func() {
+			b.logger.Info("offsets topic replication factor capped at the brokers present", "wanted", rf, "brokers", n)
+		})
 		rf = n
 	}
 	compact := "compact"

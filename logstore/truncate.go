@@ -352,13 +352,13 @@ func (l *Log) ApplyRetention(now time.Time, retentionMs, retentionBytes int64, m
 		if err := l.dropAll(l.leo); err != nil {
 			return n, err
 		}
-		l.log.Info("retention deleted segments", "segments", n, "start_offset", l.StartOffset())
+		l.log.Debug("retention deleted segments", "segments", n, "start_offset", l.StartOffset()) // the partition logs it
 		return n, nil
 	}
 	if err := l.deleteFront(n); err != nil {
 		return n, err
 	}
-	l.log.Info("retention deleted segments", "segments", n, "start_offset", l.StartOffset())
+	l.log.Debug("retention deleted segments", "segments", n, "start_offset", l.StartOffset()) // the partition logs it
 	return n, nil
 }
 
