@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -13,6 +14,7 @@ const (
 	cleanShutdownFile   = "clean-shutdown"
 	startOffsetFile     = "log-start-offset"
 	leaderEpochFile     = "leader-epoch-checkpoint"
+	corruptFile         = "corrupt-batches"
 	checkpointVersion   = 0
 	checkpointTmpSuffix = ".tmp"
 )
@@ -153,4 +155,50 @@ func readStartOffset(dir string) (int64, bool) {
 		return 0, false
 	}
 	return rows[0][0], true
+}
+
+// corruptBatch names a batch recovery kept although its CRC fails (see
+// Log.rebuild): the segment's base offset, the batch's position in its
+// .log and its base offset.
+type corruptBatch struct{ segment, pos, offset int64 }
+
+// readCorrupt reads the batches kept with a bad CRC, from corruptFile.
+func readCorrupt(dir string) map[corruptBatch]bool {
+	data, err := os.ReadFile(filepath.Join(dir, corruptFile))
+	if err != nil {
+		return nil
+	}
+	rows, err := decodeCheckpoint(data, 3)
+	if err != nil {
+		return nil
+	}
+	m := make(map[corruptBatch]bool, len(rows))
+	for _, r := range rows {
+		m[corruptBatch{r[0], r[1], r[2]}] = true
+	}
+	return m
+}
+
+// writeCorrupt records the batches kept with a bad CRC whose segments
+// still exist, so that recovery after a later crash keeps them too rather
+// than cutting the log there (with every batch acknowledged since).
+func (l *Log) writeCorrupt() error {
+	live := map[int64]bool{}
+	for _, s := range l.segs {
+		live[s.base] = true
+	}
+	var lines []string
+	for c := range l.corrupt {
+		if live[c.segment] {
+			lines = append(lines, fmt.Sprintf("%d %d %d", c.segment, c.pos, c.offset))
+		}
+	}
+	if len(lines) == 0 {
+		if err := os.Remove(filepath.Join(l.dir, corruptFile)); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		return nil
+	}
+	slices.Sort(lines)
+	return writeFileSync(l.dir, corruptFile, encodeCheckpoint(lines), !l.cfg.NoSync)
 }

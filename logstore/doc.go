@@ -40,6 +40,8 @@
 //	leader-epoch-checkpoint  Kafka text layout: version, count, "epoch start".
 //	log-start-offset  same layout, one line: the DeleteRecords start offset.
 //	clean-shutdown    written by Close, removed by Open.
+//	corrupt-batches   same layout, "segment position offset": the batches
+//	                  recovery kept although their CRC fails (see Recovery).
 //
 // All integers are big-endian. The active segment's .raft and indexes are
 // also kept in memory; sealed segments are read with pread. A sealed

@@ -154,6 +154,8 @@ type Log struct {
 	sm         *SyncMember  // the log's place in Config.SyncGroup; nil unless DeferSync with one
 	durableEnd atomic.Int64 // log end offset of what is synced (or stored, where stores are not synced)
 	syncBytes  atomic.Int64 // moving average of the .log bytes one sync covers
+
+	corrupt map[corruptBatch]bool // batches kept with a bad CRC (set by Open only)
 }
 
 // fillSyncBytes is the largest average sync for which the active segment is

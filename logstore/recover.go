@@ -29,6 +29,8 @@ func Open(dir string, cfg Config) (*Log, error) {
 	l := &Log{dir: dir, cfg: cfg, log: cfg.Logger.With("dir", dir)}
 	_, err := os.Stat(filepath.Join(dir, cleanShutdownFile))
 	clean := err == nil
+	l.corrupt = readCorrupt(dir)
+	corruptBefore := len(l.corrupt)
 
 	names, err := os.ReadDir(dir)
 	if err != nil {
@@ -113,6 +115,14 @@ func Open(dir string, cfg Config) (*Log, error) {
 		return nil, err
 	}
 
+	if len(l.corrupt) != corruptBefore || corruptBefore > 0 {
+		// Written before the clean-shutdown marker goes: a crash from
+		// here on finds them.
+		if err := l.writeCorrupt(); err != nil {
+			l.closeAll()
+			return nil, fmt.Errorf("logstore: %w", err)
+		}
+	}
 	if clean {
 		if err := os.Remove(filepath.Join(dir, cleanShutdownFile)); err != nil {
 			l.closeAll()
@@ -394,7 +404,7 @@ func (l *Log) tailCRCsOK(s *segment) bool {
 		if _, err := s.logF.ReadAt(buf, pos); err != nil {
 			return false
 		}
-		if binary.BigEndian.Uint32(buf[offCRC:]) != batchCRC(buf) {
+		if binary.BigEndian.Uint32(buf[offCRC:]) != batchCRC(buf) && !l.corrupt[corruptBatch{s.base, pos, parseHeader(buf).BaseOffset}] {
 			return false
 		}
 		pos += size
@@ -451,7 +461,9 @@ func (l *Log) loadActive(s *segment) bool {
 // Anywhere else every byte was synced before the segment was sealed or the
 // log cleanly closed, so the fault is the disk's (a flipped bit), and
 // cutting there would throw away every acknowledged batch after it; the
-// batch is kept as it is, as Kafka keeps it, and logged as an error.
+// batch is kept as it is, as Kafka keeps it, and logged as an error. Kept
+// batches are recorded (corruptFile), so that a later crash's recovery
+// keeps them too instead of cutting there what was acknowledged since.
 func (l *Log) rebuild(s *segment, tornTail bool) ([]epochEntry, error) {
 	// Old .raft entries, if any, only to keep AppendedAt of batches.
 	var old []raftEnt
@@ -507,11 +519,18 @@ func (l *Log) rebuild(s *segment, tornTail bool) ([]epochEntry, error) {
 	for {
 		pos := lr.pos
 		b, err := lr.next(true)
-		if errors.Is(err, errBadCRC) && !tornTail {
+		if errors.Is(err, errBadCRC) {
 			h := parseHeader(b)
-			l.log.Error("batch fails its CRC in synced data (the disk changed it): kept as it is, not cut with the batches after it; its records are corrupt",
-				"segment", s.base, "offset", h.BaseOffset, "last_offset", h.LastOffset(), "file_position", pos)
-			err = nil
+			c := corruptBatch{s.base, pos, h.BaseOffset}
+			if !tornTail || l.corrupt[c] {
+				l.log.Error("batch fails its CRC in synced data (the disk changed it): kept as it is, not cut with the batches after it; its records are corrupt",
+					"segment", s.base, "offset", h.BaseOffset, "last_offset", h.LastOffset(), "file_position", pos)
+				if l.corrupt == nil {
+					l.corrupt = map[corruptBatch]bool{}
+				}
+				l.corrupt[c] = true
+				err = nil
+			}
 		}
 		if err != nil {
 			damage = err
