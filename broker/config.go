@@ -2,8 +2,8 @@ package broker
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"io"
 	"log/slog"
 	"math"
@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Config is the whole configuration of one broker. Defaults live in
@@ -92,6 +94,10 @@ type Config struct {
 	// the first only (its raft port stands in for a CONTROLLER listener),
 	// and gokafkad logs them.
 	DroppedListeners []string
+
+	// The properties file's keys that say what cluster this node is part
+	// of (process.roles, controller.quorum.*), for Validate.
+	clusterKeys map[string]property
 
 	// From a properties file's Kafka keys, for parseListener.
 	listenerProtocols   map[string]string // listener.security.protocol.map: name to protocol
@@ -446,15 +452,19 @@ func listenerOpt(key, flag, help string, f func(c *Config) *string) Option {
 // security protocol (PLAINTEXT) or one listener.security.protocol.map
 // gives; the listeners controller.listener.names names are a KRaft
 // controller's, which raft.listen stands in for, and are left out. The
-// first client listener is served and returned; the other client
+// first PLAINTEXT client listener is served and returned; the other client
 // listeners are returned in rest. Only PLAINTEXT is served so far.
 func (c *Config) parseListener(v string) (addr string, rest []string, err error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return "", nil, nil
 	}
+	var refused error // why the first listener not served was not
 	for _, entry := range strings.Split(v, ",") {
 		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue // as Kafka's list parsing skips empty entries
+		}
 		hostPort := entry
 		if i := strings.Index(entry, "://"); i >= 0 {
 			name := strings.ToUpper(entry[:i])
@@ -466,10 +476,14 @@ func (c *Config) parseListener(v string) (addr string, rest []string, err error)
 				proto = p
 			}
 			if proto != "PLAINTEXT" {
+				// Not served; named in the warning if a PLAINTEXT one is.
 				if _, mapped := c.listenerProtocols[name]; !mapped && name != "SSL" && !strings.HasPrefix(name, "SASL_") {
-					return "", nil, fmt.Errorf("listener %q: no security protocol for %s (listener.security.protocol.map names none; only PLAINTEXT is served)", entry, name)
+					refused = cmp.Or(refused, fmt.Errorf("listener %q: no security protocol for %s (listener.security.protocol.map names none; only PLAINTEXT is served)", entry, name))
+				} else {
+					refused = cmp.Or(refused, fmt.Errorf("listener %q: %s is not supported yet, only PLAINTEXT", entry, proto))
 				}
-				return "", nil, fmt.Errorf("listener %q: %s is not supported yet, only PLAINTEXT", entry, proto)
+				rest = append(rest, entry)
+				continue
 			}
 			hostPort = entry[i+3:]
 		}
@@ -482,7 +496,10 @@ func (c *Config) parseListener(v string) (addr string, rest []string, err error)
 			rest = append(rest, entry)
 		}
 	}
-	if addr == "" {
+	switch {
+	case addr == "" && refused != nil:
+		return "", nil, refused
+	case addr == "":
 		return "", nil, fmt.Errorf("%q names only controller listeners (controller.listener.names): give a listener for clients", v)
 	}
 	return addr, rest, nil
@@ -683,7 +700,9 @@ func (c *Config) LoadProperties(r io.Reader) error {
 			return fmt.Errorf("line %d: %w", p.line, err)
 		}
 	}
-	return c.checkOneNode(cluster)
+	// Checked by Validate, once the flags (--node-id) have their say.
+	c.clusterKeys = cluster
+	return nil
 }
 
 // checkOneNode refuses a KRaft properties file that makes this node part
@@ -702,8 +721,11 @@ func (c *Config) checkOneNode(cluster map[string]property) error {
 			return fmt.Errorf("line %d: process.roles=%s: gokafkad is always both broker and controller of its own metadata; %s", p.line, p.value, why)
 		}
 	}
-	if p, ok := cluster["controller.quorum.voters"]; ok {
+	if p, ok := cluster["controller.quorum.voters"]; ok && p.value != "" {
 		for _, v := range strings.Split(p.value, ",") {
+			if strings.TrimSpace(v) == "" {
+				continue
+			}
 			id, _, _ := strings.Cut(strings.TrimSpace(v), "@")
 			if n, err := strconv.ParseInt(id, 10, 32); err != nil || int32(n) != c.NodeID {
 				return fmt.Errorf("line %d: controller.quorum.voters=%s names a node other than this one (node.id %d): %s", p.line, p.value, c.NodeID, why)
@@ -838,6 +860,9 @@ func (c *Config) LoadPropertiesFile(path string) error {
 
 // Validate checks values that would make the broker misbehave.
 func (c *Config) Validate() error {
+	if err := c.checkOneNode(c.clusterKeys); err != nil {
+		return err
+	}
 	switch {
 	case c.Listen == "":
 		return fmt.Errorf("listeners must be set")

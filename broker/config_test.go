@@ -209,6 +209,9 @@ func TestConfigListenerNames(t *testing.T) {
 		{props: "controller.listener.names=CONTROLLER\nlisteners=PLAINTEXT://kafka:29092,CONTROLLER://kafka:29093,PLAINTEXT_HOST://0.0.0.0:9092\nlistener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT",
 			listen: "kafka:29092", dropped: []string{"listeners: PLAINTEXT_HOST://0.0.0.0:9092"}},
 		{props: "listeners=SSL://:9093", err: "SSL is not supported yet"},
+		// A listener not served next to a PLAINTEXT one is named, not
+		// refused; empty entries are skipped, as Kafka skips them.
+		{props: "listeners=SSL://:9093,PLAINTEXT://:9092,", listen: ":9092", dropped: []string{"listeners: SSL://:9093"}},
 		{props: "listeners=SECURE://:9093\nlistener.security.protocol.map=SECURE:SASL_SSL", err: "SASL_SSL is not supported yet"},
 		{props: "listeners=INTERNAL://:9092", err: "no security protocol for INTERNAL"},
 		{props: "controller.listener.names=CONTROLLER\nlisteners=CONTROLLER://:9093", err: "only controller listeners"},
@@ -245,13 +248,33 @@ func TestConfigRefusesMultiNodeCluster(t *testing.T) {
 		{"process.roles=controller", false},
 		{"controller.quorum.bootstrap.servers=10.0.0.1:9093", true},
 		{"controller.quorum.bootstrap.servers=10.0.0.1:9093,10.0.0.2:9093", false},
+		{"controller.quorum.voters=\ncontroller.quorum.bootstrap.servers=localhost:9093", true}, // Kafka's empty default
 	} {
 		cfg := DefaultConfig()
 		err := cfg.LoadProperties(strings.NewReader(c.props))
+		if err == nil {
+			err = cfg.Validate()
+		}
 		if (err == nil) != c.ok {
 			t.Errorf("%q: %v, want ok %v", c.props, err, c.ok)
 		} else if err != nil && !strings.Contains(err.Error(), "several nodes is not supported yet") {
 			t.Errorf("%q: %v does not say why", c.props, err)
+		}
+	}
+	// node.id from a flag, applied after the file, is the one checked.
+	for _, c := range []struct {
+		voters, nodeID string
+		ok             bool
+	}{{"2@127.0.0.1:9093", "2", true}, {"1@127.0.0.1:9093", "5", false}} {
+		cfg := DefaultConfig()
+		if err := cfg.LoadProperties(strings.NewReader("controller.quorum.voters=" + c.voters)); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Set("node.id", c.nodeID); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); (err == nil) != c.ok {
+			t.Errorf("voters %s, --node-id %s: %v, want ok %v", c.voters, c.nodeID, err, c.ok)
 		}
 	}
 }

@@ -110,6 +110,9 @@ func TestTopicDescribeLeaderlessPartition(t *testing.T) {
 		!strings.Contains(lines[2], "Leader: none") || !strings.Contains(lines[2], "LogEndOffset: ?") {
 		t.Fatalf("describe:\n%s", r.stdout)
 	}
+	if !strings.Contains(r.stderr, "offsets of some partitions are unknown") {
+		t.Fatalf("the unknown offsets are not explained on stderr: %q", r.stderr)
+	}
 }
 
 func TestTopicRoundTrip(t *testing.T) {

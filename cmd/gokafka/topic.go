@@ -144,6 +144,9 @@ func topicDescribe(e *env, args []string) error {
 			if ends, err = adm.ListEndOffsets(ctx, ok...); err != nil && !errors.As(err, &shards) {
 				return fmt.Errorf("list end offsets: %w", err)
 			}
+			if shards != nil {
+				fmt.Fprintf(e.stderr, "gokafka: the offsets of some partitions are unknown (\"?\"): %v\n", shards)
+			}
 			rcs, err := adm.DescribeTopicConfigs(ctx, ok...)
 			if err != nil {
 				return fmt.Errorf("describe configs: %w", err)
