@@ -106,6 +106,7 @@ type Config struct {
 	// explicit holds the keys given to Set (flags, properties files), so
 	// DescribeConfigs can tell an operator's setting from a default.
 	explicit map[string]bool
+	brokerID *string // broker.id as given, checked against node.id by Validate
 	// units holds the values given to the coarse keys (unitOpt), which
 	// DescribeConfigs reports as given.
 	units map[string]int64
@@ -334,6 +335,9 @@ func intOpt[T int16 | int32 | int64](key, flag, help string, f func(c *Config) *
 func aliasOpt(alias, flag, help string, target Option) Option {
 	return Option{Key: alias, Flag: flag, Help: help, typ: target.typ,
 		set: func(c *Config, v string) error {
+			if alias == "broker.id" {
+				c.brokerID = &v
+			}
 			if c.explicit[target.Key] {
 				return nil
 			}
@@ -862,6 +866,12 @@ func (c *Config) LoadPropertiesFile(path string) error {
 func (c *Config) Validate() error {
 	if err := c.checkOneNode(c.clusterKeys); err != nil {
 		return err
+	}
+	if c.brokerID != nil && c.explicit["node.id"] {
+		// As Kafka: the older name may be given too, but must agree.
+		if id, err := strconv.ParseInt(strings.TrimSpace(*c.brokerID), 10, 32); err != nil || int32(id) != c.NodeID {
+			return fmt.Errorf("broker.id=%s and node.id=%d differ: give one, or the same id to both", *c.brokerID, c.NodeID)
+		}
 	}
 	switch {
 	case c.Listen == "":

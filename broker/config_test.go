@@ -191,6 +191,14 @@ log.retention.check.interval.ms=300000
 	if err := d.LoadProperties(strings.NewReader("node.id=8\nbroker.id=9")); err != nil || d.NodeID != 8 {
 		t.Errorf("node.id then broker.id: %v node %d", err, d.NodeID)
 	}
+	// As Kafka, the two names must agree when both are given.
+	if err := d.Validate(); err == nil || !strings.Contains(err.Error(), "differ") {
+		t.Errorf("broker.id=9 with node.id=8: %v, want them refused", err)
+	}
+	same := DefaultConfig()
+	if err := same.LoadProperties(strings.NewReader("broker.id=8\nnode.id=8")); err != nil || same.Validate() != nil {
+		t.Errorf("broker.id=8 with node.id=8: %v %v", err, same.Validate())
+	}
 }
 
 // Listener names mean what listener.security.protocol.map and
