@@ -546,7 +546,7 @@ func Options() []Option { return options }
 // options is built once: Get sits on the produce path (topic defaults).
 var options = []Option{
 	nodeIDOpt,
-	aliasOpt("broker.id", "broker-id", "node.id under its older Kafka name; node.id wins when both are set", nodeIDOpt),
+	aliasOpt("broker.id", "broker-id", "node.id under its older Kafka name; given with node.id, it must be the same id", nodeIDOpt),
 	listenerOpt("listeners", "listen", "address the Kafka protocol listens on (host:port or PLAINTEXT://host:port)", func(c *Config) *string { return &c.Listen }),
 	listenerOpt("advertised.listeners", "advertise", "address given to clients in metadata (default: the listen address; for a 0.0.0.0 or :: listener, this host's name)", func(c *Config) *string { return &c.Advertise }),
 	logDirsOpt,
