@@ -103,14 +103,5 @@ func TestMaxConnsClose(t *testing.T) {
 	var s *Server
 	s, _ = startServer(t, Config{MaxConns: 1}, metadataHandler(&s))
 	checkServed(t, dial(t, s), 1)
-	done := make(chan error, 1)
-	go func() { done <- s.Close() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close hung")
-	}
+	closeWithin(t, s, 5*time.Second)
 }

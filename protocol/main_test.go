@@ -282,3 +282,19 @@ func (m *runtimeMemStats) read() {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// closeWithin closes s and fails the test if Close errs or takes longer
+// than d.
+func closeWithin(t *testing.T, s *Server, d time.Duration) {
+	t.Helper()
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(d):
+		t.Fatal("Close did not return")
+	}
+}

@@ -510,16 +510,7 @@ func TestCloseStopsEverything(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 
-	closed := make(chan error)
-	go func() { closed <- s.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not return")
-	}
+	closeWithin(t, s, 5*time.Second)
 	if err := <-replyErr; err == nil {
 		t.Fatal("reply ctx not cancelled")
 	}
