@@ -25,7 +25,8 @@ type fetchPart struct {
 }
 
 // handleFetch runs in turn, once the connection's earlier responses are
-// written (Broker.Handle), so a connection holds one fetch answer at a time.
+// written (the protocol layer decodes it only then), so a connection holds
+// one fetch answer at a time.
 func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg.FetchRequest) protocol.Reply {
 	return func() kmsg.Response {
 		bufs := &fetchBufs{budget: b.fetchMem}

@@ -347,20 +347,12 @@ func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Rep
 		// its pipelining.
 		return b.dispatch(ctx, req)
 	}
-	// Any other request is handled in turn, once every earlier response
-	// of its connection is written, as Kafka reads a connection's next
-	// request only once the last is answered: a response is built when
-	// it is handled, so a client that pipelined requests with big answers
-	// (DescribeConfigs of 100,000 resources) and read none had up to
-	// MaxInFlight of them built and held.
+	// Any other request comes only once every earlier response of its
+	// connection is written (the protocol layer decodes it only then, as
+	// Kafka reads a connection's next request only once the last is
+	// answered), so a connection builds and holds one such answer at a
+	// time. It is handled off the reader, which goes on reading produce.
 	return goReply(func() kmsg.Response {
-		if req.Earlier != nil {
-			select {
-			case <-req.Earlier:
-			case <-ctx.Done():
-				return req.Body.ResponseKind()
-			}
-		}
 		reply := b.dispatch(ctx, req)
 		if reply == nil {
 			return nil

@@ -31,7 +31,9 @@
 // concurrently with later requests, and the writer sends the replies strictly
 // in request order. At most MaxInFlight requests of one connection are read
 // ahead of their responses; past that the reader stops reading the socket, so
-// TCP flow control pushes back on a pipelining client. A Reply whose response
-// is large waits for Request.Earlier (every earlier response written) before
-// building it, so that a connection holds one such response at a time.
+// TCP flow control pushes back on a pipelining client. Produce is the one
+// request decoded and handled ahead of the responses before it; any other is
+// decoded only once they are written, as Kafka reads a connection's next
+// request only then, so a connection holds one such request, and one such
+// response, at a time.
 package protocol

@@ -44,11 +44,9 @@ type Request struct {
 	AfterWrite func()
 
 	// Earlier is closed once the responses to every earlier request on the
-	// connection are written. A Reply whose response is large (a fetch)
-	// waits for it before building one, so that a connection holds one
-	// such response at a time, as Kafka, which reads a connection's next
-	// request only once the previous response is sent: a client that
-	// pipelines fetches and reads no response pins one, not MaxInFlight.
+	// connection are written. A request other than Produce is decoded only
+	// then, so for it Earlier is already closed; a produce Reply may wait
+	// for it.
 	Earlier <-chan struct{}
 
 	frame []byte // the buffer Body aliases
