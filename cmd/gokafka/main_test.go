@@ -300,6 +300,10 @@ func TestPerf(t *testing.T) {
 	if !(0 < pr.P50Ms && pr.P50Ms <= pr.P99Ms && pr.P99Ms <= pr.P999Ms && pr.P999Ms <= pr.MaxMs) {
 		t.Errorf("perf produce latencies out of order: %+v", pr)
 	}
+	// Every request carries a batch at least; two partitions take two.
+	if !(1 <= pr.Requests && pr.Requests <= pr.Batches && 2 <= pr.Batches && pr.Batches <= n) {
+		t.Errorf("perf produce counted %d requests and %d batches for %d records in 2 partitions", pr.Requests, pr.Batches, n)
+	}
 	// MB/s follows from records/s and the record size.
 	if d := pr.MBSec - pr.RecordsSec*100/mib; d > 1e-6 || d < -1e-6 {
 		t.Errorf("MB/s %v != records/s %v * 100 B", pr.MBSec, pr.RecordsSec)

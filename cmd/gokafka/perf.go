@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -64,6 +65,26 @@ type ProduceResult struct {
 	P95Ms      float64 `json:"p95_ms"`
 	P99Ms      float64 `json:"p99_ms"`
 	P999Ms     float64 `json:"p999_ms"`
+	// Requests and Batches are the produce requests and record batches
+	// the client wrote: records per batch shows how the broker's answer
+	// times shaped the client's batching.
+	Requests int64 `json:"produce_requests"`
+	Batches  int64 `json:"batches"`
+}
+
+// produceCounter counts the produce requests and batches a client writes.
+type produceCounter struct {
+	requests, batches atomic.Int64
+}
+
+func (c *produceCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == 0 && err == nil { // 0: Produce
+		c.requests.Add(1)
+	}
+}
+
+func (c *produceCounter) OnProduceBatchWritten(kgo.BrokerMetadata, string, int32, kgo.ProduceBatchMetrics) {
+	c.batches.Add(1)
 }
 
 // perfStats is shared by the producing loop, the ack callbacks (run on the
@@ -134,12 +155,14 @@ func perfProduce(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var counter produceCounter
 	opts = append(opts,
 		kgo.DefaultProduceTopic(*topic),
 		kgo.AllowAutoTopicCreation(), // as kafka-producer-perf-test, on brokers that allow it
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.ProducerLinger(*linger),
 		kgo.RecordDeliveryTimeout(deliveryTimeout),
+		kgo.WithHooks(&counter),
 	)
 	if *maxInFlight > 0 {
 		opts = append(opts, kgo.MaxProduceRequestsInflightPerBroker(*maxInFlight))
@@ -264,6 +287,8 @@ func perfProduce(e *env, args []string) error {
 		P95Ms:      h.quantile(0.95),
 		P99Ms:      h.quantile(0.99),
 		P999Ms:     h.quantile(0.999),
+		Requests:   counter.requests.Load(),
+		Batches:    counter.batches.Load(),
 	}
 	if *asJSON {
 		if err := json.NewEncoder(e.stdout).Encode(res); err != nil {
