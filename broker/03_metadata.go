@@ -178,7 +178,7 @@ func (w *autoCreateWarnings) log(logger *slog.Logger, failed []autoCreateFailure
 	}
 }
 
-func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) kmsg.Response {
+func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest, listener string) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	autoCreate := b.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
 
@@ -247,10 +247,14 @@ func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) 
 
 	st := b.node.Controller().State()
 	for _, br := range st.SortedBrokers() {
+		host, port, ok := br.Endpoint(listener)
+		if !ok {
+			continue // as Kafka lists only the brokers with the client's listener
+		}
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.NodeID = br.ID
-		mb.Host = br.Host
-		mb.Port = br.Port
+		mb.Host = host
+		mb.Port = port
 		if br.Rack != "" {
 			r := br.Rack
 			mb.Rack = &r

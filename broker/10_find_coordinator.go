@@ -5,10 +5,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest) kmsg.Response {
+func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest, listener string) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	if r.Version < 4 {
-		node, host, port, err := b.findCoordinator(r.CoordinatorKey, r.CoordinatorType)
+		node, host, port, err := b.findCoordinator(r.CoordinatorKey, r.CoordinatorType, listener)
 		resp.NodeID, resp.Host, resp.Port = node, host, port
 		resp.ErrorCode, resp.ErrorMessage = errCodeMsg(err)
 		return resp
@@ -16,7 +16,7 @@ func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest) kmsg.Resp
 	for _, key := range r.CoordinatorKeys {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key = key
-		node, host, port, err := b.findCoordinator(key, r.CoordinatorType)
+		node, host, port, err := b.findCoordinator(key, r.CoordinatorType, listener)
 		c.NodeID, c.Host, c.Port = node, host, port
 		c.ErrorCode, c.ErrorMessage = errCodeMsg(err)
 		resp.Coordinators = append(resp.Coordinators, c)
@@ -25,8 +25,8 @@ func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest) kmsg.Resp
 }
 
 // findCoordinator answers with the leader of the key's __consumer_offsets
-// partition.
-func (b *Broker) findCoordinator(key string, keyType int8) (int32, string, int32, error) {
+// partition, and its address on the client's listener.
+func (b *Broker) findCoordinator(key string, keyType int8, listener string) (int32, string, int32, error) {
 	switch keyType {
 	case 0: // group
 	case 1:
@@ -60,7 +60,11 @@ func (b *Broker) findCoordinator(key string, keyType int8) (int32, string, int32
 	if !ok {
 		return -1, "", -1, kerr.CoordinatorNotAvailable
 	}
-	return br.ID, br.Host, br.Port, nil
+	host, port, ok := br.Endpoint(listener)
+	if !ok {
+		return -1, "", -1, kerr.CoordinatorNotAvailable
+	}
+	return br.ID, host, port, nil
 }
 
 // warnTransactions says in the log why a transactional producer fails:

@@ -13,7 +13,7 @@ const (
 	endpointController = 2
 )
 
-func (b *Broker) handleDescribeCluster(req *kmsg.DescribeClusterRequest) kmsg.Response {
+func (b *Broker) handleDescribeCluster(req *kmsg.DescribeClusterRequest, listener string) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	st := b.node.Controller().State()
 	resp.ClusterID = st.ClusterID
@@ -34,10 +34,14 @@ func (b *Broker) handleDescribeCluster(req *kmsg.DescribeClusterRequest) kmsg.Re
 	}
 	resp.ClusterAuthorizedOperations = authorizedOps(req.IncludeClusterAuthorizedOperations, clusterOps)
 	for _, br := range st.SortedBrokers() {
+		host, port, ok := br.Endpoint(listener)
+		if !ok {
+			continue
+		}
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID = br.ID
-		rb.Host = br.Host
-		rb.Port = br.Port
+		rb.Host = host
+		rb.Port = port
 		if br.Rack != "" {
 			r := br.Rack
 			rb.Rack = &r

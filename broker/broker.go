@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,8 +46,9 @@ type Broker struct {
 	txnWarn        warnLimiter // transactional ids refused, by id
 	saslWarn       warnLimiter // SASL handshakes refused, by mechanism
 
-	advHost string
-	advPort int32
+	advHost   string
+	advPort   int32
+	listeners []boundListener // the client listeners served, the first first
 
 	sessions   *fetchSessions
 	fetchMem   *fetchBudget // the memory of fetch responses in flight
@@ -121,33 +123,62 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	b.metrics = newMetrics(b)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 
-	// Bind the Kafka port first: the advertised address (registered with the
-	// controller) may depend on the port the kernel picked.
-	ln, err := net.Listen("tcp", cfg.Listen)
+	// Bind the Kafka ports first: the advertised addresses (registered with
+	// the controller) may depend on the ports the kernel picked.
+	listeners, _, err := cfg.ClientListeners()
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		return nil, err
 	}
-	adv := cfg.Advertise
-	if adv == "" {
-		adv, err = replication.AdvertiseAddr(ln.Addr())
-	} else {
-		err = replication.CheckAdvertised(adv)
+	lns := make([]net.Listener, 0, len(listeners))
+	closeListeners := func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
 	}
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("advertised.listeners: %w", err)
+	var endpoints []replication.Endpoint
+	for i, l := range listeners {
+		ln, err := net.Listen("tcp", l.Listen)
+		if err != nil {
+			closeListeners()
+			if len(listeners) > 1 {
+				return nil, fmt.Errorf("listen %s (listener %s): %w", l.Listen, l.Name, err)
+			}
+			return nil, fmt.Errorf("listen %s: %w", l.Listen, err)
+		}
+		lns = append(lns, ln)
+		adv := l.Advertise
+		if adv == "" {
+			adv, err = replication.AdvertiseAddr(ln.Addr())
+		} else {
+			err = replication.CheckAdvertised(adv)
+		}
+		if err != nil {
+			closeListeners()
+			return nil, fmt.Errorf("advertised.listeners: %w", err)
+		}
+		host, portS, _ := net.SplitHostPort(adv)
+		port, _ := strconv.Atoi(portS)
+		if i == 0 {
+			b.advHost, b.advPort = host, int32(port)
+		} else {
+			endpoints = append(endpoints, replication.Endpoint{Listener: l.Name, Host: host, Port: int32(port)})
+		}
+		b.listeners = append(b.listeners, boundListener{Listener: l, addr: ln.Addr(), advertised: adv})
 	}
-	host, portS, _ := net.SplitHostPort(adv)
-	port, _ := strconv.Atoi(portS)
-	b.advHost, b.advPort = host, int32(port)
+	primary := listeners[0].Name
+	if primary == "PLAINTEXT" {
+		primary = "" // as registered before listeners had names here
+	}
 
 	b.node, err = replication.StartNode(replication.Config{
 		NodeID:                 cfg.NodeID,
 		DataDir:                cfg.DataDir,
 		RaftListen:             cfg.RaftListen,
 		RaftAdvertise:          cfg.RaftAdvertise,
-		AdvertisedHost:         host,
-		AdvertisedPort:         int32(port),
+		AdvertisedHost:         b.advHost,
+		AdvertisedPort:         b.advPort,
+		Listener:               primary,
+		Endpoints:              endpoints,
 		Rack:                   cfg.Rack,
 		Logger:                 b.logger,
 		LogConfig:              b.logConfig,
@@ -158,7 +189,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		RecycleBytes:           cfg.LogSegmentRecycleBytes,
 	})
 	if err != nil {
-		ln.Close()
+		closeListeners()
 		return nil, err
 	}
 	b.disk = newDiskGuard(cfg.DataDir, cfg.LogDirMinFreeBytes, b.logger, b.node.PauseRecycling)
@@ -167,7 +198,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	b.coord = newCoordinator(b)
 	err = b.waitAllReady(ctx)
 	if err != nil {
-		ln.Close()
+		closeListeners()
 		b.cancel()
 		b.node.Close()
 		return nil, err
@@ -183,10 +214,11 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	connLimit, err := cfg.connLimit()
 	if err != nil {
-		ln.Close()
+		closeListeners()
 		return failStarted(err)
 	}
-	b.server, err = protocol.Serve(ln, protocol.Config{
+	b.server, err = protocol.Serve(lns[0], protocol.Config{
+		ListenerName:    listeners[0].Name,
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
 		MaxConnsPerIP:   connLimit,
 		MaxConns:        cfg.maxConns(),
@@ -199,8 +231,11 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		Observer: b.metrics,
 	}, b)
 	if err != nil {
-		ln.Close()
+		closeListeners()
 		return failStarted(err)
+	}
+	for i, ln := range lns[1:] {
+		b.server.AddListener(listeners[i+1].Name, ln) // the server is not closed yet
 	}
 	if cfg.AdminListen != "" {
 		if err := b.startAdmin(cfg.AdminListen); err != nil {
@@ -221,8 +256,16 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if abs, err := filepath.Abs(dataDir); err == nil {
 		dataDir = abs
 	}
-	b.logger.Info("gokafkad serving", "listen", b.server.Addr().String(), "advertise", adv,
-		"raft", b.node.RaftAddr(), "admin", admin, "data", dataDir, "cluster", b.node.Controller().State().ClusterID, "new_cluster", newCluster)
+	attrs := []any{"listen", b.listeners[0].addr.String(), "advertise", b.listeners[0].advertised}
+	if len(b.listeners) > 1 {
+		var more []string
+		for _, l := range b.listeners {
+			more = append(more, fmt.Sprintf("%s=%s (advertised %s)", l.Name, l.addr, l.advertised))
+		}
+		attrs = append(attrs, "listeners", strings.Join(more, ", "))
+	}
+	b.logger.Info("gokafkad serving", append(attrs,
+		"raft", b.node.RaftAddr(), "admin", admin, "data", dataDir, "cluster", b.node.Controller().State().ClusterID, "new_cluster", newCluster)...)
 	return b, nil
 }
 
@@ -265,8 +308,26 @@ func (b *Broker) startAdmin(addr string) error {
 	return nil
 }
 
-// Addr is the bound Kafka listener address.
+// boundListener is a client listener as served.
+type boundListener struct {
+	Listener
+	addr       net.Addr
+	advertised string
+}
+
+// Addr is the bound address of the first Kafka listener.
 func (b *Broker) Addr() net.Addr { return b.server.Addr() }
+
+// ListenerAddr is the bound address of the client listener named name
+// (Config.ClientListeners), or nil when there is none.
+func (b *Broker) ListenerAddr(name string) net.Addr {
+	for _, l := range b.listeners {
+		if l.Name == strings.ToUpper(name) {
+			return l.addr
+		}
+	}
+	return nil
+}
 
 // AdminAddr is the bound admin HTTP address, or nil when disabled.
 func (b *Broker) AdminAddr() net.Addr {
@@ -371,7 +432,7 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 	case *kmsg.ListOffsetsRequest:
 		return now(b.handleListOffsets(r))
 	case *kmsg.MetadataRequest:
-		return b.async(ctx, func() kmsg.Response { return b.handleMetadata(ctx, r) })
+		return b.async(ctx, func() kmsg.Response { return b.handleMetadata(ctx, r, req.Conn.Listener) })
 	case *kmsg.CreateTopicsRequest:
 		return b.async(ctx, func() kmsg.Response { return b.handleCreateTopics(ctx, r) })
 	case *kmsg.DeleteTopicsRequest:
@@ -413,9 +474,9 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 	case *kmsg.CreatePartitionsRequest:
 		return b.async(ctx, func() kmsg.Response { return b.handleCreatePartitions(ctx, r) })
 	case *kmsg.DescribeClusterRequest:
-		return now(b.handleDescribeCluster(r))
+		return now(b.handleDescribeCluster(r, req.Conn.Listener))
 	case *kmsg.FindCoordinatorRequest:
-		return now(b.handleFindCoordinator(r))
+		return now(b.handleFindCoordinator(r, req.Conn.Listener))
 	case *kmsg.JoinGroupRequest:
 		return b.async(ctx, func() kmsg.Response { return b.handleJoinGroup(ctx, req, r) })
 	case *kmsg.SyncGroupRequest:

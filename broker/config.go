@@ -23,8 +23,8 @@ import (
 // what both the command-line flags and a properties file use.
 type Config struct {
 	NodeID        int32
-	Listen        string // listeners: host:port the Kafka protocol is served on
-	Advertise     string // advertised.listeners: host:port given to clients; default Listen (the bound address; the host name for a wildcard)
+	Listen        string // listeners: host:port the Kafka protocol is served on, or Kafka's NAME://host:port list (ClientListeners)
+	Advertise     string // advertised.listeners: host:port given to clients, or a NAME://host:port list; default Listen (the bound address; the host name for a wildcard)
 	DataDir       string // log.dirs
 	AdminListen   string // HTTP for /metrics and /healthz; empty disables
 	RaftListen    string // raft.listen: the one port all raft groups share
@@ -89,17 +89,11 @@ type Config struct {
 	// settings with no meaning here (thread counts, KRaft roles, ...);
 	// LoadProperties skips them and gokafkad logs them.
 	Ignored []string
-	// DroppedListeners names, per key, the entries of listeners or
-	// advertised.listeners past the first: Kafka serves each, gokafkad
-	// the first only (its raft port stands in for a CONTROLLER listener),
-	// and gokafkad logs them.
-	DroppedListeners []string
-
 	// The properties file's keys that say what cluster this node is part
 	// of (process.roles, controller.quorum.*), for Validate.
 	clusterKeys map[string]property
 
-	// From a properties file's Kafka keys, for parseListener.
+	// From a properties file's Kafka keys, for parseListeners.
 	listenerProtocols   map[string]string // listener.security.protocol.map: name to protocol
 	controllerListeners map[string]bool   // controller.listener.names
 
@@ -436,77 +430,139 @@ func boolOpt(key, flag, help string, f func(c *Config) *bool) Option {
 func listenerOpt(key, flag, help string, f func(c *Config) *string) Option {
 	o := strOpt(key, flag, help, f)
 	o.set = func(c *Config, v string) error {
-		addr, rest, err := c.parseListener(v)
-		if err != nil {
+		if _, _, err := c.parseListeners(v); err != nil {
 			return err
 		}
-		*f(c) = addr
-		// Kafka binds every listener of the list; one is served here, so
-		// the others are named in a warning rather than dropped unseen.
-		if len(rest) > 0 {
-			c.DroppedListeners = append(c.DroppedListeners, key+": "+strings.Join(rest, ","))
-		}
+		*f(c) = strings.TrimSpace(v)
 		return nil
 	}
 	return o
 }
 
-// parseListener takes a listeners or advertised.listeners value: "host:port"
-// or Kafka's comma-separated "NAME://host:port" entries. A name is its own
-// security protocol (PLAINTEXT) or one listener.security.protocol.map
-// gives; the listeners controller.listener.names names are a KRaft
-// controller's, which raft.listen stands in for, and are left out. The
-// first PLAINTEXT client listener is served and returned; the other client
-// listeners are returned in rest. Only PLAINTEXT is served so far.
-func (c *Config) parseListener(v string) (addr string, rest []string, err error) {
+// Listener is one client listener the broker serves.
+type Listener struct {
+	Name      string // Kafka's listener name; PLAINTEXT for a bare host:port
+	Listen    string // host:port it binds
+	Advertise string // host:port given to the clients that connect to it; "" for the bound address
+}
+
+// ClientListeners resolves listeners and advertised.listeners into the
+// client listeners served, in the order of listeners, each with the
+// address advertised on it: the advertised.listeners entry of the same
+// name, or else a bare host:port entry in the same position.
+// As in Kafka, advertised.listeners may name only listeners that
+// listeners has. notServed names the client listeners of another security
+// protocol (and advertised entries past the listeners), for a warning.
+func (c *Config) ClientListeners() (served []Listener, notServed []string, err error) {
+	ls, lns, err := c.parseListeners(c.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listeners: %w", err)
+	}
+	as, ans, err := c.parseListeners(c.Advertise)
+	if err != nil {
+		return nil, nil, fmt.Errorf("advertised.listeners: %w", err)
+	}
+	if len(lns) > 0 {
+		notServed = append(notServed, "listeners: "+strings.Join(lns, ","))
+	}
+	if len(ans) > 0 {
+		notServed = append(notServed, "advertised.listeners: "+strings.Join(ans, ","))
+	}
+	names := map[string]bool{}
+	for _, l := range ls {
+		if names[l.name] {
+			return nil, nil, fmt.Errorf("listeners: listener name %s is given twice in %q (a host:port alone is PLAINTEXT): each listener needs a name of its own", l.name, c.Listen)
+		}
+		names[l.name] = true
+	}
+	byName := map[string]string{}
+	var extra []string
+	for i, a := range as {
+		switch {
+		case a.bare && i < len(ls):
+			byName[ls[i].name] = cmp.Or(byName[ls[i].name], a.addr)
+		case a.bare:
+			extra = append(extra, a.addr)
+		case !names[a.name]:
+			return nil, nil, fmt.Errorf("advertised.listeners names listener %s, which listeners does not have (listener names in advertised.listeners must be among those of listeners)", a.name)
+		default:
+			byName[a.name] = a.addr
+		}
+	}
+	if len(extra) > 0 {
+		notServed = append(notServed, "advertised.listeners: "+strings.Join(extra, ","))
+	}
+	for _, l := range ls {
+		served = append(served, Listener{Name: l.name, Listen: l.addr, Advertise: byName[l.name]})
+	}
+	return served, notServed, nil
+}
+
+// listenerEntry is one client listener of a listeners or
+// advertised.listeners value.
+type listenerEntry struct {
+	name string // upper case; PLAINTEXT for a bare host:port
+	addr string // host:port
+	bare bool   // given as host:port, without a name
+}
+
+// parseListeners takes a listeners or advertised.listeners value:
+// "host:port" or Kafka's comma-separated "NAME://host:port" entries. A
+// name is its own security protocol (PLAINTEXT) or the one
+// listener.security.protocol.map gives; the listeners
+// controller.listener.names names are a KRaft controller's, which
+// raft.listen stands in for, and are left out. It returns the PLAINTEXT
+// client listeners, which are served, and the entries of other client
+// listeners, which are not: only PLAINTEXT is served so far.
+func (c *Config) parseListeners(v string) (served []listenerEntry, notServed []string, err error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return "", nil, nil
+		return nil, nil, nil
 	}
 	var refused error // why the first listener not served was not
+	seen := map[string]bool{}
 	for _, entry := range strings.Split(v, ",") {
 		entry = strings.TrimSpace(entry)
 		if entry == "" {
 			continue // as Kafka's list parsing skips empty entries
 		}
-		hostPort := entry
+		e := listenerEntry{name: "PLAINTEXT", addr: entry, bare: true}
 		if i := strings.Index(entry, "://"); i >= 0 {
-			name := strings.ToUpper(entry[:i])
-			if c.controllerListeners[name] {
-				continue
-			}
-			proto := name
-			if p, ok := c.listenerProtocols[name]; ok {
-				proto = p
-			}
-			if proto != "PLAINTEXT" {
-				// Not served; named in the warning if a PLAINTEXT one is.
-				if _, mapped := c.listenerProtocols[name]; !mapped && name != "SSL" && !strings.HasPrefix(name, "SASL_") {
-					refused = cmp.Or(refused, fmt.Errorf("listener %q: no security protocol for %s (listener.security.protocol.map names none; only PLAINTEXT is served)", entry, name))
-				} else {
-					refused = cmp.Or(refused, fmt.Errorf("listener %q: %s is not supported yet, only PLAINTEXT", entry, proto))
-				}
-				rest = append(rest, entry)
-				continue
-			}
-			hostPort = entry[i+3:]
+			e = listenerEntry{name: strings.ToUpper(entry[:i]), addr: entry[i+3:]}
 		}
-		if _, _, err := net.SplitHostPort(hostPort); err != nil {
-			return "", nil, fmt.Errorf("listener %q: %w", entry, err)
+		if seen[e.name] && !e.bare { // bare ones: see ClientListeners
+			return nil, nil, fmt.Errorf("listener name %s is given twice in %q: each listener needs a name of its own", e.name, v)
 		}
-		if addr == "" {
-			addr = hostPort
-		} else {
-			rest = append(rest, entry)
+		seen[e.name] = true
+		if c.controllerListeners[e.name] {
+			continue
 		}
+		proto := e.name
+		if p, ok := c.listenerProtocols[e.name]; ok {
+			proto = p
+		}
+		if proto != "PLAINTEXT" {
+			// Not served; named in the warning if a PLAINTEXT one is.
+			if _, mapped := c.listenerProtocols[e.name]; !mapped && e.name != "SSL" && !strings.HasPrefix(e.name, "SASL_") {
+				refused = cmp.Or(refused, fmt.Errorf("listener %q: no security protocol for %s (listener.security.protocol.map names none; only PLAINTEXT is served)", entry, e.name))
+			} else {
+				refused = cmp.Or(refused, fmt.Errorf("listener %q: %s is not supported yet, only PLAINTEXT", entry, proto))
+			}
+			notServed = append(notServed, entry)
+			continue
+		}
+		if _, _, err := net.SplitHostPort(e.addr); err != nil {
+			return nil, nil, fmt.Errorf("listener %q: %w", entry, err)
+		}
+		served = append(served, e)
 	}
 	switch {
-	case addr == "" && refused != nil:
-		return "", nil, refused
-	case addr == "":
-		return "", nil, fmt.Errorf("%q names only controller listeners (controller.listener.names): give a listener for clients", v)
+	case len(served) == 0 && refused != nil:
+		return nil, nil, refused
+	case len(served) == 0:
+		return nil, nil, fmt.Errorf("%q names only controller listeners (controller.listener.names): give a listener for clients", v)
 	}
-	return addr, rest, nil
+	return served, notServed, nil
 }
 
 // loadListenerNames takes, ahead of the listeners that use them, the two
@@ -547,8 +603,8 @@ func Options() []Option { return options }
 var options = []Option{
 	nodeIDOpt,
 	aliasOpt("broker.id", "broker-id", "node.id under its older Kafka name; given with node.id, it must be the same id", nodeIDOpt),
-	listenerOpt("listeners", "listen", "address the Kafka protocol listens on (host:port or PLAINTEXT://host:port)", func(c *Config) *string { return &c.Listen }),
-	listenerOpt("advertised.listeners", "advertise", "address given to clients in metadata (default: the listen address; for a 0.0.0.0 or :: listener, this host's name)", func(c *Config) *string { return &c.Advertise }),
+	listenerOpt("listeners", "listen", "addresses the Kafka protocol listens on: host:port, or Kafka's NAME://host:port,... (every PLAINTEXT listener is served)", func(c *Config) *string { return &c.Listen }),
+	listenerOpt("advertised.listeners", "advertise", "addresses given in metadata to the clients of each listener, NAME://host:port by listener name (default: the listen address; for a 0.0.0.0 or :: listener, this host's name)", func(c *Config) *string { return &c.Advertise }),
 	logDirsOpt,
 	aliasOpt("log.dir", "log-dir", "log.dirs under Kafka's singular name; log.dirs wins when both are set", logDirsOpt),
 	strOpt("admin.listen", "admin-listen", "HTTP address for /metrics and /healthz (empty disables)", func(c *Config) *string { return &c.AdminListen }),
@@ -692,6 +748,10 @@ func (c *Config) LoadProperties(r io.Reader) error {
 			return fmt.Errorf("line %d: %w", p.line, err)
 		}
 		if ignore {
+			switch p.key {
+			case "listener.security.protocol.map", "controller.listener.names":
+				continue // read by loadListenerNames: not ignored
+			}
 			c.Ignored = append(c.Ignored, p.key)
 			switch p.key {
 			case "process.roles", "controller.quorum.voters", "controller.quorum.bootstrap.servers":
@@ -871,6 +931,11 @@ func (c *Config) Validate() error {
 		// As Kafka: the older name may be given too, but must agree.
 		if id, err := strconv.ParseInt(strings.TrimSpace(*c.brokerID), 10, 32); err != nil || int32(id) != c.NodeID {
 			return fmt.Errorf("broker.id=%s and node.id=%d differ: give one, or the same id to both", *c.brokerID, c.NodeID)
+		}
+	}
+	if c.Listen != "" {
+		if _, _, err := c.ClientListeners(); err != nil {
+			return err
 		}
 	}
 	switch {

@@ -25,7 +25,11 @@ log.retention.ms=-1
 	if err := c.LoadProperties(strings.NewReader(props)); err != nil {
 		t.Fatal(err)
 	}
-	if c.NodeID != 3 || c.Listen != "127.0.0.1:29092" || c.Advertise != "broker3.example:29092" ||
+	ls, _, err := c.ClientListeners()
+	if err != nil || len(ls) != 1 || ls[0] != (Listener{"PLAINTEXT", "127.0.0.1:29092", "broker3.example:29092"}) {
+		t.Fatalf("listeners %+v: %v", ls, err)
+	}
+	if c.NodeID != 3 ||
 		c.DataDir != "/var/lib/gokafka" || c.NumPartitions != 6 || c.AutoCreateTopics || c.LogRetentionMs != -1 {
 		t.Fatalf("properties not applied: %+v", c)
 	}
@@ -162,16 +166,17 @@ log.retention.check.interval.ms=300000
 	if err := c.LoadProperties(strings.NewReader(props)); err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != ":9092" || c.Advertise != "localhost:9092" || c.DataDir != "/tmp/kraft-combined-logs" || c.OffsetsTopicReplicationFactor != 1 {
-		t.Errorf("applied: listen %q advertise %q dir %q offsets rf %d", c.Listen, c.Advertise, c.DataDir, c.OffsetsTopicReplicationFactor)
-	}
-	if len(c.Ignored) != 14 || c.Ignored[0] != "process.roles" {
-		t.Errorf("ignored %v", c.Ignored)
-	}
 	// The CONTROLLER listener is a KRaft controller's (controller.listener.names),
-	// which raft.listen stands in for: not a client listener dropped.
-	if len(c.DroppedListeners) != 0 {
-		t.Errorf("dropped listeners %q, want none", c.DroppedListeners)
+	// which raft.listen stands in for: not a client listener left unserved.
+	ls, notServed, err := c.ClientListeners()
+	if err != nil || len(ls) != 1 || ls[0] != (Listener{"PLAINTEXT", ":9092", "localhost:9092"}) || len(notServed) != 0 {
+		t.Errorf("listeners %+v, not served %q: %v", ls, notServed, err)
+	}
+	if c.DataDir != "/tmp/kraft-combined-logs" || c.OffsetsTopicReplicationFactor != 1 {
+		t.Errorf("applied: dir %q offsets rf %d", c.DataDir, c.OffsetsTopicReplicationFactor)
+	}
+	if len(c.Ignored) != 12 || slices.Contains(c.Ignored, "controller.listener.names") || slices.Contains(c.Ignored, "listener.security.protocol.map") || c.Ignored[0] != "process.roles" {
+		t.Errorf("ignored %v", c.Ignored)
 	}
 	// Kafka 4 keys of the new group protocol mean nothing here either.
 	k4 := DefaultConfig()
@@ -202,30 +207,50 @@ log.retention.check.interval.ms=300000
 }
 
 // Listener names mean what listener.security.protocol.map and
-// controller.listener.names say, as in Kafka: a name mapped to PLAINTEXT
-// is served, a controller listener is left to raft, and the client
-// listeners past the first are named to be warned about.
+// controller.listener.names say, as in Kafka: every name mapped to
+// PLAINTEXT is served, with the address advertised.listeners gives under
+// its name, a controller listener is left to raft, and the client
+// listeners of other protocols are named to be warned about.
 func TestConfigListenerNames(t *testing.T) {
+	const dockerMap = "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT\ncontroller.listener.names=CONTROLLER\n"
 	for _, c := range []struct {
-		props   string
-		listen  string
-		dropped []string
-		err     string
+		props     string
+		served    []Listener
+		notServed []string
+		err       string
 	}{
-		{props: "listeners=INTERNAL://127.0.0.1:9092\nlistener.security.protocol.map=INTERNAL:PLAINTEXT", listen: "127.0.0.1:9092"},
-		{props: "listener.security.protocol.map=INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT\ncontroller.listener.names=CONTROLLER\nlisteners=CONTROLLER://:9093,INTERNAL://:9092", listen: ":9092"},
-		{props: "controller.listener.names=CONTROLLER\nlisteners=PLAINTEXT://kafka:29092,CONTROLLER://kafka:29093,PLAINTEXT_HOST://0.0.0.0:9092\nlistener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT",
-			listen: "kafka:29092", dropped: []string{"listeners: PLAINTEXT_HOST://0.0.0.0:9092"}},
+		{props: "listeners=INTERNAL://127.0.0.1:9092\nlistener.security.protocol.map=INTERNAL:PLAINTEXT", served: []Listener{{"INTERNAL", "127.0.0.1:9092", ""}}},
+		{props: "listener.security.protocol.map=INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT\ncontroller.listener.names=CONTROLLER\nlisteners=CONTROLLER://:9093,INTERNAL://:9092", served: []Listener{{"INTERNAL", ":9092", ""}}},
+		// The docker images' pattern: one listener for the containers'
+		// network, one for the host, each advertised under its name, in
+		// any order.
+		{props: dockerMap + "listeners=PLAINTEXT://kafka:29092,CONTROLLER://kafka:29093,PLAINTEXT_HOST://0.0.0.0:9092\nadvertised.listeners=PLAINTEXT_HOST://localhost:9092,PLAINTEXT://kafka:29092",
+			served: []Listener{{"PLAINTEXT", "kafka:29092", "kafka:29092"}, {"PLAINTEXT_HOST", "0.0.0.0:9092", "localhost:9092"}}},
+		// A listener advertised.listeners does not name advertises its
+		// own address.
+		{props: dockerMap + "listeners=PLAINTEXT://:29092,PLAINTEXT_HOST://:9092\nadvertised.listeners=PLAINTEXT://kafka:29092",
+			served: []Listener{{"PLAINTEXT", ":29092", "kafka:29092"}, {"PLAINTEXT_HOST", ":9092", ""}}},
+		{props: dockerMap + "listeners=PLAINTEXT://:29092\nadvertised.listeners=PLAINTEXT://kafka:29092,PLAINTEXT_HOST://localhost:9092",
+			err: "names listener PLAINTEXT_HOST, which listeners does not have"},
+		{props: "listeners=PLAINTEXT://:9092,PLAINTEXT://:9093", err: "PLAINTEXT is given twice"},
+		{props: "listeners=:9092,:9093", err: "PLAINTEXT is given twice"},
+		// Bare host:port entries pair by position.
+		{props: "listeners=127.0.0.1:9092\nadvertised.listeners=h:1,h:2", served: []Listener{{"PLAINTEXT", "127.0.0.1:9092", "h:1"}}, notServed: []string{"advertised.listeners: h:2"}},
+		{props: "listeners=PLAINTEXT://:9092\nadvertised.listeners=h:1", served: []Listener{{"PLAINTEXT", ":9092", "h:1"}}},
 		{props: "listeners=SSL://:9093", err: "SSL is not supported yet"},
 		// A listener not served next to a PLAINTEXT one is named, not
 		// refused; empty entries are skipped, as Kafka skips them.
-		{props: "listeners=SSL://:9093,PLAINTEXT://:9092,", listen: ":9092", dropped: []string{"listeners: SSL://:9093"}},
+		{props: "listeners=SSL://:9093,PLAINTEXT://:9092,", served: []Listener{{"PLAINTEXT", ":9092", ""}}, notServed: []string{"listeners: SSL://:9093"}},
 		{props: "listeners=SECURE://:9093\nlistener.security.protocol.map=SECURE:SASL_SSL", err: "SASL_SSL is not supported yet"},
 		{props: "listeners=INTERNAL://:9092", err: "no security protocol for INTERNAL"},
 		{props: "controller.listener.names=CONTROLLER\nlisteners=CONTROLLER://:9093", err: "only controller listeners"},
 	} {
 		cfg := DefaultConfig()
 		err := cfg.LoadProperties(strings.NewReader(c.props))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		served, notServed, _ := cfg.ClientListeners()
 		switch {
 		case c.err != "":
 			if err == nil || !strings.Contains(err.Error(), c.err) {
@@ -233,8 +258,8 @@ func TestConfigListenerNames(t *testing.T) {
 			}
 		case err != nil:
 			t.Errorf("%q: %v", c.props, err)
-		case cfg.Listen != c.listen || !slices.Equal(cfg.DroppedListeners, c.dropped):
-			t.Errorf("%q: listen %q, dropped %q; want %q, %q", c.props, cfg.Listen, cfg.DroppedListeners, c.listen, c.dropped)
+		case !slices.Equal(served, c.served) || !slices.Equal(notServed, c.notServed):
+			t.Errorf("%q: served %+v, not served %q; want %+v, %q", c.props, served, notServed, c.served, c.notServed)
 		}
 	}
 }

@@ -223,7 +223,12 @@ var rawFormatter = kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw"))
 // rawConn dials the broker, with a 10 s deadline on everything.
 func rawConn(t testing.TB, b *Broker) net.Conn {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
+	return rawConnTo(t, b.Addr())
+}
+
+func rawConnTo(t testing.TB, addr net.Addr) net.Conn {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +240,13 @@ func rawConn(t testing.TB, b *Broker) net.Conn {
 // and decodes the response, with no client library in between.
 func rawRequest(t testing.TB, b *Broker, req kmsg.Request) kmsg.Response {
 	t.Helper()
-	conn := rawConn(t, b)
+	return rawRequestTo(t, b.Addr(), req)
+}
+
+// rawRequestTo is rawRequest to the listener at addr.
+func rawRequestTo(t testing.TB, addr net.Addr, req kmsg.Request) kmsg.Response {
+	t.Helper()
+	conn := rawConnTo(t, addr)
 	defer conn.Close()
 	if _, err := conn.Write(rawFormatter.AppendRequest(nil, req, 42)); err != nil {
 		t.Fatal(err)

@@ -83,6 +83,9 @@ type Config struct {
 	// node is answered REBOOTSTRAP_REQUIRED, as Kafka answers a connection
 	// routed to the wrong broker. Without it the names are not checked.
 	Identity func() (clusterID string, nodeID int32)
+	// ListenerName names the listener Listen or Serve is given, in the
+	// ConnInfo of its connections (Server.AddListener names the others).
+	ListenerName string
 	// Logger receives connection-level events. Default slog.Default().
 	Logger *slog.Logger
 	// Observer, if set, is told about connections and finished requests.

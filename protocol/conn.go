@@ -71,20 +71,21 @@ type pending struct {
 	written     chan struct{} // closed once the writer is done with it (written or nothing to send)
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
+func newConn(s *Server, nc net.Conn, listener string, log *slog.Logger) *conn {
 	c := &conn{
 		s:  s,
 		nc: nc,
 		info: &ConnInfo{
-			Remote: nc.RemoteAddr(),
-			Local:  nc.LocalAddr(),
-			ID:     s.nextID.Add(1),
+			Remote:   nc.RemoteAddr(),
+			Local:    nc.LocalAddr(),
+			ID:       s.nextID.Add(1),
+			Listener: listener,
 		},
 		slots:     make(chan struct{}, s.cfg.MaxInFlight),
 		pendFreed: make(chan struct{}, 1),
 		queue:     make(chan *pending, s.cfg.MaxInFlight),
 	}
-	c.log = s.log.With("remote", c.info.Remote.String(), "conn", c.info.ID)
+	c.log = log.With("remote", c.info.Remote.String(), "conn", c.info.ID)
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	return c
 }

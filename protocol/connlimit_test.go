@@ -1,10 +1,12 @@
 package protocol
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -104,4 +106,64 @@ func TestMaxConnsClose(t *testing.T) {
 	s, _ = startServer(t, Config{MaxConns: 1}, metadataHandler(&s))
 	checkServed(t, dial(t, s), 1)
 	closeWithin(t, s, 5*time.Second)
+}
+
+// A second listener's connections carry its name, count against the
+// server's MaxConns with the first's, and close with the server.
+func TestAddListener(t *testing.T) {
+	var s *Server
+	var mu sync.Mutex
+	seen := map[string]bool{} // listener names requests came in on
+	h := func(ctx context.Context, req *Request) Reply {
+		mu.Lock()
+		seen[req.Conn.Listener] = true
+		mu.Unlock()
+		return metadataHandler(&s)(ctx, req)
+	}
+	s, _ = startServer(t, Config{MaxConns: 2, ListenerName: "FIRST"}, HandlerFunc(h))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddListener("SECOND", ln); err != nil {
+		t.Fatal(err)
+	}
+	a := dial(t, s)
+	b, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	checkServed(t, a, 1)
+	checkServed(t, b, 3)
+	mu.Lock()
+	if !seen["FIRST"] || !seen["SECOND"] || len(seen) != 2 {
+		t.Errorf("requests came in on listeners %v, want FIRST and SECOND", seen)
+	}
+	mu.Unlock()
+	// Two connections are the server's limit, whichever listener took them.
+	c := dial(t, s)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		checkServed(t, c, 5)
+	}()
+	select {
+	case <-served:
+		t.Fatal("a third connection was served while two were open on two listeners")
+	case <-time.After(300 * time.Millisecond):
+	}
+	b.Close()
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting connection was not served after the second listener's closed")
+	}
+	closeWithin(t, s, 5*time.Second)
+	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		t.Error("the second listener still accepts after Close")
+	}
+	if err := s.AddListener("THIRD", ln); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("AddListener after Close: %v, want net.ErrClosed", err)
+	}
 }

@@ -19,6 +19,10 @@ import (
 type ConnInfo struct {
 	Remote, Local net.Addr
 	ID            uint64 // unique within a Server, from 1
+	// Listener is the name of the listener the connection came in on
+	// (Config.ListenerName, or the name given to AddListener), for the
+	// addresses a broker advertises on it.
+	Listener string
 }
 
 // Request is one decoded client request.
@@ -110,11 +114,12 @@ type HandlerFunc func(ctx context.Context, req *Request) Reply
 // Handle calls f.
 func (f HandlerFunc) Handle(ctx context.Context, req *Request) Reply { return f(ctx, req) }
 
-// Server serves the Kafka protocol on one listener.
+// Server serves the Kafka protocol on one listener, or more (AddListener),
+// whose connections share its limits.
 type Server struct {
 	cfg      Config
 	h        Handler
-	ln       net.Listener
+	ln       net.Listener // the first listener
 	versions versionTable
 	apiKeys  []kmsg.ApiVersionsResponseApiKey // shared, read-only
 	log      *slog.Logger
@@ -126,6 +131,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	closed bool
+	lns    []net.Listener // every listener, the first included
 	conns  map[*conn]struct{}
 	perIP  map[string]int // connections held per remote IP, where a limit applies
 	freed  sync.Cond      // on mu: a connection ended, or the server closed
@@ -163,8 +169,9 @@ func serve(ln net.Listener, cfg Config, h Handler) *Server {
 		cfg:      cfg,
 		h:        h,
 		ln:       ln,
+		lns:      []net.Listener{ln},
 		versions: newVersionTable(cfg.Versions),
-		log:      cfg.Logger.With("listener", ln.Addr().String()),
+		log:      cfg.Logger,
 		conns:    make(map[*conn]struct{}),
 		perIP:    make(map[string]int),
 	}
@@ -172,11 +179,27 @@ func serve(ln net.Listener, cfg Config, h Handler) *Server {
 	s.apiKeys = s.versions.apiKeys()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
-	go s.acceptLoop()
+	go s.acceptLoop(cfg.ListenerName, ln)
 	return s
 }
 
-// Addr is the address the server listens on.
+// AddListener serves on ln too, its connections named name (ConnInfo's
+// Listener) and counted with the others against MaxConns and
+// MaxConnsPerIP, as Kafka's limits are the broker's. Close closes ln; on
+// error (the server is closed) ln is left open.
+func (s *Server) AddListener(name string, ln net.Listener) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return net.ErrClosed
+	}
+	s.lns = append(s.lns, ln)
+	s.wg.Add(1)
+	go s.acceptLoop(name, ln)
+	return nil
+}
+
+// Addr is the address the server's first listener listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Close stops accepting, closes every connection and waits for every
@@ -191,10 +214,13 @@ func (s *Server) Close() error {
 		for c := range s.conns {
 			conns = append(conns, c)
 		}
+		lns := s.lns
 		s.mu.Unlock()
 
-		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			s.closeErr = fmt.Errorf("protocol: close listener: %w", err)
+		for _, ln := range lns {
+			if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) && s.closeErr == nil {
+				s.closeErr = fmt.Errorf("protocol: close listener %s: %w", ln.Addr(), err)
+			}
 		}
 		s.cancel()
 		for _, c := range conns {
@@ -205,14 +231,15 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-func (s *Server) acceptLoop() {
+func (s *Server) acceptLoop(name string, ln net.Listener) {
 	defer s.wg.Done()
+	log := s.log.With("listener", ln.Addr().String())
 	var backoff time.Duration
 	for {
 		if !s.waitBelowMaxConns() {
 			return
 		}
-		nc, err := s.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
@@ -220,7 +247,7 @@ func (s *Server) acceptLoop() {
 			// EMFILE and friends: back off instead of spinning,
 			// as net/http does.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed", "err", err, "retry_in", backoff)
+			log.Warn("accept failed", "err", err, "retry_in", backoff)
 			t := time.NewTimer(backoff)
 			select {
 			case <-t.C:
@@ -234,6 +261,12 @@ func (s *Server) acceptLoop() {
 
 		ip, limit := s.ipLimit(nc.RemoteAddr())
 		s.mu.Lock()
+		// Another listener's loop may have taken the last slot while this
+		// one waited in Accept: this connection waits for the next, as
+		// Kafka's acceptor waits for a slot after accepting.
+		for s.cfg.MaxConns > 0 && len(s.conns) >= s.cfg.MaxConns && !s.closed {
+			s.freed.Wait()
+		}
 		if s.closed {
 			s.mu.Unlock()
 			nc.Close()
@@ -241,7 +274,7 @@ func (s *Server) acceptLoop() {
 		}
 		if limit >= 0 && s.perIP[ip] >= limit {
 			s.mu.Unlock()
-			s.log.Info("rejected a connection: its address already holds the most connections max.connections.per.ip allows",
+			log.Info("rejected a connection: its address already holds the most connections max.connections.per.ip allows",
 				"remote", nc.RemoteAddr().String(), "max", limit)
 			nc.Close()
 			continue
@@ -249,7 +282,7 @@ func (s *Server) acceptLoop() {
 		if limit >= 0 {
 			s.perIP[ip]++
 		}
-		c := newConn(s, nc)
+		c := newConn(s, nc, name, log)
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()

@@ -29,7 +29,9 @@ type Config struct {
 	RaftAdvertise  string // address peers dial; default: the bound listen address
 	AdvertisedHost string // Kafka listener, as registered in the cluster metadata
 	AdvertisedPort int32
-	Rack           string // broker.rack, registered with the broker
+	Listener       string     // the name of that listener ("" for PLAINTEXT)
+	Endpoints      []Endpoint // the other client listeners, as registered
+	Rack           string     // broker.rack, registered with the broker
 	Logger         *slog.Logger
 
 	// ControllerTimings and PartitionTimings are the raft timers of the
@@ -277,8 +279,9 @@ func (n *Node) startController() error {
 			return fmt.Errorf("init cluster: %w", err)
 		}
 	}
-	self := BrokerInfo{ID: n.cfg.NodeID, Host: n.cfg.AdvertisedHost, Port: n.cfg.AdvertisedPort, RaftAddr: n.cfg.RaftAdvertise, Rack: n.cfg.Rack}
-	if cur, ok := n.controller.State().Brokers[self.ID]; !ok || cur != self {
+	self := BrokerInfo{ID: n.cfg.NodeID, Host: n.cfg.AdvertisedHost, Port: n.cfg.AdvertisedPort,
+		Listener: n.cfg.Listener, Endpoints: n.cfg.Endpoints, RaftAddr: n.cfg.RaftAdvertise, Rack: n.cfg.Rack}
+	if cur, ok := n.controller.State().Brokers[self.ID]; !ok || !cur.Equal(self) {
 		if _, err := c.Propose(ctx, Command{Op: OpRegisterBroker, Broker: &self}); err != nil {
 			return fmt.Errorf("register broker: %w", err)
 		}

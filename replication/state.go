@@ -1,9 +1,11 @@
 package replication
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -31,11 +33,45 @@ func (id TopicID) Is(s string) bool { return s == id.String() || s == hex.Encode
 
 // BrokerInfo is one broker as the cluster knows it.
 type BrokerInfo struct {
-	ID       int32  `json:"id"`
+	ID   int32  `json:"id"`
+	Host string `json:"host"` // advertised on its first client listener
+	Port int32  `json:"port"`
+	// Listener names the first client listener; "" (as registered
+	// before listeners had names here) stands for PLAINTEXT.
+	Listener string `json:"listener,omitempty"`
+	// Endpoints are its other client listeners, in the order of its
+	// listeners, each with the address advertised on it.
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+	RaftAddr  string     `json:"raft_addr"`
+	Rack      string     `json:"rack,omitempty"`
+}
+
+// Endpoint is a named client listener's advertised address.
+type Endpoint struct {
+	Listener string `json:"listener"`
 	Host     string `json:"host"`
 	Port     int32  `json:"port"`
-	RaftAddr string `json:"raft_addr"`
-	Rack     string `json:"rack,omitempty"`
+}
+
+// Endpoint returns the address b advertises on the listener named
+// listener, as Kafka answers a client with the addresses of the listener
+// it connected to; ok is false when b has no such listener.
+func (b BrokerInfo) Endpoint(listener string) (host string, port int32, ok bool) {
+	if listener == cmp.Or(b.Listener, "PLAINTEXT") || listener == "" {
+		return b.Host, b.Port, true
+	}
+	for _, e := range b.Endpoints {
+		if e.Listener == listener {
+			return e.Host, e.Port, true
+		}
+	}
+	return "", 0, false
+}
+
+// Equal reports whether b and o are the same registration.
+func (b BrokerInfo) Equal(o BrokerInfo) bool {
+	return b.ID == o.ID && b.Host == o.Host && b.Port == o.Port && b.Listener == o.Listener &&
+		slices.Equal(b.Endpoints, o.Endpoints) && b.RaftAddr == o.RaftAddr && b.Rack == o.Rack
 }
 
 // Topic is one topic's metadata. Values handed out by State are shared and

@@ -114,9 +114,9 @@ func run(args []string) int {
 	if len(cfg.Ignored) > 0 {
 		logger.Warn("ignoring Kafka settings that mean nothing to gokafkad", "file", *configFile, "keys", strings.Join(cfg.Ignored, ","))
 	}
-	if len(cfg.DroppedListeners) > 0 {
-		logger.Warn("serving the first listener only: gokafkad has one Kafka listener, and its raft port stands in for a controller listener",
-			"listen", cfg.Listen, "not_served", strings.Join(cfg.DroppedListeners, "; "))
+	if _, notServed, err := cfg.ClientListeners(); err == nil && len(notServed) > 0 {
+		logger.Warn("not serving some listeners: only PLAINTEXT listeners are served so far (no TLS or SASL)",
+			"listeners", cfg.Listen, "not_served", strings.Join(notServed, "; "))
 	}
 
 	// SIGHUP too, as Kafka's JVM takes it: a closed terminal stops the
