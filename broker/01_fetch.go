@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -371,6 +372,18 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 		if !waitFetchable(ctx, b.ctx, notify, deadline, parts, sizes, room, unread, int64(total), int64(r.MinBytes)) {
 			return resp
 		}
+		// A partition deleted or no longer led meanwhile is answered with
+		// the error a new fetch would get, as Kafka completes its delayed
+		// fetches then, not from the log it had.
+		st := b.node.Controller().State()
+		for i := range parts {
+			if fp := &parts[i]; fp.part != nil && (fp.part.Stopped() || !fp.part.Ready()) {
+				p, code := b.leaderReplica(st, fp.key.topic, fp.key.part, fp.sp.epoch)
+				if p != fp.part || p.Stopped() {
+					fp.part, fp.errCode = nil, cmp.Or(code, kerr.NotLeaderForPartition.Code)
+				}
+			}
+		}
 	}
 }
 
@@ -410,6 +423,9 @@ func waitFetchable(ctx, brokerCtx context.Context, notify <-chan struct{}, deadl
 			for i, fp := range parts {
 				if fp.part == nil {
 					continue
+				}
+				if fp.part.Stopped() || !fp.part.Ready() {
+					return true
 				}
 				if unread[i] >= 0 && fp.part.HighWatermark() > unread[i] {
 					return true

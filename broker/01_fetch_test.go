@@ -115,6 +115,41 @@ func TestFetchLongPollWokenByProduce(t *testing.T) {
 	}
 }
 
+// A long poll on a partition deleted meanwhile is answered at once with
+// UNKNOWN_TOPIC_OR_PARTITION, as Kafka completes its delayed fetches when
+// a partition goes, not at MaxWait from the deleted log.
+func TestFetchLongPollEndsOnDelete(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "gone", 1, nil)
+	produceRaw(t, cl, "gone", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "w")))
+	req := fetchReq(12, 0, -1, "gone", map[int32]int64{0: 1})
+	req.MaxWaitMillis, req.MinBytes = 10000, 1
+	deleted := make(chan struct{})
+	defer func() { <-deleted }()
+	go func() {
+		defer close(deleted)
+		time.Sleep(300 * time.Millisecond)
+		del := kmsg.NewPtrDeleteTopicsRequest()
+		rdt := kmsg.NewDeleteTopicsRequestTopic()
+		rdt.Topic = kmsg.StringPtr("gone")
+		del.Topics = append(del.Topics, rdt)
+		if code := request[*kmsg.DeleteTopicsResponse](t, cl, del).Topics[0].ErrorCode; code != 0 {
+			t.Errorf("delete: %v", kerr.ErrorForCode(code))
+		}
+	}()
+	start := time.Now()
+	resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+	took := time.Since(start)
+	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("long poll on a deleted partition answered %v, high watermark %d, want UNKNOWN_TOPIC_OR_PARTITION", kerr.ErrorForCode(p.ErrorCode), p.HighWatermark)
+	}
+	if took > 5*time.Second {
+		t.Errorf("long poll on a deleted partition took %v, want it answered at the deletion (~300ms)", took)
+	}
+}
+
 // TestFetchSessions walks KIP-227: a full fetch creates a session, an
 // incremental one names nothing new and gets back only partitions with news,
 // wrong epochs and unknown sessions are errors.

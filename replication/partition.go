@@ -466,6 +466,9 @@ func (p *Partition) setReady(ready bool) {
 	p.readyFlag.Store(ready)
 	p.appendMu.Unlock()
 	p.node.readinessChanged()
+	if !ready {
+		p.wakeWaiters()
+	}
 }
 
 // Ready says whether this replica leads the partition and accepts appends.
@@ -705,6 +708,13 @@ func (p *Partition) raiseHW(hw int64) {
 			break
 		}
 	}
+	p.wakeWaiters()
+}
+
+// wakeWaiters wakes the fetches waiting on the partition: its high
+// watermark moved, or it stopped leading or is closing (deleted), which
+// Kafka's delayed fetches see at once too.
+func (p *Partition) wakeWaiters() {
 	p.waitMu.Lock()
 	for ch := range p.waiters {
 		select {
@@ -713,6 +723,17 @@ func (p *Partition) raiseHW(hw int64) {
 		}
 	}
 	p.waitMu.Unlock()
+}
+
+// Stopped reports whether the partition is closing or closed (its topic
+// deleted, its replica moved away, or the node stopping).
+func (p *Partition) Stopped() bool {
+	select {
+	case <-p.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 func failed(err error) AppendResult { return AppendResult{base: -1, err: err, stamp: -1} }
@@ -817,6 +838,7 @@ func (p *Partition) snapshotIfNew(why string) {
 // first so the next start replays little.
 func (p *Partition) close() error {
 	close(p.stop)
+	p.wakeWaiters()
 	if p.Ready() {
 		p.snapshotIfNew("at close")
 	}
