@@ -75,7 +75,9 @@ func (b *Broker) alterTopicConfigs(ctx context.Context, typ kmsg.ConfigResourceT
 	default:
 		return kafkaErrorf(kerr.InvalidRequest, "unsupported resource type %d", typ)
 	}
-	if b.node.Controller().State().Topics[name] == nil {
+	st := b.node.Controller().State()
+	t := st.Topics[name]
+	if t == nil {
 		if !validTopicName(name) {
 			return kafkaErrorf(kerr.InvalidTopicException, "topic name %q is illegal", name)
 		}
@@ -88,6 +90,19 @@ func (b *Broker) alterTopicConfigs(ctx context.Context, typ kmsg.ConfigResourceT
 		if err := validateTopicConfig(k, v); err != nil {
 			return kafkaErrorf(kerr.InvalidConfig, "%v", err)
 		}
+	}
+	// The set the topic would have, checked as a whole.
+	after := map[string]*string{}
+	if !replaceAll {
+		for k, v := range t.Configs {
+			after[k] = &v
+		}
+	}
+	for k, v := range cfgs {
+		after[k] = v
+	}
+	if err := b.checkTopicConfigSet(st, after); err != nil {
+		return err
 	}
 	if validateOnly {
 		return nil

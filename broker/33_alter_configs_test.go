@@ -153,3 +153,35 @@ func TestAlteredSegmentSettingsApply(t *testing.T) {
 	// batch (about 2.7 KB) then takes a 4 KB segment of its own.
 	waitFor(t, func() bool { produce(); return segments() >= 3 }, "batches to roll segments by the new size")
 }
+
+// min.compaction.lag.ms may not pass max.compaction.lag.ms, on create or
+// alter, counting the keys the topic already has, as Kafka's LogConfig
+// checks the two together.
+func TestCompactionLagsChecked(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "lags", 1, 1
+	for k, v := range map[string]string{"min.compaction.lag.ms": "5000", "max.compaction.lag.ms": "1000"} {
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name, c.Value = k, kmsg.StringPtr(v)
+		rt.Configs = append(rt.Configs, c)
+	}
+	req.Topics = append(req.Topics, rt)
+	if code := request[*kmsg.CreateTopicsResponse](t, cl, req).Topics[0].ErrorCode; code != kerr.InvalidConfig.Code {
+		t.Errorf("create with min lag 5000 > max lag 1000: %v, want INVALID_CONFIG", kerr.ErrorForCode(code))
+	}
+	createTopic(t, cl, "lags", 1, map[string]string{"max.compaction.lag.ms": "1000"})
+	if code := alterConfigOp(t, cl, kmsg.ConfigResourceTypeTopic, "lags", "min.compaction.lag.ms", "9000", kmsg.IncrementalAlterConfigOpSet); code != kerr.InvalidConfig.Code {
+		t.Errorf("min lag 9000 over the topic's max lag 1000: %v, want INVALID_CONFIG", kerr.ErrorForCode(code))
+	}
+	if code := alterConfigOp(t, cl, kmsg.ConfigResourceTypeTopic, "lags", "min.compaction.lag.ms", "900", kmsg.IncrementalAlterConfigOpSet); code != 0 {
+		t.Errorf("min lag 900 under max lag 1000: %v", kerr.ErrorForCode(code))
+	}
+	// Deleting the max lag leaves the default (Long.MAX_VALUE) above 900.
+	if code := alterConfigOp(t, cl, kmsg.ConfigResourceTypeTopic, "lags", "max.compaction.lag.ms", "", kmsg.IncrementalAlterConfigOpDelete); code != 0 {
+		t.Errorf("deleting max lag: %v", kerr.ErrorForCode(code))
+	}
+}

@@ -36,12 +36,16 @@ func checkQuotaFilter(components []kmsg.DescribeClientQuotasRequestComponent) er
 			if c.Match == nil {
 				return kafkaErrorf(kerr.InvalidRequest, "Request specified MATCH_TYPE_EXACT, but set match string to null.")
 			}
-		case kmsg.QuotasMatchTypeDefault, kmsg.QuotasMatchTypeAny:
+		case kmsg.QuotasMatchTypeDefault:
 			if c.Match != nil {
-				return kafkaErrorf(kerr.InvalidRequest, "Request specified a match type without a match string, but also specified a match string.")
+				return kafkaErrorf(kerr.InvalidRequest, "Request specified MATCH_TYPE_DEFAULT, but also specified a match string.")
+			}
+		case kmsg.QuotasMatchTypeAny:
+			if c.Match != nil {
+				return kafkaErrorf(kerr.InvalidRequest, "Request specified MATCH_TYPE_SPECIFIED, but also specified a match string.")
 			}
 		default:
-			return kafkaErrorf(kerr.UnsupportedVersion, "Unknown match type %d", c.MatchType)
+			return kafkaErrorf(kerr.InvalidRequest, "Unknown match type %d", c.MatchType)
 		}
 	}
 	if seen["ip"] && (seen["user"] || seen["client-id"]) {

@@ -44,7 +44,8 @@ func TestReassignmentsAndQuotas(t *testing.T) {
 		{[]comp{{"group", kmsg.QuotasMatchTypeAny, nil}}, kerr.UnsupportedVersion},
 		{[]comp{{"user", kmsg.QuotasMatchTypeExact, nil}}, kerr.InvalidRequest},
 		{[]comp{{"user", kmsg.QuotasMatchTypeDefault, alice}}, kerr.InvalidRequest},
-		{[]comp{{"user", 7, nil}}, kerr.UnsupportedVersion},
+		{[]comp{{"user", 7, nil}}, kerr.InvalidRequest}, // as Kafka's ClientQuotasImage
+
 		{[]comp{{"ip", kmsg.QuotasMatchTypeAny, nil}, {"user", kmsg.QuotasMatchTypeAny, nil}}, kerr.InvalidRequest},
 	} {
 		req := kmsg.NewPtrDescribeClientQuotasRequest()

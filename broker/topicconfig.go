@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gokafka/gokafka/replication"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -256,6 +257,24 @@ func validateTopicConfig(name string, value *string) error {
 	*value = normalizeValue(d.typ, *value)
 	if err := d.check(*value); err != nil {
 		return fmt.Errorf("invalid value %q for %s: %v", *value, name, err)
+	}
+	return nil
+}
+
+// checkTopicConfigSet checks what no single key can, on a topic's whole
+// set of keys (the others at their defaults), as Kafka's LogConfig
+// validates the values together: min.compaction.lag.ms may not pass
+// max.compaction.lag.ms.
+func (b *Broker) checkTopicConfigSet(st *replication.State, configs map[string]*string) error {
+	t := &replication.Topic{Configs: map[string]string{}}
+	for k, v := range configs {
+		if v != nil {
+			t.Configs[k] = *v
+		}
+	}
+	minLag, maxLag := b.topicInt64In(st, t, "min.compaction.lag.ms"), b.topicInt64In(st, t, "max.compaction.lag.ms")
+	if minLag > maxLag {
+		return kafkaErrorf(kerr.InvalidConfig, "conflict topic config setting min.compaction.lag.ms (%d) > max.compaction.lag.ms (%d)", minLag, maxLag)
 	}
 	return nil
 }

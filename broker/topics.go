@@ -86,6 +86,9 @@ func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 			return nil, kafkaErrorf(kerr.InvalidConfig, "%v", err)
 		}
 	}
+	if err := b.checkTopicConfigSet(st, spec.configs); err != nil {
+		return nil, err
+	}
 	brokers := st.SortedBrokers()
 	var replicas [][]int32
 	if len(spec.assign) > 0 {
