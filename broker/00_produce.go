@@ -34,6 +34,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 	if r.Acks != 0 && r.Acks != 1 && r.Acks != -1 {
 		return now(produceFailAll(r, kerr.InvalidRequiredAcks))
 	}
+	dedupeProduce(r)
 	if hasTransactionalBatch(r) {
 		// Transactions arrive with their own issue; until then no producer
 		// can hold a transactional id here (InitProducerID refuses them),
@@ -216,6 +217,114 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 		}
 	}
 	return reply
+}
+
+// dedupeProduce merges the entries of a produce request that name the same
+// partition, as Kafka collects a request's partitions into a map: the last
+// entry's records are appended, once, and the partition is answered once.
+// (Appending each would store a batch the client sent once twice, or two
+// batches of which it can know only one offset.) Topics are the same by
+// name, or from v13, by id.
+func dedupeProduce(r *kmsg.ProduceRequest) {
+	if !hasDuplicatePartition(r) {
+		return
+	}
+	type topicKey struct {
+		name string
+		id   [16]byte
+	}
+	type partKey struct {
+		topic topicKey
+		part  int32
+	}
+	tkey := func(rt *kmsg.ProduceRequestTopic) topicKey {
+		if r.Version >= 13 {
+			return topicKey{id: rt.TopicID}
+		}
+		return topicKey{name: rt.Topic}
+	}
+	var topics []kmsg.ProduceRequestTopic
+	tIndex := map[topicKey]int{}
+	pIndex := map[partKey]int{}
+	for i := range r.Topics {
+		rt := &r.Topics[i]
+		tk := tkey(rt)
+		ti, ok := tIndex[tk]
+		if !ok {
+			ti = len(topics)
+			tIndex[tk] = ti
+			merged := *rt
+			merged.Partitions = nil
+			topics = append(topics, merged)
+		}
+		for _, rp := range rt.Partitions {
+			pk := partKey{tk, rp.Partition}
+			if pi, ok := pIndex[pk]; ok {
+				topics[ti].Partitions[pi] = rp
+				continue
+			}
+			pIndex[pk] = len(topics[ti].Partitions)
+			topics[ti].Partitions = append(topics[ti].Partitions, rp)
+		}
+	}
+	r.Topics = topics
+}
+
+// hasDuplicatePartition reports whether a produce request names a
+// partition twice (or a topic twice), without allocating for the usual
+// few partitions.
+func hasDuplicatePartition(r *kmsg.ProduceRequest) bool {
+	sameTopic := func(a, b *kmsg.ProduceRequestTopic) bool {
+		if r.Version >= 13 {
+			return a.TopicID == b.TopicID
+		}
+		return a.Topic == b.Topic
+	}
+	if len(r.Topics) > 16 {
+		names, ids := map[string]bool{}, map[[16]byte]bool{}
+		for i := range r.Topics {
+			rt := &r.Topics[i]
+			if r.Version >= 13 {
+				if ids[rt.TopicID] {
+					return true
+				}
+				ids[rt.TopicID] = true
+			} else {
+				if names[rt.Topic] {
+					return true
+				}
+				names[rt.Topic] = true
+			}
+		}
+	}
+	for i := range r.Topics {
+		if len(r.Topics) <= 16 {
+			for j := range i {
+				if sameTopic(&r.Topics[i], &r.Topics[j]) {
+					return true
+				}
+			}
+		}
+		ps := r.Topics[i].Partitions
+		if len(ps) > 64 {
+			seen := make(map[int32]bool, len(ps))
+			for _, p := range ps {
+				if seen[p.Partition] {
+					return true
+				}
+				seen[p.Partition] = true
+			}
+			continue
+		}
+		for a := range ps {
+			for b := range a {
+				if ps[a].Partition == ps[b].Partition {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // produceFailures names the partitions of resp that failed and why, the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -374,5 +375,43 @@ func TestProduceRecordsReadAsKafka(t *testing.T) {
 	}
 	if sz := b.node.Partition("iter", 0).Log().Size(); sz != int64(2*len(batch)) {
 		t.Fatalf("log holds %d bytes, want the two batches' %d", sz, 2*len(batch))
+	}
+}
+
+// A produce request naming a partition twice appends the last entry's
+// batch once and answers the partition once, as Kafka collects the
+// partitions of a request into a map; a topic named twice is one topic.
+func TestProduceDuplicatePartition(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "dup", 2, nil)
+	req := produceReq("dup", -1, 5000, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "first")))
+	last := kmsg.NewProduceRequestTopicPartition()
+	last.Records = encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(2, "last"))
+	req.Topics[0].Partitions = append(req.Topics[0].Partitions, last)
+	again := kmsg.NewProduceRequestTopic()
+	again.Topic = "dup"
+	other := kmsg.NewProduceRequestTopicPartition()
+	other.Partition = 1
+	other.Records = encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "other"))
+	again.Partitions = append(again.Partitions, other)
+	req.Topics = append(req.Topics, again)
+	resp := request[*kmsg.ProduceResponse](t, cl, req)
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 2 {
+		t.Fatalf("answered %+v, want one topic with partitions 0 and 1", resp.Topics)
+	}
+	for _, p := range resp.Topics[0].Partitions {
+		if p.ErrorCode != 0 || p.BaseOffset != 0 {
+			t.Errorf("partition %d: %v at base offset %d, want stored at 0", p.Partition, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset)
+		}
+	}
+	fr := rawRequest(t, b, fetchReq(12, 0, -1, "dup", map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+	p := fr.Topics[0].Partitions[0]
+	if p.HighWatermark != 2 {
+		t.Errorf("partition 0 ends at %d, want 2: the last entry's two records, once", p.HighWatermark)
+	}
+	if !strings.Contains(string(p.RecordBatches), "last") || strings.Contains(string(p.RecordBatches), "first") {
+		t.Errorf("partition 0 holds %q, want only the last entry's records", p.RecordBatches)
 	}
 }
