@@ -175,8 +175,11 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 		for _, p := range rt.Partitions {
 			rp := reqPart{
 				key: sessionPartKey{topic: name, part: p.Partition},
-				sp:  &sessionPart{topicID: tid, offset: p.FetchOffset, maxBytes: p.PartitionMaxBytes, epoch: p.CurrentLeaderEpoch},
+				sp:  &sessionPart{topicID: tid, offset: p.FetchOffset, maxBytes: p.PartitionMaxBytes, epoch: p.CurrentLeaderEpoch, lastEpoch: -1},
 				bad: bad,
+			}
+			if r.Version >= 12 && p.LastFetchedEpoch >= 0 {
+				rp.sp.lastEpoch = p.LastFetchedEpoch
 			}
 			// A partition named twice is read and answered once, with
 			// what the last naming asks, in the place of the first, as
@@ -442,14 +445,18 @@ func waitFetchable(ctx, brokerCtx context.Context, notify <-chan struct{}, deadl
 type fetchOut struct {
 	errCode        int16
 	hw, lso, start int64
+	diverging      *kmsg.FetchResponseTopicPartitionDivergingEpoch // the client's log diverged from this one there
 	records        []byte
 	count          int64 // records read from the log (before any down-conversion)
 	include        bool
 }
 
+// hasError reports whether a partition's answer is an error or a
+// diverging epoch, which go back at once, as Kafka's delayed fetch
+// completes on either.
 func hasError(out []fetchOut) bool {
 	for _, o := range out {
-		if o.errCode != 0 {
+		if o.errCode != 0 || o.diverging != nil {
 			return true
 		}
 	}
@@ -500,6 +507,24 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 			o.errCode = kerr.OffsetOutOfRange.Code
 			o.include = true
 			continue
+		}
+		if fp.sp.lastEpoch >= 0 {
+			// As Kafka's Partition.readRecords: the client's log ends
+			// its last epoch at offset; where this one ends that epoch
+			// earlier (or knows only an older one), they diverged, and
+			// the answer says where instead of returning records. An
+			// epoch this log cannot place is out of range.
+			e, end := epochEnd(p.LeaderEpoch(), o.hw, fp.sp.lastEpoch, p.Log().EpochEndOffset)
+			switch {
+			case e < 0 || end < 0:
+				o.errCode = kerr.OffsetOutOfRange.Code
+				o.include = true
+				continue
+			case e < fp.sp.lastEpoch || end < fp.sp.offset:
+				o.diverging = &kmsg.FetchResponseTopicPartitionDivergingEpoch{Epoch: e, EndOffset: end}
+				o.include = true
+				continue
+			}
 		}
 		limit := int(fp.sp.maxBytes)
 		if rem := maxBytes - total; rem < limit {
@@ -586,6 +611,9 @@ func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []f
 		rp.LastStableOffset = o.lso
 		rp.LogStartOffset = o.start
 		rp.PreferredReadReplica = -1
+		if o.diverging != nil {
+			rp.DivergingEpoch = *o.diverging
+		}
 		// Never null: librdkafka reads a null records field as a bad
 		// MessageSetSize on non-flexible versions.
 		rp.RecordBatches = o.records

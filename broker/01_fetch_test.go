@@ -150,6 +150,46 @@ func TestFetchLongPollEndsOnDelete(t *testing.T) {
 	}
 }
 
+// A fetch's LastFetchedEpoch (v12+) is checked against the log, as Kafka's
+// Partition.readRecords checks it: an epoch that ends here before the
+// fetch offset comes back at once as a diverging epoch, with no records;
+// one the log cannot place is OFFSET_OUT_OF_RANGE.
+func TestFetchLastFetchedEpoch(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "lfe", 1, nil)
+	produceRaw(t, cl, "lfe", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(2, "w")))
+	epoch := b.node.Partition("lfe", 0).LeaderEpoch()
+	fetch := func(last int32) (kmsg.FetchResponseTopicPartition, time.Duration) {
+		req := fetchReq(12, 0, -1, "lfe", map[int32]int64{0: 2})
+		req.Topics[0].Partitions[0].LastFetchedEpoch = last
+		req.MaxWaitMillis, req.MinBytes = 5000, 1
+		start := time.Now()
+		resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+		return resp.Topics[0].Partitions[0], time.Since(start)
+	}
+	// The client's log agrees: the long poll waits for new records.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		produceRaw(t, cl, "lfe", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "x")))
+	}()
+	if p, _ := fetch(epoch); p.ErrorCode != 0 || p.DivergingEpoch.Epoch != -1 || len(p.RecordBatches) == 0 {
+		t.Errorf("last fetched epoch %d, the log's: %v, diverging %+v, %d bytes", epoch, kerr.ErrorForCode(p.ErrorCode), p.DivergingEpoch, len(p.RecordBatches))
+	}
+	// An older epoch than any here ends where the log's first starts.
+	p, took := fetch(epoch - 1)
+	if p.ErrorCode != 0 || p.DivergingEpoch.Epoch != epoch-1 || p.DivergingEpoch.EndOffset != 0 || len(p.RecordBatches) != 0 {
+		t.Errorf("last fetched epoch %d: %v, diverging %+v, %d bytes; want diverging {%d 0} and no records", epoch-1, kerr.ErrorForCode(p.ErrorCode), p.DivergingEpoch, len(p.RecordBatches), epoch-1)
+	}
+	if took > 3*time.Second {
+		t.Errorf("a diverging epoch was answered after %v, want at once", took)
+	}
+	if p, _ := fetch(epoch + 5); p.ErrorCode != kerr.OffsetOutOfRange.Code {
+		t.Errorf("last fetched epoch %d, past the log's: %v, want OFFSET_OUT_OF_RANGE", epoch+5, kerr.ErrorForCode(p.ErrorCode))
+	}
+}
+
 // TestFetchSessions walks KIP-227: a full fetch creates a session, an
 // incremental one names nothing new and gets back only partitions with news,
 // wrong epochs and unknown sessions are errors.

@@ -35,6 +35,10 @@ type sessionPart struct {
 	offset   int64
 	maxBytes int32
 	epoch    int32 // current leader epoch given by the client
+	// lastEpoch is the epoch of the batch before offset, as the client
+	// saw it (v12+ LastFetchedEpoch; -1 when not given), for the check
+	// that its log has not diverged from this one.
+	lastEpoch int32
 
 	// What the last response said, to decide whether it has news.
 	sentHW, sentLSO, sentStart int64
