@@ -211,6 +211,40 @@ func TestPendingSyncTimeout(t *testing.T) {
 	wantCode(t, "leader", e.heartbeat("g", leader.MemberID, 1, nil), kerr.UnknownMemberID)
 }
 
+// A leader that dies between JoinGroup and SyncGroup takes only itself out:
+// the follower waiting in SyncGroup was alive all along, so its session
+// starts again when the rebalance answers it, as Kafka re-arms it, and it
+// rejoins under its member id. Its timer, set with the leader's, used to
+// expire it in the same instant, emptying the group.
+func TestLeaderDeathSparesWaitingFollower(t *testing.T) {
+	e := newEnv(t, nil)
+	var chans []<-chan *kmsg.JoinGroupResponse
+	var ids []string
+	for i := range 2 {
+		r := e.join(joinReq("g", joinOpt{version: 5}))
+		wantCode(t, "first join", r.ErrorCode, kerr.MemberIDRequired)
+		ids = append(ids, r.MemberID)
+		chans = append(chans, e.goJoin(joinReq("g", joinOpt{version: 5, member: r.MemberID})))
+		e.waitJoining("g", i+1)
+	}
+	e.endInitialDelay(2)
+	for _, ch := range chans {
+		wantCode(t, "join", recv(t, ch).ErrorCode, nil)
+	}
+	fs := e.goSync(syncReq("g", ids[1], 1, nil))
+	waitUntil(t, "follower waits", func() bool { return e.awaitingSync("g") == 1 })
+	// The leader never syncs nor heartbeats: its session (10s) ends.
+	e.clk.Advance(10 * time.Second)
+	wantCode(t, "follower sync", recv(t, fs).ErrorCode, kerr.RebalanceInProgress)
+	if gi := e.info("g"); gi.State != "PreparingRebalance" || gi.Members != 1 {
+		t.Fatalf("after the leader's expiry %+v, want the follower rebalancing alone", gi)
+	}
+	r := e.join(joinReq("g", joinOpt{version: 5, member: ids[1]}))
+	if r.ErrorCode != 0 || r.Generation != 2 || r.LeaderID != ids[1] {
+		t.Fatalf("follower rejoin %+v", r)
+	}
+}
+
 func TestLeaveGroup(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -278,6 +278,10 @@ func (s *Shard) failSyncs(g *group, code int16) {
 		m.assignment = nil
 		if m.syncCh != nil {
 			sendSync(m, errSync(code))
+			// It was alive while it waited: its session starts again
+			// now, as Kafka re-arms it when answering a pending sync,
+			// not from the last heartbeat before the wait.
+			s.scheduleSession(g, m)
 		}
 	}
 }
