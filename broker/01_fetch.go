@@ -531,6 +531,7 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 			limit = rem
 		}
 		if fp.sp.offset < o.hw && (limit > 0 || total == 0) {
+			hardLimit := max(limit, 0)
 			if limit <= 0 {
 				limit = 1
 			}
@@ -572,6 +573,13 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 				}
 				if len(recs) == 0 {
 					recs = nil
+				}
+				if r.Version <= 2 && len(recs) > hardLimit {
+					// Before KIP-74 (fetch v3) the limits are hard, as
+					// in Kafka: the set is cut at them, mid-message if
+					// need be, which an old client reads as a message
+					// too large for its fetch size.
+					recs = recs[:hardLimit]
 				}
 			}
 			o.records = recs

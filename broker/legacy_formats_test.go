@@ -301,3 +301,31 @@ func TestOldFetchCountsStoredRecords(t *testing.T) {
 	}
 	t.Fatal("no records-out counter")
 }
+
+// Fetch v0-v2 predate KIP-74: their byte limits are hard, so a message
+// larger than the partition's limit comes back cut at the limit (which an
+// old client reports as a message too large for its fetch size), as from
+// Kafka 3.x; from v3 on, the first message goes whole.
+func TestOldFetchHardLimit(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "oldlimit", 1, nil)
+	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, -1, []testRecord{{value: bytes.Repeat([]byte{'x'}, 5000)}, {value: []byte("small")}})
+	if rp := produceRaw(t, cl, "oldlimit", 0, -1, batch); rp.ErrorCode != 0 {
+		t.Fatal(kerr.ErrorForCode(rp.ErrorCode))
+	}
+	for _, v := range []int16{0, 1, 2, 3, 4} {
+		req := fetchReq(v, 0, -1, "oldlimit", map[int32]int64{0: 0})
+		req.Topics[0].Partitions[0].PartitionMaxBytes = 1000
+		p := rawRequest(t, b, req).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+		switch {
+		case p.ErrorCode != 0:
+			t.Errorf("fetch v%d: %v", v, kerr.ErrorForCode(p.ErrorCode))
+		case v <= 2 && len(p.RecordBatches) != 1000:
+			t.Errorf("fetch v%d with a 1000-byte limit returned %d bytes, want the set cut at 1000", v, len(p.RecordBatches))
+		case v > 2 && len(p.RecordBatches) < 5000:
+			t.Errorf("fetch v%d returned %d bytes, want the first message whole (KIP-74)", v, len(p.RecordBatches))
+		}
+	}
+}
