@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +246,75 @@ func TestOffsetsLoadInChunks(t *testing.T) {
 	}
 	if len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 4 {
 		t.Errorf("fetched %+v, want the 4 partitions of lc", fr.Topics)
+	}
+}
+
+// A group committing often does not grow its shard's log without bound:
+// the shard checkpoints it, the log start offset moves up to the
+// checkpoint, the segments wholly before it are deleted, and a restart
+// finds the last offsets committed.
+func TestOffsetsLogCheckpointed(t *testing.T) {
+	dir := t.TempDir()
+	mod := func(c *Config) {
+		c.offsetsCheckpointBytes = 256 << 10
+		c.LogRetentionCheckMs, c.LogInitialTaskDelayMs = 100, 100
+	}
+	b := startBroker(t, dir, mod)
+	cl := newClient(t, b)
+	createTopic(t, cl, "cp", 100, nil)
+	offsetsTopicUp(t, b)
+	if code := alterConfigOp(t, cl, kmsg.ConfigResourceTypeTopic, "__consumer_offsets", "segment.bytes", "1048576", kmsg.IncrementalAlterConfigOpSet); code != 0 {
+		t.Fatalf("segment.bytes of the offsets topic: %v", kerr.ErrorForCode(code))
+	}
+	const commits = 400 // 100 offsets each: about 2.5 MB of records
+	for i := range commits {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Version, req.Group, req.Generation = 8, "cp-group", -1
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = "cp"
+		for p := range int32(100) {
+			rp := kmsg.NewOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset = p, int64(i)
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		if code := request[*kmsg.OffsetCommitResponse](t, cl, req).Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Fatalf("commit %d: %v", i, kerr.ErrorForCode(code))
+		}
+	}
+	shard := shardIndex("cp-group", b.cfg.OffsetsTopicNumPartitions)
+	part := b.node.Partition("__consumer_offsets", shard)
+	if part.LogStartOffset() < commits*100/2 {
+		t.Fatalf("the shard's log starts at %d after %d offset records, want it moved up by checkpoints", part.LogStartOffset(), commits*100)
+	}
+	segDir := filepath.Join(dir, fmt.Sprintf("__consumer_offsets-%d", shard))
+	waitFor(t, func() bool {
+		logs, _ := filepath.Glob(filepath.Join(segDir, "*.log"))
+		return len(logs) <= 2
+	}, "the segments before the checkpoint to be deleted")
+	cl.Close()
+	b.Close()
+
+	b = startBroker(t, dir, mod)
+	defer b.Close()
+	cl = newClient(t, b)
+	fetch := kmsg.NewPtrOffsetFetchRequest()
+	fetch.Version, fetch.Group = 7, "cp-group"
+	var fr *kmsg.OffsetFetchResponse
+	waitFor(t, func() bool {
+		fr = request[*kmsg.OffsetFetchResponse](t, cl, fetch)
+		return fr.ErrorCode == 0
+	}, "the group's shard to load")
+	n := 0
+	for _, ft := range fr.Topics {
+		for _, fp := range ft.Partitions {
+			n++
+			if fp.Offset != commits-1 {
+				t.Errorf("cp-%d after restart at %d, want %d", fp.Partition, fp.Offset, commits-1)
+			}
+		}
+	}
+	if n != 100 {
+		t.Errorf("%d offsets after restart, want 100", n)
 	}
 }

@@ -93,6 +93,10 @@ type Config struct {
 	// of (process.roles, controller.quorum.*), for Validate.
 	clusterKeys map[string]property
 
+	// offsetsCheckpointBytes is groups.Config.CheckpointBytes (0: its
+	// default), for tests.
+	offsetsCheckpointBytes int64
+
 	// From a properties file's Kafka keys, for parseListeners.
 	listenerProtocols   map[string]string // listener.security.protocol.map: name to protocol
 	controllerListeners map[string]bool   // controller.listener.names

@@ -263,6 +263,7 @@ func (c *coordinator) groupsConfig() groups.Config {
 		MaxGroupSize:           int(cfg.GroupMaxSize),
 		OffsetsRetention:       time.Duration(cfg.OffsetsRetentionMinutes) * time.Minute,
 		OffsetMetadataMaxBytes: int(cfg.OffsetMetadataMaxBytes),
+		CheckpointBytes:        cfg.offsetsCheckpointBytes,
 		Clock:                  groups.RealClock(),
 		Logger:                 c.b.logger.With("component", "groups"),
 	}
@@ -270,10 +271,11 @@ func (c *coordinator) groupsConfig() groups.Config {
 
 // loadRecords replays a partition from its log start to its high watermark
 // into load, a chunk at a time (the records of about 1 MiB of log), and
-// returns how many records it replayed. The shard's log is not compacted
-// yet, so it holds every commit ever made: read whole, 800,000 commits of
-// ten offsets took a restart to 1.6 GB; a chunk at a time, memory holds
-// the chunk and the state it builds.
+// returns how many records it replayed. The shard checkpoints its log
+// (groups.Checkpointer), but what lies past the last checkpoint can be
+// large: read whole, 800,000 commits of ten offsets took a restart to
+// 1.6 GB; a chunk at a time, memory holds the chunk and the state it
+// builds.
 func loadRecords(p *replication.Partition, load func([]groups.Record)) (int, error) {
 	var out []groups.Record
 	total := 0
@@ -325,7 +327,8 @@ func loadRecords(p *replication.Partition, load func([]groups.Record)) (int, err
 // to the shard's partition through raft.
 type offsetsStore struct{ part *replication.Partition }
 
-func (s *offsetsStore) Append(recs []groups.Record) func() error {
+// appendBatch hands recs, as one batch, to the partition.
+func (s *offsetsStore) appendBatch(recs []groups.Record) (replication.AppendResult, error) {
 	rs := make([]logstore.Record, len(recs))
 	for i, r := range recs {
 		rs[i] = logstore.Record{Key: r.Key, Value: r.Value}
@@ -333,9 +336,16 @@ func (s *offsetsStore) Append(recs []groups.Record) func() error {
 	batch := logstore.AppendBatch(nil, logstore.BatchOptions{FirstTimestamp: time.Now().UnixMilli(), ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, rs)
 	h, err := logstore.ParseBatchHeader(batch)
 	if err != nil {
-		return func() error { return kerr.UnknownServerError }
+		return replication.AppendResult{}, kerr.UnknownServerError
 	}
-	res := s.part.Append(batch, h)
+	return s.part.Append(batch, h), nil
+}
+
+func (s *offsetsStore) Append(recs []groups.Record) func() error {
+	res, err := s.appendBatch(recs)
+	if err != nil {
+		return func() error { return err }
+	}
 	return func() error {
 		if _, err := res.Wait(); err != nil {
 			if errors.Is(err, kerr.NotLeaderForPartition) {
@@ -344,6 +354,52 @@ func (s *offsetsStore) Append(recs []groups.Record) func() error {
 			return err
 		}
 		return nil
+	}
+}
+
+// checkpointBatchBytes bounds the batches a checkpoint is appended in.
+const checkpointBatchBytes = 1 << 20
+
+// AppendCheckpoint appends recs in batches of about a MiB, and once they
+// are stored moves the partition's log start offset to the first of them,
+// through raft as DeleteRecords does, so that the segments wholly before it
+// go and a load replays only from there.
+func (s *offsetsStore) AppendCheckpoint(recs []groups.Record) func() error {
+	var results []replication.AppendResult
+	for len(recs) > 0 {
+		n, size := 0, 0
+		for n < len(recs) && (n == 0 || size+len(recs[n].Key)+len(recs[n].Value) <= checkpointBatchBytes) {
+			size += len(recs[n].Key) + len(recs[n].Value)
+			n++
+		}
+		res, err := s.appendBatch(recs[:n])
+		if err != nil {
+			return func() error { return err }
+		}
+		results = append(results, res)
+		recs = recs[n:]
+	}
+	return func() error {
+		first := int64(-1)
+		for i, res := range results {
+			base, err := res.Wait()
+			if err != nil {
+				if errors.Is(err, kerr.NotLeaderForPartition) {
+					return kerr.NotCoordinator
+				}
+				return err
+			}
+			if i == 0 {
+				first = base
+			}
+		}
+		if first < 0 {
+			return nil // nothing to restate: nothing to keep either
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := s.part.DeleteRecords(ctx, first)
+		return err
 	}
 }
 

@@ -898,3 +898,60 @@ func TestExplicitExpiryOnlyWhenOffsetsCanExpire(t *testing.T) {
 		}
 	}
 }
+
+// cpStore is a memStore that can checkpoint: the records of a checkpoint
+// replace the whole log before them.
+type cpStore struct {
+	*memStore
+	checkpoints int
+}
+
+func (c *cpStore) AppendCheckpoint(recs []Record) func() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.checkpoints++
+	c.recs = append([]Record(nil), recs...)
+	return func() error { return nil }
+}
+
+// A shard whose log grows past twice its latest records checkpoints it:
+// the log stays bounded however often offsets are committed, and a shard
+// loaded from it has the same groups and offsets.
+func TestCheckpointBoundsTheLog(t *testing.T) {
+	clk := NewFakeClock(epoch)
+	st := &cpStore{memStore: &memStore{}}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := NewShard(0, Config{Clock: clk, Logger: logger, CheckpointBytes: 4096}, st)
+	t.Cleanup(s.Close)
+	e := &env{t: t, s: s, clk: clk, store: st.memStore}
+	f := e.form("g", 2, false)
+	wantCode(t, "gone", e.commit("gone", "", -1, "t9", 0, 1), nil)
+	wantCode(t, "delete", e.s.DeleteGroup(context.Background(), "gone"), nil)
+	for i := range 2000 {
+		wantCode(t, "commit", e.commit("g", f.members[0], f.gen, "t1", int32(i%3), int64(i)), nil)
+	}
+	wantCode(t, "simple", e.commit("simple", "", -1, "t9", 0, 99), nil)
+	if st.checkpoints == 0 {
+		t.Fatal("no checkpoint after 2000 commits")
+	}
+	if n := len(st.records()); n > 200 {
+		t.Errorf("the log holds %d records after %d checkpoints, want a bounded few", n, st.checkpoints)
+	}
+
+	s2 := NewShard(0, Config{Clock: clk, Logger: logger}, st)
+	defer s2.Close()
+	s2.Load(st.records())
+	e2 := &env{t: t, s: s2, clk: clk, store: st.memStore}
+	for part, want := range []int64{1998, 1999, 1997} {
+		if p := e2.fetch("g", "t1", int32(part)); p.Offset != want || p.LeaderEpoch != 5 || *p.Metadata != "md" {
+			t.Errorf("t1/%d after load %+v, want offset %d", part, p, want)
+		}
+	}
+	if p := e2.fetch("simple", "t9", 0); p.Offset != 99 {
+		t.Errorf("simple after load %+v", p)
+	}
+	gs := s2.Groups()
+	if len(gs) != 2 || gs[0].Group != "g" || gs[0].State != "Stable" || gs[0].Members != 2 || gs[0].Generation != f.gen || gs[1].Group != "simple" {
+		t.Errorf("groups after load %+v, want g stable with 2 members and simple (gone was deleted)", gs)
+	}
+}

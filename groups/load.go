@@ -18,6 +18,7 @@ func (s *Shard) Load(recs []Record) {
 	if s.closed {
 		return
 	}
+	s.noteRecords(recs)
 	now := s.clock.Now()
 	touched := make(map[*group]bool)
 	for i, r := range recs {

@@ -28,6 +28,10 @@ type Config struct {
 	OffsetsRetention time.Duration
 	// OffsetMetadataMaxBytes is offset.metadata.max.bytes (default 4096).
 	OffsetMetadataMaxBytes int
+	// CheckpointBytes is how much the log must have grown since its last
+	// checkpoint, at least, before the shard writes the next (see
+	// Checkpointer). Default 16 MiB.
+	CheckpointBytes int64
 
 	Clock  Clock
 	Logger *slog.Logger
@@ -51,6 +55,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OffsetMetadataMaxBytes == 0 {
 		c.OffsetMetadataMaxBytes = 4096
+	}
+	if c.CheckpointBytes == 0 {
+		c.CheckpointBytes = defaultCheckpointBytes
 	}
 	if c.Clock == nil {
 		c.Clock = RealClock()
@@ -79,6 +86,13 @@ type Shard struct {
 	// order; outbox holds those whose wait nobody has called yet.
 	writes []*write
 	outbox []*write
+
+	// The latest record of each key appended or loaded, and the bytes of
+	// those and of the log since the last checkpoint (checkpoint.go).
+	latest        map[string][]byte
+	liveBytes     int64
+	logBytes      int64
+	checkpointing bool // a checkpoint is appended and not yet applied
 
 	wg sync.WaitGroup // running timer callbacks
 }
@@ -233,6 +247,8 @@ func (s *Shard) appendLocked(recs []Record, apply func(err error)) *write {
 	w.wait = s.store.Append(recs)
 	s.writes = append(s.writes, w)
 	s.outbox = append(s.outbox, w)
+	s.noteRecords(recs)
+	s.maybeCheckpointLocked()
 	return w
 }
 

@@ -806,7 +806,10 @@ func (p *Partition) Wait(ch chan struct{}) func() {
 func (p *Partition) enforceRetention(now time.Time, retentionMs, retentionBytes int64) {
 	// Old segments read since the last check let go of their index files.
 	p.log.CloseIdleFiles(now, time.Minute)
-	if retentionMs < 0 && retentionBytes < 0 {
+	if retentionMs < 0 && retentionBytes < 0 && !p.log.SegmentsBelowStart() {
+		// Nothing to do, unless the start offset has passed whole
+		// segments (the offsets topic's checkpoints move it), which go
+		// whatever the limits.
 		return
 	}
 	p.snapshotIfNew("before retention")
