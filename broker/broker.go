@@ -147,7 +147,12 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		}
 		lns = append(lns, ln)
 		adv := l.Advertise
-		if adv == "" {
+		if host, _, _ := net.SplitHostPort(l.Listen); adv == "" && host != "" && net.ParseIP(host) == nil {
+			// A host name (localhost, say) is advertised as given, with
+			// the port bound, as Kafka advertises its listeners.
+			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			adv = net.JoinHostPort(host, port)
+		} else if adv == "" {
 			adv, err = replication.AdvertiseAddr(ln.Addr())
 		} else {
 			err = replication.CheckAdvertised(adv)

@@ -79,3 +79,16 @@ func TestSeveralListeners(t *testing.T) {
 	b = start()
 	check(b.ListenerAddr("PLAINTEXT"), "kafka.other", 29093)
 }
+
+// A listener on a host name advertises the name, as Kafka advertises
+// PLAINTEXT://localhost:9092, not the address it resolved to.
+func TestListenerHostNameAdvertised(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.Listen = "localhost:0" })
+	defer b.Close()
+	_, port, _ := net.SplitHostPort(b.Addr().String())
+	md := kmsg.NewPtrMetadataRequest()
+	resp := rawRequest(t, b, md).(*kmsg.MetadataResponse)
+	if len(resp.Brokers) != 1 || resp.Brokers[0].Host != "localhost" || strconv.Itoa(int(resp.Brokers[0].Port)) != port {
+		t.Errorf("brokers %+v, want localhost:%s", resp.Brokers, port)
+	}
+}
