@@ -216,11 +216,21 @@ func (c *coordinator) load(idx int32, st *shardState) {
 	// Topics deleted while the shard loads are not seen by deletedTopicsLoop
 	// (the shard is not yet local): their offsets go once it is.
 	before := c.b.node.Controller().State()
-	shard := groups.NewShard(idx, c.groupsConfig(), &offsetsStore{part: st.part})
+	shard := groups.NewShard(idx, c.groupsConfig(), &offsetsStore{part: st.part, closed: st.cancel})
 	n, err := loadRecords(st.part, shard.Load)
 	if err != nil {
-		c.b.logger.Error("loading coordinator shard", "partition", idx, "err", err)
+		// Loaded again from the start by the next reconcile (within a
+		// second), not left loading until the leadership changes: the
+		// log start offset may have moved under the read (a checkpoint of
+		// the shard this one replaces).
+		c.b.logger.Warn("loading coordinator shard failed; loading it again", "partition", idx, "err", err)
 		shard.Close()
+		c.mu.Lock()
+		if c.shards[idx] == st {
+			close(st.cancel)
+			delete(c.shards, idx)
+		}
+		c.mu.Unlock()
 		return
 	}
 	c.mu.Lock()
@@ -325,7 +335,10 @@ func loadRecords(p *replication.Partition, load func([]groups.Record)) (int, err
 
 // offsetsStore is a shard's groups.Store: records become one batch appended
 // to the shard's partition through raft.
-type offsetsStore struct{ part *replication.Partition }
+type offsetsStore struct {
+	part   *replication.Partition
+	closed <-chan struct{} // closed once the shard is closed or replaced
+}
 
 // appendBatch hands recs, as one batch, to the partition.
 func (s *offsetsStore) appendBatch(recs []groups.Record) (replication.AppendResult, error) {
@@ -395,6 +408,13 @@ func (s *offsetsStore) AppendCheckpoint(recs []groups.Record) func() error {
 		}
 		if first < 0 {
 			return nil // nothing to restate: nothing to keep either
+		}
+		select {
+		case <-s.closed:
+			// A shard that replaces this one may be reading the log
+			// from its start offset now; moving it would cut the read.
+			return kerr.NotCoordinator
+		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -69,7 +69,7 @@ func (s *Shard) noteRecords(recs []Record) {
 // store can drop what it replaces.
 func (s *Shard) maybeCheckpointLocked() {
 	cp, ok := s.store.(Checkpointer)
-	if !ok || s.closed || s.checkpointing || s.logBytes < max(s.cfg.CheckpointBytes, 2*s.liveBytes) {
+	if !ok || s.closed || s.checkpointing || s.logBytes < max(s.cfg.CheckpointBytes, 2*s.liveBytes, s.retryAt) {
 		return
 	}
 	keys := make([]string, 0, len(s.latest))
@@ -88,10 +88,16 @@ func (s *Shard) maybeCheckpointLocked() {
 	w.apply = func(err error) {
 		s.checkpointing = false
 		if err != nil {
-			s.logBytes += before // not replaced: it still counts
-			s.log.Warn("checkpointing the offsets log failed; it is tried again as the log grows", "err", err)
+			// Nothing was replaced: the log holds what it held, what
+			// of the checkpoint was stored, and what came since. The
+			// next try waits for CheckpointBytes more, rather than
+			// restating everything at every write.
+			s.logBytes += before
+			s.retryAt = s.logBytes + s.cfg.CheckpointBytes
+			s.log.Warn("checkpointing the offsets log failed; tried again once it grows by checkpoint bytes", "err", err, "bytes", s.cfg.CheckpointBytes)
 			return
 		}
+		s.retryAt = 0
 		s.log.Info("checkpointed the offsets log: the records before the latest of each key are dropped",
 			"records", len(recs), "bytes", s.liveBytes, "replaced_bytes", before)
 	}

@@ -904,14 +904,35 @@ func TestExplicitExpiryOnlyWhenOffsetsCanExpire(t *testing.T) {
 type cpStore struct {
 	*memStore
 	checkpoints int
+	failAll     bool // checkpoints fail, storing nothing
 }
 
 func (c *cpStore) AppendCheckpoint(recs []Record) func() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.checkpoints++
+	if c.failAll {
+		return func() error { return kerr.KafkaStorageError }
+	}
 	c.recs = append([]Record(nil), recs...)
 	return func() error { return nil }
+}
+
+// A failed checkpoint is tried again only once the log has grown by
+// CheckpointBytes more, not at every write after it.
+func TestCheckpointFailureBacksOff(t *testing.T) {
+	clk := NewFakeClock(epoch)
+	st := &cpStore{memStore: &memStore{}, failAll: true}
+	s := NewShard(0, Config{Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), CheckpointBytes: 4096}, st)
+	t.Cleanup(s.Close)
+	e := &env{t: t, s: s, clk: clk, store: st.memStore}
+	for i := range 2000 {
+		wantCode(t, "commit", e.commit("g", "", -1, "t1", int32(i%50), int64(i)), nil)
+	}
+	// About 130 KB of records: a try per 4 KiB of growth at most.
+	if st.checkpoints == 0 || st.checkpoints > 60 {
+		t.Errorf("%d checkpoint tries for 2000 commits failing each, want a few dozen at most", st.checkpoints)
+	}
 }
 
 // A shard whose log grows past twice its latest records checkpoints it:

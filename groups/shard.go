@@ -92,7 +92,8 @@ type Shard struct {
 	latest        map[string][]byte
 	liveBytes     int64
 	logBytes      int64
-	checkpointing bool // a checkpoint is appended and not yet applied
+	checkpointing bool  // a checkpoint is appended and not yet applied
+	retryAt       int64 // after a failed checkpoint: the logBytes the next waits for
 
 	wg sync.WaitGroup // running timer callbacks
 }
