@@ -434,7 +434,7 @@ func boolOpt(key, flag, help string, f func(c *Config) *bool) Option {
 func listenerOpt(key, flag, help string, f func(c *Config) *string) Option {
 	o := strOpt(key, flag, help, f)
 	o.set = func(c *Config, v string) error {
-		if _, _, err := c.parseListeners(v); err != nil {
+		if _, _, err := c.parseListeners(v, key == "listeners"); err != nil {
 			return err
 		}
 		*f(c) = strings.TrimSpace(v)
@@ -458,11 +458,11 @@ type Listener struct {
 // listeners has. notServed names the client listeners of another security
 // protocol (and advertised entries past the listeners), for a warning.
 func (c *Config) ClientListeners() (served []Listener, notServed []string, err error) {
-	ls, lns, err := c.parseListeners(c.Listen)
+	ls, lns, err := c.parseListeners(c.Listen, true)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listeners: %w", err)
 	}
-	as, ans, err := c.parseListeners(c.Advertise)
+	as, ans, err := c.parseListeners(c.Advertise, false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("advertised.listeners: %w", err)
 	}
@@ -517,8 +517,10 @@ type listenerEntry struct {
 // controller.listener.names names are a KRaft controller's, which
 // raft.listen stands in for, and are left out. It returns the PLAINTEXT
 // client listeners, which are served, and the entries of other client
-// listeners, which are not: only PLAINTEXT is served so far.
-func (c *Config) parseListeners(v string) (served []listenerEntry, notServed []string, err error) {
+// listeners, which are not: only PLAINTEXT is served so far. With
+// needServed (listeners), a value with none to serve is refused; an
+// advertised.listeners may name only listeners not served.
+func (c *Config) parseListeners(v string, needServed bool) (served []listenerEntry, notServed []string, err error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return nil, nil, nil
@@ -561,9 +563,10 @@ func (c *Config) parseListeners(v string) (served []listenerEntry, notServed []s
 		served = append(served, e)
 	}
 	switch {
-	case len(served) == 0 && refused != nil:
+	case !needServed || len(served) > 0:
+	case refused != nil:
 		return nil, nil, refused
-	case len(served) == 0:
+	default:
 		return nil, nil, fmt.Errorf("%q names only controller listeners (controller.listener.names): give a listener for clients", v)
 	}
 	return served, notServed, nil

@@ -237,6 +237,10 @@ func TestConfigListenerNames(t *testing.T) {
 		// Bare host:port entries pair by position.
 		{props: "listeners=127.0.0.1:9092\nadvertised.listeners=h:1,h:2", served: []Listener{{"PLAINTEXT", "127.0.0.1:9092", "h:1"}}, notServed: []string{"advertised.listeners: h:2"}},
 		{props: "listeners=PLAINTEXT://:9092\nadvertised.listeners=h:1", served: []Listener{{"PLAINTEXT", ":9092", "h:1"}}},
+		// Kafka advertises only the listeners advertised.listeners
+		// names; one naming a listener not served is no error here.
+		{props: "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT\nlisteners=PLAINTEXT://:9092,SASL_PLAINTEXT://:9093\nadvertised.listeners=SASL_PLAINTEXT://kafka:9093",
+			served: []Listener{{"PLAINTEXT", ":9092", ""}}, notServed: []string{"listeners: SASL_PLAINTEXT://:9093", "advertised.listeners: SASL_PLAINTEXT://kafka:9093"}},
 		{props: "listeners=SSL://:9093", err: "SSL is not supported yet"},
 		// A listener not served next to a PLAINTEXT one is named, not
 		// refused; empty entries are skipped, as Kafka skips them.
