@@ -317,6 +317,7 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 	for {
 		var sizes, ends []int64
 		if notify != nil {
+			b.recheckParts(parts)
 			// Before the read: what grows after it is new. (The first
 			// read is followed by another once registered, so it needs
 			// none: a fetch answered at once does not pay for them.)
@@ -375,16 +376,24 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 		if !waitFetchable(ctx, b.ctx, notify, deadline, parts, sizes, room, unread, int64(total), int64(r.MinBytes)) {
 			return resp
 		}
-		// A partition deleted or no longer led meanwhile is answered with
-		// the error a new fetch would get, as Kafka completes its delayed
-		// fetches then, not from the log it had.
-		st := b.node.Controller().State()
-		for i := range parts {
-			if fp := &parts[i]; fp.part != nil && (fp.part.Stopped() || !fp.part.Ready()) {
-				p, code := b.leaderReplica(st, fp.key.topic, fp.key.part, fp.sp.epoch)
-				if p != fp.part || p.Stopped() {
-					fp.part, fp.errCode = nil, cmp.Or(code, kerr.NotLeaderForPartition.Code)
-				}
+	}
+}
+
+// recheckParts answers a partition deleted or no longer led since the fetch
+// began with the error a new fetch would get, as Kafka completes its
+// delayed fetches then, not from the log it had. It runs once the fetch
+// waits on the partitions, so that a change before the wait began is seen
+// too.
+func (b *Broker) recheckParts(parts []fetchPart) {
+	var st *replication.State
+	for i := range parts {
+		if fp := &parts[i]; fp.part != nil && (fp.part.Stopped() || !fp.part.Ready()) {
+			if st == nil {
+				st = b.node.Controller().State()
+			}
+			p, code := b.leaderReplica(st, fp.key.topic, fp.key.part, fp.sp.epoch)
+			if p != fp.part || p.Stopped() {
+				fp.part, fp.errCode = nil, cmp.Or(code, kerr.NotLeaderForPartition.Code)
 			}
 		}
 	}
@@ -503,20 +512,16 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 		o.hw = p.HighWatermark()
 		o.lso = o.hw
 		o.start = p.LogStartOffset()
-		if fp.sp.offset < o.start || fp.sp.offset > o.hw {
-			o.errCode = kerr.OffsetOutOfRange.Code
-			o.include = true
-			continue
-		}
 		if fp.sp.lastEpoch >= 0 {
-			// As Kafka's Partition.readRecords: the client's log ends
-			// its last epoch at offset; where this one ends that epoch
-			// earlier (or knows only an older one), they diverged, and
-			// the answer says where instead of returning records. An
-			// epoch this log cannot place is out of range.
-			e, end := epochEnd(p.LeaderEpoch(), o.hw, fp.sp.lastEpoch, p.Log().EpochEndOffset)
+			// As Kafka's Partition.readRecords, before it reads: the
+			// client's log ends its last epoch at offset; where this
+			// one ends that epoch earlier (or knows only an older
+			// one), they diverged, and the answer says where instead
+			// of returning records. An epoch this log cannot place,
+			// or an offset below the log start, is out of range.
+			e, end := epochEnd(p.LeaderEpoch(), p.Log().EndOffset(), fp.sp.lastEpoch, p.Log().EpochEndOffset)
 			switch {
-			case e < 0 || end < 0:
+			case e < 0 || end < 0 || fp.sp.offset < o.start:
 				o.errCode = kerr.OffsetOutOfRange.Code
 				o.include = true
 				continue
@@ -526,12 +531,16 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 				continue
 			}
 		}
+		if fp.sp.offset < o.start || fp.sp.offset > o.hw {
+			o.errCode = kerr.OffsetOutOfRange.Code
+			o.include = true
+			continue
+		}
 		limit := int(fp.sp.maxBytes)
 		if rem := maxBytes - total; rem < limit {
 			limit = rem
 		}
 		if fp.sp.offset < o.hw && (limit > 0 || total == 0) {
-			hardLimit := max(limit, 0)
 			if limit <= 0 {
 				limit = 1
 			}
@@ -574,12 +583,15 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 				if len(recs) == 0 {
 					recs = nil
 				}
-				if r.Version <= 2 && len(recs) > hardLimit {
-					// Before KIP-74 (fetch v3) the limits are hard, as
-					// in Kafka: the set is cut at them, mid-message if
-					// need be, which an old client reads as a message
-					// too large for its fetch size.
-					recs = recs[:hardLimit]
+				if partMax := max(int(fp.sp.maxBytes), 0); r.Version <= 2 && len(recs) > partMax {
+					// Before KIP-74 (fetch v3) the partition's limit is
+					// hard, as in Kafka: the set is cut at it,
+					// mid-message if need be, which an old client reads
+					// as a message too large for its fetch size. (These
+					// versions have no limit for the whole response;
+					// the broker's own gives way to a first message as
+					// before.)
+					recs = recs[:partMax]
 				}
 			}
 			o.records = recs

@@ -329,3 +329,22 @@ func TestOldFetchHardLimit(t *testing.T) {
 		}
 	}
 }
+
+// The cut is the partition's limit only: a message within it goes whole
+// to fetch v0-v2 even past the broker's fetch.max.bytes, as before.
+func TestOldFetchHardLimitIsThePartitions(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.FetchMaxBytes = 1024 })
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "oldlimit2", 1, nil)
+	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, -1, []testRecord{{value: bytes.Repeat([]byte{'x'}, 2000)}})
+	if rp := produceRaw(t, cl, "oldlimit2", 0, -1, batch); rp.ErrorCode != 0 {
+		t.Fatal(kerr.ErrorForCode(rp.ErrorCode))
+	}
+	req := fetchReq(2, 0, -1, "oldlimit2", map[int32]int64{0: 0})
+	req.Topics[0].Partitions[0].PartitionMaxBytes = 1 << 20
+	p := rawRequest(t, b, req).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+	if p.ErrorCode != 0 || len(p.RecordBatches) < 2000 {
+		t.Errorf("fetch v2 of a 2000-byte message under a 1 MiB partition limit: %v, %d bytes, want it whole", kerr.ErrorForCode(p.ErrorCode), len(p.RecordBatches))
+	}
+}
