@@ -84,8 +84,16 @@ func (s *Shard) maybeCheckpointLocked() {
 	before := s.logBytes
 	s.logBytes = s.liveBytes
 	s.checkpointing = true
-	w := &write{applied: make(chan struct{})}
-	w.apply = func(err error) {
+	wait := cp.AppendCheckpoint(recs) // in order with the writes, under s.mu
+	// Waited for on its own: it changes nothing the shard answers with,
+	// so the writes after it are applied (their requests answered)
+	// without waiting for a whole restatement and the start offset's move.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := wait()
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		s.checkpointing = false
 		if err != nil {
 			// Nothing was replaced: the log holds what it held, what
@@ -94,14 +102,13 @@ func (s *Shard) maybeCheckpointLocked() {
 			// restating everything at every write.
 			s.logBytes += before
 			s.retryAt = s.logBytes + s.cfg.CheckpointBytes
-			s.log.Warn("checkpointing the offsets log failed; tried again once it grows by checkpoint bytes", "err", err, "bytes", s.cfg.CheckpointBytes)
+			if !s.closed {
+				s.log.Warn("checkpointing the offsets log failed; tried again once it grows by checkpoint bytes", "err", err, "bytes", s.cfg.CheckpointBytes)
+			}
 			return
 		}
 		s.retryAt = 0
 		s.log.Info("checkpointed the offsets log: the records before the latest of each key are dropped",
 			"records", len(recs), "bytes", s.liveBytes, "replaced_bytes", before)
-	}
-	w.wait = cp.AppendCheckpoint(recs)
-	s.writes = append(s.writes, w)
-	s.outbox = append(s.outbox, w)
+	}()
 }

@@ -928,6 +928,11 @@ func TestCheckpointFailureBacksOff(t *testing.T) {
 	e := &env{t: t, s: s, clk: clk, store: st.memStore}
 	for i := range 2000 {
 		wantCode(t, "commit", e.commit("g", "", -1, "t1", int32(i%50), int64(i)), nil)
+		waitUntil(t, "the checkpoint to finish", func() bool {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return !s.checkpointing
+		})
 	}
 	// About 130 KB of records: a try per 4 KiB of growth at most.
 	if st.checkpoints == 0 || st.checkpoints > 60 {
@@ -948,8 +953,14 @@ func TestCheckpointBoundsTheLog(t *testing.T) {
 	f := e.form("g", 2, false)
 	wantCode(t, "gone", e.commit("gone", "", -1, "t9", 0, 1), nil)
 	wantCode(t, "delete", e.s.DeleteGroup(context.Background(), "gone"), nil)
+	settled := func() bool { // no checkpoint waited for (they finish on their own)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return !s.checkpointing
+	}
 	for i := range 2000 {
 		wantCode(t, "commit", e.commit("g", f.members[0], f.gen, "t1", int32(i%3), int64(i)), nil)
+		waitUntil(t, "the checkpoint to finish", settled)
 	}
 	wantCode(t, "simple", e.commit("simple", "", -1, "t9", 0, 99), nil)
 	if st.checkpoints == 0 {
