@@ -123,6 +123,8 @@ func run(args []string) int {
 	// broker cleanly, not at once.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	stopDumps := dumpStacksOnQuit(logger)
+	defer stopDumps()
 	b, err := broker.Start(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil { // SIGINT or SIGTERM before the node was up
@@ -140,4 +142,38 @@ func run(args []string) int {
 	}
 	logger.Info("stopped cleanly")
 	return 0
+}
+
+// dumpStacksOnQuit makes SIGQUIT (kill -3, Ctrl-\) print the stack of every
+// goroutine to stderr while the broker goes on, as Kafka's JVM prints a
+// thread dump: Go's default would end the process, which an operator
+// asking where it is stuck does not want.
+func dumpStacksOnQuit(logger *slog.Logger) (stop func()) {
+	quit := make(chan os.Signal, 1)
+	signal.Notify(quit, syscall.SIGQUIT)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-quit:
+			}
+			buf := make([]byte, 1<<20)
+			for {
+				n := runtime.Stack(buf, true)
+				if n < len(buf) {
+					buf = buf[:n]
+					break
+				}
+				buf = make([]byte, 2*len(buf))
+			}
+			logger.Info("SIGQUIT: the stack of every goroutine follows; the broker goes on (SIGTERM stops it)")
+			os.Stderr.Write(buf)
+		}
+	}()
+	return func() {
+		signal.Stop(quit)
+		close(done)
+	}
 }
