@@ -112,6 +112,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -125,9 +128,13 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 
 	// Bind the Kafka ports first: the advertised addresses (registered with
 	// the controller) may depend on the ports the kernel picked.
-	listeners, _, err := cfg.ClientListeners()
+	listeners, notServed, err := cfg.ClientListeners()
 	if err != nil {
 		return nil, err
+	}
+	if len(notServed) > 0 {
+		b.logger.Warn("not serving some listeners: only PLAINTEXT listeners are served so far (no TLS or SASL)",
+			"listeners", cfg.Listen, "not_served", strings.Join(notServed, "; "))
 	}
 	lns := make([]net.Listener, 0, len(listeners))
 	closeListeners := func() {
@@ -274,11 +281,15 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	return b, nil
 }
 
-func (b *Broker) waitAllReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+func (b *Broker) waitAllReady(parent context.Context) error {
+	ctx, cancel := context.WithTimeout(parent, 60*time.Second)
 	defer cancel()
 	for _, name := range b.node.Controller().State().SortedTopics() {
 		if err := b.node.WaitTopicReady(ctx, name); err != nil && !errors.Is(err, replication.ErrUnknownTopic) {
+			if cerr := context.Cause(parent); cerr != nil {
+				// The caller gave up, not the partitions.
+				return fmt.Errorf("start stopped while the partitions loaded (topic %s not yet ready): %w", name, cerr)
+			}
 			return fmt.Errorf("topic %s did not become ready: %w", name, err)
 		}
 	}

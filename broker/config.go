@@ -22,14 +22,20 @@ import (
 // DefaultConfig; every field can be set by its Kafka key through Set, which is
 // what both the command-line flags and a properties file use.
 type Config struct {
-	NodeID        int32
-	Listen        string // listeners: host:port the Kafka protocol is served on, or Kafka's NAME://host:port list (ClientListeners)
-	Advertise     string // advertised.listeners: host:port given to clients, or a NAME://host:port list; default Listen (the bound address; the host name for a wildcard)
-	DataDir       string // log.dirs
-	AdminListen   string // HTTP for /metrics and /healthz; empty disables
-	RaftListen    string // raft.listen: the one port all raft groups share
-	RaftAdvertise string
-	Rack          string // broker.rack: reported in Metadata and DescribeCluster
+	NodeID int32
+	Listen string // listeners: host:port the Kafka protocol is served on, or Kafka's NAME://host:port list (ClientListeners)
+	// ListenerSecurityProtocolMap is listener.security.protocol.map
+	// (NAME:PROTOCOL,...): the protocol of each listener name that is
+	// not one itself. ControllerListenerNames is controller.listener.names:
+	// the listeners of a KRaft controller, which RaftListen stands in for.
+	ListenerSecurityProtocolMap string
+	ControllerListenerNames     string
+	Advertise                   string // advertised.listeners: host:port given to clients, or a NAME://host:port list; default Listen (the bound address; the host name for a wildcard)
+	DataDir                     string // log.dirs
+	AdminListen                 string // HTTP for /metrics and /healthz; empty disables
+	RaftListen                  string // raft.listen: the one port all raft groups share
+	RaftAdvertise               string
+	Rack                        string // broker.rack: reported in Metadata and DescribeCluster
 
 	NumPartitions            int32
 	DefaultReplicationFactor int16
@@ -97,10 +103,6 @@ type Config struct {
 	// default), for tests.
 	offsetsCheckpointBytes int64
 
-	// From a properties file's Kafka keys, for parseListeners.
-	listenerProtocols   map[string]string // listener.security.protocol.map: name to protocol
-	controllerListeners map[string]bool   // controller.listener.names
-
 	// explicit holds the keys given to Set (flags, properties files), so
 	// DescribeConfigs can tell an operator's setting from a default.
 	explicit map[string]bool
@@ -129,7 +131,7 @@ var kafkaOnlyKeys = func() map[string]bool {
 	m := map[string]bool{}
 	for _, k := range strings.Fields(`
 		process.roles controller.quorum.voters controller.quorum.bootstrap.servers
-		controller.listener.names inter.broker.listener.name listener.security.protocol.map
+		inter.broker.listener.name
 		num.network.threads num.io.threads num.replica.fetchers num.recovery.threads.per.data.dir
 		background.threads queued.max.requests queued.max.request.bytes socket.send.buffer.bytes
 		socket.receive.buffer.bytes socket.listen.backlog.size socket.connection.setup.timeout.ms
@@ -431,17 +433,66 @@ func boolOpt(key, flag, help string, f func(c *Config) *bool) Option {
 	}
 }
 
+// listenerOpt is listeners or advertised.listeners. Set checks the form of
+// each entry; what the names mean (listener.security.protocol.map,
+// controller.listener.names, which may come later) is checked by
+// ClientListeners, in Validate.
 func listenerOpt(key, flag, help string, f func(c *Config) *string) Option {
 	o := strOpt(key, flag, help, f)
 	o.set = func(c *Config, v string) error {
-		if _, _, err := c.parseListeners(v, key == "listeners"); err != nil {
-			return err
+		seen := map[string]bool{}
+		for _, entry := range strings.Split(v, ",") {
+			if entry = strings.TrimSpace(entry); entry == "" {
+				continue
+			}
+			addr := entry
+			if name, rest, ok := strings.Cut(entry, "://"); ok {
+				if name = strings.ToUpper(name); seen[name] {
+					return fmt.Errorf("listener name %s is given twice in %q: each listener needs a name of its own", name, v)
+				}
+				seen[name], addr = true, rest
+			}
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				return fmt.Errorf("listener %q: %w", entry, err)
+			}
 		}
 		*f(c) = strings.TrimSpace(v)
 		return nil
 	}
 	return o
 }
+
+// listenerProtocols parses listener.security.protocol.map: name to
+// protocol, upper case.
+func (c *Config) listenerProtocols() (map[string]string, error) {
+	m := map[string]string{}
+	for _, kv := range strings.Split(c.ListenerSecurityProtocolMap, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		name, proto, ok := strings.Cut(kv, ":")
+		if !ok {
+			return nil, fmt.Errorf("listener.security.protocol.map: %q is not NAME:PROTOCOL", kv)
+		}
+		m[strings.ToUpper(strings.TrimSpace(name))] = strings.ToUpper(strings.TrimSpace(proto))
+	}
+	return m, nil
+}
+
+// controllerListeners parses controller.listener.names.
+func (c *Config) controllerListeners() map[string]bool {
+	m := map[string]bool{}
+	for _, name := range strings.Split(c.ControllerListenerNames, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			m[strings.ToUpper(name)] = true
+		}
+	}
+	return m
+}
+
+// securityProtocols are the protocols Kafka names listeners by when
+// listener.security.protocol.map does not.
+var securityProtocols = map[string]bool{"PLAINTEXT": true, "SSL": true, "SASL_PLAINTEXT": true, "SASL_SSL": true}
 
 // Listener is one client listener the broker serves.
 type Listener struct {
@@ -525,6 +576,11 @@ func (c *Config) parseListeners(v string, needServed bool) (served []listenerEnt
 	if v == "" {
 		return nil, nil, nil
 	}
+	protocols, err := c.listenerProtocols()
+	if err != nil {
+		return nil, nil, err
+	}
+	controllers := c.controllerListeners()
 	var refused error // why the first listener not served was not
 	seen := map[string]bool{}
 	for _, entry := range strings.Split(v, ",") {
@@ -540,20 +596,21 @@ func (c *Config) parseListeners(v string, needServed bool) (served []listenerEnt
 			return nil, nil, fmt.Errorf("listener name %s is given twice in %q: each listener needs a name of its own", e.name, v)
 		}
 		seen[e.name] = true
-		if c.controllerListeners[e.name] {
+		if controllers[e.name] {
 			continue
 		}
-		proto := e.name
-		if p, ok := c.listenerProtocols[e.name]; ok {
-			proto = p
+		proto, mapped := protocols[e.name]
+		if !mapped {
+			if !securityProtocols[e.name] {
+				// As Kafka refuses it: the listener was meant to be
+				// served, and how is not said.
+				return nil, nil, fmt.Errorf("listener %q: no security protocol for %s: listener.security.protocol.map names none (%s:PLAINTEXT serves it)", entry, e.name, e.name)
+			}
+			proto = e.name
 		}
 		if proto != "PLAINTEXT" {
 			// Not served; named in the warning if a PLAINTEXT one is.
-			if _, mapped := c.listenerProtocols[e.name]; !mapped && e.name != "SSL" && !strings.HasPrefix(e.name, "SASL_") {
-				refused = cmp.Or(refused, fmt.Errorf("listener %q: no security protocol for %s (listener.security.protocol.map names none; only PLAINTEXT is served)", entry, e.name))
-			} else {
-				refused = cmp.Or(refused, fmt.Errorf("listener %q: %s is not supported yet, only PLAINTEXT", entry, proto))
-			}
+			refused = cmp.Or(refused, fmt.Errorf("listener %q: %s is not supported yet, only PLAINTEXT", entry, proto))
 			notServed = append(notServed, entry)
 			continue
 		}
@@ -572,36 +629,19 @@ func (c *Config) parseListeners(v string, needServed bool) (served []listenerEnt
 	return served, notServed, nil
 }
 
-// loadListenerNames takes, ahead of the listeners that use them, the two
-// Kafka keys that say what a listener name is: listener.security.protocol.map
-// (NAME:PROTOCOL,...) and controller.listener.names.
-func (c *Config) loadListenerNames(props []property) error {
-	for _, p := range props {
-		v := strings.TrimSpace(p.value)
-		switch p.key {
-		case "listener.security.protocol.map":
-			c.listenerProtocols = map[string]string{}
-			for _, kv := range strings.Split(v, ",") {
-				if kv = strings.TrimSpace(kv); kv == "" {
-					continue
-				}
-				name, proto, ok := strings.Cut(kv, ":")
-				if !ok {
-					return fmt.Errorf("line %d: listener.security.protocol.map: %q is not NAME:PROTOCOL", p.line, kv)
-				}
-				c.listenerProtocols[strings.ToUpper(strings.TrimSpace(name))] = strings.ToUpper(strings.TrimSpace(proto))
-			}
-		case "controller.listener.names":
-			c.controllerListeners = map[string]bool{}
-			for _, name := range strings.Split(v, ",") {
-				if name = strings.TrimSpace(name); name != "" {
-					c.controllerListeners[strings.ToUpper(name)] = true
-				}
-			}
+var protocolMapOpt = func() Option {
+	o := strOpt("listener.security.protocol.map", "listener-security-protocol-map", "NAME:PROTOCOL,... the security protocol of each listener name that is not one itself (only PLAINTEXT is served)", func(c *Config) *string { return &c.ListenerSecurityProtocolMap })
+	o.set = func(c *Config, v string) error {
+		old := c.ListenerSecurityProtocolMap
+		c.ListenerSecurityProtocolMap = strings.TrimSpace(v)
+		if _, err := c.listenerProtocols(); err != nil {
+			c.ListenerSecurityProtocolMap = old
+			return err
 		}
+		return nil
 	}
-	return nil
-}
+	return o
+}()
 
 // Options lists every configuration key, in the order --help shows them.
 func Options() []Option { return options }
@@ -611,6 +651,8 @@ var options = []Option{
 	nodeIDOpt,
 	aliasOpt("broker.id", "broker-id", "node.id under its older Kafka name; given with node.id, it must be the same id", nodeIDOpt),
 	listenerOpt("listeners", "listen", "addresses the Kafka protocol listens on: host:port, or Kafka's NAME://host:port,... (every PLAINTEXT listener is served)", func(c *Config) *string { return &c.Listen }),
+	protocolMapOpt,
+	strOpt("controller.listener.names", "controller-listener-names", "listener names of a KRaft controller, left out of listeners: raft.listen stands in for them", func(c *Config) *string { return &c.ControllerListenerNames }),
 	listenerOpt("advertised.listeners", "advertise", "addresses given in metadata to the clients of each listener, NAME://host:port by listener name (default: the listen address; for a 0.0.0.0 or :: listener, this host's name)", func(c *Config) *string { return &c.Advertise }),
 	logDirsOpt,
 	aliasOpt("log.dir", "log-dir", "log.dirs under Kafka's singular name; log.dirs wins when both are set", logDirsOpt),
@@ -744,9 +786,6 @@ func (c *Config) LoadProperties(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if err := c.loadListenerNames(props); err != nil {
-		return err
-	}
 	cluster := map[string]property{} // the keys that say what cluster this node is part of
 	for _, p := range props {
 		value := strings.TrimSpace(p.value)
@@ -755,10 +794,6 @@ func (c *Config) LoadProperties(r io.Reader) error {
 			return fmt.Errorf("line %d: %w", p.line, err)
 		}
 		if ignore {
-			switch p.key {
-			case "listener.security.protocol.map", "controller.listener.names":
-				continue // read by loadListenerNames: not ignored
-			}
 			c.Ignored = append(c.Ignored, p.key)
 			switch p.key {
 			case "process.roles", "controller.quorum.voters", "controller.quorum.bootstrap.servers":
@@ -945,9 +980,16 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if fi, err := os.Stat(c.DataDir); c.DataDir != "" && err == nil && !fi.IsDir() {
+		return fmt.Errorf("log.dirs %q is a file, not a directory", c.DataDir)
+	}
 	switch {
 	case c.Listen == "":
 		return fmt.Errorf("listeners must be set")
+	case c.RaftListen == "":
+		// Empty would listen on every interface, for a transport
+		// with no authentication.
+		return fmt.Errorf("raft.listen must be set (host:port; port 0 picks one)")
 	case c.DataDir == "":
 		return fmt.Errorf("log.dirs must be set")
 	case strings.Contains(c.DataDir, ","):

@@ -37,9 +37,13 @@ log.retention.ms=-1
 	if err := c.Set("num-partitions", "2"); err != nil || c.NumPartitions != 2 {
 		t.Fatalf("flag name: %v %d", err, c.NumPartitions)
 	}
-	for _, bad := range []string{"no.such.key=1", "node.id=abc", "listeners=SSL://x:1", "num.partitions=99999999999", "just a line"} {
+	for _, bad := range []string{"no.such.key=1", "node.id=abc", "listeners=SSL://x:1", "num.partitions=99999999999", "just a line", "raft.listen="} {
 		d := DefaultConfig()
-		if err := d.LoadProperties(strings.NewReader(bad)); err == nil {
+		err := d.LoadProperties(strings.NewReader(bad))
+		if err == nil {
+			err = d.Validate()
+		}
+		if err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
@@ -247,6 +251,13 @@ func TestConfigListenerNames(t *testing.T) {
 		{props: "listeners=SSL://:9093,PLAINTEXT://:9092,", served: []Listener{{"PLAINTEXT", ":9092", ""}}, notServed: []string{"listeners: SSL://:9093"}},
 		{props: "listeners=SECURE://:9093\nlistener.security.protocol.map=SECURE:SASL_SSL", err: "SASL_SSL is not supported yet"},
 		{props: "listeners=INTERNAL://:9092", err: "no security protocol for INTERNAL"},
+		// As Kafka: a listener whose protocol is not said is refused, not
+		// left unserved beside one that is.
+		{props: "listeners=PLAINTEXT://:9092,PLAINTEXT_HOST://:29092", err: "no security protocol for PLAINTEXT_HOST"},
+		// The keys may come in any order.
+		{props: "listeners=PLAINTEXT://:9092,PLAINTEXT_HOST://:29092\nlistener.security.protocol.map=PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT",
+			served: []Listener{{"PLAINTEXT", ":9092", ""}, {"PLAINTEXT_HOST", ":29092", ""}}},
+		{props: "listener.security.protocol.map=PLAINTEXT", err: "not NAME:PROTOCOL"},
 		{props: "controller.listener.names=CONTROLLER\nlisteners=CONTROLLER://:9093", err: "only controller listeners"},
 	} {
 		cfg := DefaultConfig()

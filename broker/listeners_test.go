@@ -92,3 +92,32 @@ func TestListenerHostNameAdvertised(t *testing.T) {
 		t.Errorf("brokers %+v, want localhost:%s", resp.Brokers, port)
 	}
 }
+
+// An embedder names its listeners with Config's fields, as a properties
+// file does with the keys.
+func TestListenersFromConfigFields(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		c.ListenerSecurityProtocolMap = "INSIDE:PLAINTEXT,OUTSIDE:PLAINTEXT"
+		c.Listen = "INSIDE://127.0.0.1:0,OUTSIDE://127.0.0.1:0"
+	})
+	defer b.Close()
+	if b.ListenerAddr("INSIDE") == nil || b.ListenerAddr("outside") == nil {
+		t.Fatalf("listeners INSIDE %v and OUTSIDE %v", b.ListenerAddr("INSIDE"), b.ListenerAddr("outside"))
+	}
+}
+
+// Start with a context already done fails at once, saying so.
+func TestStartCancelled(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.RaftListen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0", ""
+	cfg.DataDir = t.TempDir()
+	cfg.Logger = testLogger(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if b, err := Start(ctx, cfg); err == nil || !strings.Contains(err.Error(), "context canceled") {
+		if b != nil {
+			b.Close()
+		}
+		t.Fatalf("Start with a cancelled context: %v", err)
+	}
+}

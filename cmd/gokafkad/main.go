@@ -114,10 +114,6 @@ func run(args []string) int {
 	if len(cfg.Ignored) > 0 {
 		logger.Warn("ignoring Kafka settings that mean nothing to gokafkad", "file", *configFile, "keys", strings.Join(cfg.Ignored, ","))
 	}
-	if _, notServed, err := cfg.ClientListeners(); err == nil && len(notServed) > 0 {
-		logger.Warn("not serving some listeners: only PLAINTEXT listeners are served so far (no TLS or SASL)",
-			"listeners", cfg.Listen, "not_served", strings.Join(notServed, "; "))
-	}
 
 	// SIGHUP too, as Kafka's JVM takes it: a closed terminal stops the
 	// broker cleanly, not at once.
