@@ -22,20 +22,21 @@ import (
 // DefaultConfig; every field can be set by its Kafka key through Set, which is
 // what both the command-line flags and a properties file use.
 type Config struct {
-	NodeID int32
-	Listen string // listeners: host:port the Kafka protocol is served on, or Kafka's NAME://host:port list (ClientListeners)
+	NodeID        int32
+	Listen        string // listeners: host:port the Kafka protocol is served on, or Kafka's NAME://host:port list (ClientListeners)
+	Advertise     string // advertised.listeners: host:port given to clients, or a NAME://host:port list; default Listen (the bound address; the host name for a wildcard)
+	DataDir       string // log.dirs
+	AdminListen   string // HTTP for /metrics and /healthz; empty disables
+	RaftListen    string // raft.listen: the one port all raft groups share
+	RaftAdvertise string
+	Rack          string // broker.rack: reported in Metadata and DescribeCluster
+
 	// ListenerSecurityProtocolMap is listener.security.protocol.map
 	// (NAME:PROTOCOL,...): the protocol of each listener name that is
 	// not one itself. ControllerListenerNames is controller.listener.names:
 	// the listeners of a KRaft controller, which RaftListen stands in for.
 	ListenerSecurityProtocolMap string
 	ControllerListenerNames     string
-	Advertise                   string // advertised.listeners: host:port given to clients, or a NAME://host:port list; default Listen (the bound address; the host name for a wildcard)
-	DataDir                     string // log.dirs
-	AdminListen                 string // HTTP for /metrics and /healthz; empty disables
-	RaftListen                  string // raft.listen: the one port all raft groups share
-	RaftAdvertise               string
-	Rack                        string // broker.rack: reported in Metadata and DescribeCluster
 
 	NumPartitions            int32
 	DefaultReplicationFactor int16
