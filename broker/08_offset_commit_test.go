@@ -229,14 +229,7 @@ func TestOffsetsLoadInChunks(t *testing.T) {
 	if total < commits*4 || chunks < 2 {
 		t.Fatalf("replay of %d records in %d chunks, want %d or more in several", total, chunks, commits*4)
 	}
-	cl = newClient(t, b)
-	fetch := kmsg.NewPtrOffsetFetchRequest()
-	fetch.Version, fetch.Group = 7, "lc-group"
-	var fr *kmsg.OffsetFetchResponse
-	waitFor(t, func() bool {
-		fr = request[*kmsg.OffsetFetchResponse](t, cl, fetch)
-		return fr.ErrorCode == 0
-	}, "the group's shard to load")
+	fr := loadedOffsets(t, newClient(t, b), "lc-group")
 	for _, ft := range fr.Topics {
 		for _, fp := range ft.Partitions {
 			if want := int64((commits-1)*10) + int64(fp.Partition); fp.Offset != want || fp.Metadata == nil || *fp.Metadata != meta {
@@ -297,14 +290,7 @@ func TestOffsetsLogCheckpointed(t *testing.T) {
 
 	b = startBroker(t, dir, mod)
 	defer b.Close()
-	cl = newClient(t, b)
-	fetch := kmsg.NewPtrOffsetFetchRequest()
-	fetch.Version, fetch.Group = 7, "cp-group"
-	var fr *kmsg.OffsetFetchResponse
-	waitFor(t, func() bool {
-		fr = request[*kmsg.OffsetFetchResponse](t, cl, fetch)
-		return fr.ErrorCode == 0
-	}, "the group's shard to load")
+	fr := loadedOffsets(t, newClient(t, b), "cp-group")
 	n := 0
 	for _, ft := range fr.Topics {
 		for _, fp := range ft.Partitions {
@@ -317,4 +303,18 @@ func TestOffsetsLogCheckpointed(t *testing.T) {
 	if n != 100 {
 		t.Errorf("%d offsets after restart, want 100", n)
 	}
+}
+
+// loadedOffsets fetches group's offsets once its shard has loaded (after a
+// restart it answers COORDINATOR_LOAD_IN_PROGRESS for a moment).
+func loadedOffsets(t *testing.T, cl *kgo.Client, group string) *kmsg.OffsetFetchResponse {
+	t.Helper()
+	fetch := kmsg.NewPtrOffsetFetchRequest()
+	fetch.Version, fetch.Group = 7, group
+	var fr *kmsg.OffsetFetchResponse
+	waitFor(t, func() bool {
+		fr = request[*kmsg.OffsetFetchResponse](t, cl, fetch)
+		return fr.ErrorCode == 0
+	}, "the group's shard to load")
+	return fr
 }

@@ -81,22 +81,7 @@ func TestMaxConns(t *testing.T) {
 	checkServed(t, a, 1)
 	checkServed(t, b, 3)
 	c := dial(t, s) // the kernel completes the handshake; the server has not accepted it
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		checkServed(t, c, 5)
-	}()
-	select {
-	case <-served:
-		t.Fatal("a third connection was served while two were open")
-	case <-time.After(300 * time.Millisecond):
-	}
-	a.Close()
-	select {
-	case <-served:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the waiting connection was not served after one closed")
-	}
+	waitsForSlot(t, c, 5, func() { a.Close() })
 	checkServed(t, b, 7)
 }
 
@@ -142,28 +127,34 @@ func TestAddListener(t *testing.T) {
 	}
 	mu.Unlock()
 	// Two connections are the server's limit, whichever listener took them.
-	c := dial(t, s)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		checkServed(t, c, 5)
-	}()
-	select {
-	case <-served:
-		t.Fatal("a third connection was served while two were open on two listeners")
-	case <-time.After(300 * time.Millisecond):
-	}
-	b.Close()
-	select {
-	case <-served:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the waiting connection was not served after the second listener's closed")
-	}
+	waitsForSlot(t, dial(t, s), 5, func() { b.Close() })
 	closeWithin(t, s, 5*time.Second)
 	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
 		t.Error("the second listener still accepts after Close")
 	}
 	if err := s.AddListener("THIRD", ln); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("AddListener after Close: %v, want net.ErrClosed", err)
+	}
+}
+
+// waitsForSlot checks that c, a connection past MaxConns, is not served
+// until free closes another, and then is.
+func waitsForSlot(t *testing.T, c net.Conn, correlationID int32, free func()) {
+	t.Helper()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		checkServed(t, c, correlationID)
+	}()
+	select {
+	case <-served:
+		t.Fatal("a connection past max.connections was served while the others were open")
+	case <-time.After(300 * time.Millisecond):
+	}
+	free()
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting connection was not served after another closed")
 	}
 }
