@@ -605,7 +605,7 @@ func (c *Config) parseListeners(v string, needServed bool) (served []listenerEnt
 			if !securityProtocols[e.name] {
 				// As Kafka refuses it: the listener was meant to be
 				// served, and how is not said.
-				return nil, nil, fmt.Errorf("listener %q: no security protocol for %s: listener.security.protocol.map names none (%s:PLAINTEXT serves it)", entry, e.name, e.name)
+				return nil, nil, fmt.Errorf("listener %q: no security protocol for %s: listener.security.protocol.map names none (add %s:PLAINTEXT to it to serve this listener)", entry, e.name, e.name)
 			}
 			proto = e.name
 		}
