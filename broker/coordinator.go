@@ -244,6 +244,7 @@ func (c *coordinator) load(idx int32, st *shardState) {
 	st.shard = shard
 	c.mu.Unlock()
 	c.b.logger.Debug("coordinator shard loaded", "partition", idx, "records", n, "took", time.Since(start))
+	shard.MaybeCheckpoint() // a long log replayed now need not be at the next start
 	if gone := deletedPartitions(before, c.b.node.Controller().State()); gone != nil {
 		shard.DeleteOffsets(gone)
 	}

@@ -64,6 +64,14 @@ func (s *Shard) noteRecords(recs []Record) {
 	}
 }
 
+// MaybeCheckpoint checkpoints the log if it is due, as a write does: for a
+// shard just loaded from a long log, which may get no write for a while.
+func (s *Shard) MaybeCheckpoint() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.maybeCheckpointLocked()
+}
+
 // maybeCheckpointLocked appends a checkpoint when the log since the last
 // has grown past twice the latest records and CheckpointBytes, and the
 // store can drop what it replaces.

@@ -987,3 +987,30 @@ func TestCheckpointBoundsTheLog(t *testing.T) {
 		t.Errorf("groups after load %+v, want g stable with 2 members and simple (gone was deleted)", gs)
 	}
 }
+
+// A shard loaded from a long log checkpoints it without waiting for a
+// write.
+func TestCheckpointAfterLoad(t *testing.T) {
+	clk := NewFakeClock(epoch)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	old := &memStore{}
+	e := &env{t: t, clk: clk, store: old}
+	e.s = NewShard(0, Config{Clock: clk, Logger: logger}, old) // no checkpoints
+	t.Cleanup(e.s.Close)
+	for i := range 500 {
+		wantCode(t, "commit", e.commit("g", "", -1, "t1", 0, int64(i)), nil)
+	}
+	st := &cpStore{memStore: &memStore{recs: old.records()}}
+	s := NewShard(0, Config{Clock: clk, Logger: logger, CheckpointBytes: 4096}, st)
+	t.Cleanup(s.Close)
+	s.Load(st.records())
+	s.MaybeCheckpoint()
+	waitUntil(t, "the checkpoint", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return !s.checkpointing
+	})
+	if st.checkpoints != 1 || len(st.records()) != 1 {
+		t.Errorf("%d checkpoints, %d records left, want one checkpoint of the one offset", st.checkpoints, len(st.records()))
+	}
+}
