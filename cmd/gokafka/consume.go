@@ -73,7 +73,11 @@ func cmdConsume(e *env, args []string) error {
 
 	opts := []kgo.Opt{}
 	if *partition >= 0 {
-		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{*topic: {int32(*partition): start}}))
+		// An offset the partition does not hold goes to its end, as
+		// kafka-console-consumer's auto.offset.reset=latest takes it;
+		// franz-go's own reset would replay the partition from its start.
+		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{*topic: {int32(*partition): start}}),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
 	} else {
 		opts = append(opts, kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(start))
 	}

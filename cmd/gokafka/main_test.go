@@ -212,6 +212,12 @@ func TestProduceConsume(t *testing.T) {
 		t.Errorf("consume --offset 4 = %q", r.stdout)
 	}
 	// --offset earliest, as kafka-console-consumer takes it.
+	// An offset past the end waits at the end, as kafka-console-consumer's
+	// does; it replayed the partition from its start.
+	r = mustRun(t, addr, "", "consume", "--topic", "events", "--partition", "0", "--offset", "1000", "--timeout", "1s", "--format", `%o `)
+	if r.stdout != "" || !strings.Contains(r.stderr, "Processed a total of 0 messages") {
+		t.Errorf("consume from past the end: %q %q", r.stdout, r.stderr)
+	}
 	r = mustRun(t, addr, "", "consume", "--topic", "events", "--partition", "0", "--offset", "earliest", "--max-messages", "1", "--format", `%o`)
 	if r.stdout != "0" {
 		t.Errorf("consume --offset earliest = %q", r.stdout)
