@@ -71,11 +71,13 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs := flag.NewFlagSet("gokafka", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	bootstrapFlags(fs, &e.bootstrap)
-	fs.Usage = func() { printUsage(stderr) }
+	fs.Usage = func() {} // printed below: asked for, to stdout, as `gokafka help` does
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout)
 			return 0
 		}
+		printUsage(stderr)
 		return 2
 	}
 	args = fs.Args()
@@ -135,6 +137,8 @@ Commands:
   topic describe [--exclude-internal] [NAME...]
   topic delete NAME...
   topic alter-config NAME [--set k=v ...] [--delete k ...]
+  topic alter NAME --partitions N      (the topic grows to N partitions)
+          every topic command takes the name as --topic NAME too, as kafka-topics does
   produce --topic T [--key-separator SEP] [--header k=v ...] [--partition N] [--acks all|1|0]
           one record per stdin line
   consume --topic T [--partition N] [--from-beginning | --offset N|earliest|latest | --from-time RFC3339|unix-ms]

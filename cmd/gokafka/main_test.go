@@ -159,6 +159,18 @@ func TestTopicRoundTrip(t *testing.T) {
 		t.Errorf("after alter-config, topic line = %q", first)
 	}
 
+	// kafka-topics --alter --partitions, and its --topic.
+	r = mustRun(t, addr, "", "topic", "alter", "--topic", "orders", "--partitions", "5")
+	if r.stdout != "Topic orders now has 5 partitions.\n" {
+		t.Errorf("alter printed %q", r.stdout)
+	}
+	if r := mustRun(t, addr, "", "topic", "describe", "--topic", "orders"); !strings.Contains(r.stdout, "PartitionCount: 5\t") {
+		t.Errorf("after alter --partitions 5: %q", r.stdout)
+	}
+	if r := gokafka(t, addr, "", "topic", "alter", "orders", "--partitions", "2"); r.code != 1 || !strings.Contains(r.stderr, "INVALID_PARTITIONS") {
+		t.Errorf("alter to fewer partitions: exit %d, stderr %q; want 1 and INVALID_PARTITIONS", r.code, r.stderr)
+	}
+
 	r = mustRun(t, addr, "", "topic", "delete", "orders", "audit")
 	if r.stdout != "Deleted topic orders.\nDeleted topic audit.\n" {
 		t.Errorf("delete printed %q", r.stdout)
@@ -394,12 +406,19 @@ func TestUsage(t *testing.T) {
 		{[]string{"group", "reset-offsets", "--topic", "t", "--to-latest"}, 2, "exactly one group"},
 		{[]string{"group", "delete"}, 2, "at least one group"},
 		{[]string{"group", "delete-offsets", "g"}, 2, "--topic is required"},
+		{[]string{"topic", "alter", "a"}, 2, "give --partitions N"},
+		{[]string{"topic", "alter", "--partitions", "3"}, 2, "exactly one topic name"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(tc.args, strings.NewReader(""), &out, &errOut)
 		if code != tc.code || !strings.Contains(out.String()+errOut.String(), tc.out) {
 			t.Errorf("gokafka %q: exit %d, want %d with %q\nstdout %q\nstderr %q", tc.args, code, tc.code, tc.out, out.String(), errOut.String())
 		}
+	}
+	// Help asked for goes to stdout, as `gokafka help` does, so it pages.
+	var out, errOut bytes.Buffer
+	if code := run([]string{"--help"}, strings.NewReader(""), &out, &errOut); code != 0 || !strings.Contains(out.String(), "Commands:") || errOut.Len() != 0 {
+		t.Errorf("gokafka --help: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
 }
 

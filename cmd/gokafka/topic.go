@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"sort"
 	"strings"
@@ -18,7 +19,7 @@ const adminTimeout = 30 * time.Second
 
 func cmdTopic(e *env, args []string) error {
 	if len(args) == 0 {
-		return usagef("topic: want create, list, describe, delete or alter-config")
+		return usagef("topic: want create, list, describe, delete, alter or alter-config")
 	}
 	if isHelp(args[0]) {
 		printCommandUsage(e.stdout, "topic")
@@ -35,6 +36,8 @@ func cmdTopic(e *env, args []string) error {
 		return topicDelete(e, rest)
 	case "alter-config", "alter-configs":
 		return topicAlterConfig(e, rest)
+	case "alter":
+		return topicAlter(e, rest)
 	default:
 		return usagef("topic: unknown subcommand %q", sub)
 	}
@@ -42,6 +45,7 @@ func cmdTopic(e *env, args []string) error {
 
 func topicCreate(e *env, args []string) error {
 	fs := e.newFlagSet("topic create", "topic create NAME [--partitions N] [--replication-factor N] [--config k=v ...]")
+	topicFlag := newTopicArg(fs)
 	partitions := fs.Int("partitions", -1, "number of partitions (-1: broker default num.partitions)")
 	rf := fs.Int("replication-factor", -1, "replicas per partition (-1: broker default)")
 	var configs listFlag
@@ -50,6 +54,7 @@ func topicCreate(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	pos = topicFlag.prepend(pos)
 	if len(pos) != 1 {
 		return usagef("topic create: want exactly one topic name")
 	}
@@ -107,11 +112,13 @@ func topicList(e *env, args []string) error {
 
 func topicDescribe(e *env, args []string) error {
 	fs := e.newFlagSet("topic describe", "topic describe [--exclude-internal] [NAME...]")
+	topicFlag := newTopicArg(fs)
 	excludeInternal := fs.Bool("exclude-internal", false, "with no names, leave out internal topics (__consumer_offsets)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
+	pos = topicFlag.prepend(pos)
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
 		list := adm.ListTopicsWithInternal // every topic, as kafka-topics.sh --describe
 		if *excludeInternal {
@@ -224,10 +231,12 @@ func offsetString(l kadm.ListedOffsets, t string, p int32) string {
 
 func topicDelete(e *env, args []string) error {
 	fs := e.newFlagSet("topic delete", "topic delete NAME...")
+	topicFlag := newTopicArg(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
+	pos = topicFlag.prepend(pos)
 	if len(pos) == 0 {
 		return usagef("topic delete: want at least one topic name")
 	}
@@ -259,6 +268,7 @@ func topicDelete(e *env, args []string) error {
 
 func topicAlterConfig(e *env, args []string) error {
 	fs := e.newFlagSet("topic alter-config", "topic alter-config NAME [--set k=v ...] [--delete k ...]")
+	topicFlag := newTopicArg(fs)
 	var sets, dels listFlag
 	fs.Var(&sets, "set", "set config `key=value` (repeatable)")
 	fs.Var(&dels, "delete", "remove the topic's own value of config `key`, back to the default (repeatable)")
@@ -266,6 +276,7 @@ func topicAlterConfig(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	pos = topicFlag.prepend(pos)
 	if len(pos) != 1 {
 		return usagef("topic alter-config: want exactly one topic name")
 	}
@@ -296,6 +307,55 @@ func topicAlterConfig(e *env, args []string) error {
 			return fmt.Errorf("alter configs of %s: %w", pos[0], withMessage(r.Err, r.ErrMessage))
 		}
 		fmt.Fprintf(e.stdout, "Completed updating config for topic %s.\n", pos[0])
+		return nil
+	})
+}
+
+// topicArg is kafka-topics' --topic, which may name the topic instead
+// of (or before) the names given as arguments.
+type topicArg struct{ name *string }
+
+func newTopicArg(fs *flag.FlagSet) topicArg {
+	return topicArg{fs.String("topic", "", "the topic, as kafka-topics --topic (or give it as an argument)")}
+}
+
+func (f topicArg) prepend(pos []string) []string {
+	if *f.name == "" {
+		return pos
+	}
+	return append([]string{*f.name}, pos...)
+}
+
+// topicAlter is kafka-topics --alter --partitions: the topic grows to N
+// partitions (a topic's partitions are never fewer).
+func topicAlter(e *env, args []string) error {
+	fs := e.newFlagSet("topic alter", "topic alter NAME --partitions N")
+	topicFlag := newTopicArg(fs)
+	partitions := fs.Int("partitions", 0, "the number of partitions the topic is to have (more than it has)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	pos = topicFlag.prepend(pos)
+	switch {
+	case len(pos) != 1:
+		return usagef("topic alter: want exactly one topic name")
+	case *partitions <= 0:
+		return usagef("topic alter: give --partitions N, the number of partitions the topic is to have")
+	}
+	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		resps, err := adm.UpdatePartitions(ctx, *partitions, pos[0])
+		if err != nil {
+			return fmt.Errorf("alter topic %s: %w", pos[0], err)
+		}
+		r, ok := resps[pos[0]]
+		switch {
+		case !ok:
+			return fmt.Errorf("alter topic %s: no answer from the broker", pos[0])
+		case r.Err != nil:
+			return fmt.Errorf("alter topic %s: %w", pos[0], withMessage(r.Err, r.ErrMessage))
+		}
+		fmt.Fprintf(e.stdout, "Topic %s now has %d partitions.\n", pos[0], *partitions)
 		return nil
 	})
 }
