@@ -159,6 +159,11 @@ func TestTopicRoundTrip(t *testing.T) {
 		t.Errorf("after alter-config, topic line = %q", first)
 	}
 
+	// As kafka-configs --delete-config, a key the topic does not set is an
+	// error.
+	if r := gokafka(t, addr, "", "topic", "alter-config", "orders", "--delete", "retention.ms", "--delete", "no.such"); r.code != 1 || !strings.Contains(r.stderr, "invalid config(s): retention.ms,no.such") {
+		t.Errorf("deleting unset keys: exit %d, stderr %q", r.code, r.stderr)
+	}
 	// kafka-topics --alter --partitions, and its --topic.
 	r = mustRun(t, addr, "", "topic", "alter", "--topic", "orders", "--partitions", "5")
 	if r.stdout != "Topic orders now has 5 partitions.\n" {

@@ -295,6 +295,34 @@ func topicAlterConfig(e *env, args []string) error {
 		alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
 	}
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		if len(dels) > 0 {
+			// As kafka-configs --delete-config: a key the topic does not
+			// set is an error, not a quiet no-op (a typo, say).
+			rcs, err := adm.DescribeTopicConfigs(ctx, pos[0])
+			if err != nil {
+				return fmt.Errorf("describe configs of %s: %w", pos[0], err)
+			}
+			rc, err := rcs.On(pos[0], nil)
+			if err == nil {
+				err = rc.Err
+			}
+			if err != nil {
+				return fmt.Errorf("describe configs of %s: %w", pos[0], err)
+			}
+			own := map[string]bool{}
+			for _, c := range rc.Configs {
+				own[c.Key] = c.Source == kmsg.ConfigSourceDynamicTopicConfig
+			}
+			var invalid []string
+			for _, k := range dels {
+				if !own[k] {
+					invalid = append(invalid, k)
+				}
+			}
+			if len(invalid) > 0 {
+				return fmt.Errorf("invalid config(s): %s (topic %s does not set them)", strings.Join(invalid, ","), pos[0])
+			}
+		}
 		resps, err := adm.AlterTopicConfigs(ctx, alters, pos[0])
 		if err != nil {
 			return fmt.Errorf("alter configs of %s: %w", pos[0], err)
