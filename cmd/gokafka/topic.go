@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -77,12 +78,27 @@ func topicCreate(e *env, args []string) error {
 }
 
 // withMessage adds the broker's error message, when it sent one, to err.
+// A Kafka error code's text is its name and a generic description; with a
+// message from the broker, which says more, the name and the message go.
 func withMessage(err error, msg string) error {
 	if msg == "" {
 		return err
 	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return &brokerError{code: ke, msg: msg}
+	}
 	return fmt.Errorf("%w: %s", err, msg)
 }
+
+// brokerError is a Kafka error code with the broker's message.
+type brokerError struct {
+	code *kerr.Error
+	msg  string
+}
+
+func (e *brokerError) Error() string { return e.code.Message + ": " + e.msg }
+func (e *brokerError) Unwrap() error { return e.code }
 
 func topicList(e *env, args []string) error {
 	fs := e.newFlagSet("topic list", "topic list [--exclude-internal]")
