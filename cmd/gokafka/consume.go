@@ -15,8 +15,9 @@ import (
 )
 
 func cmdConsume(e *env, args []string) error {
-	fs := e.newFlagSet("consume", "consume --topic T [--partition N] [--from-beginning | --offset N|earliest|latest | --from-time T] [--max-messages N] [--timeout DUR] [--format FMT]")
+	fs := e.newFlagSet("consume", "consume --topic T [--group G | --partition N] [--from-beginning | --offset N|earliest|latest | --from-time T] [--max-messages N] [--timeout DUR] [--format FMT]")
 	topic := fs.String("topic", "", "topic to read (required)")
+	group := fs.String("group", "", "read as a member of this consumer group, committing what was printed, as kafka-console-consumer --group; where the group has no offset it starts at the end, or the start with --from-beginning")
 	partition := fs.Int("partition", -1, "read only this partition (-1: all partitions)")
 	fromBeginning := fs.Bool("from-beginning", false, "start at the log start offset")
 	offset := fs.String("offset", "", "start at this offset (in each partition read): a number, earliest or latest, as kafka-console-consumer's --offset")
@@ -66,13 +67,21 @@ func cmdConsume(e *env, args []string) error {
 	if starts > 1 {
 		return usagef("consume: give at most one of --from-beginning, --offset, --from-time")
 	}
+	if *group != "" && (*partition >= 0 || *offset != "" || *fromTime != "") {
+		return usagef("consume: --group reads where the group left off: not with --partition, --offset or --from-time")
+	}
 	fmtr, err := parseFormat(*format)
 	if err != nil {
 		return err
 	}
 
 	opts := []kgo.Opt{}
-	if *partition >= 0 {
+	if *group != "" {
+		// Offsets are marked as records are printed and committed then,
+		// every five seconds and at the end: what was printed is what the
+		// group has read.
+		opts = append(opts, kgo.ConsumerGroup(*group), kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(start), kgo.AutoCommitMarks())
+	} else if *partition >= 0 {
 		// An offset the partition does not hold goes to its end, as
 		// kafka-console-consumer's auto.offset.reset=latest takes it;
 		// franz-go's own reset would replay the partition from its start.
@@ -91,11 +100,34 @@ func cmdConsume(e *env, args []string) error {
 	}
 
 	w := bufio.NewWriter(e.stdout)
+	var printed []*kgo.Record // written, not yet flushed: marked once they are
 	n, err := consumeLoop(e.ctx, cl, *maxMessages, *timeout, func(r *kgo.Record) error {
+		if *group != "" {
+			printed = append(printed, r)
+		}
 		return fmtr.write(w, r)
-	}, func() error { return w.Flush() }, e.stderr)
+	}, func() error {
+		err := w.Flush()
+		if err == nil && len(printed) > 0 {
+			cl.MarkCommitRecords(printed...)
+			printed = printed[:0]
+		}
+		return err
+	}, e.stderr)
 	if ferr := w.Flush(); err == nil {
 		err = ferr
+	}
+	if *group != "" {
+		if err == nil && len(printed) > 0 {
+			cl.MarkCommitRecords(printed...)
+		}
+		// Not e.ctx: an interrupt is how a console consumer stops, and
+		// what it printed is still committed.
+		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+		if cerr := cl.CommitMarkedOffsets(ctx); cerr != nil && err == nil {
+			err = fmt.Errorf("commit the offsets of group %s: %w", *group, cerr)
+		}
+		cancel()
 	}
 	fmt.Fprintf(e.stderr, "Processed a total of %d messages\n", n)
 	return err

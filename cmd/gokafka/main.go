@@ -141,7 +141,7 @@ Commands:
           every topic command takes the name as --topic NAME too, as kafka-topics does
   produce --topic T [--key-separator SEP] [--header k=v ...] [--partition N] [--acks all|1|0]
           one record per stdin line
-  consume --topic T [--partition N] [--from-beginning | --offset N|earliest|latest | --from-time RFC3339|unix-ms]
+  consume --topic T [--group G | --partition N] [--from-beginning | --offset N|earliest|latest | --from-time RFC3339|unix-ms]
           [--max-messages N] [--timeout DUR] [--format FMT]
           FMT: %t topic, %p partition, %o offset, %k key, %v value, %h headers,
                %T timestamp (ms), %% percent; escapes \n \t \r \\ (default "%v\n")

@@ -229,6 +229,16 @@ func TestProduceConsume(t *testing.T) {
 		t.Errorf("consume --offset 4 = %q", r.stdout)
 	}
 	// --offset earliest, as kafka-console-consumer takes it.
+	// --group reads where the group left off and commits what it printed.
+	r = mustRun(t, addr, "", "consume", "--topic", "events", "--group", "cg", "--from-beginning", "--max-messages", "4", "--format", `%p/%o `)
+	first := strings.Fields(r.stdout)
+	r = mustRun(t, addr, "", "consume", "--topic", "events", "--group", "cg", "--timeout", "2s", "--format", `%p/%o `)
+	if rest := strings.Fields(r.stdout); len(first) != 4 || len(first)+len(rest) != 6 || strings.Contains(" "+r.stdout, " "+first[0]+" ") {
+		t.Errorf("consume --group: first run %q, second %q; want 4 records then the other 2", first, rest)
+	}
+	if r := gokafka(t, addr, "", "consume", "--topic", "events", "--group", "cg", "--partition", "0"); r.code != 2 {
+		t.Errorf("consume --group with --partition: exit %d, want 2", r.code)
+	}
 	// An offset past the end waits at the end, as kafka-console-consumer's
 	// does; it replayed the partition from its start.
 	r = mustRun(t, addr, "", "consume", "--topic", "events", "--partition", "0", "--offset", "1000", "--timeout", "1s", "--format", `%o `)
