@@ -318,6 +318,9 @@ func TestProduceError(t *testing.T) {
 
 func TestPerf(t *testing.T) {
 	addr := startBroker(t)
+	if r := gokafka(t, addr, "", "perf", "consume", "--topic", "nosuchperf", "--messages", "10", "--timeout", "30s"); r.code != 1 || !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("perf consume of a missing topic: exit %d, stderr %q", r.code, r.stderr)
+	}
 	// A topic that does not exist is created by the broker, as for
 	// kafka-producer-perf-test.
 	mustRun(t, addr, "", "perf", "produce", "--topic", "perf-auto", "--num-records", "10", "--record-size", "10", "--json")

@@ -356,12 +356,17 @@ func perfConsume(e *env, args []string) error {
 	if *fetchMax > 0 {
 		opts = append(opts, kgo.FetchMaxBytes(int32(*fetchMax)))
 	}
-	start := time.Now()
 	cl, err := e.client(opts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	// A topic that does not exist fails at once, as consume does, rather
+	// than after --timeout of nothing.
+	if err := checkConsumable(e.ctx, cl, *topic, -1); err != nil {
+		return err
+	}
+	start := time.Now()
 	var bytes int64
 	var last time.Time
 	n, err := consumeLoop(e.ctx, cl, *messages, *timeout, func(r *kgo.Record) error {
