@@ -189,19 +189,7 @@ func TestOffsetsLoadInChunks(t *testing.T) {
 	meta := strings.Repeat("m", 1000)
 	const commits = 800 // about 3.3 MB of offset records
 	for i := range commits {
-		req := kmsg.NewPtrOffsetCommitRequest()
-		req.Version, req.Group, req.Generation = 8, "lc-group", -1
-		rt := kmsg.NewOffsetCommitRequestTopic()
-		rt.Topic = "lc"
-		for p := range int32(4) {
-			rp := kmsg.NewOffsetCommitRequestTopicPartition()
-			rp.Partition, rp.Offset, rp.Metadata = p, int64(i*10)+int64(p), &meta
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		req.Topics = append(req.Topics, rt)
-		if code := request[*kmsg.OffsetCommitResponse](t, cl, req).Topics[0].Partitions[0].ErrorCode; code != 0 {
-			t.Fatalf("commit %d: %v", i, kerr.ErrorForCode(code))
-		}
+		commitAll(t, cl, "lc-group", "lc", 4, func(p int32) int64 { return int64(i*10) + int64(p) }, &meta)
 	}
 	cl.Close()
 	b.Close()
@@ -261,19 +249,7 @@ func TestOffsetsLogCheckpointed(t *testing.T) {
 	}
 	const commits = 400 // 100 offsets each: about 2.5 MB of records
 	for i := range commits {
-		req := kmsg.NewPtrOffsetCommitRequest()
-		req.Version, req.Group, req.Generation = 8, "cp-group", -1
-		rt := kmsg.NewOffsetCommitRequestTopic()
-		rt.Topic = "cp"
-		for p := range int32(100) {
-			rp := kmsg.NewOffsetCommitRequestTopicPartition()
-			rp.Partition, rp.Offset = p, int64(i)
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		req.Topics = append(req.Topics, rt)
-		if code := request[*kmsg.OffsetCommitResponse](t, cl, req).Topics[0].Partitions[0].ErrorCode; code != 0 {
-			t.Fatalf("commit %d: %v", i, kerr.ErrorForCode(code))
-		}
+		commitAll(t, cl, "cp-group", "cp", 100, func(int32) int64 { return int64(i) }, nil)
 	}
 	shard := shardIndex("cp-group", b.cfg.OffsetsTopicNumPartitions)
 	part := b.node.Partition("__consumer_offsets", shard)
@@ -317,4 +293,25 @@ func loadedOffsets(t *testing.T, cl *kgo.Client, group string) *kmsg.OffsetFetch
 		return fr.ErrorCode == 0
 	}, "the group's shard to load")
 	return fr
+}
+
+// commitAll commits, for a group of no generation, an offset for each of
+// topic's first parts partitions, with metadata meta.
+func commitAll(t *testing.T, cl *kgo.Client, group, topic string, parts int32, offset func(part int32) int64, meta *string) {
+	t.Helper()
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Version, req.Group, req.Generation = 8, group, -1
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = topic
+	for p := range parts {
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset, rp.Metadata = p, offset(p), meta
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	for _, p := range request[*kmsg.OffsetCommitResponse](t, cl, req).Topics[0].Partitions {
+		if p.ErrorCode != 0 {
+			t.Fatalf("commit %s-%d: %v", topic, p.Partition, kerr.ErrorForCode(p.ErrorCode))
+		}
+	}
 }
