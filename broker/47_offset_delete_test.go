@@ -14,6 +14,7 @@ import (
 func TestOffsetDeleteUnknownPartitions(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()
+	offsetsTopicUp(t, b) // the unknown group's shard too, or it may be loading
 	cl := newClient(t, b)
 	createTopic(t, cl, "od", 2, nil)
 

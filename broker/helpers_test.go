@@ -58,6 +58,20 @@ func offsetsTopicUp(t testing.TB, b *Broker) {
 	if err := b.coord.ensureOffsetsTopic(ctx); err != nil {
 		t.Fatalf("offsets topic: %v", err)
 	}
+	// Every shard loaded: a group of a shard still loading is answered
+	// COORDINATOR_LOAD_IN_PROGRESS.
+	c := b.coord
+	waitFor(t, func() bool {
+		n := c.numShards()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i := range n {
+			if st := c.shards[i]; st == nil || st.shard == nil {
+				return false
+			}
+		}
+		return true
+	}, "every coordinator shard to load")
 }
 
 func testLogger(t testing.TB) *slog.Logger {
