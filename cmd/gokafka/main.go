@@ -97,6 +97,8 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		err = cmdPerf(e, rest)
 	case "group", "groups", "consumer-groups":
 		err = cmdGroup(e, rest)
+	case "broker", "brokers":
+		err = cmdBroker(e, rest)
 	case "version":
 		fmt.Fprintf(stdout, "gokafka %s %s %s/%s\n", version.String(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":
@@ -139,6 +141,9 @@ Commands:
   topic alter-config NAME [--set k=v ...] [--delete k ...]
   topic alter NAME --partitions N      (the topic grows to N partitions)
           every topic command takes the name as --topic NAME too, as kafka-topics does
+  broker describe-config [ID]          (no ID: the cluster-wide dynamic defaults)
+  broker alter-config [ID] [--set k=v ...] [--delete k ...]
+          as kafka-configs --entity-type brokers; no ID alters every broker's default
   produce --topic T [--key-separator SEP] [--header k=v ...] [--partition N] [--acks all|1|0]
           one record per stdin line
   consume --topic T [--group G | --partition N] [--from-beginning | --offset N|earliest|latest | --from-time RFC3339|unix-ms]

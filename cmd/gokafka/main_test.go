@@ -626,3 +626,32 @@ func TestProduceRetriableError(t *testing.T) {
 	// acks=1 does not need the in-sync replicas: produced.
 	mustRun(t, addr, "c\n", "produce", "--topic", "isr", "--acks", "1")
 }
+
+// broker describe-config and alter-config stand in for kafka-configs
+// --entity-type brokers: a dynamic default set for every broker shows in a
+// broker's configs, as the topic default it is.
+func TestBrokerConfig(t *testing.T) {
+	addr := startBroker(t)
+	r := mustRun(t, addr, "", "broker", "alter-config", "--set", "log.retention.ms=3600000")
+	if r.stdout != "Completed updating config for the cluster-wide default.\n" {
+		t.Errorf("alter-config printed %q", r.stdout)
+	}
+	r = mustRun(t, addr, "", "broker", "describe-config")
+	if !strings.Contains(r.stdout, "Cluster-wide dynamic configs") || !strings.Contains(r.stdout, "  log.retention.ms=3600000 (DYNAMIC_DEFAULT)\n") {
+		t.Errorf("describe-config of the default:\n%s", r.stdout)
+	}
+	r = mustRun(t, addr, "", "broker", "describe-config", "1")
+	if !strings.Contains(r.stdout, "Configs of broker 1:") || !strings.Contains(r.stdout, "  log.retention.ms=3600000 (DYNAMIC_DEFAULT)\n") {
+		t.Errorf("describe-config 1:\n%s", r.stdout)
+	}
+	mustRun(t, addr, "", "broker", "alter-config", "--delete", "log.retention.ms")
+	if r := mustRun(t, addr, "", "broker", "describe-config"); strings.Contains(r.stdout, "log.retention.ms") {
+		t.Errorf("after --delete, the default still holds log.retention.ms:\n%s", r.stdout)
+	}
+	if r := gokafka(t, addr, "", "broker", "alter-config", "1", "--set", "log.dirs=/x"); r.code != 1 || !strings.Contains(r.stderr, "INVALID") {
+		t.Errorf("altering a static key: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := gokafka(t, addr, "", "broker", "describe-config", "x"); r.code != 2 {
+		t.Errorf("describe-config x: exit %d, want 2", r.code)
+	}
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// cmdBroker stands in for kafka-configs --entity-type brokers.
+func cmdBroker(e *env, args []string) error {
+	if len(args) == 0 {
+		return usagef("broker: want describe-config or alter-config")
+	}
+	if isHelp(args[0]) {
+		printCommandUsage(e.stdout, "broker")
+		return nil
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "describe-config", "describe-configs":
+		return brokerDescribeConfig(e, rest)
+	case "alter-config", "alter-configs":
+		return brokerAlterConfig(e, rest)
+	default:
+		return usagef("broker: unknown subcommand %q", sub)
+	}
+}
+
+// brokerIDs parses the optional broker id argument: none is the cluster-wide
+// default resource, as kafka-configs --entity-default.
+func brokerIDs(cmd string, pos []string) ([]int32, error) {
+	switch len(pos) {
+	case 0:
+		return nil, nil
+	case 1:
+		id, err := strconv.ParseInt(pos[0], 10, 32)
+		if err != nil || id < 0 {
+			return nil, usagef("%s: %q is not a broker id", cmd, pos[0])
+		}
+		return []int32{int32(id)}, nil
+	default:
+		return nil, usagef("%s: want at most one broker id", cmd)
+	}
+}
+
+func brokerDescribeConfig(e *env, args []string) error {
+	fs := e.newFlagSet("broker describe-config", "broker describe-config [ID]")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	ids, err := brokerIDs("broker describe-config", pos)
+	if err != nil {
+		return err
+	}
+	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		rcs, err := adm.DescribeBrokerConfigs(ctx, ids...)
+		if err != nil {
+			return fmt.Errorf("describe broker configs: %w", err)
+		}
+		for _, rc := range rcs {
+			if rc.Err != nil {
+				return fmt.Errorf("describe configs of broker %s: %w", rc.Name, withMessage(rc.Err, rc.ErrMessage))
+			}
+			if rc.Name == "" {
+				fmt.Fprintln(e.stdout, "Cluster-wide dynamic configs (every broker's default):")
+			} else {
+				fmt.Fprintf(e.stdout, "Configs of broker %s:\n", rc.Name)
+			}
+			cfgs := rc.Configs
+			sort.Slice(cfgs, func(i, j int) bool { return cfgs[i].Key < cfgs[j].Key })
+			for _, c := range cfgs {
+				v := c.MaybeValue()
+				if c.Sensitive {
+					v = "(sensitive)"
+				}
+				src := strings.TrimSuffix(strings.TrimSuffix(c.Source.String(), "_CONFIG"), "_BROKER")
+				fmt.Fprintf(e.stdout, "  %s=%s (%s)\n", c.Key, v, src)
+			}
+		}
+		return nil
+	})
+}
+
+func brokerAlterConfig(e *env, args []string) error {
+	fs := e.newFlagSet("broker alter-config", "broker alter-config [ID] [--set k=v ...] [--delete k ...]")
+	var sets, dels listFlag
+	fs.Var(&sets, "set", "set config `key=value` (repeatable)")
+	fs.Var(&dels, "delete", "remove the dynamic value of config `key` (repeatable)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	ids, err := brokerIDs("broker alter-config", pos)
+	if err != nil {
+		return err
+	}
+	if len(sets)+len(dels) == 0 {
+		return usagef("broker alter-config: nothing to do (give --set or --delete)")
+	}
+	var alters []kadm.AlterConfig
+	for _, s := range sets {
+		k, v, err := splitKV(s)
+		if err != nil {
+			return err
+		}
+		alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
+	}
+	for _, k := range dels {
+		alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+	}
+	what := "the cluster-wide default"
+	if len(ids) == 1 {
+		what = fmt.Sprintf("broker %d", ids[0])
+	}
+	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		resps, err := adm.AlterBrokerConfigs(ctx, alters, ids...)
+		if err != nil {
+			return fmt.Errorf("alter configs of %s: %w", what, err)
+		}
+		for _, r := range resps {
+			if r.Err != nil {
+				return fmt.Errorf("alter configs of %s: %w", what, withMessage(r.Err, r.ErrMessage))
+			}
+		}
+		fmt.Fprintf(e.stdout, "Completed updating config for %s.\n", what)
+		return nil
+	})
+}
