@@ -29,6 +29,9 @@ type coordinator struct {
 
 	mu     sync.Mutex
 	shards map[int32]*shardState
+	// failed holds, per shard whose last load failed, when the next may
+	// start and how long the wait after it fails again is.
+	failed map[int32]loadRetry
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -43,8 +46,13 @@ type shardState struct {
 	cancel chan struct{}
 }
 
+type loadRetry struct {
+	at      time.Time
+	backoff time.Duration
+}
+
 func newCoordinator(b *Broker) *coordinator {
-	return &coordinator{b: b, shards: map[int32]*shardState{}, stop: make(chan struct{})}
+	return &coordinator{b: b, shards: map[int32]*shardState{}, failed: map[int32]loadRetry{}, stop: make(chan struct{})}
 }
 
 // offsetsTopicReady creates __consumer_offsets unless it exists, and
@@ -200,7 +208,7 @@ func (c *coordinator) reconcile() {
 			delete(c.shards, i)
 			cur = nil
 		}
-		if cur == nil && leading {
+		if cur == nil && leading && time.Now().After(c.failed[i].at) {
 			st := &shardState{part: p, epoch: p.LeaderEpoch(), cancel: make(chan struct{})}
 			c.shards[i] = st
 			c.wg.Add(1)
@@ -219,18 +227,22 @@ func (c *coordinator) load(idx int32, st *shardState) {
 	shard := groups.NewShard(idx, c.groupsConfig(), &offsetsStore{part: st.part, closed: st.cancel})
 	n, err := loadRecords(st.part, shard.Load)
 	if err != nil {
-		// Loaded again from the start by the next reconcile (within a
-		// second), not left loading until the leadership changes: the
-		// log start offset may have moved under the read (a checkpoint of
-		// the shard this one replaces).
-		c.b.logger.Warn("loading coordinator shard failed; loading it again", "partition", idx, "err", err)
+		// Loaded again from the start by a later reconcile (a second
+		// later, then less often), not left loading until the leadership
+		// changes: the log start offset may have moved under the read (a
+		// checkpoint of the shard this one replaces).
 		shard.Close()
 		c.mu.Lock()
+		r := c.failed[idx]
+		r.backoff = min(max(2*r.backoff, time.Second), time.Minute)
+		r.at = time.Now().Add(r.backoff)
+		c.failed[idx] = r
 		if c.shards[idx] == st {
 			close(st.cancel)
 			delete(c.shards, idx)
 		}
 		c.mu.Unlock()
+		c.b.logger.Warn("loading coordinator shard failed; loading it again", "partition", idx, "err", err, "in", r.backoff)
 		return
 	}
 	c.mu.Lock()
@@ -242,6 +254,7 @@ func (c *coordinator) load(idx int32, st *shardState) {
 	default:
 	}
 	st.shard = shard
+	delete(c.failed, idx)
 	c.mu.Unlock()
 	c.b.logger.Debug("coordinator shard loaded", "partition", idx, "records", n, "took", time.Since(start))
 	shard.MaybeCheckpoint() // a long log replayed now need not be at the next start
