@@ -98,19 +98,9 @@ func brokerAlterConfig(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(sets)+len(dels) == 0 {
-		return usagef("broker alter-config: nothing to do (give --set or --delete)")
-	}
-	var alters []kadm.AlterConfig
-	for _, s := range sets {
-		k, v, err := splitKV(s)
-		if err != nil {
-			return err
-		}
-		alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
-	}
-	for _, k := range dels {
-		alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+	alters, err := configAlters("broker alter-config", sets, dels)
+	if err != nil {
+		return err
 	}
 	what := "the cluster-wide default"
 	if len(ids) == 1 {

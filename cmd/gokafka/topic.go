@@ -296,19 +296,9 @@ func topicAlterConfig(e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("topic alter-config: want exactly one topic name")
 	}
-	if len(sets)+len(dels) == 0 {
-		return usagef("topic alter-config: nothing to do (give --set or --delete)")
-	}
-	var alters []kadm.AlterConfig
-	for _, s := range sets {
-		k, v, err := splitKV(s)
-		if err != nil {
-			return err
-		}
-		alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
-	}
-	for _, k := range dels {
-		alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+	alters, err := configAlters("topic alter-config", sets, dels)
+	if err != nil {
+		return err
 	}
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
 		if len(dels) > 0 {
@@ -402,4 +392,24 @@ func topicAlter(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "Topic %s now has %d partitions.\n", pos[0], *partitions)
 		return nil
 	})
+}
+
+// configAlters turns --set k=v and --delete k flags into incremental
+// config changes; cmd names the command in a usage error.
+func configAlters(cmd string, sets, dels []string) ([]kadm.AlterConfig, error) {
+	if len(sets)+len(dels) == 0 {
+		return nil, usagef("%s: nothing to do (give --set or --delete)", cmd)
+	}
+	var alters []kadm.AlterConfig
+	for _, s := range sets {
+		k, v, err := splitKV(s)
+		if err != nil {
+			return nil, err
+		}
+		alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
+	}
+	for _, k := range dels {
+		alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+	}
+	return alters, nil
 }
