@@ -46,8 +46,6 @@ type Broker struct {
 	txnWarn        warnLimiter // transactional ids refused, by id
 	saslWarn       warnLimiter // SASL handshakes refused, by mechanism
 
-	advHost   string
-	advPort   int32
 	listeners []boundListener // the client listeners served, the first first
 
 	sessions   *fetchSessions
@@ -143,6 +141,8 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		}
 	}
 	var endpoints []replication.Endpoint
+	var advHost string // the first listener's, registered as the broker's address
+	var advPort int32
 	for i, l := range listeners {
 		ln, err := net.Listen("tcp", l.Listen)
 		if err != nil {
@@ -171,7 +171,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		host, portS, _ := net.SplitHostPort(adv)
 		port, _ := strconv.Atoi(portS)
 		if i == 0 {
-			b.advHost, b.advPort = host, int32(port)
+			advHost, advPort = host, int32(port)
 		} else {
 			endpoints = append(endpoints, replication.Endpoint{Listener: l.Name, Host: host, Port: int32(port)})
 		}
@@ -187,8 +187,8 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		DataDir:                cfg.DataDir,
 		RaftListen:             cfg.RaftListen,
 		RaftAdvertise:          cfg.RaftAdvertise,
-		AdvertisedHost:         b.advHost,
-		AdvertisedPort:         b.advPort,
+		AdvertisedHost:         advHost,
+		AdvertisedPort:         advPort,
 		Listener:               primary,
 		Endpoints:              endpoints,
 		Rack:                   cfg.Rack,

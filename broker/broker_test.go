@@ -115,8 +115,8 @@ func TestAdvertiseWildcardListen(t *testing.T) {
 		t.Fatalf("start on 0.0.0.0: %v", err)
 	}
 	defer b.Close()
-	if b.advHost != host {
-		t.Errorf("advertised host %q, want the host name %q", b.advHost, host)
+	if adv, _, _ := net.SplitHostPort(b.listeners[0].advertised); adv != host {
+		t.Errorf("advertised host %q, want the host name %q", adv, host)
 	}
 	_, port, _ := net.SplitHostPort(b.Addr().String())
 	cl := newClient(t, b)

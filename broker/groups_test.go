@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -184,7 +185,7 @@ func TestFindCoordinatorAndInternalTopic(t *testing.T) {
 	req.CoordinatorKeys = []string{"a", "b"}
 	resp := rawRequest(t, b, req).(*kmsg.FindCoordinatorResponse)
 	for _, c := range resp.Coordinators {
-		if c.ErrorCode != 0 || c.NodeID != b.node.ID() || c.Port != b.advPort {
+		if c.ErrorCode != 0 || c.NodeID != b.node.ID() || c.Port != int32(b.Addr().(*net.TCPAddr).Port) {
 			t.Fatalf("coordinator for %s: %+v", c.Key, c)
 		}
 	}
