@@ -20,6 +20,30 @@ import (
 // partition on the reader goroutine, so batches of one connection reach raft
 // in the order they were sent; the reply waits for the commits.
 func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *kmsg.ProduceRequest) protocol.Reply {
+	reply := b.produce(ctx, req, r)
+	// As Kafka, the request's bytes count against the client's
+	// producer_byte_rate quota, whatever became of them.
+	ms := b.throttle(quotaProduce, req.ClientID, float64(req.Size))
+	if ms == 0 || reply == nil {
+		return reply
+	}
+	if r.Acks == 0 {
+		// No response to hold: the connection is muted, as Kafka's
+		// channel is for a throttled acks=0 producer.
+		req.Conn.Mute(time.Duration(ms) * time.Millisecond)
+		return reply
+	}
+	return holdThrottled(ctx, req, ms, 6, func() kmsg.Response {
+		resp := reply()
+		if pr, ok := resp.(*kmsg.ProduceResponse); ok {
+			pr.ThrottleMillis = ms
+		}
+		return resp
+	})
+}
+
+// produce handles a produce request.
+func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.ProduceRequest) protocol.Reply {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
 	type waiting struct {
 		rp      *kmsg.ProduceResponseTopicPartition

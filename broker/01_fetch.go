@@ -31,12 +31,15 @@ type fetchPart struct {
 func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg.FetchRequest) protocol.Reply {
 	return func() kmsg.Response {
 		bufs := &fetchBufs{budget: b.fetchMem}
-		resp := b.fetch(ctx, r, bufs)
+		resp, ms := b.fetch(ctx, req.ClientID, r, bufs)
 		// The response's records point into bufs until it is encoded; its
 		// memory counts against the budget until it is written, or the
 		// connection is gone.
 		req.AfterEncode = bufs.release
 		req.AfterWrite = bufs.giveBack
+		if ms > 0 {
+			return holdThrottled(ctx, req, ms, 8, func() kmsg.Response { return resp })()
+		}
 		return resp
 	}
 }
@@ -137,8 +140,15 @@ func (f *fetchBufs) giveBack() {
 	}
 }
 
-func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBufs) kmsg.Response {
+// fetch answers r; throttleMs is set when the client is over its
+// consumer_byte_rate quota, and the response then has no records.
+func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchRequest, bufs *fetchBufs) (_ kmsg.Response, throttleMs int32) {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
+	if qb := b.fetchQuotaBytes(clientID); qb > 0 && int64(r.MaxBytes) > qb {
+		// As Kafka: no one fetch may take more than the quota allows.
+		r.MaxBytes = int32(qb)
+		r.MinBytes = min(r.MinBytes, r.MaxBytes)
+	}
 	useIDs := r.Version >= 13
 	st := b.node.Controller().State()
 
@@ -230,18 +240,18 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 		fs := b.sessions.get(r.SessionID, now)
 		if fs == nil {
 			resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-			return resp
+			return resp, 0
 		}
 		fs.mu.Lock()
 		defer fs.mu.Unlock()
 		if fs.epoch != r.SessionEpoch {
 			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
-			return resp
+			return resp, 0
 		}
 		if fs.usesIDs != useIDs {
 			// A session names topics by id (v13+) or by name, not both.
 			resp.ErrorCode = kerr.FetchSessionTopicIDError.Code
-			return resp
+			return resp, 0
 		}
 		for _, rp := range reqParts {
 			if rp.bad == 0 || rp.bad == kerr.UnknownTopicID.Code {
@@ -326,9 +336,23 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 		out, total, err := b.readFetch(r, parts, incremental, bufs)
 		if err != nil {
 			resp.ErrorCode, _ = errCodeMsg(err)
-			return resp
+			return resp, 0
 		}
 		if total >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || !time.Now().Before(deadline) || hasError(out) {
+			if ms := b.throttle(quotaFetch, clientID, float64(total)); ms > 0 {
+				// As Kafka (KIP-219): a client over its quota gets no
+				// records, which then do not count, and the session
+				// stays as it was but for its epoch; a new session is
+				// not kept, as the client cannot take an empty answer
+				// as its start.
+				b.unthrottle(quotaFetch, clientID, float64(total))
+				if sess != nil && !incremental {
+					b.sessions.remove(sess.id)
+					resp.SessionID = 0
+				}
+				resp.ThrottleMillis = ms
+				return resp, ms
+			}
 			if incremental {
 				var served []sessionPartKey
 				for i, o := range out[:nSess] {
@@ -339,7 +363,7 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 				sess.rotate(served)
 			}
 			b.finishFetch(resp, out, parts, useIDs, sess != nil, r.IsolationLevel == 1)
-			return resp
+			return resp, 0
 		}
 		if notify == nil {
 			notify = make(chan struct{}, 1)
@@ -374,7 +398,7 @@ func (b *Broker) fetch(ctx context.Context, r *kmsg.FetchRequest, bufs *fetchBuf
 		bufs.release()
 		bufs.giveBack()
 		if !waitFetchable(ctx, b.ctx, notify, deadline, parts, sizes, room, unread, int64(total), int64(r.MinBytes)) {
-			return resp
+			return resp, 0
 		}
 	}
 }

@@ -7,9 +7,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// TestReassignmentsAndQuotas: no partition is ever being reassigned and no
-// client quota can be set, so both lists are empty, as a Kafka without
-// either answers; DescribeClientQuotas still makes Kafka's filter checks.
+// TestReassignmentsAndQuotas: no partition is ever being reassigned, and
+// with no client quota set, both lists are empty, as a Kafka without
+// either answers; DescribeClientQuotas makes Kafka's filter checks.
 func TestReassignmentsAndQuotas(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()

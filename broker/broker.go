@@ -52,6 +52,7 @@ type Broker struct {
 	fetchMem   *fetchBudget // the memory of fetch responses in flight
 	fetchReads atomic.Int64 // passes of readFetch (tests)
 	coord      *coordinator
+	quotas     quotas // the rates of clients under byte-rate quotas
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -97,6 +98,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	46: {Min: 0, Max: 0},  // ListPartitionReassignments
 	47: {Min: 0, Max: 0},  // OffsetDelete
 	48: {Min: 0, Max: 1},  // DescribeClientQuotas
+	49: {Min: 0, Max: 1},  // AlterClientQuotas: byte-rate quotas (others are refused)
 	50: {Min: 0, Max: 0},  // DescribeUserScramCredentials: no user has one
 	60: {Min: 0, Max: 2},  // DescribeCluster
 	61: {Min: 0, Max: 0},  // DescribeProducers
@@ -459,6 +461,8 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 		return now(b.handleListPartitionReassignments(r))
 	case *kmsg.DescribeClientQuotasRequest:
 		return now(b.handleDescribeClientQuotas(r))
+	case *kmsg.AlterClientQuotasRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleAlterClientQuotas(ctx, r) })
 	case *kmsg.DescribeUserSCRAMCredentialsRequest:
 		return now(b.handleDescribeUserSCRAMCredentials(r))
 	case *kmsg.ListTransactionsRequest:

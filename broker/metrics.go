@@ -23,6 +23,9 @@ type metrics struct {
 	commitLat    prometheus.Histogram
 	fsyncLat     prometheus.Histogram
 	produceError *prometheus.CounterVec
+	// quotaThrottle is Kafka's throttle-time sensor, summed: the time
+	// clients over a byte-rate quota were told to wait, by quota.
+	quotaThrottle *prometheus.CounterVec
 }
 
 // forgetTopic drops a deleted topic's series, as Kafka removes its
@@ -71,6 +74,9 @@ func newMetrics(b *Broker) *metrics {
 	m.produceError = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gokafka_produce_errors_total", Help: "Partition produce errors, by Kafka error.",
 	}, []string{"error"})
+	m.quotaThrottle = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gokafka_quota_throttle_seconds_total", Help: "Time clients over a client quota were throttled for, by quota (producer_byte_rate, consumer_byte_rate).",
+	}, []string{"quota"})
 	partitionsLed := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "gokafka_partitions_led", Help: "Partitions this broker leads.",
 	}, func() float64 {
@@ -107,7 +113,7 @@ func newMetrics(b *Broker) *metrics {
 		return float64(b.disk.freeBytes())
 	})
 	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.recordsIn, m.recordsOut,
-		m.connections, m.connsTotal, m.commitLat, m.fsyncLat, m.produceError, partitionsLed, replicas, offline, diskFree)
+		m.connections, m.connsTotal, m.commitLat, m.fsyncLat, m.produceError, m.quotaThrottle, partitionsLed, replicas, offline, diskFree)
 	m.reg.MustRegister(newGroupCollector(b))
 	m.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m

@@ -218,11 +218,21 @@ func (c *conn) readLoop() error {
 				return nil
 			}
 		}
+		if d := c.info.MutedFor(); d > 0 {
+			// A quota throttles the client: its next request waits.
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-c.ctx.Done():
+				t.Stop()
+				return nil
+			}
+		}
 		req, unsupported, err := parseRequest(frame, c.s.versions)
 		if err != nil {
 			return err
 		}
-		req.Conn, req.Received, req.frame = c.info, received, frame
+		req.Conn, req.Received, req.Size, req.frame = c.info, received, len(frame), frame
 		req.Earlier = lastWritten
 		p := &pending{
 			frameLen:    len(frame),

@@ -23,6 +23,28 @@ type ConnInfo struct {
 	// (Config.ListenerName, or the name given to AddListener), for the
 	// addresses a broker advertises on it.
 	Listener string
+
+	mutedUntil atomic.Int64 // unix nanoseconds; see Mute
+}
+
+// Mute holds back the connection's next requests for d: none is handled
+// before then (one already being read still comes in, and waits), as
+// Kafka mutes the channel of a client it throttles for a quota (KIP-219).
+// Responses to requests already handled are not held. A later Mute that
+// ends sooner does not shorten an earlier one.
+func (ci *ConnInfo) Mute(d time.Duration) {
+	until := time.Now().Add(d).UnixNano()
+	for {
+		cur := ci.mutedUntil.Load()
+		if cur >= until || ci.mutedUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// MutedFor is how long the connection stays muted from now (0 when not).
+func (ci *ConnInfo) MutedFor() time.Duration {
+	return max(time.Duration(ci.mutedUntil.Load()-time.Now().UnixNano()), 0)
 }
 
 // Request is one decoded client request.
@@ -33,6 +55,7 @@ type Request struct {
 	Body          kmsg.Request // decoded, version set; byte fields alias a buffer no one else uses
 	Conn          *ConnInfo
 	Received      time.Time // when its frame had been read
+	Size          int       // bytes of its frame, the size prefix not counted
 
 	// AfterEncode, when the Handler or its Reply sets it (before the Reply
 	// returns), runs once the response has been encoded into the frame

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -45,6 +47,8 @@ type Command struct {
 	// create_topic, so that log entries written before the rule existed
 	// replay as they were applied.
 	NoCollision bool `json:"no_collision,omitempty"`
+	// Quotas are the client quota changes of alter_client_quotas.
+	Quotas []QuotaAlteration `json:"quotas,omitempty"`
 }
 
 // Controller command ops.
@@ -59,6 +63,8 @@ const (
 	OpAlterBrokerConfigs = "alter_broker_configs"
 	OpAllocProducerIDs   = "alloc_producer_ids"
 	OpInitCluster        = "init_cluster"
+	// OpAlterClientQuotas applies Quotas, checked beforehand.
+	OpAlterClientQuotas = "alter_client_quotas"
 )
 
 // Controller is the metadata state machine. Its state lives in bbolt (bucket
@@ -106,6 +112,8 @@ type stateFile struct {
 	NextProducerID int64        `json:"next_producer_id"`
 	// BrokerConfigs are the dynamic broker configs (State.BrokerConfigs).
 	BrokerConfigs map[string]map[string]string `json:"broker_configs,omitempty"`
+	// ClientQuotas are the client quotas, in QuotaKey order.
+	ClientQuotas []ClientQuota `json:"client_quotas,omitempty"`
 }
 
 func encodeState(s *State) []byte {
@@ -115,6 +123,9 @@ func encodeState(s *State) []byte {
 	}
 	for _, n := range s.SortedTopics() {
 		f.Topics = append(f.Topics, s.Topics[n])
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.ClientQuotas)) {
+		f.ClientQuotas = append(f.ClientQuotas, s.ClientQuotas[k])
 	}
 	b, _ := json.Marshal(f)
 	return b
@@ -136,6 +147,12 @@ func decodeState(b []byte, s *State) error {
 	}
 	for res, cfgs := range f.BrokerConfigs {
 		s.BrokerConfigs[res] = cfgs
+	}
+	if len(f.ClientQuotas) > 0 {
+		s.ClientQuotas = make(map[string]ClientQuota, len(f.ClientQuotas))
+		for _, q := range f.ClientQuotas {
+			s.ClientQuotas[QuotaKey(q.Entity)] = q
+		}
 	}
 	return nil
 }
@@ -342,6 +359,9 @@ func (c *Controller) apply(s *State, cmd *Command) any {
 		} else {
 			s.BrokerConfigs[cmd.Name] = next
 		}
+		return nil
+	case OpAlterClientQuotas:
+		applyQuotaAlterations(s, cmd.Quotas)
 		return nil
 	case OpAllocProducerIDs:
 		if cmd.Count <= 0 {

@@ -96,6 +96,9 @@ type State struct {
 	// "" for the cluster-wide defaults, a broker id for one broker. The
 	// inner maps are never modified once in a State.
 	BrokerConfigs map[string]map[string]string
+	// ClientQuotas holds the client quotas, by QuotaKey of their entity.
+	// Never modified once in a State (an alteration replaces the map).
+	ClientQuotas map[string]ClientQuota
 }
 
 // HasPartition reports whether topic exists with partition p.
@@ -133,6 +136,7 @@ func (s *State) clone() *State {
 		ByID:           make(map[TopicID]*Topic, len(s.ByID)),
 		NextProducerID: s.NextProducerID,
 		BrokerConfigs:  make(map[string]map[string]string, len(s.BrokerConfigs)),
+		ClientQuotas:   s.ClientQuotas,
 	}
 	for k, v := range s.BrokerConfigs {
 		c.BrokerConfigs[k] = v

@@ -1,0 +1,370 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gokafka/gokafka/protocol"
+	"github.com/gokafka/gokafka/replication"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Client quotas, as Kafka keeps them (KIP-13, KIP-55, KIP-219): quotas are
+// set on users, client ids, or a user and a client id (or on their
+// <default> entities) with AlterClientQuotas, kept in the cluster metadata,
+// and enforced per broker on the byte rates of produce and fetch: a client
+// over its rate is told how long to wait (throttle_time_ms) and its
+// connection is muted that long.
+
+// Kafka's quota.window.num and quota.window.size.seconds: a rate is
+// measured over up to 11 one-second samples.
+const (
+	quotaSamples  = 11
+	quotaWindowMs = 1000
+	// quotaPrincipal is the user every client is: without SASL, Kafka's
+	// principal is User:ANONYMOUS, and user quotas name it so.
+	quotaPrincipal = "ANONYMOUS"
+	// quotaSensorIdle is how long a client's rate is kept unused, as
+	// Kafka expires its quota sensors after an hour.
+	quotaSensorIdle = time.Hour
+)
+
+// The quota keys Kafka accepts, by the entities they go on, with whether a
+// value must be whole. Those enforced here are in quotaEnforced.
+var (
+	quotaUserClientKeys = map[string]quotaKeyType{
+		"producer_byte_rate":       quotaLong,
+		"consumer_byte_rate":       quotaLong,
+		"request_percentage":       quotaDouble,
+		"controller_mutation_rate": quotaDouble,
+	}
+	quotaIPKeys = map[string]quotaKeyType{
+		"connection_creation_rate": quotaInt,
+	}
+	quotaEnforced = map[string]bool{
+		"producer_byte_rate": true,
+		"consumer_byte_rate": true,
+	}
+)
+
+type quotaKeyType int
+
+const (
+	quotaDouble quotaKeyType = iota
+	quotaLong
+	quotaInt
+)
+
+// quotaKind is a quota enforced on a byte rate.
+type quotaKind int
+
+const (
+	quotaProduce quotaKind = iota
+	quotaFetch
+)
+
+var quotaKindKey = [...]string{quotaProduce: "producer_byte_rate", quotaFetch: "consumer_byte_rate"}
+
+// quotaSensorKey names the rate a client's bytes count in: Kafka's quota
+// metric tags. Clients under one user's quota share its rate; under a
+// default entity's quota, each client (or user) has its own.
+type quotaSensorKey struct {
+	kind         quotaKind
+	user, client string
+}
+
+// quotaRate is Kafka's sampled rate: values summed into samples of a
+// window each, the oldest replaced once all are used, the rate taken over
+// the time the samples span but never less than all but one window, so a
+// client's first burst is not judged over a few milliseconds.
+type quotaRate struct {
+	samples [quotaSamples]quotaSample
+	n       int // samples in use
+	cur     int
+	last    time.Time // last recorded, for expiry
+}
+
+type quotaSample struct {
+	start int64 // unix ms
+	value float64
+}
+
+func (r *quotaRate) record(v float64, nowMs int64) {
+	switch {
+	case r.n == 0:
+		r.n, r.cur = 1, 0
+		r.samples[0] = quotaSample{start: nowMs}
+	case nowMs-r.samples[r.cur].start >= quotaWindowMs:
+		r.cur = (r.cur + 1) % quotaSamples
+		r.n = max(r.n, r.cur+1)
+		r.samples[r.cur] = quotaSample{start: nowMs}
+	}
+	r.samples[r.cur].value += v
+}
+
+// measure returns the rate per second and the window, in ms, it is over.
+func (r *quotaRate) measure(nowMs int64) (rate float64, windowMs int64) {
+	oldest, total := nowMs, 0.0
+	for i := range r.n {
+		s := &r.samples[i]
+		if nowMs-s.start >= quotaSamples*quotaWindowMs {
+			*s = quotaSample{start: nowMs} // obsolete
+		}
+		total += s.value
+		oldest = min(oldest, s.start)
+	}
+	windowMs = nowMs - oldest
+	if full := windowMs / quotaWindowMs; full < quotaSamples-1 {
+		windowMs += (quotaSamples - 1 - full) * quotaWindowMs
+	}
+	return total / (float64(windowMs) / 1000), windowMs
+}
+
+// quotas holds the rates of the clients under a byte-rate quota.
+type quotas struct {
+	mu        sync.Mutex
+	rates     map[quotaSensorKey]*quotaRate
+	lastPurge time.Time
+}
+
+// resolveQuota finds the quota of key that applies to a client, as Kafka's
+// default quota callback looks, most specific first: the user and client
+// id, the user and default client, the user, the default user and the
+// client id, the default user and default client, the default user, the
+// client id, the default client. ok is false when none does.
+func resolveQuota(st *replication.State, key, user, client string) (limit float64, tagUser, tagClient string, ok bool) {
+	if len(st.ClientQuotas) == 0 {
+		return 0, "", "", false
+	}
+	u, c := &user, &client
+	part := func(typ string, name *string) replication.QuotaEntityPart {
+		return replication.QuotaEntityPart{Type: typ, Name: name}
+	}
+	levels := []struct {
+		parts       []replication.QuotaEntityPart
+		user, given bool // tag the user; tag the client id
+	}{
+		{[]replication.QuotaEntityPart{part(replication.QuotaUser, u), part(replication.QuotaClientID, c)}, true, true},
+		{[]replication.QuotaEntityPart{part(replication.QuotaUser, u), part(replication.QuotaClientID, nil)}, true, true},
+		{[]replication.QuotaEntityPart{part(replication.QuotaUser, u)}, true, false},
+		{[]replication.QuotaEntityPart{part(replication.QuotaUser, nil), part(replication.QuotaClientID, c)}, true, true},
+		{[]replication.QuotaEntityPart{part(replication.QuotaUser, nil), part(replication.QuotaClientID, nil)}, true, true},
+		{[]replication.QuotaEntityPart{part(replication.QuotaUser, nil)}, true, false},
+		{[]replication.QuotaEntityPart{part(replication.QuotaClientID, c)}, false, true},
+		{[]replication.QuotaEntityPart{part(replication.QuotaClientID, nil)}, false, true},
+	}
+	for _, l := range levels {
+		if v, found := st.QuotaValue(key, l.parts...); found {
+			if l.user {
+				tagUser = user
+			}
+			if l.given {
+				tagClient = client
+			}
+			return v, tagUser, tagClient, true
+		}
+	}
+	return 0, "", "", false
+}
+
+// throttle counts n bytes of kind for the client of req and returns how
+// long, in ms, the client must wait for its rate to come back within its
+// quota (0: it is within). As in Kafka, the bytes count whether or not the
+// client is throttled.
+func (b *Broker) throttle(kind quotaKind, clientID string, n float64) int32 {
+	st := b.node.Controller().State()
+	limit, user, client, ok := resolveQuota(st, quotaKindKey[kind], quotaPrincipal, clientID)
+	if !ok {
+		return 0
+	}
+	now := time.Now()
+	nowMs := now.UnixMilli()
+	q := &b.quotas
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.rates == nil {
+		q.rates = map[quotaSensorKey]*quotaRate{}
+	}
+	if now.Sub(q.lastPurge) > quotaSensorIdle/4 {
+		q.lastPurge = now
+		for k, r := range q.rates {
+			if now.Sub(r.last) > quotaSensorIdle {
+				delete(q.rates, k)
+			}
+		}
+	}
+	key := quotaSensorKey{kind: kind, user: user, client: client}
+	r := q.rates[key]
+	if r == nil {
+		r = &quotaRate{}
+		q.rates[key] = r
+	}
+	r.last = now
+	r.record(n, nowMs)
+	rate, windowMs := r.measure(nowMs)
+	if rate <= limit {
+		return 0
+	}
+	ms := min(math.Round((rate-limit)/limit*float64(windowMs)), math.MaxInt32)
+	b.metrics.quotaThrottle.WithLabelValues(quotaKindKey[kind]).Add(ms / 1000)
+	return int32(ms)
+}
+
+// unthrottle takes back n bytes counted by throttle: a fetch that is
+// throttled is answered without its records, which then did not go out.
+func (b *Broker) unthrottle(kind quotaKind, clientID string, n float64) {
+	st := b.node.Controller().State()
+	_, user, client, ok := resolveQuota(st, quotaKindKey[kind], quotaPrincipal, clientID)
+	if !ok {
+		return
+	}
+	q := &b.quotas
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if r := q.rates[quotaSensorKey{kind: kind, user: user, client: client}]; r != nil {
+		r.record(-n, time.Now().UnixMilli())
+	}
+}
+
+// fetchQuotaBytes is the most a client under a consumer_byte_rate quota
+// may be sent in one fetch: what the quota allows over all but one of its
+// samples, as Kafka bounds a fetch's max bytes by it. 0: no quota.
+func (b *Broker) fetchQuotaBytes(clientID string) int64 {
+	limit, _, _, ok := resolveQuota(b.node.Controller().State(), quotaKindKey[quotaFetch], quotaPrincipal, clientID)
+	if !ok {
+		return 0
+	}
+	return int64(min(limit*(quotaSamples-1)*quotaWindowMs/1000, math.MaxInt32))
+}
+
+// holdThrottled applies a throttle of ms to a response: from the versions
+// of KIP-219 on (newAt), the response goes at once and the connection is
+// muted; before them, the response itself is held back, as Kafka does for
+// clients that do not throttle themselves. It returns the Reply to use.
+func holdThrottled(ctx context.Context, req *protocol.Request, ms int32, newAt int16, reply func() kmsg.Response) func() kmsg.Response {
+	d := time.Duration(ms) * time.Millisecond
+	if req.Version >= newAt {
+		req.Conn.Mute(d)
+		return reply
+	}
+	return func() kmsg.Response {
+		resp := reply()
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		return resp
+	}
+}
+
+// quotaEntity is an entity of a request, checked: by type, its name (nil
+// for the default entity).
+type quotaEntity map[string]*string
+
+func (e quotaEntity) parts() []replication.QuotaEntityPart {
+	var out []replication.QuotaEntityPart
+	for t, n := range e {
+		out = append(out, replication.QuotaEntityPart{Type: t, Name: n})
+	}
+	slices.SortFunc(out, func(a, b replication.QuotaEntityPart) int { return strings.Compare(a.Type, b.Type) })
+	return out
+}
+
+func (e quotaEntity) String() string {
+	var sb strings.Builder
+	for i, p := range e.parts() {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		name := "<default>"
+		if p.Name != nil {
+			name = *p.Name
+		}
+		fmt.Fprintf(&sb, "%s=%s", p.Type, name)
+	}
+	return "{" + sb.String() + "}"
+}
+
+// checkQuotaEntity makes Kafka's checks of an AlterClientQuotas entity and
+// returns it with the keys that may be set on it.
+func checkQuotaEntity(parts []kmsg.AlterClientQuotasRequestEntryEntity) (quotaEntity, map[string]quotaKeyType, error) {
+	if len(parts) == 0 {
+		return nil, nil, kafkaErrorf(kerr.InvalidRequest, "Invalid empty client quota entity")
+	}
+	e := quotaEntity{}
+	for _, p := range parts {
+		if _, dup := e[p.Type]; dup {
+			return nil, nil, kafkaErrorf(kerr.InvalidRequest, "Invalid client quota entity, duplicate entity entry %s", p.Type)
+		}
+		switch p.Type {
+		case replication.QuotaUser, replication.QuotaClientID, replication.QuotaIP:
+		default:
+			return nil, nil, kafkaErrorf(kerr.InvalidRequest, "Unhandled client quota entity type: %s", p.Type)
+		}
+		if p.Name != nil && *p.Name == "" {
+			return nil, nil, kafkaErrorf(kerr.InvalidRequest, "Empty %s not supported", p.Type)
+		}
+		e[p.Type] = p.Name
+	}
+	if ip, ok := e[replication.QuotaIP]; ok {
+		if len(e) > 1 {
+			return nil, nil, kafkaErrorf(kerr.InvalidRequest, "Invalid quota entity combination, IP entity should not be combined with User or ClientId")
+		}
+		if ip != nil && !validQuotaIP(*ip) {
+			return nil, nil, kafkaErrorf(kerr.InvalidRequest, "%s is not a valid IP or resolvable host.", *ip)
+		}
+		return e, quotaIPKeys, nil
+	}
+	return e, quotaUserClientKeys, nil
+}
+
+// validQuotaIP reports whether s is an IP address or a host name that
+// resolves, as Kafka takes either for an ip entity.
+func validQuotaIP(s string) bool {
+	if net.ParseIP(s) != nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupHost(ctx, s)
+	return err == nil && len(addrs) > 0
+}
+
+// checkQuotaValue makes Kafka's checks of a quota set on an entity whose
+// keys are keys; keys Kafka knows that are not enforced here are refused,
+// so that no one relies on a limit that does not hold.
+func checkQuotaValue(keys map[string]quotaKeyType, key string, v float64) error {
+	typ, ok := keys[key]
+	if !ok {
+		return kafkaErrorf(kerr.InvalidRequest, "Invalid configuration key %s", key)
+	}
+	if !(v > 0) {
+		return kafkaErrorf(kerr.InvalidRequest, "Quota %s must be greater than 0", key)
+	}
+	switch typ {
+	case quotaInt:
+		if v > math.MaxInt32 {
+			return kafkaErrorf(kerr.InvalidRequest, "Proposed value for %s is too large for an INT.", key)
+		}
+	case quotaLong:
+		if v > math.MaxInt64 {
+			return kafkaErrorf(kerr.InvalidRequest, "Proposed value for %s is too large for a LONG.", key)
+		}
+	}
+	if typ != quotaDouble && math.Abs(math.Mod(v, 1)) > 1e-6 {
+		return kafkaErrorf(kerr.InvalidRequest, "%s cannot be a fractional value.", key)
+	}
+	if !quotaEnforced[key] {
+		return kafkaErrorf(kerr.InvalidRequest, "%s quotas are not enforced by this broker (producer_byte_rate and consumer_byte_rate are)", key)
+	}
+	return nil
+}

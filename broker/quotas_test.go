@@ -1,0 +1,354 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestQuotaRate: Kafka's sampled rate, over at least ten windows.
+func TestQuotaRate(t *testing.T) {
+	var r quotaRate
+	t0 := int64(1_000_000)
+	r.record(12000, t0)
+	if rate, win := r.measure(t0); rate != 1200 || win != 10000 {
+		t.Errorf("one burst: rate %v over %d ms, want 1200 over 10000", rate, win)
+	}
+	for i := int64(1); i <= 15; i++ { // one sample a second: 11 are kept
+		r.record(1000, t0+i*1000)
+	}
+	rate, win := r.measure(t0 + 15000)
+	if win != 10000 || rate != 1100 { // 11 samples of 1000 (one just begun) over 10 s
+		t.Errorf("steady: rate %v over %d ms, want 1100 over 10000", rate, win)
+	}
+	if rate, _ := r.measure(t0 + 40000); rate != 0 {
+		t.Errorf("idle for long: rate %v, want 0", rate)
+	}
+}
+
+// alterQuota sets (or with remove, removes) key on the entity given as
+// type, name pairs (a nil name: the default entity) and returns the entry's
+// error.
+func alterQuota(t testing.TB, cl *kgo.Client, validateOnly bool, key string, value float64, remove bool, entity ...any) kmsg.AlterClientQuotasResponseEntry {
+	t.Helper()
+	req := kmsg.NewPtrAlterClientQuotasRequest()
+	req.ValidateOnly = validateOnly
+	e := kmsg.NewAlterClientQuotasRequestEntry()
+	for i := 0; i+1 < len(entity); i += 2 {
+		p := kmsg.NewAlterClientQuotasRequestEntryEntity()
+		p.Type = entity[i].(string)
+		if n, ok := entity[i+1].(string); ok {
+			p.Name = &n
+		}
+		e.Entity = append(e.Entity, p)
+	}
+	op := kmsg.NewAlterClientQuotasRequestEntryOp()
+	op.Key, op.Value, op.Remove = key, value, remove
+	e.Ops = append(e.Ops, op)
+	req.Entries = append(req.Entries, e)
+	resp := request[*kmsg.AlterClientQuotasResponse](t, cl, req)
+	if len(resp.Entries) != 1 {
+		t.Fatalf("alter quotas: %d entries in the answer", len(resp.Entries))
+	}
+	return resp.Entries[0]
+}
+
+// TestClientQuotasAlterDescribe: quotas are checked as Kafka's controller
+// checks them, kept across a restart, and described by Kafka's filters.
+func TestClientQuotasAlterDescribe(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	cl := newClient(t, b)
+	for _, tc := range []struct {
+		key    string
+		value  float64
+		entity []any
+		want   string // "" for success, else a word of the message
+	}{
+		{"producer_byte_rate", 1024, []any{"client-id", "app"}, ""},
+		{"consumer_byte_rate", 2048, []any{"user", "ANONYMOUS", "client-id", nil}, ""},
+		{"producer_byte_rate", 4096, []any{"user", nil}, ""},
+		{"consumer_byte_rate", 1e6, []any{"client-id", nil}, ""},
+		{"producer_byte_rate", 0, []any{"client-id", "app"}, "greater than 0"},
+		{"producer_byte_rate", -5, []any{"client-id", "app"}, "greater than 0"},
+		{"producer_byte_rate", 10.5, []any{"client-id", "app"}, "fractional"},
+		{"fetch_rate", 10, []any{"client-id", "app"}, "Invalid configuration key"},
+		{"connection_creation_rate", 10, []any{"client-id", "app"}, "Invalid configuration key"},
+		{"producer_byte_rate", 10, []any{"ip", "127.0.0.1"}, "Invalid configuration key"},
+		{"connection_creation_rate", 10, []any{"ip", "127.0.0.1", "user", "x"}, "combination"},
+		{"producer_byte_rate", 10, []any{"group", "g"}, "entity type"},
+		{"producer_byte_rate", 10, []any{"client-id", ""}, "Empty client-id"},
+		{"producer_byte_rate", 10, []any{"user", "a", "user", "b"}, "duplicate"},
+		{"producer_byte_rate", 10, nil, "empty"},
+		{"request_percentage", 50, []any{"client-id", "app"}, "not enforced"},
+	} {
+		e := alterQuota(t, cl, false, tc.key, tc.value, false, tc.entity...)
+		msg := ""
+		if e.ErrorMessage != nil {
+			msg = *e.ErrorMessage
+		}
+		switch {
+		case tc.want == "" && e.ErrorCode != 0:
+			t.Errorf("%s=%v on %v: error %d %q", tc.key, tc.value, tc.entity, e.ErrorCode, msg)
+		case tc.want != "" && (e.ErrorCode != kerr.InvalidRequest.Code || !strings.Contains(msg, tc.want)):
+			t.Errorf("%s=%v on %v: error %d %q, want INVALID_REQUEST saying %q", tc.key, tc.value, tc.entity, e.ErrorCode, msg, tc.want)
+		}
+	}
+	if e := alterQuota(t, cl, true, "producer_byte_rate", 99, false, "client-id", "dry"); e.ErrorCode != 0 {
+		t.Errorf("validate only: error %d", e.ErrorCode)
+	}
+	if e := alterQuota(t, cl, false, "consumer_byte_rate", 0, true, "client-id", nil); e.ErrorCode != 0 {
+		t.Errorf("remove: error %d", e.ErrorCode)
+	}
+
+	// One request setting two keys of an entity, and naming one twice.
+	req := kmsg.NewPtrAlterClientQuotasRequest()
+	e := kmsg.NewAlterClientQuotasRequestEntry()
+	p := kmsg.NewAlterClientQuotasRequestEntryEntity()
+	p.Type, p.Name = "client-id", kmsg.StringPtr("app")
+	e.Entity = append(e.Entity, p)
+	for _, k := range []string{"consumer_byte_rate", "consumer_byte_rate"} {
+		op := kmsg.NewAlterClientQuotasRequestEntryOp()
+		op.Key, op.Value = k, 10
+		e.Ops = append(e.Ops, op)
+	}
+	req.Entries = append(req.Entries, e)
+	if resp := request[*kmsg.AlterClientQuotasResponse](t, cl, req); resp.Entries[0].ErrorCode != kerr.InvalidRequest.Code {
+		t.Errorf("a key twice: error %d, want INVALID_REQUEST", resp.Entries[0].ErrorCode)
+	}
+
+	check := func(b *Broker) {
+		t.Helper()
+		adm := kadm.NewClient(newClient(t, b))
+		for _, tc := range []struct {
+			comps  []kadm.DescribeClientQuotaComponent
+			strict bool
+			want   string
+		}{
+			{nil, false, "client-id=app:producer_byte_rate=1024 client-id=<default>,user=ANONYMOUS:consumer_byte_rate=2048 user=<default>:producer_byte_rate=4096"},
+			{nil, true, ""},
+			{[]kadm.DescribeClientQuotaComponent{{Type: "client-id", MatchType: kmsg.QuotasMatchTypeExact, MatchName: kmsg.StringPtr("app")}}, false, "client-id=app:producer_byte_rate=1024"},
+			{[]kadm.DescribeClientQuotaComponent{{Type: "client-id", MatchType: kmsg.QuotasMatchTypeAny}}, false, "client-id=app:producer_byte_rate=1024 client-id=<default>,user=ANONYMOUS:consumer_byte_rate=2048"},
+			{[]kadm.DescribeClientQuotaComponent{{Type: "client-id", MatchType: kmsg.QuotasMatchTypeAny}}, true, "client-id=app:producer_byte_rate=1024"},
+			{[]kadm.DescribeClientQuotaComponent{{Type: "client-id", MatchType: kmsg.QuotasMatchTypeDefault}}, false, "client-id=<default>,user=ANONYMOUS:consumer_byte_rate=2048"},
+			{[]kadm.DescribeClientQuotaComponent{{Type: "user", MatchType: kmsg.QuotasMatchTypeDefault}}, true, "user=<default>:producer_byte_rate=4096"},
+			{[]kadm.DescribeClientQuotaComponent{{Type: "ip", MatchType: kmsg.QuotasMatchTypeAny}}, false, ""},
+		} {
+			got, err := adm.DescribeClientQuotas(context.Background(), tc.strict, tc.comps)
+			if err != nil {
+				t.Fatalf("describe %+v: %v", tc.comps, err)
+			}
+			var parts []string
+			for _, q := range got {
+				var ent []string
+				for _, c := range q.Entity {
+					name := "<default>"
+					if c.Name != nil {
+						name = *c.Name
+					}
+					ent = append(ent, c.Type+"="+name)
+				}
+				var vals []string
+				for _, v := range q.Values {
+					vals = append(vals, v.Key+"="+strconv.FormatFloat(v.Value, 'f', -1, 64))
+				}
+				parts = append(parts, strings.Join(ent, ",")+":"+strings.Join(vals, ","))
+			}
+			if g := strings.Join(parts, " "); g != tc.want {
+				t.Errorf("describe %+v strict %v:\n got %s\nwant %s", tc.comps, tc.strict, g, tc.want)
+			}
+		}
+	}
+	check(b)
+	b.Close()
+	b = startBroker(t, dir, nil) // kept in the cluster metadata
+	defer b.Close()
+	check(b)
+}
+
+// sendRaw writes req on conn with correlation id cid and returns the
+// decoded response and when it came.
+func sendRaw(t testing.TB, conn net.Conn, f *kmsg.RequestFormatter, req kmsg.Request, cid int32) (kmsg.Response, time.Time) {
+	t.Helper()
+	if _, err := conn.Write(f.AppendRequest(nil, req, cid)); err != nil {
+		t.Fatal(err)
+	}
+	got, body, err := readResponseFrame(conn)
+	if err != nil {
+		t.Fatalf("reading response: %v", err)
+	}
+	at := time.Now()
+	if got != cid {
+		t.Fatalf("correlation id %d, want %d", got, cid)
+	}
+	if req.IsFlexible() {
+		body = body[1:]
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	if err := resp.ReadFrom(body); err != nil {
+		t.Fatalf("decoding %T: %v", resp, err)
+	}
+	return resp, at
+}
+
+// TestProduceQuotaThrottles: a client over its producer_byte_rate is told
+// how long to wait; from produce v6 the answer goes at once and the
+// connection's next request waits that long (KIP-219), before v6 the
+// answer itself waits. Another client id is not held.
+func TestProduceQuotaThrottles(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "pq", 1, nil)
+	if e := alterQuota(t, cl, false, "producer_byte_rate", 1000, false, "client-id", "raw"); e.ErrorCode != 0 {
+		t.Fatalf("set quota: error %d", e.ErrorCode)
+	}
+	// 10.6 KB against 1000 B/s measured over 10 s: about 0.6 s over.
+	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, 0, []testRecord{{value: bytes.Repeat([]byte("q"), 10600)}})
+	conn := rawConn(t, b)
+	defer conn.Close()
+	sent := time.Now()
+	resp, at := sendRaw(t, conn, rawFormatter, produceReq("pq", -1, 5000, batch), 1)
+	pr := resp.(*kmsg.ProduceResponse)
+	if pr.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("produce: error %d", pr.Topics[0].Partitions[0].ErrorCode)
+	}
+	throttle := time.Duration(pr.ThrottleMillis) * time.Millisecond
+	if throttle < 300*time.Millisecond || throttle > 2*time.Second {
+		t.Fatalf("throttle %v, want about 0.6 s", throttle)
+	}
+	if d := at.Sub(sent); d > throttle/2 {
+		t.Errorf("v9 answer took %v: it should not wait out the throttle of %v", d, throttle)
+	}
+	_, at2 := sendRaw(t, conn, rawFormatter, kmsg.NewPtrMetadataRequest(), 2)
+	if d := at2.Sub(sent); d < throttle-100*time.Millisecond {
+		t.Errorf("next request answered %v after the produce, before the throttle of %v ended", d, throttle)
+	}
+
+	// Another client is not held.
+	other := kmsg.NewRequestFormatter(kmsg.FormatterClientID("other"))
+	oc := rawConn(t, b)
+	defer oc.Close()
+	resp, _ = sendRaw(t, oc, other, produceReq("pq", -1, 5000, batch), 1)
+	if ms := resp.(*kmsg.ProduceResponse).ThrottleMillis; ms != 0 {
+		t.Errorf("client without a quota: throttle %d ms", ms)
+	}
+
+	// Produce v5: the answer waits.
+	small := encodeBatch(time.Now().UnixMilli(), -1, -1, 0, []testRecord{{value: bytes.Repeat([]byte("x"), 2000)}})
+	old := produceReq("pq", -1, 5000, small)
+	old.Version = 5
+	c5 := rawConn(t, b)
+	defer c5.Close()
+	sent = time.Now()
+	resp, at = sendRaw(t, c5, rawFormatter, old, 1)
+	throttle = time.Duration(resp.(*kmsg.ProduceResponse).ThrottleMillis) * time.Millisecond
+	if throttle < 300*time.Millisecond {
+		t.Fatalf("v5: throttle %v, want the client still over its quota", throttle)
+	}
+	if d := at.Sub(sent); d < throttle-100*time.Millisecond {
+		t.Errorf("v5 answer came after %v, before its throttle of %v", d, throttle)
+	}
+}
+
+// TestProduceQuotaFranz: franz-go, under a producer_byte_rate quota, is
+// throttled after the answers (KIP-219) and slowed to about its rate.
+func TestProduceQuotaFranz(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	admin := newClient(t, b)
+	createTopic(t, admin, "pf", 1, nil)
+	if e := alterQuota(t, admin, false, "producer_byte_rate", 2000, false, "client-id", nil); e.ErrorCode != 0 {
+		t.Fatalf("set quota: error %d", e.ErrorCode)
+	}
+	var throttles atomic.Int64
+	hook := throttleHook(func(d time.Duration, after bool) {
+		if after {
+			throttles.Add(int64(d))
+		}
+	})
+	cl := newClient(t, b, kgo.ClientID("slowpoke"), kgo.WithHooks(hook), kgo.DefaultProduceTopic("pf"), kgo.ProducerLinger(0))
+	start := time.Now()
+	for i := range 22 { // 22 KB against 2000 B/s over 10 s: 2 KB over
+		v := make([]byte, 1000) // random: the client compresses
+		rand.Read(v)
+		r := &kgo.Record{Value: v}
+		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	el := time.Since(start)
+	got := time.Duration(throttles.Load())
+	if got < 500*time.Millisecond {
+		t.Fatalf("franz-go was throttled %v in all, want at least half a second", got)
+	}
+	if el < got/2 {
+		t.Errorf("22 KB took %v, though told to wait %v", el, got)
+	}
+}
+
+type throttleHook func(d time.Duration, after bool)
+
+func (h throttleHook) OnBrokerThrottle(_ kgo.BrokerMetadata, d time.Duration, after bool) {
+	h(d, after)
+}
+
+// TestFetchQuotaThrottles: a client under a consumer_byte_rate quota gets
+// at most what the quota allows over ten windows in one fetch, and once
+// over it an empty answer with the time to wait; a new session is not
+// kept then.
+func TestFetchQuotaThrottles(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "fq", 1, nil)
+	for range 4 {
+		batch := encodeBatch(time.Now().UnixMilli(), -1, -1, 0, []testRecord{{value: bytes.Repeat([]byte("f"), 6000)}})
+		if rp := produceRaw(t, cl, "fq", 0, -1, batch); rp.ErrorCode != 0 {
+			t.Fatalf("produce: error %d", rp.ErrorCode)
+		}
+	}
+	if e := alterQuota(t, cl, false, "consumer_byte_rate", 1000, false, "client-id", "raw"); e.ErrorCode != 0 {
+		t.Fatalf("set quota: error %d", e.ErrorCode)
+	}
+	fetch := func(conn net.Conn, offset int64, sessionEpoch int32) *kmsg.FetchResponse {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.MaxBytes, req.SessionEpoch = 11, 1<<20, sessionEpoch
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "fq"
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.FetchOffset, rp.PartitionMaxBytes = offset, 1<<20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, _ := sendRaw(t, conn, rawFormatter, req, 1)
+		return resp.(*kmsg.FetchResponse)
+	}
+	c1 := rawConn(t, b)
+	defer c1.Close()
+	resp := fetch(c1, 0, -1)
+	if resp.ThrottleMillis != 0 || len(resp.Topics) != 1 {
+		t.Fatalf("first fetch: throttle %d, %d topics", resp.ThrottleMillis, len(resp.Topics))
+	}
+	if n := len(resp.Topics[0].Partitions[0].RecordBatches); n < 6000 || n > 10000 {
+		t.Fatalf("first fetch: %d bytes, want one batch: at most the 10,000 the quota allows", n)
+	}
+	c2 := rawConn(t, b)
+	defer c2.Close()
+	resp = fetch(c2, 1, 0) // a new session, over the quota
+	if resp.ThrottleMillis < 500 || len(resp.Topics) != 0 || resp.SessionID != 0 {
+		t.Fatalf("fetch over the quota: throttle %d ms, %d topics, session %d; want a throttle, nothing, no session",
+			resp.ThrottleMillis, len(resp.Topics), resp.SessionID)
+	}
+}
