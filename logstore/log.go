@@ -392,11 +392,11 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 			if cur != nil {
 				cur.seal = true
 			}
-			s, err := l.createSegment(leo, e.Index, now)
-			if err != nil {
-				return false, fail(err)
-			}
-			cur = l.newPending(s, true)
+			// Its files are made when it is written (writePending):
+			// after the segment it follows is synced and sealed, so that
+			// a segment's files exist only once every earlier one is
+			// durable, and a crash can tear only the last one.
+			cur = l.newPending(l.newSegment(leo, e.Index, now), true)
 			ps = append(ps, cur)
 		}
 		if batch {
@@ -592,6 +592,11 @@ func (l *Log) rollJitter() int64 {
 // therefore fsynced only when the segment is sealed.
 func (l *Log) writePending(p *pending) error {
 	s := p.s
+	if p.isNew {
+		if err := l.createFiles(s); err != nil {
+			return err
+		}
+	}
 	sync := l.cfg.FsyncInterval == 0 && !l.cfg.NoSync
 	if len(p.metaBuf) > 0 {
 		if _, err := s.metaF.WriteAt(p.metaBuf, p.metaStart); err != nil {
@@ -692,11 +697,16 @@ func (l *Log) syncDir() error {
 	return syncDir(l.dir)
 }
 
-// createSegment creates the files of a new segment. The sidecar header,
+// newSegment returns a new segment whose files createFiles makes.
+func (l *Log) newSegment(base int64, firstIndex uint64, now time.Time) *segment {
+	return &segment{dir: l.dir, base: base, firstIndex: firstIndex, createdMs: now.UnixMilli(), end: base, maxTs: -1,
+		rollJitter: l.rollJitter(), raft: []raftEnt{}, idx: []idxEnt{}, metaSize: metaHdrSize}
+}
+
+// createFiles creates the files of a new segment. The sidecar header,
 // which names the first raft index, is made durable before anything else.
-func (l *Log) createSegment(base int64, firstIndex uint64, now time.Time) (*segment, error) {
-	s := &segment{dir: l.dir, base: base, firstIndex: firstIndex, createdMs: now.UnixMilli(), end: base, maxTs: -1,
-		rollJitter: l.rollJitter(), raft: []raftEnt{}, idx: []idxEnt{}}
+func (l *Log) createFiles(s *segment) error {
+	base, firstIndex := s.base, s.firstIndex
 	var err error
 	open := func(ext string) *os.File {
 		if err != nil {
@@ -736,10 +746,9 @@ func (l *Log) createSegment(base int64, firstIndex uint64, now time.Time) (*segm
 	}
 	if err != nil {
 		s.remove()
-		return nil, fmt.Errorf("segment %d: create: %w", base, err)
+		return fmt.Errorf("segment %d: create: %w", base, err)
 	}
-	s.metaSize = metaHdrSize
-	return s, nil
+	return nil
 }
 
 // Sync makes everything stored so far durable.

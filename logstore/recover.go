@@ -59,6 +59,14 @@ func Open(dir string, cfg Config) (*Log, error) {
 		}
 	}
 
+	// After a crash the last segment's tail may be torn, and so may the
+	// tail of the one before segments that nothing was written to: files
+	// made by a roll that the crash cut short (Log.createFiles; versions
+	// before it made them before the previous segment was synced).
+	torn := len(bases) - 1
+	for !clean && torn > 0 && l.nothingWritten(bases[torn]) {
+		torn--
+	}
 	var lastEps []epochEntry
 	for i, base := range bases {
 		var prev *segment
@@ -66,7 +74,7 @@ func Open(dir string, cfg Config) (*Log, error) {
 			prev = l.segs[n-1]
 		}
 		last := i == len(bases)-1
-		s, eps, err := l.openSegment(base, prev, last, !clean && last)
+		s, eps, err := l.openSegment(base, prev, last, !clean && i >= torn)
 		if err != nil {
 			l.closeAll()
 			return nil, err
@@ -143,6 +151,25 @@ func Open(dir string, cfg Config) (*Log, error) {
 		go l.flusher()
 	}
 	return l, nil
+}
+
+// nothingWritten reports whether the segment at base holds no write but
+// its headers: no sidecar record, and no byte of a batch (an empty .log,
+// or zeros: a recycled file's, or space filled ahead of the writes).
+func (l *Log) nothingWritten(base int64) bool {
+	if fi, err := os.Stat(segPath(l.dir, base, extRaftMeta)); err == nil && fi.Size() > metaHdrSize {
+		return false
+	}
+	f, err := os.Open(segPath(l.dir, base, extLog))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var hdr [12]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return false
+	}
+	return hdr == [12]byte{}
 }
 
 func (l *Log) closeAll() {
