@@ -80,6 +80,17 @@ func (l *Log) deleteFront(n int) error {
 	if n >= len(l.segs) {
 		n = len(l.segs) - 1
 	}
+	if n <= 0 {
+		return nil
+	}
+	// They go on the authority of a raft snapshot (snapIndex), which may
+	// cover entries whose deferred fsync has not run yet: a power loss
+	// would then cut them, drop that snapshot as past the recovered log,
+	// and leave an older one that ends before the log starts, from which
+	// raft cannot replay. Entries up to the snapshot must be durable first.
+	if err := l.drainSyncs(); err != nil {
+		return err
+	}
 	l.mu.Lock()
 	old := append([]*segment(nil), l.segs[:n]...)
 	l.segs = append([]*segment(nil), l.segs[n:]...)

@@ -346,9 +346,11 @@ func (p *Partition) checkSnapshots(snaps *raft.FileSnapshotStore, replicas []int
 		return err
 	}
 	usable := 0
+	var newest uint64 // index of the newest usable snapshot
 	for _, m := range list {
 		if m.Index <= last {
 			usable++
+			newest = max(newest, m.Index)
 			continue
 		}
 		if last == 0 {
@@ -370,9 +372,15 @@ func (p *Partition) checkSnapshots(snaps *raft.FileSnapshotStore, replicas []int
 		}
 	}
 	first, err := p.log.FirstIndex()
-	if err != nil || usable > 0 || first <= 1 || last == 0 {
+	if err != nil || first <= 1 || last == 0 {
 		return err
 	}
+	if usable > 0 && newest+1 >= first {
+		return nil
+	}
+	// No snapshot, or only ones ending before the log starts (the newer
+	// one that covered the deleted segments was past the recovered end):
+	// raft would find no entry after it to replay, and panic.
 	var e raft.Log
 	if err := p.log.GetLog(first, &e); err != nil {
 		return err

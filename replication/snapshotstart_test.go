@@ -1,0 +1,92 @@
+package replication
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/gokafka/gokafka/logstore"
+)
+
+// A power loss right after retention deleted the segments a new snapshot
+// covered, while that snapshot also covered the tail of the log that was
+// not yet synced (a single voter defers its fsyncs, and raft applies and
+// snapshots what it stored): recovery cuts the tail, checkSnapshots drops
+// the newest snapshot as past the log's end, and the older one it keeps
+// ends before the log's first entry. The node must still start.
+func TestRestartWithSnapshotBeforeLogStart(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _ := nodeWithTopic(t, dir, "t", 1)
+	cfg.LogConfig = func(*State, *Topic) logstore.Config { return logstore.Config{SegmentBytes: 2048} }
+	n, err := StartNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := n.WaitTopicReady(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	p := n.Partition("t", 0)
+	value := make([]byte, 300)
+	batch := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, FirstTimestamp: time.Now().UnixMilli()}, []logstore.Record{{Value: value}})
+	size := int64(len(batch))
+	appendN := func(k int) {
+		for range k {
+			b := append([]byte(nil), batch...)
+			h, _ := logstore.ParseBatchHeader(b)
+			if _, err := p.Append(b, h).Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitUntil(t, func() bool { return p.raft.AppliedIndex() >= p.raft.LastIndex() }, "applied")
+	}
+	appendN(3)
+	p.snapshotIfNew("test") // S1
+	s1 := p.lastSnapshot.Load()
+	appendN(20)
+	pdir := filepath.Join(dir, "t-0")
+	activeLog := func() string {
+		m, _ := filepath.Glob(filepath.Join(pdir, "*.log"))
+		sort.Strings(m)
+		return m[len(m)-1]
+	}
+	for {
+		if fi, _ := os.Stat(activeLog()); fi.Size() >= 2*size {
+			break
+		}
+		appendN(1)
+	}
+	p.enforceRetention(time.Now(), -1, 1) // S2 at the last entry; the sealed segments go
+	first, _ := p.log.FirstIndex()
+	if s2 := p.lastSnapshot.Load(); first <= s1+1 || s2 < first {
+		t.Fatalf("snapshots %d, %d; log starts at %d", s1, s2, first)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The power loss: the last batch was not synced yet.
+	os.Remove(filepath.Join(pdir, "clean-shutdown"))
+	fi, _ := os.Stat(activeLog())
+	if err := os.Truncate(activeLog(), fi.Size()-size); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err = StartNode(cfg)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	defer n.Close()
+	if err := n.WaitTopicReady(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	p = n.Partition("t", 0)
+	b := append([]byte(nil), batch...)
+	h, _ := logstore.ParseBatchHeader(b)
+	if _, err := p.Append(b, h).Wait(); err != nil {
+		t.Fatalf("append after restart: %v", err)
+	}
+}
