@@ -589,6 +589,12 @@ func (n *Node) reconcile() (failed bool) {
 			if id := readPartitionMeta(dir); id != "" && !w.t.ID.Is(id) {
 				// Left behind by a deleted topic of the same name.
 				n.removeDir(dir)
+			} else if id == "" && holdsSegments(dir) && !n.groupRan(w.t.ID, w.idx) {
+				// Segments, but no topic id (a power loss lost the file
+				// that names it) and no raft state of this topic's
+				// group: a deleted topic's, whose removal the power loss
+				// undid. Adopting it would give the new topic its records.
+				n.removeDir(dir)
 			}
 			lc := n.cfg.LogConfig(st, w.t)
 			lc.Recycler = n.recycler
@@ -615,6 +621,19 @@ func (n *Node) reconcile() (failed bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return len(n.failed) > 0
+}
+
+// holdsSegments reports whether dir holds a segment file.
+func holdsSegments(dir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	return len(m) > 0
+}
+
+// groupRan reports whether the raft group of partition idx of topic id
+// saved a term on this node.
+func (n *Node) groupRan(id TopicID, idx int32) bool {
+	term, err := newStableStore(n.db, nil, nil, partitionGroup(id, idx)).GetUint64(keyCurrentTerm)
+	return err == nil && term > 0
 }
 
 func (n *Node) removeDir(dir string) {
