@@ -99,6 +99,8 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		err = cmdGroup(e, rest)
 	case "broker", "brokers":
 		err = cmdBroker(e, rest)
+	case "quota", "quotas":
+		err = cmdQuota(e, rest)
 	case "version":
 		fmt.Fprintf(stdout, "gokafka %s %s %s/%s\n", version.String(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":
@@ -144,6 +146,10 @@ Commands:
   broker describe-config [ID]          (no ID: the cluster-wide dynamic defaults)
   broker alter-config [ID] [--set k=v ...] [--delete k ...]
           as kafka-configs --entity-type brokers; no ID alters every broker's default
+  quota describe [ENTITY]              (no ENTITY: every client quota)
+  quota alter ENTITY [--set k=v ...] [--delete k ...]
+          ENTITY: --user NAME|--user-default, --client-id ID|--client-default, --ip ADDR|--ip-default;
+          keys producer_byte_rate, consumer_byte_rate (bytes/s), as kafka-configs --entity-type users/clients
   produce --topic T [--key-separator SEP] [--header k=v ...] [--partition N] [--acks all|1|0]
           one record per stdin line
   consume --topic T [--group G | --partition N] [--from-beginning | --offset N|earliest|latest | --from-time RFC3339|unix-ms]

@@ -655,3 +655,41 @@ func TestBrokerConfig(t *testing.T) {
 		t.Errorf("describe-config x: exit %d, want 2", r.code)
 	}
 }
+
+// quota alter and describe stand in for kafka-configs --entity-type
+// clients/users with quota keys.
+func TestQuota(t *testing.T) {
+	addr := startBroker(t)
+	r := mustRun(t, addr, "", "quota", "alter", "--client-id", "app", "--set", "producer_byte_rate=1048576", "--set", "consumer_byte_rate=2097152")
+	if r.stdout != "Completed updating quotas for client-id 'app'.\n" {
+		t.Errorf("alter printed %q", r.stdout)
+	}
+	mustRun(t, addr, "", "quota", "alter", "--user-default", "--client-default", "--set", "producer_byte_rate=4096")
+	r = mustRun(t, addr, "", "quota", "describe")
+	want := "Quota configs for client-id 'app' are consumer_byte_rate=2097152, producer_byte_rate=1048576\n" +
+		"Quota configs for the default user-principal, the default client-id are producer_byte_rate=4096\n"
+	if r.stdout != want {
+		t.Errorf("describe:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	r = mustRun(t, addr, "", "quota", "describe", "--client-id", "app")
+	if r.stdout != "Quota configs for client-id 'app' are consumer_byte_rate=2097152, producer_byte_rate=1048576\n" {
+		t.Errorf("describe --client-id app:\n%s", r.stdout)
+	}
+	mustRun(t, addr, "", "quota", "alter", "--client-id", "app", "--delete", "consumer_byte_rate")
+	if r := mustRun(t, addr, "", "quota", "describe", "--client-id", "app"); strings.Contains(r.stdout, "consumer_byte_rate") {
+		t.Errorf("after --delete:\n%s", r.stdout)
+	}
+	if r := gokafka(t, addr, "", "quota", "alter", "--client-id", "app", "--set", "producer_byte_rate=0"); r.code != 1 || !strings.Contains(r.stderr, "greater than 0") {
+		t.Errorf("a zero quota: exit %d, stderr %q", r.code, r.stderr)
+	}
+	for _, args := range [][]string{
+		{"quota", "alter", "--set", "producer_byte_rate=1"},                         // no entity
+		{"quota", "alter", "--client-id", "a"},                                      // nothing to do
+		{"quota", "alter", "--client-id", "a", "--client-default", "--delete", "x"}, // two clients
+		{"quota", "alter", "--client-id", "a", "--set", "producer_byte_rate=fast"},  // not a number
+	} {
+		if r := gokafka(t, addr, "", args...); r.code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, r.code, r.stderr)
+		}
+	}
+}
