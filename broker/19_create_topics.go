@@ -7,7 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsRequest) kmsg.Response {
+func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsRequest, mq *mutationQuota) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	seen := map[string]int{}
 	for _, rt := range req.Topics {
@@ -73,7 +73,9 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 		if err == nil && req.ValidateOnly {
 			err = b.checkRoom(b.replicasHere(t.Replicas))
 		} else if err == nil {
-			err = b.createTopic(ctx, t)
+			if err = mq.take(len(t.Replicas)); err == nil {
+				err = b.createTopic(ctx, t)
+			}
 		}
 		if err != nil {
 			st.ErrorCode, st.ErrorMessage = errCodeMsg(err)

@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsRequest) kmsg.Response {
+func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsRequest, mq *mutationQuota) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
 	type target struct {
 		name *string
@@ -113,6 +113,11 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 		rt.TopicID = t.ID
 		if t.Internal {
 			rt.ErrorCode = kerr.InvalidTopicException.Code
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
+		if err := mq.take(len(t.Replicas)); err != nil {
+			rt.ErrorCode, rt.ErrorMessage = errCodeMsg(err)
 			resp.Topics = append(resp.Topics, rt)
 			continue
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func (b *Broker) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePartitionsRequest) kmsg.Response {
+func (b *Broker) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePartitionsRequest, mq *mutationQuota) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	seen := map[string]int{}
 	for _, rt := range req.Topics {
@@ -36,7 +36,7 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePar
 		case add > maxPartitionsPerRequest:
 			err = kafkaErrorf(kerr.PolicyViolation, "Unable to perform excessively large batch operation.")
 		default:
-			err = b.createPartitions(ctx, rt, req.ValidateOnly)
+			err = b.createPartitions(ctx, rt, req.ValidateOnly, mq)
 		}
 		r.ErrorCode, r.ErrorMessage = errCodeMsg(err)
 		resp.Topics = append(resp.Topics, r)
@@ -44,7 +44,7 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePar
 	return resp
 }
 
-func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsRequestTopic, validateOnly bool) error {
+func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsRequestTopic, validateOnly bool, mq *mutationQuota) error {
 	st := b.node.Controller().State()
 	t := st.Topics[rt.Topic]
 	if t == nil {
@@ -90,6 +90,9 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 	}
 	if validateOnly {
 		return nil
+	}
+	if err := mq.take(add); err != nil {
+		return err
 	}
 	if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpCreatePartitions, Name: t.Name, Replicas: replicas}); err != nil {
 		return kafkaErrorf(kerr.RequestTimedOut, "%v", err)

@@ -452,9 +452,15 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 	case *kmsg.MetadataRequest:
 		return b.async(ctx, func() kmsg.Response { return b.handleMetadata(ctx, r, req.Conn.Listener) })
 	case *kmsg.CreateTopicsRequest:
-		return b.async(ctx, func() kmsg.Response { return b.handleCreateTopics(ctx, r) })
+		return b.async(ctx, func() kmsg.Response {
+			mq := b.newMutationQuota(req, 6)
+			return mq.finish(ctx, req, 3, b.handleCreateTopics(ctx, r, mq))
+		})
 	case *kmsg.DeleteTopicsRequest:
-		return b.async(ctx, func() kmsg.Response { return b.handleDeleteTopics(ctx, r) })
+		return b.async(ctx, func() kmsg.Response {
+			mq := b.newMutationQuota(req, 5)
+			return mq.finish(ctx, req, 2, b.handleDeleteTopics(ctx, r, mq))
+		})
 	case *kmsg.AlterPartitionAssignmentsRequest:
 		return now(b.handleAlterPartitionReassignments(r))
 	case *kmsg.ListPartitionReassignmentsRequest:
@@ -492,7 +498,10 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 	case *kmsg.IncrementalAlterConfigsRequest:
 		return b.async(ctx, func() kmsg.Response { return b.handleIncrementalAlterConfigs(ctx, r) })
 	case *kmsg.CreatePartitionsRequest:
-		return b.async(ctx, func() kmsg.Response { return b.handleCreatePartitions(ctx, r) })
+		return b.async(ctx, func() kmsg.Response {
+			mq := b.newMutationQuota(req, 3)
+			return mq.finish(ctx, req, 1, b.handleCreatePartitions(ctx, r, mq))
+		})
 	case *kmsg.DescribeClusterRequest:
 		return now(b.handleDescribeCluster(r, req.Conn.Listener))
 	case *kmsg.FindCoordinatorRequest:

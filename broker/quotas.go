@@ -49,8 +49,9 @@ var (
 		"connection_creation_rate": quotaInt,
 	}
 	quotaEnforced = map[string]bool{
-		"producer_byte_rate": true,
-		"consumer_byte_rate": true,
+		"producer_byte_rate":       true,
+		"consumer_byte_rate":       true,
+		"controller_mutation_rate": true,
 	}
 )
 
@@ -68,6 +69,7 @@ type quotaKind int
 const (
 	quotaProduce quotaKind = iota
 	quotaFetch
+	quotaMutation // controller_mutation_rate, a bucket, not a rate
 )
 
 var quotaKindKey = [...]string{quotaProduce: "producer_byte_rate", quotaFetch: "consumer_byte_rate"}
@@ -131,6 +133,7 @@ func (r *quotaRate) measure(nowMs int64) (rate float64, windowMs int64) {
 type quotas struct {
 	mu        sync.Mutex
 	rates     map[quotaSensorKey]*quotaRate
+	buckets   map[quotaSensorKey]*mutationBucket
 	lastPurge time.Time
 }
 
@@ -364,7 +367,90 @@ func checkQuotaValue(keys map[string]quotaKeyType, key string, v float64) error 
 		return kafkaErrorf(kerr.InvalidRequest, "%s cannot be a fractional value.", key)
 	}
 	if !quotaEnforced[key] {
-		return kafkaErrorf(kerr.InvalidRequest, "%s quotas are not enforced by this broker (producer_byte_rate and consumer_byte_rate are)", key)
+		return kafkaErrorf(kerr.InvalidRequest, "%s quotas are not enforced by this broker (producer_byte_rate, consumer_byte_rate and controller_mutation_rate are)", key)
 	}
 	return nil
+}
+
+// mutationQuota is one request's use of its client's
+// controller_mutation_rate quota (KIP-599): the partitions it creates or
+// deletes are taken from a bucket that holds the quota's worth of eleven
+// seconds and refills at the quota's rate. From the versions that know
+// THROTTLING_QUOTA_EXCEEDED (strict), a topic that finds the bucket in
+// deficit is refused with it; before them it goes ahead and the client is
+// throttled for the deficit. nil takes nothing.
+type mutationQuota struct {
+	b          *Broker
+	clientID   string
+	strict     bool
+	throttleMs int32
+}
+
+// mutationBucket is a client's bucket of partition mutations.
+type mutationBucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// newMutationQuota is the quota of req's client; strictFrom is the first
+// version of the request that knows THROTTLING_QUOTA_EXCEEDED.
+func (b *Broker) newMutationQuota(req *protocol.Request, strictFrom int16) *mutationQuota {
+	return &mutationQuota{b: b, clientID: req.ClientID, strict: req.Version >= strictFrom}
+}
+
+// take takes n partition mutations, or refuses them.
+func (m *mutationQuota) take(n int) error {
+	if m == nil || n <= 0 {
+		return nil
+	}
+	st := m.b.node.Controller().State()
+	limit, user, client, ok := resolveQuota(st, "controller_mutation_rate", quotaPrincipal, m.clientID)
+	if !ok {
+		return nil
+	}
+	now := time.Now()
+	q := &m.b.quotas
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.buckets == nil {
+		q.buckets = map[quotaSensorKey]*mutationBucket{}
+	}
+	burst := limit * quotaSamples * quotaWindowMs / 1000
+	key := quotaSensorKey{kind: quotaMutation, user: user, client: client}
+	bk := q.buckets[key]
+	if bk == nil {
+		bk = &mutationBucket{tokens: burst, at: now}
+		q.buckets[key] = bk
+	}
+	bk.tokens = min(burst, bk.tokens+now.Sub(bk.at).Seconds()*limit)
+	bk.at = now
+	if m.strict && bk.tokens < 0 {
+		m.throttleMs = max(m.throttleMs, int32(min(math.Ceil(-bk.tokens/limit*1000), math.MaxInt32)))
+		m.b.metrics.quotaThrottle.WithLabelValues("controller_mutation_rate").Add(float64(m.throttleMs) / 1000)
+		return kafkaErrorf(kerr.ThrottlingQuotaExceeded, "The throttling quota has been exceeded.")
+	}
+	bk.tokens -= float64(n)
+	if !m.strict && bk.tokens < 0 {
+		m.throttleMs = max(m.throttleMs, int32(min(math.Ceil(-bk.tokens/limit*1000), math.MaxInt32)))
+		m.b.metrics.quotaThrottle.WithLabelValues("controller_mutation_rate").Add(float64(m.throttleMs) / 1000)
+	}
+	return nil
+}
+
+// finish sets the throttle of a request that took mutations on its
+// response, muting the connection or holding the response back as the
+// version asks (newAt: the first that throttles after the response).
+func (m *mutationQuota) finish(ctx context.Context, req *protocol.Request, newAt int16, resp kmsg.Response) kmsg.Response {
+	if m.throttleMs == 0 {
+		return resp
+	}
+	switch r := resp.(type) {
+	case *kmsg.CreateTopicsResponse:
+		r.ThrottleMillis = m.throttleMs
+	case *kmsg.DeleteTopicsResponse:
+		r.ThrottleMillis = m.throttleMs
+	case *kmsg.CreatePartitionsResponse:
+		r.ThrottleMillis = m.throttleMs
+	}
+	return holdThrottled(ctx, req, m.throttleMs, newAt, func() kmsg.Response { return resp })()
 }

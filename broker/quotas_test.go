@@ -352,3 +352,59 @@ func TestFetchQuotaThrottles(t *testing.T) {
 			resp.ThrottleMillis, len(resp.Topics), resp.SessionID)
 	}
 }
+
+// TestMutationQuota: controller_mutation_rate (KIP-599) takes the
+// partitions a request creates or deletes from a bucket of eleven seconds'
+// worth; a strict version's topic that finds the bucket in deficit is
+// refused with THROTTLING_QUOTA_EXCEEDED, an older version's goes ahead and
+// its answer waits out the deficit.
+func TestMutationQuota(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	if e := alterQuota(t, cl, false, "controller_mutation_rate", 2, false, "client-id", "raw"); e.ErrorCode != 0 {
+		t.Fatalf("set quota: error %d", e.ErrorCode)
+	}
+	create := func(conn net.Conn, version int16, name string, parts int32) (*kmsg.CreateTopicsResponse, time.Duration) {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.Version, req.TimeoutMillis = version, 10000
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, parts, 1
+		req.Topics = append(req.Topics, rt)
+		start := time.Now()
+		resp, at := sendRaw(t, conn, rawFormatter, req, 1)
+		return resp.(*kmsg.CreateTopicsResponse), at.Sub(start)
+	}
+	c1 := rawConn(t, b)
+	defer c1.Close()
+	resp, _ := create(c1, 7, "m1", 23) // a burst of 22: one in deficit
+	if resp.Topics[0].ErrorCode != 0 || resp.ThrottleMillis != 0 {
+		t.Fatalf("m1: error %d, throttle %d", resp.Topics[0].ErrorCode, resp.ThrottleMillis)
+	}
+	c2 := rawConn(t, b)
+	defer c2.Close()
+	resp, _ = create(c2, 7, "m2", 1)
+	if resp.Topics[0].ErrorCode != kerr.ThrottlingQuotaExceeded.Code || resp.ThrottleMillis < 200 {
+		t.Fatalf("m2 in deficit: error %d, throttle %d; want THROTTLING_QUOTA_EXCEEDED and a throttle", resp.Topics[0].ErrorCode, resp.ThrottleMillis)
+	}
+	c3 := rawConn(t, b)
+	defer c3.Close()
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	del.Version, del.TimeoutMillis = 5, 10000
+	del.TopicNames = []string{"m1"}
+	dr, _ := sendRaw(t, c3, rawFormatter, del, 1)
+	if code := dr.(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode; code != kerr.ThrottlingQuotaExceeded.Code {
+		t.Errorf("delete in deficit: error %d, want THROTTLING_QUOTA_EXCEEDED", code)
+	}
+	c4 := rawConn(t, b)
+	defer c4.Close()
+	sent := time.Now()
+	resp, _ = create(c4, 5, "m3", 1) // v5 knows no such error: created, then throttled
+	throttle := time.Duration(resp.ThrottleMillis) * time.Millisecond
+	if resp.Topics[0].ErrorCode != 0 || throttle < 200*time.Millisecond {
+		t.Fatalf("m3 at v5: error %d, throttle %v; want it created and throttled", resp.Topics[0].ErrorCode, throttle)
+	}
+	if _, at := sendRaw(t, c4, rawFormatter, kmsg.NewPtrMetadataRequest(), 2); at.Sub(sent) < throttle-100*time.Millisecond {
+		t.Errorf("the next request was answered %v after, before the throttle of %v ended", at.Sub(sent), throttle)
+	}
+}

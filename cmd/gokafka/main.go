@@ -149,7 +149,8 @@ Commands:
   quota describe [ENTITY]              (no ENTITY: every client quota)
   quota alter ENTITY [--set k=v ...] [--delete k ...]
           ENTITY: --user NAME|--user-default, --client-id ID|--client-default, --ip ADDR|--ip-default;
-          keys producer_byte_rate, consumer_byte_rate (bytes/s), as kafka-configs --entity-type users/clients
+          keys producer_byte_rate, consumer_byte_rate (bytes/s), controller_mutation_rate (partitions/s),
+          as kafka-configs --entity-type users/clients
   produce --topic T [--key-separator SEP] [--header k=v ...] [--partition N] [--acks all|1|0]
           one record per stdin line
   consume --topic T [--group G | --partition N] [--from-beginning | --offset N|earliest|latest | --from-time RFC3339|unix-ms]

@@ -142,7 +142,7 @@ func quotaAlter(e *env, args []string) error {
 	var ef quotaEntityFlags
 	ef.register(fs)
 	var sets, dels listFlag
-	fs.Var(&sets, "set", "set quota `key=value` (repeatable): producer_byte_rate, consumer_byte_rate")
+	fs.Var(&sets, "set", "set quota `key=value` (repeatable): producer_byte_rate, consumer_byte_rate, controller_mutation_rate")
 	fs.Var(&dels, "delete", "remove quota `key` (repeatable)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
