@@ -235,6 +235,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		ListenerName:    listeners[0].Name,
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
 		MaxConnsPerIP:   connLimit,
+		ConnThrottle:    b.connThrottle,
 		MaxConns:        cfg.maxConns(),
 		IdleTimeout:     cfg.idleTimeout(),
 		Versions:        supportedVersions,

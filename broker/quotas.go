@@ -52,6 +52,7 @@ var (
 		"producer_byte_rate":       true,
 		"consumer_byte_rate":       true,
 		"controller_mutation_rate": true,
+		"connection_creation_rate": true,
 	}
 )
 
@@ -69,7 +70,8 @@ type quotaKind int
 const (
 	quotaProduce quotaKind = iota
 	quotaFetch
-	quotaMutation // controller_mutation_rate, a bucket, not a rate
+	quotaMutation   // controller_mutation_rate, a bucket, not a rate
+	quotaConnection // connection_creation_rate, by address
 )
 
 var quotaKindKey = [...]string{quotaProduce: "producer_byte_rate", quotaFetch: "consumer_byte_rate"}
@@ -367,7 +369,7 @@ func checkQuotaValue(keys map[string]quotaKeyType, key string, v float64) error 
 		return kafkaErrorf(kerr.InvalidRequest, "%s cannot be a fractional value.", key)
 	}
 	if !quotaEnforced[key] {
-		return kafkaErrorf(kerr.InvalidRequest, "%s quotas are not enforced by this broker (producer_byte_rate, consumer_byte_rate and controller_mutation_rate are)", key)
+		return kafkaErrorf(kerr.InvalidRequest, "%s quotas are not enforced by this broker (producer_byte_rate, consumer_byte_rate, controller_mutation_rate and connection_creation_rate are)", key)
 	}
 	return nil
 }
@@ -453,4 +455,47 @@ func (m *mutationQuota) finish(ctx context.Context, req *protocol.Request, newAt
 		r.ThrottleMillis = m.throttleMs
 	}
 	return holdThrottled(ctx, req, m.throttleMs, newAt, func() kmsg.Response { return resp })()
+}
+
+// connThrottle is protocol's ConnThrottle: the connection_creation_rate
+// quota of the address ip (an entity naming the address, else the default
+// ip entity), as Kafka's acceptor checks it (KIP-612): each connection
+// counts in the address's rate, and one that takes the rate past the quota
+// does not count and is closed after the time the rate needs to come back
+// under it, at most a window.
+func (b *Broker) connThrottle(ip string) time.Duration {
+	st := b.node.Controller().State()
+	if len(st.ClientQuotas) == 0 {
+		return 0
+	}
+	const key = "connection_creation_rate"
+	limit, ok := st.QuotaValue(key, replication.QuotaEntityPart{Type: replication.QuotaIP, Name: &ip})
+	if !ok {
+		if limit, ok = st.QuotaValue(key, replication.QuotaEntityPart{Type: replication.QuotaIP}); !ok {
+			return 0
+		}
+	}
+	nowMs := time.Now().UnixMilli()
+	q := &b.quotas
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.rates == nil {
+		q.rates = map[quotaSensorKey]*quotaRate{}
+	}
+	k := quotaSensorKey{kind: quotaConnection, client: ip}
+	r := q.rates[k]
+	if r == nil {
+		r = &quotaRate{}
+		q.rates[k] = r
+	}
+	r.last = time.Now()
+	r.record(1, nowMs)
+	rate, windowMs := r.measure(nowMs)
+	if rate <= limit {
+		return 0
+	}
+	r.record(-1, nowMs)
+	ms := min(math.Round((rate-limit)/limit*float64(windowMs)), quotaWindowMs)
+	b.metrics.quotaThrottle.WithLabelValues(key).Add(ms / 1000)
+	return time.Duration(ms) * time.Millisecond
 }

@@ -408,3 +408,36 @@ func TestMutationQuota(t *testing.T) {
 		t.Errorf("the next request was answered %v after, before the throttle of %v ended", at.Sub(sent), throttle)
 	}
 }
+
+// TestConnectionQuota: connection_creation_rate on an address (KIP-612):
+// a connection past the rate is not served and is closed after the
+// throttle time, at most a second; the ones before it are served.
+func TestConnectionQuota(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	if e := alterQuota(t, cl, false, "connection_creation_rate", 1, false, "ip", "127.0.0.1"); e.ErrorCode != 0 {
+		t.Fatalf("set quota: error %d", e.ErrorCode)
+	}
+	apiVersions := kmsg.NewPtrApiVersionsRequest()
+	for i := range 10 { // ten in a moment: 1 a second over the ten-second window
+		c := rawConn(t, b)
+		if _, err := c.Write(rawFormatter.AppendRequest(nil, apiVersions, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := readResponseFrame(c); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		c.Close()
+	}
+	c := rawConn(t, b)
+	defer c.Close()
+	start := time.Now()
+	c.Write(rawFormatter.AppendRequest(nil, apiVersions, 1))
+	if _, _, err := readResponseFrame(c); err == nil {
+		t.Fatal("the eleventh connection was served")
+	}
+	if d := time.Since(start); d < 500*time.Millisecond || d > 3*time.Second {
+		t.Errorf("the eleventh connection was closed after %v, want about a second", d)
+	}
+}

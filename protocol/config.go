@@ -69,6 +69,12 @@ type Config struct {
 	// hold; a new one past that is closed at once, as Kafka's acceptor
 	// does. 0 allows none; nil or a negative answer, any number.
 	MaxConnsPerIP func(ip string) int
+	// ConnThrottle, when set, is asked about each new connection, by its
+	// remote address: a positive answer means the address opens
+	// connections faster than its quota allows, and the connection is
+	// not served but closed after that long, as Kafka's acceptor delays
+	// closing a throttled one (KIP-612).
+	ConnThrottle func(ip string) time.Duration
 	// MaxConns is max.connections: while the server holds this many
 	// connections it accepts no more (they wait in the listen backlog), as
 	// Kafka's acceptor waits. 0 (the default) bounds nothing.

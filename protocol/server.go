@@ -282,6 +282,9 @@ func (s *Server) acceptLoop(name string, ln net.Listener) {
 		}
 		backoff = 0
 
+		if s.throttled(nc, log) {
+			continue
+		}
 		ip, limit := s.ipLimit(nc.RemoteAddr())
 		s.mu.Lock()
 		// Another listener's loop may have taken the last slot while this
@@ -323,6 +326,33 @@ func (s *Server) acceptLoop(name string, ln net.Listener) {
 			s.mu.Unlock()
 		}()
 	}
+}
+
+// throttled reports whether the connection's address is over its
+// connection rate (Config.ConnThrottle); such a connection is closed
+// once its throttle time has passed, or the server closes.
+func (s *Server) throttled(nc net.Conn, log *slog.Logger) bool {
+	ta, ok := nc.RemoteAddr().(*net.TCPAddr)
+	if s.cfg.ConnThrottle == nil || !ok {
+		return false
+	}
+	d := s.cfg.ConnThrottle(ta.IP.String())
+	if d <= 0 {
+		return false
+	}
+	log.Debug("closing a connection over its address's connection_creation_rate quota", "remote", nc.RemoteAddr().String(), "after", d)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+		}
+		nc.Close()
+	}()
+	return true
 }
 
 // waitBelowMaxConns waits while the server holds MaxConns connections; it

@@ -150,6 +150,7 @@ Commands:
   quota alter ENTITY [--set k=v ...] [--delete k ...]
           ENTITY: --user NAME|--user-default, --client-id ID|--client-default, --ip ADDR|--ip-default;
           keys producer_byte_rate, consumer_byte_rate (bytes/s), controller_mutation_rate (partitions/s),
+          connection_creation_rate (connections/s, on --ip),
           as kafka-configs --entity-type users/clients
   produce --topic T [--key-separator SEP] [--header k=v ...] [--partition N] [--acks all|1|0]
           one record per stdin line
