@@ -110,11 +110,42 @@ func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, st *replica
 		if set {
 			add(d.name, t.Configs[d.name], kmsg.ConfigSourceDynamicTopicConfig)
 		}
-		for _, l := range layers {
+		for i, l := range layers {
+			if coarser, ok := unitSynonyms[layerKey]; ok && i == len(layers)-1 {
+				// The static and default layers of a millisecond key
+				// that has coarser spellings, as Kafka lists them:
+				// each spelling given in the broker's settings, then
+				// the default, which only the coarsest has (Kafka's
+				// log.retention.ms and minutes default to null).
+				for _, k := range append([]string{layerKey}, coarser...) {
+					if b.cfg.explicit[k] {
+						v, _ := b.cfg.Get(k)
+						add(k, v, kmsg.ConfigSourceStaticBrokerConfig)
+					}
+				}
+				k := coarser[len(coarser)-1]
+				add(k, defaultConfigValue(k), kmsg.ConfigSourceDefaultConfig)
+				continue
+			}
 			add(layerKey, l.value, l.source)
 		}
 	}
 	return c
+}
+
+// unitSynonyms are the coarser spellings of Kafka's millisecond broker
+// keys, finest first; only the last has a default in Kafka.
+var unitSynonyms = map[string][]string{
+	"log.retention.ms":   {"log.retention.minutes", "log.retention.hours"},
+	"log.roll.ms":        {"log.roll.hours"},
+	"log.roll.jitter.ms": {"log.roll.jitter.hours"},
+}
+
+// defaultConfigValue is key's built-in default.
+func defaultConfigValue(key string) string {
+	def := DefaultConfig()
+	v, _ := def.Get(key)
+	return v
 }
 
 // brokerSource is where a broker key's value comes from, as Kafka reports

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 
@@ -11,37 +12,54 @@ import (
 
 // TestDescribeConfigsSynonyms: a topic key's default is reported under the
 // broker key Kafka names for it, whether this broker reads that key
-// (log.retention.ms) or the default is fixed (log.cleanup.policy); a key
-// the topic sets comes first, as a dynamic topic config.
+// (log.retention.hours for retention.ms, as Kafka's finer spellings have no
+// default) or the default is fixed (log.cleanup.policy); a key the topic
+// sets comes first, as a dynamic topic config, and a broker key set in the
+// broker's settings before the default.
 func TestDescribeConfigsSynonyms(t *testing.T) {
-	b := startBroker(t, t.TempDir(), nil)
-	defer b.Close()
-	cl := newClient(t, b)
-	createTopic(t, cl, "syn", 1, map[string]string{"segment.jitter.ms": "5"})
-	req := kmsg.NewPtrDescribeConfigsRequest()
-	req.IncludeSynonyms = true
-	rr := kmsg.NewDescribeConfigsRequestResource()
-	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "syn"
-	rr.ConfigNames = []string{"cleanup.policy", "retention.ms", "segment.jitter.ms", "min.cleanable.dirty.ratio"}
-	req.Resources = append(req.Resources, rr)
+	describe := func(b *Broker) map[string][]string {
+		t.Helper()
+		cl := newClient(t, b)
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		req.IncludeSynonyms = true
+		rr := kmsg.NewDescribeConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "syn"
+		rr.ConfigNames = []string{"cleanup.policy", "retention.ms", "segment.jitter.ms", "min.cleanable.dirty.ratio"}
+		req.Resources = append(req.Resources, rr)
+		got := map[string][]string{}
+		for _, c := range request[*kmsg.DescribeConfigsResponse](t, cl, req).Resources[0].Configs {
+			for _, s := range c.ConfigSynonyms {
+				got[c.Name] = append(got[c.Name], fmt.Sprintf("%s=%s %s", s.Name, *s.Value, s.Source))
+			}
+		}
+		return got
+	}
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	createTopic(t, newClient(t, b), "syn", 1, map[string]string{"segment.jitter.ms": "5"})
+	// Kafka's log.retention.ms and log.roll.jitter.ms default to null: the
+	// default is their coarsest spelling's.
 	want := map[string][]string{
-		"cleanup.policy":            {"log.cleanup.policy"},
-		"retention.ms":              {"log.retention.ms"},
-		"segment.jitter.ms":         {"segment.jitter.ms", "log.roll.jitter.ms"},
-		"min.cleanable.dirty.ratio": {"log.cleaner.min.cleanable.ratio"},
+		"cleanup.policy":            {"log.cleanup.policy=delete DEFAULT_CONFIG"},
+		"retention.ms":              {"log.retention.hours=168 DEFAULT_CONFIG"},
+		"segment.jitter.ms":         {"segment.jitter.ms=5 DYNAMIC_TOPIC_CONFIG", "log.roll.jitter.hours=0 DEFAULT_CONFIG"},
+		"min.cleanable.dirty.ratio": {"log.cleaner.min.cleanable.ratio=0.5 DEFAULT_CONFIG"},
 	}
-	res := request[*kmsg.DescribeConfigsResponse](t, cl, req).Resources[0]
-	if len(res.Configs) != len(want) {
-		t.Fatalf("%d configs, want %d", len(res.Configs), len(want))
+	if got := describe(b); !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("synonyms:\n got %v\nwant %v", got, want)
 	}
-	for _, c := range res.Configs {
-		var names []string
-		for _, s := range c.ConfigSynonyms {
-			names = append(names, s.Name)
+	b.Close()
+
+	// The spelling the broker was given is listed as given, before the default.
+	b = startBroker(t, dir, func(c *Config) {
+		if err := c.Set("log.retention.hours", "24"); err != nil {
+			t.Fatal(err)
 		}
-		if !slices.Equal(names, want[c.Name]) {
-			t.Errorf("%s: synonyms %v, want %v", c.Name, names, want[c.Name])
-		}
+	})
+	defer b.Close()
+	want["retention.ms"] = []string{"log.retention.hours=24 STATIC_BROKER_CONFIG", "log.retention.hours=168 DEFAULT_CONFIG"}
+	if got := describe(b); !slices.Equal(got["retention.ms"], want["retention.ms"]) {
+		t.Errorf("retention.ms with log.retention.hours=24: synonyms %v, want %v", got["retention.ms"], want["retention.ms"])
 	}
 }
 
