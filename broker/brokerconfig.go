@@ -100,18 +100,26 @@ func (b *Broker) alterBrokerConfigs(ctx context.Context, name string, cfgs map[s
 			return kafkaErrorf(kerr.InvalidRequest, "no broker %d in the cluster", id)
 		}
 	}
-	var static []string
+	var static, unused []string
 	for k, v := range cfgs {
 		if v == nil {
 			continue // deleting a key not set is a no-op, as in Kafka
 		}
 		d, ok := dynamicBrokerKey(k)
 		if !ok {
-			// A broker setting of ours that is not dynamic is refused; a
-			// key that is no setting of ours is stored as it is, as Kafka
-			// keeps custom keys (a plugin's, say) in its dynamic config.
+			// A broker setting of ours that is not dynamic is refused, and
+			// so is a Kafka broker setting that means nothing here
+			// (process.roles, num.io.threads): Kafka refuses its read-only
+			// keys, and storing one would tell the operator it was
+			// applied. A key that is no setting at all is stored as it
+			// is, as Kafka keeps custom keys (a plugin's, say) in its
+			// dynamic config.
 			if _, known := option(k); known {
 				static = append(static, k)
+			} else if _, unless := kafkaOnlyUnless[k]; unless {
+				unused = append(unused, k)
+			} else if ignored, _ := kafkaOnly(k, *v); ignored {
+				unused = append(unused, k)
 			}
 			continue
 		}
@@ -125,6 +133,10 @@ func (b *Broker) alterBrokerConfigs(ctx context.Context, name string, cfgs map[s
 	if len(static) > 0 {
 		sort.Strings(static)
 		return kafkaErrorf(kerr.InvalidRequest, "Cannot update these configs dynamically: %s (set them in the properties file or flags)", strings.Join(static, ", "))
+	}
+	if len(unused) > 0 {
+		sort.Strings(unused)
+		return kafkaErrorf(kerr.InvalidRequest, "Cannot update these configs dynamically: %s (Kafka settings that gokafkad does not use)", strings.Join(unused, ", "))
 	}
 	if validateOnly {
 		return nil

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -56,6 +57,20 @@ func TestDynamicBrokerConfigs(t *testing.T) {
 	}
 	if code, msg := incr("1", false, "num.partitions", "3"); code != kerr.InvalidRequest.Code {
 		t.Fatalf("num.partitions: error %d (%s), want INVALID_REQUEST: it is static", code, msg)
+	}
+	// Kafka's own broker settings that mean nothing here are refused as
+	// Kafka refuses its read-only ones, not kept as if applied.
+	for _, kv := range [][2]string{{"process.roles", "broker"}, {"socket.send.buffer.bytes", "-5"}, {"num.io.threads", "16"}, {"zookeeper.connect", "x:2181"}, {"authorizer.class.name", "org.example.Authorizer"}} {
+		if code, msg := incr("1", false, kv[0], kv[1]); code != kerr.InvalidRequest.Code || !strings.Contains(msg, kv[0]) {
+			t.Errorf("%s=%s: error %d (%s), want INVALID_REQUEST naming it", kv[0], kv[1], code, msg)
+		}
+		if code, msg := incr("", true, kv[0], kv[1]); code != kerr.InvalidRequest.Code {
+			t.Errorf("%s=%s, cluster-wide, validate only: error %d (%s), want INVALID_REQUEST", kv[0], kv[1], code, msg)
+		}
+	}
+	// Deleting one (left by an older version, say) still works.
+	if code, msg := incr("1", false, "process.roles", ""); code != 0 {
+		t.Errorf("deleting process.roles: error %d (%s)", code, msg)
 	}
 	// A key that is no setting of ours is kept, as Kafka keeps custom keys,
 	// and described as Kafka describes them: sensitive, with no value.
