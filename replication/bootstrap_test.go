@@ -319,3 +319,22 @@ func TestStartUnwritableNodeDB(t *testing.T) {
 		t.Fatalf("start on an immutable node.db: %v", err)
 	}
 }
+
+// A data directory that cannot be created (here its parent is a file) is
+// refused with an error naming log.dirs, not a bare mkdir error.
+func TestStartUncreatableDataDir(t *testing.T) {
+	cfg, _ := stoppedNode(t)
+	parent := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(parent, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = filepath.Join(parent, "data")
+	n, err := StartNode(cfg)
+	if err == nil {
+		n.Close()
+		t.Fatal("started in a directory under a file")
+	}
+	if !strings.Contains(err.Error(), "log.dirs") || !strings.Contains(err.Error(), cfg.DataDir) {
+		t.Fatalf("start in %s: %v", cfg.DataDir, err)
+	}
+}

@@ -128,7 +128,8 @@ func StartNode(cfg Config) (*Node, error) {
 		cfg.RetentionInitialDelay = 30 * time.Second
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, err
+		// The path alone does not say it is log.dirs that is wrong.
+		return nil, fmt.Errorf("cannot create the data directory (log.dirs) %s: %w", cfg.DataDir, err)
 	}
 	n := &Node{
 		cfg:        cfg,
