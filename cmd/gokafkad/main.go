@@ -102,6 +102,17 @@ func run(args []string) int {
 			return 2
 		}
 	}
+	// A value the broker would refuse is a configuration error as much as
+	// one that does not parse: reported the same way, with exit status 2,
+	// not as a failed start after the logger is up.
+	if err := cfg.Validate(); err != nil {
+		if *configFile != "" {
+			fmt.Fprintf(os.Stderr, "gokafkad: %s: invalid configuration: %v\n", *configFile, err)
+		} else {
+			fmt.Fprintf(os.Stderr, "gokafkad: invalid configuration: %v\n", err)
+		}
+		return 2
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(strings.ToUpper(*logLevel))); err != nil {
 		fmt.Fprintf(os.Stderr, "gokafkad: --log-level: %v\n", err)

@@ -12,6 +12,11 @@ func TestUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.properties")
 	os.WriteFile(bad, []byte("log.dirs="+dir+"\nno.such.key=1\n"), 0o644)
+	// Values that parse but that the broker refuses: usage errors too.
+	invalid := filepath.Join(dir, "invalid.properties")
+	os.WriteFile(invalid, []byte("log.dirs="+dir+"\nlog.segment.bytes=10\n"), 0o644)
+	roles := filepath.Join(dir, "roles.properties")
+	os.WriteFile(roles, []byte("log.dirs="+dir+"\nprocess.roles=broker\n"), 0o644)
 	for _, tc := range []struct {
 		args []string
 		want int
@@ -36,10 +41,26 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--auto-create-topics", "--version"}, 0},
 		{[]string{"--delete-topic-enable=false", "--version"}, 0},
 		{[]string{"--auto-create-topics=maybe"}, 2},
+		{[]string{invalid}, 2},
+		{[]string{roles}, 2},
+		{[]string{"--data-dir", dir, "--num-partitions", "0"}, 2},
+		{[]string{"--data-dir", dir, "--listen", "PLAINTEXT://127.0.0.1:0", "--advertise", "OTHER://h:1"}, 2},
 	} {
 		if got := run(tc.args); got != tc.want {
 			t.Errorf("gokafkad %v: exit %d, want %d", tc.args, got, tc.want)
 		}
+	}
+}
+
+// A configuration error names the file it was read from.
+func TestInvalidConfigMessage(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "server.properties")
+	os.WriteFile(file, []byte("log.dirs="+dir+"\nlog.segment.bytes=10\n"), 0o644)
+	var code int
+	_, errOut := captureOutput(t, func() { code = run([]string{file}) })
+	if code != 2 || !strings.Contains(errOut, file+": invalid configuration: log.segment.bytes must be >=") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }
 
