@@ -90,6 +90,7 @@ func brokerAlterConfig(e *env, args []string) error {
 	var sets, dels listFlag
 	fs.Var(&sets, "set", "set config `key=value` (repeatable)")
 	fs.Var(&dels, "delete", "remove the dynamic value of config `key` (repeatable)")
+	kafkaConfigFlags(fs, &sets, &dels)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"sort"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 // through the group coordinator; the CLI never joins a group itself.
 
 func cmdGroup(e *env, args []string) error {
+	args = actionFlagSubcommand(args, "list", "describe", "reset-offsets", "delete", "delete-offsets")
 	if len(args) == 0 {
 		return usagef("group: want list, describe, reset-offsets, delete or delete-offsets")
 	}
@@ -37,8 +39,26 @@ func cmdGroup(e *env, args []string) error {
 	case "delete-offsets":
 		return groupDeleteOffsets(e, rest)
 	default:
-		return usagef("group: unknown subcommand %q", sub)
+		return usagef("group: unknown subcommand %q: want list, describe, reset-offsets, delete or delete-offsets (or one of them as a flag, --list)", sub)
 	}
+}
+
+// groupArg is kafka-consumer-groups' --group (repeatable), which names the
+// groups instead of (or before) the names given as arguments: the muscle
+// memory of "--describe --group G" works as "describe G".
+type groupArg struct{ names *listFlag }
+
+func newGroupArg(fs *flag.FlagSet) groupArg {
+	g := groupArg{new(listFlag)}
+	fs.Var(g.names, "group", "the `group`, as kafka-consumer-groups --group (or give it as an argument; repeatable)")
+	return g
+}
+
+func (g groupArg) prepend(pos []string) []string {
+	if len(*g.names) == 0 {
+		return pos
+	}
+	return append(append([]string{}, *g.names...), pos...)
 }
 
 // groupStates are the classic group states, as ListGroups and
@@ -177,10 +197,12 @@ func formatAssignment(tps []tp) string {
 
 func groupDescribe(e *env, args []string) error {
 	fs := e.newFlagSet("group describe", "group describe GROUP...")
+	groupFlag := newGroupArg(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
+	pos = groupFlag.prepend(pos)
 	if len(pos) == 0 {
 		return usagef("group describe: want at least one group")
 	}
@@ -439,10 +461,12 @@ func groupResetOffsets(e *env, args []string) error {
 	fs.Var(&toOffset, "to-offset", "reset to offset `N`, clamped to the log")
 	execute := fs.Bool("execute", false, "commit the new offsets (default: print them only)")
 	fs.Bool("dry-run", false, "print the new offsets without committing them (the default)")
+	groupFlag := newGroupArg(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
+	pos = groupFlag.prepend(pos)
 	if len(pos) != 1 {
 		return usagef("group reset-offsets: want exactly one group")
 	}
@@ -617,10 +641,12 @@ func clamp(v, lo, hi int64) int64 {
 
 func groupDelete(e *env, args []string) error {
 	fs := e.newFlagSet("group delete", "group delete GROUP...")
+	groupFlag := newGroupArg(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
+	pos = groupFlag.prepend(pos)
 	if len(pos) == 0 {
 		return usagef("group delete: want at least one group")
 	}
@@ -658,10 +684,12 @@ func groupDeleteOffsets(e *env, args []string) error {
 	fs := e.newFlagSet("group delete-offsets", "group delete-offsets GROUP --topic T[:P,P...] ...")
 	var topics listFlag
 	fs.Var(&topics, "topic", "delete the offsets of `T` (all partitions) or T:P,P,... (repeatable)")
+	groupFlag := newGroupArg(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
+	pos = groupFlag.prepend(pos)
 	if len(pos) != 1 {
 		return usagef("group delete-offsets: want exactly one group")
 	}

@@ -327,3 +327,28 @@ func TestTopicListInternal(t *testing.T) {
 		t.Errorf("describe --exclude-internal:\n%s", r.stdout)
 	}
 }
+
+// kafka-consumer-groups names the group with --group; every group command
+// takes it so, as the topic commands take --topic.
+func TestGroupFlag(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "gf", "--partitions", "2")
+	produceTimed(t, addr, "gf", []int{3, 2})
+	r := mustRun(t, addr, "", "group", "reset-offsets", "--group", "gflag", "--topic", "gf", "--to-latest", "--execute")
+	if !strings.Contains(r.stdout, "gflag\tgf\t0\t3") || !strings.Contains(r.stdout, "gflag\tgf\t1\t2") {
+		t.Errorf("reset-offsets --group: %q", r.stdout)
+	}
+	r = mustRun(t, addr, "", "group", "describe", "--group", "gflag")
+	if !strings.Contains(r.stdout, "gflag\tgf\t0\t3\t3\t0") {
+		t.Errorf("describe --group: %q", r.stdout)
+	}
+	mustRun(t, addr, "", "group", "delete-offsets", "--group", "gflag", "--topic", "gf:1")
+	mustRun(t, addr, "", "group", "delete", "--group", "gflag")
+	if r := gokafka(t, addr, "", "group", "describe", "--group", "gflag"); r.code != 1 || !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("describe --group after delete: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// Given twice, or with a name too, each group is meant.
+	if r := gokafka(t, addr, "", "group", "reset-offsets", "--group", "a", "b", "--topic", "gf", "--to-latest"); r.code != 2 {
+		t.Errorf("reset-offsets with two groups: exit %d, want 2", r.code)
+	}
+}

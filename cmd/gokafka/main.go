@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -71,6 +72,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs := flag.NewFlagSet("gokafka", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	bootstrapFlags(fs, &e.bootstrap)
+	showVersion := fs.Bool("version", false, "print the version, as Kafka's tools' --version")
 	fs.Usage = func() {} // printed below: asked for, to stdout, as `gokafka help` does
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -81,6 +83,9 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return 2
 	}
 	args = fs.Args()
+	if *showVersion {
+		args = []string{"version"}
+	}
 	if len(args) == 0 {
 		printUsage(stderr)
 		return 2
@@ -136,16 +141,18 @@ const usageText = `gokafka is the command-line client of gokafkad (works with an
 Usage: gokafka [-b HOST:PORT[,HOST:PORT...]] COMMAND [flags] [args]
 
 Commands:
-  topic create NAME [--partitions N] [--replication-factor N] [--config k=v ...]
+  topic create NAME [--partitions N] [--replication-factor N] [--config k=v ...] [--if-not-exists]
   topic list [--exclude-internal]
   topic describe [--exclude-internal] [NAME...]
-  topic delete NAME...
+  topic delete NAME... [--if-exists]
   topic alter-config NAME [--set k=v ...] [--delete k ...]
   topic alter NAME --partitions N      (the topic grows to N partitions)
           every topic command takes the name as --topic NAME too, as kafka-topics does
   broker describe-config [ID]          (no ID: the cluster-wide dynamic defaults)
   broker alter-config [ID] [--set k=v ...] [--delete k ...]
           as kafka-configs --entity-type brokers; no ID alters every broker's default
+          alter-config (topic, broker) and quota alter also take kafka-configs' --add-config k=v,k2=[a,b]
+          and --delete-config k,k2
   quota describe [ENTITY]              (no ENTITY: every client quota)
   quota alter ENTITY [--set k=v ...] [--delete k ...]
           ENTITY: --user NAME|--user-default, --client-id ID|--client-default, --ip ADDR|--ip-default;
@@ -168,11 +175,14 @@ Commands:
           [--execute]   (a dry run unless --execute; the group must be inactive)
   group delete GROUP...
   group delete-offsets GROUP --topic T[:P,P...] ...
-  version
+          every group command takes the group as --group GROUP too, as kafka-consumer-groups does
+  version                              (or --version)
   help
 
 --bootstrap-server (-b) is accepted before the command or among its flags
 (default 127.0.0.1:9092). "gokafka COMMAND -h" lists a command's flags.
+The action may also be given as Kafka's tools take it, as a flag: "gokafka topic
+--describe --topic T", "gokafka group --list", "gokafka group --describe --group G".
 Exit status: 0 ok, 1 runtime error, 2 usage error.
 `
 
@@ -199,6 +209,36 @@ func printCommandUsage(w io.Writer, cmd string) {
 		}
 	}
 	fmt.Fprintf(w, "\n\"gokafka %s SUBCOMMAND -h\" lists a subcommand's flags.\n", cmd)
+}
+
+// actionFlagSubcommand lets a command be typed as Kafka's tools take it,
+// with the action as a flag anywhere among the arguments (kafka-topics
+// --bootstrap-server B --describe --topic T, kafka-consumer-groups --list):
+// when args do not start with a subcommand but hold one "--SUB" (or
+// "-SUB") naming one, it returns args with that flag moved to the front
+// as the subcommand.
+func actionFlagSubcommand(args []string, subs ...string) []string {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args // a subcommand first (alter-config --delete K is no action)
+	}
+	at := -1
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if name := strings.TrimLeft(a, "-"); strings.HasPrefix(a, "-") && slices.Contains(subs, name) {
+			if at >= 0 {
+				return args // two actions: left for the usage error
+			}
+			at = i
+		}
+	}
+	if at < 0 {
+		return args
+	}
+	out := []string{strings.TrimLeft(args[at], "-")}
+	out = append(out, args[:at]...)
+	return append(out, args[at+1:]...)
 }
 
 // bootstrapFlags registers --bootstrap-server and its short form -b. Each

@@ -386,6 +386,8 @@ func TestUsage(t *testing.T) {
 		{nil, 2, "Usage: gokafka"},
 		{[]string{"help"}, 0, "perf produce --topic T"},
 		{[]string{"version"}, 0, "gokafka "},
+		{[]string{"--version"}, 0, "gokafka "},
+		{[]string{"-b", "h:1", "--version"}, 0, "gokafka "},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"--nope"}, 2, "flag provided but not defined"},
 		{[]string{"topic"}, 2, "want create"},
@@ -691,5 +693,96 @@ func TestQuota(t *testing.T) {
 		if r := gokafka(t, addr, "", args...); r.code != 2 {
 			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, r.code, r.stderr)
 		}
+	}
+}
+
+// kafka-topics' --if-not-exists and --if-exists make provisioning scripts
+// idempotent: an existing topic is no error for create, a missing one none
+// for delete.
+func TestTopicIfExists(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "idem")
+	if r := gokafka(t, addr, "", "topic", "create", "idem"); r.code != 1 {
+		t.Errorf("create of an existing topic: exit %d, want 1", r.code)
+	}
+	if r := mustRun(t, addr, "", "topic", "create", "idem", "--if-not-exists"); r.stdout != "" || r.stderr != "" {
+		t.Errorf("create --if-not-exists of an existing topic: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	if r := gokafka(t, addr, "", "topic", "delete", "nope"); r.code != 1 {
+		t.Errorf("delete of a missing topic: exit %d, want 1", r.code)
+	}
+	r := mustRun(t, addr, "", "topic", "delete", "--if-exists", "nope", "idem")
+	if r.stdout != "Deleted topic idem.\n" || r.stderr != "" {
+		t.Errorf("delete --if-exists: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	if r := mustRun(t, addr, "", "topic", "create", "--topic", "idem2", "--if-not-exists"); r.stdout != "Created topic idem2.\n" {
+		t.Errorf("create --if-not-exists of a new topic: stdout %q", r.stdout)
+	}
+}
+
+// The action may be a flag anywhere among the arguments, as Kafka's tools
+// take it (kafka-topics --bootstrap-server B --describe --topic T).
+func TestActionFlags(t *testing.T) {
+	addr := startBroker(t)
+	if r := mustRun(t, addr, "", "topic", "--create", "--topic", "af", "--partitions", "2"); r.stdout != "Created topic af.\n" {
+		t.Errorf("topic --create: %q", r.stdout)
+	}
+	if r := mustRun(t, addr, "", "topics", "--list", "--exclude-internal"); r.stdout != "af\n" {
+		t.Errorf("topics --list: %q", r.stdout)
+	}
+	if r := mustRun(t, addr, "", "topic", "--topic", "af", "--describe"); !strings.HasPrefix(r.stdout, "Topic: af\t") {
+		t.Errorf("topic --topic af --describe: %q", r.stdout)
+	}
+	if r := mustRun(t, addr, "", "group", "--list"); r.stdout != "GROUP\tSTATE\tPROTOCOL-TYPE\tMEMBERS\n" {
+		t.Errorf("group --list: %q", r.stdout)
+	}
+	if r := gokafka(t, addr, "", "topic", "--list", "--describe"); r.code != 2 || !strings.Contains(r.stderr, "want create, list") {
+		t.Errorf("two actions: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := mustRun(t, addr, "", "topic", "--delete", "--topic", "af"); r.stdout != "Deleted topic af.\n" {
+		t.Errorf("topic --delete: %q", r.stdout)
+	}
+	if got := actionFlagSubcommand([]string{"alter-config", "t", "--delete", "k"}, "delete", "list"); strings.Join(got, " ") != "alter-config t --delete k" {
+		t.Errorf("a subcommand given first is kept: %q", got)
+	}
+}
+
+// kafka-configs' --add-config and --delete-config, with its syntax: pairs
+// separated by commas, a list value in brackets.
+func TestAddConfigFlags(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "ac")
+	mustRun(t, addr, "", "topic", "alter-config", "ac", "--add-config", "retention.ms=1000, cleanup.policy=[delete,compact],segment.bytes=2000000")
+	r := mustRun(t, addr, "", "topic", "describe", "ac")
+	if first := strings.SplitN(r.stdout, "\n", 2)[0]; !strings.HasSuffix(first, "Configs: cleanup.policy=delete,compact,retention.ms=1000,segment.bytes=2000000") {
+		t.Errorf("after --add-config: %q", first)
+	}
+	mustRun(t, addr, "", "topic", "alter-config", "--topic", "ac", "--delete-config", "retention.ms,segment.bytes")
+	r = mustRun(t, addr, "", "topic", "describe", "ac")
+	if first := strings.SplitN(r.stdout, "\n", 2)[0]; !strings.HasSuffix(first, "Configs: cleanup.policy=delete,compact") {
+		t.Errorf("after --delete-config: %q", first)
+	}
+	if r := gokafka(t, addr, "", "topic", "alter-config", "ac", "--add-config", "retention.ms"); r.code != 2 || !strings.Contains(r.stderr, "key=val") {
+		t.Errorf("--add-config without a value: exit %d, stderr %q", r.code, r.stderr)
+	}
+	mustRun(t, addr, "", "broker", "alter-config", "--add-config", "log.retention.ms=5000,message.max.bytes=2000000")
+	r = mustRun(t, addr, "", "broker", "describe-config")
+	if !strings.Contains(r.stdout, "log.retention.ms=5000 (DYNAMIC_DEFAULT)") || !strings.Contains(r.stdout, "message.max.bytes=2000000 (DYNAMIC_DEFAULT)") {
+		t.Errorf("broker --add-config: %q", r.stdout)
+	}
+	mustRun(t, addr, "", "broker", "alter-config", "--delete-config", "log.retention.ms,message.max.bytes")
+	if r := mustRun(t, addr, "", "broker", "describe-config"); strings.Contains(r.stdout, "DYNAMIC") {
+		t.Errorf("broker --delete-config left %q", r.stdout)
+	}
+	mustRun(t, addr, "", "quota", "alter", "--client-id", "q", "--add-config", "producer_byte_rate=1024,consumer_byte_rate=2048")
+	if r := mustRun(t, addr, "", "quota", "describe", "--client-id", "q"); r.stdout != "Quota configs for client-id 'q' are consumer_byte_rate=2048, producer_byte_rate=1024\n" {
+		t.Errorf("quota --add-config: %q", r.stdout)
+	}
+	mustRun(t, addr, "", "quota", "alter", "--client-id", "q", "--delete-config", "consumer_byte_rate")
+	if r := mustRun(t, addr, "", "quota", "describe", "--client-id", "q"); strings.Contains(r.stdout, "consumer_byte_rate") {
+		t.Errorf("quota --delete-config: %q", r.stdout)
+	}
+	if got := strings.Join(splitAddConfig("a=1,b=[x,y],,c=2"), "|"); got != "a=1|b=[x,y]|c=2" {
+		t.Errorf("splitAddConfig = %q", got)
 	}
 }

@@ -144,6 +144,7 @@ func quotaAlter(e *env, args []string) error {
 	var sets, dels listFlag
 	fs.Var(&sets, "set", "set quota `key=value` (repeatable): producer_byte_rate, consumer_byte_rate, controller_mutation_rate")
 	fs.Var(&dels, "delete", "remove quota `key` (repeatable)")
+	kafkaConfigFlags(fs, &sets, &dels)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

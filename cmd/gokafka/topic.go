@@ -19,6 +19,7 @@ import (
 const adminTimeout = 30 * time.Second
 
 func cmdTopic(e *env, args []string) error {
+	args = actionFlagSubcommand(args, "create", "list", "describe", "delete", "alter")
 	if len(args) == 0 {
 		return usagef("topic: want create, list, describe, delete, alter or alter-config")
 	}
@@ -40,17 +41,18 @@ func cmdTopic(e *env, args []string) error {
 	case "alter":
 		return topicAlter(e, rest)
 	default:
-		return usagef("topic: unknown subcommand %q", sub)
+		return usagef("topic: unknown subcommand %q: want create, list, describe, delete, alter or alter-config (or one of them as a flag, --list)", sub)
 	}
 }
 
 func topicCreate(e *env, args []string) error {
-	fs := e.newFlagSet("topic create", "topic create NAME [--partitions N] [--replication-factor N] [--config k=v ...]")
+	fs := e.newFlagSet("topic create", "topic create NAME [--partitions N] [--replication-factor N] [--config k=v ...] [--if-not-exists]")
 	topicFlag := newTopicArg(fs)
 	partitions := fs.Int("partitions", -1, "number of partitions (-1: broker default num.partitions)")
 	rf := fs.Int("replication-factor", -1, "replicas per partition (-1: broker default)")
 	var configs listFlag
 	fs.Var(&configs, "config", "topic config `key=value` (repeatable)")
+	ifNotExists := fs.Bool("if-not-exists", false, "succeed quietly if the topic already exists, as kafka-topics --if-not-exists")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -69,6 +71,9 @@ func topicCreate(e *env, args []string) error {
 	}
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
 		resp, err := adm.CreateTopic(ctx, int32(*partitions), int16(*rf), cfg, pos[0])
+		if *ifNotExists && errors.Is(err, kerr.TopicAlreadyExists) {
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("create topic %s: %w", pos[0], withMessage(err, resp.ErrMessage))
 		}
@@ -246,8 +251,9 @@ func offsetString(l kadm.ListedOffsets, t string, p int32) string {
 }
 
 func topicDelete(e *env, args []string) error {
-	fs := e.newFlagSet("topic delete", "topic delete NAME...")
+	fs := e.newFlagSet("topic delete", "topic delete NAME... [--if-exists]")
 	topicFlag := newTopicArg(fs)
+	ifExists := fs.Bool("if-exists", false, "skip quietly the topics that do not exist, as kafka-topics --if-exists")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -268,6 +274,7 @@ func topicDelete(e *env, args []string) error {
 			case !ok:
 				fmt.Fprintf(e.stderr, "gokafka: delete topic %s: no answer from the broker\n", n)
 				failed = true
+			case *ifExists && errors.Is(r.Err, kerr.UnknownTopicOrPartition):
 			case r.Err != nil:
 				fmt.Fprintf(e.stderr, "gokafka: delete topic %s: %v\n", n, withMessage(r.Err, r.ErrMessage))
 				failed = true
@@ -288,6 +295,7 @@ func topicAlterConfig(e *env, args []string) error {
 	var sets, dels listFlag
 	fs.Var(&sets, "set", "set config `key=value` (repeatable)")
 	fs.Var(&dels, "delete", "remove the topic's own value of config `key`, back to the default (repeatable)")
+	kafkaConfigFlags(fs, &sets, &dels)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -394,11 +402,65 @@ func topicAlter(e *env, args []string) error {
 	})
 }
 
+// kafkaConfigFlags registers kafka-configs' --add-config and
+// --delete-config next to --set and --delete: --add-config takes
+// comma-separated k=v pairs, a list value in brackets (k=[a,b] sets "a,b"),
+// --delete-config comma-separated keys; each adds to sets and dels.
+func kafkaConfigFlags(fs *flag.FlagSet, sets, dels *listFlag) {
+	fs.Func("add-config", "as kafka-configs --add-config: `k=v,k2=[a,b],...` (--set, several at once)", func(v string) error {
+		for _, kv := range splitAddConfig(v) {
+			k, val, ok := strings.Cut(kv, "=")
+			if !ok || strings.TrimSpace(k) == "" {
+				return fmt.Errorf("%q: all configs to be added must be in the format key=val", kv)
+			}
+			val = strings.NewReplacer("[", "", "]", "").Replace(val)
+			sets.Set(strings.TrimSpace(k) + "=" + strings.TrimSpace(val))
+		}
+		return nil
+	})
+	fs.Func("delete-config", "as kafka-configs --delete-config: `k,k2,...` (--delete, several at once)", func(v string) error {
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				dels.Set(k)
+			}
+		}
+		return nil
+	})
+}
+
+// splitAddConfig splits an --add-config value at the commas that are not
+// inside brackets, as kafka-configs does.
+func splitAddConfig(v string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '[':
+			depth++
+		case ']':
+			depth = max(depth-1, 0)
+		case ',':
+			if depth == 0 {
+				out = append(out, v[start:i])
+				start = i + 1
+			}
+		}
+	}
+	out = append(out, v[start:])
+	var kept []string
+	for _, s := range out {
+		if strings.TrimSpace(s) != "" {
+			kept = append(kept, s)
+		}
+	}
+	return kept
+}
+
 // configAlters turns --set k=v and --delete k flags into incremental
 // config changes; cmd names the command in a usage error.
 func configAlters(cmd string, sets, dels []string) ([]kadm.AlterConfig, error) {
 	if len(sets)+len(dels) == 0 {
-		return nil, usagef("%s: nothing to do (give --set or --delete)", cmd)
+		return nil, usagef("%s: nothing to do (give --set or --delete, or --add-config or --delete-config)", cmd)
 	}
 	var alters []kadm.AlterConfig
 	for _, s := range sets {
