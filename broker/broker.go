@@ -136,6 +136,12 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		b.logger.Warn("not serving some listeners: only PLAINTEXT listeners are served so far (no TLS or SASL)",
 			"listeners", cfg.Listen, "not_served", strings.Join(notServed, "; "))
 	}
+	if ctl := cfg.controllerEntries(); len(ctl) > 0 {
+		// A Kafka file's CONTROLLER://:9093: said, so that an operator
+		// does not look for the port, nor miss the one used instead.
+		b.logger.Info("controller listeners are not bound: the metadata raft group listens on raft.listen instead",
+			"controller_listeners", strings.Join(ctl, ","), "raft_listen", cfg.RaftListen)
+	}
 	lns := make([]net.Listener, 0, len(listeners))
 	closeListeners := func() {
 		for _, ln := range lns {

@@ -491,6 +491,21 @@ func (c *Config) controllerListeners() map[string]bool {
 	return m
 }
 
+// controllerEntries are the entries of listeners that name a controller
+// listener (controller.listener.names): left unbound, raft.listen standing
+// in for them.
+func (c *Config) controllerEntries() []string {
+	ctl := c.controllerListeners()
+	var out []string
+	for _, e := range strings.Split(c.Listen, ",") {
+		e = strings.TrimSpace(e)
+		if name, _, ok := strings.Cut(e, "://"); ok && ctl[strings.ToUpper(name)] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // securityProtocols are the protocols Kafka names listeners by when
 // listener.security.protocol.map does not.
 var securityProtocols = map[string]bool{"PLAINTEXT": true, "SSL": true, "SASL_PLAINTEXT": true, "SASL_SSL": true}

@@ -106,6 +106,22 @@ func TestListenersFromConfigFields(t *testing.T) {
 	}
 }
 
+// A Kafka file's controller listener is not bound, and the log says which
+// address the raft groups use instead.
+func TestControllerListenerLogged(t *testing.T) {
+	var logs *syncBuffer
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		logs = logTo(c)
+		c.ListenerSecurityProtocolMap = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+		c.ControllerListenerNames = "CONTROLLER"
+		c.Listen = "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0"
+	})
+	defer b.Close()
+	if out := logs.String(); !strings.Contains(out, "controller listeners are not bound") || !strings.Contains(out, "CONTROLLER://127.0.0.1:0") {
+		t.Errorf("no word of the controller listener in the log:\n%s", out)
+	}
+}
+
 // Start with a context already done fails at once, saying so.
 func TestStartCancelled(t *testing.T) {
 	cfg := DefaultConfig()

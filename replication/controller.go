@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -339,6 +341,7 @@ func (c *Controller) apply(s *State, cmd *Command) any {
 		}
 		s.Topics[t.Name] = &nt
 		s.ByID[t.ID] = &nt
+		c.logger.Info("topic configs changed", "topic", t.Name, "changes", configChanges(cmd.Configs, cmd.ReplaceAll, true))
 		return nil
 	case OpAlterBrokerConfigs:
 		next := map[string]string{}
@@ -359,6 +362,8 @@ func (c *Controller) apply(s *State, cmd *Command) any {
 		} else {
 			s.BrokerConfigs[cmd.Name] = next
 		}
+		// Keys only: a custom key's value may be a secret.
+		c.logger.Info("dynamic broker configs changed", "broker", cmp.Or(cmd.Name, "<default>"), "changes", configChanges(cmd.Configs, cmd.ReplaceAll, false))
 		return nil
 	case OpAlterClientQuotas:
 		applyQuotaAlterations(s, cmd.Quotas)
@@ -372,6 +377,28 @@ func (c *Controller) apply(s *State, cmd *Command) any {
 		return first
 	}
 	return fmt.Errorf("%w: op %q", ErrInvalidCommand, cmd.Op)
+}
+
+// configChanges writes a config change for the log: key=value (or, without
+// values, key) for each key set, -key for each removed, sorted; "replace:"
+// first when the change replaces the whole set.
+func configChanges(cfgs map[string]*string, replaceAll, values bool) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(cfgs)) {
+		switch v := cfgs[k]; {
+		case v == nil:
+			parts = append(parts, "-"+k)
+		case values:
+			parts = append(parts, k+"="+*v)
+		default:
+			parts = append(parts, k)
+		}
+	}
+	out := strings.Join(parts, " ")
+	if replaceAll {
+		out = "replace: " + out
+	}
+	return out
 }
 
 // Snapshot implements raft.FSM.

@@ -128,21 +128,29 @@ func run(args []string) int {
 
 	// SIGHUP too, as Kafka's JVM takes it: a closed terminal stops the
 	// broker cleanly, not at once.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
+	ctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	go func() {
+		if sig, ok := <-sigs; ok {
+			stop(fmt.Errorf("signal %v", sig))
+		}
+	}()
 	stopDumps := dumpStacksOnQuit(logger)
 	defer stopDumps()
 	b, err := broker.Start(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil { // SIGINT or SIGTERM before the node was up
-			logger.Info("stopped while starting", "err", err)
+			logger.Info("stopped while starting", "cause", context.Cause(ctx), "err", err)
 			return 0
 		}
 		logger.Error("start failed", "err", err)
 		return 1
 	}
 	<-ctx.Done()
-	logger.Info("shutting down")
+	logger.Info("shutting down", "cause", context.Cause(ctx))
 	if err := b.Close(); err != nil {
 		logger.Error("shutdown", "err", err)
 		return 1
