@@ -218,15 +218,8 @@ func (c *conn) readLoop() error {
 				return nil
 			}
 		}
-		if d := c.info.MutedFor(); d > 0 {
-			// A quota throttles the client: its next request waits.
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-c.ctx.Done():
-				t.Stop()
-				return nil
-			}
+		if err := c.waitMuted(); err != nil || c.ctx.Err() != nil {
+			return err
 		}
 		req, unsupported, err := parseRequest(frame, c.s.versions)
 		if err != nil {
@@ -267,6 +260,41 @@ func (c *conn) readLoop() error {
 		}
 		c.wg.Add(1)
 		go c.runReply(p, reply)
+	}
+}
+
+// waitMuted waits while the connection is muted (ConnInfo.Mute): a quota
+// throttles the client, and its next request, already read, waits. The idle
+// timeout still holds meanwhile, as Kafka's idle expiry closes a muted
+// channel: a client that sent during a long throttle and then gave up is
+// not kept for the rest of it. It returns nil once the mute is over, or
+// the connection closed by us; errIdle when idle.
+func (c *conn) waitMuted() error {
+	for {
+		d := c.info.MutedFor()
+		if d <= 0 {
+			return nil
+		}
+		idle := c.s.cfg.IdleTimeout
+		if idle > 0 {
+			// The request read holds one slot; more means responses
+			// are still owed, and the connection is not idle.
+			last := time.Unix(0, c.lastActive.Load())
+			if left := last.Add(idle).Sub(time.Now()); len(c.slots) > 1 {
+				d = min(d, idle)
+			} else if left <= 0 {
+				return errIdle
+			} else {
+				d = min(d, left)
+			}
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			return nil
+		}
 	}
 }
 
