@@ -438,8 +438,8 @@ func (p *Partition) watchLeadership() {
 
 func (p *Partition) becomeReady() {
 	for {
-		if err := p.raft.Barrier(30 * time.Second).Error(); err != nil {
-			if p.raft.State() != raft.Leader {
+		if err := p.awaitFuture(p.raft.Barrier(30 * time.Second)); err != nil {
+			if p.raft.State() != raft.Leader || errors.Is(err, raft.ErrRaftShutdown) {
 				return
 			}
 			p.logger.Warn("leader barrier failed, retrying", "err", err)
@@ -842,6 +842,23 @@ func (p *Partition) snapshotIfNew(why string) {
 	}
 	if err := p.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		p.logger.Debug("snapshot "+why, "err", err)
+	}
+}
+
+// awaitFuture waits for f, or for the partition to stop. hashicorp/raft
+// never answers a future still in its apply queue (buffered, BatchApplyCh)
+// or on its way to the FSM when it shuts down (hashicorp/raft#498): a
+// barrier asked for just as the partition stops would hold watchLeadership,
+// and with it close (which waits for it) and the node's reconcile loop,
+// forever. The goroutine left waiting on such a future is all that stays.
+func (p *Partition) awaitFuture(f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-p.stop:
+		return raft.ErrRaftShutdown
 	}
 }
 
