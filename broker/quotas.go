@@ -139,6 +139,28 @@ type quotas struct {
 	lastPurge time.Time
 }
 
+// purgeLocked drops, every quarter of quotaSensorIdle, the rates and
+// buckets unused for quotaSensorIdle, as Kafka expires its quota sensors:
+// client ids and addresses are the clients' to choose, and under a default
+// entity's quota each has its own. (A bucket unused that long is full, as
+// a new one is.) q.mu is held.
+func (q *quotas) purgeLocked(now time.Time) {
+	if now.Sub(q.lastPurge) <= quotaSensorIdle/4 {
+		return
+	}
+	q.lastPurge = now
+	for k, r := range q.rates {
+		if now.Sub(r.last) > quotaSensorIdle {
+			delete(q.rates, k)
+		}
+	}
+	for k, bk := range q.buckets {
+		if now.Sub(bk.at) > quotaSensorIdle {
+			delete(q.buckets, k)
+		}
+	}
+}
+
 // resolveQuota finds the quota of key that applies to a client, as Kafka's
 // default quota callback looks, most specific first: the user and client
 // id, the user and default client, the user, the default user and the
@@ -197,14 +219,7 @@ func (b *Broker) throttle(kind quotaKind, clientID string, n float64) int32 {
 	if q.rates == nil {
 		q.rates = map[quotaSensorKey]*quotaRate{}
 	}
-	if now.Sub(q.lastPurge) > quotaSensorIdle/4 {
-		q.lastPurge = now
-		for k, r := range q.rates {
-			if now.Sub(r.last) > quotaSensorIdle {
-				delete(q.rates, k)
-			}
-		}
-	}
+	q.purgeLocked(now)
 	key := quotaSensorKey{kind: kind, user: user, client: client}
 	r := q.rates[key]
 	if r == nil {
@@ -417,6 +432,7 @@ func (m *mutationQuota) take(n int) error {
 	if q.buckets == nil {
 		q.buckets = map[quotaSensorKey]*mutationBucket{}
 	}
+	q.purgeLocked(now)
 	burst := limit * quotaSamples * quotaWindowMs / 1000
 	key := quotaSensorKey{kind: quotaMutation, user: user, client: client}
 	bk := q.buckets[key]
@@ -475,20 +491,22 @@ func (b *Broker) connThrottle(ip string) time.Duration {
 			return 0
 		}
 	}
-	nowMs := time.Now().UnixMilli()
+	now := time.Now()
+	nowMs := now.UnixMilli()
 	q := &b.quotas
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.rates == nil {
 		q.rates = map[quotaSensorKey]*quotaRate{}
 	}
+	q.purgeLocked(now)
 	k := quotaSensorKey{kind: quotaConnection, client: ip}
 	r := q.rates[k]
 	if r == nil {
 		r = &quotaRate{}
 		q.rates[k] = r
 	}
-	r.last = time.Now()
+	r.last = now
 	r.record(1, nowMs)
 	rate, windowMs := r.measure(nowMs)
 	if rate <= limit {
