@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -137,6 +138,9 @@ type quotas struct {
 	rates     map[quotaSensorKey]*quotaRate
 	buckets   map[quotaSensorKey]*mutationBucket
 	lastPurge time.Time
+	// The addresses of the ip entities of ipState, for ipQuotaLocked.
+	ipState *replication.State
+	ipIndex map[netip.Addr]float64
 }
 
 // purgeLocked drops, every quarter of quotaSensorIdle, the rates and
@@ -389,6 +393,40 @@ func checkQuotaValue(keys map[string]quotaKeyType, key string, v float64) error 
 	return nil
 }
 
+// ipQuotaLocked finds the connection_creation_rate quota of an ip entity
+// that names the address ip in another spelling ("::ffff:10.0.0.1" for
+// 10.0.0.1, an IPv6 address in capitals or written out in full): Kafka
+// keys these quotas by the address (InetAddress), not by the text given.
+// The addresses are indexed once per metadata State. q.mu is held.
+func (q *quotas) ipQuotaLocked(st *replication.State, ip string) (float64, bool) {
+	if q.ipState != st {
+		q.ipState, q.ipIndex = st, nil
+		for _, cq := range st.ClientQuotas {
+			if len(cq.Entity) != 1 || cq.Entity[0].Type != replication.QuotaIP || cq.Entity[0].Name == nil {
+				continue
+			}
+			v, ok := cq.Values["connection_creation_rate"]
+			a, err := netip.ParseAddr(*cq.Entity[0].Name)
+			if !ok || err != nil {
+				continue
+			}
+			if q.ipIndex == nil {
+				q.ipIndex = map[netip.Addr]float64{}
+			}
+			q.ipIndex[a.Unmap().WithZone("")] = v
+		}
+	}
+	if q.ipIndex == nil {
+		return 0, false
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return 0, false
+	}
+	v, ok := q.ipIndex[a.Unmap().WithZone("")]
+	return v, ok
+}
+
 // mutationQuota is one request's use of its client's
 // controller_mutation_rate quota (KIP-599): the partitions it creates or
 // deletes are taken from a bucket that holds the quota's worth of eleven
@@ -485,7 +523,13 @@ func (b *Broker) connThrottle(ip string) time.Duration {
 		return 0
 	}
 	const key = "connection_creation_rate"
+	q := &b.quotas
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	limit, ok := st.QuotaValue(key, replication.QuotaEntityPart{Type: replication.QuotaIP, Name: &ip})
+	if !ok {
+		limit, ok = q.ipQuotaLocked(st, ip)
+	}
 	if !ok {
 		if limit, ok = st.QuotaValue(key, replication.QuotaEntityPart{Type: replication.QuotaIP}); !ok {
 			return 0
@@ -493,9 +537,6 @@ func (b *Broker) connThrottle(ip string) time.Duration {
 	}
 	now := time.Now()
 	nowMs := now.UnixMilli()
-	q := &b.quotas
-	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.rates == nil {
 		q.rates = map[quotaSensorKey]*quotaRate{}
 	}
