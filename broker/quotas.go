@@ -171,9 +171,15 @@ func (q *quotas) purgeLocked(now time.Time) {
 // client id, the default user and default client, the default user, the
 // client id, the default client. ok is false when none does.
 func resolveQuota(st *replication.State, key, user, client string) (limit float64, tagUser, tagClient string, ok bool) {
-	if len(st.ClientQuotas) == 0 {
+	if !st.HasQuotaKey(key) {
 		return 0, "", "", false
 	}
+	return findQuota(st, key, user, client)
+}
+
+// findQuota is resolveQuota's search, apart so that only it pays for
+// its arguments escaping.
+func findQuota(st *replication.State, key, user, client string) (limit float64, tagUser, tagClient string, ok bool) {
 	u, c := &user, &client
 	part := func(typ string, name *string) replication.QuotaEntityPart {
 		return replication.QuotaEntityPart{Type: typ, Name: name}

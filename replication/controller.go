@@ -155,6 +155,7 @@ func decodeState(b []byte, s *State) error {
 		for _, q := range f.ClientQuotas {
 			s.ClientQuotas[QuotaKey(q.Entity)] = q
 		}
+		s.quotaKeys = quotaKeysOf(s.ClientQuotas)
 	}
 	return nil
 }

@@ -87,6 +87,30 @@ func applyQuotaAlterations(s *State, alts []QuotaAlteration) {
 		next[key] = ClientQuota{Entity: entity, Values: values}
 	}
 	s.ClientQuotas = next
+	s.quotaKeys = quotaKeysOf(next)
+}
+
+func quotaKeysOf(qs map[string]ClientQuota) map[string]bool {
+	keys := map[string]bool{}
+	for _, q := range qs {
+		for k := range q.Values {
+			keys[k] = true
+		}
+	}
+	return keys
+}
+
+// HasQuotaKey reports whether some entity has a quota of key: when none
+// has, a client's request need not look for its quota (the produce and
+// fetch paths ask this first).
+func (s *State) HasQuotaKey(key string) bool {
+	if len(s.ClientQuotas) == 0 {
+		return false
+	}
+	if s.quotaKeys == nil { // a State made by hand
+		return quotaKeysOf(s.ClientQuotas)[key]
+	}
+	return s.quotaKeys[key]
 }
 
 // QuotaValue returns the quota key set on the entity with exactly parts

@@ -99,6 +99,9 @@ type State struct {
 	// ClientQuotas holds the client quotas, by QuotaKey of their entity.
 	// Never modified once in a State (an alteration replaces the map).
 	ClientQuotas map[string]ClientQuota
+	// quotaKeys are the quota keys set on some entity of ClientQuotas,
+	// kept with it (see HasQuotaKey).
+	quotaKeys map[string]bool
 }
 
 // HasPartition reports whether topic exists with partition p.
@@ -137,6 +140,7 @@ func (s *State) clone() *State {
 		NextProducerID: s.NextProducerID,
 		BrokerConfigs:  make(map[string]map[string]string, len(s.BrokerConfigs)),
 		ClientQuotas:   s.ClientQuotas,
+		quotaKeys:      s.quotaKeys,
 	}
 	for k, v := range s.BrokerConfigs {
 		c.BrokerConfigs[k] = v
