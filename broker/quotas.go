@@ -380,6 +380,10 @@ func checkQuotaValue(keys map[string]quotaKeyType, key string, v float64) error 
 	if !(v > 0) {
 		return kafkaErrorf(kerr.InvalidRequest, "Quota %s must be greater than 0", key)
 	}
+	if math.IsInf(v, 0) {
+		// The metadata is JSON, which has no infinity.
+		return kafkaErrorf(kerr.InvalidRequest, "Quota %s must be finite", key)
+	}
 	switch typ {
 	case quotaInt:
 		if v > math.MaxInt32 {
