@@ -85,6 +85,11 @@ type Config struct {
 	OffsetsRetentionMinutes       int64
 	OffsetsRetentionCheckMs       int64
 	OffsetMetadataMaxBytes        int32
+	// QuotaWindowNum and QuotaWindowSizeSeconds are quota.window.num and
+	// quota.window.size.seconds: a client quota's rate is measured over
+	// this many samples of this many seconds.
+	QuotaWindowNum         int32
+	QuotaWindowSizeSeconds int32
 
 	Logger *slog.Logger
 	// LogLevel, when set, is the level of Logger's handler: the "root"
@@ -172,7 +177,7 @@ var kafkaOnlyKeys = func() map[string]bool {
 		transaction.state.log.load.buffer.size transaction.abort.timed.out.transaction.cleanup.interval.ms
 		transaction.remove.expired.transaction.cleanup.interval.ms
 		transaction.partition.verification.enable producer.id.expiration.check.interval.ms
-		quota.window.num quota.window.size.seconds replication.quota.window.num
+		replication.quota.window.num
 		replication.quota.window.size.seconds alter.log.dirs.replication.quota.window.num
 		alter.log.dirs.replication.quota.window.size.seconds
 		reserved.broker.max.id broker.id.generation.enable broker.heartbeat.interval.ms
@@ -207,6 +212,65 @@ var kafkaOnlyUnless = map[string]func(v string) bool{
 }
 
 func isEmpty(v string) bool { return v == "" }
+
+// kafkaOnlyDoubles are the ignored Kafka keys whose values are decimals.
+var kafkaOnlyDoubles = map[string]bool{
+	"log.cleaner.io.buffer.load.factor": true, "log.cleaner.min.cleanable.ratio": true,
+	"log.cleaner.io.max.bytes.per.second": true,
+}
+
+// kafkaOnlyValueType is the type Kafka gives an ignored key, told by the
+// form of its name (Kafka's keys follow it: *.enable are booleans, *.ms
+// and *.bytes longs, counts and sizes ints), or "" when the name does not
+// tell (class names, lists, versions).
+func kafkaOnlyValueType(key string) string {
+	has := func(suffixes ...string) bool {
+		for _, s := range suffixes {
+			if strings.HasSuffix(key, s) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case kafkaOnlyDoubles[key]:
+		return "DOUBLE"
+	case has(".enable"):
+		return "BOOLEAN"
+	case has(".ms", ".bytes", ".messages", ".size"):
+		return "LONG"
+	case strings.HasPrefix(key, "num.") || has(".threads", ".isr", ".factor", ".partitions", ".num", ".seconds",
+		".requests", ".retries", ".slots", ".percentage", ".max.id", ".acks", ".secs"):
+		return "INT"
+	}
+	return ""
+}
+
+// checkKafkaOnlyValue checks the value of an ignored Kafka key against
+// the type its name tells, with Kafka's message.
+func checkKafkaOnlyValue(key, value string) error {
+	var err error
+	switch typ := kafkaOnlyValueType(key); typ {
+	case "BOOLEAN":
+		if !strings.EqualFold(value, "true") && !strings.EqualFold(value, "false") {
+			return fmt.Errorf("Invalid value %s for configuration %s: Expected value to be either true or false", value, key)
+		}
+	case "LONG", "INT":
+		bits := 64
+		if typ == "INT" {
+			bits = 32
+		}
+		_, err = strconv.ParseInt(value, 10, bits)
+		if err != nil {
+			return fmt.Errorf("Invalid value %s for configuration %s: Not a number of type %s", value, key, typ)
+		}
+	case "DOUBLE":
+		if _, err = strconv.ParseFloat(value, 64); err != nil {
+			return fmt.Errorf("Invalid value %s for configuration %s: Not a number of type DOUBLE", value, key)
+		}
+	}
+	return nil
+}
 
 // kafkaOnly reports whether a properties file's key=value is a Kafka
 // setting loaded with a warning (see kafkaOnlyKeys), and for a key of
@@ -279,6 +343,8 @@ func DefaultConfig() Config {
 		OffsetsRetentionMinutes:       7 * 24 * 60,
 		OffsetsRetentionCheckMs:       600000,
 		OffsetMetadataMaxBytes:        4096,
+		QuotaWindowNum:                11,
+		QuotaWindowSizeSeconds:        1,
 	}
 }
 
@@ -720,6 +786,8 @@ var options = []Option{
 	int32Opt("group.min.session.timeout.ms", "group-min-session-timeout-ms", "smallest session timeout a member may ask for", func(c *Config) *int64 { return &c.GroupMinSessionTimeoutMs }),
 	int32Opt("group.max.session.timeout.ms", "group-max-session-timeout-ms", "largest session timeout a member may ask for", func(c *Config) *int64 { return &c.GroupMaxSessionTimeoutMs }),
 	intOpt("group.max.size", "group-max-size", "most members a group may have", func(c *Config) *int32 { return &c.GroupMaxSize }),
+	intOpt("quota.window.num", "quota-window-num", "samples a client quota's rate is measured over", func(c *Config) *int32 { return &c.QuotaWindowNum }),
+	intOpt("quota.window.size.seconds", "quota-window-size-seconds", "seconds of each sample of a client quota's rate", func(c *Config) *int32 { return &c.QuotaWindowSizeSeconds }),
 	int32Opt("offsets.retention.minutes", "offsets-retention-minutes", "committed offsets of an empty group are kept this long", func(c *Config) *int64 { return &c.OffsetsRetentionMinutes }),
 	intOpt("offsets.retention.check.interval.ms", "offsets-retention-check-interval-ms", "how often expired offsets are removed", func(c *Config) *int64 { return &c.OffsetsRetentionCheckMs }),
 	intOpt("offset.metadata.max.bytes", "offset-metadata-max-bytes", "largest metadata string of a committed offset", func(c *Config) *int32 { return &c.OffsetMetadataMaxBytes }),
@@ -810,6 +878,11 @@ func (c *Config) LoadProperties(r io.Reader) error {
 			return fmt.Errorf("line %d: %w", p.line, err)
 		}
 		if ignore {
+			// Ignored, but not unchecked: Kafka refuses a value not of
+			// its key's type, and so a file it would not start with.
+			if err := checkKafkaOnlyValue(p.key, value); err != nil {
+				return fmt.Errorf("line %d: %w", p.line, err)
+			}
 			c.Ignored = append(c.Ignored, p.key)
 			switch p.key {
 			case "process.roles", "controller.quorum.voters", "controller.quorum.bootstrap.servers":
@@ -1057,6 +1130,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("log.index.interval.bytes must be >= 0")
 	case c.GroupMaxSize < 1:
 		return fmt.Errorf("group.max.size must be >= 1")
+	case c.QuotaWindowNum < 1:
+		return fmt.Errorf("quota.window.num must be >= 1")
+	case c.QuotaWindowSizeSeconds < 1:
+		return fmt.Errorf("quota.window.size.seconds must be >= 1")
 	case c.GroupInitialRebalanceDelayMs < 0:
 		return fmt.Errorf("group.initial.rebalance.delay.ms must be >= 0")
 	case c.OffsetsRetentionMinutes < 1:

@@ -187,6 +187,19 @@ log.retention.check.interval.ms=300000
 	if err := k4.LoadProperties(strings.NewReader("group.coordinator.rebalance.protocols=classic,consumer\n")); err != nil || len(k4.Ignored) != 1 {
 		t.Errorf("group.coordinator.rebalance.protocols: %v, ignored %v", err, k4.Ignored)
 	}
+	// Skipped, but checked as Kafka checks them: a value not of the key's
+	// type fails the start, with Kafka's message.
+	for _, kv := range []string{"num.network.threads=abc", "socket.send.buffer.bytes=1k", "log.cleaner.enable=yes",
+		"transaction.state.log.replication.factor=one", "log.cleaner.min.cleanable.ratio=half"} {
+		bad := DefaultConfig()
+		if err := bad.LoadProperties(strings.NewReader(kv)); err == nil || !strings.Contains(err.Error(), "Invalid value") {
+			t.Errorf("%s: %v, want Kafka's Invalid value", kv, err)
+		}
+	}
+	good := DefaultConfig()
+	if err := good.LoadProperties(strings.NewReader("num.io.threads=8\nlog.cleaner.enable=TRUE\nlog.cleaner.min.cleanable.ratio=0.5\nlog.cleaner.dedupe.buffer.size=4294967296\ninter.broker.protocol.version=3.7\n")); err != nil {
+		t.Errorf("well-typed skipped keys: %v", err)
+	}
 	// Security settings are not skipped: serving in the clear instead would be wrong.
 	sec := DefaultConfig()
 	if err := sec.LoadProperties(strings.NewReader("ssl.keystore.location=/x")); err == nil {
@@ -516,7 +529,7 @@ func TestConfigKafkaOnlyKeys(t *testing.T) {
 log.segment.delete.delay.ms=60000
 controlled.shutdown.enable=true
 offsets.commit.timeout.ms=5000
-quota.window.num=11
+replication.quota.window.num=11
 request.timeout.ms=30000
 socket.listen.backlog.size=50
 zookeeper.session.timeout.ms=18000

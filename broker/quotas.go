@@ -24,11 +24,7 @@ import (
 // over its rate is told how long to wait (throttle_time_ms) and its
 // connection is muted that long.
 
-// Kafka's quota.window.num and quota.window.size.seconds: a rate is
-// measured over up to 11 one-second samples.
 const (
-	quotaSamples  = 11
-	quotaWindowMs = 1000
 	// quotaPrincipal is the user every client is: without SASL, Kafka's
 	// principal is User:ANONYMOUS, and user quotas name it so.
 	quotaPrincipal = "ANONYMOUS"
@@ -90,11 +86,21 @@ type quotaSensorKey struct {
 // the time the samples span but never less than all but one window, so a
 // client's first burst is not judged over a few milliseconds.
 type quotaRate struct {
-	samples [quotaSamples]quotaSample
-	n       int // samples in use
-	cur     int
-	last    time.Time // last recorded, for expiry
+	samples  []quotaSample // quota.window.num of them
+	windowMs int64         // quota.window.size.seconds
+	n        int           // samples in use
+	cur      int
+	last     time.Time // last recorded, for expiry
 }
+
+// newRate is a rate of the broker's quota.window.num samples of
+// quota.window.size.seconds each.
+func (b *Broker) newRate() *quotaRate {
+	return &quotaRate{samples: make([]quotaSample, b.cfg.QuotaWindowNum), windowMs: b.quotaWindowMs()}
+}
+
+// quotaWindowMs is quota.window.size.seconds in ms.
+func (b *Broker) quotaWindowMs() int64 { return int64(b.cfg.QuotaWindowSizeSeconds) * 1000 }
 
 type quotaSample struct {
 	start int64 // unix ms
@@ -106,8 +112,8 @@ func (r *quotaRate) record(v float64, nowMs int64) {
 	case r.n == 0:
 		r.n, r.cur = 1, 0
 		r.samples[0] = quotaSample{start: nowMs}
-	case nowMs-r.samples[r.cur].start >= quotaWindowMs:
-		r.cur = (r.cur + 1) % quotaSamples
+	case nowMs-r.samples[r.cur].start >= r.windowMs:
+		r.cur = (r.cur + 1) % len(r.samples)
 		r.n = max(r.n, r.cur+1)
 		r.samples[r.cur] = quotaSample{start: nowMs}
 	}
@@ -119,15 +125,15 @@ func (r *quotaRate) measure(nowMs int64) (rate float64, windowMs int64) {
 	oldest, total := nowMs, 0.0
 	for i := range r.n {
 		s := &r.samples[i]
-		if nowMs-s.start >= quotaSamples*quotaWindowMs {
+		if nowMs-s.start >= int64(len(r.samples))*r.windowMs {
 			*s = quotaSample{start: nowMs} // obsolete
 		}
 		total += s.value
 		oldest = min(oldest, s.start)
 	}
 	windowMs = nowMs - oldest
-	if full := windowMs / quotaWindowMs; full < quotaSamples-1 {
-		windowMs += (quotaSamples - 1 - full) * quotaWindowMs
+	if full, least := windowMs/r.windowMs, int64(len(r.samples)-1); full < least {
+		windowMs += (least - full) * r.windowMs
 	}
 	return total / (float64(windowMs) / 1000), windowMs
 }
@@ -233,7 +239,7 @@ func (b *Broker) throttle(kind quotaKind, clientID string, n float64) int32 {
 	key := quotaSensorKey{kind: kind, user: user, client: client}
 	r := q.rates[key]
 	if r == nil {
-		r = &quotaRate{}
+		r = b.newRate()
 		q.rates[key] = r
 	}
 	r.last = now
@@ -271,7 +277,7 @@ func (b *Broker) fetchQuotaBytes(clientID string) int64 {
 	if !ok {
 		return 0
 	}
-	return int64(min(limit*(quotaSamples-1)*quotaWindowMs/1000, math.MaxInt32))
+	return int64(min(limit*float64(max(b.cfg.QuotaWindowNum-1, 1))*float64(b.cfg.QuotaWindowSizeSeconds), math.MaxInt32))
 }
 
 // holdThrottled applies a throttle of ms to a response: from the versions
@@ -439,11 +445,12 @@ func (q *quotas) ipQuotaLocked(st *replication.State, ip string) (float64, bool)
 
 // mutationQuota is one request's use of its client's
 // controller_mutation_rate quota (KIP-599): the partitions it creates or
-// deletes are taken from a bucket that holds the quota's worth of eleven
-// seconds and refills at the quota's rate. From the versions that know
-// THROTTLING_QUOTA_EXCEEDED (strict), a topic that finds the bucket in
-// deficit is refused with it; before them it goes ahead and the client is
-// throttled for the deficit. nil takes nothing.
+// deletes are taken from a bucket that holds the quota's worth of all the
+// quota samples' time (eleven seconds by default) and refills at the
+// quota's rate. From the versions that know THROTTLING_QUOTA_EXCEEDED
+// (strict), a topic that finds the bucket in deficit is refused with it;
+// before them it goes ahead and the client is throttled for the deficit.
+// nil takes nothing.
 type mutationQuota struct {
 	b          *Broker
 	clientID   string
@@ -481,7 +488,7 @@ func (m *mutationQuota) take(n int) error {
 		q.buckets = map[quotaSensorKey]*mutationBucket{}
 	}
 	q.purgeLocked(now)
-	burst := limit * quotaSamples * quotaWindowMs / 1000
+	burst := limit * float64(m.b.cfg.QuotaWindowNum) * float64(m.b.cfg.QuotaWindowSizeSeconds)
 	key := quotaSensorKey{kind: quotaMutation, user: user, client: client}
 	bk := q.buckets[key]
 	if bk == nil {
@@ -554,7 +561,7 @@ func (b *Broker) connThrottle(ip string) time.Duration {
 	k := quotaSensorKey{kind: quotaConnection, client: ip}
 	r := q.rates[k]
 	if r == nil {
-		r = &quotaRate{}
+		r = b.newRate()
 		q.rates[k] = r
 	}
 	r.last = now
@@ -564,7 +571,7 @@ func (b *Broker) connThrottle(ip string) time.Duration {
 		return 0
 	}
 	r.record(-1, nowMs)
-	ms := min(math.Round((rate-limit)/limit*float64(windowMs)), quotaWindowMs)
+	ms := min(math.Round((rate-limit)/limit*float64(windowMs)), float64(b.quotaWindowMs()))
 	b.metrics.quotaThrottle.WithLabelValues(key).Add(ms / 1000)
 	return time.Duration(ms) * time.Millisecond
 }

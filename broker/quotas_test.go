@@ -19,7 +19,7 @@ import (
 
 // TestQuotaRate: Kafka's sampled rate, over at least ten windows.
 func TestQuotaRate(t *testing.T) {
-	var r quotaRate
+	r := &quotaRate{samples: make([]quotaSample, 11), windowMs: 1000}
 	t0 := int64(1_000_000)
 	r.record(12000, t0)
 	if rate, win := r.measure(t0); rate != 1200 || win != 10000 {
@@ -439,5 +439,27 @@ func TestConnectionQuota(t *testing.T) {
 	}
 	if d := time.Since(start); d < 500*time.Millisecond || d > 3*time.Second {
 		t.Errorf("the eleventh connection was closed after %v, want about a second", d)
+	}
+}
+
+// TestQuotaWindowConfig: quota.window.num and quota.window.size.seconds
+// shape the rate, as in Kafka: with 2 samples of 1 s, 1.5 KB against
+// 1000 B/s is over at once.
+func TestQuotaWindowConfig(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		if err := c.Set("quota.window.num", "2"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "qw", 1, nil)
+	if e := alterQuota(t, cl, false, "producer_byte_rate", 1000, false, "client-id", "raw"); e.ErrorCode != 0 {
+		t.Fatalf("set quota: error %d", e.ErrorCode)
+	}
+	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, 0, []testRecord{{value: bytes.Repeat([]byte("w"), 1500)}})
+	resp := rawRequest(t, b, produceReq("qw", -1, 5000, batch)).(*kmsg.ProduceResponse)
+	if resp.ThrottleMillis < 300 {
+		t.Errorf("throttle %d ms with 2 samples: want the 1.5 KB over a 1 s window", resp.ThrottleMillis)
 	}
 }
