@@ -833,19 +833,26 @@ func (c *Config) OverrideFile(flagKeys []string) {
 // Get returns one key's value as text, or "" and false.
 // option returns the option named key.
 func option(key string) (Option, bool) {
-	for _, o := range Options() {
-		if o.Key == key {
-			return o, true
-		}
+	if i, ok := optionIndex[key]; ok {
+		return options[i], true
 	}
 	return Option{}, false
 }
 
-func (c *Config) Get(key string) (string, bool) {
-	for _, o := range Options() {
-		if o.Key == key {
-			return o.get(c), true
+// optionIndex finds an option by key: Get sits on the produce path.
+var optionIndex = func() map[string]int {
+	m := make(map[string]int, len(options))
+	for i, o := range options {
+		if _, dup := m[o.Key]; !dup {
+			m[o.Key] = i
 		}
+	}
+	return m
+}()
+
+func (c *Config) Get(key string) (string, bool) {
+	if o, ok := option(key); ok {
+		return o.get(c), true
 	}
 	return "", false
 }
