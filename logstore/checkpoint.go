@@ -19,6 +19,15 @@ const (
 	checkpointTmpSuffix = ".tmp"
 )
 
+// WriteFileDurable replaces dir/name with data atomically and durably:
+// a temp file, fsync, rename, fsync of dir.
+func WriteFileDurable(dir, name string, data []byte) error {
+	return writeFileSync(dir, name, data, true)
+}
+
+// SyncDir fsyncs the directory dir, making the entries made in it durable.
+func SyncDir(dir string) error { return syncDir(dir) }
+
 // writeFileSync replaces dir/name atomically: temp file, fsync, rename, fsync dir.
 func writeFileSync(dir, name string, data []byte, sync bool) error {
 	tmp := filepath.Join(dir, name+checkpointTmpSuffix)

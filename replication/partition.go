@@ -1008,49 +1008,17 @@ func (s *fsmSnapshot) Release() {}
 // is: rewriting it gains nothing, and a crash during the rewrite could leave
 // a directory that no longer names its topic.
 func writePartitionMeta(dir string, id TopicID) error {
-	path := filepath.Join(dir, "partition.metadata")
 	if id.Is(readPartitionMeta(dir)) {
 		return nil
 	}
-	// Durable before the log writes anything: a directory holding
-	// segments whose topic id a power loss left unwritten (an empty file)
-	// could be taken for another topic's of the same name.
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
+	// Durable before the log writes anything, the directory itself too: a
+	// directory holding segments whose topic id a power loss left
+	// unwritten (an empty file) could be taken for another topic's of the
+	// same name.
+	if err := logstore.WriteFileDurable(dir, "partition.metadata", []byte("version: 0\ntopic_id: "+id.String()+"\n")); err != nil {
 		return err
 	}
-	_, err = f.WriteString("version: 0\ntopic_id: " + id.String() + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	for _, d := range []string{dir, filepath.Dir(dir)} { // the file, and the directory itself
-		if err == nil {
-			err = syncDirPath(d)
-		}
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
-func syncDirPath(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return logstore.SyncDir(filepath.Dir(dir))
 }
 
 func readPartitionMeta(dir string) string {
