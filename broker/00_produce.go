@@ -53,6 +53,8 @@ func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.Pro
 		result  replication.AppendResult
 		start   time.Time
 		appendT int64
+		topic   string
+		size    int // of the batch, counted in bytes in once stored
 	}
 	var waits []waiting
 	if r.Acks != 0 && r.Acks != 1 && r.Acks != -1 {
@@ -136,9 +138,7 @@ func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.Pro
 				b.metrics.produceError.WithLabelValues(errName(err)).Inc()
 				continue
 			}
-			b.metrics.bytesIn.WithLabelValues(name).Add(float64(len(batch)))
-			b.metrics.recordsIn.WithLabelValues(name).Add(float64(hdr.NumRecords))
-			waits = append(waits, waiting{rp: sp, part: part, batch: batch, hdr: hdr, appendT: appendTime})
+			waits = append(waits, waiting{rp: sp, part: part, batch: batch, hdr: hdr, appendT: appendTime, topic: name, size: len(batch)})
 		}
 	}
 	// Every batch is checked, then announced, before any is handed over,
@@ -210,6 +210,10 @@ func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.Pro
 				continue
 			}
 			b.metrics.commitLat.Observe(time.Since(w.start).Seconds())
+			// Counted once stored, as Kafka counts bytes in at its
+			// append: a batch that failed is not in.
+			b.metrics.bytesIn.WithLabelValues(w.topic).Add(float64(w.size))
+			b.metrics.recordsIn.WithLabelValues(w.topic).Add(float64(w.hdr.NumRecords))
 			w.rp.BaseOffset = base
 			w.rp.LogAppendTime = w.result.AppendTime()
 			if ts, dup := w.result.Duplicate(); dup {

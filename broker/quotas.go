@@ -535,11 +535,11 @@ func (m *mutationQuota) finish(ctx context.Context, req *protocol.Request, newAt
 // does not count and is closed after the time the rate needs to come back
 // under it, at most a window.
 func (b *Broker) connThrottle(ip string) time.Duration {
+	const key = "connection_creation_rate"
 	st := b.node.Controller().State()
-	if len(st.ClientQuotas) == 0 {
+	if !st.HasQuotaKey(key) {
 		return 0
 	}
-	const key = "connection_creation_rate"
 	q := &b.quotas
 	q.mu.Lock()
 	defer q.mu.Unlock()
