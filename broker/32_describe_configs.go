@@ -118,7 +118,7 @@ func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, st *replica
 				// the default, which only the coarsest has (Kafka's
 				// log.retention.ms and minutes default to null).
 				for _, k := range append([]string{layerKey}, coarser...) {
-					if b.cfg.explicit[k] {
+					if b.unitGiven(k) {
 						v, _ := b.cfg.Get(k)
 						add(k, v, kmsg.ConfigSourceStaticBrokerConfig)
 					}
@@ -139,6 +139,39 @@ var unitSynonyms = map[string][]string{
 	"log.retention.ms":   {"log.retention.minutes", "log.retention.hours"},
 	"log.roll.ms":        {"log.roll.hours"},
 	"log.roll.jitter.ms": {"log.roll.jitter.hours"},
+}
+
+// unitGiven reports whether the broker's settings gave key, a member of a
+// unitFamily: by name (a flag or the properties file), or, for the
+// millisecond key, which holds the setting, by a value of its own that no
+// coarser spelling gave (an embedder sets the Config field).
+func (b *Broker) unitGiven(key string) bool {
+	if b.cfg.explicit[key] {
+		return true
+	}
+	coarser, ok := unitSynonyms[key]
+	if !ok || b.cfg.IsDefault(key) {
+		return false
+	}
+	for _, k := range coarser {
+		if b.cfg.explicit[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// unitFamily is key with its coarser spellings, finest first, when key is
+// one of Kafka's millisecond broker keys or their coarser spellings
+// (log.retention.minutes: minutes, hours); nil for any other key.
+func unitFamily(key string) []string {
+	for ms, coarser := range unitSynonyms {
+		fam := append([]string{ms}, coarser...)
+		if i := slices.Index(fam, key); i >= 0 {
+			return fam[i:]
+		}
+	}
+	return nil
 }
 
 // defaultConfigValue is key's built-in default.
@@ -201,13 +234,45 @@ func (b *Broker) describeBrokerConfigs(r *kmsg.DescribeConfigsRequest, st *repli
 			}
 			return kmsg.StringPtr(l.value)
 		}
+		type synonym struct {
+			name   string
+			value  *string
+			source kmsg.ConfigSource
+		}
+		syns := make([]synonym, 0, len(layers)+2)
+		for _, l := range layers {
+			syns = append(syns, synonym{key, value(l), l.source})
+		}
+		own := syns[0].value
+		if fam := unitFamily(key); known && fam != nil {
+			// A key with coarser spellings (log.retention.ms, minutes,
+			// hours), as Kafka describes it: its static and default
+			// layers are those of the spellings given in the settings,
+			// then the coarsest's default (the finer ones default to
+			// null); its own value is null unless it was set, itself,
+			// or it is the coarsest.
+			dynamic := syns[:len(syns)-1]
+			syns = append([]synonym(nil), dynamic...)
+			for _, k := range fam {
+				if b.unitGiven(k) {
+					v, _ := b.cfg.Get(k)
+					syns = append(syns, synonym{k, &v, kmsg.ConfigSourceStaticBrokerConfig})
+				}
+			}
+			coarsest := fam[len(fam)-1]
+			d := defaultConfigValue(coarsest)
+			syns = append(syns, synonym{coarsest, &d, kmsg.ConfigSourceDefaultConfig})
+			if len(dynamic) == 0 && !b.unitGiven(key) && key != coarsest {
+				own = nil
+			}
+		}
 		c := kmsg.NewDescribeConfigsResponseResourceConfig()
 		c.Name = key
-		c.Value = value(layers[0])
+		c.Value = own
 		c.IsSensitive = !known
 		_, dynamic := dynamicBrokerKey(key)
 		c.ReadOnly = known && !dynamic
-		c.Source = layers[0].source
+		c.Source = syns[0].source
 		c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
 		c.ConfigType = o.typ
 		if r.IncludeDocumentation && o.Help != "" {
@@ -215,9 +280,9 @@ func (b *Broker) describeBrokerConfigs(r *kmsg.DescribeConfigsRequest, st *repli
 			c.Documentation = &doc
 		}
 		if r.IncludeSynonyms {
-			for _, l := range layers {
+			for _, sy := range syns {
 				s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-				s.Name, s.Value, s.Source = key, value(l), l.source
+				s.Name, s.Value, s.Source = sy.name, sy.value, sy.source
 				c.ConfigSynonyms = append(c.ConfigSynonyms, s)
 			}
 		}

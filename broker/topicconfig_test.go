@@ -61,6 +61,34 @@ func TestDescribeConfigsSynonyms(t *testing.T) {
 	if got := describe(b); !slices.Equal(got["retention.ms"], want["retention.ms"]) {
 		t.Errorf("retention.ms with log.retention.hours=24: synonyms %v, want %v", got["retention.ms"], want["retention.ms"])
 	}
+
+	// The broker's own keys, likewise: log.retention.ms and minutes are
+	// null (Kafka's default for them) with the hours' layers as synonyms,
+	// not a value worked out from the hours.
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.IncludeSynonyms = true
+	rr := kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
+	rr.ConfigNames = []string{"log.retention.ms", "log.retention.minutes", "log.retention.hours"}
+	req.Resources = append(req.Resources, rr)
+	for _, c := range request[*kmsg.DescribeConfigsResponse](t, newClient(t, b), req).Resources[0].Configs {
+		v := "null"
+		if c.Value != nil {
+			v = *c.Value
+		}
+		got := fmt.Sprintf("%s=%s %s", c.Name, v, c.Source)
+		var syns []string
+		for _, s := range c.ConfigSynonyms {
+			syns = append(syns, fmt.Sprintf("%s=%s %s", s.Name, *s.Value, s.Source))
+		}
+		wantValue := map[string]string{"log.retention.ms": "null", "log.retention.minutes": "null", "log.retention.hours": "24"}[c.Name]
+		if want := fmt.Sprintf("%s=%s STATIC_BROKER_CONFIG", c.Name, wantValue); got != want {
+			t.Errorf("broker %s, want %s", got, want)
+		}
+		if !slices.Equal(syns, want["retention.ms"]) {
+			t.Errorf("broker %s: synonyms %v, want %v", c.Name, syns, want["retention.ms"])
+		}
+	}
 }
 
 // TestKafkaTopicConfigsAccepted: the topic keys of Kafka 3.8-4.x that tools
