@@ -76,8 +76,15 @@
 // batches to the active segment writes and returns; the sync goroutine
 // fdatasyncs the segment and then calls OnStored, in log order, and
 // DurableEnd moves to what it synced. Every other mutation, Sync and Close
-// first wait for the queued syncs, so the file order above still holds. A
-// failed deferred sync is reported to OnStoreFailed and stops the log.
+// first wait for the queued syncs, so the file order above still holds;
+// retention's deletions wait for them too, since the snapshot they go by
+// may cover entries not yet synced. A failed deferred sync is reported to
+// OnStoreFailed and stops the log.
+//
+// A roll makes the new segment's files only once the segment it follows is
+// written, synced and sealed, so a crash can tear only the tail of the last
+// segment holding data: the segments after it hold nothing but headers,
+// and recovery checks that one's tail as the last's.
 //
 // FsyncInterval > 0 fsyncs in the background at most that often, like
 // Kafka's flush.ms: acknowledged writes may be lost on power loss (raft then
