@@ -339,13 +339,12 @@ func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchReques
 			return resp, 0
 		}
 		if total >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || !time.Now().Before(deadline) || hasError(out) {
-			if ms := b.throttle(quotaFetch, clientID, float64(total)); ms > 0 {
+			if ms := b.throttle(quotaFetch, clientID, float64(total), true); ms > 0 {
 				// As Kafka (KIP-219): a client over its quota gets no
 				// records, which then do not count, and the session
 				// stays as it was but for its epoch; a new session is
 				// not kept, as the client cannot take an empty answer
-				// as its start.
-				b.unthrottle(quotaFetch, clientID, float64(total))
+				// as its start. (throttle took the records back.)
 				if sess != nil && !incremental {
 					b.sessions.remove(sess.id)
 					resp.SessionID = 0

@@ -75,7 +75,7 @@ func newMetrics(b *Broker) *metrics {
 		Name: "gokafka_produce_errors_total", Help: "Partition produce errors, by Kafka error.",
 	}, []string{"error"})
 	m.quotaThrottle = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "gokafka_quota_throttle_seconds_total", Help: "Time clients over a client quota were throttled for, by quota (producer_byte_rate, consumer_byte_rate).",
+		Name: "gokafka_quota_throttle_seconds_total", Help: "Time clients over a client quota were throttled for, by quota (producer_byte_rate, consumer_byte_rate, controller_mutation_rate, connection_creation_rate).",
 	}, []string{"quota"})
 	partitionsLed := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "gokafka_partitions_led", Help: "Partitions this broker leads.",

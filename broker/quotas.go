@@ -147,6 +147,15 @@ type quotas struct {
 	// The addresses of the ip entities of ipState, for ipQuotaLocked.
 	ipState *replication.State
 	ipIndex map[netip.Addr]float64
+	// now is the byte-rate sensors' clock; nil is time.Now (tests set it).
+	now func() time.Time
+}
+
+func (q *quotas) clock() time.Time {
+	if q.now != nil {
+		return q.now()
+	}
+	return time.Now()
 }
 
 // purgeLocked drops, every quarter of quotaSensorIdle, the rates and
@@ -220,18 +229,21 @@ func findQuota(st *replication.State, key, user, client string) (limit float64, 
 // throttle counts n bytes of kind for the client of req and returns how
 // long, in ms, the client must wait for its rate to come back within its
 // quota (0: it is within). As in Kafka, the bytes count whether or not the
-// client is throttled.
-func (b *Broker) throttle(kind quotaKind, clientID string, n float64) int32 {
+// client is throttled, unless undo is set: a fetch that is throttled is
+// answered without its records, which then did not go out, and Kafka
+// takes them back from the same sensor at the same time it recorded them
+// (unrecordQuotaSensor), so that they never land in a later sample.
+func (b *Broker) throttle(kind quotaKind, clientID string, n float64, undo bool) int32 {
 	st := b.node.Controller().State()
 	limit, user, client, ok := resolveQuota(st, quotaKindKey[kind], quotaPrincipal, clientID)
 	if !ok {
 		return 0
 	}
-	now := time.Now()
-	nowMs := now.UnixMilli()
 	q := &b.quotas
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	now := q.clock()
+	nowMs := now.UnixMilli()
 	if q.rates == nil {
 		q.rates = map[quotaSensorKey]*quotaRate{}
 	}
@@ -248,25 +260,12 @@ func (b *Broker) throttle(kind quotaKind, clientID string, n float64) int32 {
 	if rate <= limit {
 		return 0
 	}
+	if undo {
+		r.record(-n, nowMs)
+	}
 	ms := min(math.Round((rate-limit)/limit*float64(windowMs)), math.MaxInt32)
 	b.metrics.quotaThrottle.WithLabelValues(quotaKindKey[kind]).Add(ms / 1000)
 	return int32(ms)
-}
-
-// unthrottle takes back n bytes counted by throttle: a fetch that is
-// throttled is answered without its records, which then did not go out.
-func (b *Broker) unthrottle(kind quotaKind, clientID string, n float64) {
-	st := b.node.Controller().State()
-	_, user, client, ok := resolveQuota(st, quotaKindKey[kind], quotaPrincipal, clientID)
-	if !ok {
-		return
-	}
-	q := &b.quotas
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if r := q.rates[quotaSensorKey{kind: kind, user: user, client: client}]; r != nil {
-		r.record(-n, time.Now().UnixMilli())
-	}
 }
 
 // fetchQuotaBytes is the most a client under a consumer_byte_rate quota

@@ -463,3 +463,39 @@ func TestQuotaWindowConfig(t *testing.T) {
 		t.Errorf("throttle %d ms with 2 samples: want the 1.5 KB over a 1 s window", resp.ThrottleMillis)
 	}
 }
+
+// TestFetchQuotaUndoSameSample: a throttled fetch's bytes are taken back
+// from the sample they went into, as Kafka unrecords them at the time it
+// recorded them: taken back a moment later, past a window's edge, they
+// would land in a sample of their own, negative, which outlives the one
+// holding them and lets the client fetch past its quota.
+func TestFetchQuotaUndoSameSample(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	if e := alterQuota(t, cl, false, "consumer_byte_rate", 100, false, "client-id", "c"); e.ErrorCode != 0 {
+		t.Fatalf("set quota: error %d", e.ErrorCode)
+	}
+	// Every read of the clock is a millisecond later: anything read
+	// twice is read in two instants.
+	var nowMs atomic.Int64
+	b.quotas.mu.Lock()
+	b.quotas.now = func() time.Time { return time.UnixMilli(nowMs.Add(1)) }
+	b.quotas.mu.Unlock()
+	set := func(ms int64) { nowMs.Store(ms - 1) }
+
+	set(1_000_000)
+	if ms := b.throttle(quotaFetch, "c", 600, true); ms != 0 { // 60 B/s over 10 s
+		t.Fatalf("first fetch throttled %d ms", ms)
+	}
+	set(1_000_999) // the last millisecond of the first window
+	if ms := b.throttle(quotaFetch, "c", 1000, true); ms == 0 {
+		t.Fatal("fetch taking the client to 160 B/s was not throttled")
+	}
+	// Once the first window has gone, nothing the client fetched counts:
+	// 2000 bytes are 200 B/s over ten windows, twice the quota.
+	set(1_011_000)
+	if ms := b.throttle(quotaFetch, "c", 2000, true); ms == 0 {
+		t.Error("2000 bytes at once, twice the quota over ten windows, were not throttled: the throttled fetch's bytes were taken back from a later sample")
+	}
+}
