@@ -51,9 +51,17 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg
 // until the write times out. A fetch reads at most what the budget has
 // left (at least its first batch, KIP-74), so many such clients shrink
 // everyone's responses instead of exhausting memory.
+//
+// A first batch larger than what the budget granted (message.max.bytes can
+// be near socket.request.max.bytes) is not read at once either: the fetch
+// waits, until its deadline, for the budget to hold it (acquire), so that
+// many consumers of 100 MB batches are served a few at a time instead of
+// each reading, and encoding, its own copy at once.
 type fetchBudget struct {
 	mu    sync.Mutex
 	avail int64
+	size  int64
+	freed chan struct{} // closed when bytes come back, for acquire
 }
 
 // newFetchBudget makes a budget of four of the largest responses, at least
@@ -62,7 +70,36 @@ func newFetchBudget(fetchMaxBytes int32, size int64) *fetchBudget {
 	if size <= 0 {
 		size = max(4*int64(fetchMaxBytes), 256<<20)
 	}
-	return &fetchBudget{avail: size}
+	return &fetchBudget{avail: size, size: size}
+}
+
+// acquire takes n bytes, waiting until the budget has them (all of it, for
+// n larger than the budget) or until deadline or ctx: past that it takes
+// them anyway, the budget going below zero, as the first batch of a fetch
+// goes whatever the limits (KIP-74).
+func (f *fetchBudget) acquire(ctx context.Context, deadline time.Time, n int64) {
+	f.mu.Lock()
+	for f.avail < min(n, f.size) && ctx.Err() == nil {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			break
+		}
+		if f.freed == nil {
+			f.freed = make(chan struct{})
+		}
+		freed := f.freed
+		f.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-freed:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		f.mu.Lock()
+	}
+	f.avail -= n
+	f.mu.Unlock()
 }
 
 // available is what the budget has left.
@@ -84,6 +121,10 @@ func (f *fetchBudget) take(n int64) int64 {
 func (f *fetchBudget) give(n int64) {
 	f.mu.Lock()
 	f.avail += n
+	if f.freed != nil {
+		close(f.freed)
+		f.freed = nil
+	}
 	f.mu.Unlock()
 }
 
@@ -96,9 +137,16 @@ type fetchBufs struct {
 	budget *fetchBudget
 	held   int64 // taken from budget, given back by giveBack
 	got    int64 // bytes handed out by get since the last release
+	// short is the size of a read get refused, past what was taken from
+	// the budget: the caller acquires it and reads again.
+	short int64
 }
 
 func (f *fetchBufs) get(n int) []byte {
+	if f.budget != nil && f.got+int64(n) > f.held {
+		f.short = int64(n)
+		return nil
+	}
 	b := bufpool.Get(n)[:n]
 	f.bufs = append(f.bufs, b)
 	f.got += int64(n)
@@ -122,6 +170,16 @@ func (f *fetchBufs) take(n int64) int64 {
 	got := f.budget.take(n)
 	f.held += got
 	return got
+}
+
+// acquire takes n bytes from the budget for a read, waiting for them
+// until deadline (fetchBudget.acquire).
+func (f *fetchBufs) acquire(ctx context.Context, deadline time.Time, n int64) {
+	if f.budget == nil {
+		return
+	}
+	f.budget.acquire(ctx, deadline, n)
+	f.held += n
 }
 
 // settle gives back what a read took but did not use.
@@ -333,7 +391,7 @@ func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchReques
 			// none: a fetch answered at once does not pay for them.)
 			sizes, ends = logSizes(parts)
 		}
-		out, total, err := b.readFetch(r, parts, incremental, bufs)
+		out, total, err := b.readFetch(ctx, deadline, r, parts, incremental, bufs)
 		if err != nil {
 			resp.ErrorCode, _ = errCodeMsg(err)
 			return resp, 0
@@ -498,7 +556,7 @@ func hasError(out []fetchOut) bool {
 // readFetch reads every partition once, within the byte limits, into
 // buffers from bufs (released first: an earlier pass of a long poll is
 // discarded).
-func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental bool, bufs *fetchBufs) ([]fetchOut, int, error) {
+func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.FetchRequest, parts []fetchPart, incremental bool, bufs *fetchBufs) ([]fetchOut, int, error) {
 	b.fetchReads.Add(1)
 	bufs.release() // an earlier, discarded read of this long poll
 	bufs.giveBack()
@@ -567,7 +625,27 @@ func (b *Broker) readFetch(r *kmsg.FetchRequest, parts []fetchPart, incremental 
 			if limit <= 0 {
 				limit = 1
 			}
+			bufs.short = 0
 			recs, err := p.Log().ReadWith(bufs.get, fp.sp.offset, limit, o.hw)
+			if need := bufs.short; need > 0 && err == nil {
+				// The read needed more than the budget granted: a
+				// first batch larger than it (a later one would not
+				// go anyway). Its bytes are taken from the budget,
+				// waiting for them, before it is read again.
+				recs = nil
+				if total == 0 {
+					bufs.settle()
+					bufs.acquire(ctx, deadline, need)
+					bufs.short = 0
+					recs, err = p.Log().ReadWith(bufs.get, fp.sp.offset, limit, o.hw)
+					if bufs.short > 0 && err == nil {
+						// The log changed in between, and the batch
+						// there now is larger still: take that too.
+						bufs.acquire(ctx, time.Time{}, bufs.short)
+						recs, err = p.Log().ReadWith(bufs.get, fp.sp.offset, limit, o.hw)
+					}
+				}
+			}
 			if len(recs) == 0 {
 				recs = nil
 			}

@@ -524,3 +524,92 @@ func TestLongPollReadsOnce(t *testing.T) {
 		t.Fatal("not answered once MinBytes were there")
 	}
 }
+
+// TestFetchBudgetHoldsLargeFirstBatch: a first batch larger than what the
+// fetch memory budget has left is not read while the budget is taken (it
+// was, by each fetch at once, so that consumers of batches near
+// message.max.bytes had the broker hold one copy each: eight consumers of
+// 100 MB batches took 3 GB); the fetch waits for the budget, until its
+// deadline, and is answered once it comes back.
+func TestFetchBudgetHoldsLargeFirstBatch(t *testing.T) {
+	const budget = 8 << 20
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.fetchMemory = budget })
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "huge", 1, map[string]string{"max.message.bytes": "8000000"})
+	value := make([]byte, 6_000_000)
+	for i := range value {
+		value[i] = byte(i*7 + i>>8)
+	}
+	for range 2 {
+		if rp := produceRaw(t, cl, "huge", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, []testRecord{{value: value}})); rp.ErrorCode != 0 {
+			t.Fatal(kerr.ErrorForCode(rp.ErrorCode))
+		}
+	}
+	req := func(wait int32) *kmsg.FetchRequest {
+		r := fetchReq(11, 0, -1, "huge", map[int32]int64{0: 0})
+		r.MaxWaitMillis = wait
+		r.MaxBytes, r.Topics[0].Partitions[0].PartitionMaxBytes = 1<<20, 1<<20
+		return r
+	}
+	// The stuck client holds one 6 MB batch, unread.
+	stuck := rawConn(t, b)
+	stuck.(*net.TCPConn).SetReadBuffer(4 << 10)
+	if _, err := stuck.Write(rawFormatter.AppendRequest(nil, req(0), 1)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return b.fetchMem.available() < budget }, "the stuck fetch to take from the budget")
+
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		conn, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(20 * time.Second))
+		r := req(10_000)
+		if _, err := conn.Write(rawFormatter.AppendRequest(nil, r, 42)); err != nil {
+			done <- result{err: err}
+			return
+		}
+		_, body, err := readResponseFrame(conn)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		resp := r.ResponseKind().(*kmsg.FetchResponse)
+		resp.SetVersion(r.GetVersion())
+		if err := resp.ReadFrom(body); err != nil {
+			done <- result{err: err}
+			return
+		}
+		done <- result{n: len(resp.Topics[0].Partitions[0].RecordBatches)}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("with the budget taken, a fetch of a 6 MB batch was answered at once (%d bytes, %v); want it to wait", r.n, r.err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if avail := b.fetchMem.available(); avail < budget-6_100_000 {
+		t.Fatalf("budget at %d while the second fetch waits: it read its batch anyway", avail)
+	}
+	stuck.Close()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.n < 6_000_000 || r.n > 7_000_000 {
+			t.Fatalf("got %d bytes, want the first batch (KIP-74)", r.n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting fetch was not answered once the budget came back")
+	}
+	waitFor(t, func() bool { return b.fetchMem.available() == budget }, "every share back once the fetches are written")
+}
