@@ -216,7 +216,13 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	// Partitions of existing topics must lead again before clients are let
 	// in, so that a restarted broker answers with data, not errors.
 	b.coord = newCoordinator(b)
-	err = b.waitAllReady(ctx)
+	if short := b.filesShort(0); short != "" {
+		// They cannot all open: fail now, naming the cause, rather than
+		// after a minute of "too many open files" from each partition.
+		err = fmt.Errorf("not enough open files for this node's partitions%s", short)
+	} else {
+		err = b.waitAllReady(ctx)
+	}
 	if err != nil {
 		closeListeners()
 		b.cancel()
@@ -299,10 +305,39 @@ func (b *Broker) waitAllReady(parent context.Context) error {
 				// The caller gave up, not the partitions.
 				return fmt.Errorf("start stopped while the partitions loaded (topic %s not yet ready): %w", name, cerr)
 			}
-			return fmt.Errorf("topic %s did not become ready: %w", name, err)
+			return fmt.Errorf("topic %s did not become ready: %w%s", name, err, b.filesShort(-1))
 		}
 	}
 	return nil
+}
+
+// filesShort says, for a start that failed, when this node's partitions
+// need more open files than the process may hold (RLIMIT_NOFILE lowered
+// since they were made): each then fails with "too many open files", over
+// and over, until the start gives up, and the cause is worth naming.
+// reserve is the files kept for the rest (-1: fileReserve's, as when
+// partitions are made).
+func (b *Broker) filesShort(reserve int) string {
+	_, limit, ok := openFiles()
+	if !ok {
+		return ""
+	}
+	n := 0
+	for _, t := range b.node.Controller().State().Topics {
+		n += b.replicasHere(t.Replicas)
+	}
+	return filesShortFor(n, limit, reserve)
+}
+
+func filesShortFor(partitions, limit, reserve int) string {
+	if reserve < 0 {
+		reserve = fileReserve(limit)
+	}
+	if need := partitions * filesPerPartition; need > limit-reserve {
+		return fmt.Sprintf(": this node holds %d partitions, which need about %d open files, and its limit is %d (RLIMIT_NOFILE): raise the limit",
+			partitions, need, limit)
+	}
+	return ""
 }
 
 func (b *Broker) startAdmin(addr string) error {

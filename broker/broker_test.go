@@ -326,3 +326,23 @@ func gauge(t *testing.T, b *Broker, name string) float64 {
 	t.Fatalf("no gauge %s", name)
 	return 0
 }
+
+// TestFilesShort: a node whose partitions need more open files than its
+// limit says so, for a start that cannot open them all (RLIMIT_NOFILE
+// lowered since they were made: each partition failed with "too many open
+// files" for a minute and the start ended with "context deadline exceeded").
+func TestFilesShort(t *testing.T) {
+	if s := filesShortFor(3500, 8000, 0); !strings.Contains(s, "3500 partitions") || !strings.Contains(s, "17500") || !strings.Contains(s, "8000") {
+		t.Fatalf("3500 partitions under a limit of 8000: %q", s)
+	}
+	if s := filesShortFor(3500, 20000, 0); s != "" {
+		t.Fatalf("3500 partitions under a limit of 20000: %q", s)
+	}
+	// With the reserve kept when partitions are made (2000 of 20000).
+	if s := filesShortFor(3700, 20000, -1); s == "" {
+		t.Fatal("3700 partitions past 20000 less its reserve: nothing said")
+	}
+	if s := filesShortFor(3500, 20000, -1); s != "" {
+		t.Fatalf("3500 partitions within 20000 less its reserve: %q", s)
+	}
+}
