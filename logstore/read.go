@@ -23,8 +23,9 @@ func (l *Log) Read(offset int64, maxBytes int, limit int64) ([]byte, error) {
 // ReadWith is Read into memory the caller provides: get is called at most
 // once, with the number of bytes about to be read, and must return a slice
 // of that length (from a pool, say, so the fetch path neither allocates nor
-// zeroes per partition). The result is a prefix of that slice; when get was
-// called the caller owns its buffer whatever the result.
+// zeroes per partition), or nil to refuse the read, which then returns
+// nothing. The result is a prefix of that slice; when get was called the
+// caller owns its buffer whatever the result.
 func (l *Log) ReadWith(get func(n int) []byte, offset int64, maxBytes int, limit int64) ([]byte, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
