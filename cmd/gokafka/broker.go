@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,25 @@ func cmdBroker(e *env, args []string) error {
 	default:
 		return usagef("broker: unknown subcommand %q", sub)
 	}
+}
+
+// checkBrokers fails with a plain message when an id names no broker of
+// the cluster: the client library would say only that the request had
+// "separate shard errors".
+func checkBrokers(ctx context.Context, adm *kadm.Client, ids []int32) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	bs, err := adm.ListBrokers(ctx)
+	if err != nil {
+		return fmt.Errorf("list brokers: %w", err)
+	}
+	for _, id := range ids {
+		if !slices.ContainsFunc(bs, func(b kadm.BrokerDetail) bool { return b.NodeID == id }) {
+			return fmt.Errorf("no broker %d in the cluster (brokers: %v)", id, bs.NodeIDs())
+		}
+	}
+	return nil
 }
 
 // brokerIDs parses the optional broker id argument: none is the cluster-wide
@@ -57,6 +77,9 @@ func brokerDescribeConfig(e *env, args []string) error {
 		return err
 	}
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		if err := checkBrokers(ctx, adm, ids); err != nil {
+			return err
+		}
 		rcs, err := adm.DescribeBrokerConfigs(ctx, ids...)
 		if err != nil {
 			return fmt.Errorf("describe broker configs: %w", err)
@@ -108,6 +131,9 @@ func brokerAlterConfig(e *env, args []string) error {
 		what = fmt.Sprintf("broker %d", ids[0])
 	}
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		if err := checkBrokers(ctx, adm, ids); err != nil {
+			return err
+		}
 		resps, err := adm.AlterBrokerConfigs(ctx, alters, ids...)
 		if err != nil {
 			return fmt.Errorf("alter configs of %s: %w", what, err)

@@ -653,6 +653,9 @@ func TestBrokerConfig(t *testing.T) {
 	if r := gokafka(t, addr, "", "broker", "alter-config", "1", "--set", "log.dirs=/x"); r.code != 1 || !strings.Contains(r.stderr, "INVALID") {
 		t.Errorf("altering a static key: exit %d, stderr %q", r.code, r.stderr)
 	}
+	if r := gokafka(t, addr, "", "broker", "alter-config", "7", "--set", "log.retention.ms=1"); r.code != 1 || !strings.Contains(r.stderr, "no broker 7 in the cluster") {
+		t.Errorf("alter-config of a broker that does not exist: exit %d, stderr %q", r.code, r.stderr)
+	}
 	if r := gokafka(t, addr, "", "broker", "describe-config", "x"); r.code != 2 {
 		t.Errorf("describe-config x: exit %d, want 2", r.code)
 	}
