@@ -33,13 +33,9 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 		req.Conn.Mute(time.Duration(ms) * time.Millisecond)
 		return reply
 	}
-	return holdThrottled(ctx, req, ms, 6, func() kmsg.Response {
-		resp := reply()
-		if pr, ok := resp.(*kmsg.ProduceResponse); ok {
-			pr.ThrottleMillis = ms
-		}
-		return resp
-	})
+	// On the reader goroutine: from v6 the mute holds back the
+	// connection's next requests, pipelined produce included.
+	return throttleReply(ctx, req, ms, reply)
 }
 
 // produce handles a produce request.

@@ -38,7 +38,7 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg
 		req.AfterEncode = bufs.release
 		req.AfterWrite = bufs.giveBack
 		if ms > 0 {
-			return holdThrottled(ctx, req, ms, 8, func() kmsg.Response { return resp })()
+			return throttleReply(ctx, req, ms, now(resp))()
 		}
 		return resp
 	}
@@ -407,7 +407,6 @@ func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchReques
 					b.sessions.remove(sess.id)
 					resp.SessionID = 0
 				}
-				resp.ThrottleMillis = ms
 				return resp, ms
 			}
 			if incremental {

@@ -262,25 +262,34 @@ func rawRequestTo(t testing.TB, addr net.Addr, req kmsg.Request) kmsg.Response {
 	t.Helper()
 	conn := rawConnTo(t, addr)
 	defer conn.Close()
-	if _, err := conn.Write(rawFormatter.AppendRequest(nil, req, 42)); err != nil {
+	resp, _ := sendRaw(t, conn, rawFormatter, req, 42)
+	return resp
+}
+
+// sendRaw writes req on conn with correlation id cid and returns the
+// decoded response and when it came.
+func sendRaw(t testing.TB, conn net.Conn, f *kmsg.RequestFormatter, req kmsg.Request, cid int32) (kmsg.Response, time.Time) {
+	t.Helper()
+	if _, err := conn.Write(f.AppendRequest(nil, req, cid)); err != nil {
 		t.Fatal(err)
 	}
-	cid, body, err := readResponseFrame(conn)
+	got, body, err := readResponseFrame(conn)
 	if err != nil {
 		t.Fatalf("reading response: %v", err)
 	}
-	if cid != 42 {
-		t.Fatalf("correlation id %d", cid)
+	at := time.Now()
+	if got != cid {
+		t.Fatalf("correlation id %d, want %d", got, cid)
 	}
-	if req.IsFlexible() && req.Key() != int16(kmsg.ApiVersions) {
-		body = body[1:] // empty response header tags (ApiVersions' header is always v0)
+	if req.IsFlexible() && req.Key() != int16(kmsg.ApiVersions) { // ApiVersions' header is always v0
+		body = body[1:]
 	}
 	resp := req.ResponseKind()
 	resp.SetVersion(req.GetVersion())
 	if err := resp.ReadFrom(body); err != nil {
 		t.Fatalf("decoding %T: %v", resp, err)
 	}
-	return resp
+	return resp, at
 }
 
 func waitFor(t testing.TB, cond func() bool, what string) {

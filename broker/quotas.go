@@ -279,23 +279,36 @@ func (b *Broker) fetchQuotaBytes(clientID string) int64 {
 	return int64(min(limit*float64(max(b.cfg.QuotaWindowNum-1, 1))*float64(b.cfg.QuotaWindowSizeSeconds), math.MaxInt32))
 }
 
-// holdThrottled applies a throttle of ms to a response: from the versions
-// of KIP-219 on (newAt), the response goes at once and the connection is
-// muted; before them, the response itself is held back, as Kafka does for
-// clients that do not throttle themselves. It returns the Reply to use.
-func holdThrottled(ctx context.Context, req *protocol.Request, ms int32, newAt int16, reply func() kmsg.Response) func() kmsg.Response {
-	d := time.Duration(ms) * time.Millisecond
-	if req.Version >= newAt {
-		req.Conn.Mute(d)
+// throttleReply applies a throttle of ms to the reply of req as Kafka does
+// for the request's version: from the versions that throttle after the
+// response (KIP-219; kmsg's ThrottleResponse says which), the response goes
+// at once and the connection is muted for ms, from now; before them the
+// response itself is held back that long. Either way the response carries
+// ms as its throttle_time_ms. ms 0 leaves the reply as it is.
+func throttleReply(ctx context.Context, req *protocol.Request, ms int32, reply protocol.Reply) protocol.Reply {
+	if ms <= 0 || reply == nil {
 		return reply
+	}
+	d := time.Duration(ms) * time.Millisecond
+	after := true
+	if t, ok := req.Body.ResponseKind().(kmsg.ThrottleResponse); ok {
+		_, after = t.Throttle()
+	}
+	if after {
+		req.Conn.Mute(d)
 	}
 	return func() kmsg.Response {
 		resp := reply()
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
+		if s, ok := resp.(kmsg.SetThrottleResponse); ok {
+			s.SetThrottle(ms)
+		}
+		if !after {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
 		}
 		return resp
 	}
@@ -509,22 +522,10 @@ func (m *mutationQuota) take(n int) error {
 	return nil
 }
 
-// finish sets the throttle of a request that took mutations on its
-// response, muting the connection or holding the response back as the
-// version asks (newAt: the first that throttles after the response).
-func (m *mutationQuota) finish(ctx context.Context, req *protocol.Request, newAt int16, resp kmsg.Response) kmsg.Response {
-	if m.throttleMs == 0 {
-		return resp
-	}
-	switch r := resp.(type) {
-	case *kmsg.CreateTopicsResponse:
-		r.ThrottleMillis = m.throttleMs
-	case *kmsg.DeleteTopicsResponse:
-		r.ThrottleMillis = m.throttleMs
-	case *kmsg.CreatePartitionsResponse:
-		r.ThrottleMillis = m.throttleMs
-	}
-	return holdThrottled(ctx, req, m.throttleMs, newAt, func() kmsg.Response { return resp })()
+// finish applies the throttle the request earned, if any, to its
+// response (throttleReply).
+func (m *mutationQuota) finish(ctx context.Context, req *protocol.Request, resp kmsg.Response) kmsg.Response {
+	return throttleReply(ctx, req, m.throttleMs, now(resp))()
 }
 
 // connThrottle is protocol's ConnThrottle: the connection_creation_rate

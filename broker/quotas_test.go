@@ -177,32 +177,6 @@ func TestClientQuotasAlterDescribe(t *testing.T) {
 	check(b)
 }
 
-// sendRaw writes req on conn with correlation id cid and returns the
-// decoded response and when it came.
-func sendRaw(t testing.TB, conn net.Conn, f *kmsg.RequestFormatter, req kmsg.Request, cid int32) (kmsg.Response, time.Time) {
-	t.Helper()
-	if _, err := conn.Write(f.AppendRequest(nil, req, cid)); err != nil {
-		t.Fatal(err)
-	}
-	got, body, err := readResponseFrame(conn)
-	if err != nil {
-		t.Fatalf("reading response: %v", err)
-	}
-	at := time.Now()
-	if got != cid {
-		t.Fatalf("correlation id %d, want %d", got, cid)
-	}
-	if req.IsFlexible() {
-		body = body[1:]
-	}
-	resp := req.ResponseKind()
-	resp.SetVersion(req.GetVersion())
-	if err := resp.ReadFrom(body); err != nil {
-		t.Fatalf("decoding %T: %v", resp, err)
-	}
-	return resp, at
-}
-
 // TestProduceQuotaThrottles: a client over its producer_byte_rate is told
 // how long to wait; from produce v6 the answer goes at once and the
 // connection's next request waits that long (KIP-219), before v6 the
