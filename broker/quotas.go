@@ -180,6 +180,23 @@ func (q *quotas) purgeLocked(now time.Time) {
 	}
 }
 
+// rateLocked is the rate of key, made when new, marked used at now, after
+// idle ones are purged. b.quotas.mu is held.
+func (b *Broker) rateLocked(key quotaSensorKey, now time.Time) *quotaRate {
+	q := &b.quotas
+	if q.rates == nil {
+		q.rates = map[quotaSensorKey]*quotaRate{}
+	}
+	q.purgeLocked(now)
+	r := q.rates[key]
+	if r == nil {
+		r = b.newRate()
+		q.rates[key] = r
+	}
+	r.last = now
+	return r
+}
+
 // resolveQuota finds the quota of key that applies to a client, as Kafka's
 // default quota callback looks, most specific first: the user and client
 // id, the user and default client, the user, the default user and the
@@ -244,17 +261,7 @@ func (b *Broker) throttle(kind quotaKind, clientID string, n float64, undo bool)
 	defer q.mu.Unlock()
 	now := q.clock()
 	nowMs := now.UnixMilli()
-	if q.rates == nil {
-		q.rates = map[quotaSensorKey]*quotaRate{}
-	}
-	q.purgeLocked(now)
-	key := quotaSensorKey{kind: kind, user: user, client: client}
-	r := q.rates[key]
-	if r == nil {
-		r = b.newRate()
-		q.rates[key] = r
-	}
-	r.last = now
+	r := b.rateLocked(quotaSensorKey{kind: kind, user: user, client: client}, now)
 	r.record(n, nowMs)
 	rate, windowMs := r.measure(nowMs)
 	if rate <= limit {
@@ -554,17 +561,7 @@ func (b *Broker) connThrottle(ip string) time.Duration {
 	}
 	now := time.Now()
 	nowMs := now.UnixMilli()
-	if q.rates == nil {
-		q.rates = map[quotaSensorKey]*quotaRate{}
-	}
-	q.purgeLocked(now)
-	k := quotaSensorKey{kind: quotaConnection, client: ip}
-	r := q.rates[k]
-	if r == nil {
-		r = b.newRate()
-		q.rates[k] = r
-	}
-	r.last = now
+	r := b.rateLocked(quotaSensorKey{kind: quotaConnection, client: ip}, now)
 	r.record(1, nowMs)
 	rate, windowMs := r.measure(nowMs)
 	if rate <= limit {
