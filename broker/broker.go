@@ -246,6 +246,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	b.server, err = protocol.Serve(lns[0], protocol.Config{
 		ListenerName:    listeners[0].Name,
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
+		MaxQueuedBytes:  cfg.queuedMaxBytes(),
 		MaxConnsPerIP:   connLimit,
 		ConnThrottle:    b.connThrottle,
 		MaxConns:        cfg.maxConns(),

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gokafka/gokafka/protocol"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -70,6 +71,7 @@ type Config struct {
 	MinInsyncReplicas      int32 // min.insync.replicas: in-sync replicas an acks=all produce needs
 	FetchMaxBytes          int32 // the most a Fetch answer carries, whatever the client asks
 	SocketRequestMaxBytes  int32
+	QueuedMaxRequestBytes  int64 // queued.max.request.bytes: frames of all connections read and not yet answered; <= 0 no bound
 	ConnectionsMaxIdleMs   int64
 	MaxConnectionsPerIP    int32  // max.connections.per.ip
 	MaxConnsPerIPOverrides string // max.connections.per.ip.overrides: host:count,...
@@ -139,7 +141,7 @@ var kafkaOnlyKeys = func() map[string]bool {
 		process.roles controller.quorum.voters controller.quorum.bootstrap.servers
 		inter.broker.listener.name
 		num.network.threads num.io.threads num.replica.fetchers num.recovery.threads.per.data.dir
-		background.threads queued.max.requests queued.max.request.bytes socket.send.buffer.bytes
+		background.threads queued.max.requests socket.send.buffer.bytes
 		socket.receive.buffer.bytes socket.listen.backlog.size socket.connection.setup.timeout.ms
 		socket.connection.setup.timeout.max.ms max.connection.creation.rate request.timeout.ms
 		transaction.state.log.replication.factor transaction.state.log.min.isr
@@ -330,6 +332,7 @@ func DefaultConfig() Config {
 		MinInsyncReplicas:              1,
 		FetchMaxBytes:                  55 << 20,
 		SocketRequestMaxBytes:          100 << 20,
+		QueuedMaxRequestBytes:          protocol.DefaultMaxQueuedBytes,
 		ConnectionsMaxIdleMs:           10 * 60 * 1000,
 		MaxConnectionsPerIP:            math.MaxInt32,
 		MaxConnections:                 math.MaxInt32,
@@ -776,6 +779,7 @@ var options = []Option{
 	intOpt("min.insync.replicas", "min-insync-replicas", "in-sync replicas an acks=all produce needs (NOT_ENOUGH_REPLICAS below)", func(c *Config) *int32 { return &c.MinInsyncReplicas }),
 	intOpt("fetch.max.bytes", "fetch-max-bytes", "most bytes of records in one Fetch answer, whatever the client asks (at least one batch is always sent)", func(c *Config) *int32 { return &c.FetchMaxBytes }),
 	intOpt("socket.request.max.bytes", "socket-request-max-bytes", "largest request frame accepted", func(c *Config) *int32 { return &c.SocketRequestMaxBytes }),
+	intOpt("queued.max.request.bytes", "queued-max-request-bytes", "bytes of requests read and not yet answered, over all connections, past which no connection reads more until some are answered (a request goes through while any is left); <= 0: no bound, Kafka's default", func(c *Config) *int64 { return &c.QueuedMaxRequestBytes }),
 	intOpt("connections.max.idle.ms", "connections-max-idle-ms", "close connections idle this long", func(c *Config) *int64 { return &c.ConnectionsMaxIdleMs }),
 	intOpt("max.connections.per.ip", "max-connections-per-ip", "connections one client address may hold; a new one past that is closed at once (0 allows none but the overrides)", func(c *Config) *int32 { return &c.MaxConnectionsPerIP }),
 	strOpt("max.connections.per.ip.overrides", "max-connections-per-ip-overrides", "per-address limits that replace max.connections.per.ip: host:count,host:count (a host name counts for each of its addresses)", func(c *Config) *string { return &c.MaxConnsPerIPOverrides }),
@@ -1116,6 +1120,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("min.insync.replicas must be >= 1")
 	case c.SocketRequestMaxBytes < 1024:
 		return fmt.Errorf("socket.request.max.bytes must be >= 1024")
+	case c.explicit["queued.max.request.bytes"] && c.QueuedMaxRequestBytes > 0 && c.QueuedMaxRequestBytes < int64(c.SocketRequestMaxBytes):
+		// As Kafka; the default gives way to a larger request bound.
+		return fmt.Errorf("queued.max.request.bytes must be <= 0 or at least socket.request.max.bytes (%d)", c.SocketRequestMaxBytes)
 	case c.OffsetsTopicNumPartitions < 1:
 		return fmt.Errorf("offsets.topic.num.partitions must be >= 1")
 	case c.OffsetsTopicReplicationFactor < 1:
@@ -1237,6 +1244,15 @@ func (c *Config) maxConns() int {
 		return 0
 	}
 	return int(c.MaxConnections)
+}
+
+// queuedMaxBytes is protocol.Config.MaxQueuedBytes: as in Kafka, 0 and
+// below bound nothing.
+func (c *Config) queuedMaxBytes() int64 {
+	if c.QueuedMaxRequestBytes <= 0 {
+		return -1
+	}
+	return c.QueuedMaxRequestBytes
 }
 
 func (c *Config) idleTimeout() time.Duration {

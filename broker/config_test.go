@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gokafka/gokafka/protocol"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -561,5 +562,39 @@ metadata.log.segment.bytes=1073741824
 		if err := c.LoadProperties(strings.NewReader(bad)); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+}
+
+// TestQueuedMaxRequestBytesConfig: queued.max.request.bytes bounds the
+// requests held over all connections; as in Kafka, 0 and below bound
+// nothing and a value set must hold a whole request.
+func TestQueuedMaxRequestBytesConfig(t *testing.T) {
+	load := func(props string) (Config, error) {
+		c := DefaultConfig()
+		err := c.LoadProperties(strings.NewReader(props))
+		if err == nil {
+			err = c.Validate()
+		}
+		return c, err
+	}
+	for props, want := range map[string]int64{
+		"":                                   protocol.DefaultMaxQueuedBytes,
+		"queued.max.request.bytes=-1":        -1,
+		"queued.max.request.bytes=0":         -1,
+		"queued.max.request.bytes=200000000": 200000000,
+		// The default gives way to a larger request bound.
+		"socket.request.max.bytes=1073741824": protocol.DefaultMaxQueuedBytes,
+	} {
+		c, err := load(props)
+		if err != nil {
+			t.Errorf("%q: %v", props, err)
+			continue
+		}
+		if got := c.queuedMaxBytes(); got != want {
+			t.Errorf("%q: bound %d, want %d", props, got, want)
+		}
+	}
+	if _, err := load("queued.max.request.bytes=1000"); err == nil || !strings.Contains(err.Error(), "socket.request.max.bytes") {
+		t.Errorf("a bound below socket.request.max.bytes: %v", err)
 	}
 }

@@ -17,7 +17,10 @@ const (
 	// DefaultMaxPendingBytes bounds the frames of one connection read
 	// ahead of their responses.
 	DefaultMaxPendingBytes = 64 << 20
-	DefaultWriteTimeout    = 30 * time.Second
+	// DefaultMaxQueuedBytes bounds the frames of all connections read
+	// ahead of their responses: five of the largest requests by default.
+	DefaultMaxQueuedBytes = 5 * DefaultMaxRequestBytes
+	DefaultWriteTimeout   = 30 * time.Second
 
 	// DefaultApiVersionsMax is the ApiVersions range advertised when
 	// Config.Versions does not name key 18 itself.
@@ -64,6 +67,14 @@ type Config struct {
 	// time, once those before them are answered.) Default
 	// DefaultMaxPendingBytes.
 	MaxPendingBytes int
+	// MaxQueuedBytes is queued.max.request.bytes: it bounds the bytes of
+	// the frames of all connections being read or awaiting their
+	// response. While they hold this much, every connection waits before
+	// reading more than a frame's size, as Kafka mutes its channels while
+	// its memory pool is empty; a frame goes through while anything is
+	// left, whatever its size. Default DefaultMaxQueuedBytes (Kafka's is
+	// no bound); negative bounds nothing.
+	MaxQueuedBytes int64
 	// MaxConnsPerIP is max.connections.per.ip and its overrides: how many
 	// connections the remote address ip (as net.IP.String writes it) may
 	// hold; a new one past that is closed at once, as Kafka's acceptor
@@ -132,6 +143,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxPendingBytes <= 0 {
 		cfg.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if cfg.MaxQueuedBytes == 0 {
+		cfg.MaxQueuedBytes = DefaultMaxQueuedBytes
 	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight

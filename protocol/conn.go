@@ -118,6 +118,8 @@ func (c *conn) serve() {
 	c.close()
 	c.wg.Wait()
 	c.finishUnwritten()
+	// The frames read whose responses were never written.
+	c.s.queued.give(c.pendBytes.Swap(0))
 	c.logEnd(err)
 }
 
@@ -193,8 +195,11 @@ func (c *conn) readLoop() error {
 				return nil
 			}
 		}
-		frame, err := readFrame(br, c.s.cfg.MaxRequestBytes)
+		frame, err := readFrame(c.ctx, br, c.s.cfg.MaxRequestBytes, c.s.queued)
 		if err != nil {
+			if c.ctx.Err() != nil {
+				return nil // closed by us while waiting for c.s.queued
+			}
 			return err
 		}
 		c.pendBytes.Add(int64(len(frame)))
@@ -393,6 +398,7 @@ func (c *conn) writeLoop() {
 		p.afterWrite()
 		close(p.written)
 		c.pendBytes.Add(-int64(p.frameLen))
+		c.s.queued.give(int64(p.frameLen))
 		select {
 		case c.pendFreed <- struct{}{}:
 		default:

@@ -137,9 +137,9 @@ func TestAddListener(t *testing.T) {
 	}
 }
 
-// waitsForSlot checks that c, a connection past MaxConns, is not served
-// until free closes another, and then is.
-func waitsForSlot(t *testing.T, c net.Conn, correlationID int32, free func()) {
+// waitsForSlot checks that c, a connection past limit (MaxConns by
+// default), is not served until free closes another, and then is.
+func waitsForSlot(t *testing.T, c net.Conn, correlationID int32, free func(), limit ...string) {
 	t.Helper()
 	served := make(chan struct{})
 	go func() {
@@ -148,7 +148,7 @@ func waitsForSlot(t *testing.T, c net.Conn, correlationID int32, free func()) {
 	}()
 	select {
 	case <-served:
-		t.Fatal("a connection past max.connections was served while the others were open")
+		t.Fatalf("a connection past %s was served while the others were open", append(limit, "max.connections")[0])
 	case <-time.After(300 * time.Millisecond):
 	}
 	free()

@@ -10,7 +10,8 @@
 //     (connections.max.idle.ms), write deadlines (on progress: a client that
 //     reads nothing for WriteTimeout is dropped, a slow one is served) and
 //     the per-connection bounds on pipelined requests (MaxInFlight, and
-//     MaxPendingBytes of their frames);
+//     MaxPendingBytes of their frames), and the bound on the frames of
+//     all connections together (queued.max.request.bytes, MaxQueuedBytes);
 //   - the ApiVersions table advertised to clients, which is exactly
 //     Config.Versions: the broker declares what it really implements; and
 //     ApiVersions v5's check of the cluster and node a client expects

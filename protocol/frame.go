@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -52,8 +53,10 @@ func notKafka(first [4]byte) string {
 // the stream is unusable. Decoded requests alias the payload (kmsg byte fields
 // such as produce records are sub-slices of it), so it is reused only when
 // its owner hands it back (Request.ReleaseFrame); large payloads come from
-// bufpool and cost no zeroing when they do.
-func readFrame(r io.Reader, maxSize int32) ([]byte, error) {
+// bufpool and cost no zeroing when they do. The frame's len is charged to q
+// (nil: none), waiting while q is spent; the caller gives it back once the
+// frame is done with. Only ctx ending interrupts such a wait.
+func readFrame(ctx context.Context, r io.Reader, maxSize int32, q *queueBudget) ([]byte, error) {
 	var sizeBuf [4]byte
 	if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -66,13 +69,23 @@ func readFrame(r io.Reader, maxSize int32) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d (allowed %d..%d)%s", errFrameSize, size, minHeaderSize, maxSize, notKafka(sizeBuf))
 	}
 	n := int(size)
-	buf := bufpool.Get(min(n, frameChunk))
+	held := min(n, frameChunk) // charged to q
+	if err := q.take(ctx, held); err != nil {
+		return nil, err
+	}
+	buf := bufpool.Get(held)
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
 			// The first chunk has arrived whole, so the peer really is
 			// sending: make room for the rest in one step (Kafka
 			// allocates the claimed size up front; we wait for the
 			// first chunk) rather than doubling and copying each time.
+			if err := q.take(ctx, n-held); err != nil {
+				bufpool.Put(buf)
+				q.give(int64(held))
+				return nil, err
+			}
+			held = n
 			grown := append(bufpool.Get(n), buf...)
 			bufpool.Put(buf)
 			buf = grown
@@ -81,6 +94,7 @@ func readFrame(r io.Reader, maxSize int32) ([]byte, error) {
 		buf = buf[:len(buf)+m]
 		if err != nil {
 			bufpool.Put(buf)
+			q.give(int64(held))
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, fmt.Errorf("%w: EOF after %d of %d bytes", errTruncated, len(buf), n)
 			}

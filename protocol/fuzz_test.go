@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -57,7 +58,7 @@ func FuzzReadFrame(f *testing.F) {
 	}
 	const limit = 1 << 16
 	f.Fuzz(func(t *testing.T, data []byte) {
-		frame, err := readFrame(bytes.NewReader(data), limit)
+		frame, err := readFrame(context.Background(), bytes.NewReader(data), limit, nil)
 		if err != nil {
 			if errors.Is(err, io.EOF) && len(data) != 0 {
 				t.Fatalf("clean EOF reported for %d bytes of input", len(data))

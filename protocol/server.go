@@ -144,6 +144,7 @@ type Server struct {
 	h        Handler
 	ln       net.Listener // the first listener
 	versions versionTable
+	queued   *queueBudget                     // nil: no bound
 	apiKeys  []kmsg.ApiVersionsResponseApiKey // shared, read-only
 	log      *slog.Logger
 
@@ -197,6 +198,7 @@ func serve(ln net.Listener, cfg Config, h Handler) *Server {
 		log:      cfg.Logger,
 		conns:    make(map[*conn]struct{}),
 		perIP:    make(map[string]int),
+		queued:   newQueueBudget(cfg.MaxQueuedBytes, cfg.Logger),
 	}
 	s.freed.L = &s.mu
 	s.apiKeys = s.versions.apiKeys()
