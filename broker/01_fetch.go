@@ -710,8 +710,13 @@ func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []f
 		if !o.include {
 			continue
 		}
-		if inSession && o.errCode == 0 {
+		switch {
+		case inSession && o.errCode == 0:
 			fp.sp.sentHW, fp.sp.sentLSO, fp.sp.sentStart, fp.sp.sent = o.hw, o.lso, o.start, true
+		case inSession:
+			// As Kafka, which sets the cached high watermark to -1: once
+			// the error clears, the partition is sent again, news or not.
+			fp.sp.sent = false
 		}
 		ti, ok := idx[fp.key.topic]
 		if !ok {
