@@ -316,15 +316,7 @@ func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchReques
 				fs.set(rp.key, rp.sp)
 			}
 		}
-		for _, ft := range r.ForgottenTopics {
-			for _, p := range ft.Partitions {
-				if useIDs {
-					fs.forgetID(ft.TopicID, p)
-				} else {
-					fs.forget(sessionPartKey{topic: ft.Topic, part: p})
-				}
-			}
-		}
+		fs.forgetAll(r.ForgottenTopics, useIDs)
 		if len(fs.parts) == 0 {
 			// As Kafka: a session left with no partition is closed, and
 			// the fetch answered without one.

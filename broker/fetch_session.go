@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/replication"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Fetch sessions (KIP-227): a consumer's set of partitions and what it was
@@ -186,27 +187,39 @@ func (fs *fetchSession) rotate(served []sessionPartKey) {
 	fs.order = append(kept, served...)
 }
 
-func (fs *fetchSession) forget(k sessionPartKey) {
-	if _, ok := fs.parts[k]; !ok {
+// forgetAll forgets the partitions an incremental fetch lists as
+// forgotten, by name or, in a session made by fetch v13+, by topic id (the
+// topic may since have been deleted, or made again under its name with
+// another id, whose partition it keeps). It takes one pass over the session
+// whatever the number forgotten, as Kafka's linked collection removes each
+// in constant time: one by one, a request forgetting tens of thousands of
+// partitions held the session, and a core, for many seconds.
+func (fs *fetchSession) forgetAll(forgotten []kmsg.FetchRequestForgottenTopic, useIDs bool) {
+	type idPart struct {
+		id   replication.TopicID
+		part int32
+	}
+	byName := map[sessionPartKey]bool{}
+	byID := map[idPart]bool{}
+	for _, ft := range forgotten {
+		for _, p := range ft.Partitions {
+			if useIDs {
+				byID[idPart{ft.TopicID, p}] = true
+			} else {
+				byName[sessionPartKey{topic: ft.Topic, part: p}] = true
+			}
+		}
+	}
+	if len(byName) == 0 && len(byID) == 0 {
 		return
 	}
-	delete(fs.parts, k)
-	for i, o := range fs.order {
-		if o == k {
-			fs.order = append(fs.order[:i], fs.order[i+1:]...)
-			break
+	kept := fs.order[:0]
+	for _, k := range fs.order {
+		if byName[k] || byID[idPart{fs.parts[k].topicID, k.part}] {
+			delete(fs.parts, k)
+			continue
 		}
+		kept = append(kept, k)
 	}
-}
-
-// forgetID forgets partition part of the topic with id, which a session
-// made by fetch v13+ names: the topic may since have been deleted, or
-// made again under its name with another id, whose partition it keeps.
-func (fs *fetchSession) forgetID(id replication.TopicID, part int32) {
-	for k, p := range fs.parts {
-		if k.part == part && p.topicID == id {
-			fs.forget(k)
-			return
-		}
-	}
+	fs.order = kept
 }

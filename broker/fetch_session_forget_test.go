@@ -1,0 +1,54 @@
+package broker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Forgetting a session's partitions costs time in proportion to the
+// session and the request, as Kafka's linked hash collection does, not to
+// their product: one fetch of a few MB naming tens of thousands of
+// partitions, then one forgetting them, must not pin a core for many
+// seconds (it held the session, and any client could send it).
+func TestFetchSessionForgetManyIsLinear(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "many", 1, nil)
+	id := b.node.Controller().State().Topics["many"].ID
+
+	const n = 60000
+	full := kmsg.NewPtrFetchRequest()
+	full.Version, full.ReplicaID, full.MaxBytes, full.SessionEpoch = 13, -1, 1<<20, 0
+	rt := kmsg.NewFetchRequestTopic()
+	rt.TopicID = id
+	ft := kmsg.NewFetchRequestForgottenTopic()
+	ft.TopicID = id
+	for p := range int32(n) {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.CurrentLeaderEpoch, rp.PartitionMaxBytes = p, -1, 1<<10
+		rt.Partitions = append(rt.Partitions, rp)
+		ft.Partitions = append(ft.Partitions, p)
+	}
+	full.Topics = append(full.Topics, rt)
+	resp := rawRequest(t, b, full).(*kmsg.FetchResponse)
+	if resp.ErrorCode != 0 || resp.SessionID <= 0 {
+		t.Fatalf("full fetch: error %d session %d", resp.ErrorCode, resp.SessionID)
+	}
+
+	forget := kmsg.NewPtrFetchRequest()
+	forget.Version, forget.ReplicaID, forget.MaxBytes = 13, -1, 1<<20
+	forget.SessionID, forget.SessionEpoch = resp.SessionID, 1
+	forget.ForgottenTopics = append(forget.ForgottenTopics, ft)
+	start := time.Now()
+	got := rawRequest(t, b, forget).(*kmsg.FetchResponse)
+	took := time.Since(start)
+	if got.ErrorCode != 0 || got.SessionID != 0 {
+		t.Fatalf("forgetting every partition: error %d session %d, want the session closed", got.ErrorCode, got.SessionID)
+	}
+	if took > 5*time.Second {
+		t.Fatalf("forgetting %d partitions took %v", n, took)
+	}
+}
