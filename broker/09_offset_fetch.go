@@ -12,6 +12,17 @@ func (b *Broker) handleOffsetFetch(r *kmsg.OffsetFetchRequest) kmsg.Response {
 	if r.Version < 8 {
 		topics, code := b.offsetFetch(r.Group, r.Topics, r.RequireStable)
 		resp.ErrorCode = code
+		if code != 0 && r.Version < 2 {
+			// As Kafka: v0 and v1 have no top-level error code, so the
+			// error goes into every partition asked for.
+			for _, t := range r.Topics {
+				ft := groups.OffsetFetchTopic{Topic: t.Topic}
+				for _, p := range t.Partitions {
+					ft.Partitions = append(ft.Partitions, groups.OffsetFetchPartition{Partition: p, Offset: -1, LeaderEpoch: -1, Metadata: kmsg.StringPtr(""), ErrorCode: code})
+				}
+				topics = append(topics, ft)
+			}
+		}
 		for _, t := range topics {
 			rt := kmsg.NewOffsetFetchResponseTopic()
 			rt.Topic = t.Topic
