@@ -163,41 +163,49 @@ func (g *group) allJoined() bool {
 
 // candidates returns the protocols every member supports, in the preference
 // order of the first member, ignoring member except (a rejoining member whose
-// protocols are about to be replaced).
+// protocols are about to be replaced). As Kafka's count of members per
+// protocol, it takes time in proportion to the protocols listed: a request
+// may list tens of thousands, and a check of each against each held the
+// shard's lock for seconds.
 func (g *group) candidates(except string) []string {
 	var first *member
+	n := 0
 	for _, id := range g.order {
 		if id != except {
-			first = g.members[id]
-			break
+			if first == nil {
+				first = g.members[id]
+			}
+			n++
 		}
 	}
 	if first == nil {
 		return nil
 	}
-	var out []string
+	type count struct{ members, last int }
+	counts := make(map[string]*count, len(first.protocols))
 	for _, p := range first.protocols {
-		all := true
-		for id, m := range g.members {
-			if id != except && !hasProtocol(m, p.name) {
-				all = false
-				break
+		counts[p.name] = &count{last: -1}
+	}
+	i := 0
+	for id, m := range g.members {
+		if id == except {
+			continue
+		}
+		for _, p := range m.protocols {
+			if c := counts[p.name]; c != nil && c.last != i { // a name listed twice counts once
+				c.members++
+				c.last = i
 			}
 		}
-		if all {
+		i++
+	}
+	var out []string
+	for _, p := range first.protocols {
+		if counts[p.name].members == n {
 			out = append(out, p.name)
 		}
 	}
 	return out
-}
-
-func hasProtocol(m *member, name string) bool {
-	for _, p := range m.protocols {
-		if p.name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // supports reports whether a joining member with these protocols may be in
@@ -209,14 +217,22 @@ func (g *group) supports(memberID, protocolType string, protos []kmsg.JoinGroupR
 		others--
 	}
 	if others == 0 {
+		// A sole member may change its protocols, but not the type of
+		// a group that is not Empty (as Kafka checks it).
+		if g.state != stateEmpty && protocolType != g.protocolType {
+			return false
+		}
 		return protocolType != "" && len(protos) > 0
 	}
 	if protocolType != g.protocolType {
 		return false
 	}
-	cands := g.candidates(memberID)
+	cands := make(map[string]bool)
+	for _, c := range g.candidates(memberID) {
+		cands[c] = true
+	}
 	for _, p := range protos {
-		if slices.Contains(cands, p.Name) {
+		if cands[p.Name] {
 			return true
 		}
 	}
@@ -229,9 +245,12 @@ func (g *group) supports(memberID, protocolType string, protos []kmsg.JoinGroupR
 func (g *group) selectProtocol() string {
 	cands := g.candidates("")
 	votes := make(map[string]int, len(cands))
+	for _, c := range cands {
+		votes[c] = 0
+	}
 	for _, m := range g.members {
 		for _, p := range m.protocols {
-			if slices.Contains(cands, p.name) {
+			if _, ok := votes[p.name]; ok {
 				votes[p.name]++
 				break
 			}
