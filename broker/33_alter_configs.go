@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/gokafka/gokafka/replication"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -19,15 +20,23 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, r *kmsg.AlterConfigsReq
 	for _, rr := range r.Resources {
 		res := kmsg.NewAlterConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		// As Kafka (ConfigAdminManager.preprocess): a key named twice, then
+		// any null value, makes the whole resource an invalid request,
+		// rather than the last of a key's values winning.
 		set := map[string]*string{}
-		for _, c := range rr.Configs {
-			set[c.Name] = c.Value
-		}
 		var err error
+		var nulls []string
 		for _, c := range rr.Configs {
-			if c.Value == nil && err == nil {
-				err = kafkaErrorf(kerr.InvalidRequest, "Null value not supported for : %s", c.Name)
+			if _, ok := set[c.Name]; ok && err == nil {
+				err = kafkaErrorf(kerr.InvalidRequest, "Error due to duplicate config keys")
 			}
+			set[c.Name] = c.Value
+			if c.Value == nil {
+				nulls = append(nulls, c.Name)
+			}
+		}
+		if err == nil && len(nulls) > 0 {
+			err = kafkaErrorf(kerr.InvalidRequest, "Null value not supported for : %s", strings.Join(nulls, ", "))
 		}
 		if dup[configResource{rr.ResourceType, rr.ResourceName}] {
 			err = errDuplicateResource

@@ -78,6 +78,22 @@ func TestAlterConfigsRequestChecks(t *testing.T) {
 		}
 	}
 
+	// Legacy AlterConfigs: a key named twice in one resource is refused
+	// too, not applied with its last value.
+	legacy = kmsg.NewPtrAlterConfigsRequest()
+	rr := kmsg.NewAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "ac"
+	for _, v := range []string{"5", "7"} {
+		c := kmsg.NewAlterConfigsRequestResourceConfig()
+		c.Name, c.Value = "retention.ms", str(v)
+		rr.Configs = append(rr.Configs, c)
+	}
+	legacy.Resources = append(legacy.Resources, rr)
+	r := request[*kmsg.AlterConfigsResponse](t, cl, legacy).Resources[0]
+	if r.ErrorCode != inv || r.ErrorMessage == nil || *r.ErrorMessage != "Error due to duplicate config keys" {
+		t.Errorf("AlterConfigs, key twice: error %v (%v), want INVALID_REQUEST", kerr.ErrorForCode(r.ErrorCode), r.ErrorMessage)
+	}
+
 	// None of it changed anything.
 	if v := b.topicValue(b.node.Controller().State().Topics["ac"], "retention.ms"); v != "1000000" {
 		t.Errorf("retention.ms = %s after refused requests, want 1000000", v)
