@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -206,7 +207,9 @@ var topicConfigs = []topicConfigDef{
 	{name: "remote.log.copy.disable", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool, doc: "stored: no tiered storage"},
 	{name: "remote.log.delete.on.disable", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkBool, doc: "stored: no tiered storage"},
 	{name: "remote.storage.enable", typ: kmsg.ConfigTypeBoolean, def: constDef("false"), check: checkNoTieredStorage, doc: "no tiered storage: only false"},
-	{name: "retention.bytes", typ: kmsg.ConfigTypeLong, brokerKey: "log.retention.bytes", check: checkLong(-1)},
+	// Any long, as Kafka defines it (no validator): every negative value
+	// means no size limit, to retention as to Kafka's.
+	{name: "retention.bytes", typ: kmsg.ConfigTypeLong, brokerKey: "log.retention.bytes", check: checkLong(math.MinInt64)},
 	{name: "retention.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.retention.ms", check: checkLong(-1)},
 	// Kafka 4.0's floor: a segment per batch would hold a file handle per
 	// batch. Tests that want tiny segments use internal.segment.bytes.

@@ -115,6 +115,7 @@ func TestKafkaTopicConfigsAccepted(t *testing.T) {
 		"local.retention.ms": "-2", "local.retention.bytes": "1000",
 		"leader.replication.throttled.replicas": "0:1,1:1", "follower.replication.throttled.replicas": "*",
 		"remote.storage.enable": "false", "remote.log.copy.disable": "true", "remote.log.delete.on.disable": "false",
+		"retention.bytes": "-2", // Kafka defines retention.bytes with no lower bound
 	}
 	if code := create("kc", good); code != 0 {
 		t.Fatalf("create with Kafka's topic keys: %v", kerr.ErrorForCode(code))
@@ -124,7 +125,14 @@ func TestKafkaTopicConfigsAccepted(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
 	}
+	if _, bytes := b.retention(b.node.Controller().State(), b.node.Controller().State().Topics["kc"]); bytes >= 0 {
+		t.Errorf("retention.bytes=-2: size retention %d, want none", bytes)
+	}
+	if code := alterConfig(t, cl, kmsg.ConfigResourceTypeBroker, "", "log.retention.bytes", "-5"); code != 0 {
+		t.Errorf("broker log.retention.bytes=-5: %v", kerr.ErrorForCode(code))
+	}
 	for k, v := range map[string]string{
+		"retention.bytes":        "x",
 		"compression.gzip.level": "0", "compression.lz4.level": "18", "compression.zstd.level": "23",
 		"local.retention.ms": "-3", "leader.replication.throttled.replicas": "0-1",
 		"remote.storage.enable": "true",
