@@ -652,13 +652,18 @@ func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.Fetc
 			if total > 0 && len(recs) > limit {
 				recs = nil
 			}
-			if r.Version < 4 && logstore.AnyCompressed(recs, logstore.CodecZstd) {
+			zstdAt := -1
+			if r.Version < 4 {
 				// Messages of magic 0 and 1 have no zstd (the batches of
 				// producers that chose it, the topic leaving the codec to
 				// them), so these cannot be converted for fetch v0–v3.
-				// Fetch v4–v9 gets them as stored, as from Kafka.
-				recs = nil
-				o.errCode, o.hw, o.lso, o.start = kerr.UnsupportedCompressionType.Code, -1, -1, -1
+				// As Kafka's LazyDownConversionRecords, the batches
+				// before the first zstd one still go; a fetch that
+				// starts at it gets the error (below). Fetch v4–v9
+				// gets them as stored, as from Kafka.
+				if zstdAt = logstore.FirstCompressed(recs, logstore.CodecZstd); zstdAt >= 0 {
+					recs = recs[:zstdAt]
+				}
 			}
 			o.count = logstore.CountRecords(recs)
 			if r.Version < 4 && len(recs) > 0 {
@@ -685,6 +690,12 @@ func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.Fetc
 					// before.)
 					recs = recs[:partMax]
 				}
+			}
+			if zstdAt >= 0 && len(recs) == 0 && o.errCode == 0 {
+				// Nothing before the zstd batch (or only control
+				// batches, which magic 0 and 1 drop).
+				o.count = 0
+				o.errCode, o.hw, o.lso, o.start = kerr.UnsupportedCompressionType.Code, -1, -1, -1
 			}
 			o.records = recs
 			total += len(recs)

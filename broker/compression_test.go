@@ -93,7 +93,8 @@ func TestProduceTopicCompression(t *testing.T) {
 	// zstd came with fetch v10: as in Kafka, an older fetch of a topic
 	// whose compression.type is zstd is refused; one of a topic leaving
 	// the codec to producers gets their zstd batches as stored, unless it
-	// predates magic-2 batches (v0–v3), which cannot hold them.
+	// predates magic-2 batches (v0–v3), which cannot hold them: those get
+	// the records before the zstd batch, and the error from it on.
 	zcl := newClient(t, b, kgo.ProducerBatchCompression(kgo.ZstdCompression()), kgo.DefaultProduceTopic("compress-producer"))
 	if err := zcl.ProduceSync(context.Background(), &kgo.Record{Value: bytes.Repeat([]byte("z"), 500)}).FirstErr(); err != nil {
 		t.Fatalf("zstd produce: %v", err)
@@ -101,19 +102,21 @@ func TestProduceTopicCompression(t *testing.T) {
 	for _, c := range []struct {
 		topic   string
 		version int16
+		from    int64
 		code    int16
 	}{
-		{"compress-zstd", 9, kerr.UnsupportedCompressionType.Code},
-		{"compress-zstd", 10, 0},
-		{"compress-lz4", 9, 0},
-		{"compress-producer", 9, 0},
-		{"compress-producer", 4, 0},
-		{"compress-producer", 3, kerr.UnsupportedCompressionType.Code},
+		{"compress-zstd", 9, 0, kerr.UnsupportedCompressionType.Code},
+		{"compress-zstd", 10, 0, 0},
+		{"compress-lz4", 9, 0, 0},
+		{"compress-producer", 9, 0, 0},
+		{"compress-producer", 4, 0, 0},
+		{"compress-producer", 3, 0, 0},
+		{"compress-producer", 3, 50, kerr.UnsupportedCompressionType.Code},
 	} {
-		resp := rawRequest(t, b, fetchReq(c.version, 0, -1, c.topic, map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+		resp := rawRequest(t, b, fetchReq(c.version, 0, -1, c.topic, map[int32]int64{0: c.from})).(*kmsg.FetchResponse)
 		fp := resp.Topics[0].Partitions[0]
 		if fp.ErrorCode != c.code || (c.code == 0) != (len(fp.RecordBatches) > 0) {
-			t.Fatalf("fetch v%d of %s: error %d with %d bytes, want error %d", c.version, c.topic, fp.ErrorCode, len(fp.RecordBatches), c.code)
+			t.Fatalf("fetch v%d of %s from %d: error %d with %d bytes, want error %d", c.version, c.topic, c.from, fp.ErrorCode, len(fp.RecordBatches), c.code)
 		}
 	}
 

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"testing"
 	"time"
 
@@ -346,5 +347,62 @@ func TestOldFetchHardLimitIsThePartitions(t *testing.T) {
 	p := rawRequest(t, b, req).(*kmsg.FetchResponse).Topics[0].Partitions[0]
 	if p.ErrorCode != 0 || len(p.RecordBatches) < 2000 {
 		t.Errorf("fetch v2 of a 2000-byte message under a 1 MiB partition limit: %v, %d bytes, want it whole", kerr.ErrorForCode(p.ErrorCode), len(p.RecordBatches))
+	}
+}
+
+// Fetch v0-v3 cannot carry zstd, so, as Kafka's lazy down-conversion, the
+// batches before the first zstd one go converted and a fetch that starts at
+// it gets UNSUPPORTED_COMPRESSION_TYPE; the records after it are read again.
+// The broker used to refuse the whole read when any zstd batch was in it,
+// leaving an old consumer stuck before records it can read.
+func TestOldFetchStopsBeforeZstd(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "oldzstd", 1, nil)
+	plain := func() {
+		t.Helper()
+		batch := encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(3, "p"))
+		if rp := produceRaw(t, cl, "oldzstd", 0, -1, batch); rp.ErrorCode != 0 {
+			t.Fatal(kerr.ErrorForCode(rp.ErrorCode))
+		}
+	}
+	plain() // offsets 0-2
+	zcl := newClient(t, b, kgo.ProducerBatchCompression(kgo.ZstdCompression()), kgo.DefaultProduceTopic("oldzstd"))
+	if err := zcl.ProduceSync(context.Background(), &kgo.Record{Value: bytes.Repeat([]byte("z"), 500)}).FirstErr(); err != nil {
+		t.Fatalf("zstd produce: %v", err) // offset 3
+	}
+	plain() // offsets 4-6
+
+	offsets := func(set []byte) (out []int64) {
+		for len(set) >= 12 {
+			n := 12 + int(binary.BigEndian.Uint32(set[8:]))
+			if n > len(set) {
+				break
+			}
+			out = append(out, int64(binary.BigEndian.Uint64(set)))
+			set = set[n:]
+		}
+		return out
+	}
+	for _, v := range []int16{0, 1, 2, 3} {
+		for _, c := range []struct {
+			from int64
+			code int16
+			want []int64
+		}{
+			{0, 0, []int64{0, 1, 2}},
+			{1, 0, []int64{1, 2}},
+			{3, kerr.UnsupportedCompressionType.Code, nil},
+			{4, 0, []int64{4, 5, 6}},
+		} {
+			p := rawRequest(t, b, fetchReq(v, 0, -1, "oldzstd", map[int32]int64{0: c.from})).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+			if got := offsets(p.RecordBatches); p.ErrorCode != c.code || !slices.Equal(got, c.want) {
+				t.Errorf("fetch v%d from %d: error %d, offsets %v; want error %d, offsets %v", v, c.from, p.ErrorCode, got, c.code, c.want)
+			}
+			if c.code != 0 && p.HighWatermark != -1 {
+				t.Errorf("fetch v%d from %d: high watermark %d with the error, want -1", v, c.from, p.HighWatermark)
+			}
+		}
 	}
 }

@@ -343,21 +343,21 @@ func SplitBatches(b []byte) ([][]byte, error) {
 	return out, nil
 }
 
-// AnyCompressed reports whether a whole batch in b, batches as read from
-// the log (the last may be cut short, and is not counted then), is
-// compressed with codec.
-func AnyCompressed(b []byte, codec int8) bool {
-	for len(b) >= BatchHeaderSize {
-		n := int64(int32(binary.BigEndian.Uint32(b[offLength:]))) + batchLogOverhead
-		if n < BatchHeaderSize || n > int64(len(b)) {
-			return false
+// FirstCompressed returns where the first whole batch in b compressed with
+// codec starts, b being batches as read from the log (the last may be cut
+// short, and is not looked at then), or -1 when there is none.
+func FirstCompressed(b []byte, codec int8) int {
+	for at := 0; len(b)-at >= BatchHeaderSize; {
+		n := int64(int32(binary.BigEndian.Uint32(b[at+offLength:]))) + batchLogOverhead
+		if n < BatchHeaderSize || n > int64(len(b)-at) {
+			return -1
 		}
-		if int8(binary.BigEndian.Uint16(b[offAttributes:])&7) == codec {
-			return true
+		if int8(binary.BigEndian.Uint16(b[at+offAttributes:])&7) == codec {
+			return at
 		}
-		b = b[n:]
+		at += int(n)
 	}
-	return false
+	return -1
 }
 
 // SetBaseOffset rewrites the base offset (not covered by the CRC).
