@@ -584,7 +584,13 @@ func (p *Partition) appendAnnounced(batch []byte, h logstore.BatchHeader, stamp 
 		p.storing[key] = call
 		p.storedMu.Unlock()
 	}
-	f := p.raft.ApplyLog(raft.Log{Data: batch}, 10*time.Second)
+	// No enqueue timeout: a batch raft did not take would be failed only
+	// after it is recorded below, so that the producer's next batch, its
+	// request already waiting for the lock, would pass the sequence check
+	// and be stored behind a gap. Raft answers at once when it shuts down,
+	// and a follower's loop refuses what is queued, so this waits only for
+	// a leader that is slow to take it, as Kafka's append waits for its log.
+	f := p.raft.ApplyLog(raft.Log{Data: batch}, 0)
 	if idempotent {
 		meta.pending = call
 		p.pending.record(h.ProducerID, h.ProducerEpoch, meta)
