@@ -92,7 +92,10 @@ func TestFetchLongPollWokenByProduce(t *testing.T) {
 	req := fetchReq(11, 0, -1, "lp", map[int32]int64{0: 0})
 	req.MaxWaitMillis = 5000
 	req.MinBytes = 1
+	produced := make(chan struct{})
+	defer func() { <-produced }() // before the broker closes under it
 	go func() {
+		defer close(produced)
 		time.Sleep(300 * time.Millisecond)
 		produceRaw(t, cl, "lp", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "w")))
 	}()
@@ -170,7 +173,10 @@ func TestFetchLastFetchedEpoch(t *testing.T) {
 		return resp.Topics[0].Partitions[0], time.Since(start)
 	}
 	// The client's log agrees: the long poll waits for new records.
+	produced := make(chan struct{})
+	defer func() { <-produced }() // before the broker closes under it
 	go func() {
+		defer close(produced)
 		time.Sleep(300 * time.Millisecond)
 		produceRaw(t, cl, "lfe", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "x")))
 	}()
