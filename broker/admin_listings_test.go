@@ -208,3 +208,36 @@ func describeProducers(t *testing.T, b *Broker, parts map[string][]int32) *kmsg.
 	}
 	return rawRequest(t, b, req).(*kmsg.DescribeProducersResponse)
 }
+
+// TestExpiredProducerNotRestored: a producer that expired while the broker
+// was stopped is not brought back from the partition's snapshot and log at
+// the start, as Kafka skips expired producers when it loads their state;
+// before, it came back until the first retention check.
+func TestExpiredProducerNotRestored(t *testing.T) {
+	dir := t.TempDir()
+	short := func(c *Config) { c.ProducerIDExpirationMs = 1000 }
+	b := startBroker(t, dir, short)
+	cl := newClient(t, b)
+	createTopic(t, cl, "pr", 1, nil)
+	if rp := produceRaw(t, cl, "pr", 0, -1, encodeBatch(time.Now().UnixMilli(), 7, 0, 0, values(1, "v"))); rp.ErrorCode != 0 {
+		t.Fatalf("produce: %v", kerr.ErrorForCode(rp.ErrorCode))
+	}
+	if got := describeProducers(t, b, map[string][]int32{"pr": {0}}).Topics[0].Partitions[0].ActiveProducers; len(got) != 1 {
+		t.Fatalf("producers before the stop: %+v", got)
+	}
+	cl.Close()
+	b.Close()
+	time.Sleep(1500 * time.Millisecond)
+
+	b = startBroker(t, dir, short)
+	defer b.Close()
+	cl = newClient(t, b)
+	waitFor(t, func() bool { p := b.node.Partition("pr", 0); return p != nil && p.Ready() }, "partition pr-0 leading")
+	if got := describeProducers(t, b, map[string][]int32{"pr": {0}}).Topics[0].Partitions[0].ActiveProducers; len(got) != 0 {
+		t.Fatalf("producers after a start past their expiration: %+v, want none", got)
+	}
+	// And it is taken at any sequence, as a producer the broker forgot.
+	if rp := produceRaw(t, cl, "pr", 0, -1, encodeBatch(time.Now().UnixMilli(), 7, 0, 40, values(1, "w"))); rp.ErrorCode != 0 || rp.BaseOffset != 1 {
+		t.Fatalf("the expired producer at sequence 40: %v at %d, want stored at 1", kerr.ErrorForCode(rp.ErrorCode), rp.BaseOffset)
+	}
+}

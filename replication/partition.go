@@ -458,6 +458,12 @@ func (p *Partition) becomeReady() {
 		return
 	}
 	p.mu.Lock()
+	if exp := p.node.cfg.ProducerIDExpiration; exp > 0 {
+		// As Kafka loads producer state: the producers that expired
+		// while the partition had no leader (a stopped broker) are not
+		// brought back from its snapshot and log until the next check.
+		p.producers.expire(time.Now().Add(-exp).UnixMilli())
+	}
 	p.pending = p.producers.clone()
 	p.mu.Unlock()
 	p.epoch = int32(p.raft.CurrentTerm())
