@@ -144,9 +144,11 @@ type quotas struct {
 	rates     map[quotaSensorKey]*quotaRate
 	buckets   map[quotaSensorKey]*mutationBucket
 	lastPurge time.Time
-	// The addresses of the ip entities of ipState, for ipQuotaLocked.
+	// The addresses of the ip entities of ipState, for ipQuotaLocked,
+	// and those of the entities named by a host name, resolved once.
 	ipState *replication.State
 	ipIndex map[netip.Addr]float64
+	ipHosts map[string][]netip.Addr
 	// now is the byte-rate sensors' clock; nil is time.Now (tests set it).
 	now func() time.Time
 }
@@ -430,25 +432,48 @@ func checkQuotaValue(keys map[string]quotaKeyType, key string, v float64) error 
 
 // ipQuotaLocked finds the connection_creation_rate quota of an ip entity
 // that names the address ip in another spelling ("::ffff:10.0.0.1" for
-// 10.0.0.1, an IPv6 address in capitals or written out in full): Kafka
-// keys these quotas by the address (InetAddress), not by the text given.
-// The addresses are indexed once per metadata State. q.mu is held.
+// 10.0.0.1, an IPv6 address in capitals or written out in full) or by a
+// host name: Kafka keys these quotas by the address (InetAddress) it
+// resolves the entity's name to when the quota is applied, not by the
+// text given. The addresses are indexed once per metadata State, and a
+// host name is resolved once, when its quota is first indexed. q.mu is
+// held.
 func (q *quotas) ipQuotaLocked(st *replication.State, ip string) (float64, bool) {
 	if q.ipState != st {
 		q.ipState, q.ipIndex = st, nil
+		named := map[string]bool{}
+		literal := map[netip.Addr]float64{}
+		index := func(a netip.Addr, v float64) {
+			if q.ipIndex == nil {
+				q.ipIndex = map[netip.Addr]float64{}
+			}
+			q.ipIndex[a.Unmap().WithZone("")] = v
+		}
 		for _, cq := range st.ClientQuotas {
 			if len(cq.Entity) != 1 || cq.Entity[0].Type != replication.QuotaIP || cq.Entity[0].Name == nil {
 				continue
 			}
 			v, ok := cq.Values["connection_creation_rate"]
-			a, err := netip.ParseAddr(*cq.Entity[0].Name)
-			if !ok || err != nil {
+			if !ok {
 				continue
 			}
-			if q.ipIndex == nil {
-				q.ipIndex = map[netip.Addr]float64{}
+			name := *cq.Entity[0].Name
+			if a, err := netip.ParseAddr(name); err == nil {
+				literal[a] = v
+				continue
 			}
-			q.ipIndex[a.Unmap().WithZone("")] = v
+			named[name] = true
+			for _, a := range q.hostAddrsLocked(name) {
+				index(a, v)
+			}
+		}
+		for a, v := range literal { // an address given as such wins over a name's
+			index(a, v)
+		}
+		for name := range q.ipHosts {
+			if !named[name] {
+				delete(q.ipHosts, name) // its quota is gone
+			}
 		}
 	}
 	if q.ipIndex == nil {
@@ -460,6 +485,23 @@ func (q *quotas) ipQuotaLocked(st *replication.State, ip string) (float64, bool)
 	}
 	v, ok := q.ipIndex[a.Unmap().WithZone("")]
 	return v, ok
+}
+
+// hostAddrsLocked returns the addresses of the host name, resolved the
+// first time it is asked for (none for a name that no longer resolves:
+// AlterClientQuotas took it when it did). q.mu is held.
+func (q *quotas) hostAddrsLocked(name string) []netip.Addr {
+	if addrs, ok := q.ipHosts[name]; ok {
+		return addrs
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	addrs, _ := net.DefaultResolver.LookupNetIP(ctx, "ip", name)
+	if q.ipHosts == nil {
+		q.ipHosts = map[string][]netip.Addr{}
+	}
+	q.ipHosts[name] = addrs
+	return addrs
 }
 
 // mutationQuota is one request's use of its client's
