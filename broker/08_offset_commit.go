@@ -40,26 +40,35 @@ func (b *Broker) handleOffsetCommit(ctx context.Context, r *kmsg.OffsetCommitReq
 	}
 	// The valid partitions get the coordinator's answer, in the request's
 	// order, or its error when this broker cannot coordinate the group.
-	code := func(string, int32) int16 { return coordErr.Code }
+	// The coordinator answers valid's partitions one for one, in order:
+	// they go back by position, so that a partition named twice keeps
+	// each of its answers (as in Kafka, one may be refused, such as for
+	// its metadata's size, while the other commits).
+	var codes []int16
 	if coordErr == nil {
 		got := shard.OffsetCommit(ctx, &valid)
 		resp.ThrottleMillis = got.ThrottleMillis
-		codes := map[string]map[int32]int16{}
 		for _, t := range got.Topics {
-			if codes[t.Topic] == nil {
-				codes[t.Topic] = map[int32]int16{}
-			}
 			for _, p := range t.Partitions {
-				codes[t.Topic][p.Partition] = p.ErrorCode
+				codes = append(codes, p.ErrorCode)
 			}
 		}
-		code = func(topic string, p int32) int16 { return codes[topic][p] }
 	}
+	next := 0
 	for i, rt := range r.Topics {
 		for j, rp := range rt.Partitions {
-			if known(rt.Topic, rp.Partition) {
-				resp.Topics[i].Partitions[j].ErrorCode = code(rt.Topic, rp.Partition)
+			if !known(rt.Topic, rp.Partition) {
+				continue
 			}
+			code := kerr.UnknownServerError.Code
+			switch {
+			case coordErr != nil:
+				code = coordErr.Code
+			case next < len(codes):
+				code = codes[next]
+			}
+			next++
+			resp.Topics[i].Partitions[j].ErrorCode = code
 		}
 	}
 	return resp

@@ -85,6 +85,69 @@ func TestOffsetCommitUnknownPartitions(t *testing.T) {
 	}
 }
 
+// TestOffsetCommitDuplicatePartitionWithUnknown: a partition named twice in a
+// commit that also names an unknown partition gets each of its own answers,
+// as in Kafka: the entry whose metadata is too large is refused
+// OFFSET_METADATA_TOO_LARGE even though the other entry commits (the answers
+// were matched back by topic and partition, so both read the last one's).
+func TestOffsetCommitDuplicatePartitionWithUnknown(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "ocdup", 2, nil)
+
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Version = 9
+	req.Group = "ocdup-group"
+	req.Generation = -1
+	for _, parts := range [][]struct {
+		p    int32
+		meta string
+	}{
+		{{1, strings.Repeat("m", 5000)}, {55, ""}},
+		{{1, "small"}},
+	} {
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = "ocdup"
+		for _, x := range parts {
+			rp := kmsg.NewOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset = x.p, 9
+			rp.Metadata = kmsg.StringPtr(x.meta)
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	resp := request[*kmsg.OffsetCommitResponse](t, cl, req)
+	want := [][]int16{
+		{kerr.OffsetMetadataTooLarge.Code, kerr.UnknownTopicOrPartition.Code},
+		{0},
+	}
+	if len(resp.Topics) != len(want) {
+		t.Fatalf("answer lists %d topics, want %d", len(resp.Topics), len(want))
+	}
+	for i, rt := range resp.Topics {
+		if len(rt.Partitions) != len(want[i]) {
+			t.Fatalf("topic entry %d answers %d partitions, want %d", i, len(rt.Partitions), len(want[i]))
+		}
+		for j, rp := range rt.Partitions {
+			if rp.ErrorCode != want[i][j] {
+				t.Errorf("topic entry %d, %s-%d: error %d, want %d", i, rt.Topic, rp.Partition, rp.ErrorCode, want[i][j])
+			}
+		}
+	}
+
+	fetch := kmsg.NewPtrOffsetFetchRequest()
+	fetch.Version = 7
+	fetch.Group = "ocdup-group"
+	fr := request[*kmsg.OffsetFetchResponse](t, cl, fetch)
+	if len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 {
+		t.Fatalf("committed offsets %+v, want ocdup-1 only", fr.Topics)
+	}
+	if fp := fr.Topics[0].Partitions[0]; fp.Partition != 1 || fp.Offset != 9 || fp.Metadata == nil || *fp.Metadata != "small" {
+		t.Errorf("ocdup-%d committed at %d with metadata %v, want ocdup-1 at 9 with \"small\"", fp.Partition, fp.Offset, fp.Metadata)
+	}
+}
+
 // TestDeletedTopicOffsets: deleting a topic removes the groups' committed
 // offsets of it, as Kafka does, so a topic created again under the name
 // does not inherit them.
