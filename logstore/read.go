@@ -111,6 +111,10 @@ func (l *Log) OffsetForTime(ts int64) (int64, int64, bool) {
 	if l.closed {
 		return 0, 0, false
 	}
+	return l.offsetForTime(ts)
+}
+
+func (l *Log) offsetForTime(ts int64) (int64, int64, bool) {
 	for si := max(l.segForOffset(l.lso), 0); si < len(l.segs); si++ {
 		s := l.segs[si]
 		if s.maxTs < ts {
@@ -181,20 +185,81 @@ func (l *Log) recordForTime(s *segment, pos int64, h BatchHeader, ts int64) (int
 }
 
 // MaxTimestamp answers ListOffsets -3 (KIP-734): the earliest offset of the
-// record with the largest timestamp.
+// record with the largest timestamp, among the records from StartOffset on.
 func (l *Log) MaxTimestamp() (int64, int64, bool) {
 	l.mu.RLock()
-	maxTs, any := int64(-1), false
-	for _, s := range l.segs {
-		if s.end > l.lso && s.logSize > 0 && (!any || s.maxTs > maxTs) {
-			maxTs, any = s.maxTs, true
-		}
-	}
-	l.mu.RUnlock()
-	if !any {
+	defer l.mu.RUnlock()
+	if l.closed {
 		return 0, 0, false
 	}
-	return l.OffsetForTime(maxTs)
+	// A segment's max timestamp may be that of a record below the log
+	// start (DeleteRecords moved it into the segment): only then is the
+	// first segment read for the max of its records from the start on.
+	exact := false
+	for {
+		maxTs, any := int64(-1), false
+		for _, s := range l.segs {
+			if s.end <= l.lso || s.logSize == 0 {
+				continue
+			}
+			ts := s.maxTs
+			if exact && s.base < l.lso {
+				var ok bool
+				if ts, ok = l.maxTsFromStart(s); !ok {
+					continue
+				}
+			}
+			if !any || ts > maxTs {
+				maxTs, any = ts, true
+			}
+		}
+		if !any {
+			return 0, 0, false
+		}
+		if off, ts, ok := l.offsetForTime(maxTs); ok || exact {
+			return off, ts, ok
+		}
+		exact = true
+	}
+}
+
+// maxTsFromStart is the largest timestamp of the records of s at or after
+// the log start offset. Caller holds mu.
+func (l *Log) maxTsFromStart(s *segment) (int64, bool) {
+	pos, err := s.lookup(l.lso)
+	if err != nil {
+		return 0, false
+	}
+	maxTs, any := int64(-1), false
+	hs := headerScanner{f: s.logF, limit: s.logSize}
+	for pos < s.logSize {
+		h, ok, err := hs.at(pos)
+		if err != nil || !ok {
+			break
+		}
+		switch {
+		case h.LastOffset() < l.lso:
+		case h.BaseOffset >= l.lso || h.TimestampType() == 1:
+			maxTs, any = max(maxTs, h.MaxTimestamp), true
+		default: // the batch the log starts inside
+			b := make([]byte, h.Size())
+			if _, err := s.logF.ReadAt(b, pos); err != nil {
+				return maxTs, any
+			}
+			err := EachRecord(b, h, func(i int, tsDelta int64, _ bool) bool {
+				if h.BaseOffset+int64(i) >= l.lso {
+					maxTs, any = max(maxTs, h.BaseTimestamp+tsDelta), true
+				}
+				return true
+			})
+			if err != nil {
+				// Unreadable records: the header still bounds them.
+				maxTs, any = max(maxTs, h.MaxTimestamp), true
+			}
+		}
+		pos += int64(h.Size())
+	}
+	return maxTs, any
 }
 
 // EpochAt is the leader epoch offset was written in: that of the latest
