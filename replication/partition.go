@@ -657,8 +657,19 @@ func (p *Partition) expireProducers(cutoff int64) int {
 }
 
 // Producers lists the idempotent producers whose batches the partition
-// has applied (DescribeProducers), by id.
+// has stored (DescribeProducers), by id. The leader answers from its own
+// view, as Kafka updates producer state when it appends: a single voter
+// acknowledges a batch once it is stored, before raft applies it, so a
+// client describing its producer right after an acknowledgement would
+// otherwise find the applied state a batch behind.
 func (p *Partition) Producers() []ProducerInfo {
+	p.appendMu.Lock()
+	if p.ready {
+		m := p.pending.stored()
+		p.appendMu.Unlock()
+		return m.infos()
+	}
+	p.appendMu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.producers.infos()

@@ -135,6 +135,25 @@ func (m producerMap) expire(cutoff int64) int {
 	return n
 }
 
+// stored returns the producers of the leader's view m with only the
+// batches stored: not those still in raft, nor one that failed.
+func (m producerMap) stored() producerMap {
+	out := make(producerMap, len(m))
+	for id, p := range m {
+		var keep []batchMeta
+		for _, b := range p.Batches {
+			if b.pending != nil && (b.inFlight() || b.pending.err != nil) {
+				continue
+			}
+			keep = append(keep, b)
+		}
+		if len(keep) > 0 {
+			out[id] = &producerState{Epoch: p.Epoch, Batches: keep}
+		}
+	}
+	return out
+}
+
 // ProducerInfo is one idempotent producer as a partition knows it, for
 // DescribeProducers.
 type ProducerInfo struct {
