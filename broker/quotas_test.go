@@ -189,8 +189,9 @@ func TestProduceQuotaThrottles(t *testing.T) {
 	if e := alterQuota(t, cl, false, "producer_byte_rate", 1000, false, "client-id", "raw"); e.ErrorCode != 0 {
 		t.Fatalf("set quota: error %d", e.ErrorCode)
 	}
-	// 10.6 KB against 1000 B/s measured over 10 s: about 0.6 s over.
-	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, 0, []testRecord{{value: bytes.Repeat([]byte("q"), 10600)}})
+	// 13 KB against 1000 B/s measured over 10 s: about 3 s over, long
+	// enough to tell an answer held back from a slow write and sync.
+	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, 0, []testRecord{{value: bytes.Repeat([]byte("q"), 13000)}})
 	conn := rawConn(t, b)
 	defer conn.Close()
 	sent := time.Now()
@@ -200,8 +201,8 @@ func TestProduceQuotaThrottles(t *testing.T) {
 		t.Fatalf("produce: error %d", pr.Topics[0].Partitions[0].ErrorCode)
 	}
 	throttle := time.Duration(pr.ThrottleMillis) * time.Millisecond
-	if throttle < 300*time.Millisecond || throttle > 2*time.Second {
-		t.Fatalf("throttle %v, want about 0.6 s", throttle)
+	if throttle < 2*time.Second || throttle > 5*time.Second {
+		t.Fatalf("throttle %v, want about 3 s", throttle)
 	}
 	if d := at.Sub(sent); d > throttle/2 {
 		t.Errorf("v9 answer took %v: it should not wait out the throttle of %v", d, throttle)
@@ -221,7 +222,7 @@ func TestProduceQuotaThrottles(t *testing.T) {
 	}
 
 	// Produce v5: the answer waits.
-	small := encodeBatch(time.Now().UnixMilli(), -1, -1, 0, []testRecord{{value: bytes.Repeat([]byte("x"), 2000)}})
+	small := encodeBatch(time.Now().UnixMilli(), -1, -1, 0, []testRecord{{value: bytes.Repeat([]byte("x"), 200)}})
 	old := produceReq("pq", -1, 5000, small)
 	old.Version = 5
 	c5 := rawConn(t, b)

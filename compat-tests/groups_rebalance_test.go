@@ -59,6 +59,13 @@ func startSeqProducer(t *testing.T, ctx context.Context, addr, topic string) *se
 	return p
 }
 
+// error is what stopped the producer, if anything did.
+func (p *seqProducer) error() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
 func (p *seqProducer) halt() {
 	p.stop.Do(func() { close(p.stopCh) })
 	<-p.done
@@ -139,7 +146,15 @@ func runRebalanceScenario(t *testing.T, client string, clientSide bool) {
 	keepUp := func() {
 		t.Helper()
 		n := prod.count() + 30
-		for prod.count() < n {
+		for wait := time.Now().Add(20 * time.Second); prod.count() < n; {
+			select {
+			case <-prod.done:
+				t.Fatalf("the producer stopped: %v", prod.error())
+			default:
+			}
+			if time.Now().After(wait) {
+				t.Fatalf("the producer made no progress for 20 s: %d records", prod.count())
+			}
 			time.Sleep(20 * time.Millisecond)
 		}
 		values := make([]string, n)

@@ -446,12 +446,12 @@ func TestHangup(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	var s *Server
 	var logs *logBuffer
-	s, logs = startServer(t, Config{IdleTimeout: 150 * time.Millisecond}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+	s, logs = startServer(t, Config{IdleTimeout: 300 * time.Millisecond}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
 		return func() kmsg.Response {
 			if topicOf(req) == "slow" {
 				// A long poll outlasting the idle timeout must not
 				// lose its connection.
-				time.Sleep(500 * time.Millisecond)
+				time.Sleep(800 * time.Millisecond)
 			}
 			return metadataResponse(s, req)
 		}
@@ -460,7 +460,7 @@ func TestIdleTimeout(t *testing.T) {
 	quiet := dial(t, s)
 	start := time.Now()
 	expectClosed(t, quiet)
-	if el := time.Since(start); el < 100*time.Millisecond {
+	if el := time.Since(start); el < 250*time.Millisecond {
 		t.Fatalf("closed after %v, before the idle timeout", el)
 	}
 
