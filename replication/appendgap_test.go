@@ -1,7 +1,6 @@
 package replication
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -19,18 +18,7 @@ func TestFailedAppendLetsNoLaterBatchIn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out raft's enqueue timeout")
 	}
-	dir := t.TempDir()
-	cfg, _ := nodeWithTopic(t, dir, "gap", 1)
-	n, err := StartNode(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := n.WaitTopicReady(ctx, "gap"); err != nil {
-		t.Fatal(err)
-	}
+	n := startWithTopic(t, "gap", 1)
 	p := n.Partition("gap", 0)
 	const pid = 42
 	batch := func(seq int32) ([]byte, logstore.BatchHeader) {

@@ -297,6 +297,25 @@ func nodeWithTopic(t *testing.T, dir, name string, partitions int) (Config, *Top
 	return cfg, topic
 }
 
+// startWithTopic makes a node with topic name (nodeWithTopic), starts it
+// again and waits until the topic's partitions lead; the node closes when
+// the test ends.
+func startWithTopic(t *testing.T, name string, partitions int) *Node {
+	t.Helper()
+	cfg, _ := nodeWithTopic(t, t.TempDir(), name, partitions)
+	n, err := StartNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := n.WaitTopicReady(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // A node.db that cannot be written (here immutable, which binds root too)
 // is refused with a hint at permissions, not one to restore it from a
 // backup, which could lead an operator to replace a healthy file.

@@ -1,7 +1,6 @@
 package replication
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -13,18 +12,7 @@ import (
 // applied it: a single voter acknowledges at store, and Kafka's producer
 // state is updated at append.
 func TestProducersAfterAck(t *testing.T) {
-	dir := t.TempDir()
-	cfg, _ := nodeWithTopic(t, dir, "pv", 1)
-	n, err := StartNode(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := n.WaitTopicReady(ctx, "pv"); err != nil {
-		t.Fatal(err)
-	}
+	n := startWithTopic(t, "pv", 1)
 	p := n.Partition("pv", 0)
 	b := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: 9, BaseSequence: 0, FirstTimestamp: time.Now().UnixMilli()},
 		[]logstore.Record{{Value: []byte("a")}, {Value: []byte("b")}})

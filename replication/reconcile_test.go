@@ -110,18 +110,7 @@ func waitUntil(t *testing.T, cond func() bool, what string) {
 // An idle partition is not snapshotted again at each retention check:
 // raft would write and sync the same snapshot every time.
 func TestRetentionCheckSnapshotsOnlyNewEntries(t *testing.T) {
-	dir := t.TempDir()
-	cfg, _ := nodeWithTopic(t, dir, "idle", 1)
-	n, err := StartNode(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := n.WaitTopicReady(ctx, "idle"); err != nil {
-		t.Fatal(err)
-	}
+	n := startWithTopic(t, "idle", 1)
 	p := n.Partition("idle", 0)
 	// A current timestamp: a record of 1970 is past retention, and its
 	// deletion would be a new entry.
@@ -138,7 +127,7 @@ func TestRetentionCheckSnapshotsOnlyNewEntries(t *testing.T) {
 	// or the second finds it new.
 	waitUntil(t, func() bool { return p.raft.AppliedIndex() >= p.raft.LastIndex() }, "the batch to be applied")
 	snapshots := func() []string {
-		ents, err := os.ReadDir(filepath.Join(dir, "idle-0", "snapshots", "snapshots"))
+		ents, err := os.ReadDir(filepath.Join(n.cfg.DataDir, "idle-0", "snapshots", "snapshots"))
 		if err != nil {
 			t.Fatal(err)
 		}
