@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -110,8 +111,20 @@ type brokerProc struct {
 }
 
 // freePort returns a 127.0.0.1 address that was free a moment ago.
+//
+// The port is below Linux's ephemeral range (32768 up), so that while a
+// broker is down between a kill and its Restart on the same ports, the
+// kernel cannot hand its port to a client's connection as a source port,
+// as it could one the kernel picked for port 0.
 func freePort(t *testing.T) string {
 	t.Helper()
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("free port: %v", err)
