@@ -141,19 +141,29 @@ func TestAddListener(t *testing.T) {
 // default), is not served until free closes another, and then is.
 func waitsForSlot(t *testing.T, c net.Conn, correlationID int32, free func(), limit ...string) {
 	t.Helper()
-	served := make(chan struct{})
+	// checkServed fails the test from its goroutine; served then says
+	// false, so that a failed check is not taken for a served connection.
+	served := make(chan bool, 1)
 	go func() {
-		defer close(served)
+		ok := false
+		defer func() { served <- ok }()
 		checkServed(t, c, correlationID)
+		ok = true
 	}()
 	select {
-	case <-served:
+	case ok := <-served:
+		if !ok {
+			t.Fatal("the connection past the limit failed before another closed")
+		}
 		t.Fatalf("a connection past %s was served while the others were open", append(limit, "max.connections")[0])
 	case <-time.After(300 * time.Millisecond):
 	}
 	free()
 	select {
-	case <-served:
+	case ok := <-served:
+		if !ok {
+			t.Fatal("the waiting connection failed once another closed")
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the waiting connection was not served after another closed")
 	}
