@@ -13,21 +13,8 @@ import (
 
 // cmdBroker stands in for kafka-configs --entity-type brokers.
 func cmdBroker(e *env, args []string) error {
-	if len(args) == 0 {
-		return usagef("broker: want describe-config or alter-config")
-	}
-	if isHelp(args[0]) {
-		printCommandUsage(e.stdout, "broker")
-		return nil
-	}
-	switch sub, rest := args[0], args[1:]; sub {
-	case "describe-config", "describe-configs":
-		return brokerDescribeConfig(e, rest)
-	case "alter-config", "alter-configs":
-		return brokerAlterConfig(e, rest)
-	default:
-		return usagef("broker: unknown subcommand %q", sub)
-	}
+	return runSubcommand(e, "broker", "describe-config or alter-config", args,
+		sub(brokerDescribeConfig, "describe-config", "describe-configs"), sub(brokerAlterConfig, "alter-config", "alter-configs"))
 }
 
 // checkBrokers fails with a plain message when an id names no broker of

@@ -20,27 +20,9 @@ import (
 
 func cmdGroup(e *env, args []string) error {
 	args = actionFlagSubcommand(args, "list", "describe", "reset-offsets", "delete", "delete-offsets")
-	if len(args) == 0 {
-		return usagef("group: want list, describe, reset-offsets, delete or delete-offsets")
-	}
-	if isHelp(args[0]) {
-		printCommandUsage(e.stdout, "group")
-		return nil
-	}
-	switch sub, rest := args[0], args[1:]; sub {
-	case "list":
-		return groupList(e, rest)
-	case "describe":
-		return groupDescribe(e, rest)
-	case "reset-offsets":
-		return groupResetOffsets(e, rest)
-	case "delete":
-		return groupDelete(e, rest)
-	case "delete-offsets":
-		return groupDeleteOffsets(e, rest)
-	default:
-		return usagef("group: unknown subcommand %q: want list, describe, reset-offsets, delete or delete-offsets (or one of them as a flag, --list)", sub)
-	}
+	return runSubcommand(e, "group", "list, describe, reset-offsets, delete or delete-offsets (or one of them as a flag, --list)", args,
+		sub(groupList, "list"), sub(groupDescribe, "describe"), sub(groupResetOffsets, "reset-offsets"),
+		sub(groupDelete, "delete"), sub(groupDeleteOffsets, "delete-offsets"))
 }
 
 // groupArg is kafka-consumer-groups' --group (repeatable), which names the

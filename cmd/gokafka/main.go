@@ -191,6 +191,35 @@ func printUsage(w io.Writer) { io.WriteString(w, usageText) }
 // isHelp reports whether arg asks for help instead of naming a subcommand.
 func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "help" }
 
+// subcommand is one of a command's verbs: the names it answers to, and
+// what runs it.
+type subcommand struct {
+	names []string
+	run   func(e *env, args []string) error
+}
+
+func sub(run func(e *env, args []string) error, names ...string) subcommand {
+	return subcommand{names: names, run: run}
+}
+
+// runSubcommand runs the verb of cmd that args[0] names, or prints cmd's
+// usage for -h; want lists the verbs for a missing or unknown one.
+func runSubcommand(e *env, cmd, want string, args []string, subs ...subcommand) error {
+	if len(args) == 0 {
+		return usagef("%s: want %s", cmd, want)
+	}
+	if isHelp(args[0]) {
+		printCommandUsage(e.stdout, cmd)
+		return nil
+	}
+	for _, s := range subs {
+		if slices.Contains(s.names, args[0]) {
+			return s.run(e, args[1:])
+		}
+	}
+	return usagef("%s: unknown subcommand %q: want %s", cmd, args[0], want)
+}
+
 // printCommandUsage prints the entries of the usage text for one command
 // (topic, perf, group): "gokafka perf -h" as "gokafka perf produce -h" is
 // for its flags.

@@ -32,21 +32,7 @@ const minPerfSleep = 2 * time.Millisecond
 const mib = 1 << 20
 
 func cmdPerf(e *env, args []string) error {
-	if len(args) == 0 {
-		return usagef("perf: want produce or consume")
-	}
-	if isHelp(args[0]) {
-		printCommandUsage(e.stdout, "perf")
-		return nil
-	}
-	switch sub, rest := args[0], args[1:]; sub {
-	case "produce":
-		return perfProduce(e, rest)
-	case "consume":
-		return perfConsume(e, rest)
-	default:
-		return usagef("perf: unknown subcommand %q", sub)
-	}
+	return runSubcommand(e, "perf", "produce or consume", args, sub(perfProduce, "produce"), sub(perfConsume, "consume"))
 }
 
 // ProduceResult is perf produce's --json output. Latencies are per record,

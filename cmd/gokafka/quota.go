@@ -15,21 +15,7 @@ import (
 // cmdQuota stands in for kafka-configs --entity-type users/clients/ips with
 // quota keys (producer_byte_rate, consumer_byte_rate, ...).
 func cmdQuota(e *env, args []string) error {
-	if len(args) == 0 {
-		return usagef("quota: want describe or alter")
-	}
-	if isHelp(args[0]) {
-		printCommandUsage(e.stdout, "quota")
-		return nil
-	}
-	switch sub, rest := args[0], args[1:]; sub {
-	case "describe":
-		return quotaDescribe(e, rest)
-	case "alter":
-		return quotaAlter(e, rest)
-	default:
-		return usagef("quota: unknown subcommand %q", sub)
-	}
+	return runSubcommand(e, "quota", "describe or alter", args, sub(quotaDescribe, "describe"), sub(quotaAlter, "alter"))
 }
 
 // quotaEntityFlags are the flags naming a quota entity, as kafka-configs'

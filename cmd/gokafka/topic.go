@@ -20,29 +20,9 @@ const adminTimeout = 30 * time.Second
 
 func cmdTopic(e *env, args []string) error {
 	args = actionFlagSubcommand(args, "create", "list", "describe", "delete", "alter")
-	if len(args) == 0 {
-		return usagef("topic: want create, list, describe, delete, alter or alter-config")
-	}
-	if isHelp(args[0]) {
-		printCommandUsage(e.stdout, "topic")
-		return nil
-	}
-	switch sub, rest := args[0], args[1:]; sub {
-	case "create":
-		return topicCreate(e, rest)
-	case "list":
-		return topicList(e, rest)
-	case "describe":
-		return topicDescribe(e, rest)
-	case "delete":
-		return topicDelete(e, rest)
-	case "alter-config", "alter-configs":
-		return topicAlterConfig(e, rest)
-	case "alter":
-		return topicAlter(e, rest)
-	default:
-		return usagef("topic: unknown subcommand %q: want create, list, describe, delete, alter or alter-config (or one of them as a flag, --list)", sub)
-	}
+	return runSubcommand(e, "topic", "create, list, describe, delete, alter or alter-config (or one of them as a flag, --list)", args,
+		sub(topicCreate, "create"), sub(topicList, "list"), sub(topicDescribe, "describe"), sub(topicDelete, "delete"),
+		sub(topicAlterConfig, "alter-config", "alter-configs"), sub(topicAlter, "alter"))
 }
 
 func topicCreate(e *env, args []string) error {
