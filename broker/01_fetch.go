@@ -6,9 +6,9 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"sync"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/budget"
 	"github.com/gokafka/gokafka/internal/bufpool"
 	"github.com/gokafka/gokafka/logstore"
 	"github.com/gokafka/gokafka/protocol"
@@ -44,88 +44,27 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg
 	}
 }
 
-// fetchBudget bounds the memory of the fetch responses being read and
-// written across all connections: Kafka sends records from the files
-// (zero copy), while here a response is read into memory, encoded, and
-// written, and a client that asks for 55 MB and does not read pins that
-// until the write times out. A fetch reads at most what the budget has
-// left (at least its first batch, KIP-74), so many such clients shrink
-// everyone's responses instead of exhausting memory.
+// newFetchBudget makes the budget that bounds the memory of the fetch
+// responses being read and written across all connections: Kafka sends
+// records from the files (zero copy), while here a response is read into
+// memory, encoded, and written, and a client that asks for 55 MB and does
+// not read pins that until the write times out. A fetch reads at most what
+// the budget has left (at least its first batch, KIP-74), so many such
+// clients shrink everyone's responses instead of exhausting memory.
 //
 // A first batch larger than what the budget granted (message.max.bytes can
 // be near socket.request.max.bytes) is not read at once either: the fetch
-// waits, until its deadline, for the budget to hold it (acquire), so that
+// waits, until its deadline, for the budget to hold it (Acquire), so that
 // many consumers of 100 MB batches are served a few at a time instead of
 // each reading, and encoding, its own copy at once.
-type fetchBudget struct {
-	mu    sync.Mutex
-	avail int64
-	size  int64
-	freed chan struct{} // closed when bytes come back, for acquire
-}
-
-// newFetchBudget makes a budget of four of the largest responses, at least
-// 256 MiB, or of size when that is set (tests).
-func newFetchBudget(fetchMaxBytes int32, size int64) *fetchBudget {
+//
+// The budget is four of the largest responses, at least 256 MiB, or size
+// when that is set (tests).
+func newFetchBudget(fetchMaxBytes int32, size int64) *budget.Budget {
 	if size <= 0 {
 		size = max(4*int64(fetchMaxBytes), 256<<20)
 	}
-	return &fetchBudget{avail: size, size: size}
-}
-
-// acquire takes n bytes, waiting until the budget has them (all of it, for
-// n larger than the budget) or until deadline or ctx: past that it takes
-// them anyway, the budget going below zero, as the first batch of a fetch
-// goes whatever the limits (KIP-74).
-func (f *fetchBudget) acquire(ctx context.Context, deadline time.Time, n int64) {
-	f.mu.Lock()
-	for f.avail < min(n, f.size) && ctx.Err() == nil {
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			break
-		}
-		if f.freed == nil {
-			f.freed = make(chan struct{})
-		}
-		freed := f.freed
-		f.mu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-freed:
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
-		f.mu.Lock()
-	}
-	f.avail -= n
-	f.mu.Unlock()
-}
-
-// available is what the budget has left.
-func (f *fetchBudget) available() int64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.avail
-}
-
-// take grants up to n bytes, what is left.
-func (f *fetchBudget) take(n int64) int64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n = max(min(n, f.avail), 0)
-	f.avail -= n
-	return n
-}
-
-func (f *fetchBudget) give(n int64) {
-	f.mu.Lock()
-	f.avail += n
-	if f.freed != nil {
-		close(f.freed)
-		f.freed = nil
-	}
-	f.mu.Unlock()
+	return budget.New(size)
 }
 
 // fetchBufs are the pooled buffers one fetch reads records into, one per
@@ -134,7 +73,7 @@ func (f *fetchBudget) give(n int64) {
 // response grows.
 type fetchBufs struct {
 	bufs   [][]byte
-	budget *fetchBudget
+	budget *budget.Budget
 	held   int64 // taken from budget, given back by giveBack
 	got    int64 // bytes handed out by get since the last release
 	// short is the size of a read get refused, past what was taken from
@@ -167,25 +106,25 @@ func (f *fetchBufs) take(n int64) int64 {
 	if f.budget == nil {
 		return n
 	}
-	got := f.budget.take(n)
+	got := f.budget.Take(n)
 	f.held += got
 	return got
 }
 
 // acquire takes n bytes from the budget for a read, waiting for them
-// until deadline (fetchBudget.acquire).
+// until deadline (budget.Budget.Acquire).
 func (f *fetchBufs) acquire(ctx context.Context, deadline time.Time, n int64) {
 	if f.budget == nil {
 		return
 	}
-	f.budget.acquire(ctx, deadline, n)
+	f.budget.Acquire(ctx, deadline, n)
 	f.held += n
 }
 
 // settle gives back what a read took but did not use.
 func (f *fetchBufs) settle() {
 	if f.budget != nil && f.held > f.got {
-		f.budget.give(f.held - f.got)
+		f.budget.Give(f.held - f.got)
 		f.held = f.got
 	}
 }
@@ -193,7 +132,7 @@ func (f *fetchBufs) settle() {
 // giveBack returns all the budget held.
 func (f *fetchBufs) giveBack() {
 	if f.budget != nil && f.held > 0 {
-		f.budget.give(f.held)
+		f.budget.Give(f.held)
 		f.held = 0
 	}
 }

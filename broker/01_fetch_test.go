@@ -443,7 +443,7 @@ func TestFetchMemoryBudget(t *testing.T) {
 	if _, err := stuck.Write(rawFormatter.AppendRequest(nil, big(), 1)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return b.fetchMem.available() < 1<<20 }, "the stuck fetch to take the budget")
+	waitFor(t, func() bool { return b.fetchMem.Available() < 1<<20 }, "the stuck fetch to take the budget")
 	records := func() int {
 		resp := rawRequest(t, b, big()).(*kmsg.FetchResponse)
 		return len(resp.Topics[0].Partitions[0].RecordBatches)
@@ -452,11 +452,11 @@ func TestFetchMemoryBudget(t *testing.T) {
 		t.Fatalf("with the budget taken, a fetch got %d bytes; want its first batch only", n)
 	}
 	stuck.Close()
-	waitFor(t, func() bool { return b.fetchMem.available() == budget }, "the stuck connection's share back")
+	waitFor(t, func() bool { return b.fetchMem.Available() == budget }, "the stuck connection's share back")
 	if n := records(); n < 4<<20 {
 		t.Fatalf("with the budget free, a fetch got %d bytes", n)
 	}
-	waitFor(t, func() bool { return b.fetchMem.available() == budget }, "every share back once the fetches are written")
+	waitFor(t, func() bool { return b.fetchMem.Available() == budget }, "every share back once the fetches are written")
 }
 
 // TestLongPollReadsOnce: a fetch waiting for MinBytes does not read its
@@ -564,7 +564,7 @@ func TestFetchBudgetHoldsLargeFirstBatch(t *testing.T) {
 	if _, err := stuck.Write(rawFormatter.AppendRequest(nil, req(0), 1)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return b.fetchMem.available() < budget }, "the stuck fetch to take from the budget")
+	waitFor(t, func() bool { return b.fetchMem.Available() < budget }, "the stuck fetch to take from the budget")
 
 	type result struct {
 		n   int
@@ -602,7 +602,7 @@ func TestFetchBudgetHoldsLargeFirstBatch(t *testing.T) {
 		t.Fatalf("with the budget taken, a fetch of a 6 MB batch was answered at once (%d bytes, %v); want it to wait", r.n, r.err)
 	case <-time.After(500 * time.Millisecond):
 	}
-	if avail := b.fetchMem.available(); avail < budget-6_100_000 {
+	if avail := b.fetchMem.Available(); avail < budget-6_100_000 {
 		t.Fatalf("budget at %d while the second fetch waits: it read its batch anyway", avail)
 	}
 	stuck.Close()
@@ -617,5 +617,5 @@ func TestFetchBudgetHoldsLargeFirstBatch(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the waiting fetch was not answered once the budget came back")
 	}
-	waitFor(t, func() bool { return b.fetchMem.available() == budget }, "every share back once the fetches are written")
+	waitFor(t, func() bool { return b.fetchMem.Available() == budget }, "every share back once the fetches are written")
 }

@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/budget"
 	"github.com/gokafka/gokafka/logstore"
 	"github.com/gokafka/gokafka/protocol"
 	"github.com/gokafka/gokafka/replication"
@@ -49,8 +50,8 @@ type Broker struct {
 	listeners []boundListener // the client listeners served, the first first
 
 	sessions   *fetchSessions
-	fetchMem   *fetchBudget // the memory of fetch responses in flight
-	fetchReads atomic.Int64 // passes of readFetch (tests)
+	fetchMem   *budget.Budget // the memory of fetch responses in flight
+	fetchReads atomic.Int64   // passes of readFetch (tests)
 	coord      *coordinator
 	quotas     quotas // the rates of clients under byte-rate quotas
 

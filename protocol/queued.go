@@ -3,9 +3,10 @@ package protocol
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gokafka/gokafka/internal/budget"
 )
 
 // queueBudget is queued.max.request.bytes: the bytes of the frames of all
@@ -18,7 +19,7 @@ import (
 //
 // As Kafka's pool, the limit is not strict: a frame is admitted while the
 // budget has anything left, whatever its size, so one request larger than
-// the rest of the budget still goes through.
+// the rest of the budget still goes through (budget.Budget.Admit).
 //
 // A frame is charged in two steps, as readFrame allocates it: its first
 // chunk before that is read, the rest once the first chunk has arrived
@@ -27,14 +28,9 @@ import (
 //
 // A nil *queueBudget bounds nothing.
 type queueBudget struct {
-	limit   int64
-	used    atomic.Int64
-	waiters atomic.Int32
-	log     *slog.Logger
-	logged  atomic.Int64 // unix nanos of the last "full" warning
-
-	mu    sync.Mutex
-	freed chan struct{} // closed and replaced when bytes come back to a waiter
+	b      *budget.Budget
+	log    *slog.Logger
+	logged atomic.Int64 // unix nanos of the last "full" warning
 }
 
 // newQueueBudget returns the budget of limit bytes, or nil for no bound
@@ -43,7 +39,7 @@ func newQueueBudget(limit int64, log *slog.Logger) *queueBudget {
 	if limit <= 0 {
 		return nil
 	}
-	return &queueBudget{limit: limit, log: log, freed: make(chan struct{})}
+	return &queueBudget{b: budget.New(limit), log: log}
 }
 
 // take charges n bytes, first waiting while the budget is spent. It fails
@@ -52,30 +48,10 @@ func (q *queueBudget) take(ctx context.Context, n int) error {
 	if q == nil || n <= 0 {
 		return nil
 	}
-	for {
-		if q.used.Load() < q.limit {
-			q.used.Add(int64(n))
-			return nil
-		}
-		// Announce the wait before looking again, so that give, which
-		// returns bytes before it looks for waiters, cannot miss us.
-		q.mu.Lock()
-		q.waiters.Add(1)
-		ch := q.freed
-		full := q.used.Load() >= q.limit
-		q.mu.Unlock()
-		if full {
-			q.warn()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-			}
-		}
-		q.waiters.Add(-1)
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	if q.b.Available() <= 0 {
+		q.warn()
 	}
+	return q.b.Admit(ctx, int64(n))
 }
 
 // give returns n bytes taken before.
@@ -83,13 +59,11 @@ func (q *queueBudget) give(n int64) {
 	if q == nil || n <= 0 {
 		return
 	}
-	if q.used.Add(-n) < q.limit && q.waiters.Load() > 0 {
-		q.mu.Lock()
-		close(q.freed)
-		q.freed = make(chan struct{})
-		q.mu.Unlock()
-	}
+	q.b.Give(n)
 }
+
+// held is the bytes taken and not given back.
+func (q *queueBudget) held() int64 { return q.b.Size() - q.b.Available() }
 
 // warn logs, at most once a minute, that connections wait for the budget:
 // an operator seeing requests stall should learn why.
@@ -100,5 +74,5 @@ func (q *queueBudget) warn() {
 		return
 	}
 	q.log.Warn("requests read and not yet answered hold queued.max.request.bytes; connections wait before reading more",
-		"queued_max_request_bytes", q.limit, "held", q.used.Load())
+		"queued_max_request_bytes", q.b.Size(), "held", q.held())
 }

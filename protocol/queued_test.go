@@ -24,9 +24,9 @@ func stallFrame(t *testing.T, s *Server) (close func()) {
 // waitQueued waits until the server's queued bytes satisfy ok.
 func waitQueued(t *testing.T, s *Server, ok func(int64) bool, what string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !ok(s.queued.used.Load()); {
+	for deadline := time.Now().Add(5 * time.Second); !ok(s.queued.held()); {
 		if time.Now().After(deadline) {
-			t.Fatalf("queued bytes %d: want %s", s.queued.used.Load(), what)
+			t.Fatalf("queued bytes %d: want %s", s.queued.held(), what)
 		}
 		time.Sleep(time.Millisecond)
 	}
