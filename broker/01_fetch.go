@@ -612,6 +612,10 @@ func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.Fetc
 				if r.Version < 2 {
 					magic = 0
 				}
+				firstStored := 0
+				if h, err := logstore.ParseBatchHeader(recs); err == nil {
+					firstStored = h.Size()
+				}
 				if recs, err = logstore.DownConvert(recs, magic, fp.sp.offset, limit); err != nil {
 					b.logger.Warn("fetch down-conversion failed", "topic", fp.key.topic, "partition", fp.key.part, "err", err)
 					recs, o.errCode = nil, kerr.KafkaStorageError.Code
@@ -619,14 +623,18 @@ func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.Fetc
 				if len(recs) == 0 {
 					recs = nil
 				}
-				if partMax := max(int(fp.sp.maxBytes), 0); r.Version <= 2 && len(recs) > partMax {
+				if partMax := max(int(fp.sp.maxBytes), 0); r.Version <= 2 && len(recs) > partMax && firstStored > partMax {
 					// Before KIP-74 (fetch v3) the partition's limit is
 					// hard, as in Kafka: the set is cut at it,
 					// mid-message if need be, which an old client reads
 					// as a message too large for its fetch size. (These
 					// versions have no limit for the whole response;
 					// the broker's own gives way to a first message as
-					// before.)
+					// before.) Kafka holds the stored batches to the
+					// limit, not what they convert to: a first batch
+					// within it goes whole however large its messages
+					// are uncompressed (LazyDownConversionRecords), so
+					// only a first batch past the limit is cut.
 					recs = recs[:partMax]
 				}
 			}

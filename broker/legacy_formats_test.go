@@ -331,6 +331,39 @@ func TestOldFetchHardLimit(t *testing.T) {
 	}
 }
 
+// Kafka holds the stored batches of fetch v0-v2 to the partition's limit,
+// not the messages they convert to: a compressed batch within the limit
+// whose message is larger uncompressed goes whole, as Kafka's
+// LazyDownConversionRecords sends at least its first converted batch. The
+// broker used to cut the converted message at the limit, so an old
+// consumer (kafka-python pinned to 0.10.0) stopped for good at a record it
+// reads from Kafka.
+func TestOldFetchHardLimitIsTheStoredBatch(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "oldlimit3", 1, map[string]string{"compression.type": "gzip"})
+	value := bytes.Repeat([]byte{'x'}, 5000)
+	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, -1, []testRecord{{value: value}})
+	if rp := produceRaw(t, cl, "oldlimit3", 0, -1, batch); rp.ErrorCode != 0 {
+		t.Fatal(kerr.ErrorForCode(rp.ErrorCode))
+	}
+	for _, v := range []int16{0, 1, 2, 3} {
+		req := fetchReq(v, 0, -1, "oldlimit3", map[int32]int64{0: 0})
+		req.Topics[0].Partitions[0].PartitionMaxBytes = 1000
+		p := rawRequest(t, b, req).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 {
+			t.Fatalf("fetch v%d: %v", v, kerr.ErrorForCode(p.ErrorCode))
+		}
+		// One whole message: offset, size, then the message it says.
+		if n := len(p.RecordBatches); n < 12 || int(binary.BigEndian.Uint32(p.RecordBatches[8:]))+12 != n {
+			t.Errorf("fetch v%d of a gzip batch under its 1000-byte limit returned %d bytes, want its %d-byte message whole", v, n, len(value))
+		} else if !bytes.HasSuffix(p.RecordBatches, value) {
+			t.Errorf("fetch v%d: the message does not end in its value", v)
+		}
+	}
+}
+
 // The cut is the partition's limit only: a message within it goes whole
 // to fetch v0-v2 even past the broker's fetch.max.bytes, as before.
 func TestOldFetchHardLimitIsThePartitions(t *testing.T) {
