@@ -504,3 +504,38 @@ func TestCreateTopicsAssignmentMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateTopicsErrorMessages: the messages of an existing topic and of a
+// replication factor above the brokers are Kafka's (ReplicationControlManager,
+// StripedReplicaPlacer), as kafka-topics and librdkafka show them.
+func TestCreateTopicsErrorMessages(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	create := func(name string, rf int16) kmsg.CreateTopicsResponseTopic {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.TimeoutMillis = 5000
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 1, rf
+		req.Topics = append(req.Topics, rt)
+		return request[*kmsg.CreateTopicsResponse](t, cl, req).Topics[0]
+	}
+	if got := create("exists", 1); got.ErrorCode != 0 {
+		t.Fatalf("create: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+	for _, tc := range []struct {
+		name string
+		rf   int16
+		code *kerr.Error
+		want string
+	}{
+		{"exists", 1, kerr.TopicAlreadyExists, "Topic 'exists' already exists."},
+		{"too-many-replicas", 3, kerr.InvalidReplicationFactor,
+			"Unable to replicate the partition 3 time(s): The target replication factor of 3 cannot be reached because only 1 broker(s) are registered."},
+	} {
+		got := create(tc.name, tc.rf)
+		if got.ErrorCode != tc.code.Code || got.ErrorMessage == nil || *got.ErrorMessage != tc.want {
+			t.Errorf("%s rf %d: %v %v, want %v %q", tc.name, tc.rf, kerr.ErrorForCode(got.ErrorCode), got.ErrorMessage, tc.code, tc.want)
+		}
+	}
+}

@@ -76,7 +76,7 @@ func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 	}
 	st := b.node.Controller().State()
 	if _, ok := st.Topics[spec.name]; ok {
-		return nil, kafkaErrorf(kerr.TopicAlreadyExists, "topic %q already exists", spec.name)
+		return nil, topicExistsErr(spec.name)
 	}
 	if other := st.CollidingTopic(spec.name); other != "" {
 		return nil, collisionErr(spec.name, other)
@@ -127,7 +127,9 @@ func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 			return nil, kafkaErrorf(kerr.InvalidPartitions, "Number of partitions was set to an invalid non-positive value.")
 		}
 		if int(spec.rf) > len(brokers) {
-			return nil, kafkaErrorf(kerr.InvalidReplicationFactor, "replication factor: %d larger than available brokers: %d", spec.rf, len(brokers))
+			return nil, kafkaErrorf(kerr.InvalidReplicationFactor,
+				"Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.",
+				spec.rf, spec.rf, len(brokers))
 		}
 		// A random first broker, as Kafka's placement takes: topics created
 		// at once (auto-creation runs several) see the same state, so a
@@ -240,6 +242,12 @@ func (b *Broker) replicasHere(replicas [][]int32) int {
 	return n
 }
 
+// topicExistsErr is Kafka's answer, word for word, to creating a topic
+// that exists: kafka-topics and admin clients show it to users as is.
+func topicExistsErr(name string) error {
+	return kafkaErrorf(kerr.TopicAlreadyExists, "Topic '%s' already exists.", name)
+}
+
 // createTopic creates a validated topic and waits (bounded by ctx) until
 // every partition has a leader accepting produce and fetch.
 func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
@@ -248,7 +256,7 @@ func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
 	}
 	if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpCreateTopic, Topic: t, NoCollision: true}); err != nil {
 		if errors.Is(err, replication.ErrTopicExists) {
-			return kafkaErrorf(kerr.TopicAlreadyExists, "topic %q already exists", t.Name)
+			return topicExistsErr(t.Name)
 		}
 		if errors.Is(err, replication.ErrTopicCollision) {
 			return collisionErr(t.Name, b.node.Controller().State().CollidingTopic(t.Name))
