@@ -53,6 +53,22 @@ func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.Pro
 		size    int // of the batch, counted in bytes in once stored
 	}
 	var waits []waiting
+	// Counted once stored, as Kafka counts bytes in at its append: a
+	// batch that failed is not in.
+	countIn := func(w waiting) {
+		b.metrics.bytesIn.WithLabelValues(w.topic).Add(float64(w.size))
+		b.metrics.recordsIn.WithLabelValues(w.topic).Add(float64(w.hdr.NumRecords))
+	}
+	// The batches a reply could not wait for (the connection closed, as an
+	// acks=0 producer's often does at once, or acks=all timed out) are in
+	// the log all the same once stored.
+	countWhenStored := func(ws []waiting) {
+		for _, w := range ws {
+			if _, err := w.result.Wait(); err == nil {
+				countIn(w)
+			}
+		}
+	}
 	if r.Acks != 0 && r.Acks != 1 && r.Acks != -1 {
 		return now(produceFailAll(r, kerr.InvalidRequiredAcks))
 	}
@@ -182,13 +198,20 @@ func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.Pro
 			expired = t.C
 		}
 		timedOut := false
-		for _, w := range waits {
+		var late []waiting // batches not yet stored when answered
+		defer func() {
+			if len(late) > 0 {
+				go countWhenStored(late)
+			}
+		}()
+		for i, w := range waits {
 			if !timedOut {
 				select {
 				case <-w.result.Done():
 				case <-expired:
 					timedOut = true
 				case <-ctx.Done(): // the connection closed: nothing will be sent
+					late = append(late, waits[i:]...)
 					return resp
 				}
 			}
@@ -199,6 +222,7 @@ func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.Pro
 				base, err = w.result.Wait()
 			default:
 				err = kafkaErrorf(kerr.RequestTimedOut, "not committed within the request's %d ms", r.TimeoutMillis)
+				late = append(late, w)
 			}
 			if err != nil {
 				w.rp.ErrorCode, w.rp.ErrorMessage = errCodeMsg(err)
@@ -206,10 +230,7 @@ func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.Pro
 				continue
 			}
 			b.metrics.commitLat.Observe(time.Since(w.start).Seconds())
-			// Counted once stored, as Kafka counts bytes in at its
-			// append: a batch that failed is not in.
-			b.metrics.bytesIn.WithLabelValues(w.topic).Add(float64(w.size))
-			b.metrics.recordsIn.WithLabelValues(w.topic).Add(float64(w.hdr.NumRecords))
+			countIn(w)
 			w.rp.BaseOffset = base
 			w.rp.LogAppendTime = w.result.AppendTime()
 			if ts, dup := w.result.Duplicate(); dup {

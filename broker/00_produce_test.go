@@ -154,6 +154,49 @@ func TestProduceAcksOneAndZero(t *testing.T) {
 	}
 }
 
+// A batch stored for a producer that closed its connection before the
+// reply (acks=0 clients routinely do) is counted in, as Kafka counts bytes
+// in at the append whatever becomes of the request.
+func TestProduceCountedWhenClientLeaves(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "leaves", 1, nil)
+	const rounds = 5
+	for i := range rounds {
+		conn := rawConn(t, b)
+		req := produceReq("leaves", 0, 5000, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(2, "l")))
+		if _, err := conn.Write(rawFormatter.AppendRequest(nil, req, 1)); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		waitFor(t, func() bool { return b.node.Partition("leaves", 0).HighWatermark() == int64(2*(i+1)) }, "the batch stored")
+	}
+	counter := func(name string) float64 {
+		mfs, err := b.metrics.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "topic" && l.GetValue() == "leaves" {
+						return m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		return 0
+	}
+	waitFor(t, func() bool { return counter("gokafka_topic_records_in_total") == 2*rounds }, "records in to count every stored record")
+	if got := counter("gokafka_topic_bytes_in_total"); got == 0 {
+		t.Errorf("bytes in %v, want the stored batches' size", got)
+	}
+}
+
 func TestIdempotentProducer(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()
