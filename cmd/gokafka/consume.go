@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func cmdConsume(e *env, args []string) error {
@@ -76,11 +78,13 @@ func cmdConsume(e *env, args []string) error {
 	}
 
 	opts := []kgo.Opt{}
+	resets := newResetStarts(*topic, *fromBeginning)
 	if *group != "" {
 		// Offsets are marked as records are printed and committed then,
 		// every five seconds and at the end: what was printed is what the
 		// group has read.
-		opts = append(opts, kgo.ConsumerGroup(*group), kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(start), kgo.AutoCommitMarks())
+		opts = append(opts, kgo.ConsumerGroup(*group), kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(start), kgo.AutoCommitMarks(),
+			kgo.OnPartitionsAssigned(resets.assigned), kgo.OnPartitionsRevoked(resets.revoked), kgo.OnPartitionsLost(resets.lost))
 	} else if *partition >= 0 {
 		// An offset the partition does not hold goes to its end, as
 		// kafka-console-consumer's auto.offset.reset=latest takes it;
@@ -127,10 +131,108 @@ func cmdConsume(e *env, args []string) error {
 		if cerr := cl.CommitMarkedOffsets(ctx); cerr != nil && err == nil {
 			err = fmt.Errorf("commit the offsets of group %s: %w", *group, cerr)
 		}
+		if cerr := resets.commitUnread(ctx, cl); cerr != nil && err == nil {
+			err = fmt.Errorf("commit the offsets of group %s: %w", *group, cerr)
+		}
 		cancel()
 	}
 	fmt.Fprintf(e.stderr, "Processed a total of %d messages\n", n)
 	return err
+}
+
+// resetStarts remembers where the group's reset starts each partition it
+// assigns this member, so that a partition the group has no offset for and
+// nothing was printed from is committed there at the end, as
+// kafka-console-consumer commits its positions. Without it a run that
+// printed nothing leaves the group as it was, and the next run starts at
+// the end again, past every record that came in between.
+type resetStarts struct {
+	topic     string
+	beginning bool
+	mu        sync.Mutex
+	at        map[int32]int64
+}
+
+func newResetStarts(topic string, beginning bool) *resetStarts {
+	return &resetStarts{topic: topic, beginning: beginning, at: map[int32]int64{}}
+}
+
+// assigned looks the start up as partitions are assigned: before the
+// client's own lookup, so never past the position it reads from.
+func (s *resetStarts) assigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	ps := assigned[s.topic]
+	if len(ps) == 0 {
+		return
+	}
+	adm := kadm.NewClient(cl)
+	list := adm.ListEndOffsets
+	if s.beginning {
+		list = adm.ListStartOffsets
+	}
+	offs, err := list(ctx, s.topic)
+	if err != nil {
+		return // these partitions' starts are not committed: as before
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range ps {
+		if o, ok := offs.Lookup(s.topic, p); ok && o.Err == nil {
+			s.at[p] = o.Offset
+		}
+	}
+}
+
+func (s *resetStarts) forget(gone map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range gone[s.topic] {
+		delete(s.at, p)
+	}
+}
+
+// revoked forgets the partitions and commits what was printed from them,
+// as the client's own OnPartitionsRevoked does when it is not replaced.
+func (s *resetStarts) revoked(ctx context.Context, cl *kgo.Client, gone map[string][]int32) {
+	s.forget(gone)
+	cl.CommitMarkedOffsets(ctx)
+}
+
+func (s *resetStarts) lost(_ context.Context, _ *kgo.Client, gone map[string][]int32) {
+	s.forget(gone)
+}
+
+// commitUnread commits the start of each partition still assigned that the
+// group has no offset for and nothing was printed from.
+func (s *resetStarts) commitUnread(ctx context.Context, cl *kgo.Client) error {
+	committed, marked := cl.CommittedOffsets()[s.topic], cl.MarkedOffsets()[s.topic]
+	s.mu.Lock()
+	unread := map[int32]kgo.EpochOffset{}
+	for p, o := range s.at {
+		_, c := committed[p]
+		_, m := marked[p]
+		if !c && !m {
+			unread[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
+		}
+	}
+	s.mu.Unlock()
+	if len(unread) == 0 {
+		return nil
+	}
+	var cerr error
+	cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{s.topic: unread}, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			cerr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil && cerr == nil {
+					cerr = err
+				}
+			}
+		}
+	})
+	return cerr
 }
 
 // consumeLoop polls until max records (0: unbounded) were handed to each,
