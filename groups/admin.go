@@ -214,6 +214,11 @@ func (s *Shard) offsetDelete(req *kmsg.OffsetDeleteRequest, resp *kmsg.OffsetDel
 	if s.closed {
 		return kerr.NotCoordinator.Code, nil
 	}
+	if req.Group == "" {
+		// As Kafka: the empty group id, which commits and fetches accept
+		// for old clients, is no group OffsetDelete works on.
+		return kerr.InvalidGroupID.Code, nil
+	}
 	g := s.groups[req.Group]
 	if g == nil || g.state == stateDead {
 		return kerr.GroupIDNotFound.Code, nil

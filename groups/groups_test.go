@@ -663,6 +663,16 @@ func TestOffsetDelete(t *testing.T) {
 	}
 	req.Group = "nope"
 	wantCode(t, "unknown", e.s.OffsetDelete(context.Background(), req).ErrorCode, kerr.GroupIDNotFound)
+
+	// The empty group id takes commits (as Kafka, for old clients) but is
+	// refused by OffsetDelete, as Kafka's coordinator refuses it, and its
+	// offsets stay.
+	wantCode(t, "commit to empty group id", e.commit("", "", -1, "t2", 0, 3), nil)
+	req.Group = ""
+	wantCode(t, "empty group id", e.s.OffsetDelete(context.Background(), req).ErrorCode, kerr.InvalidGroupID)
+	if e.fetch("", "t2", 0).Offset != 3 {
+		t.Fatal("OffsetDelete of the empty group id deleted its offsets")
+	}
 }
 
 func TestListGroups(t *testing.T) {
