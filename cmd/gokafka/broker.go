@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // cmdBroker stands in for kafka-configs --entity-type brokers.
@@ -120,6 +121,24 @@ func brokerAlterConfig(e *env, args []string) error {
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
 		if err := checkBrokers(ctx, adm, ids); err != nil {
 			return err
+		}
+		if len(dels) > 0 {
+			rcs, err := adm.DescribeBrokerConfigs(ctx, ids...)
+			if err != nil {
+				return fmt.Errorf("describe configs of %s: %w", what, err)
+			}
+			own := kmsg.ConfigSourceDynamicDefaultBrokerConfig
+			if len(ids) == 1 {
+				own = kmsg.ConfigSourceDynamicBrokerConfig
+			}
+			for _, rc := range rcs {
+				if rc.Err != nil {
+					return fmt.Errorf("describe configs of %s: %w", what, withMessage(rc.Err, rc.ErrMessage))
+				}
+				if err := checkDeletable(rc, dels, own, what); err != nil {
+					return err
+				}
+			}
 		}
 		resps, err := adm.AlterBrokerConfigs(ctx, alters, ids...)
 		if err != nil {

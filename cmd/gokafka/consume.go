@@ -69,6 +69,9 @@ func cmdConsume(e *env, args []string) error {
 	if starts > 1 {
 		return usagef("consume: give at most one of --from-beginning, --offset, --from-time")
 	}
+	if *partition < -1 {
+		return usagef("consume: --partition %d: want a partition number, or -1 for all", *partition)
+	}
 	if *group != "" && (*partition >= 0 || *offset != "" || *fromTime != "") {
 		return usagef("consume: --group reads where the group left off: not with --partition, --offset or --from-time")
 	}

@@ -646,7 +646,7 @@ func groupDelete(e *env, args []string) error {
 				failed = true
 			case r.Err != nil:
 				msg := withMessage(r.Err, r.ErrMessage).Error()
-				if errors.Is(r.Err, kerr.NonEmptyGroup) {
+				if errors.Is(r.Err, kerr.NonEmptyGroup) && r.ErrMessage == "" {
 					msg += " (the group has active members; stop them first)"
 				}
 				fmt.Fprintf(e.stderr, "gokafka: group '%s' could not be deleted: %s\n", g, msg)

@@ -431,6 +431,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"consume", "--topic", "t", "--from-beginning", "--offset", "3"}, 2, "at most one"},
 		{[]string{"consume", "--topic", "t", "--offset", "-2"}, 2, "earliest or latest"},
 		{[]string{"consume", "--topic", "t", "--offset", "first"}, 2, "earliest or latest"},
+		{[]string{"consume", "--topic", "t", "--partition", "-2"}, 2, "--partition -2"},
 		{[]string{"consume", "--topic", "t", "--from-time", "yesterday"}, 2, "RFC3339"},
 		{[]string{"perf"}, 2, "want produce or consume"},
 		{[]string{"perf", "-h"}, 0, "perf consume --topic T"},
@@ -673,9 +674,17 @@ func TestBrokerConfig(t *testing.T) {
 	if !strings.Contains(r.stdout, "Configs of broker 1:") || !strings.Contains(r.stdout, "  log.retention.ms=3600000 (DYNAMIC_DEFAULT)\n") {
 		t.Errorf("describe-config 1:\n%s", r.stdout)
 	}
+	// As kafka-configs --delete-config: a key the resource does not set
+	// itself is refused, here broker 1's, which has it from the default.
+	if r := gokafka(t, addr, "", "broker", "alter-config", "1", "--delete", "log.retention.ms"); r.code != 1 || !strings.Contains(r.stderr, "invalid config(s): log.retention.ms (broker 1 does not set them)") {
+		t.Errorf("deleting a key broker 1 does not set: exit %d, stderr %q", r.code, r.stderr)
+	}
 	mustRun(t, addr, "", "broker", "alter-config", "--delete", "log.retention.ms")
 	if r := mustRun(t, addr, "", "broker", "describe-config"); strings.Contains(r.stdout, "log.retention.ms") {
 		t.Errorf("after --delete, the default still holds log.retention.ms:\n%s", r.stdout)
+	}
+	if r := gokafka(t, addr, "", "broker", "alter-config", "--delete", "log.retention.ms"); r.code != 1 || !strings.Contains(r.stderr, "invalid config(s): log.retention.ms") {
+		t.Errorf("deleting it again: exit %d, stderr %q", r.code, r.stderr)
 	}
 	if r := gokafka(t, addr, "", "broker", "alter-config", "1", "--set", "log.dirs=/x"); r.code != 1 || !strings.Contains(r.stderr, "INVALID") {
 		t.Errorf("altering a static key: exit %d, stderr %q", r.code, r.stderr)

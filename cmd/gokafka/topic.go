@@ -290,8 +290,6 @@ func topicAlterConfig(e *env, args []string) error {
 	}
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
 		if len(dels) > 0 {
-			// As kafka-configs --delete-config: a key the topic does not
-			// set is an error, not a quiet no-op (a typo, say).
 			rcs, err := adm.DescribeTopicConfigs(ctx, pos[0])
 			if err != nil {
 				return fmt.Errorf("describe configs of %s: %w", pos[0], err)
@@ -303,18 +301,8 @@ func topicAlterConfig(e *env, args []string) error {
 			if err != nil {
 				return fmt.Errorf("describe configs of %s: %w", pos[0], err)
 			}
-			own := map[string]bool{}
-			for _, c := range rc.Configs {
-				own[c.Key] = c.Source == kmsg.ConfigSourceDynamicTopicConfig
-			}
-			var invalid []string
-			for _, k := range dels {
-				if !own[k] {
-					invalid = append(invalid, k)
-				}
-			}
-			if len(invalid) > 0 {
-				return fmt.Errorf("invalid config(s): %s (topic %s does not set them)", strings.Join(invalid, ","), pos[0])
+			if err := checkDeletable(rc, dels, kmsg.ConfigSourceDynamicTopicConfig, "topic "+pos[0]); err != nil {
+				return err
 			}
 		}
 		resps, err := adm.AlterTopicConfigs(ctx, alters, pos[0])
@@ -331,6 +319,26 @@ func topicAlterConfig(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "Completed updating config for topic %s.\n", pos[0])
 		return nil
 	})
+}
+
+// checkDeletable is kafka-configs' check before --delete-config: a key the
+// resource does not set itself (its source is own) is an error, not a quiet
+// no-op (a typo, say).
+func checkDeletable(rc kadm.ResourceConfig, dels []string, own kmsg.ConfigSource, what string) error {
+	set := map[string]bool{}
+	for _, c := range rc.Configs {
+		set[c.Key] = c.Source == own
+	}
+	var invalid []string
+	for _, k := range dels {
+		if !set[k] {
+			invalid = append(invalid, k)
+		}
+	}
+	if len(invalid) > 0 {
+		return fmt.Errorf("invalid config(s): %s (%s does not set them)", strings.Join(invalid, ","), what)
+	}
+	return nil
 }
 
 // topicArg is kafka-topics' --topic, which may name the topic instead
