@@ -3,6 +3,7 @@ package broker
 import (
 	"bufio"
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -802,6 +803,15 @@ func (c *Config) Set(key, value string) error {
 	for _, o := range Options() {
 		if o.Key == key || o.Flag == key {
 			if err := o.set(c, value); err != nil {
+				// A number or boolean that does not parse is told as
+				// Kafka's ConfigDef tells it, not as strconv's error.
+				if ne := (*strconv.NumError)(nil); errors.As(err, &ne) {
+					what := "not a number of type " + o.typ.String()
+					if o.typ == kmsg.ConfigTypeBoolean {
+						what = "expected value to be either true or false"
+					}
+					return fmt.Errorf("invalid value %q for configuration %s: %s", value, o.Key, what)
+				}
 				return fmt.Errorf("%s: %w", o.Key, err)
 			}
 			if c.explicit == nil {

@@ -38,6 +38,17 @@ log.retention.ms=-1
 	if err := c.Set("num-partitions", "2"); err != nil || c.NumPartitions != 2 {
 		t.Fatalf("flag name: %v %d", err, c.NumPartitions)
 	}
+	// A value that does not parse is told as Kafka tells it.
+	for key, want := range map[string]string{
+		"node.id":                   `invalid value "abc" for configuration node.id: not a number of type INT`,
+		"log.segment.bytes":         `invalid value "abc" for configuration log.segment.bytes: not a number of type INT`,
+		"auto.create.topics.enable": `invalid value "abc" for configuration auto.create.topics.enable: expected value to be either true or false`,
+	} {
+		d := DefaultConfig()
+		if err := d.Set(key, "abc"); err == nil || err.Error() != want {
+			t.Errorf("%s=abc: %v, want %s", key, err, want)
+		}
+	}
 	for _, bad := range []string{"no.such.key=1", "node.id=abc", "listeners=SSL://x:1", "num.partitions=99999999999", "just a line", "raft.listen="} {
 		d := DefaultConfig()
 		err := d.LoadProperties(strings.NewReader(bad))
