@@ -1022,3 +1022,37 @@ func TestRecoverMiddleDamageSetsAside(t *testing.T) {
 	g.next = last
 	mustStore(t, l, g.batch(1, 10, 2))
 }
+
+// TestRecoverDamagedSidecarHeader: a sidecar whose header is damaged but
+// whose records are intact keeps them, so the batches after them keep their
+// raft indexes and no later segment is set aside.
+func TestRecoverDamagedSidecarHeader(t *testing.T) {
+	for _, clean := range []bool{false, true} {
+		cfg := Config{SegmentBytes: 700, IndexIntervalBytes: 100}
+		dir, all := crashDir(t, cfg)
+		if clean {
+			os.WriteFile(filepath.Join(dir, cleanShutdownFile), nil, 0o644)
+		}
+		metas, _ := filepath.Glob(filepath.Join(dir, "*"+extRaftMeta))
+		if len(metas) < 3 {
+			t.Fatalf("%d segments, want 3 or more", len(metas))
+		}
+		f, err := os.OpenFile(metas[0], os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt([]byte{0xde, 0xad}, 10); err != nil { // inside its first raft index
+			t.Fatal(err)
+		}
+		f.Close()
+		l := openT(t, dir, cfg)
+		checkEntries(t, l, all)
+		if hs := readAll(t, l, 0); len(hs) != 12 {
+			t.Fatalf("clean=%v: read %d batches, want 12", clean, len(hs))
+		}
+		if asides, _ := filepath.Glob(filepath.Join(dir, damagedDir, "*", "*")); len(asides) != 0 {
+			t.Fatalf("clean=%v: set aside %v", clean, asides)
+		}
+		l.Close()
+	}
+}

@@ -296,12 +296,16 @@ func (l *Log) openSegment(base int64, prev *segment, last, recover bool) (*segme
 		s.createdMs = l.cfg.Now().UnixMilli()
 	}
 	if !metaOK {
-		l.log.Warn("rewriting damaged sidecar header; its records are dropped", "segment", base, "bytes", metaSize)
-		if err := rewrite(s.metaF, encodeMetaHeader(s.firstIndex, s.createdMs)); err != nil {
+		// Only the header is rewritten: each record carries its own CRC and
+		// raft index, which rebuild checks, cutting at the first that fails.
+		// Dropping them all would renumber the raft indexes of every batch
+		// after them, and set the later segments aside.
+		l.log.Warn("rewriting damaged sidecar header", "segment", base, "bytes", metaSize)
+		if _, err := s.metaF.WriteAt(encodeMetaHeader(s.firstIndex, s.createdMs), 0); err != nil {
 			s.close()
 			return nil, nil, fmt.Errorf("logstore: segment %d: %w", base, err)
 		}
-		s.metaSize = metaHdrSize
+		s.metaSize = max(s.metaSize, metaHdrSize)
 		recover = true
 	}
 	if !recover && !l.loadCheap(s, raftOK && raftFirst == s.firstIndex, last) {
