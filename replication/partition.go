@@ -337,8 +337,13 @@ func (p *Partition) startRaft(t *Topic) error {
 // point: a snapshot just before the first entry, with the first batch's
 // offset and no producer state (as if that state had expired).
 func (p *Partition) checkSnapshots(snaps *raft.FileSnapshotStore, replicas []int32) error {
+	if err := p.dropDamagedSnapshots(snaps); err != nil {
+		return err
+	}
+	// No snapshot at all (its meta.json unreadable, or dropped above) still
+	// needs one when the log does not start at index 1.
 	list, err := snaps.List()
-	if err != nil || len(list) == 0 {
+	if err != nil {
 		return err
 	}
 	last, err := p.log.LastIndex()
@@ -402,6 +407,39 @@ func (p *Partition) checkSnapshots(snaps *raft.FileSnapshotStore, replicas []int
 	}
 	p.logger.Warn("rebuilt a starting snapshot for replay", "index", first-1, "next_offset", state.NextOffset)
 	return sink.Close()
+}
+
+// dropDamagedSnapshots removes the snapshots whose state fails its CRC or
+// does not decode (the disk changed it): raft would skip them for an older
+// one, which may end before the log's first entry, or, finding none it can
+// read, refuse to start the group forever. Without them the state machine
+// is rebuilt from the log (below), losing at worst the producer state of
+// deleted segments, as Kafka rebuilds it when its producer snapshot is
+// corrupt. Other errors (out of files, say) leave the snapshot alone.
+func (p *Partition) dropDamagedSnapshots(snaps *raft.FileSnapshotStore) error {
+	list, err := snaps.List()
+	if err != nil {
+		return err
+	}
+	for _, m := range list {
+		_, err := snapshotNextOffset(snaps, m.ID)
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		// FileSnapshotStore.Open says only this of a state whose CRC fails.
+		damaged := err != nil && (err.Error() == "CRC mismatch" || errors.As(err, &syntax) || errors.As(err, &typ))
+		if err != nil && !damaged {
+			return fmt.Errorf("reading snapshot %s: %w", m.ID, err)
+		}
+		if !damaged {
+			continue
+		}
+		p.logger.Error("dropping damaged raft snapshot; the partition's state is rebuilt from its log",
+			"snapshot_index", m.Index, "err", err)
+		if err := os.RemoveAll(filepath.Join(p.dir, "snapshots", "snapshots", m.ID)); err != nil {
+			return fmt.Errorf("dropping snapshot %s: %w", m.ID, err)
+		}
+	}
+	return nil
 }
 
 // snapshotNextOffset reads the next offset recorded in a stored snapshot.

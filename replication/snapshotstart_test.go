@@ -90,3 +90,84 @@ func TestRestartWithSnapshotBeforeLogStart(t *testing.T) {
 		t.Fatalf("append after restart: %v", err)
 	}
 }
+
+// A snapshot whose state the disk damaged (its CRC fails) is dropped, one
+// whose meta.json is damaged raft does not list, and the partition's state
+// is rebuilt from its log, so the node starts, with the offsets it had,
+// both where the log still starts at raft index 1 and where retention
+// deleted the segments the snapshot covered.
+func TestRestartWithDamagedSnapshot(t *testing.T) {
+	for _, tc := range []struct {
+		file      string
+		retention bool
+	}{{"state.bin", false}, {"state.bin", true}, {"meta.json", true}} {
+		retention := tc.retention
+		dir := t.TempDir()
+		cfg, _ := nodeWithTopic(t, dir, "t", 1)
+		cfg.LogConfig = func(*State, *Topic) logstore.Config { return logstore.Config{SegmentBytes: 2048} }
+		n, err := StartNode(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := n.WaitTopicReady(ctx, "t"); err != nil {
+			t.Fatal(err)
+		}
+		p := n.Partition("t", 0)
+		batch := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, FirstTimestamp: time.Now().UnixMilli()}, []logstore.Record{{Value: make([]byte, 300)}})
+		appendOne := func(p *Partition) int64 {
+			b := append([]byte(nil), batch...)
+			h, _ := logstore.ParseBatchHeader(b)
+			off, err := p.Append(b, h).Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return off
+		}
+		for range 20 {
+			appendOne(p)
+		}
+		waitUntil(t, func() bool { return p.raft.AppliedIndex() >= p.raft.LastIndex() }, "applied")
+		if retention {
+			p.enforceRetention(time.Now(), -1, 1) // snapshots, then deletes the sealed segments
+			if first, _ := p.log.FirstIndex(); first <= 1 {
+				t.Fatalf("retention deleted nothing: log starts at %d", first)
+			}
+		} else {
+			p.snapshotIfNew("test")
+		}
+		end := p.log.EndOffset()
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
+		states, _ := filepath.Glob(filepath.Join(dir, "t-0", "snapshots", "snapshots", "*", tc.file))
+		if len(states) == 0 {
+			t.Fatal("no snapshot")
+		}
+		for _, s := range states {
+			f, err := os.OpenFile(s, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteAt([]byte("XX"), 2)
+			f.Truncate(20) // meta.json: no longer JSON
+			f.Close()
+		}
+
+		n, err = StartNode(cfg)
+		if err != nil {
+			t.Fatalf("%s, retention=%v: restart: %v", tc.file, retention, err)
+		}
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel2()
+		if err := n.WaitTopicReady(ctx2, "t"); err != nil {
+			n.Close()
+			t.Fatalf("%s, retention=%v: %v", tc.file, retention, err)
+		}
+		if off := appendOne(n.Partition("t", 0)); off != end {
+			t.Errorf("%s, retention=%v: appended at offset %d after the restart, want %d", tc.file, retention, off, end)
+		}
+		n.Close()
+	}
+}
