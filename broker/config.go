@@ -28,7 +28,7 @@ type Config struct {
 	Listen        string // listeners: host:port the Kafka protocol is served on, or Kafka's NAME://host:port list (ClientListeners)
 	Advertise     string // advertised.listeners: host:port given to clients, or a NAME://host:port list; default Listen (the bound address; the host name for a wildcard)
 	DataDir       string // log.dirs
-	AdminListen   string // HTTP for /metrics and /healthz; empty disables
+	AdminListen   string // HTTP for /metrics, /healthz and /debug/pprof/; empty disables
 	RaftListen    string // raft.listen: the one port all raft groups share
 	RaftAdvertise string
 	Rack          string // broker.rack: reported in Metadata and DescribeCluster
@@ -296,7 +296,11 @@ func kafkaOnly(key, value string) (bool, error) {
 	return false, nil
 }
 
-// DefaultConfig returns the defaults: a single node on 127.0.0.1:9092.
+// DefaultConfig returns the defaults: a single node serving Kafka on
+// 127.0.0.1:9092, raft on 127.0.0.1:19092 and HTTP (AdminListen) on
+// 127.0.0.1:9644, data in ./data. Brokers that run side by side (parallel
+// tests) need 127.0.0.1:0 for Listen and RaftListen, and "" or
+// 127.0.0.1:0 for AdminListen.
 func DefaultConfig() Config {
 	return Config{
 		NodeID:                         1,
@@ -742,7 +746,7 @@ var options = []Option{
 	listenerOpt("advertised.listeners", "advertise", "addresses given in metadata to the clients of each listener, NAME://host:port by listener name (default: the listen address; for a 0.0.0.0 or :: listener, this host's name)", func(c *Config) *string { return &c.Advertise }),
 	logDirsOpt,
 	aliasOpt("log.dir", "log-dir", "log.dirs under Kafka's singular name; log.dirs wins when both are set", logDirsOpt),
-	strOpt("admin.listen", "admin-listen", "HTTP address for /metrics and /healthz (empty disables)", func(c *Config) *string { return &c.AdminListen }),
+	strOpt("admin.listen", "admin-listen", "HTTP address for /metrics, /healthz and /debug/pprof/ (empty disables)", func(c *Config) *string { return &c.AdminListen }),
 	strOpt("raft.listen", "raft-listen", "address the raft transport of every group listens on", func(c *Config) *string { return &c.RaftListen }),
 	strOpt("raft.advertise", "raft-advertise", "raft address given to peers (default: the raft listen address; for 0.0.0.0 or ::, this host's name)", func(c *Config) *string { return &c.RaftAdvertise }),
 	strOpt("broker.rack", "broker-rack", "rack of this broker, given to clients in Metadata and DescribeCluster (empty: none)", func(c *Config) *string { return &c.Rack }),
