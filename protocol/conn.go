@@ -390,7 +390,7 @@ func (c *conn) writeLoop() {
 			if pooled {
 				bufpool.Put(buf)
 				buf = nil
-			} else if cap(buf) > frameChunk {
+			} else if cap(buf) > keptWriteBuf {
 				buf = nil // do not pin one big response's memory
 			}
 		}

@@ -18,10 +18,17 @@ import (
 // correlation id (header v0).
 const minHeaderSize = 8
 
-// frameChunk caps the first allocation for a frame: a peer must send the bytes
-// before we hold memory for them, so announcing 100 MiB in four bytes costs us
-// at most this much until it actually delivers more.
-const frameChunk = 1 << 20
+// frameChunk caps the first allocation for a frame, and what the frame is
+// charged to queued.max.request.bytes until that much has arrived: a peer
+// must send the bytes before we hold memory for them, so announcing 100 MiB
+// in four bytes and stalling costs us this much (bufpool's smallest class),
+// and it takes thousands of such connections, not hundreds, to hold the
+// default queue budget. A larger frame costs one copy of this much.
+const frameChunk = 64 << 10
+
+// keptWriteBuf is the largest encoding buffer a connection keeps between
+// responses.
+const keptWriteBuf = 1 << 20
 
 // Errors that close a connection. Each is wrapped with the detail that
 // explains it (size, key, version).

@@ -80,3 +80,23 @@ func TestQueuedMaxRequestBytesUnbounded(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	checkServed(t, dial(t, s), 1)
 }
+
+// TestStalledFrameHeadersHoldLittle: connections that announce large frames
+// and stall after a few bytes are charged only a first chunk each, so a few
+// dozen of them do not stop others from being served. (Charged 1 MiB each,
+// twenty held a 2 MiB budget, and with it every connection, until they
+// closed or went idle.)
+func TestStalledFrameHeadersHoldLittle(t *testing.T) {
+	var s *Server
+	s, _ = startServer(t, Config{MaxQueuedBytes: 2 << 20}, metadataHandler(&s))
+	const stalled = 20
+	for range stalled {
+		c := dial(t, s)
+		defer c.Close()
+		b := binary.BigEndian.AppendUint32(nil, 3<<20)
+		b = binary.BigEndian.AppendUint16(b, produceKey)
+		writeAll(t, c, append(b, make([]byte, 100)...))
+	}
+	waitQueued(t, s, func(n int64) bool { return n == stalled*frameChunk }, "a first chunk for each stalled frame")
+	checkServed(t, dial(t, s), 1)
+}
