@@ -320,6 +320,13 @@ func (p *Partition) startRaft(t *Topic) error {
 		return fmt.Errorf("raft %s: %w", group, err)
 	}
 	p.raft = r
+	if len(replicas) == 1 && !p.lostFlag.Load() && len(r.GetConfiguration().Configuration().Servers) == 0 {
+		// Its log and snapshots hold no raft configuration: disk damage
+		// took the entry that had it (and the snapshots past the damage),
+		// so no leader can come. Lost, as above: the node serves the rest.
+		p.lostFlag.Store(true)
+		p.logger.Error("partition lost: its raft log holds no configuration (damaged; see the recovery lines above), so it has no leader; restore its files, or delete the topic")
+	}
 	if len(replicas) == 1 {
 		if err := kickElection(r); err != nil {
 			p.logger.Warn("cannot hasten the first election; it comes after the heartbeat timeout", "err", err)
@@ -527,8 +534,9 @@ func (p *Partition) setReady(ready bool) {
 func (p *Partition) Ready() bool { return p.readyFlag.Load() }
 
 // Lost reports whether the partition's only replica started with saved raft
-// state but no log and no snapshot (its files were removed): it cannot
-// elect a leader, and the node does not wait for it.
+// state but no log and no snapshot (its files were removed), or with no raft
+// configuration in them (disk damage): it cannot elect a leader, and the
+// node does not wait for it.
 func (p *Partition) Lost() bool { return p.lostFlag.Load() }
 
 // LeaderEpoch is the Kafka leader epoch (raft term) of the current leadership.

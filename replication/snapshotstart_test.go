@@ -171,3 +171,74 @@ func TestRestartWithDamagedSnapshot(t *testing.T) {
 		n.Close()
 	}
 }
+
+// A partition whose raft configuration the disk took (its first segment's
+// sidecar overwritten whole, so the entries there and the snapshots past
+// them are gone) cannot elect: it is lost, as a partition whose files were
+// removed, and the node starts and serves the rest instead of waiting for
+// it until its start times out.
+func TestRestartWithRaftConfigurationLost(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _ := nodeWithTopic(t, dir, "t", 2)
+	cfg.LogConfig = func(*State, *Topic) logstore.Config { return logstore.Config{SegmentBytes: 2048} }
+	n, err := StartNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := n.WaitTopicReady(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	batch := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, FirstTimestamp: time.Now().UnixMilli()}, []logstore.Record{{Value: make([]byte, 300)}})
+	for i := range 2 {
+		p := n.Partition("t", int32(i))
+		for range 10 {
+			b := append([]byte(nil), batch...)
+			h, _ := logstore.ParseBatchHeader(b)
+			if _, err := p.Append(b, h).Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	metas, _ := filepath.Glob(filepath.Join(dir, "t-0", "*.raftmeta"))
+	sort.Strings(metas)
+	if len(metas) < 2 {
+		t.Fatalf("%d segments, want 2 or more", len(metas))
+	}
+	fi, err := os.Stat(metas[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := make([]byte, fi.Size())
+	for i := range garbage {
+		garbage[i] = byte(i*7 + 3)
+	}
+	if err := os.WriteFile(metas[0], garbage, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snaps, _ := filepath.Glob(filepath.Join(dir, "t-0", "snapshots", "snapshots", "*"))
+	for _, s := range snaps {
+		os.RemoveAll(s)
+	}
+
+	n, err = StartNode(cfg)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	defer n.Close()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if err := n.WaitTopicReady(ctx2, "t"); err != nil {
+		t.Fatalf("the node waits for the damaged partition: %v", err)
+	}
+	if !n.Partition("t", 0).Lost() {
+		t.Error("partition 0 has no raft configuration but is not lost")
+	}
+	if p := n.Partition("t", 1); !p.Ready() || p.HighWatermark() != 10 {
+		t.Errorf("partition 1: ready %v, high watermark %d, want ready at 10", p.Ready(), p.HighWatermark())
+	}
+}
