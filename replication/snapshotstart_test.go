@@ -19,28 +19,12 @@ import (
 // ends before the log's first entry. The node must still start.
 func TestRestartWithSnapshotBeforeLogStart(t *testing.T) {
 	dir := t.TempDir()
-	cfg, _ := nodeWithTopic(t, dir, "t", 1)
-	cfg.LogConfig = func(*State, *Topic) logstore.Config { return logstore.Config{SegmentBytes: 2048} }
-	n, err := StartNode(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := n.WaitTopicReady(ctx, "t"); err != nil {
-		t.Fatal(err)
-	}
+	n, cfg := startSmallSegments(t, dir, 1)
 	p := n.Partition("t", 0)
-	value := make([]byte, 300)
-	batch := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, FirstTimestamp: time.Now().UnixMilli()}, []logstore.Record{{Value: value}})
-	size := int64(len(batch))
+	size := int64(len(valueBatch))
 	appendN := func(k int) {
 		for range k {
-			b := append([]byte(nil), batch...)
-			h, _ := logstore.ParseBatchHeader(b)
-			if _, err := p.Append(b, h).Wait(); err != nil {
-				t.Fatal(err)
-			}
+			appendValue(t, p)
 		}
 		waitUntil(t, func() bool { return p.raft.AppliedIndex() >= p.raft.LastIndex() }, "applied")
 	}
@@ -75,20 +59,17 @@ func TestRestartWithSnapshotBeforeLogStart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	n, err = StartNode(cfg)
+	n, err := StartNode(cfg)
 	if err != nil {
 		t.Fatalf("restart: %v", err)
 	}
 	defer n.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	if err := n.WaitTopicReady(ctx, "t"); err != nil {
 		t.Fatal(err)
 	}
-	p = n.Partition("t", 0)
-	b := append([]byte(nil), batch...)
-	h, _ := logstore.ParseBatchHeader(b)
-	if _, err := p.Append(b, h).Wait(); err != nil {
-		t.Fatalf("append after restart: %v", err)
-	}
+	appendValue(t, n.Partition("t", 0))
 }
 
 // A snapshot whose state the disk damaged (its CRC fails) is dropped, one
@@ -103,30 +84,10 @@ func TestRestartWithDamagedSnapshot(t *testing.T) {
 	}{{"state.bin", false}, {"state.bin", true}, {"meta.json", true}} {
 		retention := tc.retention
 		dir := t.TempDir()
-		cfg, _ := nodeWithTopic(t, dir, "t", 1)
-		cfg.LogConfig = func(*State, *Topic) logstore.Config { return logstore.Config{SegmentBytes: 2048} }
-		n, err := StartNode(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := n.WaitTopicReady(ctx, "t"); err != nil {
-			t.Fatal(err)
-		}
+		n, cfg := startSmallSegments(t, dir, 1)
 		p := n.Partition("t", 0)
-		batch := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, FirstTimestamp: time.Now().UnixMilli()}, []logstore.Record{{Value: make([]byte, 300)}})
-		appendOne := func(p *Partition) int64 {
-			b := append([]byte(nil), batch...)
-			h, _ := logstore.ParseBatchHeader(b)
-			off, err := p.Append(b, h).Wait()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return off
-		}
 		for range 20 {
-			appendOne(p)
+			appendValue(t, p)
 		}
 		waitUntil(t, func() bool { return p.raft.AppliedIndex() >= p.raft.LastIndex() }, "applied")
 		if retention {
@@ -155,7 +116,7 @@ func TestRestartWithDamagedSnapshot(t *testing.T) {
 			f.Close()
 		}
 
-		n, err = StartNode(cfg)
+		n, err := StartNode(cfg)
 		if err != nil {
 			t.Fatalf("%s, retention=%v: restart: %v", tc.file, retention, err)
 		}
@@ -165,7 +126,7 @@ func TestRestartWithDamagedSnapshot(t *testing.T) {
 			n.Close()
 			t.Fatalf("%s, retention=%v: %v", tc.file, retention, err)
 		}
-		if off := appendOne(n.Partition("t", 0)); off != end {
+		if off := appendValue(t, n.Partition("t", 0)); off != end {
 			t.Errorf("%s, retention=%v: appended at offset %d after the restart, want %d", tc.file, retention, off, end)
 		}
 		n.Close()
@@ -179,26 +140,10 @@ func TestRestartWithDamagedSnapshot(t *testing.T) {
 // it until its start times out.
 func TestRestartWithRaftConfigurationLost(t *testing.T) {
 	dir := t.TempDir()
-	cfg, _ := nodeWithTopic(t, dir, "t", 2)
-	cfg.LogConfig = func(*State, *Topic) logstore.Config { return logstore.Config{SegmentBytes: 2048} }
-	n, err := StartNode(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := n.WaitTopicReady(ctx, "t"); err != nil {
-		t.Fatal(err)
-	}
-	batch := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, FirstTimestamp: time.Now().UnixMilli()}, []logstore.Record{{Value: make([]byte, 300)}})
+	n, cfg := startSmallSegments(t, dir, 2)
 	for i := range 2 {
-		p := n.Partition("t", int32(i))
 		for range 10 {
-			b := append([]byte(nil), batch...)
-			h, _ := logstore.ParseBatchHeader(b)
-			if _, err := p.Append(b, h).Wait(); err != nil {
-				t.Fatal(err)
-			}
+			appendValue(t, n.Partition("t", int32(i)))
 		}
 	}
 	if err := n.Close(); err != nil {
@@ -241,4 +186,38 @@ func TestRestartWithRaftConfigurationLost(t *testing.T) {
 	if p := n.Partition("t", 1); !p.Ready() || p.HighWatermark() != 10 {
 		t.Errorf("partition 1: ready %v, high watermark %d, want ready at 10", p.Ready(), p.HighWatermark())
 	}
+}
+
+// startSmallSegments starts a node in dir holding topic t with parts
+// partitions of 2 KiB segments, and waits until they lead.
+func startSmallSegments(t *testing.T, dir string, parts int) (*Node, Config) {
+	t.Helper()
+	cfg, _ := nodeWithTopic(t, dir, "t", parts)
+	cfg.LogConfig = func(*State, *Topic) logstore.Config { return logstore.Config{SegmentBytes: 2048} }
+	n, err := StartNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := n.WaitTopicReady(ctx, "t"); err != nil {
+		n.Close()
+		t.Fatal(err)
+	}
+	return n, cfg
+}
+
+// valueBatch is a batch of one 300-byte record.
+var valueBatch = logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, FirstTimestamp: time.Now().UnixMilli()}, []logstore.Record{{Value: make([]byte, 300)}})
+
+// appendValue appends a copy of valueBatch to p and returns its offset.
+func appendValue(t *testing.T, p *Partition) int64 {
+	t.Helper()
+	b := append([]byte(nil), valueBatch...)
+	h, _ := logstore.ParseBatchHeader(b)
+	off, err := p.Append(b, h).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return off
 }
