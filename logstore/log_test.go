@@ -1056,3 +1056,33 @@ func TestRecoverDamagedSidecarHeader(t *testing.T) {
 		l.Close()
 	}
 }
+
+// A log start offset checkpoint past the log end (its segments lost) leaves
+// the log empty at its end, as in Kafka's LogLoader, and is moved back to
+// the end: the batches appended afterwards must still be there at the next
+// start, not hidden below the stale start.
+func TestStartOffsetCheckpointPastEnd(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Config{})
+	g := &entryGen{t: t, term: 1}
+	for i := 0; i < 10; i++ {
+		mustStore(t, l, g.batch(1, 10, int64(i)))
+	}
+	l.Close()
+	if err := os.WriteFile(filepath.Join(dir, startOffsetFile), encodeCheckpoint([]string{"1000"}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l = openT(t, dir, Config{})
+	if l.StartOffset() != 10 || l.EndOffset() != 10 {
+		t.Fatalf("opened: LSO %d LEO %d, want 10 10", l.StartOffset(), l.EndOffset())
+	}
+	for i := 0; i < 20; i++ {
+		mustStore(t, l, g.batch(100, 10, int64(i)))
+	}
+	l.Close()
+	l = openT(t, dir, Config{})
+	defer l.Close()
+	if l.StartOffset() != 10 || l.EndOffset() != 2010 {
+		t.Fatalf("reopened: LSO %d LEO %d, want 10 2010 (the batches appended after the bad checkpoint kept)", l.StartOffset(), l.EndOffset())
+	}
+}

@@ -116,6 +116,18 @@ func Open(dir string, cfg Config) (*Log, error) {
 	} else {
 		l.leo = l.segs[len(l.segs)-1].end
 		l.lso = min(max(ckpt, l.segs[0].base), l.leo)
+		if ckpt > l.leo {
+			// Data lost below a start the checkpoint still holds: as in
+			// Kafka's LogLoader, the log is empty from its end, and said
+			// so. The checkpoint comes back to the end, else the next
+			// start would hide the batches appended from here up to it.
+			l.log.Warn("log start offset checkpoint is past the log end (segments lost or cut): the log is empty from its end",
+				"log_start_offset", ckpt, "log_end_offset", l.leo)
+			if err := l.writeStartOffset(l.leo); err != nil {
+				l.closeAll()
+				return nil, fmt.Errorf("logstore: %w", err)
+			}
+		}
 	}
 
 	if err := l.loadEpochs(!clean, lastEps); err != nil {
