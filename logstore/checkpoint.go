@@ -73,11 +73,13 @@ type epochEntry struct {
 	start int64
 }
 
-// assignEpoch adds epoch, newer than every epoch in eps, starting at start,
-// the log end. The latest epoch, if it starts there too, holds no data and
-// gives way, as in Kafka's leader epoch cache.
+// assignEpoch adds epoch starting at start, the log end. As in Kafka's
+// leader epoch cache, the entries it does not follow give way: the latest
+// epoch if it starts there too (it holds no data), and any entry of a later
+// epoch or starting past start, which only a damaged checkpoint holds (raft
+// terms only grow) and which would otherwise hide every later epoch.
 func assignEpoch(eps []epochEntry, epoch int32, start int64) []epochEntry {
-	if n := len(eps); n > 0 && eps[n-1].start >= start {
+	for n := len(eps); n > 0 && (eps[n-1].start >= start || eps[n-1].epoch >= epoch); n-- {
 		eps = eps[:n-1]
 	}
 	return append(eps, epochEntry{epoch: epoch, start: start})

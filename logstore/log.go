@@ -380,9 +380,13 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 		// the checkpoint's sync is paid then, not by the epoch's first
 		// produce. An epoch left without data is replaced by the next one
 		// starting at the same offset, or dropped by recovery.
-		if epoch := int32(e.Term); epoch > lastEpoch && (batch || e.Type == raft.LogNoop) {
+		if epoch := int32(e.Term); epoch != lastEpoch && (batch || e.Type == raft.LogNoop) {
 			if eps == nil {
 				eps = slices.Clone(l.epochs)
+			}
+			if epoch < lastEpoch {
+				l.log.Warn("leader epoch checkpoint holds a later epoch than the log's: its entries from that epoch on are dropped",
+					"epoch", epoch, "checkpoint_epoch", lastEpoch, "offset", leo)
 			}
 			eps = assignEpoch(eps, epoch, leo)
 			lastEpoch = epoch

@@ -879,6 +879,45 @@ func TestEpochEndOffsetBeforeFirst(t *testing.T) {
 	}
 }
 
+// A leader epoch checkpoint whose last entry is of a later epoch than raft's
+// (damage: raft terms only grow) must give way to the next epoch, as in
+// Kafka's leader epoch cache, rather than hide it: else OffsetForLeaderEpoch
+// answers the epochs written after it with an end before their data, and
+// consumers see a truncation that did not happen.
+func TestEpochCheckpointLaterEpochGivesWay(t *testing.T) {
+	for _, ckpt := range []string{"9 10", "9 5"} { // at the log end, inside the log
+		t.Run(ckpt, func(t *testing.T) {
+			dir := t.TempDir()
+			l := openT(t, dir, Config{})
+			g := &entryGen{t: t, term: 2}
+			mustStore(t, l, g.noop(), g.batch(10, 10, 1)) // offsets 0-9, epoch 2
+			l.Close()
+			if err := os.WriteFile(filepath.Join(dir, leaderEpochFile), encodeCheckpoint([]string{"2 0", ckpt}), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			l = openT(t, dir, Config{})
+			g.term = 3
+			mustStore(t, l, g.noop(), g.batch(10, 10, 2)) // offsets 10-19, epoch 3
+			g.term = 4
+			mustStore(t, l, g.noop(), g.batch(10, 10, 3)) // offsets 20-29, epoch 4
+			l.Close()
+			l = openT(t, dir, Config{})
+			defer l.Close()
+			for _, c := range []struct {
+				asked, epoch int32
+				end          int64
+			}{{2, 2, 10}, {3, 3, 20}, {4, 4, 30}} {
+				if ep, end := l.EpochEndOffset(c.asked); ep != c.epoch || end != c.end {
+					t.Errorf("EpochEndOffset(%d) = %d %d, want %d %d", c.asked, ep, end, c.epoch, c.end)
+				}
+			}
+			if ep := l.EpochAt(15); ep != 3 {
+				t.Errorf("epoch of offset 15: %d, want 3", ep)
+			}
+		})
+	}
+}
+
 // As Kafka rolls and deletes an active segment past retention.ms, a quiet
 // log loses all its data but keeps its end offset, and takes new batches.
 func TestRetentionActiveSegment(t *testing.T) {
