@@ -38,7 +38,10 @@ func TestFailedAppendLetsNoLaterBatchIn(t *testing.T) {
 	}()
 	results := map[int32]AppendResult{}
 	var stuck int32 = -1
-	for seq := int32(0); seq < 5000; seq++ {
+	// How many appends raft takes before one waits depends on how it
+	// batched the commits (its FSM queue holds 128 batches of up to
+	// MaxAppendEntries each): up to about 66,000 here.
+	for seq := int32(0); seq < 100_000; seq++ {
 		got := make(chan AppendResult, 1)
 		go func() {
 			b, h := batch(seq)
