@@ -1125,3 +1125,33 @@ func TestStartOffsetCheckpointPastEnd(t *testing.T) {
 		t.Fatalf("reopened: LSO %d LEO %d, want 10 2010 (the batches appended after the bad checkpoint kept)", l.StartOffset(), l.EndOffset())
 	}
 }
+
+// A segment whose records carry no timestamp (magic-0 messages, -1) ages from
+// its last write, as Kafka's LogSegment.largestTimestamp falls back on the
+// file's last-modified time: a long-lived segment still written to keeps its
+// records, however long ago it was created.
+func TestRetentionWithoutTimestamps(t *testing.T) {
+	dir := t.TempDir()
+	clock := &testClock{t: time.Now().Add(-time.Hour)} // the segment is created an hour ago
+	l := openT(t, dir, Config{SegmentBytes: 1 << 20, Now: clock.now})
+	defer l.Close()
+	g := &entryGen{t: t, term: 1}
+	mustStore(t, l, g.batch(1, 10, -1)) // written now
+	if n, err := l.ApplyRetention(time.Now(), time.Minute.Milliseconds(), -1, g.next); n != 0 || err != nil {
+		t.Fatalf("retention deleted %d segments (%v) written a moment ago", n, err)
+	}
+	if l.StartOffset() != 0 || l.EndOffset() != 1 {
+		t.Fatalf("LSO %d LEO %d, want 0 and 1", l.StartOffset(), l.EndOffset())
+	}
+	// Last written two minutes ago: past a one-minute retention.
+	old := time.Now().Add(-2 * time.Minute)
+	if err := os.Chtimes(segPath(dir, 0, extLog), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := l.ApplyRetention(time.Now(), time.Minute.Milliseconds(), -1, g.next); n != 1 || err != nil {
+		t.Fatalf("retention deleted %d segments (%v), want the one last written 2 minutes ago", n, err)
+	}
+	if l.StartOffset() != 1 || l.EndOffset() != 1 {
+		t.Fatalf("LSO %d LEO %d, want 1 and 1", l.StartOffset(), l.EndOffset())
+	}
+}

@@ -267,6 +267,18 @@ func segPath(dir string, base int64, ext string) string {
 
 func (s *segment) path(ext string) string { return segPath(s.dir, s.base, ext) }
 
+// lastModified is when .log was last written, in Unix ms: the age of a
+// segment whose records carry no timestamp (magic-0 messages, -1), as Kafka's
+// LogSegment.largestTimestamp. Its creation time would let retention delete
+// records appended a moment ago to a long-lived segment.
+func (s *segment) lastModified() int64 {
+	fi, err := s.logF.Stat()
+	if err != nil {
+		return s.createdMs
+	}
+	return fi.ModTime().UnixMilli()
+}
+
 func (s *segment) lastIndex() uint64 { return s.firstIndex + uint64(s.nraft) - 1 }
 
 // parseSegName returns the base offset of a "<20 digits>.log" file name.

@@ -318,9 +318,10 @@ func (l *Log) countBelowStart() int {
 }
 
 // ApplyRetention deletes whole oldest segments that are past retentionMs by
-// their max timestamp, or that take the log over retentionBytes, or that lie
-// entirely below the start offset (the active segment goes only by time or
-// size, and only when it holds data; the end offset stays), but only
+// their max timestamp (by their last write when no record has one), or that
+// take the log over retentionBytes, or that lie entirely below the start
+// offset (the active segment goes only by time or size, and only when it
+// holds data; the end offset stays), but only
 // while their last raft index <= maxIndex (the partition's last snapshot):
 // entries after the snapshot are needed to replay raft on restart.
 // -1 disables a limit. It returns how many segments went.
@@ -349,7 +350,7 @@ func (l *Log) ApplyRetention(now time.Time, retentionMs, retentionBytes int64, m
 		below := !active && l.segs[n+1].base <= l.lso
 		ts := s.maxTs
 		if ts < 0 {
-			ts = s.createdMs
+			ts = s.lastModified()
 		}
 		old := retentionMs >= 0 && ts < nowMs-retentionMs
 		big := retentionBytes >= 0 && total-s.logSize >= retentionBytes
