@@ -129,6 +129,10 @@ func (b *Broker) alterBrokerConfigs(ctx context.Context, name string, cfgs map[s
 			// broker resources.
 			return kafkaErrorf(kerr.InvalidRequest, "invalid value %q for %s: %v", *v, k, err)
 		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(*v), 10, 64); k == "log.retention.ms" && err == nil && n == 0 {
+			// As the static setting (Config.Validate) and Kafka.
+			return kafkaErrorf(kerr.InvalidRequest, "log.retention.ms must be unlimited (-1) or >= 1")
+		}
 	}
 	if len(static) > 0 {
 		sort.Strings(static)

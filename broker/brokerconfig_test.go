@@ -97,6 +97,9 @@ func TestDynamicBrokerConfigs(t *testing.T) {
 	if code, _ := incr("", false, "log.retention.ms", "abc"); code != kerr.InvalidRequest.Code {
 		t.Fatalf("a bad value: error %d, want INVALID_REQUEST (Kafka's answer for broker resources)", code)
 	}
+	if code, _ := incr("", false, "log.retention.ms", "0"); code != kerr.InvalidRequest.Code {
+		t.Fatalf("log.retention.ms=0: error %d, want INVALID_REQUEST (Kafka's KafkaConfig refuses it)", code)
+	}
 	if code, _ := incr("01", false, "log.retention.ms", "5000"); code != kerr.InvalidRequest.Code {
 		t.Fatalf("broker \"01\": error %d, want INVALID_REQUEST", code)
 	}

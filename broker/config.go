@@ -1146,6 +1146,10 @@ func (c *Config) Validate() error {
 	// Kafka's validators for the rest (node.id as KRaft has it).
 	case c.NodeID < 0:
 		return fmt.Errorf("node.id must be >= 0")
+	case c.LogRetentionMs == 0:
+		// As Kafka: never is -1, and 0, often meant as never, would
+		// delete every record at each check.
+		return fmt.Errorf("log.retention.ms must be unlimited (-1) or >= 1")
 	case c.LogRollMs < 1:
 		return fmt.Errorf("log.roll.ms must be >= 1")
 	case c.LogRollJitterMs < 0:

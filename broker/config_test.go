@@ -67,7 +67,7 @@ log.retention.ms=-1
 	for _, bad := range []string{"compression.type=brotli", "compression.gzip.level=10", "compression.lz4.level=0", "compression.zstd.level=23", "log.dirs=/data/a,/data/b",
 		// Kafka's validators: a zero interval panicked a ticker.
 		"offsets.retention.check.interval.ms=0", "log.retention.check.interval.ms=0", "node.id=-1", "group.max.size=0",
-		"log.index.interval.bytes=-1", "log.roll.ms=0", "log.roll.hours=-1", "offsets.retention.minutes=0", "group.initial.rebalance.delay.ms=-1"} {
+		"log.index.interval.bytes=-1", "log.roll.ms=0", "log.retention.ms=0", "log.retention.minutes=0", "log.retention.hours=0", "log.roll.hours=-1", "offsets.retention.minutes=0", "group.initial.rebalance.delay.ms=-1"} {
 		d := DefaultConfig()
 		if err := d.LoadProperties(strings.NewReader(bad)); err != nil {
 			t.Fatalf("%q: %v", bad, err)
