@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -422,7 +424,10 @@ func (p *Partition) checkSnapshots(snaps *raft.FileSnapshotStore, replicas []int
 // read, refuse to start the group forever. Without them the state machine
 // is rebuilt from the log (below), losing at worst the producer state of
 // deleted segments, as Kafka rebuilds it when its producer snapshot is
-// corrupt. Other errors (out of files, say) leave the snapshot alone.
+// corrupt. A state file that is gone or cannot be read (EIO) is damage
+// too: it never comes back, and raft would have passed over it. Other
+// errors (out of files, say) leave the snapshot alone, and the start is
+// retried.
 func (p *Partition) dropDamagedSnapshots(snaps *raft.FileSnapshotStore) error {
 	list, err := snaps.List()
 	if err != nil {
@@ -433,7 +438,8 @@ func (p *Partition) dropDamagedSnapshots(snaps *raft.FileSnapshotStore) error {
 		var syntax *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		// FileSnapshotStore.Open says only this of a state whose CRC fails.
-		damaged := err != nil && (err.Error() == "CRC mismatch" || errors.As(err, &syntax) || errors.As(err, &typ))
+		damaged := err != nil && (err.Error() == "CRC mismatch" || errors.As(err, &syntax) || errors.As(err, &typ) ||
+			errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EIO))
 		if err != nil && !damaged {
 			return fmt.Errorf("reading snapshot %s: %w", m.ID, err)
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/logstore"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 )
 
 // A power loss right after retention deleted the segments a new snapshot
@@ -185,6 +187,59 @@ func TestRestartWithRaftConfigurationLost(t *testing.T) {
 	}
 	if p := n.Partition("t", 1); !p.Ready() || p.HighWatermark() != 10 {
 		t.Errorf("partition 1: ready %v, high watermark %d, want ready at 10", p.Ready(), p.HighWatermark())
+	}
+}
+
+// A snapshot whose state file is gone is dropped as a damaged one is, the
+// older one (which raft never reads while a newer one is good) as well as
+// the newest (raft then starts from the older): before, any such snapshot
+// kept the partition from starting, for good.
+func TestRestartWithSnapshotStateGone(t *testing.T) {
+	for _, newest := range []bool{false, true} {
+		dir := t.TempDir()
+		n, cfg := startSmallSegments(t, dir, 1)
+		p := n.Partition("t", 0)
+		for range 2 { // two snapshots, each after three batches
+			for range 3 {
+				appendValue(t, p)
+			}
+			waitUntil(t, func() bool { return p.raft.AppliedIndex() >= p.raft.LastIndex() }, "applied")
+			p.snapshotIfNew("test")
+		}
+		end := p.log.EndOffset()
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
+		snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "t-0", "snapshots"), 2, hclog.NewNullLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := snaps.List() // newest first
+		if err != nil || len(list) != 2 {
+			t.Fatalf("%d snapshots (%v), want 2", len(list), err)
+		}
+		gone := list[1]
+		if newest {
+			gone = list[0]
+		}
+		if err := os.Remove(filepath.Join(dir, "t-0", "snapshots", "snapshots", gone.ID, "state.bin")); err != nil {
+			t.Fatal(err)
+		}
+
+		n, err = StartNode(cfg)
+		if err != nil {
+			t.Fatalf("newest=%v: restart: %v", newest, err)
+		}
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel2()
+		if err := n.WaitTopicReady(ctx2, "t"); err != nil {
+			n.Close()
+			t.Fatalf("newest=%v: %v", newest, err)
+		}
+		if off := appendValue(t, n.Partition("t", 0)); off != end {
+			t.Errorf("newest=%v: appended at offset %d after the restart, want %d", newest, off, end)
+		}
+		n.Close()
 	}
 }
 
