@@ -808,13 +808,14 @@ func (c *Config) Set(key, value string) error {
 		if o.Key == key || o.Flag == key {
 			if err := o.set(c, value); err != nil {
 				// A number or boolean that does not parse is told as
-				// Kafka's ConfigDef tells it, not as strconv's error.
+				// Kafka's ConfigDef tells it, word for word (as
+				// checkKafkaOnlyValue), not as strconv's error.
 				if ne := (*strconv.NumError)(nil); errors.As(err, &ne) {
-					what := "not a number of type " + o.typ.String()
+					what := "Not a number of type " + o.typ.String()
 					if o.typ == kmsg.ConfigTypeBoolean {
-						what = "expected value to be either true or false"
+						what = "Expected value to be either true or false"
 					}
-					return fmt.Errorf("invalid value %q for configuration %s: %s", value, o.Key, what)
+					return fmt.Errorf("Invalid value %s for configuration %s: %s", value, o.Key, what)
 				}
 				return fmt.Errorf("%s: %w", o.Key, err)
 			}

@@ -38,11 +38,12 @@ log.retention.ms=-1
 	if err := c.Set("num-partitions", "2"); err != nil || c.NumPartitions != 2 {
 		t.Fatalf("flag name: %v %d", err, c.NumPartitions)
 	}
-	// A value that does not parse is told as Kafka tells it.
+	// A value that does not parse is told as Kafka tells it (ConfigException),
+	// as the Kafka-only keys are (checkKafkaOnlyValue).
 	for key, want := range map[string]string{
-		"node.id":                   `invalid value "abc" for configuration node.id: not a number of type INT`,
-		"log.segment.bytes":         `invalid value "abc" for configuration log.segment.bytes: not a number of type INT`,
-		"auto.create.topics.enable": `invalid value "abc" for configuration auto.create.topics.enable: expected value to be either true or false`,
+		"node.id":                   `Invalid value abc for configuration node.id: Not a number of type INT`,
+		"log.segment.bytes":         `Invalid value abc for configuration log.segment.bytes: Not a number of type INT`,
+		"auto.create.topics.enable": `Invalid value abc for configuration auto.create.topics.enable: Expected value to be either true or false`,
 	} {
 		d := DefaultConfig()
 		if err := d.Set(key, "abc"); err == nil || err.Error() != want {
