@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -81,7 +82,7 @@ func cmdConsume(e *env, args []string) error {
 	}
 
 	opts := []kgo.Opt{}
-	resets := newResetStarts(*topic, *fromBeginning)
+	resets := newResetStarts(*group, *topic, *fromBeginning)
 	if *group != "" {
 		// Offsets are marked as records are printed and committed then,
 		// every five seconds and at the end: what was printed is what the
@@ -134,7 +135,7 @@ func cmdConsume(e *env, args []string) error {
 		if cerr := cl.CommitMarkedOffsets(ctx); cerr != nil && err == nil {
 			err = fmt.Errorf("commit the offsets of group %s: %w", *group, cerr)
 		}
-		if cerr := resets.commitUnread(ctx, cl); cerr != nil && err == nil {
+		if cerr := resets.commitUnread(ctx, cl, nil); cerr != nil && err == nil {
 			err = fmt.Errorf("commit the offsets of group %s: %w", *group, cerr)
 		}
 		cancel()
@@ -150,14 +151,15 @@ func cmdConsume(e *env, args []string) error {
 // printed nothing leaves the group as it was, and the next run starts at
 // the end again, past every record that came in between.
 type resetStarts struct {
+	group     string
 	topic     string
 	beginning bool
 	mu        sync.Mutex
 	at        map[int32]int64
 }
 
-func newResetStarts(topic string, beginning bool) *resetStarts {
-	return &resetStarts{topic: topic, beginning: beginning, at: map[int32]int64{}}
+func newResetStarts(group, topic string, beginning bool) *resetStarts {
+	return &resetStarts{group: group, topic: topic, beginning: beginning, at: map[int32]int64{}}
 }
 
 // assigned looks the start up as partitions are assigned: before the
@@ -193,24 +195,32 @@ func (s *resetStarts) forget(gone map[string][]int32) {
 	}
 }
 
-// revoked forgets the partitions and commits what was printed from them,
-// as the client's own OnPartitionsRevoked does when it is not replaced.
+// revoked commits what was printed from the partitions, as the client's own
+// OnPartitionsRevoked does when it is not replaced, and the start of those
+// nothing was printed from, as kafka-console-consumer commits every
+// position before a rebalance: their next owner starts there, not at the
+// end again. Then it forgets them.
 func (s *resetStarts) revoked(ctx context.Context, cl *kgo.Client, gone map[string][]int32) {
-	s.forget(gone)
 	cl.CommitMarkedOffsets(ctx)
+	s.commitUnread(ctx, cl, gone[s.topic]) // best effort, as the commit above
+	s.forget(gone)
 }
 
 func (s *resetStarts) lost(_ context.Context, _ *kgo.Client, gone map[string][]int32) {
 	s.forget(gone)
 }
 
-// commitUnread commits the start of each partition still assigned that the
-// group has no offset for and nothing was printed from.
-func (s *resetStarts) commitUnread(ctx context.Context, cl *kgo.Client) error {
+// commitUnread commits the start of each partition still assigned (of
+// parts; nil: all) that the group has no offset for and nothing was printed
+// from.
+func (s *resetStarts) commitUnread(ctx context.Context, cl *kgo.Client, parts []int32) error {
 	committed, marked := cl.CommittedOffsets()[s.topic], cl.MarkedOffsets()[s.topic]
 	s.mu.Lock()
 	unread := map[int32]kgo.EpochOffset{}
 	for p, o := range s.at {
+		if parts != nil && !slices.Contains(parts, p) {
+			continue
+		}
 		_, c := committed[p]
 		_, m := marked[p]
 		if !c && !m {
@@ -218,6 +228,22 @@ func (s *resetStarts) commitUnread(ctx context.Context, cl *kgo.Client) error {
 		}
 	}
 	s.mu.Unlock()
+	if len(unread) == 0 {
+		return nil
+	}
+	// The client knows the group's offsets only once it has fetched them,
+	// after the assignment: a run that ends in between (an idle timeout or
+	// an interrupt just as the group assigns) would commit the start over
+	// the group's offset and skip what lies between. The coordinator says.
+	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, s.group)
+	if err != nil {
+		return err
+	}
+	for p := range unread {
+		if o, ok := offs.Lookup(s.topic, p); ok && (o.Err != nil || o.At >= 0) {
+			delete(unread, p)
+		}
+	}
 	if len(unread) == 0 {
 		return nil
 	}

@@ -825,3 +825,90 @@ func TestAddConfigFlags(t *testing.T) {
 		t.Errorf("splitAddConfig = %q", got)
 	}
 }
+
+// A run that ends after its group assigned a partition but before the
+// client fetched the group's offset for it (an idle --timeout, or ^C, just
+// as the group's first rebalance completes) must not commit the reset start
+// over the offset the group has: it would skip every record in between.
+func TestConsumeGroupKeepsCommitFetchedLate(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "late", "--partitions", "1")
+	mustRun(t, addr, "1\n2\n3\n4\n5\n", "produce", "--topic", "late")
+	mustRun(t, addr, "", "consume", "--topic", "late", "--group", "g", "--from-beginning", "--max-messages", "2")
+
+	resets := newResetStarts("g", "late", false)
+	errc := make(chan error, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup("g"), kgo.ConsumeTopics("late"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.AutoCommitMarks(),
+		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+			resets.assigned(ctx, cl, m)
+			// The run ends here: the client fetches the group's
+			// offsets only once this callback returns.
+			if len(m["late"]) > 0 {
+				errc <- resets.commitUnread(ctx, cl, nil)
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go cl.PollFetches(ctx)
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("no assignment")
+	}
+	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := offs.Lookup("late", 0); !ok || o.At != 2 {
+		t.Errorf("group's offset %+v, want the 2 it had: the reset start was committed over it", o)
+	}
+}
+
+// Partitions revoked in a rebalance that nothing was printed from are
+// committed where the group's reset started them, as kafka-console-consumer
+// commits every position before a rebalance: their next owner starts there
+// rather than at the end again.
+func TestConsumeGroupCommitsStartOnRevoke(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "rev", "--partitions", "1")
+	mustRun(t, addr, "1\n2\n3\n", "produce", "--topic", "rev")
+
+	resets := newResetStarts("r", "rev", false)
+	done := make(chan struct{}, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup("r"), kgo.ConsumeTopics("rev"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.AutoCommitMarks(),
+		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+			resets.assigned(ctx, cl, m)
+			if len(m["rev"]) > 0 {
+				resets.revoked(ctx, cl, m) // as a rebalance would
+				done <- struct{}{}
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go cl.PollFetches(ctx)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("no assignment")
+	}
+	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := offs.Lookup("rev", 0); !ok || o.At != 3 {
+		t.Errorf("group's offset %+v, want 3, where its reset started the revoked partition", o)
+	}
+}
