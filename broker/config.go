@@ -497,11 +497,16 @@ func strOpt(key, flag, help string, f func(c *Config) *string) Option {
 func boolOpt(key, flag, help string, f func(c *Config) *bool) Option {
 	return Option{Key: key, Flag: flag, Help: help, typ: kmsg.ConfigTypeBoolean,
 		set: func(c *Config, v string) error {
-			b, err := strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				return err
+			// As Kafka's ConfigDef: true or false in any case, not
+			// strconv's 1, t or T.
+			switch strings.ToLower(strings.TrimSpace(v)) {
+			case "true":
+				*f(c) = true
+			case "false":
+				*f(c) = false
+			default:
+				return &strconv.NumError{Func: "ParseBool", Num: v, Err: strconv.ErrSyntax}
 			}
-			*f(c) = b
 			return nil
 		},
 		get: func(c *Config) string { return strconv.FormatBool(*f(c)) },

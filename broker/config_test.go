@@ -50,6 +50,16 @@ log.retention.ms=-1
 			t.Errorf("%s=abc: %v, want %s", key, err, want)
 		}
 	}
+	// Booleans as Kafka takes them: true or false, in any case.
+	bc := DefaultConfig()
+	if err := bc.Set("auto.create.topics.enable", "FALSE"); err != nil || bc.AutoCreateTopics {
+		t.Errorf("auto.create.topics.enable=FALSE: %v, set %v", err, bc.AutoCreateTopics)
+	}
+	for _, v := range []string{"1", "t", "yes"} {
+		if err := bc.Set("auto.create.topics.enable", v); err == nil {
+			t.Errorf("auto.create.topics.enable=%s accepted", v)
+		}
+	}
 	for _, bad := range []string{"no.such.key=1", "node.id=abc", "listeners=SSL://x:1", "num.partitions=99999999999", "just a line", "raft.listen="} {
 		d := DefaultConfig()
 		err := d.LoadProperties(strings.NewReader(bad))
