@@ -135,6 +135,9 @@ func (r *quotaRate) measure(nowMs int64) (rate float64, windowMs int64) {
 	if full, least := windowMs/r.windowMs, int64(len(r.samples)-1); full < least {
 		windowMs += (least - full) * r.windowMs
 	}
+	// At least a millisecond, as Kafka's: with quota.window.num 1 a
+	// sample's first bytes are over no time at all, an infinite rate.
+	windowMs = max(windowMs, 1)
 	return total / (float64(windowMs) / 1000), windowMs
 }
 

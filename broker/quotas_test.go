@@ -439,6 +439,28 @@ func TestQuotaWindowConfig(t *testing.T) {
 	}
 }
 
+// TestQuotaOneWindow: with quota.window.num 1 a sample's first bytes are
+// measured over a millisecond, as Kafka's Rate does, not over no time (an
+// infinite rate, and a throttle of 24 days).
+func TestQuotaOneWindow(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		if err := c.Set("quota.window.num", "1"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "q1", 1, nil)
+	if e := alterQuota(t, cl, false, "producer_byte_rate", 1000, false, "client-id", "raw"); e.ErrorCode != 0 {
+		t.Fatalf("set quota: error %d", e.ErrorCode)
+	}
+	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, 0, []testRecord{{value: bytes.Repeat([]byte("o"), 1500)}})
+	resp := rawRequest(t, b, produceReq("q1", -1, 5000, batch)).(*kmsg.ProduceResponse)
+	if resp.ThrottleMillis <= 0 || resp.ThrottleMillis > 5000 {
+		t.Errorf("throttle %d ms for 1.5 KB against 1000 B/s in one 1 s window, want about 1.5 s", resp.ThrottleMillis)
+	}
+}
+
 // TestFetchQuotaUndoSameSample: a throttled fetch's bytes are taken back
 // from the sample they went into, as Kafka unrecords them at the time it
 // recorded them: taken back a moment later, past a window's edge, they
