@@ -33,9 +33,9 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 		req.Conn.Mute(time.Duration(ms) * time.Millisecond)
 		return reply
 	}
-	// On the reader goroutine: from v6 the mute holds back the
-	// connection's next requests, pipelined produce included.
-	return throttleReply(ctx, req, ms, reply)
+	// On the reader goroutine: the mute holds back the connection's
+	// next requests, pipelined produce included.
+	return throttleReply(req, ms, reply)
 }
 
 // produce handles a produce request.

@@ -38,7 +38,7 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg
 		req.AfterEncode = bufs.release
 		req.AfterWrite = bufs.giveBack
 		if ms > 0 {
-			return throttleReply(ctx, req, ms, now(resp))()
+			return throttleReply(req, ms, now(resp))()
 		}
 		return resp
 	}

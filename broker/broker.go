@@ -498,12 +498,12 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 	case *kmsg.CreateTopicsRequest:
 		return b.async(ctx, func() kmsg.Response {
 			mq := b.newMutationQuota(req, 6)
-			return mq.finish(ctx, req, b.handleCreateTopics(ctx, r, mq))
+			return mq.finish(req, b.handleCreateTopics(ctx, r, mq))
 		})
 	case *kmsg.DeleteTopicsRequest:
 		return b.async(ctx, func() kmsg.Response {
 			mq := b.newMutationQuota(req, 5)
-			return mq.finish(ctx, req, b.handleDeleteTopics(ctx, r, mq))
+			return mq.finish(req, b.handleDeleteTopics(ctx, r, mq))
 		})
 	case *kmsg.AlterPartitionAssignmentsRequest:
 		return now(b.handleAlterPartitionReassignments(r))
@@ -544,7 +544,7 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 	case *kmsg.CreatePartitionsRequest:
 		return b.async(ctx, func() kmsg.Response {
 			mq := b.newMutationQuota(req, 3)
-			return mq.finish(ctx, req, b.handleCreatePartitions(ctx, r, mq))
+			return mq.finish(req, b.handleCreatePartitions(ctx, r, mq))
 		})
 	case *kmsg.DescribeClusterRequest:
 		return now(b.handleDescribeCluster(r, req.Conn.Listener))

@@ -292,35 +292,21 @@ func (b *Broker) fetchQuotaBytes(clientID string) int64 {
 }
 
 // throttleReply applies a throttle of ms to the reply of req as Kafka does
-// for the request's version: from the versions that throttle after the
-// response (KIP-219; kmsg's ThrottleResponse says which), the response goes
-// at once and the connection is muted for ms, from now; before them the
-// response itself is held back that long. Either way the response carries
-// ms as its throttle_time_ms. ms 0 leaves the reply as it is.
-func throttleReply(ctx context.Context, req *protocol.Request, ms int32, reply protocol.Reply) protocol.Reply {
+// (KIP-219) for every version of every request since 2.0: the response
+// goes at once, carrying ms as its throttle_time_ms, and the connection is
+// muted that long, from now. Holding back the response instead, as Kafka
+// did before 2.0, would throttle twice the clients that wait out
+// throttle_time_ms themselves at every version (sarama). ms 0 leaves the
+// reply as it is.
+func throttleReply(req *protocol.Request, ms int32, reply protocol.Reply) protocol.Reply {
 	if ms <= 0 || reply == nil {
 		return reply
 	}
-	d := time.Duration(ms) * time.Millisecond
-	after := true
-	if t, ok := req.Body.ResponseKind().(kmsg.ThrottleResponse); ok {
-		_, after = t.Throttle()
-	}
-	if after {
-		req.Conn.Mute(d)
-	}
+	req.Conn.Mute(time.Duration(ms) * time.Millisecond)
 	return func() kmsg.Response {
 		resp := reply()
 		if s, ok := resp.(kmsg.SetThrottleResponse); ok {
 			s.SetThrottle(ms)
-		}
-		if !after {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-			}
 		}
 		return resp
 	}
@@ -576,8 +562,8 @@ func (m *mutationQuota) take(n int) error {
 
 // finish applies the throttle the request earned, if any, to its
 // response (throttleReply).
-func (m *mutationQuota) finish(ctx context.Context, req *protocol.Request, resp kmsg.Response) kmsg.Response {
-	return throttleReply(ctx, req, m.throttleMs, now(resp))()
+func (m *mutationQuota) finish(req *protocol.Request, resp kmsg.Response) kmsg.Response {
+	return throttleReply(req, m.throttleMs, now(resp))()
 }
 
 // connThrottle is protocol's ConnThrottle: the connection_creation_rate
