@@ -363,7 +363,7 @@ func TestIllegalGeneration(t *testing.T) {
 }
 
 func TestJoinValidation(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.MaxGroupSize = 1 })
+	e := newEnv(t, nil)
 	f := e.form("g", 1, false)
 	_ = f
 	tests := []struct {
@@ -381,7 +381,6 @@ func TestJoinValidation(t *testing.T) {
 		{"no common protocol", "g", func(r *kmsg.JoinGroupRequest) { r.Protocols[0].Name = "sticky" }, kerr.InconsistentGroupProtocol},
 		{"unknown member of new group", "x", func(r *kmsg.JoinGroupRequest) { r.MemberID = "m" }, kerr.UnknownMemberID},
 		{"unknown member", "g", func(r *kmsg.JoinGroupRequest) { r.MemberID = "m" }, kerr.UnknownMemberID},
-		{"group full", "g", nil, kerr.GroupMaxSizeReached},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -64,6 +64,10 @@ func (s *Shard) join(req *kmsg.JoinGroupRequest, clientID, clientHost string) (<
 		g = newGroup(req.Group, s.clock.Now())
 		s.groups[req.Group] = g
 	}
+	if !s.accepts(g, req.MemberID, instanceID) {
+		s.rejectFull(g, req.MemberID)
+		return nil, errJoin(kerr.GroupMaxSizeReached.Code, "")
+	}
 	if g.state == stateDead {
 		return fail(kerr.CoordinatorNotAvailable)
 	}
@@ -84,8 +88,54 @@ type joiner struct {
 	session, rebalance   time.Duration
 }
 
-func (s *Shard) full(g *group) bool {
-	return s.cfg.MaxGroupSize > 0 && len(g.members) >= s.cfg.MaxGroupSize
+// accepts is Kafka's acceptJoiningMember, the group.max.size check of a
+// join. While the group prepares a rebalance it counts the members that have
+// rejoined, not all members: the group may hold more than the limit (it was
+// lowered, or was loaded over it), and the last members to rejoin are the
+// ones turned away. Otherwise a member already in the group is always
+// accepted and a new one only below the limit. Unlike Kafka, a static member
+// rejoining without its member id (a restarted process) counts as the member
+// it replaces, so that it is not turned away from a full Stable group.
+func (s *Shard) accepts(g *group, memberID string, instanceID *string) bool {
+	limit := s.cfg.MaxGroupSize
+	if limit <= 0 {
+		return true
+	}
+	if memberID == "" && instanceID != nil {
+		if id, ok := g.static[*instanceID]; ok {
+			memberID = id
+		}
+	}
+	m := g.members[memberID]
+	switch g.state {
+	case stateEmpty, stateDead:
+		return true
+	case statePreparingRebalance:
+		if m != nil && m.awaitingJoin() || len(g.members) < limit {
+			return true
+		}
+		n := 0
+		for _, o := range g.members {
+			if o.awaitingJoin() {
+				n++
+			}
+		}
+		return n < limit
+	}
+	return m != nil || len(g.members) < limit
+}
+
+// rejectFull forgets a member turned away by accepts, as Kafka removes it: a
+// pending member id, or a member that had not rejoined yet.
+func (s *Shard) rejectFull(g *group, memberID string) {
+	if t, ok := g.pending[memberID]; ok {
+		stopTimer(t)
+		delete(g.pending, memberID)
+	} else if m := g.members[memberID]; m != nil {
+		s.log.Info("member removed: group is full", "group", g.id, "member", memberID)
+		s.dropMember(g, m, kerr.GroupMaxSizeReached.Code)
+	}
+	s.tryCompleteJoin(g)
 }
 
 // joinUnknown handles a join without a member id: a static member (known or
@@ -96,13 +146,7 @@ func (s *Shard) joinUnknown(g *group, j joiner) (<-chan *kmsg.JoinGroupResponse,
 		if oldID, ok := g.static[*j.instanceID]; ok {
 			return s.replaceStatic(g, g.members[oldID], j)
 		}
-		if s.full(g) {
-			return nil, errJoin(kerr.GroupMaxSizeReached.Code, "")
-		}
 		return s.addMemberAndRebalance(g, newMemberID(*j.instanceID), j), nil
-	}
-	if s.full(g) {
-		return nil, errJoin(kerr.GroupMaxSizeReached.Code, "")
 	}
 	id := newMemberID(j.clientID)
 	if j.req.Version >= 4 {
@@ -130,10 +174,6 @@ func (s *Shard) joinKnown(g *group, j joiner) (<-chan *kmsg.JoinGroupResponse, *
 	if t, ok := g.pending[id]; ok {
 		stopTimer(t)
 		delete(g.pending, id)
-		if s.full(g) {
-			s.tryCompleteJoin(g)
-			return nil, errJoin(kerr.GroupMaxSizeReached.Code, id)
-		}
 		return s.addMemberAndRebalance(g, id, j), nil
 	}
 	if j.instanceID != nil {

@@ -11,7 +11,8 @@ import (
 // consecutive chunks). The latest value of a key wins and tombstones remove.
 // A group loaded with members is Stable and their session timers start, so
 // members that are gone expire and the group rebalances; a group without
-// members is Empty. Records that cannot be decoded are logged and skipped.
+// members is Empty. A group with more members than group.max.size starts a
+// rebalance at once. Records that cannot be decoded are logged and skipped.
 func (s *Shard) Load(recs []Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,6 +69,13 @@ func (s *Shard) Load(recs []Record) {
 		}
 		for _, m := range g.members {
 			s.scheduleSession(g, m)
+		}
+		if s.cfg.MaxGroupSize > 0 && len(g.members) > s.cfg.MaxGroupSize && g.state == stateStable {
+			// As Kafka: a group over a lowered group.max.size
+			// rebalances, and the members that rejoin last are
+			// turned away (see accepts).
+			s.log.Info("loaded group is over capacity", "group", g.id, "members", len(g.members), "max", s.cfg.MaxGroupSize)
+			s.prepareRebalance(g)
 		}
 	}
 }
