@@ -270,8 +270,7 @@ func (b *Broker) describeBrokerConfigs(r *kmsg.DescribeConfigsRequest, st *repli
 		c.Name = key
 		c.Value = own
 		c.IsSensitive = !known
-		_, dynamic := dynamicBrokerKey(key)
-		c.ReadOnly = known && !dynamic
+		c.ReadOnly = known && !isDynamicBrokerKey(key)
 		c.Source = syns[0].source
 		c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
 		c.ConfigType = o.typ

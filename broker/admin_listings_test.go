@@ -196,6 +196,56 @@ func TestProducerStateExpires(t *testing.T) {
 	}
 }
 
+// TestProducerIDExpirationDynamic: producer.id.expiration.ms is a dynamic
+// broker config, as in Kafka since 3.5 (DynamicProducerStateManagerConfig):
+// set for the cluster or one broker, it takes effect at the next check
+// without a restart; a value below 1 is refused.
+func TestProducerIDExpirationDynamic(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "pd", 1, nil)
+	hourAgo := time.Now().Add(-time.Hour).UnixMilli()
+	if rp := produceRaw(t, cl, "pd", 0, -1, encodeBatch(hourAgo, 7, 0, 0, values(1, "v"))); rp.ErrorCode != 0 {
+		t.Fatalf("produce: %v", kerr.ErrorForCode(rp.ErrorCode))
+	}
+	producers := func() int {
+		return len(describeProducers(t, b, map[string][]int32{"pd": {0}}).Topics[0].Partitions[0].ActiveProducers)
+	}
+	b.node.EnforceRetention(time.Now())
+	if n := producers(); n != 1 {
+		t.Fatalf("%d producers within the default day, want 1", n)
+	}
+	for _, bad := range []string{"0", "-1", "x", "2147483648"} {
+		if code := alterConfig(t, cl, kmsg.ConfigResourceTypeBroker, "", "producer.id.expiration.ms", bad); code != kerr.InvalidRequest.Code {
+			t.Errorf("producer.id.expiration.ms=%s: %v, want INVALID_REQUEST", bad, kerr.ErrorForCode(code))
+		}
+	}
+	if code := alterConfig(t, cl, kmsg.ConfigResourceTypeBroker, "", "producer.id.expiration.ms", "7200000"); code != 0 {
+		t.Fatalf("cluster-wide producer.id.expiration.ms: %v", kerr.ErrorForCode(code))
+	}
+	b.node.EnforceRetention(time.Now())
+	if n := producers(); n != 1 {
+		t.Fatalf("%d producers within two hours, want 1", n)
+	}
+	if code := alterConfig(t, cl, kmsg.ConfigResourceTypeBroker, "1", "producer.id.expiration.ms", "60000"); code != 0 {
+		t.Fatalf("broker producer.id.expiration.ms: %v", kerr.ErrorForCode(code))
+	}
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	rr := kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
+	rr.ConfigNames = []string{"producer.id.expiration.ms"}
+	req.Resources = append(req.Resources, rr)
+	c := request[*kmsg.DescribeConfigsResponse](t, cl, req).Resources[0].Configs[0]
+	if c.Value == nil || *c.Value != "60000" || c.Source != kmsg.ConfigSourceDynamicBrokerConfig || c.ReadOnly {
+		t.Fatalf("described %+v, want 60000 from the broker's dynamic config, not read-only", c)
+	}
+	b.node.EnforceRetention(time.Now())
+	if n := producers(); n != 0 {
+		t.Fatalf("%d producers an hour idle with a minute's expiration, want none", n)
+	}
+}
+
 // describeProducers asks b directly (one broker: no client sharding) about
 // the partitions of each topic, in the order of the topics' names.
 func describeProducers(t *testing.T, b *Broker, parts map[string][]int32) *kmsg.DescribeProducersResponse {

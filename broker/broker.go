@@ -206,7 +206,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		Retention:              b.retention,
 		RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckMs) * time.Millisecond,
 		RetentionInitialDelay:  max(time.Duration(cfg.LogInitialTaskDelayMs)*time.Millisecond, time.Millisecond),
-		ProducerIDExpiration:   time.Duration(cfg.ProducerIDExpirationMs) * time.Millisecond,
+		ProducerIDExpiration:   b.producerIDExpiration,
 		RecycleBytes:           cfg.LogSegmentRecycleBytes,
 	})
 	if err != nil {

@@ -2,9 +2,12 @@ package broker
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gokafka/gokafka/replication"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -28,6 +31,34 @@ func dynamicBrokerKey(key string) (*topicConfigDef, bool) {
 		}
 	}
 	return nil, false
+}
+
+// brokerOnlyDynamic are the dynamic broker keys that are no topic's
+// default, each with its check: as in Kafka (DynamicProducerStateManagerConfig),
+// producer.id.expiration.ms, an INT of at least 1.
+var brokerOnlyDynamic = map[string]func(v string) error{
+	"producer.id.expiration.ms": func(v string) error {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32); err != nil || n < 1 {
+			return fmt.Errorf("must be an integer from 1 to %d", math.MaxInt32)
+		}
+		return nil
+	},
+}
+
+// isDynamicBrokerKey says whether a broker key can be changed at run time.
+func isDynamicBrokerKey(key string) bool {
+	_, ok := dynamicBrokerKey(key)
+	return ok || brokerOnlyDynamic[key] != nil
+}
+
+// producerIDExpiration is producer.id.expiration.ms in force in the cluster
+// state st (replication.Config.ProducerIDExpiration).
+func (b *Broker) producerIDExpiration(st *replication.State) time.Duration {
+	ms, err := strconv.ParseInt(strings.TrimSpace(b.brokerValue(st, "producer.id.expiration.ms")), 10, 64)
+	if err != nil || ms < 1 { // checked when set; the static one then
+		ms = b.cfg.ProducerIDExpirationMs
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 // brokerSetting is one layer of a broker key's value.
@@ -104,6 +135,13 @@ func (b *Broker) alterBrokerConfigs(ctx context.Context, name string, cfgs map[s
 	for k, v := range cfgs {
 		if v == nil {
 			continue // deleting a key not set is a no-op, as in Kafka
+		}
+		if check := brokerOnlyDynamic[k]; check != nil {
+			if err := check(*v); err != nil {
+				return kafkaErrorf(kerr.InvalidRequest, "invalid value %q for %s: %v", *v, k, err)
+			}
+			*v = strings.TrimSpace(*v)
+			continue
 		}
 		d, ok := dynamicBrokerKey(k)
 		if !ok {

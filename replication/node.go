@@ -52,10 +52,11 @@ type Config struct {
 	// node restarted more often than the interval still applies retention.
 	// 0: 30 s, Kafka's default.
 	RetentionInitialDelay time.Duration
-	// ProducerIDExpiration is producer.id.expiration.ms: a partition
+	// ProducerIDExpiration returns producer.id.expiration.ms in the
+	// cluster state st (a dynamic broker config, as in Kafka): a partition
 	// forgets an idempotent producer whose last batch is older, checked
-	// with retention; 0 never forgets.
-	ProducerIDExpiration time.Duration
+	// with retention; 0 (or a nil func) never forgets.
+	ProducerIDExpiration func(st *State) time.Duration
 	// RecycleBytes is how much of deleted partitions' segment files the node keeps,
 	// zeroed, for new segments (logstore.Recycler, in <DataDir>/recycle);
 	// 0 keeps none.
@@ -774,13 +775,22 @@ func (n *Node) retentionLoop() {
 	}
 }
 
+// producerIDExpiration is ProducerIDExpiration in st; 0 if none is set.
+func (n *Node) producerIDExpiration(st *State) time.Duration {
+	if n.cfg.ProducerIDExpiration == nil {
+		return 0
+	}
+	return n.cfg.ProducerIDExpiration(st)
+}
+
 // EnforceRetention applies every topic's retention settings once, and
 // forgets idle producers (ProducerIDExpiration).
 func (n *Node) EnforceRetention(now time.Time) {
 	st := n.controller.State()
+	exp := n.producerIDExpiration(st)
 	for _, p := range n.Partitions() {
-		if n.cfg.ProducerIDExpiration > 0 {
-			if k := p.expireProducers(now.Add(-n.cfg.ProducerIDExpiration).UnixMilli()); k > 0 {
+		if exp > 0 {
+			if k := p.expireProducers(now.Add(-exp).UnixMilli()); k > 0 {
 				p.logger.Debug("forgot idle producers", "producers", k)
 			}
 		}

@@ -508,8 +508,9 @@ func (p *Partition) becomeReady() {
 	if p.raft.State() != raft.Leader {
 		return
 	}
+	exp := p.node.producerIDExpiration(p.node.controller.State())
 	p.mu.Lock()
-	if exp := p.node.cfg.ProducerIDExpiration; exp > 0 {
+	if exp > 0 {
 		// As Kafka loads producer state: the producers that expired
 		// while the partition had no leader (a stopped broker) are not
 		// brought back from its snapshot and log until the next check.
