@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -9,6 +10,18 @@ import (
 
 func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsRequest, mq *mutationQuota) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	// Kafka's controller answers REQUEST_TIMED_OUT to a request whose
+	// timeout_ms passes before it is done. Topics are created here one
+	// after another, some tens of milliseconds each: those whose turn comes
+	// after the deadline are answered so and not created, and the client
+	// hears back before it gives up on the request itself and retries it,
+	// to find the topics its first try went on creating already there. A
+	// topic begun in time is still waited for, as before.
+	var late func() bool
+	if req.TimeoutMillis > 0 {
+		deadline := time.Now().Add(time.Duration(req.TimeoutMillis) * time.Millisecond)
+		late = func() bool { return time.Now().After(deadline) }
+	}
 	seen := map[string]int{}
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
@@ -70,6 +83,9 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 			continue
 		}
 		t, err := b.buildTopic(spec)
+		if err == nil && !req.ValidateOnly && late != nil && late() {
+			err = kafkaErrorf(kerr.RequestTimedOut, "not created: the request's timeout of %d ms passed before its turn", req.TimeoutMillis)
+		}
 		if err == nil && req.ValidateOnly {
 			err = b.checkRoom(b.replicasHere(t.Replicas))
 		} else if err == nil {

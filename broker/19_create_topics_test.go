@@ -1,13 +1,16 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -537,5 +540,45 @@ func TestCreateTopicsErrorMessages(t *testing.T) {
 		if got.ErrorCode != tc.code.Code || got.ErrorMessage == nil || *got.ErrorMessage != tc.want {
 			t.Errorf("%s rf %d: %v %v, want %v %q", tc.name, tc.rf, kerr.ErrorForCode(got.ErrorCode), got.ErrorMessage, tc.code, tc.want)
 		}
+	}
+}
+
+// A CreateTopics request is answered within its timeout_ms, as Kafka's
+// controller answers it: topics whose turn comes after it are answered
+// REQUEST_TIMED_OUT and not created, so a client does not give up on the
+// request, retry it, and find its own topics already there.
+func TestCreateTopicsHonoursTimeout(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b, kgo.RequestTimeoutOverhead(2*time.Minute))
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 200
+	for i := range 600 {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = fmt.Sprintf("many-%03d", i), 1, 1
+		req.Topics = append(req.Topics, rt)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	kresp, err := cl.Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	st := b.node.Controller().State()
+	var created, timedOut int
+	for _, rt := range kresp.(*kmsg.CreateTopicsResponse).Topics {
+		switch _, exists := st.Topics[rt.Topic]; {
+		case rt.ErrorCode == 0 && exists:
+			created++
+		case rt.ErrorCode == kerr.RequestTimedOut.Code && !exists:
+			timedOut++
+		default:
+			t.Errorf("%s: %v, exists: %v", rt.Topic, kerr.ErrorForCode(rt.ErrorCode), exists)
+		}
+	}
+	if created == 0 || timedOut == 0 || took > 5*time.Second {
+		t.Errorf("created %d and timed out %d of 600 topics in %v, want some of each, answered near the 200 ms timeout", created, timedOut, took)
 	}
 }
