@@ -835,17 +835,47 @@ func TestConsumeGroupKeepsCommitFetchedLate(t *testing.T) {
 	mustRun(t, addr, "", "topic", "create", "late", "--partitions", "1")
 	mustRun(t, addr, "1\n2\n3\n4\n5\n", "produce", "--topic", "late")
 	mustRun(t, addr, "", "consume", "--topic", "late", "--group", "g", "--from-beginning", "--max-messages", "2")
+	// The run ends in the assignment: the client fetches the group's
+	// offsets only once the callback returns.
+	o := whileAssigned(t, addr, "g", "late", func(ctx context.Context, cl *kgo.Client, resets *resetStarts) error {
+		return resets.commitUnread(ctx, cl, nil)
+	})
+	if o.At != 2 {
+		t.Errorf("group's offset %+v, want the 2 it had: the reset start was committed over it", o)
+	}
+}
 
-	resets := newResetStarts("g", "late", false)
+// Partitions revoked in a rebalance that nothing was printed from are
+// committed where the group's reset started them, as kafka-console-consumer
+// commits every position before a rebalance: their next owner starts there
+// rather than at the end again.
+func TestConsumeGroupCommitsStartOnRevoke(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "rev", "--partitions", "1")
+	mustRun(t, addr, "1\n2\n3\n", "produce", "--topic", "rev")
+	o := whileAssigned(t, addr, "r", "rev", func(ctx context.Context, cl *kgo.Client, resets *resetStarts) error {
+		resets.revoked(ctx, cl, map[string][]int32{"rev": {0}}) // as a rebalance would
+		return nil
+	})
+	if o.At != 3 {
+		t.Errorf("group's offset %+v, want 3, where its reset started the revoked partition", o)
+	}
+}
+
+// whileAssigned joins group to consume topic (partition 0, reset to the
+// end) with consume's resetStarts, runs f in the assignment callback once
+// the starts are looked up, and returns the group's offset of partition 0
+// afterwards.
+func whileAssigned(t *testing.T, addr, group, topic string, f func(context.Context, *kgo.Client, *resetStarts) error) kadm.OffsetResponse {
+	t.Helper()
+	resets := newResetStarts(group, topic, false)
 	errc := make(chan error, 1)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup("g"), kgo.ConsumeTopics("late"),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.AutoCommitMarks(),
 		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
 			resets.assigned(ctx, cl, m)
-			// The run ends here: the client fetches the group's
-			// offsets only once this callback returns.
-			if len(m["late"]) > 0 {
-				errc <- resets.commitUnread(ctx, cl, nil)
+			if len(m[topic]) > 0 {
+				errc <- f(ctx, cl, resets)
 			}
 		}))
 	if err != nil {
@@ -863,52 +893,13 @@ func TestConsumeGroupKeepsCommitFetchedLate(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no assignment")
 	}
-	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, "g")
+	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o, ok := offs.Lookup("late", 0); !ok || o.At != 2 {
-		t.Errorf("group's offset %+v, want the 2 it had: the reset start was committed over it", o)
+	o, ok := offs.Lookup(topic, 0)
+	if !ok {
+		t.Fatalf("group %s has no offset for %s-0", group, topic)
 	}
-}
-
-// Partitions revoked in a rebalance that nothing was printed from are
-// committed where the group's reset started them, as kafka-console-consumer
-// commits every position before a rebalance: their next owner starts there
-// rather than at the end again.
-func TestConsumeGroupCommitsStartOnRevoke(t *testing.T) {
-	addr := startBroker(t)
-	mustRun(t, addr, "", "topic", "create", "rev", "--partitions", "1")
-	mustRun(t, addr, "1\n2\n3\n", "produce", "--topic", "rev")
-
-	resets := newResetStarts("r", "rev", false)
-	done := make(chan struct{}, 1)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup("r"), kgo.ConsumeTopics("rev"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.AutoCommitMarks(),
-		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
-			resets.assigned(ctx, cl, m)
-			if len(m["rev"]) > 0 {
-				resets.revoked(ctx, cl, m) // as a rebalance would
-				done <- struct{}{}
-			}
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	go cl.PollFetches(ctx)
-	select {
-	case <-done:
-	case <-ctx.Done():
-		t.Fatal("no assignment")
-	}
-	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, "r")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o, ok := offs.Lookup("rev", 0); !ok || o.At != 3 {
-		t.Errorf("group's offset %+v, want 3, where its reset started the revoked partition", o)
-	}
+	return o
 }
