@@ -197,10 +197,13 @@ func (l *Log) loadEpochs(unclean bool, lastEps []epochEntry) error {
 	eps, err := readEpochs(l.dir)
 	changed := false
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) || len(l.segs) > 0 {
+		fresh := errors.Is(err, os.ErrNotExist) && len(l.segs) == 0
+		if !fresh {
 			l.log.Warn("rebuilding leader epoch cache from batch headers", "err", err)
 		}
-		eps, changed = nil, true
+		// A new log has no epochs to record: its first election's
+		// entry writes the file (three syncs fewer for a new partition).
+		eps, changed = nil, !fresh
 		for _, s := range l.segs {
 			hs := headerScanner{f: s.logF, limit: s.logSize}
 			for pos := int64(0); pos < s.logSize; {
