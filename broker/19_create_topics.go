@@ -2,8 +2,11 @@ package broker
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/gokafka/gokafka/replication"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -11,8 +14,8 @@ import (
 func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsRequest, mq *mutationQuota) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	// Kafka's controller answers REQUEST_TIMED_OUT to a request whose
-	// timeout_ms passes before it is done. Topics are created here one
-	// after another, some tens of milliseconds each: those whose turn comes
+	// timeout_ms passes before it is done. Topics are created here some
+	// at a time, ten milliseconds or more each: those whose turn comes
 	// after the deadline are answered so and not created, and the client
 	// hears back before it gives up on the request itself and retries it,
 	// to find the topics its first try went on creating already there. A
@@ -41,6 +44,11 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 			total += int64(rt.NumPartitions)
 		}
 	}
+	type creation struct {
+		at int // index in resp.Topics
+		t  *replication.Topic
+	}
+	var todo []creation
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
@@ -83,47 +91,95 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 			continue
 		}
 		t, err := b.buildTopic(spec)
-		if err == nil && !req.ValidateOnly && late != nil && late() {
-			err = kafkaErrorf(kerr.RequestTimedOut, "not created: the request's timeout of %d ms passed before its turn", req.TimeoutMillis)
-		}
-		if err == nil && req.ValidateOnly {
-			err = b.checkRoom(b.replicasHere(t.Replicas))
-		} else if err == nil {
-			if err = mq.take(len(t.Replicas)); err == nil {
-				err = b.createTopic(ctx, t)
-			}
-		}
 		if err != nil {
 			st.ErrorCode, st.ErrorMessage = errCodeMsg(err)
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
-		st.TopicID = t.ID
-		st.NumPartitions = int32(len(t.Replicas))
-		st.ReplicationFactor = int16(len(t.Replicas[0]))
-		for _, d := range topicConfigs {
-			if d.internal {
-				continue
-			}
-			c := kmsg.NewCreateTopicsResponseTopicConfig()
-			c.Name = d.name
-			v, set := t.Configs[d.name]
-			if !set {
-				var src kmsg.ConfigSource
-				v, src = b.topicDefault(b.node.Controller().State(), &d)
-				c.Source = int8(kmsg.ConfigSourceDefaultConfig)
-				if d.brokerKey != "" {
-					c.Source = int8(src)
-				}
-			} else {
-				c.Source = int8(kmsg.ConfigSourceDynamicTopicConfig)
-			}
-			c.Value = &v
-			st.Configs = append(st.Configs, c)
-		}
+		todo = append(todo, creation{len(resp.Topics), t})
 		resp.Topics = append(resp.Topics, st)
 	}
+	// The valid topics are created several at a time: the controller
+	// commits their records together and the node starts their partitions
+	// side by side, where one after another each waited for its own
+	// commits and elections. Names that collide once '.' and '_' are one
+	// come after the rest, in request order, so the first wins as it would
+	// one at a time. The answer keeps the request's order.
+	var later []creation
+	started := make(map[string]bool) // by colliding form
+	var wg sync.WaitGroup
+	work := make(chan creation)
+	for range min(len(todo), createTopicsAtOnce) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				b.finishCreateTopic(ctx, req, &resp.Topics[c.at], c.t, late, mq)
+			}
+		}()
+	}
+	for _, c := range todo {
+		if form := strings.ReplaceAll(c.t.Name, ".", "_"); started[form] {
+			later = append(later, c)
+			continue
+		} else {
+			started[form] = true
+		}
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+	for _, c := range later {
+		b.finishCreateTopic(ctx, req, &resp.Topics[c.at], c.t, late, mq)
+	}
 	return resp
+}
+
+// createTopicsAtOnce bounds the topics of one CreateTopics request that are
+// created at the same time.
+const createTopicsAtOnce = 16
+
+// finishCreateTopic creates t, or checks it can be for validate_only, and
+// fills in its answer st, as Kafka answers it.
+func (b *Broker) finishCreateTopic(ctx context.Context, req *kmsg.CreateTopicsRequest, st *kmsg.CreateTopicsResponseTopic, t *replication.Topic, late func() bool, mq *mutationQuota) {
+	var err error
+	switch {
+	case req.ValidateOnly:
+		err = b.checkRoom(b.replicasHere(t.Replicas), false)
+	case late != nil && late():
+		err = kafkaErrorf(kerr.RequestTimedOut, "not created: the request's timeout of %d ms passed before its turn", req.TimeoutMillis)
+	default:
+		if err = mq.take(len(t.Replicas)); err == nil {
+			err = b.createTopic(ctx, t)
+		}
+	}
+	if err != nil {
+		st.ErrorCode, st.ErrorMessage = errCodeMsg(err)
+		return
+	}
+	st.TopicID = t.ID
+	st.NumPartitions = int32(len(t.Replicas))
+	st.ReplicationFactor = int16(len(t.Replicas[0]))
+	for _, d := range topicConfigs {
+		if d.internal {
+			continue
+		}
+		c := kmsg.NewCreateTopicsResponseTopicConfig()
+		c.Name = d.name
+		v, set := t.Configs[d.name]
+		if !set {
+			var src kmsg.ConfigSource
+			v, src = b.topicDefault(b.node.Controller().State(), &d)
+			c.Source = int8(kmsg.ConfigSourceDefaultConfig)
+			if d.brokerKey != "" {
+				c.Source = int8(src)
+			}
+		} else {
+			c.Source = int8(kmsg.ConfigSourceDynamicTopicConfig)
+		}
+		c.Value = &v
+		st.Configs = append(st.Configs, c)
+	}
 }
 
 // maxPartitionsPerRequest is Kafka's cap on the partitions one CreateTopics

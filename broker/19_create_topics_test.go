@@ -336,7 +336,7 @@ func TestCreateHugePartitionCounts(t *testing.T) {
 	// The cap passes, unless this process's file limit cannot hold that
 	// many partitions (checkFiles).
 	capWant := int16(0)
-	if checkFiles(10_000) != nil {
+	if checkFiles(10_000, false) != nil {
 		capWant = policy
 	}
 	for _, tc := range []struct {
@@ -580,5 +580,116 @@ func TestCreateTopicsHonoursTimeout(t *testing.T) {
 	}
 	if created == 0 || timedOut == 0 || took > 5*time.Second {
 		t.Errorf("created %d and timed out %d of 600 topics in %v, want some of each, answered near the 200 ms timeout", created, timedOut, took)
+	}
+}
+
+// TestCheckFilesCountsWhatItLetsIn: the open-file count is read again only
+// now and then, so the partitions checkFiles lets in (take) count against
+// the limit until then; a check alone (validate-only) takes nothing.
+func TestCheckFilesCountsWhatItLetsIn(t *testing.T) {
+	open, limit, ok := openFiles()
+	if !ok {
+		t.Skip("open files cannot be counted here")
+	}
+	fileCount.Lock()
+	fileCount.at = time.Time{} // count afresh at the next check
+	fileCount.Unlock()
+	room := (limit-fileReserve(limit)-open)/filesPerPartition - 64 // some slack for other files
+	if room < 400 {
+		t.Skipf("limit %d leaves too little room to test with %d files open", limit, open)
+	}
+	half := room * 2 / 3 // twice is past the room and the slack
+	if err := checkFiles(half, false); err != nil {
+		t.Fatalf("checking %d partitions with room for %d: %v", half, room, err)
+	}
+	if err := checkFiles(half, true); err != nil {
+		t.Fatalf("taking %d partitions with room for %d: %v", half, room, err)
+	}
+	if err := checkFiles(half, false); err == nil {
+		t.Fatalf("%d more partitions let in after %d of the room for about %d were taken", half, half, room)
+	}
+	fileCount.Lock()
+	fileCount.at = time.Time{} // nothing was opened: a recount gives the room back
+	fileCount.Unlock()
+	if err := checkFiles(half, false); err != nil {
+		t.Fatalf("after a recount: %v", err)
+	}
+}
+
+// BenchmarkCreateTopics creates 100 topics of one partition in one
+// CreateTopics request, each returning once it leads, as kadm and
+// kafka-topics send a bulk creation.
+func BenchmarkCreateTopics(b *testing.B) {
+	br := startBroker(b, b.TempDir(), nil)
+	defer br.Close()
+	cl := newClient(b, br)
+	const n = 100
+	for i := 0; b.Loop(); i++ {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.TimeoutMillis = 60_000
+		for j := range n {
+			rt := kmsg.NewCreateTopicsRequestTopic()
+			rt.Topic, rt.NumPartitions, rt.ReplicationFactor = fmt.Sprintf("bench-%d-%d", i, j), 1, 1
+			req.Topics = append(req.Topics, rt)
+		}
+		for _, rt := range request[*kmsg.CreateTopicsResponse](b, cl, req).Topics {
+			if rt.ErrorCode != 0 {
+				b.Fatalf("%s: %v", rt.Topic, kerr.ErrorForCode(rt.ErrorCode))
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*n), "ms/topic")
+}
+
+// TestCreateTopicsManyInOneRequest: the topics of one request are created
+// several at a time, yet answered in the request's order, each usable once
+// answered, and of two names that collide once '.' and '_' are one the
+// first asked is created, as one at a time.
+func TestCreateTopicsManyInOneRequest(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "old", 1, nil)
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 60_000
+	want := map[string]int16{}
+	add := func(name string, parts int32, code int16) {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, parts, 1
+		req.Topics = append(req.Topics, rt)
+		want[name] = code
+	}
+	add("old", 1, kerr.TopicAlreadyExists.Code)
+	for i := range 30 {
+		add(fmt.Sprintf("pair.%02d", i), 1, 0)
+		add(fmt.Sprintf("solo-%02d", i), int32(1+i%3), 0)
+		add(fmt.Sprintf("pair_%02d", i), 1, kerr.InvalidTopicException.Code)
+	}
+	add("bad/name", 1, kerr.InvalidTopicException.Code)
+	resp := request[*kmsg.CreateTopicsResponse](t, cl, req)
+	if len(resp.Topics) != len(req.Topics) {
+		t.Fatalf("%d answers to %d topics", len(resp.Topics), len(req.Topics))
+	}
+	st := b.node.Controller().State()
+	for i, rt := range resp.Topics {
+		name := req.Topics[i].Topic
+		if rt.Topic != name {
+			t.Fatalf("answer %d names %s, want %s (the request's order)", i, rt.Topic, name)
+		}
+		if rt.ErrorCode != want[name] {
+			t.Errorf("%s: %v, want %v", name, kerr.ErrorForCode(rt.ErrorCode), kerr.ErrorForCode(want[name]))
+			continue
+		}
+		if rt.ErrorCode != 0 || name == "old" {
+			if name != "old" && st.Topics[name] != nil {
+				t.Errorf("%s was refused but exists", name)
+			}
+			continue
+		}
+		for p := range req.Topics[i].NumPartitions {
+			if pt := b.node.Partition(name, p); pt == nil || !pt.Ready() {
+				t.Errorf("%s-%d does not lead once answered", name, p)
+			}
+		}
 	}
 }

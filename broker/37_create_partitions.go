@@ -85,7 +85,7 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 		more := assignReplicas(brokers, len(st.Topics)+int(cur), add, rf)
 		replicas = append(replicas, more...)
 	}
-	if err := b.checkRoom(b.replicasHere(replicas[cur:])); err != nil {
+	if err := b.checkRoom(b.replicasHere(replicas[cur:]), !validateOnly); err != nil {
 		return err
 	}
 	if validateOnly {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/gokafka/gokafka/replication"
@@ -201,26 +202,54 @@ const filesPerPartition = 5
 // (at least 1024, or half of a smaller limit) for clients and the rest.
 // Past it, partitions fail to start and clients cannot connect; Kafka keeps
 // one file per segment, so the same limit holds several times more of its
-// partitions.
-func checkFiles(n int) error {
-	open, limit, ok := openFiles()
-	if !ok || n <= 0 {
+// partitions. With take, the files are counted as open from now on: the
+// partitions are about to start.
+func checkFiles(n int, take bool) error {
+	if n <= 0 {
+		return nil
+	}
+	fileCount.Lock()
+	defer fileCount.Unlock()
+	if now := time.Now(); now.Sub(fileCount.at) >= fileCountFor {
+		fileCount.open, fileCount.limit, fileCount.ok = openFiles()
+		fileCount.at = now
+	}
+	open, limit := fileCount.open, fileCount.limit
+	if !fileCount.ok {
 		return nil
 	}
 	reserve := fileReserve(limit)
-	if need := n * filesPerPartition; open+need > limit-reserve {
+	need := n * filesPerPartition
+	if open+need > limit-reserve {
 		return kafkaErrorf(kerr.PolicyViolation,
 			"%d more partitions need about %d open files, and this node has %d of its limit of %d open (RLIMIT_NOFILE; %d kept for connections): raise the limit or delete partitions",
 			n, need, open, limit, reserve)
 	}
+	if take {
+		fileCount.open += need
+	}
 	return nil
 }
 
+// fileCount holds checkFiles' last count of the process's open files.
+// Counting them (/proc/self/fd) costs about a microsecond a file, once for
+// every topic: a request creating a few hundred spent a quarter of its time
+// there. So the count is read again only every fileCountFor, and the
+// partitions let in meanwhile add their files to it.
+var fileCount struct {
+	sync.Mutex
+	at          time.Time
+	open, limit int
+	ok          bool
+}
+
+const fileCountFor = 250 * time.Millisecond
+
 // checkRoom refuses n more partition replicas on this node when the
 // process lacks the files for them (checkFiles) or the disk the space
-// (diskGuard.roomFor).
-func (b *Broker) checkRoom(n int) error {
-	if err := checkFiles(n); err != nil {
+// (diskGuard.roomFor). With take, the partitions are about to start.
+func (b *Broker) checkRoom(n int, take bool) error {
+	if err := checkFiles(n, take); err != nil {
 		return err
 	}
 	return b.disk.roomFor(n)
@@ -251,7 +280,7 @@ func topicExistsErr(name string) error {
 // createTopic creates a validated topic and waits (bounded by ctx) until
 // every partition has a leader accepting produce and fetch.
 func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
-	if err := b.checkRoom(b.replicasHere(t.Replicas)); err != nil {
+	if err := b.checkRoom(b.replicasHere(t.Replicas), true); err != nil {
 		return err
 	}
 	if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpCreateTopic, Topic: t, NoCollision: true}); err != nil {
