@@ -67,7 +67,7 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.Incr
 				cur := ""
 				switch {
 				case rr.ResourceType == kmsg.ConfigResourceTypeBroker:
-					cur = b.brokerResourceValue(st, rr.ResourceName, c.Name)
+					cur = brokerListBase(st, rr.ResourceName, c.Name)
 				case t != nil:
 					cur = topicListBase(t, d)
 				}
@@ -101,6 +101,21 @@ func topicListBase(t *replication.Topic, d *topicConfigDef) string {
 		return v
 	}
 	return d.def(&def)
+}
+
+// brokerListBase is what APPEND and SUBTRACT edit for broker resource
+// name's list key: the resource's own dynamic value, else the key's
+// built-in default, as Kafka's controller does. Neither the cluster-wide
+// default (for a broker id) nor the properties file is where the edit
+// starts: APPEND delete to broker 1's log.cleanup.policy while the
+// cluster default is compact gives delete.
+func brokerListBase(st *replication.State, name, key string) string {
+	if v, ok := st.BrokerConfigs[name][key]; ok {
+		return v
+	}
+	def := DefaultConfig()
+	v, _ := def.Get(key)
+	return v
 }
 
 // editList appends or removes the comma-separated items of v in cur.

@@ -103,22 +103,6 @@ func (b *Broker) dynamicSettings(st *replication.State, key string) []brokerSett
 	return out
 }
 
-// brokerResourceValue is the value of a broker key in force for a broker
-// resource: name "" (the cluster-wide defaults) or a broker's id. It is
-// what APPEND and SUBTRACT start from, as in Kafka.
-func (b *Broker) brokerResourceValue(st *replication.State, name, key string) string {
-	for _, res := range []string{name, ""} {
-		if v, ok := st.BrokerConfigs[res][key]; ok {
-			return v
-		}
-		if res == "" {
-			break
-		}
-	}
-	v, _ := b.cfg.Get(key)
-	return v
-}
-
 // alterBrokerConfigs validates and applies a broker resource's dynamic
 // configs: name is "" (the cluster-wide defaults) or a broker's id.
 func (b *Broker) alterBrokerConfigs(ctx context.Context, name string, cfgs map[string]*string, replaceAll, validateOnly bool) error {

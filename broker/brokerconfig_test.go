@@ -217,8 +217,8 @@ func TestBrokerConfigTypes(t *testing.T) {
 // TestBrokerCleanupPolicy: log.cleanup.policy is the dynamic broker key
 // behind cleanup.policy, a LIST as in Kafka: topics that set none follow
 // it (a compact-only default refuses DeleteRecords, as the topic key
-// does), APPEND starts from the value in force, and a topic's own setting
-// wins.
+// does), APPEND starts from the resource's own value or the built-in
+// default, and a topic's own setting wins.
 func TestBrokerCleanupPolicy(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()
@@ -255,11 +255,14 @@ func TestBrokerCleanupPolicy(t *testing.T) {
 		t.Fatalf("DeleteRecords on a topic with its own delete policy: %v", kerr.ErrorForCode(got.ErrorCode))
 	}
 
+	// APPEND on broker 1, which sets nothing itself, starts from the
+	// built-in default (delete), not from the cluster default, as in
+	// Kafka's controller.
 	if code := alterConfigOp(t, cl, kmsg.ConfigResourceTypeBroker, "1", "log.cleanup.policy", "delete", kmsg.IncrementalAlterConfigOpAppend); code != 0 {
 		t.Fatalf("APPEND delete to broker 1's log.cleanup.policy: %v", kerr.ErrorForCode(code))
 	}
-	if v, src := topicPolicy("follows"); v != "compact,delete" || src != kmsg.ConfigSourceDynamicBrokerConfig {
-		t.Fatalf("after APPEND on broker 1, cleanup.policy = %q from %v, want compact,delete from broker 1", v, src)
+	if v, src := topicPolicy("follows"); v != "delete" || src != kmsg.ConfigSourceDynamicBrokerConfig {
+		t.Fatalf("after APPEND on broker 1, cleanup.policy = %q from %v, want delete from broker 1", v, src)
 	}
 	if got := deleteRecords(t, cl, "follows", 0); got.ErrorCode != 0 {
 		t.Fatalf("DeleteRecords once the default deletes again: %v", kerr.ErrorForCode(got.ErrorCode))
