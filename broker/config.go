@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"os"
@@ -901,18 +902,36 @@ func (c *Config) LoadProperties(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	return c.loadProperties(props)
+}
+
+// LoadOverrides applies kafka-server-start.sh's --override key=value
+// arguments: each is read as if the properties file ended with it, so it
+// replaces the file's value for its key and is checked (or skipped with a
+// warning) as the file's keys are. As in Kafka, a key without '=' is set
+// to the empty value.
+func (c *Config) LoadOverrides(overrides []string) error {
+	var props []property
+	for _, kv := range overrides {
+		key, value, _ := strings.Cut(kv, "=")
+		props = append(props, property{key: strings.TrimSpace(key), value: value})
+	}
+	return c.loadProperties(props)
+}
+
+func (c *Config) loadProperties(props []property) error {
 	cluster := map[string]property{} // the keys that say what cluster this node is part of
 	for _, p := range props {
 		value := strings.TrimSpace(p.value)
 		ignore, err := kafkaOnly(p.key, value)
 		if err != nil {
-			return fmt.Errorf("line %d: %w", p.line, err)
+			return fmt.Errorf("%s: %w", p.where(), err)
 		}
 		if ignore {
 			// Ignored, but not unchecked: Kafka refuses a value not of
 			// its key's type, and so a file it would not start with.
 			if err := checkKafkaOnlyValue(p.key, value); err != nil {
-				return fmt.Errorf("line %d: %w", p.line, err)
+				return fmt.Errorf("%s: %w", p.where(), err)
 			}
 			c.Ignored = append(c.Ignored, p.key)
 			switch p.key {
@@ -923,11 +942,15 @@ func (c *Config) LoadProperties(r io.Reader) error {
 			continue
 		}
 		if err := c.Set(p.key, value); err != nil {
-			return fmt.Errorf("line %d: %w", p.line, err)
+			return fmt.Errorf("%s: %w", p.where(), err)
 		}
 	}
-	// Checked by Validate, once the flags (--node-id) have their say.
-	c.clusterKeys = cluster
+	// Checked by Validate, once the flags (--node-id) have their say;
+	// overrides come after the file and replace its keys.
+	if c.clusterKeys == nil {
+		c.clusterKeys = map[string]property{}
+	}
+	maps.Copy(c.clusterKeys, cluster)
 	return nil
 }
 
@@ -944,7 +967,7 @@ func (c *Config) checkOneNode(cluster map[string]property) error {
 			roles[strings.TrimSpace(r)] = true
 		}
 		if !roles["broker"] || !roles["controller"] {
-			return fmt.Errorf("line %d: process.roles=%s: gokafkad is always both broker and controller of its own metadata; %s", p.line, p.value, why)
+			return fmt.Errorf("%s: process.roles=%s: gokafkad is always both broker and controller of its own metadata; %s", p.where(), p.value, why)
 		}
 	}
 	if p, ok := cluster["controller.quorum.voters"]; ok && p.value != "" {
@@ -954,19 +977,27 @@ func (c *Config) checkOneNode(cluster map[string]property) error {
 			}
 			id, _, _ := strings.Cut(strings.TrimSpace(v), "@")
 			if n, err := strconv.ParseInt(id, 10, 32); err != nil || int32(n) != c.NodeID {
-				return fmt.Errorf("line %d: controller.quorum.voters=%s names a node other than this one (node.id %d): %s", p.line, p.value, c.NodeID, why)
+				return fmt.Errorf("%s: controller.quorum.voters=%s names a node other than this one (node.id %d): %s", p.where(), p.value, c.NodeID, why)
 			}
 		}
 	}
 	if p, ok := cluster["controller.quorum.bootstrap.servers"]; ok && strings.Contains(p.value, ",") {
-		return fmt.Errorf("line %d: controller.quorum.bootstrap.servers=%s names several controllers: %s", p.line, p.value, why)
+		return fmt.Errorf("%s: controller.quorum.bootstrap.servers=%s names several controllers: %s", p.where(), p.value, why)
 	}
 	return nil
 }
 
 type property struct {
 	key, value string
-	line       int // where the entry starts
+	line       int // where the entry starts; 0 for an --override
+}
+
+// where names the property's origin in an error message.
+func (p property) where() string {
+	if p.line == 0 {
+		return "--override " + p.key
+	}
+	return fmt.Sprintf("line %d", p.line)
 }
 
 // readProperties reads a file in the format of Java's Properties.load, which

@@ -620,3 +620,31 @@ func TestQueuedMaxRequestBytesConfig(t *testing.T) {
 		t.Errorf("a bound below socket.request.max.bytes: %v", err)
 	}
 }
+
+// kafka-server-start.sh's --override key=value: read as if the properties
+// file ended with it, so it replaces the file's key, is checked as the
+// file's keys are, and Kafka's order among spellings holds (the file's
+// log.retention.ms still wins over an overriding log.retention.hours).
+func TestLoadOverrides(t *testing.T) {
+	c := DefaultConfig()
+	if err := c.LoadProperties(strings.NewReader("num.partitions=3\nlog.retention.ms=60000\nbroker.rack=r1\n")); err != nil {
+		t.Fatal(err)
+	}
+	err := c.LoadOverrides([]string{"num.partitions=6", "log.retention.hours=5", "num.io.threads=16", "broker.rack", "message.max.bytes=a=b"})
+	if err == nil || !strings.Contains(err.Error(), "--override message.max.bytes: Invalid value a=b") {
+		t.Errorf("a bad value: %v", err)
+	}
+	if c.NumPartitions != 6 || c.LogRetentionMs != 60000 || c.Rack != "" || !slices.Contains(c.Ignored, "num.io.threads") {
+		t.Errorf("partitions %d, retention %d ms, rack %q, ignored %v", c.NumPartitions, c.LogRetentionMs, c.Rack, c.Ignored)
+	}
+	for _, bad := range []string{"no.such.key=1", "ssl.keystore.location=/k", "authorizer.class.name=x.Y", "process.roles=broker"} {
+		d := DefaultConfig()
+		err := d.LoadOverrides([]string{bad})
+		if err == nil {
+			err = d.Validate()
+		}
+		if key, _, _ := strings.Cut(bad, "="); err == nil || !strings.Contains(err.Error(), "--override "+key) {
+			t.Errorf("--override %s: %v", bad, err)
+		}
+	}
+}

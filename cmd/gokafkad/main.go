@@ -28,6 +28,13 @@ func run(args []string) int {
 	configFile := fs.String("config", "", "Kafka-style properties file; flags given on the command line override it")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	// kafka-server-start.sh's way to set a key over the file's, which
+	// scripts and container entrypoints written for Kafka pass.
+	var overrides []string
+	fs.Func("override", "a Kafka `key=value` that overrides the properties file's setting, as kafka-server-start.sh --override does (repeatable)", func(v string) error {
+		overrides = append(overrides, v)
+		return nil
+	})
 	type setting struct{ key, value string }
 	var flagged []setting
 	for _, o := range broker.Options() {
@@ -50,7 +57,7 @@ func run(args []string) int {
 	var parseOut bytes.Buffer
 	fs.SetOutput(&parseOut)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: gokafkad [--config FILE | FILE] [flags]\n\nEvery flag is also a Kafka key for the properties file, which may also\nbe given as the one argument, as to kafka-server-start.sh.\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: gokafkad [--config FILE | FILE] [flags] [--override key=value]...\n\nEvery flag is also a Kafka key for the properties file, which may also\nbe given as the one argument, as to kafka-server-start.sh.\n\n")
 		fs.PrintDefaults()
 	}
 	// Flags may come before and after the one argument (a properties
@@ -90,6 +97,10 @@ func run(args []string) int {
 			fmt.Fprintf(os.Stderr, "gokafkad: %s: %v\n", *configFile, err)
 			return 2
 		}
+	}
+	if err := cfg.LoadOverrides(overrides); err != nil {
+		fmt.Fprintf(os.Stderr, "gokafkad: %v\n", err)
+		return 2
 	}
 	var flagKeys []string
 	for _, s := range flagged {

@@ -64,6 +64,26 @@ func TestInvalidConfigMessage(t *testing.T) {
 	}
 }
 
+// --override key=value, as kafka-server-start.sh takes it, replaces the
+// file's value: here the file's invalid segment size, so that what is
+// refused is the overriding num.partitions.
+func TestOverride(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "server.properties")
+	os.WriteFile(file, []byte("log.dirs="+dir+"\nlog.segment.bytes=10\n"), 0o644)
+	var code int
+	_, errOut := captureOutput(t, func() {
+		code = run([]string{file, "--override", "log.segment.bytes=1048576", "--override", "num.partitions=0"})
+	})
+	if code != 2 || !strings.Contains(errOut, "invalid configuration: num.partitions must be >= 1") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	_, errOut = captureOutput(t, func() { code = run([]string{file, "--override", "no.such.key=1"}) })
+	if code != 2 || !strings.Contains(errOut, `--override no.such.key: unknown configuration key "no.such.key"`) {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
 // --help prints to stdout, so that it pages and greps; a usage error
 // prints the usage to stderr.
 func TestHelpOutput(t *testing.T) {
