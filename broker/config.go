@@ -186,7 +186,13 @@ var kafkaOnlyKeys = func() map[string]bool {
 		alter.log.dirs.replication.quota.window.size.seconds
 		reserved.broker.max.id broker.id.generation.enable broker.heartbeat.interval.ms
 		broker.session.timeout.ms initial.broker.registration.timeout.ms early.start.listeners
-		server.max.startup.time.ms metadata.max.idle.interval.ms telemetry.max.bytes`) {
+		server.max.startup.time.ms metadata.max.idle.interval.ms telemetry.max.bytes
+		group.consumer.min.session.timeout.ms group.consumer.max.session.timeout.ms
+		group.consumer.min.heartbeat.interval.ms group.consumer.max.heartbeat.interval.ms
+		group.consumer.migration.policy add.partitions.to.txn.retry.backoff.ms
+		add.partitions.to.txn.retry.backoff.max.ms controller.performance.sample.period.ms
+		controller.performance.always.log.threshold.ms eligible.leader.replicas.enable
+		max.request.partition.size.limit remote.fetch.max.wait.ms remote.list.offsets.request.timeout.ms`) {
 		m[k] = true
 	}
 	return m

@@ -646,5 +646,32 @@ func TestLoadOverrides(t *testing.T) {
 		if key, _, _ := strings.Cut(bad, "="); err == nil || !strings.Contains(err.Error(), "--override "+key) {
 			t.Errorf("--override %s: %v", bad, err)
 		}
+
+// Kafka 4.0's broker keys for what gokafkad does not have (the KIP-848
+// consumer protocol's bounds, transactions, KRaft controller internals,
+// eligible leader replicas, tiered storage's fetches) load with a warning
+// at their Kafka defaults, as their sibling keys do.
+func TestConfigKafka40OnlyKeys(t *testing.T) {
+	props := `
+group.consumer.min.session.timeout.ms=45000
+group.consumer.max.session.timeout.ms=60000
+group.consumer.min.heartbeat.interval.ms=5000
+group.consumer.max.heartbeat.interval.ms=15000
+group.consumer.migration.policy=bidirectional
+add.partitions.to.txn.retry.backoff.ms=20
+add.partitions.to.txn.retry.backoff.max.ms=100
+controller.performance.sample.period.ms=60000
+controller.performance.always.log.threshold.ms=2000
+eligible.leader.replicas.enable=false
+max.request.partition.size.limit=2000
+remote.fetch.max.wait.ms=500
+remote.list.offsets.request.timeout.ms=30000
+`
+	c := DefaultConfig()
+	if err := c.LoadProperties(strings.NewReader(props)); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Ignored) != 13 {
+		t.Errorf("ignored %d keys: %v", len(c.Ignored), c.Ignored)
 	}
 }
