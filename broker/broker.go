@@ -171,7 +171,18 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		} else if adv == "" {
 			adv, err = replication.AdvertiseAddr(ln.Addr())
 		} else {
-			err = replication.CheckAdvertised(adv)
+			if host, port, serr := net.SplitHostPort(adv); serr == nil && host == "" {
+				// PLAINTEXT://:9092 advertises this machine's name, as
+				// Kafka's ListenerInfo.withWildcardHostnamesResolved
+				// does (0.0.0.0 is refused, as in Kafka).
+				if host, err = os.Hostname(); err != nil {
+					err = fmt.Errorf("%q has no host and this machine no host name: %w", adv, err)
+				}
+				adv = net.JoinHostPort(host, port)
+			}
+			if err == nil {
+				err = replication.CheckAdvertised(adv)
+			}
 		}
 		if err != nil {
 			closeListeners()

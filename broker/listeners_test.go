@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,6 +91,23 @@ func TestListenerHostNameAdvertised(t *testing.T) {
 	resp := rawRequest(t, b, md).(*kmsg.MetadataResponse)
 	if len(resp.Brokers) != 1 || resp.Brokers[0].Host != "localhost" || strconv.Itoa(int(resp.Brokers[0].Port)) != port {
 		t.Errorf("brokers %+v, want localhost:%s", resp.Brokers, port)
+	}
+}
+
+// An advertised listener with no host (PLAINTEXT://:9092) advertises this
+// machine's name, as Kafka resolves it, instead of refusing to start.
+func TestAdvertisedEmptyHost(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skip("no host name")
+	}
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		c.Listen, c.Advertise = "PLAINTEXT://127.0.0.1:0", "PLAINTEXT://:29092"
+	})
+	defer b.Close()
+	resp := rawRequest(t, b, kmsg.NewPtrMetadataRequest()).(*kmsg.MetadataResponse)
+	if len(resp.Brokers) != 1 || resp.Brokers[0].Host != host || resp.Brokers[0].Port != 29092 {
+		t.Errorf("brokers %+v, want %s:29092", resp.Brokers, host)
 	}
 }
 
