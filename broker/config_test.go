@@ -646,6 +646,8 @@ func TestLoadOverrides(t *testing.T) {
 		if key, _, _ := strings.Cut(bad, "="); err == nil || !strings.Contains(err.Error(), "--override "+key) {
 			t.Errorf("--override %s: %v", bad, err)
 		}
+	}
+}
 
 // Kafka 4.0's broker keys for what gokafkad does not have (the KIP-848
 // consumer protocol's bounds, transactions, KRaft controller internals,
