@@ -119,12 +119,12 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 		}()
 	}
 	for _, c := range todo {
-		if form := strings.ReplaceAll(c.t.Name, ".", "_"); started[form] {
+		form := strings.ReplaceAll(c.t.Name, ".", "_")
+		if started[form] {
 			later = append(later, c)
 			continue
-		} else {
-			started[form] = true
 		}
+		started[form] = true
 		work <- c
 	}
 	close(work)
