@@ -120,6 +120,15 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		cfg.Logger = slog.Default()
 	}
 	b := &Broker{cfg: cfg, logger: cfg.Logger.With("node", cfg.NodeID), sessions: newFetchSessions(), fetchMem: newFetchBudget(cfg.FetchMaxBytes, cfg.fetchMemory)}
+	if cfg.flushMessages > 0 && cfg.LogFlushIntervalMs > 0 {
+		// Kafka flushes when either bound is reached, so a Kafka file
+		// with both (messages=1, ms=1000) asks for a flush per message;
+		// the message count is not kept here, and the timer alone would
+		// sync less often than the file asks.
+		b.logger.Warn("log.flush.interval.ms is not applied because log.flush.interval.messages is set, which is not counted here: every raft batch is synced before it is acknowledged, at least as often as Kafka would flush; remove log.flush.interval.messages to sync on the timer",
+			"log.flush.interval.messages", cfg.flushMessages, "log.flush.interval.ms", cfg.LogFlushIntervalMs)
+		b.cfg.LogFlushIntervalMs = -1
+	}
 	// Said when serving: a start in the wrong directory makes a new, empty
 	// cluster, which an operator should not have to infer.
 	_, err := os.Stat(filepath.Join(cfg.DataDir, "node.db"))

@@ -108,6 +108,10 @@ type Config struct {
 	// The properties file's keys that say what cluster this node is part
 	// of (process.roles, controller.quorum.*), for Validate.
 	clusterKeys map[string]property
+	// flushMessages is the properties file's log.flush.interval.messages
+	// when below Kafka's default (0: not given), which keeps
+	// log.flush.interval.ms from weakening the sync (see Start).
+	flushMessages int64
 
 	// offsetsCheckpointBytes is groups.Config.CheckpointBytes (0: its
 	// default), for tests.
@@ -944,6 +948,10 @@ func (c *Config) loadProperties(props []property) error {
 			case "process.roles", "controller.quorum.voters", "controller.quorum.bootstrap.servers":
 				p.value = value
 				cluster[p.key] = p
+			case "log.flush.interval.messages":
+				if n, err := strconv.ParseInt(value, 10, 64); err == nil && n < math.MaxInt64 {
+					c.flushMessages = n
+				}
 			}
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gokafka/gokafka/protocol"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -675,5 +676,36 @@ remote.list.offsets.request.timeout.ms=30000
 	}
 	if len(c.Ignored) != 13 {
 		t.Errorf("ignored %d keys: %v", len(c.Ignored), c.Ignored)
+	}
+}
+
+// A Kafka file with both log.flush.interval.messages and
+// log.flush.interval.ms asks for a flush at whichever comes first; the
+// message count is not kept here, so the timer is not applied and every
+// raft batch is synced, never less often than the file asks. The timer
+// alone, or with Kafka's default message count, is applied.
+func TestFlushMessagesKeepsSyncPerBatch(t *testing.T) {
+	for _, tc := range []struct {
+		props string
+		want  time.Duration
+	}{
+		{"log.flush.interval.messages=1\nlog.flush.interval.ms=1000\n", 0},
+		{"log.flush.interval.messages=10000\nlog.flush.interval.ms=1000\n", 0},
+		{"log.flush.interval.ms=1000\n", time.Second},
+		{"log.flush.interval.messages=9223372036854775807\nlog.flush.interval.ms=1000\n", time.Second},
+	} {
+		b := startBroker(t, t.TempDir(), func(c *Config) {
+			if err := c.LoadProperties(strings.NewReader(tc.props)); err != nil {
+				t.Fatal(err)
+			}
+		})
+		cl := newClient(t, b)
+		createTopic(t, cl, "flush", 1, nil)
+		st := b.node.Controller().State()
+		if got := b.logConfig(st, st.Topics["flush"]).FsyncInterval; got != tc.want {
+			t.Errorf("%q: logs sync every %v, want %v (0: every raft batch)", tc.props, got, tc.want)
+		}
+		cl.Close()
+		b.Close()
 	}
 }
