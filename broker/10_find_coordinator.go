@@ -36,7 +36,12 @@ func (b *Broker) findCoordinator(key string, keyType int8, listener string) (int
 		// their whole timeout, and UNSUPPORTED_VERSION still held
 		// librdkafka's init_transactions (confluent-kafka, kcat) for its
 		// timeout, as it retries any other error of this lookup.
-		b.warnTransactions(key)
+		if key != "" {
+			// kafka-go looks up the empty id before every idempotent
+			// producer's InitProducerId, and ignores the answer: no
+			// transactional producer to warn about.
+			b.warnTransactions(key)
+		}
 		return -1, "", -1, errTransactionsRefused
 	default:
 		return -1, "", -1, kafkaErrorf(kerr.InvalidRequest, "unsupported coordinator type %d", keyType)

@@ -58,8 +58,17 @@ func TestTransactionsRefused(t *testing.T) {
 	var logs *syncBuffer
 	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
 	defer b.Close()
+	// kafka-go looks up the empty transactional id before an idempotent
+	// producer's InitProducerId: refused too, but no producer to warn of.
 	req := kmsg.NewPtrFindCoordinatorRequest()
-	req.Version, req.CoordinatorType, req.CoordinatorKey = 2, 1, "tx"
+	req.Version, req.CoordinatorType = 2, 1
+	if resp := rawRequest(t, b, req).(*kmsg.FindCoordinatorResponse); resp.ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code {
+		t.Fatalf("transaction coordinator lookup of the empty id: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	if strings.Contains(logs.String(), "transactions are not supported yet") {
+		t.Fatalf("a warning for the empty transactional id:\n%s", logs.String())
+	}
+	req.CoordinatorKey = "tx"
 	resp := rawRequest(t, b, req).(*kmsg.FindCoordinatorResponse)
 	if resp.ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code || resp.ErrorMessage == nil || !strings.Contains(*resp.ErrorMessage, "transactions are not supported") {
 		t.Fatalf("transaction coordinator lookup: %v %v", kerr.ErrorForCode(resp.ErrorCode), resp.ErrorMessage)
