@@ -899,6 +899,11 @@ func (p *Partition) enforceRetention(now time.Time, retentionMs, retentionBytes 
 	p.snapshotIfNew("before retention")
 	n, err := p.log.ApplyRetention(now, retentionMs, retentionBytes, p.lastSnapshot.Load())
 	if err != nil {
+		if errors.Is(err, logstore.ErrClosed) && p.Stopped() {
+			// Closed during the check (its topic deleted, or the node
+			// stopping): nothing is left to retain, and nothing failed.
+			return
+		}
 		p.logger.Warn("retention failed", "err", err)
 		return
 	}
