@@ -37,7 +37,8 @@ type Config struct {
 	IndexIntervalBytes int // log.index.interval.bytes, default 4096
 	// SegmentIndexBytes is log.index.size.max.bytes (segment.index.bytes),
 	// default 10 MiB: as in Kafka, a segment rolls once its index is full,
-	// the time index's 12-byte entries being the first to fill it.
+	// the time index's 12-byte entries being the first to fill it (or as
+	// many entries of the raft index, for batches too small to be indexed).
 	SegmentIndexBytes int64
 	FsyncInterval     time.Duration // 0: fsync every StoreLogs; >0: background fsync at most this often (weaker: see doc.go)
 	Logger            *slog.Logger
@@ -564,6 +565,14 @@ func (l *Log) shouldRoll(p *pending, size, leo int64, e *raft.Log, now time.Time
 	}
 	if int64(s.nidx+len(p.idx)) >= l.cfg.SegmentIndexBytes/tsRecSize {
 		return true // the index is full
+	}
+	// As full is the raft index, one entry a batch, once it holds as many:
+	// the active segment keeps it in memory, and batches far smaller than
+	// IndexIntervalBytes would otherwise grow it with no bound but
+	// SegmentBytes (32 bytes a batch, hundreds of MB for a 1 GiB segment
+	// of small batches).
+	if int64(s.nraft+len(p.raft)) >= l.cfg.SegmentIndexBytes/tsRecSize {
+		return true
 	}
 	// Relative offsets in the index are uint32.
 	return leo+int64(parseHeader(e.Data).LastOffsetDelta)-s.base > math.MaxUint32-1

@@ -321,6 +321,40 @@ func TestRollByIndexSize(t *testing.T) {
 	}
 }
 
+// Small batches, far apart in the sparse index, fill the raft index, which
+// an active segment keeps in memory (32 bytes a batch): it rolls once that
+// holds as many entries as its time index may, so that the memory a
+// partition holds stays bounded by segment.index.bytes rather than growing
+// with the number of batches up to segment.bytes (hundreds of MB for a
+// 1 GiB segment of 100-byte batches).
+func TestRollByRaftIndexSize(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{SegmentIndexBytes: 3 * tsRecSize}
+	l := openT(t, dir, cfg)
+	g := &entryGen{t: t, term: 1}
+	for i := range 7 {
+		mustStore(t, l, g.batch(1, 10, int64(i)))
+	}
+	if len(l.segs) != 3 {
+		t.Fatalf("%d segments, want 3", len(l.segs))
+	}
+	for i, s := range l.segs {
+		if want := min(3, 7-3*i); s.nraft != want {
+			t.Errorf("segment %d: %d raft entries, want %d", i, s.nraft, want)
+		}
+	}
+	if n := len(l.segs[2].raft); n > 3 {
+		t.Errorf("active segment holds %d raft entries in memory", n)
+	}
+	l.Close()
+	l = openT(t, dir, cfg)
+	defer l.Close()
+	mustStore(t, l, g.batch(1, 10, 8), g.batch(1, 10, 9), g.batch(1, 10, 10))
+	if len(l.segs) != 4 {
+		t.Fatalf("after a restart: %d segments, want 4", len(l.segs))
+	}
+}
+
 func TestDeleteRangeSuffixAndPrefix(t *testing.T) {
 	dir := t.TempDir()
 	cfg := Config{SegmentBytes: 600}
