@@ -43,15 +43,16 @@
 //	corrupt-batches   same layout, "segment position offset": the batches
 //	                  recovery kept although their CRC fails (see Recovery).
 //
-// All integers are big-endian. The active segment's .raft and indexes are
-// also kept in memory; sealed segments are read with pread. A sealed
+// All integers are big-endian. The active segment's sparse indexes are
+// also kept in memory; its .raft (an entry a batch, too many to hold) and
+// every file of a sealed segment are read with pread. A sealed
 // segment keeps only its .log open: its other files are closed when it is
 // sealed and when they sit unread (Log.CloseIdleFiles, which the broker
 // runs with its retention checks), and opened again when read. A segment rolls
 // when its .log would pass SegmentBytes, when a batch's timestamp is more
 // than SegmentMs (less the segment's jitter) past its first batch's, as in
-// Kafka, or when its indexes hold SegmentIndexBytes/12 entries (Kafka's
-// time index entry size: its indexes are full then).
+// Kafka, or when its indexes, or its .raft, hold SegmentIndexBytes/12
+// entries (Kafka's time index entry size: its indexes are full then).
 //
 // # Durability
 //

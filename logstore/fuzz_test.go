@@ -91,7 +91,13 @@ func FuzzRecover(f *testing.F) {
 			}
 		}
 		s := l.segs[0]
-		ents := append([]raftEnt(nil), s.raft...)
+		ents := make([]raftEnt, s.nraft)
+		for i := range ents {
+			var err error
+			if ents[i], err = s.raftAt(i); err != nil {
+				t.Fatal(err)
+			}
+		}
 		l.closeAll()
 
 		exts := []string{extLog, extRaftMeta, extRaft, extIndex, extTimeIndex, leaderEpochFile}

@@ -479,7 +479,6 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 		if p.isNew {
 			l.segs = append(l.segs, s)
 		}
-		s.raft = append(s.raft, p.raft...)
 		s.nraft += len(p.raft)
 		s.idx = append(s.idx, p.idx...)
 		s.nidx += len(p.idx)
@@ -489,7 +488,7 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 		s.maxTs = p.maxTs
 		s.bytesSinceIdx = p.bytesSinceIdx
 		if p.seal {
-			s.sealed, s.raft, s.idx = true, nil, nil
+			s.sealed, s.idx = true, nil
 			s.closeIdleAux(time.Now()) // fsynced when sealed; reopened if read
 		}
 	}
@@ -567,10 +566,10 @@ func (l *Log) shouldRoll(p *pending, size, leo int64, e *raft.Log, now time.Time
 		return true // the index is full
 	}
 	// As full is the raft index, one entry a batch, once it holds as many:
-	// the active segment keeps it in memory, and batches far smaller than
-	// IndexIntervalBytes would otherwise grow it with no bound but
-	// SegmentBytes (32 bytes a batch, hundreds of MB for a 1 GiB segment
-	// of small batches).
+	// batches far smaller than IndexIntervalBytes would otherwise grow it
+	// with no bound but SegmentBytes (32 bytes a batch, hundreds of MB for
+	// a 1 GiB segment of small batches), and with it the check of the
+	// active segment's entries at start.
 	if int64(s.nraft+len(p.raft)) >= l.cfg.SegmentIndexBytes/tsRecSize {
 		return true
 	}
@@ -713,7 +712,7 @@ func (l *Log) syncDir() error {
 // newSegment returns a new segment whose files createFiles makes.
 func (l *Log) newSegment(base int64, firstIndex uint64, now time.Time) *segment {
 	return &segment{dir: l.dir, base: base, firstIndex: firstIndex, createdMs: now.UnixMilli(), end: base, maxTs: -1,
-		rollJitter: l.rollJitter(), raft: []raftEnt{}, idx: []idxEnt{}, metaSize: metaHdrSize}
+		rollJitter: l.rollJitter(), checked: true, idx: []idxEnt{}, metaSize: metaHdrSize}
 }
 
 // createFiles creates the files of a new segment. The sidecar header,

@@ -99,9 +99,9 @@ func Open(dir string, cfg Config) (*Log, error) {
 	// Only the last segment is active.
 	for i, s := range l.segs {
 		if i < len(l.segs)-1 {
-			s.sealed, s.raft, s.idx = true, nil, nil
+			s.sealed, s.idx = true, nil
 			s.closeIdleAux(time.Now())
-		} else if s.raft == nil && !l.loadActive(s) {
+		} else if !s.checked && !l.loadActive(s) {
 			l.log.Warn("rebuilding inconsistent active segment indexes", "segment", s.base)
 			if _, err := l.rebuild(s, false); err != nil {
 				l.closeAll()
@@ -458,26 +458,26 @@ func (l *Log) tailCRCsOK(s *segment) bool {
 	return true
 }
 
-// loadActive reads the active segment's raft entries and index into memory,
-// checking that they tile .log and .raftmeta exactly. false: rebuild.
+// loadActive checks that the active segment's raft entries tile .log and
+// .raftmeta exactly, and reads its index into memory. false: rebuild.
 func (l *Log) loadActive(s *segment) bool {
-	raw := make([]byte, s.nraft*raftRecSize)
-	if _, err := s.raftF.ReadAt(raw, raftHdrSize); err != nil {
-		return false
-	}
-	ents := make([]raftEnt, s.nraft)
 	logPos, metaPos := int64(0), int64(metaHdrSize)
-	for i := range ents {
-		e := decodeRaftEnt(raw[i*raftRecSize:])
-		switch {
-		case e.kind == kindBatch && int64(e.pos) == logPos && e.length >= BatchHeaderSize:
-			logPos = e.end()
-		case e.kind == kindMeta && int64(e.pos) == metaPos && e.length >= metaRecHdr:
-			metaPos = e.end()
-		default:
+	buf := make([]byte, min(s.nraft, 2048)*raftRecSize)
+	for i := 0; i < s.nraft; {
+		raw := buf[:min(s.nraft-i, len(buf)/raftRecSize)*raftRecSize]
+		if _, err := s.raftF.ReadAt(raw, raftHdrSize+int64(i)*raftRecSize); err != nil {
 			return false
 		}
-		ents[i] = e
+		for ; len(raw) > 0; raw, i = raw[raftRecSize:], i+1 {
+			switch e := decodeRaftEnt(raw); {
+			case e.kind == kindBatch && int64(e.pos) == logPos && e.length >= BatchHeaderSize:
+				logPos = e.end()
+			case e.kind == kindMeta && int64(e.pos) == metaPos && e.length >= metaRecHdr:
+				metaPos = e.end()
+			default:
+				return false
+			}
+		}
 	}
 	if logPos != s.logSize || metaPos != s.metaSize {
 		return false
@@ -493,7 +493,7 @@ func (l *Log) loadActive(s *segment) bool {
 		}
 		idx = append(idx, e)
 	}
-	s.raft, s.idx = ents, idx
+	s.idx, s.checked = idx, true
 	return true
 }
 
@@ -671,7 +671,7 @@ func (l *Log) rebuild(s *segment, tornTail bool) ([]epochEntry, error) {
 		return nil, fmt.Errorf("logstore: segment %d: recover: %w", s.base, err)
 	}
 	s.logSize, s.metaSize = logEnd, metaEnd
-	s.raft, s.nraft = ents, len(ents)
+	s.nraft, s.checked = len(ents), true
 	s.idx, s.nidx = idx, len(idx)
 	if s.idx == nil {
 		s.idx = []idxEnt{}

@@ -175,15 +175,18 @@ type segment struct {
 	auxUsed                       time.Time  // when the last of them let go
 
 	// ---- published state ----
-	logSize  int64     // bytes of batches in .log
-	metaSize int64     // bytes of .raftmeta, header included
-	nraft    int       // raft entries; indexes firstIndex..firstIndex+nraft-1
-	raft     []raftEnt // in memory while active; nil once sealed (read from .raft)
-	nidx     int
-	idx      []idxEnt // in memory while active; nil once sealed
-	sealed   bool
-	end      int64 // next offset after the last batch (== base when no batch)
-	maxTs    int64 // largest batch max timestamp, -1 when no batch
+	logSize  int64 // bytes of batches in .log
+	metaSize int64 // bytes of .raftmeta, header included
+	nraft    int   // raft entries; indexes firstIndex..firstIndex+nraft-1
+	// checked: the derived files (.raft, indexes) were made, checked or
+	// rebuilt by this process. Raft entries are read from .raft, the
+	// active segment's too: one a batch, they are too many to hold.
+	checked bool
+	nidx    int
+	idx     []idxEnt // in memory while active; nil once sealed
+	sealed  bool
+	end     int64 // next offset after the last batch (== base when no batch)
+	maxTs   int64 // largest batch max timestamp, -1 when no batch
 	// writer-private
 	bytesSinceIdx int64
 	dirty         bool  // written since the last fsync (interval mode)
@@ -389,9 +392,6 @@ func (s *segment) remove() error {
 func (s *segment) raftAt(i int) (raftEnt, error) {
 	if i < 0 || i >= s.nraft {
 		return raftEnt{}, raft.ErrLogNotFound
-	}
-	if s.raft != nil {
-		return s.raft[i], nil
 	}
 	done, err := s.useAux()
 	if err != nil {

@@ -227,7 +227,7 @@ func (l *Log) truncateSuffix(from uint64) error {
 	}
 
 	l.segs = l.segs[:si+1]
-	s.raft, s.nraft = ents, len(ents)
+	s.nraft, s.checked = len(ents), true
 	s.idx, s.nidx = idx, len(idx)
 	if s.idx == nil {
 		s.idx = []idxEnt{}
