@@ -50,11 +50,13 @@ func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.Pro
 		start   time.Time
 		appendT int64
 		topic   string
-		size    int // of the batch, counted in bytes in once stored
+		size    int // of the records as sent, counted in bytes in once stored
 	}
 	var waits []waiting
 	// Counted once stored, as Kafka counts bytes in at its append: a
-	// batch that failed is not in.
+	// batch that failed is not in. The bytes are those the client sent,
+	// as Kafka's BytesInPerSec counts them, not the batch a topic's
+	// compression.type or an old message format made of them.
 	countIn := func(w waiting) {
 		b.metrics.bytesIn.WithLabelValues(w.topic).Add(float64(w.size))
 		b.metrics.recordsIn.WithLabelValues(w.topic).Add(float64(w.hdr.NumRecords))
@@ -70,7 +72,7 @@ func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.Pro
 		}
 	}
 	if r.Acks != 0 && r.Acks != 1 && r.Acks != -1 {
-		return now(produceFailAll(r, kerr.InvalidRequiredAcks))
+		return now(b.produceFailAll(r, kerr.InvalidRequiredAcks))
 	}
 	dedupeProduce(r)
 	if hasTransactionalBatch(r) {
@@ -79,7 +81,7 @@ func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.Pro
 		// so a transactional batch is refused, whole, as Kafka refuses one
 		// whose id it does not authorize. As in Kafka, the request's
 		// transactional id alone, with plain batches, is not looked at.
-		resp := produceFailAll(r, kerr.TransactionalIDAuthorizationFailed)
+		resp := b.produceFailAll(r, kerr.TransactionalIDAuthorizationFailed)
 		if r.Acks == 0 {
 			return now(protocol.Hangup(resp, "produce with acks=0 failed: transactional id"))
 		}
@@ -150,7 +152,7 @@ func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.Pro
 				b.metrics.produceError.WithLabelValues(errName(err)).Inc()
 				continue
 			}
-			waits = append(waits, waiting{rp: sp, part: part, batch: batch, hdr: hdr, appendT: appendTime, topic: name, size: len(batch)})
+			waits = append(waits, waiting{rp: sp, part: part, batch: batch, hdr: hdr, appendT: appendTime, topic: name, size: len(rp.Records)})
 		}
 	}
 	// Every batch is checked, then announced, before any is handed over,
@@ -398,8 +400,10 @@ func produceFailures(resp *kmsg.ProduceResponse) string {
 }
 
 // produceFailAll answers every partition of r with code, and offsets and
-// times of -1 as Kafka gives a failed partition.
-func produceFailAll(r *kmsg.ProduceRequest, code *kerr.Error) *kmsg.ProduceResponse {
+// times of -1 as Kafka gives a failed partition, and counts each in the
+// produce errors as any partition's error is (a refused transactional
+// producer is one an operator looks for).
+func (b *Broker) produceFailAll(r *kmsg.ProduceRequest, code *kerr.Error) *kmsg.ProduceResponse {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
 	for _, rt := range r.Topics {
 		st := kmsg.NewProduceResponseTopic()
@@ -410,6 +414,7 @@ func produceFailAll(r *kmsg.ProduceRequest, code *kerr.Error) *kmsg.ProduceRespo
 			sp.ErrorCode = code.Code
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			st.Partitions = append(st.Partitions, sp)
+			b.metrics.produceError.WithLabelValues(code.Message).Inc()
 		}
 		resp.Topics = append(resp.Topics, st)
 	}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -137,6 +138,45 @@ func TestProduceErrors(t *testing.T) {
 	}
 }
 
+// The partitions of a produce refused whole (a transactional batch, bad
+// acks) are counted in the produce errors as any partition's error is: a
+// refused transactional producer did not show there.
+func TestProduceRefusedWholeCounted(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "whole", 2, nil)
+	txn := encodeBatch(time.Now().UnixMilli(), 1, 0, 0, values(1, "t"))
+	txn[22] |= 0x10 // attributes (offset 21, int16): transactional
+	fixCRC(txn)
+	req := produceReq("whole", -1, 5000, txn)
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = 1, txn
+	req.Topics[0].Partitions = append(req.Topics[0].Partitions, rp)
+	if code := rawRequest(t, b, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.TransactionalIDAuthorizationFailed.Code {
+		t.Fatalf("error %v, want TRANSACTIONAL_ID_AUTHORIZATION_FAILED", kerr.ErrorForCode(code))
+	}
+	bad := produceReq("whole", 2, 5000, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "a")))
+	if code := rawRequest(t, b, bad).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidRequiredAcks.Code {
+		t.Fatalf("acks=2: error %v, want INVALID_REQUIRED_ACKS", kerr.ErrorForCode(code))
+	}
+	mfs, err := b.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() == "gokafka_produce_errors_total" {
+			for _, m := range mf.GetMetric() {
+				got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if got["TRANSACTIONAL_ID_AUTHORIZATION_FAILED"] != 2 || got["INVALID_REQUIRED_ACKS"] != 1 {
+		t.Errorf("produce errors %v, want 2 TRANSACTIONAL_ID_AUTHORIZATION_FAILED (one a partition) and 1 INVALID_REQUIRED_ACKS", got)
+	}
+}
+
 func TestProduceAcksOneAndZero(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()
@@ -195,6 +235,43 @@ func TestProduceCountedWhenClientLeaves(t *testing.T) {
 	if got := counter("gokafka_topic_bytes_in_total"); got == 0 {
 		t.Errorf("bytes in %v, want the stored batches' size", got)
 	}
+}
+
+// Bytes in are the bytes the client sent, as Kafka's BytesInPerSec counts
+// them, not the batch a topic's compression.type made of them: a gzip
+// topic's counter used to show the recompressed size.
+func TestProduceBytesInAsSent(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "asSent", 1, map[string]string{"compression.type": "gzip"})
+	recs := make([]testRecord, 50)
+	for i := range recs {
+		recs[i] = testRecord{value: bytes.Repeat([]byte("compressible "), 20)}
+	}
+	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, -1, recs)
+	if rp := produceRaw(t, cl, "asSent", 0, -1, batch); rp.ErrorCode != 0 {
+		t.Fatal(kerr.ErrorForCode(rp.ErrorCode))
+	}
+	if stored := b.node.Partition("asSent", 0).Log().Size(); stored >= int64(len(batch)) {
+		t.Fatalf("stored %d bytes of a %d-byte batch: not recompressed", stored, len(batch))
+	}
+	mfs, err := b.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "gokafka_topic_bytes_in_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if got := m.GetCounter().GetValue(); got != float64(len(batch)) {
+				t.Errorf("bytes in %v, want the %d bytes sent", got, len(batch))
+			}
+			return
+		}
+	}
+	t.Fatal("no bytes-in counter")
 }
 
 func TestIdempotentProducer(t *testing.T) {

@@ -46,7 +46,7 @@ func newMetrics(b *Broker) *metrics {
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 	}, []string{"api"})
 	m.bytesIn = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "gokafka_topic_bytes_in_total", Help: "Record batch bytes appended, by topic.",
+		Name: "gokafka_topic_bytes_in_total", Help: "Record bytes produced and appended, as the clients sent them (before a topic's compression.type recompresses them), by topic.",
 	}, []string{"topic"})
 	m.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gokafka_topic_bytes_out_total", Help: "Record batch bytes fetched, by topic.",
