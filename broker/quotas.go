@@ -549,20 +549,22 @@ func (m *mutationQuota) take(n int) error {
 	bk.at = now
 	if m.strict && bk.tokens < 0 {
 		m.throttleMs = max(m.throttleMs, int32(min(math.Ceil(-bk.tokens/limit*1000), math.MaxInt32)))
-		m.b.metrics.quotaThrottle.WithLabelValues("controller_mutation_rate").Add(float64(m.throttleMs) / 1000)
 		return kafkaErrorf(kerr.ThrottlingQuotaExceeded, "The throttling quota has been exceeded.")
 	}
 	bk.tokens -= float64(n)
 	if !m.strict && bk.tokens < 0 {
 		m.throttleMs = max(m.throttleMs, int32(min(math.Ceil(-bk.tokens/limit*1000), math.MaxInt32)))
-		m.b.metrics.quotaThrottle.WithLabelValues("controller_mutation_rate").Add(float64(m.throttleMs) / 1000)
 	}
 	return nil
 }
 
 // finish applies the throttle the request earned, if any, to its
-// response (throttleReply).
+// response (throttleReply), and counts it once: the request's topics each
+// raise the one throttle, they do not add to it.
 func (m *mutationQuota) finish(req *protocol.Request, resp kmsg.Response) kmsg.Response {
+	if m.throttleMs > 0 {
+		m.b.metrics.quotaThrottle.WithLabelValues("controller_mutation_rate").Add(float64(m.throttleMs) / 1000)
+	}
 	return throttleReply(req, m.throttleMs, now(resp))()
 }
 

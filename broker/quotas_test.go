@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -388,6 +389,68 @@ func TestMutationQuota(t *testing.T) {
 	}
 	if _, at := sendRaw(t, c4, rawFormatter, kmsg.NewPtrMetadataRequest(), 2); at.Sub(sent) < throttle-100*time.Millisecond {
 		t.Errorf("the next request was answered %v after, before the throttle of %v ended", at.Sub(sent), throttle)
+	}
+}
+
+// TestMutationQuotaThrottleCounted: a request whose several topics find the
+// controller_mutation_rate bucket in deficit is throttled once, for the
+// largest deficit, and the throttle-time counter adds that once: it used to
+// add the throttle again for every topic.
+func TestMutationQuotaThrottleCounted(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	if e := alterQuota(t, cl, false, "controller_mutation_rate", 2, false, "client-id", "raw"); e.ErrorCode != 0 {
+		t.Fatalf("set quota: error %d", e.ErrorCode)
+	}
+	throttled := func() float64 {
+		mfs, err := b.metrics.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "gokafka_quota_throttle_seconds_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				if m.GetLabel()[0].GetValue() == "controller_mutation_rate" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		return 0
+	}
+	create := func(names ...string) *kmsg.CreateTopicsResponse {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.Version, req.TimeoutMillis = 7, 10000
+		for _, name := range names {
+			rt := kmsg.NewCreateTopicsRequestTopic()
+			rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 1, 1
+			if name == "burst" {
+				rt.NumPartitions = 23 // a burst of 22: one in deficit
+			}
+			req.Topics = append(req.Topics, rt)
+		}
+		c := rawConn(t, b)
+		defer c.Close()
+		resp, _ := sendRaw(t, c, rawFormatter, req, 1)
+		return resp.(*kmsg.CreateTopicsResponse)
+	}
+	if resp := create("burst"); resp.Topics[0].ErrorCode != 0 || resp.ThrottleMillis != 0 {
+		t.Fatalf("burst: error %d, throttle %d", resp.Topics[0].ErrorCode, resp.ThrottleMillis)
+	}
+	before := throttled()
+	resp := create("q1", "q2", "q3")
+	for _, rt := range resp.Topics {
+		if rt.ErrorCode != kerr.ThrottlingQuotaExceeded.Code {
+			t.Fatalf("%s in deficit: error %d, want THROTTLING_QUOTA_EXCEEDED", rt.Topic, rt.ErrorCode)
+		}
+	}
+	if resp.ThrottleMillis <= 0 {
+		t.Fatalf("throttle %d ms, want one", resp.ThrottleMillis)
+	}
+	if got, want := throttled()-before, float64(resp.ThrottleMillis)/1000; math.Abs(got-want) > 1e-9 {
+		t.Errorf("throttle time counted %vs for a request throttled %vs", got, want)
 	}
 }
 
