@@ -115,8 +115,9 @@ type Observer interface {
 	ConnOpened()
 	ConnClosed()
 	// RequestDone reports a request whose response was written (or, for a
-	// nil response, whose Reply returned). elapsed runs from the moment its
-	// frame was read to the moment its response was written.
+	// nil response, whose Reply returned; for a Hangup, whose connection
+	// is being closed). elapsed runs from the moment its frame was read to
+	// the moment its response was written.
 	RequestDone(key, version int16, elapsed time.Duration)
 }
 

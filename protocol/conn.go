@@ -352,6 +352,12 @@ func (c *conn) writeLoop() {
 		}
 		if h, ok := p.resp.(*hangup); ok && h.Key() == p.key {
 			c.log.Info("closing connection: "+h.reason, "key", p.key, "correlation_id", p.correlation)
+			// Answered by the hangup: counted, as Kafka counts the
+			// requests it closes a connection for (a failed acks=0
+			// produce), before the client can see the close.
+			if o := c.s.cfg.Observer; o != nil {
+				o.RequestDone(p.key, p.reqVersion, time.Since(p.received))
+			}
 			c.close()
 			return
 		}

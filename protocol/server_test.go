@@ -413,10 +413,12 @@ func TestHandlerFailuresCloseConnection(t *testing.T) {
 }
 
 // A Reply's Hangup closes its connection once the responses before it are
-// written, and sends nothing of its own.
+// written, and sends nothing of its own. The Observer counts it, as Kafka
+// counts the requests it closes a connection for.
 func TestHangup(t *testing.T) {
 	var s *Server
-	s, logs := startServer(t, Config{}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+	obs := new(countingObserver)
+	s, logs := startServer(t, Config{Observer: obs}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
 		return func() kmsg.Response {
 			switch topicOf(req) {
 			case "slow":
@@ -436,6 +438,9 @@ func TestHangup(t *testing.T) {
 		t.Fatalf("first response has correlation id %d, want 1", id)
 	}
 	expectClosed(t, c)
+	if done := obs.done(); len(done) != 2 {
+		t.Errorf("requests observed %v, want the first and the hangup", done)
+	}
 	checkServed(t, dial(t, s), 7)
 	s.Close()
 	if !strings.Contains(logs.String(), "the test said so") {
