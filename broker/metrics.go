@@ -43,7 +43,9 @@ func newMetrics(b *Broker) *metrics {
 	}, []string{"api"})
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "gokafka_request_duration_seconds", Help: "Time from request read to response written, by API.",
-		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+		// 100 µs to 7 minutes: a JoinGroup waits out a rebalance, whose
+		// timeout is commonly 5 minutes (max.poll.interval.ms).
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 23),
 	}, []string{"api"})
 	m.bytesIn = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gokafka_topic_bytes_in_total", Help: "Record bytes produced and appended, as the clients sent them (before a topic's compression.type recompresses them), by topic.",
