@@ -105,19 +105,8 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 	// commits and elections. Names that collide once '.' and '_' are one
 	// come after the rest, in request order, so the first wins as it would
 	// one at a time. The answer keeps the request's order.
-	var later []creation
+	var first, later []creation
 	started := make(map[string]bool) // by colliding form
-	var wg sync.WaitGroup
-	work := make(chan creation)
-	for range min(len(todo), createTopicsAtOnce) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range work {
-				b.finishCreateTopic(ctx, req, &resp.Topics[c.at], c.t, late, mq)
-			}
-		}()
-	}
 	for _, c := range todo {
 		form := strings.ReplaceAll(c.t.Name, ".", "_")
 		if started[form] {
@@ -125,19 +114,42 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 			continue
 		}
 		started[form] = true
-		work <- c
+		first = append(first, c)
 	}
-	close(work)
-	wg.Wait()
+	inParallel(len(first), topicsAtOnce, func(i int) {
+		c := first[i]
+		b.finishCreateTopic(ctx, req, &resp.Topics[c.at], c.t, late, mq)
+	})
 	for _, c := range later {
 		b.finishCreateTopic(ctx, req, &resp.Topics[c.at], c.t, late, mq)
 	}
 	return resp
 }
 
-// createTopicsAtOnce bounds the topics of one CreateTopics request that are
-// created at the same time.
-const createTopicsAtOnce = 16
+// topicsAtOnce bounds the topics of one CreateTopics or DeleteTopics
+// request that are created or deleted at the same time.
+const topicsAtOnce = 16
+
+// inParallel calls fn(0), ..., fn(n-1), at most k at a time, and returns
+// when every call has.
+func inParallel(n, k int, fn func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, k) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
 
 // finishCreateTopic creates t, or checks it can be for validate_only, and
 // fills in its answer st, as Kafka answers it.

@@ -625,20 +625,30 @@ func BenchmarkCreateTopics(b *testing.B) {
 	cl := newClient(b, br)
 	const n = 100
 	for i := 0; b.Loop(); i++ {
-		req := kmsg.NewPtrCreateTopicsRequest()
-		req.TimeoutMillis = 60_000
-		for j := range n {
-			rt := kmsg.NewCreateTopicsRequestTopic()
-			rt.Topic, rt.NumPartitions, rt.ReplicationFactor = fmt.Sprintf("bench-%d-%d", i, j), 1, 1
-			req.Topics = append(req.Topics, rt)
-		}
-		for _, rt := range request[*kmsg.CreateTopicsResponse](b, cl, req).Topics {
-			if rt.ErrorCode != 0 {
-				b.Fatalf("%s: %v", rt.Topic, kerr.ErrorForCode(rt.ErrorCode))
-			}
-		}
+		createMany(b, cl, fmt.Sprintf("bench-%d", i), n)
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*n), "ms/topic")
+}
+
+// createMany creates one-partition topics prefix-0 to prefix-(n-1) in one
+// CreateTopics request and returns their names.
+func createMany(t testing.TB, cl *kgo.Client, prefix string, n int) []string {
+	t.Helper()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 60_000
+	var names []string
+	for j := range n {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = fmt.Sprintf("%s-%d", prefix, j), 1, 1
+		req.Topics = append(req.Topics, rt)
+		names = append(names, rt.Topic)
+	}
+	for _, rt := range request[*kmsg.CreateTopicsResponse](t, cl, req).Topics {
+		if rt.ErrorCode != 0 {
+			t.Fatalf("%s: %v", rt.Topic, kerr.ErrorForCode(rt.ErrorCode))
+		}
+	}
+	return names
 }
 
 // TestCreateTopicsManyInOneRequest: the topics of one request are created

@@ -62,6 +62,7 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 			aliased[t.ID] = true
 		}
 	}
+	var deletes []int // indexes in resp.Topics of the topics to delete
 	for _, tg := range targets {
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		rt.Topic = tg.name
@@ -121,16 +122,23 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 			resp.Topics = append(resp.Topics, rt)
 			continue
 		}
-		if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpDeleteTopic, Name: name}); err != nil {
+		deletes = append(deletes, len(resp.Topics))
+		resp.Topics = append(resp.Topics, rt)
+	}
+	// Deleted several at a time: the controller commits their records
+	// together, where one after another each paid for its own commit and
+	// a write of the whole metadata (2,000 topics in one request took 14 s).
+	inParallel(len(deletes), topicsAtOnce, func(i int) {
+		rt := &resp.Topics[deletes[i]]
+		if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpDeleteTopic, Name: *rt.Topic}); err != nil {
 			if errors.Is(err, replication.ErrUnknownTopic) {
 				rt.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else {
 				rt.ErrorCode, rt.ErrorMessage = errCodeMsg(kafkaErrorf(kerr.RequestTimedOut, "%v", err))
 			}
 		} else {
-			b.metrics.forgetTopic(name)
+			b.metrics.forgetTopic(*rt.Topic)
 		}
-		resp.Topics = append(resp.Topics, rt)
-	}
+	})
 	return resp
 }

@@ -1,0 +1,90 @@
+package broker
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// deleteMany deletes the named topics in one DeleteTopics request and
+// returns its answer.
+func deleteMany(t testing.TB, cl *kgo.Client, names ...string) *kmsg.DeleteTopicsResponse {
+	t.Helper()
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TimeoutMillis = 60_000
+	for _, n := range names {
+		rt := kmsg.NewDeleteTopicsRequestTopic()
+		rt.Topic = kmsg.StringPtr(n)
+		req.Topics = append(req.Topics, rt)
+		req.TopicNames = append(req.TopicNames, n)
+	}
+	return request[*kmsg.DeleteTopicsResponse](t, cl, req)
+}
+
+// The topics of one DeleteTopics request are deleted several at a time,
+// yet answered in the request's order, each with its own error.
+func TestDeleteTopicsManyInOneRequest(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	names := createMany(t, cl, "gone", 40)
+	ask := append([]string{"never-was"}, names[:20]...)
+	ask = append(ask, "__consumer_offsets")
+	ask = append(ask, names[20:]...)
+	if err := b.coord.ensureOffsetsTopic(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	resp := deleteMany(t, cl, ask...)
+	if len(resp.Topics) != len(ask) {
+		t.Fatalf("%d answers to %d topics", len(resp.Topics), len(ask))
+	}
+	for i, rt := range resp.Topics {
+		want := int16(0)
+		switch ask[i] {
+		case "never-was":
+			want = kerr.UnknownTopicOrPartition.Code
+		case "__consumer_offsets":
+			want = kerr.InvalidTopicException.Code
+		}
+		if rt.Topic == nil || *rt.Topic != ask[i] || rt.ErrorCode != want {
+			t.Errorf("answer %d: %v %v, want %s %v", i, rt.Topic, kerr.ErrorForCode(rt.ErrorCode), ask[i], kerr.ErrorForCode(want))
+		}
+	}
+	st := b.node.Controller().State()
+	for _, n := range names {
+		if st.Topics[n] != nil {
+			t.Errorf("%s was answered deleted but exists", n)
+		}
+	}
+	waitFor(t, func() bool {
+		for _, n := range names {
+			if b.node.Partition(n, 0) != nil {
+				return false
+			}
+		}
+		return true
+	}, "the deleted topics' partitions to stop")
+}
+
+// BenchmarkDeleteTopics deletes 100 topics of one partition in one
+// DeleteTopics request, as kafka-topics and kadm send a bulk deletion.
+func BenchmarkDeleteTopics(b *testing.B) {
+	br := startBroker(b, b.TempDir(), nil)
+	defer br.Close()
+	cl := newClient(b, br)
+	const n = 100
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		names := createMany(b, cl, fmt.Sprintf("bench-%d", i), n)
+		b.StartTimer()
+		for _, rt := range deleteMany(b, cl, names...).Topics {
+			if rt.ErrorCode != 0 {
+				b.Fatalf("%v: %v", rt.Topic, kerr.ErrorForCode(rt.ErrorCode))
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N*n), "ms/topic")
+}
