@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -80,6 +81,8 @@ type Controller struct {
 	mu      sync.Mutex
 	state   *State
 	changed chan struct{} // closed and replaced on every applied change
+
+	enc encoder // of the state, for persist and Snapshot
 }
 
 var metaBucket = []byte("meta")
@@ -118,19 +121,51 @@ type stateFile struct {
 	ClientQuotas []ClientQuota `json:"client_quotas,omitempty"`
 }
 
-func encodeState(s *State) []byte {
+// encoder encodes whole states, each topic once: a state's topics are
+// immutable (a change replaces the *Topic), so a topic's encoding is kept
+// for as long as the state holds it. Encoding every topic at every change
+// of the metadata cost a sixth of each topic creation on a node of 3,000
+// topics.
+type encoder struct {
+	mu     sync.Mutex
+	topics map[*Topic][]byte
+}
+
+func (e *encoder) encode(s *State) []byte {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// The rest of stateFile is encoded as usual; the topics are spliced
+	// in as they are (a json.RawMessage would be scanned again).
 	f := stateFile{ClusterID: s.ClusterID, Index: s.Index, NextProducerID: s.NextProducerID, Brokers: s.SortedBrokers()}
 	if len(s.BrokerConfigs) > 0 {
 		f.BrokerConfigs = s.BrokerConfigs
 	}
-	for _, n := range s.SortedTopics() {
-		f.Topics = append(f.Topics, s.Topics[n])
-	}
 	for _, k := range slices.Sorted(maps.Keys(s.ClientQuotas)) {
 		f.ClientQuotas = append(f.ClientQuotas, s.ClientQuotas[k])
 	}
-	b, _ := json.Marshal(f)
-	return b
+	rest, _ := json.Marshal(f) // {"cluster_id":...,"topics":null,...}
+	if len(s.Topics) == 0 {
+		e.topics = nil
+		return rest
+	}
+	rest = bytes.Replace(rest, []byte(`"topics":null,`), nil, 1)
+	kept := make(map[*Topic][]byte, len(s.Topics))
+	out := append(make([]byte, 0, len(rest)+len(s.Topics)*256), `{"topics":[`...)
+	for i, n := range s.SortedTopics() {
+		t := s.Topics[n]
+		b, ok := e.topics[t]
+		if !ok {
+			b, _ = json.Marshal(t)
+		}
+		kept[t] = b
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, b...)
+	}
+	e.topics = kept
+	out = append(out, "],"...)
+	return append(out, rest[1:]...)
 }
 
 func decodeState(b []byte, s *State) error {
@@ -258,7 +293,7 @@ func (c *Controller) ApplyBatch(logs []*raft.Log) []any {
 }
 
 func (c *Controller) persist(s *State) error {
-	b := encodeState(s)
+	b := c.enc.encode(s)
 	return c.reserve.wait(func() error {
 		return c.db.Update(func(tx *bolt.Tx) error {
 			return tx.Bucket(metaBucket).Put([]byte("state"), b)
@@ -404,7 +439,7 @@ func configChanges(cfgs map[string]*string, replaceAll, values bool) string {
 
 // Snapshot implements raft.FSM.
 func (c *Controller) Snapshot() (raft.FSMSnapshot, error) {
-	return controllerSnapshot(encodeState(c.State())), nil
+	return controllerSnapshot(c.enc.encode(c.State())), nil
 }
 
 // Restore implements raft.FSM.
