@@ -160,18 +160,7 @@ func TestProduceRefusedWholeCounted(t *testing.T) {
 	if code := rawRequest(t, b, bad).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidRequiredAcks.Code {
 		t.Fatalf("acks=2: error %v, want INVALID_REQUIRED_ACKS", kerr.ErrorForCode(code))
 	}
-	mfs, err := b.metrics.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() == "gokafka_produce_errors_total" {
-			for _, m := range mf.GetMetric() {
-				got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
-			}
-		}
-	}
+	got := metricValues(t, b, "gokafka_produce_errors_total")
 	if got["TRANSACTIONAL_ID_AUTHORIZATION_FAILED"] != 2 || got["INVALID_REQUIRED_ACKS"] != 1 {
 		t.Errorf("produce errors %v, want 2 TRANSACTIONAL_ID_AUTHORIZATION_FAILED (one a partition) and 1 INVALID_REQUIRED_ACKS", got)
 	}
@@ -212,25 +201,7 @@ func TestProduceCountedWhenClientLeaves(t *testing.T) {
 		conn.Close()
 		waitFor(t, func() bool { return b.node.Partition("leaves", 0).HighWatermark() == int64(2*(i+1)) }, "the batch stored")
 	}
-	counter := func(name string) float64 {
-		mfs, err := b.metrics.reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() != name {
-				continue
-			}
-			for _, m := range mf.GetMetric() {
-				for _, l := range m.GetLabel() {
-					if l.GetName() == "topic" && l.GetValue() == "leaves" {
-						return m.GetCounter().GetValue()
-					}
-				}
-			}
-		}
-		return 0
-	}
+	counter := func(name string) float64 { return metricValues(t, b, name)["leaves"] }
 	waitFor(t, func() bool { return counter("gokafka_topic_records_in_total") == 2*rounds }, "records in to count every stored record")
 	if got := counter("gokafka_topic_bytes_in_total"); got == 0 {
 		t.Errorf("bytes in %v, want the stored batches' size", got)
@@ -256,22 +227,9 @@ func TestProduceBytesInAsSent(t *testing.T) {
 	if stored := b.node.Partition("asSent", 0).Log().Size(); stored >= int64(len(batch)) {
 		t.Fatalf("stored %d bytes of a %d-byte batch: not recompressed", stored, len(batch))
 	}
-	mfs, err := b.metrics.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	if got, ok := metricValues(t, b, "gokafka_topic_bytes_in_total")["asSent"]; got != float64(len(batch)) {
+		t.Errorf("bytes in %v (counted: %v), want the %d bytes sent", got, ok, len(batch))
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != "gokafka_topic_bytes_in_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if got := m.GetCounter().GetValue(); got != float64(len(batch)) {
-				t.Errorf("bytes in %v, want the %d bytes sent", got, len(batch))
-			}
-			return
-		}
-	}
-	t.Fatal("no bytes-in counter")
 }
 
 func TestIdempotentProducer(t *testing.T) {

@@ -314,17 +314,35 @@ func TestBigAnswersBuiltInTurn(t *testing.T) {
 // gauge returns the value of an unlabelled gauge of b's /metrics.
 func gauge(t *testing.T, b *Broker, name string) float64 {
 	t.Helper()
+	v, ok := metricValues(t, b, name)[""]
+	if !ok {
+		t.Fatalf("no gauge %s", name)
+	}
+	return v
+}
+
+// metricValues returns the series of the counter or gauge name in b's
+// /metrics, by the value of their first label ("" when unlabelled).
+func metricValues(t testing.TB, b *Broker, name string) map[string]float64 {
+	t.Helper()
 	mfs, err := b.metrics.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	out := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			key := ""
+			if ls := m.GetLabel(); len(ls) > 0 {
+				key = ls[0].GetValue()
+			}
+			out[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
-	t.Fatalf("no gauge %s", name)
-	return 0
+	return out
 }
 
 // TestFilesShort: a node whose partitions need more open files than its

@@ -404,21 +404,7 @@ func TestMutationQuotaThrottleCounted(t *testing.T) {
 		t.Fatalf("set quota: error %d", e.ErrorCode)
 	}
 	throttled := func() float64 {
-		mfs, err := b.metrics.reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() != "gokafka_quota_throttle_seconds_total" {
-				continue
-			}
-			for _, m := range mf.GetMetric() {
-				if m.GetLabel()[0].GetValue() == "controller_mutation_rate" {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-		return 0
+		return metricValues(t, b, "gokafka_quota_throttle_seconds_total")["controller_mutation_rate"]
 	}
 	create := func(names ...string) *kmsg.CreateTopicsResponse {
 		req := kmsg.NewPtrCreateTopicsRequest()
