@@ -298,11 +298,14 @@ func nodeWithTopic(t *testing.T, dir, name string, partitions int) (Config, *Top
 }
 
 // startWithTopic makes a node with topic name (nodeWithTopic), starts it
-// again and waits until the topic's partitions lead; the node closes when
-// the test ends.
-func startWithTopic(t *testing.T, name string, partitions int) *Node {
+// again (with mod's changes to its config) and waits until the topic's
+// partitions lead; the node closes when the test ends.
+func startWithTopic(t *testing.T, name string, partitions int, mod ...func(*Config)) *Node {
 	t.Helper()
 	cfg, _ := nodeWithTopic(t, t.TempDir(), name, partitions)
+	for _, m := range mod {
+		m(&cfg)
+	}
 	n, err := StartNode(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -33,19 +33,10 @@ func (l *lockedBuffer) String() string {
 // at deletions that raced the check, sending operators after a fault that
 // is not there.
 func TestRetentionOfClosedPartitionIsQuiet(t *testing.T) {
-	cfg, _ := nodeWithTopic(t, t.TempDir(), "gone", 1)
 	var logs lockedBuffer
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	n, err := StartNode(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
+	n := startWithTopic(t, "gone", 1, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := n.WaitTopicReady(ctx, "gone"); err != nil {
-		t.Fatal(err)
-	}
 	p := n.Partition("gone", 0)
 	if p == nil {
 		t.Fatal("no partition")
