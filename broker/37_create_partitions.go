@@ -85,12 +85,14 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 		more := assignReplicas(brokers, len(st.Topics)+int(cur), add, rf)
 		replicas = append(replicas, more...)
 	}
-	if err := b.checkRoom(b.replicasHere(replicas[cur:]), !validateOnly); err != nil {
+	n := b.replicasHere(replicas[cur:])
+	if err := b.checkRoom(n, !validateOnly); err != nil {
 		return err
 	}
 	if validateOnly {
 		return nil
 	}
+	defer filesStarted(n)
 	if err := mq.take(add); err != nil {
 		return err
 	}

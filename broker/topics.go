@@ -203,19 +203,26 @@ const filesPerPartition = 5
 // Past it, partitions fail to start and clients cannot connect; Kafka keeps
 // one file per segment, so the same limit holds several times more of its
 // partitions. With take, the files are counted as open from now on: the
-// partitions are about to start.
+// partitions are about to start, and the caller says when they have
+// (filesStarted).
 func checkFiles(n int, take bool) error {
 	if n <= 0 {
 		return nil
 	}
 	fileCount.Lock()
 	defer fileCount.Unlock()
-	if now := time.Now(); now.Sub(fileCount.at) >= fileCountFor {
+	// Partitions still starting hold some of their files, or none: a
+	// count then would give back the room they took (a request creating
+	// many topics at once went past the limit), so it waits for them.
+	if now := time.Now(); now.Sub(fileCount.at) >= fileCountFor && fileCount.starting == 0 {
 		fileCount.open, fileCount.limit, fileCount.ok = openFiles()
 		fileCount.at = now
 	}
 	open, limit := fileCount.open, fileCount.limit
 	if !fileCount.ok {
+		if take {
+			fileCount.starting += n * filesPerPartition
+		}
 		return nil
 	}
 	reserve := fileReserve(limit)
@@ -227,32 +234,53 @@ func checkFiles(n int, take bool) error {
 	}
 	if take {
 		fileCount.open += need
+		fileCount.starting += need
 	}
 	return nil
+}
+
+// filesStarted says that n partition replicas checkFiles took have started,
+// or will not: a count of the open files from now on holds what they hold.
+func filesStarted(n int) {
+	if n <= 0 {
+		return
+	}
+	fileCount.Lock()
+	fileCount.starting -= n * filesPerPartition
+	fileCount.Unlock()
 }
 
 // fileCount holds checkFiles' last count of the process's open files.
 // Counting them (/proc/self/fd) costs about a microsecond a file, once for
 // every topic: a request creating a few hundred spent a quarter of its time
-// there. So the count is read again only every fileCountFor, and the
-// partitions let in meanwhile add their files to it.
+// there. So the count is read again only every fileCountFor, once no
+// partition let in is still starting, and the partitions let in meanwhile
+// add their files to it.
 var fileCount struct {
 	sync.Mutex
 	at          time.Time
 	open, limit int
 	ok          bool
+	starting    int // files of the partitions taken and not yet started
 }
 
 const fileCountFor = 250 * time.Millisecond
 
 // checkRoom refuses n more partition replicas on this node when the
 // process lacks the files for them (checkFiles) or the disk the space
-// (diskGuard.roomFor). With take, the partitions are about to start.
+// (diskGuard.roomFor). With take, the partitions are about to start: the
+// caller calls filesStarted(n) once they have, or have failed to.
 func (b *Broker) checkRoom(n int, take bool) error {
 	if err := checkFiles(n, take); err != nil {
 		return err
 	}
-	return b.disk.roomFor(n)
+	if err := b.disk.roomFor(n); err != nil {
+		if take {
+			filesStarted(n)
+		}
+		return err
+	}
+	return nil
 }
 
 // fileReserve is how many of limit open files partitions leave for the rest.
@@ -280,9 +308,11 @@ func topicExistsErr(name string) error {
 // createTopic creates a validated topic and waits (bounded by ctx) until
 // every partition has a leader accepting produce and fetch.
 func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
-	if err := b.checkRoom(b.replicasHere(t.Replicas), true); err != nil {
+	n := b.replicasHere(t.Replicas)
+	if err := b.checkRoom(n, true); err != nil {
 		return err
 	}
+	defer filesStarted(n)
 	if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpCreateTopic, Topic: t, NoCollision: true}); err != nil {
 		if errors.Is(err, replication.ErrTopicExists) {
 			return topicExistsErr(t.Name)
