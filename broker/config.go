@@ -949,8 +949,14 @@ func (c *Config) loadProperties(props []property) error {
 				p.value = value
 				cluster[p.key] = p
 			case "log.flush.interval.messages":
-				if n, err := strconv.ParseInt(value, 10, 64); err == nil && n < math.MaxInt64 {
-					c.flushMessages = n
+				// Kafka's default, Long.MAX_VALUE, leaves the flush to
+				// the timer: a later line or an --override may set it
+				// back.
+				if n, err := strconv.ParseInt(value, 10, 64); err == nil {
+					c.flushMessages = 0
+					if n < math.MaxInt64 {
+						c.flushMessages = n
+					}
 				}
 			}
 			continue

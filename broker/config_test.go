@@ -683,19 +683,27 @@ remote.list.offsets.request.timeout.ms=30000
 // log.flush.interval.ms asks for a flush at whichever comes first; the
 // message count is not kept here, so the timer is not applied and every
 // raft batch is synced, never less often than the file asks. The timer
-// alone, or with Kafka's default message count, is applied.
+// alone, or with Kafka's default message count, is applied, also when a
+// later line or an --override sets that default back.
 func TestFlushMessagesKeepsSyncPerBatch(t *testing.T) {
 	for _, tc := range []struct {
-		props string
-		want  time.Duration
+		props     string
+		overrides []string
+		want      time.Duration
 	}{
-		{"log.flush.interval.messages=1\nlog.flush.interval.ms=1000\n", 0},
-		{"log.flush.interval.messages=10000\nlog.flush.interval.ms=1000\n", 0},
-		{"log.flush.interval.ms=1000\n", time.Second},
-		{"log.flush.interval.messages=9223372036854775807\nlog.flush.interval.ms=1000\n", time.Second},
+		{"log.flush.interval.messages=1\nlog.flush.interval.ms=1000\n", nil, 0},
+		{"log.flush.interval.messages=10000\nlog.flush.interval.ms=1000\n", nil, 0},
+		{"log.flush.interval.ms=1000\n", nil, time.Second},
+		{"log.flush.interval.messages=9223372036854775807\nlog.flush.interval.ms=1000\n", nil, time.Second},
+		{"log.flush.interval.messages=1\nlog.flush.interval.ms=1000\nlog.flush.interval.messages=9223372036854775807\n", nil, time.Second},
+		{"log.flush.interval.messages=10000\nlog.flush.interval.ms=1000\n", []string{"log.flush.interval.messages=9223372036854775807"}, time.Second},
+		{"log.flush.interval.ms=1000\n", []string{"log.flush.interval.messages=1"}, 0},
 	} {
 		b := startBroker(t, t.TempDir(), func(c *Config) {
 			if err := c.LoadProperties(strings.NewReader(tc.props)); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.LoadOverrides(tc.overrides); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -703,7 +711,7 @@ func TestFlushMessagesKeepsSyncPerBatch(t *testing.T) {
 		createTopic(t, cl, "flush", 1, nil)
 		st := b.node.Controller().State()
 		if got := b.logConfig(st, st.Topics["flush"]).FsyncInterval; got != tc.want {
-			t.Errorf("%q: logs sync every %v, want %v (0: every raft batch)", tc.props, got, tc.want)
+			t.Errorf("%q, overrides %q: logs sync every %v, want %v (0: every raft batch)", tc.props, tc.overrides, got, tc.want)
 		}
 		cl.Close()
 		b.Close()
