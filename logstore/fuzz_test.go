@@ -91,12 +91,9 @@ func FuzzRecover(f *testing.F) {
 			}
 		}
 		s := l.segs[0]
-		ents := make([]raftEnt, s.nraft)
-		for i := range ents {
-			var err error
-			if ents[i], err = s.raftAt(i); err != nil {
-				t.Fatal(err)
-			}
+		ents, err := s.raftEnts(s.nraft)
+		if err != nil {
+			t.Fatal(err)
 		}
 		l.closeAll()
 

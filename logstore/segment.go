@@ -405,6 +405,28 @@ func (s *segment) raftAt(i int) (raftEnt, error) {
 	return decodeRaftEnt(b[:]), nil
 }
 
+// raftEnts returns the segment's first k raft entries, read at once.
+// Caller holds Log.mu.
+func (s *segment) raftEnts(k int) ([]raftEnt, error) {
+	if k < 0 || k > s.nraft {
+		return nil, raft.ErrLogNotFound
+	}
+	done, err := s.useAux()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	raw := make([]byte, k*raftRecSize)
+	if _, err := s.raftF.ReadAt(raw, raftHdrSize); err != nil {
+		return nil, fmt.Errorf("segment %d: read %d raft entries: %w", s.base, k, err)
+	}
+	ents := make([]raftEnt, k)
+	for i := range ents {
+		ents[i] = decodeRaftEnt(raw[i*raftRecSize:])
+	}
+	return ents, nil
+}
+
 // idxAt returns the i-th sparse index entry. Caller holds Log.mu.
 func (s *segment) idxAt(i int) (idxEnt, error) {
 	if s.idx != nil {

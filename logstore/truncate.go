@@ -142,13 +142,9 @@ func (l *Log) truncateSuffix(from uint64) error {
 			return l.fatal(err)
 		}
 	}
-	ents := make([]raftEnt, k)
-	for i := range ents {
-		e, err := s.raftAt(i)
-		if err != nil {
-			return l.fatal(err)
-		}
-		ents[i] = e
+	ents, err := s.raftEnts(k)
+	if err != nil {
+		return l.fatal(err)
 	}
 	logEnd, metaEnd := int64(0), int64(metaHdrSize)
 	var lastBatch *raftEnt
