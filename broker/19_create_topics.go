@@ -91,6 +91,12 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 			continue
 		}
 		t, err := b.buildTopic(spec)
+		if err == nil && !req.ValidateOnly {
+			// Charged in request order, as Kafka's controller charges
+			// them: which topics a strict quota refuses does not hang
+			// on the order the workers below start in.
+			err = mq.take(len(t.Replicas))
+		}
 		if err != nil {
 			st.ErrorCode, st.ErrorMessage = errCodeMsg(err)
 			resp.Topics = append(resp.Topics, st)
@@ -118,10 +124,10 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 	}
 	inParallel(len(first), topicsAtOnce, func(i int) {
 		c := first[i]
-		b.finishCreateTopic(ctx, req, &resp.Topics[c.at], c.t, late, mq)
+		b.finishCreateTopic(ctx, req, &resp.Topics[c.at], c.t, late)
 	})
 	for _, c := range later {
-		b.finishCreateTopic(ctx, req, &resp.Topics[c.at], c.t, late, mq)
+		b.finishCreateTopic(ctx, req, &resp.Topics[c.at], c.t, late)
 	}
 	return resp
 }
@@ -153,7 +159,7 @@ func inParallel(n, k int, fn func(i int)) {
 
 // finishCreateTopic creates t, or checks it can be for validate_only, and
 // fills in its answer st, as Kafka answers it.
-func (b *Broker) finishCreateTopic(ctx context.Context, req *kmsg.CreateTopicsRequest, st *kmsg.CreateTopicsResponseTopic, t *replication.Topic, late func() bool, mq *mutationQuota) {
+func (b *Broker) finishCreateTopic(ctx context.Context, req *kmsg.CreateTopicsRequest, st *kmsg.CreateTopicsResponseTopic, t *replication.Topic, late func() bool) {
 	var err error
 	switch {
 	case req.ValidateOnly:
@@ -161,9 +167,7 @@ func (b *Broker) finishCreateTopic(ctx context.Context, req *kmsg.CreateTopicsRe
 	case late != nil && late():
 		err = kafkaErrorf(kerr.RequestTimedOut, "not created: the request's timeout of %d ms passed before its turn", req.TimeoutMillis)
 	default:
-		if err = mq.take(len(t.Replicas)); err == nil {
-			err = b.createTopic(ctx, t)
-		}
+		err = b.createTopic(ctx, t)
 	}
 	if err != nil {
 		st.ErrorCode, st.ErrorMessage = errCodeMsg(err)

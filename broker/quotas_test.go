@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"math"
 	"net"
 	"strconv"
@@ -550,5 +551,38 @@ func TestFetchQuotaUndoSameSample(t *testing.T) {
 	set(1_011_000)
 	if ms := b.throttle(quotaFetch, "c", 2000, true); ms == 0 {
 		t.Error("2000 bytes at once, twice the quota over ten windows, were not throttled: the throttled fetch's bytes were taken back from a later sample")
+	}
+}
+
+// A strict controller_mutation_rate quota refuses the topics of a request
+// past its budget in request order, as Kafka's controller charges them,
+// though the topics are created several at a time.
+func TestMutationQuotaInRequestOrder(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	if e := alterQuota(t, cl, false, "controller_mutation_rate", 2, false, "client-id", "raw"); e.ErrorCode != 0 {
+		t.Fatalf("set quota: error %d", e.ErrorCode)
+	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Version, req.TimeoutMillis = 7, 30000
+	for i := range 40 {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = fmt.Sprintf("ordered-%02d", i), 1, 1
+		req.Topics = append(req.Topics, rt)
+	}
+	c := rawConn(t, b)
+	defer c.Close()
+	resp, _ := sendRaw(t, c, rawFormatter, req, 1)
+	// A burst of 22 (2 a second over 11 one-second windows): the 23rd
+	// takes the budget below zero, and every later one is refused.
+	for i, rt := range resp.(*kmsg.CreateTopicsResponse).Topics {
+		want := int16(0)
+		if i >= 23 {
+			want = kerr.ThrottlingQuotaExceeded.Code
+		}
+		if rt.ErrorCode != want {
+			t.Errorf("%s: %v, want %v", rt.Topic, kerr.ErrorForCode(rt.ErrorCode), kerr.ErrorForCode(want))
+		}
 	}
 }
