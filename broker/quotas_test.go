@@ -361,7 +361,10 @@ func TestMutationQuota(t *testing.T) {
 	}
 	c1 := rawConn(t, b)
 	defer c1.Close()
-	resp, _ := create(c1, 7, "m1", 23) // a burst of 22: one in deficit
+	// A burst of 22: three in deficit, 1.5 s at 2 a second, so that what
+	// follows still finds a deficit after a slow creation of m1 (0.43 s
+	// once, on a busy machine, when one partition in deficit was 0.5 s).
+	resp, _ := create(c1, 7, "m1", 25)
 	if resp.Topics[0].ErrorCode != 0 || resp.ThrottleMillis != 0 {
 		t.Fatalf("m1: error %d, throttle %d", resp.Topics[0].ErrorCode, resp.ThrottleMillis)
 	}
