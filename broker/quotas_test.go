@@ -417,7 +417,7 @@ func TestMutationQuotaThrottleCounted(t *testing.T) {
 			rt := kmsg.NewCreateTopicsRequestTopic()
 			rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 1, 1
 			if name == "burst" {
-				rt.NumPartitions = 23 // a burst of 22: one in deficit
+				rt.NumPartitions = 25 // a burst of 22: three in deficit (1.5 s), outlasting a slow creation
 			}
 			req.Topics = append(req.Topics, rt)
 		}
