@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -1224,5 +1225,32 @@ func TestRetentionWithoutTimestamps(t *testing.T) {
 	}
 	if l.StartOffset() != 1 || l.EndOffset() != 1 {
 		t.Fatalf("LSO %d LEO %d, want 1 and 1", l.StartOffset(), l.EndOffset())
+	}
+}
+
+// A new log writes no leader epoch checkpoint until its first election: one
+// that holds only raft's bootstrap configuration when the node stops (or
+// crashes, as in the middle of a CreateTopics) has nothing to rebuild when
+// it opens again, and no warning to give.
+func TestReopenBeforeFirstElectionQuiet(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Config{})
+	g := &entryGen{t: t, term: 1}
+	cfgEntry := g.config()
+	mustStore(t, l, cfgEntry)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	l = openT(t, dir, Config{Logger: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	defer l.Close()
+	if logged.Len() > 0 {
+		t.Errorf("reopening a log before its first election logged:\n%s", logged.String())
+	}
+	checkEntries(t, l, []*raft.Log{cfgEntry})
+	g.term = 2
+	mustStore(t, l, g.noop(), g.batch(2, 10, 1))
+	if ep, end := l.EpochEndOffset(2); ep != 2 || end != 2 {
+		t.Fatalf("EpochEndOffset(2) = %d, %d after the first election; want 2, 2", ep, end)
 	}
 }

@@ -197,12 +197,14 @@ func (l *Log) loadEpochs(unclean bool, lastEps []epochEntry) error {
 	eps, err := readEpochs(l.dir)
 	changed := false
 	if err != nil {
-		fresh := errors.Is(err, os.ErrNotExist) && len(l.segs) == 0
+		// A new log has no epochs to record: its first election's
+		// entry writes the file (three syncs fewer for a new partition).
+		// Nor has one that holds no batch yet (raft's bootstrap entries,
+		// stored before a crash or stop cut its first election short).
+		fresh := errors.Is(err, os.ErrNotExist) && !l.holdsBatches()
 		if !fresh {
 			l.log.Warn("rebuilding leader epoch cache from batch headers", "err", err)
 		}
-		// A new log has no epochs to record: its first election's
-		// entry writes the file (three syncs fewer for a new partition).
 		eps, changed = nil, !fresh
 		for _, s := range l.segs {
 			hs := headerScanner{f: s.logF, limit: s.logSize}
@@ -246,6 +248,16 @@ func (l *Log) loadEpochs(unclean bool, lastEps []epochEntry) error {
 		return l.writeEpochs(eps)
 	}
 	return nil
+}
+
+// holdsBatches reports whether any segment of the log holds a batch.
+func (l *Log) holdsBatches() bool {
+	for _, s := range l.segs {
+		if s.logSize > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func addEpoch(eps []epochEntry, epoch int32, start int64) []epochEntry {
