@@ -88,3 +88,28 @@ func BenchmarkDeleteTopics(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N*n), "ms/topic")
 }
+
+// BenchmarkCreateAfterDelete deletes 100 topics of 3 partitions in one
+// request and times the creation of one topic right after: the node stops
+// and removes the deleted partitions before it starts new ones.
+func BenchmarkCreateAfterDelete(b *testing.B) {
+	br := startBroker(b, b.TempDir(), nil)
+	defer br.Close()
+	cl := newClient(b, br)
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.TimeoutMillis = 60_000
+		var names []string
+		for j := range 100 {
+			rt := kmsg.NewCreateTopicsRequestTopic()
+			rt.Topic, rt.NumPartitions, rt.ReplicationFactor = fmt.Sprintf("gone-%d-%d", i, j), 3, 1
+			req.Topics = append(req.Topics, rt)
+			names = append(names, rt.Topic)
+		}
+		request[*kmsg.CreateTopicsResponse](b, cl, req)
+		deleteMany(b, cl, names...)
+		b.StartTimer()
+		createTopic(b, cl, fmt.Sprintf("after-%d", i), 1, nil)
+	}
+}

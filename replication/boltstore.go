@@ -87,13 +87,17 @@ func (s *stableStore) GetUint64(key []byte) (uint64, error) {
 
 // drop removes the group's bucket (the group's partition was deleted).
 func (s *stableStore) drop() error {
+	del := func(tx *bolt.Tx) error {
+		if tx.Bucket(s.bucket) == nil {
+			return nil
+		}
+		return tx.DeleteBucket(s.bucket)
+	}
 	return s.reserve.write(func() error {
-		return s.db.Update(func(tx *bolt.Tx) error {
-			if tx.Bucket(s.bucket) == nil {
-				return nil
-			}
-			return tx.DeleteBucket(s.bucket)
-		})
+		if s.commits == nil {
+			return s.db.Update(del)
+		}
+		return s.commits.run(del) // with the others of a deleted topic
 	})
 }
 

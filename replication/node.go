@@ -564,13 +564,24 @@ func (n *Node) reconcile() (failed bool) {
 		r.p.log.SetLimits(r.lim)
 		r.p.limits = r.lim
 	}
+	// Stopped and removed side by side: a node whose topics of hundreds of
+	// partitions were deleted started no new partition (a CreateTopics
+	// waited) until every one was removed, one after another.
+	var stopping sync.WaitGroup
+	stopSlots := make(chan struct{}, 16)
 	for _, p := range toStop {
-		if err := p.close(); err != nil {
-			n.logger.Warn("stopping partition", "topic", p.Topic, "partition", p.Index, "err", err)
-		}
-		p.stable.drop()
-		n.removeDir(p.dir)
+		stopping.Add(1)
+		stopSlots <- struct{}{}
+		go func() {
+			defer func() { <-stopSlots; stopping.Done() }()
+			if err := p.close(false); err != nil {
+				n.logger.Warn("stopping partition", "topic", p.Topic, "partition", p.Index, "err", err)
+			}
+			p.stable.drop()
+			n.removeDir(p.dir)
+		}()
 	}
+	stopping.Wait()
 	if len(toStop) > 0 {
 		n.readinessChanged()
 	}
@@ -822,7 +833,7 @@ func (n *Node) close() error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := p.close(); err != nil {
+			if err := p.close(true); err != nil {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err

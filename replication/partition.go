@@ -944,11 +944,12 @@ func (p *Partition) awaitFuture(f raft.Future) error {
 }
 
 // close stops the raft group and closes the log. A clean stop snapshots
-// first so the next start replays little.
-func (p *Partition) close() error {
+// first so the next start replays little; a partition being deleted
+// (snapshot false) has no next start.
+func (p *Partition) close(snapshot bool) error {
 	close(p.stop)
 	p.wakeWaiters()
-	if p.Ready() {
+	if snapshot && p.Ready() {
 		p.snapshotIfNew("at close")
 	}
 	err := p.raft.Shutdown().Error()
