@@ -327,11 +327,20 @@ func (n *Node) ControllerCaughtUp(timeout time.Duration) bool {
 // ID is this node's broker id.
 func (n *Node) ID() int32 { return n.cfg.NodeID }
 
-// Partition returns this node's replica of topic/index, or nil.
+// Partition returns this node's replica of topic/index, or nil. A replica
+// of a deleted topic that reconcile has not stopped yet is not the topic's,
+// though the name may be again (deleted and made anew): it would take
+// writes that its removal loses, serve the old topic's records, and count
+// as the new topic's ready leader.
 func (n *Node) Partition(topic string, index int32) *Partition {
+	t := n.controller.State().Topics[topic]
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.partitions[topic][index]
+	p := n.partitions[topic][index]
+	n.mu.Unlock()
+	if p == nil || t == nil || t.ID != p.TopicID {
+		return nil
+	}
+	return p
 }
 
 // Partitions returns every local replica.
