@@ -586,7 +586,9 @@ func (n *Node) reconcile() (failed bool) {
 			if err := p.close(false); err != nil {
 				n.logger.Warn("stopping partition", "topic", p.Topic, "partition", p.Index, "err", err)
 			}
-			p.stable.drop()
+			if err := p.stable.drop(); err != nil {
+				n.logger.Warn("dropping a deleted partition's raft state", "topic", p.Topic, "partition", p.Index, "err", err)
+			}
 			n.removeDir(p.dir)
 		}()
 	}
