@@ -292,35 +292,8 @@ func TestRollJitter(t *testing.T) {
 // room for three time-index entries, one per batch, makes segments of three
 // batches, in one StoreLogs or several, and after a restart.
 func TestRollByIndexSize(t *testing.T) {
-	dir := t.TempDir()
-	cfg := Config{SegmentIndexBytes: 3 * tsRecSize, IndexIntervalBytes: 1}
-	l := openT(t, dir, cfg)
-	g := &entryGen{t: t, term: 1}
-	var all []*raft.Log
-	for i := range 4 {
-		all = append(all, g.batch(1, 10, int64(i)))
-	}
-	mustStore(t, l, all...)
-	for i := range 3 {
-		e := g.batch(1, 10, int64(4+i))
-		all = append(all, e)
-		mustStore(t, l, e)
-	}
-	if len(l.segs) != 3 {
-		t.Fatalf("%d segments, want 3", len(l.segs))
-	}
-	for i, s := range l.segs {
-		if want := min(3, 7-3*i); s.nidx != want {
-			t.Errorf("segment %d: %d index entries, want %d", i, s.nidx, want)
-		}
-	}
-	l.Close()
-	l = openT(t, dir, cfg)
-	defer l.Close()
-	mustStore(t, l, g.batch(1, 10, 8), g.batch(1, 10, 9), g.batch(1, 10, 10))
-	if len(l.segs) != 4 {
-		t.Fatalf("after a restart: %d segments, want 4", len(l.segs))
-	}
+	checkRollsEveryThree(t, Config{SegmentIndexBytes: 3 * tsRecSize, IndexIntervalBytes: 1}, "index entries",
+		func(s *segment) int { return s.nidx })
 }
 
 // Small batches, far apart in the sparse index, fill the raft index (32
@@ -329,19 +302,31 @@ func TestRollByIndexSize(t *testing.T) {
 // stay bounded by segment.index.bytes rather than by segment.bytes (10
 // million entries in a 1 GiB segment of 100-byte batches).
 func TestRollByRaftIndexSize(t *testing.T) {
+	checkRollsEveryThree(t, Config{SegmentIndexBytes: 3 * tsRecSize}, "raft entries",
+		func(s *segment) int { return s.nraft })
+}
+
+// checkRollsEveryThree stores 7 batches (4 in one StoreLogs, then 3 one by
+// one) into a log of cfg, whose segments must hold 3 each of what count
+// counts, and 3 more after a restart.
+func checkRollsEveryThree(t *testing.T, cfg Config, what string, count func(*segment) int) {
 	dir := t.TempDir()
-	cfg := Config{SegmentIndexBytes: 3 * tsRecSize}
 	l := openT(t, dir, cfg)
 	g := &entryGen{t: t, term: 1}
-	for i := range 7 {
-		mustStore(t, l, g.batch(1, 10, int64(i)))
+	var first []*raft.Log
+	for i := range 4 {
+		first = append(first, g.batch(1, 10, int64(i)))
+	}
+	mustStore(t, l, first...)
+	for i := range 3 {
+		mustStore(t, l, g.batch(1, 10, int64(4+i)))
 	}
 	if len(l.segs) != 3 {
 		t.Fatalf("%d segments, want 3", len(l.segs))
 	}
 	for i, s := range l.segs {
-		if want := min(3, 7-3*i); s.nraft != want {
-			t.Errorf("segment %d: %d raft entries, want %d", i, s.nraft, want)
+		if want := min(3, 7-3*i); count(s) != want {
+			t.Errorf("segment %d: %d %s, want %d", i, count(s), what, want)
 		}
 	}
 	l.Close()
