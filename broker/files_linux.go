@@ -14,9 +14,15 @@ func openFiles() (open, limit int, ok bool) {
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == unix.RLIM_INFINITY {
 		return 0, 0, false
 	}
+	limit = int(min(rl.Cur, 1<<30))
+	// Linux 6.2 and later give the count as the directory's size: a few
+	// microseconds, where listing 10,000 descriptors takes milliseconds.
+	if fi, err := os.Stat("/proc/self/fd"); err == nil && fi.Size() > 0 {
+		return int(fi.Size()), limit, true
+	}
 	fds, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		return 0, 0, false
 	}
-	return len(fds), int(min(rl.Cur, 1<<30)), true
+	return len(fds), limit, true
 }
