@@ -740,3 +740,22 @@ func TestCreateTopicsManyInOneRequest(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCreateTopicAmong creates one topic at a time, each in its
+// own CreateTopics request, on a node already holding none or 2,000
+// topics: what a topic costs once a cluster has many.
+func BenchmarkCreateTopicAmong(b *testing.B) {
+	for _, held := range []int{0, 2000} {
+		b.Run(fmt.Sprint(held), func(b *testing.B) {
+			br := startBroker(b, b.TempDir(), nil)
+			defer br.Close()
+			cl := newClient(b, br)
+			for i := range held / 100 {
+				createMany(b, cl, fmt.Sprintf("base-%d", i), 100)
+			}
+			for i := 0; b.Loop(); i++ {
+				createTopic(b, cl, fmt.Sprintf("bench-%d", i), 1, nil)
+			}
+		})
+	}
+}
