@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -344,4 +346,49 @@ func TestConfigValuesNormalized(t *testing.T) {
 	if code := alterConfig(t, cl, kmsg.ConfigResourceTypeTopic, "norm", "preallocate", " yes "); code != kerr.InvalidConfig.Code {
 		t.Fatalf("preallocate=yes: %v, want INVALID_CONFIG", kerr.ErrorForCode(code))
 	}
+}
+
+// TestSegmentSettingsReachOpenLogs: a change of a topic's segment settings,
+// or of the broker's default a topic follows, applies to its partitions
+// already open, as in Kafka; a topic with its own value keeps it.
+func TestSegmentSettingsReachOpenLogs(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "roll-default", 1, nil)
+	createTopic(t, cl, "roll-own", 1, map[string]string{"segment.ms": "604800000"})
+	segments := func(topic string) int {
+		logs, _ := filepath.Glob(filepath.Join(dir, topic+"-0", "*.log"))
+		return len(logs)
+	}
+	produce := func(topic string) {
+		if rp := produceRaw(t, cl, topic, 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "r"))); rp.ErrorCode != 0 {
+			t.Fatalf("%s: %v", topic, kerr.ErrorForCode(rp.ErrorCode))
+		}
+	}
+	produce("roll-default")
+	produce("roll-own")
+	rolls := func(topic string) {
+		t.Helper()
+		waitFor(t, func() bool {
+			produce(topic)
+			return segments(topic) > 1
+		}, topic+" to roll a new segment")
+	}
+	if code := alterConfigOp(t, cl, kmsg.ConfigResourceTypeBroker, "", "log.roll.ms", "1", kmsg.IncrementalAlterConfigOpSet); code != 0 {
+		t.Fatalf("log.roll.ms: %v", kerr.ErrorForCode(code))
+	}
+	rolls("roll-default")
+	for range 3 {
+		time.Sleep(5 * time.Millisecond)
+		produce("roll-own")
+	}
+	if n := segments("roll-own"); n != 1 {
+		t.Fatalf("a topic with its own segment.ms rolled %d segments after the broker's default changed", n)
+	}
+	if code := alterConfigOp(t, cl, kmsg.ConfigResourceTypeTopic, "roll-own", "segment.ms", "1", kmsg.IncrementalAlterConfigOpSet); code != 0 {
+		t.Fatalf("segment.ms: %v", kerr.ErrorForCode(code))
+	}
+	rolls("roll-own")
 }

@@ -175,6 +175,7 @@ func decodeState(b []byte, s *State) error {
 	}
 	*s = *emptyState()
 	s.ClusterID, s.Index, s.NextProducerID = f.ClusterID, f.Index, f.NextProducerID
+	s.brokerConfigsAt = f.Index
 	for _, br := range f.Brokers {
 		s.Brokers[br.ID] = br
 	}
@@ -398,6 +399,7 @@ func (c *Controller) apply(s *State, cmd *Command) any {
 		} else {
 			s.BrokerConfigs[cmd.Name] = next
 		}
+		s.brokerConfigsAt = s.Index
 		// Keys only: a custom key's value may be a secret.
 		c.logger.Info("dynamic broker configs changed", "broker", cmp.Or(cmd.Name, "<default>"), "changes", configChanges(cmd.Configs, cmd.ReplaceAll, false))
 		return nil

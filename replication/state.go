@@ -102,6 +102,9 @@ type State struct {
 	// quotaKeys are the quota keys set on some entity of ClientQuotas,
 	// kept with it (see HasQuotaKey).
 	quotaKeys map[string]bool
+	// brokerConfigsAt changes whenever BrokerConfigs may have: the index
+	// of their last change, or that the state was loaded at.
+	brokerConfigsAt uint64
 }
 
 // HasPartition reports whether topic exists with partition p.
@@ -141,6 +144,8 @@ func (s *State) clone() *State {
 		BrokerConfigs:  make(map[string]map[string]string, len(s.BrokerConfigs)),
 		ClientQuotas:   s.ClientQuotas,
 		quotaKeys:      s.quotaKeys,
+
+		brokerConfigsAt: s.brokerConfigsAt,
 	}
 	for k, v := range s.BrokerConfigs {
 		c.BrokerConfigs[k] = v
