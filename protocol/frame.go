@@ -23,7 +23,7 @@ const minHeaderSize = 8
 // must send the bytes before we hold memory for them, so announcing 100 MiB
 // in four bytes and stalling costs us this much (bufpool's smallest class),
 // and it takes thousands of such connections, not hundreds, to hold the
-// default queue budget. A larger frame costs one copy of this much.
+// default queue budget. Past it the buffer doubles as bytes arrive.
 const frameChunk = 64 << 10
 
 // keptWriteBuf is the largest encoding buffer a connection keeps between
@@ -83,17 +83,22 @@ func readFrame(ctx context.Context, r io.Reader, maxSize int32, q *queueBudget) 
 	buf := bufpool.Get(held)
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
-			// The first chunk has arrived whole, so the peer really is
-			// sending: make room for the rest in one step (Kafka
-			// allocates the claimed size up front; we wait for the
-			// first chunk) rather than doubling and copying each time.
-			if err := q.take(ctx, n-held); err != nil {
+			// What has arrived fills the buffer: double it, so that
+			// what a frame holds (and is charged) is at most twice
+			// what its peer really sent. Kafka allocates the claimed
+			// size up front; making room for the rest in one step
+			// let six peers each send 64 KiB of a 100 MiB frame and
+			// stall, holding the default queued.max.request.bytes and
+			// with it every connection, until they went idle. The
+			// copies cost about one more of the frame.
+			grow := min(n, 2*cap(buf))
+			if err := q.take(ctx, grow-held); err != nil {
 				bufpool.Put(buf)
 				q.give(int64(held))
 				return nil, err
 			}
-			held = n
-			grown := append(bufpool.Get(n), buf...)
+			held = grow
+			grown := append(bufpool.Get(grow), buf...)
 			bufpool.Put(buf)
 			buf = grown
 		}

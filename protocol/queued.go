@@ -21,10 +21,10 @@ import (
 // budget has anything left, whatever its size, so one request larger than
 // the rest of the budget still goes through (budget.Budget.Admit).
 //
-// A frame is charged in two steps, as readFrame allocates it: its first
-// chunk before that is read, the rest once the first chunk has arrived
-// whole, so a peer that announces a large frame and sends nothing holds
-// only a chunk of the budget.
+// A frame is charged as readFrame allocates it: its first chunk before
+// that is read, then each doubling of its buffer once what arrived fills
+// it, so a peer that announces a large frame and stalls holds at most
+// twice what it sent (and a chunk) of the budget.
 //
 // A nil *queueBudget bounds nothing.
 type queueBudget struct {

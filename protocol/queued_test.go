@@ -39,8 +39,8 @@ func TestQueuedMaxRequestBytes(t *testing.T) {
 	var s *Server
 	s, logs := startServer(t, Config{MaxQueuedBytes: 2 << 20}, metadataHandler(&s))
 	release := stallFrame(t, s)
-	// The first chunk arrived whole, so the frame's 3 MiB are held.
-	waitQueued(t, s, func(n int64) bool { return n == 3<<20 }, "3 MiB")
+	// 1.5 MiB arrived, so the frame's buffer has doubled to 2 MiB.
+	waitQueued(t, s, func(n int64) bool { return n == 2<<20 }, "2 MiB")
 
 	c := dial(t, s)
 	waitsForSlot(t, c, 1, release, "queued.max.request.bytes")
@@ -98,5 +98,26 @@ func TestStalledFrameHeadersHoldLittle(t *testing.T) {
 		writeAll(t, c, append(b, make([]byte, 100)...))
 	}
 	waitQueued(t, s, func(n int64) bool { return n == stalled*frameChunk }, "a first chunk for each stalled frame")
+	checkServed(t, dial(t, s), 1)
+}
+
+// TestStalledFramesHoldWhatArrived: a frame is charged about what its peer
+// sent, not what it announced, so a few connections that each send a
+// little more than a first chunk of a large frame and stall do not stop
+// others from being served. (Charged the announced size once the first
+// chunk arrived, six such peers held the default 500 MiB budget, and with
+// it every connection, until they went idle.)
+func TestStalledFramesHoldWhatArrived(t *testing.T) {
+	var s *Server
+	s, _ = startServer(t, Config{MaxQueuedBytes: 2 << 20}, metadataHandler(&s))
+	const stalled = 8
+	for range stalled {
+		c := dial(t, s)
+		defer c.Close()
+		b := binary.BigEndian.AppendUint32(nil, 3<<20)
+		b = binary.BigEndian.AppendUint16(b, produceKey)
+		writeAll(t, c, append(b, make([]byte, frameChunk)...))
+	}
+	waitQueued(t, s, func(n int64) bool { return n == stalled*2*frameChunk }, "two chunks for each stalled frame")
 	checkServed(t, dial(t, s), 1)
 }
