@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -21,6 +22,20 @@ import (
 const MaxDecompressedBytes = 256 << 20
 
 var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
+
+// inflating bounds how many batches the process holds decompressed at once
+// (Recompress, ReadRecords, UpConvert; up to MaxDecompressedBytes each).
+// A batch of 25 KB can inflate to 250 MB: sent to a topic that
+// recompresses, four at once took 2.4 GB, and every connection could send
+// one. Decompressing is work for a core, so a slot a core costs no
+// throughput. CheckBatch streams and holds no slot.
+var inflating = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+// inflate waits for a slot of inflating and returns its release.
+func inflate() func() {
+	inflating <- struct{}{}
+	return func() { <-inflating }
+}
 
 // Decompress returns the records section src decompressed with codec (the
 // batch attribute's low bits), through the same pooled decoders as
@@ -67,6 +82,7 @@ func Recompress(batch []byte, codec int8, level int) ([]byte, error) {
 	if h.Compression() == codec {
 		return batch, nil
 	}
+	defer inflate()()
 	raw, err := Decompress(h.Compression(), batch[BatchHeaderSize:])
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // Recompress moves a batch between every pair of codecs and keeps its
@@ -91,6 +92,50 @@ func TestRecompressLevels(t *testing.T) {
 			if len(out) >= len(plain) {
 				t.Fatalf("codec %d level %d: %d bytes from %d", codec, level, len(out), len(plain))
 			}
+		}
+	}
+}
+
+// TestInflatingBounded: a batch is decompressed into memory only in one of
+// the process's few inflating slots, by Recompress, ReadRecords and
+// UpConvert alike, so that small batches that inflate hugely cannot take
+// memory by the gigabyte however many arrive at once.
+func TestInflatingBounded(t *testing.T) {
+	plain := AppendBatch(nil, BatchOptions{FirstTimestamp: 1, ProducerID: -1}, []Record{{Value: []byte("v")}})
+	zipped, err := Recompress(plain, CodecGzip, DefaultLevel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := wrapper(t, 1, CodecGzip, 0, 0, msgSet(1, legacyMsg{ts: 1, value: []byte("v")}))
+	for name, inflates := range map[string]func() error{
+		"Recompress":  func() error { _, err := Recompress(zipped, CodecLZ4, DefaultLevel); return err },
+		"ReadRecords": func() error { return ReadRecords(zipped, func(BatchHeader, []Record) error { return nil }) },
+		"UpConvert":   func() error { _, _, err := UpConvert(set); return err },
+	} {
+		for range cap(inflating) {
+			inflating <- struct{}{}
+		}
+		done := make(chan error, 1)
+		go func() { done <- inflates() }()
+		select {
+		case err := <-done:
+			t.Fatalf("%s decompressed with every slot taken (%v)", name, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		<-inflating
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s still waiting once a slot was free", name)
+		}
+		for range cap(inflating) - 1 {
+			<-inflating
+		}
+		if len(inflating) != 0 {
+			t.Fatalf("%s kept %d slots", name, len(inflating))
 		}
 	}
 }

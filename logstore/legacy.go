@@ -73,6 +73,7 @@ func UpConvert(set []byte) (batch []byte, codec int8, err error) {
 		if c == CodecLZ4 && m.magic == 0 {
 			v = fixLegacyLZ4(v)
 		}
+		defer inflate()()
 		inner, err := Decompress(c, v)
 		if err != nil {
 			return err

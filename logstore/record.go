@@ -123,8 +123,11 @@ func ReadRecords(b []byte, fn func(h BatchHeader, recs []Record) error) error {
 			return err
 		}
 		body := batch[BatchHeaderSize:]
+		release := func() {}
 		if c := h.Compression(); c != CodecNone {
+			release = inflate()
 			if body, err = Decompress(c, body); err != nil {
+				release()
 				return err
 			}
 		}
@@ -140,10 +143,12 @@ func ReadRecords(b []byte, fn func(h BatchHeader, recs []Record) error) error {
 			})
 			return true
 		})
-		if err != nil {
-			return err
+		if err == nil {
+			err = fn(h, recs)
 		}
-		if err := fn(h, recs); err != nil {
+		clear(recs) // nothing left pointing into body once its slot is given back
+		release()
+		if err != nil {
 			return err
 		}
 	}
