@@ -410,15 +410,17 @@ func (b *Broker) recheckParts(parts []fetchPart) {
 	}
 }
 
-// logSizes are the sizes and end offsets of the logs of parts (0 for a
-// partition with none).
+// logSizes are the bytes stored so far and end offsets of the logs of parts
+// (0 for a partition with none). Stored, not Size: retention deleting a
+// segment during the wait would otherwise hide the growth behind it, and a
+// fetch at the tail would sleep to its deadline while records arrived.
 func logSizes(parts []fetchPart) (sizes, ends []int64) {
 	sizes, ends = make([]int64, len(parts)), make([]int64, len(parts))
 	for i, fp := range parts {
 		if fp.part != nil {
 			// In this order: every batch counted in the size is below
 			// the end.
-			sizes[i] = fp.part.Log().Size()
+			sizes[i] = fp.part.Log().Stored()
 			ends[i] = fp.part.Log().EndOffset()
 		}
 	}
@@ -453,7 +455,7 @@ func waitFetchable(ctx, brokerCtx context.Context, notify <-chan struct{}, deadl
 				if unread[i] >= 0 && fp.part.HighWatermark() > unread[i] {
 					return true
 				}
-				est += min(max(fp.part.Log().Size()-sizes[i], 0), room[i])
+				est += min(max(fp.part.Log().Stored()-sizes[i], 0), room[i])
 			}
 			if est >= minBytes {
 				return true

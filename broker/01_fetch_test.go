@@ -118,6 +118,42 @@ func TestFetchLongPollWokenByProduce(t *testing.T) {
 	}
 }
 
+// A long poll at the tail is woken by a produce even when retention deleted
+// segments while it waited: the log shrank by more than the new batch, and
+// the fetch slept to MaxWait while records arrived (a consumer at the tail of
+// a topic with short retention lagged, then fell off its start).
+func TestFetchLongPollWokenAfterRetention(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "lpr", 1, map[string]string{"internal.segment.bytes": "2048", "retention.bytes": "4096"})
+	now := time.Now().UnixMilli()
+	for i := 0; i < 40; i++ {
+		produceRaw(t, cl, "lpr", 0, -1, encodeBatch(now, -1, -1, -1, []testRecord{{value: make([]byte, 400)}}))
+	}
+	req := fetchReq(11, 0, -1, "lpr", map[int32]int64{0: 40})
+	req.MaxWaitMillis = 5000
+	req.MinBytes = 1
+	produced := make(chan struct{})
+	defer func() { <-produced }() // before the broker closes under it
+	go func() {
+		defer close(produced)
+		time.Sleep(300 * time.Millisecond)
+		b.node.EnforceRetention(time.Now())
+		produceRaw(t, cl, "lpr", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "w")))
+	}()
+	start := time.Now()
+	resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+	took := time.Since(start)
+	p := resp.Topics[0].Partitions[0]
+	if p.ErrorCode != 0 || len(p.RecordBatches) == 0 || p.LogStartOffset == 0 {
+		t.Fatalf("long poll: error %d, %d bytes of records, log start %d; want records after retention moved the start", p.ErrorCode, len(p.RecordBatches), p.LogStartOffset)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("long poll took %v; want it woken by the produce at ~300ms", took)
+	}
+}
+
 // A long poll on a partition deleted meanwhile is answered at once with
 // UNKNOWN_TOPIC_OR_PARTITION, as Kafka completes its delayed fetches when
 // a partition goes, not at MaxWait from the deleted log.

@@ -141,6 +141,7 @@ type Log struct {
 	leo    int64      // log end offset
 	epochs []epochEntry
 	closed bool
+	stored int64 // bytes of batches stored since Open; only grows
 
 	snapIndex uint64 // highest raft index known to be in a snapshot (deletion guard); wmu
 
@@ -483,6 +484,7 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 		s.idx = append(s.idx, p.idx...)
 		s.nidx += len(p.idx)
 		s.logSize += p.logLen
+		l.stored += p.logLen
 		s.metaSize += p.metaLen
 		s.end = p.end
 		s.maxTs = p.maxTs
@@ -861,6 +863,15 @@ func (l *Log) Size() int64 {
 		n += s.logSize
 	}
 	return n
+}
+
+// Stored is the number of bytes of batches stored since the log was opened.
+// Unlike Size it never shrinks, so that retention deleting segments does not
+// hide what was appended meanwhile from whoever measures growth with it.
+func (l *Log) Stored() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.stored
 }
 
 // StartOffset is the log start offset.
