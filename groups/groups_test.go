@@ -616,6 +616,10 @@ func TestStoreFailureLeavesStateUnchanged(t *testing.T) {
 	if gi := e.info("s"); gi.State != "Empty" || e.fetch("s", "t1", 0).Offset != 1 {
 		t.Fatalf("failed delete changed state: %+v", gi)
 	}
+	// A full disk fails the write with KAFKA_STORAGE_ERROR, which the
+	// group APIs do not have: Kafka answers NOT_COORDINATOR.
+	e.store.setFail(kerr.KafkaStorageError)
+	wantCode(t, "commit on a full disk", e.commit("s", "", -1, "t1", 0, 3), kerr.NotCoordinator)
 	e.store.setFail(errors.New("disk on fire"))
 	wantCode(t, "other error", e.commit("s", "", -1, "t1", 0, 3), kerr.CoordinatorNotAvailable)
 	e.store.setFail(nil)

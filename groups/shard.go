@@ -298,7 +298,11 @@ func storeErrCode(err error) int16 {
 	var ke *kerr.Error
 	switch {
 	case errors.As(err, &ke):
-		if ke == kerr.NotLeaderForPartition || ke == kerr.FencedLeaderEpoch {
+		// As Kafka's coordinators: a storage error (a full disk) is
+		// NOT_COORDINATOR too, which clients retry; KAFKA_STORAGE_ERROR
+		// itself is no error of the group APIs, and the Java consumer
+		// fails the commit on it.
+		if ke == kerr.NotLeaderForPartition || ke == kerr.FencedLeaderEpoch || ke == kerr.KafkaStorageError {
 			return kerr.NotCoordinator.Code
 		}
 		return ke.Code
