@@ -41,11 +41,17 @@ type diskGuard struct {
 	dir    string
 	min    atomic.Int64 // log.dir.min.free.bytes: -1 automatic, 0 never refuse
 	logger *slog.Logger
-	onLow  func(low bool) // called when the state changes (segment recycling stops while low)
+	onLow  func(low bool)                                  // called when the state changes (segment recycling stops while low)
+	space  func(dir string) (free, total int64, err error) // diskSpace; tests set another
 
 	free      atomic.Int64 // free bytes at the last measurement; -1 unknown
 	threshold atomic.Int64 // the threshold in force; 0 none
 	written   atomic.Int64 // bytes admitted since the last measurement
+
+	// said is set once a refusal was logged, until the free space is
+	// clearly back above the threshold (a tenth of it above), so that a
+	// disk hovering at the threshold logs once, not at every measurement.
+	said atomic.Bool
 
 	mu    sync.Mutex // one measurement at a time; guards low and blind
 	low   bool       // below the threshold at the last measurement
@@ -53,7 +59,7 @@ type diskGuard struct {
 }
 
 func newDiskGuard(dir string, min int64, logger *slog.Logger, onLow func(bool)) *diskGuard {
-	g := &diskGuard{dir: dir, logger: logger, onLow: onLow}
+	g := &diskGuard{dir: dir, logger: logger, onLow: onLow, space: diskSpace}
 	g.min.Store(min)
 	g.free.Store(-1)
 	if min != 0 {
@@ -91,7 +97,7 @@ func (g *diskGuard) measure() {
 }
 
 func (g *diskGuard) measureLocked() {
-	free, total, err := diskSpace(g.dir)
+	free, total, err := g.space(g.dir)
 	if err != nil {
 		// Unknown: never refuse on a failed measurement, but say so once.
 		if !g.blind {
@@ -110,14 +116,19 @@ func (g *diskGuard) measureLocked() {
 	g.free.Store(free)
 	g.written.Store(0)
 	low := free < threshold
+	if free-threshold >= threshold/10 {
+		g.said.Store(false)
+	}
 	if low != g.low {
 		g.low = low
 		if g.onLow != nil {
 			g.onLow(low)
 		}
 		if low {
+			g.said.Store(true)
 			g.logger.Error("the data directory is nearly full: produce is refused (KAFKA_STORAGE_ERROR) until space is freed", "dir", g.dir, "free_bytes", free, "log.dir.min.free.bytes", threshold)
 		} else {
+			g.said.Store(false)
 			g.logger.Info("the data directory has room again: produce resumes", "dir", g.dir, "free_bytes", free)
 		}
 	}
@@ -139,6 +150,13 @@ func (g *diskGuard) admit(n int) error {
 	}
 	if left := free - g.written.Load(); left < threshold {
 		g.written.Add(-int64(n)) // refused: nothing is written
+		if g.said.CompareAndSwap(false, true) {
+			// Measured above the threshold, but not by this batch: what
+			// is written into space prepared ahead in the segments does
+			// not show in the measurement, which can hover here while
+			// every larger batch is refused.
+			g.logger.Warn("the data directory is nearly full: produce is refused (KAFKA_STORAGE_ERROR) while the free space less the batch is below the threshold", "dir", g.dir, "free_bytes", free, "batch_bytes", n, "log.dir.min.free.bytes", threshold)
+		}
 		return kafkaErrorf(kerr.KafkaStorageError, "the data directory has %d bytes free, below log.dir.min.free.bytes (%d)", max(left, 0), threshold)
 	}
 	return nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,5 +101,50 @@ func TestDiskGuardCountsAdmittedBytes(t *testing.T) {
 	off.threshold.Store(1 << 62)
 	if err := off.admit(1 << 30); err != nil {
 		t.Fatalf("log.dir.min.free.bytes=0 refused: %v", err)
+	}
+}
+
+// A batch refused while the measured free space is still above the
+// threshold (by less than the batch) is logged, once until the space is
+// clearly back: before, the operator saw nothing while every larger batch
+// was refused.
+func TestDiskGuardLogsRefusalAboveThreshold(t *testing.T) {
+	var logs syncBuffer
+	g := newDiskGuard(t.TempDir(), 0, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	var free atomic.Int64
+	g.space = func(string) (int64, int64, error) { return free.Load(), 100 << 30, nil }
+	g.min.Store(10 << 30)
+	hover := func() {
+		free.Store(10<<30 + 1<<20) // 1 MiB to spare
+		g.measure()
+	}
+	refused := func() {
+		t.Helper()
+		if err := g.admit(4 << 20); err == nil {
+			t.Fatal("4 MiB admitted with 1 MiB to spare")
+		}
+	}
+	said := func() int { return strings.Count(logs.String(), "while the free space less the batch") }
+	hover()
+	for range 3 {
+		refused()
+		hover()
+	}
+	if n := said(); n != 1 {
+		t.Fatalf("%d log lines for refusals at one threshold, want 1:\n%s", n, logs.String())
+	}
+	free.Store(20 << 30) // room again
+	g.measure()
+	hover()
+	refused()
+	if n := said(); n != 2 {
+		t.Fatalf("%d log lines once the disk had room and filled again, want 2:\n%s", n, logs.String())
+	}
+	free.Store(5 << 30) // below: the measurement says so, and refusals add nothing
+	g.measure()
+	refused()
+	refused()
+	if n := said(); n != 2 || !strings.Contains(logs.String(), "until space is freed") {
+		t.Fatalf("below the threshold: %d refusal lines, want the measurement's alone:\n%s", n, logs.String())
 	}
 }
