@@ -149,6 +149,14 @@ func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.Pro
 				if errors.As(err, &re) {
 					sp.ErrorCode, sp.ErrorMessage, sp.ErrorRecords = re.code.Code, &re.msg, re.records
 				}
+				if p := part; answersLogStart(sp.ErrorCode) {
+					if p == nil && topic != nil {
+						p = b.node.Partition(name, rp.Partition)
+					}
+					if p != nil {
+						sp.LogStartOffset = p.LogStartOffset()
+					}
+				}
 				b.metrics.produceError.WithLabelValues(errName(err)).Inc()
 				continue
 			}
@@ -228,6 +236,9 @@ func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.Pro
 			}
 			if err != nil {
 				w.rp.ErrorCode, w.rp.ErrorMessage = errCodeMsg(err)
+				if answersLogStart(w.rp.ErrorCode) {
+					w.rp.LogStartOffset = w.part.LogStartOffset()
+				}
 				b.metrics.produceError.WithLabelValues(errName(err)).Inc()
 				continue
 			}
@@ -600,6 +611,20 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		return nil, h, -1, kafkaErrorf(kerr.RecordListTooLarge, "batch of %d bytes exceeds the segment size (segment.bytes) %d", len(batch), seg)
 	}
 	return batch, h, appendTime, nil
+}
+
+// answersLogStart reports whether a partition's produce error is answered
+// with its log start offset, as Kafka answers the errors its log raises on
+// an append (a record's validation, the producer's sequence or epoch,
+// min.insync.replicas); the others (the partition unknown or not led here,
+// a batch too large or corrupt, a storage error) carry -1.
+func answersLogStart(code int16) bool {
+	switch code {
+	case kerr.InvalidRecord.Code, kerr.InvalidTimestamp.Code, kerr.OutOfOrderSequenceNumber.Code,
+		kerr.InvalidProducerEpoch.Code, kerr.DuplicateSequenceNumber.Code, kerr.NotEnoughReplicas.Code:
+		return true
+	}
+	return false
 }
 
 // topicCodecs are the compression.type values that name a codec; the other

@@ -292,6 +292,67 @@ func TestIdempotentProducer(t *testing.T) {
 	}
 }
 
+// TestSequenceErrorsCarryLogStartOffset: a batch refused for its sequence
+// or epoch is answered with the partition's log start offset, as Kafka's
+// ReplicaManager answers the errors the log's producer state raises; it
+// was -1.
+func TestSequenceErrorsCarryLogStartOffset(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "seqlso", 1, nil)
+	now := time.Now().UnixMilli()
+	const pid = 9
+	for _, epoch := range []int16{0, 1} {
+		if rp := produceRaw(t, cl, "seqlso", 0, -1, encodeBatch(now, pid, epoch, 0, values(2, "r"))); rp.ErrorCode != 0 {
+			t.Fatalf("epoch %d: %v", epoch, kerr.ErrorForCode(rp.ErrorCode))
+		}
+	}
+	if dr := deleteRecords(t, cl, "seqlso", 3); dr.ErrorCode != 0 || dr.LowWatermark != 3 {
+		t.Fatalf("delete records: %v, low watermark %d", kerr.ErrorForCode(dr.ErrorCode), dr.LowWatermark)
+	}
+	for _, s := range []struct {
+		name  string
+		epoch int16
+		seq   int32
+		want  *kerr.Error
+	}{
+		{"gap", 1, 5, kerr.OutOfOrderSequenceNumber},
+		{"old epoch", 0, 2, kerr.InvalidProducerEpoch},
+	} {
+		rp := produceRaw(t, cl, "seqlso", 0, -1, encodeBatch(now, pid, s.epoch, s.seq, values(1, "r")))
+		if rp.ErrorCode != s.want.Code || rp.LogStartOffset != 3 {
+			t.Errorf("%s: %v, log start offset %d; want %v, 3", s.name, kerr.ErrorForCode(rp.ErrorCode), rp.LogStartOffset, s.want)
+		}
+	}
+	// So are a record refused by the topic's checks and acks=all short of
+	// min.insync.replicas; a batch too large is answered -1, as in Kafka.
+	// (The client sends every produceRaw with acks=all.)
+	createTopic(t, cl, "checked", 1, map[string]string{"message.timestamp.before.max.ms": "60000", "max.message.bytes": "2000"})
+	createTopic(t, cl, "isr2", 1, map[string]string{"min.insync.replicas": "2"})
+	if rp := produceRaw(t, cl, "checked", 0, -1, encodeBatch(now, -1, -1, -1, values(4, "r"))); rp.ErrorCode != 0 {
+		t.Fatalf("checked: %v", kerr.ErrorForCode(rp.ErrorCode))
+	}
+	if dr := deleteRecords(t, cl, "checked", 2); dr.ErrorCode != 0 {
+		t.Fatalf("delete records: %v", kerr.ErrorForCode(dr.ErrorCode))
+	}
+	for _, s := range []struct {
+		name, topic string
+		batch       []byte
+		want        *kerr.Error
+		start       int64
+	}{
+		{"old timestamp", "checked", encodeBatch(now-3_600_000, -1, -1, -1, values(1, "r")), kerr.InvalidTimestamp, 2},
+		{"too large", "checked", encodeBatch(now, -1, -1, -1, []testRecord{{value: make([]byte, 3000)}}), kerr.MessageTooLarge, -1},
+		{"short of min.insync.replicas", "isr2", encodeBatch(now, -1, -1, -1, values(1, "r")), kerr.NotEnoughReplicas, 0},
+	} {
+		rp := produceRaw(t, cl, s.topic, 0, -1, s.batch)
+		if rp.ErrorCode != s.want.Code || rp.LogStartOffset != s.start {
+			t.Errorf("%s: %v, log start offset %d; want %v, %d", s.name, kerr.ErrorForCode(rp.ErrorCode), rp.LogStartOffset, s.want, s.start)
+		}
+	}
+}
+
 // TestDuplicateKeepsAppendTime: on a LogAppendTime topic a retried
 // duplicate is answered with the stored batch's append time, as Kafka
 // does, before and after a restart: the time its records carry, not the
