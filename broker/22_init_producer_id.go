@@ -31,7 +31,9 @@ func (b *Broker) handleInitProducerID(ctx context.Context, r *kmsg.InitProducerI
 	}
 	id, err := b.node.NextProducerID(ctx)
 	if err != nil {
-		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		// As Kafka when no block of ids is to be had: retriable for every
+		// client, where older ones take COORDINATOR_NOT_AVAILABLE as fatal.
+		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
 		return resp
 	}
 	resp.ProducerID = id

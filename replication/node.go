@@ -106,6 +106,11 @@ type Node struct {
 	limitsAt uint64
 	pidNext  int64 // next producer id of the block held
 	pidEnd   int64
+	// pidAlloc is held while a block of producer ids is asked for, so that
+	// callers that find the block spent together wait for one block: each
+	// asked for its own, a controller write each, and most of each went
+	// unused.
+	pidAlloc chan struct{}
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -146,6 +151,7 @@ func StartNode(cfg Config) (*Node, error) {
 		partitions: map[string]map[int32]*Partition{},
 		failed:     map[partKey]failedStart{},
 		readyCh:    make(chan struct{}),
+		pidAlloc:   make(chan struct{}, 1),
 		swept:      make(chan struct{}),
 		stop:       make(chan struct{}),
 		raftLogger: hclog.New(&hclog.LoggerOptions{
@@ -439,14 +445,18 @@ func (n *Node) WaitTopicReady(ctx context.Context, topic string) error {
 // NextProducerID hands out a producer id, reserving blocks of ids from the
 // controller so that ids stay unique across brokers and restarts.
 func (n *Node) NextProducerID(ctx context.Context) (int64, error) {
-	n.mu.Lock()
-	if n.pidNext < n.pidEnd {
-		id := n.pidNext
-		n.pidNext++
-		n.mu.Unlock()
+	if id, ok := n.takeProducerID(); ok {
 		return id, nil
 	}
-	n.mu.Unlock()
+	select {
+	case n.pidAlloc <- struct{}{}:
+	case <-ctx.Done():
+		return -1, ctx.Err()
+	}
+	defer func() { <-n.pidAlloc }()
+	if id, ok := n.takeProducerID(); ok { // a block came while this waited
+		return id, nil
+	}
 	const block = 1000
 	res, err := n.controller.Propose(ctx, Command{Op: OpAllocProducerIDs, Count: block})
 	if err != nil {
@@ -460,6 +470,17 @@ func (n *Node) NextProducerID(ctx context.Context) (int64, error) {
 	defer n.mu.Unlock()
 	n.pidNext, n.pidEnd = first+1, first+block
 	return first, nil
+}
+
+// takeProducerID takes the next id of the block held, if any is left.
+func (n *Node) takeProducerID() (int64, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.pidNext >= n.pidEnd {
+		return 0, false
+	}
+	n.pidNext++
+	return n.pidNext - 1, true
 }
 
 func (n *Node) reconcileLoop() {

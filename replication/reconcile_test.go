@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,5 +200,44 @@ func TestStraysRemovedAtStart(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(d, "00000000000000000000.log")); err != nil {
 			t.Errorf("%s: %v, want it kept", d, err)
 		}
+	}
+}
+
+// Callers that find the block of producer ids spent together share the one
+// block the first asks for, and every id is handed out once.
+func TestProducerIDsOneBlockAtATime(t *testing.T) {
+	n, ctx := startNodeT(t, t.TempDir())
+	first, err := n.NextProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.mu.Lock()
+	n.pidNext = n.pidEnd // spent
+	n.mu.Unlock()
+	const callers = 50
+	ids := make(chan int64, callers)
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, err := n.NextProducerID(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			ids <- id
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[int64]bool{}
+	for id := range ids {
+		if seen[id] || id <= first {
+			t.Fatalf("producer id %d handed out twice or below the first block's %d", id, first)
+		}
+		seen[id] = true
+	}
+	if next := n.Controller().State().NextProducerID; next != first+2000 {
+		t.Fatalf("the controller handed out ids up to %d after %d callers found the block spent, want one more block (to %d)", next, callers, first+2000)
 	}
 }
