@@ -186,10 +186,17 @@ func (e *env) fetch(group, topic string, part int32) OffsetFetchPartition {
 
 func recv[T any](t *testing.T, ch <-chan T) T {
 	t.Helper()
+	return recvWithin(t, ch, 5*time.Second)
+}
+
+// recvWithin is recv with a wait of d, for tests of big requests, which
+// take seconds under -race on a loaded machine.
+func recvWithin[T any](t *testing.T, ch <-chan T, d time.Duration) T {
+	t.Helper()
 	select {
 	case v := <-ch:
 		return v
-	case <-time.After(5 * time.Second):
+	case <-time.After(d):
 		t.Fatal("timed out waiting for a response")
 		panic("unreachable")
 	}
@@ -207,7 +214,13 @@ func notYet[T any](t *testing.T, ch <-chan T) {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	waitUntilWithin(t, what, 5*time.Second, cond)
+}
+
+// waitUntilWithin is waitUntil with a wait of d.
+func waitUntilWithin(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting until %s", what)
