@@ -130,8 +130,9 @@ func kill9MidStream(t *testing.T, ctx context.Context, b *brokerProc, topic stri
 	b.Restart()
 	restarted := time.Now()
 	// The same producer continues; give it time to reconnect and append
-	// new records after the in-flight ones it retries.
-	for i := 0; i < 100; i++ {
+	// new records after the in-flight ones it retries. (It takes about
+	// 3 s; a 10 s wait left little room on a loaded 2-core machine.)
+	for recovered := restarted.Add(30 * time.Second); time.Now().Before(recovered); {
 		mu.Lock()
 		n := len(acked)
 		mu.Unlock()
