@@ -99,7 +99,7 @@ type Node struct {
 	readyCh chan struct{} // closed and replaced on any readiness change
 	// limitsOf holds each topic's segment limits as reconcile last worked
 	// them out, by the *Topic (a change of a topic replaces it), for the
-	// broker configs of limitsAt. Working them out for every topic at
+	// broker configs of limitsAt; reconcile's goroutine alone uses them. Working them out for every topic at
 	// every change of the metadata was a tenth of a topic creation's CPU
 	// on a node of 2,000 topics.
 	limitsOf map[*Topic]logstore.Limits
