@@ -23,6 +23,7 @@ type fetchPart struct {
 	sp      *sessionPart
 	part    *replication.Partition
 	errCode int16
+	unknown bool // not in the metadata: neither ends nor holds the wait
 }
 
 // handleFetch runs in turn, once the connection's earlier responses are
@@ -146,6 +147,14 @@ func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchReques
 		r.MaxBytes = int32(qb)
 		r.MinBytes = min(r.MinBytes, r.MaxBytes)
 	}
+	// As Kafka: a fetch waits for no more than it may return, its MaxBytes
+	// within the broker's fetch.max.bytes (v0–v2 have no MaxBytes), or a
+	// MinBytes above that would hold data that is there until MaxWait.
+	maxBytes := b.cfg.FetchMaxBytes
+	if r.Version >= 3 {
+		maxBytes = min(maxBytes, r.MaxBytes)
+	}
+	r.MinBytes = min(r.MinBytes, maxBytes)
 	useIDs := r.Version >= 13
 	st := b.node.Controller().State()
 
@@ -304,6 +313,18 @@ func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchReques
 		}
 		fp.part, fp.errCode = b.leaderReplica(st, fp.key.topic, fp.key.part, fp.sp.epoch)
 	}
+	// As Kafka's "erroneous" partitions (KafkaApis), a topic, topic id or
+	// partition not in the metadata is answered with its error, but
+	// neither ends the wait on the others nor holds it: a fetch of only
+	// those, or of none (the close of a session, KIP-227, which consumers
+	// wait for), is answered at once. Otherwise a client that keeps such a
+	// partition in its fetches, or its session, polls in a tight loop.
+	waitable := false
+	for i := range parts {
+		fp := &parts[i]
+		fp.unknown = fp.errCode == kerr.UnknownTopicID.Code || fp.errCode == kerr.UnknownTopicOrPartition.Code
+		waitable = waitable || !fp.unknown
+	}
 
 	deadline := time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
 	var notify chan struct{}
@@ -327,7 +348,8 @@ func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchReques
 			resp.ErrorCode, _ = errCodeMsg(err)
 			return resp, 0
 		}
-		if total >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || !time.Now().Before(deadline) || hasError(out) {
+		ready := readyBytes(out, parts)
+		if !waitable || ready >= int64(r.MinBytes) || r.MaxWaitMillis <= 0 || !time.Now().Before(deadline) || hasError(out, parts) {
 			if ms := b.throttle(quotaFetch, clientID, float64(total), true); ms > 0 {
 				// As Kafka (KIP-219): a client over its quota gets no
 				// records, which then do not count, and the session
@@ -371,6 +393,9 @@ func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchReques
 		unread := make([]int64, len(parts))
 		for i, fp := range parts {
 			room[i] = max(int64(fp.sp.maxBytes)-int64(len(out[i].records)), 0)
+			if out[i].more {
+				room[i] = 0 // counted in ready at its limit already
+			}
 			if total == 0 {
 				room[i] = math.MaxInt64 // a first batch goes whatever the limits (KIP-74)
 			}
@@ -384,7 +409,7 @@ func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchReques
 		}
 		bufs.release()
 		bufs.giveBack()
-		if !waitFetchable(ctx, b.ctx, notify, deadline, parts, sizes, room, unread, int64(total), int64(r.MinBytes)) {
+		if !waitFetchable(ctx, b.ctx, notify, deadline, parts, sizes, room, unread, ready, int64(r.MinBytes)) {
 			return resp, 0
 		}
 	}
@@ -470,14 +495,37 @@ type fetchOut struct {
 	diverging      *kmsg.FetchResponseTopicPartitionDivergingEpoch // the client's log diverged from this one there
 	records        []byte
 	count          int64 // records read from the log (before any down-conversion)
+	more           bool  // the read stopped short of the high watermark, at a limit or a segment's end
 	include        bool
+}
+
+// readyBytes is how much of MinBytes a read fills, counted as Kafka's
+// delayed fetch counts it: the bytes each partition has from its fetch
+// offset, up to its PartitionMaxBytes, not what fits in the response. A
+// partition whose next batch did not fit has at least its limit (or, past
+// the end of a segment, more that Kafka answers at once), so that a
+// MinBytes near the limits is met by a backlog whose batches do not fill
+// them exactly, instead of it waiting MaxWait for every fetch.
+func readyBytes(out []fetchOut, parts []fetchPart) int64 {
+	var n int64
+	for i, o := range out {
+		n += int64(len(o.records))
+		if o.more {
+			n += max(int64(parts[i].sp.maxBytes)-int64(len(o.records)), 0)
+		}
+	}
+	return n
 }
 
 // hasError reports whether a partition's answer is an error or a
 // diverging epoch, which go back at once, as Kafka's delayed fetch
-// completes on either.
-func hasError(out []fetchOut) bool {
-	for _, o := range out {
+// completes on either (but for the errors of partitions unknown from the
+// start, which Kafka does not wait on).
+func hasError(out []fetchOut, parts []fetchPart) bool {
+	for i, o := range out {
+		if parts[i].unknown {
+			continue
+		}
 		if o.errCode != 0 || o.diverging != nil {
 			return true
 		}
@@ -580,6 +628,9 @@ func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.Fetc
 			}
 			if len(recs) == 0 {
 				recs = nil
+			}
+			if next := nextOffset(recs); next >= 0 && next < o.hw {
+				o.more = true
 			}
 			switch {
 			case errors.Is(err, logstore.ErrOffsetOutOfRange):
@@ -716,6 +767,19 @@ func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []f
 				"error", o.errCode, "hw", o.hw, "bytes", len(o.records))
 		}
 	}
+}
+
+// nextOffset is the offset after the last batch of recs, -1 if none.
+func nextOffset(recs []byte) int64 {
+	next := int64(-1)
+	for len(recs) > 0 {
+		h, err := logstore.ParseBatchHeader(recs)
+		if err != nil || h.Size() > len(recs) {
+			break
+		}
+		next, recs = h.LastOffset()+1, recs[h.Size():]
+	}
+	return next
 }
 
 // zstdTopic says whether topic stores its batches in zstd (compression.type).

@@ -655,3 +655,133 @@ func TestFetchBudgetHoldsLargeFirstBatch(t *testing.T) {
 	}
 	waitFor(t, func() bool { return b.fetchMem.Available() == budget }, "every share back once the fetches are written")
 }
+
+// Partitions not in the metadata (an unknown topic, partition or topic id)
+// are answered with their error but, as Kafka's "erroneous" partitions, do
+// not end a long poll on the others: a client keeping one in its session
+// would otherwise fetch in a tight loop. A fetch of only those is answered
+// at once.
+func TestFetchUnknownPartitionsDoNotEndWait(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "known", 1, nil)
+	id := b.node.Controller().State().Topics["known"].ID
+
+	byName := fetchReq(12, 0, -1, "known", map[int32]int64{0: 0})
+	for _, other := range []struct {
+		topic string
+		part  int32
+	}{{"nosuch", 0}, {"known", 7}} {
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = other.topic
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = other.part, 1<<20, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		byName.Topics = append(byName.Topics, rt)
+	}
+	byID := fetchByID(0, 0, id, map[int32]int64{0: 0})
+	rt := kmsg.NewFetchRequestTopic()
+	rt.TopicID = [16]byte{1, 2, 3}
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 1<<20, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	byID.Topics = append(byID.Topics, rt)
+
+	for _, req := range []*kmsg.FetchRequest{byName, byID} {
+		req.MaxWaitMillis, req.MinBytes = 700, 1
+		start := time.Now()
+		resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+		if took := time.Since(start); took < 600*time.Millisecond {
+			t.Errorf("fetch v%d with unknown partitions answered after %v, want MaxWait (700ms)", req.Version, took)
+		}
+		var codes []int16
+		for _, rt := range resp.Topics {
+			for _, p := range rt.Partitions {
+				codes = append(codes, p.ErrorCode)
+			}
+		}
+		if len(codes) != len(req.Topics) || codes[0] != 0 || slices.Contains(codes[1:], 0) {
+			t.Errorf("fetch v%d: error codes %v, want none for the known partition, then errors", req.Version, codes)
+		}
+	}
+
+	// A session holding an unknown topic id waits on its known partition
+	// too, and is woken by a produce to it.
+	sess := rawRequest(t, b, byID).(*kmsg.FetchResponse)
+	if sess.SessionID <= 0 {
+		t.Fatal("no session")
+	}
+	incr := fetchByID(sess.SessionID, 1, id, nil)
+	incr.MaxWaitMillis, incr.MinBytes = 5000, 1
+	produced := make(chan struct{})
+	defer func() { <-produced }()
+	go func() {
+		defer close(produced)
+		time.Sleep(300 * time.Millisecond)
+		produceRaw(t, cl, "known", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "w")))
+	}()
+	start := time.Now()
+	resp := rawRequest(t, b, incr).(*kmsg.FetchResponse)
+	if took := time.Since(start); took < 250*time.Millisecond || took > 3*time.Second {
+		t.Errorf("incremental fetch with an unknown topic id answered after %v, want at the produce (~300ms)", took)
+	}
+	got := 0
+	for _, rt := range resp.Topics {
+		for _, p := range rt.Partitions {
+			got += len(p.RecordBatches)
+		}
+	}
+	if got == 0 {
+		t.Errorf("incremental fetch woken by a produce returned no records: %+v", resp.Topics)
+	}
+
+	only := fetchReq(12, 0, -1, "nosuch", map[int32]int64{0: 0})
+	only.MaxWaitMillis, only.MinBytes = 5000, 1
+	start = time.Now()
+	rawRequest(t, b, only)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("fetch of only an unknown topic answered after %v, want at once", took)
+	}
+}
+
+// MinBytes is met as Kafka meets it: within what the fetch may return (the
+// smaller of MinBytes and MaxBytes, within fetch.max.bytes), and counting
+// each partition's backlog up to its PartitionMaxBytes (DelayedFetch), not
+// the whole batches that fit in the response. Otherwise a consumer whose
+// fetch.min.bytes is its max.partition.fetch.bytes waits MaxWait on every
+// fetch of a backlog.
+func TestFetchMinBytesAsKafkaCounts(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.FetchMaxBytes = 4096 })
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "mm", 1, nil)
+	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(20, "m"))
+	size := int32(len(batch))
+	for range 2 * 4096 / size { // more than fetch.max.bytes
+		produceRaw(t, cl, "mm", 0, -1, batch)
+	}
+	for _, tc := range []struct {
+		name                        string
+		minBytes, maxBytes, partMax int32
+		waits                       bool
+	}{
+		{"MinBytes above MaxBytes", 1 << 20, size / 2, 1 << 20, false},
+		{"MinBytes above fetch.max.bytes", 1 << 20, 1 << 20, 1 << 20, false},
+		{"MinBytes the partition limit, batches not filling it", size*5/2 + 1, 1 << 20, size*5/2 + 1, false},
+		{"MinBytes above the partition limit", size * 3, 1 << 20, size * 5 / 2, true},
+	} {
+		req := fetchReq(11, 0, -1, "mm", map[int32]int64{0: 0})
+		req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 3000, tc.minBytes, tc.maxBytes
+		req.Topics[0].Partitions[0].PartitionMaxBytes = tc.partMax
+		start := time.Now()
+		resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+		took := time.Since(start)
+		if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || len(p.RecordBatches) == 0 {
+			t.Errorf("%s: %v, %d bytes; want records", tc.name, kerr.ErrorForCode(p.ErrorCode), len(p.RecordBatches))
+		}
+		if waited := took > 2*time.Second; waited != tc.waits {
+			t.Errorf("%s: answered after %v; want MaxWait waited: %v", tc.name, took, tc.waits)
+		}
+	}
+}

@@ -267,3 +267,32 @@ func TestFetchSessionUnknownTopicID(t *testing.T) {
 		t.Fatalf("after forgetting it: %v, session %d, unknown id answered %d", kerr.ErrorForCode(inc.ErrorCode), inc.SessionID, unknownAnswer(inc))
 	}
 }
+
+// A fetch that closes its session (epoch -1) naming no partition, as the
+// Java consumer sends one on close with its fetch.max.wait.ms and waits
+// for the answer (KAFKA-7109), is answered at once, as Kafka answers a
+// fetch with nothing to read, not after MaxWait.
+func TestFetchSessionCloseAnsweredAtOnce(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "close", 1, nil)
+	full := rawRequest(t, b, fetchReq(12, 0, 0, "close", map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+	if full.SessionID <= 0 {
+		t.Fatal("full fetch v12: no session")
+	}
+	req := fetchReq(12, full.SessionID, -1, "close", nil)
+	req.MaxWaitMillis, req.MinBytes = 5000, 1
+	start := time.Now()
+	resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("closing fetch of no partition answered after %v, want at once", took)
+	}
+	if resp.ErrorCode != 0 || resp.SessionID != 0 || len(resp.Topics) != 0 {
+		t.Errorf("closing fetch: %v session %d, %d topics; want no error, session 0, none", kerr.ErrorForCode(resp.ErrorCode), resp.SessionID, len(resp.Topics))
+	}
+	after := rawRequest(t, b, fetchReq(12, full.SessionID, 1, "close", nil)).(*kmsg.FetchResponse)
+	if after.ErrorCode != kerr.FetchSessionIDNotFound.Code {
+		t.Errorf("closed session still open: %v", kerr.ErrorForCode(after.ErrorCode))
+	}
+}
