@@ -119,7 +119,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	b := &Broker{cfg: cfg, logger: cfg.Logger.With("node", cfg.NodeID), sessions: newFetchSessions(), fetchMem: newFetchBudget(cfg.FetchMaxBytes, cfg.fetchMemory)}
+	b := &Broker{cfg: cfg, logger: cfg.Logger.With("node", cfg.NodeID), sessions: newFetchSessions(int(cfg.FetchSessionCacheSlots)), fetchMem: newFetchBudget(cfg.FetchMaxBytes, cfg.fetchMemory)}
 	if cfg.flushMessages > 0 && cfg.LogFlushIntervalMs > 0 {
 		// Kafka flushes when either bound is reached, so a Kafka file
 		// with both (messages=1, ms=1000) asks for a flush per message;

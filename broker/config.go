@@ -72,6 +72,9 @@ type Config struct {
 	ProducerIDExpirationMs int64 // producer.id.expiration.ms: idle idempotent producers are forgotten after this
 	MinInsyncReplicas      int32 // min.insync.replicas: in-sync replicas an acks=all produce needs
 	FetchMaxBytes          int32 // the most a Fetch answer carries, whatever the client asks
+	// FetchSessionCacheSlots is max.incremental.fetch.session.cache.slots:
+	// how many fetch sessions (KIP-227) are kept at once.
+	FetchSessionCacheSlots int32
 	SocketRequestMaxBytes  int32
 	QueuedMaxRequestBytes  int64 // queued.max.request.bytes: frames of all connections read and not yet answered; <= 0 no bound
 	ConnectionsMaxIdleMs   int64
@@ -172,7 +175,7 @@ var kafkaOnlyKeys = func() map[string]bool {
 		replica.socket.timeout.ms replica.socket.receive.buffer.bytes
 		replica.high.watermark.checkpoint.interval.ms num.replica.alter.log.dirs.threads
 		fetch.purgatory.purge.interval.requests producer.purgatory.purge.interval.requests
-		delete.records.purgatory.purge.interval.requests max.incremental.fetch.session.cache.slots
+		delete.records.purgatory.purge.interval.requests
 		controlled.shutdown.enable controlled.shutdown.max.retries controlled.shutdown.retry.backoff.ms
 		controller.socket.timeout.ms controller.quota.window.num controller.quota.window.size.seconds
 		leader.imbalance.check.interval.seconds leader.imbalance.per.broker.percentage
@@ -347,6 +350,7 @@ func DefaultConfig() Config {
 		MessageMaxBytes:                1048588,
 		MinInsyncReplicas:              1,
 		FetchMaxBytes:                  55 << 20,
+		FetchSessionCacheSlots:         defaultFetchSessions,
 		SocketRequestMaxBytes:          100 << 20,
 		QueuedMaxRequestBytes:          protocol.DefaultMaxQueuedBytes,
 		ConnectionsMaxIdleMs:           10 * 60 * 1000,
@@ -799,6 +803,7 @@ var options = []Option{
 	int32Opt("producer.id.expiration.ms", "producer-id-expiration-ms", "a partition forgets an idempotent producer whose last batch's timestamp is older than this (checked with retention); it is accepted at any sequence if it writes again", func(c *Config) *int64 { return &c.ProducerIDExpirationMs }),
 	intOpt("min.insync.replicas", "min-insync-replicas", "in-sync replicas an acks=all produce needs (NOT_ENOUGH_REPLICAS below)", func(c *Config) *int32 { return &c.MinInsyncReplicas }),
 	intOpt("fetch.max.bytes", "fetch-max-bytes", "most bytes of records in one Fetch answer, whatever the client asks (at least one batch is always sent)", func(c *Config) *int32 { return &c.FetchMaxBytes }),
+	intOpt("max.incremental.fetch.session.cache.slots", "max-incremental-fetch-session-cache-slots", "fetch sessions (KIP-227) kept at once; past them a fetch is served without one; 0 makes none", func(c *Config) *int32 { return &c.FetchSessionCacheSlots }),
 	intOpt("socket.request.max.bytes", "socket-request-max-bytes", "largest request frame accepted", func(c *Config) *int32 { return &c.SocketRequestMaxBytes }),
 	intOpt("queued.max.request.bytes", "queued-max-request-bytes", "bytes of requests read and not yet answered, over all connections, past which no connection reads more until some are answered (a request goes through while any is left); <= 0: no bound, Kafka's default", func(c *Config) *int64 { return &c.QueuedMaxRequestBytes }),
 	intOpt("connections.max.idle.ms", "connections-max-idle-ms", "close connections idle this long", func(c *Config) *int64 { return &c.ConnectionsMaxIdleMs }),
@@ -1179,6 +1184,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("log.dir.min.free.bytes must be >= -1")
 	case c.FetchMaxBytes < 1024:
 		return fmt.Errorf("fetch.max.bytes must be >= 1024")
+	case c.FetchSessionCacheSlots < 0:
+		return fmt.Errorf("max.incremental.fetch.session.cache.slots must be >= 0")
 	case c.MessageMaxBytes < 0:
 		return fmt.Errorf("message.max.bytes must be >= 0")
 	case c.LogMessageTimestampAfterMaxMs < 0 || c.LogMessageTimestampBeforeMaxMs < 0 || c.LogMessageTimestampDiffMaxMs < 0:

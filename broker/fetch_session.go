@@ -15,7 +15,8 @@ import (
 // last told about each, so an incremental fetch names only what changed and
 // gets back only partitions with news.
 
-const maxFetchSessions = 1000 // max.incremental.fetch.session.cache.slots
+// defaultFetchSessions is max.incremental.fetch.session.cache.slots' default.
+const defaultFetchSessions = 1000
 
 // sessionEvictAfter is how long a session is safe from eviction, both since
 // it was last used and since it was made (Kafka's evictionMs): a full cache
@@ -62,13 +63,14 @@ type fetchSession struct {
 }
 
 type fetchSessions struct {
+	max  int // max.incremental.fetch.session.cache.slots: 0 makes none
 	mu   sync.Mutex
 	byID map[int32]*fetchSession
 	lru  *list.List // front: most recently used
 }
 
-func newFetchSessions() *fetchSessions {
-	return &fetchSessions{byID: map[int32]*fetchSession{}, lru: list.New()}
+func newFetchSessions(max int) *fetchSessions {
+	return &fetchSessions{max: max, byID: map[int32]*fetchSession{}, lru: list.New()}
 }
 
 // create caches fs, which holds its partitions, under a new id, and reports
@@ -76,7 +78,7 @@ func newFetchSessions() *fetchSessions {
 func (s *fetchSessions) create(fs *fetchSession, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.byID) >= maxFetchSessions && !s.evictFor(len(fs.parts), now) {
+	if len(s.byID) >= s.max && !s.evictFor(len(fs.parts), now) {
 		return false
 	}
 	// A random id, as Kafka picks one: another client cannot guess a

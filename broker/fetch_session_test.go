@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -113,7 +114,7 @@ func TestFetchSessionClosedAndMixed(t *testing.T) {
 // sessionEvictAfter, or of a smaller one made that long ago; otherwise the
 // new fetch goes without a session and every cached one is kept.
 func TestFetchSessionCacheEviction(t *testing.T) {
-	s := newFetchSessions()
+	s := newFetchSessions(defaultFetchSessions)
 	t0 := time.Unix(1_000_000, 0)
 	session := func(parts int) *fetchSession {
 		fs := &fetchSession{parts: map[sessionPartKey]*sessionPart{}}
@@ -124,7 +125,7 @@ func TestFetchSessionCacheEviction(t *testing.T) {
 	}
 	var first, second *fetchSession
 	ids := map[int32]bool{}
-	for i := range maxFetchSessions {
+	for i := range defaultFetchSessions {
 		fs := session(2)
 		if !s.create(fs, t0) {
 			t.Fatalf("session %d not made in a cache with room", i)
@@ -163,7 +164,7 @@ func TestFetchSessionCacheEviction(t *testing.T) {
 	if s.create(session(2), later) {
 		t.Fatal("a session evicted one of the same size")
 	}
-	if !s.create(session(3), later) || len(s.byID) != maxFetchSessions {
+	if !s.create(session(3), later) || len(s.byID) != defaultFetchSessions {
 		t.Fatalf("a larger session did not take the place of an old smaller one (%d cached)", len(s.byID))
 	}
 }
@@ -294,5 +295,36 @@ func TestFetchSessionCloseAnsweredAtOnce(t *testing.T) {
 	after := rawRequest(t, b, fetchReq(12, full.SessionID, 1, "close", nil)).(*kmsg.FetchResponse)
 	if after.ErrorCode != kerr.FetchSessionIDNotFound.Code {
 		t.Errorf("closed session still open: %v", kerr.ErrorForCode(after.ErrorCode))
+	}
+}
+
+// max.incremental.fetch.session.cache.slots bounds the sessions kept; past
+// it, and with 0 at all, a fetch asking for a session is served without
+// one (session id 0), as in Kafka.
+func TestFetchSessionCacheSlots(t *testing.T) {
+	for _, slots := range []int32{0, 1} {
+		b := startBroker(t, t.TempDir(), func(c *Config) { c.FetchSessionCacheSlots = slots })
+		cl := newClient(t, b)
+		createTopic(t, cl, "slots", 1, nil)
+		var made int
+		for range 3 {
+			resp := rawRequest(t, b, fetchReq(12, 0, 0, "slots", map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+			if resp.ErrorCode != 0 || len(resp.Topics) != 1 {
+				t.Fatalf("slots %d: %v, %d topics", slots, kerr.ErrorForCode(resp.ErrorCode), len(resp.Topics))
+			}
+			if resp.SessionID != 0 {
+				made++
+			}
+		}
+		if made != int(slots) {
+			t.Errorf("max.incremental.fetch.session.cache.slots=%d: %d sessions made of 3 asked for", slots, made)
+		}
+		b.Close()
+	}
+	c := DefaultConfig()
+	if err := c.LoadProperties(strings.NewReader("max.incremental.fetch.session.cache.slots=-1\n")); err == nil {
+		if err = c.Validate(); err == nil {
+			t.Error("max.incremental.fetch.session.cache.slots=-1 accepted")
+		}
 	}
 }
