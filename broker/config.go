@@ -85,6 +85,7 @@ type Config struct {
 	// Consumer groups.
 	OffsetsTopicNumPartitions     int32
 	OffsetsTopicReplicationFactor int16
+	OffsetsTopicSegmentBytes      int32 // segment.bytes of __consumer_offsets, given when it is made
 	GroupInitialRebalanceDelayMs  int64
 	GroupMinSessionTimeoutMs      int64
 	GroupMaxSessionTimeoutMs      int64
@@ -183,7 +184,7 @@ var kafkaOnlyKeys = func() map[string]bool {
 		log.cleaner.io.buffer.size log.cleaner.io.buffer.load.factor log.cleaner.min.cleanable.ratio
 		log.cleaner.delete.retention.ms log.cleaner.min.compaction.lag.ms
 		log.cleaner.max.compaction.lag.ms offsets.load.buffer.size offsets.commit.timeout.ms
-		offsets.commit.required.acks offsets.topic.segment.bytes offsets.topic.compression.codec
+		offsets.commit.required.acks offsets.topic.compression.codec
 		transaction.max.timeout.ms transactional.id.expiration.ms transaction.state.log.segment.bytes
 		transaction.state.log.load.buffer.size transaction.abort.timed.out.transaction.cleanup.interval.ms
 		transaction.remove.expired.transaction.cleanup.interval.ms
@@ -359,6 +360,7 @@ func DefaultConfig() Config {
 
 		OffsetsTopicNumPartitions:     50,
 		OffsetsTopicReplicationFactor: 3,
+		OffsetsTopicSegmentBytes:      100 << 20,
 		GroupInitialRebalanceDelayMs:  3000,
 		GroupMinSessionTimeoutMs:      6000,
 		GroupMaxSessionTimeoutMs:      1800000,
@@ -812,6 +814,7 @@ var options = []Option{
 	intOpt("max.connections", "max-connections", "connections the broker holds at most; more wait in the listen backlog until one closes", func(c *Config) *int32 { return &c.MaxConnections }),
 	intOpt("offsets.topic.num.partitions", "offsets-topic-num-partitions", "partitions (coordinator shards) of __consumer_offsets, fixed once created", func(c *Config) *int32 { return &c.OffsetsTopicNumPartitions }),
 	intOpt("offsets.topic.replication.factor", "offsets-topic-replication-factor", "replication factor of __consumer_offsets (capped at the brokers present when it is created)", func(c *Config) *int16 { return &c.OffsetsTopicReplicationFactor }),
+	intOpt("offsets.topic.segment.bytes", "offsets-topic-segment-bytes", "segment.bytes of __consumer_offsets when it is created", func(c *Config) *int32 { return &c.OffsetsTopicSegmentBytes }),
 	int32Opt("group.initial.rebalance.delay.ms", "group-initial-rebalance-delay-ms", "how long a new group waits for more members before its first rebalance", func(c *Config) *int64 { return &c.GroupInitialRebalanceDelayMs }),
 	int32Opt("group.min.session.timeout.ms", "group-min-session-timeout-ms", "smallest session timeout a member may ask for", func(c *Config) *int64 { return &c.GroupMinSessionTimeoutMs }),
 	int32Opt("group.max.session.timeout.ms", "group-max-session-timeout-ms", "largest session timeout a member may ask for", func(c *Config) *int64 { return &c.GroupMaxSessionTimeoutMs }),
@@ -1205,6 +1208,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("offsets.topic.num.partitions must be >= 1")
 	case c.OffsetsTopicReplicationFactor < 1:
 		return fmt.Errorf("offsets.topic.replication.factor must be >= 1")
+	case c.OffsetsTopicSegmentBytes < minSegmentBytes:
+		// Kafka takes any positive size; a topic's segment.bytes here
+		// must be at least minSegmentBytes, so a smaller one would fail
+		// every coordinator lookup rather than the start.
+		return fmt.Errorf("offsets.topic.segment.bytes must be >= %d", minSegmentBytes)
 	case c.LogMessageTimestampTyp != "CreateTime" && c.LogMessageTimestampTyp != "LogAppendTime":
 		return fmt.Errorf("log.message.timestamp.type must be CreateTime or LogAppendTime")
 	// Kafka's validators for the rest (node.id as KRaft has it).

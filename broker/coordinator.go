@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf16"
@@ -89,7 +90,7 @@ func (c *coordinator) ensureOffsetsTopic(ctx context.Context) error {
 		rf = n
 	}
 	compact := "compact"
-	seg := "104857600"
+	seg := strconv.Itoa(int(b.cfg.OffsetsTopicSegmentBytes))
 	t, err := b.buildTopic(topicSpec{
 		name:       offsetsTopic,
 		partitions: b.cfg.OffsetsTopicNumPartitions,

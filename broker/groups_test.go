@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -159,6 +160,29 @@ func TestConsumerGroupEndToEnd(t *testing.T) {
 	}
 	if o := offsets(); len(o.Sorted()) != 0 {
 		t.Fatalf("offsets after delete: %v", o.Sorted())
+	}
+}
+
+// offsets.topic.segment.bytes is the segment size __consumer_offsets is made
+// with, as in Kafka: with the shards' checkpoints, it is what bounds the
+// disk a shard holds before its old segments go.
+func TestOffsetsTopicSegmentBytes(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		if err := c.LoadProperties(strings.NewReader("offsets.topic.segment.bytes=2097152\n")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer b.Close()
+	offsetsTopicUp(t, b)
+	if v := describeTopicConfigs(t, b, offsetsTopic, "segment.bytes")["segment.bytes"].Value; v == nil || *v != "2097152" {
+		t.Fatalf("segment.bytes of %s: %v, want 2097152", offsetsTopic, deref(v))
+	}
+	small := DefaultConfig()
+	if err := small.Set("offsets.topic.segment.bytes", "1000"); err != nil {
+		t.Fatal(err)
+	}
+	if small.Validate() == nil {
+		t.Fatal("offsets.topic.segment.bytes below a topic's least segment.bytes accepted")
 	}
 }
 
