@@ -363,8 +363,8 @@ func (n *Node) Partition(topic string, index int32) *Partition {
 // space set aside for metadata writes is made again if it was spent.
 func (n *Node) DiskLow(low bool) {
 	n.recycler.Pause(low)
-	if !low && n.reserve.spent() {
-		go n.reserve.refill() // 8 MiB written and synced: not on the caller's time
+	if !low {
+		go n.reserve.refill()
 	}
 }
 

@@ -204,7 +204,7 @@ func isDiskFull(err error) bool {
 func (r *diskReserve) refill() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.held || r.waiting > 0 || r.stopping() {
+	if r.held || r.waiting > 0 {
 		return
 	}
 	if err := writeRandom(r.path, reserveBytes); err != nil {
@@ -214,22 +214,6 @@ func (r *diskReserve) refill() {
 	}
 	r.held = true
 	r.logger.Info("set disk space aside again for metadata writes on a full disk", "path", r.path, "bytes", reserveBytes)
-}
-
-// spent reports whether the reserve was given up.
-func (r *diskReserve) spent() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return !r.held
-}
-
-func (r *diskReserve) stopping() bool {
-	select {
-	case <-r.closing:
-		return true
-	default:
-		return false
-	}
 }
 
 // release removes the reserve, if it is still there.
