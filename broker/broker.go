@@ -233,7 +233,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		closeListeners()
 		return nil, err
 	}
-	b.disk = newDiskGuard(cfg.DataDir, cfg.LogDirMinFreeBytes, b.logger, b.node.DiskLow)
+	b.disk = newDiskGuard(cfg.DataDir, cfg.LogDirMinFreeBytes, b.logger, b.node.PauseRecycling)
 	// Partitions of existing topics must lead again before clients are let
 	// in, so that a restarted broker answers with data, not errors.
 	b.coord = newCoordinator(b)

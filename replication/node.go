@@ -357,18 +357,12 @@ func (n *Node) Partition(topic string, index int32) *Partition {
 	return p
 }
 
-// DiskLow tells the node whether its data directory is nearly full (the
-// broker's free-space guard): while it is, deleted partitions' segment
-// files are not kept for reuse (those kept are freed); once it is not, the
-// space set aside for metadata writes is made again if it was spent.
-func (n *Node) DiskLow(low bool) {
-	n.recycler.Pause(low)
-	if !low {
-		go n.reserve.refill()
-	}
-}
-
 // Partitions returns every local replica.
+// PauseRecycling stops keeping deleted partitions' segment files for reuse
+// (and frees those kept), or resumes it: the broker pauses it while the
+// disk is nearly full.
+func (n *Node) PauseRecycling(paused bool) { n.recycler.Pause(paused) }
+
 func (n *Node) Partitions() []*Partition {
 	n.mu.Lock()
 	defer n.mu.Unlock()

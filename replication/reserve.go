@@ -25,8 +25,8 @@ import (
 // (log.dir.min.free.bytes), but another program can fill it, and the next
 // election (every partition's, at a restart) would bring the node down. With
 // the reserve the write goes through, the node keeps serving what it holds,
-// and the log says what happened. The file is made again once the disk
-// has room (DiskLow), or at the next start.
+// and the log says what happened. The file is made again at the next start
+// if there is room.
 type diskReserve struct {
 	path    string
 	logger  *slog.Logger
@@ -196,24 +196,6 @@ func isDiskFull(err error) bool {
 	}
 	msg := err.Error()
 	return strings.Contains(msg, syscall.ENOSPC.Error()) || strings.Contains(msg, syscall.EDQUOT.Error())
-}
-
-// refill makes the reserve again once it was spent, if there is room for
-// it: called when the disk has room again, so that a second full disk
-// before the next start finds space set aside too.
-func (r *diskReserve) refill() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.held || r.waiting > 0 {
-		return
-	}
-	if err := writeRandom(r.path, reserveBytes); err != nil {
-		os.Remove(r.path)
-		r.logger.Warn("cannot set disk space aside again for metadata writes", "path", r.path, "bytes", reserveBytes, "err", err)
-		return
-	}
-	r.held = true
-	r.logger.Info("set disk space aside again for metadata writes on a full disk", "path", r.path, "bytes", reserveBytes)
 }
 
 // release removes the reserve, if it is still there.

@@ -68,27 +68,6 @@ func TestDiskReserve(t *testing.T) {
 		t.Fatalf("other failure: %v after %d calls; want it after 1", err, calls)
 	}
 
-	// Once the disk has room, the spent reserve is made again.
-	r.refill()
-	if fi, err := os.Stat(path); err != nil || fi.Size() != reserveBytes {
-		t.Fatalf("reserve made again once the disk had room: %v, %v", fi, err)
-	}
-	if err := r.write(func() error { calls++; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	calls = 0
-	if err := r.write(func() error {
-		if calls++; calls == 1 {
-			return full
-		}
-		return nil
-	}); err != nil || calls != 2 {
-		t.Fatalf("write on a full disk with the reserve made again: %v after %d calls", err, calls)
-	}
-	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("the reserve made again was not given up on a full disk: %v", err)
-	}
-
 	openReserve(dir, logger, nil)
 	if fi, err := os.Stat(path); err != nil || fi.Size() != reserveBytes {
 		t.Fatalf("reserve after a restart: %v, %v", fi, err)
