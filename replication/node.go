@@ -357,12 +357,12 @@ func (n *Node) Partition(topic string, index int32) *Partition {
 	return p
 }
 
-// Partitions returns every local replica.
 // PauseRecycling stops keeping deleted partitions' segment files for reuse
 // (and frees those kept), or resumes it: the broker pauses it while the
 // disk is nearly full.
 func (n *Node) PauseRecycling(paused bool) { n.recycler.Pause(paused) }
 
+// Partitions returns every local replica.
 func (n *Node) Partitions() []*Partition {
 	n.mu.Lock()
 	defer n.mu.Unlock()
