@@ -22,9 +22,10 @@ import (
 // the rest of the budget still goes through (budget.Budget.Admit).
 //
 // A frame is charged as readFrame allocates it: its first chunk before
-// that is read, then each doubling of its buffer once what arrived fills
-// it, so a peer that announces a large frame and stalls holds at most
-// twice what it sent (and a chunk) of the budget.
+// that is read, then each growth of its buffer once what arrived fills it
+// (to a megabyte, then doubling), so a peer that announces a large frame
+// and stalls holds a chunk, a megabyte, or at most twice what it sent of
+// the budget.
 //
 // A nil *queueBudget bounds nothing.
 type queueBudget struct {

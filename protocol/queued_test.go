@@ -102,22 +102,27 @@ func TestStalledFrameHeadersHoldLittle(t *testing.T) {
 }
 
 // TestStalledFramesHoldWhatArrived: a frame is charged about what its peer
-// sent, not what it announced, so a few connections that each send a
-// little more than a first chunk of a large frame and stall do not stop
-// others from being served. (Charged the announced size once the first
-// chunk arrived, six such peers held the default 500 MiB budget, and with
-// it every connection, until they went idle.)
+// sent, not what it announced, so a few connections that each send part of
+// a large frame and stall do not stop others from being served. (Charged
+// the announced size once the first chunk arrived, six such peers held the
+// default 500 MiB budget, and with it every connection, until they went
+// idle.) Past its first chunk a frame grows to a megabyte, then doubles.
 func TestStalledFramesHoldWhatArrived(t *testing.T) {
 	var s *Server
-	s, _ = startServer(t, Config{MaxQueuedBytes: 2 << 20}, metadataHandler(&s))
-	const stalled = 8
-	for range stalled {
+	s, _ = startServer(t, Config{MaxQueuedBytes: 16 << 20}, metadataHandler(&s))
+	stall := func(sent int) {
 		c := dial(t, s)
-		defer c.Close()
-		b := binary.BigEndian.AppendUint32(nil, 3<<20)
+		t.Cleanup(func() { c.Close() })
+		b := binary.BigEndian.AppendUint32(nil, 100<<20)
 		b = binary.BigEndian.AppendUint16(b, produceKey)
-		writeAll(t, c, append(b, make([]byte, frameChunk)...))
+		writeAll(t, c, append(b, make([]byte, sent-2)...))
 	}
-	waitQueued(t, s, func(n int64) bool { return n == stalled*2*frameChunk }, "two chunks for each stalled frame")
+	const stalled = 6
+	for range stalled {
+		stall(frameChunk + 2)
+	}
+	waitQueued(t, s, func(n int64) bool { return n == stalled*frameWhole }, "a megabyte for each frame past its first chunk")
+	stall(3 * frameWhole / 2) // grown to a megabyte, filled, doubled
+	waitQueued(t, s, func(n int64) bool { return n == stalled*frameWhole+2*frameWhole }, "two megabytes more for a frame past its first megabyte")
 	checkServed(t, dial(t, s), 1)
 }
