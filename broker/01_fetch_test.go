@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -92,13 +93,7 @@ func TestFetchLongPollWokenByProduce(t *testing.T) {
 	req := fetchReq(11, 0, -1, "lp", map[int32]int64{0: 0})
 	req.MaxWaitMillis = 5000
 	req.MinBytes = 1
-	produced := make(chan struct{})
-	defer func() { <-produced }() // before the broker closes under it
-	go func() {
-		defer close(produced)
-		time.Sleep(300 * time.Millisecond)
-		produceRaw(t, cl, "lp", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "w")))
-	}()
+	defer produceAfter(t, cl, "lp", "w", nil)() // waited for before the broker closes
 	start := time.Now()
 	resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
 	took := time.Since(start)
@@ -134,14 +129,7 @@ func TestFetchLongPollWokenAfterRetention(t *testing.T) {
 	req := fetchReq(11, 0, -1, "lpr", map[int32]int64{0: 40})
 	req.MaxWaitMillis = 5000
 	req.MinBytes = 1
-	produced := make(chan struct{})
-	defer func() { <-produced }() // before the broker closes under it
-	go func() {
-		defer close(produced)
-		time.Sleep(300 * time.Millisecond)
-		b.node.EnforceRetention(time.Now())
-		produceRaw(t, cl, "lpr", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "w")))
-	}()
+	defer produceAfter(t, cl, "lpr", "w", func() { b.node.EnforceRetention(time.Now()) })() // waited for before the broker closes
 	start := time.Now()
 	resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
 	took := time.Since(start)
@@ -209,13 +197,7 @@ func TestFetchLastFetchedEpoch(t *testing.T) {
 		return resp.Topics[0].Partitions[0], time.Since(start)
 	}
 	// The client's log agrees: the long poll waits for new records.
-	produced := make(chan struct{})
-	defer func() { <-produced }() // before the broker closes under it
-	go func() {
-		defer close(produced)
-		time.Sleep(300 * time.Millisecond)
-		produceRaw(t, cl, "lfe", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "x")))
-	}()
+	defer produceAfter(t, cl, "lfe", "x", nil)() // waited for before the broker closes
 	if p, _ := fetch(epoch); p.ErrorCode != 0 || p.DivergingEpoch.Epoch != -1 || len(p.RecordBatches) == 0 {
 		t.Errorf("last fetched epoch %d, the log's: %v, diverging %+v, %d bytes", epoch, kerr.ErrorForCode(p.ErrorCode), p.DivergingEpoch, len(p.RecordBatches))
 	}
@@ -714,13 +696,7 @@ func TestFetchUnknownPartitionsDoNotEndWait(t *testing.T) {
 	}
 	incr := fetchByID(sess.SessionID, 1, id, nil)
 	incr.MaxWaitMillis, incr.MinBytes = 5000, 1
-	produced := make(chan struct{})
-	defer func() { <-produced }()
-	go func() {
-		defer close(produced)
-		time.Sleep(300 * time.Millisecond)
-		produceRaw(t, cl, "known", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "w")))
-	}()
+	defer produceAfter(t, cl, "known", "w", nil)() // waited for before the broker closes
 	start := time.Now()
 	resp := rawRequest(t, b, incr).(*kmsg.FetchResponse)
 	if took := time.Since(start); took < 250*time.Millisecond || took > 3*time.Second {
@@ -784,4 +760,20 @@ func TestFetchMinBytesAsKafkaCounts(t *testing.T) {
 			t.Errorf("%s: answered after %v; want MaxWait waited: %v", tc.name, took, tc.waits)
 		}
 	}
+}
+
+// produceAfter produces a record of value v to partition 0 of topic 300 ms
+// from now (running before first, if not nil), for a long poll to be woken
+// by; the returned func waits for it.
+func produceAfter(t *testing.T, cl *kgo.Client, topic, v string, before func()) (wait func()) {
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		time.Sleep(300 * time.Millisecond)
+		if before != nil {
+			before()
+		}
+		produceRaw(t, cl, topic, 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, v)))
+	}()
+	return func() { <-produced }
 }
