@@ -1,8 +1,13 @@
 package protocol
 
 import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
 	"testing"
 
+	"github.com/gokafka/gokafka/internal/bufpool"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -51,5 +56,29 @@ func BenchmarkProduceParseEncode(b *testing.B) {
 			resp.Topics = append(resp.Topics, rt)
 		}
 		out = appendResponse(out[:0], r.CorrelationID, resp)
+	}
+}
+
+// BenchmarkReadFrame reads a produce-sized frame, from a connection that
+// has not yet sent one as large (grown as it arrives) and from one that
+// has (read into its full size once its first chunk is in).
+func BenchmarkReadFrame(b *testing.B) {
+	for _, size := range []int{1<<20 + 300, 6 << 20} {
+		frame := binary.BigEndian.AppendUint32(nil, uint32(size))
+		frame = append(frame, make([]byte, size)...)
+		for _, trust := range []int{0, size} {
+			b.Run(fmt.Sprintf("%d/trust=%d", size, trust), func(b *testing.B) {
+				b.SetBytes(int64(size))
+				r := bytes.NewReader(frame)
+				for b.Loop() {
+					r.Reset(frame)
+					buf, err := readFrame(context.Background(), r, DefaultMaxRequestBytes, nil, trust)
+					if err != nil {
+						b.Fatal(err)
+					}
+					bufpool.Put(buf)
+				}
+			})
+		}
 	}
 }

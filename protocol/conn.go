@@ -51,6 +51,10 @@ type conn struct {
 	// the writer's alone until it has returned.
 	current *pending
 
+	// trust is the largest frame the peer has sent whole (readFrame); the
+	// reader's alone.
+	trust int
+
 	lastActive atomic.Int64   // unix nanos of the last frame read or response written
 	wg         sync.WaitGroup // writer and Replies
 	closeOnce  sync.Once
@@ -195,13 +199,14 @@ func (c *conn) readLoop() error {
 				return nil
 			}
 		}
-		frame, err := readFrame(c.ctx, br, c.s.cfg.MaxRequestBytes, c.s.queued)
+		frame, err := readFrame(c.ctx, br, c.s.cfg.MaxRequestBytes, c.s.queued, c.trust)
 		if err != nil {
 			if c.ctx.Err() != nil {
 				return nil // closed by us while waiting for c.s.queued
 			}
 			return err
 		}
+		c.trust = max(c.trust, len(frame))
 		c.pendBytes.Add(int64(len(frame)))
 		received := time.Now()
 		c.lastActive.Store(received.UnixNano())

@@ -25,7 +25,10 @@ import (
 // that is read, then each growth of its buffer once what arrived fills it
 // (to a megabyte, then doubling), so a peer that announces a large frame
 // and stalls holds a chunk, a megabyte, or at most twice what it sent of
-// the budget.
+// the budget. Only the chunk and the growth to a megabyte wait for the
+// budget: frames waiting at later growths, holding megabytes each, could
+// hold all of it between them, and none would be read whole to give any
+// back.
 //
 // A nil *queueBudget bounds nothing.
 type queueBudget struct {
@@ -53,6 +56,15 @@ func (q *queueBudget) take(ctx context.Context, n int) error {
 		q.warn()
 	}
 	return q.b.Admit(ctx, int64(n))
+}
+
+// charge charges n bytes without waiting, for a frame that already holds
+// more than its first chunk: it must be read whole to give that back.
+func (q *queueBudget) charge(n int) {
+	if q == nil || n <= 0 {
+		return
+	}
+	q.b.Acquire(context.Background(), time.Time{}, int64(n))
 }
 
 // give returns n bytes taken before.

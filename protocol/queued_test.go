@@ -3,6 +3,8 @@ package protocol
 import (
 	"context"
 	"encoding/binary"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +127,68 @@ func TestStalledFramesHoldWhatArrived(t *testing.T) {
 	stall(3 * frameWhole / 2) // grown to a megabyte, filled, doubled
 	waitQueued(t, s, func(n int64) bool { return n == stalled*frameWhole+2*frameWhole }, "two megabytes more for a frame past its first megabyte")
 	checkServed(t, dial(t, s), 1)
+}
+
+// TestTrustedFrameReadWhole: a frame no larger than one its connection has
+// already sent whole is read into its full size once its first chunk is in
+// (a producer's requests, of about one size, are copied once), while a new
+// connection's is grown as it arrives.
+func TestTrustedFrameReadWhole(t *testing.T) {
+	var s *Server
+	s, _ = startServer(t, Config{MaxQueuedBytes: 64 << 20}, metadataHandler(&s))
+	frame := produceFrame(3 << 20)
+	trusted := dial(t, s)
+	writeAll(t, trusted, frame)
+	trusted.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(trusted, make([]byte, 8)); err != nil {
+		t.Fatalf("a whole frame unanswered: %v", err)
+	}
+	waitQueued(t, s, func(n int64) bool { return n == 0 }, "nothing once it is answered")
+	writeAll(t, trusted, frame[:frameChunk+100])
+	waitQueued(t, s, func(n int64) bool { return n == int64(len(frame)-4) }, "the trusted frame's whole size")
+	writeAll(t, dial(t, s), frame[:frameChunk+100])
+	waitQueued(t, s, func(n int64) bool { return n == int64(len(frame)-4)+frameWhole }, "a megabyte more for a new connection's")
+}
+
+// produceFrame is a produce request of size bytes of records, size-prefixed.
+func produceFrame(size int) []byte {
+	p := kmsg.NewPtrProduceRequest()
+	p.Version, p.Acks, p.TimeoutMillis = 7, 1, 1000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "t"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = make([]byte, size)
+	rt.Partitions = append(rt.Partitions, rp)
+	p.Topics = append(p.Topics, rt)
+	return appendRequest(nil, p, 1)
+}
+
+// TestConcurrentLargeFramesAllRead: frames growing side by side, whose
+// partial buffers together hold the budget, are all read and answered. (A
+// frame that waited for the budget at each growth, holding what it had, left
+// frames that each held part of the budget waiting for one another: read by
+// none, answered never, and every other connection waited with them.)
+func TestConcurrentLargeFramesAllRead(t *testing.T) {
+	var s *Server
+	s, _ = startServer(t, Config{MaxQueuedBytes: 4 << 20}, metadataHandler(&s))
+	frame := func() []byte { return produceFrame(3 << 20) }
+	const peers = 3
+	var conns [peers]net.Conn
+	var frames [peers][]byte
+	// Each sends its first megabyte and a little: the first two frames
+	// grow to 2 MiB, holding the budget between them.
+	for i := range conns {
+		conns[i], frames[i] = dial(t, s), frame()
+		writeAll(t, conns[i], frames[i][:1<<20+100])
+	}
+	waitQueued(t, s, func(n int64) bool { return n >= 4<<20 }, "the budget held by the frames' first megabytes")
+	for i, c := range conns {
+		go func() { c.Write(frames[i][1<<20+100:]) }()
+	}
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(c, make([]byte, 8)); err != nil {
+			t.Fatalf("frame %d of %d, each within the budget, unanswered: %v (queued bytes %d)", i, peers, err, s.queued.held())
+		}
+	}
 }
