@@ -495,7 +495,7 @@ type fetchOut struct {
 	diverging      *kmsg.FetchResponseTopicPartitionDivergingEpoch // the client's log diverged from this one there
 	records        []byte
 	count          int64 // records read from the log (before any down-conversion)
-	more           bool  // the read stopped short of the high watermark, at a limit or a segment's end
+	more           bool  // the read stopped short of the high watermark (a limit, a segment's end, the budget)
 	include        bool
 }
 
@@ -629,9 +629,6 @@ func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.Fetc
 			if len(recs) == 0 {
 				recs = nil
 			}
-			if next := nextOffset(recs); next >= 0 && next < o.hw {
-				o.more = true
-			}
 			switch {
 			case errors.Is(err, logstore.ErrOffsetOutOfRange):
 				o.errCode = kerr.OffsetOutOfRange.Code
@@ -643,6 +640,12 @@ func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.Fetc
 			// first, a partition whose next batch does not fit gets none.
 			if total > 0 && len(recs) > limit {
 				recs = nil
+			}
+			// What the read left out (its next batch, whether past a
+			// limit or the budget) is there, and counts in MinBytes as
+			// Kafka's DelayedFetch counts it.
+			if nextOffset(recs) < o.hw {
+				o.more = true
 			}
 			zstdAt := -1
 			if r.Version < 4 {

@@ -777,3 +777,33 @@ func produceAfter(t *testing.T, cl *kgo.Client, topic, v string, before func()) 
 	}()
 	return func() { <-produced }
 }
+
+// A partition whose next batch is past what the response has left for it,
+// and is dropped, still counts toward MinBytes at its PartitionMaxBytes, as
+// Kafka's DelayedFetch counts the bytes between the fetch offset and the
+// high watermark: the data is there, so the fetch is answered at once with
+// what did fit, not at MaxWait.
+func TestFetchMinBytesCountsDroppedBatch(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "md", 2, nil)
+	now := time.Now().UnixMilli()
+	produceRaw(t, cl, "md", 0, -1, encodeBatch(now, -1, -1, -1, values(1, "s")))
+	big := encodeBatch(now, -1, -1, -1, []testRecord{{value: make([]byte, 2000)}})
+	produceRaw(t, cl, "md", 1, -1, big) // the last batch of partition 1
+	req := fetchReq(11, 0, -1, "md", map[int32]int64{0: 0})
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 1, 1500, -1 // below the batch
+	req.Topics[0].Partitions = append(req.Topics[0].Partitions, rp)
+	req.MaxWaitMillis, req.MinBytes = 3000, 1000
+	start := time.Now()
+	resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+	took := time.Since(start)
+	if ps := resp.Topics[0].Partitions; len(ps) != 2 || len(ps[0].RecordBatches) == 0 || len(ps[1].RecordBatches) != 0 {
+		t.Fatalf("want partition 0's batch and none of partition 1's: %+v", ps)
+	}
+	if took > 2*time.Second {
+		t.Fatalf("answered after %v; want at once, partition 1's backlog meeting MinBytes", took)
+	}
+}
