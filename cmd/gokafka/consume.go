@@ -271,10 +271,14 @@ func (s *resetStarts) commitUnread(ctx context.Context, cl *kgo.Client, parts []
 func consumeLoop(ctx context.Context, cl *kgo.Client, max int64, idle time.Duration,
 	each func(*kgo.Record) error, flush func() error, stderr io.Writer) (int64, error) {
 	var n int64
+	// Idle is counted from the last record, not from each poll: a poll
+	// that ends early on an error (a partition's, repeated every few
+	// seconds) would otherwise start it again, and consume never end.
+	idleUntil := time.Now().Add(idle)
 	for max <= 0 || n < max {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
 		if idle > 0 {
-			pctx, cancel = context.WithTimeout(ctx, idle)
+			pctx, cancel = context.WithDeadline(ctx, idleUntil)
 		}
 		want := 10000
 		if max > 0 && max-n < int64(want) {
@@ -285,8 +289,18 @@ func consumeLoop(ctx context.Context, cl *kgo.Client, max int64, idle time.Durat
 		if fetches.IsClientClosed() {
 			return n, nil
 		}
+		var fatal error
 		fetches.EachError(func(t string, p int32, err error) {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			var ke *kerr.Error
+			if t == "" && errors.As(err, &ke) && !ke.Retriable {
+				// The group refused this member (franz-go hands group
+				// errors over as a fetch's of no partition): the
+				// Java consumer throws, and its console consumer
+				// exits with an error.
+				fatal = fmt.Errorf("consumer group: %w", err)
 				return
 			}
 			fmt.Fprintf(stderr, "gokafka: fetch %s[%d]: %v\n", t, p, err)
@@ -306,10 +320,15 @@ func consumeLoop(ctx context.Context, cl *kgo.Client, max int64, idle time.Durat
 		if err := flush(); err != nil {
 			return n, err
 		}
+		if fatal != nil {
+			return n, fatal
+		}
 		if ctx.Err() != nil {
 			return n, nil // interrupted: a normal way to stop
 		}
-		if fetches.NumRecords() == 0 && errors.Is(pctx.Err(), context.DeadlineExceeded) {
+		if fetches.NumRecords() > 0 {
+			idleUntil = time.Now().Add(idle)
+		} else if idle > 0 && !time.Now().Before(idleUntil) {
 			return n, nil // idle timeout
 		}
 	}

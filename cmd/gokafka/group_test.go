@@ -352,3 +352,44 @@ func TestGroupFlag(t *testing.T) {
 		t.Errorf("reset-offsets with two groups: exit %d, want 2", r.code)
 	}
 }
+
+// A group that refuses this member for good (here INCONSISTENT_GROUP_PROTOCOL:
+// its members use another assignor) ends consume with an error and a
+// non-zero exit, as kafka-console-consumer does, instead of consuming
+// nothing until the timeout and exiting 0.
+func TestConsumeGroupRefused(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "mixed", "--partitions", "2")
+	assigned := make(chan struct{}, 1)
+	member, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup("mixed"), kgo.ConsumeTopics("mixed"),
+		kgo.Balancers(kgo.RangeBalancer()),
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
+			select {
+			case assigned <- struct{}{}:
+			default:
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer member.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil && !member.PollFetches(ctx).IsClientClosed() {
+		}
+	}()
+	select {
+	case <-assigned:
+	case <-ctx.Done():
+		t.Fatal("the range member was not assigned")
+	}
+	start := time.Now()
+	r := gokafka(t, addr, "", "consume", "--topic", "mixed", "--group", "mixed", "--timeout", "15s")
+	if r.code == 0 || !strings.Contains(r.stderr, "INCONSISTENT_GROUP_PROTOCOL") {
+		t.Fatalf("consume in a group of another assignor: exit %d, stderr %q; want an error naming INCONSISTENT_GROUP_PROTOCOL", r.code, r.stderr)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("refused after %v, not at the join", took)
+	}
+}
