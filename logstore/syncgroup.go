@@ -27,6 +27,14 @@ import (
 // system holds much more dirty data than the round wrote (otherDirtyMax),
 // or when the files are not all on one filesystem.
 //
+// A log that has a large sync to make (soloBytes or more) makes it on its
+// own, at once, outside the rounds: there the per-call cost the group saves
+// is small against writing the bytes, and in a round the large sync would
+// hold up the small ones, which are acknowledged only once their whole
+// round is done: a tiny acks=all record waited for other partitions' 20 MB
+// batches, tens to hundreds of milliseconds, in the round running when it
+// came and then in its own.
+//
 // A round also waits, up to gatherMax, for the logs that were announced
 // a batch (SyncMember.Expect) before it began collecting and have not yet
 // handed it in: the partitions of one produce request are handed to their
@@ -45,11 +53,17 @@ type SyncGroup struct {
 
 	outstanding map[*SyncMember]struct{} // members with announced batches not yet arrived
 	gatherMax   time.Duration            // tests shorten it
+	soloBytes   int64                    // tests change it
 }
 
 // gatherMax is how long a round waits at most for the batches announced
 // before it: far more than a write takes, little against the sync itself.
 const gatherMax = time.Millisecond
+
+// soloBytes is the size of a sync from which a log syncs on its own: the
+// disk takes about a millisecond to write a megabyte, against tens of
+// microseconds of per-call cost that a round would share.
+const soloBytes = 1 << 20
 
 // syncRound is one sync covering every file queued for it.
 type syncRound struct {
@@ -70,7 +84,7 @@ type syncFile struct {
 // NewSyncGroup starts a group's sync goroutine; Close stops it.
 func NewSyncGroup() *SyncGroup {
 	g := &SyncGroup{done: make(chan struct{}), sync: syncFiles, gatherMax: gatherMax,
-		outstanding: make(map[*SyncMember]struct{})}
+		soloBytes: soloBytes, outstanding: make(map[*SyncMember]struct{})}
 	g.cond.L = &g.mu
 	go g.loop()
 	return g
@@ -125,6 +139,16 @@ func (m *SyncMember) Sync(f *os.File, bytes int64, entries int) error {
 	g.mu.Lock()
 	m.count(entries)
 	if g.stop {
+		g.mu.Unlock()
+		return datasync(f)
+	}
+	if bytes >= g.soloBytes {
+		// A round waiting for this log's batch would wait in vain: its
+		// next one comes only after this sync.
+		if m.awaitedBy != nil {
+			m.settle(m.awaitedBy)
+			g.cond.Signal()
+		}
 		g.mu.Unlock()
 		return datasync(f)
 	}

@@ -252,3 +252,82 @@ func createFiles(t *testing.T, n int) []*os.File {
 	}
 	return files
 }
+
+// A large sync is made at once, on its own: it waits neither for the round
+// under way nor in the next, so small syncs never wait for it (a tiny
+// acks=all record waited for other partitions' 20 MB batches), and a round
+// waiting for the large sync's announced batch stops waiting for it.
+func TestSyncGroupLargeSyncsAlone(t *testing.T) {
+	files := createFiles(t, 3)
+	g := NewSyncGroup()
+	defer g.Close()
+	g.gatherMax = time.Minute
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	defer free() // before Close, which waits for the round
+	var mu sync.Mutex
+	var rounds [][]*os.File
+	g.sync = func(fs []syncFile) error {
+		mu.Lock()
+		var r []*os.File
+		for _, sf := range fs {
+			r = append(r, sf.f)
+		}
+		rounds = append(rounds, r)
+		n := len(rounds)
+		mu.Unlock()
+		if n == 1 {
+			<-release
+		}
+		return nil
+	}
+	roundCount := func() int { mu.Lock(); defer mu.Unlock(); return len(rounds) }
+	small, big := g.Member(), g.Member()
+	errs := make(chan error, 2)
+
+	// A round of a small sync is under way: a large one does not wait.
+	go func() { errs <- small.Sync(files[0], 100, 0) }()
+	waitFor(t, "the first round", func() bool { return roundCount() == 1 })
+	done := make(chan error, 1)
+	go func() { done <- big.Sync(files[1], g.soloBytes, 0) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a large sync waited for a round of small ones")
+	}
+	free()
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+
+	// A round waits for the log announced a batch; that batch comes as a
+	// large sync, which does not join the round, so the round goes on.
+	big.Expect()
+	go func() { errs <- small.Sync(files[0], 100, 0) }()
+	waitFor(t, "the small call to queue", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.next != nil && len(g.next.files) == 1
+	})
+	if err := big.Sync(files[2], g.soloBytes, 1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errs:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the round waited for a log whose batch was synced on its own")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := [][]*os.File{{files[0]}, {files[0]}}
+	if !slices.EqualFunc(rounds, want, slices.Equal) {
+		t.Fatalf("rounds %v, want two holding only the small sync's file", rounds)
+	}
+}
