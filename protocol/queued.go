@@ -25,10 +25,11 @@ import (
 // that is read, then each growth of its buffer once what arrived fills it
 // (to a megabyte, then doubling), so a peer that announces a large frame
 // and stalls holds a chunk, a megabyte, or at most twice what it sent of
-// the budget. Only the chunk and the growth to a megabyte wait for the
-// budget: frames waiting at later growths, holding megabytes each, could
-// hold all of it between them, and none would be read whole to give any
-// back.
+// the budget (a frame no larger than one its connection sent whole grows
+// to its full size at once). Only the chunk and the first growth wait for
+// the budget, holding the chunk: frames waiting at later growths, holding
+// megabytes each, could hold all of it between them, and none would be
+// read whole to give any back.
 //
 // A nil *queueBudget bounds nothing.
 type queueBudget struct {
