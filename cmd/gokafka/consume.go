@@ -295,7 +295,7 @@ func consumeLoop(ctx context.Context, cl *kgo.Client, max int64, idle time.Durat
 				return
 			}
 			var ke *kerr.Error
-			if t == "" && errors.As(err, &ke) && !ke.Retriable {
+			if t == "" && errors.As(err, &ke) && !ke.Retriable && !rejoinable(ke) {
 				// The group refused this member (franz-go hands group
 				// errors over as a fetch's of no partition): the
 				// Java consumer throws, and its console consumer
@@ -333,6 +333,15 @@ func consumeLoop(ctx context.Context, cl *kgo.Client, max int64, idle time.Durat
 		}
 	}
 	return n, nil
+}
+
+// rejoinable reports whether a group error only drops this member's
+// generation: the Java consumer (AbstractCoordinator) rejoins on these
+// (a session that expired, a member removed, a rebalance under way, a
+// member id to join with), and franz-go does too, after handing them
+// over as the others.
+func rejoinable(err *kerr.Error) bool {
+	return err == kerr.UnknownMemberID || err == kerr.IllegalGeneration || err == kerr.RebalanceInProgress || err == kerr.MemberIDRequired
 }
 
 // parseTime accepts RFC3339 or unix milliseconds.

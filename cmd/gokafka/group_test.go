@@ -393,3 +393,50 @@ func TestConsumeGroupRefused(t *testing.T) {
 		t.Fatalf("refused after %v, not at the join", took)
 	}
 }
+
+// A member the group dropped (here removed by LeaveGroup, as after a
+// session timeout) rejoins and goes on consuming, as the Java consumer does
+// on UNKNOWN_MEMBER_ID: only a refusal for good ends consume.
+func TestConsumeGroupRejoins(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "dropped", "--partitions", "1")
+	done := make(chan result, 1)
+	go func() {
+		done <- gokafka(t, addr, "", "consume", "--topic", "dropped", "--group", "dropped", "--max-messages", "1", "--timeout", "20s")
+	}()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var member string
+	for member == "" && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		if gs, err := adm.DescribeGroups(ctx, "dropped"); err == nil && gs["dropped"].State == "Stable" && len(gs["dropped"].Members) == 1 {
+			member = gs["dropped"].Members[0].MemberID
+		}
+	}
+	if member == "" {
+		t.Fatal("consume did not join its group")
+	}
+	leave := kmsg.NewPtrLeaveGroupRequest()
+	leave.Group = "dropped"
+	m := kmsg.NewLeaveGroupRequestMember()
+	m.MemberID = member
+	leave.Members = append(leave.Members, m)
+	resp, err := leave.RequestWith(ctx, cl)
+	if err != nil || resp.ErrorCode != 0 || len(resp.Members) != 1 || resp.Members[0].ErrorCode != 0 {
+		t.Fatalf("removing the member: %v %+v", err, resp)
+	}
+	time.Sleep(5 * time.Second) // past a heartbeat (3 s): it learns it was dropped
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "dropped", Value: []byte("after")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.code != 0 || r.stdout != "after\n" {
+		t.Fatalf("consume after its member was dropped: exit %d, stdout %q, stderr %q; want the record and exit 0", r.code, r.stdout, r.stderr)
+	}
+}
