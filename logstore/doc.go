@@ -92,7 +92,8 @@
 // relies on the other replicas), and because the page cache may write the
 // .log back before the sidecar, a power loss can in rare cases misplace
 // batches after a lost sidecar record; the process crashing (kill -9) alone
-// loses nothing.
+// loses nothing. The background sync runs outside the write lock, so
+// appends never wait for it.
 //
 // # Recovery
 //

@@ -134,6 +134,10 @@ type Log struct {
 
 	wmu    sync.Mutex
 	failed error // a write failed and could not be rolled back; wmu
+	// fileSync fsyncs one of a segment's files where a whole segment is
+	// synced (sealed, closed, interval mode); tests make it slow. Set
+	// before the log is used.
+	fileSync func(*os.File) error
 
 	mu     sync.RWMutex
 	segs   []*segment // ascending base; every one holds >= 1 raft entry
@@ -653,7 +657,7 @@ func (l *Log) writePending(p *pending) error {
 			return fmt.Errorf("segment %d: write time index: %w", s.base, err)
 		}
 	}
-	s.dirty = true
+	s.writes++
 	if p.seal {
 		// Give back the reserved blocks past the sealed segment's end.
 		if err := s.truncateLog(p.logStart + p.logLen); err != nil {
@@ -696,11 +700,11 @@ func (l *Log) syncSegment(s *segment) error {
 		return nil
 	}
 	for _, f := range s.files() {
-		if err := f.Sync(); err != nil {
+		if err := l.fileSync(f); err != nil {
 			return fmt.Errorf("segment %d: sync: %w", s.base, err)
 		}
 	}
-	s.dirty = false
+	s.synced = s.writes
 	return nil
 }
 
@@ -783,7 +787,7 @@ func (l *Log) syncActive() error {
 		return nil
 	}
 	s := l.segs[len(l.segs)-1]
-	if !s.dirty {
+	if s.synced == s.writes {
 		return nil
 	}
 	return l.syncSegment(s)
@@ -798,15 +802,42 @@ func (l *Log) flusher() {
 		case <-l.stopFlush:
 			return
 		case <-t.C:
-			l.wmu.Lock()
-			if !l.closed {
-				if err := l.syncActive(); err != nil {
-					l.log.Error("background fsync failed", "err", err)
-				}
-			}
-			l.wmu.Unlock()
+			l.flushActive()
 		}
 	}
+}
+
+// flushActive is the flusher's sync of the active segment. It holds wmu
+// only to look at the segment, not through the fsyncs: appends in interval
+// mode are never made to wait for the disk (holding it stalled them for
+// as long as a sync of a busy segment took, hundreds of milliseconds).
+// Only the writes counted before the sync began are known synced after
+// it; a Sync meanwhile does not count on this one and syncs itself.
+func (l *Log) flushActive() {
+	l.wmu.Lock()
+	var s *segment
+	var upTo uint64
+	var files []*os.File
+	if n := len(l.segs); !l.closed && n > 0 && l.segs[n-1].synced != l.segs[n-1].writes {
+		s, upTo, files = l.segs[n-1], l.segs[n-1].writes, l.segs[n-1].files()
+	}
+	l.wmu.Unlock()
+	if s == nil || l.cfg.NoSync {
+		return
+	}
+	for _, f := range files {
+		err := l.fileSync(f)
+		if errors.Is(err, os.ErrClosed) {
+			return // truncated away, or sealed (and synced) meanwhile
+		}
+		if err != nil {
+			l.log.Error("background fsync failed", "segment", s.base, "err", err)
+			return
+		}
+	}
+	l.wmu.Lock()
+	s.synced = max(s.synced, upTo)
+	l.wmu.Unlock()
 }
 
 // Close flushes, writes the clean-shutdown marker and closes the files.

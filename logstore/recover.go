@@ -26,7 +26,7 @@ func Open(dir string, cfg Config) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("logstore: %w", err)
 	}
-	l := &Log{dir: dir, cfg: cfg, log: cfg.Logger.With("dir", dir)}
+	l := &Log{dir: dir, cfg: cfg, log: cfg.Logger.With("dir", dir), fileSync: (*os.File).Sync}
 	_, err := os.Stat(filepath.Join(dir, cleanShutdownFile))
 	clean := err == nil
 	l.corrupt = readCorrupt(dir)

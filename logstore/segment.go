@@ -189,9 +189,10 @@ type segment struct {
 	maxTs   int64 // largest batch max timestamp, -1 when no batch
 	// writer-private
 	bytesSinceIdx int64
-	dirty         bool  // written since the last fsync (interval mode)
-	reserved      int64 // .log is reserved up to here (see prepareLog)
-	filled        int64 // .log is written, with data or zeros, up to here
+	writes        uint64 // writes made, counted (interval mode: see synced)
+	synced        uint64 // writes, of those counted, known to be on disk
+	reserved      int64  // .log is reserved up to here (see prepareLog)
+	filled        int64  // .log is written, with data or zeros, up to here
 }
 
 // The space ahead of the .log writes grows with the segment, from 64 KiB to
