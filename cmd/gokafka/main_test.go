@@ -343,6 +343,40 @@ func TestProduceError(t *testing.T) {
 	}
 }
 
+// An interrupt (Ctrl-C) stops perf produce and perf consume, which say
+// so: not "flush: context canceled", nor that nothing arrived for a
+// --timeout that never ran out.
+func TestPerfInterrupted(t *testing.T) {
+	addr := startBroker(t)
+	interrupt := func(after time.Duration, args ...string) result {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var out, errOut syncBuffer
+		code := make(chan int, 1)
+		go func() {
+			code <- runContext(ctx, append([]string{"--bootstrap-server", addr}, args...), strings.NewReader(""), &out, &errOut)
+		}()
+		time.Sleep(after)
+		cancel()
+		select {
+		case c := <-code:
+			return result{c, out.String(), errOut.String()}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%v: still running 10 s after the interrupt; stderr:\n%s", args, errOut.String())
+		}
+		return result{}
+	}
+	r := interrupt(time.Second, "perf", "produce", "--topic", "perf-int", "--partitions", "1", "--num-records", "100000", "--record-size", "10", "--throughput", "100")
+	if r.code != 1 || !strings.Contains(r.stderr, "interrupted after") || strings.Contains(r.stderr, "context canceled") {
+		t.Errorf("perf produce interrupted: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = interrupt(time.Second, "perf", "consume", "--topic", "perf-int", "--messages", "100000", "--timeout", "30s")
+	if r.code != 1 || !strings.Contains(r.stderr, "interrupted after") || strings.Contains(r.stderr, "nothing arrived") {
+		t.Errorf("perf consume interrupted: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
 func TestPerf(t *testing.T) {
 	addr := startBroker(t)
 	if r := gokafka(t, addr, "", "perf", "consume", "--topic", "nosuchperf", "--messages", "10", "--timeout", "30s"); r.code != 1 || !strings.Contains(r.stderr, "does not exist") {
@@ -635,6 +669,52 @@ func TestProduceBrokerGone(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("still running 30 s after the broker went, with --timeout 2s; stderr:\n%s", errOut.String())
+	}
+}
+
+// An interrupt stops produce while it waits for a line on stdin (a
+// terminal that sends no EOF), as Ctrl-C stops kafka-console-producer,
+// and what was read before it is still reported.
+func TestProduceInterruptedWhileReading(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "intr", "--partitions", "1")
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- runContext(ctx, []string{"--bootstrap-server", addr, "produce", "--topic", "intr"}, pr, &out, &errOut)
+	}()
+	if _, err := fmt.Fprintln(pw, "a"); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ends, err := adm.ListEndOffsets(context.Background(), "intr")
+		if o, _ := ends.Lookup("intr", 0); err == nil && o.Offset == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first record was not acknowledged")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel() // Ctrl-C, with stdin still open
+	select {
+	case c := <-code:
+		if c != 0 || !strings.Contains(errOut.String(), "1 records produced to intr, 0 failed") {
+			t.Fatalf("exit %d; stderr:\n%s", c, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still reading stdin 10 s after the interrupt; stderr:\n%s", errOut.String())
 	}
 }
 

@@ -109,13 +109,42 @@ func cmdProduce(e *env, args []string) error {
 	}
 
 	start := time.Now()
+	// stdin is read in its own goroutine so that an interrupt stops the
+	// producer while it waits for a line (a terminal), as Ctrl-C stops
+	// kafka-console-producer; a read left blocked ends with the process.
 	sc := bufio.NewScanner(e.stdin)
 	sc.Buffer(make([]byte, 64<<10), maxLine)
+	lines, stopReading := make(chan string), make(chan struct{})
+	defer close(stopReading)
+	var scanErr error // set before lines is closed, read after
+	go func() {
+		defer close(lines)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-stopReading:
+				return
+			}
+		}
+		scanErr = sc.Err()
+	}()
 	var sent, lineNo int64
-	var lineErr error
-	for sc.Scan() {
+	var lineErr, readErr error
+	for {
+		var line string
+		var ok bool
+		select {
+		case line, ok = <-lines:
+			if !ok {
+				readErr = scanErr
+			}
+		case <-e.ctx.Done():
+		}
+		if !ok {
+			break
+		}
 		lineNo++
-		line := strings.TrimSuffix(sc.Text(), "\r")
+		line = strings.TrimSuffix(line, "\r")
 		r := &kgo.Record{Headers: hdrs, Partition: int32(*partition)}
 		if *keySep != "" {
 			k, v, ok := strings.Cut(line, *keySep)
@@ -132,7 +161,6 @@ func cmdProduce(e *env, args []string) error {
 		sent++
 		cl.Produce(e.ctx, r, done)
 	}
-	scanErr := sc.Err()
 	flushErr := cl.Flush(e.ctx)
 	if flushErr != nil {
 		// Interrupted: closing the client fails what it still holds, so
@@ -157,8 +185,8 @@ func cmdProduce(e *env, args []string) error {
 	switch {
 	case lineErr != nil:
 		return lineErr
-	case scanErr != nil:
-		return fmt.Errorf("reading stdin: %w", scanErr)
+	case readErr != nil:
+		return fmt.Errorf("reading stdin: %w", readErr)
 	case flushErr != nil && !errors.Is(flushErr, context.Canceled):
 		return fmt.Errorf("flush: %w", flushErr)
 	case failed > 0 || acked != sent:
