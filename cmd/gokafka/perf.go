@@ -288,10 +288,11 @@ func perfProduce(e *env, args []string) error {
 	case st.errors > 0:
 		fmt.Fprintf(e.stderr, "gokafka perf produce: %d of %d records failed; first error: %v\n", st.errors, sent, st.firstErr)
 		return errReported
+	case e.ctx.Err() != nil:
+		// Before flushErr, which an interrupt makes context.Canceled.
+		return fmt.Errorf("interrupted after %d of %d records", sent, *numRecords)
 	case flushErr != nil:
 		return fmt.Errorf("flush: %w", flushErr)
-	case e.ctx.Err() != nil:
-		return fmt.Errorf("interrupted after %d of %d records", sent, *numRecords)
 	}
 	return nil
 }
@@ -375,7 +376,11 @@ func perfConsume(e *env, args []string) error {
 		MBSec:      float64(bytes) / mib / el,
 	}
 	printConsume(e.stdout, res, *asJSON)
-	if n < *messages {
+	switch {
+	case n < *messages && e.ctx.Err() != nil:
+		fmt.Fprintf(e.stderr, "gokafka perf consume: interrupted after %d of %d records\n", n, *messages)
+		return errReported
+	case n < *messages:
 		fmt.Fprintf(e.stderr, "gokafka perf consume: stopped after %d of %d records: nothing arrived for %s\n", n, *messages, *timeout)
 		return errReported
 	}
