@@ -158,6 +158,11 @@ func (c *conn) logEnd(err error) {
 		// A client that closes with unread data, or dies, resets the
 		// connection: routine, and logged at debug as in Kafka.
 		c.log.Debug("connection reset by the client")
+	case errors.Is(err, syscall.ECONNABORTED):
+		// A socket the host aborted (ss -K, SOCK_DESTROY): a network
+		// disconnect like a reset, which Kafka's Selector logs at debug
+		// as it does every IOException.
+		c.log.Debug("connection lost", "reason", err)
 	case c.ctx.Err() != nil && errors.Is(err, net.ErrClosed):
 		// We closed it: server stopping, write failure or a panic,
 		// each already logged where it happened.

@@ -6,12 +6,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -739,5 +742,70 @@ func TestNotKafkaNamed(t *testing.T) {
 		if !errors.Is(err, errFrameSize) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("% x: %v, want a frame size error naming %q", c.first[:4], err, c.want)
 		}
+	}
+}
+
+// abortingConn is a real connection whose next read fails as the kernel
+// fails one that the host aborted (ss -K): ECONNABORTED.
+type abortingConn struct {
+	net.Conn
+	abort chan struct{}
+}
+
+func (c *abortingConn) Read(p []byte) (int, error) {
+	select {
+	case <-c.abort:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("read", syscall.ECONNABORTED)}
+	default:
+		return c.Conn.Read(p)
+	}
+}
+
+type abortingListener struct {
+	net.Listener
+	conns chan *abortingConn
+}
+
+func (l *abortingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	ac := &abortingConn{Conn: c, abort: make(chan struct{})}
+	l.conns <- ac
+	return ac, nil
+}
+
+// A connection the host aborted (ss -K) is a network disconnect like a
+// reset: logged at debug, as Kafka's Selector logs every IOException, not
+// as a warning.
+func TestAbortedConnLoggedAtDebug(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	al := &abortingListener{Listener: ln, conns: make(chan *abortingConn, 4)}
+	logs := new(logBuffer)
+	var s *Server
+	s, err = Serve(al, Config{
+		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Versions: testVersions,
+	}, metadataHandler(&s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s)
+	checkServed(t, c, 1)
+	close((<-al.conns).abort)
+	// The reader waits in a read begun before the abort: a request ends
+	// that one, and its next read fails.
+	writeAll(t, c, appendRequest(nil, kmsg.NewPtrApiVersionsRequest(), 3))
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !strings.Contains(logs.String(), "connection abort"); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.Close()
+	log := logs.String()
+	if !strings.Contains(log, `level=DEBUG msg="connection lost"`) || strings.Contains(log, "level=WARN") {
+		t.Fatalf("want the abort logged at debug and no warning:\n%s", log)
 	}
 }
