@@ -367,7 +367,8 @@ func TestBrokerTimestampBounds(t *testing.T) {
 // On a LogAppendTime topic the append times follow the log: stamped under
 // the partition's append lock, they never go back from one batch to the
 // next, however many connections produce at once; each answer carries its
-// batch's stored time.
+// batch's stored time. As in Kafka, only the max timestamp is stamped: the
+// base timestamp stays the producer's.
 func TestLogAppendTimeFollowsTheLog(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()
@@ -407,6 +408,9 @@ func TestLogAppendTimeFollowsTheLog(t *testing.T) {
 			t.Fatalf("offset %d: append time %d after %d", h.BaseOffset, h.MaxTimestamp, last)
 		}
 		last = h.MaxTimestamp
+		if h.TimestampType() != 1 || h.BaseTimestamp != 1 {
+			t.Fatalf("offset %d: timestamp type %d, base timestamp %d; want LogAppendTime and the producer's 1", h.BaseOffset, h.TimestampType(), h.BaseTimestamp)
+		}
 		for p := range producers {
 			if ts, ok := answered[p][h.BaseOffset]; ok && ts != h.MaxTimestamp {
 				t.Fatalf("offset %d answered append time %d, stored %d", h.BaseOffset, ts, h.MaxTimestamp)

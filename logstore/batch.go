@@ -378,14 +378,14 @@ func SetMaxTimestamp(b []byte, ts int64) {
 }
 
 // SetMaxTimestampLogAppend turns the batch into a LogAppendTime batch stamped
-// ts: it sets the timestamp-type attribute, the base and max timestamps, and
-// recomputes the CRC. Record timestamp deltas are left alone; readers ignore
-// them for LogAppendTime batches.
+// ts: it sets the timestamp-type attribute and the max timestamp, and
+// recomputes the CRC. The base timestamp and the records' deltas are left
+// as the producer sent them, as Kafka stamps a batch in place; readers take
+// every record's time from the max timestamp of a LogAppendTime batch.
 func SetMaxTimestampLogAppend(b []byte, ts int64) {
 	be := binary.BigEndian
 	attrs := be.Uint16(b[offAttributes:]) | 0x08
 	be.PutUint16(b[offAttributes:], attrs)
-	be.PutUint64(b[offBaseTimestamp:], uint64(ts))
 	be.PutUint64(b[offMaxTimestamp:], uint64(ts))
 	be.PutUint32(b[offCRC:], batchCRC(b))
 }

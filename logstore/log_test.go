@@ -87,7 +87,7 @@ func TestSplitAndSetters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.BaseOffset != 42 || h.PartitionLeaderEpoch != 7 || h.MaxTimestamp != 99 || h.BaseTimestamp != 99 || h.TimestampType() != 1 {
+	if h.BaseOffset != 42 || h.PartitionLeaderEpoch != 7 || h.MaxTimestamp != 99 || h.BaseTimestamp == 99 || h.TimestampType() != 1 {
 		t.Fatalf("header after setters: %+v", h)
 	}
 }

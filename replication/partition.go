@@ -631,7 +631,7 @@ func (p *Partition) appendAnnounced(batch []byte, h logstore.BatchHeader, stamp 
 		stamped = max(time.Now().UnixMilli(), p.lastStamp)
 		p.lastStamp = stamped
 		logstore.SetMaxTimestampLogAppend(batch, stamped)
-		h.BaseTimestamp, h.MaxTimestamp = stamped, stamped
+		h.MaxTimestamp = stamped
 	}
 	if idempotent {
 		meta = batchMeta{FirstSeq: h.BaseSequence, LastSeq: lastSeqOf(h.BaseSequence, h.LastOffsetDelta), BaseOffset: -1, MaxTimestamp: h.MaxTimestamp}
