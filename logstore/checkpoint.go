@@ -15,6 +15,7 @@ const (
 	startOffsetFile     = "log-start-offset"
 	leaderEpochFile     = "leader-epoch-checkpoint"
 	corruptFile         = "corrupt-batches"
+	emptiedFile         = "emptied-below-start"
 	checkpointVersion   = 0
 	checkpointTmpSuffix = ".tmp"
 )
@@ -154,6 +155,25 @@ func readEpochs(dir string) ([]epochEntry, error) {
 
 func (l *Log) writeStartOffset(off int64) error {
 	return writeFileSync(l.dir, startOffsetFile, encodeCheckpoint([]string{strconv.FormatInt(off, 10)}), !l.cfg.NoSync)
+}
+
+// writeEmptied records the last raft index and term of the segments Open is
+// about to set aside as below the log start (see EmptiedBelowStart), so a
+// crash before raft has a snapshot there still finds them.
+func (l *Log) writeEmptied(index, term uint64) error {
+	return writeFileSync(l.dir, emptiedFile, encodeCheckpoint([]string{strconv.FormatUint(index, 10) + " " + strconv.FormatUint(term, 10)}), !l.cfg.NoSync)
+}
+
+func readEmptied(dir string) (index, term uint64) {
+	data, err := os.ReadFile(filepath.Join(dir, emptiedFile))
+	if err != nil {
+		return 0, 0
+	}
+	rows, err := decodeCheckpoint(data, 2)
+	if err != nil || len(rows) != 1 || rows[0][0] <= 0 || rows[0][1] <= 0 {
+		return 0, 0
+	}
+	return uint64(rows[0][0]), uint64(rows[0][1])
 }
 
 func readStartOffset(dir string) (int64, bool) {

@@ -42,6 +42,9 @@
 //	clean-shutdown    written by Close, removed by Open.
 //	corrupt-batches   same layout, "segment position offset": the batches
 //	                  recovery kept although their CRC fails (see Recovery).
+//	emptied-below-start  same layout, "index term": the last raft entry of
+//	                  the segments recovery set aside because the disk cut
+//	                  the log below its start offset (Log.EmptiedBelowStart).
 //
 // All integers are big-endian. The active segment's sparse indexes are
 // also kept in memory; its .raft (an entry a batch, too many to hold) and

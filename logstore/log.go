@@ -162,6 +162,10 @@ type Log struct {
 	syncBytes  atomic.Int64 // moving average of the .log bytes one sync covers
 
 	corrupt map[corruptBatch]bool // batches kept with a bad CRC (set by Open only)
+
+	// The last raft index and term of the segments Open set aside as
+	// below the log start offset (EmptiedBelowStart); set by Open only.
+	emptiedIndex, emptiedTerm uint64
 }
 
 // fillSyncBytes is the largest average sync for which the active segment is
@@ -921,6 +925,15 @@ func (l *Log) FirstOffset() int64 {
 		return l.leo
 	}
 	return l.segs[0].base
+}
+
+// EmptiedBelowStart reports the last raft index, and its term, of the
+// segments Open moved aside because the log start offset checkpoint was
+// past their end (disk damage): the log is then empty at that start, and
+// raft must restart from a snapshot at that index ending there. 0, 0 when
+// Open found no such log.
+func (l *Log) EmptiedBelowStart() (index, term uint64) {
+	return l.emptiedIndex, l.emptiedTerm
 }
 
 // EndOffset is the log end offset: the offset the next batch will get.

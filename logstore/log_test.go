@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"testing"
 	"time"
 
@@ -1154,9 +1155,9 @@ func TestRecoverDamagedSidecarHeader(t *testing.T) {
 }
 
 // A log start offset checkpoint past the log end (its segments lost) leaves
-// the log empty at its end, as in Kafka's LogLoader, and is moved back to
-// the end: the batches appended afterwards must still be there at the next
-// start, not hidden below the stale start.
+// the log empty at that start, as in Kafka's LogLoader: no offset below it
+// is handed out again, and the batches appended afterwards are there at the
+// next start.
 func TestStartOffsetCheckpointPastEnd(t *testing.T) {
 	dir := t.TempDir()
 	l := openT(t, dir, Config{})
@@ -1169,8 +1170,11 @@ func TestStartOffsetCheckpointPastEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	l = openT(t, dir, Config{})
-	if l.StartOffset() != 10 || l.EndOffset() != 10 {
-		t.Fatalf("opened: LSO %d LEO %d, want 10 10", l.StartOffset(), l.EndOffset())
+	if l.StartOffset() != 1000 || l.EndOffset() != 1000 {
+		t.Fatalf("opened: LSO %d LEO %d, want 1000 1000", l.StartOffset(), l.EndOffset())
+	}
+	if idx, term := l.EmptiedBelowStart(); idx != 10 || term != 1 {
+		t.Fatalf("EmptiedBelowStart = %d, %d; want 10, 1", idx, term)
 	}
 	for i := 0; i < 20; i++ {
 		mustStore(t, l, g.batch(100, 10, int64(i)))
@@ -1178,8 +1182,80 @@ func TestStartOffsetCheckpointPastEnd(t *testing.T) {
 	l.Close()
 	l = openT(t, dir, Config{})
 	defer l.Close()
-	if l.StartOffset() != 10 || l.EndOffset() != 2010 {
-		t.Fatalf("reopened: LSO %d LEO %d, want 10 2010 (the batches appended after the bad checkpoint kept)", l.StartOffset(), l.EndOffset())
+	if l.StartOffset() != 1000 || l.EndOffset() != 3000 {
+		t.Fatalf("reopened: LSO %d LEO %d, want 1000 3000 (the batches appended after the bad checkpoint kept)", l.StartOffset(), l.EndOffset())
+	}
+	if idx, _ := l.EmptiedBelowStart(); idx != 0 {
+		t.Fatalf("EmptiedBelowStart = %d at the second open, want 0", idx)
+	}
+}
+
+// DeleteRecords moves the start near the end, then the disk cuts the last
+// segment below that start: the log must come back empty at the start, its
+// start never moving back, so that the next batch gets the start offset
+// and no offset is handed out twice (Kafka's LogLoader,
+// deleteSegmentsIfLogStartGreaterThanLogEnd). The segments are set aside,
+// not deleted.
+func TestCutBelowStartOffset(t *testing.T) {
+	for _, clean := range []bool{true, false} {
+		dir := t.TempDir()
+		cfg := Config{SegmentBytes: 4096}
+		l := openT(t, dir, cfg)
+		g := &entryGen{t: t, term: 3}
+		for i := 0; i < 40; i++ {
+			mustStore(t, l, g.batch(10, 100, int64(i)))
+		}
+		if err := l.SetStartOffset(395); err != nil {
+			t.Fatal(err)
+		}
+		mustStore(t, l, g.ext()) // the DeleteRecords command itself
+		lastIndex := g.next
+		l.Close()
+		if !clean {
+			os.Remove(filepath.Join(dir, cleanShutdownFile))
+		}
+		logs, _ := filepath.Glob(filepath.Join(dir, "*"+extLog))
+		sort.Strings(logs)
+		if len(logs) < 2 {
+			t.Fatalf("%d segments, want 2 or more", len(logs))
+		}
+		if err := os.Truncate(logs[len(logs)-1], 10); err != nil { // inside its first batch
+			t.Fatal(err)
+		}
+
+		l = openT(t, dir, cfg)
+		if l.StartOffset() != 395 || l.EndOffset() != 395 {
+			t.Fatalf("clean=%v: reopened with LSO %d LEO %d, want 395 395", clean, l.StartOffset(), l.EndOffset())
+		}
+		if first, _ := l.FirstIndex(); first != 0 {
+			t.Fatalf("clean=%v: FirstIndex %d, want an empty log", clean, first)
+		}
+		if idx, term := l.EmptiedBelowStart(); idx == 0 || idx >= lastIndex || term != 3 {
+			t.Fatalf("clean=%v: EmptiedBelowStart = %d, %d; want below %d, term 3", clean, idx, term, lastIndex)
+		}
+		if asides, _ := filepath.Glob(filepath.Join(dir, damagedDir, "*", "*"+extLog)); len(asides) == 0 {
+			t.Fatalf("clean=%v: no segment set aside", clean)
+		}
+		idx, term := l.EmptiedBelowStart()
+		// A crash before raft stores its snapshot there: the next open
+		// still knows where the emptied log ended.
+		l.Close()
+		l = openT(t, dir, cfg)
+		if i, tm := l.EmptiedBelowStart(); i != idx || tm != term || l.StartOffset() != 395 || l.EndOffset() != 395 {
+			t.Fatalf("clean=%v: reopened before any write: EmptiedBelowStart = %d, %d, LSO %d LEO %d; want %d, %d, 395 395", clean, i, tm, l.StartOffset(), l.EndOffset(), idx, term)
+		}
+		g.next = idx
+		g.term = 4
+		mustStore(t, l, g.noop(), g.batch(1, 10, 1))
+		if hs := readAll(t, l, 395); len(hs) != 1 || hs[0].BaseOffset != 395 {
+			t.Fatalf("clean=%v: after the restart the next batch is %+v, want one at 395", clean, hs)
+		}
+		l.Close()
+		l = openT(t, dir, cfg)
+		if l.StartOffset() != 395 || l.EndOffset() != 396 {
+			t.Fatalf("clean=%v: second reopen LSO %d LEO %d, want 395 396", clean, l.StartOffset(), l.EndOffset())
+		}
+		l.Close()
 	}
 }
 

@@ -96,6 +96,55 @@ func Open(dir string, cfg Config) (*Log, error) {
 		l.segs = append(l.segs, s)
 		lastEps = eps
 	}
+	ckpt, _ := readStartOffset(dir)
+	if n := len(l.segs); n > 0 && ckpt > l.segs[n-1].end {
+		// Data lost below a start the checkpoint still holds: as Kafka's
+		// LogLoader, the log starts again empty at that start, so that no
+		// offset below it is handed out twice. What is left lies below
+		// the start, unreadable: it is set aside, not deleted. Raft restarts
+		// from a snapshot at its last entry (EmptiedBelowStart), which is
+		// recorded first: a crash before raft has that snapshot finds it.
+		var index, term uint64
+		for i := n - 1; i >= 0 && index == 0; i-- {
+			if s := l.segs[i]; s.nraft > 0 {
+				e, err := s.raftAt(s.nraft - 1)
+				if err != nil {
+					l.closeAll()
+					return nil, fmt.Errorf("logstore: %w", err)
+				}
+				index, term = s.lastIndex(), e.term
+			}
+		}
+		if index == 0 { // no entry left at all: nothing to set aside
+			index, term = readEmptied(dir)
+		}
+		// The leader epochs go too, as Kafka clears its cache; written
+		// before the segments move, a crash between finds them again.
+		err := l.writeEmptied(index, term)
+		if err == nil {
+			err = l.writeEpochs(nil)
+		}
+		if err != nil {
+			l.closeAll()
+			return nil, fmt.Errorf("logstore: %w", err)
+		}
+		aside := make([]int64, n)
+		for i, s := range l.segs {
+			aside[i] = s.base
+		}
+		end := l.segs[n-1].end
+		l.closeAll()
+		l.segs, lastEps = nil, nil
+		moved, err := l.setAside(aside)
+		l.log.Warn("log start offset checkpoint is past the log end (segments lost or cut): the log starts again empty at the start, as in Kafka; the segments left were moved aside",
+			"log_start_offset", ckpt, "log_end_offset", end, "moved_to", moved, "err", err)
+	}
+	if len(l.segs) == 0 {
+		l.emptiedIndex, l.emptiedTerm = readEmptied(dir)
+	} else if err := os.Remove(filepath.Join(dir, emptiedFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		l.closeAll()
+		return nil, fmt.Errorf("logstore: %w", err)
+	}
 	// Only the last segment is active.
 	for i, s := range l.segs {
 		if i < len(l.segs)-1 {
@@ -110,24 +159,11 @@ func Open(dir string, cfg Config) (*Log, error) {
 		}
 	}
 
-	ckpt, _ := readStartOffset(dir)
 	if len(l.segs) == 0 {
 		l.lso, l.leo = ckpt, ckpt
 	} else {
 		l.leo = l.segs[len(l.segs)-1].end
 		l.lso = min(max(ckpt, l.segs[0].base), l.leo)
-		if ckpt > l.leo {
-			// Data lost below a start the checkpoint still holds: as in
-			// Kafka's LogLoader, the log is empty from its end, and said
-			// so. The checkpoint comes back to the end, else the next
-			// start would hide the batches appended from here up to it.
-			l.log.Warn("log start offset checkpoint is past the log end (segments lost or cut): the log is empty from its end",
-				"log_start_offset", ckpt, "log_end_offset", l.leo)
-			if err := l.writeStartOffset(l.leo); err != nil {
-				l.closeAll()
-				return nil, fmt.Errorf("logstore: %w", err)
-			}
-		}
 	}
 
 	if err := l.loadEpochs(!clean, lastEps); err != nil {

@@ -341,7 +341,8 @@ func (p *Partition) startRaft(t *Topic) error {
 // tail after they were taken (disk damage found by recovery): a snapshot
 // past the log's last entry describes records that are gone, so it is
 // dropped and the state machine is rebuilt by replaying the log; a log that
-// retention emptied keeps the newest snapshot ending at its end offset. When
+// retention emptied keeps the newest snapshot ending at its end offset, and
+// one that recovery emptied at its start offset gets such a snapshot. When
 // the log no longer starts at raft index 1 (retention), replay needs a starting
 // point: a snapshot just before the first entry, with the first batch's
 // offset and no producer state (as if that state had expired).
@@ -385,6 +386,14 @@ func (p *Partition) checkSnapshots(snaps *raft.FileSnapshotStore, replicas []int
 			return fmt.Errorf("dropping snapshot %s: %w", m.ID, err)
 		}
 	}
+	if index, term := p.log.EmptiedBelowStart(); last == 0 && usable == 0 && index > 0 {
+		// Recovery emptied the log at its start offset (the data left was
+		// all below it): raft starts from a snapshot ending there, at the
+		// last entry it had, with no producer state, as Kafka's LogLoader
+		// starts its producer state afresh there. Without it the group
+		// would be lost.
+		return p.writeStartSnapshot(snaps, replicas, index, term, p.log.EndOffset())
+	}
 	first, err := p.log.FirstIndex()
 	if err != nil || first <= 1 || last == 0 {
 		return err
@@ -399,22 +408,28 @@ func (p *Partition) checkSnapshots(snaps *raft.FileSnapshotStore, replicas []int
 	if err := p.log.GetLog(first, &e); err != nil {
 		return err
 	}
+	return p.writeStartSnapshot(snaps, replicas, first-1, e.Term, p.log.FirstOffset())
+}
+
+// writeStartSnapshot stores a snapshot at raft index and term whose state
+// is next and no producer state, for raft to start from.
+func (p *Partition) writeStartSnapshot(snaps *raft.FileSnapshotStore, replicas []int32, index, term uint64, next int64) error {
 	var servers []raft.Server
 	for _, id := range replicas {
 		if b, ok := p.node.controller.State().Brokers[id]; ok {
 			servers = append(servers, raft.Server{ID: brokerIDString(id), Address: raft.ServerAddress(b.RaftAddr)})
 		}
 	}
-	sink, err := snaps.Create(raft.SnapshotVersionMax, first-1, e.Term, raft.Configuration{Servers: servers}, 1, p.trans)
+	sink, err := snaps.Create(raft.SnapshotVersionMax, index, term, raft.Configuration{Servers: servers}, 1, p.trans)
 	if err != nil {
 		return err
 	}
-	state := partitionSnapshot{Index: first - 1, NextOffset: p.log.FirstOffset(), Producers: producerMap{}}
+	state := partitionSnapshot{Index: index, NextOffset: next, Producers: producerMap{}}
 	if err := json.NewEncoder(sink).Encode(&state); err != nil {
 		sink.Cancel()
 		return err
 	}
-	p.logger.Warn("rebuilt a starting snapshot for replay", "index", first-1, "next_offset", state.NextOffset)
+	p.logger.Warn("rebuilt a starting snapshot for replay", "index", index, "next_offset", state.NextOffset)
 	return sink.Close()
 }
 
