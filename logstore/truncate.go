@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -328,6 +329,35 @@ func (l *Log) ApplyRetention(now time.Time, retentionMs, retentionBytes int64, m
 		return 0, err
 	}
 	l.snapIndex = max(l.snapIndex, maxIndex)
+	n := l.retainable(now, retentionMs, retentionBytes, maxIndex)
+	if n == 0 {
+		return 0, nil
+	}
+	if n == len(l.segs) {
+		// The active segment is past retention too: as Kafka rolls it and
+		// deletes the old one, drop everything but keep the end offset, so
+		// the next batch starts a new segment at LSO = LEO.
+		if err := l.drainSyncs(); err != nil {
+			return 0, err
+		}
+		if err := l.dropAll(l.leo); err != nil {
+			return n, err
+		}
+		l.log.Debug("retention deleted segments", "segments", n, "start_offset", l.StartOffset()) // the partition logs it
+		return n, nil
+	}
+	if err := l.deleteFront(n); err != nil {
+		return n, err
+	}
+	l.log.Debug("retention deleted segments", "segments", n, "start_offset", l.StartOffset()) // the partition logs it
+	return n, nil
+}
+
+// retainable is how many segments from the front retention deletes: those
+// past retentionMs or retentionBytes, or wholly below the log start
+// offset, up to the first that holds a raft index past maxIndex. Caller
+// holds wmu.
+func (l *Log) retainable(now time.Time, retentionMs, retentionBytes int64, maxIndex uint64) int {
 	var total int64
 	for _, s := range l.segs {
 		total += s.logSize
@@ -355,27 +385,25 @@ func (l *Log) ApplyRetention(now time.Time, retentionMs, retentionBytes int64, m
 		}
 		total -= s.logSize
 	}
+	return n
+}
+
+// RetentionDue reports the last raft index of the segments ApplyRetention
+// would delete were raft's snapshot past them all, 0 if none: the
+// partition takes a snapshot before retention only when it is needed, not
+// at every check (a snapshot is a few fsyncs, and every partition written
+// since the last one took them, all at once, every five minutes).
+func (l *Log) RetentionDue(now time.Time, retentionMs, retentionBytes int64) uint64 {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.closed {
+		return 0
+	}
+	n := l.retainable(now, retentionMs, retentionBytes, math.MaxUint64)
 	if n == 0 {
-		return 0, nil
+		return 0
 	}
-	if n == len(l.segs) {
-		// The active segment is past retention too: as Kafka rolls it and
-		// deletes the old one, drop everything but keep the end offset, so
-		// the next batch starts a new segment at LSO = LEO.
-		if err := l.drainSyncs(); err != nil {
-			return 0, err
-		}
-		if err := l.dropAll(l.leo); err != nil {
-			return n, err
-		}
-		l.log.Debug("retention deleted segments", "segments", n, "start_offset", l.StartOffset()) // the partition logs it
-		return n, nil
-	}
-	if err := l.deleteFront(n); err != nil {
-		return n, err
-	}
-	l.log.Debug("retention deleted segments", "segments", n, "start_offset", l.StartOffset()) // the partition logs it
-	return n, nil
+	return l.segs[n-1].lastIndex()
 }
 
 // CloseIdleFiles closes the companion files (.raftmeta, .raft, .index,

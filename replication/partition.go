@@ -899,8 +899,12 @@ func (p *Partition) Wait(ch chan struct{}) func() {
 	}
 }
 
-// enforceRetention snapshots (so that raft no longer needs old entries) and
-// deletes whole segments past the retention limits. It also closes the
+// replayBound is how many entries applied since the last snapshot make a
+// retention check take one anyway, to bound the replay at the next start.
+const replayBound = 1024
+
+// enforceRetention deletes whole segments past the retention limits,
+// snapshotting first if raft still needs their entries. It also closes the
 // index files of old segments that reads opened.
 func (p *Partition) enforceRetention(now time.Time, retentionMs, retentionBytes int64) {
 	// Old segments read since the last check let go of their index files.
@@ -911,7 +915,18 @@ func (p *Partition) enforceRetention(now time.Time, retentionMs, retentionBytes 
 		// whatever the limits.
 		return
 	}
-	p.snapshotIfNew("before retention")
+	// A snapshot is taken when retention needs raft past the entries it
+	// deletes, or when enough entries were applied since the last one
+	// that replaying them at the next start would cost (raft's own
+	// threshold is higher): not for every partition written a little
+	// since the last check, each a few fsyncs, all at once.
+	due := p.log.RetentionDue(now, retentionMs, retentionBytes)
+	if last := p.lastSnapshot.Load(); due > last || p.raft.AppliedIndex() >= last+replayBound {
+		p.snapshotIfNew("before retention")
+	}
+	if due == 0 {
+		return
+	}
 	n, err := p.log.ApplyRetention(now, retentionMs, retentionBytes, p.lastSnapshot.Load())
 	if err != nil {
 		if errors.Is(err, logstore.ErrClosed) && p.Stopped() {

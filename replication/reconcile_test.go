@@ -108,14 +108,15 @@ func waitUntil(t *testing.T, cond func() bool, what string) {
 	}
 }
 
-// An idle partition is not snapshotted again at each retention check:
-// raft would write and sync the same snapshot every time.
-func TestRetentionCheckSnapshotsOnlyNewEntries(t *testing.T) {
+// A retention check snapshots a partition only when raft's snapshot must
+// pass segments it deletes: not for a partition whose data retention keeps
+// (every partition written since its last snapshot took a few fsyncs at
+// each check), and not again for an idle one.
+func TestRetentionCheckSnapshotsOnlyWhenDue(t *testing.T) {
 	n := startWithTopic(t, "idle", 1)
 	p := n.Partition("idle", 0)
-	// A current timestamp: a record of 1970 is past retention, and its
-	// deletion would be a new entry.
-	batch := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, FirstTimestamp: time.Now().UnixMilli()}, []logstore.Record{{Value: []byte("v")}})
+	now := time.Now()
+	batch := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, FirstTimestamp: now.UnixMilli()}, []logstore.Record{{Value: []byte("v")}})
 	h, err := logstore.ParseBatchHeader(batch)
 	if err != nil {
 		t.Fatal(err)
@@ -124,12 +125,11 @@ func TestRetentionCheckSnapshotsOnlyNewEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A single voter acknowledges a batch once it is stored, which can be
-	// before raft's FSM has applied it: the first check must see it applied,
-	// or the second finds it new.
+	// before raft's FSM has applied it: the snapshot must cover it.
 	waitUntil(t, func() bool { return p.raft.AppliedIndex() >= p.raft.LastIndex() }, "the batch to be applied")
 	snapshots := func() []string {
 		ents, err := os.ReadDir(filepath.Join(n.cfg.DataDir, "idle-0", "snapshots", "snapshots"))
-		if err != nil {
+		if err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
 		}
 		var names []string
@@ -138,15 +138,48 @@ func TestRetentionCheckSnapshotsOnlyNewEntries(t *testing.T) {
 		}
 		return names
 	}
-	p.enforceRetention(time.Now(), 7*24*3600*1000, -1)
+	const week = 7 * 24 * 3600 * 1000
+	before := snapshots()
+	time.Sleep(5 * time.Millisecond) // a new snapshot would have another name
+	p.enforceRetention(now, week, -1)
+	if got := snapshots(); !slices.Equal(got, before) {
+		t.Fatalf("snapshots %v, then %v after a check that deletes nothing", before, got)
+	}
+	later := now.Add(8 * 24 * time.Hour) // the batch is past retention
+	p.enforceRetention(later, week, -1)
 	first := snapshots()
-	if len(first) == 0 {
-		t.Fatal("no snapshot after new entries")
+	if slices.Equal(first, before) {
+		t.Fatal("no new snapshot before retention deleted the segment")
+	}
+	if p.log.StartOffset() != 1 || p.log.EndOffset() != 1 {
+		t.Fatalf("after retention: log start %d, end %d; want 1, 1", p.log.StartOffset(), p.log.EndOffset())
 	}
 	time.Sleep(5 * time.Millisecond) // a new snapshot would have another name
-	p.enforceRetention(time.Now(), 7*24*3600*1000, -1)
+	p.enforceRetention(later.Add(time.Hour), week, -1)
 	if again := snapshots(); !slices.Equal(again, first) {
 		t.Fatalf("snapshots %v, then %v with nothing new", first, again)
+	}
+
+	// Many entries since the last snapshot: one bounds the next start's
+	// replay, though retention deletes nothing.
+	var calls []AppendResult
+	for range replayBound {
+		b := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, FirstTimestamp: time.Now().UnixMilli()}, []logstore.Record{{Value: []byte("v")}})
+		h, err := logstore.ParseBatchHeader(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls = append(calls, p.Append(b, h))
+	}
+	for _, c := range calls {
+		if _, err := c.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, func() bool { return p.raft.AppliedIndex() >= p.raft.LastIndex() }, "the batches to be applied")
+	p.enforceRetention(time.Now(), week, -1)
+	if got := snapshots(); slices.Equal(got, first) {
+		t.Fatalf("snapshots %v still, after %d entries", got, replayBound)
 	}
 }
 
