@@ -343,9 +343,10 @@ func TestProduceError(t *testing.T) {
 	}
 }
 
-// An interrupt (Ctrl-C) stops perf produce and perf consume, which say
-// so: not "flush: context canceled", nor that nothing arrived for a
-// --timeout that never ran out.
+// An interrupt (Ctrl-C) stops perf produce and perf consume at once, which
+// say so: not "flush: context canceled" (nor count as failed the records
+// the client fails with it), nor that nothing arrived for a --timeout that
+// never ran out.
 func TestPerfInterrupted(t *testing.T) {
 	addr := startBroker(t)
 	interrupt := func(after time.Duration, args ...string) result {
@@ -370,6 +371,12 @@ func TestPerfInterrupted(t *testing.T) {
 	r := interrupt(time.Second, "perf", "produce", "--topic", "perf-int", "--partitions", "1", "--num-records", "100000", "--record-size", "10", "--throughput", "100")
 	if r.code != 1 || !strings.Contains(r.stderr, "interrupted after") || strings.Contains(r.stderr, "context canceled") {
 		t.Errorf("perf produce interrupted: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// At a low --throughput the wait for the next record ends at the
+	// interrupt, and no record is sent after it.
+	r = interrupt(time.Second, "perf", "produce", "--topic", "perf-int", "--num-records", "10", "--record-size", "10", "--throughput", "0.05")
+	if r.code != 1 || !strings.Contains(r.stderr, "interrupted after 1 of 10 records") {
+		t.Errorf("perf produce interrupted between records: exit %d, stderr %q", r.code, r.stderr)
 	}
 	r = interrupt(time.Second, "perf", "consume", "--topic", "perf-int", "--messages", "100000", "--timeout", "30s")
 	if r.code != 1 || !strings.Contains(r.stderr, "interrupted after") || strings.Contains(r.stderr, "nothing arrived") {

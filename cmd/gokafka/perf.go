@@ -89,6 +89,11 @@ func (s *perfStats) ack(start time.Time, err error) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if errors.Is(err, context.Canceled) {
+		// The client fails what it still held with the interrupt's
+		// error: not a failed record; the run says it was interrupted.
+		return
+	}
 	if err != nil {
 		s.errors++
 		if s.firstErr == nil {
@@ -227,7 +232,17 @@ func perfProduce(e *env, args []string) error {
 			// sleeping, so the mean holds.
 			due := start.Add(time.Duration(float64(i) / *throughput * float64(time.Second)))
 			if d := time.Until(due); d >= minPerfSleep {
-				time.Sleep(d)
+				// An interrupt ends the wait: at a low --throughput it
+				// can be long, and no record is sent after it.
+				t := time.NewTimer(d)
+				select {
+				case <-t.C:
+				case <-e.ctx.Done():
+					t.Stop()
+				}
+				if e.ctx.Err() != nil {
+					break
+				}
 			}
 		}
 		if off+size > len(pool) {
