@@ -296,14 +296,6 @@ func (l *Log) SetSnapshotIndex(index uint64) {
 	l.snapIndex = max(l.snapIndex, index)
 }
 
-// SegmentsBelowStart reports whether a segment lies entirely below the
-// start offset, for ApplyRetention to delete whatever its limits.
-func (l *Log) SegmentsBelowStart() bool {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return len(l.segs) > 1 && l.segs[1].base <= l.lso
-}
-
 // countBelowStart counts leading non-active segments entirely below LSO
 // whose entries are all covered by the snapshot index.
 func (l *Log) countBelowStart() int {

@@ -909,17 +909,13 @@ const replayBound = 1024
 func (p *Partition) enforceRetention(now time.Time, retentionMs, retentionBytes int64) {
 	// Old segments read since the last check let go of their index files.
 	p.log.CloseIdleFiles(now, time.Minute)
-	if retentionMs < 0 && retentionBytes < 0 && !p.log.SegmentsBelowStart() {
-		// Nothing to do, unless the start offset has passed whole
-		// segments (the offsets topic's checkpoints move it), which go
-		// whatever the limits.
-		return
-	}
 	// A snapshot is taken when retention needs raft past the entries it
 	// deletes, or when enough entries were applied since the last one
 	// that replaying them at the next start would cost (raft's own
-	// threshold is higher): not for every partition written a little
-	// since the last check, each a few fsyncs, all at once.
+	// threshold is higher), whatever the topic's limits: not for every
+	// partition written a little since the last check, each a few
+	// fsyncs, all at once. Without limits, only segments wholly below the
+	// start offset (the offsets topic's checkpoints move it) are due.
 	due := p.log.RetentionDue(now, retentionMs, retentionBytes)
 	if last := p.lastSnapshot.Load(); due > last || p.raft.AppliedIndex() >= last+replayBound {
 		p.snapshotIfNew("before retention")
