@@ -841,7 +841,8 @@ func (n *Node) producerIDExpiration(st *State) time.Duration {
 }
 
 // EnforceRetention applies every topic's retention settings once, and
-// forgets idle producers (ProducerIDExpiration).
+// forgets idle producers (ProducerIDExpiration). It returns early if the
+// node stops.
 func (n *Node) EnforceRetention(now time.Time) {
 	st := n.controller.State()
 	exp := n.producerIDExpiration(st)
@@ -856,9 +857,23 @@ func (n *Node) EnforceRetention(now time.Time) {
 			continue
 		}
 		ms, bytes := n.cfg.Retention(st, t)
-		p.enforceRetention(now, ms, bytes)
+		if p.enforceRetention(now, ms, bytes) {
+			// Snapshots are a few fsyncs each: spread over the pass, they
+			// leave the disk to the produce syncs (a thousand partitions
+			// snapshotted back to back held produce p99 at 50-150 ms for
+			// the seconds it took).
+			select {
+			case <-n.stop:
+				return
+			case <-time.After(snapshotPace):
+			}
+		}
 	}
 }
+
+// snapshotPace is the least time between two snapshots a retention pass
+// takes.
+const snapshotPace = 20 * time.Millisecond
 
 // Close stops every raft group and closes every file.
 func (n *Node) Close() error {

@@ -112,6 +112,10 @@ type Partition struct {
 	lostFlag     atomic.Bool // its only replica's log is gone (see Lost)
 	epochFlag    atomic.Int32
 	lastSnapshot atomic.Uint64 // raft index of the newest persisted snapshot
+	// Batch bytes applied since the partition opened (its replay included),
+	// and that count as of the newest persisted snapshot: their difference
+	// is what the next start would replay.
+	appliedBytes, snapBytes atomic.Int64
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -899,14 +903,20 @@ func (p *Partition) Wait(ch chan struct{}) func() {
 	}
 }
 
-// replayBound is how many entries applied since the last snapshot make a
-// retention check take one anyway, to bound the replay at the next start.
-const replayBound = 1024
+// replayBound and replayBytes are how many entries, or batch bytes,
+// applied since the last snapshot make a retention check take one anyway,
+// to bound the replay at the next start (which reads every entry whole: a
+// few microseconds each, a millisecond a MiB).
+const (
+	replayBound = 1024
+	replayBytes = 1 << 20
+)
 
 // enforceRetention deletes whole segments past the retention limits,
-// snapshotting first if raft still needs their entries. It also closes the
+// snapshotting first if raft still needs their entries; snapped says a
+// snapshot was taken. It also closes the
 // index files of old segments that reads opened.
-func (p *Partition) enforceRetention(now time.Time, retentionMs, retentionBytes int64) {
+func (p *Partition) enforceRetention(now time.Time, retentionMs, retentionBytes int64) (snapped bool) {
 	// Old segments read since the last check let go of their index files.
 	p.log.CloseIdleFiles(now, time.Minute)
 	// A snapshot is taken when retention needs raft past the entries it
@@ -917,11 +927,12 @@ func (p *Partition) enforceRetention(now time.Time, retentionMs, retentionBytes 
 	// fsyncs, all at once. Without limits, only segments wholly below the
 	// start offset (the offsets topic's checkpoints move it) are due.
 	due := p.log.RetentionDue(now, retentionMs, retentionBytes)
-	if last := p.lastSnapshot.Load(); due > last || p.raft.AppliedIndex() >= last+replayBound {
-		p.snapshotIfNew("before retention")
+	if last := p.lastSnapshot.Load(); due > last || p.raft.AppliedIndex() >= last+replayBound ||
+		p.appliedBytes.Load()-p.snapBytes.Load() >= replayBytes {
+		snapped = p.snapshotIfNew("before retention")
 	}
 	if due == 0 {
-		return
+		return snapped
 	}
 	n, err := p.log.ApplyRetention(now, retentionMs, retentionBytes, p.lastSnapshot.Load())
 	if err != nil {
@@ -936,6 +947,7 @@ func (p *Partition) enforceRetention(now time.Time, retentionMs, retentionBytes 
 	if n > 0 {
 		p.logger.Info("retention deleted segments", "segments", n, "log_start_offset", p.log.StartOffset())
 	}
+	return snapped
 }
 
 // snapshotIfNew takes a raft snapshot if entries were applied since the
@@ -943,13 +955,17 @@ func (p *Partition) enforceRetention(now time.Time, retentionMs, retentionBytes 
 // applied: an idle partition rewrote and synced the same snapshot at every
 // retention check (thousands of fsyncs every five minutes on a broker with
 // thousands of idle partitions) and at every stop.
-func (p *Partition) snapshotIfNew(why string) {
+func (p *Partition) snapshotIfNew(why string) (taken bool) {
 	if p.raft.AppliedIndex() <= p.lastSnapshot.Load() {
-		return
+		return false
 	}
-	if err := p.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
-		p.logger.Debug("snapshot "+why, "err", err)
+	if err := p.raft.Snapshot().Error(); err != nil {
+		if !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+			p.logger.Debug("snapshot "+why, "err", err)
+		}
+		return false
 	}
+	return true
 }
 
 // awaitFuture waits for f, or for the partition to stop. hashicorp/raft
@@ -1000,6 +1016,7 @@ func (f *partitionFSM) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	p.mu.Lock()
 	advanced := false
+	var applied int64
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
 			continue
@@ -1022,6 +1039,7 @@ func (f *partitionFSM) ApplyBatch(logs []*raft.Log) []any {
 			}
 			out[i] = base
 			advanced = true
+			applied += int64(len(l.Data))
 			continue
 		}
 		switch string(l.Extensions) {
@@ -1040,6 +1058,7 @@ func (f *partitionFSM) ApplyBatch(logs []*raft.Log) []any {
 	}
 	next := p.nextOffset
 	p.mu.Unlock()
+	p.appliedBytes.Add(applied)
 	if advanced {
 		// Committed is not yet durable where the log syncs behind raft.
 		p.raiseHW(min(next, p.log.DurableEnd()))
@@ -1058,7 +1077,8 @@ func (f *partitionFSM) Snapshot() (raft.FSMSnapshot, error) {
 	p.mu.Lock()
 	s := &partitionSnapshot{NextOffset: p.nextOffset, Producers: p.producers.clone()}
 	p.mu.Unlock()
-	return &fsmSnapshot{p: p, s: s}, nil
+	// On the FSM goroutine, as Apply: the count is the snapshot's.
+	return &fsmSnapshot{p: p, s: s, applied: p.appliedBytes.Load()}, nil
 }
 
 func (f *partitionFSM) Restore(rc io.ReadCloser) error {
@@ -1084,8 +1104,9 @@ func (f *partitionFSM) Restore(rc io.ReadCloser) error {
 }
 
 type fsmSnapshot struct {
-	p *Partition
-	s *partitionSnapshot
+	p       *Partition
+	s       *partitionSnapshot
+	applied int64 // Partition.appliedBytes as of the snapshot
 }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
@@ -1103,6 +1124,7 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	var ms int64
 	if _, err := fmt.Sscanf(sink.ID(), "%d-%d-%d", &term, &idx, &ms); err == nil && idx > s.p.lastSnapshot.Load() {
 		s.p.lastSnapshot.Store(idx)
+		s.p.snapBytes.Store(s.applied)
 		s.p.log.SetSnapshotIndex(idx)
 	}
 	return nil

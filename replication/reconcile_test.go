@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -160,9 +161,18 @@ func TestRetentionCheckSnapshotsOnlyWhenDue(t *testing.T) {
 		t.Fatalf("snapshots %v, then %v with nothing new", first, again)
 	}
 
-	// Many entries since the last snapshot: one bounds the next start's
-	// replay, though retention deletes nothing, and on a topic without
-	// retention limits too.
+	// Many batch bytes since the last snapshot, or many entries: one
+	// bounds the next start's replay, though retention deletes nothing,
+	// and on a topic without retention limits too.
+	appendBig(t, p, replayBytes/2+1)
+	appendBig(t, p, replayBytes/2+1)
+	waitUntil(t, func() bool { return p.raft.AppliedIndex() >= p.raft.LastIndex() }, "the batches to be applied")
+	p.enforceRetention(time.Now(), week, -1)
+	second := snapshots()
+	if slices.Equal(second, first) {
+		t.Fatalf("snapshots %v still, after %d bytes", second, replayBytes)
+	}
+	first = second
 	var calls []AppendResult
 	for range replayBound {
 		b := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, FirstTimestamp: time.Now().UnixMilli()}, []logstore.Record{{Value: []byte("v")}})
@@ -181,6 +191,65 @@ func TestRetentionCheckSnapshotsOnlyWhenDue(t *testing.T) {
 	p.enforceRetention(time.Now(), -1, -1)
 	if got := snapshots(); slices.Equal(got, first) {
 		t.Fatalf("snapshots %v still, after %d entries", got, replayBound)
+	}
+}
+
+// appendBig appends one batch of a record of n bytes, timestamped now.
+func appendBig(t *testing.T, p *Partition, n int) {
+	t.Helper()
+	b := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, FirstTimestamp: time.Now().UnixMilli()}, []logstore.Record{{Value: make([]byte, n)}})
+	h, err := logstore.ParseBatchHeader(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Append(b, h).Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A retention pass spreads the snapshots it takes (a few fsyncs each) at
+// least snapshotPace apart, rather than taking a thousand back to back.
+func TestRetentionPassPacesSnapshots(t *testing.T) {
+	const parts = 3
+	n := startWithTopic(t, "paced", parts)
+	for i := range parts {
+		p := n.Partition("paced", int32(i))
+		appendBig(t, p, replayBytes)
+		waitUntil(t, func() bool { return p.raft.AppliedIndex() >= p.raft.LastIndex() }, "the batch to be applied")
+	}
+	newest := func(i int) int64 {
+		ents, err := os.ReadDir(filepath.Join(n.cfg.DataDir, fmt.Sprintf("paced-%d", i), "snapshots", "snapshots"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ms int64
+		for _, e := range ents {
+			var term, idx, at int64
+			if _, err := fmt.Sscanf(e.Name(), "%d-%d-%d", &term, &idx, &at); err == nil {
+				ms = max(ms, at)
+			}
+		}
+		return ms
+	}
+	var before [parts]int64
+	for i := range parts {
+		before[i] = newest(i)
+	}
+	n.EnforceRetention(time.Now())
+	var at []int64
+	for i := range parts {
+		if ms := newest(i); ms > before[i] {
+			at = append(at, ms)
+		}
+	}
+	if len(at) != parts {
+		t.Fatalf("%d of %d partitions snapshotted", len(at), parts)
+	}
+	slices.Sort(at)
+	for i := 1; i < len(at); i++ {
+		if gap := at[i] - at[i-1]; gap < snapshotPace.Milliseconds() {
+			t.Fatalf("snapshots %d ms apart, want at least %v", gap, snapshotPace)
+		}
 	}
 }
 
