@@ -844,10 +844,13 @@ func (n *Node) producerIDExpiration(st *State) time.Duration {
 // forgets idle producers (ProducerIDExpiration). It returns early if the
 // node stops.
 func (n *Node) EnforceRetention(now time.Time) {
-	st := n.controller.State()
-	exp := n.producerIDExpiration(st)
 	for _, p := range n.Partitions() {
-		if exp > 0 {
+		// Each partition is checked by the settings of the moment, as
+		// Kafka reads each log's config when it checks that log: the pass
+		// can take a while (below), and a setting altered meanwhile
+		// (retention.ms raised to keep data) holds for the rest of it.
+		st := n.controller.State()
+		if exp := n.producerIDExpiration(st); exp > 0 {
 			if k := p.expireProducers(now.Add(-exp).UnixMilli()); k > 0 {
 				p.logger.Debug("forgot idle producers", "producers", k)
 			}

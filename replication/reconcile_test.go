@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -250,6 +252,72 @@ func TestRetentionPassPacesSnapshots(t *testing.T) {
 		if gap := at[i] - at[i-1]; gap < snapshotPace.Milliseconds() {
 			t.Fatalf("snapshots %d ms apart, want at least %v", gap, snapshotPace)
 		}
+	}
+}
+
+// A retention pass reads the topics' settings again after each snapshot
+// it spaces out: a pass over many partitions takes a while, and one that
+// began before an operator raised retention.ms to keep data must not
+// delete that data from the partitions it reaches afterwards, as Kafka
+// reads each log's config when it checks that log.
+func TestRetentionPassSeesAlteredConfig(t *testing.T) {
+	const parts = 2
+	var node *Node
+	var armed atomic.Bool
+	var alter sync.Once
+	n := startWithTopic(t, "altered", parts, func(c *Config) {
+		c.Retention = func(st *State, tp *Topic) (int64, int64) {
+			if armed.Load() {
+				// The operator's alteration, while the pass runs: the
+				// partition checked now goes by the old setting.
+				alter.Do(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					if _, err := node.Controller().Propose(ctx, Command{Op: OpAlterConfigs, Name: "altered", Configs: map[string]*string{"retention.ms": nil}}); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			ms := int64(-1)
+			if v, ok := tp.Configs["retention.ms"]; ok {
+				ms, _ = strconv.ParseInt(v, 10, 64)
+			}
+			return ms, -1
+		}
+	})
+	node = n
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hour := "3600000"
+	if _, err := n.Controller().Propose(ctx, Command{Op: OpAlterConfigs, Name: "altered", Configs: map[string]*string{"retention.ms": &hour}}); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour).UnixMilli()
+	for i := range parts {
+		p := n.Partition("altered", int32(i))
+		b := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, FirstTimestamp: old}, []logstore.Record{{Value: []byte("v")}})
+		h, err := logstore.ParseBatchHeader(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Append(b, h).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, func() bool { return p.raft.AppliedIndex() >= p.raft.LastIndex() }, "the batch to be applied")
+	}
+	armed.Store(true)
+	n.EnforceRetention(time.Now())
+	kept := 0
+	for i := range parts {
+		if n.Partition("altered", int32(i)).LogStartOffset() == 0 {
+			kept++
+		}
+	}
+	// The first partition checked went by the old hour (and was
+	// snapshotted for it); the other, checked after the alteration, keeps
+	// its record.
+	if kept != parts-1 {
+		t.Fatalf("%d of %d partitions kept their record after retention.ms was removed mid-pass, want %d", kept, parts, parts-1)
 	}
 }
 
