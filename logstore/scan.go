@@ -268,7 +268,7 @@ type decoder struct {
 	limit  limitedReader
 	buf    *bufio.Reader
 	stream recordStream
-	gz     *gzip.Reader
+	gz     gzipMembers
 	lz     *lz4.Reader
 	zs     *zstd.Decoder // pooled: windows up to pooledZstdWindow
 	zsBig  *zstd.Decoder // for one batch with a larger window; see open
@@ -277,6 +277,44 @@ type decoder struct {
 
 var decoders = sync.Pool{New: func() any { return new(decoder) }}
 
+// gzipMembers reads gzip as Java's GZIPInputStream does, which Kafka reads
+// gzip batches with: members one after another, and after a member, bytes
+// that do not begin another end the stream rather than fail it (a batch
+// with trailing bytes after its gzip data is accepted, as by Kafka).
+type gzipMembers struct {
+	r   *gzip.Reader
+	src *bytes.Reader
+}
+
+func (g *gzipMembers) reset(src *bytes.Reader) error {
+	if g.r == nil {
+		g.r = new(gzip.Reader)
+	}
+	g.src = src
+	if err := g.r.Reset(src); err != nil {
+		return err
+	}
+	g.r.Multistream(false)
+	return nil
+}
+
+func (g *gzipMembers) Read(p []byte) (int, error) {
+	for {
+		n, err := g.r.Read(p)
+		if err != io.EOF {
+			return n, err
+		}
+		// The member ended whole (its CRC and size checked).
+		if g.src.Len() == 0 || g.r.Reset(g.src) != nil {
+			return n, io.EOF
+		}
+		g.r.Multistream(false)
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
 // open returns a reader of src decompressed with codec, limited to
 // MaxDecompressedBytes.
 func (d *decoder) open(codec int8, src []byte) (*bufio.Reader, error) {
@@ -284,13 +322,10 @@ func (d *decoder) open(codec int8, src []byte) (*bufio.Reader, error) {
 	var r io.Reader
 	switch codec {
 	case CodecGzip:
-		if d.gz == nil {
-			d.gz = new(gzip.Reader)
-		}
-		if err := d.gz.Reset(&d.src); err != nil {
+		if err := d.gz.reset(&d.src); err != nil {
 			return nil, fmt.Errorf("%w: gzip: %v", ErrCorruptBatch, err)
 		}
-		r = d.gz
+		r = &d.gz
 	case CodecSnappy:
 		d.sn.reset(src)
 		r = &d.sn
