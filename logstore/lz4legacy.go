@@ -43,6 +43,44 @@ func fixLegacyLZ4(v []byte) []byte {
 	return fixed
 }
 
+// lz4FirstFrame returns src cut after its first LZ4 frame (the end mark
+// and content checksum included), as Kafka reads an lz4 batch: one frame,
+// whatever follows ignored, so records in a second frame are missing (an
+// invalid batch) rather than read, which would store a batch Java
+// consumers cannot read. What does not parse as a frame comes back whole,
+// for the decompressor to report.
+func lz4FirstFrame(src []byte) []byte {
+	if len(src) < 7 || binary.LittleEndian.Uint32(src) != lz4FrameMagic {
+		return src
+	}
+	flg := src[4]
+	pos := 7 // magic, FLG, BD, header checksum
+	if flg&0x08 != 0 {
+		pos += 8 // content size
+	}
+	if flg&0x01 != 0 {
+		pos += 4 // dictionary id
+	}
+	for pos+4 <= len(src) {
+		size := binary.LittleEndian.Uint32(src[pos:])
+		pos += 4
+		if size == 0 { // the end mark
+			if flg&0x04 != 0 {
+				pos += 4 // content checksum
+			}
+			if pos > len(src) {
+				return src
+			}
+			return src[:pos]
+		}
+		pos += int(size & 0x7fffffff)
+		if flg&0x10 != 0 {
+			pos += 4 // block checksum
+		}
+	}
+	return src
+}
+
 // xxh32 is the 32-bit xxHash of b, which the LZ4 frame format uses for its
 // checksums.
 func xxh32(b []byte, seed uint32) uint32 {

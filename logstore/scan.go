@@ -333,6 +333,7 @@ func (d *decoder) open(codec int8, src []byte) (*bufio.Reader, error) {
 		if d.lz == nil {
 			d.lz = lz4.NewReader(nil)
 		}
+		d.src.Reset(lz4FirstFrame(src))
 		d.lz.Reset(&d.src)
 		r = d.lz
 	case CodecZstd:

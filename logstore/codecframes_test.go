@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 )
 
@@ -39,6 +40,37 @@ func TestGzipMembersAsKafkaReadsThem(t *testing.T) {
 		got, err := Decompress(CodecGzip, tc.data)
 		if err != nil || !bytes.Equal(got, recs) {
 			t.Errorf("%s: Decompress = %d bytes, %v; want the %d bytes of records", tc.name, len(got), err, len(recs))
+		}
+	}
+}
+
+// An lz4 batch is one frame, as Kafka reads it: bytes after the frame are
+// ignored, and records in a second frame are missing (INVALID_RECORD)
+// rather than read into a batch Java consumers could not read.
+func TestLZ4OneFrameAsKafkaReadsIt(t *testing.T) {
+	const n = 6
+	recs := recordsFor(n, identity)
+	whole := compressForTest(t, CodecLZ4, recs)
+	half := len(recs) / 2
+	for _, tc := range []struct {
+		name    string
+		data    []byte
+		invalid bool // else accepted
+	}{
+		{"one frame", whole, false},
+		{"trailing garbage", append(bytes.Clone(whole), "after the frame"...), false},
+		{"two frames", append(compressForTest(t, CodecLZ4, recs[:half]), compressForTest(t, CodecLZ4, recs[half:])...), true},
+	} {
+		_, _, err := CheckBatch(encodeBatch(CodecLZ4, 1000, 1045, n, tc.data))
+		switch {
+		case tc.invalid && !errors.Is(err, ErrInvalidRecord):
+			t.Errorf("%s: CheckBatch: %v, want an invalid record", tc.name, err)
+		case !tc.invalid && err != nil:
+			t.Errorf("%s: CheckBatch: %v", tc.name, err)
+		case !tc.invalid:
+			if got, err := Decompress(CodecLZ4, tc.data); err != nil || !bytes.Equal(got, recs) {
+				t.Errorf("%s: Decompress = %d bytes, %v; want the %d bytes of records", tc.name, len(got), err, len(recs))
+			}
 		}
 	}
 }
