@@ -914,8 +914,8 @@ const (
 
 // enforceRetention deletes whole segments past the retention limits,
 // snapshotting first if raft still needs their entries; snapped says a
-// snapshot was taken. It also closes the
-// index files of old segments that reads opened.
+// snapshot was taken. It also closes the index files of old segments that
+// reads opened.
 func (p *Partition) enforceRetention(now time.Time, retentionMs, retentionBytes int64) (snapped bool) {
 	// Old segments read since the last check let go of their index files.
 	p.log.CloseIdleFiles(now, time.Minute)
