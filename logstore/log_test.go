@@ -1315,3 +1315,44 @@ func TestReopenBeforeFirstElectionQuiet(t *testing.T) {
 		t.Fatalf("EpochEndOffset(2) = %d, %d after the first election; want 2, 2", ep, end)
 	}
 }
+
+// TestEpochEndOffsetBelowStart: epochs that ended at or below the log start
+// offset answer as Kafka's epoch cache does once truncateFromStart dropped
+// them: as epochs older than every one, ending where the log now starts,
+// never at an offset below it (which a consumer validating its position
+// would take as a truncation to an offset it cannot fetch).
+func TestEpochEndOffsetBelowStart(t *testing.T) {
+	l := openT(t, t.TempDir(), Config{})
+	defer l.Close()
+	g := &entryGen{t: t}
+	for term := uint64(1); term <= 3; term++ { // epoch 1: 0..9, 2: 10..19, 3: 20..29
+		g.term = term
+		for range 5 {
+			mustStore(t, l, g.batch(2, 10, 0))
+		}
+	}
+	type ask struct {
+		epoch     int32
+		wantEpoch int32
+		wantEnd   int64
+	}
+	for _, step := range []struct {
+		start int64
+		asks  []ask
+	}{
+		{0, []ask{{0, 0, 0}, {1, 1, 10}, {2, 2, 20}, {3, 3, 30}}},
+		{5, []ask{{0, 0, 5}, {1, 1, 10}, {2, 2, 20}}},
+		{15, []ask{{0, 0, 15}, {1, 1, 15}, {2, 2, 20}, {3, 3, 30}}},
+		{20, []ask{{1, 1, 20}, {2, 2, 20}, {3, 3, 30}}},
+		{25, []ask{{1, 1, 25}, {2, 2, 25}, {3, 3, 30}}},
+	} {
+		if err := l.SetStartOffset(step.start); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range step.asks {
+			if ep, end := l.EpochEndOffset(a.epoch); ep != a.wantEpoch || end != a.wantEnd {
+				t.Errorf("start %d: EpochEndOffset(%d) = %d %d, want %d %d", step.start, a.epoch, ep, end, a.wantEpoch, a.wantEnd)
+			}
+		}
+	}
+}

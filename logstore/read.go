@@ -279,20 +279,29 @@ func (l *Log) EpochAt(offset int64) int32 {
 // epoch, or EndOffset for the latest). An epoch older than every one in
 // the log ends, as in Kafka, where the oldest starts (or at the log start
 // offset, retention having moved it): (epoch, that offset).
+//
+// Epochs that ended at or below the log start offset are not in the log
+// any more: Kafka drops them from its epoch cache when the start moves
+// (truncateFromStart), so asking for one answers as for an epoch older
+// than every one, never an end below the log start.
 func (l *Log) EpochEndOffset(epoch int32) (int32, int64) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	i := sort.Search(len(l.epochs), func(i int) bool { return l.epochs[i].epoch > epoch }) - 1
+	eps := l.epochs
+	for len(eps) > 1 && eps[1].start <= l.lso {
+		eps = eps[1:]
+	}
+	i := sort.Search(len(eps), func(i int) bool { return eps[i].epoch > epoch }) - 1
 	if i < 0 {
-		if len(l.epochs) == 0 {
+		if len(eps) == 0 {
 			return epoch, l.leo
 		}
-		return epoch, max(l.epochs[0].start, l.lso)
+		return epoch, max(eps[0].start, l.lso)
 	}
-	if i+1 < len(l.epochs) {
-		return l.epochs[i].epoch, l.epochs[i+1].start
+	if i+1 < len(eps) {
+		return eps[i].epoch, eps[i+1].start
 	}
-	return l.epochs[i].epoch, l.leo
+	return eps[i].epoch, l.leo
 }
 
 // SegmentTime is a segment's base offset (at least the log start offset),
