@@ -40,6 +40,13 @@ func TestProduceErrors(t *testing.T) {
 		return c
 	}
 
+	// Flagged gzip, records left as they are, CRC made good: the client
+	// sent these bytes, so a retry sends them again. Kafka answers a
+	// non-retriable error (INVALID_RECORD for a stream that ends early).
+	notGzip := append([]byte(nil), good...)
+	notGzip[22] |= 1 // attributes (offset 21, int16): codec gzip
+	fixCRC(notGzip)
+
 	for _, tc := range []struct {
 		name  string
 		topic string
@@ -58,6 +65,7 @@ func TestProduceErrors(t *testing.T) {
 		{"magic 1", "perr", 0, -1, magic(1), kerr.InvalidRecord},
 		{"magic 0", "perr", 0, -1, magic(0), kerr.InvalidRecord},
 		{"magic 3", "perr", 0, -1, magic(3), kerr.CorruptMessage},
+		{"does not decompress", "perr", 0, -1, notGzip, kerr.InvalidRecord},
 		// As Kafka reads it: a length past the end, so no batch at all.
 		{"garbage", "perr", 0, -1, []byte("definitely not a record batch at all, not even close"), kerr.InvalidRecord},
 	} {

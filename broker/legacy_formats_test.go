@@ -167,7 +167,7 @@ func TestOldMessageFormatErrors(t *testing.T) {
 		want    *kerr.Error
 	}{
 		{"bad crc", 2, badCRC, kerr.CorruptMessage},
-		{"not gzip", 2, msg(1, 1, []byte("not gzip")), kerr.CorruptMessage},
+		{"not gzip", 2, msg(1, 1, []byte("not gzip")), kerr.InvalidRecord},
 		{"zstd in magic 1", 2, msg(1, 4, []byte("x")), kerr.InvalidRecord},
 		{"size below a message's", 0, append(make([]byte, 8), 0, 0, 0, 5, 1, 2, 3, 4, 5), kerr.CorruptMessage},
 		{"magic 1 on v3", 3, good, kerr.InvalidRecord},

@@ -42,9 +42,10 @@ const (
 
 // Errors returned by ValidateBatch and friends. Each maps to one Kafka error
 // code, chosen by the broker: ErrCorruptBatch -> CORRUPT_MESSAGE (the batch's
-// framing, its CRC, or compressed data that does not decompress),
+// framing or its CRC: bytes damaged on the way, worth a retry),
 // ErrInvalidRecord -> INVALID_RECORD (records that break the format under a
-// good CRC, as Kafka's InvalidRecordException: a client must not retry them),
+// good CRC, compressed data that does not decompress included, as Kafka's
+// InvalidRecordException: a client must not retry them),
 // ErrUnsupportedMagic -> CORRUPT_MESSAGE (a magic no Kafka wrote; the old
 // magics 0 and 1 are refused earlier, see BatchMagic), ErrUnsupportedCodec ->
 // INVALID_RECORD (codec ids 5 to 7 do not exist).

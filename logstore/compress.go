@@ -52,9 +52,9 @@ func Decompress(codec int8, src []byte) ([]byte, error) {
 	}
 	switch {
 	case errors.Is(err, errTooLarge):
-		return nil, fmt.Errorf("%w: records decompress to more than %d bytes", ErrCorruptBatch, decompressLimit)
+		return nil, fmt.Errorf("%w: records decompress to more than %d bytes", ErrInvalidRecord, decompressLimit)
 	case err != nil:
-		return nil, fmt.Errorf("%w: %v", ErrCorruptBatch, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalidRecord, err)
 	}
 	return out, nil
 }

@@ -40,10 +40,10 @@ const (
 // and no producer id; the caller validates it as any produced batch.
 //
 // Errors wrap ErrCorruptBatch (a bad CRC, a truncated or misframed message,
-// a wrapper whose value does not decompress, a set that converts to more
-// than MaxDecompressedBytes) or ErrInvalidRecord (a wrapper inside a
-// wrapper, inner messages of another magic, a codec that format cannot
-// carry). A message cut short at the end of the set is dropped, as Kafka
+// a set that converts to more than MaxDecompressedBytes) or
+// ErrInvalidRecord (a wrapper whose value does not decompress, a wrapper
+// inside a wrapper, inner messages of another magic, a codec that format
+// cannot carry). A message cut short at the end of the set is dropped, as Kafka
 // drops it (producedSet); a set with no whole message is ErrNoMessages.
 func UpConvert(set []byte) (batch []byte, codec int8, err error) {
 	// Records go straight into the batch as they are read, so a wrapper

@@ -167,7 +167,7 @@ func TestUpConvertErrors(t *testing.T) {
 		{"nested wrapper", wrapper(t, 1, CodecGzip, 0, 0, wrapper(t, 1, CodecGzip, 0, 0, good)), ErrInvalidRecord},
 		{"magic 0 inside magic 1", wrapper(t, 1, CodecGzip, 0, 0, msgSet(0, legacyMsg{value: []byte("v")})), ErrInvalidRecord},
 		{"empty wrapper", wrapper(t, 1, CodecGzip, 0, 0, nil), ErrInvalidRecord},
-		{"wrapper that does not decompress", msgSet(1, legacyMsg{attrs: CodecGzip, value: []byte("not gzip")}), ErrCorruptBatch},
+		{"wrapper that does not decompress", msgSet(1, legacyMsg{attrs: CodecGzip, value: []byte("not gzip")}), ErrInvalidRecord},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if _, _, err := UpConvert(c.set); !errors.Is(err, c.want) {

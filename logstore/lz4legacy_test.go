@@ -75,8 +75,8 @@ func TestUpConvertLegacyLZ4Checksum(t *testing.T) {
 
 	inner1 := msgSet(1, legacyMsg{ts: 5, value: []byte("compressible compressible compressible")})
 	set1 := msgSet(1, legacyMsg{attrs: CodecLZ4, ts: 5, value: legacyLZ4(t, inner1)})
-	if _, _, err := UpConvert(set1); !errors.Is(err, ErrCorruptBatch) {
-		t.Fatalf("magic 1 lz4 with a wrong header checksum: %v, want a corrupt batch", err)
+	if _, _, err := UpConvert(set1); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("magic 1 lz4 with a wrong header checksum: %v, want an invalid record", err)
 	}
 	if _, _, err := UpConvert(wrapper(t, 1, CodecLZ4, 5, 0, inner1)); err != nil {
 		t.Fatalf("magic 1 lz4 with the right checksum: %v", err)

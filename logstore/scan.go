@@ -255,11 +255,14 @@ func (s *recordStream) failed(i int, what string) error {
 		return fmt.Errorf("%w: records decompress to more than %d bytes", ErrInvalidRecord, decompressLimit)
 	case s.err == io.EOF:
 		return fmt.Errorf("%w: record %d: records end inside its %s", ErrInvalidRecord, i, what)
-	case s.err == errBadVarint:
-		return fmt.Errorf("%w: record %d: %s: %v", ErrInvalidRecord, i, what, s.err)
 	}
-	// The decompressor failed (io.ErrUnexpectedEOF included: a truncated stream).
-	return fmt.Errorf("%w: record %d: %s: %v", ErrCorruptBatch, i, what, s.err)
+	// A bad varint, or the decompressor failed (io.ErrUnexpectedEOF
+	// included: a truncated stream). The CRC held, so the client
+	// compressed these bytes as they are, and sending them again cannot
+	// help: INVALID_RECORD, which clients do not retry, as Kafka answers a
+	// stream that ends early (its other decompression failures answer
+	// UNKNOWN_SERVER_ERROR, not retried either).
+	return fmt.Errorf("%w: record %d: %s: %v", ErrInvalidRecord, i, what, s.err)
 }
 
 // decoder holds one of each decompressor, reused through a pool.
@@ -323,7 +326,7 @@ func (d *decoder) open(codec int8, src []byte) (*bufio.Reader, error) {
 	switch codec {
 	case CodecGzip:
 		if err := d.gz.reset(&d.src); err != nil {
-			return nil, fmt.Errorf("%w: gzip: %v", ErrCorruptBatch, err)
+			return nil, fmt.Errorf("%w: gzip: %v", ErrInvalidRecord, err)
 		}
 		r = &d.gz
 	case CodecSnappy:
@@ -339,7 +342,7 @@ func (d *decoder) open(codec int8, src []byte) (*bufio.Reader, error) {
 	case CodecZstd:
 		var zh zstd.Header
 		if err := zh.Decode(src); err != nil {
-			return nil, fmt.Errorf("%w: zstd: %v", ErrCorruptBatch, err)
+			return nil, fmt.Errorf("%w: zstd: %v", ErrInvalidRecord, err)
 		}
 		zs := d.zs
 		if zh.WindowSize > pooledZstdWindow {
@@ -363,7 +366,7 @@ func (d *decoder) open(codec int8, src []byte) (*bufio.Reader, error) {
 			d.zs = zs
 		}
 		if err := zs.Reset(&d.src); err != nil {
-			return nil, fmt.Errorf("%w: zstd: %v", ErrCorruptBatch, err)
+			return nil, fmt.Errorf("%w: zstd: %v", ErrInvalidRecord, err)
 		}
 		r = zs
 	default:

@@ -81,7 +81,7 @@ func TestCheckBatchCompressed(t *testing.T) {
 					compressForTest(t, c.codec, recordsFor(4, func(i int) int { return i / 2 }))), ErrInvalidRecord, "offset delta"},
 				{"truncated records", encodeBatch(c.codec, 1000, 1025, 4,
 					compressForTest(t, c.codec, good[:len(good)-3])), ErrInvalidRecord, "end inside"},
-				{"not compressed", encodeBatch(c.codec, 1000, 1025, 4, good), ErrCorruptBatch, ""},
+				{"not compressed", encodeBatch(c.codec, 1000, 1025, 4, good), ErrInvalidRecord, ""},
 			} {
 				_, _, err := CheckBatch(bad.batch)
 				if !errors.Is(err, bad.want) || !strings.Contains(err.Error(), bad.msg) {
@@ -146,7 +146,7 @@ func TestCheckBatchDecoderMemory(t *testing.T) {
 	}
 	if n := allocated(func() {
 		_, _, err := CheckBatch(encodeBatch(CodecSnappy, 0, 0, 4, []byte{0x80, 0x80, 0x80, 0x80, 0x01}))
-		if !errors.Is(err, ErrCorruptBatch) {
+		if !errors.Is(err, ErrInvalidRecord) {
 			t.Errorf("snappy block claiming 256 MiB: %v", err)
 		}
 	}); n > 1<<20 {
@@ -157,7 +157,7 @@ func TestCheckBatchDecoderMemory(t *testing.T) {
 	frame := func(logW int) []byte {
 		return []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, byte(logW-10) << 3, 0x09, 0x00, 0x00, 0x00}
 	}
-	if _, _, err := CheckBatch(encodeBatch(CodecZstd, 0, 0, 4, frame(28))); !errors.Is(err, ErrCorruptBatch) {
+	if _, _, err := CheckBatch(encodeBatch(CodecZstd, 0, 0, 4, frame(28))); !errors.Is(err, ErrInvalidRecord) {
 		t.Errorf("zstd window 256 MiB: %v", err)
 	}
 	for range 2 {
