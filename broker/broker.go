@@ -484,6 +484,18 @@ func (b *Broker) retention(st *replication.State, t *replication.Topic) (int64, 
 
 // Handle implements protocol.Handler.
 func (b *Broker) Handle(ctx context.Context, req *protocol.Request) protocol.Reply {
+	reply := b.handle(ctx, req)
+	if reply == nil {
+		return nil
+	}
+	return func() kmsg.Response {
+		resp := reply()
+		b.metrics.countErrors(resp)
+		return resp
+	}
+}
+
+func (b *Broker) handle(ctx context.Context, req *protocol.Request) protocol.Reply {
 	switch req.Body.(type) {
 	case *kmsg.ProduceRequest:
 		// Produce hands its batches over here, in request order, and keeps

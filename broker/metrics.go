@@ -23,6 +23,9 @@ type metrics struct {
 	commitLat    prometheus.Histogram
 	fsyncLat     prometheus.Histogram
 	produceError *prometheus.CounterVec
+	// respErrors is Kafka's ErrorsPerSec: the error codes responses
+	// carried, by API and error.
+	respErrors *prometheus.CounterVec
 	// quotaThrottle is Kafka's throttle-time sensor, summed: the time
 	// clients over a byte-rate quota were told to wait, by quota.
 	quotaThrottle *prometheus.CounterVec
@@ -76,6 +79,9 @@ func newMetrics(b *Broker) *metrics {
 	m.produceError = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gokafka_produce_errors_total", Help: "Partition produce errors, by Kafka error.",
 	}, []string{"error"})
+	m.respErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gokafka_response_errors_total", Help: "Error codes in responses, by API and Kafka error: the response's own and each failed topic, partition, group or resource it lists (NONE is not counted; see gokafka_requests_total).",
+	}, []string{"api", "error"})
 	m.quotaThrottle = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gokafka_quota_throttle_seconds_total", Help: "Time clients over a client quota were throttled for, by quota (producer_byte_rate, consumer_byte_rate, controller_mutation_rate, connection_creation_rate).",
 	}, []string{"quota"})
@@ -115,7 +121,7 @@ func newMetrics(b *Broker) *metrics {
 		return float64(b.disk.freeBytes())
 	})
 	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.recordsIn, m.recordsOut,
-		m.connections, m.connsTotal, m.commitLat, m.fsyncLat, m.produceError, m.quotaThrottle, partitionsLed, replicas, offline, diskFree)
+		m.connections, m.connsTotal, m.commitLat, m.fsyncLat, m.produceError, m.respErrors, m.quotaThrottle, partitionsLed, replicas, offline, diskFree)
 	m.reg.MustRegister(newGroupCollector(b))
 	m.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
@@ -125,10 +131,28 @@ func newMetrics(b *Broker) *metrics {
 func (m *metrics) ConnOpened() { m.connections.Inc(); m.connsTotal.Inc() }
 func (m *metrics) ConnClosed() { m.connections.Dec() }
 func (m *metrics) RequestDone(key, version int16, elapsed time.Duration) {
-	name := kmsg.NameForKey(key)
-	if name == "" {
-		name = strconv.Itoa(int(key))
-	}
+	name := apiName(key)
 	m.requests.WithLabelValues(name).Inc()
 	m.latency.WithLabelValues(name).Observe(elapsed.Seconds())
+}
+
+// countErrors adds resp's error codes to respErrors.
+func (m *metrics) countErrors(resp kmsg.Response) {
+	if resp == nil {
+		return
+	}
+	var name string
+	responseErrors(resp, func(code int16) {
+		if name == "" {
+			name = apiName(resp.Key())
+		}
+		m.respErrors.WithLabelValues(name, errorName(code)).Inc()
+	})
+}
+
+func apiName(key int16) string {
+	if name := kmsg.NameForKey(key); name != "" {
+		return name
+	}
+	return strconv.Itoa(int(key))
 }
