@@ -385,6 +385,24 @@ func parseAcks(s string) ([]kgo.Opt, error) {
 	return nil, usagef("--acks %q: want all, 1 or 0", s)
 }
 
+// compressionCodecs are kafka-console-producer's --compression-codec values.
+var compressionCodecs = map[string]kgo.CompressionCodec{
+	"none":   kgo.NoCompression(),
+	"gzip":   kgo.GzipCompression(),
+	"snappy": kgo.SnappyCompression(),
+	"lz4":    kgo.Lz4Compression(),
+	"zstd":   kgo.ZstdCompression(),
+}
+
+// parseCompression is the producer option for a --compression-codec value.
+func parseCompression(s string) (kgo.Opt, error) {
+	c, ok := compressionCodecs[s]
+	if !ok {
+		return nil, usagef("--compression-codec %q: want none, gzip, snappy, lz4 or zstd", s)
+	}
+	return kgo.ProducerBatchCompression(c), nil
+}
+
 // adminCall runs fn with an admin client and a context bounded by
 // adminTimeout, and closes the client after.
 func (e *env) adminCall(fn func(ctx context.Context, adm *kadm.Client) error) error {

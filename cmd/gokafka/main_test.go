@@ -990,3 +990,54 @@ func whileAssigned(t *testing.T, addr, group, topic string, f func(context.Conte
 	}
 	return o
 }
+
+// --compression-codec stores the batches of produce and perf produce in
+// that codec, as kafka-console-producer's flag and the perf test's
+// compression.type do, and consume reads them back.
+func TestCompressionCodec(t *testing.T) {
+	addr := startBroker(t)
+	// storedCodec is the codec of the first batch of topic, as a client
+	// reads it from the batch's attributes.
+	storedCodec := func(topic string) int8 {
+		t.Helper()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		fs := cl.PollRecords(ctx, 1)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("%s: %v", topic, err)
+		}
+		return int8(fs.Records()[0].Attrs.CompressionType())
+	}
+	for i, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
+		topic := "codec-" + codec
+		// Lines that compress (franz-go sends a batch that compression
+		// would grow as it is).
+		lines := strings.Repeat(strings.Repeat("a", 200)+"\n", 3)
+		mustRun(t, addr, lines, "produce", "--topic", topic, "--compression-codec", codec)
+		if got := storedCodec(topic); got != int8(i) {
+			t.Errorf("produce --compression-codec %s: stored codec %d, want %d", codec, got, i)
+		}
+		r := mustRun(t, addr, "", "consume", "--topic", topic, "--from-beginning", "--max-messages", "3", "--timeout", "5s")
+		if r.stdout != lines {
+			t.Errorf("consume of %s: %q", topic, r.stdout)
+		}
+		perf := "perf-" + topic
+		mustRun(t, addr, "", "perf", "produce", "--topic", perf, "--num-records", "50", "--record-size", "100", "--compression-codec", codec)
+		if got := storedCodec(perf); got != int8(i) {
+			t.Errorf("perf produce --compression-codec %s: stored codec %d, want %d", codec, got, i)
+		}
+	}
+	for _, args := range [][]string{
+		{"produce", "--topic", "x", "--compression-codec", "brotli"},
+		{"perf", "produce", "--topic", "x", "--num-records", "1", "--record-size", "1", "--compression-codec", "brotli"},
+	} {
+		if r := gokafka(t, addr, "", args...); r.code != 2 || !strings.Contains(r.stderr, "want none, gzip, snappy, lz4 or zstd") {
+			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+}

@@ -124,6 +124,7 @@ func perfProduce(e *env, args []string) error {
 	maxInFlight := fs.Int("max-in-flight", 0, "produce requests in flight per broker, used with --acks 1 or 0 (idempotent --acks all always allows 5); 0: client default")
 	linger := fs.Duration("linger", 0, "wait this long to fill a batch (0: send as soon as possible)")
 	batchBytes := fs.Int("batch-bytes", 0, "maximum batch size in bytes (0: client default, 1 MB)")
+	codec := fs.String("compression-codec", "none", "compress batches with none, gzip, snappy, lz4 or zstd (compression.type; the values are random, so they barely shrink)")
 	throughput := fs.Float64("throughput", -1, "target records/s (-1: unlimited)")
 	asJSON := fs.Bool("json", false, "print the final figures as one JSON object on stdout (progress goes to stderr)")
 	pos, err := parseFlags(fs, args)
@@ -146,11 +147,15 @@ func perfProduce(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	compression, err := parseCompression(*codec)
+	if err != nil {
+		return err
+	}
 	var counter produceCounter
 	opts = append(opts,
 		kgo.DefaultProduceTopic(*topic),
 		kgo.AllowAutoTopicCreation(), // as kafka-producer-perf-test, on brokers that allow it
-		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		compression,
 		kgo.ProducerLinger(*linger),
 		kgo.RecordDeliveryTimeout(deliveryTimeout),
 		kgo.WithHooks(&counter),

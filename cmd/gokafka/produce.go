@@ -23,7 +23,7 @@ const maxLine = 64 << 20
 const deliveryTimeout = 2 * time.Minute
 
 func cmdProduce(e *env, args []string) error {
-	fs := e.newFlagSet("produce", "produce --topic T [--key-separator SEP] [--header k=v ...] [--partition N] [--acks all|1|0]")
+	fs := e.newFlagSet("produce", "produce --topic T [--key-separator SEP] [--header k=v ...] [--partition N] [--acks all|1|0] [--compression-codec C]")
 	topic := fs.String("topic", "", "topic to produce to (required)")
 	keySep := fs.String("key-separator", "", "split each line into key and value at the first `SEP` (no key when empty)")
 	var headers listFlag
@@ -31,6 +31,7 @@ func cmdProduce(e *env, args []string) error {
 	partition := fs.Int("partition", -1, "partition to produce to (-1: the default partitioner, by key)")
 	acks := fs.String("acks", "all", "all, 1 or 0")
 	timeout := fs.Duration("timeout", deliveryTimeout, "how long a record may take to be acknowledged, retries included (delivery.timeout.ms)")
+	codec := fs.String("compression-codec", "none", "compress batches with none, gzip, snappy, lz4 or zstd")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -53,10 +54,14 @@ func cmdProduce(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	compression, err := parseCompression(*codec)
+	if err != nil {
+		return err
+	}
 	opts = append(opts,
 		kgo.DefaultProduceTopic(*topic),
 		kgo.AllowAutoTopicCreation(), // as kafka-console-producer, on brokers that allow it
-		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		compression,
 		kgo.RecordDeliveryTimeout(*timeout),
 		// As kafka-console-producer's delivery.timeout.ms: a record not
 		// acknowledged in time fails, even one sent to a broker that then
