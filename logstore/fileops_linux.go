@@ -142,6 +142,39 @@ func syncFiles(files []syncFile) error {
 	if serr != nil {
 		return &os.PathError{Op: "syncfs", Path: files[0].f.Name(), Err: serr}
 	}
+	// syncfs reports only the writeback errors the filesystem met after
+	// the descriptor it is called on was opened: one that hit another
+	// file's pages before (the kernel's flusher writing them back), when
+	// files[0] is a segment rolled since, passed unseen, and that file's
+	// batches were acknowledged with their data gone. So each file's own
+	// error, which its fdatasync would return, is collected too: a wait
+	// on pages syncfs left clean, no I/O.
+	for _, sf := range files {
+		if err := writebackErr(sf.f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writebackErr returns the writeback error f's descriptor has not yet
+// seen, if any (sync_file_range waiting on the whole file).
+func writebackErr(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		_, serr = ignoringEINTR(func() (int, error) {
+			return 0, unix.SyncFileRange(int(fd), 0, 0, unix.SYNC_FILE_RANGE_WAIT_AFTER)
+		})
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return &os.PathError{Op: "sync_file_range", Path: f.Name(), Err: serr}
+	}
 	return nil
 }
 
