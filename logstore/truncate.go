@@ -92,6 +92,14 @@ func (l *Log) deleteFront(n int) error {
 	if err := l.drainSyncs(); err != nil {
 		return err
 	}
+	// The new start is durable before any reader sees it: a crash while
+	// the files go would otherwise bring back the records below it, and
+	// the log start clients saw would go backwards.
+	if start := l.segs[n].base; start > l.lso {
+		if err := l.writeStartOffset(start); err != nil {
+			return err
+		}
+	}
 	l.mu.Lock()
 	old := append([]*segment(nil), l.segs[:n]...)
 	l.segs = append([]*segment(nil), l.segs[n:]...)
