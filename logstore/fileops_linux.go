@@ -140,7 +140,11 @@ func syncFiles(files []syncFile) error {
 		return err
 	}
 	if serr != nil {
-		return &os.PathError{Op: "syncfs", Path: files[0].f.Name(), Err: serr}
+		// syncfs reports an error of any file on the filesystem since
+		// files[0] was opened: another program's, or a partition's not in
+		// this round. Each file's own sync says whether it is this
+		// round's (and then fails it, as before).
+		return datasyncEach(files)
 	}
 	// syncfs reports only the writeback errors the filesystem met after
 	// the descriptor it is called on was opened: one that hit another

@@ -36,14 +36,15 @@ func TestKernelAtLeast(t *testing.T) {
 	}
 }
 
-// A round of several files is one syncfs, which reports only the writeback
-// errors its descriptor had not seen: not one that hit another file's
-// pages (the kernel's flusher writing them back) before that descriptor
-// was opened, as a segment rolled since is. The round must still fail,
-// else that file's batches are acknowledged with their data gone. It needs
-// a filesystem whose writes fail on demand: ext4 on a loop device over a
-// small tmpfs, which a filler then fills; so root.
-func TestSyncRoundReportsEarlierWritebackError(t *testing.T) {
+// failingFS is ext4 on a loop device over a small tmpfs, whose writes fail
+// on demand (fill) and succeed again (free); so root.
+type failingFS struct {
+	t          *testing.T
+	back, dir  string
+	fillerPath string
+}
+
+func newFailingFS(t *testing.T) *failingFS {
 	if os.Geteuid() != 0 {
 		t.Skip("a loop device needs root")
 	}
@@ -74,6 +75,65 @@ func TestSyncRoundReportsEarlierWritebackError(t *testing.T) {
 	t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
 	run("mount", loop, dir)
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	return &failingFS{t: t, back: back, dir: dir, fillerPath: filepath.Join(back, "fill")}
+}
+
+// fill takes the device's backing space: writes into new blocks fail at
+// writeback.
+func (fs *failingFS) fill() {
+	ff, err := os.Create(fs.fillerPath)
+	if err != nil {
+		fs.t.Fatal(err)
+	}
+	for _, n := range []int{1 << 20, 4096} {
+		for buf := make([]byte, n); ; {
+			if _, err := ff.Write(buf); err != nil {
+				break
+			}
+		}
+	}
+	ff.Close()
+}
+
+// writebackFails writes back every dirty page of the filesystem from a
+// descriptor of its own (as the kernel's flusher would, unseen by the
+// files' descriptors), reports whether that failed, and gives the space
+// back: the device is healthy again.
+func (fs *failingFS) writebackFails() bool {
+	other, err := os.Open(fs.dir)
+	if err != nil {
+		fs.t.Fatal(err)
+	}
+	defer other.Close()
+	failed := unix.Syncfs(int(other.Fd())) != nil
+	os.Remove(fs.fillerPath)
+	if err := unix.Syncfs(int(other.Fd())); err != nil {
+		fs.t.Fatalf("syncfs once space is back: %v", err)
+	}
+	return failed
+}
+
+// quietDirty makes the rounds see little else dirty, as on a quiet broker,
+// so that a round of several files is one syncfs.
+func quietDirty(t *testing.T) {
+	dirtyCache.mu.Lock()
+	dirtyCache.at, dirtyCache.v, dirtyCache.ok = time.Now().Add(time.Hour), 0, true
+	dirtyCache.mu.Unlock()
+	t.Cleanup(func() {
+		dirtyCache.mu.Lock()
+		dirtyCache.at = time.Time{}
+		dirtyCache.mu.Unlock()
+	})
+}
+
+// A round of several files is one syncfs, which reports only the writeback
+// errors its descriptor had not seen: not one that hit another file's
+// pages (the kernel's flusher writing them back) before that descriptor
+// was opened, as a segment rolled since is. The round must still fail,
+// else that file's batches are acknowledged with their data gone.
+func TestSyncRoundReportsEarlierWritebackError(t *testing.T) {
+	fs := newFailingFS(t)
+	dir := fs.dir
 
 	// Two segments' files, each with a block already on the device.
 	pa, pb := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
@@ -83,8 +143,8 @@ func TestSyncRoundReportsEarlierWritebackError(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := syncDir(dir); err != nil {
-		t.Fatal(err)
+	if fs.writebackFails() { // the files' first blocks, on the device
+		t.Fatal("writeback failed before the device filled")
 	}
 	fa, err := os.OpenFile(pa, os.O_RDWR, 0)
 	if err != nil {
@@ -95,34 +155,12 @@ func TestSyncRoundReportsEarlierWritebackError(t *testing.T) {
 	// The device fills: a's next batch, in new blocks, fails its writeback,
 	// started from elsewhere (as by the flusher), so a's descriptor has not
 	// seen the error.
-	fill := filepath.Join(back, "fill")
-	ff, err := os.Create(fill)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []int{1 << 20, 4096} {
-		for buf := make([]byte, n); ; {
-			if _, err := ff.Write(buf); err != nil {
-				break
-			}
-		}
-	}
-	ff.Close()
+	fs.fill()
 	if _, err := fa.WriteAt(bytes.Repeat([]byte{7}, 1<<20), 4096); err != nil {
 		t.Fatal(err)
 	}
-	other, err := os.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if err := unix.Syncfs(int(other.Fd())); err == nil {
+	if !fs.writebackFails() {
 		t.Skip("the full device did not fail the writeback")
-	}
-	// The space comes back (a passing fault); the device is healthy again.
-	os.Remove(fill)
-	if err := unix.Syncfs(int(other.Fd())); err != nil {
-		t.Fatalf("syncfs once space is back: %v", err)
 	}
 
 	// b is opened after the error (a segment rolled since), and comes first
@@ -134,16 +172,57 @@ func TestSyncRoundReportsEarlierWritebackError(t *testing.T) {
 	defer fb.Close()
 	fb.WriteAt(block, 0)
 	fa.WriteAt([]byte{9}, 0)
-	// As on a quiet broker, little else is dirty: the round is one syncfs.
-	dirtyCache.mu.Lock()
-	dirtyCache.at, dirtyCache.v, dirtyCache.ok = time.Now().Add(time.Hour), 0, true
-	dirtyCache.mu.Unlock()
-	defer func() {
-		dirtyCache.mu.Lock()
-		dirtyCache.at = time.Time{}
-		dirtyCache.mu.Unlock()
-	}()
+	quietDirty(t)
 	if err := syncFiles([]syncFile{{fb, 4096}, {fa, 1}}); err == nil {
 		t.Fatal("the round reported a's write durable, though a's earlier writeback failed")
+	}
+}
+
+// A write error of a file outside the round (another program's on the
+// same filesystem, or a partition's not in this round) fails the round's
+// syncfs, but not the round: its own files' data is durable, as each
+// one's fdatasync shows.
+func TestSyncRoundIgnoresOtherFilesErrors(t *testing.T) {
+	fs := newFailingFS(t)
+	dir := fs.dir
+	pa, pb, px := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log"), filepath.Join(dir, "stranger")
+	block := make([]byte, 4096)
+	for _, p := range []string{pa, pb, px} {
+		if err := os.WriteFile(p, block, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fs.writebackFails() { // the files' first blocks, on the device
+		t.Fatal("writeback failed before the device filled")
+	}
+	var files []*os.File
+	for _, p := range []string{pa, pb, px} {
+		f, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		files = append(files, f)
+	}
+	fa, fb, fx := files[0], files[1], files[2]
+
+	// The stranger's write, into new blocks, fails its writeback.
+	fs.fill()
+	if _, err := fx.WriteAt(bytes.Repeat([]byte{7}, 1<<20), 4096); err != nil {
+		t.Fatal(err)
+	}
+	if !fs.writebackFails() {
+		t.Skip("the full device did not fail the writeback")
+	}
+
+	fa.WriteAt([]byte{1}, 0)
+	fb.WriteAt([]byte{2}, 0)
+	quietDirty(t)
+	if err := syncFiles([]syncFile{{fa, 1}, {fb, 1}}); err != nil {
+		t.Fatalf("a round of healthy files failed on a stranger's write error: %v", err)
+	}
+	// The stranger's own sync still reports it.
+	if err := datasync(fx); err == nil {
+		t.Fatal("the stranger's fdatasync did not report its write error")
 	}
 }
