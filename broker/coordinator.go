@@ -246,6 +246,7 @@ func (c *coordinator) load(idx int32, st *shardState) {
 		c.b.logger.Warn("loading coordinator shard failed; loading it again", "partition", idx, "err", err, "in", r.backoff)
 		return
 	}
+	shard.Loaded()
 	c.mu.Lock()
 	select {
 	case <-st.cancel:

@@ -512,6 +512,7 @@ func TestOffsetsSurviveLoad(t *testing.T) {
 	s2 := NewShard(0, Config{Clock: e.clk, Logger: e.s.log}, e.store)
 	defer s2.Close()
 	s2.Load(e.store.records())
+	s2.Loaded()
 	e2 := &env{t: t, s: s2, clk: e.clk, store: e.store}
 	if p := e2.fetch("g", "t1", 0); p.Offset != 11 || p.LeaderEpoch != 5 || *p.Metadata != "md" {
 		t.Fatalf("t1/0 after load %+v", p)
@@ -812,6 +813,7 @@ func TestLoadTombstonesAndBadRecords(t *testing.T) {
 	s2 := NewShard(0, Config{Clock: e.clk, Logger: e.s.log}, e.store)
 	defer s2.Close()
 	s2.Load(recs)
+	s2.Loaded()
 	e2 := &env{t: t, s: s2, clk: e.clk, store: e.store}
 	if e2.fetch("a", "t", 0).Offset != -1 || e2.fetch("a", "t", 1).Offset != 2 {
 		t.Fatal("tombstone not applied")
@@ -833,6 +835,7 @@ func FuzzLoad(f *testing.F) {
 			s := NewShard(0, Config{Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, &memStore{})
 			s.Load([]Record{{Key: key, Value: value}, {Key: key}})
 			s.Load([]Record{{Key: key, Value: value}})
+			s.Loaded()
 			_ = s.Groups()
 			clk.Advance(time.Hour)
 			s.ExpireOffsets()
@@ -986,6 +989,7 @@ func TestCheckpointBoundsTheLog(t *testing.T) {
 	s2 := NewShard(0, Config{Clock: clk, Logger: logger}, st)
 	defer s2.Close()
 	s2.Load(st.records())
+	s2.Loaded()
 	e2 := &env{t: t, s: s2, clk: clk, store: st.memStore}
 	for part, want := range []int64{1998, 1999, 1997} {
 		if p := e2.fetch("g", "t1", int32(part)); p.Offset != want || p.LeaderEpoch != 5 || *p.Metadata != "md" {
@@ -1017,6 +1021,7 @@ func TestCheckpointAfterLoad(t *testing.T) {
 	s := NewShard(0, Config{Clock: clk, Logger: logger, CheckpointBytes: 4096}, st)
 	t.Cleanup(s.Close)
 	s.Load(st.records())
+	s.Loaded()
 	s.MaybeCheckpoint()
 	waitUntil(t, "the checkpoint", func() bool {
 		s.mu.Lock()
@@ -1025,5 +1030,61 @@ func TestCheckpointAfterLoad(t *testing.T) {
 	})
 	if st.checkpoints != 1 || len(st.records()) != 1 {
 		t.Errorf("%d checkpoints, %d records left, want one checkpoint of the one offset", st.checkpoints, len(st.records()))
+	}
+}
+
+// A shard is loaded a chunk at a time; a member's session timer that fires
+// between two chunks must not write, or check the log point, before the
+// whole log is replayed: a checkpoint then would restate only the chunks
+// read so far and drop the rest of the log, offsets and all.
+func TestNoTimerWritesWhileLoading(t *testing.T) {
+	e := newEnv(t, nil)
+	e.form("g", 1, false) // session timeout 10 s
+	for i := range 500 {
+		wantCode(t, "commit", e.commit("simple", "", -1, "t1", 0, int64(i)), nil)
+	}
+	chunk1 := e.store.records()
+	wantCode(t, "commit", e.commit("other", "", -1, "t2", 0, 77), nil)
+	all := e.store.records()
+	chunk2 := all[len(chunk1):]
+	e.s.Close()
+
+	st := &cpStore{memStore: &memStore{recs: all}}
+	s := NewShard(0, Config{Clock: e.clk, Logger: e.s.log, CheckpointBytes: 4096}, st)
+	t.Cleanup(s.Close)
+	s.Load(chunk1)
+	e.clk.Advance(11 * time.Second) // the next chunk takes longer than a session
+	s.Load(chunk2)
+	s.Loaded()
+	waitUntil(t, "no checkpoint running", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return !s.checkpointing
+	})
+	e2 := &env{t: t, s: s, clk: e.clk, store: st.memStore}
+	if p := e2.fetch("other", "t2", 0); p.Offset != 77 {
+		t.Fatalf("other/t2/0 after load %+v, want 77", p)
+	}
+	// The loaded member's session runs from the end of the load.
+	e.clk.Advance(11 * time.Second)
+	if gi := e2.info("g"); gi.State != "Empty" || gi.Members != 0 {
+		t.Fatalf("g after its member's session %+v, want Empty", gi)
+	}
+	waitUntil(t, "no checkpoint running", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return !s.checkpointing
+	})
+
+	s3 := NewShard(0, Config{Clock: e.clk, Logger: e.s.log}, st)
+	defer s3.Close()
+	s3.Load(st.records())
+	s3.Loaded()
+	e3 := &env{t: t, s: s3, clk: e.clk, store: st.memStore}
+	if p := e3.fetch("other", "t2", 0); p.Offset != 77 {
+		t.Errorf("other/t2/0 after a restart %+v, want 77: the load's checkpoint dropped it", p)
+	}
+	if p := e3.fetch("simple", "t1", 0); p.Offset != 499 {
+		t.Errorf("simple/t1/0 after a restart %+v, want 499", p)
 	}
 }

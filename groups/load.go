@@ -8,11 +8,10 @@ import (
 
 // Load replays records read back from the shard's partition, in log order,
 // before the shard serves requests (it may be called several times with
-// consecutive chunks). The latest value of a key wins and tombstones remove.
-// A group loaded with members is Stable and their session timers start, so
-// members that are gone expire and the group rebalances; a group without
-// members is Empty. A group with more members than group.max.size starts a
-// rebalance at once. Records that cannot be decoded are logged and skipped.
+// consecutive chunks; call Loaded after the last). The latest value of a key
+// wins and tombstones remove. A group loaded with members is Stable; a group
+// without members is Empty. Records that cannot be decoded are logged and
+// skipped.
 func (s *Shard) Load(recs []Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -67,8 +66,27 @@ func (s *Shard) Load(recs []Record) {
 		if g.stateTime.IsZero() && g.state != stateEmpty {
 			g.stateTime = now
 		}
-		for _, m := range g.members {
-			s.scheduleSession(g, m)
+	}
+}
+
+// Loaded ends the load: the session timers of the loaded members start, so
+// members that are gone expire and their groups rebalance, and a group with
+// more members than group.max.size starts a rebalance at once. Not before:
+// a timer firing between two chunks would write (an Empty group's record,
+// a checkpoint of only the chunks read so far, which drops the rest of the
+// log) and then be overwritten in memory by the older records still to
+// come. Kafka too schedules the heartbeats of loaded groups once the
+// partition is loaded.
+func (s *Shard) Loaded() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	for _, id := range s.sortedGroupIDs() {
+		g := s.groups[id]
+		for _, mid := range g.order {
+			s.scheduleSession(g, g.members[mid])
 		}
 		if s.cfg.MaxGroupSize > 0 && len(g.members) > s.cfg.MaxGroupSize && g.state == stateStable {
 			// As Kafka: a group over a lowered group.max.size
@@ -78,6 +96,7 @@ func (s *Shard) Load(recs []Record) {
 			s.prepareRebalance(g)
 		}
 	}
+	s.unlockAndFlush()
 }
 
 func (s *Shard) resetMetadata(g *group) {

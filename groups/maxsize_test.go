@@ -54,6 +54,7 @@ func TestLoadedGroupOverCapacityShrinks(t *testing.T) {
 	s2 := NewShard(0, Config{Clock: e.clk, Logger: e.s.log, MaxGroupSize: 2}, e.store)
 	defer s2.Close()
 	s2.Load(e.store.records())
+	s2.Loaded()
 	e2 := &env{t: t, s: s2, clk: e.clk, store: e.store}
 	if gi := e2.info("g"); gi.State != "PreparingRebalance" || gi.Members != 3 {
 		t.Fatalf("after load %+v", gi)
