@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,6 +26,12 @@ func TestIsLeftover(t *testing.T) {
 		if got := isLeftover(name); got != want {
 			t.Errorf("isLeftover(%q) = %v, want %v", name, got, want)
 		}
+	}
+	// A topic of the longest name Kafka allows is deleted under a name
+	// that fits NAME_MAX, and is known for a leftover.
+	long := filepath.Join(t.TempDir(), strings.Repeat("l", 249)+"-7")
+	if tmp := filepath.Base(deletingPath(long, time.Now().UnixNano())); len(tmp) > maxNameLen || !isLeftover(tmp) || !strings.Contains(tmp, "-7"+deletedMark) {
+		t.Errorf("%s deleted as %s (%d characters)", filepath.Base(long), tmp, len(tmp))
 	}
 }
 

@@ -699,7 +699,7 @@ func (n *Node) removeDir(dir string) {
 	// Rename first so a crash mid-delete never leaves a half directory that
 	// looks like a live partition; removeLeftovers finishes the job after
 	// such a crash.
-	tmp := dir + deletedMark + strconv.FormatInt(time.Now().UnixNano(), 36)
+	tmp := deletingPath(dir, time.Now().UnixNano())
 	if err := os.Rename(dir, tmp); err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			n.logger.Warn("removing partition dir", "dir", dir, "err", err)
@@ -715,6 +715,29 @@ func (n *Node) removeDir(dir string) {
 // deletedMark and a base-36 UnixNano follow the name of a partition
 // directory being deleted.
 const deletedMark = ".deleted-"
+
+// maxNameLen is the longest file name Linux filesystems take (NAME_MAX).
+const maxNameLen = 255
+
+// deletingPath is the name partition directory dir takes while it is
+// deleted (removeDir): its name, deletedMark and ns in base 36. Where that
+// would pass maxNameLen (a topic name of 249 characters, as Kafka allows,
+// leaves six), the topic part is shortened and "-<partition>" kept, as
+// Kafka shortens its delete directories' names: the rename failed, and the
+// directory stayed, for a topic made again under the name to take up with
+// the deleted one's records.
+func deletingPath(dir string, ns int64) string {
+	base := filepath.Base(dir)
+	suffix := deletedMark + strconv.FormatInt(ns, 36)
+	if over := len(base) + len(suffix) - maxNameLen; over > 0 {
+		if i := strings.LastIndexByte(base, '-'); i >= over {
+			base = base[:i-over] + base[i:]
+		} else {
+			base = base[:max(len(base)-over, 0)]
+		}
+	}
+	return filepath.Join(filepath.Dir(dir), base+suffix)
+}
 
 // isLeftover reports whether name is a partition directory that removeDir
 // renamed and did not finish deleting. The time after the mark tells it

@@ -2,6 +2,8 @@ package replication
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,5 +46,50 @@ func TestRecreatedTopicNotServedByOldReplica(t *testing.T) {
 	defer cancel()
 	if err := n.WaitTopicReady(short, "again"); err == nil {
 		t.Fatal("the new topic was ready on the deleted topic's replica")
+	}
+}
+
+// A topic of a long name (Kafka allows 249 characters) is deleted like
+// any other: its directory goes, although the name the directory takes
+// while it is deleted would pass NAME_MAX (255) with the mark and time
+// after it in full. Its directory stayed, and a topic made again under the
+// name took it up, the deleted topic's records with it.
+func TestLongNamedTopicDeleted(t *testing.T) {
+	dir := t.TempDir()
+	n, ctx := startNodeT(t, dir)
+	name := strings.Repeat("l", 249)
+	old := &Topic{Name: name, ID: NewTopicID(), Replicas: [][]int32{{1}}}
+	if _, err := n.Controller().Propose(ctx, Command{Op: OpCreateTopic, Topic: old}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitTopicReady(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	appendBig(t, n.Partition(name, 0), 100)
+	if _, err := n.Controller().Propose(ctx, Command{Op: OpDeleteTopic, Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), "lll") {
+				return false // the directory, or what it was renamed to
+			}
+		}
+		return true
+	}, "the deleted topic's directory to go")
+
+	topic := &Topic{Name: name, ID: NewTopicID(), Replicas: [][]int32{{1}}}
+	if _, err := n.Controller().Propose(ctx, Command{Op: OpCreateTopic, Topic: topic}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitTopicReady(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if end := n.Partition(name, 0).Log().EndOffset(); end != 0 {
+		t.Fatalf("the new topic's partition ends at offset %d: it holds the deleted topic's records", end)
 	}
 }
