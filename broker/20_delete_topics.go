@@ -62,7 +62,8 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 			aliased[t.ID] = true
 		}
 	}
-	var deletes []int // indexes in resp.Topics of the topics to delete
+	var deletes []int      // indexes in resp.Topics of the topics to delete
+	byID := map[int]bool{} // of deletes, those the request names by id
 	for _, tg := range targets {
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		rt.Topic = tg.name
@@ -122,6 +123,7 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 			resp.Topics = append(resp.Topics, rt)
 			continue
 		}
+		byID[len(resp.Topics)] = tg.name == nil
 		deletes = append(deletes, len(resp.Topics))
 		resp.Topics = append(resp.Topics, rt)
 	}
@@ -130,10 +132,20 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsR
 	// a write of the whole metadata (2,000 topics in one request took 14 s).
 	inParallel(len(deletes), topicsAtOnce, func(i int) {
 		rt := &resp.Topics[deletes[i]]
-		if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpDeleteTopic, Name: *rt.Topic}); err != nil {
-			if errors.Is(err, replication.ErrUnknownTopic) {
+		cmd := replication.Command{Op: replication.OpDeleteTopic, Name: *rt.Topic}
+		if byID[deletes[i]] {
+			// As Kafka's controller deletes by id: a topic made again
+			// under the name since it was looked up is not this one.
+			id := replication.TopicID(rt.TopicID)
+			cmd.TopicID = &id
+		}
+		if _, err := b.node.Controller().Propose(ctx, cmd); err != nil {
+			switch {
+			case errors.Is(err, replication.ErrUnknownTopic) && byID[deletes[i]]:
+				rt.Topic, rt.ErrorCode = nil, kerr.UnknownTopicID.Code
+			case errors.Is(err, replication.ErrUnknownTopic):
 				rt.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			} else {
+			default:
 				rt.ErrorCode, rt.ErrorMessage = errCodeMsg(kafkaErrorf(kerr.RequestTimedOut, "%v", err))
 			}
 		} else {

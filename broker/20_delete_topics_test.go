@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/gokafka/gokafka/replication"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -111,5 +112,59 @@ func BenchmarkCreateAfterDelete(b *testing.B) {
 		deleteMany(b, cl, names...)
 		b.StartTimer()
 		createTopic(b, cl, fmt.Sprintf("after-%d", i), 1, nil)
+	}
+}
+
+// A topic named by id in DeleteTopics (v6) is deleted only while it is the
+// topic of that id: one deleted and made again under its name while the
+// request works through the others (16 at a time) is a new topic, and
+// Kafka's controller, which looks ids up as it deletes, answers the old
+// id UNKNOWN_TOPIC_ID and leaves the new topic alone.
+func TestDeleteTopicsByIDSparesRecreatedTopic(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	names := createMany(t, cl, "byid", 160)
+	victim := names[len(names)-1]
+	st := b.node.Controller().State()
+	oldID := st.Topics[victim].ID
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.Version, req.TimeoutMillis = 6, 60_000
+	for _, n := range names {
+		rt := kmsg.NewDeleteTopicsRequestTopic()
+		rt.TopicID = st.Topics[n].ID
+		req.Topics = append(req.Topics, rt)
+	}
+	type result struct {
+		resp kmsg.Response
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := cl.Request(t.Context(), req)
+		done <- result{resp, err}
+	}()
+	// Once the first topic is gone the request has looked every id up;
+	// the victim, last, is still to be deleted.
+	waitFor(t, func() bool { return b.node.Controller().State().Topics[names[0]] == nil }, "the deletions to begin")
+	ctl := b.node.Controller()
+	if _, err := ctl.Propose(t.Context(), replication.Command{Op: replication.OpDeleteTopic, Name: victim}); err != nil {
+		t.Skipf("the request deleted %s before it could be made again: %v", victim, err)
+	}
+	again := &replication.Topic{Name: victim, ID: replication.NewTopicID(), Replicas: [][]int32{{b.cfg.NodeID}}}
+	if _, err := ctl.Propose(t.Context(), replication.Command{Op: replication.OpCreateTopic, Topic: again}); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	for _, rt := range r.resp.(*kmsg.DeleteTopicsResponse).Topics {
+		if rt.TopicID == oldID && rt.ErrorCode != kerr.UnknownTopicID.Code {
+			t.Errorf("%s (old id): %v, want UNKNOWN_TOPIC_ID", victim, kerr.ErrorForCode(rt.ErrorCode))
+		}
+	}
+	if cur := b.node.Controller().State().Topics[victim]; cur == nil || cur.ID != again.ID {
+		t.Fatalf("the topic made again under %s was deleted by a request for the old topic's id", victim)
 	}
 }

@@ -52,6 +52,10 @@ type Command struct {
 	NoCollision bool `json:"no_collision,omitempty"`
 	// Quotas are the client quota changes of alter_client_quotas.
 	Quotas []QuotaAlteration `json:"quotas,omitempty"`
+	// TopicID, when set, makes delete_topic delete topic Name only while
+	// it has this id: one deleted and made again under the name since it
+	// was looked up is another topic (ErrUnknownTopic).
+	TopicID *TopicID `json:"topic_id,omitempty"`
 }
 
 // Controller command ops.
@@ -337,7 +341,7 @@ func (c *Controller) apply(s *State, cmd *Command) any {
 		return nil
 	case OpDeleteTopic:
 		t, ok := s.Topics[cmd.Name]
-		if !ok {
+		if !ok || cmd.TopicID != nil && t.ID != *cmd.TopicID {
 			return ErrUnknownTopic
 		}
 		delete(s.Topics, t.Name)
