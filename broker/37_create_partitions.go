@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/gokafka/gokafka/replication"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -36,7 +38,7 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePar
 		case add > maxPartitionsPerRequest:
 			err = kafkaErrorf(kerr.PolicyViolation, "Unable to perform excessively large batch operation.")
 		default:
-			err = b.createPartitions(ctx, rt, req.ValidateOnly, mq)
+			err = b.createPartitions(ctx, rt, req.ValidateOnly, req.TimeoutMillis, mq)
 		}
 		r.ErrorCode, r.ErrorMessage = errCodeMsg(err)
 		resp.Topics = append(resp.Topics, r)
@@ -44,7 +46,7 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePar
 	return resp
 }
 
-func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsRequestTopic, validateOnly bool, mq *mutationQuota) error {
+func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsRequestTopic, validateOnly bool, timeoutMs int32, mq *mutationQuota) error {
 	st := b.node.Controller().State()
 	t := st.Topics[rt.Topic]
 	if t == nil {
@@ -55,11 +57,8 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 		return kafkaErrorf(kerr.InvalidRequest, "the partitions of internal topic %s cannot be changed", t.Name)
 	}
 	cur := int32(len(t.Replicas))
-	if rt.Count < cur {
-		return kafkaErrorf(kerr.InvalidPartitions, "topic currently has %d partitions, which is higher than the requested %d", cur, rt.Count)
-	}
-	if rt.Count == cur {
-		return kafkaErrorf(kerr.InvalidPartitions, "topic already has %d partitions", cur)
+	if rt.Count <= cur {
+		return notMorePartitions(cur, rt.Count)
 	}
 	replicas := append([][]int32(nil), t.Replicas...)
 	add := int(rt.Count - cur)
@@ -97,11 +96,38 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 		return err
 	}
 	if _, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpCreatePartitions, Name: t.Name, Replicas: replicas}); err != nil {
+		// Another request grew or deleted the topic since it was looked
+		// up: answered as Kafka's controller, which takes them one at a
+		// time, answers the later one.
+		now := b.node.Controller().State().Topics[t.Name]
+		switch {
+		case errors.Is(err, replication.ErrPartitionsLower) && now != nil:
+			return notMorePartitions(int32(len(now.Replicas)), rt.Count)
+		case errors.Is(err, replication.ErrUnknownTopic):
+			return kafkaErrorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", rt.Topic)
+		}
 		return kafkaErrorf(kerr.RequestTimedOut, "%v", err)
 	}
-	if err := b.node.WaitTopicReady(ctx, t.Name); err != nil {
+	// Bounded, as a new topic's wait: a partition that cannot start held
+	// the request, and its connection, until the client went away.
+	wait := 30 * time.Second
+	if timeoutMs > 0 {
+		wait = min(wait, time.Duration(timeoutMs)*time.Millisecond)
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := b.node.WaitTopicReady(wctx, t.Name); err != nil {
 		b.logger.Warn("new partitions not ready", "topic", t.Name, "err", err)
 		return kafkaErrorf(kerr.RequestTimedOut, "the partitions of %s were created but not every one leads yet: %v", t.Name, err)
 	}
 	return nil
+}
+
+// notMorePartitions is Kafka's answer to a count not above the topic's
+// cur partitions.
+func notMorePartitions(cur, count int32) error {
+	if count < cur {
+		return kafkaErrorf(kerr.InvalidPartitions, "topic currently has %d partitions, which is higher than the requested %d", cur, count)
+	}
+	return kafkaErrorf(kerr.InvalidPartitions, "topic already has %d partitions", cur)
 }
