@@ -41,7 +41,9 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, r *kmsg.AlterConfigsReq
 		if dup[configResource{rr.ResourceType, rr.ResourceName}] {
 			err = errDuplicateResource
 		} else if err == nil {
+			b.configMu.Lock()
 			err = b.alterTopicConfigs(ctx, rr.ResourceType, rr.ResourceName, set, true, r.ValidateOnly)
+			b.configMu.Unlock()
 		}
 		res.ErrorCode, res.ErrorMessage = errCodeMsg(err)
 		resp.Resources = append(resp.Resources, res)

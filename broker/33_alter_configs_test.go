@@ -1,10 +1,12 @@
 package broker
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,5 +201,32 @@ func TestCompactionLagsChecked(t *testing.T) {
 	// Deleting the max lag leaves the default (Long.MAX_VALUE) above 900.
 	if code := alterConfigOp(t, cl, kmsg.ConfigResourceTypeTopic, "lags", "max.compaction.lag.ms", "", kmsg.IncrementalAlterConfigOpDelete); code != 0 {
 		t.Errorf("deleting max lag: %v", kerr.ErrorForCode(code))
+	}
+}
+
+// IncrementalAlterConfigs APPENDs to one list key on several connections
+// at once are all kept, as Kafka's controller, which applies config
+// changes one at a time, keeps them: each edited the value it read, and
+// the last to commit wrote back its own edit alone.
+func TestConcurrentAppendsKept(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	createTopic(t, newClient(t, b), "lists", 1, nil)
+	const n = 8
+	var wg sync.WaitGroup
+	for i := range n {
+		cl := newClient(t, b)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if code := alterConfigOp(t, cl, kmsg.ConfigResourceTypeTopic, "lists", "leader.replication.throttled.replicas", fmt.Sprintf("%d:1", i), kmsg.IncrementalAlterConfigOpAppend); code != 0 {
+				t.Errorf("APPEND %d:1: %v", i, kerr.ErrorForCode(code))
+			}
+		}()
+	}
+	wg.Wait()
+	v := b.node.Controller().State().Topics["lists"].Configs["leader.replication.throttled.replicas"]
+	if got := strings.Split(v, ","); len(got) != n {
+		t.Errorf("%d of %d appended entries kept: %q", len(got), n, v)
 	}
 }

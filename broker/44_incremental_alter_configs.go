@@ -11,7 +11,6 @@ import (
 
 func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.IncrementalAlterConfigsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
-	st := b.node.Controller().State()
 	var keys []configResource
 	for _, rr := range r.Resources {
 		keys = append(keys, configResource{rr.ResourceType, rr.ResourceName})
@@ -43,6 +42,8 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.Incr
 			}
 			keys[c.Name] = true
 		}
+		b.configMu.Lock()
+		st := b.node.Controller().State()
 		t := st.Topics[rr.ResourceName]
 		for _, c := range rr.Configs {
 			if err != nil {
@@ -80,6 +81,7 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.Incr
 		if err == nil {
 			err = b.alterTopicConfigs(ctx, rr.ResourceType, rr.ResourceName, changes, false, r.ValidateOnly)
 		}
+		b.configMu.Unlock()
 		res.ErrorCode, res.ErrorMessage = errCodeMsg(err)
 		resp.Resources = append(resp.Resources, res)
 	}

@@ -54,6 +54,12 @@ type Broker struct {
 	fetchReads atomic.Int64   // passes of readFetch (tests)
 	coord      *coordinator
 	quotas     quotas // the rates of clients under byte-rate quotas
+	// configMu is held while a config change is worked out from the
+	// metadata and committed, as Kafka's controller makes them one at a
+	// time: APPEND and SUBTRACT edit the value they read, and requests
+	// that read it together each committed their own edit of it, losing
+	// the others'.
+	configMu sync.Mutex
 
 	ctx       context.Context
 	cancel    context.CancelFunc
