@@ -645,20 +645,28 @@ func (n *Node) reconcile() (failed bool) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			dir := partitionDir(n.cfg.DataDir, w.t.Name, w.idx)
+			var err error
 			if id := readPartitionMeta(dir); id != "" && !w.t.ID.Is(id) {
 				// Left behind by a deleted topic of the same name.
-				n.removeDir(dir)
+				err = n.removeDir(dir)
 			} else if id == "" && holdsSegments(dir) && !n.groupRan(w.t.ID, w.idx) {
 				// Segments, but no topic id (a power loss lost the file
 				// that names it) and no raft state of this topic's
 				// group: a deleted topic's, whose removal the power loss
 				// undid. Adopting it would give the new topic its records.
-				n.removeDir(dir)
+				err = n.removeDir(dir)
 			}
-			lc := n.cfg.LogConfig(st, w.t)
-			lc.Recycler = n.recycler
-			lc.SyncGroup = n.syncGroup
-			p, err := openPartition(n, w.t, w.idx, dir, lc)
+			var p *Partition
+			if err != nil {
+				// Never opened in its place: the new topic would serve the
+				// deleted one's records. Tried again as a failed start.
+				err = fmt.Errorf("a deleted topic's directory is in the way: %w", err)
+			} else {
+				lc := n.cfg.LogConfig(st, w.t)
+				lc.Recycler = n.recycler
+				lc.SyncGroup = n.syncGroup
+				p, err = openPartition(n, w.t, w.idx, dir, lc)
+			}
 			k := partKey{w.t.Name, w.idx}
 			if err != nil {
 				n.logger.Error("starting partition; retrying", "topic", w.t.Name, "partition", w.idx, "err", err)
@@ -695,21 +703,27 @@ func (n *Node) groupRan(id TopicID, idx int32) bool {
 	return err == nil && term > 0
 }
 
-func (n *Node) removeDir(dir string) {
+// removeDir deletes a partition directory. An error means it is still
+// there under its own name.
+func (n *Node) removeDir(dir string) error {
 	// Rename first so a crash mid-delete never leaves a half directory that
 	// looks like a live partition; removeLeftovers finishes the job after
 	// such a crash.
 	tmp := deletingPath(dir, time.Now().UnixNano())
 	if err := os.Rename(dir, tmp); err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			n.logger.Warn("removing partition dir", "dir", dir, "err", err)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
 		}
-		return
+		n.logger.Warn("removing partition dir", "dir", dir, "err", err)
+		return err
 	}
 	n.recycler.PutDir(tmp)
 	if err := os.RemoveAll(tmp); err != nil {
+		// Out of the way under its leftover name, which the next start
+		// removes.
 		n.logger.Warn("removing partition dir", "dir", tmp, "err", err)
 	}
+	return nil
 }
 
 // deletedMark and a base-36 UnixNano follow the name of a partition

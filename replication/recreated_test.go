@@ -3,6 +3,8 @@ package replication
 import (
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +93,62 @@ func TestLongNamedTopicDeleted(t *testing.T) {
 	}
 	if end := n.Partition(name, 0).Log().EndOffset(); end != 0 {
 		t.Fatalf("the new topic's partition ends at offset %d: it holds the deleted topic's records", end)
+	}
+}
+
+// A deleted topic's directory that cannot be moved out of the way (here
+// the data directory is immutable) is never opened for a topic made again
+// under the name: the start fails and is tried again, and once the
+// directory can go, the new topic starts empty. It was opened in its
+// place, the deleted topic's records and all.
+func TestDeletedTopicDirInTheWayNotAdopted(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chattr needs root")
+	}
+	dir := t.TempDir()
+	n, ctx := startNodeT(t, dir)
+	create := func() {
+		t.Helper()
+		tp := &Topic{Name: "again", ID: NewTopicID(), Replicas: [][]int32{{1}}}
+		if _, err := n.Controller().Propose(ctx, Command{Op: OpCreateTopic, Topic: tp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create()
+	if err := n.WaitTopicReady(ctx, "again"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		appendBig(t, n.Partition("again", 0), 100)
+	}
+	pdir := filepath.Join(dir, "again-0")
+	saved := filepath.Join(t.TempDir(), "again-0")
+	if out, err := exec.Command("cp", "-a", pdir, saved).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	if _, err := n.Controller().Propose(ctx, Command{Op: OpDeleteTopic, Name: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { _, err := os.Stat(pdir); return os.IsNotExist(err) }, "the deleted topic's directory to go")
+	// Back, as a deletion a crash cut short leaves it, and stuck.
+	if out, err := exec.Command("cp", "-a", saved, pdir).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i: %v: %s", err, out)
+	}
+	unstick := func() { exec.Command("chattr", "-i", dir).Run() }
+	t.Cleanup(unstick)
+
+	create()
+	time.Sleep(time.Second)
+	if p := n.Partition("again", 0); p != nil {
+		t.Fatalf("the new topic started on the deleted topic's directory: end offset %d", p.Log().EndOffset())
+	}
+	unstick()
+	// The failed start is tried again within a few seconds.
+	waitUntil(t, func() bool { p := n.Partition("again", 0); return p != nil && p.Ready() }, "the new topic to start")
+	if end := n.Partition("again", 0).Log().EndOffset(); end != 0 {
+		t.Fatalf("the new topic starts at end offset %d, want 0", end)
 	}
 }
