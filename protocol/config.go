@@ -51,9 +51,10 @@ type Config struct {
 	// is closed. Default 10 minutes; negative disables it.
 	IdleTimeout time.Duration
 	// WriteTimeout closes a connection whose client reads nothing of a
-	// response for this long (no 256 KiB of it written), so that one that
-	// stops reading cannot pin the connection's goroutines; a slow reader
-	// that keeps reading is served. Default 30 s.
+	// response for this long (no byte of it written under one write
+	// deadline), so that one that stops reading cannot pin the
+	// connection's goroutines; a slow reader that keeps reading is served.
+	// Default 30 s.
 	WriteTimeout time.Duration
 	// MaxInFlight bounds the requests of one connection read ahead of their
 	// responses. Default 32.

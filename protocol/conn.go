@@ -428,23 +428,22 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// writeChunk is how much of a response goes to the socket under one write
-// deadline: a client that takes WriteTimeout to read this much is gone, one
-// that keeps reading, however slowly, is served (Kafka closes a connection
-// only when nothing moves on it).
-const writeChunk = 256 << 10
-
-// write writes b, failing once WriteTimeout passes with no writeChunk
-// written.
+// write writes b, failing only once a write deadline of WriteTimeout passes
+// with nothing of b written: a client that keeps reading, however slowly,
+// is served, as Kafka closes a connection only when nothing moves on it,
+// and one that stops is dropped within twice WriteTimeout. (A deadline per
+// 256 KiB dropped clients on links slower than 256 KiB per WriteTimeout.)
 func (c *conn) write(b []byte) error {
 	for len(b) > 0 {
-		n := min(len(b), writeChunk)
 		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-		if _, err := c.nc.Write(b[:n]); err != nil {
+		n, err := c.nc.Write(b)
+		b = b[n:]
+		if n > 0 {
+			c.lastActive.Store(time.Now().UnixNano())
+		}
+		if err != nil && (n == 0 || !isTimeout(err)) {
 			return err
 		}
-		b = b[n:]
-		c.lastActive.Store(time.Now().UnixNano())
 	}
 	return nil
 }

@@ -703,6 +703,76 @@ func TestSlowReaderServed(t *testing.T) {
 	}
 }
 
+// smallSendBufListener gives accepted connections a small socket send
+// buffer, as a slow link keeps the kernel's (autotuned on loopback to
+// megabytes, which would take a whole response at once).
+type smallSendBufListener struct{ net.Listener }
+
+func (l smallSendBufListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		c.(*net.TCPConn).SetWriteBuffer(16 << 10)
+	}
+	return c, err
+}
+
+// A client on a slow link that keeps reading, at 160 KiB/s here against a
+// WriteTimeout of 1 s (under 8.7 KiB/s against the default 30 s), gets
+// its response whole: the deadline is on progress, as Kafka closes a
+// connection only when nothing moves on it. (Writes of 256 KiB under one
+// deadline each dropped it once a step took longer than the timeout.)
+func TestSteadySlowLinkReaderServed(t *testing.T) {
+	const topics, nameLen = 512, 1000 // a response of about 512 KB
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s *Server
+	obs := new(countingObserver)
+	s, err = Serve(smallSendBufListener{ln}, Config{Versions: testVersions, Logger: discardLogger(), WriteTimeout: time.Second, Observer: obs},
+		HandlerFunc(func(ctx context.Context, req *Request) Reply {
+			return func() kmsg.Response {
+				resp := metadataResponse(s, req).(*kmsg.MetadataResponse)
+				name := strings.Repeat("x", nameLen)
+				for range topics {
+					mt := kmsg.NewMetadataResponseTopic()
+					mt.Topic = &name
+					resp.Topics = append(resp.Topics, mt)
+				}
+				return resp
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stalled := dial(t, s)
+	stalled.(*net.TCPConn).SetReadBuffer(16 << 10)
+	writeAll(t, stalled, appendRequest(nil, metadataRequest(9, "t"), 1))
+	c := dial(t, s)
+	c.(*net.TCPConn).SetReadBuffer(16 << 10)
+	writeAll(t, c, appendRequest(nil, metadataRequest(9, "t"), 1))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var size [4]byte
+	if _, err := io.ReadFull(c, size[:]); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16<<10)
+	for total, want := 0, int(binary.BigEndian.Uint32(size[:])); total < want; {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := io.ReadFull(c, buf[:min(len(buf), want-total)])
+		total += n
+		if err != nil {
+			t.Fatalf("after %d bytes of a %d-byte response: %v", total, want, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The reading took over 3 s: the one reading nothing is gone.
+	if n := obs.closed.Load(); n != 1 {
+		t.Fatalf("%d connections closed, want the stalled one", n)
+	}
+}
+
 // The frames one connection has read ahead of their responses are bounded
 // in bytes (MaxPendingBytes), not only in number: a client pipelining big
 // requests waits for answers before the server reads more, so one
