@@ -664,7 +664,7 @@ func (l *Log) writePending(p *pending) error {
 	s.writes++
 	if p.seal {
 		// Give back the reserved blocks past the sealed segment's end.
-		if err := s.truncateLog(p.logStart + p.logLen); err != nil {
+		if err := s.releaseLog(p.logStart + p.logLen); err != nil {
 			return fmt.Errorf("segment %d: release reserved space: %w", s.base, err)
 		}
 		return l.syncSegment(s)
@@ -868,7 +868,7 @@ func (l *Log) Close() error {
 		// Give back the active segment's reserved space; a restart
 		// reserves again as it writes.
 		if s := l.segs[n-1]; s.prepared() {
-			err = s.truncateLog(s.logSize)
+			err = s.releaseLog(s.logSize)
 		}
 	}
 	if err == nil {

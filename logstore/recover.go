@@ -700,7 +700,13 @@ func (l *Log) rebuild(s *segment, tornTail bool) ([]epochEntry, error) {
 	for _, e := range idx {
 		idxBuf, tsBuf = encodeIdx(idxBuf, tsBuf, e)
 	}
-	err := s.truncateLog(logEnd)
+	// A cut that takes no batch (only the space prepared past the data)
+	// keeps the segment's time of last write.
+	cut := s.truncateLog
+	if logEnd == s.logSize || errors.Is(damage, errZeroFilled) {
+		cut = s.releaseLog
+	}
+	err := cut(logEnd)
 	if err == nil {
 		err = s.metaF.Truncate(metaEnd)
 	}

@@ -265,6 +265,24 @@ func (s *segment) truncateLog(size int64) error {
 	return nil
 }
 
+// releaseLog cuts .log to size, the end of its data, freeing what was
+// reserved or filled past it, and keeps the file's modification time: a
+// truncation stamps the file with the time of the cut, and that time is
+// the segment's last write for ListOffsets v0 and for the age of records
+// without a timestamp (lastModified). Kafka's trim leaves it too.
+func (s *segment) releaseLog(size int64) error {
+	fi, statErr := s.logF.Stat()
+	if err := s.truncateLog(size); err != nil {
+		return err
+	}
+	if statErr == nil {
+		// Best effort: a time not restored only makes the segment look
+		// newer.
+		_ = os.Chtimes(s.path(extLog), time.Time{}, fi.ModTime())
+	}
+	return nil
+}
+
 func segPath(dir string, base int64, ext string) string {
 	return filepath.Join(dir, fmt.Sprintf("%020d%s", base, ext))
 }
