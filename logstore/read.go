@@ -142,6 +142,17 @@ func (l *Log) offsetForTimeIn(s *segment, ts int64) (int64, int64, bool) {
 		}
 		pos = int64(e.pos)
 	}
+	if s.base < l.lso {
+		// Nor can the answer lie before the log start's index point, as
+		// in Kafka's LogSegment.findOffsetByTimestamp: after DeleteRecords
+		// deep into a segment, the batches below the start are not read
+		// again at every lookup.
+		p, err := s.lookup(l.lso)
+		if err != nil {
+			return 0, 0, false
+		}
+		pos = max(pos, p)
+	}
 	hs := headerScanner{f: s.logF, limit: s.logSize}
 	for pos < s.logSize {
 		h, ok, err := hs.at(pos)
