@@ -287,7 +287,7 @@ func (c *coordinator) groupsConfig() groups.Config {
 		MinSessionTimeout:      time.Duration(cfg.GroupMinSessionTimeoutMs) * time.Millisecond,
 		MaxSessionTimeout:      time.Duration(cfg.GroupMaxSessionTimeoutMs) * time.Millisecond,
 		MaxGroupSize:           int(cfg.GroupMaxSize),
-		OffsetsRetention:       time.Duration(cfg.OffsetsRetentionMinutes) * time.Minute,
+		OffsetsRetention:       durationOf(cfg.OffsetsRetentionMinutes, time.Minute),
 		OffsetMetadataMaxBytes: int(cfg.OffsetMetadataMaxBytes),
 		CheckpointBytes:        cfg.offsetsCheckpointBytes,
 		Clock:                  groups.RealClock(),
@@ -504,7 +504,7 @@ func shardIndex(group string, n int32) int32 {
 
 func (c *coordinator) expireLoop() {
 	defer c.wg.Done()
-	t := time.NewTicker(time.Duration(c.b.cfg.OffsetsRetentionCheckMs) * time.Millisecond)
+	t := time.NewTicker(durationOf(c.b.cfg.OffsetsRetentionCheckMs, time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
@@ -516,4 +516,15 @@ func (c *coordinator) expireLoop() {
 			}
 		}
 	}
+}
+
+// durationOf is n units, or the longest Duration where that is longer:
+// Kafka takes these settings as longs of milliseconds, and a value set to
+// mean "for good" (offsets.retention.minutes=2147483647) overflowed into
+// a negative Duration, which expired every offset, or panicked a ticker.
+func durationOf(n int64, unit time.Duration) time.Duration {
+	if n > int64(math.MaxInt64/unit) {
+		return math.MaxInt64
+	}
+	return time.Duration(n) * unit
 }
