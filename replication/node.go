@@ -212,6 +212,15 @@ func StartNode(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("raft.advertise: %w", err)
 	}
 	if err := n.startController(); err != nil {
+		// Its transport (and raft, once made) run until stopped: left
+		// on the closed mux, the transport's accept loop logged an error
+		// every second for good.
+		if n.controllerRaft != nil {
+			n.controllerRaft.Shutdown().Error()
+		}
+		if n.controllerTr != nil {
+			n.controllerTr.Close()
+		}
 		n.mux.Close()
 		n.recycler.Close()
 		db.Close()
