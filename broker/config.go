@@ -870,6 +870,12 @@ func (c *Config) OverrideFile(flagKeys []string) {
 				delete(c.units, k)
 			}
 		}
+		if key == "node.id" && !slices.Contains(flagKeys, "broker.id") {
+			// The file's broker.id gives way to --node-id, as its
+			// node.id to --broker-id, rather than refusing the start
+			// for differing from it.
+			c.brokerID = nil
+		}
 	}
 }
 
