@@ -230,8 +230,8 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		Logger:                 b.logger,
 		LogConfig:              b.logConfig,
 		Retention:              b.retention,
-		RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckMs) * time.Millisecond,
-		RetentionInitialDelay:  max(time.Duration(cfg.LogInitialTaskDelayMs)*time.Millisecond, time.Millisecond),
+		RetentionCheckInterval: durationOf(cfg.LogRetentionCheckMs, time.Millisecond),
+		RetentionInitialDelay:  max(durationOf(cfg.LogInitialTaskDelayMs, time.Millisecond), time.Millisecond),
 		ProducerIDExpiration:   b.producerIDExpiration,
 		RecycleBytes:           cfg.LogSegmentRecycleBytes,
 	})

@@ -1352,7 +1352,7 @@ func (c *Config) queuedMaxBytes() int64 {
 }
 
 func (c *Config) idleTimeout() time.Duration {
-	return time.Duration(c.ConnectionsMaxIdleMs) * time.Millisecond
+	return durationOf(c.ConnectionsMaxIdleMs, time.Millisecond)
 }
 
 // sortedKeys returns the Kafka names of every option.

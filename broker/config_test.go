@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"math"
 	"net"
 	"slices"
 	"strings"
@@ -715,5 +716,31 @@ func TestFlushMessagesKeepsSyncPerBatch(t *testing.T) {
 		}
 		cl.Close()
 		b.Close()
+	}
+}
+
+// Millisecond (and minute) settings past a Duration's range are the
+// longest Duration, not a wrapped, negative one: Kafka reads them as longs,
+// and Long.MAX is how a Kafka user writes "never".
+func TestDurationSettingsCapped(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		unit time.Duration
+		want time.Duration
+	}{
+		{5, time.Millisecond, 5 * time.Millisecond},
+		{10080, time.Minute, 7 * 24 * time.Hour},
+		{math.MaxInt32, time.Minute, math.MaxInt64}, // Kafka users' "for good"
+		{153722868, time.Minute, math.MaxInt64}, // just past the range
+		{math.MaxInt64, time.Millisecond, math.MaxInt64},
+	} {
+		if got := durationOf(tc.n, tc.unit); got != tc.want {
+			t.Errorf("durationOf(%d, %v) = %v, want %v", tc.n, tc.unit, got, tc.want)
+		}
+	}
+	c := DefaultConfig()
+	c.ConnectionsMaxIdleMs = math.MaxInt64
+	if d := c.idleTimeout(); d <= 0 {
+		t.Errorf("connections.max.idle.ms=Long.MAX: idle timeout %v", d)
 	}
 }
