@@ -731,7 +731,7 @@ func TestDurationSettingsCapped(t *testing.T) {
 		{5, time.Millisecond, 5 * time.Millisecond},
 		{10080, time.Minute, 7 * 24 * time.Hour},
 		{math.MaxInt32, time.Minute, math.MaxInt64}, // Kafka users' "for good"
-		{153722868, time.Minute, math.MaxInt64}, // just past the range
+		{153722868, time.Minute, math.MaxInt64},     // just past the range
 		{math.MaxInt64, time.Millisecond, math.MaxInt64},
 	} {
 		if got := durationOf(tc.n, tc.unit); got != tc.want {
