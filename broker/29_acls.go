@@ -7,14 +7,18 @@ import (
 
 // No authorizer is configured (there is no authentication yet either), so
 // the ACL requests get what Kafka answers without one: SECURITY_DISABLED,
-// for the request (DescribeAcls) or for each creation and filter.
+// for the request (DescribeAcls) or for each creation and filter, with
+// Kafka's messages (AclApis.scala words the two differently).
 
-const noAuthorizer = "No Authorizer is configured."
+const (
+	noAuthorizer         = "No Authorizer is configured."
+	noAuthorizerDescribe = "No Authorizer is configured on the broker"
+)
 
 func (b *Broker) handleDescribeACLs(r *kmsg.DescribeACLsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.DescribeACLsResponse)
 	resp.ErrorCode = kerr.SecurityDisabled.Code
-	resp.ErrorMessage = kmsg.StringPtr(noAuthorizer)
+	resp.ErrorMessage = kmsg.StringPtr(noAuthorizerDescribe)
 	return resp
 }
 

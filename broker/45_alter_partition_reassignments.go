@@ -22,6 +22,11 @@ func (b *Broker) handleAlterPartitionReassignments(r *kmsg.AlterPartitionAssignm
 	st := b.node.Controller().State()
 	// v0 has no flag: replication factor changes are allowed.
 	allowRF := r.Version < 1 || r.AllowReplicationFactorChange
+	// v1's response says whether the request allowed replication factor
+	// changes (KIP-860), as Kafka's controller echoes it; left at its
+	// default it would tell a client that asked for false that it was
+	// ignored.
+	resp.AllowReplicationFactorChange = allowRF
 	for _, rt := range r.Topics {
 		t := st.Topics[rt.Topic]
 		ot := kmsg.NewAlterPartitionAssignmentsResponseTopic()

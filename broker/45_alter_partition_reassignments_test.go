@@ -61,6 +61,24 @@ func TestAlterPartitionReassignments(t *testing.T) {
 		}
 	}
 
+	// v1 echoes whether replication factor changes were allowed
+	// (KIP-860).
+	for _, allow := range []bool{false, true} {
+		req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+		req.Version = 1
+		req.AllowReplicationFactorChange = allow
+		rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+		rt.Topic = "moves"
+		rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+		rp.Partition, rp.Replicas = 0, []int32{1}
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := rawRequest(t, b, req).(*kmsg.AlterPartitionAssignmentsResponse)
+		if resp.AllowReplicationFactorChange != allow || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("v1 allowing changes %v: answered AllowReplicationFactorChange %v, error %d", allow, resp.AllowReplicationFactorChange, resp.Topics[0].Partitions[0].ErrorCode)
+		}
+	}
+
 	// kadm, as a tool would call it.
 	var areq kadm.AlterPartitionAssignmentsReq
 	areq.Assign("moves", 0, []int32{1})

@@ -120,6 +120,13 @@ func TestDescribeProducers(t *testing.T) {
 		if ps[2].ErrorCode != kerr.UnknownTopicOrPartition.Code || resp.Topics[1].Partitions[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
 			t.Fatalf("%s: unknown partitions answered %d and %d", when, ps[2].ErrorCode, resp.Topics[1].Partitions[0].ErrorCode)
 		}
+		// A name no topic can have: INVALID_TOPIC_EXCEPTION, as Kafka.
+		bad := describeProducers(t, b, map[string][]int32{"no such": {0}, "": {1}})
+		for _, bt := range bad.Topics {
+			if bp := bt.Partitions[0]; bp.ErrorCode != kerr.InvalidTopicException.Code || bp.ErrorMessage == nil {
+				t.Fatalf("%s: invalid topic %q: error %d (%v), want INVALID_TOPIC_EXCEPTION with a message", when, bt.Topic, bp.ErrorCode, bp.ErrorMessage)
+			}
+		}
 		described, err := kadm.NewClient(c).DescribeProducers(context.Background(), kadm.TopicsSet{"dp": {0: {}}})
 		if err != nil {
 			t.Fatal(err)

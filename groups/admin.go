@@ -54,6 +54,12 @@ func (s *Shard) DescribeGroup(groupID string) kmsg.DescribeGroupsResponseGroup {
 // ListGroups lists the shard's groups, keeping those whose state (v4+) and
 // type (v5+) match the filters case-insensitively; an empty filter keeps all.
 func (s *Shard) ListGroups(statesFilter, typesFilter []string) []kmsg.ListGroupsResponseGroup {
+	// As Kafka, which trims the states asked for (as Java's String.trim),
+	// though not the types.
+	states := make([]string, len(statesFilter))
+	for i, f := range statesFilter {
+		states[i] = strings.TrimFunc(f, func(r rune) bool { return r <= ' ' })
+	}
 	match := func(filter []string, v string) bool {
 		if len(filter) == 0 {
 			return true
@@ -72,7 +78,7 @@ func (s *Shard) ListGroups(statesFilter, typesFilter []string) []kmsg.ListGroups
 	}
 	out := make([]kmsg.ListGroupsResponseGroup, 0, len(s.groups))
 	for _, g := range s.groups {
-		if g.state == stateDead || !match(statesFilter, g.state.String()) || !match(typesFilter, groupType) {
+		if g.state == stateDead || !match(states, g.state.String()) || !match(typesFilter, groupType) {
 			continue
 		}
 		lg := kmsg.NewListGroupsResponseGroup()

@@ -690,6 +690,8 @@ func TestListGroups(t *testing.T) {
 		{nil, nil, []string{"a", "b"}},
 		{[]string{"stable"}, nil, []string{"a"}},
 		{[]string{"Empty", "Dead"}, nil, []string{"b"}},
+		{[]string{" Stable", "empty\t"}, nil, []string{"a", "b"}}, // trimmed, as Kafka
+		{nil, []string{" classic"}, nil},                          // types are not
 		{nil, []string{"Classic"}, []string{"a", "b"}},
 		{nil, []string{"consumer"}, nil},
 	}
