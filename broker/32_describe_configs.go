@@ -78,7 +78,10 @@ func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, st *replica
 	case d.kafkaKey != "":
 		layers, layerKey = []brokerSetting{{d.def(&b.cfg), kmsg.ConfigSourceDefaultConfig}}, d.kafkaKey
 	default:
-		layers, layerKey = []brokerSetting{{d.def(&b.cfg), kmsg.ConfigSourceDefaultConfig}}, d.name
+		// No broker key of Kafka's gives its default (none exists, or,
+		// for flush.ms, log.flush.interval.ms has none and means raft
+		// fsyncs here): Kafka lists no synonym for it either.
+		layers = []brokerSetting{{d.def(&b.cfg), kmsg.ConfigSourceDefaultConfig}}
 	}
 	switch {
 	case set:
@@ -111,6 +114,9 @@ func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, st *replica
 			add(d.name, t.Configs[d.name], kmsg.ConfigSourceDynamicTopicConfig)
 		}
 		for i, l := range layers {
+			if layerKey == "" {
+				break
+			}
 			if coarser, ok := unitSynonyms[layerKey]; ok && i == len(layers)-1 {
 				// The static and default layers of a millisecond key
 				// that has coarser spellings, as Kafka lists them:

@@ -175,7 +175,8 @@ func TestBrokerConfigTypes(t *testing.T) {
 	rr := kmsg.NewDescribeConfigsRequestResource()
 	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
 	rr.ConfigNames = []string{"log.retention.ms", "auto.create.topics.enable", "num.partitions", "log.dirs", "log.retention.hours", "log.cleanup.policy",
-		"log.segment.bytes", "group.min.session.timeout.ms", "offsets.retention.minutes", "producer.id.expiration.ms"}
+		"log.segment.bytes", "group.min.session.timeout.ms", "offsets.retention.minutes", "producer.id.expiration.ms",
+		"default.replication.factor", "offsets.topic.replication.factor"}
 	req.Resources = append(req.Resources, rr)
 	want := map[string]kmsg.ConfigType{
 		"log.retention.ms": kmsg.ConfigTypeLong, "auto.create.topics.enable": kmsg.ConfigTypeBoolean,
@@ -184,6 +185,8 @@ func TestBrokerConfigTypes(t *testing.T) {
 		// Kafka's INTs, held in int64s here.
 		"log.segment.bytes": kmsg.ConfigTypeInt, "group.min.session.timeout.ms": kmsg.ConfigTypeInt,
 		"offsets.retention.minutes": kmsg.ConfigTypeInt, "producer.id.expiration.ms": kmsg.ConfigTypeInt,
+		// Kafka's INT held in an int16, and its SHORT.
+		"default.replication.factor": kmsg.ConfigTypeInt, "offsets.topic.replication.factor": kmsg.ConfigTypeShort,
 	}
 	res := request[*kmsg.DescribeConfigsResponse](t, cl, req).Resources[0]
 	if len(res.Configs) != len(want) {

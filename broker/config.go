@@ -404,6 +404,27 @@ func int32Opt(key, flag, help string, f func(c *Config) *int64) Option {
 	return o
 }
 
+// int16AsIntOpt is intOpt for a key Kafka types INT that is held in an
+// int16 here (default.replication.factor, as CreateTopics carries one):
+// described as INT, as in Kafka, and an int past an int16's range is
+// refused as such, not as "not a number of type INT".
+func int16AsIntOpt(key, flag, help string, f func(c *Config) *int16) Option {
+	o := intOpt(key, flag, help, f)
+	o.typ = kmsg.ConfigTypeInt
+	set := o.set
+	o.set = func(c *Config, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+		if err != nil {
+			return err
+		}
+		if n < math.MinInt16 || n > math.MaxInt16 {
+			return fmt.Errorf("%d is past a replication factor's range (at most %d)", n, math.MaxInt16)
+		}
+		return set(c, v)
+	}
+	return o
+}
+
 func intOpt[T int16 | int32 | int64](key, flag, help string, f func(c *Config) *T) Option {
 	var zero T
 	typ := map[int]kmsg.ConfigType{2: kmsg.ConfigTypeShort, 4: kmsg.ConfigTypeInt, 8: kmsg.ConfigTypeLong}[sizeOf(zero)]
@@ -773,7 +794,7 @@ var options = []Option{
 	strOpt("raft.advertise", "raft-advertise", "raft address given to peers (default: the raft listen address; for 0.0.0.0 or ::, this host's name)", func(c *Config) *string { return &c.RaftAdvertise }),
 	strOpt("broker.rack", "broker-rack", "rack of this broker, given to clients in Metadata and DescribeCluster (empty: none)", func(c *Config) *string { return &c.Rack }),
 	intOpt("num.partitions", "num-partitions", "partitions of an auto-created or default topic", func(c *Config) *int32 { return &c.NumPartitions }),
-	intOpt("default.replication.factor", "default-replication-factor", "replication factor of auto-created or default topics", func(c *Config) *int16 { return &c.DefaultReplicationFactor }),
+	int16AsIntOpt("default.replication.factor", "default-replication-factor", "replication factor of auto-created or default topics", func(c *Config) *int16 { return &c.DefaultReplicationFactor }),
 	boolOpt("auto.create.topics.enable", "auto-create-topics", "create a topic when a client asks Metadata for one that does not exist (as producers and consumers do before using it)", func(c *Config) *bool { return &c.AutoCreateTopics }),
 	boolOpt("delete.topic.enable", "delete-topic-enable", "allow DeleteTopics; false refuses it (TOPIC_DELETION_DISABLED), as in Kafka", func(c *Config) *bool { return &c.DeleteTopicEnable }),
 	int32Opt("log.segment.bytes", "log-segment-bytes", "segment file size before a new one is rolled", func(c *Config) *int64 { return &c.LogSegmentBytes }),

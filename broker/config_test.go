@@ -46,6 +46,8 @@ log.retention.ms=-1
 		"node.id":                   `Invalid value abc for configuration node.id: Not a number of type INT`,
 		"log.segment.bytes":         `Invalid value abc for configuration log.segment.bytes: Not a number of type INT`,
 		"auto.create.topics.enable": `Invalid value abc for configuration auto.create.topics.enable: Expected value to be either true or false`,
+		// Kafka's INT, held in an int16.
+		"default.replication.factor": `Invalid value abc for configuration default.replication.factor: Not a number of type INT`,
 	} {
 		d := DefaultConfig()
 		if err := d.Set(key, "abc"); err == nil || err.Error() != want {

@@ -21,7 +21,8 @@ type topicConfigDef struct {
 	brokerKey string // synonym at broker level, "" when none
 	// kafkaKey names, where brokerKey is "", the broker key Kafka would
 	// report as the default's synonym (DescribeConfigs): a key this broker
-	// does not read, the default being fixed.
+	// does not read, the default being fixed. With neither, Kafka has no
+	// broker key for it and lists no synonym.
 	kafkaKey string
 	def      func(c *Config) string // default when the broker has no key for it
 	check    func(v string) error
@@ -189,9 +190,9 @@ var topicConfigs = []topicConfigDef{
 	{name: "file.delete.delay.ms", kafkaKey: "log.segment.delete.delay.ms", typ: kmsg.ConfigTypeLong, def: constDef("60000"), check: checkLong(0), doc: "how long a segment waits before its files are removed after retention deleted it (stored: removed at once)"},
 	{name: "flush.messages", kafkaKey: "log.flush.interval.messages", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(1), doc: "fsync after this many messages (stored: every raft batch is synced before it is acknowledged)"},
 	{name: "flush.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(0), doc: "fsync at least this often (stored: every raft batch is synced before it is acknowledged)"},
-	{name: "follower.replication.throttled.replicas", kafkaKey: "follower.replication.throttled.replicas", typ: kmsg.ConfigTypeList, def: constDef(""), check: checkThrottledReplicas, doc: "stored: replication is not throttled"},
+	{name: "follower.replication.throttled.replicas", typ: kmsg.ConfigTypeList, def: constDef(""), check: checkThrottledReplicas, doc: "stored: replication is not throttled"},
 	{name: "index.interval.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "log.index.interval.bytes", check: checkInt(0)},
-	{name: "leader.replication.throttled.replicas", kafkaKey: "leader.replication.throttled.replicas", typ: kmsg.ConfigTypeList, def: constDef(""), check: checkThrottledReplicas, doc: "stored: replication is not throttled"},
+	{name: "leader.replication.throttled.replicas", typ: kmsg.ConfigTypeList, def: constDef(""), check: checkThrottledReplicas, doc: "stored: replication is not throttled"},
 	{name: "local.retention.bytes", kafkaKey: "log.local.retention.bytes", typ: kmsg.ConfigTypeLong, def: constDef("-2"), check: checkLong(-2), doc: "stored: with no tiered storage, retention.bytes applies"},
 	{name: "local.retention.ms", kafkaKey: "log.local.retention.ms", typ: kmsg.ConfigTypeLong, def: constDef("-2"), check: checkLong(-2), doc: "stored: with no tiered storage, retention.ms applies"},
 	{name: "max.compaction.lag.ms", kafkaKey: "log.cleaner.max.compaction.lag.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(1), doc: "the longest a record stays uncompacted (stored: compaction is not performed yet)"},

@@ -15,7 +15,8 @@ import (
 // (log.retention.hours for retention.ms, as Kafka's finer spellings have no
 // default) or the default is fixed (log.cleanup.policy); a key the topic
 // sets comes first, as a dynamic topic config, and a broker key set in the
-// broker's settings before the default.
+// broker's settings before the default; a key with no broker key behind it
+// in Kafka (leader.replication.throttled.replicas) has no synonym.
 func TestDescribeConfigsSynonyms(t *testing.T) {
 	describe := func(b *Broker) map[string][]string {
 		t.Helper()
@@ -24,7 +25,8 @@ func TestDescribeConfigsSynonyms(t *testing.T) {
 		req.IncludeSynonyms = true
 		rr := kmsg.NewDescribeConfigsRequestResource()
 		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "syn"
-		rr.ConfigNames = []string{"cleanup.policy", "retention.ms", "segment.jitter.ms", "min.cleanable.dirty.ratio"}
+		rr.ConfigNames = []string{"cleanup.policy", "retention.ms", "segment.jitter.ms", "min.cleanable.dirty.ratio",
+			"flush.ms", "leader.replication.throttled.replicas", "remote.log.copy.disable"}
 		req.Resources = append(req.Resources, rr)
 		got := map[string][]string{}
 		for _, c := range request[*kmsg.DescribeConfigsResponse](t, cl, req).Resources[0].Configs {
@@ -36,7 +38,7 @@ func TestDescribeConfigsSynonyms(t *testing.T) {
 	}
 	dir := t.TempDir()
 	b := startBroker(t, dir, nil)
-	createTopic(t, newClient(t, b), "syn", 1, map[string]string{"segment.jitter.ms": "5"})
+	createTopic(t, newClient(t, b), "syn", 1, map[string]string{"segment.jitter.ms": "5", "remote.log.copy.disable": "true"})
 	// Kafka's log.retention.ms and log.roll.jitter.ms default to null: the
 	// default is their coarsest spelling's.
 	want := map[string][]string{
@@ -44,6 +46,10 @@ func TestDescribeConfigsSynonyms(t *testing.T) {
 		"retention.ms":              {"log.retention.hours=168 DEFAULT_CONFIG"},
 		"segment.jitter.ms":         {"segment.jitter.ms=5 DYNAMIC_TOPIC_CONFIG", "log.roll.jitter.hours=0 DEFAULT_CONFIG"},
 		"min.cleanable.dirty.ratio": {"log.cleaner.min.cleanable.ratio=0.5 DEFAULT_CONFIG"},
+		// Keys no broker key stands behind in Kafka have no synonym but
+		// the topic's own setting (flush.ms's log.flush.interval.ms has
+		// no default in Kafka, and means fsyncs of raft batches here).
+		"remote.log.copy.disable": {"remote.log.copy.disable=true DYNAMIC_TOPIC_CONFIG"},
 	}
 	if got := describe(b); !maps.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("synonyms:\n got %v\nwant %v", got, want)
