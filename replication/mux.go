@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -31,6 +32,8 @@ type Mux struct {
 	closed   bool
 
 	wg sync.WaitGroup
+
+	lastRefusal atomic.Int64 // unix ns of the last refused stream logged
 }
 
 // ErrMuxClosed is returned by Accept and Dial once the mux is closed.
@@ -142,6 +145,11 @@ func (m *Mux) route(c net.Conn) {
 		c.Close()
 		return
 	}
+	if g.solo {
+		m.logRefusal(g.id, c.RemoteAddr())
+		c.Close()
+		return
+	}
 	select {
 	case g.accept <- c:
 	case <-g.done:
@@ -188,9 +196,31 @@ func (m *Mux) session(addr string, timeout time.Duration) (*yamux.Session, error
 	return s, nil
 }
 
+// logRefusal logs a refused stream at most once a second, so that a flood
+// of them cannot flood the log too.
+func (m *Mux) logRefusal(group string, remote net.Addr) {
+	now := time.Now().UnixNano()
+	last := m.lastRefusal.Load()
+	if now-last < int64(time.Second) || !m.lastRefusal.CompareAndSwap(last, now) {
+		return
+	}
+	m.logger.Warn("refused a raft stream: this node is its group's only voter, so no peer has one to open (more in the next second are not logged)",
+		"group", group, "remote", remote.String())
+}
+
 // Layer returns the raft.StreamLayer of one group. Close the layer when the
 // group stops.
-func (m *Mux) Layer(group string) (raft.StreamLayer, error) {
+func (m *Mux) Layer(group string) (raft.StreamLayer, error) { return m.layer(group, false) }
+
+// SoloLayer is Layer for a group whose only voter is this node. raft sends
+// such a group no RPC, so every stream opened to it is refused: raft
+// believes any RPC it is handed (an AppendEntries claiming a higher term
+// deposes the leader and truncates its log to make room for the claimed
+// entries), so a stranger who could reach the raft port could otherwise
+// take leadership away and delete acknowledged records.
+func (m *Mux) SoloLayer(group string) (raft.StreamLayer, error) { return m.layer(group, true) }
+
+func (m *Mux) layer(group string, solo bool) (raft.StreamLayer, error) {
 	if len(group) == 0 || len(group) > maxGroupID {
 		return nil, fmt.Errorf("bad raft group id %q", group)
 	}
@@ -202,7 +232,7 @@ func (m *Mux) Layer(group string) (raft.StreamLayer, error) {
 	if _, ok := m.groups[group]; ok {
 		return nil, fmt.Errorf("raft group %q already registered", group)
 	}
-	g := &groupLayer{m: m, id: group, accept: make(chan net.Conn), done: make(chan struct{})}
+	g := &groupLayer{m: m, id: group, solo: solo, accept: make(chan net.Conn), done: make(chan struct{})}
 	m.groups[group] = g
 	return g, nil
 }
@@ -233,6 +263,7 @@ func (m *Mux) Close() error {
 type groupLayer struct {
 	m      *Mux
 	id     string
+	solo   bool // refuses every inbound stream (SoloLayer)
 	accept chan net.Conn
 	done   chan struct{}
 	once   sync.Once

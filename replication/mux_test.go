@@ -71,3 +71,52 @@ func TestMuxRoutesStreamsByGroup(t *testing.T) {
 		t.Fatal("duplicate group layer accepted")
 	}
 }
+
+// A stranger that reaches the raft port cannot depose a single voter's
+// leader nor truncate its log: hashicorp/raft believes any AppendEntries
+// with a higher term (it steps down, then deletes its entries from the
+// first claimed one that conflicts), so the streams of single-voter
+// groups are refused before raft sees them.
+func TestSoloGroupsRefuseStrangersRPCs(t *testing.T) {
+	n := startWithTopic(t, "solo", 1)
+	p := n.Partition("solo", 0)
+	appendValue(t, p)
+	waitUntil(t, func() bool { return p.raft.AppliedIndex() >= p.raft.LastIndex() }, "the batch to be applied")
+
+	stranger, err := ListenMux("127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	for _, tc := range []struct {
+		group string
+		r     *raft.Raft
+	}{
+		{partitionGroup(p.TopicID, 0), p.raft},
+		{controllerGroup, n.controllerRaft},
+	} {
+		layer, err := stranger.Layer(tc.group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: layer, MaxPool: 1, Timeout: 2 * time.Second})
+		term, last := tc.r.CurrentTerm(), tc.r.LastIndex()
+		req := &raft.AppendEntriesRequest{
+			RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("99"), Addr: []byte(stranger.Addr().String())},
+			Term:      term + 1,
+			Entries:   []*raft.Log{{Index: 1, Term: term + 1, Type: raft.LogNoop}},
+		}
+		var resp raft.AppendEntriesResponse
+		err = tr.AppendEntries("1", raft.ServerAddress(n.RaftAddr()), req, &resp)
+		tr.Close()
+		if err == nil {
+			t.Errorf("%s: a stranger's AppendEntries was answered (success %v)", tc.group, resp.Success)
+		}
+		if st, tm, li := tc.r.State(), tc.r.CurrentTerm(), tc.r.LastIndex(); st != raft.Leader || tm != term || li != last {
+			t.Errorf("%s: after a stranger's AppendEntries: %v, term %d, last index %d; want Leader, %d, %d", tc.group, st, tm, li, term, last)
+		}
+	}
+	if off := appendValue(t, p); off != 1 {
+		t.Fatalf("the next record got offset %d, want 1", off)
+	}
+}

@@ -268,7 +268,8 @@ func (n *Node) startController() error {
 	if err != nil {
 		return err
 	}
-	layer, err := n.mux.Layer(controllerGroup)
+	// This node is the controller's only voter (onlyMe below).
+	layer, err := n.mux.SoloLayer(controllerGroup)
 	if err != nil {
 		return err
 	}

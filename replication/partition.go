@@ -255,7 +255,14 @@ func openPartition(n *Node, t *Topic, idx int32, dir string, lc logstore.Config)
 func (p *Partition) startRaft(t *Topic) error {
 	n := p.node
 	group := partitionGroup(t.ID, p.Index)
-	layer, err := n.mux.Layer(group)
+	replicas := t.Replicas[p.Index]
+	// A single voter's group takes no streams from peers (SoloLayer); one
+	// that gains voters must be opened with Layer (the multi-node work).
+	newLayer := n.mux.Layer
+	if len(replicas) == 1 {
+		newLayer = n.mux.SoloLayer
+	}
+	layer, err := newLayer(group)
 	if err != nil {
 		return err
 	}
@@ -271,7 +278,6 @@ func (p *Partition) startRaft(t *Topic) error {
 		p.trans.Close()
 		return err
 	}
-	replicas := t.Replicas[p.Index]
 	timings := n.cfg.PartitionTimings
 	if len(replicas) == 1 {
 		timings = soloTimings
