@@ -48,6 +48,11 @@ func ListenMux(addr string, logger *slog.Logger) (*Mux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft listen %s: %w", addr, err)
 	}
+	return serveMux(ln, logger), nil
+}
+
+// serveMux accepts raft connections on ln.
+func serveMux(ln net.Listener, logger *slog.Logger) *Mux {
 	m := &Mux{
 		ln:       ln,
 		logger:   logger,
@@ -57,7 +62,7 @@ func ListenMux(addr string, logger *slog.Logger) (*Mux, error) {
 	}
 	m.wg.Add(1)
 	go m.acceptLoop()
-	return m, nil
+	return m
 }
 
 // Addr is the address the mux listens on.
@@ -74,11 +79,22 @@ func yamuxConfig() *yamux.Config {
 
 func (m *Mux) acceptLoop() {
 	defer m.wg.Done()
+	var backoff time.Duration
 	for {
 		conn, err := m.ln.Accept()
 		if err != nil {
-			return
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE and friends: back off and go on, as the Kafka
+			// listener does; returning would leave the port open
+			// with no one accepting, for good.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			m.logger.Warn("raft accept failed", "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
 		}
+		backoff = 0
 		sess, err := yamux.Server(conn, yamuxConfig())
 		if err != nil {
 			conn.Close()
