@@ -1006,7 +1006,31 @@ func (p *Partition) close(snapshot bool) error {
 	if cerr := p.log.Close(); err == nil {
 		err = cerr
 	}
+	p.failUnstored()
 	return err
+}
+
+// failUnstored answers the appends still waiting once raft is shut down
+// and the log closed: hashicorp/raft never answers a future still in its
+// apply queue when it shuts down (see awaitFuture), and their produce
+// requests waited until the client hung up, holding back every later
+// response on the connection. Each batch stored was acknowledged by
+// onStored (or failed by onStoreFailed) as the log closed, so these never
+// were. Their goroutines, blocked on raft's futures, stay.
+func (p *Partition) failUnstored() {
+	// Nothing is handed to raft after this: ApplyLog on a raft shut down
+	// queues the entry as often as not (its select finds room in the
+	// queue), never to be answered.
+	p.appendMu.Lock()
+	p.ready = false
+	p.readyFlag.Store(false)
+	p.appendMu.Unlock()
+	p.storedMu.Lock()
+	defer p.storedMu.Unlock()
+	for key, c := range p.storing {
+		delete(p.storing, key)
+		c.finish(-1, kerr.NotLeaderForPartition)
+	}
 }
 
 // partitionFSM is the Partition seen as raft's state machine. Apply runs on
