@@ -887,7 +887,10 @@ func (p *Partition) DeleteRecords(ctx context.Context, off int64) (int64, error)
 	}
 	data := binary.BigEndian.AppendUint64(nil, uint64(off))
 	f := p.raft.ApplyLog(raft.Log{Data: data, Extensions: extDeleteRecords}, 10*time.Second)
-	if err := f.Error(); err != nil {
+	// Not f.Error(): raft never answers an entry still in its queue when
+	// the partition closes (see awaitFuture), and the request waited
+	// until the client hung up.
+	if err := p.awaitFuture(f); err != nil {
 		return -1, raftErr(err)
 	}
 	if err, ok := f.Response().(error); ok {
