@@ -60,6 +60,8 @@ type Broker struct {
 	// that read it together each committed their own edit of it, losing
 	// the others'.
 	configMu sync.Mutex
+	// connLimits is max.connections.per.ip as last read (connLimitFor).
+	connLimits connLimits
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -265,8 +267,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		b.node.Close()
 		return nil, err
 	}
-	connLimit, err := cfg.connLimit()
-	if err != nil {
+	// The static limits are checked here (their host names resolved);
+	// connLimitFor applies them, or their dynamic values.
+	if _, err := cfg.connLimit(); err != nil {
 		closeListeners()
 		return failStarted(err)
 	}
@@ -274,7 +277,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		ListenerName:    listeners[0].Name,
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
 		MaxQueuedBytes:  cfg.queuedMaxBytes(),
-		MaxConnsPerIP:   connLimit,
+		MaxConnsPerIP:   b.connLimitFor,
 		ConnThrottle:    b.connThrottle,
 		MaxConns:        cfg.maxConns(),
 		IdleTimeout:     cfg.idleTimeout(),

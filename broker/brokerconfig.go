@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,6 +43,19 @@ var brokerOnlyDynamic = map[string]func(v string) error{
 			return fmt.Errorf("must be an integer from 1 to %d", math.MaxInt32)
 		}
 		return nil
+	},
+	// As Kafka's DynamicConnectionQuota: the per-address limits change at
+	// run time, for new connections (connLimitFor); the overrides' host
+	// names must resolve.
+	"max.connections.per.ip": func(v string) error {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32); err != nil || n < 0 {
+			return fmt.Errorf("must be an integer from 0 to %d", math.MaxInt32)
+		}
+		return nil
+	},
+	"max.connections.per.ip.overrides": func(v string) error {
+		_, err := parseConnOverrides(v, net.LookupIP)
+		return err
 	},
 }
 
@@ -103,6 +117,35 @@ func (b *Broker) dynamicSettings(st *replication.State, key string) []brokerSett
 	return out
 }
 
+// checkConnLimits refuses, as Kafka does, a change after which
+// max.connections.per.ip would be 0 with no overrides: no client could
+// connect again, the operator included. The values after it are taken from
+// cfgs, else as in force (a deleted or replaced one as the static setting).
+func (b *Broker) checkConnLimits(cfgs map[string]*string, replaceAll bool) error {
+	st := b.node.Controller().State()
+	after := func(k string) string {
+		v, ok := cfgs[k]
+		switch {
+		case ok && v != nil:
+			return *v
+		case ok || replaceAll:
+			s, _ := b.cfg.Get(k)
+			return s
+		}
+		return b.brokerValue(st, k)
+	}
+	_, setsPerIP := cfgs["max.connections.per.ip"]
+	_, setsOverrides := cfgs["max.connections.per.ip.overrides"]
+	if !setsPerIP && !setsOverrides {
+		return nil
+	}
+	if n, err := strconv.ParseInt(strings.TrimSpace(after("max.connections.per.ip")), 10, 64); err == nil && n == 0 &&
+		strings.TrimSpace(after("max.connections.per.ip.overrides")) == "" {
+		return kafkaErrorf(kerr.InvalidRequest, "max.connections.per.ip can be 0 only with max.connections.per.ip.overrides set")
+	}
+	return nil
+}
+
 // alterBrokerConfigs validates and applies a broker resource's dynamic
 // configs: name is "" (the cluster-wide defaults) or a broker's id.
 func (b *Broker) alterBrokerConfigs(ctx context.Context, name string, cfgs map[string]*string, replaceAll, validateOnly bool) error {
@@ -155,6 +198,9 @@ func (b *Broker) alterBrokerConfigs(ctx context.Context, name string, cfgs map[s
 			// As the static setting (Config.Validate) and Kafka.
 			return kafkaErrorf(kerr.InvalidRequest, "log.retention.ms must be unlimited (-1) or >= 1")
 		}
+	}
+	if err := b.checkConnLimits(cfgs, replaceAll); err != nil {
+		return err
 	}
 	if len(static) > 0 {
 		sort.Strings(static)

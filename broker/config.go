@@ -1336,15 +1336,22 @@ func parseConnOverrides(v string, lookup func(host string) ([]net.IP, error)) (m
 // connLimit returns the protocol server's per-address connection limit,
 // nil when nothing is bounded.
 func (c *Config) connLimit() (func(ip string) int, error) {
-	overrides, err := parseConnOverrides(c.MaxConnsPerIPOverrides, net.LookupIP)
+	return connLimitOf(int64(c.MaxConnectionsPerIP), c.MaxConnsPerIPOverrides, net.LookupIP)
+}
+
+// connLimitOf is the per-address limit of max.connections.per.ip perIP and
+// its overrides, nil when nothing is bounded; lookup resolves the host
+// names among the overrides.
+func connLimitOf(perIP int64, overridesValue string, lookup func(host string) ([]net.IP, error)) (func(ip string) int, error) {
+	overrides, err := parseConnOverrides(overridesValue, lookup)
 	if err != nil {
 		return nil, fmt.Errorf("max.connections.per.ip.overrides: %v", err)
 	}
-	if c.MaxConnectionsPerIP == math.MaxInt32 && len(overrides) == 0 {
+	if perIP >= math.MaxInt32 && len(overrides) == 0 {
 		return nil, nil
 	}
-	def := int(c.MaxConnectionsPerIP)
-	if c.MaxConnectionsPerIP == math.MaxInt32 {
+	def := int(perIP)
+	if perIP >= math.MaxInt32 {
 		def = -1
 	}
 	return func(ip string) int {

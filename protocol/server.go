@@ -157,7 +157,7 @@ type Server struct {
 	closed bool
 	lns    []net.Listener // every listener, the first included
 	conns  map[*conn]struct{}
-	perIP  map[string]int // connections held per remote IP, where a limit applies
+	perIP  map[string]int // connections held per remote IP, when MaxConnsPerIP is set
 	freed  sync.Cond      // on mu: a connection ended, or the server closed
 
 	closeOnce sync.Once
@@ -307,7 +307,11 @@ func (s *Server) acceptLoop(name string, ln net.Listener) {
 			nc.Close()
 			continue
 		}
-		if limit >= 0 {
+		// Every connection is counted, limited or not, so that a limit
+		// set later (a dynamic max.connections.per.ip) sees those already
+		// held, as Kafka's ConnectionQuotas counts them all.
+		counted := ip != ""
+		if counted {
 			s.perIP[ip]++
 		}
 		c := newConn(s, nc, name, log)
@@ -319,7 +323,7 @@ func (s *Server) acceptLoop(name string, ln net.Listener) {
 			c.serve()
 			s.mu.Lock()
 			delete(s.conns, c)
-			if limit >= 0 {
+			if counted {
 				if s.perIP[ip]--; s.perIP[ip] == 0 {
 					delete(s.perIP, ip)
 				}
