@@ -365,7 +365,6 @@ func TestIllegalGeneration(t *testing.T) {
 func TestJoinValidation(t *testing.T) {
 	e := newEnv(t, nil)
 	f := e.form("g", 1, false)
-	_ = f
 	tests := []struct {
 		name  string
 		group string
@@ -381,6 +380,10 @@ func TestJoinValidation(t *testing.T) {
 		{"no common protocol", "g", func(r *kmsg.JoinGroupRequest) { r.Protocols[0].Name = "sticky" }, kerr.InconsistentGroupProtocol},
 		{"unknown member of new group", "x", func(r *kmsg.JoinGroupRequest) { r.MemberID = "m" }, kerr.UnknownMemberID},
 		{"unknown member", "g", func(r *kmsg.JoinGroupRequest) { r.MemberID = "m" }, kerr.UnknownMemberID},
+		// As Kafka's validateMember: no static member has this instance id.
+		{"dynamic member with an instance id", "g", func(r *kmsg.JoinGroupRequest) {
+			r.MemberID, r.InstanceID = f.members[0], kmsg.StringPtr("inst")
+		}, kerr.UnknownMemberID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -455,16 +458,21 @@ func TestSimpleCommitsAndMemberCommits(t *testing.T) {
 		t.Fatalf("commit did not keep the session: %+v", gi)
 	}
 
-	// Oversized metadata fails only its partition.
+	// Oversized metadata fails only its partition. As in Kafka, the size
+	// is in UTF-16 code units (Java's String.length), not bytes.
 	r := kmsg.NewPtrOffsetCommitRequest()
 	r.Version, r.Group, r.Generation = 9, "simple", -1
 	r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t1", Partitions: []kmsg.OffsetCommitRequestTopicPartition{
 		{Partition: 0, Offset: 50, Metadata: kmsg.StringPtr(strings.Repeat("x", 4097))},
 		{Partition: 1, Offset: 51},
+		{Partition: 2, Offset: 52, Metadata: kmsg.StringPtr(strings.Repeat("é", 4096))},          // 8192 bytes, 4096 units
+		{Partition: 3, Offset: 53, Metadata: kmsg.StringPtr(strings.Repeat("\U0001F600", 2049))}, // 4098 units
 	}}}
 	resp := e.s.OffsetCommit(context.Background(), r)
 	wantCode(t, "too large", resp.Topics[0].Partitions[0].ErrorCode, kerr.OffsetMetadataTooLarge)
 	wantCode(t, "fine", resp.Topics[0].Partitions[1].ErrorCode, nil)
+	wantCode(t, "4096 two-byte characters", resp.Topics[0].Partitions[2].ErrorCode, nil)
+	wantCode(t, "2049 surrogate pairs", resp.Topics[0].Partitions[3].ErrorCode, kerr.OffsetMetadataTooLarge)
 	if e.fetch("simple", "t1", 0).Offset != 42 || e.fetch("simple", "t1", 1).Offset != 51 {
 		t.Fatal("oversized commit changed the offset")
 	}

@@ -176,10 +176,11 @@ func (s *Shard) joinKnown(g *group, j joiner) (<-chan *kmsg.JoinGroupResponse, *
 		delete(g.pending, id)
 		return s.addMemberAndRebalance(g, id, j), nil
 	}
-	if j.instanceID != nil {
-		if cur, ok := g.static[*j.instanceID]; ok && cur != id {
-			return nil, errJoin(kerr.FencedInstanceID.Code, id)
-		}
+	// As Kafka: an instance id must be the member's own (FENCED_INSTANCE_ID
+	// if another member has it, UNKNOWN_MEMBER_ID if none does), so that a
+	// dynamic member cannot join as if it were static.
+	if code := g.validateMember(id, j.instanceID); code != 0 {
+		return nil, errJoin(code, id)
 	}
 	m := g.members[id]
 	if m == nil {

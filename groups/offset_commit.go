@@ -131,7 +131,7 @@ func (s *Shard) commit(req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitRes
 			if p.Metadata != nil {
 				md = *p.Metadata
 			}
-			if len(md) > s.cfg.OffsetMetadataMaxBytes {
+			if len(md) > s.cfg.OffsetMetadataMaxBytes && javaLen(md) > s.cfg.OffsetMetadataMaxBytes {
 				resp.Topics[i].Partitions[j].ErrorCode = kerr.OffsetMetadataTooLarge.Code
 				continue
 			}
@@ -182,4 +182,18 @@ func (s *Shard) commit(req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitRes
 		}
 	})
 	return 0, w
+}
+
+// javaLen is the length of s as Kafka measures offset metadata against
+// offset.metadata.max.bytes: Java's String.length, in UTF-16 code units, not
+// bytes. It is never more than len(s).
+func javaLen(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r > 0xFFFF {
+			n++ // a surrogate pair
+		}
+	}
+	return n
 }
