@@ -207,16 +207,27 @@ func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest, 
 		// null (v1+) or empty (v0) means all topics.
 		names = b.node.Controller().State().SortedTopics()
 	} else {
+		// As Kafka, from v12 a request giving any topic id is answered by
+		// its ids alone: its names are neither looked up nor auto-created.
+		useIDs := slices.ContainsFunc(req.Topics, func(t kmsg.MetadataRequestTopic) bool {
+			return t.TopicID != [16]byte{}
+		})
 		seen := make(map[string]bool)
+		seenID := make(map[[16]byte]bool)
 		for _, t := range req.Topics {
-			if t.Topic != nil {
+			switch {
+			case useIDs:
+				// An id asked twice is answered once, as a name is.
+				if t.TopicID != ([16]byte{}) && !seenID[t.TopicID] {
+					seenID[t.TopicID] = true
+					byID = append(byID, t.TopicID)
+				}
+			case t.Topic != nil:
 				// A name asked twice is answered once, as in Kafka.
 				if !seen[*t.Topic] {
 					seen[*t.Topic] = true
 					names = append(names, *t.Topic)
 				}
-			} else if t.TopicID != ([16]byte{}) {
-				byID = append(byID, t.TopicID)
 			}
 		}
 	}

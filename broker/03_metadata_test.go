@@ -82,7 +82,7 @@ func TestMetadataAutoCreateNames(t *testing.T) {
 
 // Metadata v10 and v11 carry a topic id field but do not take ids: as Kafka,
 // a request giving one (or a null name) is answered INVALID_REQUEST for
-// every topic; v12 looks the id up.
+// every topic; v12 looks the id up, and answers by ids alone.
 func TestMetadataTopicIDVersions(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()
@@ -96,8 +96,8 @@ func TestMetadataTopicIDVersions(t *testing.T) {
 		byID.TopicID = id
 		req.Topics = append(req.Topics, byID)
 		resp := rawRequest(t, b, req).(*kmsg.MetadataResponse)
-		if len(resp.Topics) != 2 {
-			t.Fatalf("v%d: %d topics answered, want 2", v, len(resp.Topics))
+		if want := map[bool]int{false: 2, true: 1}[v >= 12]; len(resp.Topics) != want {
+			t.Fatalf("v%d: %d topics answered, want %d", v, len(resp.Topics), want)
 		}
 		for _, mt := range resp.Topics {
 			var want error = kerr.InvalidRequest
@@ -117,6 +117,39 @@ func TestMetadataTopicIDVersions(t *testing.T) {
 	req.Version = 11
 	if mt := rawRequest(t, b, req).(*kmsg.MetadataResponse).Topics[0]; mt.ErrorCode != 0 || len(mt.Partitions) != 1 {
 		t.Fatalf("v11 by name: %+v", mt)
+	}
+}
+
+// As Kafka (KafkaApis.handleTopicMetadataRequest), a v12+ request giving
+// topic ids is answered by its ids alone, each once: its names are not
+// answered, nor auto-created.
+func TestMetadataByIDsAlone(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "ids", 1, nil)
+	id := b.node.Controller().State().Topics["ids"].ID
+	unknown := [16]byte{1, 2, 3}
+	req := metadataReq(true, "ids", "not-by-id")
+	req.Version = 12
+	for _, tid := range [][16]byte{id, id, unknown, unknown} {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.TopicID = tid
+		req.Topics = append(req.Topics, rt)
+	}
+	resp := rawRequest(t, b, req).(*kmsg.MetadataResponse)
+	got := map[[16]byte]int16{}
+	for _, mt := range resp.Topics {
+		if _, dup := got[mt.TopicID]; dup {
+			t.Errorf("topic id %v answered twice", mt.TopicID)
+		}
+		got[mt.TopicID] = mt.ErrorCode
+	}
+	if len(resp.Topics) != 2 || got[id] != 0 || got[unknown] != kerr.UnknownTopicID.Code {
+		t.Errorf("answered %d topics (%v), want the topic once and the unknown id once, UNKNOWN_TOPIC_ID", len(resp.Topics), got)
+	}
+	if _, ok := b.node.Controller().State().Topics["not-by-id"]; ok {
+		t.Error("a name in a request by ids was auto-created")
 	}
 }
 
