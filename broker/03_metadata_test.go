@@ -230,3 +230,28 @@ func TestBrokerRack(t *testing.T) {
 		}
 	}
 }
+
+// The internal topics of coordinators this broker does not have yet
+// (transactions, share groups) are not auto-created as ordinary topics: one
+// would be sized wrong and, internal, could not be deleted. The client is
+// told they are unknown, as Kafka's failed creation of them leaves it.
+func TestMetadataDoesNotAutoCreateOtherInternalTopics(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	resp := request[*kmsg.MetadataResponse](t, cl, metadataReq(true, "__transaction_state", "__share_group_state", "ordinary"))
+	for _, mt := range resp.Topics {
+		var want error = kerr.UnknownTopicOrPartition
+		if *mt.Topic == "ordinary" {
+			want = nil
+		}
+		if err := kerr.ErrorForCode(mt.ErrorCode); err != want {
+			t.Errorf("%s: %v, want %v", *mt.Topic, err, want)
+		}
+	}
+	for _, name := range []string{"__transaction_state", "__share_group_state"} {
+		if _, ok := b.node.Controller().State().Topics[name]; ok {
+			t.Errorf("%s was auto-created", name)
+		}
+	}
+}

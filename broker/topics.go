@@ -344,6 +344,14 @@ func (b *Broker) autoCreate(ctx context.Context, name string) error {
 		// when a client asks for it before any group needed it.
 		return b.coord.ensureOffsetsTopic(ctx)
 	}
+	if internalTopics[name] {
+		// The other internal topics belong to coordinators not here yet
+		// (transactions, share groups). Kafka creates them with their
+		// coordinator's partitions and configs; made as an ordinary
+		// topic, one would be sized wrong and, internal, could not be
+		// deleted. So not at all: the client is told it is unknown.
+		return kafkaErrorf(kerr.InvalidRequest, "internal topic %s is made by its coordinator, which this broker does not have yet", name)
+	}
 	t, err := b.buildTopic(topicSpec{name: name, partitions: -1, rf: -1})
 	if err != nil {
 		return err
