@@ -1083,7 +1083,13 @@ func (f *partitionFSM) ApplyBatch(logs []*raft.Log) []any {
 			}
 			if err := p.log.SetStartOffset(int64(binary.BigEndian.Uint64(l.Data))); err != nil {
 				p.logger.Warn("delete records", "err", err)
-				out[i] = kerr.OffsetOutOfRange
+				// Only an offset past the log is the client's error; a
+				// start offset the disk would not take is the broker's,
+				// as Kafka answers a KafkaStorageException.
+				out[i] = kerr.KafkaStorageError
+				if errors.Is(err, logstore.ErrOffsetOutOfRange) {
+					out[i] = kerr.OffsetOutOfRange
+				}
 			}
 		default:
 			out[i] = kerr.InvalidRequest
