@@ -81,12 +81,17 @@ type quotaSensorKey struct {
 	user, client string
 }
 
-// quotaRate is Kafka's sampled rate: values summed into samples of a
-// window each, the oldest replaced once all are used, the rate taken over
-// the time the samples span but never less than all but one window, so a
-// client's first burst is not judged over a few milliseconds.
+// quotaRate is Kafka's sampled rate (as of Kafka 3.8): values summed into
+// samples of a window each, the oldest replaced once all are used, the rate
+// taken over the time the samples span but never less than all but one
+// window, so a client's first burst is not judged over a few milliseconds.
+// A sample goes once its last value is quota.window.num windows old, not
+// its start: one that began before the windows measured but overlaps them
+// still counts, and one more sample than quota.window.num is kept for it.
+// (Dropped by its start, as before Kafka 3.8, what a client sent in the
+// sample overlapping the oldest window was forgotten up to a window early.)
 type quotaRate struct {
-	samples  []quotaSample // quota.window.num of them
+	samples  []quotaSample // quota.window.num of them, and one overlapping
 	windowMs int64         // quota.window.size.seconds
 	n        int           // samples in use
 	cur      int
@@ -96,14 +101,22 @@ type quotaRate struct {
 // newRate is a rate of the broker's quota.window.num samples of
 // quota.window.size.seconds each.
 func (b *Broker) newRate() *quotaRate {
-	return &quotaRate{samples: make([]quotaSample, b.cfg.QuotaWindowNum), windowMs: b.quotaWindowMs()}
+	return newQuotaRate(int(b.cfg.QuotaWindowNum), b.quotaWindowMs())
 }
+
+func newQuotaRate(num int, windowMs int64) *quotaRate {
+	return &quotaRate{samples: make([]quotaSample, num+1), windowMs: windowMs}
+}
+
+// num is quota.window.num.
+func (r *quotaRate) num() int64 { return int64(len(r.samples) - 1) }
 
 // quotaWindowMs is quota.window.size.seconds in ms.
 func (b *Broker) quotaWindowMs() int64 { return int64(b.cfg.QuotaWindowSizeSeconds) * 1000 }
 
 type quotaSample struct {
 	start int64 // unix ms
+	last  int64 // of its last value, unix ms
 	value float64
 }
 
@@ -118,6 +131,7 @@ func (r *quotaRate) record(v float64, nowMs int64) {
 		r.samples[r.cur] = quotaSample{start: nowMs}
 	}
 	r.samples[r.cur].value += v
+	r.samples[r.cur].last = nowMs
 }
 
 // measure returns the rate per second and the window, in ms, it is over.
@@ -125,14 +139,14 @@ func (r *quotaRate) measure(nowMs int64) (rate float64, windowMs int64) {
 	oldest, total := nowMs, 0.0
 	for i := range r.n {
 		s := &r.samples[i]
-		if nowMs-s.start >= int64(len(r.samples))*r.windowMs {
-			*s = quotaSample{start: nowMs} // obsolete
+		if nowMs-s.last >= r.num()*r.windowMs {
+			*s = quotaSample{start: nowMs, last: nowMs} // obsolete
 		}
 		total += s.value
 		oldest = min(oldest, s.start)
 	}
 	windowMs = nowMs - oldest
-	if full, least := windowMs/r.windowMs, int64(len(r.samples)-1); full < least {
+	if full, least := windowMs/r.windowMs, r.num()-1; full < least {
 		windowMs += (least - full) * r.windowMs
 	}
 	// At least a millisecond, as Kafka's: with quota.window.num 1 a

@@ -21,7 +21,7 @@ import (
 
 // TestQuotaRate: Kafka's sampled rate, over at least ten windows.
 func TestQuotaRate(t *testing.T) {
-	r := &quotaRate{samples: make([]quotaSample, 11), windowMs: 1000}
+	r := newQuotaRate(11, 1000)
 	t0 := int64(1_000_000)
 	r.record(12000, t0)
 	if rate, win := r.measure(t0); rate != 1200 || win != 10000 {
