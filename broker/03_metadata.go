@@ -22,8 +22,11 @@ const autoCreateParallel = 16
 // at once rather than one after another (each waits for its partitions'
 // leaders), and returns the error code for each name whose creation was
 // refused. Names that collide once '.' and '_' are one are created in
-// request order, so the first wins, as it would one at a time.
-func (b *Broker) autoCreateAll(ctx context.Context, names []string) map[string]int16 {
+// request order, so the first wins, as it would one at a time. The
+// partitions of the ordinary topics are taken from the client's
+// controller_mutation_rate quota mq first, in request order: as in Kafka, a
+// topic refused by it is not created, and is answered as unknown.
+func (b *Broker) autoCreateAll(ctx context.Context, names []string, mq *mutationQuota) map[string]int16 {
 	st := b.node.Controller().State()
 	var (
 		mu      sync.Mutex
@@ -88,6 +91,20 @@ func (b *Broker) autoCreateAll(ctx context.Context, names []string) map[string]i
 		b.logger.Warn("auto-create refused: too many partitions for one request", "topics", len(wanted), "partitions", parts, "max", maxPartitionsPerRequest)
 		return nil
 	}
+	// Charged before any is created, in request order, as Kafka's
+	// controller charges a CreateTopics. __consumer_offsets is the group
+	// coordinator's to make, and the other internal topics are not made.
+	allowed := wanted[:0]
+	for _, name := range wanted {
+		if name != offsetsTopic && !internalTopics[name] {
+			if err := mq.take(int(b.cfg.NumPartitions)); err != nil {
+				b.logger.Debug("auto-create topic refused", "topic", name, "err", err)
+				continue
+			}
+		}
+		allowed = append(allowed, name)
+	}
+	wanted = allowed
 	// A client gone, or the broker closing, stops what has not begun.
 loop:
 	for _, name := range wanted {
@@ -178,7 +195,7 @@ func (w *autoCreateWarnings) log(logger *slog.Logger, failed []autoCreateFailure
 	}
 }
 
-func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest, listener string) kmsg.Response {
+func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest, listener string, mq *mutationQuota) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	autoCreate := b.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
 
@@ -234,7 +251,7 @@ func (b *Broker) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest, 
 
 	var refused map[string]int16 // the client's error where auto-creation refused the name
 	if autoCreate {
-		refused = b.autoCreateAll(ctx, names)
+		refused = b.autoCreateAll(ctx, names, mq)
 	}
 	for _, name := range names {
 		mt := b.topicMetadata(req, name)

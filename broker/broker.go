@@ -535,7 +535,12 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 	case *kmsg.ListOffsetsRequest:
 		return now(b.handleListOffsets(r))
 	case *kmsg.MetadataRequest:
-		return b.async(ctx, func() kmsg.Response { return b.handleMetadata(ctx, r, req.Conn.Listener) })
+		return b.async(ctx, func() kmsg.Response {
+			// Topics it auto-creates count against the client's
+			// controller_mutation_rate, strictly: Kafka forwards them to
+			// its controller as a CreateTopics of the latest version.
+			return b.handleMetadata(ctx, r, req.Conn.Listener, b.newMutationQuota(req, 0))
+		})
 	case *kmsg.CreateTopicsRequest:
 		return b.async(ctx, func() kmsg.Response {
 			mq := b.newMutationQuota(req, 6)
