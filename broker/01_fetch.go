@@ -634,7 +634,7 @@ func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.Fetc
 				o.errCode = kerr.OffsetOutOfRange.Code
 			case err != nil:
 				b.logger.Warn("fetch read failed", "topic", fp.key.topic, "partition", fp.key.part, "err", err)
-				o.errCode = kerr.KafkaStorageError.Code
+				o.errCode = storageErrorCode(r.Version)
 			}
 			// At most one oversized batch per response (KIP-74): past the
 			// first, a partition whose next batch does not fit gets none.
@@ -674,7 +674,7 @@ func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.Fetc
 				}
 				if recs, err = logstore.DownConvert(recs, magic, fp.sp.offset, limit); err != nil {
 					b.logger.Warn("fetch down-conversion failed", "topic", fp.key.topic, "partition", fp.key.part, "err", err)
-					recs, o.errCode = nil, kerr.KafkaStorageError.Code
+					recs, o.errCode = nil, storageErrorCode(r.Version)
 				}
 				if len(recs) == 0 {
 					recs = nil
@@ -707,6 +707,17 @@ func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.Fetc
 			!fp.sp.sent || fp.sp.sentHW != o.hw || fp.sp.sentLSO != o.lso || fp.sp.sentStart != o.start
 	}
 	return out, total, nil
+}
+
+// storageErrorCode is the code a fetch of version v answers a storage error
+// with: as Kafka's maybeDownConvertStorageError, fetch v5 and older get
+// NOT_LEADER_OR_FOLLOWER, which their clients retry after a metadata
+// refresh, where KAFKA_STORAGE_ERROR is unknown to them and fatal.
+func storageErrorCode(v int16) int16 {
+	if v <= 5 {
+		return kerr.NotLeaderForPartition.Code
+	}
+	return kerr.KafkaStorageError.Code
 }
 
 func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []fetchPart, useIDs, inSession, readCommitted bool) {

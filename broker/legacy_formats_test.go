@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -423,6 +425,38 @@ func TestOldFetchStopsBeforeZstd(t *testing.T) {
 			if c.code != 0 && p.HighWatermark != -1 {
 				t.Errorf("fetch v%d from %d: high watermark %d with the error, want -1", v, c.from, p.HighWatermark)
 			}
+		}
+	}
+}
+
+// As Kafka's maybeDownConvertStorageError: fetch v5 and older get a storage
+// error as NOT_LEADER_OR_FOLLOWER, which their clients know to retry after
+// a metadata refresh, where KAFKA_STORAGE_ERROR (added with fetch v6's
+// clients) is to them an unknown, fatal error. Here a stored batch that no
+// longer parses fails its down-conversion for fetch v0-v3.
+func TestOldFetchStorageErrorIsNotLeader(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "oldstorage", 1, nil)
+	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, -1, []testRecord{{value: []byte("a")}, {value: []byte("b")}})
+	if rp := produceRaw(t, cl, "oldstorage", 0, -1, batch); rp.ErrorCode != 0 {
+		t.Fatal(kerr.ErrorForCode(rp.ErrorCode))
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "oldstorage-0", "00000000000000000000.log"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The batch's record count (at byte 57) past the records it holds.
+	if _, err := f.WriteAt([]byte{0, 0, 3, 0}, 57); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, v := range []int16{0, 3} {
+		resp := rawRequest(t, b, fetchReq(v, 0, -1, "oldstorage", map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+		if p := resp.Topics[0].Partitions[0]; p.ErrorCode != kerr.NotLeaderForPartition.Code {
+			t.Errorf("fetch v%d: %v, want NOT_LEADER_OR_FOLLOWER", v, kerr.ErrorForCode(p.ErrorCode))
 		}
 	}
 }
