@@ -180,6 +180,44 @@ func TestOldMessageFormatErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %v", c.name, kerr.ErrorForCode(got.ErrorCode), c.want)
 		}
 	}
+	// As Kafka's validateTimestamp: a message the producer flags
+	// LogAppendTime is refused where that would stamp its records (a
+	// LogAppendTime topic, or a message without a timestamp), and on a
+	// CreateTime topic otherwise stored with its own timestamp.
+	flagged := func(ts int64) []byte {
+		m := kmsg.MessageV1{Magic: 1, Attributes: 0x08, Timestamp: ts, Value: []byte("v")}
+		out := m.AppendTo(nil)
+		binary.BigEndian.PutUint32(out[8:], uint32(len(out)-12))
+		binary.BigEndian.PutUint32(out[12:], crc32.ChecksumIEEE(out[16:]))
+		return out
+	}
+	createTopic(t, cl, "old-flagged", 1, nil)
+	createTopic(t, cl, "old-flagged-lat", 1, map[string]string{"message.timestamp.type": "LogAppendTime"})
+	now := time.Now().UnixMilli()
+	for _, c := range []struct {
+		name, topic string
+		set         []byte
+		want        int16
+	}{
+		{"flagged, no timestamp", "old-flagged", flagged(-1), kerr.InvalidTimestamp.Code},
+		{"flagged, on a LogAppendTime topic", "old-flagged-lat", flagged(now), kerr.InvalidTimestamp.Code},
+		{"flagged, with a timestamp", "old-flagged", flagged(now), 0},
+	} {
+		req := produceReq(c.topic, -1, 5000, c.set)
+		req.Version = 2
+		if got := rawRequest(t, b, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]; got.ErrorCode != c.want {
+			t.Errorf("%s: error %v, want %v", c.name, kerr.ErrorForCode(got.ErrorCode), kerr.ErrorForCode(c.want))
+		}
+	}
+	if got := listOffsets(t, b, 1, "old-flagged", -1).Offset; got != 1 {
+		t.Errorf("old-flagged end offset %d, want 1", got)
+	}
+	flaggedPart := b.node.Partition("old-flagged", 0)
+	stored, err := flaggedPart.Log().Read(0, 1<<20, flaggedPart.HighWatermark())
+	if h, herr := logstore.ParseBatchHeader(stored); err != nil || herr != nil || h.TimestampType() != 0 || h.MaxTimestamp != now {
+		t.Errorf("flagged message stored as %+v (%v, %v), want CreateTime at %d", h, err, herr, now)
+	}
+
 	// As Kafka: produce v0-v2 drop a message cut short at the end of the
 	// set and append the whole ones before it; a set with no whole message
 	// (none at all, or only the start of one) appends nothing and is

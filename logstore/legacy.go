@@ -37,7 +37,8 @@ const (
 // caller compresses once, into whichever applies. Each message's CRC is
 // checked; magic 0 messages take no timestamp (-1), and the records of a
 // LogAppendTime wrapper take the wrapper's. The batch has base offset 0
-// and no producer id; the caller validates it as any produced batch.
+// and no producer id, and is flagged LogAppendTime where a message was;
+// the caller validates it as any produced batch.
 //
 // Errors wrap ErrCorruptBatch (a bad CRC, a truncated or misframed message,
 // a set that converts to more than MaxDecompressedBytes) or
@@ -61,7 +62,15 @@ func UpConvert(set []byte) (batch []byte, codec int8, err error) {
 		w.add(Record{TimestampDelta: ts - first, Key: m.key, Value: m.value})
 		return nil
 	}
+	var attrs int16
 	err = eachMessage(producedSet(set), func(m legacyMessage) error {
+		if m.magic == 1 && m.attrs&legacyTSType != 0 {
+			// The producer flagged the message LogAppendTime, which
+			// Kafka refuses where that would stamp its records
+			// (validateTimestamp): the batch keeps the flag for the
+			// caller's check of it.
+			attrs = legacyTSType
+		}
 		c := m.attrs & 7
 		if c == CodecNone {
 			return add(m.timestamp, m)
@@ -105,7 +114,7 @@ func UpConvert(set []byte) (batch []byte, codec int8, err error) {
 	if w.n == 0 {
 		return nil, 0, ErrNoMessages
 	}
-	return w.finish(BatchOptions{FirstTimestamp: first, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}), codec, nil
+	return w.finish(BatchOptions{FirstTimestamp: first, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Attributes: attrs}), codec, nil
 }
 
 // ErrNoMessages is UpConvert's answer to a set holding no whole message

@@ -109,6 +109,31 @@ func TestUpConvert(t *testing.T) {
 	}
 }
 
+// A producer's LogAppendTime flag on a magic 1 message (a wrapper or not)
+// stays on the batch, for the produce path to refuse as Kafka does; magic
+// 0 has no such flag.
+func TestUpConvertKeepsLogAppendTimeFlag(t *testing.T) {
+	one := legacyMsg{ts: 5, value: []byte("v")}
+	for _, c := range []struct {
+		name string
+		set  []byte
+		want int8
+	}{
+		{"magic 1", msgSet(1, one), 0},
+		{"magic 1 flagged", msgSet(1, legacyMsg{attrs: legacyTSType, ts: -1, value: []byte("v")}), 1},
+		{"magic 1 wrapper flagged", wrapper(t, 1, CodecGzip, 7, legacyTSType, msgSet(1, one)), 1},
+		{"magic 0 with the bit", msgSet(0, legacyMsg{attrs: legacyTSType, value: []byte("v")}), 0},
+	} {
+		batch, _, err := UpConvert(c.set)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if h, _, err := CheckBatch(batch); err != nil || h.TimestampType() != c.want {
+			t.Errorf("%s: timestamp type %d (%v), want %d", c.name, h.TimestampType(), err, c.want)
+		}
+	}
+}
+
 // A message cut short at the end of a produced set is dropped, as Kafka's
 // iterator stops before it and the log trims what it did not read; the
 // whole messages before it are kept.
