@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -155,6 +156,22 @@ func TestOldMessageFormatErrors(t *testing.T) {
 		return out
 	}
 	good := msg(1, 0, []byte("v"))
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write(good)
+	zw.Close()
+	wrapped := msg(1, 1, zipped.Bytes())
+	// A wrapper of three messages at inner offsets 0-2, its own offset 1.
+	zipped.Reset()
+	zw = gzip.NewWriter(&zipped)
+	for i := range 3 {
+		m := append([]byte(nil), good...)
+		binary.BigEndian.PutUint64(m, uint64(i))
+		zw.Write(m)
+	}
+	zw.Close()
+	wrappedAt1 := msg(1, 1, zipped.Bytes())
+	binary.BigEndian.PutUint64(wrappedAt1, 1)
 	badCRC := append([]byte(nil), good...)
 	badCRC[len(badCRC)-1] ^= 1
 	produce := func(version int16, set []byte) kmsg.ProduceResponseTopicPartition {
@@ -174,6 +191,12 @@ func TestOldMessageFormatErrors(t *testing.T) {
 		{"size below a message's", 0, append(make([]byte, 8), 0, 0, 0, 5, 1, 2, 3, 4, 5), kerr.CorruptMessage},
 		{"magic 1 on v3", 3, good, kerr.InvalidRecord},
 		{"too large", 2, msg(1, 0, make([]byte, 1<<20+1)), kerr.MessageTooLarge},
+		// As Kafka's LogValidator: a set's messages share one magic, and a
+		// compressed one must be the set's only message.
+		{"magic 0 then magic 1", 1, append(msg(0, 0, []byte("v")), good...), kerr.InvalidRecord},
+		{"two wrappers", 2, append(append([]byte(nil), wrapped...), wrapped...), kerr.InvalidRecord},
+		{"message then wrapper", 2, append(append([]byte(nil), good...), wrapped...), kerr.InvalidRecord},
+		{"wrapper offset below its last inner one", 2, wrappedAt1, kerr.InvalidRecord},
 	} {
 		got := produce(c.version, c.set)
 		if got.ErrorCode != c.want.Code {

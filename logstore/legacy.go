@@ -30,9 +30,9 @@ const (
 	legacyTSType   = 0x08              // attribute bit: the timestamp is LogAppendTime (magic 1)
 )
 
-// UpConvert returns the messages of a magic 0 or 1 message set (compressed
-// wrappers opened) as one uncompressed magic-2 batch, and the codec of the
-// set's wrapper messages (CodecNone when it has none), in which Kafka 3.x
+// UpConvert returns the messages of a magic 0 or 1 message set (a compressed
+// wrapper opened) as one uncompressed magic-2 batch, and the codec of the
+// set's wrapper (CodecNone when it has none), in which Kafka 3.x
 // stores what produce v0–v2 send unless the topic names another: the
 // caller compresses once, into whichever applies. Each message's CRC is
 // checked; magic 0 messages take no timestamp (-1), and the records of a
@@ -43,9 +43,12 @@ const (
 // Errors wrap ErrCorruptBatch (a bad CRC, a truncated or misframed message,
 // a set that converts to more than MaxDecompressedBytes) or
 // ErrInvalidRecord (a wrapper whose value does not decompress, a wrapper
-// inside a wrapper, inner messages of another magic, a codec that format
-// cannot carry). A message cut short at the end of the set is dropped, as Kafka
-// drops it (producedSet); a set with no whole message is ErrNoMessages.
+// inside a wrapper or beside other messages, messages of another magic
+// than the first's, a codec that format cannot carry, a magic 1 wrapper
+// whose offset is neither 0 nor at least its last inner one's). A message
+// cut short at the end of the set, or of a wrapper's value, is dropped, as
+// Kafka drops it (producedSet); a set with no whole message is
+// ErrNoMessages.
 func UpConvert(set []byte) (batch []byte, codec int8, err error) {
 	// Records go straight into the batch as they are read, so a wrapper
 	// that decompresses to many small messages costs the batch's bytes,
@@ -63,7 +66,14 @@ func UpConvert(set []byte) (batch []byte, codec int8, err error) {
 		return nil
 	}
 	var attrs int16
+	outer, magic := 0, int8(0) // the set's messages so far, and the first's magic
 	err = eachMessage(producedSet(set), func(m legacyMessage) error {
+		// As Kafka's LogValidator: the set's messages share one magic,
+		// and a compressed one (a wrapper) must be the set's only one;
+		// else the set is refused (INVALID_RECORD), not converted.
+		if outer++; outer == 1 {
+			magic = m.magic
+		}
 		if m.magic == 1 && m.attrs&legacyTSType != 0 {
 			// The producer flagged the message LogAppendTime, which
 			// Kafka refuses where that would stamp its records
@@ -72,6 +82,12 @@ func UpConvert(set []byte) (batch []byte, codec int8, err error) {
 			attrs = legacyTSType
 		}
 		c := m.attrs & 7
+		switch {
+		case m.magic != magic:
+			return fmt.Errorf("%w: a magic %d message after a magic %d one", ErrInvalidRecord, m.magic, magic)
+		case outer > 1 && (c != CodecNone || codec != CodecNone):
+			return fmt.Errorf("%w: a compressed message set holds more than one message", ErrInvalidRecord)
+		}
 		if c == CodecNone {
 			return add(m.timestamp, m)
 		}
@@ -88,8 +104,10 @@ func UpConvert(set []byte) (batch []byte, codec int8, err error) {
 			return err
 		}
 		codec = c
-		n := 0
-		err = eachMessage(inner, func(im legacyMessage) error {
+		n, last := 0, int64(0)
+		// As Kafka's DeepRecordsIterator, a message cut short at the
+		// end of the wrapper's value is dropped, as at the set's.
+		err = eachMessage(producedSet(inner), func(im legacyMessage) error {
 			switch {
 			case im.attrs&7 != CodecNone:
 				return fmt.Errorf("%w: a compressed message inside a compressed message", ErrInvalidRecord)
@@ -100,11 +118,17 @@ func UpConvert(set []byte) (batch []byte, codec int8, err error) {
 			if m.magic == 1 && m.attrs&legacyTSType != 0 {
 				ts = m.timestamp
 			}
-			n++
+			n, last = n+1, im.offset
 			return add(ts, im)
 		})
-		if err == nil && n == 0 {
+		switch {
+		case err != nil:
+		case n == 0:
 			err = fmt.Errorf("%w: a compressed message with no messages inside", ErrInvalidRecord)
+		case m.magic == 1 && m.offset != 0 && m.offset < last:
+			// As Kafka: a magic 1 wrapper's offset is its last inner
+			// message's relative one, or 0 as some librdkafka sends.
+			err = fmt.Errorf("%w: wrapper offset %d below its last inner offset %d", ErrInvalidRecord, m.offset, last)
 		}
 		return err
 	})
@@ -153,9 +177,8 @@ func producedSet(set []byte) []byte {
 	return set[:whole]
 }
 
-// upConvertMax bounds the batch UpConvert builds, as Decompress bounds one
-// wrapper: a set of several wrappers that each decompress to the limit would
-// otherwise build a batch of their sum. (A variable for tests.)
+// upConvertMax bounds the batch UpConvert builds, as Decompress bounds a
+// wrapper's value. (A variable for tests.)
 var upConvertMax = MaxDecompressedBytes
 
 // legacyMessage is one message of a magic 0 or 1 set; key and value alias

@@ -83,7 +83,6 @@ func TestUpConvert(t *testing.T) {
 		{"magic 1 lz4", wrapper(t, 1, CodecLZ4, 1005, 0, msgSet(1, three...)), want{CodecLZ4, []int64{1000, 990, 1005}}},
 		{"magic 0 gzip", wrapper(t, 0, CodecGzip, 0, 0, msgSet(0, three...)), want{CodecGzip, []int64{-1, -1, -1}}},
 		{"magic 1 log append time wrapper", wrapper(t, 1, CodecGzip, 7777, legacyTSType, msgSet(1, three...)), want{CodecGzip, []int64{7777, 7777, 7777}}},
-		{"uncompressed then wrapper", append(msgSet(1, three[0]), wrapper(t, 1, CodecGzip, 0, 0, msgSet(1, three[1:]...))...), want{CodecGzip, []int64{1000, 990, 1005}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			batch, codec, err := UpConvert(c.set)
@@ -131,6 +130,42 @@ func TestUpConvertKeepsLogAppendTimeFlag(t *testing.T) {
 		if h, _, err := CheckBatch(batch); err != nil || h.TimestampType() != c.want {
 			t.Errorf("%s: timestamp type %d (%v), want %d", c.name, h.TimestampType(), err, c.want)
 		}
+	}
+}
+
+// As Kafka's DeepRecordsIterator: a magic 1 wrapper's offset is 0 (as some
+// librdkafka sends it) or at least its last inner message's; a magic 0
+// wrapper's is not checked; a message cut short at the end of a wrapper's
+// value is dropped, as at the end of the set.
+func TestUpConvertWrapperOffsetsAndTail(t *testing.T) {
+	three := msgSet(1, legacyMsg{ts: 1, value: []byte("a")}, legacyMsg{ts: 2, value: []byte("b")}, legacyMsg{ts: 3, value: []byte("c")})
+	at := func(w []byte, off int64) []byte {
+		binary.BigEndian.PutUint64(w, uint64(off))
+		return w
+	}
+	for _, c := range []struct {
+		name string
+		set  []byte
+		want int32
+	}{
+		{"magic 1 at 0", at(wrapper(t, 1, CodecGzip, 0, 0, three), 0), 3},
+		{"magic 1 at its last inner offset", at(wrapper(t, 1, CodecGzip, 0, 0, three), 2), 3},
+		{"magic 1 past it", at(wrapper(t, 1, CodecGzip, 0, 0, three), 100), 3},
+		{"magic 0 at 1", at(wrapper(t, 0, CodecGzip, 0, 0, msgSet(0, legacyMsg{value: []byte("a")}, legacyMsg{value: []byte("b")}, legacyMsg{value: []byte("c")})), 1), 3},
+		{"inner tail cut short", wrapper(t, 1, CodecGzip, 0, 0, three[:len(three)-2]), 2},
+		{"inner tail shorter than offset and size", wrapper(t, 1, CodecGzip, 0, 0, append(bytes.Clone(three), 0, 0, 0)), 3},
+	} {
+		batch, _, err := UpConvert(c.set)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if h, _, err := CheckBatch(batch); err != nil || h.NumRecords != c.want {
+			t.Errorf("%s: %d records (%v), want %d", c.name, h.NumRecords, err, c.want)
+		}
+	}
+	if _, _, err := UpConvert(at(wrapper(t, 1, CodecGzip, 0, 0, three), 1)); !errors.Is(err, ErrInvalidRecord) {
+		t.Errorf("magic 1 wrapper at 1, below its last inner offset 2: %v", err)
 	}
 }
 
@@ -192,6 +227,11 @@ func TestUpConvertErrors(t *testing.T) {
 		{"nested wrapper", wrapper(t, 1, CodecGzip, 0, 0, wrapper(t, 1, CodecGzip, 0, 0, good)), ErrInvalidRecord},
 		{"magic 0 inside magic 1", wrapper(t, 1, CodecGzip, 0, 0, msgSet(0, legacyMsg{value: []byte("v")})), ErrInvalidRecord},
 		{"empty wrapper", wrapper(t, 1, CodecGzip, 0, 0, nil), ErrInvalidRecord},
+		// As Kafka's LogValidator: one magic per set, and a wrapper alone.
+		{"magic 0 then magic 1", append(msgSet(0, legacyMsg{value: []byte("v")}), good...), ErrInvalidRecord},
+		{"two wrappers", bytes.Repeat(wrapper(t, 1, CodecGzip, 0, 0, good), 2), ErrInvalidRecord},
+		{"message then wrapper", append(msgSet(1, legacyMsg{ts: 1, value: []byte("v")}), wrapper(t, 1, CodecGzip, 0, 0, good)...), ErrInvalidRecord},
+		{"wrapper then message", append(wrapper(t, 1, CodecGzip, 0, 0, good), msgSet(1, legacyMsg{ts: 1, value: []byte("v")})...), ErrInvalidRecord},
 		{"wrapper that does not decompress", msgSet(1, legacyMsg{attrs: CodecGzip, value: []byte("not gzip")}), ErrInvalidRecord},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -202,19 +242,17 @@ func TestUpConvertErrors(t *testing.T) {
 	}
 }
 
-// The batch UpConvert builds is bounded, however many wrappers the set
-// holds: each decompresses within Decompress's limit, and the sum is held to
-// the same.
+// The batch UpConvert builds is bounded, however many messages the set
+// or its wrapper holds.
 func TestUpConvertBound(t *testing.T) {
 	defer func(old int) { upConvertMax = old }(upConvertMax)
 	upConvertMax = 10 << 10
 	inner := msgSet(1, legacyMsg{ts: 1, value: make([]byte, 4<<10)})
-	w := wrapper(t, 1, CodecGzip, 1, 0, inner)
-	if _, _, err := UpConvert(bytes.Repeat(w, 2)); err != nil {
-		t.Fatalf("two wrappers within the bound: %v", err)
+	if _, _, err := UpConvert(wrapper(t, 1, CodecGzip, 1, 0, bytes.Repeat(inner, 2))); err != nil {
+		t.Fatalf("a wrapper within the bound: %v", err)
 	}
-	if _, _, err := UpConvert(bytes.Repeat(w, 4)); !errors.Is(err, ErrCorruptBatch) {
-		t.Fatalf("four wrappers past the bound: %v", err)
+	if _, _, err := UpConvert(wrapper(t, 1, CodecGzip, 1, 0, bytes.Repeat(inner, 4))); !errors.Is(err, ErrCorruptBatch) {
+		t.Fatalf("a wrapper past the bound: %v", err)
 	}
 	if _, _, err := UpConvert(bytes.Repeat(inner, 4)); !errors.Is(err, ErrCorruptBatch) {
 		t.Fatalf("four plain messages past the bound: %v", err)
