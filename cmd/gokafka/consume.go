@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/signal"
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -80,6 +82,12 @@ func cmdConsume(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A reader that goes away (| head -1) fails the next write with EPIPE
+	// instead of killing the process with SIGPIPE, so that what was printed
+	// is committed and the member leaves its group, as kafka-console-consumer
+	// closes its consumer and exits 1 when it cannot write to standard out.
+	// Killed, it left its group to wait out the session timeout.
+	signal.Ignore(syscall.SIGPIPE)
 
 	opts := []kgo.Opt{}
 	resets := newResetStarts(*group, *topic, *fromBeginning)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,6 +24,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// A test that needs a process of its own (its signals, its exit
+	// status) runs this binary again as gokafka, with the arguments in
+	// GOKAFKA_TEST_ARGS, one a line.
+	if args, ok := os.LookupEnv("GOKAFKA_TEST_ARGS"); ok {
+		os.Args = append(os.Args[:1], strings.Split(args, "\n")...)
+		main()
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -1039,5 +1047,69 @@ func TestCompressionCodec(t *testing.T) {
 		if r := gokafka(t, addr, "", args...); r.code != 2 || !strings.Contains(r.stderr, "want none, gzip, snappy, lz4 or zstd") {
 			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
 		}
+	}
+}
+
+// A consumer whose reader goes away (| head -1) exits 1 with an error, as
+// kafka-console-consumer does when it cannot write to standard out, rather
+// than dying of SIGPIPE: its group's offsets are committed and it leaves
+// the group, so that the next consumer of the group does not wait out the
+// dead member's session.
+func TestConsumeGroupStdoutClosed(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "piped", "--partitions", "1")
+	// Far more than a pipe holds, so that writes go on after the reader left.
+	mustRun(t, addr, strings.Repeat(strings.Repeat("x", 99)+"\n", 20000), "produce", "--topic", "piped")
+
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "GOKAFKA_TEST_ARGS="+strings.Join([]string{
+		"--bootstrap-server", addr, "consume", "--topic", "piped", "--group", "p", "--from-beginning"}, "\n"))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatalf("reading the first record: %v", err)
+	}
+	out.Close() // as head -1 exits
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("consume still running 30s after its reader went away; stderr:\n%s", stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "broken pipe") {
+		t.Errorf("consume to a closed pipe: %s, stderr:\n%s\nwant exit 1 and the write's error", cmd.ProcessState, stderr.String())
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	gs, err := adm.DescribeGroups(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := gs["p"]; g.State != "Empty" || len(g.Members) != 0 {
+		t.Errorf("group p is %s with %d members after its consumer exited, want Empty", g.State, len(g.Members))
+	}
+	offs, err := adm.FetchOffsets(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := offs.Lookup("piped", 0); !ok || o.Err != nil || o.At < 0 {
+		t.Errorf("group p has no offset for piped-0 (%+v): nothing was committed", o)
 	}
 }
