@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -434,6 +435,15 @@ func TestPerf(t *testing.T) {
 	r = gokafka(t, addr, "", "perf", "consume", "--topic", "perf", "--messages", itoa(n+1), "--timeout", "1s")
 	if r.code != 1 || !strings.Contains(r.stdout, "data.consumed.in.MB") || !strings.Contains(r.stderr, "stopped after 20000 of 20001") {
 		t.Errorf("perf consume of too many: exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
+	}
+	// kafka-consumer-perf-test's columns, in its order.
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if len(lines) != 2 || lines[0] != "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec" {
+		t.Errorf("perf consume text output %q, want kafka-consumer-perf-test's header and one line", r.stdout)
+	} else if cols := strings.Split(lines[1], ", "); len(cols) != 10 || cols[4] != itoa(n) {
+		t.Errorf("perf consume figures %q, want 10 columns, the 5th the %d records", lines[1], n)
+	} else if !regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3}$`).MatchString(cols[1]) {
+		t.Errorf("perf consume end.time %q, want yyyy-MM-dd HH:mm:ss:SSS", cols[1])
 	}
 	r = mustRun(t, addr, "", "perf", "produce", "--topic", "perf", "--num-records", "100", "--record-size", "10", "--acks", "1", "--throughput", "1000")
 	if !strings.HasPrefix(r.stdout, "100 records sent, ") || !strings.Contains(r.stdout, "ms 99.9th.") {

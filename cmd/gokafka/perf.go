@@ -336,6 +336,8 @@ type ConsumeResult struct {
 	ElapsedSec float64 `json:"elapsed_s"`
 	RecordsSec float64 `json:"records_per_sec"`
 	MBSec      float64 `json:"mb_per_sec"`
+	// start and end frame the run in the text form's first two columns.
+	start, end time.Time
 }
 
 func perfConsume(e *env, args []string) error {
@@ -394,6 +396,8 @@ func perfConsume(e *env, args []string) error {
 		ElapsedSec: el,
 		RecordsSec: float64(n) / el,
 		MBSec:      float64(bytes) / mib / el,
+		start:      start,
+		end:        last,
 	}
 	printConsume(e.stdout, res, *asJSON)
 	switch {
@@ -412,6 +416,15 @@ func printConsume(w io.Writer, r ConsumeResult, asJSON bool) {
 		json.NewEncoder(w).Encode(r)
 		return
 	}
-	fmt.Fprintln(w, "data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, elapsed.sec")
-	fmt.Fprintf(w, "%.4f, %.4f, %d, %.4f, %.3f\n", r.MB, r.MBSec, r.Records, r.RecordsSec, r.ElapsedSec)
+	// kafka-consumer-perf-test's columns, in its order, so that scripts
+	// that read them by position (MB.sec is the 4th) read the same figure.
+	// Without a group there is no rebalance: all of the run is fetching.
+	// Its times are yyyy-MM-dd HH:mm:ss:SSS (Go's layouts take fractions
+	// only after '.' or ',').
+	date := func(t time.Time) string {
+		return fmt.Sprintf("%s:%03d", t.Format("2006-01-02 15:04:05"), t.Nanosecond()/int(time.Millisecond))
+	}
+	fmt.Fprintln(w, "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec")
+	fmt.Fprintf(w, "%s, %s, %.4f, %.4f, %d, %.4f, %d, %d, %.4f, %.4f\n", date(r.start), date(r.end),
+		r.MB, r.MBSec, r.Records, r.RecordsSec, 0, r.end.Sub(r.start).Milliseconds(), r.MBSec, r.RecordsSec)
 }
