@@ -53,6 +53,12 @@ func (b *Broker) findCoordinator(key string, keyType int8, listener string) (int
 		// client retries that (kadm's DescribeGroups does not), so the
 		// lookup waits for the topic instead, a fraction of a second once.
 		if err := b.coord.offsetsTopicReady(b.ctx); err != nil {
+			// Clients only retry, so no group works and none says why:
+			// the operator hears of it here (an open files limit, a
+			// full disk), as of a failed auto-creation.
+			if b.autoCreateWarn.allow(offsetsTopic) {
+				b.logger.Warn("cannot create the offsets topic: consumer groups cannot work until it is", "topic", offsetsTopic, "err", err)
+			}
 			return -1, "", -1, kafkaErrorf(kerr.CoordinatorNotAvailable, "creating %s: %v", offsetsTopic, err)
 		}
 		n = b.coord.numShards()

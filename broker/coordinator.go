@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"sync"
@@ -104,7 +103,7 @@ func (c *coordinator) ensureOffsetsTopic(ctx context.Context) error {
 		return err
 	}
 	if err := b.createTopic(ctx, t); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("creating %s: %w", offsetsTopic, err)
+		return err // its callers say what failed to be created
 	}
 	return nil
 }
