@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/gokafka/gokafka/internal/budget"
@@ -569,6 +570,13 @@ func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.Fetc
 			o.include = true
 			continue
 		}
+		if r.Version < 4 && !b.downConversionEnabled(st, fp.key.topic) {
+			// As Kafka 3.x: fetch v0–v3 wants messages of magic 0 or 1,
+			// which a topic that disables down-conversion does not make.
+			o.errCode = kerr.UnsupportedVersion.Code
+			o.include = true
+			continue
+		}
 		p := fp.part
 		o.hw = p.HighWatermark()
 		o.lso = o.hw
@@ -800,6 +808,13 @@ func nextOffset(recs []byte) int64 {
 func (b *Broker) zstdTopic(st *replication.State, topic string) bool {
 	t := st.Topics[topic]
 	return t != nil && b.topicValueIn(st, t, "compression.type") == "zstd"
+}
+
+// downConversionEnabled tells whether topic lets fetch v0–v3 have its
+// batches as messages of magic 0 or 1 (message.downconversion.enable).
+func (b *Broker) downConversionEnabled(st *replication.State, topic string) bool {
+	t := st.Topics[topic]
+	return t == nil || !strings.EqualFold(b.topicValueIn(st, t, "message.downconversion.enable"), "false")
 }
 
 // unknownTopicName is the name a fetch session files a partition of an

@@ -521,3 +521,45 @@ func TestOldFetchStorageErrorIsNotLeader(t *testing.T) {
 		}
 	}
 }
+
+// Kafka 3.x's message.downconversion.enable=false refuses fetch v0–v3 (which
+// wants magic 0 or 1 messages) a topic's records with UNSUPPORTED_VERSION,
+// while fetch v4 and later read them as stored; message.format.version is
+// taken for a known Kafka version and refused otherwise.
+func TestDownConversionDisabled(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "noconv", 1, map[string]string{"message.downconversion.enable": "false", "message.format.version": "2.8-IV1"})
+	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(2, "v"))
+	if rp := produceRaw(t, cl, "noconv", 0, -1, batch); rp.ErrorCode != 0 {
+		t.Fatal(kerr.ErrorForCode(rp.ErrorCode))
+	}
+	fetch := func(v int16) kmsg.FetchResponseTopicPartition {
+		return rawRequest(t, b, fetchReq(v, 0, -1, "noconv", map[int32]int64{0: 0})).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+	}
+	for _, v := range []int16{0, 1, 2, 3} {
+		if p := fetch(v); p.ErrorCode != kerr.UnsupportedVersion.Code || len(p.RecordBatches) != 0 || p.HighWatermark != -1 {
+			t.Errorf("fetch v%d: %v, %d bytes, high watermark %d; want UNSUPPORTED_VERSION, nothing, -1", v, kerr.ErrorForCode(p.ErrorCode), len(p.RecordBatches), p.HighWatermark)
+		}
+	}
+	if p := fetch(4); p.ErrorCode != 0 || len(p.RecordBatches) == 0 {
+		t.Errorf("fetch v4: %v, %d bytes; want the batch", kerr.ErrorForCode(p.ErrorCode), len(p.RecordBatches))
+	}
+	if code := alterConfig(t, cl, kmsg.ConfigResourceTypeTopic, "noconv", "message.downconversion.enable", "true"); code != 0 {
+		t.Fatal(kerr.ErrorForCode(code))
+	}
+	if p := fetch(3); p.ErrorCode != 0 || len(p.RecordBatches) == 0 {
+		t.Errorf("fetch v3 once enabled: %v, %d bytes; want the messages", kerr.ErrorForCode(p.ErrorCode), len(p.RecordBatches))
+	}
+	for _, v := range []string{"0.10.2", "0.10.0-IV1", "0.11.0.3", "1.1", "2.8", "3.0-IV1", "3.9"} {
+		if code := alterConfig(t, cl, kmsg.ConfigResourceTypeTopic, "noconv", "message.format.version", v); code != 0 {
+			t.Errorf("message.format.version=%s: %v", v, kerr.ErrorForCode(code))
+		}
+	}
+	for _, v := range []string{"", "abc", "4.0", "0.10", "2.9", "3.0-IVx"} {
+		if code := alterConfig(t, cl, kmsg.ConfigResourceTypeTopic, "noconv", "message.format.version", v); code != kerr.InvalidConfig.Code {
+			t.Errorf("message.format.version=%q: %v, want INVALID_CONFIG", v, kerr.ErrorForCode(code))
+		}
+	}
+}

@@ -3,6 +3,7 @@ package broker
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -148,6 +149,18 @@ func checkNoTieredStorage(v string) error {
 	return nil
 }
 
+// messageFormatVersion matches the versions Kafka 3.x takes for
+// message.format.version: a release from 0.8.0 to 3.9, with or without a
+// patch number and an internal version suffix ("0.10.0-IV1", "2.8", "3.0-IV1").
+var messageFormatVersion = regexp.MustCompile(`^(0\.(8|9|10|11)\.\d+|1\.[01]|2\.[0-8]|3\.[0-9])(\.\d+)?(-IV\d+)?$`)
+
+func checkMessageFormatVersion(v string) error {
+	if !messageFormatVersion.MatchString(v) {
+		return fmt.Errorf("not a Kafka message format version (0.8.0 to 3.9, e.g. 2.8 or 3.0-IV1)")
+	}
+	return nil
+}
+
 // checkBool accepts true or false in any case, as Kafka's BOOLEAN (not
 // Go's 1, t or F).
 func checkBool(v string) error {
@@ -197,6 +210,10 @@ var topicConfigs = []topicConfigDef{
 	{name: "local.retention.ms", kafkaKey: "log.local.retention.ms", typ: kmsg.ConfigTypeLong, def: constDef("-2"), check: checkLong(-2), doc: "stored: with no tiered storage, retention.ms applies"},
 	{name: "max.compaction.lag.ms", kafkaKey: "log.cleaner.max.compaction.lag.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), check: checkLong(1), doc: "the longest a record stays uncompacted (stored: compaction is not performed yet)"},
 	{name: "max.message.bytes", typ: kmsg.ConfigTypeInt, brokerKey: "message.max.bytes", check: checkInt(0)},
+	// Kafka 3.x's keys for the old message formats (gone in 4.0), kept
+	// because this broker still serves the requests that use them.
+	{name: "message.downconversion.enable", kafkaKey: "log.message.downconversion.enable", typ: kmsg.ConfigTypeBoolean, def: constDef("true"), check: checkBool, doc: "false: fetch v0-v3 (consumers that want magic 0 or 1 messages) gets UNSUPPORTED_VERSION for the topic instead of converted messages"},
+	{name: "message.format.version", kafkaKey: "log.message.format.version", typ: kmsg.ConfigTypeString, def: constDef("3.0-IV1"), check: checkMessageFormatVersion, doc: "stored: as in Kafka 3.x, every batch is written in the v2 format whatever this says"},
 	{name: "message.timestamp.after.max.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.message.timestamp.after.max.ms", check: checkLong(0)},
 	{name: "message.timestamp.before.max.ms", typ: kmsg.ConfigTypeLong, brokerKey: "log.message.timestamp.before.max.ms", check: checkLong(0)},
 	{name: "message.timestamp.difference.max.ms", brokerKey: "log.message.timestamp.difference.max.ms", typ: kmsg.ConfigTypeLong, check: checkLong(0), doc: "Kafka 3.x's bound on how far a CreateTime timestamp may be from the broker's clock, for each side whose before/after key is set nowhere"},
