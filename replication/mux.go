@@ -33,7 +33,8 @@ type Mux struct {
 
 	wg sync.WaitGroup
 
-	lastRefusal atomic.Int64 // unix ns of the last refused stream logged
+	lastRefusal     atomic.Int64 // unix ns of the last refused stream logged
+	lastConnRefusal atomic.Int64 // unix ns of the last refused connection logged
 }
 
 // ErrMuxClosed is returned by Accept and Dial once the mux is closed.
@@ -41,6 +42,21 @@ var ErrMuxClosed = errors.New("raft mux closed")
 
 // maxGroupID bounds the group-id header a peer may send us.
 const maxGroupID = 1024
+
+// maxInboundSessions bounds the connections the raft port keeps open at
+// once. A peer keeps one (a cluster has at most a few peers, and a peer's
+// reconnection replaces its old connection within a keepalive), so the
+// bound is only ever met by something that is not a peer: a flood of
+// connections, which must not take every file descriptor of the process
+// (and with them the Kafka listener's).
+const maxInboundSessions = 64
+
+// maxRoutingStreams bounds the streams of one connection whose group-id
+// header is awaited or whose group has yet to take them. Past it the
+// connection's next stream waits to be accepted (and yamux refuses what
+// overflows its backlog), so a flood of streams costs a bounded number of
+// goroutines; a peer's streams route in well under a millisecond each.
+const maxRoutingStreams = 256
 
 // ListenMux starts accepting raft connections on addr.
 func ListenMux(addr string, logger *slog.Logger) (*Mux, error) {
@@ -106,6 +122,12 @@ func (m *Mux) acceptLoop() {
 			sess.Close()
 			return
 		}
+		if len(m.inbound) >= maxInboundSessions {
+			m.mu.Unlock()
+			sess.Close()
+			m.logConnRefusal(conn.RemoteAddr())
+			continue
+		}
 		m.inbound[sess] = struct{}{}
 		m.mu.Unlock()
 		m.wg.Add(1)
@@ -121,7 +143,13 @@ func (m *Mux) serveSession(sess *yamux.Session) {
 		m.mu.Unlock()
 		sess.Close()
 	}()
+	slots := make(chan struct{}, maxRoutingStreams)
 	for {
+		select {
+		case slots <- struct{}{}:
+		case <-sess.CloseChan():
+			return
+		}
 		stream, err := sess.Accept()
 		if err != nil {
 			return
@@ -129,6 +157,7 @@ func (m *Mux) serveSession(sess *yamux.Session) {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
+			defer func() { <-slots }()
 			m.route(stream)
 		}()
 	}
@@ -222,6 +251,18 @@ func (m *Mux) logRefusal(group string, remote net.Addr) {
 	}
 	m.logger.Warn("refused a raft stream: this node is its group's only voter, so no peer has one to open (more in the next second are not logged)",
 		"group", group, "remote", remote.String())
+}
+
+// logConnRefusal logs a connection refused for maxInboundSessions, at most
+// once a second.
+func (m *Mux) logConnRefusal(remote net.Addr) {
+	now := time.Now().UnixNano()
+	last := m.lastConnRefusal.Load()
+	if now-last < int64(time.Second) || !m.lastConnRefusal.CompareAndSwap(last, now) {
+		return
+	}
+	m.logger.Warn("refused a raft connection: the raft port already holds its most connections (more in the next second are not logged)",
+		"max", maxInboundSessions, "remote", remote.String())
 }
 
 // Layer returns the raft.StreamLayer of one group. Close the layer when the

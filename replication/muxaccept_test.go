@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/hashicorp/yamux"
 )
 
 // failOnce is a listener whose first Accept fails as one does when the
@@ -71,5 +73,105 @@ func TestMuxAcceptsAfterAcceptError(t *testing.T) {
 		c.Close()
 	case <-time.After(5 * time.Second):
 		t.Fatal("no stream accepted after one failed Accept")
+	}
+}
+
+// The raft port keeps at most maxInboundSessions connections: a flood of
+// them is refused (and cannot take every file descriptor), and once it is
+// gone a connection is served again.
+func TestMuxBoundsInboundConnections(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := ListenMux("127.0.0.1:0", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dial := func() (*yamux.Session, error) {
+		c, err := net.Dial("tcp", m.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := yamux.DefaultConfig()
+		cfg.LogOutput = io.Discard
+		s, err := yamux.Client(c, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Ping()
+		return s, err
+	}
+	var held []*yamux.Session
+	defer func() {
+		for _, s := range held {
+			s.Close()
+		}
+	}()
+	for i := 0; i < maxInboundSessions; i++ {
+		s, err := dial()
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		held = append(held, s)
+	}
+	s, err := dial()
+	if err == nil {
+		s.Close()
+		t.Fatalf("connection %d served, want it refused", maxInboundSessions+1)
+	}
+	s.Close()
+	held[0].Close()
+	held = held[1:]
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, err := dial()
+		if err == nil {
+			held = append(held, s)
+			break
+		}
+		s.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection served after one was closed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A connection that opens streams and never names their group holds at
+// most maxRoutingStreams goroutines waiting for the names, however many
+// streams it opens.
+func TestMuxBoundsStreamsAwaitingRoute(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := ListenMux("127.0.0.1:0", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c, err := net.Dial("tcp", m.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := yamux.DefaultConfig()
+	cfg.LogOutput = io.Discard
+	cfg.StreamOpenTimeout = 0 // no goroutine of this side's per stream
+	s, err := yamux.Client(c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	const streams = 3 * maxRoutingStreams
+	for i := 0; i < streams; i++ {
+		st, err := s.OpenStream()
+		if err != nil {
+			break // the server reset what overflowed its backlog
+		}
+		defer st.Close()
+	}
+	time.Sleep(500 * time.Millisecond)
+	if grown := runtime.NumGoroutine() - before; grown > maxRoutingStreams+16 {
+		t.Fatalf("%d streams that never named a group hold %d more goroutines, want at most %d", streams, grown, maxRoutingStreams+16)
 	}
 }
