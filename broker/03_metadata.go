@@ -142,9 +142,16 @@ type autoCreateFailure struct {
 
 // warnLimiter keeps warnings about what clients retry readable: a key
 // (a topic, a transactional id) is warned about again only after rewarn.
+// With most set, at most that many keys are warned about in a rewarn: a
+// request naming thousands of keys, each a line, must not make a log a
+// hundred times its size.
 type warnLimiter struct {
-	mu     sync.Mutex
-	warned map[string]time.Time // key: when last warned about
+	most int
+
+	mu       sync.Mutex
+	warned   map[string]time.Time // key: when last warned about
+	window   time.Time            // when the current rewarn began
+	inWindow int                  // keys allowed since window
 }
 
 const rewarn = time.Minute
@@ -160,6 +167,13 @@ func (w *warnLimiter) allow(key string) bool {
 	if at, ok := w.warned[key]; ok && now.Sub(at) < rewarn {
 		return false
 	}
+	if now.Sub(w.window) >= rewarn {
+		w.window, w.inWindow = now, 0
+	}
+	if w.most > 0 && w.inWindow >= w.most {
+		return false
+	}
+	w.inWindow++
 	w.warned[key] = now
 	return true
 }

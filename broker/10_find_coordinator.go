@@ -78,9 +78,19 @@ func (b *Broker) findCoordinator(key string, keyType int8, listener string) (int
 	return br.ID, host, port, nil
 }
 
+// maxTxnIDLog bounds a transactional id as kept and logged by
+// warnTransactions.
+const maxTxnIDLog = 256
+
 // warnTransactions says in the log why a transactional producer fails:
-// the client hears only of an authorization failure.
+// the client hears only of an authorization failure. The id is the
+// client's, and in a flexible request as long as the request (8 MiB): it
+// is kept and logged clipped, or each new long one stayed in the heap and
+// went whole into the log.
 func (b *Broker) warnTransactions(id string) {
+	if len(id) > maxTxnIDLog {
+		id = id[:maxTxnIDLog] + "..."
+	}
 	if b.txnWarn.allow(id) {
 		b.logger.Warn("a transactional producer was refused: transactions are not supported yet (the client sees TRANSACTIONAL_ID_AUTHORIZATION_FAILED)", "transactional_id", id)
 	}

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +92,60 @@ func TestTransactionsRefused(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "TRANSACTIONAL_ID_AUTHORIZATION_FAILED") || time.Since(start) > 5*time.Second {
 		t.Fatalf("transaction: %v after %v; want TRANSACTIONAL_ID_AUTHORIZATION_FAILED at once", err, time.Since(start))
+	}
+}
+
+// A transactional id is the client's string, as long as a flexible
+// request: each new one must not be kept and logged whole.
+func TestTransactionsRefusedWarningsBounded(t *testing.T) {
+	var logs *syncBuffer
+	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
+	defer b.Close()
+	conn := rawConn(t, b)
+	defer conn.Close()
+	pad := strings.Repeat("x", 1<<20)
+	for i := int32(0); i < 8; i++ {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.Version, req.CoordinatorType = 4, 1
+		req.CoordinatorKeys = []string{string(rune('a'+i)) + pad}
+		resp, _ := sendRaw(t, conn, rawFormatter, req, i)
+		if c := resp.(*kmsg.FindCoordinatorResponse).Coordinators; len(c) != 1 || c[0].ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code {
+			t.Fatalf("lookup %d: %+v", i, c)
+		}
+	}
+	if n := strings.Count(logs.String(), "transactions are not supported yet"); n != 8 {
+		t.Errorf("%d warnings for 8 transactional ids, want 8", n)
+	}
+	if n := len(logs.String()); n > 20_000 {
+		t.Errorf("%d bytes logged for 8 transactional ids", n)
+	}
+	b.txnWarn.mu.Lock()
+	kept := 0
+	for k := range b.txnWarn.warned {
+		kept += len(k)
+	}
+	b.txnWarn.mu.Unlock()
+	if kept > 8*300 {
+		t.Errorf("%d bytes of transactional ids kept", kept)
+	}
+}
+
+// One FindCoordinator may name thousands of transactional ids: their
+// warnings are at most a hundred a minute, not a line each.
+func TestTransactionsRefusedWarningsCapped(t *testing.T) {
+	var logs *syncBuffer
+	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
+	defer b.Close()
+	req := kmsg.NewPtrFindCoordinatorRequest()
+	req.Version, req.CoordinatorType = 4, 1
+	for i := 0; i < 5000; i++ {
+		req.CoordinatorKeys = append(req.CoordinatorKeys, fmt.Sprintf("txn-%d", i))
+	}
+	resp := rawRequest(t, b, req).(*kmsg.FindCoordinatorResponse)
+	if len(resp.Coordinators) != 5000 {
+		t.Fatalf("%d answers for 5000 keys", len(resp.Coordinators))
+	}
+	if n := strings.Count(logs.String(), "transactions are not supported yet"); n != 100 {
+		t.Errorf("%d warnings for 5000 transactional ids in one request, want 100", n)
 	}
 }

@@ -45,7 +45,7 @@ type Broker struct {
 
 	autoCreateWarn autoCreateWarnings
 	txnWarn        warnLimiter // transactional ids refused, by id
-	saslWarn       warnLimiter // SASL handshakes refused, by mechanism
+	saslWarn       warnLimiter // SASL handshakes refused (one key: "")
 
 	listeners []boundListener // the client listeners served, the first first
 
@@ -128,6 +128,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		cfg.Logger = slog.Default()
 	}
 	b := &Broker{cfg: cfg, logger: cfg.Logger.With("node", cfg.NodeID), sessions: newFetchSessions(int(cfg.FetchSessionCacheSlots)), fetchMem: newFetchBudget(cfg.FetchMaxBytes, cfg.fetchMemory)}
+	b.txnWarn.most = 100 // one FindCoordinator may name thousands of ids
 	if cfg.flushMessages > 0 && cfg.LogFlushIntervalMs > 0 {
 		// Kafka flushes when either bound is reached, so a Kafka file
 		// with both (messages=1, ms=1000) asks for a flush per message;

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +57,38 @@ func TestSASLOnPlaintextListener(t *testing.T) {
 	_, err := cl.Request(ctx, kmsg.NewPtrMetadataRequest())
 	if !errors.Is(err, kerr.IllegalSaslState) {
 		t.Fatalf("franz-go with SASL PLAIN: %v, want ILLEGAL_SASL_STATE", err)
+	}
+}
+
+// The mechanism is the client's string, up to 32 KiB: a client naming a
+// new one in each handshake must not have each kept and logged.
+func TestSASLHandshakeWarningsBounded(t *testing.T) {
+	var logs *syncBuffer
+	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
+	defer b.Close()
+	conn := rawConn(t, b)
+	defer conn.Close()
+	pad := strings.Repeat("M", 32000)
+	for i := int32(0); i < 50; i++ {
+		req := kmsg.NewPtrSASLHandshakeRequest()
+		req.Version, req.Mechanism = 1, fmt.Sprintf("%05d", i)+pad
+		if resp, _ := sendRaw(t, conn, rawFormatter, req, i); resp.(*kmsg.SASLHandshakeResponse).ErrorCode != kerr.IllegalSaslState.Code {
+			t.Fatalf("handshake %d: %v", i, kerr.ErrorForCode(resp.(*kmsg.SASLHandshakeResponse).ErrorCode))
+		}
+	}
+	if n := strings.Count(logs.String(), "asked for SASL authentication"); n != 1 {
+		t.Errorf("%d warnings of SASL handshakes, want 1", n)
+	}
+	if n := len(logs.String()); n > 10_000 {
+		t.Errorf("%d bytes logged for 50 handshakes", n)
+	}
+	b.saslWarn.mu.Lock()
+	kept := 0
+	for k := range b.saslWarn.warned {
+		kept += len(k)
+	}
+	b.saslWarn.mu.Unlock()
+	if kept > 1000 {
+		t.Errorf("%d bytes of mechanisms kept", kept)
 	}
 }
