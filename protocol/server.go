@@ -404,15 +404,15 @@ func (s *Server) apiVersions(req *Request, unsupported bool, log *slog.Logger) k
 	}
 	resp.SetVersion(req.Version)
 	if body, ok := req.Body.(*kmsg.ApiVersionsRequest); ok && req.Version >= 3 {
-		log.Debug("client software", "client_id", req.ClientID,
-			"software_name", body.ClientSoftwareName, "software_version", body.ClientSoftwareVersion)
+		log.Debug("client software", "client_id", clipLogged(req.ClientID),
+			"software_name", clipLogged(body.ClientSoftwareName), "software_version", clipLogged(body.ClientSoftwareVersion))
 		if !validSoftware(body.ClientSoftwareName) || !validSoftware(body.ClientSoftwareVersion) {
 			// As Kafka: v3 and later must name the software in its
 			// pattern; the Java client and librdkafka replace what does
 			// not fit before they send it.
 			log.Info("ApiVersions names its client software outside Kafka's pattern; answered INVALID_REQUEST",
-				"client_id", req.ClientID, "software_name", body.ClientSoftwareName,
-				"software_version", body.ClientSoftwareVersion)
+				"client_id", clipLogged(req.ClientID), "software_name", clipLogged(body.ClientSoftwareName),
+				"software_version", clipLogged(body.ClientSoftwareVersion))
 			resp.ErrorCode = kerr.InvalidRequest.Code // and, as Kafka, no keys
 			return resp
 		}
@@ -467,4 +467,13 @@ func (s *Server) checkIdentity(body *kmsg.ApiVersionsRequest) int16 {
 		return kerr.RebootstrapRequired.Code
 	}
 	return 0
+}
+
+// clipLogged shortens a client's string for the log: a field a request
+// may make megabytes long is logged as its first 128 bytes.
+func clipLogged(s string) string {
+	if len(s) > 128 {
+		return s[:128] + "..."
+	}
+	return s
 }

@@ -879,3 +879,24 @@ func TestAbortedConnLoggedAtDebug(t *testing.T) {
 		t.Fatalf("want the abort logged at debug and no warning:\n%s", log)
 	}
 }
+
+// The client software's name and version are the client's strings, as
+// long as the request: one outside Kafka's pattern is logged clipped, not
+// whole at each request.
+func TestApiVersionsBadSoftwareLoggedClipped(t *testing.T) {
+	var s *Server
+	s, logs := startServer(t, Config{}, metadataHandler(&s))
+	c := dial(t, s)
+	for i := 0; i < 4; i++ {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.Version = 3
+		req.ClientSoftwareName, req.ClientSoftwareVersion = strings.Repeat("bad name ", 100_000), "1.0"
+		resp := roundTrip(t, c, req, int32(200+i)).(*kmsg.ApiVersionsResponse)
+		if resp.ErrorCode != kerr.InvalidRequest.Code {
+			t.Fatalf("error %d, want INVALID_REQUEST", resp.ErrorCode)
+		}
+	}
+	if n := len(logs.String()); n > 10_000 {
+		t.Fatalf("%d bytes logged for 4 requests", n)
+	}
+}
