@@ -2,6 +2,7 @@ package broker
 
 import (
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -52,6 +53,13 @@ func (c *groupCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, shard := range c.b.coord.localShards() {
 		for _, g := range shard.Groups() {
+			if !utf8.ValidString(g.Group) {
+				// A Prometheus label value must be UTF-8, and a client
+				// may name a group with any bytes: such a group made
+				// every scrape fail. It is left out (mapping its bytes
+				// to valid ones could collide with another group's id).
+				continue
+			}
 			ch <- prometheus.MustNewConstMetric(c.members, prometheus.GaugeValue, float64(g.Members), g.Group)
 			ch <- prometheus.MustNewConstMetric(c.rebalances, prometheus.CounterValue, float64(g.Rebalances), g.Group)
 			for _, st := range groupStates {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -153,5 +154,51 @@ func BenchmarkResponseErrorsProduce(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		responseErrors(resp, func(int16) { n++ })
+	}
+}
+
+// A group id that is not valid UTF-8 (the protocol's strings are bytes to
+// a Go client) cannot be a Prometheus label value: it is left out of the
+// group figures, where it made every /metrics scrape fail with status 500
+// for as long as the group was kept.
+func TestGroupMetricsWithInvalidUTF8GroupID(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	offsetsTopicUp(t, b)
+	cl := newClient(t, b)
+	createTopic(t, cl, "t", 1, nil)
+	for _, group := range []string{"bad\xffgroup", "good"} {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Version, req.Group, req.Generation = 8, group, -1
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Offset = 0
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := rawRequest(t, b, req).(*kmsg.OffsetCommitResponse)
+		if c := resp.Topics[0].Partitions[0].ErrorCode; c != 0 {
+			t.Fatalf("commit for %q: %v", group, kerr.ErrorForCode(c))
+		}
+	}
+	mfs, err := b.metrics.reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	good := false
+	for _, mf := range mfs {
+		if mf.GetName() != "kafka_consumergroup_current_offset" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "consumergroup" && l.GetValue() == "good" {
+					good = true
+				}
+			}
+		}
+	}
+	if !good {
+		t.Error("the group with a valid id is not in kafka_consumergroup_current_offset")
 	}
 }
