@@ -117,8 +117,10 @@ type Observer interface {
 	ConnClosed()
 	// RequestDone reports a request whose response was written (or, for a
 	// nil response, whose Reply returned; for a Hangup, whose connection
-	// is being closed). elapsed runs from the moment its frame was read to
-	// the moment its response was written.
+	// is being closed; for one whose connection ended before its response
+	// was written, once the connection's Replies have returned). elapsed
+	// runs from the moment its frame was read to the moment its response
+	// was written.
 	RequestDone(key, version int16, elapsed time.Duration)
 }
 

@@ -73,6 +73,7 @@ type pending struct {
 	req         *Request      // for AfterEncode, read once done is closed
 	frameLen    int           // counted in conn.pendBytes until written
 	written     chan struct{} // closed once the writer is done with it (written or nothing to send)
+	observed    bool          // told to the Observer (by the writer, or once the connection ended)
 }
 
 func newConn(s *Server, nc net.Conn, listener string, log *slog.Logger) *conn {
@@ -132,16 +133,36 @@ func (c *conn) serve() {
 // given back however the connection ended.
 func (c *conn) finishUnwritten() {
 	if p := c.current; p != nil {
+		c.observeUnwritten(p)
 		p.afterWrite()
 	}
 	for {
 		select {
 		case p := <-c.queue:
+			c.observeUnwritten(p)
 			p.afterWrite()
 		default:
 			return
 		}
 	}
+}
+
+// observeUnwritten tells the Observer of a request handled but not answered
+// because its connection ended first (an acks=0 produce whose client closed
+// at once, a long poll given up on), as Kafka counts every request it
+// handled, its response sent or dropped with its connection.
+func (c *conn) observeUnwritten(p *pending) {
+	o := c.s.cfg.Observer
+	if o == nil || p.observed || p.failed {
+		return
+	}
+	select {
+	case <-p.done:
+	default:
+		return // never handled
+	}
+	p.observed = true
+	o.RequestDone(p.key, p.reqVersion, time.Since(p.received))
 }
 
 func (p *pending) afterWrite() {
@@ -366,6 +387,7 @@ func (c *conn) writeLoop() {
 			// requests it closes a connection for (a failed acks=0
 			// produce), before the client can see the close.
 			if o := c.s.cfg.Observer; o != nil {
+				p.observed = true
 				o.RequestDone(p.key, p.reqVersion, time.Since(p.received))
 			}
 			c.close()

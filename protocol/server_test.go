@@ -451,6 +451,37 @@ func TestHangup(t *testing.T) {
 	}
 }
 
+// A request handled but not answered because its client closed first (an
+// acks=0 produce from a client that closes at once, a long poll given up
+// on) is still counted, as Kafka counts every request it handled: such
+// produce requests were missing from the request counts.
+func TestObserverCountsRequestsOfClosedConnections(t *testing.T) {
+	obs := new(countingObserver)
+	handled := make(chan struct{}, 2)
+	s, _ := startServer(t, Config{Observer: obs}, HandlerFunc(func(ctx context.Context, req *Request) Reply {
+		return func() kmsg.Response {
+			handled <- struct{}{}
+			// Stored after the client has gone, and nothing to send.
+			<-ctx.Done()
+			return nil
+		}
+	}))
+	c := dial(t, s)
+	writeAll(t, c, appendRequest(nil, metadataRequest(4, "t"), 1))
+	<-handled
+	c.Close()
+	for deadline := time.Now().Add(5 * time.Second); obs.closed.Load() < 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("connection not closed by the server")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if done := obs.done(); len(done) != 1 {
+		t.Errorf("requests observed %v, want the one handled", done)
+	}
+	s.Close()
+}
+
 func TestIdleTimeout(t *testing.T) {
 	var s *Server
 	var logs *logBuffer
