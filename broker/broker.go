@@ -372,6 +372,14 @@ func filesShortFor(partitions, limit, reserve int) string {
 	return ""
 }
 
+// maxAdminConns bounds the connections the admin HTTP port keeps open at
+// once; a scraper, a health check and a profiler need a few.
+const maxAdminConns = 64
+
+// adminIdleTimeout closes a kept-alive admin connection that sends no
+// request for this long (longer than the usual scrape intervals).
+const adminIdleTimeout = 2 * time.Minute
+
 func (b *Broker) startAdmin(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -388,7 +396,31 @@ func (b *Broker) startAdmin(addr string) error {
 		fmt.Fprintln(w, "ok")
 	})
 	b.adminLn = ln
+	var open atomic.Int64
+	var lastRefusal atomic.Int64
 	b.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		// A kept-alive connection with no request is closed, as a
+		// scraper's next scrape opens one again: with no timeout, idle
+		// connections were kept for good.
+		IdleTimeout: adminIdleTimeout,
+		// At most maxAdminConns at once: more are closed, so that a flood
+		// of connections cannot take every file descriptor of the process
+		// (and with them the Kafka listener's and the partitions').
+		ConnState: func(c net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				if open.Add(1) > maxAdminConns {
+					c.Close()
+					now := time.Now().UnixNano()
+					if last := lastRefusal.Load(); now-last >= int64(time.Second) && lastRefusal.CompareAndSwap(last, now) {
+						b.logger.Warn("refused an admin HTTP connection: the admin port already holds its most connections (more in the next second are not logged)",
+							"max", maxAdminConns, "remote", c.RemoteAddr().String())
+					}
+				}
+			case http.StateClosed, http.StateHijacked:
+				open.Add(-1)
+			}
+		},
 		// Its complaints (a bad request, a TLS handshake on the plain
 		// port) go to the broker's log, in its format.
 		ErrorLog: slog.NewLogLogger(b.logger.With("component", "admin-http").Handler(), slog.LevelWarn)}
