@@ -386,7 +386,13 @@ func (b *Broker) startAdmin(addr string) error {
 		return fmt.Errorf("admin listen %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(b.metrics.reg, promhttp.HandlerOpts{}))
+	// A metric that fails to gather is left out of the scrape and logged,
+	// not made the scrape's failure: one bad series (a label a client
+	// chose) must not blind the whole of monitoring.
+	mux.Handle("/metrics", promhttp.HandlerFor(b.metrics.reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      slog.NewLogLogger(b.logger.With("component", "metrics").Handler(), slog.LevelWarn),
+	}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

@@ -3,6 +3,7 @@ package broker
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -164,6 +166,38 @@ func TestAdminHTTPLogsToBrokerLog(t *testing.T) {
 	b.admin.ErrorLog.Print("http: Accept error: too many open files; retrying in 1s")
 	if s := logs.String(); !strings.Contains(s, "level=WARN") || !strings.Contains(s, "component=admin-http") || !strings.Contains(s, "Accept error") {
 		t.Fatalf("admin HTTP error not in the broker's log:\n%s", s)
+	}
+}
+
+// badCollector yields a metric that cannot be gathered.
+type badCollector struct{ d *prometheus.Desc }
+
+func (c badCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.d }
+func (c badCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(c.d, errors.New("cannot be gathered"))
+}
+
+// A metric that fails to gather is logged and left out; the rest of the
+// scrape is served, not a 500 for all of it.
+func TestMetricsScrapeSurvivesABadMetric(t *testing.T) {
+	var logs *syncBuffer
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		c.AdminListen = "127.0.0.1:0"
+		logs = logTo(c)
+	})
+	defer b.Close()
+	b.metrics.reg.MustRegister(badCollector{prometheus.NewDesc("gokafka_test_bad", "a metric that fails", nil, nil)})
+	resp, err := http.Get("http://" + b.AdminAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "gokafka_connections") {
+		t.Fatalf("scrape: status %d, body:\n%.500s", resp.StatusCode, body)
+	}
+	if !strings.Contains(logs.String(), "cannot be gathered") {
+		t.Errorf("the failed metric is not in the broker's log:\n%s", logs)
 	}
 }
 
