@@ -244,22 +244,13 @@ func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchReques
 		// Otherwise the cache is full of sessions it keeps: answered
 		// without one (session id 0), as Kafka does.
 	default:
-		fs := b.sessions.get(r.SessionID, now)
+		fs, code := b.sessions.use(r.SessionID, r.SessionEpoch, useIDs, now)
 		if fs == nil {
-			resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+			resp.ErrorCode = code
 			return resp, 0
 		}
 		fs.mu.Lock()
 		defer fs.mu.Unlock()
-		if fs.epoch != r.SessionEpoch {
-			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
-			return resp, 0
-		}
-		if fs.usesIDs != useIDs {
-			// A session names topics by id (v13+) or by name, not both.
-			resp.ErrorCode = kerr.FetchSessionTopicIDError.Code
-			return resp, 0
-		}
 		for _, rp := range reqParts {
 			if rp.bad == 0 || rp.bad == kerr.UnknownTopicID.Code {
 				fs.set(rp.key, rp.sp)
@@ -277,10 +268,6 @@ func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchReques
 	}
 	if sess != nil {
 		resp.SessionID = sess.id
-		sess.epoch++
-		if sess.epoch <= 0 {
-			sess.epoch = 1
-		}
 		for _, k := range sess.order {
 			parts = append(parts, fetchPart{key: k, sp: sess.parts[k]})
 		}
@@ -498,6 +485,12 @@ type fetchOut struct {
 	count          int64 // records read from the log (before any down-conversion)
 	more           bool  // the read stopped short of the high watermark (a limit, a segment's end, the budget)
 	include        bool
+	// refused: the topic's format is refused to the fetch's version
+	// (errCode), which Kafka decides only as it answers, once its delayed
+	// fetch is done: the error neither ends the wait, nor does a fetch at
+	// the tail get it at once, in a loop; records there count as ready
+	// (more), as the log Kafka read them from holds them.
+	refused bool
 }
 
 // readyBytes is how much of MinBytes a read fills, counted as Kafka's
@@ -521,10 +514,11 @@ func readyBytes(out []fetchOut, parts []fetchPart) int64 {
 // hasError reports whether a partition's answer is an error or a
 // diverging epoch, which go back at once, as Kafka's delayed fetch
 // completes on either (but for the errors of partitions unknown from the
-// start, which Kafka does not wait on).
+// start, which Kafka does not wait on, and of formats refused to the
+// fetch's version, which Kafka finds only once it answers).
 func hasError(out []fetchOut, parts []fetchPart) bool {
 	for i, o := range out {
-		if parts[i].unknown {
+		if parts[i].unknown || o.refused {
 			continue
 		}
 		if o.errCode != 0 || o.diverging != nil {
@@ -567,14 +561,16 @@ func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.Fetc
 			// As Kafka: zstd came with fetch v10 (KIP-110), so a topic
 			// that stores zstd is not read by an older fetch.
 			o.errCode = kerr.UnsupportedCompressionType.Code
-			o.include = true
+			o.include, o.refused = true, true
+			o.more = fp.sp.offset < fp.part.HighWatermark()
 			continue
 		}
 		if r.Version < 4 && !b.downConversionEnabled(st, fp.key.topic) {
 			// As Kafka 3.x: fetch v0–v3 wants messages of magic 0 or 1,
 			// which a topic that disables down-conversion does not make.
 			o.errCode = kerr.UnsupportedVersion.Code
-			o.include = true
+			o.include, o.refused = true, true
+			o.more = fp.sp.offset < fp.part.HighWatermark()
 			continue
 		}
 		p := fp.part

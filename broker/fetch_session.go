@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/replication"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -49,7 +50,7 @@ type sessionPart struct {
 
 type fetchSession struct {
 	id      int32
-	epoch   int32 // the epoch the next request must carry
+	epoch   int32 // the epoch the next request must carry, under fetchSessions.mu
 	usesIDs bool  // made by fetch v13+, which names topics by id
 	parts   map[sessionPartKey]*sessionPart
 	order   []sessionPartKey // the order the client added partitions in
@@ -90,7 +91,7 @@ func (s *fetchSessions) create(fs *fetchSession, now time.Time) bool {
 			break
 		}
 	}
-	fs.id, fs.epoch = id, 0
+	fs.id, fs.epoch = id, 1
 	fs.created, fs.lastUsed, fs.size = now, now, len(fs.parts)
 	fs.elem = s.lru.PushFront(fs)
 	s.byID[id] = fs
@@ -129,15 +130,33 @@ func (s *fetchSessions) drop(fs *fetchSession) {
 	delete(s.byID, fs.id)
 }
 
-func (s *fetchSessions) get(id int32, now time.Time) *fetchSession {
+// use returns session id for an incremental fetch at epoch, naming topics
+// by id or not, and takes that epoch: as Kafka's FetchManager, the epoch is
+// checked and moved on at once, before the fetch reads or waits, so that a
+// second fetch at the same epoch (a retry, a duplicate) is refused at once,
+// not once the first one's long poll, holding the session, has ended. The
+// code is the fetch's error when there is no session for it.
+func (s *fetchSessions) use(id, epoch int32, usesIDs bool, now time.Time) (*fetchSession, int16) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fs := s.byID[id]
-	if fs != nil {
-		s.lru.MoveToFront(fs.elem)
-		fs.lastUsed = now
+	switch {
+	case fs == nil:
+		return nil, kerr.FetchSessionIDNotFound.Code
+	case fs.epoch != epoch:
+		return nil, kerr.InvalidFetchSessionEpoch.Code
+	case fs.usesIDs != usesIDs:
+		// A session names topics by id (v13+) or by name, not both.
+		return nil, kerr.FetchSessionTopicIDError.Code
 	}
-	return fs
+	s.lru.MoveToFront(fs.elem)
+	fs.lastUsed = now
+	// As Kafka's: past the int32 range the epoch wraps to 1 (0 opens a
+	// session and -1 closes one).
+	if fs.epoch++; fs.epoch <= 0 {
+		fs.epoch = 1
+	}
+	return fs, 0
 }
 
 // resized records how many partitions fs holds now, which decides what it

@@ -148,14 +148,14 @@ func TestFetchSessionCacheEviction(t *testing.T) {
 	if s.create(session(5), t0.Add(time.Second)) {
 		t.Fatal("a full cache of fresh sessions evicted one")
 	}
-	if s.get(first.id, t0.Add(time.Second)) != first {
+	if fs, _ := s.use(first.id, 1, false, t0.Add(time.Second)); fs != first {
 		t.Fatal("the least recently used fresh session is gone")
 	}
 
 	later := t0.Add(sessionEvictAfter + time.Second)
 	for id := range s.byID { // every session but one used just now
 		if id != second.id {
-			s.get(id, later)
+			s.use(id, s.byID[id].epoch, false, later)
 		}
 	}
 	if !s.create(session(1), later) || s.byID[second.id] != nil {
@@ -326,5 +326,50 @@ func TestFetchSessionCacheSlots(t *testing.T) {
 		if err = c.Validate(); err == nil {
 			t.Error("max.incremental.fetch.session.cache.slots=-1 accepted")
 		}
+	}
+}
+
+// A fetch at the epoch of one still long-polling on the session (a retry, a
+// duplicate) is refused with INVALID_FETCH_SESSION_EPOCH at once, as
+// Kafka's FetchManager takes the epoch before the fetch waits, not once the
+// first fetch's wait is over; the first is answered as usual and the
+// session goes on at the next epoch.
+func TestFetchSessionDuplicateEpochRefusedAtOnce(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "dup", 1, nil)
+	full := rawRequest(t, b, fetchReq(12, 0, 0, "dup", map[int32]int64{0: 0})).(*kmsg.FetchResponse)
+	if full.SessionID <= 0 {
+		t.Fatal("full fetch v12: no session")
+	}
+	id := full.SessionID
+
+	reads := b.fetchReads.Load()
+	first := make(chan *kmsg.FetchResponse, 1)
+	go func() {
+		req := fetchReq(12, id, 1, "dup", nil)
+		req.MaxWaitMillis, req.MinBytes = 4000, 1
+		conn := rawConn(t, b)
+		defer conn.Close()
+		resp, _ := sendRaw(t, conn, rawFormatter, req, 1)
+		first <- resp.(*kmsg.FetchResponse)
+	}()
+	// Read, registered, read again: waiting.
+	waitFor(t, func() bool { return b.fetchReads.Load() >= reads+2 }, "the first fetch to wait")
+
+	start := time.Now()
+	dup := rawRequest(t, b, fetchReq(12, id, 1, "dup", nil)).(*kmsg.FetchResponse)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("fetch at the epoch of a waiting one answered after %v, want at once", took)
+	}
+	if dup.ErrorCode != kerr.InvalidFetchSessionEpoch.Code {
+		t.Errorf("fetch at the epoch of a waiting one: %v, want INVALID_FETCH_SESSION_EPOCH", kerr.ErrorForCode(dup.ErrorCode))
+	}
+	if resp := <-first; resp.ErrorCode != 0 || resp.SessionID != id {
+		t.Fatalf("waiting fetch: %v session %d", kerr.ErrorForCode(resp.ErrorCode), resp.SessionID)
+	}
+	if next := rawRequest(t, b, fetchReq(12, id, 2, "dup", nil)).(*kmsg.FetchResponse); next.ErrorCode != 0 || next.SessionID != id {
+		t.Fatalf("next epoch: %v session %d", kerr.ErrorForCode(next.ErrorCode), next.SessionID)
 	}
 }

@@ -563,3 +563,46 @@ func TestDownConversionDisabled(t *testing.T) {
 		}
 	}
 }
+
+// A topic's format refused to the fetch's version (zstd before fetch v10,
+// down-conversion disabled for v0–v3) is answered as Kafka answers it, once
+// its delayed fetch is done: a fetch at the tail waits MaxWait for records
+// before it gets the error, instead of getting it at once and fetching
+// again in a loop (with every other partition of its request); one with
+// records there gets it at once.
+func TestOldFetchRefusedFormatWaits(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "zwait", 1, map[string]string{"compression.type": "zstd"})
+	createTopic(t, cl, "cwait", 1, map[string]string{"message.downconversion.enable": "false"})
+	for _, c := range []struct {
+		v     int16
+		topic string
+		want  int16
+	}{{9, "zwait", kerr.UnsupportedCompressionType.Code}, {3, "cwait", kerr.UnsupportedVersion.Code}} {
+		fetch := func(offset int64, maxWait int32) (kmsg.FetchResponseTopicPartition, time.Duration) {
+			req := fetchReq(c.v, 0, -1, c.topic, map[int32]int64{0: offset})
+			req.MaxWaitMillis, req.MinBytes = maxWait, 1
+			start := time.Now()
+			p := rawRequest(t, b, req).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+			return p, time.Since(start)
+		}
+		p, took := fetch(0, 1000)
+		if p.ErrorCode != c.want || took < 800*time.Millisecond {
+			t.Errorf("fetch v%d of %s at the tail: %v after %v; want %v after MaxWait (1 s)", c.v, c.topic, kerr.ErrorForCode(p.ErrorCode), took, kerr.ErrorForCode(c.want))
+		}
+		if rp := produceRaw(t, cl, c.topic, 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(1, "r"))); rp.ErrorCode != 0 {
+			t.Fatal(kerr.ErrorForCode(rp.ErrorCode))
+		}
+		if p, took := fetch(0, 5000); p.ErrorCode != c.want || took > 2500*time.Millisecond {
+			t.Errorf("fetch v%d of %s with a record: %v after %v; want %v at once", c.v, c.topic, kerr.ErrorForCode(p.ErrorCode), took, kerr.ErrorForCode(c.want))
+		}
+		// At the tail again, woken by a produce.
+		produced := produceAfter(t, cl, c.topic, "w", nil)
+		if p, took := fetch(1, 5000); p.ErrorCode != c.want || took > 2500*time.Millisecond {
+			t.Errorf("fetch v%d of %s woken by a produce: %v after %v; want %v once it is woken", c.v, c.topic, kerr.ErrorForCode(p.ErrorCode), took, kerr.ErrorForCode(c.want))
+		}
+		produced()
+	}
+}
