@@ -289,6 +289,7 @@ func (c *coordinator) groupsConfig() groups.Config {
 		OffsetsRetention:       durationOf(cfg.OffsetsRetentionMinutes, time.Minute),
 		OffsetMetadataMaxBytes: int(cfg.OffsetMetadataMaxBytes),
 		CheckpointBytes:        cfg.offsetsCheckpointBytes,
+		MaxBatchBytes:          c.offsetsMaxBytes,
 		Clock:                  groups.RealClock(),
 		Logger:                 c.b.logger.With("component", "groups"),
 	}
@@ -436,6 +437,17 @@ func (s *offsetsStore) AppendCheckpoint(recs []groups.Record) func() error {
 		_, err := s.part.DeleteRecords(ctx, first)
 		return err
 	}
+}
+
+// offsetsMaxBytes is the offsets topic's max.message.bytes (0 before the
+// topic exists).
+func (c *coordinator) offsetsMaxBytes() int64 {
+	st := c.b.node.Controller().State()
+	t := st.Topics[offsetsTopic]
+	if t == nil {
+		return 0
+	}
+	return c.b.topicInt64In(st, t, "max.message.bytes")
 }
 
 // shardFor returns the shard coordinating group, or the Kafka error to answer.

@@ -2,6 +2,7 @@ package groups
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -168,6 +169,9 @@ func (s *Shard) commit(req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitRes
 		}
 		if err != nil {
 			code := storeErrCode(err)
+			if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+				code = kerr.InvalidCommitOffsetSize.Code // as Kafka
+			}
 			for _, sl := range slots {
 				resp.Topics[sl.t].Partitions[sl.p].ErrorCode = code
 			}

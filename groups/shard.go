@@ -2,8 +2,10 @@ package groups
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -32,6 +34,13 @@ type Config struct {
 	// checkpoint, at least, before the shard writes the next (see
 	// Checkpointer). Default 16 MiB.
 	CheckpointBytes int64
+	// MaxBatchBytes is the offsets topic's max.message.bytes, read at each
+	// write (nil, or 0 and below: no bound). As Kafka's log refuses them,
+	// a write whose records make a larger batch fails MESSAGE_TOO_LARGE
+	// unless all are tombstones: a group's metadata record holds every
+	// member's protocol metadata and assignment, and each rebalance, or
+	// static member's restart, wrote it whole again.
+	MaxBatchBytes func() int64
 
 	Clock  Clock
 	Logger *slog.Logger
@@ -245,12 +254,49 @@ func (s *Shard) appendLocked(recs []Record, apply func(err error)) *write {
 		close(w.applied)
 		return w
 	}
+	if s.tooLarge(recs) {
+		// Failed in its turn, after the writes before it, as the store
+		// would fail it; not noted as the latest of its keys.
+		w.err, w.done = kerr.MessageTooLarge, true
+		s.writes = append(s.writes, w)
+		s.applyDoneLocked()
+		return w
+	}
 	w.wait = s.store.Append(recs)
 	s.writes = append(s.writes, w)
 	s.outbox = append(s.outbox, w)
 	s.noteRecords(recs)
 	s.maybeCheckpointLocked()
 	return w
+}
+
+// tooLarge says whether recs, unless all are tombstones, make a batch
+// larger than Config.MaxBatchBytes: the size of Kafka's v2 batch of them,
+// which is how the store writes them.
+func (s *Shard) tooLarge(recs []Record) bool {
+	if s.cfg.MaxBatchBytes == nil || !slices.ContainsFunc(recs, func(r Record) bool { return r.Value != nil }) {
+		return false
+	}
+	limit := s.cfg.MaxBatchBytes()
+	if limit <= 0 {
+		return false
+	}
+	varint := func(v int64) int64 { return int64(len(binary.AppendVarint(nil, v))) }
+	size := int64(61) // the batch header
+	for i, r := range recs {
+		// attributes, timestamp delta (0), offset delta, key, value
+		// (null: length -1), header count (0)
+		body := 1 + 1 + varint(int64(i)) + varint(int64(len(r.Key))) + int64(len(r.Key)) + 1
+		if r.Value == nil {
+			body += varint(-1)
+		} else {
+			body += varint(int64(len(r.Value))) + int64(len(r.Value))
+		}
+		if size += varint(body) + body; size > limit {
+			return true
+		}
+	}
+	return false
 }
 
 // unlockAndFlush releases s.mu after waiting, without the lock, for every
@@ -304,6 +350,12 @@ func storeErrCode(err error) int16 {
 		// fails the commit on it.
 		if ke == kerr.NotLeaderForPartition || ke == kerr.FencedLeaderEpoch || ke == kerr.KafkaStorageError {
 			return kerr.NotCoordinator.Code
+		}
+		if ke == kerr.MessageTooLarge || ke == kerr.RecordListTooLarge {
+			// As Kafka's group coordinator: records past the offsets
+			// topic's max.message.bytes are UNKNOWN_SERVER_ERROR (an
+			// offset commit's are INVALID_COMMIT_OFFSET_SIZE).
+			return kerr.UnknownServerError.Code
 		}
 		return ke.Code
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
