@@ -417,8 +417,12 @@ func (s *Server) apiVersions(req *Request, unsupported bool, log *slog.Logger) k
 			return resp
 		}
 		if code := s.checkIdentity(body); code != 0 {
-			log.Info("ApiVersions names another broker; answered with an error", "client_id", req.ClientID,
-				"cluster_id", body.ClusterID, "node_id", body.NodeID, "error", kerr.ErrorForCode(code))
+			var cluster any // nil: the client named none
+			if body.ClusterID != nil {
+				cluster = clipLogged(*body.ClusterID)
+			}
+			log.Info("ApiVersions names another broker; answered with an error", "client_id", clipLogged(req.ClientID),
+				"cluster_id", cluster, "node_id", body.NodeID, "error", kerr.ErrorForCode(code))
 			resp.ErrorCode = code // and, as Kafka, no keys
 			return resp
 		}

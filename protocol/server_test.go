@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"os"
@@ -929,5 +930,36 @@ func TestApiVersionsBadSoftwareLoggedClipped(t *testing.T) {
 	}
 	if n := len(logs.String()); n > 10_000 {
 		t.Fatalf("%d bytes logged for 4 requests", n)
+	}
+}
+
+// ApiVersions v5 naming another cluster is logged with the client's id and
+// the cluster it named clipped, as the software above: both are the
+// client's strings, a megabyte each at every request if it likes, and the
+// cluster was logged as its pointer, not its value.
+func TestApiVersionsOtherClusterLoggedClipped(t *testing.T) {
+	var s *Server
+	versions := maps.Clone(testVersions)
+	versions[18] = VersionRange{0, 5} // ApiVersions v5 checks the cluster
+	s, logs := startServer(t, Config{Versions: versions, Identity: func() (string, int32) { return "this-cluster", 1 }}, metadataHandler(&s))
+	c := dial(t, s)
+	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID(strings.Repeat("i", 30_000)))
+	for i := int32(0); i < 4; i++ {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.Version = 5
+		req.ClientSoftwareName, req.ClientSoftwareVersion = "test", "1.0"
+		req.ClusterID, req.NodeID = kmsg.StringPtr("other"+strings.Repeat("c", 1<<20)), 1
+		writeAll(t, c, f.AppendRequest(nil, req, 300+i))
+		resp := readAndDecode(t, c, req, 300+i).(*kmsg.ApiVersionsResponse)
+		if resp.ErrorCode != kerr.RebootstrapRequired.Code {
+			t.Fatalf("error %d, want REBOOTSTRAP_REQUIRED", resp.ErrorCode)
+		}
+	}
+	log := logs.String()
+	if n := len(log); n > 10_000 {
+		t.Fatalf("%d bytes logged for 4 requests", n)
+	}
+	if !strings.Contains(log, "cluster_id=othercc") {
+		t.Fatalf("the cluster named is not logged:\n%s", log)
 	}
 }
