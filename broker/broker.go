@@ -307,6 +307,11 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		defer b.wg.Done()
 		b.disk.run(b.ctx)
 	}()
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.purgeLoop(b.ctx)
+	}()
 	admin := ""
 	if b.adminLn != nil {
 		admin = b.adminLn.Addr().String()

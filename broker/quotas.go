@@ -199,6 +199,30 @@ func (q *quotas) purgeLocked(now time.Time) {
 	}
 }
 
+// quotaPurgeEvery is how often purgeLoop looks for idle quota state.
+var quotaPurgeEvery = quotaSensorIdle / 4
+
+// purgeLoop purges the idle rates and buckets every quotaPurgeEvery until
+// ctx ends, as Kafka's sensor expiry runs whether clients come or not:
+// purgeLocked runs otherwise only when a client under a quota is counted,
+// so the state of every client seen before a quota was removed, or before
+// the clients under it went away, was kept for good.
+func (b *Broker) purgeLoop(ctx context.Context) {
+	t := time.NewTicker(quotaPurgeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			q := &b.quotas
+			q.mu.Lock()
+			q.purgeLocked(q.clock())
+			q.mu.Unlock()
+		}
+	}
+}
+
 // rateLocked is the rate of key, made when new, marked used at now, after
 // idle ones are purged. b.quotas.mu is held.
 func (b *Broker) rateLocked(key quotaSensorKey, now time.Time) *quotaRate {
