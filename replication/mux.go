@@ -241,28 +241,30 @@ func (m *Mux) session(addr string, timeout time.Duration) (*yamux.Session, error
 	return s, nil
 }
 
-// logRefusal logs a refused stream at most once a second, so that a flood
-// of them cannot flood the log too.
-func (m *Mux) logRefusal(group string, remote net.Addr) {
+// oncePerSecond says whether a line may be logged now, at most once a
+// second per last (the unix ns of the last one), so that a flood of what
+// it reports cannot flood the log too.
+func oncePerSecond(last *atomic.Int64) bool {
 	now := time.Now().UnixNano()
-	last := m.lastRefusal.Load()
-	if now-last < int64(time.Second) || !m.lastRefusal.CompareAndSwap(last, now) {
-		return
+	at := last.Load()
+	return now-at >= int64(time.Second) && last.CompareAndSwap(at, now)
+}
+
+// logRefusal logs a refused stream, at most once a second.
+func (m *Mux) logRefusal(group string, remote net.Addr) {
+	if oncePerSecond(&m.lastRefusal) {
+		m.logger.Warn("refused a raft stream: this node is its group's only voter, so no peer has one to open (more in the next second are not logged)",
+			"group", group, "remote", remote.String())
 	}
-	m.logger.Warn("refused a raft stream: this node is its group's only voter, so no peer has one to open (more in the next second are not logged)",
-		"group", group, "remote", remote.String())
 }
 
 // logConnRefusal logs a connection refused for maxInboundSessions, at most
 // once a second.
 func (m *Mux) logConnRefusal(remote net.Addr) {
-	now := time.Now().UnixNano()
-	last := m.lastConnRefusal.Load()
-	if now-last < int64(time.Second) || !m.lastConnRefusal.CompareAndSwap(last, now) {
-		return
+	if oncePerSecond(&m.lastConnRefusal) {
+		m.logger.Warn("refused a raft connection: the raft port already holds its most connections (more in the next second are not logged)",
+			"max", maxInboundSessions, "remote", remote.String())
 	}
-	m.logger.Warn("refused a raft connection: the raft port already holds its most connections (more in the next second are not logged)",
-		"max", maxInboundSessions, "remote", remote.String())
 }
 
 // Layer returns the raft.StreamLayer of one group. Close the layer when the
