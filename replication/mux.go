@@ -111,21 +111,24 @@ func (m *Mux) acceptLoop() {
 			continue
 		}
 		backoff = 0
-		sess, err := yamux.Server(conn, yamuxConfig())
-		if err != nil {
-			conn.Close()
-			continue
-		}
 		m.mu.Lock()
 		if m.closed {
 			m.mu.Unlock()
-			sess.Close()
+			conn.Close()
 			return
 		}
 		if len(m.inbound) >= maxInboundSessions {
+			// Refused before a session is made on it: a session would
+			// answer the peer (a ping, a stream) until it is closed.
 			m.mu.Unlock()
-			sess.Close()
+			conn.Close()
 			m.logConnRefusal(conn.RemoteAddr())
+			continue
+		}
+		sess, err := yamux.Server(conn, yamuxConfig())
+		if err != nil {
+			m.mu.Unlock()
+			conn.Close()
 			continue
 		}
 		m.inbound[sess] = struct{}{}

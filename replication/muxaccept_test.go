@@ -175,3 +175,64 @@ func TestMuxBoundsStreamsAwaitingRoute(t *testing.T) {
 		t.Fatalf("%d streams that never named a group hold %d more goroutines, want at most %d", streams, grown, maxRoutingStreams+16)
 	}
 }
+
+// A connection past maxInboundSessions is refused before the mux answers
+// anything on it: a yamux session made first answered the peer's ping
+// until it was closed, so a refused connection could look served (1 in
+// about 1,500 runs of TestMuxBoundsInboundConnections on a loaded
+// machine). Holding m.mu stands for the mux being busy (route and session
+// take it) while the connection comes in.
+func TestMuxRefusedConnectionNotAnswered(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := ListenMux("127.0.0.1:0", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dial := func() *yamux.Session {
+		c, err := net.Dial("tcp", m.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := yamux.DefaultConfig()
+		cfg.LogOutput = io.Discard
+		s, err := yamux.Client(c, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for i := 0; i < maxInboundSessions; i++ {
+		s := dial()
+		defer s.Close()
+		if _, err := s.Ping(); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+	}
+	m.mu.Lock()
+	s := dial()
+	defer s.Close()
+	pinged := make(chan error, 1)
+	go func() {
+		_, err := s.Ping()
+		pinged <- err
+	}()
+	select {
+	case err := <-pinged:
+		m.mu.Unlock()
+		if err == nil {
+			t.Fatalf("connection %d answered a ping, want it refused", maxInboundSessions+1)
+		}
+		return
+	case <-time.After(time.Second):
+	}
+	m.mu.Unlock()
+	select {
+	case err := <-pinged:
+		if err == nil {
+			t.Fatalf("connection %d answered a ping, want it refused", maxInboundSessions+1)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("connection %d neither answered nor closed", maxInboundSessions+1)
+	}
+}
