@@ -552,12 +552,12 @@ func TestDownConversionDisabled(t *testing.T) {
 	if p := fetch(3); p.ErrorCode != 0 || len(p.RecordBatches) == 0 {
 		t.Errorf("fetch v3 once enabled: %v, %d bytes; want the messages", kerr.ErrorForCode(p.ErrorCode), len(p.RecordBatches))
 	}
-	for _, v := range []string{"0.10.2", "0.10.0-IV1", "0.11.0.3", "1.1", "2.8", "3.0-IV1", "3.9"} {
+	for _, v := range []string{"0.10.2", "0.10.0-IV1", "0.11.0.3", "1.1", "2.8", "2.8.1.2", "3.0-IV1", "3.0.5", "3.9"} {
 		if code := alterConfig(t, cl, kmsg.ConfigResourceTypeTopic, "noconv", "message.format.version", v); code != 0 {
 			t.Errorf("message.format.version=%s: %v", v, kerr.ErrorForCode(code))
 		}
 	}
-	for _, v := range []string{"", "abc", "4.0", "0.10", "2.9", "3.0-IVx"} {
+	for _, v := range []string{"", "abc", "4.0", "0.10", "2.9", "3.0-IVx", "2.8-IV9", "0.12.0"} {
 		if code := alterConfig(t, cl, kmsg.ConfigResourceTypeTopic, "noconv", "message.format.version", v); code != kerr.InvalidConfig.Code {
 			t.Errorf("message.format.version=%q: %v, want INVALID_CONFIG", v, kerr.ErrorForCode(code))
 		}

@@ -150,12 +150,22 @@ func checkNoTieredStorage(v string) error {
 }
 
 // messageFormatVersion matches the versions Kafka 3.x takes for
-// message.format.version: a release from 0.8.0 to 3.9, with or without a
-// patch number and an internal version suffix ("0.10.0-IV1", "2.8", "3.0-IV1").
-var messageFormatVersion = regexp.MustCompile(`^(0\.(8|9|10|11)\.\d+|1\.[01]|2\.[0-8]|3\.[0-9])(\.\d+)?(-IV\d+)?$`)
+// message.format.version: a release from 0.8.0 to 3.9, with or without an
+// internal version suffix ("0.10.0-IV1", "2.8", "3.0-IV1").
+var messageFormatVersion = regexp.MustCompile(`^(0\.(8\.[0-2]|9\.0|10\.[0-2]|11\.0)|1\.[01]|2\.[0-8]|3\.[0-9])(-IV[0-4])?$`)
 
+// checkMessageFormatVersion reads v as Kafka 3.x's MetadataVersion does:
+// by its first three dot-separated parts for a 0.x release, two otherwise
+// (so "0.10.0.1" is 0.10.0 and "3.0.5" is 3.0).
 func checkMessageFormatVersion(v string) error {
-	if !messageFormatVersion.MatchString(v) {
+	key, n := v, 2
+	if strings.HasPrefix(v, "0.") {
+		n = 3
+	}
+	if parts := strings.Split(v, "."); len(parts) > n {
+		key = strings.Join(parts[:n], ".")
+	}
+	if !messageFormatVersion.MatchString(key) {
 		return fmt.Errorf("not a Kafka message format version (0.8.0 to 3.9, e.g. 2.8 or 3.0-IV1)")
 	}
 	return nil
