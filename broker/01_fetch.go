@@ -489,7 +489,8 @@ type fetchOut struct {
 	// (errCode), which Kafka decides only as it answers, once its delayed
 	// fetch is done: the error neither ends the wait, nor does a fetch at
 	// the tail get it at once, in a loop; records there count as ready
-	// (more), as the log Kafka read them from holds them.
+	// (more), as the log Kafka read them from holds them, and so does an
+	// offset off the log, whose read error ends Kafka's wait.
 	refused bool
 }
 
@@ -562,7 +563,7 @@ func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.Fetc
 			// that stores zstd is not read by an older fetch.
 			o.errCode = kerr.UnsupportedCompressionType.Code
 			o.include, o.refused = true, true
-			o.more = fp.sp.offset < fp.part.HighWatermark()
+			o.more = fp.sp.offset != fp.part.HighWatermark()
 			continue
 		}
 		if r.Version < 4 && !b.downConversionEnabled(st, fp.key.topic) {
@@ -570,7 +571,7 @@ func (b *Broker) readFetch(ctx context.Context, deadline time.Time, r *kmsg.Fetc
 			// which a topic that disables down-conversion does not make.
 			o.errCode = kerr.UnsupportedVersion.Code
 			o.include, o.refused = true, true
-			o.more = fp.sp.offset < fp.part.HighWatermark()
+			o.more = fp.sp.offset != fp.part.HighWatermark()
 			continue
 		}
 		p := fp.part

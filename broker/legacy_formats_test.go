@@ -598,6 +598,10 @@ func TestOldFetchRefusedFormatWaits(t *testing.T) {
 		if p, took := fetch(0, 5000); p.ErrorCode != c.want || took > 2500*time.Millisecond {
 			t.Errorf("fetch v%d of %s with a record: %v after %v; want %v at once", c.v, c.topic, kerr.ErrorForCode(p.ErrorCode), took, kerr.ErrorForCode(c.want))
 		}
+		// Off the log: Kafka's read fails, which ends its wait.
+		if p, took := fetch(100, 5000); p.ErrorCode != c.want || took > 2500*time.Millisecond {
+			t.Errorf("fetch v%d of %s past the log's end: %v after %v; want %v at once", c.v, c.topic, kerr.ErrorForCode(p.ErrorCode), took, kerr.ErrorForCode(c.want))
+		}
 		// At the tail again, woken by a produce.
 		produced := produceAfter(t, cl, c.topic, "w", nil)
 		if p, took := fetch(1, 5000); p.ErrorCode != c.want || took > 2500*time.Millisecond {
