@@ -87,17 +87,8 @@ func TestMuxBoundsInboundConnections(t *testing.T) {
 	}
 	defer m.Close()
 	dial := func() (*yamux.Session, error) {
-		c, err := net.Dial("tcp", m.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := yamux.DefaultConfig()
-		cfg.LogOutput = io.Discard
-		s, err := yamux.Client(c, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = s.Ping()
+		s := dialSession(t, m.Addr().String())
+		_, err := s.Ping()
 		return s, err
 	}
 	var held []*yamux.Session
@@ -189,19 +180,7 @@ func TestMuxRefusedConnectionNotAnswered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	dial := func() *yamux.Session {
-		c, err := net.Dial("tcp", m.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := yamux.DefaultConfig()
-		cfg.LogOutput = io.Discard
-		s, err := yamux.Client(c, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	dial := func() *yamux.Session { return dialSession(t, m.Addr().String()) }
 	for i := 0; i < maxInboundSessions; i++ {
 		s := dial()
 		defer s.Close()
@@ -235,4 +214,20 @@ func TestMuxRefusedConnectionNotAnswered(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("connection %d neither answered nor closed", maxInboundSessions+1)
 	}
+}
+
+// dialSession opens a yamux client session to addr (the mux's).
+func dialSession(t *testing.T, addr string) *yamux.Session {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := yamux.DefaultConfig()
+	cfg.LogOutput = io.Discard
+	s, err := yamux.Client(c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
