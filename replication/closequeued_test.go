@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,17 +14,22 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// Appends still in raft's apply queue when the partition closes (its topic
-// deleted) are answered: hashicorp/raft drops such futures unanswered, and
-// their produce requests waited until the client hung up, holding back
-// every later response on its connection. Here raft's leader loop is held
-// in a store (a segment roll waiting for the deferred sync before it) while
-// more batches queue behind it, and the topic is deleted.
-func TestAppendsQueuedAtCloseAreAnswered(t *testing.T) {
+// leaderLoopHeld is a partition of topic (one, on a node of its own) whose
+// raft leader loop is held in a store: a first batch's deferred sync is
+// held, and a second batch rolls the segment, so the store waits for that
+// sync. open lets the syncs go; it is also called when the test ends.
+type leaderLoopHeld struct {
+	n             *Node
+	p             *Partition
+	first, second AppendResult
+	open          func()
+}
+
+func holdLeaderLoop(t *testing.T, topic string) *leaderLoopHeld {
 	gate := make(chan struct{})
 	var holding atomic.Bool
 	syncing := make(chan struct{}, 1)
-	n := startWithTopic(t, "q", 1, func(c *Config) {
+	n := startWithTopic(t, topic, 1, func(c *Config) {
 		c.LogConfig = func(*State, *Topic) logstore.Config {
 			return logstore.Config{SegmentBytes: 200, SyncFile: func(f *os.File) error {
 				if holding.Load() {
@@ -37,47 +43,56 @@ func TestAppendsQueuedAtCloseAreAnswered(t *testing.T) {
 			}}
 		}
 	})
-	p := n.Partition("q", 0)
-	batch := func() ([]byte, logstore.BatchHeader) {
-		b := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, BaseSequence: -1, FirstTimestamp: time.Now().UnixMilli()},
-			[]logstore.Record{{Value: make([]byte, 60)}})
-		h, _ := logstore.ParseBatchHeader(b)
-		return b, h
-	}
-	opened := false
-	open := func() {
-		if !opened {
-			opened = true
-			close(gate)
-		}
-	}
-	defer open()
-
-	// The first batch's deferred sync is held; the second rolls the
-	// segment, so raft's leader loop waits in its store for that sync.
+	var once sync.Once
+	h := &leaderLoopHeld{n: n, p: n.Partition(topic, 0), open: func() { once.Do(func() { close(gate) }) }}
+	t.Cleanup(h.open)
 	holding.Store(true)
-	first := p.Append(batch())
+	h.first = h.p.Append(smallBatch())
 	select {
 	case <-syncing:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the first batch's sync never began")
 	}
-	second := p.Append(batch())
+	h.second = h.p.Append(smallBatch())
 	time.Sleep(100 * time.Millisecond)
-	var queued []AppendResult
-	for range 5 {
-		queued = append(queued, p.Append(batch()))
-	}
+	return h
+}
 
+// deleteTopic deletes the held partition's topic, waits for its raft to
+// shut down, and lets the held syncs go.
+func (h *leaderLoopHeld) deleteTopic(t *testing.T, topic string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if _, err := n.Controller().Propose(ctx, Command{Op: OpDeleteTopic, Name: "q"}); err != nil {
+	if _, err := h.n.Controller().Propose(ctx, Command{Op: OpDeleteTopic, Name: topic}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return p.raft.State() == raft.Shutdown }, "the partition's raft to shut down")
-	open()
+	waitUntil(t, func() bool { return h.p.raft.State() == raft.Shutdown }, "the partition's raft to shut down")
+	h.open()
+}
 
-	for i, r := range append([]AppendResult{first, second}, queued...) {
+// smallBatch is one record of 60 bytes, with its header.
+func smallBatch() ([]byte, logstore.BatchHeader) {
+	b := logstore.AppendBatch(nil, logstore.BatchOptions{ProducerID: -1, BaseSequence: -1, FirstTimestamp: time.Now().UnixMilli()},
+		[]logstore.Record{{Value: make([]byte, 60)}})
+	h, _ := logstore.ParseBatchHeader(b)
+	return b, h
+}
+
+// Appends still in raft's apply queue when the partition closes (its topic
+// deleted) are answered: hashicorp/raft drops such futures unanswered, and
+// their produce requests waited until the client hung up, holding back
+// every later response on its connection. Here raft's leader loop is held
+// in a store (a segment roll waiting for the deferred sync before it) while
+// more batches queue behind it, and the topic is deleted.
+func TestAppendsQueuedAtCloseAreAnswered(t *testing.T) {
+	h := holdLeaderLoop(t, "q")
+	var queued []AppendResult
+	for range 5 {
+		queued = append(queued, h.p.Append(smallBatch()))
+	}
+	h.deleteTopic(t, "q")
+
+	for i, r := range append([]AppendResult{h.first, h.second}, queued...) {
 		select {
 		case <-r.Done():
 		case <-time.After(10 * time.Second):
