@@ -50,3 +50,37 @@ func TestFindCoordinatorWarnsWhenOffsetsTopicCannotBeMade(t *testing.T) {
 		t.Fatalf("%d warnings naming %s, want 1:\n%s", len(warns), offsetsTopic, logs.String())
 	}
 }
+
+// A shard this broker leads whose load has not begun (reconcile follows
+// leadership changes a moment later) is loading: its group requests get
+// COORDINATOR_LOAD_IN_PROGRESS, which clients retry, not NOT_COORDINATOR,
+// which told a client the lookup had just pointed here that this broker
+// was not the coordinator (an OffsetCommit right after the first
+// FindCoordinator failed so, 1 in 60 runs under load). And the first
+// lookup answers once the shards are loaded.
+func TestCoordinatorShardNotYetLoadingIsLoading(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.CoordinatorKey = "g"
+	if code := request[*kmsg.FindCoordinatorResponse](t, cl, fc).ErrorCode; code != 0 {
+		t.Fatalf("find coordinator: %v", kerr.ErrorForCode(code))
+	}
+	c := b.coord
+	if !c.localShardsLoaded() {
+		t.Fatal("the first lookup answered before the shards it leads were loaded")
+	}
+	idx := shardIndex("g", c.numShards())
+	c.mu.Lock()
+	st := c.shards[idx]
+	close(st.cancel)
+	st.shard.Close()
+	delete(c.shards, idx) // as before reconcile has seen the leadership
+	c.mu.Unlock()
+	if _, err := c.shardFor("g"); err != kerr.CoordinatorLoadInProgress {
+		t.Fatalf("shard led here, not yet loading: %v, want COORDINATOR_LOAD_IN_PROGRESS", err)
+	}
+	c.reconcile()
+	waitFor(t, func() bool { _, err := c.shardFor("g"); return err == nil }, "the shard to load")
+}

@@ -67,7 +67,38 @@ func (c *coordinator) offsetsTopicReady(ctx context.Context) error {
 	if err := c.ensureOffsetsTopic(ctx); err != nil {
 		return err
 	}
-	return c.b.node.WaitTopicReady(ctx, offsetsTopic)
+	if err := c.b.node.WaitTopicReady(ctx, offsetsTopic); err != nil {
+		return err
+	}
+	// And, within the same bound, until the shards of the partitions led
+	// here are loaded, so that the group requests the lookup's answer
+	// sends here find their coordinator (after it, they are answered
+	// COORDINATOR_LOAD_IN_PROGRESS, which clients retry).
+	for !c.localShardsLoaded() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// localShardsLoaded says whether every offsets partition this broker leads
+// has its coordinator shard loaded.
+func (c *coordinator) localShardsLoaded() bool {
+	n := c.numShards()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := int32(0); i < n; i++ {
+		if p := c.b.node.Partition(offsetsTopic, i); p == nil || !p.Ready() {
+			continue
+		}
+		if st := c.shards[i]; st == nil || st.shard == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // offsetsTopicWait bounds how long a coordinator lookup waits for the
@@ -462,6 +493,13 @@ func (c *coordinator) shardFor(group string) (*groups.Shard, *kerr.Error) {
 	st := c.shards[idx] // and st.shard, which load sets, under c.mu
 	switch {
 	case st == nil:
+		if p := c.b.node.Partition(offsetsTopic, idx); p != nil && p.Ready() {
+			// Led here, its load not begun yet (reconcile follows the
+			// leadership, or a failed load waits to be tried again):
+			// loading, which clients retry, as Kafka answers until a
+			// shard it leads is loaded.
+			return nil, kerr.CoordinatorLoadInProgress
+		}
 		return nil, kerr.NotCoordinator
 	case st.shard == nil:
 		return nil, kerr.CoordinatorLoadInProgress
