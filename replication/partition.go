@@ -1109,12 +1109,33 @@ type partitionSnapshot struct {
 	Index      uint64      `json:"index"`
 	NextOffset int64       `json:"next_offset"`
 	Producers  producerMap `json:"producers"`
+	// ProducerTimes is set in every snapshot written since batches kept
+	// their max timestamp (max_ts). In an older one no batch has it, and
+	// Restore takes the time of the restore instead (timesAt), so that
+	// expiry does not take every producer for one idle since 1970.
+	ProducerTimes bool `json:"producer_times,omitempty"`
+}
+
+// timesAt gives every batch of m without a max timestamp the time now
+// (Unix ms): the producers of a snapshot written before batches kept their
+// timestamps are kept for producer.id.expiration.ms from the restore, and
+// their retries are still found duplicates, where expiry at the first
+// leadership forgot them all and a retry of the last batch before an
+// upgrade was appended a second time.
+func (m producerMap) timesAt(now int64) {
+	for _, p := range m {
+		for i := range p.Batches {
+			if p.Batches[i].MaxTimestamp == 0 {
+				p.Batches[i].MaxTimestamp = now
+			}
+		}
+	}
 }
 
 func (f *partitionFSM) Snapshot() (raft.FSMSnapshot, error) {
 	p := (*Partition)(f)
 	p.mu.Lock()
-	s := &partitionSnapshot{NextOffset: p.nextOffset, Producers: p.producers.clone()}
+	s := &partitionSnapshot{NextOffset: p.nextOffset, Producers: p.producers.clone(), ProducerTimes: true}
 	p.mu.Unlock()
 	// On the FSM goroutine, as Apply: the count is the snapshot's.
 	return &fsmSnapshot{p: p, s: s, applied: p.appliedBytes.Load()}, nil
@@ -1129,6 +1150,9 @@ func (f *partitionFSM) Restore(rc io.ReadCloser) error {
 	}
 	if s.Producers == nil {
 		s.Producers = producerMap{}
+	}
+	if !s.ProducerTimes {
+		s.Producers.timesAt(time.Now().UnixMilli())
 	}
 	// A snapshot sent by a leader to a follower that lacks the data it
 	// covers needs the segments streamed with it; that arrives with

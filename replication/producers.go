@@ -17,7 +17,8 @@ type batchMeta struct {
 	LastSeq    int32 `json:"last_seq"`
 	BaseOffset int64 `json:"base_offset"`
 	// MaxTimestamp is the batch's max timestamp (DescribeProducers' last
-	// timestamp); 0 in states saved before it was kept.
+	// timestamp); 0 in states saved before it was kept, which Restore
+	// replaces with the time of the restore (partitionSnapshot).
 	MaxTimestamp int64 `json:"max_ts,omitempty"`
 
 	// pending is set on the leader while the batch is in raft but not yet
