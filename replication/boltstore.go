@@ -3,8 +3,10 @@ package replication
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -228,4 +230,72 @@ func (s *boltLogStore) DeleteRange(min, max uint64) error {
 			return nil
 		})
 	})
+}
+
+// renameHexStableBuckets moves the term and vote of each partition group
+// saved under its topic id in hex, as builds before topic ids were written
+// in Kafka's base64 named the group (partitionGroup), to the bucket of the
+// group's name now. Left where it was, a partition restarted at term 0 over
+// a log of later terms: its leader epoch went back (batches stored at a
+// lower epoch after higher ones, OffsetForLeaderEpoch of the old epoch
+// undefined), and the old bucket was never dropped. Where both buckets
+// exist (this build already ran on the directory), the one of the later
+// term is kept, as raft's term must not go back.
+func renameHexStableBuckets(db *bolt.DB) error {
+	type move struct{ from, to []byte }
+	var moves []move
+	if err := db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			rest, ok := strings.CutPrefix(string(name), "stable/")
+			if !ok {
+				return nil
+			}
+			idText, part, ok := strings.Cut(rest, "/")
+			if !ok || len(idText) != 32 {
+				return nil
+			}
+			var id TopicID
+			if n, err := hex.Decode(id[:], []byte(idText)); err != nil || n != len(id) {
+				return nil
+			}
+			moves = append(moves, move{bytes.Clone(name), []byte("stable/" + id.String() + "/" + part)})
+			return nil
+		})
+	}); err != nil || len(moves) == 0 {
+		return err
+	}
+	return db.Update(func(tx *bolt.Tx) error {
+		for _, m := range moves {
+			from := tx.Bucket(m.from)
+			if from == nil {
+				continue
+			}
+			if to := tx.Bucket(m.to); to == nil || termOf(from) > termOf(to) {
+				if to != nil {
+					if err := tx.DeleteBucket(m.to); err != nil {
+						return err
+					}
+				}
+				nb, err := tx.CreateBucket(m.to)
+				if err != nil {
+					return err
+				}
+				if err := from.ForEach(func(k, v []byte) error { return nb.Put(bytes.Clone(k), bytes.Clone(v)) }); err != nil {
+					return err
+				}
+			}
+			if err := tx.DeleteBucket(m.from); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// termOf is the current term a stable bucket holds; 0 if none.
+func termOf(b *bolt.Bucket) uint64 {
+	if v := b.Get(keyCurrentTerm); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
 }

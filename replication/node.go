@@ -181,6 +181,10 @@ func StartNode(cfg Config) (*Node, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := renameHexStableBuckets(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", dbPath, err)
+	}
 	n.db = db
 	n.commits = newCommitGroup(db)
 	n.reserve = openReserve(cfg.DataDir, n.logger, n.stop)
