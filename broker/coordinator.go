@@ -485,7 +485,12 @@ func (c *coordinator) offsetsMaxBytes() int64 {
 func (c *coordinator) shardFor(group string) (*groups.Shard, *kerr.Error) {
 	n := c.numShards()
 	if n == 0 {
-		return nil, kerr.CoordinatorNotAvailable
+		// No __consumer_offsets yet (only FindCoordinator makes it): no
+		// shard of it is led here, so this broker is not the group's
+		// coordinator, which Kafka answers NOT_COORDINATOR (its group
+		// coordinator owns no offsets partition), and the client looks
+		// the coordinator up, which creates the topic.
+		return nil, kerr.NotCoordinator
 	}
 	idx := shardIndex(group, n)
 	c.mu.Lock()

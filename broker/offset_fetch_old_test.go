@@ -15,8 +15,8 @@ import (
 func TestOffsetFetchV1CoordinatorErrorPerPartition(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
 	defer b.Close()
-	// No group was looked up yet: there is no __consumer_offsets, so the
-	// coordinator is not available.
+	// No group was looked up yet: there is no __consumer_offsets, so this
+	// broker is not the coordinator, as Kafka answers.
 	for _, v := range []int16{0, 1} {
 		req := kmsg.NewPtrOffsetFetchRequest()
 		req.Version = v
@@ -27,8 +27,8 @@ func TestOffsetFetchV1CoordinatorErrorPerPartition(t *testing.T) {
 			t.Fatalf("v%d: %d topics, want the requested partitions with the error: %+v", v, len(resp.Topics), resp)
 		}
 		for _, p := range resp.Topics[0].Partitions {
-			if p.ErrorCode != kerr.CoordinatorNotAvailable.Code || p.Offset != -1 {
-				t.Fatalf("v%d partition %d: %v offset %d, want COORDINATOR_NOT_AVAILABLE and -1", v, p.Partition, kerr.ErrorForCode(p.ErrorCode), p.Offset)
+			if p.ErrorCode != kerr.NotCoordinator.Code || p.Offset != -1 {
+				t.Fatalf("v%d partition %d: %v offset %d, want NOT_COORDINATOR and -1", v, p.Partition, kerr.ErrorForCode(p.ErrorCode), p.Offset)
 			}
 		}
 	}
