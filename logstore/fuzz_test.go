@@ -90,6 +90,7 @@ func FuzzRecover(f *testing.F) {
 				all = append(all, cloneEntry(e))
 			}
 		}
+		end := l.EndOffset()
 		s := l.segs[0]
 		ents, err := s.raftEnts(s.nraft)
 		if err != nil {
@@ -145,6 +146,10 @@ func FuzzRecover(f *testing.F) {
 		}
 		if !clean && ext != extLog && ext != extRaftMeta {
 			checkEntries(t, l2, all)
+		}
+		// Damage loses records, it never makes offsets up.
+		if l2.EndOffset() > end {
+			t.Fatalf("end offset %d after recovery, %d before the damage", l2.EndOffset(), end)
 		}
 		// Nothing may panic.
 		fi2, _ := l2.FirstIndex()

@@ -442,17 +442,21 @@ func (l *Log) loadCheap(s *segment, raftHdrOK, last bool) bool {
 		return false
 	}
 	// Walk the tail after the last index point for the end offset and max
-	// timestamp.
+	// timestamp. Each batch must start where the one before it ended, as
+	// rebuild requires: the CRC does not cover a base offset, so a flipped
+	// bit in the last batch's passed the tail's CRC check and set the log's
+	// end billions of offsets on.
 	hs := headerScanner{f: s.logF, limit: s.logSize}
 	s.maxTs = le.maxTs
-	pos := int64(le.pos)
+	pos, next := int64(le.pos), s.base+int64(le.relOff)
 	for pos < s.logSize {
 		h, ok, err := hs.at(pos)
-		if err != nil || !ok || (pos == int64(le.pos) && h.BaseOffset != s.base+int64(le.relOff)) {
+		if err != nil || !ok || h.BaseOffset != next {
 			return false
 		}
 		s.maxTs = max(s.maxTs, h.MaxTimestamp)
 		s.end = h.LastOffset() + 1
+		next = s.end
 		pos += int64(h.Size())
 	}
 	s.bytesSinceIdx = s.logSize - int64(le.pos)
@@ -610,9 +614,11 @@ func (l *Log) rebuild(s *segment, tornTail bool) ([]epochEntry, error) {
 		return true
 	}
 	lr := newLogReader(s.logF, s.logSize)
+	peek := headerScanner{f: s.logF, limit: s.logSize}
 	for {
 		pos := lr.pos
 		b, err := lr.next(true)
+		kept := false // a batch that fails its CRC, kept
 		if errors.Is(err, errBadCRC) {
 			h := parseHeader(b)
 			c := corruptBatch{s.base, pos, h.BaseOffset}
@@ -623,7 +629,7 @@ func (l *Log) rebuild(s *segment, tornTail bool) ([]epochEntry, error) {
 					l.corrupt = map[corruptBatch]bool{}
 				}
 				l.corrupt[c] = true
-				err = nil
+				err, kept = nil, true
 			}
 		}
 		if err != nil {
@@ -634,6 +640,17 @@ func (l *Log) rebuild(s *segment, tornTail bool) ([]epochEntry, error) {
 			break
 		}
 		h := parseHeader(b)
+		if kept {
+			// The CRC covers the header from its attributes on, so the
+			// last offset a kept batch claims is as corrupt as its
+			// records: it ends where the batch after it starts. (A
+			// flipped bit in its last offset delta made the log's end
+			// billions of offsets on, and cut every batch after it.)
+			nh, ok, err := peek.at(pos + int64(len(b)))
+			if d := nh.BaseOffset - h.BaseOffset; err == nil && ok && d > 0 && d <= math.MaxInt32 {
+				h.LastOffsetDelta = int32(d - 1)
+			}
+		}
 		if h.BaseOffset != expectOff || h.LastOffsetDelta < 0 || h.PartitionLeaderEpoch < lastEpoch ||
 			h.LastOffset()-s.base > math.MaxUint32-1 || pos > math.MaxUint32 {
 			damage = fmt.Errorf("batch at offset %d (epoch %d) where offset %d was expected", h.BaseOffset, h.PartitionLeaderEpoch, expectOff)
