@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/gokafka/gokafka/protocol"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -1060,10 +1063,12 @@ func (p property) where() string {
 // the first unescaped '=', ':' or blank (so "key value" works too), a
 // backslash at the end of a line continuing the entry on the next (whose
 // leading blanks are dropped), and the escapes \t \n \r \f \uXXXX, any
-// other escaped character standing for itself.
+// other escaped character standing for itself. Lines end, as in Java, at
+// \n, \r or \r\n.
 func readProperties(r io.Reader) ([]property, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 1<<20)
+	sc.Split(scanJavaLines)
 	var out []property
 	lineNo := 0
 	for sc.Scan() {
@@ -1113,6 +1118,27 @@ func readProperties(r io.Reader) ([]property, error) {
 	return out, sc.Err()
 }
 
+// scanJavaLines is bufio.ScanLines with the line terminators of Java's
+// Properties.load: \n, \r or \r\n. (ScanLines ends lines only at \n, so
+// a file with \r line ends was one line: a key's value ran on with the
+// keys after it.)
+func scanJavaLines(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	i := bytes.IndexAny(data, "\r\n")
+	switch {
+	case i < 0 && atEOF && len(data) > 0:
+		return len(data), data, nil
+	case i < 0:
+		return 0, nil, nil
+	case data[i] == '\n':
+		return i + 1, data[:i], nil
+	case i+1 < len(data) && data[i+1] == '\n':
+		return i + 2, data[:i], nil
+	case i+1 < len(data) || atEOF:
+		return i + 1, data[:i], nil
+	}
+	return 0, nil, nil // a \r last: a \n may follow
+}
+
 // endsContinued reports whether s ends in an odd number of backslashes.
 func endsContinued(s string) bool {
 	n := 0
@@ -1151,8 +1177,20 @@ func unescapeProperty(s string) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("malformed \\uxxxx escape")
 			}
-			b.WriteRune(rune(v))
 			i += 4
+			r := rune(v)
+			// Java's strings are UTF-16: a character past U+FFFF is
+			// escaped as its two surrogates, as Properties.store
+			// writes it.
+			if utf16.IsSurrogate(r) && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+				if lo, err := strconv.ParseUint(s[i+3:i+7], 16, 16); err == nil {
+					if p := utf16.DecodeRune(r, rune(lo)); p != utf8.RuneError {
+						r = p
+						i += 6
+					}
+				}
+			}
+			b.WriteRune(r)
 		default:
 			b.WriteByte(s[i])
 		}

@@ -403,6 +403,13 @@ func TestReadPropertiesJavaFormat(t *testing.T) {
 	if _, err := readProperties(strings.NewReader("a=\\u12\n")); err == nil {
 		t.Error("a short \\u escape was accepted")
 	}
+	// Java's other line ends, \r and \r\n, and a character past U+FFFF
+	// escaped as its surrogates, as Properties.store writes it.
+	props, err = readProperties(strings.NewReader("a=1\rb=2\r\nc=\\\r  3\r\r\nd=\\uD83D\\uDE00\\uD83D!\re"))
+	want = []property{{"a", "1", 1}, {"b", "2", 2}, {"c", "3", 3}, {"d", "\U0001F600\uFFFD!", 6}, {"e", "", 7}}
+	if err != nil || !slices.Equal(props, want) {
+		t.Errorf("read %+v, %v\nwant %+v", props, err, want)
+	}
 }
 
 // Flags override the properties file even where the file gives the same
