@@ -6,21 +6,29 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // allVersions accepts every key and version kmsg knows, so the fuzzer reaches
 // every body decoder.
-func allVersions() versionTable {
+func allVersions() versionTable { return newVersionTable(allVersionsMap()) }
+
+func allVersionsMap() map[int16]VersionRange {
 	m := make(map[int16]VersionRange)
 	for key := int16(0); key < 1000; key++ {
 		if req := kmsg.RequestForKey(key); req != nil {
 			m[key] = VersionRange{0, req.MaxVersion()}
 		}
 	}
-	return newVersionTable(m)
+	return m
 }
 
 // seedRequests are frame payloads (no size prefix) of a default request of
@@ -179,4 +187,114 @@ func TestAppendResponseHeaders(t *testing.T) {
 			t.Fatalf("key %d v%d: no empty tag section", tt.resp.Key(), tt.version)
 		}
 	}
+}
+
+// FuzzServe writes any bytes to a real connection of a real server, as one
+// stream of frames, and half-closes it. The server must end the connection
+// within seconds (at a frame it cannot take, or at the client's EOF, where,
+// as Kafka, it may leave requests unanswered) without panicking, and what
+// it did answer must be whole frames, each to a request of the stream. The
+// handler answers at once, after a short wait, with nothing (a nil Reply)
+// or a hangup, or mutes the connection, by correlation id, so that reading
+// ahead, muting and ordering are exercised too.
+func FuzzServe(f *testing.F) {
+	var stream []byte
+	for i, s := range seedRequests()[:12] {
+		binary.BigEndian.PutUint32(s[4:], uint32(i))
+		stream = append(stream, frameOf(s)...)
+	}
+	f.Add(stream)
+	f.Add(stream[:len(stream)-3])
+	f.Add(frameOf(seedRequests()[1]))
+	f.Add(append(frameOf([]byte{0, 18, 0, 99, 0, 0, 0, 5}), frameOf(seedRequests()[0])...))
+	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
+	f.Add([]byte{0x16, 3, 1, 0, 5})
+
+	var mu sync.Mutex
+	var handled []int32
+	h := HandlerFunc(func(ctx context.Context, req *Request) Reply {
+		mu.Lock()
+		handled = append(handled, req.CorrelationID)
+		mu.Unlock()
+		switch uint32(req.CorrelationID) % 8 {
+		case 1:
+			return nil
+		case 2:
+			req.Conn.Mute(time.Millisecond)
+		case 3:
+			return func() kmsg.Response {
+				select {
+				case <-time.After(time.Millisecond):
+				case <-ctx.Done():
+				}
+				return req.Body.ResponseKind()
+			}
+		case 4:
+			return func() kmsg.Response { return Hangup(req.Body.ResponseKind(), "fuzz") }
+		}
+		return func() kmsg.Response { return req.Body.ResponseKind() }
+	})
+	s, err := Listen("127.0.0.1:0", Config{
+		Versions:        allVersionsMap(),
+		MaxRequestBytes: 1 << 16, MaxNonProduceBytes: 1 << 12,
+		MaxInFlight: 3, MaxPendingBytes: 1 << 10, MaxQueuedBytes: 1 << 14,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, h)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		mu.Lock()
+		handled = handled[:0]
+		mu.Unlock()
+		c, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		go func() {
+			c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			c.Write(data) // the server may close before taking it all
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, err := io.ReadAll(c)
+		// A reset (the server closed with bytes of the stream unread)
+		// may cut the last response short.
+		reset := errors.Is(err, syscall.ECONNRESET)
+		if err != nil && !reset {
+			t.Fatalf("after %d bytes of responses: %v", len(got), err)
+		}
+		mu.Lock()
+		want := slices.Clone(handled)
+		mu.Unlock()
+		for len(got) > 0 {
+			if len(got) < 8 {
+				if reset {
+					break
+				}
+				t.Fatalf("%d bytes after the last whole response", len(got))
+			}
+			size := int(binary.BigEndian.Uint32(got))
+			if size < 4 || size > len(got)-4 && !reset {
+				t.Fatalf("response of %d bytes, %d left", size, len(got)-4)
+			}
+			if size > len(got)-4 {
+				break
+			}
+			id := int32(binary.BigEndian.Uint32(got[4:]))
+			// ApiVersions is answered by the server, not the handler.
+			for len(want) > 0 && want[0] != id && uint32(want[0])%8 == 1 {
+				want = want[1:] // handled, answered with nothing
+			}
+			if len(want) > 0 && want[0] == id {
+				want = want[1:]
+			} else if !bytes.Contains(data, got[4:8]) {
+				t.Fatalf("response to correlation id %d, which the stream does not hold", id)
+			}
+			got = got[4+size:]
+		}
+	})
 }
