@@ -520,7 +520,9 @@ func (b *Broker) logConfig(st *replication.State, t *replication.Topic) logstore
 		SyncFile:           b.cfg.syncFile,
 	}
 	if b.cfg.LogFlushIntervalMs > 0 {
-		c.FsyncInterval = time.Duration(b.cfg.LogFlushIntervalMs) * time.Millisecond
+		// Capped, not wrapped: Long.MAX, Kafka's "never", made a
+		// negative interval, and with it no sync at all by any path.
+		c.FsyncInterval = durationOf(b.cfg.LogFlushIntervalMs, time.Millisecond)
 	}
 	return c
 }

@@ -708,6 +708,10 @@ func TestFlushMessagesKeepsSyncPerBatch(t *testing.T) {
 		{"log.flush.interval.messages=1\nlog.flush.interval.ms=1000\nlog.flush.interval.messages=9223372036854775807\n", nil, time.Second},
 		{"log.flush.interval.messages=10000\nlog.flush.interval.ms=1000\n", []string{"log.flush.interval.messages=9223372036854775807"}, time.Second},
 		{"log.flush.interval.ms=1000\n", []string{"log.flush.interval.messages=1"}, 0},
+		// Kafka's Long.MAX ("never") and other values past a Duration's
+		// range are the longest interval, not a wrapped negative one.
+		{"log.flush.interval.ms=9223372036854775807\n", nil, math.MaxInt64},
+		{"log.flush.interval.ms=9223372036855\n", nil, math.MaxInt64},
 	} {
 		b := startBroker(t, t.TempDir(), func(c *Config) {
 			if err := c.LoadProperties(strings.NewReader(tc.props)); err != nil {
