@@ -877,6 +877,83 @@ func TestCorruptBatchKeptAfterCleanClose(t *testing.T) {
 	}
 }
 
+// A batch kept with a bad CRC at the end of a segment ends where the next
+// segment starts, as one inside a segment ends where the batch after it
+// starts; the last batch of the log, which nothing follows, by the count
+// its records bear out. A flipped bit in its last offset delta (or record
+// count) neither makes offsets up nor moves every later segment aside as
+// not following it, at the start that finds it nor at the clean starts
+// after.
+func TestCorruptLastBatchOfSegmentKept(t *testing.T) {
+	for _, where := range []string{"sealed segment", "log"} {
+		for _, c := range []struct {
+			name string
+			at   int  // byte of the batch
+			flip byte // xor
+		}{
+			{"delta up", offLastOffsetDelta, 0x01},
+			{"delta down", offLastOffsetDelta + 3, 0x01},
+			{"delta negative", offLastOffsetDelta, 0x80},
+			{"count up", offNumRecords + 1, 0x01},
+			{"count down", offNumRecords + 3, 0x01},
+		} {
+			t.Run(where+"/"+c.name, func(t *testing.T) {
+				dir := t.TempDir()
+				l := openT(t, dir, Config{})
+				l.SetLimits(Limits{SegmentBytes: 700})
+				g := &entryGen{t: t, term: 1}
+				var all []*raft.Log
+				for i := 0; i < 10; i++ {
+					e := g.batch(2, 60, int64(i))
+					mustStore(t, l, e)
+					all = append(all, cloneEntry(e))
+				}
+				end, segs := l.EndOffset(), len(l.segs)
+				if segs < 3 {
+					t.Fatalf("%d segments, want 3 or more", segs)
+				}
+				if err := l.Close(); err != nil {
+					t.Fatal(err)
+				}
+				logs, _ := filepath.Glob(filepath.Join(dir, "*"+extLog))
+				sort.Strings(logs)
+				p, damaged := logs[len(logs)-1], all[len(all)-1].Index
+				size := int64(len(all[0].Data))
+				if where == "sealed segment" {
+					p = logs[0]
+					fi, _ := os.Stat(p)
+					damaged = uint64(fi.Size() / size)
+				}
+				f, err := os.OpenFile(p, os.O_RDWR, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fi, _ := f.Stat()
+				var b [1]byte
+				at := fi.Size() - size + int64(c.at) // the segment's last batch
+				f.ReadAt(b[:], at)
+				f.WriteAt([]byte{b[0] ^ c.flip}, at)
+				f.Close()
+				for _, start := range []string{"the start that finds it", "a clean start after"} {
+					l = openT(t, dir, Config{})
+					if l.EndOffset() != end || len(l.segs) != segs {
+						t.Fatalf("%s: end offset %d in %d segments, want %d in %d", start, l.EndOffset(), len(l.segs), end, segs)
+					}
+					for _, want := range all {
+						var got raft.Log
+						if err := l.GetLog(want.Index, &got); want.Index != damaged && (err != nil || !bytes.Equal(got.Data, want.Data)) {
+							t.Fatalf("%s: entry %d: %v", start, want.Index, err)
+						}
+					}
+					if err := l.Close(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
 // SetLimits applies new segment settings to an open log: the next write
 // rolls by them, and a zero field takes its default.
 func TestSetLimits(t *testing.T) {

@@ -74,7 +74,11 @@ func Open(dir string, cfg Config) (*Log, error) {
 			prev = l.segs[n-1]
 		}
 		last := i == len(bases)-1
-		s, eps, err := l.openSegment(base, prev, last, !clean && i >= torn)
+		next := int64(-1) // where the next segment starts
+		if !last {
+			next = bases[i+1]
+		}
+		s, eps, err := l.openSegment(base, next, prev, last, !clean && i >= torn)
 		if err != nil {
 			l.closeAll()
 			return nil, err
@@ -152,7 +156,7 @@ func Open(dir string, cfg Config) (*Log, error) {
 			s.closeIdleAux(time.Now())
 		} else if !s.checked && !l.loadActive(s) {
 			l.log.Warn("rebuilding inconsistent active segment indexes", "segment", s.base)
-			if _, err := l.rebuild(s, false); err != nil {
+			if _, err := l.rebuild(s, false, -1); err != nil {
 				l.closeAll()
 				return nil, err
 			}
@@ -304,8 +308,9 @@ func addEpoch(eps []epochEntry, epoch int32, start int64) []epochEntry {
 }
 
 // openSegment opens one segment. It returns nil (and deletes the files) for
-// a segment that holds nothing usable.
-func (l *Log) openSegment(base int64, prev *segment, last, recover bool) (*segment, []epochEntry, error) {
+// a segment that holds nothing usable. next is the base of the segment
+// after it, -1 for the last.
+func (l *Log) openSegment(base, next int64, prev *segment, last, recover bool) (*segment, []epochEntry, error) {
 	tornTail := recover // the last segment after a crash: its unsynced tail may be torn
 	s := &segment{dir: l.dir, base: base, end: base, maxTs: -1, rollJitter: l.rollJitter()}
 	var err error
@@ -371,13 +376,13 @@ func (l *Log) openSegment(base int64, prev *segment, last, recover bool) (*segme
 		s.metaSize = max(s.metaSize, metaHdrSize)
 		recover = true
 	}
-	if !recover && !l.loadCheap(s, raftOK && raftFirst == s.firstIndex, last) {
+	if !recover && !l.loadCheap(s, raftOK && raftFirst == s.firstIndex, last, next) {
 		l.log.Warn("rebuilding segment indexes", "segment", base)
 		recover = true
 	}
 	var eps []epochEntry
 	if recover {
-		if eps, err = l.rebuild(s, tornTail); err != nil {
+		if eps, err = l.rebuild(s, tornTail, next); err != nil {
 			s.close()
 			return nil, nil, err
 		}
@@ -401,8 +406,10 @@ func fileSize(f *os.File) (int64, error) {
 // with the data files. It reports false when they need a rebuild. For the
 // last segment it also checks the CRCs of the batches in its tail
 // (tailVerifyBytes): a clean shutdown says the process wrote everything, not
-// that the disk kept it.
-func (l *Log) loadCheap(s *segment, raftHdrOK, last bool) bool {
+// that the disk kept it. A segment that does not end where the next one
+// starts (next, -1 for the last segment) is rebuilt: a bad CRC in its last
+// batch's header is found there, and the batch kept.
+func (l *Log) loadCheap(s *segment, raftHdrOK, last bool, next int64) bool {
 	raftSize, err := fileSize(s.raftF)
 	if err != nil || !raftHdrOK || raftSize < raftHdrSize+raftRecSize || (raftSize-raftHdrSize)%raftRecSize != 0 {
 		return false
@@ -448,16 +455,25 @@ func (l *Log) loadCheap(s *segment, raftHdrOK, last bool) bool {
 	// end billions of offsets on.
 	hs := headerScanner{f: s.logF, limit: s.logSize}
 	s.maxTs = le.maxTs
-	pos, next := int64(le.pos), s.base+int64(le.relOff)
+	pos, want := int64(le.pos), s.base+int64(le.relOff)
 	for pos < s.logSize {
 		h, ok, err := hs.at(pos)
-		if err != nil || !ok || h.BaseOffset != next {
+		if err != nil || !ok || h.BaseOffset != want {
 			return false
+		}
+		if l.corrupt[corruptBatch{s.base, pos, h.BaseOffset}] {
+			// Kept with a bad CRC (rebuild): its last offset as there.
+			if d, ok := keptLastDelta(&hs, pos, h, s.logSize, next); ok {
+				h.LastOffsetDelta = d
+			}
 		}
 		s.maxTs = max(s.maxTs, h.MaxTimestamp)
 		s.end = h.LastOffset() + 1
-		next = s.end
+		want = s.end
 		pos += int64(h.Size())
+	}
+	if next >= 0 && s.end != next {
+		return false
 	}
 	s.bytesSinceIdx = s.logSize - int64(le.pos)
 	if last && !l.tailCRCsOK(s) {
@@ -465,6 +481,59 @@ func (l *Log) loadCheap(s *segment, raftHdrOK, last bool) bool {
 		return false
 	}
 	return true
+}
+
+// keptLastDelta is the last offset delta of the batch h at pos, kept with a
+// bad CRC. The CRC covers the header from its attributes on, so the last
+// offset the batch claims is as corrupt as its records: it ends where the
+// batch after it starts, or, the last of its segment (whose data ends at
+// limit), where the next segment starts (next; -1 for the last segment).
+// (A flipped bit in its last offset delta made the log's end billions of
+// offsets on, and cut every batch after it: in a sealed segment's last
+// batch, every later segment, moved aside.) The last batch of the log has
+// no such bound: its records, where they are whole, tell which of its
+// header's two counts is true (recordsLastDelta). ok is false where
+// nothing tells.
+func keptLastDelta(hs *headerScanner, pos int64, h BatchHeader, limit, next int64) (int32, bool) {
+	end := pos + int64(h.Size())
+	after := int64(-1)
+	if nh, ok, err := hs.at(end); err == nil && ok {
+		after = nh.BaseOffset
+	} else if end == limit {
+		after = next
+	}
+	if d := after - h.BaseOffset; after >= 0 && d > 0 && d <= math.MaxInt32 {
+		return int32(d - 1), true
+	}
+	if after < 0 {
+		return recordsLastDelta(hs.f, pos, h)
+	}
+	return 0, false
+}
+
+// recordsLastDelta is the last offset delta of the batch h at pos as its
+// records bear it out: the header holds it twice, as the last offset delta
+// and as the record count, both under the CRC that failed, and the one the
+// records parse whole by (each record's offset delta its index) is the
+// one a flipped bit left. ok is false where the records are damaged too.
+func recordsLastDelta(f *os.File, pos int64, h BatchHeader) (int32, bool) {
+	b := make([]byte, h.Size())
+	if _, err := f.ReadAt(b, pos); err != nil {
+		return 0, false
+	}
+	recs, err := Decompress(h.Compression(), b[BatchHeaderSize:])
+	if err != nil {
+		return 0, false
+	}
+	for _, n := range []int32{h.LastOffsetDelta + 1, h.NumRecords} {
+		if n <= 0 {
+			continue
+		}
+		if _, ok := validRecords(recs, int(n)); ok {
+			return n - 1, true
+		}
+	}
+	return 0, false
 }
 
 // tailVerifyBytes is how much of the last segment's end has its batch CRCs
@@ -562,7 +631,8 @@ func (l *Log) loadActive(s *segment) bool {
 // batch is kept as it is, as Kafka keeps it, and logged as an error. Kept
 // batches are recorded (corruptFile), so that a later crash's recovery
 // keeps them too instead of cutting there what was acknowledged since.
-func (l *Log) rebuild(s *segment, tornTail bool) ([]epochEntry, error) {
+// next is the base of the segment after s, -1 for the last.
+func (l *Log) rebuild(s *segment, tornTail bool, next int64) ([]epochEntry, error) {
 	// Old .raft entries, if any, only to keep AppendedAt of batches.
 	var old []raftEnt
 	if sz, err := fileSize(s.raftF); err == nil && sz > raftHdrSize && sz < 1<<32 {
@@ -641,14 +711,8 @@ func (l *Log) rebuild(s *segment, tornTail bool) ([]epochEntry, error) {
 		}
 		h := parseHeader(b)
 		if kept {
-			// The CRC covers the header from its attributes on, so the
-			// last offset a kept batch claims is as corrupt as its
-			// records: it ends where the batch after it starts. (A
-			// flipped bit in its last offset delta made the log's end
-			// billions of offsets on, and cut every batch after it.)
-			nh, ok, err := peek.at(pos + int64(len(b)))
-			if d := nh.BaseOffset - h.BaseOffset; err == nil && ok && d > 0 && d <= math.MaxInt32 {
-				h.LastOffsetDelta = int32(d - 1)
+			if d, ok := keptLastDelta(&peek, pos, h, s.logSize, next); ok {
+				h.LastOffsetDelta = d
 			}
 		}
 		if h.BaseOffset != expectOff || h.LastOffsetDelta < 0 || h.PartitionLeaderEpoch < lastEpoch ||
