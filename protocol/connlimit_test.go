@@ -168,3 +168,31 @@ func waitsForSlot(t *testing.T, c net.Conn, correlationID int32, free func(), li
 		t.Fatal("the waiting connection was not served after another closed")
 	}
 }
+
+// A client reconnecting in a loop past max.connections.per.ip is refused
+// every time, but logged at most once a second: each refusal was a line at
+// INFO, 875 in 5 s from one client looping against gokafkad. The next line
+// counts those left out.
+func TestMaxConnsPerIPRefusalLogBounded(t *testing.T) {
+	var s *Server
+	s, logs := startServer(t, Config{MaxConnsPerIP: func(string) int { return 0 }}, metadataHandler(&s))
+	const tries = 50
+	for range tries {
+		if !closedByServer(t, dial(t, s)) {
+			t.Fatal("connection kept with a limit of 0")
+		}
+	}
+	lines := strings.Count(logs.String(), "max.connections.per.ip allows")
+	if lines < 1 || lines > 2 {
+		t.Fatalf("%d refusals logged %d lines, want 1 or 2 (at most one a second):\n%s", tries, lines, logs.String())
+	}
+	time.Sleep(perIPLogInterval)
+	if !closedByServer(t, dial(t, s)) {
+		t.Fatal("connection kept with a limit of 0")
+	}
+	out := logs.String()
+	last := out[strings.LastIndex(out, "max.connections.per.ip allows"):]
+	if strings.Contains(last, "unlogged_before=0") || !strings.Contains(last, "unlogged_before=") {
+		t.Errorf("the line after a quiet second does not count the refusals left out:\n%s", out)
+	}
+}

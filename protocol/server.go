@@ -160,6 +160,12 @@ type Server struct {
 	perIP  map[string]int // connections held per remote IP, when MaxConnsPerIP is set
 	freed  sync.Cond      // on mu: a connection ended, or the server closed
 
+	// On mu: when a max.connections.per.ip refusal was last logged, and
+	// how many were refused since without a line, so that a client
+	// reconnecting in a loop (hundreds a second) does not flood the log.
+	perIPLogged time.Time
+	perIPQuiet  int
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -301,9 +307,19 @@ func (s *Server) acceptLoop(name string, ln net.Listener) {
 			return
 		}
 		if limit >= 0 && s.perIP[ip] >= limit {
+			now := time.Now()
+			logIt := now.Sub(s.perIPLogged) >= perIPLogInterval
+			quiet := s.perIPQuiet
+			if logIt {
+				s.perIPLogged, s.perIPQuiet = now, 0
+			} else {
+				s.perIPQuiet++
+			}
 			s.mu.Unlock()
-			log.Info("rejected a connection: its address already holds the most connections max.connections.per.ip allows",
-				"remote", nc.RemoteAddr().String(), "max", limit)
+			if logIt {
+				log.Info("rejected a connection: its address already holds the most connections max.connections.per.ip allows (more in the next second are counted, not logged)",
+					"remote", nc.RemoteAddr().String(), "max", limit, "unlogged_before", quiet)
+			}
 			nc.Close()
 			continue
 		}
@@ -333,6 +349,10 @@ func (s *Server) acceptLoop(name string, ln net.Listener) {
 		}()
 	}
 }
+
+// perIPLogInterval is the least time between two lines logged for
+// connections refused by max.connections.per.ip.
+const perIPLogInterval = time.Second
 
 // throttled reports whether the connection's address is over its
 // connection rate (Config.ConnThrottle); such a connection is closed
