@@ -360,6 +360,7 @@ func (c *Controller) apply(s *State, cmd *Command) any {
 		nt.Replicas = cmd.Replicas
 		s.Topics[t.Name] = &nt
 		s.ByID[t.ID] = &nt
+		c.logger.Info("topic partitions added", "topic", t.Name, "partitions", len(nt.Replicas), "were", len(t.Replicas))
 		return nil
 	case OpAlterConfigs:
 		t, ok := s.Topics[cmd.Name]
@@ -409,6 +410,11 @@ func (c *Controller) apply(s *State, cmd *Command) any {
 		return nil
 	case OpAlterClientQuotas:
 		applyQuotaAlterations(s, cmd.Quotas)
+		for _, a := range cmd.Quotas {
+			if len(a.Entity) > 0 {
+				c.logger.Info("client quotas changed", "entity", QuotaKey(a.Entity), "changes", quotaChanges(a))
+			}
+		}
 		return nil
 	case OpAllocProducerIDs:
 		if cmd.Count <= 0 {

@@ -90,6 +90,21 @@ func applyQuotaAlterations(s *State, alts []QuotaAlteration) {
 	s.quotaKeys = quotaKeysOf(next)
 }
 
+// quotaChanges is an alteration as logged: key=value for each key set,
+// -key for each removed, in key order, as configChanges writes them.
+func quotaChanges(a QuotaAlteration) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(a.Set)) {
+		parts = append(parts, k+"="+strconv.FormatFloat(a.Set[k], 'g', -1, 64))
+	}
+	for _, k := range slices.Sorted(slices.Values(a.Remove)) {
+		if _, set := a.Set[k]; !set {
+			parts = append(parts, "-"+k)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
 func quotaKeysOf(qs map[string]ClientQuota) map[string]bool {
 	keys := map[string]bool{}
 	for _, q := range qs {
