@@ -1,14 +1,15 @@
 package broker
 
 import (
+	"github.com/gokafka/gokafka/protocol"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest, listener string) kmsg.Response {
+func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest, req *protocol.Request) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	if r.Version < 4 {
-		node, host, port, err := b.findCoordinator(r.CoordinatorKey, r.CoordinatorType, listener)
+		node, host, port, err := b.findCoordinator(r.CoordinatorKey, r.CoordinatorType, req)
 		resp.NodeID, resp.Host, resp.Port = node, host, port
 		resp.ErrorCode, resp.ErrorMessage = errCodeMsg(err)
 		return resp
@@ -16,7 +17,7 @@ func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest, listener 
 	for _, key := range r.CoordinatorKeys {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key = key
-		node, host, port, err := b.findCoordinator(key, r.CoordinatorType, listener)
+		node, host, port, err := b.findCoordinator(key, r.CoordinatorType, req)
 		c.NodeID, c.Host, c.Port = node, host, port
 		c.ErrorCode, c.ErrorMessage = errCodeMsg(err)
 		resp.Coordinators = append(resp.Coordinators, c)
@@ -26,7 +27,8 @@ func (b *Broker) handleFindCoordinator(r *kmsg.FindCoordinatorRequest, listener 
 
 // findCoordinator answers with the leader of the key's __consumer_offsets
 // partition, and its address on the client's listener.
-func (b *Broker) findCoordinator(key string, keyType int8, listener string) (int32, string, int32, error) {
+func (b *Broker) findCoordinator(key string, keyType int8, req *protocol.Request) (int32, string, int32, error) {
+	listener := req.Conn.Listener
 	switch keyType {
 	case 0: // group
 	case 1:
@@ -40,7 +42,7 @@ func (b *Broker) findCoordinator(key string, keyType int8, listener string) (int
 			// kafka-go looks up the empty id before every idempotent
 			// producer's InitProducerId, and ignores the answer: no
 			// transactional producer to warn about.
-			b.warnTransactions(key)
+			b.warnTransactions(key, req)
 		}
 		return -1, "", -1, errTransactionsRefused
 	default:
@@ -87,12 +89,13 @@ const maxTxnIDLog = 256
 // client's, and in a flexible request as long as the request (8 MiB): it
 // is kept and logged clipped, or each new long one stayed in the heap and
 // went whole into the log.
-func (b *Broker) warnTransactions(id string) {
+func (b *Broker) warnTransactions(id string, req *protocol.Request) {
 	if len(id) > maxTxnIDLog {
 		id = id[:maxTxnIDLog] + "..."
 	}
 	if b.txnWarn.allow(id) {
-		b.logger.Warn("a transactional producer was refused: transactions are not supported yet (the client sees TRANSACTIONAL_ID_AUTHORIZATION_FAILED)", "transactional_id", id)
+		b.logger.Warn("a transactional producer was refused: transactions are not supported yet (the client sees TRANSACTIONAL_ID_AUTHORIZATION_FAILED)",
+			append([]any{"transactional_id", id}, clientAttrs(req)...)...)
 	}
 }
 

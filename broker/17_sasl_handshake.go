@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"github.com/gokafka/gokafka/protocol"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -13,7 +14,7 @@ const maxSASLMechanismLog = 64
 // lists SaslHandshake and SaslAuthenticate on such a listener and answers
 // both ILLEGAL_SASL_STATE, so a client configured for SASL against it
 // reports an authentication failure, not an unsupported request.
-func (b *Broker) handleSASLHandshake(r *kmsg.SASLHandshakeRequest) kmsg.Response {
+func (b *Broker) handleSASLHandshake(r *kmsg.SASLHandshakeRequest, req *protocol.Request) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.SASLHandshakeResponse)
 	resp.ErrorCode = kerr.IllegalSaslState.Code
 	resp.SupportedMechanisms = []string{}
@@ -26,7 +27,26 @@ func (b *Broker) handleSASLHandshake(r *kmsg.SASLHandshakeRequest) kmsg.Response
 		if len(mech) > maxSASLMechanismLog {
 			mech = mech[:maxSASLMechanismLog] + "..."
 		}
-		b.logger.Warn("a client asked for SASL authentication, which gokafkad does not serve yet: set it to security.protocol=PLAINTEXT (it sees ILLEGAL_SASL_STATE)", "mechanism", mech)
+		b.logger.Warn("a client asked for SASL authentication, which gokafkad does not serve yet: set it to security.protocol=PLAINTEXT (it sees ILLEGAL_SASL_STATE)",
+			append([]any{"mechanism", mech}, clientAttrs(req)...)...)
 	}
 	return resp
+}
+
+// maxClientIDLog bounds a client id logged: a request may make it 32 KiB.
+const maxClientIDLog = 128
+
+// clientAttrs names the client of a request in a log line, as the
+// protocol package names a connection's: its address and client id, so
+// that an operator told of a misconfigured client can find it.
+func clientAttrs(req *protocol.Request) []any {
+	id := req.ClientID
+	if len(id) > maxClientIDLog {
+		id = id[:maxClientIDLog] + "..."
+	}
+	var remote string
+	if req.Conn != nil && req.Conn.Remote != nil {
+		remote = req.Conn.Remote.String()
+	}
+	return []any{"remote", remote, "client_id", id}
 }

@@ -3,11 +3,12 @@ package broker
 import (
 	"context"
 
+	"github.com/gokafka/gokafka/protocol"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func (b *Broker) handleInitProducerID(ctx context.Context, r *kmsg.InitProducerIDRequest) kmsg.Response {
+func (b *Broker) handleInitProducerID(ctx context.Context, r *kmsg.InitProducerIDRequest, req *protocol.Request) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	// As Kafka: an id without an epoch, or an epoch without an id, and an
@@ -21,7 +22,7 @@ func (b *Broker) handleInitProducerID(ctx context.Context, r *kmsg.InitProducerI
 		// transactional producer is told plainly that none is here, with
 		// an error every client treats as fatal (see findCoordinator).
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-		b.warnTransactions(*r.TransactionalID)
+		b.warnTransactions(*r.TransactionalID, req)
 		return resp
 	}
 	if r.ProducerID >= 0 && r.ProducerEpoch >= 0 {

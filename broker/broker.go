@@ -616,7 +616,7 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 	case *kmsg.DeleteRecordsRequest:
 		return b.async(ctx, func() kmsg.Response { return b.handleDeleteRecords(ctx, r) })
 	case *kmsg.InitProducerIDRequest:
-		return b.async(ctx, func() kmsg.Response { return b.handleInitProducerID(ctx, r) })
+		return b.async(ctx, func() kmsg.Response { return b.handleInitProducerID(ctx, r, req) })
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return now(b.handleOffsetForLeaderEpoch(r))
 	case *kmsg.DescribeACLsRequest:
@@ -641,7 +641,7 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 	case *kmsg.DescribeClusterRequest:
 		return now(b.handleDescribeCluster(r, req.Conn.Listener))
 	case *kmsg.FindCoordinatorRequest:
-		return now(b.handleFindCoordinator(r, req.Conn.Listener))
+		return now(b.handleFindCoordinator(r, req))
 	case *kmsg.JoinGroupRequest:
 		return b.async(ctx, func() kmsg.Response { return b.handleJoinGroup(ctx, req, r) })
 	case *kmsg.SyncGroupRequest:
@@ -663,7 +663,7 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 	case *kmsg.OffsetDeleteRequest:
 		return b.async(ctx, func() kmsg.Response { return b.handleOffsetDelete(ctx, r) })
 	case *kmsg.SASLHandshakeRequest:
-		return now(b.handleSASLHandshake(r))
+		return now(b.handleSASLHandshake(r, req))
 	case *kmsg.SASLAuthenticateRequest:
 		return now(b.handleSASLAuthenticate(r))
 	}

@@ -92,3 +92,37 @@ func TestSASLHandshakeWarningsBounded(t *testing.T) {
 		t.Errorf("%d bytes of mechanisms kept", kept)
 	}
 }
+
+// The warnings of a client set up for what gokafkad does not serve (SASL,
+// transactions) name that client: its address and client id. They said
+// only "a client", once a minute, leaving the operator no way to find it.
+func TestUnservedClientWarningsNameTheClient(t *testing.T) {
+	var logs *syncBuffer
+	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
+	defer b.Close()
+	conn := rawConn(t, b)
+	defer conn.Close()
+	local := conn.LocalAddr().String()
+	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("billing-app"))
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 1, "PLAIN"
+	sendRaw(t, conn, f, hs, 1)
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.Version, fc.CoordinatorType, fc.CoordinatorKeys = 4, 1, []string{"txn-1"}
+	sendRaw(t, conn, f, fc, 2)
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	txn := "txn-2"
+	ip.Version, ip.TransactionalID = 4, &txn
+	sendRaw(t, conn, f, ip, 3)
+	for _, want := range []string{"asked for SASL authentication", "transactional_id=txn-1", "transactional_id=txn-2"} {
+		var line string
+		for l := range strings.Lines(logs.String()) {
+			if strings.Contains(l, want) {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "remote="+local) || !strings.Contains(line, "client_id=billing-app") {
+			t.Errorf("the line with %q does not name the client (remote=%s client_id=billing-app): %q\n%s", want, local, line, logs.String())
+		}
+	}
+}
