@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -1431,5 +1432,36 @@ func TestEpochEndOffsetBelowStart(t *testing.T) {
 				t.Errorf("start %d: EpochEndOffset(%d) = %d %d, want %d %d", step.start, a.epoch, ep, end, a.wantEpoch, a.wantEnd)
 			}
 		}
+	}
+}
+
+// A log opened without its clean-shutdown marker says so, once, at INFO,
+// as Kafka's "Recovering unflushed segment": a restart after kill -9 was
+// as quiet as a clean one. A clean reopen, and a new empty log, say
+// nothing.
+func TestUncleanOpenLogged(t *testing.T) {
+	dir := t.TempDir()
+	var logged bytes.Buffer
+	cfg := Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))}
+	l := openT(t, dir, cfg)
+	g := &entryGen{t: t, term: 1}
+	mustStore(t, l, g.config(), g.batch(2, 5, 1))
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openT(t, dir, cfg)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logged.String(), "not closed cleanly") {
+		t.Fatalf("a new log, or a clean reopen, logged a recovery:\n%s", logged.String())
+	}
+	os.Remove(filepath.Join(dir, cleanShutdownFile))
+	l = openT(t, dir, cfg)
+	defer l.Close()
+	out := logged.String()
+	if strings.Count(out, "not closed cleanly") != 1 || !strings.Contains(out, "level=INFO") ||
+		!strings.Contains(out, "segments_checked=1") || !strings.Contains(out, "log_end_offset=") {
+		t.Fatalf("an unclean reopen logged:\n%s", out)
 	}
 }

@@ -27,6 +27,7 @@ func Open(dir string, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("logstore: %w", err)
 	}
 	l := &Log{dir: dir, cfg: cfg, log: cfg.Logger.With("dir", dir), fileSync: (*os.File).Sync}
+	began := time.Now()
 	_, err := os.Stat(filepath.Join(dir, cleanShutdownFile))
 	clean := err == nil
 	l.corrupt = readCorrupt(dir)
@@ -194,6 +195,14 @@ func Open(dir string, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("logstore: %w", err)
 	}
 	l.durableEnd.Store(l.leo)
+	if !clean && len(bases) > 0 {
+		// As Kafka's LogLoader says "Recovering unflushed segment": a
+		// restart after a crash (kill -9, OOM, power loss) is otherwise
+		// as quiet as a clean one, and the damage lines above, when
+		// there are any, have nothing saying why the tail was checked.
+		l.log.Info("log recovered: it was not closed cleanly (a crash or kill), so its last segments were checked",
+			"segments_checked", len(bases)-max(torn, 0), "log_end_offset", l.leo, "took", time.Since(began).Round(time.Microsecond))
+	}
 	if cfg.DeferSync && cfg.FsyncInterval == 0 && !cfg.NoSync {
 		l.startSyncer()
 	}
