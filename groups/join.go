@@ -197,7 +197,7 @@ func (s *Shard) joinKnown(g *group, j joiner) (<-chan *kmsg.JoinGroupResponse, *
 			return nil, g.joinResponse(m)
 		}
 		ch := s.updateMember(m, j)
-		s.prepareRebalance(g)
+		s.prepareRebalance(g, "updating metadata for member "+m.id+" during CompletingRebalance"+clientReason(j.req.Reason))
 		return ch, nil
 	case stateStable:
 		if m.id != g.leader && sameProtocols(m, j.req.Protocols) {
@@ -205,7 +205,7 @@ func (s *Shard) joinKnown(g *group, j joiner) (<-chan *kmsg.JoinGroupResponse, *
 			return nil, g.joinResponse(m)
 		}
 		ch := s.updateMember(m, j)
-		s.prepareRebalance(g)
+		s.prepareRebalance(g, "updating metadata for member "+m.id+" during Stable"+clientReason(j.req.Reason))
 		return ch, nil
 	}
 	return nil, errJoin(kerr.UnknownMemberID.Code, id)
@@ -247,7 +247,7 @@ func (s *Shard) addMemberAndRebalance(g *group, id string, j joiner) <-chan *kms
 		}
 		s.tryCompleteJoin(g)
 	} else {
-		s.maybePrepareRebalance(g)
+		s.maybePrepareRebalance(g, "adding new member "+id+clientReason(j.req.Reason))
 	}
 	return ch
 }
@@ -277,7 +277,7 @@ func (s *Shard) replaceStatic(g *group, m *member, j joiner) (<-chan *kmsg.JoinG
 		if g.selectProtocol() != g.protocol {
 			ch := make(chan *kmsg.JoinGroupResponse, 1)
 			m.joinCh = ch
-			s.prepareRebalance(g)
+			s.prepareRebalance(g, "static member "+*j.instanceID+" rejoined with other protocols"+clientReason(j.req.Reason))
 			return ch, nil
 		}
 		s.scheduleSession(g, m)
@@ -312,7 +312,7 @@ func (s *Shard) replaceStatic(g *group, m *member, j joiner) (<-chan *kmsg.JoinG
 	case stateCompletingRebalance:
 		// The leader may already be assigning to the old id: rebalance.
 		ch := s.updateMember(m, j)
-		s.prepareRebalance(g)
+		s.prepareRebalance(g, "static member "+*j.instanceID+" rejoined during CompletingRebalance"+clientReason(j.req.Reason))
 		return ch, nil
 	case statePreparingRebalance:
 		ch := s.updateMember(m, j)
@@ -320,4 +320,22 @@ func (s *Shard) replaceStatic(g *group, m *member, j joiner) (<-chan *kmsg.JoinG
 		return ch, nil
 	}
 	return nil, errJoin(kerr.UnknownMemberID.Code, "")
+}
+
+// maxClientReasonLog bounds the reason a client gives (KIP-800) as logged:
+// a request may make it as long as itself.
+const maxClientReasonLog = 256
+
+// clientReason is the reason a client gave for a JoinGroup or LeaveGroup
+// (KIP-800, v5 and later), as a rebalance's reason ends with it in
+// Kafka's log; empty when it gave none.
+func clientReason(r *string) string {
+	if r == nil || *r == "" {
+		return ""
+	}
+	s := *r
+	if len(s) > maxClientReasonLog {
+		s = s[:maxClientReasonLog] + "..."
+	}
+	return "; client reason: " + s
 }

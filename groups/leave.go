@@ -79,6 +79,6 @@ func (s *Shard) leaveOne(g *group, lm kmsg.LeaveGroupRequestMember) int16 {
 		}
 	}
 	s.log.Info("member left", "group", g.id, "member", id)
-	s.removeMember(g, g.members[id], kerr.UnknownMemberID.Code)
+	s.removeMember(g, g.members[id], kerr.UnknownMemberID.Code, "removing member "+id+" on LeaveGroup"+clientReason(lm.Reason))
 	return 0
 }

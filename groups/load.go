@@ -93,7 +93,7 @@ func (s *Shard) Loaded() {
 			// rebalances, and the members that rejoin last are
 			// turned away (see accepts).
 			s.log.Info("loaded group is over capacity", "group", g.id, "members", len(g.members), "max", s.cfg.MaxGroupSize)
-			s.prepareRebalance(g)
+			s.prepareRebalance(g, "the group is over group.max.size")
 		}
 	}
 	s.unlockAndFlush()

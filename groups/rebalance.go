@@ -73,17 +73,17 @@ func (s *Shard) sessionExpired(g *group, m *member, seq uint64) {
 		return
 	}
 	s.log.Info("member session expired", "group", g.id, "member", m.id, "generation", g.generation)
-	s.removeMember(g, m, kerr.UnknownMemberID.Code)
+	s.removeMember(g, m, kerr.UnknownMemberID.Code, "removing member "+m.id+" on session expiration")
 }
 
 // removeMember drops m from the group, answers whatever it is blocked on
 // with code and moves the group on: a rebalance, or the end of the join
 // phase if it was only waiting for m.
-func (s *Shard) removeMember(g *group, m *member, code int16) {
+func (s *Shard) removeMember(g *group, m *member, code int16, reason string) {
 	s.dropMember(g, m, code)
 	switch g.state {
 	case stateStable, stateCompletingRebalance:
-		s.prepareRebalance(g)
+		s.prepareRebalance(g, reason)
 	case statePreparingRebalance:
 		s.tryCompleteJoin(g)
 	}
@@ -118,10 +118,10 @@ func (s *Shard) dropMember(g *group, m *member, code int16) {
 	}
 }
 
-func (s *Shard) maybePrepareRebalance(g *group) {
+func (s *Shard) maybePrepareRebalance(g *group, reason string) {
 	switch g.state {
 	case stateStable, stateCompletingRebalance, stateEmpty:
-		s.prepareRebalance(g)
+		s.prepareRebalance(g, reason)
 	}
 }
 
@@ -129,7 +129,11 @@ func (s *Shard) maybePrepareRebalance(g *group) {
 // delay (extended while members keep arriving, up to the rebalance timeout);
 // otherwise the phase ends when every member has rejoined or when the
 // rebalance timeout fires.
-func (s *Shard) prepareRebalance(g *group) {
+//
+// reason says why, as Kafka's "Preparing to rebalance group ... (reason:
+// ...)": with several rebalances in a row (a cooperative assignor makes
+// two for each change) the log says which member did what.
+func (s *Shard) prepareRebalance(g *group, reason string) {
 	if g.state == stateCompletingRebalance {
 		s.failSyncs(g, kerr.RebalanceInProgress.Code)
 	}
@@ -143,7 +147,7 @@ func (s *Shard) prepareRebalance(g *group) {
 
 	wasEmpty := g.state == stateEmpty
 	g.transition(statePreparingRebalance, s.clock.Now())
-	s.log.Info("preparing rebalance", "group", g.id, "generation", g.generation, "members", len(g.members))
+	s.log.Info("preparing rebalance", "group", g.id, "generation", g.generation, "members", len(g.members), "reason", reason)
 	timeout := g.rebalanceTimeout()
 	if wasEmpty && s.cfg.InitialRebalanceDelay > 0 {
 		g.initialDelay = true
@@ -268,7 +272,7 @@ func (s *Shard) syncExpired(g *group, seq uint64) {
 		}
 	}
 	g.pendingSync = nil
-	s.prepareRebalance(g)
+	s.prepareRebalance(g, "members did not sync in time")
 }
 
 // failSyncs answers every member waiting for its assignment with code and

@@ -114,7 +114,7 @@ func (s *Shard) persistAssignment(g *group, assigned []kmsg.SyncGroupRequestGrou
 		if err != nil {
 			s.log.Warn("persisting group assignment failed", "group", g.id, "generation", gen, "err", err)
 			s.failSyncs(g, storeErrCode(err))
-			s.prepareRebalance(g)
+			s.prepareRebalance(g, "persisting the assignment failed")
 			return
 		}
 		for id, m := range g.members {
