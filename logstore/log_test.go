@@ -831,12 +831,7 @@ func TestCorruptBatchKeptAfterCleanClose(t *testing.T) {
 			dir := t.TempDir()
 			l := openT(t, dir, Config{})
 			g := &entryGen{t: t, term: 1}
-			var all []*raft.Log
-			for i := 0; i < 10; i++ {
-				e := g.batch(2, 60, int64(i))
-				mustStore(t, l, e)
-				all = append(all, cloneEntry(e))
-			}
+			all := storeBatches(t, l, g, 0, 10)
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -865,17 +860,26 @@ func TestCorruptBatchKeptAfterCleanClose(t *testing.T) {
 			check(20)
 			// More batches, then a crash: the kept batch, recorded, is
 			// kept again, not cut with the batches acknowledged since.
-			for i := 10; i < 20; i++ {
-				e := g.batch(2, 60, int64(i))
-				mustStore(t, l, e)
-				all = append(all, cloneEntry(e))
-			}
+			all = append(all, storeBatches(t, l, g, 10, 20)...)
 			l.closeAll()
 			l = openT(t, dir, Config{})
 			defer l.Close()
 			check(40)
 		})
 	}
+}
+
+// storeBatches stores g's batches from to to-1, of two 60-byte records
+// each, one StoreLogs a batch, and returns copies of them.
+func storeBatches(t *testing.T, l *Log, g *entryGen, from, to int) []*raft.Log {
+	t.Helper()
+	var all []*raft.Log
+	for i := from; i < to; i++ {
+		e := g.batch(2, 60, int64(i))
+		mustStore(t, l, e)
+		all = append(all, cloneEntry(e))
+	}
+	return all
 }
 
 // A batch kept with a bad CRC at the end of a segment ends where the next
@@ -902,13 +906,7 @@ func TestCorruptLastBatchOfSegmentKept(t *testing.T) {
 				dir := t.TempDir()
 				l := openT(t, dir, Config{})
 				l.SetLimits(Limits{SegmentBytes: 700})
-				g := &entryGen{t: t, term: 1}
-				var all []*raft.Log
-				for i := 0; i < 10; i++ {
-					e := g.batch(2, 60, int64(i))
-					mustStore(t, l, e)
-					all = append(all, cloneEntry(e))
-				}
+				all := storeBatches(t, l, &entryGen{t: t, term: 1}, 0, 10)
 				end, segs := l.EndOffset(), len(l.segs)
 				if segs < 3 {
 					t.Fatalf("%d segments, want 3 or more", segs)
