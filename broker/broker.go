@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/internal/budget"
+	"github.com/gokafka/gokafka/internal/version"
 	"github.com/gokafka/gokafka/logstore"
 	"github.com/gokafka/gokafka/protocol"
 	"github.com/gokafka/gokafka/replication"
@@ -329,7 +330,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		attrs = append(attrs, "listeners", strings.Join(more, ", "))
 	}
 	b.logger.Info("gokafkad serving", append(attrs,
-		"raft", b.node.RaftAddr(), "admin", admin, "data", dataDir, "cluster", b.node.Controller().State().ClusterID, "new_cluster", newCluster)...)
+		"version", version.String(), "raft", b.node.RaftAddr(), "admin", admin, "data", dataDir, "cluster", b.node.Controller().State().ClusterID, "new_cluster", newCluster)...)
 	return b, nil
 }
 

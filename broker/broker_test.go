@@ -85,8 +85,9 @@ func TestLibraryStartProduceConsumeRestart(t *testing.T) {
 // A broker bound to every address advertises this machine's host name
 // (a wildcard is nothing a client can dial); an advertised wildcard is
 // refused at start, as Kafka refuses 0.0.0.0 in advertised.listeners.
-// The serving line says whether this start made a new cluster, and names
-// the data directory in full: a start in the wrong directory is seen.
+// The serving line says whether this start made a new cluster, names
+// the data directory in full (a start in the wrong directory is seen) and
+// the build's version, as Kafka's start logs its version.
 func TestServingLineSaysNewCluster(t *testing.T) {
 	dir := t.TempDir()
 	for _, want := range []string{"new_cluster=true", "new_cluster=false"} {
@@ -99,8 +100,8 @@ func TestServingLineSaysNewCluster(t *testing.T) {
 				line = l
 			}
 		}
-		if !strings.Contains(line, want) || !strings.Contains(line, "data="+dir) {
-			t.Fatalf("serving line %q, want %s and data=%s", line, want, dir)
+		if !strings.Contains(line, want) || !strings.Contains(line, "data="+dir) || !strings.Contains(line, "version=") {
+			t.Fatalf("serving line %q, want %s, data=%s and the version", line, want, dir)
 		}
 	}
 }
