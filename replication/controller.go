@@ -346,7 +346,7 @@ func (c *Controller) apply(s *State, cmd *Command) any {
 		}
 		delete(s.Topics, t.Name)
 		delete(s.ByID, t.ID)
-		c.logger.Info("topic deleted", "topic", t.Name)
+		c.logger.Info("topic deleted", "topic", t.Name, "id", t.ID.String())
 		return nil
 	case OpCreatePartitions:
 		t, ok := s.Topics[cmd.Name]

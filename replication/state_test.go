@@ -40,6 +40,8 @@ func TestCollidingTopic(t *testing.T) {
 // Client quota changes and added partitions are logged as topic config
 // changes are: an operator reading the log could not tell when a client
 // began to be throttled, or when a topic's key-to-partition mapping moved.
+// A deleted topic is named with its id, as a created one is, so that the
+// two lines of one topic among re-creations of its name pair up.
 func TestControllerLogsQuotaAndPartitionChanges(t *testing.T) {
 	var logs bytes.Buffer
 	c := &Controller{logger: slog.New(slog.NewTextHandler(&logs, nil))}
@@ -54,7 +56,11 @@ func TestControllerLogsQuotaAndPartitionChanges(t *testing.T) {
 	if res := c.apply(st, &Command{Op: OpCreatePartitions, Name: "t", Replicas: [][]int32{{1}, {1}, {1}}}); res != nil {
 		t.Fatal(res)
 	}
+	if res := c.apply(st, &Command{Op: OpDeleteTopic, Name: "t"}); res != nil {
+		t.Fatal(res)
+	}
 	for _, want := range []string{
+		`msg="topic deleted" topic=t id=` + TopicID{1}.String(),
 		`msg="client quotas changed" entity="client-id=\"app\"" changes="producer_byte_rate=10240 -consumer_byte_rate"`,
 		`msg="client quotas changed" entity="user=<default>" changes=-request_percentage`,
 		`msg="topic partitions added" topic=t partitions=3 were=1`,
