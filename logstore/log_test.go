@@ -869,6 +869,82 @@ func TestCorruptBatchKeptAfterCleanClose(t *testing.T) {
 	}
 }
 
+// One bad sector across two batches: the first fails its CRC and is kept,
+// and the second's base offset, which no CRC covers, moved on. The kept
+// batch does not end where that base says (neither of its header's counts
+// agrees): the log's end is not made up, and what lies before is kept.
+func TestCorruptBatchKeptNextBaseMoved(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Config{})
+	all := storeBatches(t, l, &entryGen{t: t, term: 1}, 0, 10)
+	end := l.EndOffset()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := lastSegFile(t, dir, extLog)
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(all[0].Data))
+	b := make([]byte, 12) // batch 4's last 4 bytes, batch 5's base offset
+	if _, err := f.ReadAt(b, 5*size-4); err != nil {
+		t.Fatal(err)
+	}
+	copy(b, []byte{0xde, 0xad, 0xbe, 0xef})
+	binary.BigEndian.PutUint64(b[4:], binary.BigEndian.Uint64(b[4:])+1000)
+	f.WriteAt(b, 5*size-4)
+	f.Close()
+	l = openT(t, dir, Config{})
+	defer l.Close()
+	if l.EndOffset() > end {
+		t.Fatalf("EndOffset %d after recovery, %d before the damage: offsets made up", l.EndOffset(), end)
+	}
+	for _, want := range all[:4] {
+		var got raft.Log
+		if err := l.GetLog(want.Index, &got); err != nil || !bytes.Equal(got.Data, want.Data) {
+			t.Fatalf("entry %d before the damage: %v, data equal %v", want.Index, err, bytes.Equal(got.Data, want.Data))
+		}
+	}
+}
+
+// The log's last batch, kept with a bad CRC, whose records do not tell its
+// count (one write over its attributes, naming a codec they are not in,
+// and its last offset delta's high byte, as FuzzRecover found): the log
+// ends by the smaller of its header's two counts, not by the one that
+// made its end up ~2^29 on, at a clean start and at the crash after.
+func TestCorruptLastBatchCodecAndDeltaKept(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Config{})
+	g := &entryGen{t: t, term: 1}
+	all := storeBatches(t, l, g, 0, 10)
+	end := l.EndOffset()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(lastSegFile(t, dir, extLog), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(all[0].Data))
+	f.WriteAt([]byte{0x30, 0x31, 0x30}, 9*size+offAttributes) // gzip; delta 0x30000001
+	f.Close()
+	l = openT(t, dir, Config{})
+	if l.EndOffset() != end {
+		t.Fatalf("EndOffset %d after a clean start, want %d", l.EndOffset(), end)
+	}
+	checkEntries(t, l, all[:9])
+	all = append(all[:9], storeBatches(t, l, g, 10, 12)...)
+	l.closeAll()
+	l = openT(t, dir, Config{})
+	defer l.Close()
+	if l.EndOffset() != end+4 {
+		t.Fatalf("EndOffset %d after a crash, want %d", l.EndOffset(), end+4)
+	}
+	checkEntries(t, l, all[:9])
+	checkEntries(t, l, all[9:])
+}
+
 // storeBatches stores g's batches from to to-1, of two 60-byte records
 // each, one StoreLogs a batch, and returns copies of them.
 func storeBatches(t *testing.T, l *Log, g *entryGen, from, to int) []*raft.Log {

@@ -495,8 +495,9 @@ func (l *Log) loadCheap(s *segment, raftHdrOK, last bool, next int64) bool {
 // keptLastDelta is the last offset delta of the batch h at pos, kept with a
 // bad CRC. The CRC covers the header from its attributes on, so the last
 // offset the batch claims is as corrupt as its records: it ends where the
-// batch after it starts, or, the last of its segment (whose data ends at
-// limit), where the next segment starts (next; -1 for the last segment).
+// batch after it starts (where its header's counts or records agree), or,
+// the last of its segment (whose data ends at limit), where the next
+// segment starts (next; -1 for the last segment).
 // (A flipped bit in its last offset delta made the log's end billions of
 // offsets on, and cut every batch after it: in a sealed segment's last
 // batch, every later segment, moved aside.) The last batch of the log has
@@ -507,7 +508,16 @@ func keptLastDelta(hs *headerScanner, pos int64, h BatchHeader, limit, next int6
 	end := pos + int64(h.Size())
 	after := int64(-1)
 	if nh, ok, err := hs.at(end); err == nil && ok {
+		// The next batch's base offset is under no CRC either: the
+		// same damage (one bad sector across the two) may have moved
+		// it. It bounds this batch only where one of this header's
+		// two counts agrees or its records parse whole by it; else the
+		// records tell, or nothing does, and the next batch, not
+		// following, ends the segment.
 		after = nh.BaseOffset
+		if d := after - h.BaseOffset; d-1 != int64(h.LastOffsetDelta) && d != int64(h.NumRecords) && !recordsNumber(hs.f, pos, h, d) && !followed(hs, end, nh, limit, next) {
+			return recordsLastDelta(hs.f, pos, h)
+		}
 	} else if end == limit {
 		after = next
 	}
@@ -524,8 +534,28 @@ func keptLastDelta(hs *headerScanner, pos int64, h BatchHeader, limit, next int6
 // records bear it out: the header holds it twice, as the last offset delta
 // and as the record count, both under the CRC that failed, and the one the
 // records parse whole by (each record's offset delta its index) is the
-// one a flipped bit left. ok is false where the records are damaged too.
+// one a flipped bit left. Where the records do not tell (damaged too, or
+// the attributes that name their codec are), it is the smaller of the two
+// that is not negative: one damaged field makes the other no larger, and
+// the larger taken made the log's end up (a codec bit and the high byte
+// of the delta, in one write, set it 805306383 for 15). ok is false where
+// both are negative.
 func recordsLastDelta(f *os.File, pos int64, h BatchHeader) (int32, bool) {
+	if d, ok := recordsBearOut(f, pos, h); ok {
+		return d, true
+	}
+	d := int64(-1)
+	for _, c := range []int64{int64(h.LastOffsetDelta), int64(h.NumRecords) - 1} {
+		if c >= 0 && (d < 0 || c < d) {
+			d = c
+		}
+	}
+	return int32(d), d >= 0
+}
+
+// recordsBearOut is which of h's two counts its records, at pos, parse
+// whole by; ok is false where neither.
+func recordsBearOut(f *os.File, pos int64, h BatchHeader) (int32, bool) {
 	b := make([]byte, h.Size())
 	if _, err := f.ReadAt(b, pos); err != nil {
 		return 0, false
@@ -543,6 +573,39 @@ func recordsLastDelta(f *os.File, pos int64, h BatchHeader) (int32, bool) {
 		}
 	}
 	return 0, false
+}
+
+// followed reports whether the batch nh at pos, its CRC good, is followed
+// where it ends: by the batch after it, or, the last of its segment, by
+// the next segment. A moved base offset breaks that.
+func followed(hs *headerScanner, pos int64, nh BatchHeader, limit, next int64) bool {
+	b := make([]byte, nh.Size())
+	if _, err := hs.f.ReadAt(b, pos); err != nil || binary.BigEndian.Uint32(b[offCRC:]) != batchCRC(b) {
+		return false
+	}
+	end := pos + int64(nh.Size())
+	if h2, ok, err := hs.at(end); err == nil && ok {
+		return h2.BaseOffset == nh.LastOffset()+1
+	}
+	return end == limit && next >= 0 && next == nh.LastOffset()+1
+}
+
+// recordsNumber reports whether the records of the batch h at pos parse
+// whole as n records.
+func recordsNumber(f *os.File, pos int64, h BatchHeader, n int64) bool {
+	if n <= 0 || n > math.MaxInt32 {
+		return false
+	}
+	b := make([]byte, h.Size())
+	if _, err := f.ReadAt(b, pos); err != nil {
+		return false
+	}
+	recs, err := Decompress(h.Compression(), b[BatchHeaderSize:])
+	if err != nil {
+		return false
+	}
+	_, ok := validRecords(recs, int(n))
+	return ok
 }
 
 // tailVerifyBytes is how much of the last segment's end has its batch CRCs
