@@ -945,6 +945,99 @@ func TestCorruptLastBatchCodecAndDeltaKept(t *testing.T) {
 	checkEntries(t, l, all[9:])
 }
 
+// A batch kept with a bad CRC whose damage is in its max timestamp (here
+// one in the year 2527): the timestamp is as corrupt as its records and
+// is not taken, at the start that finds it, at a clean start and after a
+// crash, so the segment still ages out by time retention and ListOffsets
+// answers the good batches' max timestamp.
+func TestCorruptBatchKeptTimestampIgnored(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Config{})
+	g := &entryGen{t: t, term: 1}
+	all := storeBatches(t, l, g, 0, 10) // batch i holds timestamps i and i+1
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(lastSegFile(t, dir, extLog), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], uint64(time.Date(2527, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()))
+	f.WriteAt(ts[:], 4*int64(len(all[0].Data))+offMaxTimestamp)
+	f.Close()
+	check := func(when string) {
+		t.Helper()
+		if l.EndOffset() != 20 {
+			t.Fatalf("%s: EndOffset %d, want 20", when, l.EndOffset())
+		}
+		if off, ts, ok := l.MaxTimestamp(); !ok || off != 19 || ts != 10 {
+			t.Fatalf("%s: MaxTimestamp = %d %d %v, want 19 10 true", when, off, ts, ok)
+		}
+		if n, err := l.ApplyRetention(time.UnixMilli(100_000), 1000, -1, 0); err != nil || n != 0 {
+			t.Fatalf("%s: retention guarded by raft: %d %v", when, n, err)
+		}
+		if s := l.segs[0]; s.maxTs != 10 {
+			t.Fatalf("%s: segment max timestamp %d, want 10", when, s.maxTs)
+		}
+	}
+	l = openT(t, dir, Config{})
+	check("start finding it")
+	l.Close()
+	l = openT(t, dir, Config{})
+	check("clean start")
+	l.closeAll()
+	l = openT(t, dir, Config{})
+	check("start after a crash")
+	// Raft cuts the entries after the kept batch: the rescan of what is
+	// left does not take its timestamp either.
+	if err := l.DeleteRange(6, g.next); err != nil {
+		t.Fatal(err)
+	}
+	if s := l.segs[0]; l.EndOffset() != 10 || s.maxTs != 4 {
+		t.Fatalf("after a suffix cut: EndOffset %d, segment max timestamp %d, want 10 and 4", l.EndOffset(), s.maxTs)
+	}
+	if n, err := l.ApplyRetention(time.UnixMilli(100_000), 1000, -1, g.next); err != nil || n != 1 {
+		t.Fatalf("time retention deleted %d segments (%v), want 1", n, err)
+	}
+	l.Close()
+}
+
+// The max timestamp of the records from the log start on (ListOffsets
+// -3 once DeleteRecords moved the start past the segment's newest record),
+// and the lookup by time that finds its offset, leave out a batch kept
+// with a bad CRC, as the segment's own max timestamp does.
+func TestCorruptBatchKeptMaxTimestampFromStart(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Config{})
+	g := &entryGen{t: t, term: 1}
+	var all []*raft.Log
+	for _, ts := range []int64{100, 50, 5} { // offsets 0-1, 2-3, 4-5
+		e := g.batch(2, 60, ts)
+		mustStore(t, l, e)
+		all = append(all, cloneEntry(e))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(lastSegFile(t, dir, extLog), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], uint64(time.Date(2527, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()))
+	f.WriteAt(ts[:], int64(len(all[0].Data))+offMaxTimestamp)
+	f.Close()
+	l = openT(t, dir, Config{})
+	defer l.Close()
+	if err := l.SetStartOffset(2); err != nil {
+		t.Fatal(err)
+	}
+	if off, ts, ok := l.MaxTimestamp(); !ok || off != 5 || ts != 6 {
+		t.Fatalf("MaxTimestamp = %d %d %v, want 5 6 true", off, ts, ok)
+	}
+}
+
 // storeBatches stores g's batches from to to-1, of two 60-byte records
 // each, one StoreLogs a batch, and returns copies of them.
 func storeBatches(t *testing.T, l *Log, g *entryGen, from, to int) []*raft.Log {

@@ -159,7 +159,9 @@ func (l *Log) offsetForTimeIn(s *segment, ts int64) (int64, int64, bool) {
 		if err != nil || !ok {
 			return 0, 0, false
 		}
-		if h.MaxTimestamp >= ts && h.LastOffset() >= l.lso {
+		// A batch kept with a bad CRC has no timestamp to go by
+		// (keptHeader): it is not an answer.
+		if h.MaxTimestamp >= ts && h.LastOffset() >= l.lso && !l.corrupt[corruptBatch{s.base, pos, h.BaseOffset}] {
 			if off, t, ok := l.recordForTime(s, pos, h, ts); ok {
 				return off, t, true
 			}
@@ -250,6 +252,9 @@ func (l *Log) maxTsFromStart(s *segment) (int64, bool) {
 		}
 		switch {
 		case h.LastOffset() < l.lso:
+		case l.corrupt[corruptBatch{s.base, pos, h.BaseOffset}]:
+			// Kept with a bad CRC: its timestamps are as corrupt as
+			// its records (keptHeader).
 		case h.BaseOffset >= l.lso || h.TimestampType() == 1:
 			maxTs, any = max(maxTs, h.MaxTimestamp), true
 		default: // the batch the log starts inside

@@ -471,10 +471,8 @@ func (l *Log) loadCheap(s *segment, raftHdrOK, last bool, next int64) bool {
 			return false
 		}
 		if l.corrupt[corruptBatch{s.base, pos, h.BaseOffset}] {
-			// Kept with a bad CRC (rebuild): its last offset as there.
-			if d, ok := keptLastDelta(&hs, pos, h, s.logSize, next); ok {
-				h.LastOffsetDelta = d
-			}
+			// Kept with a bad CRC (rebuild): as rebuild reads it.
+			h = keptHeader(&hs, pos, h, s.logSize, next)
 		}
 		s.maxTs = max(s.maxTs, h.MaxTimestamp)
 		s.end = h.LastOffset() + 1
@@ -490,6 +488,19 @@ func (l *Log) loadCheap(s *segment, raftHdrOK, last bool, next int64) bool {
 		return false
 	}
 	return true
+}
+
+// keptHeader is the header h of the batch at pos, kept with a bad CRC, as
+// recovery takes it: its last offset delta as keptLastDelta finds it, and
+// no max timestamp (-1), which is as corrupt as the rest: a year-2527 one
+// kept its segment from time retention for good, and set what ListOffsets
+// answers for the max timestamp.
+func keptHeader(hs *headerScanner, pos int64, h BatchHeader, limit, next int64) BatchHeader {
+	if d, ok := keptLastDelta(hs, pos, h, limit, next); ok {
+		h.LastOffsetDelta = d
+	}
+	h.MaxTimestamp = -1
+	return h
 }
 
 // keptLastDelta is the last offset delta of the batch h at pos, kept with a
@@ -783,9 +794,7 @@ func (l *Log) rebuild(s *segment, tornTail bool, next int64) ([]epochEntry, erro
 		}
 		h := parseHeader(b)
 		if kept {
-			if d, ok := keptLastDelta(&peek, pos, h, s.logSize, next); ok {
-				h.LastOffsetDelta = d
-			}
+			h = keptHeader(&peek, pos, h, s.logSize, next)
 		}
 		if h.BaseOffset != expectOff || h.LastOffsetDelta < 0 || h.PartitionLeaderEpoch < lastEpoch ||
 			h.LastOffset()-s.base > math.MaxUint32-1 || pos > math.MaxUint32 {

@@ -191,6 +191,12 @@ func (l *Log) truncateSuffix(from uint64) error {
 			if err != nil || !ok {
 				return l.fatal(fmt.Errorf("segment %d: rescan at %d: %v", s.base, pos, err))
 			}
+			if l.corrupt[corruptBatch{s.base, pos, h.BaseOffset}] {
+				// Kept with a bad CRC, as recovery read it: the batch
+				// after it, cut below, is still there to bound it.
+				all := headerScanner{f: s.logF, limit: s.logSize}
+				h = keptHeader(&all, pos, h, s.logSize, -1)
+			}
 			maxTs = max(maxTs, h.MaxTimestamp)
 			end = h.LastOffset() + 1
 			pos += int64(h.Size())
