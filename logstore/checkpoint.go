@@ -176,6 +176,25 @@ func readEmptied(dir string) (index, term uint64) {
 	return uint64(rows[0][0]), uint64(rows[0][1])
 }
 
+// writeClean writes the clean-shutdown marker, holding the log end offset.
+func (l *Log) writeClean() error {
+	return writeFileSync(l.dir, cleanShutdownFile, encodeCheckpoint([]string{strconv.FormatInt(l.leo, 10)}), !l.cfg.NoSync)
+}
+
+// cleanEnd is the log end offset the clean-shutdown marker holds, -1 if
+// it holds none (a marker of a version before it was written, empty).
+func cleanEnd(dir string) int64 {
+	data, err := os.ReadFile(filepath.Join(dir, cleanShutdownFile))
+	if err != nil {
+		return -1
+	}
+	rows, err := decodeCheckpoint(data, 1)
+	if err != nil || len(rows) != 1 || rows[0][0] < 0 {
+		return -1
+	}
+	return rows[0][0]
+}
+
 func readStartOffset(dir string) (int64, bool) {
 	data, err := os.ReadFile(filepath.Join(dir, startOffsetFile))
 	if err != nil {

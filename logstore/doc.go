@@ -39,7 +39,8 @@
 //	                  far in the segment i64, relative base offset u32.
 //	leader-epoch-checkpoint  Kafka text layout: version, count, "epoch start".
 //	log-start-offset  same layout, one line: the DeleteRecords start offset.
-//	clean-shutdown    written by Close, removed by Open.
+//	clean-shutdown    same layout, one line: the log end offset; written by
+//	                  Close, removed by Open (empty from older versions).
 //	corrupt-batches   same layout, "segment position offset": the batches
 //	                  recovery kept although their CRC fails (see Recovery).
 //	emptied-below-start  same layout, "index term": the last raft entry of
@@ -110,7 +111,12 @@
 // last segment has its CRCs checked too, but a batch whose only fault is its
 // CRC is cut only from the tail of the last segment after a crash, where a
 // write may be torn: anywhere else it was synced, so the disk changed it,
-// and it is kept, with the batches after it, and logged as an error.
+// and it is kept, with the batches after it, and logged as an error. Its
+// header past the CRC field is as damaged as its records: it gives no
+// timestamp, and it ends where the batch after it starts, or where its
+// segment ends (the next segment's base; for the last, after a clean
+// close, the end offset the marker holds), its counts serving only where
+// nothing else tells.
 //
 // # Deletion and recycling
 //

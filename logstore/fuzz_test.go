@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -121,7 +122,8 @@ func FuzzRecover(f *testing.F) {
 		}
 		fh.Close()
 		if clean {
-			os.WriteFile(filepath.Join(dir, cleanShutdownFile), nil, 0o644)
+			// As Close writes it, with the log's end.
+			os.WriteFile(filepath.Join(dir, cleanShutdownFile), encodeCheckpoint([]string{strconv.FormatInt(end, 10)}), 0o644)
 		}
 
 		l2, err := Open(dir, cfg)

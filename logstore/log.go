@@ -844,7 +844,8 @@ func (l *Log) flushActive() {
 	l.wmu.Unlock()
 }
 
-// Close flushes, writes the clean-shutdown marker and closes the files.
+// Close flushes, writes the clean-shutdown marker (with the log end
+// offset: cleanEnd) and closes the files.
 func (l *Log) Close() error {
 	if l.stopFlush != nil {
 		select {
@@ -875,7 +876,7 @@ func (l *Log) Close() error {
 		err = l.syncActive()
 	}
 	if err == nil && l.failed == nil {
-		err = writeFileSync(l.dir, cleanShutdownFile, nil, !l.cfg.NoSync)
+		err = l.writeClean()
 	}
 	l.mu.Lock()
 	l.closed = true

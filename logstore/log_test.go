@@ -1038,6 +1038,64 @@ func TestCorruptBatchKeptMaxTimestampFromStart(t *testing.T) {
 	}
 }
 
+// A batch kept with a bad CRC whose two counts are both damaged, and whose
+// records bear neither out (one write of '0' bytes over the header from
+// its last offset delta on and its records): after a clean stop, the log
+// ends where the clean-shutdown marker says, not where the counts say
+// (808,464,433 for 20), whether the batch is the log's last or the write
+// ran on into the next batch's base offset, which no CRC covers.
+func TestCorruptKeptBatchBoundedByCleanEnd(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		batch int   // which of the 10 batches is overwritten
+		more  int64 // bytes of the next batch written over too
+	}{{"last batch", 9, 0}, {"into the next batch", 4, 1}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l := openT(t, dir, Config{})
+			all := storeBatches(t, l, &entryGen{t: t, term: 1}, 0, 10)
+			end := l.EndOffset()
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.OpenFile(lastSegFile(t, dir, extLog), os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			size := int64(len(all[0].Data))
+			f.WriteAt(bytes.Repeat([]byte("0"), int(size-offLastOffsetDelta+c.more)), int64(c.batch)*size+offLastOffsetDelta)
+			f.Close()
+			l = openT(t, dir, Config{})
+			defer l.Close()
+			if l.EndOffset() != end {
+				t.Fatalf("EndOffset %d after a clean start, want %d", l.EndOffset(), end)
+			}
+			checkEntries(t, l, all[:c.batch])
+		})
+	}
+}
+
+// A clean-shutdown marker of a version before it held the log's end
+// (empty) is still a clean stop: the log opens without a rebuild.
+func TestCleanShutdownMarkerWithoutEnd(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Config{})
+	all := storeBatches(t, l, &entryGen{t: t, term: 1}, 0, 10)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, cleanShutdownFile), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	l = openT(t, dir, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	defer l.Close()
+	if l.EndOffset() != 20 || strings.Contains(logs.String(), "level=WARN") {
+		t.Fatalf("EndOffset %d, log:\n%s", l.EndOffset(), logs.String())
+	}
+	checkEntries(t, l, all)
+}
+
 // storeBatches stores g's batches from to to-1, of two 60-byte records
 // each, one StoreLogs a batch, and returns copies of them.
 func storeBatches(t *testing.T, l *Log, g *entryGen, from, to int) []*raft.Log {

@@ -30,6 +30,14 @@ func Open(dir string, cfg Config) (*Log, error) {
 	began := time.Now()
 	_, err := os.Stat(filepath.Join(dir, cleanShutdownFile))
 	clean := err == nil
+	// After a clean stop the log ends where the marker says: the last
+	// segment must end there, as every other ends where the next starts.
+	// (A batch kept with a bad CRC whose counts are all damaged, with no
+	// batch after it to bound it, made the log's end up.)
+	end := int64(-1)
+	if clean {
+		end = cleanEnd(dir)
+	}
 	l.corrupt = readCorrupt(dir)
 	corruptBefore := len(l.corrupt)
 
@@ -75,7 +83,7 @@ func Open(dir string, cfg Config) (*Log, error) {
 			prev = l.segs[n-1]
 		}
 		last := i == len(bases)-1
-		next := int64(-1) // where the next segment starts
+		next := end // where the next segment starts (the log's end)
 		if !last {
 			next = bases[i+1]
 		}
@@ -157,7 +165,7 @@ func Open(dir string, cfg Config) (*Log, error) {
 			s.closeIdleAux(time.Now())
 		} else if !s.checked && !l.loadActive(s) {
 			l.log.Warn("rebuilding inconsistent active segment indexes", "segment", s.base)
-			if _, err := l.rebuild(s, false, -1); err != nil {
+			if _, err := l.rebuild(s, false, end); err != nil {
 				l.closeAll()
 				return nil, err
 			}
@@ -495,9 +503,14 @@ func (l *Log) loadCheap(s *segment, raftHdrOK, last bool, next int64) bool {
 // no max timestamp (-1), which is as corrupt as the rest: a year-2527 one
 // kept its segment from time retention for good, and set what ListOffsets
 // answers for the max timestamp.
+// Nor does it end past next, where its segment ends (the log, for the
+// last segment after a clean stop), whatever its counts say.
 func keptHeader(hs *headerScanner, pos int64, h BatchHeader, limit, next int64) BatchHeader {
 	if d, ok := keptLastDelta(hs, pos, h, limit, next); ok {
 		h.LastOffsetDelta = d
+	}
+	if next >= 0 && h.LastOffset() >= next {
+		h.LastOffsetDelta = int32(max(next-h.BaseOffset-1, 0))
 	}
 	h.MaxTimestamp = -1
 	return h
