@@ -116,7 +116,12 @@
 // timestamp, and it ends where the batch after it starts, or where its
 // segment ends (the next segment's base; for the last, after a clean
 // close, the end offset the marker holds), its counts serving only where
-// nothing else tells.
+// nothing else tells. A sealed segment's derived files are checked at a
+// start by their ends, not record by record (that would read them whole):
+// a .raft record found damaged when raft reads it (Log.GetLog) has the
+// segment's derived files rebuilt from its data then; where the data is
+// damaged too, nothing is cut while the log is open, and the next start
+// rebuilds the segment and cuts it there.
 //
 // # Deletion and recycling
 //

@@ -56,9 +56,8 @@ func FuzzScanCompressed(f *testing.F) {
 	})
 }
 
-// FuzzRecover builds a small log, abandons it (no clean marker, or with one),
-// damages one file and reopens it. Open must not panic, every entry wholly
-// before the damage must read back identical, and reads must not panic.
+// FuzzRecover damages a small log of one segment and reopens it
+// (recoverDamaged).
 func FuzzRecover(f *testing.F) {
 	f.Add(uint8(0), uint32(100), uint8(0), []byte{1})
 	f.Add(uint8(0), uint32(700), uint8(1), []byte{0xff, 0xff})
@@ -69,108 +68,134 @@ func FuzzRecover(f *testing.F) {
 	f.Add(uint8(0), uint32(0), uint8(2), make([]byte, 70))
 	f.Add(uint8(5), uint32(3), uint8(1), []byte{0x7f})
 	f.Fuzz(func(t *testing.T, which uint8, pos uint32, mode uint8, data []byte) {
-		dir := t.TempDir()
-		cfg := Config{NoSync: true, IndexIntervalBytes: 150, Logger: quietLogger()}
-		l, err := Open(dir, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := &entryGen{t: t, term: 1}
-		var all []*raft.Log
-		for i := 0; i < 8; i++ {
-			es := []*raft.Log{g.batch(1+i%3, 40, int64(i))}
-			if i%3 == 1 {
-				es = append(es, g.ext())
-			}
-			if i == 4 {
-				es = append(es, g.noop())
-				g.term++
-			}
-			mustStore(t, l, es...)
-			for _, e := range es {
-				all = append(all, cloneEntry(e))
-			}
-		}
-		end := l.EndOffset()
-		s := l.segs[0]
-		ents, err := s.raftEnts(s.nraft)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.closeAll()
-
-		exts := []string{extLog, extRaftMeta, extRaft, extIndex, extTimeIndex, leaderEpochFile}
-		ext := exts[int(which)%len(exts)]
-		clean := which >= 128
-		p := segPath(dir, 0, ext)
-		if ext == leaderEpochFile {
-			p = filepath.Join(dir, ext)
-		}
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		off := int64(pos) % (fi.Size() + 1)
-		fh, _ := os.OpenFile(p, os.O_RDWR, 0)
-		switch mode % 3 {
-		case 0:
-			fh.Truncate(off)
-		case 1:
-			fh.WriteAt(data, off)
-		case 2:
-			fh.WriteAt(data, fi.Size())
-		}
-		fh.Close()
-		if clean {
-			// As Close writes it, with the log's end.
-			os.WriteFile(filepath.Join(dir, cleanShutdownFile), encodeCheckpoint([]string{strconv.FormatInt(end, 10)}), 0o644)
-		}
-
-		l2, err := Open(dir, cfg)
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		defer l2.Close()
-		// Entries that lie wholly before the damage must survive.
-		if !clean && mode%3 != 2 && (ext == extLog || ext == extRaftMeta) {
-			kind := uint8(kindBatch)
-			if ext == extRaftMeta {
-				kind = kindMeta
-			}
-			keep := len(all)
-			for i, e := range ents {
-				if e.kind == kind && e.end() > off {
-					keep = i
-					break
-				}
-			}
-			checkEntries(t, l2, all[:keep])
-		}
-		if !clean && ext != extLog && ext != extRaftMeta {
-			checkEntries(t, l2, all)
-		}
-		// Damage loses records, it never makes offsets up.
-		if l2.EndOffset() > end {
-			t.Fatalf("end offset %d after recovery, %d before the damage", l2.EndOffset(), end)
-		}
-		// Nothing may panic.
-		fi2, _ := l2.FirstIndex()
-		li2, _ := l2.LastIndex()
-		for i := fi2; i <= li2 && li2 != 0; i++ {
-			var e raft.Log
-			l2.GetLog(i, &e)
-		}
-		for o := l2.StartOffset(); o < l2.EndOffset(); o++ {
-			l2.Read(o, 100, l2.EndOffset())
-		}
-		l2.OffsetForTime(3)
-		l2.MaxTimestamp()
-		l2.EpochEndOffset(1)
-		g2 := &entryGen{t: t, term: 9, next: li2}
-		if err := l2.StoreLogs([]*raft.Log{g2.batch(1, 1, 1), g2.noop()}); err != nil {
-			t.Fatalf("StoreLogs after recovery: %v", err)
-		}
+		recoverDamaged(t, Config{NoSync: true, IndexIntervalBytes: 150, Logger: quietLogger()}, which, 0, pos, mode, data)
 	})
+}
+
+// FuzzRecoverSegments is FuzzRecover over a log of several segments (about
+// four), damaging one file of the segment seg picks: sealed segments'
+// damage, and the bounds each segment's successor gives, are found at
+// every start, not only at a crash.
+func FuzzRecoverSegments(f *testing.F) {
+	f.Add(uint8(0), uint8(0), uint32(100), uint8(0), []byte{1})
+	f.Add(uint8(128), uint8(1), uint32(80), uint8(1), []byte("0000000000000000"))
+	f.Add(uint8(0), uint8(2), uint32(30), uint8(1), []byte{0xff})
+	f.Add(uint8(129), uint8(1), uint32(0), uint8(0), []byte{})
+	f.Add(uint8(3), uint8(0), uint32(5), uint8(1), []byte{9, 9})
+	f.Add(uint8(130), uint8(3), uint32(0), uint8(2), []byte("garbage"))
+	f.Fuzz(func(t *testing.T, which, seg uint8, pos uint32, mode uint8, data []byte) {
+		recoverDamaged(t, Config{NoSync: true, SegmentBytes: 400, IndexIntervalBytes: 150, Logger: quietLogger()}, which, seg, pos, mode, data)
+	})
+}
+
+// recoverDamaged builds a small log, abandons it (no clean marker, or,
+// which >= 128, with the one Close writes), damages one file of one
+// segment (which picks the file, seg the segment) by truncating it at pos,
+// writing data at pos or appending data (mode), and reopens it. Open must
+// not panic; every entry wholly before the damage must survive a crash;
+// the end offset must not pass what it was; and the log must take writes.
+func recoverDamaged(t *testing.T, cfg Config, which, seg uint8, pos uint32, mode uint8, data []byte) {
+	dir := t.TempDir()
+	l, err := Open(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &entryGen{t: t, term: 1}
+	var all []*raft.Log
+	for i := 0; i < 8; i++ {
+		es := []*raft.Log{g.batch(1+i%3, 40, int64(i))}
+		if i%3 == 1 {
+			es = append(es, g.ext())
+		}
+		if i == 4 {
+			es = append(es, g.noop())
+			g.term++
+		}
+		mustStore(t, l, es...)
+		for _, e := range es {
+			all = append(all, cloneEntry(e))
+		}
+	}
+	end := l.EndOffset()
+	s := l.segs[int(seg)%len(l.segs)]
+	before := int(s.firstIndex - 1) // entries of the segments before s
+	ents, err := s.raftEnts(s.nraft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.closeAll()
+
+	exts := []string{extLog, extRaftMeta, extRaft, extIndex, extTimeIndex, leaderEpochFile}
+	ext := exts[int(which)%len(exts)]
+	clean := which >= 128
+	p := segPath(dir, s.base, ext)
+	if ext == leaderEpochFile {
+		p = filepath.Join(dir, ext)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := int64(pos) % (fi.Size() + 1)
+	fh, _ := os.OpenFile(p, os.O_RDWR, 0)
+	switch mode % 3 {
+	case 0:
+		fh.Truncate(off)
+	case 1:
+		fh.WriteAt(data, off)
+	case 2:
+		fh.WriteAt(data, fi.Size())
+	}
+	fh.Close()
+	if clean {
+		// As Close writes it, with the log's end.
+		os.WriteFile(filepath.Join(dir, cleanShutdownFile), encodeCheckpoint([]string{strconv.FormatInt(end, 10)}), 0o644)
+	}
+
+	l2, err := Open(dir, cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer l2.Close()
+	// Entries that lie wholly before the damage must survive.
+	if !clean && mode%3 != 2 && (ext == extLog || ext == extRaftMeta) {
+		kind := uint8(kindBatch)
+		if ext == extRaftMeta {
+			kind = kindMeta
+		}
+		keep := len(all)
+		for i, e := range ents {
+			if e.kind == kind && e.end() > off {
+				keep = before + i
+				break
+			}
+		}
+		checkEntries(t, l2, all[:keep])
+	}
+	if !clean && ext != extLog && ext != extRaftMeta {
+		checkEntries(t, l2, all)
+	}
+	// Damage loses records, it never makes offsets up.
+	if l2.EndOffset() > end {
+		t.Fatalf("end offset %d after recovery, %d before the damage", l2.EndOffset(), end)
+	}
+	// Nothing may panic.
+	fi2, _ := l2.FirstIndex()
+	li2, _ := l2.LastIndex()
+	for i := fi2; i <= li2 && li2 != 0; i++ {
+		var e raft.Log
+		l2.GetLog(i, &e)
+	}
+	for o := l2.StartOffset(); o < l2.EndOffset(); o++ {
+		l2.Read(o, 100, l2.EndOffset())
+	}
+	l2.OffsetForTime(3)
+	l2.MaxTimestamp()
+	l2.EpochEndOffset(1)
+	g2 := &entryGen{t: t, term: 9, next: li2}
+	if err := l2.StoreLogs([]*raft.Log{g2.batch(1, 1, 1), g2.noop()}); err != nil {
+		t.Fatalf("StoreLogs after recovery: %v", err)
+	}
 }
 
 // FuzzValidRecords: the produce path's record check agrees with walkRecords

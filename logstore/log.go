@@ -258,7 +258,29 @@ func (l *Log) segForOffset(off int64) int {
 }
 
 // GetLog reads raft entry index into out.
+//
+// At a start the derived files of a segment are checked at their ends, not
+// record by record (that would read every sealed segment's .raft whole): a
+// record damaged at rest is found here, where raft reads it, and the
+// segment's derived files are rebuilt from its data, once, before it is
+// read again. (Raft panics on a read that fails: a bit flipped in a .raft
+// file made the node fail at every start.)
 func (l *Log) GetLog(index uint64, out *raft.Log) error {
+	err := l.getLog(index, out)
+	if !errors.Is(err, errEntryDamaged) {
+		return err
+	}
+	if rerr := l.repair(index, err); rerr != nil {
+		return fmt.Errorf("%w; not rebuilt: %v", err, rerr)
+	}
+	return l.getLog(index, out)
+}
+
+// errEntryDamaged is a raft entry whose record in the derived files does
+// not agree with the data.
+var errEntryDamaged = errors.New("raft entry record damaged")
+
+func (l *Log) getLog(index uint64, out *raft.Log) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
@@ -272,33 +294,83 @@ func (l *Log) GetLog(index uint64, out *raft.Log) error {
 	if err != nil {
 		return err
 	}
-	if e.kind == kindBatch {
+	switch e.kind {
+	case kindBatch:
 		if e.end() > s.logSize || e.length < BatchHeaderSize {
-			return fmt.Errorf("segment %d: raft entry %d points outside the log", s.base, index)
+			return fmt.Errorf("segment %d: entry %d points outside the log: %w", s.base, index, errEntryDamaged)
 		}
 		data := make([]byte, e.length)
 		if _, err := s.logF.ReadAt(data, int64(e.pos)); err != nil {
 			return fmt.Errorf("segment %d: read entry %d: %w", s.base, index, err)
 		}
 		*out = raft.Log{Index: index, Term: e.term, Type: raft.LogType(e.typ), Data: data}
-		if !IsBatch(out) {
-			return fmt.Errorf("segment %d: entry %d: %w", s.base, index, ErrCorruptBatch)
+		if !IsBatch(out) || uint32(parseHeader(data).PartitionLeaderEpoch) != uint32(e.term) {
+			return fmt.Errorf("segment %d: entry %d: no batch of its term where it points: %w", s.base, index, errEntryDamaged)
 		}
-	} else {
+	case kindMeta:
 		if e.end() > s.metaSize {
-			return fmt.Errorf("segment %d: raft entry %d points outside the sidecar", s.base, index)
+			return fmt.Errorf("segment %d: entry %d points outside the sidecar: %w", s.base, index, errEntryDamaged)
 		}
 		r, err := s.readMeta(int64(e.pos), s.metaSize)
-		if err != nil {
-			return fmt.Errorf("segment %d: entry %d: %w", s.base, index, err)
-		}
-		if r.index != index {
-			return fmt.Errorf("segment %d: sidecar holds %d where %d was expected", s.base, r.index, index)
+		if err != nil || r.index != index {
+			return fmt.Errorf("segment %d: entry %d: no sidecar record of it where it points (%v): %w", s.base, index, err, errEntryDamaged)
 		}
 		*out = raft.Log{Index: index, Term: r.term, Type: raft.LogType(r.typ), Data: r.data, Extensions: r.ext}
+	default:
+		return fmt.Errorf("segment %d: entry %d of kind %d: %w", s.base, index, e.kind, errEntryDamaged)
 	}
 	if e.appended != 0 {
 		out.AppendedAt = time.Unix(0, e.appended)
+	}
+	return nil
+}
+
+// repair rebuilds the derived files of the segment holding raft entry
+// index, whose record was found damaged (why), from its data, as Open
+// would, unless the data is damaged too: that is cut only at a start.
+// A segment is rebuilt this way once.
+func (l *Log) repair(index uint64, why error) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.drainSyncs(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	s := l.segForIndex(index)
+	if s == nil {
+		return raft.ErrLogNotFound
+	}
+	if s.repaired {
+		return errors.New("rebuilt once already")
+	}
+	s.repaired = true
+	done, err := s.useAux()
+	if err != nil {
+		return err
+	}
+	defer done()
+	next := l.leo // where s ends: the next segment's base, or the log's end
+	if s != l.segs[len(l.segs)-1] {
+		next = s.end
+	}
+	l.log.Warn("raft entry record does not agree with the segment's data (damaged at rest); rebuilding the segment's indexes",
+		"segment", s.base, "raft_index", index, "err", why)
+	idx := s.idx
+	if _, err := l.rebuild(s, false, next, true); err != nil {
+		// The start that cuts it must rebuild it: its .raft header
+		// goes (loadCheap), its records stay for the reads until then.
+		if _, werr := s.raftF.WriteAt(make([]byte, len(raftMagic)), 0); werr == nil {
+			werr = s.raftF.Sync()
+		}
+		l.log.Error("segment's data is damaged too; it is cut there at the next start", "segment", s.base, "err", err)
+		return err
+	}
+	if s.sealed {
+		s.idx = idx // nil: a sealed segment's index is read from its file
 	}
 	return nil
 }

@@ -1096,6 +1096,103 @@ func TestCleanShutdownMarkerWithoutEnd(t *testing.T) {
 	checkEntries(t, l, all)
 }
 
+// A record of a segment's .raft damaged at rest is not found at a start
+// when it is in a sealed segment (a start checks their ends, not every
+// record) or is a term (of the active segment's, a start checks where
+// they point): the first read of it finds it, rebuilds the segment's
+// derived files, and reads every entry as stored. Raft panics on a read
+// that fails: the node failed at every start.
+func TestGetLogRepairsDamagedRaftRecord(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		seg   int   // which segment's .raft; -1 the last
+		at    int64 // where in its first record: 6 in its position, 23 in its term
+		clean bool
+	}{
+		{"sealed position after clean stop", 1, 6, true},
+		{"sealed position after crash", 1, 6, false},
+		{"active term after clean stop", -1, 23, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := Config{SegmentBytes: 700}
+			l := openT(t, dir, cfg)
+			g := &entryGen{t: t, term: 1}
+			all := storeBatches(t, l, g, 0, 9)
+			if len(l.segs) < 3 {
+				t.Fatalf("%d segments", len(l.segs))
+			}
+			s := l.segs[len(l.segs)-1]
+			if c.seg >= 0 {
+				s = l.segs[c.seg]
+			}
+			if c.clean {
+				l.Close()
+			} else {
+				l.closeAll()
+			}
+			f, err := os.OpenFile(s.path(extRaft), os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteAt([]byte("0"), raftHdrSize+c.at)
+			f.Close()
+			var logs bytes.Buffer
+			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			l = openT(t, dir, cfg)
+			defer l.Close()
+			checkEntries(t, l, all)
+			if !strings.Contains(logs.String(), "rebuilding the segment's indexes") {
+				t.Fatalf("log:\n%s", logs.String())
+			}
+			l.Close()
+			l = openT(t, dir, Config{SegmentBytes: 700})
+			checkEntries(t, l, all)
+			// And the log takes writes after it.
+			all = append(all, storeBatches(t, l, g, 9, 11)...)
+			checkEntries(t, l, all)
+		})
+	}
+}
+
+// Where a segment's data is damaged as well (a batch's base offset, which
+// a start checks only in each segment's last batch), an open log cuts
+// nothing: the read fails, as it did, and the next start cuts the log
+// there, as it cuts any damage it finds.
+func TestGetLogRepairLeavesDamagedData(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{SegmentBytes: 700, IndexIntervalBytes: 100}
+	l := openT(t, dir, cfg)
+	all := storeBatches(t, l, &entryGen{t: t, term: 1}, 0, 9)
+	s := l.segs[1]
+	end := l.EndOffset()
+	l.Close()
+	for ext, at := range map[string]int64{extRaft: raftHdrSize + 6, extLog: 0} {
+		f, err := os.OpenFile(s.path(ext), os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteAt([]byte("0"), at) // the first record's pos; the first batch's base offset
+		f.Close()
+	}
+	l = openT(t, dir, cfg)
+	var e raft.Log
+	if err := l.GetLog(s.firstIndex, &e); err == nil {
+		t.Fatal("read a damaged entry")
+	}
+	if l.EndOffset() != end {
+		t.Fatalf("EndOffset %d, want %d", l.EndOffset(), end)
+	}
+	checkEntries(t, l, all[s.firstIndex:])
+	l.Close()
+	l = openT(t, dir, cfg)
+	defer l.Close()
+	if l.EndOffset() != s.base {
+		t.Fatalf("EndOffset %d after the next start, want %d", l.EndOffset(), s.base)
+	}
+	checkEntries(t, l, all[:s.firstIndex-1])
+}
+
 // storeBatches stores g's batches from to to-1, of two 60-byte records
 // each, one StoreLogs a batch, and returns copies of them.
 func storeBatches(t *testing.T, l *Log, g *entryGen, from, to int) []*raft.Log {

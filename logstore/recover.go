@@ -165,7 +165,7 @@ func Open(dir string, cfg Config) (*Log, error) {
 			s.closeIdleAux(time.Now())
 		} else if !s.checked && !l.loadActive(s) {
 			l.log.Warn("rebuilding inconsistent active segment indexes", "segment", s.base)
-			if _, err := l.rebuild(s, false, end); err != nil {
+			if _, err := l.rebuild(s, false, end, false); err != nil {
 				l.closeAll()
 				return nil, err
 			}
@@ -399,7 +399,7 @@ func (l *Log) openSegment(base, next int64, prev *segment, last, recover bool) (
 	}
 	var eps []epochEntry
 	if recover {
-		if eps, err = l.rebuild(s, tornTail, next); err != nil {
+		if eps, err = l.rebuild(s, tornTail, next, false); err != nil {
 			s.close()
 			return nil, nil, err
 		}
@@ -728,7 +728,11 @@ func (l *Log) loadActive(s *segment) bool {
 // batches are recorded (corruptFile), so that a later crash's recovery
 // keeps them too instead of cutting there what was acknowledged since.
 // next is the base of the segment after s, -1 for the last.
-func (l *Log) rebuild(s *segment, tornTail bool, next int64) ([]epochEntry, error) {
+//
+// inUse is a rebuild of a segment of an open log (Log.repair): it cuts
+// nothing, and where the data does not reach the ends the segment has,
+// it changes nothing and says so.
+func (l *Log) rebuild(s *segment, tornTail bool, next int64, inUse bool) ([]epochEntry, error) {
 	// Old .raft entries, if any, only to keep AppendedAt of batches.
 	var old []raftEnt
 	if sz, err := fileSize(s.raftF); err == nil && sz > raftHdrSize && sz < 1<<32 {
@@ -856,6 +860,9 @@ func (l *Log) rebuild(s *segment, tornTail bool, next int64) ([]epochEntry, erro
 	if damage == nil && metaErr != nil {
 		damage = metaErr
 	}
+	if inUse && (logEnd != s.logSize || metaEnd != s.metaSize || expectOff != s.end || len(ents) != s.nraft) {
+		return nil, fmt.Errorf("logstore: segment %d: data damaged: %v", s.base, damage)
+	}
 	switch {
 	case errors.Is(damage, errZeroFilled) && metaEnd == s.metaSize:
 		// The usual end after a crash: no batch was cut, only the space
@@ -881,9 +888,12 @@ func (l *Log) rebuild(s *segment, tornTail bool, next int64) ([]epochEntry, erro
 	if logEnd == s.logSize || errors.Is(damage, errZeroFilled) {
 		cut = s.releaseLog
 	}
-	err := cut(logEnd)
-	if err == nil {
-		err = s.metaF.Truncate(metaEnd)
+	var err error
+	if !inUse {
+		err = cut(logEnd)
+		if err == nil {
+			err = s.metaF.Truncate(metaEnd)
+		}
 	}
 	for _, w := range []struct {
 		f *os.File

@@ -181,12 +181,13 @@ type segment struct {
 	// checked: the derived files (.raft, indexes) were made, checked or
 	// rebuilt by this process. Raft entries are read from .raft, the
 	// active segment's too: one a batch, they are too many to hold.
-	checked bool
-	nidx    int
-	idx     []idxEnt // in memory while active; nil once sealed
-	sealed  bool
-	end     int64 // next offset after the last batch (== base when no batch)
-	maxTs   int64 // largest batch max timestamp, -1 when no batch
+	checked  bool
+	repaired bool // Log.repair rebuilt the derived files (or tried), mu
+	nidx     int
+	idx      []idxEnt // in memory while active; nil once sealed
+	sealed   bool
+	end      int64 // next offset after the last batch (== base when no batch)
+	maxTs    int64 // largest batch max timestamp, -1 when no batch
 	// writer-private
 	bytesSinceIdx int64
 	writes        uint64 // writes made, counted (interval mode: see synced)
