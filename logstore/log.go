@@ -296,7 +296,7 @@ func (l *Log) getLog(index uint64, out *raft.Log) error {
 	}
 	switch e.kind {
 	case kindBatch:
-		if e.end() > s.logSize || e.length < BatchHeaderSize {
+		if !e.within(s.logSize) || e.length < BatchHeaderSize {
 			return fmt.Errorf("segment %d: entry %d points outside the log: %w", s.base, index, errEntryDamaged)
 		}
 		data := make([]byte, e.length)
@@ -308,7 +308,7 @@ func (l *Log) getLog(index uint64, out *raft.Log) error {
 			return fmt.Errorf("segment %d: entry %d: no batch of its term where it points: %w", s.base, index, errEntryDamaged)
 		}
 	case kindMeta:
-		if e.end() > s.metaSize {
+		if !e.within(s.metaSize) {
 			return fmt.Errorf("segment %d: entry %d points outside the sidecar: %w", s.base, index, errEntryDamaged)
 		}
 		r, err := s.readMeta(int64(e.pos), s.metaSize)

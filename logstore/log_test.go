@@ -1155,6 +1155,40 @@ func TestGetLogRepairsDamagedRaftRecord(t *testing.T) {
 	}
 }
 
+// Raft cutting a suffix inside a segment whose kept .raft records were
+// damaged at rest cuts the data where the data says, not where a damaged
+// record points.
+func TestTruncateSuffixRepairsDamagedRaftRecord(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{SegmentBytes: 700}
+	l := openT(t, dir, cfg)
+	all := storeBatches(t, l, &entryGen{t: t, term: 1}, 0, 9)
+	s := l.segs[1]
+	l.Close()
+	f, err := os.OpenFile(s.path(extRaft), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("0"), raftHdrSize+raftRecSize+6) // the second record's pos
+	f.Close()
+	l = openT(t, dir, cfg)
+	if err := l.DeleteRange(s.firstIndex+2, all[len(all)-1].Index); err != nil {
+		t.Fatal(err)
+	}
+	check := func() {
+		t.Helper()
+		if want := s.base + 4; l.EndOffset() != want {
+			t.Fatalf("EndOffset %d, want %d", l.EndOffset(), want)
+		}
+		checkEntries(t, l, all[:s.firstIndex+1])
+	}
+	check()
+	l.Close()
+	l = openT(t, dir, cfg)
+	defer l.Close()
+	check()
+}
+
 // Where a segment's data is damaged as well (a batch's base offset, which
 // a start checks only in each segment's last batch), an open log cuts
 // nothing: the read fails, as it did, and the next start cuts the log

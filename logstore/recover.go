@@ -675,10 +675,29 @@ func (l *Log) tailCRCsOK(s *segment) bool {
 	return true
 }
 
+// tiling follows a segment's raft entries, in order, over its .log and
+// .raftmeta: each must start where the one of its kind before it ended.
+type tiling struct{ logEnd, metaEnd int64 }
+
+func newTiling() tiling { return tiling{0, metaHdrSize} }
+
+// add reports whether e follows, and moves past it.
+func (t *tiling) add(e raftEnt) bool {
+	switch {
+	case e.kind == kindBatch && int64(e.pos) == t.logEnd && e.length >= BatchHeaderSize:
+		t.logEnd = e.end()
+	case e.kind == kindMeta && int64(e.pos) == t.metaEnd && e.length >= metaRecHdr:
+		t.metaEnd = e.end()
+	default:
+		return false
+	}
+	return true
+}
+
 // loadActive checks that the active segment's raft entries tile .log and
 // .raftmeta exactly, and reads its index into memory. false: rebuild.
 func (l *Log) loadActive(s *segment) bool {
-	logPos, metaPos := int64(0), int64(metaHdrSize)
+	t := newTiling()
 	buf := make([]byte, min(s.nraft, 2048)*raftRecSize)
 	for i := 0; i < s.nraft; {
 		raw := buf[:min(s.nraft-i, len(buf)/raftRecSize)*raftRecSize]
@@ -686,17 +705,12 @@ func (l *Log) loadActive(s *segment) bool {
 			return false
 		}
 		for ; len(raw) > 0; raw, i = raw[raftRecSize:], i+1 {
-			switch e := decodeRaftEnt(raw); {
-			case e.kind == kindBatch && int64(e.pos) == logPos && e.length >= BatchHeaderSize:
-				logPos = e.end()
-			case e.kind == kindMeta && int64(e.pos) == metaPos && e.length >= metaRecHdr:
-				metaPos = e.end()
-			default:
+			if !t.add(decodeRaftEnt(raw)) {
 				return false
 			}
 		}
 	}
-	if logPos != s.logSize || metaPos != s.metaSize {
+	if t.logEnd != s.logSize || t.metaEnd != s.metaSize {
 		return false
 	}
 	idx := make([]idxEnt, 0, s.nidx)

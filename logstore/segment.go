@@ -56,6 +56,11 @@ type raftEnt struct {
 
 func (e raftEnt) end() int64 { return int64(e.pos) + int64(e.length) }
 
+// within reports whether the entry lies inside a file of size bytes.
+func (e raftEnt) within(size int64) bool {
+	return e.pos <= uint64(size) && uint64(e.length) <= uint64(size)-e.pos
+}
+
 func (e raftEnt) encode(b []byte) {
 	be := binary.BigEndian
 	be.PutUint64(b[0:], e.pos)

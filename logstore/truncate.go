@@ -145,24 +145,26 @@ func (l *Log) truncateSuffix(from uint64) error {
 		return l.fatal(err)
 	}
 	defer done()
+	ents, lastBatch, t, err := keptEnts(s, k)
+	if err == nil && t.logEnd < 0 {
+		// A record damaged at rest would cut the data where it says:
+		// the segment's derived files are rebuilt from the data first
+		// (as GetLog repairs them).
+		if _, err = l.rebuild(s, false, s.end, true); err == nil {
+			ents, lastBatch, t, err = keptEnts(s, k)
+		}
+		if err == nil && t.logEnd < 0 {
+			err = fmt.Errorf("segment %d: raft entries do not tile the data after a rebuild", s.base)
+		}
+	}
+	if err != nil {
+		return l.fatal(err)
+	}
+	logEnd, metaEnd := t.logEnd, t.metaEnd
 	// Newest first, so a crash leaves a prefix.
 	for i := len(later) - 1; i >= 0; i-- {
 		if err := later[i].remove(); err != nil {
 			return l.fatal(err)
-		}
-	}
-	ents, err := s.raftEnts(k)
-	if err != nil {
-		return l.fatal(err)
-	}
-	logEnd, metaEnd := int64(0), int64(metaHdrSize)
-	var lastBatch *raftEnt
-	for i := range ents {
-		if ents[i].kind == kindBatch {
-			logEnd = ents[i].end()
-			lastBatch = &ents[i]
-		} else {
-			metaEnd = ents[i].end()
 		}
 	}
 	end, maxTs := s.base, int64(-1)
@@ -253,6 +255,25 @@ func (l *Log) truncateSuffix(from uint64) error {
 		l.epochs = l.epochs[:len(l.epochs)-1]
 	}
 	return l.writeEpochs(l.epochs)
+}
+
+// keptEnts reads the first k raft entries of s, those a suffix cut keeps,
+// and where they end in .log and .raftmeta (t); t.logEnd is -1 where they
+// do not tile the files (a record damaged at rest).
+func keptEnts(s *segment, k int) (ents []raftEnt, lastBatch *raftEnt, t tiling, err error) {
+	if ents, err = s.raftEnts(k); err != nil {
+		return nil, nil, t, err
+	}
+	t = newTiling()
+	for i := range ents {
+		if !t.add(ents[i]) {
+			return nil, nil, tiling{logEnd: -1}, nil
+		}
+		if ents[i].kind == kindBatch {
+			lastBatch = &ents[i]
+		}
+	}
+	return ents, lastBatch, t, nil
 }
 
 func rewrite(f interface {
