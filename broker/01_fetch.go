@@ -726,7 +726,12 @@ func storageErrorCode(v int16) int16 {
 }
 
 func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []fetchPart, useIDs, inSession, readCommitted bool) {
-	idx := map[string]int{}
+	// As Kafka's FetchResponse, partitions are answered in the order they
+	// are read (the request's, or the session's): a partition joins the
+	// topic entry before it only when that is its topic (by id too, from
+	// v13), so a request naming a topic's partitions apart gets as many
+	// entries for it.
+	ti := -1
 	for i, fp := range parts {
 		o := out[i]
 		if !o.include {
@@ -740,8 +745,7 @@ func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []f
 			// the error clears, the partition is sent again, news or not.
 			fp.sp.sent = false
 		}
-		ti, ok := idx[fp.key.topic]
-		if !ok {
+		if ti < 0 || resp.Topics[ti].Topic != fp.key.topic || useIDs && resp.Topics[ti].TopicID != fp.sp.topicID {
 			rt := kmsg.NewFetchResponseTopic()
 			rt.Topic = fp.key.topic
 			if useIDs {
@@ -749,7 +753,6 @@ func (b *Broker) finishFetch(resp *kmsg.FetchResponse, out []fetchOut, parts []f
 			}
 			resp.Topics = append(resp.Topics, rt)
 			ti = len(resp.Topics) - 1
-			idx[fp.key.topic] = ti
 		}
 		rp := kmsg.NewFetchResponseTopicPartition()
 		rp.Partition = fp.key.part

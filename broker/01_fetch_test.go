@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -805,5 +807,65 @@ func TestFetchMinBytesCountsDroppedBatch(t *testing.T) {
 	}
 	if took > 2*time.Second {
 		t.Fatalf("answered after %v; want at once, partition 1's backlog meeting MinBytes", took)
+	}
+}
+
+// TestFetchKeepsPartitionOrder checks that a fetch answers its partitions
+// in the order it asked for them, as Kafka's FetchResponse does (a topic's
+// partitions asked for apart are answered apart, in two topic entries):
+// KIP-74 has partitions filled in that order, which clients see only if
+// the answer keeps it (FetchRequestTest's
+// testBrokerRespectsPartitionsOrderAndSizeLimits).
+func TestFetchKeepsPartitionOrder(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "oa", 2, nil)
+	createTopic(t, cl, "ob", 1, nil)
+	now := time.Now().UnixMilli()
+	for _, tp := range []struct {
+		topic string
+		part  int32
+	}{{"oa", 0}, {"oa", 1}, {"ob", 0}} {
+		if rp := produceRaw(t, cl, tp.topic, tp.part, -1, encodeBatch(now, -1, -1, -1, values(1, "x"))); rp.ErrorCode != 0 {
+			t.Fatal(kerr.ErrorForCode(rp.ErrorCode))
+		}
+	}
+	st := b.node.Controller().State()
+	for _, v := range []int16{4, 12, 13} {
+		req := fetchReq(v, 0, -1, "", nil)
+		for _, tp := range []struct {
+			topic string
+			part  int32
+		}{{"oa", 0}, {"ob", 0}, {"oa", 1}} {
+			rt := kmsg.NewFetchRequestTopic()
+			rt.Topic, rt.TopicID = tp.topic, [16]byte(st.Topics[tp.topic].ID)
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = tp.part, 1<<20, -1
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+		}
+		resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+		var got []string
+		for _, rt := range resp.Topics {
+			name := rt.Topic
+			if v >= 13 {
+				for n, tt := range st.Topics {
+					if [16]byte(tt.ID) == rt.TopicID {
+						name = n
+					}
+				}
+			}
+			for _, rp := range rt.Partitions {
+				if rp.ErrorCode != 0 || len(rp.RecordBatches) == 0 {
+					t.Fatalf("v%d %s-%d: %v, %d bytes", v, name, rp.Partition, kerr.ErrorForCode(rp.ErrorCode), len(rp.RecordBatches))
+				}
+				got = append(got, fmt.Sprintf("%s-%d", name, rp.Partition))
+			}
+			got = append(got, "|")
+		}
+		if s := strings.Join(got, " "); s != "oa-0 | ob-0 | oa-1 |" {
+			t.Fatalf("v%d: answered %s, want oa-0 | ob-0 | oa-1 |", v, s)
+		}
 	}
 }
