@@ -69,12 +69,17 @@ func (b *Broker) handleListOffsets(r *kmsg.ListOffsetsRequest) kmsg.Response {
 				ot.Partitions = append(ot.Partitions, op)
 				continue
 			}
+			// As Kafka's ReplicaManager.fetchOffset: a timestamp the
+			// version does not take is refused before the partition is
+			// looked up, whatever it is (unknown, not led here, or of
+			// another leader epoch).
+			if !listTimestampSupported(r.Version, rp.Timestamp) {
+				op.ErrorCode = kerr.UnsupportedVersion.Code
+				ot.Partitions = append(ot.Partitions, op)
+				continue
+			}
 			p, code := b.leaderReplica(st, rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
 			op.ErrorCode = code
-			if p != nil && !listTimestampSupported(r.Version, rp.Timestamp) {
-				op.ErrorCode = kerr.UnsupportedVersion.Code
-				p = nil
-			}
 			if p != nil {
 				// Each answer carries the leader epoch its offset was
 				// written in, as Kafka's does: the current one for the

@@ -275,3 +275,50 @@ func TestLegacyOffsets(t *testing.T) {
 		t.Errorf("v0 latest, 3: %v %v, want %v", kerr.ErrorForCode(got.ErrorCode), got.OldStyleOffsets, want)
 	}
 }
+
+// TestListOffsetsUnsupportedTimestampFirst checks that a timestamp the
+// version does not take is answered UNSUPPORTED_VERSION before the
+// partition is looked up, as Kafka's ReplicaManager.fetchOffset checks it
+// (KafkaApisTest's testListOffset*WithUnsupportedVersion): an unknown
+// topic, an unknown partition or a stale leader epoch does not hide it.
+func TestListOffsetsUnsupportedTimestampFirst(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "lu", 1, nil)
+	epoch := b.node.Partition("lu", 0).LeaderEpoch()
+	ask := func(version int16, topic string, part int32, ts int64, cur int32) kmsg.ListOffsetsResponseTopicPartition {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.Version, req.ReplicaID = version, -1
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch, rp.MaxNumOffsets = part, ts, cur, 1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return rawRequest(t, b, req).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+	}
+	for _, tc := range []struct {
+		name    string
+		version int16
+		topic   string
+		part    int32
+		ts      int64
+		cur     int32
+		want    *kerr.Error
+	}{
+		{"max timestamp v6, unknown topic", 6, "nope", 0, -3, -1, kerr.UnsupportedVersion},
+		{"earliest local v7, unknown partition", 7, "lu", 5, -4, -1, kerr.UnsupportedVersion},
+		{"latest tiered v8, fenced epoch", 8, "lu", 0, -5, epoch - 1, kerr.UnsupportedVersion},
+		{"unknown negative v10, unknown epoch", 10, "lu", 0, -7, epoch + 1, kerr.UnsupportedVersion},
+		{"max timestamp v0, unknown topic", 0, "nope", 0, -3, -1, kerr.UnsupportedVersion},
+		{"earliest v6, unknown topic", 6, "nope", 0, -2, -1, kerr.UnknownTopicOrPartition},
+		{"max timestamp v7, unknown topic", 7, "nope", 0, -3, -1, kerr.UnknownTopicOrPartition},
+		{"max timestamp v7, fenced epoch", 7, "lu", 0, -3, epoch - 1, kerr.FencedLeaderEpoch},
+	} {
+		p := ask(tc.version, tc.topic, tc.part, tc.ts, tc.cur)
+		if p.ErrorCode != tc.want.Code || p.Offset != -1 || p.Timestamp != -1 {
+			t.Errorf("%s: %v offset %d timestamp %d, want %v with -1s", tc.name, kerr.ErrorForCode(p.ErrorCode), p.Offset, p.Timestamp, tc.want)
+		}
+	}
+}
