@@ -516,6 +516,16 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		}
 		rp.Records, converted, convertedCodec = up, true, codec
 	}
+	if version < 7 {
+		// zstd came with produce v7 (KIP-110); Kafka refuses it below, in
+		// its first look at the request (ProduceRequest.validateRecords):
+		// before it counts the batches, and before the batch is held to
+		// max.message.bytes. (Only old requests pay for this look at the
+		// header; CheckBatch parses it again below.)
+		if first, err := logstore.ParseBatchHeader(rp.Records); err == nil && first.Compression() == logstore.CodecZstd {
+			return nil, h, -1, kafkaErrorf(kerr.UnsupportedCompressionType, "zstd needs produce v7 or later, got v%d", version)
+		}
+	}
 	split := logstore.SplitBatches
 	if version >= 3 {
 		split = producedBatches // as Kafka's check of v3+ requests reads them
@@ -534,14 +544,6 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		// the converted batch: a set of many small messages is larger
 		// than the batch it converts to.
 		return nil, h, -1, kafkaErrorf(kerr.MessageTooLarge, "batch of %d bytes exceeds max.message.bytes %d", len(batch), maxBytes)
-	}
-	if version < 7 {
-		// zstd came with produce v7 (KIP-110); Kafka refuses it below. (Only
-		// old requests pay for this look at the header; CheckBatch parses it
-		// again below.)
-		if first, err := logstore.ParseBatchHeader(rp.Records); err == nil && first.Compression() == logstore.CodecZstd {
-			return nil, h, -1, kafkaErrorf(kerr.UnsupportedCompressionType, "zstd needs produce v7 or later, got v%d", version)
-		}
 	}
 	h, sum, err := logstore.CheckBatch(batch)
 	if err != nil {

@@ -111,6 +111,18 @@ func TestProduceErrors(t *testing.T) {
 		if code := rawProduce(6, -1, zstd); code != kerr.UnsupportedCompressionType.Code {
 			t.Fatalf("error %v, want UNSUPPORTED_COMPRESSION_TYPE", kerr.ErrorForCode(code))
 		}
+		// As Kafka's ProduceRequest.validateRecords, the first batch's
+		// codec is refused before the batches are counted or the batch is
+		// held to max.message.bytes.
+		if code := rawProduce(6, -1, append(append([]byte(nil), zstd...), good...)); code != kerr.UnsupportedCompressionType.Code {
+			t.Fatalf("zstd and a second batch: error %v, want UNSUPPORTED_COMPRESSION_TYPE", kerr.ErrorForCode(code))
+		}
+		bigZstd := append([]byte(nil), big...)
+		bigZstd[22] |= 4
+		fixCRC(bigZstd)
+		if code := rawProduce(6, -1, bigZstd); code != kerr.UnsupportedCompressionType.Code {
+			t.Fatalf("zstd past max.message.bytes: error %v, want UNSUPPORTED_COMPRESSION_TYPE", kerr.ErrorForCode(code))
+		}
 	})
 	// The broker assigns offsets: a batch must start at 0, as in Kafka.
 	t.Run("base offset", func(t *testing.T) {
