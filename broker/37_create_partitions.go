@@ -34,7 +34,7 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePar
 			continue // answered already, once, as in Kafka
 		case seen[rt.Topic] > 1:
 			seen[rt.Topic] = -1
-			err = kafkaErrorf(kerr.InvalidRequest, "Duplicate topic in request.")
+			err = kafkaErrorf(kerr.InvalidRequest, "Duplicate topic name.")
 		case add > maxPartitionsPerRequest:
 			err = kafkaErrorf(kerr.PolicyViolation, "Unable to perform excessively large batch operation.")
 		default:
@@ -58,20 +58,21 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 	}
 	cur := int32(len(t.Replicas))
 	if rt.Count <= cur {
-		return notMorePartitions(cur, rt.Count)
+		return notMorePartitions(t.Name, cur, rt.Count)
 	}
 	replicas := append([][]int32(nil), t.Replicas...)
 	add := int(rt.Count - cur)
 	if rt.Assignment != nil {
 		if len(rt.Assignment) != add {
-			return kafkaErrorf(kerr.InvalidReplicaAssignment, "%d assignments given for %d new partitions", len(rt.Assignment), add)
+			return kafkaErrorf(kerr.InvalidReplicaAssignment, "Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", add, len(rt.Assignment))
 		}
 		for _, a := range rt.Assignment {
 			if err := checkManualAssignment(st, a.Replicas); err != nil {
 				return err
 			}
-			if len(a.Replicas) != len(t.Replicas[0]) {
-				return kafkaErrorf(kerr.InvalidReplicaAssignment, "inconsistent replication factor")
+			if rf := len(t.Replicas[0]); len(a.Replicas) != rf {
+				return kafkaErrorf(kerr.InvalidReplicaAssignment,
+					"The manual partition assignment includes a partition with %d replica(s), but this is not consistent with previous partitions, which have %d replica(s).", len(a.Replicas), rf)
 			}
 			replicas = append(replicas, a.Replicas)
 		}
@@ -102,7 +103,7 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 		now := b.node.Controller().State().Topics[t.Name]
 		switch {
 		case errors.Is(err, replication.ErrPartitionsLower) && now != nil:
-			return notMorePartitions(int32(len(now.Replicas)), rt.Count)
+			return notMorePartitions(t.Name, int32(len(now.Replicas)), rt.Count)
 		case errors.Is(err, replication.ErrUnknownTopic):
 			return kafkaErrorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", rt.Topic)
 		}
@@ -124,10 +125,10 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 }
 
 // notMorePartitions is Kafka's answer to a count not above the topic's
-// cur partitions.
-func notMorePartitions(cur, count int32) error {
+// cur partitions (ReplicationControlManager.createPartitions).
+func notMorePartitions(topic string, cur, count int32) error {
 	if count < cur {
-		return kafkaErrorf(kerr.InvalidPartitions, "topic currently has %d partitions, which is higher than the requested %d", cur, count)
+		return kafkaErrorf(kerr.InvalidPartitions, "The topic %s currently has %d partition(s); %d would not be an increase.", topic, cur, count)
 	}
-	return kafkaErrorf(kerr.InvalidPartitions, "topic already has %d partitions", cur)
+	return kafkaErrorf(kerr.InvalidPartitions, "Topic already has %d partition(s).", cur)
 }

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -84,5 +85,48 @@ func TestCreatePartitionsWaitBounded(t *testing.T) {
 	}
 	if n := len(b.node.Controller().State().Topics["stuck"].Replicas); n != 2 {
 		t.Errorf("the topic has %d partitions, want 2", n)
+	}
+}
+
+// CreatePartitions' refusals carry the messages of Kafka's controller
+// (ReplicationControlManager.createPartitions and
+// validateManualPartitionAssignment; ControllerApis for a topic given
+// twice), which Kafka's AddPartitionsTest checks and admin tools print.
+func TestCreatePartitionsErrorMessages(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "grow", 2, nil)
+	me := b.cfg.NodeID
+	for _, tc := range []struct {
+		count  int32
+		assign [][]int32
+		code   *kerr.Error
+		msg    string
+	}{
+		{2, nil, kerr.InvalidPartitions, "Topic already has 2 partition(s)."},
+		{1, nil, kerr.InvalidPartitions, "The topic grow currently has 2 partition(s); 1 would not be an increase."},
+		{4, [][]int32{{me}}, kerr.InvalidReplicaAssignment, "Attempted to add 2 additional partition(s), but only 1 assignment(s) were specified."},
+		{3, [][]int32{{me, me}}, kerr.InvalidReplicaAssignment, fmt.Sprintf("The manual partition assignment includes the broker %d more than once.", me)},
+		{3, [][]int32{{me + 4, me, me}}, kerr.InvalidReplicaAssignment, fmt.Sprintf("The manual partition assignment includes the broker %d more than once.", me)},
+		{3, [][]int32{{me + 4}}, kerr.InvalidReplicaAssignment, fmt.Sprintf("The manual partition assignment includes broker %d, but no such broker is registered.", me+4)},
+		{3, [][]int32{{}}, kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list."},
+	} {
+		req := createPartitionsReq("grow", tc.count, 5000)
+		for _, reps := range tc.assign {
+			a := kmsg.NewCreatePartitionsRequestTopicAssignment()
+			a.Replicas = reps
+			req.Topics[0].Assignment = append(req.Topics[0].Assignment, a)
+		}
+		got := request[*kmsg.CreatePartitionsResponse](t, cl, req).Topics[0]
+		if got.ErrorCode != tc.code.Code || deref(got.ErrorMessage) != tc.msg {
+			t.Errorf("count %d %v: %v %q, want %v %q", tc.count, tc.assign, kerr.ErrorForCode(got.ErrorCode), deref(got.ErrorMessage), tc.code, tc.msg)
+		}
+	}
+	req := createPartitionsReq("grow", 3, 5000)
+	req.Topics = append(req.Topics, req.Topics[0])
+	resp := request[*kmsg.CreatePartitionsResponse](t, cl, req)
+	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != kerr.InvalidRequest.Code || deref(resp.Topics[0].ErrorMessage) != "Duplicate topic name." {
+		t.Errorf("topic given twice: %+v, want one INVALID_REQUEST \"Duplicate topic name.\"", resp.Topics)
 	}
 }

@@ -65,17 +65,19 @@ func checkReassignment(st *replication.State, t *replication.Topic, rp kmsg.Alte
 }
 
 // checkManualAssignment makes Kafka's checks of a replica list given by a
-// client: not empty, no broker twice, every broker registered.
+// client, in its order and words (validateManualPartitionAssignment): not
+// empty, then by broker id, each registered and none twice.
 func checkManualAssignment(st *replication.State, replicas []int32) error {
 	if len(replicas) == 0 {
 		return kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")
 	}
-	for i, id := range replicas {
-		if slices.Contains(replicas[:i], id) {
-			return kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d more than once.", id)
-		}
+	sorted := slices.Sorted(slices.Values(replicas))
+	for i, id := range sorted {
 		if _, ok := st.Brokers[id]; !ok {
 			return kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", id)
+		}
+		if i > 0 && sorted[i-1] == id {
+			return kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the broker %d more than once.", id)
 		}
 	}
 	return nil
