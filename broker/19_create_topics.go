@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -65,30 +66,23 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsR
 			err = kafkaErrorf(kerr.InvalidRequest, "Duplicate topic name.")
 		case total > maxPartitionsPerRequest:
 			err = kafkaErrorf(kerr.PolicyViolation, "Excessively large number of partitions per request.")
-		case len(rt.ReplicaAssignment) > 0 && (rt.NumPartitions != -1 || rt.ReplicationFactor != -1):
-			err = kafkaErrorf(kerr.InvalidRequest, "both replica assignment and partitions/replication factor given")
-		}
-		var spec topicSpec
-		if err == nil {
-			spec = topicSpec{name: rt.Topic, partitions: rt.NumPartitions, rf: rt.ReplicationFactor, configs: map[string]*string{}}
-			spec.assign, err = manualAssignment(rt.ReplicaAssignment)
 		}
 		if err != nil {
 			st.ErrorCode, st.ErrorMessage = errCodeMsg(err)
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
+		// The name, the topic's existence, the configs and then the
+		// assignment, in the order Kafka's controller checks them
+		// (buildTopic): a topic that exists is answered so whatever
+		// else the request gets wrong.
+		spec := topicSpec{name: rt.Topic, partitions: rt.NumPartitions, rf: rt.ReplicationFactor, configs: map[string]*string{}, manual: rt.ReplicaAssignment}
 		for _, c := range rt.Configs {
-			if c.Value == nil && err == nil {
-				// As Kafka: a null is no value for a new topic's config.
-				err = kafkaErrorf(kerr.InvalidConfig, "Null value not supported for topic configs: %s", c.Name)
+			if c.Value == nil {
+				spec.nullConfigs = append(spec.nullConfigs, c.Name)
+				continue
 			}
 			spec.configs[c.Name] = c.Value
-		}
-		if err != nil {
-			st.ErrorCode, st.ErrorMessage = errCodeMsg(err)
-			resp.Topics = append(resp.Topics, st)
-			continue
 		}
 		t, err := b.buildTopic(spec)
 		if err == nil && !req.ValidateOnly {
@@ -203,26 +197,43 @@ func (b *Broker) finishCreateTopic(ctx context.Context, req *kmsg.CreateTopicsRe
 const maxPartitionsPerRequest = 10_000
 
 // manualAssignment turns CreateTopics' replica assignment into a replica
-// list per partition, refusing as Kafka does a partition given twice or
-// indexes other than 0..n-1. Its size is that of the request, never that of
-// an index the client wrote.
-func manualAssignment(as []kmsg.CreateTopicsRequestTopicReplicaAssignment) ([][]int32, error) {
-	if len(as) == 0 {
-		return nil, nil
-	}
+// list per partition with the checks of Kafka's controller, in its order:
+// for each entry as given, a partition given twice, then its replicas (none,
+// a broker not registered or given twice, a count unlike the entries'
+// before); then indexes other than 0..n-1. Its size is that of the request,
+// never that of an index the client wrote.
+func manualAssignment(st *replication.State, as []kmsg.CreateTopicsRequestTopicReplicaAssignment) ([][]int32, error) {
 	given := make(map[int32]bool, len(as))
+	rf := -1
 	for _, a := range as {
 		if given[a.Partition] {
 			return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "Found multiple manual partition assignments for partition %d", a.Partition)
 		}
 		given[a.Partition] = true
+		if len(a.Replicas) == 0 {
+			return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")
+		}
+		sorted := slices.Sorted(slices.Values(a.Replicas))
+		for i, id := range sorted {
+			if _, ok := st.Brokers[id]; !ok {
+				return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", id)
+			}
+			if i > 0 && sorted[i-1] == id {
+				return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the broker %d more than once.", id)
+			}
+		}
+		if rf >= 0 && len(a.Replicas) != rf {
+			return nil, kafkaErrorf(kerr.InvalidReplicaAssignment,
+				"The manual partition assignment includes a partition with %d replica(s), but this is not consistent with previous partitions, which have %d replica(s).", len(a.Replicas), rf)
+		}
+		rf = len(a.Replicas)
 	}
 	out := make([][]int32, len(as))
 	for _, a := range as {
 		if a.Partition < 0 || int(a.Partition) >= len(as) {
 			return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "partitions should be a consecutive 0-based integer sequence")
 		}
-		out[a.Partition] = a.Replicas
+		out[a.Partition] = append([]int32(nil), a.Replicas...)
 	}
 	return out, nil
 }

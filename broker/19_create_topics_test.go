@@ -759,3 +759,64 @@ func BenchmarkCreateTopicAmong(b *testing.B) {
 		})
 	}
 }
+
+// A topic's errors are checked in the order of Kafka's controller
+// (ReplicationControlManager.createTopics, then createTopic): its name, its
+// existence, its configs, then partitions and replication factor against a
+// manual assignment, then each assignment as given, then their indexes. So
+// an existing topic is TOPIC_ALREADY_EXISTS whatever else is wrong.
+func TestCreateTopicsValidationOrder(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "exists", 1, nil)
+	me := b.cfg.NodeID
+	topic := func(name string, parts int32, rf int16, assign map[int32][]int32, cfg ...*string) kmsg.CreateTopicsRequestTopic {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, parts, rf
+		for p := range int32(len(assign) + 2) {
+			if reps, ok := assign[p]; ok {
+				a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+				a.Partition, a.Replicas = p, reps
+				rt.ReplicaAssignment = append(rt.ReplicaAssignment, a)
+			}
+		}
+		for i := 0; i+1 < len(cfg); i += 2 {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = *cfg[i], cfg[i+1]
+			rt.Configs = append(rt.Configs, c)
+		}
+		return rt
+	}
+	s := kmsg.StringPtr
+	for _, tc := range []struct {
+		what string
+		rt   kmsg.CreateTopicsRequestTopic
+		code *kerr.Error
+		msg  string // "": not checked
+	}{
+		{"exists, with partitions and an assignment", topic("exists", 10, 3, map[int32][]int32{0: {me}}), kerr.TopicAlreadyExists, "Topic 'exists' already exists."},
+		{"exists, with a gap in its assignment", topic("exists", -1, -1, map[int32][]int32{0: {me}, 2: {me}}), kerr.TopicAlreadyExists, ""},
+		{"exists, with a null config", topic("exists", 1, 1, nil, s("retention.ms"), nil), kerr.TopicAlreadyExists, ""},
+		{"bad name, with partitions and an assignment", topic("bad/name", 10, 3, map[int32][]int32{0: {me}}), kerr.InvalidTopicException, ""},
+		{"bad config, with partitions and an assignment", topic("new-1", 10, 3, map[int32][]int32{0: {me}}, s("not.a.property"), s("x")), kerr.InvalidConfig, ""},
+		{"null configs, all named", topic("new-2", 1, 1, nil, s("retention.ms"), nil, s("segment.bytes"), nil), kerr.InvalidConfig,
+			"Null value not supported for topic configs: retention.ms,segment.bytes"},
+		{"replication factor with an assignment", topic("new-3", 10, 3, map[int32][]int32{0: {me}}), kerr.InvalidRequest,
+			"A manual partition assignment was specified, but replication factor was not set to -1."},
+		{"partitions with an assignment", topic("new-4", 10, -1, map[int32][]int32{0: {me}}), kerr.InvalidRequest,
+			"A manual partition assignment was specified, but numPartitions was not set to -1."},
+		{"an assignment's replicas before the indexes", topic("new-5", -1, -1, map[int32][]int32{0: {me}, 2: {me, me}}), kerr.InvalidReplicaAssignment,
+			fmt.Sprintf("The manual partition assignment includes the broker %d more than once.", me)},
+		{"replicas checked in broker order", topic("new-6", -1, -1, map[int32][]int32{0: {me + 4, me, me}}), kerr.InvalidReplicaAssignment,
+			fmt.Sprintf("The manual partition assignment includes the broker %d more than once.", me)},
+	} {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.TimeoutMillis = 5000
+		req.Topics = append(req.Topics, tc.rt)
+		got := request[*kmsg.CreateTopicsResponse](t, cl, req).Topics[0]
+		if got.ErrorCode != tc.code.Code || tc.msg != "" && (got.ErrorMessage == nil || *got.ErrorMessage != tc.msg) {
+			t.Errorf("%s: %v %q, want %v %q", tc.what, kerr.ErrorForCode(got.ErrorCode), deref(got.ErrorMessage), tc.code, tc.msg)
+		}
+	}
+}

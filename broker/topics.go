@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gokafka/gokafka/replication"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // validTopicName reports Kafka's rule: 1..249 of [a-zA-Z0-9._-], not "." or "..".
@@ -31,8 +33,11 @@ type topicSpec struct {
 	name       string
 	partitions int32
 	rf         int16
-	assign     [][]int32 // explicit replica assignment, optional
+	manual     []kmsg.CreateTopicsRequestTopicReplicaAssignment // a client's replica assignment, optional
 	configs    map[string]*string
+	// nullConfigs are the configs a client gave with no value, in its
+	// order: Kafka refuses them, once the topic is known not to exist.
+	nullConfigs []string
 }
 
 // kafkaErr is an error carrying a Kafka code and a message for the response.
@@ -70,7 +75,8 @@ func errCodeMsg(err error) (int16, *string) {
 // controller would store.
 func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 	if !validTopicName(spec.name) {
-		return nil, kafkaErrorf(kerr.InvalidTopicException, "topic name %q is illegal", spec.name)
+		// Kafka's message (Topic.validate), which admin tools print.
+		return nil, kafkaErrorf(kerr.InvalidTopicException, "Topic name is invalid: %s", invalidTopicReason(spec.name))
 	}
 	if spec.name == clusterMetadataTopic {
 		return nil, kafkaErrorf(kerr.InvalidRequest, "Creation of internal topic %s is prohibited.", spec.name)
@@ -82,6 +88,10 @@ func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 	if other := st.CollidingTopic(spec.name); other != "" {
 		return nil, collisionErr(spec.name, other)
 	}
+	if len(spec.nullConfigs) > 0 {
+		// As Kafka: a null is no value for a new topic's config.
+		return nil, kafkaErrorf(kerr.InvalidConfig, "Null value not supported for topic configs: %s", strings.Join(spec.nullConfigs, ","))
+	}
 	for k, v := range spec.configs {
 		if err := validateTopicConfig(k, v); err != nil {
 			return nil, kafkaErrorf(kerr.InvalidConfig, "%v", err)
@@ -92,26 +102,16 @@ func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 	}
 	brokers := st.SortedBrokers()
 	var replicas [][]int32
-	if len(spec.assign) > 0 {
-		for _, reps := range spec.assign {
-			if len(reps) == 0 {
-				return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")
-			}
-			if len(reps) != len(spec.assign[0]) {
-				return nil, kafkaErrorf(kerr.InvalidReplicaAssignment,
-					"The manual partition assignment includes a partition with %d replica(s), but this is not consistent with previous partitions, which have %d replica(s).", len(reps), len(spec.assign[0]))
-			}
-			seen := map[int32]bool{}
-			for _, id := range reps {
-				if _, ok := st.Brokers[id]; !ok {
-					return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", id)
-				}
-				if seen[id] {
-					return nil, kafkaErrorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the broker %d more than once.", id)
-				}
-				seen[id] = true
-			}
-			replicas = append(replicas, append([]int32(nil), reps...))
+	if len(spec.manual) > 0 {
+		if spec.rf != -1 {
+			return nil, kafkaErrorf(kerr.InvalidRequest, "A manual partition assignment was specified, but replication factor was not set to -1.")
+		}
+		if spec.partitions != -1 {
+			return nil, kafkaErrorf(kerr.InvalidRequest, "A manual partition assignment was specified, but numPartitions was not set to -1.")
+		}
+		var err error
+		if replicas, err = manualAssignment(st, spec.manual); err != nil {
+			return nil, err
 		}
 	} else {
 		if spec.partitions == -1 {
