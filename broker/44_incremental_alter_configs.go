@@ -23,24 +23,16 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.Incr
 		var err error
 		if dup[configResource{rr.ResourceType, rr.ResourceName}] {
 			err = errDuplicateResource
-		} else if rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger {
-			res.ErrorCode, res.ErrorMessage = errCodeMsg(b.alterLoggers(rr, r.ValidateOnly))
+		} else {
+			err = checkIncrementalConfigs(rr.Configs)
+		}
+		if err == nil && rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger {
+			err = b.alterLoggers(rr, r.ValidateOnly)
+		}
+		if err != nil || rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger {
+			res.ErrorCode, res.ErrorMessage = errCodeMsg(err)
 			resp.Resources = append(resp.Resources, res)
 			continue
-		}
-		// As Kafka: a key named twice, or a null value for anything but
-		// DELETE, makes the whole resource an invalid request.
-		keys := make(map[string]bool, len(rr.Configs))
-		for _, c := range rr.Configs {
-			if err != nil {
-				break
-			}
-			if keys[c.Name] {
-				err = kafkaErrorf(kerr.InvalidRequest, "Error due to duplicate config keys")
-			} else if c.Value == nil && c.Op != kmsg.IncrementalAlterConfigOpDelete {
-				err = kafkaErrorf(kerr.InvalidRequest, "Null value not supported for : %s", c.Name)
-			}
-			keys[c.Name] = true
 		}
 		b.configMu.Lock()
 		st := b.node.Controller().State()
@@ -62,7 +54,13 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.Incr
 					d = topicConfigDefFor(c.Name)
 				}
 				if d == nil || d.typ != kmsg.ConfigTypeList {
-					err = kafkaErrorf(kerr.InvalidConfig, "%s is not a list config", c.Name)
+					// Kafka's words: its broker-side check for a broker
+					// resource, its controller's for a topic.
+					if rr.ResourceType == kmsg.ConfigResourceTypeBroker {
+						err = kafkaErrorf(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s", strings.ToLower(c.Op.String()), c.Name)
+					} else {
+						err = kafkaErrorf(kerr.InvalidConfig, "Can't %s to key %s because its type is not LIST.", c.Op, c.Name)
+					}
 					break
 				}
 				cur := ""
@@ -86,6 +84,31 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.Incr
 		resp.Resources = append(resp.Resources, res)
 	}
 	return resp
+}
+
+// checkIncrementalConfigs makes the checks Kafka's ConfigAdminManager makes
+// of every resource of an IncrementalAlterConfigs request before any other
+// (broker loggers' included): a key named twice, then a null value for any
+// op but DELETE (every such key named), make the whole resource an invalid
+// request.
+func checkIncrementalConfigs(cfgs []kmsg.IncrementalAlterConfigsRequestResourceConfig) error {
+	keys := make(map[string]bool, len(cfgs))
+	for _, c := range cfgs {
+		if keys[c.Name] {
+			return kafkaErrorf(kerr.InvalidRequest, "Error due to duplicate config keys")
+		}
+		keys[c.Name] = true
+	}
+	var nulls []string
+	for _, c := range cfgs {
+		if c.Value == nil && c.Op != kmsg.IncrementalAlterConfigOpDelete {
+			nulls = append(nulls, c.Name)
+		}
+	}
+	if len(nulls) > 0 {
+		return kafkaErrorf(kerr.InvalidRequest, "Null value not supported for : %s", strings.Join(nulls, ", "))
+	}
+	return nil
 }
 
 // topicListBase is what APPEND and SUBTRACT edit for topic t's list key d,

@@ -77,33 +77,44 @@ func (b *Broker) describeLoggers(wanted func(string) bool) []kmsg.DescribeConfig
 // with Kafka's checks: this broker's id, known loggers, log4j level names,
 // SET or DELETE only, and the root logger's level cannot be deleted.
 func (b *Broker) alterLoggers(rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) error {
-	if rr.ResourceName != strconv.Itoa(int(b.cfg.NodeID)) {
-		return kafkaErrorf(kerr.InvalidRequest, "broker loggers are set on one broker by its id, not %q", rr.ResourceName)
+	// As Kafka's RuntimeLoggerManager: the resource names this node, then
+	// each op in turn is checked, its type first, then its logger, then
+	// the level, which is one log4j may be set to (OFF is not one of
+	// them); nothing is applied unless every op passes.
+	id, err := strconv.ParseInt(rr.ResourceName, 10, 32)
+	if err != nil {
+		return kafkaErrorf(kerr.InvalidRequest, "Node id must be an integer, but it is: %s", rr.ResourceName)
+	}
+	if id != int64(b.cfg.NodeID) {
+		return kafkaErrorf(kerr.InvalidRequest, "Unexpected node id. Expected %d, but got %s", b.cfg.NodeID, rr.ResourceName)
 	}
 	var set *slog.Level
 	for _, c := range rr.Configs {
+		switch c.Op {
+		case kmsg.IncrementalAlterConfigOpSet, kmsg.IncrementalAlterConfigOpDelete:
+		case kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
+			return kafkaErrorf(kerr.InvalidRequest, "%s operation is not allowed for the %s resource", c.Op, kmsg.ConfigResourceTypeBrokerLogger)
+		default:
+			return kafkaErrorf(kerr.InvalidRequest, "Unknown operation type %d is not allowed for the %s resource", int8(c.Op), kmsg.ConfigResourceTypeBrokerLogger)
+		}
 		if c.Name != rootLogger {
 			return kafkaErrorf(kerr.InvalidConfig, "Logger %s does not exist!", c.Name)
 		}
-		switch c.Op {
-		case kmsg.IncrementalAlterConfigOpSet:
-			if c.Value == nil {
-				return kafkaErrorf(kerr.InvalidRequest, "Null value not supported for : %s", c.Name)
-			}
-			found := false
-			for _, k := range kafkaLevels {
-				if k.name == *c.Value {
-					l := k.level
-					set, found = &l, true
-				}
-			}
-			if !found {
-				return kafkaErrorf(kerr.InvalidConfig, "Cannot set the log level of %s to %s as it is not a supported log level. Valid log levels are TRACE, DEBUG, INFO, WARN, ERROR, FATAL, OFF", c.Name, *c.Value)
-			}
-		case kmsg.IncrementalAlterConfigOpDelete:
+		if c.Op == kmsg.IncrementalAlterConfigOpDelete {
 			return kafkaErrorf(kerr.InvalidRequest, "Removing the log level of the %s logger is not allowed", rootLogger)
-		default:
-			return kafkaErrorf(kerr.InvalidRequest, "%s operation is not allowed for the %s resource", c.Op, kmsg.ConfigResourceTypeBrokerLogger)
+		}
+		if c.Value == nil {
+			return kafkaErrorf(kerr.InvalidRequest, "Null value not supported for : %s", c.Name)
+		}
+		found := false
+		for _, k := range kafkaLevels {
+			if k.name == *c.Value && k.name != "OFF" {
+				l := k.level
+				set, found = &l, true
+			}
+		}
+		if !found {
+			return kafkaErrorf(kerr.InvalidConfig, "Cannot set the log level of %s to %s as it is not a supported log level. Valid log levels are DEBUG, ERROR, FATAL, INFO, TRACE, WARN", c.Name, *c.Value)
 		}
 	}
 	if _, settable := b.rootLevel(); !settable && set != nil {

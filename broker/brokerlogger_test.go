@@ -85,3 +85,70 @@ func TestBrokerLoggers(t *testing.T) {
 		t.Errorf("legacy AlterConfigs of a logger: error %d, want INVALID_REQUEST", code)
 	}
 }
+
+// TestIncrementalAlterConfigsChecksAsKafka: the checks Kafka's
+// ConfigAdminManager makes of every resource (a key named twice, then
+// every null value) come first, broker loggers' too, and a broker
+// logger's ops are checked as Kafka's RuntimeLoggerManager checks them:
+// the op's type before its logger, and OFF is no level one may set.
+func TestIncrementalAlterConfigsChecksAsKafka(t *testing.T) {
+	level := new(slog.LevelVar)
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: level}))
+		c.LogLevel = level
+	})
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "t", 1, nil)
+	type op struct {
+		name string
+		v    *string
+		op   kmsg.IncrementalAlterConfigOp
+	}
+	alter := func(typ kmsg.ConfigResourceType, name string, ops ...op) (int16, string) {
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = typ, name
+		for _, o := range ops {
+			c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+			c.Name, c.Value, c.Op = o.name, o.v, o.op
+			rr.Configs = append(rr.Configs, c)
+		}
+		req.Resources = append(req.Resources, rr)
+		res := rawRequest(t, b, req).(*kmsg.IncrementalAlterConfigsResponse).Resources[0]
+		msg := ""
+		if res.ErrorMessage != nil {
+			msg = *res.ErrorMessage
+		}
+		return res.ErrorCode, msg
+	}
+	s := kmsg.StringPtr
+	L, T, B := kmsg.ConfigResourceTypeBrokerLogger, kmsg.ConfigResourceTypeTopic, kmsg.ConfigResourceTypeBroker
+	SET, APPEND := kmsg.IncrementalAlterConfigOpSet, kmsg.IncrementalAlterConfigOpAppend
+	for _, tc := range []struct {
+		typ  kmsg.ConfigResourceType
+		name string
+		ops  []op
+		code int16
+		msg  string
+	}{
+		{L, "1", []op{{"root", s("INFO"), SET}, {"root", s("DEBUG"), SET}}, kerr.InvalidRequest.Code, "Error due to duplicate config keys"},
+		{L, "1", []op{{"root", s("OFF"), SET}}, kerr.InvalidConfig.Code, "Cannot set the log level of root to OFF as it is not a supported log level. Valid log levels are DEBUG, ERROR, FATAL, INFO, TRACE, WARN"},
+		{L, "1", []op{{"root", s("INFO"), SET}, {"kafka.network.SocketServer", s("ERROR"), APPEND}}, kerr.InvalidRequest.Code, "APPEND operation is not allowed for the BROKER_LOGGER resource"},
+		{L, "1", []op{{"root", nil, APPEND}}, kerr.InvalidRequest.Code, "Null value not supported for : root"},
+		{L, "x", []op{{"root", s("INFO"), SET}}, kerr.InvalidRequest.Code, "Node id must be an integer, but it is: x"},
+		{L, "2", []op{{"root", s("INFO"), SET}}, kerr.InvalidRequest.Code, "Unexpected node id. Expected 1, but got 2"},
+		{T, "t", []op{{"retention.bytes", nil, SET}, {"retention.ms", nil, SET}}, kerr.InvalidRequest.Code, "Null value not supported for : retention.bytes, retention.ms"},
+		{T, "t", []op{{"retention.ms", nil, SET}, {"x", s("1"), SET}, {"x", s("2"), SET}}, kerr.InvalidRequest.Code, "Error due to duplicate config keys"},
+		{T, "t", []op{{"compression.type", s("gzip"), APPEND}}, kerr.InvalidConfig.Code, "Can't APPEND to key compression.type because its type is not LIST."},
+		{T, "t", []op{{"compression.type", s("gzip"), kmsg.IncrementalAlterConfigOpSubtract}}, kerr.InvalidConfig.Code, "Can't SUBTRACT to key compression.type because its type is not LIST."},
+		{B, "1", []op{{"log.retention.ms", s("1"), APPEND}}, kerr.InvalidConfig.Code, "Config value append is not allowed for config key: log.retention.ms"},
+	} {
+		if code, msg := alter(tc.typ, tc.name, tc.ops...); code != tc.code || msg != tc.msg {
+			t.Errorf("%v %q %+v: %d %q, want %d %q", tc.typ, tc.name, tc.ops, code, msg, tc.code, tc.msg)
+		}
+	}
+	if level.Level() != slog.LevelInfo {
+		t.Fatalf("a refused request changed the root logger's level to %v", level.Level())
+	}
+}
