@@ -86,13 +86,15 @@ func (b *Broker) alterTopicConfigs(ctx context.Context, typ kmsg.ConfigResourceT
 	default:
 		return kafkaErrorf(kerr.InvalidRequest, "unsupported resource type %d", typ)
 	}
-	st := b.node.Controller().State()
-	t := st.Topics[name]
-	if t == nil {
-		if !validTopicName(name) {
-			return kafkaErrorf(kerr.InvalidTopicException, "topic name %q is illegal", name)
-		}
-		return kafkaErrorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
+	// In Kafka's order (its controller's ConfigurationValidator, then
+	// the existence check): the resource's name, the values, and only
+	// then whether the topic exists, so that a bad value is INVALID_CONFIG
+	// whichever topic it is for.
+	if name == "" {
+		return kafkaErrorf(kerr.InvalidRequest, "Default topic resources are not allowed.")
+	}
+	if reason := invalidTopicReason(name); reason != "" {
+		return kafkaErrorf(kerr.InvalidTopicException, "Topic name is invalid: %s", reason)
 	}
 	for k, v := range cfgs {
 		if v == nil {
@@ -102,9 +104,11 @@ func (b *Broker) alterTopicConfigs(ctx context.Context, typ kmsg.ConfigResourceT
 			return kafkaErrorf(kerr.InvalidConfig, "%v", err)
 		}
 	}
+	st := b.node.Controller().State()
+	t := st.Topics[name]
 	// The set the topic would have, checked as a whole.
 	after := map[string]*string{}
-	if !replaceAll {
+	if !replaceAll && t != nil {
 		for k, v := range t.Configs {
 			after[k] = &v
 		}
@@ -115,13 +119,16 @@ func (b *Broker) alterTopicConfigs(ctx context.Context, typ kmsg.ConfigResourceT
 	if err := b.checkTopicConfigSet(st, after); err != nil {
 		return err
 	}
+	if t == nil {
+		return kafkaErrorf(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", name)
+	}
 	if validateOnly {
 		return nil
 	}
 	wasCompactOnly := b.compactOnly(b.node.Controller().State(), name)
 	_, err := b.node.Controller().Propose(ctx, replication.Command{Op: replication.OpAlterConfigs, Name: name, Configs: cfgs, ReplaceAll: replaceAll})
 	if errors.Is(err, replication.ErrUnknownTopic) {
-		return kafkaErrorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
+		return kafkaErrorf(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", name)
 	}
 	if err != nil {
 		return kafkaErrorf(kerr.RequestTimedOut, "%v", err)

@@ -230,3 +230,54 @@ func TestConcurrentAppendsKept(t *testing.T) {
 		t.Errorf("%d of %d appended entries kept: %q", len(got), n, v)
 	}
 }
+
+// TestTopicAlterChecksInKafkaOrder: a topic resource's name, then its
+// values, then the topic's existence are checked, in that order, with
+// Kafka's errors: the empty name (the "default topic") is an invalid
+// request, and a bad value is INVALID_CONFIG even for a topic that does
+// not exist, as Kafka's controller validates before it looks the topic up.
+func TestTopicAlterChecksInKafkaOrder(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	s := kmsg.StringPtr
+	incremental := func(name, key string, v *string) (int16, string) {
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, name
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Value = key, v
+		rr.Configs = append(rr.Configs, c)
+		req.Resources = append(req.Resources, rr)
+		res := rawRequest(t, b, req).(*kmsg.IncrementalAlterConfigsResponse).Resources[0]
+		return res.ErrorCode, *res.ErrorMessage
+	}
+	legacy := func(name, key string, v *string) (int16, string) {
+		req := kmsg.NewPtrAlterConfigsRequest()
+		rr := kmsg.NewAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, name
+		c := kmsg.NewAlterConfigsRequestResourceConfig()
+		c.Name, c.Value = key, v
+		rr.Configs = append(rr.Configs, c)
+		req.Resources = append(req.Resources, rr)
+		res := rawRequest(t, b, req).(*kmsg.AlterConfigsResponse).Resources[0]
+		return res.ErrorCode, *res.ErrorMessage
+	}
+	for _, tc := range []struct {
+		name, key string
+		v         *string
+		code      int16
+		msg       string
+	}{
+		{"", "retention.ms", s("1000"), kerr.InvalidRequest.Code, "Default topic resources are not allowed."},
+		{"(<-invalid->)", "retention.ms", s("1000"), kerr.InvalidTopicException.Code, "Topic name is invalid: '(<-invalid->)' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'"},
+		{"absent", "foobar", s("abc"), kerr.InvalidConfig.Code, "Unknown topic config name: foobar"},
+		{"absent", "compression.type", s("zip"), kerr.InvalidConfig.Code, "Invalid value zip for configuration compression.type: must be one of producer, uncompressed, gzip, snappy, lz4, zstd"},
+		{"absent", "retention.ms", s("1000"), kerr.UnknownTopicOrPartition.Code, "The topic 'absent' does not exist."},
+	} {
+		for api, alter := range map[string]func(string, string, *string) (int16, string){"IncrementalAlterConfigs": incremental, "AlterConfigs": legacy} {
+			if code, msg := alter(tc.name, tc.key, tc.v); code != tc.code || msg != tc.msg {
+				t.Errorf("%s %q %s=%s: %d %q, want %d %q", api, tc.name, tc.key, *tc.v, code, msg, tc.code, tc.msg)
+			}
+		}
+	}
+}

@@ -280,14 +280,14 @@ func (b *Broker) topicDefault(st *replication.State, d *topicConfigDef) (string,
 func validateTopicConfig(name string, value *string) error {
 	d := topicConfigDefFor(name)
 	if d == nil {
-		return fmt.Errorf("unknown topic config %q", name)
+		return fmt.Errorf("Unknown topic config name: %s", name) // Kafka's words
 	}
 	if value == nil {
 		return nil
 	}
 	*value = normalizeValue(d.typ, *value)
 	if err := d.check(*value); err != nil {
-		return fmt.Errorf("invalid value %q for %s: %v", *value, name, err)
+		return fmt.Errorf("Invalid value %s for configuration %s: %v", *value, name, err) // Kafka's words
 	}
 	return nil
 }
