@@ -43,17 +43,16 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 				}
 			}
 		case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
-			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(b.node.ID())) {
-				res.ErrorCode = kerr.InvalidRequest.Code
-				m := "this broker describes only its own configuration"
-				res.ErrorMessage = &m
+			name, err := b.describedBroker(rr.ResourceType, rr.ResourceName)
+			if err != nil {
+				res.ErrorCode, res.ErrorMessage = errCodeMsg(err)
 				break
 			}
 			if rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger {
 				res.Configs = b.describeLoggers(wanted)
 				break
 			}
-			res.Configs = b.describeBrokerConfigs(r, st, rr.ResourceName, wanted)
+			res.Configs = b.describeBrokerConfigs(r, st, name, wanted)
 		default:
 			res.ErrorCode = kerr.InvalidRequest.Code
 			m := "unsupported resource type"
@@ -62,6 +61,32 @@ func (b *Broker) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 		resp.Resources = append(resp.Resources, res)
 	}
 	return resp
+}
+
+// describedBroker checks the name of a BROKER or BROKER_LOGGER resource to
+// describe, as Kafka's ConfigHelper does: a broker's are this broker's
+// own (its id, read as an integer: "01" is broker 1) or "" (the
+// cluster-wide dynamic defaults); a broker logger resource has no cluster
+// default, so "" is refused. It returns the name to describe by: "" or
+// this broker's id as it is written.
+func (b *Broker) describedBroker(typ kmsg.ConfigResourceType, name string) (string, error) {
+	own := int64(b.node.ID())
+	if name == "" {
+		if typ == kmsg.ConfigResourceTypeBrokerLogger {
+			return "", kafkaErrorf(kerr.InvalidRequest, "Broker id must not be empty")
+		}
+		return "", nil
+	}
+	id, err := strconv.ParseInt(name, 10, 32)
+	switch {
+	case err != nil:
+		return "", kafkaErrorf(kerr.InvalidRequest, "Broker id must be an integer, but it is: %s", name)
+	case id != own && typ == kmsg.ConfigResourceTypeBrokerLogger:
+		return "", kafkaErrorf(kerr.InvalidRequest, "Unexpected broker id, expected %d but received %s", own, name)
+	case id != own:
+		return "", kafkaErrorf(kerr.InvalidRequest, "Unexpected broker id, expected %d or empty string, but received %s", own, name)
+	}
+	return strconv.FormatInt(own, 10), nil
 }
 
 func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, st *replication.State, t *replication.Topic, d *topicConfigDef) kmsg.DescribeConfigsResponseResourceConfig {
@@ -229,7 +254,7 @@ func (b *Broker) describeBrokerConfigs(r *kmsg.DescribeConfigsRequest, st *repli
 			if i < 0 {
 				continue
 			}
-			layers = layers[i:] // as Kafka: all but this broker's own
+			layers = layers[i:] // the static ones too, for the unit family below
 		}
 		if len(layers) == 0 {
 			continue
@@ -271,6 +296,14 @@ func (b *Broker) describeBrokerConfigs(r *kmsg.DescribeConfigsRequest, st *repli
 			if len(dynamic) == 0 && !b.unitGiven(key) && key != coarsest {
 				own = nil
 			}
+		}
+		if name == "" {
+			// As Kafka (ConfigHelper.createBrokerConfigEntry, perBrokerConfig
+			// false): the cluster-wide defaults list only the synonyms that
+			// are cluster-wide defaults, not the static and built-in ones.
+			syns = slices.DeleteFunc(syns, func(s synonym) bool {
+				return s.source != kmsg.ConfigSourceDynamicDefaultBrokerConfig
+			})
 		}
 		c := kmsg.NewDescribeConfigsResponseResourceConfig()
 		c.Name = key

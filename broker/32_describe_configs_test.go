@@ -160,3 +160,48 @@ func TestConfigs(t *testing.T) {
 		t.Fatalf("cluster-wide broker defaults: error %d, %d configs, want none", r.ErrorCode, len(r.Configs))
 	}
 }
+
+// TestDescribeBrokerResourceNames: the names of BROKER and BROKER_LOGGER
+// resources are checked as Kafka's ConfigHelper checks them: a broker
+// logger resource names a broker (there is no cluster-wide one), and a
+// broker's id is read as an integer.
+func TestDescribeBrokerResourceNames(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	describe := func(typ kmsg.ConfigResourceType, name string) kmsg.DescribeConfigsResponseResource {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		req.Version = 4
+		rr := kmsg.NewDescribeConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = typ, name
+		req.Resources = append(req.Resources, rr)
+		return rawRequest(t, b, req).(*kmsg.DescribeConfigsResponse).Resources[0]
+	}
+	L, B := kmsg.ConfigResourceTypeBrokerLogger, kmsg.ConfigResourceTypeBroker
+	for _, tc := range []struct {
+		typ  kmsg.ConfigResourceType
+		name string
+		msg  string // "" for success
+	}{
+		{L, "", "Broker id must not be empty"},
+		{L, "abc", "Broker id must be an integer, but it is: abc"},
+		{L, "2", "Unexpected broker id, expected 1 but received 2"},
+		{L, "1", ""},
+		{L, "01", ""},
+		{B, "abc", "Broker id must be an integer, but it is: abc"},
+		{B, "-1", "Unexpected broker id, expected 1 or empty string, but received -1"},
+		{B, "01", ""},
+		{B, "", ""},
+	} {
+		res := describe(tc.typ, tc.name)
+		switch {
+		case tc.msg == "" && res.ErrorCode != 0:
+			t.Errorf("%v %q: %v %v, want success", tc.typ, tc.name, kerr.ErrorForCode(res.ErrorCode), res.ErrorMessage)
+		case tc.msg != "" && (res.ErrorCode != kerr.InvalidRequest.Code || res.ErrorMessage == nil || *res.ErrorMessage != tc.msg):
+			t.Errorf("%v %q: %d %v, want INVALID_REQUEST %q", tc.typ, tc.name, res.ErrorCode, res.ErrorMessage, tc.msg)
+		}
+	}
+	// "01" is broker 1, with its own settings.
+	if res := describe(B, "01"); len(res.Configs) < 10 {
+		t.Fatalf("broker 01: %d configs", len(res.Configs))
+	}
+}

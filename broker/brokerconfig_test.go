@@ -395,3 +395,50 @@ func TestSegmentSettingsReachOpenLogs(t *testing.T) {
 	}
 	rolls("roll-own")
 }
+
+// TestClusterDefaultsSynonyms: describing the cluster-wide defaults (the
+// broker resource "") lists, for each key, only the synonyms that are
+// cluster-wide defaults, as Kafka's ConfigHelper filters them; a broker's
+// own describe lists every layer.
+func TestClusterDefaultsSynonyms(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		c.MessageMaxBytes = 2000000
+		c.explicit = map[string]bool{"message.max.bytes": true}
+	})
+	defer b.Close()
+	cl := newClient(t, b)
+	for _, key := range []string{"log.retention.ms", "message.max.bytes"} {
+		if code := alterConfig(t, cl, kmsg.ConfigResourceTypeBroker, "", key, "3000000"); code != 0 {
+			t.Fatalf("%s: error %d", key, code)
+		}
+	}
+	synonyms := func(name string) map[string][]kmsg.ConfigSource {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		req.Version, req.IncludeSynonyms = 4, true
+		rr := kmsg.NewDescribeConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, name
+		rr.ConfigNames = []string{"log.retention.ms", "message.max.bytes"}
+		req.Resources = append(req.Resources, rr)
+		out := map[string][]kmsg.ConfigSource{}
+		for _, c := range rawRequest(t, b, req).(*kmsg.DescribeConfigsResponse).Resources[0].Configs {
+			for _, s := range c.ConfigSynonyms {
+				out[c.Name] = append(out[c.Name], s.Source)
+			}
+		}
+		return out
+	}
+	dd := kmsg.ConfigSourceDynamicDefaultBrokerConfig
+	got := synonyms("")
+	for _, key := range []string{"log.retention.ms", "message.max.bytes"} {
+		if s := got[key]; len(s) != 1 || s[0] != dd {
+			t.Errorf("cluster-wide %s: synonyms from %v, want only the cluster default", key, s)
+		}
+	}
+	got = synonyms("1")
+	if s := got["message.max.bytes"]; len(s) != 2 || s[0] != dd || s[1] != kmsg.ConfigSourceStaticBrokerConfig {
+		t.Errorf("broker 1 message.max.bytes: synonyms from %v, want the cluster default, then the static one", s)
+	}
+	if s := got["log.retention.ms"]; len(s) != 2 || s[0] != dd || s[1] != kmsg.ConfigSourceDefaultConfig {
+		t.Errorf("broker 1 log.retention.ms: synonyms from %v, want the cluster default, then log.retention.hours's default", s)
+	}
+}
