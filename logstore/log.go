@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -302,6 +303,14 @@ func (l *Log) getLog(index uint64, out *raft.Log) error {
 		data := make([]byte, e.length)
 		if _, err := s.logF.ReadAt(data, int64(e.pos)); err != nil {
 			return fmt.Errorf("segment %d: read entry %d: %w", s.base, index, err)
+		}
+		if h := parseHeader(data); l.corrupt[corruptBatch{s.base, int64(e.pos), h.BaseOffset}] {
+			// Kept with a bad CRC: its last offset delta as recovery
+			// found it, which raft's FSM counts offsets by (the one
+			// it carries is as corrupt as its records).
+			hs := headerScanner{f: s.logF, limit: s.logSize}
+			h = keptHeader(&hs, int64(e.pos), h, s.logSize, s.end)
+			binary.BigEndian.PutUint32(data[offLastOffsetDelta:], uint32(h.LastOffsetDelta))
 		}
 		*out = raft.Log{Index: index, Term: e.term, Type: raft.LogType(e.typ), Data: data}
 		if !IsBatch(out) || uint32(parseHeader(data).PartitionLeaderEpoch) != uint32(e.term) {

@@ -1227,6 +1227,40 @@ func TestGetLogRepairLeavesDamagedData(t *testing.T) {
 	checkEntries(t, l, all[:s.firstIndex-1])
 }
 
+// Raft reads a batch kept with a bad CRC with the last offset delta
+// recovery found for it, not the damaged one it carries: the partition's
+// FSM counts offsets by it when raft replays the log (one more made every
+// later offset it handed out one off from the log's), and a negative one
+// failed the read, on which raft panics.
+func TestGetLogKeptBatchDelta(t *testing.T) {
+	for _, delta := range []uint32{7, 0xffffffff} {
+		dir := t.TempDir()
+		l := openT(t, dir, Config{})
+		all := storeBatches(t, l, &entryGen{t: t, term: 1}, 0, 10)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(lastSegFile(t, dir, extLog), os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], delta)
+		f.WriteAt(b[:], 4*int64(len(all[0].Data))+offLastOffsetDelta)
+		f.Close()
+		l = openT(t, dir, Config{})
+		var e raft.Log
+		if err := l.GetLog(all[4].Index, &e); err != nil {
+			t.Fatalf("delta %#x: GetLog: %v", delta, err)
+		}
+		if h := parseHeader(e.Data); h.LastOffsetDelta != 1 || l.EndOffset() != 20 {
+			t.Fatalf("delta %#x: read with last offset delta %d, log end %d; want 1 and 20", delta, h.LastOffsetDelta, l.EndOffset())
+		}
+		checkEntries(t, l, all[5:])
+		l.Close()
+	}
+}
+
 // storeBatches stores g's batches from to to-1, of two 60-byte records
 // each, one StoreLogs a batch, and returns copies of them.
 func storeBatches(t *testing.T, l *Log, g *entryGen, from, to int) []*raft.Log {
