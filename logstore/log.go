@@ -313,7 +313,7 @@ func (l *Log) getLog(index uint64, out *raft.Log) error {
 			binary.BigEndian.PutUint32(data[offLastOffsetDelta:], uint32(h.LastOffsetDelta))
 		}
 		*out = raft.Log{Index: index, Term: e.term, Type: raft.LogType(e.typ), Data: data}
-		if !IsBatch(out) || uint32(parseHeader(data).PartitionLeaderEpoch) != uint32(e.term) {
+		if !IsBatch(out) || e.term != uint64(uint32(parseHeader(data).PartitionLeaderEpoch)) {
 			return fmt.Errorf("segment %d: entry %d: no batch of its term where it points: %w", s.base, index, errEntryDamaged)
 		}
 	case kindMeta:

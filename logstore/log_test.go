@@ -1261,6 +1261,37 @@ func TestGetLogKeptBatchDelta(t *testing.T) {
 	}
 }
 
+// A sealed segment's .raft cut short at rest, just past a sidecar entry,
+// passes the start's check of its ends (the last record's end is the
+// sidecar's); the segment after it then does not follow it. The
+// predecessor's derived files are rebuilt from its data, and nothing is
+// lost, where the later segments were moved aside.
+func TestSealedRaftCutShortAfterMetaEntry(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{SegmentBytes: 700}
+	l := openT(t, dir, cfg)
+	g := &entryGen{t: t, term: 1}
+	all := storeBatches(t, l, g, 0, 4) // the first segment's 3, and one
+	noop := g.noop()
+	mustStore(t, l, noop)
+	all = append(all, cloneEntry(noop))
+	all = append(all, storeBatches(t, l, g, 4, 9)...)
+	s := l.segs[1]
+	if len(l.segs) < 3 || s.nraft < 3 {
+		t.Fatalf("%d segments, the second with %d entries", len(l.segs), s.nraft)
+	}
+	l.Close()
+	if err := os.Truncate(s.path(extRaft), raftHdrSize+2*raftRecSize); err != nil {
+		t.Fatal(err)
+	}
+	l = openT(t, dir, cfg)
+	defer l.Close()
+	checkEntries(t, l, all)
+	if l.EndOffset() != 18 {
+		t.Fatalf("EndOffset %d, want 18", l.EndOffset())
+	}
+}
+
 // storeBatches stores g's batches from to to-1, of two 60-byte records
 // each, one StoreLogs a batch, and returns copies of them.
 func storeBatches(t *testing.T, l *Log, g *entryGen, from, to int) []*raft.Log {

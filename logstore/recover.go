@@ -95,6 +95,17 @@ func Open(dir string, cfg Config) (*Log, error) {
 		if s == nil {
 			continue
 		}
+		if prev != nil && !prev.checked && (s.firstIndex != prev.lastIndex()+1 || s.base != prev.end) {
+			// The predecessor's derived files, loaded as they were, may
+			// be what is wrong (a .raft cut short at rest): rebuilt from
+			// its data, it follows, or its data is what ends the log.
+			l.log.Warn("segment does not follow its predecessor; rebuilding the predecessor's indexes", "segment", s.base, "predecessor", prev.base)
+			if _, err := l.rebuild(prev, false, s.base, false); err != nil {
+				s.close()
+				l.closeAll()
+				return nil, err
+			}
+		}
 		if prev != nil && (s.firstIndex != prev.lastIndex()+1 || s.base != prev.end) {
 			// The log must be contiguous: it ends where its damage
 			// begins. The later segments are kept aside, not deleted,
