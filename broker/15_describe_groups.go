@@ -23,9 +23,10 @@ func (b *Broker) handleDescribeGroups(r *kmsg.DescribeGroupsRequest) kmsg.Respon
 		dg := shard.DescribeGroup(g)
 		if r.Version >= 6 && dg.ErrorCode == 0 && dg.State == "Dead" {
 			// As Kafka from v6 (KIP-1043): a group that does not exist is
-			// an error, not a dead group that looks like an empty one.
+			// an error, not a dead group that looks like an empty one,
+			// with Kafka's message (its DescribeGroupsRequestTest).
 			dg.ErrorCode = kerr.GroupIDNotFound.Code
-			dg.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("group %s does not exist", g))
+			dg.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("Group %s not found.", g))
 		}
 		dg.AuthorizedOperations = authorizedOps(r.IncludeAuthorizedOperations && dg.ErrorCode == 0, groupOps)
 		resp.Groups = append(resp.Groups, dg)

@@ -205,8 +205,12 @@ func TestGroupNotFoundFromV6(t *testing.T) {
 		want := int16(0)
 		if v >= 6 {
 			want = kerr.GroupIDNotFound.Code
-			if g.ErrorMessage == nil || *g.ErrorMessage == "" {
-				t.Errorf("v%d: no error message", v)
+			// Kafka's message, as its DescribeGroupsRequestTest asserts.
+			if msg := g.ErrorMessage; msg == nil || *msg != "Group ghost not found." {
+				t.Errorf("v%d: error message %v, want %q", v, kerr.ErrorForCode(g.ErrorCode), "Group ghost not found.")
+				if msg != nil {
+					t.Errorf("v%d: got message %q", v, *msg)
+				}
 			}
 		}
 		if g.ErrorCode != want || g.State != "Dead" {
