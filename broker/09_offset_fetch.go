@@ -86,7 +86,9 @@ func (b *Broker) handleOffsetFetch(r *kmsg.OffsetFetchRequest) kmsg.Response {
 				rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata, rp.ErrorCode = p.Partition, p.Offset, p.LeaderEpoch, p.Metadata, p.ErrorCode
 				if errCode != 0 {
-					rp.ErrorCode, rp.Metadata = errCode, nil
+					// As Kafka: the partition's defaults, metadata
+					// empty (not null), with the error.
+					rp.ErrorCode, rp.Offset, rp.LeaderEpoch, rp.Metadata = errCode, -1, -1, kmsg.StringPtr("")
 				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
