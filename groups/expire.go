@@ -14,7 +14,7 @@ import (
 //     OffsetsRetention after their commit;
 //
 // and, in those same cases only, an offset committed with an explicit
-// retention (OffsetCommit v1-v4) at its own expiry instead. As in Kafka, a
+// retention (OffsetCommit v2-v4) at its own expiry instead. As in Kafka, a
 // group in any other state (rebalancing, or active with another protocol
 // type) keeps every offset, whatever retention it was committed with: its
 // members may still need them. An Empty group left with no offsets becomes Dead and its

@@ -1098,3 +1098,41 @@ func TestNoTimerWritesWhileLoading(t *testing.T) {
 		t.Errorf("simple/t1/0 after a restart %+v, want 499", p)
 	}
 }
+
+// TestOldCommitTimesAsKafka: an OffsetCommit v1 commit time is the
+// offset's commit time, not an expiry of its own: as Kafka since 2.1
+// (KIP-211; OffsetAndMetadata.fromRequest keeps it as commitTimestamp with
+// no expireTimestamp), the offsets of a consumer group that has become
+// Empty are kept offsets.retention from then, however old their commit
+// time. And only -1 is v2-v4's "no retention time": any other value,
+// negative too, is added to the commit time (Kafka's expireTimestampMs).
+func TestOldCommitTimesAsKafka(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.OffsetsRetention = 24 * time.Hour })
+	f := e.form("g", 1, false)
+	r := kmsg.NewPtrOffsetCommitRequest()
+	r.Version = 1
+	r.Group, r.MemberID, r.Generation = "g", f.members[0], f.gen
+	r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t1", Partitions: []kmsg.OffsetCommitRequestTopicPartition{
+		{Partition: 0, Offset: 42, Timestamp: e.clk.Now().Add(-23 * time.Hour).UnixMilli()},
+	}}}
+	wantCode(t, "v1 commit", e.s.OffsetCommit(context.Background(), r).Topics[0].Partitions[0].ErrorCode, nil)
+	leave := kmsg.NewPtrLeaveGroupRequest()
+	leave.Group, leave.MemberID = "g", f.members[0]
+	wantCode(t, "leave", e.s.LeaveGroup(context.Background(), leave).ErrorCode, nil)
+	e.clk.Advance(2 * time.Hour) // 25 hours after the commit time, 2 after the group emptied
+	e.s.ExpireOffsets()
+	if got := e.fetch("g", "t1", 0).Offset; got != 42 {
+		t.Errorf("v1 offset of a group Empty for 2 hours: %d, want 42 kept", got)
+	}
+
+	// v2 with retention -2: expires at the next check, as in Kafka.
+	r = kmsg.NewPtrOffsetCommitRequest()
+	r.Version = 2
+	r.Group, r.Generation, r.RetentionTimeMillis = "simple", -1, -2
+	r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t1", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 7}}}}
+	wantCode(t, "v2 commit", e.s.OffsetCommit(context.Background(), r).Topics[0].Partitions[0].ErrorCode, nil)
+	e.s.ExpireOffsets()
+	if got := e.fetch("simple", "t1", 0).Offset; got != -1 {
+		t.Errorf("v2 offset committed with retention -2: %d, want it expired", got)
+	}
+}

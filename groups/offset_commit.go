@@ -116,7 +116,9 @@ func (s *Shard) commit(req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitRes
 
 	now := s.clock.Now()
 	expire := int64(-1)
-	if req.Version >= 2 && req.Version <= 4 && req.RetentionTimeMillis >= 0 {
+	// As Kafka: only -1 is "no retention time"; any other value, negative
+	// too, is added to the commit time.
+	if req.Version >= 2 && req.Version <= 4 && req.RetentionTimeMillis != -1 {
 		expire = now.Add(time.Duration(req.RetentionTimeMillis) * time.Millisecond).UnixMilli()
 	}
 	type slot struct{ t, p int }
@@ -140,10 +142,12 @@ func (s *Shard) commit(req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitRes
 			if req.Version >= 6 {
 				o.leaderEpoch = p.LeaderEpoch
 			}
-			if req.Version == 1 && p.Timestamp >= 0 {
-				// v1 carried the commit time; expiry is relative to it.
+			if req.Version == 1 && p.Timestamp != -1 {
+				// v1 carried the commit time. As Kafka since 2.1
+				// (KIP-211), it is only that: retention counts from
+				// it as from any commit time, and an Empty group's
+				// offsets are kept from when it became Empty.
 				o.commitMillis = p.Timestamp
-				o.expireMillis = p.Timestamp + s.cfg.OffsetsRetention.Milliseconds()
 			}
 			k := tp{t.Topic, p.Partition}
 			recs = append(recs, Record{Key: offsetKey(g.id, k.topic, k.part), Value: offsetValue(o)})

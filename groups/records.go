@@ -56,7 +56,7 @@ func offsetValue(o offset) []byte {
 	v.Metadata = o.metadata
 	v.CommitTimestamp = o.commitMillis
 	if o.expireMillis >= 0 {
-		// Only v1 carries an explicit expiry (OffsetCommit v1-v4 retention).
+		// Only v1 carries an explicit expiry (OffsetCommit v2-v4 retention).
 		v.Version = 1
 		v.ExpireTimestamp = o.expireMillis
 	}
