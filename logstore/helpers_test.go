@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -225,5 +226,19 @@ func readAll(t testing.TB, l *Log, off int64) []BatchHeader {
 			hs = append(hs, h)
 			off = h.LastOffset() + 1
 		}
+	}
+}
+
+// writeAt writes b into the file at path at off: damage, in the tests of
+// recovery.
+func writeAt(t testing.TB, path string, off int64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
 	}
 }

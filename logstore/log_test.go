@@ -623,12 +623,7 @@ func TestRecoverTruncatedTail(t *testing.T) {
 					t.Fatal(err)
 				}
 			case "zeros":
-				f, err := os.OpenFile(p, os.O_RDWR, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				f.WriteAt(make([]byte, 10), dataEnd-10)
-				f.Close()
+				writeAt(t, p, dataEnd-10, make([]byte, 10))
 			}
 			l := openT(t, dir, Config{})
 			defer l.Close()
@@ -836,13 +831,8 @@ func TestCorruptBatchKeptAfterCleanClose(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := lastSegFile(t, dir, extLog)
-			f, err := os.OpenFile(p, os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
 			size := int64(len(all[0].Data))
-			f.WriteAt([]byte{0xde, 0xad, 0xbe, 0xef}, int64(c.batch)*size+70) // inside the batch's records
-			f.Close()
+			writeAt(t, p, int64(c.batch)*size+70, []byte{0xde, 0xad, 0xbe, 0xef}) // inside the batch's records
 			l = openT(t, dir, Config{})
 			check := func(end int64) {
 				t.Helper()
@@ -922,13 +912,8 @@ func TestCorruptLastBatchCodecAndDeltaKept(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(lastSegFile(t, dir, extLog), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	size := int64(len(all[0].Data))
-	f.WriteAt([]byte{0x30, 0x31, 0x30}, 9*size+offAttributes) // gzip; delta 0x30000001
-	f.Close()
+	writeAt(t, lastSegFile(t, dir, extLog), 9*size+offAttributes, []byte{0x30, 0x31, 0x30}) // gzip; delta 0x30000001
 	l = openT(t, dir, Config{})
 	if l.EndOffset() != end {
 		t.Fatalf("EndOffset %d after a clean start, want %d", l.EndOffset(), end)
@@ -958,14 +943,9 @@ func TestCorruptBatchKeptTimestampIgnored(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(lastSegFile(t, dir, extLog), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ts [8]byte
 	binary.BigEndian.PutUint64(ts[:], uint64(time.Date(2527, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()))
-	f.WriteAt(ts[:], 4*int64(len(all[0].Data))+offMaxTimestamp)
-	f.Close()
+	writeAt(t, lastSegFile(t, dir, extLog), 4*int64(len(all[0].Data))+offMaxTimestamp, ts[:])
 	check := func(when string) {
 		t.Helper()
 		if l.EndOffset() != 20 {
@@ -1020,14 +1000,9 @@ func TestCorruptBatchKeptMaxTimestampFromStart(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(lastSegFile(t, dir, extLog), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ts [8]byte
 	binary.BigEndian.PutUint64(ts[:], uint64(time.Date(2527, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()))
-	f.WriteAt(ts[:], int64(len(all[0].Data))+offMaxTimestamp)
-	f.Close()
+	writeAt(t, lastSegFile(t, dir, extLog), int64(len(all[0].Data))+offMaxTimestamp, ts[:])
 	l = openT(t, dir, Config{})
 	defer l.Close()
 	if err := l.SetStartOffset(2); err != nil {
@@ -1058,13 +1033,8 @@ func TestCorruptKeptBatchBoundedByCleanEnd(t *testing.T) {
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}
-			f, err := os.OpenFile(lastSegFile(t, dir, extLog), os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
 			size := int64(len(all[0].Data))
-			f.WriteAt(bytes.Repeat([]byte("0"), int(size-offLastOffsetDelta+c.more)), int64(c.batch)*size+offLastOffsetDelta)
-			f.Close()
+			writeAt(t, lastSegFile(t, dir, extLog), int64(c.batch)*size+offLastOffsetDelta, bytes.Repeat([]byte("0"), int(size-offLastOffsetDelta+c.more)))
 			l = openT(t, dir, Config{})
 			defer l.Close()
 			if l.EndOffset() != end {
@@ -1131,12 +1101,7 @@ func TestGetLogRepairsDamagedRaftRecord(t *testing.T) {
 			} else {
 				l.closeAll()
 			}
-			f, err := os.OpenFile(s.path(extRaft), os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.WriteAt([]byte("0"), raftHdrSize+c.at)
-			f.Close()
+			writeAt(t, s.path(extRaft), raftHdrSize+c.at, []byte("0"))
 			var logs bytes.Buffer
 			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			l = openT(t, dir, cfg)
@@ -1165,12 +1130,7 @@ func TestTruncateSuffixRepairsDamagedRaftRecord(t *testing.T) {
 	all := storeBatches(t, l, &entryGen{t: t, term: 1}, 0, 9)
 	s := l.segs[1]
 	l.Close()
-	f, err := os.OpenFile(s.path(extRaft), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteAt([]byte("0"), raftHdrSize+raftRecSize+6) // the second record's pos
-	f.Close()
+	writeAt(t, s.path(extRaft), raftHdrSize+raftRecSize+6, []byte("0")) // the second record's pos
 	l = openT(t, dir, cfg)
 	if err := l.DeleteRange(s.firstIndex+2, all[len(all)-1].Index); err != nil {
 		t.Fatal(err)
@@ -1202,12 +1162,7 @@ func TestGetLogRepairLeavesDamagedData(t *testing.T) {
 	end := l.EndOffset()
 	l.Close()
 	for ext, at := range map[string]int64{extRaft: raftHdrSize + 6, extLog: 0} {
-		f, err := os.OpenFile(s.path(ext), os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.WriteAt([]byte("0"), at) // the first record's pos; the first batch's base offset
-		f.Close()
+		writeAt(t, s.path(ext), at, []byte("0")) // the first record's pos; the first batch's base offset
 	}
 	l = openT(t, dir, cfg)
 	var e raft.Log
@@ -1240,14 +1195,9 @@ func TestGetLogKeptBatchDelta(t *testing.T) {
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}
-		f, err := os.OpenFile(lastSegFile(t, dir, extLog), os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var b [4]byte
 		binary.BigEndian.PutUint32(b[:], delta)
-		f.WriteAt(b[:], 4*int64(len(all[0].Data))+offLastOffsetDelta)
-		f.Close()
+		writeAt(t, lastSegFile(t, dir, extLog), 4*int64(len(all[0].Data))+offLastOffsetDelta, b[:])
 		l = openT(t, dir, Config{})
 		var e raft.Log
 		if err := l.GetLog(all[4].Index, &e); err != nil {
