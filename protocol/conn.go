@@ -230,6 +230,9 @@ func (c *conn) readLoop() error {
 			if c.ctx.Err() != nil {
 				return nil // closed by us while waiting for c.s.queued
 			}
+			if errors.Is(err, errFrameSize) {
+				return c.answerEarlier(lastWritten, err)
+			}
 			return err
 		}
 		c.trust = max(c.trust, len(frame))
@@ -237,8 +240,8 @@ func (c *conn) readLoop() error {
 		received := time.Now()
 		c.lastActive.Store(received.UnixNano())
 		if len(frame) > int(c.s.cfg.MaxNonProduceBytes) && binary.BigEndian.Uint16(frame) != produceKey {
-			return fmt.Errorf("%w: %d bytes for api key %d (non-produce requests are limited to %d)",
-				errFrameSize, len(frame), int16(binary.BigEndian.Uint16(frame)), c.s.cfg.MaxNonProduceBytes)
+			return c.answerEarlier(lastWritten, fmt.Errorf("%w: %d bytes for api key %d (non-produce requests are limited to %d)",
+				errFrameSize, len(frame), int16(binary.BigEndian.Uint16(frame)), c.s.cfg.MaxNonProduceBytes))
 		}
 
 		if binary.BigEndian.Uint16(frame) != produceKey {
@@ -259,7 +262,9 @@ func (c *conn) readLoop() error {
 		}
 		req, unsupported, err := parseRequest(frame, c.s.versions)
 		if err != nil {
-			return err
+			// Only a produce gets here with responses owed: any other
+			// request is parsed once they are written.
+			return c.answerEarlier(lastWritten, err)
 		}
 		req.Conn, req.Received, req.Size, req.frame = c.info, received, len(frame), frame
 		req.Earlier = lastWritten
@@ -297,6 +302,21 @@ func (c *conn) readLoop() error {
 		c.wg.Add(1)
 		go c.runReply(p, reply)
 	}
+}
+
+// answerEarlier waits until the responses to the requests before a bad one
+// are written, or the connection ends, then returns err, which closes the
+// connection. Kafka reads a connection's next request only once the last
+// is answered, so a request that makes it close the connection (a frame
+// too large, a header or body it cannot parse) comes after every earlier
+// response: a client pipelining requests gets their answers and does not
+// send again, as failed, requests that were carried out.
+func (c *conn) answerEarlier(lastWritten <-chan struct{}, err error) error {
+	select {
+	case <-lastWritten:
+	case <-c.ctx.Done():
+	}
+	return err
 }
 
 // waitMuted waits while the connection is muted (ConnInfo.Mute): a quota

@@ -963,3 +963,36 @@ func TestApiVersionsOtherClusterLoggedClipped(t *testing.T) {
 		t.Fatalf("the cluster named is not logged:\n%s", log)
 	}
 }
+
+// A request that closes the connection (a frame too large, a produce that
+// does not decode) is read only once the responses before it are written,
+// as Kafka reads a connection's next request only once the last is
+// answered: the client gets every earlier response, then the close, and
+// does not send again the requests it was answered for.
+func TestBadRequestAfterEarlierAnswered(t *testing.T) {
+	badProduce := appendRequest(nil, produceRequest(9, "t"), 2)
+	badProduce = badProduce[:len(badProduce)-2] // body cut short
+	binary.BigEndian.PutUint32(badProduce, uint32(len(badProduce)-4))
+	tests := []struct {
+		name string
+		bad  []byte
+	}{
+		{"frame too large", binary.BigEndian.AppendUint32(nil, DefaultMaxRequestBytes+1)},
+		{"negative size", binary.BigEndian.AppendUint32(nil, math.MaxUint32)},
+		{"non-produce too large", frameOf(append(header(3, 1), make([]byte, 9<<20)...))},
+		{"undecodable produce", badProduce},
+		{"produce version below range", appendRequest(nil, produceRequest(2, "t"), 2)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, release := heldFirstServer(t, func(*Request) {})
+			c := dial(t, s)
+			frames := appendRequest(nil, metadataRequest(9, "a"), 1)
+			writeAll(t, c, append(frames, tt.bad...))
+			time.Sleep(100 * time.Millisecond) // the bad request is read, and waits
+			release()
+			readAndDecode(t, c, metadataRequest(9, ""), 1)
+			expectClosed(t, c)
+		})
+	}
+}
