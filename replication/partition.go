@@ -1047,6 +1047,8 @@ func (f *partitionFSM) Apply(l *raft.Log) any {
 func (f *partitionFSM) ApplyBatch(logs []*raft.Log) []any {
 	p := (*Partition)(f)
 	out := make([]any, len(logs))
+	// Every entry applied is stored: its batch lies below the log's end.
+	end := p.log.EndOffset()
 	p.mu.Lock()
 	advanced := false
 	var applied int64
@@ -1062,8 +1064,22 @@ func (f *partitionFSM) ApplyBatch(logs []*raft.Log) []any {
 				out[i] = kerr.CorruptMessage
 				continue
 			}
+			// The batch's own base offset, which the log store gave it
+			// when it stored it, is where the log holds it: fetches
+			// return it there, and Kafka rebuilds producer state from
+			// it. Counting alone carried a last offset delta the disk
+			// changed (in a sealed segment, where a start reads no CRC)
+			// into every later batch's offset: a retry after a crash was
+			// answered with an offset that was not its own. A base
+			// offset outside the log is itself damaged (it is not under
+			// the CRC): the count stands then.
 			base := p.nextOffset
-			p.nextOffset += int64(h.LastOffsetDelta) + 1
+			if h.BaseOffset != base && h.BaseOffset >= 0 && h.BaseOffset < end {
+				p.logger.Warn("applied batch's base offset differs from the count of the batches before it (damaged header); taking the batch's",
+					"raft_index", l.Index, "base_offset", h.BaseOffset, "counted", base)
+				base = h.BaseOffset
+			}
+			p.nextOffset = base + int64(h.LastOffsetDelta) + 1
 			if h.ProducerID >= 0 {
 				p.producers.record(h.ProducerID, h.ProducerEpoch, batchMeta{
 					FirstSeq: h.BaseSequence, LastSeq: lastSeqOf(h.BaseSequence, h.LastOffsetDelta), BaseOffset: base,
