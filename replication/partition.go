@@ -1130,6 +1130,12 @@ type partitionSnapshot struct {
 	// Restore takes the time of the restore instead (timesAt), so that
 	// expiry does not take every producer for one idle since 1970.
 	ProducerTimes bool `json:"producer_times,omitempty"`
+	// StartOffset is the log start offset as of the snapshot (DeleteRecords
+	// moves it; the log keeps it in its log-start-offset checkpoint). The
+	// DeleteRecords entries it covers are not replayed, so where the disk
+	// lost or damaged that checkpoint, this is what keeps the deleted
+	// records from coming back at the next start. 0 in older snapshots.
+	StartOffset int64 `json:"start_offset,omitempty"`
 }
 
 // timesAt gives every batch of m without a max timestamp the time now
@@ -1151,7 +1157,8 @@ func (m producerMap) timesAt(now int64) {
 func (f *partitionFSM) Snapshot() (raft.FSMSnapshot, error) {
 	p := (*Partition)(f)
 	p.mu.Lock()
-	s := &partitionSnapshot{NextOffset: p.nextOffset, Producers: p.producers.clone(), ProducerTimes: true}
+	s := &partitionSnapshot{NextOffset: p.nextOffset, Producers: p.producers.clone(), ProducerTimes: true,
+		StartOffset: p.log.StartOffset()}
 	p.mu.Unlock()
 	// On the FSM goroutine, as Apply: the count is the snapshot's.
 	return &fsmSnapshot{p: p, s: s, applied: p.appliedBytes.Load()}, nil
@@ -1179,6 +1186,16 @@ func (f *partitionFSM) Restore(rc io.ReadCloser) error {
 	p.producers = s.Producers
 	p.hw.Store(s.NextOffset)
 	p.mu.Unlock()
+	if start := p.log.StartOffset(); s.StartOffset > start && s.StartOffset <= p.log.EndOffset() {
+		// The log's own checkpoint was lost or damaged (Kafka takes the
+		// log directory offline then): the records DeleteRecords took
+		// stay deleted.
+		p.logger.Error("log start offset below the partition snapshot's (its checkpoint lost or damaged); restoring it",
+			"log_start_offset", start, "snapshot_start_offset", s.StartOffset)
+		if err := p.log.SetStartOffset(s.StartOffset); err != nil {
+			return fmt.Errorf("partition snapshot: restoring log start offset %d: %w", s.StartOffset, err)
+		}
+	}
 	return nil
 }
 
