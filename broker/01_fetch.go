@@ -251,6 +251,7 @@ func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchReques
 		}
 		fs.mu.Lock()
 		defer fs.mu.Unlock()
+		fs.resolve(st)
 		for _, rp := range reqParts {
 			if rp.bad == 0 || rp.bad == kerr.UnknownTopicID.Code {
 				fs.set(rp.key, rp.sp)

@@ -54,6 +54,7 @@ type fetchSession struct {
 	usesIDs bool  // made by fetch v13+, which names topics by id
 	parts   map[sessionPartKey]*sessionPart
 	order   []sessionPartKey // the order the client added partitions in
+	unknown int              // partitions of topic ids unknown when added (unknownTopicName)
 	mu      sync.Mutex       // one request per session at a time
 
 	// The cache's, under fetchSessions.mu.
@@ -182,8 +183,44 @@ func (fs *fetchSession) set(k sessionPartKey, p *sessionPart) {
 		}
 	} else {
 		fs.order = append(fs.order, k)
+		if isUnknownTopicName(k.topic) {
+			fs.unknown++
+		}
 	}
 	fs.parts[k] = p
+}
+
+// resolve files the partitions of topic ids that were unknown when they
+// were added under their topic's name, once the metadata knows the id, in
+// their place in the session's order, as Kafka's session resolves such a
+// partition's name at each fetch (testResolveUnknownPartitions): a client
+// may learn of a topic before this broker does, and its session partition
+// is then served, not answered UNKNOWN_TOPIC_ID until the client, which
+// sees no reason to, forgets it. A partition the request names again by
+// that id, resolved first, is the one it updates, not a second one. An id
+// whose name the session already holds, under another id, stays as it is.
+func (fs *fetchSession) resolve(st *replication.State) {
+	if fs.unknown == 0 {
+		return
+	}
+	for i, k := range fs.order {
+		if !isUnknownTopicName(k.topic) {
+			continue
+		}
+		sp := fs.parts[k]
+		t := st.ByID[sp.topicID]
+		if t == nil {
+			continue
+		}
+		nk := sessionPartKey{topic: t.Name, part: k.part}
+		if _, taken := fs.parts[nk]; taken {
+			continue
+		}
+		delete(fs.parts, k)
+		fs.parts[nk] = sp
+		fs.order[i] = nk
+		fs.unknown--
+	}
 }
 
 // rotate moves the partitions an incremental fetch returned records for to
@@ -238,6 +275,9 @@ func (fs *fetchSession) forgetAll(forgotten []kmsg.FetchRequestForgottenTopic, u
 	for _, k := range fs.order {
 		if byName[k] || byID[idPart{fs.parts[k].topicID, k.part}] {
 			delete(fs.parts, k)
+			if isUnknownTopicName(k.topic) {
+				fs.unknown--
+			}
 			continue
 		}
 		kept = append(kept, k)
