@@ -156,7 +156,7 @@ var kafkaOnlyKeys = func() map[string]bool {
 		num.network.threads num.io.threads num.replica.fetchers num.recovery.threads.per.data.dir
 		background.threads queued.max.requests socket.send.buffer.bytes
 		socket.receive.buffer.bytes socket.listen.backlog.size socket.connection.setup.timeout.ms
-		socket.connection.setup.timeout.max.ms max.connection.creation.rate request.timeout.ms
+		socket.connection.setup.timeout.max.ms request.timeout.ms
 		transaction.state.log.replication.factor transaction.state.log.min.isr
 		transaction.state.log.num.partitions share.coordinator.state.topic.replication.factor
 		share.coordinator.state.topic.min.isr
@@ -230,6 +230,9 @@ var kafkaOnlyUnless = map[string]func(v string) bool{
 	"authorizer.class.name":            isEmpty,
 	"remote.log.storage.system.enable": func(v string) bool { return strings.EqualFold(v, "false") },
 	"security.inter.broker.protocol":   func(v string) bool { return strings.EqualFold(v, "PLAINTEXT") },
+	// A broker-wide cap on new connections a second (the per-IP one,
+	// the connection_creation_rate quota, is enforced).
+	"max.connection.creation.rate": func(v string) bool { return strings.TrimSpace(v) == "2147483647" },
 }
 
 func isEmpty(v string) bool { return v == "" }

@@ -576,11 +576,12 @@ remote.log.storage.system.enable=false
 remote.log.manager.thread.pool.size=10
 confluent.support.metrics.enable=false
 metadata.log.segment.bytes=1073741824
+max.connection.creation.rate=2147483647
 `
 	if err := c.LoadProperties(strings.NewReader(props)); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Ignored) != 16 {
+	if len(c.Ignored) != 17 {
 		t.Errorf("ignored %d keys: %v", len(c.Ignored), c.Ignored)
 	}
 	for _, bad := range []string{
@@ -589,6 +590,7 @@ metadata.log.segment.bytes=1073741824
 		"remote.log.storage.system.enable=true",
 		"security.inter.broker.protocol=SSL",
 		"config.providers=file",
+		"max.connection.creation.rate=100",
 		"log.retention.hourz=1",
 	} {
 		c := DefaultConfig()
