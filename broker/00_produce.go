@@ -149,7 +149,8 @@ func (b *Broker) produce(ctx context.Context, req *protocol.Request, r *kmsg.Pro
 				if errors.As(err, &re) {
 					sp.ErrorCode, sp.ErrorMessage, sp.ErrorRecords = re.code.Code, &re.msg, re.records
 				}
-				if p := part; answersLogStart(sp.ErrorCode) {
+				var rc requestCheckError
+				if p := part; answersLogStart(sp.ErrorCode) && !errors.As(err, &rc) {
 					if p == nil && topic != nil {
 						p = b.node.Partition(name, rp.Partition)
 					}
@@ -488,7 +489,7 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		if version < 3 {
 			return nil, h, -1, errNothingToAppend
 		}
-		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "no record batch")
+		return nil, h, -1, requestCheckError{kafkaErrorf(kerr.InvalidRecord, "no record batch")}
 	}
 	maxBytes := b.topicInt64(topic, "max.message.bytes")
 	converted, convertedCodec := false, logstore.CodecNone
@@ -499,7 +500,7 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		if version >= 3 {
 			// As Kafka: from v3 on the old message formats are refused
 			// outright, not converted, and a client must not retry them.
-			return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "produce v%d takes only magic 2 record batches, got magic %d", version, m)
+			return nil, h, -1, requestCheckError{kafkaErrorf(kerr.InvalidRecord, "produce v%d takes only magic 2 record batches, got magic %d", version, m)}
 		}
 		// As Kafka 3.x: produce v0–v2 (older sarama, kafka-python pinned
 		// to an old api_version) sends magic 0/1 message sets, stored as
@@ -535,7 +536,11 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		return nil, h, -1, kafkaErrorf(kerr.CorruptMessage, "%v", err)
 	}
 	if len(batches) != 1 {
-		return nil, h, -1, kafkaErrorf(kerr.InvalidRecord, "produce takes exactly one record batch per partition, got %d", len(batches))
+		err := kafkaErrorf(kerr.InvalidRecord, "produce takes exactly one record batch per partition, got %d", len(batches))
+		if version >= 3 {
+			return nil, h, -1, requestCheckError{err}
+		}
+		return nil, h, -1, err
 	}
 	batch = batches[0]
 	if !converted && int64(len(batch)) > maxBytes {
@@ -574,10 +579,12 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 		// that append times follow the log's order
 		// (Partition.AppendStamped); this time marks the batch for it.
 		appendTime = time.Now().UnixMilli()
-	} else if ts := h.BaseTimestamp + sum.MaxTimestampDelta; ts != h.MaxTimestamp || h.TimestampType() != 0 {
+	} else if ts := max(h.BaseTimestamp+sum.MaxTimestampDelta, -1); ts != h.MaxTimestamp || h.TimestampType() != 0 {
 		// As Kafka does: a CreateTime topic's batch is CreateTime, and its
 		// max timestamp is its records' (the time index and ListOffsets rely
-		// on it), whatever the producer wrote.
+		// on it), whatever the producer wrote. As in Kafka's LogValidator,
+		// whose maximum starts at NO_TIMESTAMP, records all older than -1
+		// leave it -1: no timestamp.
 		logstore.SetMaxTimestamp(batch, ts)
 		h, _ = logstore.ParseBatchHeader(batch)
 	}
@@ -614,6 +621,16 @@ func (b *Broker) checkProduce(version int16, topic *replication.Topic, rp kmsg.P
 	}
 	return batch, h, appendTime, nil
 }
+
+// requestCheckError is a partition's records refused by the look Kafka takes
+// at the request itself before any log sees it (ProduceRequest.validateRecords,
+// called by KafkaApis on v3 and later: no batch, a magic other than 2, more
+// than one batch). Kafka answers those partitions with the error alone, its
+// log start offset -1, where the same INVALID_RECORD raised by the log's
+// own checks carries the log start offset.
+type requestCheckError struct{ error }
+
+func (e requestCheckError) Unwrap() error { return e.error }
 
 // answersLogStart reports whether a partition's produce error is answered
 // with its log start offset, as Kafka answers the errors its log raises on

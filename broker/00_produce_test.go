@@ -373,6 +373,48 @@ func TestSequenceErrorsCarryLogStartOffset(t *testing.T) {
 	}
 }
 
+// TestRequestChecksAnswerNoLogStart: records refused by the look Kafka
+// takes at a v3+ request before any log sees them (no batch, a magic
+// other than 2, more than one batch: ProduceRequest.validateRecords in
+// KafkaApis) are answered with the error alone, log start offset -1, as
+// Kafka answers them; it was the log start offset, which only the log's
+// own refusals (a control batch here) carry.
+func TestRequestChecksAnswerNoLogStart(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "reqcheck", 1, nil)
+	now := time.Now().UnixMilli()
+	if rp := produceRaw(t, cl, "reqcheck", 0, -1, encodeBatch(now, -1, -1, -1, values(4, "r"))); rp.ErrorCode != 0 {
+		t.Fatalf("produce: %v", kerr.ErrorForCode(rp.ErrorCode))
+	}
+	if dr := deleteRecords(t, cl, "reqcheck", 2); dr.ErrorCode != 0 {
+		t.Fatalf("delete records: %v", kerr.ErrorForCode(dr.ErrorCode))
+	}
+	one := encodeBatch(now, -1, -1, -1, values(1, "r"))
+	magic1 := append([]byte(nil), one...)
+	magic1[16] = 1
+	control := append([]byte(nil), one...)
+	control[22] |= 0x20 // attributes: control
+	fixCRC(control)
+	for _, s := range []struct {
+		name  string
+		batch []byte
+		start int64
+	}{
+		{"no batch", []byte{}, -1},
+		{"magic 1", magic1, -1},
+		{"two batches", append(append([]byte(nil), one...), one...), -1},
+		{"batch cut short", one[:len(one)-3], -1},
+		{"control batch", control, 2},
+	} {
+		rp := produceRaw(t, cl, "reqcheck", 0, -1, s.batch)
+		if rp.ErrorCode != kerr.InvalidRecord.Code || rp.LogStartOffset != s.start || rp.BaseOffset != -1 {
+			t.Errorf("%s: %v, base offset %d, log start offset %d; want %v, -1, %d", s.name, kerr.ErrorForCode(rp.ErrorCode), rp.BaseOffset, rp.LogStartOffset, kerr.InvalidRecord, s.start)
+		}
+	}
+}
+
 // TestDuplicateKeepsAppendTime: on a LogAppendTime topic a retried
 // duplicate is answered with the stored batch's append time, as Kafka
 // does, before and after a restart: the time its records carry, not the

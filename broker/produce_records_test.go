@@ -128,6 +128,42 @@ func TestProduceRecordChecks(t *testing.T) {
 	}
 }
 
+// A batch whose records all have a timestamp below -1 (no Java producer
+// sends one; others can) is stored with max timestamp -1, no timestamp, as
+// Kafka's LogValidator stores it: its maximum starts at NO_TIMESTAMP and
+// only a record above it moves it. It was stored with the records' -4.
+func TestProduceMaxTimestampFloor(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	defer b.Close()
+	cl := newClient(t, b)
+	createTopic(t, cl, "negts", 1, nil)
+	two := []testRecord{{value: []byte("a")}, {value: []byte("b"), ts: 1}}
+	mixed := []testRecord{{value: []byte("a")}, {value: []byte("b"), ts: 9}}
+	for _, s := range []struct {
+		name  string
+		batch []byte
+		want  int64
+	}{
+		{"-5 and -4", encodeBatch(-5, -1, -1, -1, two), -1},
+		{"-5 and -4, gzip", gzipBatch(t, encodeBatch(-5, -1, -1, -1, two), 0), -1},
+		{"-2 and 7", encodeBatch(-2, -1, -1, -1, mixed), 7},
+	} {
+		rp := produceRaw(t, cl, "negts", 0, -1, s.batch)
+		if rp.ErrorCode != 0 {
+			t.Fatalf("%s: %v", s.name, kerr.ErrorForCode(rp.ErrorCode))
+		}
+		resp := rawRequest(t, b, fetchReq(11, 0, -1, "negts", map[int32]int64{0: rp.BaseOffset})).(*kmsg.FetchResponse)
+		recs := resp.Topics[0].Partitions[0].RecordBatches
+		h, err := logstore.ValidateBatch(recs[:12+binary.BigEndian.Uint32(recs[8:])])
+		if err != nil {
+			t.Fatalf("%s: fetched: %v", s.name, err)
+		}
+		if h.BaseOffset != rp.BaseOffset || h.MaxTimestamp != s.want || h.TimestampType() != 0 {
+			t.Errorf("%s: batch at %d: max timestamp %d type %d, want %d CreateTime", s.name, h.BaseOffset, h.MaxTimestamp, h.TimestampType(), s.want)
+		}
+	}
+}
+
 // A batch's max timestamp is its records', as in Kafka, whatever the
 // producer wrote: the time index and ListOffsets rely on it. A CreateTime
 // topic's batches are CreateTime, whatever the producer flagged.
