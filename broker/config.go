@@ -782,6 +782,23 @@ var protocolMapOpt = func() Option {
 	return o
 }()
 
+// retentionMsOpt is log.retention.ms. As Kafka's logRetentionTimeMillis
+// and the coarser keys (unitOpt), any negative value is unlimited, -1: a
+// -2 kept as given would reach topics as a retention.ms outside that
+// key's own range (at least -1).
+var retentionMsOpt = func() Option {
+	o := intOpt("log.retention.ms", "log-retention-ms", "delete segments older than this (-1: never)", func(c *Config) *int64 { return &c.LogRetentionMs })
+	set := o.set
+	o.set = func(c *Config, v string) error {
+		if err := set(c, v); err != nil {
+			return err
+		}
+		c.LogRetentionMs = max(c.LogRetentionMs, -1)
+		return nil
+	}
+	return o
+}()
+
 // Options lists every configuration key, in the order --help shows them.
 func Options() []Option { return options }
 
@@ -808,7 +825,7 @@ var options = []Option{
 	unitOpt("log.roll.hours", "log-roll-hours", "log.roll.ms in hours; log.roll.ms wins when both are set", time.Hour, 168, func(c *Config) *int64 { return &c.LogRollMs }, "log.roll.ms"),
 	intOpt("log.roll.jitter.ms", "log-roll-jitter-ms", "each segment takes a random amount below this off log.roll.ms, so that partitions do not roll together", func(c *Config) *int64 { return &c.LogRollJitterMs }),
 	unitOpt("log.roll.jitter.hours", "log-roll-jitter-hours", "log.roll.jitter.ms in hours; log.roll.jitter.ms wins when both are set", time.Hour, 0, func(c *Config) *int64 { return &c.LogRollJitterMs }, "log.roll.jitter.ms"),
-	intOpt("log.retention.ms", "log-retention-ms", "delete segments older than this (-1: never)", func(c *Config) *int64 { return &c.LogRetentionMs }),
+	retentionMsOpt,
 	unitOpt("log.retention.minutes", "log-retention-minutes", "log.retention.ms in minutes; log.retention.ms wins when both are set", time.Minute, 7*24*60, func(c *Config) *int64 { return &c.LogRetentionMs }, "log.retention.ms"),
 	unitOpt("log.retention.hours", "log-retention-hours", "log.retention.ms in hours; log.retention.ms and log.retention.minutes win when set", time.Hour, 168, func(c *Config) *int64 { return &c.LogRetentionMs }, "log.retention.ms", "log.retention.minutes"),
 	intOpt("log.retention.bytes", "log-retention-bytes", "delete oldest segments past this size per partition (-1: never)", func(c *Config) *int64 { return &c.LogRetentionBytes }),
@@ -1318,6 +1335,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("max.connections.per.ip can be 0 only with max.connections.per.ip.overrides set")
 	case c.MaxConnections < 1:
 		return fmt.Errorf("max.connections must be >= 1")
+	case c.ConnectionsMaxIdleMs >= 0 && c.ConnectionsMaxIdleMs <= kafkaFailedAuthDelayMs:
+		// As Kafka, which refuses a connections.max.idle.ms not past
+		// failed.authentication.delay.ms (100): 0 was served as the
+		// 10-minute default, not as what it says.
+		return fmt.Errorf("connections.max.idle.ms must be -1 (never close) or more than %d (Kafka's failed.authentication.delay.ms)", kafkaFailedAuthDelayMs)
 	}
 	if _, err := parseConnOverrides(c.MaxConnsPerIPOverrides, nil); err != nil {
 		return fmt.Errorf("max.connections.per.ip.overrides: %v", err)
@@ -1334,6 +1356,10 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// kafkaFailedAuthDelayMs is Kafka's failed.authentication.delay.ms
+// default, which connections.max.idle.ms must exceed.
+const kafkaFailedAuthDelayMs = 100
 
 // parseConnOverrides reads max.connections.per.ip.overrides: host:count
 // pairs, comma-separated, a host being an IP or a name (an IPv6 address may

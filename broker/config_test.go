@@ -134,6 +134,11 @@ func TestConfigTimeUnits(t *testing.T) {
 		{"log.retention.minutes=30\nlog.retention.hours=24", 30 * 60_000, 7 * 24 * 3600_000},
 		{"log.retention.hours=24\nlog.retention.minutes=30", 30 * 60_000, 7 * 24 * 3600_000},
 		{"log.retention.hours=-1\nlog.roll.ms=60000\nlog.roll.hours=2", -1, 60000},
+		// As Kafka's logRetentionTimeMillis: any negative ms is
+		// unlimited, -1, which topics then get as retention.ms (a -2
+		// there is outside retention.ms's own range).
+		{"log.retention.ms=-2", -1, 7 * 24 * 3600_000},
+		{"log.retention.minutes=30\nlog.retention.ms=-100", -1, 7 * 24 * 3600_000},
 	} {
 		c := DefaultConfig()
 		if err := c.LoadProperties(strings.NewReader(tc.props)); err != nil {
@@ -737,6 +742,22 @@ func TestFlushMessagesKeepsSyncPerBatch(t *testing.T) {
 // Millisecond (and minute) settings past a Duration's range are the
 // longest Duration, not a wrapped, negative one: Kafka reads them as longs,
 // and Long.MAX is how a Kafka user writes "never".
+func TestConnectionsMaxIdleMsRange(t *testing.T) {
+	// As Kafka (KafkaConfig.validateValues): a value >= 0 must exceed
+	// failed.authentication.delay.ms (100, not settable here); 0 was
+	// taken as "unset" and served as 10 minutes. -1 never closes.
+	for v, ok := range map[string]bool{"0": false, "100": false, "101": true, "-1": true, "600000": true} {
+		c := DefaultConfig()
+		c.DataDir = t.TempDir()
+		if err := c.LoadProperties(strings.NewReader("connections.max.idle.ms=" + v)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); (err == nil) != ok {
+			t.Errorf("connections.max.idle.ms=%s: Validate %v, want ok %v", v, err, ok)
+		}
+	}
+}
+
 func TestDurationSettingsCapped(t *testing.T) {
 	for _, tc := range []struct {
 		n    int64
