@@ -46,6 +46,18 @@ func TestElectLeaders(t *testing.T) {
 					if rp.ErrorCode != want[rt.Topic][i] {
 						t.Errorf("v%d type %d: %s-%d error %d, want %d", version, typ, rt.Topic, rp.Partition, rp.ErrorCode, want[rt.Topic][i])
 					}
+					// Kafka's words (ReplicationControlManager.electLeader,
+					// as ReplicationControlManagerTest pins them).
+					wantMsg := "Leader election not needed for topic partition."
+					switch {
+					case rt.Topic == "nosuch":
+						wantMsg = "No such topic as nosuch"
+					case rp.Partition == 9:
+						wantMsg = "No such partition as el-9"
+					}
+					if rp.ErrorMessage == nil || *rp.ErrorMessage != wantMsg {
+						t.Errorf("v%d type %d: %s-%d message %v, want %q", version, typ, rt.Topic, rp.Partition, deref(rp.ErrorMessage), wantMsg)
+					}
 				}
 			}
 		}
@@ -61,5 +73,19 @@ func TestElectLeaders(t *testing.T) {
 	bad.ElectionType = 5
 	if resp := rawRequest(t, b, bad).(*kmsg.ElectLeadersResponse); resp.ErrorCode != kerr.InvalidRequest.Code {
 		t.Errorf("election type 5: error %d, want INVALID_REQUEST", resp.ErrorCode)
+	}
+	// Naming partitions, Kafka's error response
+	// (ElectLeadersRequest.getErrorResponse) gives each the error too.
+	rt := kmsg.NewElectLeadersRequestTopic()
+	rt.Topic, rt.Partitions = "el", []int32{0, 1}
+	bad.Topics = []kmsg.ElectLeadersRequestTopic{rt}
+	resp := rawRequest(t, b, bad).(*kmsg.ElectLeadersResponse)
+	if resp.ErrorCode != kerr.InvalidRequest.Code || len(resp.Topics) != 1 || resp.Topics[0].Topic != "el" || len(resp.Topics[0].Partitions) != 2 {
+		t.Fatalf("election type 5 for el-0 and el-1: error %d, topics %+v", resp.ErrorCode, resp.Topics)
+	}
+	for i, rp := range resp.Topics[0].Partitions {
+		if rp.Partition != int32(i) || rp.ErrorCode != kerr.InvalidRequest.Code || deref(rp.ErrorMessage) != "Unknown election type 5" {
+			t.Errorf("election type 5: partition %d error %d %q, want INVALID_REQUEST \"Unknown election type 5\"", rp.Partition, rp.ErrorCode, deref(rp.ErrorMessage))
+		}
 	}
 }
