@@ -34,7 +34,7 @@ func (b *Broker) handleAlterPartitionReassignments(r *kmsg.AlterPartitionAssignm
 		for _, rp := range rt.Partitions {
 			op := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
 			op.Partition = rp.Partition
-			if err := checkReassignment(st, t, rp, allowRF); err != nil {
+			if err := checkReassignment(st, rt.Topic, t, rp, allowRF); err != nil {
 				op.ErrorCode, op.ErrorMessage = errCodeMsg(err)
 			}
 			ot.Partitions = append(ot.Partitions, op)
@@ -44,12 +44,18 @@ func (b *Broker) handleAlterPartitionReassignments(r *kmsg.AlterPartitionAssignm
 	return resp
 }
 
-func checkReassignment(st *replication.State, t *replication.Topic, rp kmsg.AlterPartitionAssignmentsRequestTopicPartition, allowRF bool) error {
-	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Replicas) {
-		return kafkaErrorf(kerr.UnknownTopicOrPartition, "Unable to find partition %d of the topic.", rp.Partition)
+func checkReassignment(st *replication.State, name string, t *replication.Topic, rp kmsg.AlterPartitionAssignmentsRequestTopicPartition, allowRF bool) error {
+	// Kafka's controller words these (alterPartitionReassignment), and
+	// sends NO_REASSIGNMENT_IN_PROGRESS with no message: it is thrown
+	// with the error's own text, which ApiError.fromThrowable drops.
+	if t == nil {
+		return kafkaErrorf(kerr.UnknownTopicOrPartition, "Unable to find a topic named %s.", name)
+	}
+	if rp.Partition < 0 || int(rp.Partition) >= len(t.Replicas) {
+		return kafkaErrorf(kerr.UnknownTopicOrPartition, "Unable to find partition %s:%d.", name, rp.Partition)
 	}
 	if rp.Replicas == nil {
-		return kafkaErrorf(kerr.NoReassignmentInProgress, "Unable to cancel reassignment of partition %d: no reassignment is in progress.", rp.Partition)
+		return kerr.NoReassignmentInProgress
 	}
 	if err := checkManualAssignment(st, rp.Replicas); err != nil {
 		return err
