@@ -20,8 +20,13 @@ var txnStates = map[string]bool{
 func (b *Broker) handleListTransactions(r *kmsg.ListTransactionsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.ListTransactionsResponse)
 	resp.UnknownStateFilters = []string{}
+	// Kafka takes the filters as a set (KafkaApis'
+	// handleListTransactionsRequest: stateFilters.asScala.toSet), so a
+	// name given twice comes back once.
+	seen := map[string]bool{}
 	for _, s := range r.StateFilters {
-		if !txnStates[s] {
+		if !txnStates[s] && !seen[s] {
+			seen[s] = true
 			resp.UnknownStateFilters = append(resp.UnknownStateFilters, s)
 		}
 	}

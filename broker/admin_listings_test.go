@@ -65,7 +65,7 @@ func TestListTransactions(t *testing.T) {
 	for v := int16(0); v <= 1; v++ {
 		req := kmsg.NewPtrListTransactionsRequest()
 		req.Version = v
-		req.StateFilters = []string{"Ongoing", "ongoing", "Bogus", "PrepareEpochFence"}
+		req.StateFilters = []string{"Ongoing", "ongoing", "Bogus", "PrepareEpochFence", "Bogus"} // a set to Kafka: Bogus is unknown once
 		req.DurationFilterMillis = -1
 		resp := rawRequest(t, b, req).(*kmsg.ListTransactionsResponse) // not merged by the client
 		if resp.ErrorCode != 0 || len(resp.TransactionStates) != 0 {
