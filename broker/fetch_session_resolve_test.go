@@ -24,13 +24,7 @@ func TestFetchSessionResolvesUnknownTopicID(t *testing.T) {
 	known := b.node.Controller().State().Topics["known"].ID
 	late := replication.NewTopicID()
 
-	req := fetchByID(0, 0, known, map[int32]int64{0: 0})
-	rt := kmsg.NewFetchRequestTopic()
-	rt.TopicID = late
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 0, 1<<20, -1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	req := fetchKnownAndID(known, late)
 	answers := func(resp *kmsg.FetchResponse) []kmsg.FetchResponseTopicPartition {
 		var out []kmsg.FetchResponseTopicPartition
 		for _, rt := range resp.Topics {

@@ -236,13 +236,7 @@ func TestFetchSessionUnknownTopicID(t *testing.T) {
 	known := b.node.Controller().State().Topics["known"].ID
 	unknown := replication.NewTopicID()
 
-	req := fetchByID(0, 0, known, map[int32]int64{0: 0})
-	rt := kmsg.NewFetchRequestTopic()
-	rt.TopicID = unknown
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 0, 1<<20, -1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	req := fetchKnownAndID(known, unknown)
 	unknownAnswer := func(resp *kmsg.FetchResponse) int16 {
 		for _, rt := range resp.Topics {
 			if rt.TopicID == unknown {
@@ -372,4 +366,17 @@ func TestFetchSessionDuplicateEpochRefusedAtOnce(t *testing.T) {
 	if next := rawRequest(t, b, fetchReq(12, id, 2, "dup", nil)).(*kmsg.FetchResponse); next.ErrorCode != 0 || next.SessionID != id {
 		t.Fatalf("next epoch: %v session %d", kerr.ErrorForCode(next.ErrorCode), next.SessionID)
 	}
+}
+
+// fetchKnownAndID is a full v13 fetch of partition 0 of the topic known
+// and of the topic id other, from offset 0.
+func fetchKnownAndID(known, other replication.TopicID) *kmsg.FetchRequest {
+	req := fetchByID(0, 0, known, map[int32]int64{0: 0})
+	rt := kmsg.NewFetchRequestTopic()
+	rt.TopicID = other
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 0, 1<<20, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
 }

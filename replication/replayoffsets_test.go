@@ -25,20 +25,7 @@ func TestRetryAfterReplayOverDamagedOffsetDelta(t *testing.T) {
 	dir := t.TempDir()
 	// Every batch indexed: a start checks a sealed segment's batches
 	// after its last index point only.
-	cfg, _ := nodeWithTopic(t, dir, "t", 1)
-	cfg.LogConfig = func(*State, *Topic) logstore.Config {
-		return logstore.Config{SegmentBytes: 2048, IndexIntervalBytes: 1}
-	}
-	n, err := StartNode(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := n.WaitTopicReady(ctx, "t"); err != nil {
-		n.Close()
-		t.Fatal(err)
-	}
+	n, cfg := startWithLogConfig(t, dir, 1, logstore.Config{SegmentBytes: 2048, IndexIntervalBytes: 1})
 	p := n.Partition("t", 0)
 	now := time.Now().UnixMilli()
 	batch := func(seq int32) []byte {
@@ -101,6 +88,8 @@ func TestRetryAfterReplayOverDamagedOffsetDelta(t *testing.T) {
 		t.Fatalf("restart: %v", err)
 	}
 	defer n.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	if err := n.WaitTopicReady(ctx, "t"); err != nil {
 		t.Fatal(err)
 	}

@@ -247,8 +247,15 @@ func TestRestartWithSnapshotStateGone(t *testing.T) {
 // partitions of 2 KiB segments, and waits until they lead.
 func startSmallSegments(t *testing.T, dir string, parts int) (*Node, Config) {
 	t.Helper()
+	return startWithLogConfig(t, dir, parts, logstore.Config{SegmentBytes: 2048})
+}
+
+// startWithLogConfig starts a node whose topic "t" (parts partitions) is
+// ready, its logs opened with lc.
+func startWithLogConfig(t *testing.T, dir string, parts int, lc logstore.Config) (*Node, Config) {
+	t.Helper()
 	cfg, _ := nodeWithTopic(t, dir, "t", parts)
-	cfg.LogConfig = func(*State, *Topic) logstore.Config { return logstore.Config{SegmentBytes: 2048} }
+	cfg.LogConfig = func(*State, *Topic) logstore.Config { return lc }
 	n, err := StartNode(cfg)
 	if err != nil {
 		t.Fatal(err)
