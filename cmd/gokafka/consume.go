@@ -28,7 +28,9 @@ func cmdConsume(e *env, args []string) error {
 	offset := fs.String("offset", "", "start at this offset (in each partition read): a number, earliest or latest, as kafka-console-consumer's --offset")
 	fromTime := fs.String("from-time", "", "start at the first record at or after this time: RFC3339 or unix milliseconds")
 	maxMessages := fs.Int64("max-messages", 0, "stop after this many records (0: no limit)")
-	timeout := fs.Duration("timeout", 0, "stop when no record arrives for this long (0: wait until interrupted)")
+	timeout := new(time.Duration)
+	durationVar(fs, timeout, "timeout", 0, "stop when no record arrives for this long: a duration (5s) or milliseconds (0: wait until interrupted)")
+	fs.Var((*msDuration)(timeout), "timeout-ms", "kafka-console-consumer's name for --timeout, in milliseconds (or a duration)")
 	format := fs.String("format", `%v\n`, "output format: %t topic, %p partition, %o offset, %k key, %v value (a null key or value prints nothing, as in kcat), %h headers, %T timestamp ms, %% percent; \\n \\t \\r \\\\ escapes")
 	pos, err := parseFlags(fs, args)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -143,10 +144,10 @@ Usage: gokafka [-b HOST:PORT[,HOST:PORT...]] COMMAND [flags] [args]
 Commands:
   topic create NAME [--partitions N] [--replication-factor N] [--config k=v ...] [--if-not-exists]
   topic list [--exclude-internal]
-  topic describe [--exclude-internal] [NAME...]
+  topic describe [--exclude-internal] [--if-exists] [NAME...]
   topic delete NAME... [--if-exists]
   topic alter-config NAME [--set k=v ...] [--delete k ...]
-  topic alter NAME --partitions N      (the topic grows to N partitions)
+  topic alter NAME --partitions N [--if-exists]   (the topic grows to N partitions)
           every topic command takes the name as --topic NAME too, as kafka-topics does
   broker describe-config [ID]          (no ID: the cluster-wide dynamic defaults)
   broker alter-config [ID] [--set k=v ...] [--delete k ...]
@@ -162,12 +163,12 @@ Commands:
   produce --topic T [--key-separator SEP] [--header k=v ...] [--partition N] [--acks all|1|0]
           one record per stdin line
   consume --topic T [--group G | --partition N] [--from-beginning | --offset N|earliest|latest | --from-time RFC3339|unix-ms]
-          [--max-messages N] [--timeout DUR] [--format FMT]
+          [--max-messages N] [--timeout DUR|MS (or --timeout-ms MS)] [--format FMT]
           FMT: %t topic, %p partition, %o offset, %k key, %v value, %h headers,
                %T timestamp (ms), %% percent; escapes \n \t \r \\ (default "%v\n")
   perf produce --topic T --num-records N --record-size B [--partitions P] [--acks all|1|0]
           [--max-in-flight N] [--linger DUR] [--batch-bytes N] [--throughput R] [--json]
-  perf consume --topic T --messages N [--timeout DUR] [--json]
+  perf consume --topic T --messages N [--timeout DUR|MS] [--json]
   group list [--state S[,S...]]
   group describe GROUP...
   group reset-offsets GROUP (--topic T[:P,P...] ... | --all-topics)
@@ -324,6 +325,41 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// msDuration is a timeout flag that takes a Go duration (10s, 1m30s) or,
+// as Kafka's tools take their timeouts (kafka-console-consumer
+// --timeout-ms 5000, kafka-consumer-perf-test --timeout 10000), a bare
+// number of milliseconds.
+type msDuration time.Duration
+
+// durationVar registers an msDuration flag name on p with default def.
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, def time.Duration, usage string) {
+	*p = def
+	fs.Var((*msDuration)(p), name, usage)
+}
+
+func (d *msDuration) String() string {
+	if d == nil {
+		return "0s"
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *msDuration) Set(s string) error {
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if ms > int64(time.Duration(1<<63-1)/time.Millisecond) || ms < -int64(time.Duration(1<<63-1)/time.Millisecond) {
+			return errors.New("out of range")
+		}
+		*d = msDuration(time.Duration(ms) * time.Millisecond)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("want a duration (10s, 1m) or a number of milliseconds")
+	}
+	*d = msDuration(v)
+	return nil
+}
 
 // splitKV splits "k=v"; a value may contain '='.
 func splitKV(s string) (string, string, error) {

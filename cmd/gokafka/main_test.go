@@ -481,6 +481,14 @@ func TestUsage(t *testing.T) {
 		{[]string{"topic", "create", "a", "b"}, 2, "exactly one topic name"},
 		{[]string{"topic", "create", "a", "--config", "novalue"}, 2, "want key=value"},
 		{[]string{"topic", "create", "a", "--partitions", "x"}, 2, "invalid value"},
+		// Out of range for the request's int32 and int16: refused, not
+		// wrapped round to the broker's default (-1) or to 0.
+		{[]string{"topic", "create", "a", "--partitions", "4294967295"}, 2, "the partitions must be greater than 0"},
+		{[]string{"topic", "create", "a", "--partitions", "0"}, 2, "the partitions must be greater than 0"},
+		{[]string{"topic", "create", "a", "--replication-factor", "65535"}, 2, "between 1 and 32767 inclusive"},
+		{[]string{"topic", "create", "a", "--replication-factor", "40000"}, 2, "between 1 and 32767 inclusive"},
+		{[]string{"topic", "create", "a", "--replication-factor", "0"}, 2, "between 1 and 32767 inclusive"},
+		{[]string{"topic", "alter", "a", "--partitions", "4294967298"}, 2, "at most 2147483647 partitions"},
 		{[]string{"topic", "delete"}, 2, "at least one"},
 		{[]string{"topic", "alter-config", "a"}, 2, "nothing to do"},
 		{[]string{"topic", "create", "-h"}, 0, "--replication-factor"},
@@ -498,6 +506,13 @@ func TestUsage(t *testing.T) {
 		{[]string{"group", "help"}, 0, "group delete-offsets GROUP"},
 		{[]string{"perf", "produce", "--topic", "t", "--record-size", "1"}, 2, "--num-records"},
 		{[]string{"perf", "consume", "--topic", "t"}, 2, "--messages"},
+		// Kafka's tools take timeouts in milliseconds: kafka-console-consumer
+		// --timeout-ms 1000, kafka-consumer-perf-test --timeout 10000. Taken,
+		// these reach the next check.
+		{[]string{"consume", "--topic", "t", "--timeout-ms", "1000", "--offset", "-2"}, 2, "earliest or latest"},
+		{[]string{"consume", "--topic", "t", "--timeout", "1000", "--offset", "-2"}, 2, "earliest or latest"},
+		{[]string{"perf", "consume", "--topic", "t", "--timeout", "10000", "--messages", "0"}, 2, "--messages must be > 0"},
+		{[]string{"consume", "--topic", "t", "--timeout", "1x"}, 2, "a number of milliseconds"},
 		{[]string{"help"}, 0, "group reset-offsets GROUP"},
 		{[]string{"group"}, 2, "want list, describe"},
 		{[]string{"group", "frob"}, 2, `unknown subcommand "frob"`},
@@ -544,6 +559,21 @@ func TestUnreachableBroker(t *testing.T) {
 		code = runContext(ctx, append([]string{"-b", "127.0.0.1:1"}, args...), strings.NewReader("x\n"), &out, &errOut)
 		if code != 1 || errOut.Len() == 0 || time.Since(start) > 2*time.Second {
 			t.Errorf("%s against nothing: exit %d after %v, stderr %q", args[0], code, time.Since(start), errOut.String())
+		}
+	}
+}
+
+func TestMsDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"1500": 1500 * time.Millisecond, "0": 0, "2s": 2 * time.Second, "1m30s": 90 * time.Second, "-1": -time.Millisecond} {
+		var d time.Duration
+		if err := (*msDuration)(&d).Set(in); err != nil || d != want {
+			t.Errorf("Set(%q): %v, %v; want %v", in, d, err, want)
+		}
+	}
+	for _, in := range []string{"", "1x", "ten", "99999999999999999"} {
+		var d time.Duration
+		if err := (*msDuration)(&d).Set(in); err == nil {
+			t.Errorf("Set(%q): %v, no error", in, d)
 		}
 	}
 }
@@ -861,6 +891,27 @@ func TestTopicIfExists(t *testing.T) {
 	}
 	if r := mustRun(t, addr, "", "topic", "create", "--topic", "idem2", "--if-not-exists"); r.stdout != "Created topic idem2.\n" {
 		t.Errorf("create --if-not-exists of a new topic: stdout %q", r.stdout)
+	}
+	// describe and alter take --if-exists too, as kafka-topics does
+	// (TopicCommandTest testDescribeWhenTopicDoesntExistWithIfExists,
+	// testAlterWhenTopicDoesntExistWithIfExists).
+	if r := gokafka(t, addr, "", "topic", "describe", "nope"); r.code != 1 {
+		t.Errorf("describe of a missing topic: exit %d, want 1", r.code)
+	}
+	if r := mustRun(t, addr, "", "topic", "describe", "--if-exists", "--topic", "nope"); r.stdout != "" || r.stderr != "" {
+		t.Errorf("describe --if-exists of a missing topic: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	if r := mustRun(t, addr, "", "topic", "describe", "--if-exists", "nope", "idem2"); !strings.HasPrefix(r.stdout, "Topic: idem2\t") || r.stderr != "" {
+		t.Errorf("describe --if-exists of a missing and an existing topic: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	if r := gokafka(t, addr, "", "topic", "alter", "nope", "--partitions", "2"); r.code != 1 {
+		t.Errorf("alter of a missing topic: exit %d, want 1", r.code)
+	}
+	if r := mustRun(t, addr, "", "topic", "alter", "--if-exists", "--topic", "nope", "--partitions", "2"); r.stdout != "" || r.stderr != "" {
+		t.Errorf("alter --if-exists of a missing topic: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	if r := mustRun(t, addr, "", "topic", "alter", "--if-exists", "idem2", "--partitions", "2"); r.stdout != "Topic idem2 now has 2 partitions.\n" {
+		t.Errorf("alter --if-exists of an existing topic: stdout %q", r.stdout)
 	}
 }
 

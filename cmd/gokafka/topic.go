@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -40,6 +41,15 @@ func topicCreate(e *env, args []string) error {
 	pos = topicFlag.prepend(pos)
 	if len(pos) != 1 {
 		return usagef("topic create: want exactly one topic name")
+	}
+	// Checked here, as kafka-topics checks them, before they are narrowed
+	// to the request's int32 and int16: 65536 would go out as 0, and
+	// 4294967295 or 65535 as -1, the broker's default.
+	if *partitions != -1 && (*partitions < 1 || *partitions > math.MaxInt32) {
+		return usagef("topic create: --partitions %d: the partitions must be greater than 0 (and at most %d; -1: the broker default)", *partitions, math.MaxInt32)
+	}
+	if *rf != -1 && (*rf < 1 || *rf > math.MaxInt16) {
+		return usagef("topic create: --replication-factor %d: the replication factor must be between 1 and %d inclusive (-1: the broker default)", *rf, math.MaxInt16)
 	}
 	cfg := map[string]*string{}
 	for _, c := range configs {
@@ -112,9 +122,10 @@ func topicList(e *env, args []string) error {
 }
 
 func topicDescribe(e *env, args []string) error {
-	fs := e.newFlagSet("topic describe", "topic describe [--exclude-internal] [NAME...]")
+	fs := e.newFlagSet("topic describe", "topic describe [--exclude-internal] [--if-exists] [NAME...]")
 	topicFlag := newTopicArg(fs)
 	excludeInternal := fs.Bool("exclude-internal", false, "with no names, leave out internal topics (__consumer_offsets)")
+	ifExists := fs.Bool("if-exists", false, "skip quietly the named topics that do not exist, as kafka-topics --describe --if-exists")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -133,6 +144,9 @@ func topicDescribe(e *env, args []string) error {
 		var failed []string
 		var ok []string
 		for _, n := range names {
+			if *ifExists && errors.Is(td[n].Err, kerr.UnknownTopicOrPartition) {
+				continue
+			}
 			if td[n].Err != nil {
 				failed = append(failed, n)
 			} else {
@@ -359,9 +373,10 @@ func (f topicArg) prepend(pos []string) []string {
 // topicAlter is kafka-topics --alter --partitions: the topic grows to N
 // partitions (a topic's partitions are never fewer).
 func topicAlter(e *env, args []string) error {
-	fs := e.newFlagSet("topic alter", "topic alter NAME --partitions N")
+	fs := e.newFlagSet("topic alter", "topic alter NAME --partitions N [--if-exists]")
 	topicFlag := newTopicArg(fs)
 	partitions := fs.Int("partitions", 0, "the number of partitions the topic is to have (more than it has)")
+	ifExists := fs.Bool("if-exists", false, "do nothing, quietly, if the topic does not exist, as kafka-topics --alter --if-exists")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -372,6 +387,8 @@ func topicAlter(e *env, args []string) error {
 		return usagef("topic alter: want exactly one topic name")
 	case *partitions <= 0:
 		return usagef("topic alter: give --partitions N, the number of partitions the topic is to have")
+	case *partitions > math.MaxInt32:
+		return usagef("topic alter: --partitions %d: a topic has at most %d partitions", *partitions, math.MaxInt32)
 	}
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
 		resps, err := adm.UpdatePartitions(ctx, *partitions, pos[0])
@@ -382,6 +399,8 @@ func topicAlter(e *env, args []string) error {
 		switch {
 		case !ok:
 			return fmt.Errorf("alter topic %s: no answer from the broker", pos[0])
+		case *ifExists && errors.Is(r.Err, kerr.UnknownTopicOrPartition):
+			return nil
 		case r.Err != nil:
 			return fmt.Errorf("alter topic %s: %w", pos[0], withMessage(r.Err, r.ErrMessage))
 		}
