@@ -177,8 +177,16 @@ func readEmptied(dir string) (index, term uint64) {
 }
 
 // writeClean writes the clean-shutdown marker, holding the log end offset.
+// On a disk too full for the marker's data, it is written empty, as older
+// versions wrote it (a name takes no data block): the stop is still clean,
+// and the start checks the log's end as it did then.
 func (l *Log) writeClean() error {
-	return writeFileSync(l.dir, cleanShutdownFile, encodeCheckpoint([]string{strconv.FormatInt(l.leo, 10)}), !l.cfg.NoSync)
+	err := writeFileSync(l.dir, cleanShutdownFile, encodeCheckpoint([]string{strconv.FormatInt(l.leo, 10)}), !l.cfg.NoSync)
+	if err != nil && writeFileSync(l.dir, cleanShutdownFile, nil, !l.cfg.NoSync) == nil {
+		l.log.Warn("clean-shutdown marker written without the log end offset", "err", err)
+		return nil
+	}
+	return err
 }
 
 // cleanEnd is the log end offset the clean-shutdown marker holds, -1 if
