@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gokafka/gokafka/internal/testlog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -156,7 +157,7 @@ func TestMetadataByIDsAlone(t *testing.T) {
 // A client asking Metadata to auto-create a name it may not (an internal
 // topic's) is its own mistake: no warning in the broker's log.
 func TestAutoCreateRefusedQuietly(t *testing.T) {
-	var logs *syncBuffer
+	var logs *testlog.Buffer
 	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
 	defer b.Close()
 	cl := newClient(t, b)

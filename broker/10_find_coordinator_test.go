@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gokafka/gokafka/internal/testlog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -19,7 +20,7 @@ func TestFindCoordinatorWarnsWhenOffsetsTopicCannotBeMade(t *testing.T) {
 	if err != nil {
 		t.Skipf("free space not measured here: %v", err)
 	}
-	var logs *syncBuffer
+	var logs *testlog.Buffer
 	b := startBroker(t, dir, func(c *Config) { logs = logTo(c) })
 	defer b.Close()
 	b.disk.min.Store(free + 1<<40)

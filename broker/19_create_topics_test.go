@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/testlog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -436,7 +437,7 @@ func TestReservedTopicNames(t *testing.T) {
 // A topic made compact-only is created (tools and clients expect to), and
 // the log warns that it will not be compacted, so keeps every record.
 func TestCompactTopicWarns(t *testing.T) {
-	var logs *syncBuffer
+	var logs *testlog.Buffer
 	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
 	defer b.Close()
 	cl := newClient(t, b)

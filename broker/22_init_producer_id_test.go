@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/testlog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -56,7 +57,7 @@ func TestInitProducerIDRequests(t *testing.T) {
 // 9.5 s and franz-go for its whole retry timeout, and UNSUPPORTED_VERSION
 // librdkafka for its own (compat-tests' TestKcat/TransactionalRefused).
 func TestTransactionsRefused(t *testing.T) {
-	var logs *syncBuffer
+	var logs *testlog.Buffer
 	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
 	defer b.Close()
 	// kafka-go looks up the empty transactional id before an idempotent
@@ -98,7 +99,7 @@ func TestTransactionsRefused(t *testing.T) {
 // A transactional id is the client's string, as long as a flexible
 // request: each new one must not be kept and logged whole.
 func TestTransactionsRefusedWarningsBounded(t *testing.T) {
-	var logs *syncBuffer
+	var logs *testlog.Buffer
 	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
 	defer b.Close()
 	conn := rawConn(t, b)
@@ -133,7 +134,7 @@ func TestTransactionsRefusedWarningsBounded(t *testing.T) {
 // One FindCoordinator may name thousands of transactional ids: their
 // warnings are at most a hundred a minute, not a line each.
 func TestTransactionsRefusedWarningsCapped(t *testing.T) {
-	var logs *syncBuffer
+	var logs *testlog.Buffer
 	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
 	defer b.Close()
 	req := kmsg.NewPtrFindCoordinatorRequest()

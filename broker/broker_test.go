@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/testlog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -91,7 +92,7 @@ func TestLibraryStartProduceConsumeRestart(t *testing.T) {
 func TestServingLineSaysNewCluster(t *testing.T) {
 	dir := t.TempDir()
 	for _, want := range []string{"new_cluster=true", "new_cluster=false"} {
-		var logs *syncBuffer
+		var logs *testlog.Buffer
 		b := startBroker(t, dir, func(c *Config) { logs = logTo(c) })
 		b.Close()
 		line := ""
@@ -158,7 +159,7 @@ func TestGoReplyCarriesPanic(t *testing.T) {
 // The admin HTTP server's complaints go to the broker's log, in its format,
 // not to the standard logger's.
 func TestAdminHTTPLogsToBrokerLog(t *testing.T) {
-	var logs *syncBuffer
+	var logs *testlog.Buffer
 	b := startBroker(t, t.TempDir(), func(c *Config) {
 		c.AdminListen = "127.0.0.1:0"
 		logs = logTo(c)
@@ -181,7 +182,7 @@ func (c badCollector) Collect(ch chan<- prometheus.Metric) {
 // A metric that fails to gather is logged and left out; the rest of the
 // scrape is served, not a 500 for all of it.
 func TestMetricsScrapeSurvivesABadMetric(t *testing.T) {
-	var logs *syncBuffer
+	var logs *testlog.Buffer
 	b := startBroker(t, t.TempDir(), func(c *Config) {
 		c.AdminListen = "127.0.0.1:0"
 		logs = logTo(c)

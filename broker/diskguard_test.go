@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/testlog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -109,7 +110,7 @@ func TestDiskGuardCountsAdmittedBytes(t *testing.T) {
 // clearly back: before, the operator saw nothing while every larger batch
 // was refused.
 func TestDiskGuardLogsRefusalAboveThreshold(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	g := newDiskGuard(t.TempDir(), 0, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	var free atomic.Int64
 	g.space = func(string) (int64, int64, error) { return free.Load(), 100 << 30, nil }

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"hash/crc32"
@@ -9,10 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/testlog"
 	"github.com/gokafka/gokafka/logstore"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -305,28 +304,10 @@ func waitFor(t testing.TB, cond func() bool, what string) {
 
 // logTo sends the broker's log to a buffer (the Config modifier for
 // startBroker) and returns it, for tests that read what was logged.
-func logTo(c *Config) *syncBuffer {
-	var buf syncBuffer
+func logTo(c *Config) *testlog.Buffer {
+	var buf testlog.Buffer
 	c.Logger = slog.New(slog.NewTextHandler(&buf, nil))
 	return &buf
-}
-
-// syncBuffer is a bytes.Buffer safe for the broker's goroutines to write.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // alterConfig sets key to value on one resource with

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/testlog"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -127,7 +128,7 @@ func TestListenersFromConfigFields(t *testing.T) {
 // A Kafka file's controller listener is not bound, and the log says which
 // address the raft groups use instead.
 func TestControllerListenerLogged(t *testing.T) {
-	var logs *syncBuffer
+	var logs *testlog.Buffer
 	b := startBroker(t, t.TempDir(), func(c *Config) {
 		logs = logTo(c)
 		c.ListenerSecurityProtocolMap = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"

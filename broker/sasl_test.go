@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/testlog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -18,7 +19,7 @@ import (
 // listed and answered ILLEGAL_SASL_STATE, so a client set up for SASL
 // fails with an authentication error, at once.
 func TestSASLOnPlaintextListener(t *testing.T) {
-	var logs *syncBuffer
+	var logs *testlog.Buffer
 	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
 	defer b.Close()
 	for v := int16(0); v <= 1; v++ {
@@ -63,7 +64,7 @@ func TestSASLOnPlaintextListener(t *testing.T) {
 // The mechanism is the client's string, up to 32 KiB: a client naming a
 // new one in each handshake must not have each kept and logged.
 func TestSASLHandshakeWarningsBounded(t *testing.T) {
-	var logs *syncBuffer
+	var logs *testlog.Buffer
 	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
 	defer b.Close()
 	conn := rawConn(t, b)
@@ -97,7 +98,7 @@ func TestSASLHandshakeWarningsBounded(t *testing.T) {
 // transactions) name that client: its address and client id. They said
 // only "a client", once a minute, leaving the operator no way to find it.
 func TestUnservedClientWarningsNameTheClient(t *testing.T) {
-	var logs *syncBuffer
+	var logs *testlog.Buffer
 	b := startBroker(t, t.TempDir(), func(c *Config) { logs = logTo(c) })
 	defer b.Close()
 	conn := rawConn(t, b)

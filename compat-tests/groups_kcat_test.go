@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/testlog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -18,7 +19,7 @@ import (
 // kcatMember is one `kcat -G` balanced consumer process.
 type kcatMember struct {
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *testlog.Buffer
 	done   chan struct{}
 
 	mu   sync.Mutex
@@ -27,7 +28,7 @@ type kcatMember struct {
 
 func startKcatMember(t *testing.T, addr, group, topic string) *kcatMember {
 	t.Helper()
-	k := &kcatMember{stderr: &lockedBuffer{}, done: make(chan struct{}), seen: map[string]int32{}}
+	k := &kcatMember{stderr: &testlog.Buffer{}, done: make(chan struct{}), seen: map[string]int32{}}
 	// No -o: kcat would start every assignment there, re-reading after a
 	// rebalance and committing, if stopped, short of where it had been.
 	// Each assignment resumes from the group's committed offsets instead.

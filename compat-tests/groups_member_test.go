@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/gokafka/gokafka/internal/testlog"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -374,8 +375,8 @@ type memberProc struct {
 	name   string
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr *lockedBuffer
-	log    *lockedBuffer // LOG lines
+	stderr *testlog.Buffer
+	log    *testlog.Buffer // LOG lines
 	done   chan struct{}
 	closed bool // saw CLOSED; guarded by memberSet.mu
 }
@@ -406,7 +407,7 @@ func newMemberSet(t *testing.T, client, addr, group, topic string, session time.
 // static group.instance.id.
 func (s *memberSet) start(name, instance string) *memberProc {
 	s.t.Helper()
-	p := &memberProc{name: name, stderr: &lockedBuffer{}, log: &lockedBuffer{}, done: make(chan struct{})}
+	p := &memberProc{name: name, stderr: &testlog.Buffer{}, log: &testlog.Buffer{}, done: make(chan struct{})}
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(),
 		helperEnv+"=member",

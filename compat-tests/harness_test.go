@@ -6,7 +6,6 @@
 package compattests
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/testlog"
 	"go.uber.org/goleak"
 )
 
@@ -73,25 +73,6 @@ func runMain(m *testing.M) int {
 	return code
 }
 
-// lockedBuffer collects the broker's stderr; the process writes to it from
-// exec's copying goroutine while tests read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // brokerProc is one running (or stopped) gokafkad process. Its ports and
 // data directory stay the same across Restart.
 type brokerProc struct {
@@ -102,7 +83,7 @@ type brokerProc struct {
 	raftAddr  string
 	extra     []string
 
-	logs *lockedBuffer // every incarnation's stderr, in order
+	logs *testlog.Buffer // every incarnation's stderr, in order
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -142,7 +123,7 @@ func startBroker(t *testing.T, extraArgs ...string) *brokerProc {
 		t:       t,
 		dataDir: t.TempDir(),
 		extra:   extraArgs,
-		logs:    &lockedBuffer{},
+		logs:    &testlog.Buffer{},
 	}
 	// A free port can be taken by someone else between our probe and the
 	// broker's bind; retry with new ports a few times.

@@ -1,33 +1,15 @@
 package groups
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/gokafka/gokafka/internal/testlog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Each "preparing rebalance" line says why, as Kafka's "Preparing to
 // rebalance group ... (reason: ...)", with the client's own reason
@@ -36,7 +18,7 @@ func (l *lockedBuffer) String() string {
 // usual pair, a flapping consumer) the log could not say which member
 // caused which.
 func TestRebalanceReasonLogged(t *testing.T) {
-	logs := new(lockedBuffer)
+	logs := new(testlog.Buffer)
 	e := newEnv(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
 	f := e.form("g", 2, false)
 	leave := kmsg.NewPtrLeaveGroupRequest()

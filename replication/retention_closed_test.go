@@ -1,40 +1,22 @@
 package replication
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gokafka/gokafka/internal/testlog"
 )
-
-// lockedBuffer is a bytes.Buffer that the node's goroutines may log into.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A retention check that meets a partition its topic's deletion has just
 // closed finds nothing to retain: it warned "retention failed: log closed"
 // at deletions that raced the check, sending operators after a fault that
 // is not there.
 func TestRetentionOfClosedPartitionIsQuiet(t *testing.T) {
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	n := startWithTopic(t, "gone", 1, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

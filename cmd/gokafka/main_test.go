@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/broker"
+	"github.com/gokafka/gokafka/internal/testlog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
@@ -48,7 +49,7 @@ func startBroker(t *testing.T) string {
 // func closes the broker before the test ends (and is then a no-op).
 func startBrokerIn(t *testing.T, dir string) (string, func()) {
 	t.Helper()
-	var logs syncBuffer
+	var logs testlog.Buffer
 	cfg := broker.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.RaftListen = "127.0.0.1:0"
@@ -362,7 +363,7 @@ func TestPerfInterrupted(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		var out, errOut syncBuffer
+		var out, errOut testlog.Buffer
 		code := make(chan int, 1)
 		go func() {
 			code <- runContext(ctx, append([]string{"--bootstrap-server", addr}, args...), strings.NewReader(""), &out, &errOut)
@@ -647,24 +648,6 @@ func itoa(n int64) string {
 	return string(b)
 }
 
-// syncBuffer collects the broker's log, written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newTestWriter(w io.Writer) *bufio.Writer { return bufio.NewWriter(w) }
 
 func testRecord() *kgo.Record {
@@ -684,7 +667,7 @@ func TestProduceBrokerGone(t *testing.T) {
 	addr, stop := startBrokerIn(t, t.TempDir())
 	mustRun(t, addr, "", "topic", "create", "gone", "--partitions", "1")
 	pr, pw := io.Pipe()
-	var out, errOut syncBuffer
+	var out, errOut testlog.Buffer
 	code := make(chan int, 1)
 	go func() {
 		code <- run([]string{"--bootstrap-server", addr, "produce", "--topic", "gone", "--timeout", "2s"}, pr, &out, &errOut)
@@ -737,7 +720,7 @@ func TestProduceInterruptedWhileReading(t *testing.T) {
 	defer pw.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut testlog.Buffer
 	code := make(chan int, 1)
 	go func() {
 		code <- runContext(ctx, []string{"--bootstrap-server", addr, "produce", "--topic", "intr"}, pr, &out, &errOut)
