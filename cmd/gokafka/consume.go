@@ -20,7 +20,7 @@ import (
 )
 
 func cmdConsume(e *env, args []string) error {
-	fs := e.newFlagSet("consume", "consume --topic T [--group G | --partition N] [--from-beginning | --offset N|earliest|latest | --from-time T] [--max-messages N] [--timeout DUR] [--format FMT]")
+	fs := e.newFlagSet("consume", "consume --topic T [--group G | --partition N] [--from-beginning | --offset N|earliest|latest | --from-time T] [--max-messages N] [--timeout DUR] [--format FMT | --property k=v ...]")
 	topic := fs.String("topic", "", "topic to read (required)")
 	group := fs.String("group", "", "read as a member of this consumer group, committing what was printed, as kafka-console-consumer --group; where the group has no offset it starts at the end, or the start with --from-beginning")
 	partition := fs.Int("partition", -1, "read only this partition (-1: all partitions)")
@@ -32,12 +32,38 @@ func cmdConsume(e *env, args []string) error {
 	durationVar(fs, timeout, "timeout", 0, "stop when no record arrives for this long: a duration (5s) or milliseconds (0: wait until interrupted)")
 	fs.Var((*msDuration)(timeout), "timeout-ms", "kafka-console-consumer's name for --timeout, in milliseconds (or a duration)")
 	format := fs.String("format", `%v\n`, "output format: %t topic, %p partition, %o offset, %k key, %v value (a null key or value prints nothing, as in kcat), %h headers, %T timestamp ms, %% percent; \\n \\t \\r \\\\ escapes")
+	var properties listFlag
+	fs.Var(&properties, "property", "kafka-console-consumer's formatter settings, `key=value` (repeatable), in place of --format: print.key, print.value (true), print.timestamp, print.partition, print.offset, print.headers, key.separator (tab), line.separator, headers.separator (,), null.literal (null), key/value/headers.deserializer (String, ByteArray, Long, Integer, Short)")
+	formatter := fs.String("formatter", "", "kafka-console-consumer's formatter class: only its default, kafka.tools.DefaultMessageFormatter, which --property configures")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
 		return usagef("consume: unexpected argument %q", pos[0])
+	}
+	var fmtr interface {
+		write(*bufio.Writer, *kgo.Record) error
+	}
+	switch *formatter {
+	case "", "kafka.tools.DefaultMessageFormatter", "org.apache.kafka.tools.consumer.DefaultMessageFormatter":
+	default:
+		return usagef("consume: --formatter %q: gokafka has Kafka's default formatter only", *formatter)
+	}
+	if len(properties) > 0 || *formatter != "" {
+		if flagSet(fs, "format") {
+			return usagef("consume: --format or --property/--formatter, not both")
+		}
+		props, err := parseProperties("consume", properties)
+		if err != nil {
+			return err
+		}
+		if fmtr, err = newMessageFormatter(props); err != nil {
+			return err
+		}
+		warnUnused(e.stderr, "consume", props, formatterProperties)
+	} else if fmtr, err = parseFormat(*format); err != nil {
+		return err
 	}
 	if *topic == "" {
 		return usagef("consume: --topic is required")
@@ -79,10 +105,6 @@ func cmdConsume(e *env, args []string) error {
 	}
 	if *group != "" && (*partition >= 0 || *offset != "" || *fromTime != "") {
 		return usagef("consume: --group reads where the group left off: not with --partition, --offset or --from-time")
-	}
-	fmtr, err := parseFormat(*format)
-	if err != nil {
-		return err
 	}
 	// A reader that goes away (| head -1) fails the next write with EPIPE
 	// instead of killing the process with SIGPIPE, so that what was printed

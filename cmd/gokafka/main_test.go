@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -229,7 +230,7 @@ func TestProduceConsume(t *testing.T) {
 
 	// A line without the key separator is an error, as in
 	// kafka-console-producer with parse.key, not a record without a key.
-	if r := gokafka(t, addr, "a|1\nb2\n", "produce", "--topic", "keyed", "--key-separator", "|"); r.code != 1 || !strings.Contains(r.stderr, "line 2 has no key separator") {
+	if r := gokafka(t, addr, "a|1\nb2\n", "produce", "--topic", "keyed", "--key-separator", "|"); r.code != 1 || !strings.Contains(r.stderr, "no key separator found on line number 2: 'b2'") {
 		t.Errorf("a line without the separator: exit %d, stderr %q", r.code, r.stderr)
 	}
 
@@ -321,6 +322,151 @@ func TestProduceConsume(t *testing.T) {
 	r = mustRun(t, addr, "", "consume", "--topic", "auto-created", "--from-beginning", "--max-messages", "2")
 	if r.stdout != "a\nb\n" {
 		t.Errorf("consume auto-created = %q", r.stdout)
+	}
+}
+
+// Kafka's console tools' --property settings, as its documentation's
+// command lines give them: the producer's line reader parses headers, key
+// and null markers, the consumer's formatter prints what print.* asks for.
+func TestProperties(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topic", "create", "props", "--partitions", "1")
+	in := "h1:a,h2:b\tk1:v1\n" + // headers, key, value
+		"h3:NULL\tk2:NULL\n" + // a null header value, a tombstone
+		"NULL\tNULL:v3\n" // no headers, a null key
+	mustRun(t, addr, in, "produce", "--topic", "props", "--property", "parse.headers=true",
+		"--property", "parse.key=true", "--property", "key.separator=:", "--property", "null.marker=NULL")
+
+	r := mustRun(t, addr, "", "consume", "--topic", "props", "--from-beginning", "--max-messages", "3",
+		"--formatter", "kafka.tools.DefaultMessageFormatter",
+		"--property", "print.key=true", "--property", "print.headers=true", "--property", "print.partition=true",
+		"--property", "print.offset=true", "--property", "key.separator= | ", "--property", "null.literal=<nil>")
+	want := "Partition:0 | Offset:0 | h1:a,h2:b | k1 | v1\n" +
+		"Partition:0 | Offset:1 | h3:<nil> | k2 | <nil>\n" +
+		"Partition:0 | Offset:2 | NO_HEADERS | <nil> | v3\n"
+	if r.stdout != want {
+		t.Errorf("consume --property output:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	r = mustRun(t, addr, "", "consume", "--topic", "props", "--from-beginning", "--max-messages", "1",
+		"--property", "print.timestamp=true", "--property", "print.value=false", "--property", "print.keys=true")
+	if ts, ok := strings.CutPrefix(r.stdout, "CreateTime:"); !ok || !strings.HasSuffix(ts, "\n") {
+		t.Errorf("print.timestamp alone = %q, want CreateTime:<ms> and a newline", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "property print.keys is not used") {
+		t.Errorf("a misspelt property goes unnoticed: stderr %q", r.stderr)
+	}
+
+	// A line without the separators it was told to parse fails, unless
+	// ignore.error: then it is a value alone.
+	if r := gokafka(t, addr, "k:v\nnokey\n", "produce", "--topic", "props", "--property", "parse.key=true", "--property", "key.separator=:"); r.code != 1 || !strings.Contains(r.stderr, "no key separator found on line number 2: 'nokey'") {
+		t.Errorf("a line without the key separator: exit %d, stderr %q", r.code, r.stderr)
+	}
+	mustRun(t, addr, "plain\n", "produce", "--topic", "props", "--property", "parse.key=true", "--property", "ignore.error=true")
+	r = mustRun(t, addr, "", "consume", "--topic", "props", "--offset", "4", "--partition", "0", "--max-messages", "1", "--property", "print.key=true")
+	if r.stdout != "null\tplain\n" {
+		t.Errorf("ignore.error record = %q, want a null key and the line as value", r.stdout)
+	}
+
+	for _, args := range [][]string{
+		{"consume", "--topic", "props", "--format", "%v", "--property", "print.key=true"},
+		{"consume", "--topic", "props", "--formatter", "kafka.tools.LoggingMessageFormatter"},
+		{"consume", "--topic", "props", "--property", "value.deserializer=org.apache.kafka.common.serialization.DoubleDeserializer"},
+		{"consume", "--topic", "props", "--property", "print.key"},
+		{"produce", "--topic", "props", "--property", "null.marker=:", "--property", "headers.key.separator=:"},
+		{"produce", "--topic", "props", "--property", "headers.separator=,", "--property", "headers.delimiter=,"},
+		{"produce", "--topic", "props", "--key-separator", "|", "--property", "key.separator=:"},
+	} {
+		if r := gokafka(t, addr, "", args...); r.code != 2 {
+			t.Errorf("gokafka %s: exit %d, want 2 (usage); stderr %q", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+}
+
+func TestMessageFormatter(t *testing.T) {
+	long := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe}
+	rec := &kgo.Record{Partition: 3, Offset: 9, Key: []byte("word"), Value: long, Timestamp: time.UnixMilli(1700000000123)}
+	rec.Attrs = kgo.RecordAttrs{} // CreateTime
+	for _, tc := range []struct {
+		props []string
+		rec   *kgo.Record
+		want  string
+		err   bool
+	}{
+		{nil, testRecord(), "val\n", false},
+		{[]string{"print.key=true"}, testRecord(), "key\tval\n", false},
+		{[]string{"print.key=TRUE", "print.value=false"}, testRecord(), "key\n", false},
+		{[]string{"print.headers=true", "headers.separator=;", "print.value=no"}, testRecord(), "a:1;b:null\n", false},
+		{[]string{"print.timestamp=true", "print.partition=true", "print.offset=true", "print.delivery=true", "line.separator=|"}, rec, "CreateTime:1700000000123\tPartition:3\tOffset:9\tDelivery:NONE\t" + string(long) + "|", false},
+		// The Streams quickstart's word counts.
+		{[]string{"print.key=true", "key.deserializer=org.apache.kafka.common.serialization.StringDeserializer", "value.deserializer=org.apache.kafka.common.serialization.LongDeserializer"}, rec, "word\t-2\n", false},
+		{[]string{"value.deserializer=IntegerDeserializer"}, &kgo.Record{Value: []byte{0, 0, 1, 0}}, "256\n", false},
+		{[]string{"value.deserializer=ShortDeserializer"}, &kgo.Record{Value: []byte{0x80, 0}}, "-32768\n", false},
+		{[]string{"value.deserializer=LongDeserializer"}, testRecord(), "", true}, // 3 bytes
+		{[]string{"value.deserializer=LongDeserializer"}, &kgo.Record{}, "null\n", false},
+	} {
+		props, err := parseProperties("consume", tc.props)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := newMessageFormatter(props)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.props, err)
+		}
+		var b bytes.Buffer
+		w := newTestWriter(&b)
+		err = f.write(w, tc.rec)
+		w.Flush()
+		if (err != nil) != tc.err || err == nil && b.String() != tc.want {
+			t.Errorf("%v: %q, error %v; want %q, error %v", tc.props, b.String(), err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestLineReader(t *testing.T) {
+	type hdr = kgo.RecordHeader
+	for _, tc := range []struct {
+		props   []string
+		line    string
+		key     []byte
+		value   []byte
+		headers []hdr
+		err     string
+	}{
+		{nil, "a\tb", nil, []byte("a\tb"), nil, ""},
+		{[]string{"parse.key=true"}, "a\tb\tc", []byte("a"), []byte("b\tc"), nil, ""},
+		{[]string{"parse.key=true"}, "\t", []byte(""), []byte(""), nil, ""},
+		{[]string{"parse.key=true"}, "ab", nil, nil, nil, "no key separator found on line number 1: 'ab'"},
+		{[]string{"parse.key=true", "ignore.error=true"}, "ab", nil, []byte("ab"), nil, ""},
+		{[]string{"parse.headers=true"}, "x:1,y:2\tv", nil, []byte("v"), []hdr{{Key: "x", Value: []byte("1")}, {Key: "y", Value: []byte("2")}}, ""},
+		// Java's split drops trailing empty strings.
+		{[]string{"parse.headers=true"}, "x:1,,\tv", nil, []byte("v"), []hdr{{Key: "x", Value: []byte("1")}}, ""},
+		{[]string{"parse.headers=true", "headers.separator=[,;]"}, "x:1;y:\tv", nil, []byte("v"), []hdr{{Key: "x", Value: []byte("1")}, {Key: "y", Value: []byte("")}}, ""},
+		{[]string{"parse.headers=true"}, "x\tv", nil, nil, nil, "no header key separator found in pair 'x' on line number 1"},
+		{[]string{"parse.headers=true", "ignore.error=true"}, "x\tv", nil, []byte("v"), []hdr{{Key: "x"}}, ""},
+		{[]string{"parse.headers=true"}, "v", nil, nil, nil, "no headers delimiter found on line number 1: 'v'"},
+		{[]string{"parse.headers=true", "null.marker=-"}, "-:1\tv", nil, nil, nil, "header keys should not be equal to the null marker '-'"},
+		{[]string{"parse.headers=true", "parse.key=true", "null.marker=-"}, "-\t-\t-", nil, nil, nil, ""},
+		{[]string{"parse.key=true", "key.separator=::"}, "k::v::w", []byte("k"), []byte("v::w"), nil, ""},
+	} {
+		props, err := parseProperties("produce", tc.props)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lr, err := newLineReader(props)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.props, err)
+		}
+		r := &kgo.Record{}
+		err = lr.record(r, tc.line, 1)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v %q: error %v, want %q", tc.props, tc.line, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(r.Key, tc.key) || !reflect.DeepEqual(r.Value, tc.value) || !reflect.DeepEqual(r.Headers, tc.headers) {
+			t.Errorf("%v %q: key %q value %q headers %q, error %v; want %q %q %q", tc.props, tc.line, r.Key, r.Value, r.Headers, err, tc.key, tc.value, tc.headers)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,11 +24,12 @@ const maxLine = 64 << 20
 const deliveryTimeout = 2 * time.Minute
 
 func cmdProduce(e *env, args []string) error {
-	fs := e.newFlagSet("produce", "produce --topic T [--key-separator SEP] [--header k=v ...] [--partition N] [--acks all|1|0] [--compression-codec C]")
+	fs := e.newFlagSet("produce", "produce --topic T [--key-separator SEP] [--header k=v ...] [--property k=v ...] [--partition N] [--acks all|1|0] [--compression-codec C]")
 	topic := fs.String("topic", "", "topic to produce to (required)")
-	keySep := fs.String("key-separator", "", "split each line into key and value at the first `SEP` (no key when empty)")
-	var headers listFlag
+	keySep := fs.String("key-separator", "", "split each line into key and value at the first `SEP` (no key when empty); short for --property parse.key=true --property key.separator=SEP")
+	var headers, properties listFlag
 	fs.Var(&headers, "header", "header `key=value` put on every record (repeatable)")
+	fs.Var(&properties, "property", "kafka-console-producer's line reader settings, `key=value` (repeatable): parse.key, key.separator (tab), parse.headers, headers.delimiter (tab), headers.separator (,), headers.key.separator (:), ignore.error, null.marker")
 	partition := fs.Int("partition", -1, "partition to produce to (-1: the default partitioner, by key)")
 	acks := fs.String("acks", "all", "all, 1 or 0")
 	timeout := fs.Duration("timeout", deliveryTimeout, "how long a record may take to be acknowledged, retries included (delivery.timeout.ms)")
@@ -42,6 +44,21 @@ func cmdProduce(e *env, args []string) error {
 	if *topic == "" {
 		return usagef("produce: --topic is required")
 	}
+	props, err := parseProperties("produce", properties)
+	if err != nil {
+		return err
+	}
+	if *keySep != "" {
+		if v, ok := props["key.separator"]; ok && v != *keySep || !propBool(props, "parse.key", true) {
+			return usagef("produce: --key-separator %q and --property say different things", *keySep)
+		}
+		props["parse.key"], props["key.separator"] = "true", *keySep
+	}
+	reader, err := newLineReader(props)
+	if err != nil {
+		return err
+	}
+	warnUnused(e.stderr, "produce", props, readerProperties)
 	var hdrs []kgo.RecordHeader
 	for _, h := range headers {
 		k, v, err := splitKV(h)
@@ -150,18 +167,12 @@ func cmdProduce(e *env, args []string) error {
 		}
 		lineNo++
 		line = strings.TrimSuffix(line, "\r")
-		r := &kgo.Record{Headers: hdrs, Partition: int32(*partition)}
-		if *keySep != "" {
-			k, v, ok := strings.Cut(line, *keySep)
-			if !ok {
-				// As kafka-console-producer with parse.key: an error,
-				// not a record without a key.
-				lineErr = fmt.Errorf("line %d has no key separator %q", lineNo, *keySep)
-				break
-			}
-			r.Key, r.Value = []byte(k), []byte(v)
-		} else {
-			r.Value = []byte(line)
+		r := &kgo.Record{Headers: slices.Clip(hdrs), Partition: int32(*partition)}
+		// As kafka-console-producer's: a line without a separator it
+		// was told to parse is an error (unless ignore.error), not a
+		// record without a key.
+		if lineErr = reader.record(r, line, lineNo); lineErr != nil {
+			break
 		}
 		sent++
 		cl.Produce(e.ctx, r, done)

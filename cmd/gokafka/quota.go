@@ -36,8 +36,6 @@ func (q *quotaEntityFlags) register(fs *flag.FlagSet) {
 
 // parts returns the entity the flags name, nil for none.
 func (q *quotaEntityFlags) parts(cmd string, fs *flag.FlagSet) ([]kadm.ClientQuotaEntityComponent, error) {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var out []kadm.ClientQuotaEntityComponent
 	for _, t := range []struct {
 		typ, flag, name string
@@ -48,9 +46,9 @@ func (q *quotaEntityFlags) parts(cmd string, fs *flag.FlagSet) ([]kadm.ClientQuo
 		{"ip", "ip", q.ip, q.ipDefault},
 	} {
 		switch {
-		case given[t.flag] && t.dflt:
+		case flagSet(fs, t.flag) && t.dflt:
 			return nil, usagef("%s: --%s and --%s-default name two entities", cmd, t.flag, strings.TrimSuffix(t.flag, "-id"))
-		case given[t.flag]:
+		case flagSet(fs, t.flag):
 			out = append(out, kadm.ClientQuotaEntityComponent{Type: t.typ, Name: kadm.StringPtr(t.name)})
 		case t.dflt:
 			out = append(out, kadm.ClientQuotaEntityComponent{Type: t.typ})
