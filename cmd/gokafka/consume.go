@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -20,8 +21,10 @@ import (
 )
 
 func cmdConsume(e *env, args []string) error {
-	fs := e.newFlagSet("consume", "consume --topic T [--group G | --partition N] [--from-beginning | --offset N|earliest|latest | --from-time T] [--max-messages N] [--timeout DUR] [--format FMT | --property k=v ...]")
-	topic := fs.String("topic", "", "topic to read (required)")
+	fs := e.newFlagSet("consume", "consume --topic T | --include REGEX [--group G | --partition N] [--from-beginning | --offset N|earliest|latest | --from-time T] [--max-messages N] [--timeout DUR] [--format FMT | --property k=v ...]")
+	topic := fs.String("topic", "", "topic to read (this or --include)")
+	include := fs.String("include", "", "read every topic whose name matches `REGEX`, as kafka-console-consumer's --include (and its older --whitelist); topics created later are read as they appear")
+	fs.StringVar(include, "whitelist", "", "kafka-console-consumer's older name for --include")
 	group := fs.String("group", "", "read as a member of this consumer group, committing what was printed, as kafka-console-consumer --group; where the group has no offset it starts at the end, or the start with --from-beginning")
 	partition := fs.Int("partition", -1, "read only this partition (-1: all partitions)")
 	fromBeginning := fs.Bool("from-beginning", false, "start at the log start offset")
@@ -65,8 +68,21 @@ func cmdConsume(e *env, args []string) error {
 	} else if fmtr, err = parseFormat(*format); err != nil {
 		return err
 	}
-	if *topic == "" {
-		return usagef("consume: --topic is required")
+	switch {
+	case *topic == "" && *include == "":
+		return usagef("consume: --topic or --include is required")
+	case *topic != "" && *include != "":
+		return usagef("consume: --topic or --include, not both")
+	case *include != "" && (*partition >= 0 || *offset != ""):
+		return usagef("consume: --partition and --offset read one topic: give it with --topic")
+	}
+	topics := []string{*topic}
+	if *include != "" {
+		if _, err := regexp.Compile(*include); err != nil {
+			return usagef("consume: --include %q: %v", *include, err)
+		}
+		// Anchored, as Kafka matches the whole name.
+		topics = []string{"^(?:" + *include + ")$"}
 	}
 	starts := 0
 	start := kgo.NewOffset().AtEnd()
@@ -114,12 +130,15 @@ func cmdConsume(e *env, args []string) error {
 	signal.Ignore(syscall.SIGPIPE)
 
 	opts := []kgo.Opt{}
-	resets := newResetStarts(*group, *topic, *fromBeginning)
+	resets := newResetStarts(*group, *fromBeginning)
+	if *include != "" {
+		opts = append(opts, kgo.ConsumeRegex())
+	}
 	if *group != "" {
 		// Offsets are marked as records are printed and committed then,
 		// every five seconds and at the end: what was printed is what the
 		// group has read.
-		opts = append(opts, kgo.ConsumerGroup(*group), kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(start), kgo.AutoCommitMarks(),
+		opts = append(opts, kgo.ConsumerGroup(*group), kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(start), kgo.AutoCommitMarks(),
 			kgo.OnPartitionsAssigned(resets.assigned), kgo.OnPartitionsRevoked(resets.revoked), kgo.OnPartitionsLost(resets.lost))
 	} else if *partition >= 0 {
 		// An offset the partition does not hold goes to its end, as
@@ -128,15 +147,17 @@ func cmdConsume(e *env, args []string) error {
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{*topic: {int32(*partition): start}}),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
 	} else {
-		opts = append(opts, kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(start))
+		opts = append(opts, kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(start))
 	}
 	cl, err := e.client(opts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	if err := checkConsumable(e.ctx, cl, *topic, int32(*partition)); err != nil {
-		return err
+	if *include == "" {
+		if err := checkConsumable(e.ctx, cl, *topic, int32(*partition)); err != nil {
+			return err
+		}
 	}
 
 	w := bufio.NewWriter(e.stdout)
@@ -184,21 +205,25 @@ func cmdConsume(e *env, args []string) error {
 // the end again, past every record that came in between.
 type resetStarts struct {
 	group     string
-	topic     string
 	beginning bool
 	mu        sync.Mutex
-	at        map[int32]int64
+	at        map[string]map[int32]int64 // topic, partition: start
 }
 
-func newResetStarts(group, topic string, beginning bool) *resetStarts {
-	return &resetStarts{group: group, topic: topic, beginning: beginning, at: map[int32]int64{}}
+func newResetStarts(group string, beginning bool) *resetStarts {
+	return &resetStarts{group: group, beginning: beginning, at: map[string]map[int32]int64{}}
 }
 
 // assigned looks the start up as partitions are assigned: before the
 // client's own lookup, so never past the position it reads from.
 func (s *resetStarts) assigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
-	ps := assigned[s.topic]
-	if len(ps) == 0 {
+	var topics []string
+	for t, ps := range assigned {
+		if len(ps) > 0 {
+			topics = append(topics, t)
+		}
+	}
+	if len(topics) == 0 {
 		return
 	}
 	adm := kadm.NewClient(cl)
@@ -206,15 +231,20 @@ func (s *resetStarts) assigned(ctx context.Context, cl *kgo.Client, assigned map
 	if s.beginning {
 		list = adm.ListStartOffsets
 	}
-	offs, err := list(ctx, s.topic)
+	offs, err := list(ctx, topics...)
 	if err != nil {
 		return // these partitions' starts are not committed: as before
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, p := range ps {
-		if o, ok := offs.Lookup(s.topic, p); ok && o.Err == nil {
-			s.at[p] = o.Offset
+	for t, ps := range assigned {
+		for _, p := range ps {
+			if o, ok := offs.Lookup(t, p); ok && o.Err == nil {
+				if s.at[t] == nil {
+					s.at[t] = map[int32]int64{}
+				}
+				s.at[t][p] = o.Offset
+			}
 		}
 	}
 }
@@ -222,8 +252,10 @@ func (s *resetStarts) assigned(ctx context.Context, cl *kgo.Client, assigned map
 func (s *resetStarts) forget(gone map[string][]int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, p := range gone[s.topic] {
-		delete(s.at, p)
+	for t, ps := range gone {
+		for _, p := range ps {
+			delete(s.at[t], p)
+		}
 	}
 }
 
@@ -234,7 +266,7 @@ func (s *resetStarts) forget(gone map[string][]int32) {
 // end again. Then it forgets them.
 func (s *resetStarts) revoked(ctx context.Context, cl *kgo.Client, gone map[string][]int32) {
 	cl.CommitMarkedOffsets(ctx)
-	s.commitUnread(ctx, cl, gone[s.topic]) // best effort, as the commit above
+	s.commitUnread(ctx, cl, gone) // best effort, as the commit above
 	s.forget(gone)
 }
 
@@ -245,18 +277,23 @@ func (s *resetStarts) lost(_ context.Context, _ *kgo.Client, gone map[string][]i
 // commitUnread commits the start of each partition still assigned (of
 // parts; nil: all) that the group has no offset for and nothing was printed
 // from.
-func (s *resetStarts) commitUnread(ctx context.Context, cl *kgo.Client, parts []int32) error {
-	committed, marked := cl.CommittedOffsets()[s.topic], cl.MarkedOffsets()[s.topic]
+func (s *resetStarts) commitUnread(ctx context.Context, cl *kgo.Client, parts map[string][]int32) error {
+	committed, marked := cl.CommittedOffsets(), cl.MarkedOffsets()
 	s.mu.Lock()
-	unread := map[int32]kgo.EpochOffset{}
-	for p, o := range s.at {
-		if parts != nil && !slices.Contains(parts, p) {
-			continue
-		}
-		_, c := committed[p]
-		_, m := marked[p]
-		if !c && !m {
-			unread[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
+	unread := map[string]map[int32]kgo.EpochOffset{}
+	for t, starts := range s.at {
+		for p, o := range starts {
+			if parts != nil && !slices.Contains(parts[t], p) {
+				continue
+			}
+			_, c := committed[t][p]
+			_, m := marked[t][p]
+			if !c && !m {
+				if unread[t] == nil {
+					unread[t] = map[int32]kgo.EpochOffset{}
+				}
+				unread[t][p] = kgo.EpochOffset{Epoch: -1, Offset: o}
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -271,16 +308,21 @@ func (s *resetStarts) commitUnread(ctx context.Context, cl *kgo.Client, parts []
 	if err != nil {
 		return err
 	}
-	for p := range unread {
-		if o, ok := offs.Lookup(s.topic, p); ok && (o.Err != nil || o.At >= 0) {
-			delete(unread, p)
+	for t, ps := range unread {
+		for p := range ps {
+			if o, ok := offs.Lookup(t, p); ok && (o.Err != nil || o.At >= 0) {
+				delete(ps, p)
+			}
+		}
+		if len(ps) == 0 {
+			delete(unread, t)
 		}
 	}
 	if len(unread) == 0 {
 		return nil
 	}
 	var cerr error
-	cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{s.topic: unread}, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	cl.CommitOffsetsSync(ctx, unread, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			cerr = err
 			return

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -375,6 +376,49 @@ func TestProperties(t *testing.T) {
 		{"produce", "--topic", "props", "--property", "null.marker=:", "--property", "headers.key.separator=:"},
 		{"produce", "--topic", "props", "--property", "headers.separator=,", "--property", "headers.delimiter=,"},
 		{"produce", "--topic", "props", "--key-separator", "|", "--property", "key.separator=:"},
+	} {
+		if r := gokafka(t, addr, "", args...); r.code != 2 {
+			t.Errorf("gokafka %s: exit %d, want 2 (usage); stderr %q", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+}
+
+// --include reads every topic whose whole name matches, as
+// kafka-console-consumer's: topics created later too, internal ones not.
+func TestConsumeInclude(t *testing.T) {
+	addr := startBroker(t)
+	for _, topic := range []string{"inc-a", "inc-b", "xinc-c"} {
+		mustRun(t, addr, "", "topic", "create", topic, "--partitions", "2")
+		mustRun(t, addr, topic+"\n", "produce", "--topic", topic)
+	}
+	sorted := func(out string) string {
+		lines := strings.Fields(out)
+		slices.Sort(lines)
+		return strings.Join(lines, " ")
+	}
+	r := mustRun(t, addr, "", "consume", "--include", "inc-.*", "--from-beginning", "--group", "g", "--max-messages", "2", "--format", `%t:%v\n`)
+	if got := sorted(r.stdout); got != "inc-a:inc-a inc-b:inc-b" {
+		t.Errorf("--include inc-.* read %q", got)
+	}
+	// The group goes on where it stopped, and a topic created since
+	// matches too.
+	mustRun(t, addr, "b2\n", "produce", "--topic", "inc-b")
+	mustRun(t, addr, "", "topic", "create", "inc-new", "--partitions", "1")
+	mustRun(t, addr, "n\n", "produce", "--topic", "inc-new")
+	r = mustRun(t, addr, "", "consume", "--whitelist", "inc-.*", "--from-beginning", "--group", "g", "--max-messages", "2", "--timeout", "20s", "--format", `%t:%v\n`)
+	if got := sorted(r.stdout); got != "inc-b:b2 inc-new:n" {
+		t.Errorf("--whitelist inc-.* in the same group read %q", got)
+	}
+	// The group's own offsets are in __consumer_offsets now: not read.
+	r = mustRun(t, addr, "", "consume", "--include", ".*", "--from-beginning", "--timeout", "3s", "--format", `%t `)
+	if got := sorted(r.stdout); strings.Contains(got, "__consumer_offsets") || !strings.Contains(got, "xinc-c") {
+		t.Errorf("--include .* read %q", got)
+	}
+	for _, args := range [][]string{
+		{"consume"},
+		{"consume", "--topic", "inc-a", "--include", "inc-.*"},
+		{"consume", "--include", "inc-.*", "--partition", "0"},
+		{"consume", "--include", "inc-("},
 	} {
 		if r := gokafka(t, addr, "", args...); r.code != 2 {
 			t.Errorf("gokafka %s: exit %d, want 2 (usage); stderr %q", strings.Join(args, " "), r.code, r.stderr)
@@ -1153,7 +1197,7 @@ func TestConsumeGroupCommitsStartOnRevoke(t *testing.T) {
 // afterwards.
 func whileAssigned(t *testing.T, addr, group, topic string, f func(context.Context, *kgo.Client, *resetStarts) error) kadm.OffsetResponse {
 	t.Helper()
-	resets := newResetStarts(group, topic, false)
+	resets := newResetStarts(group, false)
 	errc := make(chan error, 1)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.AutoCommitMarks(),
