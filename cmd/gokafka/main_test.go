@@ -1088,6 +1088,87 @@ func TestTopicIfExists(t *testing.T) {
 	}
 }
 
+// kafka-topics' --topic is a regular expression for list, describe, alter
+// and delete (whole names, commas for "or"), and --describe takes its
+// partition reports (TopicCommandTest's testDescribe*Partitions*).
+func TestTopicPattern(t *testing.T) {
+	addr := startBroker(t)
+	for _, n := range []string{"orders.eu", "orders.us", "ordersXeu", "other"} {
+		mustRun(t, addr, "", "topic", "create", n, "--partitions", "2")
+	}
+	mustRun(t, addr, "", "topic", "alter-config", "other", "--set", "retention.ms=1000")
+	list := func(args ...string) string {
+		return mustRun(t, addr, "", append([]string{"topic"}, args...)...).stdout
+	}
+	topicLines := func(out string) (topics []string, partitions int) {
+		for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			switch {
+			case strings.HasPrefix(l, "Topic: "):
+				topics = append(topics, strings.Fields(l)[1])
+			case strings.HasPrefix(l, "\tTopic: "):
+				partitions++
+			}
+		}
+		return topics, partitions
+	}
+	for _, tc := range []struct{ pattern, want string }{
+		{`orders\..*`, "orders.eu\norders.us\n"},
+		{"orders.eu,other", "orders.eu\nordersXeu\nother\n"}, // "." is any character
+		{`"orders.us"`, "orders.us\n"},
+		{"order", ""}, // the whole name
+	} {
+		if got := list("list", "--topic", tc.pattern); got != tc.want {
+			t.Errorf("list --topic %s = %q, want %q", tc.pattern, got, tc.want)
+		}
+	}
+	if topics, parts := topicLines(list("describe", "--topic", `orders\..*`)); !slices.Equal(topics, []string{"orders.eu", "orders.us"}) || parts != 4 {
+		t.Errorf("describe --topic orders\\..*: topics %v, %d partition lines", topics, parts)
+	}
+	// Reports: on one node every partition has its one replica in sync, at
+	// min.insync.replicas 1; only partition lines are printed.
+	if out := list("describe", "--under-replicated-partitions"); out != "" {
+		t.Errorf("--under-replicated-partitions = %q, want nothing", out)
+	}
+	if out := list("describe", "--unavailable-partitions", "--under-min-isr-partitions"); out != "" {
+		t.Errorf("--unavailable-partitions --under-min-isr-partitions = %q, want nothing", out)
+	}
+	if topics, parts := topicLines(list("describe", "--at-min-isr-partitions", "--topic", "orders.*")); len(topics) != 0 || parts != 6 {
+		t.Errorf("--at-min-isr-partitions: topic lines %v, %d partition lines, want none and 6", topics, parts)
+	}
+	mustRun(t, addr, "", "topic", "alter-config", "orders.us", "--set", "min.insync.replicas=2")
+	if out := list("describe", "--under-min-isr-partitions"); strings.Count(out, "\tTopic: orders.us\t") != 2 || strings.Count(out, "\n") != 2 {
+		t.Errorf("--under-min-isr-partitions with orders.us at min.insync.replicas=2:\n%s", out)
+	}
+	if topics, parts := topicLines(list("describe", "--topics-with-overrides", "--exclude-internal")); !slices.Equal(topics, []string{"orders.us", "other"}) || parts != 0 {
+		t.Errorf("--topics-with-overrides: topics %v, %d partition lines", topics, parts)
+	}
+
+	if out := list("alter", "--topic", `orders\..*`, "--partitions", "3"); out != "Topic orders.eu now has 3 partitions.\nTopic orders.us now has 3 partitions.\n" {
+		t.Errorf("alter --topic orders\\..* = %q", out)
+	}
+	if out := list("delete", "--topic", `orders\..*|ordersX.*`); out != "Deleted topic orders.eu.\nDeleted topic orders.us.\nDeleted topic ordersXeu.\n" {
+		t.Errorf("delete --topic = %q", out)
+	}
+	for _, args := range [][]string{
+		{"describe", "--topic", "orders.*"},
+		{"delete", "--topic", "orders.*"},
+		{"alter", "--topic", "orders.*", "--partitions", "4"},
+	} {
+		if r := gokafka(t, addr, "", append([]string{"topic"}, args...)...); r.code != 1 || !strings.Contains(r.stderr, "topic 'orders.*' does not exist as expected") {
+			t.Errorf("%s matching nothing: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+		if r := mustRun(t, addr, "", append([]string{"topic"}, append(args, "--if-exists")...)...); r.stdout != "" || r.stderr != "" {
+			t.Errorf("%s --if-exists matching nothing: %q %q", args, r.stdout, r.stderr)
+		}
+	}
+	if r := gokafka(t, addr, "", "topic", "list", "--topic", "a("); r.code != 2 {
+		t.Errorf("a bad pattern: exit %d, want 2", r.code)
+	}
+	if out := list("list", "--exclude-internal"); out != "other\n" {
+		t.Errorf("left after delete: %q", out)
+	}
+}
+
 // The action may be a flag anywhere among the arguments, as Kafka's tools
 // take it (kafka-topics --bootstrap-server B --describe --topic T).
 func TestActionFlags(t *testing.T) {

@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,7 +98,8 @@ func (e *brokerError) Error() string { return e.code.Message + ": " + e.msg }
 func (e *brokerError) Unwrap() error { return e.code }
 
 func topicList(e *env, args []string) error {
-	fs := e.newFlagSet("topic list", "topic list [--exclude-internal]")
+	fs := e.newFlagSet("topic list", "topic list [--topic REGEX] [--exclude-internal]")
+	topicFlag := newTopicArg(fs)
 	excludeInternal := fs.Bool("exclude-internal", false, "leave out internal topics (__consumer_offsets), as kafka-topics.sh --exclude-internal")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -105,16 +108,15 @@ func topicList(e *env, args []string) error {
 	if len(pos) != 0 {
 		return usagef("topic list takes no arguments")
 	}
+	if err := topicFlag.check(); err != nil {
+		return err
+	}
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
-		list := adm.ListTopicsWithInternal // as kafka-topics.sh --list
-		if *excludeInternal {
-			list = adm.ListTopics
-		}
-		td, err := list(ctx)
+		names, err := topicFlag.matching(ctx, adm, *excludeInternal)
 		if err != nil {
 			return fmt.Errorf("list topics: %w", err)
 		}
-		for _, name := range td.Names() {
+		for _, name := range names {
 			fmt.Fprintln(e.stdout, name)
 		}
 		return nil
@@ -122,19 +124,43 @@ func topicList(e *env, args []string) error {
 }
 
 func topicDescribe(e *env, args []string) error {
-	fs := e.newFlagSet("topic describe", "topic describe [--exclude-internal] [--if-exists] [NAME...]")
+	fs := e.newFlagSet("topic describe", "topic describe [--topic REGEX] [--exclude-internal] [--if-exists] [--under-replicated-partitions | ...] [NAME...]")
 	topicFlag := newTopicArg(fs)
 	excludeInternal := fs.Bool("exclude-internal", false, "with no names, leave out internal topics (__consumer_offsets)")
 	ifExists := fs.Bool("if-exists", false, "skip quietly the named topics that do not exist, as kafka-topics --describe --if-exists")
+	var report partitionReport
+	fs.BoolVar(&report.underReplicated, "under-replicated-partitions", false, "show only the partitions with fewer in-sync replicas than replicas, without the topic lines")
+	fs.BoolVar(&report.unavailable, "unavailable-partitions", false, "show only the partitions without a live leader")
+	fs.BoolVar(&report.underMinISR, "under-min-isr-partitions", false, "show only the partitions with fewer in-sync replicas than min.insync.replicas (or no leader)")
+	fs.BoolVar(&report.atMinISR, "at-min-isr-partitions", false, "show only the partitions with as many in-sync replicas as min.insync.replicas")
+	withOverrides := fs.Bool("topics-with-overrides", false, "show only the topics that have configs of their own, without their partitions")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	pos = topicFlag.prepend(pos)
+	if err := topicFlag.check(); err != nil {
+		return err
+	}
+	if report.any() && *withOverrides {
+		return usagef("topic describe: --topics-with-overrides shows no partitions: not with a partition report")
+	}
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
 		list := adm.ListTopicsWithInternal // every topic, as kafka-topics.sh --describe
 		if *excludeInternal {
 			list = adm.ListTopics
+		}
+		if *topicFlag.name != "" {
+			matched, err := topicFlag.matching(ctx, adm, *excludeInternal)
+			if err != nil {
+				return fmt.Errorf("describe topics: %w", err)
+			}
+			if len(matched) == 0 && !*ifExists {
+				return topicFlag.notFound()
+			}
+			if len(matched)+len(pos) == 0 {
+				return nil // not every topic, which an empty list asks for
+			}
+			pos = append(matched, pos...)
 		}
 		td, err := list(ctx, pos...)
 		if err != nil {
@@ -155,6 +181,17 @@ func topicDescribe(e *env, args []string) error {
 		}
 		var starts, ends kadm.ListedOffsets
 		configs := map[string][]string{}
+		minISR := map[string]int{}
+		live := map[int32]bool{}
+		if report.unavailable {
+			bm, err := adm.BrokerMetadata(ctx)
+			if err != nil {
+				return fmt.Errorf("describe cluster: %w", err)
+			}
+			for _, b := range bm.Brokers {
+				live[b.NodeID] = true
+			}
+		}
 		if len(ok) > 0 {
 			// A partition with no leader fails its shard of the request;
 			// the others are shown, as kafka-topics shows them, and it
@@ -179,6 +216,9 @@ func topicDescribe(e *env, args []string) error {
 					if c.Source == kmsg.ConfigSourceDynamicTopicConfig {
 						configs[rc.Name] = append(configs[rc.Name], c.Key+"="+c.MaybeValue())
 					}
+					if c.Key == "min.insync.replicas" {
+						minISR[rc.Name], _ = strconv.Atoi(c.MaybeValue())
+					}
 				}
 				sort.Strings(configs[rc.Name])
 			}
@@ -192,9 +232,19 @@ func topicDescribe(e *env, args []string) error {
 			if len(t.Partitions) > 0 {
 				rf = len(t.Partitions[0].Replicas)
 			}
-			fmt.Fprintf(tw, "Topic: %s\tTopicId: %s\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: %s\n",
-				n, topicID(t.ID), len(t.Partitions), rf, strings.Join(configs[n], ","))
+			// As kafka-topics: a partition report prints no topic lines,
+			// --topics-with-overrides no partitions.
+			if !report.any() && (!*withOverrides || len(configs[n]) > 0) {
+				fmt.Fprintf(tw, "Topic: %s\tTopicId: %s\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: %s\n",
+					n, topicID(t.ID), len(t.Partitions), rf, strings.Join(configs[n], ","))
+			}
+			if *withOverrides {
+				continue
+			}
 			for _, p := range t.Partitions.Sorted() {
+				if report.any() && !report.shows(p, minISR[n], live) {
+					continue
+				}
 				fmt.Fprintf(tw, "\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s\tEpoch: %d\tLogStartOffset: %s\tLogEndOffset: %s",
 					n, p.Partition, leaderString(p.Leader), joinInt32(p.Replicas), joinInt32(p.ISR), p.LeaderEpoch,
 					offsetString(starts, n, p.Partition), offsetString(ends, n, p.Partition))
@@ -245,18 +295,36 @@ func offsetString(l kadm.ListedOffsets, t string, p int32) string {
 }
 
 func topicDelete(e *env, args []string) error {
-	fs := e.newFlagSet("topic delete", "topic delete NAME... [--if-exists]")
+	fs := e.newFlagSet("topic delete", "topic delete NAME... | --topic REGEX [--if-exists]")
 	topicFlag := newTopicArg(fs)
 	ifExists := fs.Bool("if-exists", false, "skip quietly the topics that do not exist, as kafka-topics --if-exists")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	pos = topicFlag.prepend(pos)
-	if len(pos) == 0 {
+	if err := topicFlag.check(); err != nil {
+		return err
+	}
+	if len(pos) == 0 && *topicFlag.name == "" {
 		return usagef("topic delete: want at least one topic name")
 	}
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
+		if *topicFlag.name != "" {
+			// Every topic --topic matches but the internal ones: a
+			// pattern such as .* is not meant to drop every group's
+			// offsets (gokafkad refuses to delete __consumer_offsets).
+			matched, err := topicFlag.matching(ctx, adm, true)
+			if err != nil {
+				return fmt.Errorf("delete topics: %w", err)
+			}
+			if len(matched) == 0 && !*ifExists {
+				return topicFlag.notFound()
+			}
+			pos = append(matched, pos...)
+			if len(pos) == 0 {
+				return nil
+			}
+		}
 		resps, err := adm.DeleteTopics(ctx, pos...)
 		if err != nil {
 			return fmt.Errorf("delete topics: %w", err)
@@ -355,25 +423,92 @@ func checkDeletable(rc kadm.ResourceConfig, dels []string, own kmsg.ConfigSource
 	return nil
 }
 
-// topicArg is kafka-topics' --topic, which may name the topic instead
-// of (or before) the names given as arguments.
-type topicArg struct{ name *string }
-
-func newTopicArg(fs *flag.FlagSet) topicArg {
-	return topicArg{fs.String("topic", "", "the topic, as kafka-topics --topic (or give it as an argument)")}
+// topicArg is kafka-topics' --topic. For create and alter-config it names
+// the topic instead of (or before) the names given as arguments; for list,
+// describe, alter and delete it is, as there, a regular expression the
+// whole name must match, with commas for "or" (a plain name matches
+// itself).
+type topicArg struct {
+	name *string
+	re   *regexp.Regexp
 }
 
-func (f topicArg) prepend(pos []string) []string {
+func newTopicArg(fs *flag.FlagSet) *topicArg {
+	return &topicArg{name: fs.String("topic", "", "the topic, as kafka-topics --topic (or give it as an argument); for list, describe, alter and delete a regular expression, as there")}
+}
+
+func (f *topicArg) prepend(pos []string) []string {
 	if *f.name == "" {
 		return pos
 	}
 	return append([]string{*f.name}, pos...)
 }
 
+// check compiles --topic as Kafka's IncludeList reads it: spaces and
+// surrounding quotes dropped, commas as "|".
+func (f *topicArg) check() error {
+	if *f.name == "" {
+		return nil
+	}
+	expr := strings.ReplaceAll(strings.ReplaceAll(strings.TrimSpace(*f.name), ",", "|"), " ", "")
+	expr = strings.TrimRight(strings.TrimLeft(expr, `"'`), `"'`)
+	re, err := regexp.Compile("^(?:" + expr + ")$")
+	if err != nil {
+		return usagef("--topic %q: %v", *f.name, err)
+	}
+	f.re = re
+	return nil
+}
+
+// matching lists the topics --topic matches (every topic without it),
+// sorted.
+func (f *topicArg) matching(ctx context.Context, adm *kadm.Client, excludeInternal bool) ([]string, error) {
+	list := adm.ListTopicsWithInternal
+	if excludeInternal {
+		list = adm.ListTopics
+	}
+	td, err := list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range td.Names() {
+		if f.re == nil || f.re.MatchString(n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// notFound is kafka-topics' error for a --topic that matched nothing.
+func (f *topicArg) notFound() error {
+	return fmt.Errorf("topic '%s' does not exist as expected", *f.name)
+}
+
+// partitionReport is kafka-topics --describe's partition filters: with
+// any of them only the partitions one of them selects are shown.
+type partitionReport struct {
+	underReplicated, unavailable, underMinISR, atMinISR bool
+}
+
+func (r partitionReport) any() bool {
+	return r.underReplicated || r.unavailable || r.underMinISR || r.atMinISR
+}
+
+// shows reports whether partition p, of a topic with min.insync.replicas
+// minISR, is one the report asks for; live holds the brokers the cluster
+// lists.
+func (r partitionReport) shows(p kadm.PartitionDetail, minISR int, live map[int32]bool) bool {
+	return r.underReplicated && len(p.ISR) < len(p.Replicas) ||
+		r.unavailable && !live[p.Leader] ||
+		r.underMinISR && (p.Leader < 0 || len(p.ISR) < minISR) ||
+		r.atMinISR && len(p.ISR) == minISR
+}
+
 // topicAlter is kafka-topics --alter --partitions: the topic grows to N
 // partitions (a topic's partitions are never fewer).
 func topicAlter(e *env, args []string) error {
-	fs := e.newFlagSet("topic alter", "topic alter NAME --partitions N [--if-exists]")
+	fs := e.newFlagSet("topic alter", "topic alter NAME | --topic REGEX --partitions N [--if-exists]")
 	topicFlag := newTopicArg(fs)
 	partitions := fs.Int("partitions", 0, "the number of partitions the topic is to have (more than it has)")
 	ifExists := fs.Bool("if-exists", false, "do nothing, quietly, if the topic does not exist, as kafka-topics --alter --if-exists")
@@ -381,30 +516,56 @@ func topicAlter(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pos = topicFlag.prepend(pos)
 	switch {
-	case len(pos) != 1:
-		return usagef("topic alter: want exactly one topic name")
+	case len(pos)+min(len(*topicFlag.name), 1) != 1:
+		return usagef("topic alter: want exactly one topic name, or --topic")
 	case *partitions <= 0:
 		return usagef("topic alter: give --partitions N, the number of partitions the topic is to have")
 	case *partitions > math.MaxInt32:
 		return usagef("topic alter: --partitions %d: a topic has at most %d partitions", *partitions, math.MaxInt32)
 	}
+	if err := topicFlag.check(); err != nil {
+		return err
+	}
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
-		resps, err := adm.UpdatePartitions(ctx, *partitions, pos[0])
+		if *topicFlag.name != "" {
+			// Every topic --topic matches, as kafka-topics --alter.
+			if pos, err = topicFlag.matching(ctx, adm, false); err != nil {
+				return fmt.Errorf("alter topics: %w", err)
+			}
+			if len(pos) == 0 && !*ifExists {
+				return topicFlag.notFound()
+			}
+			if len(pos) == 0 {
+				return nil
+			}
+		}
+		resps, err := adm.UpdatePartitions(ctx, *partitions, pos...)
 		if err != nil {
-			return fmt.Errorf("alter topic %s: %w", pos[0], err)
+			return fmt.Errorf("alter topics %s: %w", strings.Join(pos, ", "), err)
 		}
-		r, ok := resps[pos[0]]
-		switch {
-		case !ok:
-			return fmt.Errorf("alter topic %s: no answer from the broker", pos[0])
-		case *ifExists && errors.Is(r.Err, kerr.UnknownTopicOrPartition):
-			return nil
-		case r.Err != nil:
-			return fmt.Errorf("alter topic %s: %w", pos[0], withMessage(r.Err, r.ErrMessage))
+		var failed []error
+		for _, n := range pos {
+			r, ok := resps[n]
+			switch {
+			case !ok:
+				failed = append(failed, fmt.Errorf("alter topic %s: no answer from the broker", n))
+			case *ifExists && errors.Is(r.Err, kerr.UnknownTopicOrPartition):
+			case r.Err != nil:
+				failed = append(failed, fmt.Errorf("alter topic %s: %w", n, withMessage(r.Err, r.ErrMessage)))
+			default:
+				fmt.Fprintf(e.stdout, "Topic %s now has %d partitions.\n", n, *partitions)
+			}
 		}
-		fmt.Fprintf(e.stdout, "Topic %s now has %d partitions.\n", pos[0], *partitions)
+		if len(failed) == 1 {
+			return failed[0]
+		}
+		for _, err := range failed {
+			fmt.Fprintf(e.stderr, "gokafka: %v\n", err)
+		}
+		if len(failed) > 0 {
+			return errReported
+		}
 		return nil
 	})
 }
