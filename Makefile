@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 GO ?= go
 
-.PHONY: run build test deps unit kgo-suite bench fmt vet
+.PHONY: run build test deps unit kgo-suite kafkago-suite bench fmt vet
 
 run:
 	$(GO) run ./cmd/gokafkad
@@ -38,6 +38,10 @@ unit:
 
 kgo-suite:
 	bash compat-tests/kgo-suite.sh
+
+# segmentio/kafka-go's own tests; they need 127.0.0.1:9092 to themselves.
+kafkago-suite:
+	bash compat-tests/kafkago-suite.sh
 
 test: deps vet unit kgo-suite
 
