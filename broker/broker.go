@@ -113,6 +113,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	60: {Min: 0, Max: 2},  // DescribeCluster
 	61: {Min: 0, Max: 0},  // DescribeProducers
 	66: {Min: 0, Max: 1},  // ListTransactions: none yet (v2's Java regular expressions are not offered)
+	75: {Min: 0, Max: 0},  // DescribeTopicPartitions (KIP-966): Metadata's partitions, paged
 }
 
 // Start opens the data directory, starts the raft groups and the listeners,
@@ -641,6 +642,8 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 		})
 	case *kmsg.DescribeClusterRequest:
 		return now(b.handleDescribeCluster(r, req.Conn.Listener))
+	case *kmsg.DescribeTopicPartitionsRequest:
+		return now(b.handleDescribeTopicPartitions(r))
 	case *kmsg.FindCoordinatorRequest:
 		return now(b.handleFindCoordinator(r, req))
 	case *kmsg.JoinGroupRequest:
