@@ -7,6 +7,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// logDir is the broker's one log directory as Kafka names a log directory:
+// its absolute path.
+func (b *Broker) logDir() string {
+	if abs, err := filepath.Abs(b.cfg.DataDir); err == nil {
+		return abs
+	}
+	return b.cfg.DataDir
+}
+
 // handleDescribeLogDirs reports the one log directory of this broker with
 // the size of each local partition's log, as `kafka-log-dirs --describe`
 // and kadm's DescribeAllLogDirs read it. Null topics ask for every local
@@ -15,10 +24,7 @@ import (
 func (b *Broker) handleDescribeLogDirs(r *kmsg.DescribeLogDirsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.DescribeLogDirsResponse)
 	dir := kmsg.NewDescribeLogDirsResponseDir()
-	dir.Dir = b.cfg.DataDir
-	if abs, err := filepath.Abs(b.cfg.DataDir); err == nil {
-		dir.Dir = abs
-	}
+	dir.Dir = b.logDir()
 	// -1, as Kafka answers, where the sizes are unknown.
 	dir.UsableBytes, dir.TotalBytes, _ = diskSpace(dir.Dir)
 

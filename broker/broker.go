@@ -97,6 +97,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	30: {Min: 0, Max: 3},  // CreateAcls
 	31: {Min: 0, Max: 3},  // DeleteAcls
 	32: {Min: 0, Max: 4},  // DescribeConfigs
+	34: {Min: 0, Max: 2},  // AlterReplicaLogDirs: the one log directory is every replica's
 	35: {Min: 0, Max: 5},  // DescribeLogDirs
 	36: {Min: 0, Max: 2},  // SaslAuthenticate: ILLEGAL_SASL_STATE, as SaslHandshake
 	33: {Min: 0, Max: 2},  // AlterConfigs
@@ -629,6 +630,8 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 		return now(b.handleDeleteACLs(r))
 	case *kmsg.DescribeLogDirsRequest:
 		return now(b.handleDescribeLogDirs(r))
+	case *kmsg.AlterReplicaLogDirsRequest:
+		return now(b.handleAlterReplicaLogDirs(r))
 	case *kmsg.DescribeConfigsRequest:
 		return now(b.handleDescribeConfigs(r))
 	case *kmsg.AlterConfigsRequest:
