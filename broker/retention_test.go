@@ -116,21 +116,34 @@ func TestRetentionSkipsCompactOnlyTopics(t *testing.T) {
 // whole check interval later: a node restarted more often than the
 // interval still applies it, as Kafka's does.
 func TestRetentionFirstCheckAfterInitialDelay(t *testing.T) {
-	dir := t.TempDir()
-	mod := func(c *Config) { c.LogRetentionCheckMs, c.LogInitialTaskDelayMs = 3_600_000, 200 }
-	b := startBroker(t, dir, mod)
-	cl := newClient(t, b)
-	createTopic(t, cl, "ret", 1, map[string]string{"internal.segment.bytes": "2048", "retention.bytes": "4096"})
-	now := time.Now().UnixMilli()
-	for i := 0; i < 40; i++ {
-		produceRaw(t, cl, "ret", 0, -1, encodeBatch(now, -1, -1, -1, []testRecord{{value: make([]byte, 400)}}))
+	for _, tc := range []struct {
+		name    string
+		delayMs int64
+	}{
+		{"after the delay", 200},
+		// The first pass comes before the partition is ready, as after a
+		// slow start: the partition is checked once it is, not an hour
+		// later (the case above failed so under load).
+		{"before the partition is ready", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			mod := func(c *Config) { c.LogRetentionCheckMs, c.LogInitialTaskDelayMs = 3_600_000, tc.delayMs }
+			b := startBroker(t, dir, mod)
+			cl := newClient(t, b)
+			createTopic(t, cl, "ret", 1, map[string]string{"internal.segment.bytes": "2048", "retention.bytes": "4096"})
+			now := time.Now().UnixMilli()
+			for i := 0; i < 40; i++ {
+				produceRaw(t, cl, "ret", 0, -1, encodeBatch(now, -1, -1, -1, []testRecord{{value: make([]byte, 400)}}))
+			}
+			cl.Close()
+			b.Close()
+			b = startBroker(t, dir, mod)
+			defer b.Close()
+			waitFor(t, func() bool {
+				p := b.node.Partition("ret", 0)
+				return p != nil && p.LogStartOffset() > 0
+			}, "retention to run after the initial delay")
+		})
 	}
-	cl.Close()
-	b.Close()
-	b = startBroker(t, dir, mod)
-	defer b.Close()
-	waitFor(t, func() bool {
-		p := b.node.Partition("ret", 0)
-		return p != nil && p.LogStartOffset() > 0
-	}, "retention to run after the initial delay")
 }

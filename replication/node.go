@@ -861,24 +861,33 @@ func containsID(ids []int32, id int32) bool {
 	return false
 }
 
+// retentionLoop checks retention RetentionInitialDelay after the start,
+// then every RetentionCheckInterval. A partition that was not ready at a
+// pass (its raft group still electing after a slow start) is looked at
+// again in passes a quarter second apart, then twice as far each time,
+// until every partition has been checked or the next regular pass is due,
+// as Kafka's first check covers every log it loaded: it waited a whole
+// interval, an hour in a test under load.
 func (n *Node) retentionLoop() {
 	defer n.wg.Done()
-	first := time.NewTimer(min(n.cfg.RetentionInitialDelay, n.cfg.RetentionCheckInterval))
-	defer first.Stop()
-	select {
-	case <-n.stop:
-		return
-	case now := <-first.C:
-		n.EnforceRetention(now)
-	}
-	t := time.NewTicker(n.cfg.RetentionCheckInterval)
-	defer t.Stop()
+	const firstRetry = 250 * time.Millisecond
+	timer := time.NewTimer(min(n.cfg.RetentionInitialDelay, n.cfg.RetentionCheckInterval))
+	defer timer.Stop()
+	var regular time.Time // the next regular pass; zero before the first
+	retry := firstRetry
 	for {
 		select {
 		case <-n.stop:
 			return
-		case now := <-t.C:
-			n.EnforceRetention(now)
+		case now := <-timer.C:
+			if regular.IsZero() || !now.Before(regular) {
+				regular, retry = now.Add(n.cfg.RetentionCheckInterval), firstRetry
+			}
+			wait := time.Until(regular)
+			if n.EnforceRetention(now) > 0 && retry < wait {
+				wait, retry = retry, retry*2
+			}
+			timer.Reset(wait)
 		}
 	}
 }
@@ -893,8 +902,9 @@ func (n *Node) producerIDExpiration(st *State) time.Duration {
 
 // EnforceRetention applies every topic's retention settings once, and
 // forgets idle producers (ProducerIDExpiration). It returns early if the
-// node stops.
-func (n *Node) EnforceRetention(now time.Time) {
+// node stops, and the number of partitions it could not check because they
+// were not ready (nor lost).
+func (n *Node) EnforceRetention(now time.Time) (notReady int) {
 	for _, p := range n.Partitions() {
 		// Each partition is checked by the settings of the moment, as
 		// Kafka reads each log's config when it checks that log: the pass
@@ -907,7 +917,13 @@ func (n *Node) EnforceRetention(now time.Time) {
 			}
 		}
 		t := st.Topics[p.Topic]
-		if t == nil || !p.Ready() {
+		if t == nil {
+			continue
+		}
+		if !p.Ready() {
+			if !p.Lost() {
+				notReady++
+			}
 			continue
 		}
 		ms, bytes := n.cfg.Retention(st, t)
@@ -918,11 +934,29 @@ func (n *Node) EnforceRetention(now time.Time) {
 			// the seconds it took).
 			select {
 			case <-n.stop:
-				return
+				return notReady
 			case <-time.After(snapshotPace):
 			}
 		}
 	}
+	return notReady + n.notStarted(n.controller.State())
+}
+
+// notStarted counts the replicas st gives this node that have not started
+// yet (nor failed to).
+func (n *Node) notStarted(st *State) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	count := 0
+	for name, t := range st.Topics {
+		for i, reps := range t.Replicas {
+			_, failed := n.failed[partKey{name, int32(i)}]
+			if containsID(reps, n.cfg.NodeID) && n.partitions[name][int32(i)] == nil && !failed {
+				count++
+			}
+		}
+	}
+	return count
 }
 
 // snapshotPace is the least time between two snapshots a retention pass
