@@ -18,6 +18,7 @@ deps:
 	/usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || missing="$$missing python3 python3-kafka"; \
 	/usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing="$$missing python3-confluent-kafka"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -39,11 +40,12 @@ unit:
 kgo-suite:
 	bash compat-tests/kgo-suite.sh
 
-# segmentio/kafka-go's own tests; they need 127.0.0.1:9092 to themselves.
+# segmentio/kafka-go's own tests, on 127.0.0.1:9092 in a network namespace
+# of their own (as root; else that port must be free).
 kafkago-suite:
 	bash compat-tests/kafkago-suite.sh
 
-test: deps vet unit kgo-suite
+test: deps vet unit kgo-suite kafkago-suite
 
 bench: build
 	bash bench/run.sh

@@ -4,11 +4,21 @@
 # tests that failed or skipped and a "PASS=N FAIL=N SKIP=N" summary. On
 # failure it prints the broker's log.
 #
-# kafka-go's tests hard-code localhost:9092 (and :9093 for SASL), so nothing
-# else may listen on 127.0.0.1:9092 while it runs. About five minutes.
+# kafka-go's tests hard-code localhost:9092 (and :9093 for SASL). As root,
+# the broker and the tests run in a network namespace of their own, so a
+# gokafkad already on 127.0.0.1:9092 (make run) is no obstacle; otherwise
+# that port must be free. About five minutes.
 set -euo pipefail
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
-root=$PWD
+
+bpid=""  # the broker
+owned="" # the work directory, removed at the end
+cleanup() {
+  if [ -n "$bpid" ]; then kill "$bpid" 2>/dev/null || true; wait "$bpid" 2>/dev/null || true; fi
+  if [ -n "$owned" ]; then rm -rf "$owned"; fi
+}
+trap cleanup EXIT
 
 # Not run: what gokafkad does not have yet (a SASL listener, SCRAM
 # credentials, an authorizer for ACLs, transactions, compaction with a
@@ -20,16 +30,60 @@ root=$PWD
 # sharing 3 partitions that hold 8 each.
 SKIP='^(TestSASL|TestAlterUserScramCredentials|TestDescribeUserScramCredentials|TestUnsupportedSASLMechanism|TestClient(Create|Delete|Describe)ACLs|TestClientFindCoordinator|TestReaderReadCompactedMessage)$|^TestConn$/^test_delete_topics|^TestWriter$/SASL|^TestReaderConsumerGroup$/^consumer_group_rebalance$'
 
-work=$(mktemp -d /tmp/gokafka-kafkago.XXXXXX)
-bpid=""
-cleanup() {
-  if [ -n "$bpid" ]; then kill "$bpid" 2>/dev/null || true; wait "$bpid" 2>/dev/null || true; fi
-  rm -rf "$work"
+# run_suite WORK: starts gokafkad on 127.0.0.1:9092 and runs the tests
+# built in WORK; prints the results and the broker log on failure.
+run_suite() {
+  local work=$1 rc=0
+  # The broker settings kafka-go's CI gives Kafka.
+  "$work/gokafkad" --data-dir "$work/data" --listen 127.0.0.1:9092 --advertise localhost:9092 \
+    --raft-listen 127.0.0.1:0 --admin-listen "" --message-max-bytes 200000000 \
+    --group-initial-rebalance-delay-ms 0 >"$work/broker.log" 2>&1 &
+  bpid=$!
+  for _ in $(seq 1 200); do
+    grep -qs 'msg="gokafkad serving"' "$work/broker.log" && break
+    kill -0 "$bpid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! grep -qs 'msg="gokafkad serving"' "$work/broker.log"; then
+    echo "kafkago-suite: gokafkad did not start (is 127.0.0.1:9092 taken?); its log:"
+    cat "$work/broker.log"
+    return 1
+  fi
+  # gokafkad's ApiVersions matches Kafka 4.1's produce and fetch versions;
+  # the suite's own CI skips the net/nettest conformance tests. Everything
+  # was downloaded and built before: no network is needed here.
+  (cd "$work/kafka-go" && KAFKA_VERSION=4.1.0 KAFKA_SKIP_NETTEST=1 GOPROXY=off GOFLAGS=-mod=mod \
+    timeout 1200 go test -p 1 -count=1 -timeout 12m -v -skip "$SKIP" ./... >"$work/test.log" 2>&1) || rc=$?
+  grep -E '^\s*--- (FAIL|SKIP)' "$work/test.log" || true
+  local summary="" s
+  for s in PASS FAIL SKIP; do summary="$summary$s=$(grep -cE "^\s*--- $s" "$work/test.log" || true) "; done
+  echo "kafkago-suite: $summary(kafka-go $(cat "$work/version"))"
+  if ! kill -0 "$bpid" 2>/dev/null; then
+    echo "kafkago-suite: gokafkad exited during the run"
+    rc=1
+  fi
+  if [ "$rc" != 0 ]; then
+    echo "kafkago-suite: FAILED; the failing tests' output:"
+    grep -E -B2 -A20 '^\s*--- FAIL|^panic:|^FAIL' "$work/test.log" | head -300
+    echo "kafkago-suite: broker log (last 200 lines):"
+    tail -200 "$work/broker.log"
+    return 1
+  fi
 }
-trap cleanup EXIT
+
+# In the network namespace (below): lo up, then the run.
+if [ -n "${KAFKAGO_SUITE_WORK:-}" ]; then
+  ip link set lo up
+  run_suite "$KAFKAGO_SUITE_WORK"
+  exit
+fi
+
+work=$(mktemp -d /tmp/gokafka-kafkago.XXXXXX)
+owned=$work
 
 ver=$(go list -m -f '{{.Version}}' github.com/segmentio/kafka-go)
 src=$(go list -m -f '{{.Dir}}' github.com/segmentio/kafka-go)
+echo "$ver" >"$work/version"
 echo "kafkago-suite: kafka-go $ver tests and gokafkad"
 cp -r "$src" "$work/kafka-go"
 chmod -R u+w "$work/kafka-go"
@@ -48,40 +102,11 @@ if old in s:
     open(p, "w").write(s.replace(old, new))
 PY
 go build -o "$work/gokafkad" ./cmd/gokafkad
+# Build every test binary now, while the module proxy can be reached.
+(cd "$work/kafka-go" && go test -count=1 -run '^$' ./... >/dev/null)
 
-# The broker settings kafka-go's CI gives Kafka.
-"$work/gokafkad" --data-dir "$work/data" --listen 127.0.0.1:9092 --advertise localhost:9092 \
-  --raft-listen 127.0.0.1:0 --admin-listen "" --message-max-bytes 200000000 \
-  --group-initial-rebalance-delay-ms 0 >"$work/broker.log" 2>&1 &
-bpid=$!
-for _ in $(seq 1 200); do
-  grep -qs 'msg="gokafkad serving"' "$work/broker.log" && break
-  kill -0 "$bpid" 2>/dev/null || break
-  sleep 0.1
-done
-if ! grep -qs 'msg="gokafkad serving"' "$work/broker.log"; then
-  echo "kafkago-suite: gokafkad did not start (is 127.0.0.1:9092 taken?); its log:"
-  cat "$work/broker.log"
-  exit 1
-fi
-
-# gokafkad's ApiVersions matches Kafka 4.1's produce and fetch versions;
-# the suite's own CI skips the net/nettest conformance tests.
-export KAFKA_VERSION=4.1.0 KAFKA_SKIP_NETTEST=1
-rc=0
-(cd "$work/kafka-go" && timeout 1200 go test -p 1 -count=1 -timeout 12m -v -skip "$SKIP" ./... >"$work/test.log" 2>&1) || rc=$?
-grep -E '^\s*--- (FAIL|SKIP)' "$work/test.log" || true
-summary=""
-for s in PASS FAIL SKIP; do summary="$summary$s=$(grep -cE "^\s*--- $s" "$work/test.log" || true) "; done
-echo "kafkago-suite: ${summary}(kafka-go $ver)"
-if ! kill -0 "$bpid" 2>/dev/null; then
-  echo "kafkago-suite: gokafkad exited during the run"
-  rc=1
-fi
-if [ "$rc" != 0 ]; then
-  echo "kafkago-suite: FAILED; the failing tests' output:"
-  grep -E -B2 -A20 '^\s*--- FAIL|^panic:|^FAIL' "$work/test.log" | head -300
-  echo "kafkago-suite: broker log (last 200 lines):"
-  tail -200 "$work/broker.log"
-  exit 1
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && unshare -n true 2>/dev/null; then
+  KAFKAGO_SUITE_WORK=$work unshare -n bash "$self"
+else
+  run_suite "$work"
 fi
