@@ -62,6 +62,12 @@ func (b *Broker) autoCreateAll(ctx context.Context, names []string, mq *mutation
 			b.logger.Debug("auto-create topic refused", "topic", name, "err", err)
 			return
 		}
+		if ctx.Err() != nil {
+			// The client went away (or the broker is closing) before the
+			// topic was ready: no trouble of the broker's either.
+			b.logger.Debug("auto-create topic: the request ended first", "topic", name, "err", err)
+			return
+		}
 		mu.Lock()
 		failed = append(failed, autoCreateFailure{name, err})
 		mu.Unlock()

@@ -2,10 +2,13 @@ package broker
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/gokafka/gokafka/internal/testlog"
 )
 
 // Failed auto-creations make one warning per Metadata request, and a topic
@@ -36,5 +39,19 @@ func TestAutoCreateWarningsBounded(t *testing.T) {
 	w.log(logger, fail("a", "d"))
 	if got := buf.String(); strings.Count(got, "level=WARN") != 1 || !strings.Contains(got, "topic=d") {
 		t.Fatalf("a new topic's failure:\n%s", got)
+	}
+}
+
+// An auto-creation whose request ended first (its client went away, as
+// librdkafka's suite does) is no trouble of the broker's: no warning.
+func TestAutoCreateRequestGoneNoWarning(t *testing.T) {
+	var buf testlog.Buffer
+	b := startBroker(t, t.TempDir(), func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&buf, nil)) })
+	defer b.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b.autoCreateAll(ctx, []string{"gone-client"}, nil)
+	if strings.Contains(buf.String(), "level=WARN") {
+		t.Errorf("warned about an auto-creation whose request ended:\n%s", buf.String())
 	}
 }

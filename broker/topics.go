@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -328,7 +329,11 @@ func (b *Broker) createTopic(ctx context.Context, t *replication.Topic) error {
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := b.node.WaitTopicReady(wctx, t.Name); err != nil {
-		b.logger.Warn("created topic not ready in time", "topic", t.Name, "err", err)
+		level := slog.LevelWarn
+		if ctx.Err() != nil {
+			level = slog.LevelDebug // the request ended first: its client went away
+		}
+		b.logger.Log(context.Background(), level, "created topic not ready in time", "topic", t.Name, "err", err)
 		// The topic exists, but is not usable as a created topic should
 		// be: the client is told, not answered success.
 		return kafkaErrorf(kerr.RequestTimedOut, "topic %s was created but not every partition leads yet: %v", t.Name, err)
