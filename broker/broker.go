@@ -111,6 +111,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	48: {Min: 0, Max: 1},  // DescribeClientQuotas
 	49: {Min: 0, Max: 1},  // AlterClientQuotas: byte-rate quotas (others are refused)
 	50: {Min: 0, Max: 0},  // DescribeUserScramCredentials: no user has one
+	55: {Min: 0, Max: 2},  // DescribeQuorum: the metadata controller's raft group
 	60: {Min: 0, Max: 2},  // DescribeCluster
 	61: {Min: 0, Max: 0},  // DescribeProducers
 	66: {Min: 0, Max: 1},  // ListTransactions: none yet (v2's Java regular expressions are not offered)
@@ -643,6 +644,8 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 			mq := b.newMutationQuota(req, 3)
 			return mq.finish(req, b.handleCreatePartitions(ctx, r, mq))
 		})
+	case *kmsg.DescribeQuorumRequest:
+		return now(b.handleDescribeQuorum(r))
 	case *kmsg.DescribeClusterRequest:
 		return now(b.handleDescribeCluster(r, req.Conn.Listener))
 	case *kmsg.DescribeTopicPartitionsRequest:
