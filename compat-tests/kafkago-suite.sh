@@ -27,7 +27,9 @@ trap cleanup EXIT
 # (auto-creation is synchronous here: Kafka answers the first Metadata
 # UNKNOWN_TOPIC_OR_PARTITION and creates it in the background); and
 # consumer_group_rebalance, which wants 12 records from each of two members
-# sharing 3 partitions that hold 8 each.
+# sharing 3 partitions that hold 8 each: only a race makes that hold (the
+# first member assigned every partition and reading ahead before the second
+# joins, so that records come twice); here both join one generation.
 SKIP='^(TestSASL|TestAlterUserScramCredentials|TestDescribeUserScramCredentials|TestUnsupportedSASLMechanism|TestClient(Create|Delete|Describe)ACLs|TestClientFindCoordinator|TestReaderReadCompactedMessage)$|^TestConn$/^test_delete_topics|^TestWriter$/SASL|^TestReaderConsumerGroup$/^consumer_group_rebalance$'
 
 # run_suite WORK: starts gokafkad on 127.0.0.1:9092 and runs the tests
