@@ -185,7 +185,7 @@ func cmdConsume(e *env, args []string) error {
 		// Not e.ctx: an interrupt is how a console consumer stops, and
 		// what it printed is still committed.
 		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
-		if cerr := cl.CommitMarkedOffsets(ctx); cerr != nil && err == nil {
+		if cerr := cl.CommitMarkedOffsets(ctx); cerr != nil && !topicGone(cerr) && err == nil {
 			err = fmt.Errorf("commit the offsets of group %s: %w", *group, cerr)
 		}
 		if cerr := resets.commitUnread(ctx, cl, nil); cerr != nil && err == nil {
@@ -329,13 +329,22 @@ func (s *resetStarts) commitUnread(ctx context.Context, cl *kgo.Client, parts ma
 		}
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil && cerr == nil {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil && !topicGone(err) && cerr == nil {
 					cerr = err
 				}
 			}
 		}
 	})
 	return cerr
+}
+
+// topicGone reports whether a commit failed because its topic was deleted
+// while assigned (--include drops a deleted topic only once the client
+// purges it, 15 seconds later): there is nothing left to commit to, so it
+// fails nothing, as kafka-console-consumer exits well when its close
+// cannot commit a deleted topic's offsets.
+func topicGone(err error) bool {
+	return errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.UnknownTopicID)
 }
 
 // consumeLoop polls until max records (0: unbounded) were handed to each,

@@ -426,6 +426,61 @@ func TestConsumeInclude(t *testing.T) {
 	}
 }
 
+// A topic --include matched that is deleted while the group reads it does
+// not fail the run: the client drops it only some seconds later, and its
+// start has nothing left to commit to.
+func TestConsumeIncludeTopicDeleted(t *testing.T) {
+	addr := startBroker(t)
+	for _, topic := range []string{"del-a", "del-b", "del-c"} {
+		mustRun(t, addr, "", "topic", "create", topic, "--partitions", "1")
+	}
+	// del-b's partition is committed at its start at the end; del-c's
+	// record is printed, and its offset marked.
+	mustRun(t, addr, "c\n", "produce", "--topic", "del-c")
+	done := make(chan result, 1)
+	go func() {
+		done <- gokafka(t, addr, "", "consume", "--include", "del-[bc]", "--group", "gd", "--from-beginning", "--timeout", "6s")
+	}()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for assigned := false; !assigned; {
+		select {
+		case r := <-done:
+			t.Fatalf("consume ended before the group assigned del-b: exit %d, stderr %q", r.code, r.stderr)
+		case <-ctx.Done():
+			t.Fatal("the group never assigned del-b")
+		case <-time.After(100 * time.Millisecond):
+		}
+		groups, err := adm.DescribeGroups(ctx, "gd")
+		if err != nil {
+			continue
+		}
+		for _, m := range groups["gd"].Members {
+			if a, ok := m.Assigned.AsConsumer(); ok {
+				for _, tp := range a.Topics {
+					assigned = assigned || tp.Topic == "del-b"
+				}
+			}
+		}
+	}
+	time.Sleep(time.Second) // del-c's record printed and marked, not yet committed (every 5s)
+	mustRun(t, addr, "", "topic", "delete", "del-b", "del-c")
+	select {
+	case r := <-done:
+		if r.code != 0 {
+			t.Errorf("consume --include with matching topics deleted: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+	case <-ctx.Done():
+		t.Fatal("consume did not end")
+	}
+}
+
 func TestMessageFormatter(t *testing.T) {
 	long := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe}
 	rec := &kgo.Record{Partition: 3, Offset: 9, Key: []byte("word"), Value: long, Timestamp: time.UnixMilli(1700000000123)}
@@ -1148,6 +1203,13 @@ func TestTopicPattern(t *testing.T) {
 	}
 	if out := list("delete", "--topic", `orders\..*|ordersX.*`); out != "Deleted topic orders.eu.\nDeleted topic orders.us.\nDeleted topic ordersXeu.\n" {
 		t.Errorf("delete --topic = %q", out)
+	}
+	// A name both matched and given, or given twice, is deleted once.
+	for _, n := range []string{"dup-a", "dup-b"} {
+		mustRun(t, addr, "", "topic", "create", n, "--partitions", "1")
+	}
+	if out := list("delete", "--topic", "dup-.*", "dup-a", "dup-b", "dup-b"); out != "Deleted topic dup-a.\nDeleted topic dup-b.\n" {
+		t.Errorf("delete --topic dup-.* dup-a dup-b dup-b = %q", out)
 	}
 	for _, args := range [][]string{
 		{"describe", "--topic", "orders.*"},
