@@ -145,10 +145,7 @@ func topicDescribe(e *env, args []string) error {
 		return usagef("topic describe: --topics-with-overrides shows no partitions: not with a partition report")
 	}
 	return e.adminCall(func(ctx context.Context, adm *kadm.Client) error {
-		list := adm.ListTopicsWithInternal // every topic, as kafka-topics.sh --describe
-		if *excludeInternal {
-			list = adm.ListTopics
-		}
+		list := listTopics(adm, *excludeInternal) // every topic, as kafka-topics.sh --describe
 		if *topicFlag.name != "" {
 			matched, err := topicFlag.matching(ctx, adm, *excludeInternal)
 			if err != nil {
@@ -325,6 +322,10 @@ func topicDelete(e *env, args []string) error {
 				return nil
 			}
 		}
+		// A name given twice (or named and matched by --topic) is
+		// deleted once: the broker refuses a request naming a topic
+		// twice, as Kafka's does, and deletes neither.
+		pos = uniqueNames(pos)
 		resps, err := adm.DeleteTopics(ctx, pos...)
 		if err != nil {
 			return fmt.Errorf("delete topics: %w", err)
@@ -463,11 +464,7 @@ func (f *topicArg) check() error {
 // matching lists the topics --topic matches (every topic without it),
 // sorted.
 func (f *topicArg) matching(ctx context.Context, adm *kadm.Client, excludeInternal bool) ([]string, error) {
-	list := adm.ListTopicsWithInternal
-	if excludeInternal {
-		list = adm.ListTopics
-	}
-	td, err := list(ctx)
+	td, err := listTopics(adm, excludeInternal)(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -478,6 +475,28 @@ func (f *topicArg) matching(ctx context.Context, adm *kadm.Client, excludeIntern
 		}
 	}
 	return out, nil
+}
+
+// uniqueNames is names without the repeats, in the order first given.
+func uniqueNames(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	out := names[:0:0]
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// listTopics is kadm's listing of topics, internal ones included unless
+// excludeInternal, as kafka-topics lists them.
+func listTopics(adm *kadm.Client, excludeInternal bool) func(context.Context, ...string) (kadm.TopicDetails, error) {
+	if excludeInternal {
+		return adm.ListTopics
+	}
+	return adm.ListTopicsWithInternal
 }
 
 // notFound is kafka-topics' error for a --topic that matched nothing.
