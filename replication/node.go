@@ -883,8 +883,11 @@ func (n *Node) retentionLoop() {
 			if regular.IsZero() || !now.Before(regular) {
 				regular, retry = now.Add(n.cfg.RetentionCheckInterval), firstRetry
 			}
+			notReady := n.EnforceRetention(now)
+			// From now, after the pass: regular passes keep their rate
+			// however long one takes.
 			wait := time.Until(regular)
-			if n.EnforceRetention(now) > 0 && retry < wait {
+			if notReady > 0 && retry < wait {
 				wait, retry = retry, retry*2
 			}
 			timer.Reset(wait)
