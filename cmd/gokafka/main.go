@@ -143,12 +143,15 @@ Usage: gokafka [-b HOST:PORT[,HOST:PORT...]] COMMAND [flags] [args]
 
 Commands:
   topic create NAME [--partitions N] [--replication-factor N] [--config k=v ...] [--if-not-exists]
-  topic list [--exclude-internal]
-  topic describe [--exclude-internal] [--if-exists] [NAME...]
-  topic delete NAME... [--if-exists]
+  topic list [--topic REGEX] [--exclude-internal]
+  topic describe [--topic REGEX] [--exclude-internal] [--if-exists] [NAME...]
+          [--under-replicated-partitions | --unavailable-partitions | --under-min-isr-partitions |
+           --at-min-isr-partitions | --topics-with-overrides]
+  topic delete NAME... | --topic REGEX [--if-exists]
   topic alter-config NAME [--set k=v ...] [--delete k ...]
-  topic alter NAME --partitions N [--if-exists]   (the topic grows to N partitions)
-          every topic command takes the name as --topic NAME too, as kafka-topics does
+  topic alter NAME | --topic REGEX --partitions N [--if-exists]   (the topic grows to N partitions)
+          every topic command takes the name as --topic NAME too, as kafka-topics does; for list,
+          describe, alter and delete, as there, it is a regular expression the whole name matches
   broker describe-config [ID]          (no ID: the cluster-wide dynamic defaults)
   broker alter-config [ID] [--set k=v ...] [--delete k ...]
           as kafka-configs --entity-type brokers; no ID alters every broker's default
@@ -160,12 +163,14 @@ Commands:
           keys producer_byte_rate, consumer_byte_rate (bytes/s), controller_mutation_rate (partitions/s),
           connection_creation_rate (connections/s, on --ip),
           as kafka-configs --entity-type users/clients
-  produce --topic T [--key-separator SEP] [--header k=v ...] [--partition N] [--acks all|1|0]
-          one record per stdin line
-  consume --topic T [--group G | --partition N] [--from-beginning | --offset N|earliest|latest | --from-time RFC3339|unix-ms]
-          [--max-messages N] [--timeout DUR|MS (or --timeout-ms MS)] [--format FMT]
+  produce --topic T [--key-separator SEP] [--header k=v ...] [--property k=v ...] [--partition N] [--acks all|1|0]
+          one record per stdin line; --property as kafka-console-producer's (parse.key, key.separator,
+          parse.headers, headers.delimiter, headers.separator, headers.key.separator, ignore.error, null.marker)
+  consume --topic T | --include REGEX [--group G | --partition N] [--from-beginning | --offset N|earliest|latest | --from-time RFC3339|unix-ms]
+          [--max-messages N] [--timeout DUR|MS (or --timeout-ms MS)] [--format FMT | --property k=v ...]
           FMT: %t topic, %p partition, %o offset, %k key, %v value, %h headers,
                %T timestamp (ms), %% percent; escapes \n \t \r \\ (default "%v\n")
+          --property as kafka-console-consumer's (print.key, print.timestamp, key.separator, null.literal, ...)
   perf produce --topic T --num-records N --record-size B [--partitions P] [--acks all|1|0]
           [--max-in-flight N] [--linger DUR] [--batch-bytes N] [--throughput R] [--json]
   perf consume --topic T --messages N [--timeout DUR|MS] [--json]
