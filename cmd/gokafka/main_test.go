@@ -96,6 +96,15 @@ func gokafka(t *testing.T, addr, stdin string, args ...string) result {
 }
 
 // mustRun is gokafka that fails the test on a non-zero exit.
+// wantUsage runs gokafka with args and fails t unless it exits 2, a usage
+// error.
+func wantUsage(t *testing.T, addr string, args ...string) {
+	t.Helper()
+	if r := gokafka(t, addr, "", args...); r.code != 2 {
+		t.Errorf("gokafka %s: exit %d, want 2 (usage); stderr %q", strings.Join(args, " "), r.code, r.stderr)
+	}
+}
+
 func mustRun(t *testing.T, addr, stdin string, args ...string) result {
 	t.Helper()
 	r := gokafka(t, addr, stdin, args...)
@@ -377,9 +386,7 @@ func TestProperties(t *testing.T) {
 		{"produce", "--topic", "props", "--property", "headers.separator=,", "--property", "headers.delimiter=,"},
 		{"produce", "--topic", "props", "--key-separator", "|", "--property", "key.separator=:"},
 	} {
-		if r := gokafka(t, addr, "", args...); r.code != 2 {
-			t.Errorf("gokafka %s: exit %d, want 2 (usage); stderr %q", strings.Join(args, " "), r.code, r.stderr)
-		}
+		wantUsage(t, addr, args...)
 	}
 }
 
@@ -420,9 +427,7 @@ func TestConsumeInclude(t *testing.T) {
 		{"consume", "--include", "inc-.*", "--partition", "0"},
 		{"consume", "--include", "inc-("},
 	} {
-		if r := gokafka(t, addr, "", args...); r.code != 2 {
-			t.Errorf("gokafka %s: exit %d, want 2 (usage); stderr %q", strings.Join(args, " "), r.code, r.stderr)
-		}
+		wantUsage(t, addr, args...)
 	}
 }
 
@@ -1092,9 +1097,7 @@ func TestQuota(t *testing.T) {
 		{"quota", "alter", "--client-id", "a", "--client-default", "--delete", "x"}, // two clients
 		{"quota", "alter", "--client-id", "a", "--set", "producer_byte_rate=fast"},  // not a number
 	} {
-		if r := gokafka(t, addr, "", args...); r.code != 2 {
-			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, r.code, r.stderr)
-		}
+		wantUsage(t, addr, args...)
 	}
 }
 
