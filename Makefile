@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 GO ?= go
 
-.PHONY: run build test deps unit kgo-suite kafkago-suite bench fmt vet
+.PHONY: run build test deps unit kgo-suite kafkago-suite sarama-suite bench fmt vet
 
 run:
 	$(GO) run ./cmd/gokafkad
@@ -45,7 +45,11 @@ kgo-suite:
 kafkago-suite:
 	bash compat-tests/kafkago-suite.sh
 
-test: deps vet unit kgo-suite kafkago-suite
+# IBM/sarama's functional tests, behind toxiproxy, likewise in a namespace.
+sarama-suite:
+	bash compat-tests/sarama-suite.sh
+
+test: deps vet unit kgo-suite kafkago-suite sarama-suite
 
 bench: build
 	bash bench/run.sh
