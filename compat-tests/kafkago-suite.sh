@@ -11,6 +11,7 @@
 set -euo pipefail
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
+. compat-tests/suite-common.sh
 
 bpid=""  # the broker
 owned="" # the work directory, removed at the end
@@ -56,21 +57,7 @@ run_suite() {
   # was downloaded and built before: no network is needed here.
   (cd "$work/kafka-go" && KAFKA_VERSION=4.1.0 KAFKA_SKIP_NETTEST=1 GOPROXY=off GOFLAGS=-mod=mod \
     timeout 1200 go test -p 1 -count=1 -timeout 12m -v -skip "$SKIP" ./... >"$work/test.log" 2>&1) || rc=$?
-  grep -E '^\s*--- (FAIL|SKIP)' "$work/test.log" || true
-  local summary="" s
-  for s in PASS FAIL SKIP; do summary="$summary$s=$(grep -cE "^\s*--- $s" "$work/test.log" || true) "; done
-  echo "kafkago-suite: $summary(kafka-go $(cat "$work/version"))"
-  if ! kill -0 "$bpid" 2>/dev/null; then
-    echo "kafkago-suite: gokafkad exited during the run"
-    rc=1
-  fi
-  if [ "$rc" != 0 ]; then
-    echo "kafkago-suite: FAILED; the failing tests' output:"
-    grep -E -B2 -A20 '^\s*--- FAIL|^panic:|^FAIL' "$work/test.log" | head -300
-    echo "kafkago-suite: broker log (last 200 lines):"
-    tail -200 "$work/broker.log"
-    return 1
-  fi
+  suite_report kafkago-suite "$work" "$rc"
 }
 
 # In the network namespace (below): lo up, then the run.
@@ -85,7 +72,7 @@ owned=$work
 
 ver=$(go list -m -f '{{.Version}}' github.com/segmentio/kafka-go)
 src=$(go list -m -f '{{.Dir}}' github.com/segmentio/kafka-go)
-echo "$ver" >"$work/version"
+echo "kafka-go $ver" >"$work/version"
 echo "kafkago-suite: kafka-go $ver tests and gokafkad"
 cp -r "$src" "$work/kafka-go"
 chmod -R u+w "$work/kafka-go"
@@ -107,8 +94,4 @@ go build -o "$work/gokafkad" ./cmd/gokafkad
 # Build every test binary now, while the module proxy can be reached.
 (cd "$work/kafka-go" && go test -count=1 -run '^$' ./... >/dev/null)
 
-if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && unshare -n true 2>/dev/null; then
-  KAFKAGO_SUITE_WORK=$work unshare -n bash "$self"
-else
-  run_suite "$work"
-fi
+suite_isolated "$self" KAFKAGO_SUITE_WORK "$work"

@@ -12,6 +12,7 @@
 set -euo pipefail
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
+. compat-tests/suite-common.sh
 
 # Not run: what gokafkad does not have yet (transactions; feature flags,
 # UpdateFeatures; the log cleaner's settings, as compaction is not
@@ -21,6 +22,7 @@ cd "$(dirname "$0")/.."
 SKIP='Txn|Transactions|InitProducerId3|^TestFuncAdminUpdateFeatures$|^TestFuncAdminIncrementalAlterConfigs$|^TestFuncAdminListConsumerGroupOffsets$|^TestConsumerFetchFollowerFailover$|^TestFuncAdminAlterPartitionReassignments$|^TestFuncAdminDescribeLogDirs$|^TestFuncIdempotentBufferedSequence$'
 TOXIPROXY=github.com/Shopify/toxiproxy/v2/cmd/server@v2.5.0
 
+bpid=""  # the broker
 pids=""  # the broker and toxiproxy
 owned="" # the work directory, removed at the end
 cleanup() {
@@ -51,7 +53,8 @@ run_suite() {
   "$work/gokafkad" --data-dir "$work/data" --listen 127.0.0.1:9092 --advertise 127.0.0.1:29091 \
     --raft-listen 127.0.0.1:0 --admin-listen "" --auto-create-topics=false \
     --group-initial-rebalance-delay-ms 0 >"$work/broker.log" 2>&1 &
-  pids="$pids $!"
+  bpid=$!
+  pids="$pids $bpid"
   "$work/server" -host 127.0.0.1 -port 8474 >"$work/toxiproxy.log" 2>&1 &
   pids="$pids $!"
   for i in $(seq 1 200); do
@@ -69,17 +72,7 @@ run_suite() {
   done
   (cd "$work/sarama" && TOXIPROXY_ADDR=http://127.0.0.1:8474 KAFKA_VERSION=4.0.0 \
     timeout 900 "$work/sarama.test" -test.v -test.count 1 -test.timeout 12m -test.skip "$SKIP" >"$work/test.log" 2>&1) || rc=$?
-  grep -E '^\s*--- (FAIL|SKIP)' "$work/test.log" || true
-  local summary="" s
-  for s in PASS FAIL SKIP; do summary="$summary$s=$(grep -cE "^\s*--- $s" "$work/test.log" || true) "; done
-  echo "sarama-suite: $summary(sarama $(cat "$work/version"))"
-  if [ "$rc" != 0 ]; then
-    echo "sarama-suite: FAILED; the failing tests' output:"
-    grep -E -B2 -A20 '^\s*--- FAIL|^panic:|^FAIL' "$work/test.log" | head -300
-    echo "sarama-suite: broker log (last 200 lines):"
-    tail -200 "$work/broker.log"
-    return 1
-  fi
+  suite_report sarama-suite "$work" "$rc"
 }
 
 # In the network namespace (below): lo up, then the run.
@@ -93,7 +86,7 @@ work=$(mktemp -d /tmp/gokafka-sarama.XXXXXX)
 owned=$work
 ver=$(go list -m -f '{{.Version}}' github.com/IBM/sarama)
 src=$(go list -m -f '{{.Dir}}' github.com/IBM/sarama)
-echo "$ver" >"$work/version"
+echo "sarama $ver" >"$work/version"
 echo "sarama-suite: sarama $ver functional tests, toxiproxy and gokafkad"
 cp -r "$src" "$work/sarama"
 chmod -R u+w "$work/sarama"
@@ -111,8 +104,4 @@ PY
 GOBIN=$work go install "$TOXIPROXY"
 go build -o "$work/gokafkad" ./cmd/gokafkad
 
-if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && unshare -n true 2>/dev/null; then
-  SARAMA_SUITE_WORK=$work unshare -n bash "$self"
-else
-  run_suite "$work"
-fi
+suite_isolated "$self" SARAMA_SUITE_WORK "$work"
