@@ -56,14 +56,8 @@ func TestPartitionMetaLegacyHex(t *testing.T) {
 	if err := os.WriteFile(meta, []byte(legacy), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n, err = StartNode(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n = startReady(t, cfg, "m")
 	defer n.Close()
-	if err := n.WaitTopicReady(ctx, "m"); err != nil {
-		t.Fatal(err)
-	}
 	if hw := n.Partition("m", 0).HighWatermark(); hw != 1 {
 		t.Fatalf("high watermark after a restart over hex partition.metadata = %d, want 1", hw)
 	}

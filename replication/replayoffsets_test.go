@@ -1,7 +1,6 @@
 package replication
 
 import (
-	"context"
 	"encoding/binary"
 	"os"
 	"path/filepath"
@@ -83,16 +82,8 @@ func TestRetryAfterReplayOverDamagedOffsetDelta(t *testing.T) {
 	}
 	f.Close()
 
-	n, err = StartNode(cfg)
-	if err != nil {
-		t.Fatalf("restart: %v", err)
-	}
+	n = startReady(t, cfg, "t")
 	defer n.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := n.WaitTopicReady(ctx, "t"); err != nil {
-		t.Fatal(err)
-	}
 	p = n.Partition("t", 0)
 	if got := appendSeq(p, 3*(batches-1)); got != last {
 		t.Errorf("retry of the last batch answered offset %d, want its own %d", got, last)

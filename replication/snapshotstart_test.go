@@ -172,16 +172,8 @@ func TestRestartWithRaftConfigurationLost(t *testing.T) {
 		os.RemoveAll(s)
 	}
 
-	n, err = StartNode(cfg)
-	if err != nil {
-		t.Fatalf("restart: %v", err)
-	}
+	n = startReady(t, cfg, "t") // not waiting for the damaged partition
 	defer n.Close()
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel2()
-	if err := n.WaitTopicReady(ctx2, "t"); err != nil {
-		t.Fatalf("the node waits for the damaged partition: %v", err)
-	}
 	if !n.Partition("t", 0).Lost() {
 		t.Error("partition 0 has no raft configuration but is not lost")
 	}
@@ -226,16 +218,7 @@ func TestRestartWithSnapshotStateGone(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		n, err = StartNode(cfg)
-		if err != nil {
-			t.Fatalf("newest=%v: restart: %v", newest, err)
-		}
-		ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel2()
-		if err := n.WaitTopicReady(ctx2, "t"); err != nil {
-			n.Close()
-			t.Fatalf("newest=%v: %v", newest, err)
-		}
+		n = startReady(t, cfg, "t")
 		if off := appendValue(t, n.Partition("t", 0)); off != end {
 			t.Errorf("newest=%v: appended at offset %d after the restart, want %d", newest, off, end)
 		}
@@ -256,17 +239,24 @@ func startWithLogConfig(t *testing.T, dir string, parts int, lc logstore.Config)
 	t.Helper()
 	cfg, _ := nodeWithTopic(t, dir, "t", parts)
 	cfg.LogConfig = func(*State, *Topic) logstore.Config { return lc }
+	return startReady(t, cfg, "t"), cfg
+}
+
+// startReady starts a node with cfg and waits until every partition of
+// topic leads; on failure it closes the node and fails t.
+func startReady(t *testing.T, cfg Config, topic string) *Node {
+	t.Helper()
 	n, err := StartNode(cfg)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("start: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := n.WaitTopicReady(ctx, "t"); err != nil {
+	if err := n.WaitTopicReady(ctx, topic); err != nil {
 		n.Close()
-		t.Fatal(err)
+		t.Fatalf("topic %s not ready after a start: %v", topic, err)
 	}
-	return n, cfg
+	return n
 }
 
 // valueBatch is a batch of one 300-byte record.
