@@ -60,12 +60,7 @@ run_suite() {
   suite_report kafkago-suite "$work" "$rc"
 }
 
-# In the network namespace (below): lo up, then the run.
-if [ -n "${KAFKAGO_SUITE_WORK:-}" ]; then
-  ip link set lo up
-  run_suite "$KAFKAGO_SUITE_WORK"
-  exit
-fi
+suite_namespaced KAFKAGO_SUITE_WORK
 
 work=$(mktemp -d /tmp/gokafka-kafkago.XXXXXX)
 owned=$work

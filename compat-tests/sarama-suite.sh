@@ -75,12 +75,7 @@ run_suite() {
   suite_report sarama-suite "$work" "$rc"
 }
 
-# In the network namespace (below): lo up, then the run.
-if [ -n "${SARAMA_SUITE_WORK:-}" ]; then
-  ip link set lo up
-  run_suite "$SARAMA_SUITE_WORK"
-  exit
-fi
+suite_namespaced SARAMA_SUITE_WORK
 
 work=$(mktemp -d /tmp/gokafka-sarama.XXXXXX)
 owned=$work
