@@ -37,7 +37,7 @@ func fetchReq(version int16, sessionID, epoch int32, topic string, parts map[int
 
 func TestFetchErrorsAndLimits(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
-	defer b.Close()
+	defer func() { b.Close() }()
 	cl := newClient(t, b)
 	createTopic(t, cl, "f", 1, nil)
 	now := time.Now().UnixMilli()
@@ -73,6 +73,7 @@ func TestFetchErrorsAndLimits(t *testing.T) {
 	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("unknown topic: %v", kerr.ErrorForCode(code))
 	}
+	b = restartBroker(t, b, "f") // an older epoch than the current one
 	epoch := b.node.Partition("f", 0).LeaderEpoch()
 	for _, tc := range []struct {
 		epoch int32
@@ -185,9 +186,13 @@ func TestFetchLongPollEndsOnDelete(t *testing.T) {
 // one the log cannot place is OFFSET_OUT_OF_RANGE.
 func TestFetchLastFetchedEpoch(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
-	defer b.Close()
+	defer func() { b.Close() }()
 	cl := newClient(t, b)
 	createTopic(t, cl, "lfe", 1, nil)
+	// The log's first data comes in its second epoch, leaving an older one.
+	cl.Close()
+	b = restartBroker(t, b, "lfe")
+	cl = newClient(t, b)
 	produceRaw(t, cl, "lfe", 0, -1, encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(2, "w")))
 	epoch := b.node.Partition("lfe", 0).LeaderEpoch()
 	fetch := func(last int32) (kmsg.FetchResponseTopicPartition, time.Duration) {

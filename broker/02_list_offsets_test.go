@@ -28,9 +28,13 @@ func listOffsets(t *testing.T, b *Broker, version int16, topic string, ts int64)
 
 func TestListOffsetsAndLeaderEpochs(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
-	defer b.Close()
+	defer func() { b.Close() }()
 	cl := newClient(t, b)
 	createTopic(t, cl, "lo", 1, nil)
+	// The log's first data comes in its second epoch, leaving an older one.
+	cl.Close()
+	b = restartBroker(t, b, "lo")
+	cl = newClient(t, b)
 	t0 := time.Now().Add(-time.Hour).UnixMilli()
 	// Three batches of two records: timestamps t0, t0+10 | t0+1000, t0+1010 | t0+500 (out of order), t0+2000.
 	produceRaw(t, cl, "lo", 0, -1, encodeBatch(t0, -1, -1, -1, []testRecord{{value: []byte("a"), ts: 0}, {value: []byte("b"), ts: 10}}))
@@ -283,9 +287,10 @@ func TestLegacyOffsets(t *testing.T) {
 // topic, an unknown partition or a stale leader epoch does not hide it.
 func TestListOffsetsUnsupportedTimestampFirst(t *testing.T) {
 	b := startBroker(t, t.TempDir(), nil)
-	defer b.Close()
+	defer func() { b.Close() }()
 	cl := newClient(t, b)
 	createTopic(t, cl, "lu", 1, nil)
+	b = restartBroker(t, b, "lu") // an older epoch than the current one
 	epoch := b.node.Partition("lu", 0).LeaderEpoch()
 	ask := func(version int16, topic string, part int32, ts int64, cur int32) kmsg.ListOffsetsResponseTopicPartition {
 		req := kmsg.NewPtrListOffsetsRequest()

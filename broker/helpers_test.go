@@ -54,6 +54,19 @@ func startBroker(t testing.TB, dir string, mod func(*Config)) *Broker {
 	return b
 }
 
+// restartBroker closes b and starts a broker on its data directory again,
+// waiting until topic's partition 0 leads: at the next leader epoch. A new
+// partition's first epoch is 0, as in Kafka, so a test of an epoch older
+// than the current one restarts once.
+func restartBroker(t testing.TB, b *Broker, topic string) *Broker {
+	t.Helper()
+	dir := b.cfg.DataDir
+	b.Close()
+	b = startBroker(t, dir, nil)
+	waitFor(t, func() bool { p := b.node.Partition(topic, 0); return p != nil && p.Ready() }, topic+" leading again")
+	return b
+}
+
 // offsetsTopicUp creates __consumer_offsets, which a broker makes on the
 // first group coordinator lookup, and waits until its partitions lead.
 func offsetsTopicUp(t testing.TB, b *Broker) {

@@ -144,7 +144,8 @@ func (b *Broker) buildTopic(spec topicSpec) (*replication.Topic, error) {
 			cfgs[k] = *v
 		}
 	}
-	return &replication.Topic{Name: spec.name, ID: replication.NewTopicID(), Replicas: replicas, Configs: cfgs, Internal: internalTopics[spec.name]}, nil
+	return &replication.Topic{Name: spec.name, ID: replication.NewTopicID(), Replicas: replicas, Configs: cfgs, Internal: internalTopics[spec.name],
+		EpochBase: replication.FirstLeaderTerm}, nil
 }
 
 // clusterMetadataTopic is the name of KRaft's metadata log, which Kafka

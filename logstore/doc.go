@@ -11,9 +11,10 @@
 //
 // A raft entry for which IsBatch is true is a Kafka record batch (magic 2).
 // StoreLogs patches its BaseOffset to EndOffset() and its
-// PartitionLeaderEpoch to int32(Term) (neither is covered by the CRC), in
-// place, and appends it to the active segment's .log exactly as it goes on
-// the wire. Offsets are thus a pure function of the raft log. Any other entry
+// PartitionLeaderEpoch to int32(Term - Config.EpochBase) (neither is
+// covered by the CRC; Kafka's epochs start at 0, a raft group's first
+// leader's term at 2), in place, and appends it to the active segment's
+// .log exactly as it goes on the wire. Offsets are thus a pure function of the raft log. Any other entry
 // (no-op, configuration, barrier, commands carrying Extensions) takes no
 // offset and goes to the segment's .raftmeta sidecar.
 //

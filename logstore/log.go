@@ -77,6 +77,14 @@ type Config struct {
 	// SyncGroup, when set, performs the deferred fsyncs together with the
 	// other logs of the group (see syncgroup.go). SyncFile takes precedence.
 	SyncGroup *SyncGroup
+	// EpochBase is the raft term whose entries are leader epoch 0: a batch
+	// written at term T carries PartitionLeaderEpoch T-EpochBase, and
+	// recovery reads T back from it. Kafka's epochs start at 0 while a
+	// bootstrapped raft group's first leader has term 2, so the replicas of
+	// a partition pass that term. It must never change for a log, nor
+	// differ between its replicas; 0 (epoch = term) is the layout of logs
+	// from before it existed. No batch may be stored at a lower term.
+	EpochBase uint64
 }
 
 // WithDefaults fills in zero fields.
@@ -313,7 +321,7 @@ func (l *Log) getLog(index uint64, out *raft.Log) error {
 			binary.BigEndian.PutUint32(data[offLastOffsetDelta:], uint32(h.LastOffsetDelta))
 		}
 		*out = raft.Log{Index: index, Term: e.term, Type: raft.LogType(e.typ), Data: data}
-		if !IsBatch(out) || e.term != uint64(uint32(parseHeader(data).PartitionLeaderEpoch)) {
+		if !IsBatch(out) || e.term != l.termOf(parseHeader(data).PartitionLeaderEpoch) {
 			return fmt.Errorf("segment %d: entry %d: no batch of its term where it points: %w", s.base, index, errEntryDamaged)
 		}
 	case kindMeta:
@@ -471,7 +479,10 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 		// the checkpoint's sync is paid then, not by the epoch's first
 		// produce. An epoch left without data is replaced by the next one
 		// starting at the same offset, or dropped by recovery.
-		if epoch := int32(e.Term); epoch != lastEpoch && (batch || e.Type == raft.LogNoop) {
+		if batch && e.Term < l.cfg.EpochBase {
+			return false, fail(fmt.Errorf("logstore: batch at raft index %d has term %d, below the log's epoch base %d", e.Index, e.Term, l.cfg.EpochBase))
+		}
+		if epoch := l.epochOf(e.Term); epoch != lastEpoch && (batch || e.Type == raft.LogNoop && e.Term >= l.cfg.EpochBase) {
 			if eps == nil {
 				eps = slices.Clone(l.epochs)
 			}
@@ -497,7 +508,7 @@ func (l *Log) storeLogs(logs []*raft.Log) (deferred bool, err error) {
 		if batch {
 			d := e.Data
 			SetBaseOffset(d, leo)
-			SetPartitionLeaderEpoch(d, int32(e.Term))
+			SetPartitionLeaderEpoch(d, l.epochOf(e.Term))
 			h := parseHeader(d)
 			pos := cur.logStart + cur.logLen
 			if cur.logLen == 0 && cur.logStart == 0 || cur.bytesSinceIdx >= int64(l.cfg.IndexIntervalBytes) {

@@ -278,6 +278,12 @@ func (l *Log) maxTsFromStart(s *segment) (int64, bool) {
 	return maxTs, any
 }
 
+// epochOf is the leader epoch of the raft term term (Config.EpochBase).
+func (l *Log) epochOf(term uint64) int32 { return int32(term - l.cfg.EpochBase) }
+
+// termOf is the raft term of a batch stamped with leader epoch epoch.
+func (l *Log) termOf(epoch int32) uint64 { return uint64(uint32(epoch)) + l.cfg.EpochBase }
+
 // EpochAt is the leader epoch offset was written in: that of the latest
 // epoch starting at or before it, or -1 when the log knows none so early.
 func (l *Log) EpochAt(offset int64) int32 {

@@ -852,9 +852,9 @@ func (l *Log) rebuild(s *segment, tornTail bool, next int64, inUse bool) ([]epoc
 		}
 		maxTs = max(maxTs, h.MaxTimestamp)
 		bytesSince += int64(len(b))
-		e := raftEnt{pos: uint64(pos), length: uint32(len(b)), typ: uint8(raft.LogCommand), kind: kindBatch, term: uint64(uint32(h.PartitionLeaderEpoch))}
+		e := raftEnt{pos: uint64(pos), length: uint32(len(b)), typ: uint8(raft.LogCommand), kind: kindBatch, term: l.termOf(h.PartitionLeaderEpoch)}
 		if i := int(expectIdx - s.firstIndex); i < len(old) && old[i].kind == kindBatch && old[i].pos == e.pos &&
-			old[i].length == e.length && int32(old[i].term) == h.PartitionLeaderEpoch {
+			old[i].length == e.length && old[i].term == e.term {
 			e.appended = old[i].appended // the term comes from the batch itself
 		}
 		ents = append(ents, e)

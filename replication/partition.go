@@ -81,10 +81,13 @@ type Partition struct {
 	stable *stableStore
 	notify chan bool
 	limits logstore.Limits // the log's, as last set; the node's reconcile goroutine
+	// epochBase is the topic's Topic.EpochBase: the raft term of leader
+	// epoch 0.
+	epochBase uint64
 
 	appendMu sync.Mutex
 	ready    bool        // leader and caught up with its log: accepts appends
-	epoch    int32       // raft term at which it became ready (Kafka leader epoch)
+	epoch    int32       // Kafka leader epoch at which it became ready (its raft term less epochBase)
 	pending  producerMap // the applied producers plus the leader's in-flight batches
 	// lastStamp is the last LogAppendTime stamped (Unix ms): stamps never
 	// go back while the process runs, whatever the clock does.
@@ -216,6 +219,7 @@ func openPartition(n *Node, t *Topic, idx int32, dir string, lc logstore.Config)
 		Topic:     t.Name,
 		Index:     idx,
 		TopicID:   t.ID,
+		epochBase: t.EpochBase,
 		node:      n,
 		dir:       dir,
 		logger:    n.logger.With("topic", t.Name, "partition", idx),
@@ -237,6 +241,7 @@ func openPartition(n *Node, t *Topic, idx int32, dir string, lc logstore.Config)
 	// raft: acknowledgements and the high watermark wait for DurableEnd.
 	lc.DeferSync = len(t.Replicas[idx]) == 1
 	lc.OnStoreFailed = p.onStoreFailed
+	lc.EpochBase = t.EpochBase
 	p.limits = lc.Limits()
 	lg, err := logstore.Open(dir, lc)
 	if err != nil {
@@ -543,7 +548,7 @@ func (p *Partition) becomeReady() {
 	}
 	p.pending = p.producers.clone()
 	p.mu.Unlock()
-	p.epoch = int32(p.raft.CurrentTerm())
+	p.epoch = int32(p.raft.CurrentTerm() - p.epochBase)
 	p.ready = true
 	p.epochFlag.Store(p.epoch)
 	p.readyFlag.Store(true)
@@ -571,7 +576,8 @@ func (p *Partition) Ready() bool { return p.readyFlag.Load() }
 // node does not wait for it.
 func (p *Partition) Lost() bool { return p.lostFlag.Load() }
 
-// LeaderEpoch is the Kafka leader epoch (raft term) of the current leadership.
+// LeaderEpoch is the Kafka leader epoch of the current leadership: its raft
+// term less the topic's EpochBase.
 func (p *Partition) LeaderEpoch() int32 { return p.epochFlag.Load() }
 
 // HighWatermark is the offset after the last committed and applied batch.

@@ -82,7 +82,18 @@ type Topic struct {
 	Internal bool              `json:"internal,omitempty"`
 	Replicas [][]int32         `json:"replicas"` // per partition, the replica broker ids; the first is preferred leader
 	Configs  map[string]string `json:"configs,omitempty"`
+	// EpochBase is the raft term that is its partitions' leader epoch 0
+	// (logstore.Config.EpochBase): FirstLeaderTerm for a topic created
+	// since Kafka's epochs are kept (a new partition's first epoch is 0,
+	// as in Kafka), 0 for one created before, whose logs hold raft's
+	// terms as epochs. Fixed at creation: every replica of every
+	// partition, later ones too, stamps the same epochs.
+	EpochBase uint64 `json:"epoch_base,omitempty"`
 }
+
+// FirstLeaderTerm is the term of a raft group's first leader: the group's
+// bootstrap entry takes term 1, and an election the next term.
+const FirstLeaderTerm = 2
 
 // State is an immutable view of the cluster metadata at one applied index.
 type State struct {
