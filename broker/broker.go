@@ -115,6 +115,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	60: {Min: 0, Max: 2},  // DescribeCluster
 	61: {Min: 0, Max: 0},  // DescribeProducers
 	66: {Min: 0, Max: 1},  // ListTransactions: none yet (v2's Java regular expressions are not offered)
+	74: {Min: 0, Max: 1},  // ListConfigResources (KIP-1000, KIP-1142): topics, brokers, broker loggers; no group configs or client-metrics subscriptions exist here
 	75: {Min: 0, Max: 0},  // DescribeTopicPartitions (KIP-966): Metadata's partitions, paged
 }
 
@@ -650,6 +651,8 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 		return now(b.handleDescribeCluster(r, req.Conn.Listener))
 	case *kmsg.DescribeTopicPartitionsRequest:
 		return now(b.handleDescribeTopicPartitions(r))
+	case *kmsg.ListConfigResourcesRequest:
+		return now(b.handleListConfigResources(r, req.Conn.Listener))
 	case *kmsg.FindCoordinatorRequest:
 		return now(b.handleFindCoordinator(r, req))
 	case *kmsg.JoinGroupRequest:

@@ -141,5 +141,12 @@ func fuzzSeeds() []kmsg.Request {
 	t.ReplicaAssignment = append(t.ReplicaAssignment, a)
 	huge.Topics = append(huge.Topics, t)
 
-	return []kmsg.Request{ct, pr, fe, jg, cp, huge}
+	lcr := kmsg.NewPtrListConfigResourcesRequest()
+	lcr.Version = 1
+	lcr.ResourceTypes = []int8{2, 4, 8, 16, 32, 2}
+	lcrBad := kmsg.NewPtrListConfigResourcesRequest()
+	lcrBad.Version = 1
+	lcrBad.ResourceTypes = []int8{2, -1}
+
+	return []kmsg.Request{ct, pr, fe, jg, cp, huge, lcr, lcrBad}
 }
