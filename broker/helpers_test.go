@@ -24,12 +24,6 @@ func TestMain(m *testing.M) {
 		// bbolt's and raft's background goroutines end with Close; these
 		// belong to the Go runtime and client libraries' pools.
 		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-		// The one goroutine Close may leave, as the README says: a
-		// partition still becoming leader (or applying) as it closed
-		// waits for good on a future hashicorp/raft never answers after
-		// shutdown (hashicorp/raft#498). It holds no file and no port.
-		// CI met it once, after a run of every test in this package.
-		goleak.IgnoreAnyFunction("github.com/gokafka/gokafka/replication.(*Partition).awaitFuture.func1"),
 	)
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -988,8 +989,16 @@ func (p *Partition) snapshotIfNew(why string) (taken bool) {
 // or on its way to the FSM when it shuts down (hashicorp/raft#498): a
 // barrier asked for just as the partition stops would hold watchLeadership,
 // and with it close (which waits for it) and the node's reconcile loop,
-// forever. The goroutine left waiting on such a future is all that stays.
+// forever. raft's own futures wait on their ShutdownCh too, a field only
+// their Error reads, which raft sets for a few kinds of future and leaves
+// nil for the rest: given the partition's stop channel, f's Error returns
+// once the partition stops, and nothing is left waiting.
 func (p *Partition) awaitFuture(f raft.Future) error {
+	if stopsWith(f, p.stop) {
+		return f.Error()
+	}
+	// A future of a kind that has no such field: a goroutine waits on it
+	// (for good, if raft never answers it).
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	select {
@@ -998,6 +1007,23 @@ func (p *Partition) awaitFuture(f raft.Future) error {
 	case <-p.stop:
 		return raft.ErrRaftShutdown
 	}
+}
+
+// stopsWith sets the ShutdownCh of f, one of hashicorp/raft's futures, to
+// stop, where f has that field and no other goroutine waits on f: its Error
+// then returns raft.ErrRaftShutdown once stop closes, if raft has not
+// answered by then. It reports whether it did.
+func stopsWith(f raft.Future, stop chan struct{}) bool {
+	v := reflect.ValueOf(f)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return false // raft's errorFuture, say: answered already
+	}
+	ch := v.Elem().FieldByName("ShutdownCh")
+	if !ch.IsValid() || !ch.CanSet() || ch.Type() != reflect.TypeOf(stop) || !ch.IsNil() {
+		return false
+	}
+	ch.Set(reflect.ValueOf(stop))
+	return true
 }
 
 // close stops the raft group and closes the log. A clean stop snapshots
