@@ -39,7 +39,8 @@ func (s *blockingStore) StoreLogs(logs []*raft.Log) error {
 // A barrier that raft queues and then never answers, because it shut down
 // first (hashicorp/raft#498), ends the wait of awaitFuture when the
 // partition stops, and leaves no goroutine behind waiting for it: the
-// future's own wait watches the partition's stop channel.
+// future's own wait watches the partition's stop channel. So does an
+// append's, bound as Append binds it to raft's shutdown.
 func TestAwaitFutureLeavesNothingWaiting(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	conf := raft.DefaultConfig()
@@ -74,9 +75,14 @@ func TestAwaitFutureLeavesNothingWaiting(t *testing.T) {
 	r.Apply([]byte("x"), 0)
 	<-logs.entered
 	barrier := r.Barrier(0)
-	p := &Partition{stop: make(chan struct{})}
-	got := make(chan error, 1)
+	applied := r.ApplyLog(raft.Log{Data: []byte("y")}, 0)
+	p := &Partition{stop: make(chan struct{}), raftDown: make(chan struct{})}
+	if !stopsWith(applied, p.raftDown) {
+		t.Fatalf("an apply's future (%T) takes no shutdown channel", applied)
+	}
+	got, appendErr := make(chan error, 1), make(chan error, 1)
 	go func() { got <- p.awaitFuture(barrier) }()
+	go func() { appendErr <- applied.Error() }()
 	shutdown := make(chan raft.Future, 1)
 	go func() { shutdown <- r.Shutdown() }()
 	time.Sleep(50 * time.Millisecond) // Shutdown waits for the leader loop
@@ -93,8 +99,17 @@ func TestAwaitFutureLeavesNothingWaiting(t *testing.T) {
 	if err := (<-shutdown).Error(); err != nil {
 		t.Fatal(err)
 	}
-	// The barrier was left in raft's queue, never answered: the deferred
-	// leak check finds any goroutine still waiting on it.
+	close(p.raftDown)
+	select {
+	case err := <-appendErr:
+		if !errors.Is(err, raft.ErrRaftShutdown) {
+			t.Fatalf("the queued apply's Error = %v, want %v", err, raft.ErrRaftShutdown)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the queued apply's Error still waits after raft shut down")
+	}
+	// Both were left in raft's queue, never answered: the deferred leak
+	// check finds any goroutine still waiting on one.
 }
 
 type nopFSM struct{}

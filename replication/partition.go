@@ -122,7 +122,10 @@ type Partition struct {
 	appliedBytes, snapBytes atomic.Int64
 
 	stop chan struct{}
-	wg   sync.WaitGroup
+	// raftDown is closed once raft has shut down: what it has not answered
+	// by then, it never will.
+	raftDown chan struct{}
+	wg       sync.WaitGroup
 }
 
 // appendCall is one batch handed to raft by the leader.
@@ -229,6 +232,7 @@ func openPartition(n *Node, t *Topic, idx int32, dir string, lc logstore.Config)
 		storing:   map[*byte]*appendCall{},
 		notify:    make(chan bool, 8),
 		stop:      make(chan struct{}),
+		raftDown:  make(chan struct{}),
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -682,6 +686,9 @@ func (p *Partition) appendAnnounced(batch []byte, h logstore.BatchHeader, stamp 
 	// and a follower's loop refuses what is queued, so this waits only for
 	// a leader that is slow to take it, as Kafka's append waits for its log.
 	f := p.raft.ApplyLog(raft.Log{Data: batch}, 0)
+	// One raft drops at shutdown fails then (see awaitFuture), and the
+	// goroutine below ends.
+	stopsWith(f, p.raftDown)
 	if idempotent {
 		meta.pending = call
 		p.pending.record(h.ProducerID, h.ProducerEpoch, meta)
@@ -1036,6 +1043,7 @@ func (p *Partition) close(snapshot bool) error {
 		p.snapshotIfNew("at close")
 	}
 	err := p.raft.Shutdown().Error()
+	close(p.raftDown)
 	p.trans.Close()
 	p.wg.Wait()
 	if cerr := p.log.Close(); err == nil {
