@@ -59,7 +59,8 @@ type Broker struct {
 	// metadata and committed, as Kafka's controller makes them one at a
 	// time: APPEND and SUBTRACT edit the value they read, and requests
 	// that read it together each committed their own edit of it, losing
-	// the others'.
+	// the others'. AlterUserScramCredentials holds it too: a deletion is
+	// checked against the credentials it finds.
 	configMu sync.Mutex
 	// connLimits is max.connections.per.ip as last read (connLimitFor).
 	connLimits connLimits
@@ -110,7 +111,8 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	47: {Min: 0, Max: 0},  // OffsetDelete
 	48: {Min: 0, Max: 1},  // DescribeClientQuotas
 	49: {Min: 0, Max: 1},  // AlterClientQuotas: byte-rate quotas (others are refused)
-	50: {Min: 0, Max: 0},  // DescribeUserScramCredentials: no user has one
+	50: {Min: 0, Max: 0},  // DescribeUserScramCredentials
+	51: {Min: 0, Max: 0},  // AlterUserScramCredentials: kept in the cluster metadata
 	55: {Min: 0, Max: 2},  // DescribeQuorum: the metadata controller's raft group
 	60: {Min: 0, Max: 2},  // DescribeCluster
 	61: {Min: 0, Max: 0},  // DescribeProducers
@@ -612,6 +614,8 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 		return b.async(ctx, func() kmsg.Response { return b.handleAlterClientQuotas(ctx, r) })
 	case *kmsg.DescribeUserSCRAMCredentialsRequest:
 		return now(b.handleDescribeUserSCRAMCredentials(r))
+	case *kmsg.AlterUserSCRAMCredentialsRequest:
+		return b.async(ctx, func() kmsg.Response { return b.handleAlterUserSCRAMCredentials(ctx, r) })
 	case *kmsg.ListTransactionsRequest:
 		return now(b.handleListTransactions(r))
 	case *kmsg.DescribeProducersRequest:

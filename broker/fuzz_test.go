@@ -148,5 +148,29 @@ func fuzzSeeds() []kmsg.Request {
 	lcrBad.Version = 1
 	lcrBad.ResourceTypes = []int8{2, -1}
 
-	return []kmsg.Request{ct, pr, fe, jg, cp, huge, lcr, lcrBad}
+	// SCRAM credentials: one set, one deleted, a user named twice, bad
+	// mechanisms and iterations; then described, all and by name.
+	scram := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
+	for i, u := range []struct {
+		name       string
+		mech       int8
+		iterations int32
+	}{{"fz", 1, 4096}, {"fz2", 2, 16384}, {"fz2", 1, 8192}, {"", 0, 4096}, {"fz3", 2, 1 << 30}} {
+		up := kmsg.NewAlterUserSCRAMCredentialsRequestUpsertion()
+		up.Name, up.Mechanism, up.Iterations = u.name, u.mech, u.iterations
+		up.Salt, up.SaltedPassword = []byte{byte(i)}, []byte("salted")
+		scram.Upsertions = append(scram.Upsertions, up)
+	}
+	sd := kmsg.NewAlterUserSCRAMCredentialsRequestDeletion()
+	sd.Name, sd.Mechanism = "fz", 2
+	scram.Deletions = append(scram.Deletions, sd)
+	scramAll := kmsg.NewPtrDescribeUserSCRAMCredentialsRequest()
+	scramNamed := kmsg.NewPtrDescribeUserSCRAMCredentialsRequest()
+	for _, n := range []string{"fz", "fz2", "fz", ""} {
+		u := kmsg.NewDescribeUserSCRAMCredentialsRequestUser()
+		u.Name = n
+		scramNamed.Users = append(scramNamed.Users, u)
+	}
+
+	return []kmsg.Request{ct, pr, fe, jg, cp, huge, lcr, lcrBad, scram, scramAll, scramNamed}
 }

@@ -52,6 +52,8 @@ type Command struct {
 	NoCollision bool `json:"no_collision,omitempty"`
 	// Quotas are the client quota changes of alter_client_quotas.
 	Quotas []QuotaAlteration `json:"quotas,omitempty"`
+	// Scram are the SCRAM credential changes of alter_scram_credentials.
+	Scram []ScramAlteration `json:"scram,omitempty"`
 	// TopicID, when set, makes delete_topic delete topic Name only while
 	// it has this id: one deleted and made again under the name since it
 	// was looked up is another topic (ErrUnknownTopic).
@@ -72,6 +74,10 @@ const (
 	OpInitCluster        = "init_cluster"
 	// OpAlterClientQuotas applies Quotas, checked beforehand.
 	OpAlterClientQuotas = "alter_client_quotas"
+	// OpAlterScramCredentials applies Scram, checked beforehand, all or
+	// nothing (ErrInvalidCommand when one names no user or an unknown
+	// mechanism).
+	OpAlterScramCredentials = "alter_scram_credentials"
 )
 
 // Controller is the metadata state machine. Its state lives in bbolt (bucket
@@ -123,6 +129,8 @@ type stateFile struct {
 	BrokerConfigs map[string]map[string]string `json:"broker_configs,omitempty"`
 	// ClientQuotas are the client quotas, in QuotaKey order.
 	ClientQuotas []ClientQuota `json:"client_quotas,omitempty"`
+	// ScramCredentials are the SCRAM credentials (State.ScramCredentials).
+	ScramCredentials map[string]map[string]ScramCredential `json:"scram_credentials,omitempty"`
 }
 
 // encoder encodes whole states, each topic once: a state's topics are
@@ -147,6 +155,7 @@ func (e *encoder) encode(s *State) []byte {
 	for _, k := range slices.Sorted(maps.Keys(s.ClientQuotas)) {
 		f.ClientQuotas = append(f.ClientQuotas, s.ClientQuotas[k])
 	}
+	f.ScramCredentials = s.ScramCredentials
 	rest, _ := json.Marshal(f) // {"cluster_id":...,"topics":null,...}
 	if len(s.Topics) == 0 {
 		e.topics = nil
@@ -196,6 +205,9 @@ func decodeState(b []byte, s *State) error {
 			s.ClientQuotas[QuotaKey(q.Entity)] = q
 		}
 		s.quotaKeys = quotaKeysOf(s.ClientQuotas)
+	}
+	if len(f.ScramCredentials) > 0 {
+		s.ScramCredentials = f.ScramCredentials
 	}
 	return nil
 }
@@ -413,6 +425,20 @@ func (c *Controller) apply(s *State, cmd *Command) any {
 		for _, a := range cmd.Quotas {
 			if len(a.Entity) > 0 {
 				c.logger.Info("client quotas changed", "entity", QuotaKey(a.Entity), "changes", quotaChanges(a))
+			}
+		}
+		return nil
+	case OpAlterScramCredentials:
+		if !checkScramAlterations(cmd.Scram) {
+			return ErrInvalidCommand
+		}
+		applyScramAlterations(s, cmd.Scram)
+		for _, a := range cmd.Scram {
+			// The user and mechanism only, as Kafka logs them.
+			if a.Credential == nil {
+				c.logger.Info("SCRAM credential deleted", "user", a.User, "mechanism", a.Mechanism)
+			} else {
+				c.logger.Info("SCRAM credential set", "user", a.User, "mechanism", a.Mechanism)
 			}
 		}
 		return nil

@@ -23,6 +23,7 @@ func encodeWhole(s *State) []byte {
 	for _, k := range slices.Sorted(maps.Keys(s.ClientQuotas)) {
 		f.ClientQuotas = append(f.ClientQuotas, s.ClientQuotas[k])
 	}
+	f.ScramCredentials = s.ScramCredentials
 	b, _ := json.Marshal(f)
 	return b
 }

@@ -110,6 +110,11 @@ type State struct {
 	// ClientQuotas holds the client quotas, by QuotaKey of their entity.
 	// Never modified once in a State (an alteration replaces the map).
 	ClientQuotas map[string]ClientQuota
+	// ScramCredentials holds the users' SCRAM credentials, by user and
+	// mechanism (ScramSHA256, ScramSHA512); a user has at least one. Never
+	// modified once in a State (an alteration replaces the map, and the
+	// inner map of each user it changes). Read with ScramCredential.
+	ScramCredentials map[string]map[string]ScramCredential
 	// quotaKeys are the quota keys set on some entity of ClientQuotas,
 	// kept with it (see HasQuotaKey).
 	quotaKeys map[string]bool
@@ -155,6 +160,8 @@ func (s *State) clone() *State {
 		BrokerConfigs:  make(map[string]map[string]string, len(s.BrokerConfigs)),
 		ClientQuotas:   s.ClientQuotas,
 		quotaKeys:      s.quotaKeys,
+
+		ScramCredentials: s.ScramCredentials,
 
 		brokerConfigsAt: s.brokerConfigsAt,
 	}

@@ -107,6 +107,8 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		err = cmdBroker(e, rest)
 	case "quota", "quotas":
 		err = cmdQuota(e, rest)
+	case "user", "users":
+		err = cmdUser(e, rest)
 	case "version":
 		fmt.Fprintf(stdout, "gokafka %s %s %s/%s\n", version.String(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":
@@ -163,6 +165,12 @@ Commands:
           keys producer_byte_rate, consumer_byte_rate (bytes/s), controller_mutation_rate (partitions/s),
           connection_creation_rate (connections/s, on --ip),
           as kafka-configs --entity-type users/clients
+  user scram set NAME --mechanism SCRAM-SHA-256|SCRAM-SHA-512 --password P [--iterations N]
+  user scram delete NAME --mechanism SCRAM-SHA-256|SCRAM-SHA-512
+  user scram describe [NAME...]       (no NAME: every user with a SCRAM credential)
+          as kafka-configs --entity-type users: set also takes --add-config
+          'SCRAM-SHA-256=[iterations=8192,password=P]' (iterations 4096 by default, at most 16384),
+          delete --delete-config SCRAM-SHA-512
   produce --topic T [--key-separator SEP] [--header k=v ...] [--property k=v ...] [--partition N] [--acks all|1|0]
           one record per stdin line; --property as kafka-console-producer's (parse.key, key.separator,
           parse.headers, headers.delimiter, headers.separator, headers.key.separator, ignore.error, null.marker)
