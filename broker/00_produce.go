@@ -23,7 +23,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request, r *km
 	reply := b.produce(ctx, req, r)
 	// As Kafka, the request's bytes count against the client's
 	// producer_byte_rate quota, whatever became of them.
-	ms := b.throttle(quotaProduce, req.ClientID, float64(req.Size), false)
+	ms := b.throttle(quotaProduce, quotaClientOf(req), float64(req.Size), false)
 	if ms == 0 || reply == nil {
 		return reply
 	}

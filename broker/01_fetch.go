@@ -33,7 +33,7 @@ type fetchPart struct {
 func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request, r *kmsg.FetchRequest) protocol.Reply {
 	return func() kmsg.Response {
 		bufs := &fetchBufs{budget: b.fetchMem}
-		resp, ms := b.fetch(ctx, req.ClientID, r, bufs)
+		resp, ms := b.fetch(ctx, quotaClientOf(req), r, bufs)
 		// The response's records point into bufs until it is encoded; its
 		// memory counts against the budget until it is written, or the
 		// connection is gone.
@@ -141,9 +141,9 @@ func (f *fetchBufs) giveBack() {
 
 // fetch answers r; throttleMs is set when the client is over its
 // consumer_byte_rate quota, and the response then has no records.
-func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchRequest, bufs *fetchBufs) (_ kmsg.Response, throttleMs int32) {
+func (b *Broker) fetch(ctx context.Context, qc quotaClient, r *kmsg.FetchRequest, bufs *fetchBufs) (_ kmsg.Response, throttleMs int32) {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
-	if qb := b.fetchQuotaBytes(clientID); qb > 0 && int64(r.MaxBytes) > qb {
+	if qb := b.fetchQuotaBytes(qc); qb > 0 && int64(r.MaxBytes) > qb {
 		// As Kafka: no one fetch may take more than the quota allows.
 		r.MaxBytes = int32(qb)
 		r.MinBytes = min(r.MinBytes, r.MaxBytes)
@@ -339,7 +339,7 @@ func (b *Broker) fetch(ctx context.Context, clientID string, r *kmsg.FetchReques
 		}
 		ready := readyBytes(out, parts)
 		if !waitable || ready >= int64(r.MinBytes) || r.MaxWaitMillis <= 0 || !time.Now().Before(deadline) || hasError(out, parts) {
-			if ms := b.throttle(quotaFetch, clientID, float64(total), true); ms > 0 {
+			if ms := b.throttle(quotaFetch, qc, float64(total), true); ms > 0 {
 				// As Kafka (KIP-219): a client over its quota gets no
 				// records, which then do not count, and the session
 				// stays as it was but for its epoch; a new session is

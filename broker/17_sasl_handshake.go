@@ -10,10 +10,12 @@ import (
 // have at most 20 characters (RFC 4422).
 const maxSASLMechanismLog = 64
 
-// The listener is PLAINTEXT: there is no SASL to take part in. Kafka still
-// lists SaslHandshake and SaslAuthenticate on such a listener and answers
-// both ILLEGAL_SASL_STATE, so a client configured for SASL against it
-// reports an authentication failure, not an unsupported request.
+// handleSASLHandshake answers a handshake on a PLAINTEXT listener, or on a
+// SASL_PLAINTEXT one once the connection is authenticated (before that,
+// saslStep takes it): there is no SASL to take part in. Kafka still lists
+// SaslHandshake and SaslAuthenticate on such a listener and answers both
+// ILLEGAL_SASL_STATE, so a client configured for SASL against it reports
+// an authentication failure, not an unsupported request.
 func (b *Broker) handleSASLHandshake(r *kmsg.SASLHandshakeRequest, req *protocol.Request) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.SASLHandshakeResponse)
 	resp.ErrorCode = kerr.IllegalSaslState.Code
@@ -27,7 +29,7 @@ func (b *Broker) handleSASLHandshake(r *kmsg.SASLHandshakeRequest, req *protocol
 		if len(mech) > maxSASLMechanismLog {
 			mech = mech[:maxSASLMechanismLog] + "..."
 		}
-		b.logger.Warn("a client asked for SASL authentication, which gokafkad does not serve yet: set it to security.protocol=PLAINTEXT (it sees ILLEGAL_SASL_STATE)",
+		b.logger.Warn("a client asked for SASL authentication on a listener without it (PLAINTEXT, or SASL_PLAINTEXT once authenticated): set it to the listener's security.protocol (it sees ILLEGAL_SASL_STATE)",
 			append([]any{"mechanism", mech}, clientAttrs(req)...)...)
 	}
 	return resp

@@ -87,7 +87,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	14: {Min: 0, Max: 5},  // SyncGroup
 	15: {Min: 0, Max: 6},  // DescribeGroups: v6 answers GROUP_ID_NOT_FOUND for a group that does not exist
 	16: {Min: 0, Max: 5},  // ListGroups
-	17: {Min: 0, Max: 1},  // SaslHandshake: ILLEGAL_SASL_STATE on this PLAINTEXT listener, as Kafka
+	17: {Min: 0, Max: 1},  // SaslHandshake: SCRAM on a SASL_PLAINTEXT listener (v1; v0's raw tokens refused), ILLEGAL_SASL_STATE elsewhere, as Kafka
 	18: {Min: 0, Max: 5},  // ApiVersions (answered by protocol; v5 checks the cluster and node a client expects)
 	19: {Min: 0, Max: 7},  // CreateTopics
 	20: {Min: 0, Max: 6},  // DeleteTopics
@@ -100,7 +100,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	32: {Min: 0, Max: 4},  // DescribeConfigs
 	34: {Min: 0, Max: 2},  // AlterReplicaLogDirs: the one log directory is every replica's
 	35: {Min: 0, Max: 5},  // DescribeLogDirs
-	36: {Min: 0, Max: 2},  // SaslAuthenticate: ILLEGAL_SASL_STATE, as SaslHandshake
+	36: {Min: 0, Max: 2},  // SaslAuthenticate: as SaslHandshake
 	33: {Min: 0, Max: 2},  // AlterConfigs
 	37: {Min: 0, Max: 3},  // CreatePartitions
 	42: {Min: 0, Max: 3},  // DeleteGroups
@@ -159,7 +159,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	if len(notServed) > 0 {
-		b.logger.Warn("not serving some listeners: only PLAINTEXT listeners are served so far (no TLS or SASL)",
+		b.logger.Warn("not serving some listeners: only PLAINTEXT and SASL_PLAINTEXT listeners are served so far (no TLS)",
 			"listeners", cfg.Listen, "not_served", strings.Join(notServed, "; "))
 	}
 	if ctl := cfg.controllerEntries(); len(ctl) > 0 {
@@ -281,8 +281,15 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		closeListeners()
 		return failStarted(err)
 	}
+	sasl := map[string]bool{}
+	for _, l := range listeners {
+		if l.Protocol == "SASL_PLAINTEXT" {
+			sasl[l.Name] = true
+		}
+	}
 	b.server, err = protocol.Serve(lns[0], protocol.Config{
 		ListenerName:    listeners[0].Name,
+		SASLListeners:   sasl,
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
 		MaxQueuedBytes:  cfg.queuedMaxBytes(),
 		MaxConnsPerIP:   b.connLimitFor,
@@ -680,8 +687,14 @@ func (b *Broker) dispatch(ctx context.Context, req *protocol.Request) protocol.R
 	case *kmsg.OffsetDeleteRequest:
 		return b.async(ctx, func() kmsg.Response { return b.handleOffsetDelete(ctx, r) })
 	case *kmsg.SASLHandshakeRequest:
+		if req.Conn != nil && req.Conn.Authenticating() {
+			return b.saslStep(ctx, req)
+		}
 		return now(b.handleSASLHandshake(r, req))
 	case *kmsg.SASLAuthenticateRequest:
+		if req.Conn != nil && req.Conn.Authenticating() {
+			return b.saslStep(ctx, req)
+		}
 		return now(b.handleSASLAuthenticate(r))
 	}
 	// protocol only passes keys in supportedVersions; reaching here is a bug.

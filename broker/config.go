@@ -43,6 +43,10 @@ type Config struct {
 	// the listeners of a KRaft controller, which RaftListen stands in for.
 	ListenerSecurityProtocolMap string
 	ControllerListenerNames     string
+	// SASLEnabledMechanisms is sasl.enabled.mechanisms: the SASL mechanisms
+	// the SASL_PLAINTEXT listeners offer (default GSSAPI, as Kafka's, which
+	// is not served: a SASL listener needs it set).
+	SASLEnabledMechanisms string
 
 	NumPartitions            int32
 	DefaultReplicationFactor int16
@@ -329,6 +333,7 @@ func DefaultConfig() Config {
 		DataDir:                        "./data",
 		AdminListen:                    "127.0.0.1:9644",
 		RaftListen:                     "127.0.0.1:19092",
+		SASLEnabledMechanisms:          "GSSAPI",
 		NumPartitions:                  1,
 		DefaultReplicationFactor:       1,
 		AutoCreateTopics:               true,
@@ -633,11 +638,18 @@ func (c *Config) controllerEntries() []string {
 // listener.security.protocol.map does not.
 var securityProtocols = map[string]bool{"PLAINTEXT": true, "SSL": true, "SASL_PLAINTEXT": true, "SASL_SSL": true}
 
+// servedProtocols are the security protocols served so far.
+var servedProtocols = map[string]bool{"PLAINTEXT": true, "SASL_PLAINTEXT": true}
+
 // Listener is one client listener the broker serves.
 type Listener struct {
 	Name      string // Kafka's listener name; PLAINTEXT for a bare host:port
 	Listen    string // host:port it binds
 	Advertise string // host:port given to the clients that connect to it; "" for the bound address
+	// Protocol is its security protocol: PLAINTEXT, or SASL_PLAINTEXT,
+	// whose clients authenticate with a mechanism of
+	// sasl.enabled.mechanisms before anything else.
+	Protocol string
 }
 
 // ClientListeners resolves listeners and advertised.listeners into the
@@ -687,7 +699,7 @@ func (c *Config) ClientListeners() (served []Listener, notServed []string, err e
 		notServed = append(notServed, "advertised.listeners: "+strings.Join(extra, ","))
 	}
 	for _, l := range ls {
-		served = append(served, Listener{Name: l.name, Listen: l.addr, Advertise: byName[l.name]})
+		served = append(served, Listener{Name: l.name, Listen: l.addr, Advertise: byName[l.name], Protocol: l.protocol})
 	}
 	return served, notServed, nil
 }
@@ -695,9 +707,10 @@ func (c *Config) ClientListeners() (served []Listener, notServed []string, err e
 // listenerEntry is one client listener of a listeners or
 // advertised.listeners value.
 type listenerEntry struct {
-	name string // upper case; PLAINTEXT for a bare host:port
-	addr string // host:port
-	bare bool   // given as host:port, without a name
+	name     string // upper case; PLAINTEXT for a bare host:port
+	addr     string // host:port
+	bare     bool   // given as host:port, without a name
+	protocol string // its security protocol, for a listener served
 }
 
 // parseListeners takes a listeners or advertised.listeners value:
@@ -706,8 +719,8 @@ type listenerEntry struct {
 // listener.security.protocol.map gives; the listeners
 // controller.listener.names names are a KRaft controller's, which
 // raft.listen stands in for, and are left out. It returns the PLAINTEXT
-// client listeners, which are served, and the entries of other client
-// listeners, which are not: only PLAINTEXT is served so far. With
+// and SASL_PLAINTEXT client listeners, which are served, and the entries
+// of other client listeners, which are not (SSL is not served yet). With
 // needServed (listeners), a value with none to serve is refused; an
 // advertised.listeners may name only listeners not served.
 func (c *Config) parseListeners(v string, needServed bool) (served []listenerEntry, notServed []string, err error) {
@@ -747,12 +760,13 @@ func (c *Config) parseListeners(v string, needServed bool) (served []listenerEnt
 			}
 			proto = e.name
 		}
-		if proto != "PLAINTEXT" {
-			// Not served; named in the warning if a PLAINTEXT one is.
-			refused = cmp.Or(refused, fmt.Errorf("listener %q: %s is not supported yet, only PLAINTEXT", entry, proto))
+		if !servedProtocols[proto] {
+			// Not served; named in the warning if another one is.
+			refused = cmp.Or(refused, fmt.Errorf("listener %q: %s is not supported yet, only PLAINTEXT and SASL_PLAINTEXT", entry, proto))
 			notServed = append(notServed, entry)
 			continue
 		}
+		e.protocol = proto
 		if _, _, err := net.SplitHostPort(e.addr); err != nil {
 			return nil, nil, fmt.Errorf("listener %q: %w", entry, err)
 		}
@@ -768,8 +782,48 @@ func (c *Config) parseListeners(v string, needServed bool) (served []listenerEnt
 	return served, notServed, nil
 }
 
+// saslMechanismsOpt is sasl.enabled.mechanisms: the SASL mechanisms the
+// SASL_PLAINTEXT listeners offer (checkSASL).
+var saslMechanismsOpt = func() Option {
+	o := strOpt("sasl.enabled.mechanisms", "sasl-enabled-mechanisms", "the SASL mechanisms a SASL_PLAINTEXT listener offers: SCRAM-SHA-256 and SCRAM-SHA-512 (users: AlterUserScramCredentials, kafka-configs --entity-type users); Kafka's default GSSAPI (Kerberos) is not served", func(c *Config) *string { return &c.SASLEnabledMechanisms })
+	o.typ = kmsg.ConfigTypeList
+	return o
+}()
+
+// checkSASL refuses SASL_PLAINTEXT listeners whose mechanisms are not all
+// served, as Kafka refuses to start without a server for each one enabled.
+func (c *Config) checkSASL(ls []Listener) error {
+	for _, l := range ls {
+		if l.Protocol != "SASL_PLAINTEXT" {
+			continue
+		}
+		mechs := c.saslMechanisms()
+		if len(mechs) == 0 {
+			return fmt.Errorf("listener %s is SASL_PLAINTEXT but sasl.enabled.mechanisms names no mechanism", l.Name)
+		}
+		for _, m := range mechs {
+			if _, ok := scramMechanisms[m]; !ok {
+				return fmt.Errorf("sasl.enabled.mechanisms: %s is not supported (listener %s is SASL_PLAINTEXT): set it to SCRAM-SHA-256 and/or SCRAM-SHA-512", m, l.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// saslMechanisms lists sasl.enabled.mechanisms, as given (Kafka's names
+// are upper case and compared as they are).
+func (c *Config) saslMechanisms() []string {
+	var out []string
+	for _, m := range strings.Split(c.SASLEnabledMechanisms, ",") {
+		if m = strings.TrimSpace(m); m != "" && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 var protocolMapOpt = func() Option {
-	o := strOpt("listener.security.protocol.map", "listener-security-protocol-map", "NAME:PROTOCOL,... the security protocol of each listener name that is not one itself (only PLAINTEXT is served)", func(c *Config) *string { return &c.ListenerSecurityProtocolMap })
+	o := strOpt("listener.security.protocol.map", "listener-security-protocol-map", "NAME:PROTOCOL,... the security protocol of each listener name that is not one itself (PLAINTEXT and SASL_PLAINTEXT are served)", func(c *Config) *string { return &c.ListenerSecurityProtocolMap })
 	o.set = func(c *Config, v string) error {
 		old := c.ListenerSecurityProtocolMap
 		c.ListenerSecurityProtocolMap = strings.TrimSpace(v)
@@ -806,8 +860,9 @@ func Options() []Option { return options }
 var options = []Option{
 	nodeIDOpt,
 	aliasOpt("broker.id", "broker-id", "node.id under its older Kafka name; given with node.id, it must be the same id", nodeIDOpt),
-	listenerOpt("listeners", "listen", "addresses the Kafka protocol listens on: host:port, or Kafka's NAME://host:port,... (every PLAINTEXT listener is served)", func(c *Config) *string { return &c.Listen }),
+	listenerOpt("listeners", "listen", "addresses the Kafka protocol listens on: host:port, or Kafka's NAME://host:port,... (every PLAINTEXT and SASL_PLAINTEXT listener is served)", func(c *Config) *string { return &c.Listen }),
 	protocolMapOpt,
+	saslMechanismsOpt,
 	strOpt("controller.listener.names", "controller-listener-names", "listener names of a KRaft controller, left out of listeners: raft.listen stands in for them", func(c *Config) *string { return &c.ControllerListenerNames }),
 	listenerOpt("advertised.listeners", "advertise", "addresses given in metadata to the clients of each listener, NAME://host:port by listener name (default: the listen address; for a 0.0.0.0 or :: listener, this host's name)", func(c *Config) *string { return &c.Advertise }),
 	logDirsOpt,
@@ -1240,7 +1295,11 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Listen != "" {
-		if _, _, err := c.ClientListeners(); err != nil {
+		ls, _, err := c.ClientListeners()
+		if err != nil {
+			return err
+		}
+		if err := c.checkSASL(ls); err != nil {
 			return err
 		}
 	}

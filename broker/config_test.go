@@ -29,7 +29,7 @@ log.retention.ms=-1
 		t.Fatal(err)
 	}
 	ls, _, err := c.ClientListeners()
-	if err != nil || len(ls) != 1 || ls[0] != (Listener{"PLAINTEXT", "127.0.0.1:29092", "broker3.example:29092"}) {
+	if err != nil || len(ls) != 1 || ls[0] != (Listener{"PLAINTEXT", "127.0.0.1:29092", "broker3.example:29092", "PLAINTEXT"}) {
 		t.Fatalf("listeners %+v: %v", ls, err)
 	}
 	if c.NodeID != 3 ||
@@ -205,7 +205,7 @@ log.retention.check.interval.ms=300000
 	// The CONTROLLER listener is a KRaft controller's (controller.listener.names),
 	// which raft.listen stands in for: not a client listener left unserved.
 	ls, notServed, err := c.ClientListeners()
-	if err != nil || len(ls) != 1 || ls[0] != (Listener{"PLAINTEXT", ":9092", "localhost:9092"}) || len(notServed) != 0 {
+	if err != nil || len(ls) != 1 || ls[0] != (Listener{"PLAINTEXT", ":9092", "localhost:9092", "PLAINTEXT"}) || len(notServed) != 0 {
 		t.Errorf("listeners %+v, not served %q: %v", ls, notServed, err)
 	}
 	if c.DataDir != "/tmp/kraft-combined-logs" || c.OffsetsTopicReplicationFactor != 1 {
@@ -268,32 +268,35 @@ func TestConfigListenerNames(t *testing.T) {
 		notServed []string
 		err       string
 	}{
-		{props: "listeners=INTERNAL://127.0.0.1:9092\nlistener.security.protocol.map=INTERNAL:PLAINTEXT", served: []Listener{{"INTERNAL", "127.0.0.1:9092", ""}}},
-		{props: "listener.security.protocol.map=INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT\ncontroller.listener.names=CONTROLLER\nlisteners=CONTROLLER://:9093,INTERNAL://:9092", served: []Listener{{"INTERNAL", ":9092", ""}}},
+		{props: "listeners=INTERNAL://127.0.0.1:9092\nlistener.security.protocol.map=INTERNAL:PLAINTEXT", served: []Listener{{"INTERNAL", "127.0.0.1:9092", "", "PLAINTEXT"}}},
+		{props: "listener.security.protocol.map=INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT\ncontroller.listener.names=CONTROLLER\nlisteners=CONTROLLER://:9093,INTERNAL://:9092", served: []Listener{{"INTERNAL", ":9092", "", "PLAINTEXT"}}},
 		// The docker images' pattern: one listener for the containers'
 		// network, one for the host, each advertised under its name, in
 		// any order.
 		{props: dockerMap + "listeners=PLAINTEXT://kafka:29092,CONTROLLER://kafka:29093,PLAINTEXT_HOST://0.0.0.0:9092\nadvertised.listeners=PLAINTEXT_HOST://localhost:9092,PLAINTEXT://kafka:29092",
-			served: []Listener{{"PLAINTEXT", "kafka:29092", "kafka:29092"}, {"PLAINTEXT_HOST", "0.0.0.0:9092", "localhost:9092"}}},
+			served: []Listener{{"PLAINTEXT", "kafka:29092", "kafka:29092", "PLAINTEXT"}, {"PLAINTEXT_HOST", "0.0.0.0:9092", "localhost:9092", "PLAINTEXT"}}},
 		// A listener advertised.listeners does not name advertises its
 		// own address.
 		{props: dockerMap + "listeners=PLAINTEXT://:29092,PLAINTEXT_HOST://:9092\nadvertised.listeners=PLAINTEXT://kafka:29092",
-			served: []Listener{{"PLAINTEXT", ":29092", "kafka:29092"}, {"PLAINTEXT_HOST", ":9092", ""}}},
+			served: []Listener{{"PLAINTEXT", ":29092", "kafka:29092", "PLAINTEXT"}, {"PLAINTEXT_HOST", ":9092", "", "PLAINTEXT"}}},
 		{props: dockerMap + "listeners=PLAINTEXT://:29092\nadvertised.listeners=PLAINTEXT://kafka:29092,PLAINTEXT_HOST://localhost:9092",
 			err: "names listener PLAINTEXT_HOST, which listeners does not have"},
 		{props: "listeners=PLAINTEXT://:9092,PLAINTEXT://:9093", err: "PLAINTEXT is given twice"},
 		{props: "listeners=:9092,:9093", err: "PLAINTEXT is given twice"},
 		// Bare host:port entries pair by position.
-		{props: "listeners=127.0.0.1:9092\nadvertised.listeners=h:1,h:2", served: []Listener{{"PLAINTEXT", "127.0.0.1:9092", "h:1"}}, notServed: []string{"advertised.listeners: h:2"}},
-		{props: "listeners=PLAINTEXT://:9092\nadvertised.listeners=h:1", served: []Listener{{"PLAINTEXT", ":9092", "h:1"}}},
+		{props: "listeners=127.0.0.1:9092\nadvertised.listeners=h:1,h:2", served: []Listener{{"PLAINTEXT", "127.0.0.1:9092", "h:1", "PLAINTEXT"}}, notServed: []string{"advertised.listeners: h:2"}},
+		{props: "listeners=PLAINTEXT://:9092\nadvertised.listeners=h:1", served: []Listener{{"PLAINTEXT", ":9092", "h:1", "PLAINTEXT"}}},
 		// Kafka advertises only the listeners advertised.listeners
 		// names; one naming a listener not served is no error here.
-		{props: "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT\nlisteners=PLAINTEXT://:9092,SASL_PLAINTEXT://:9093\nadvertised.listeners=SASL_PLAINTEXT://kafka:9093",
-			served: []Listener{{"PLAINTEXT", ":9092", ""}}, notServed: []string{"listeners: SASL_PLAINTEXT://:9093", "advertised.listeners: SASL_PLAINTEXT://kafka:9093"}},
+		{props: "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL\nlisteners=PLAINTEXT://:9092,SSL://:9093\nadvertised.listeners=SSL://kafka:9093",
+			served: []Listener{{"PLAINTEXT", ":9092", "", "PLAINTEXT"}}, notServed: []string{"listeners: SSL://:9093", "advertised.listeners: SSL://kafka:9093"}},
+		// SASL_PLAINTEXT is served, under any name.
+		{props: "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SECURE:SASL_PLAINTEXT\nlisteners=PLAINTEXT://:9092,SECURE://:9093\nadvertised.listeners=SECURE://kafka:9093\nsasl.enabled.mechanisms=SCRAM-SHA-512",
+			served: []Listener{{"PLAINTEXT", ":9092", "", "PLAINTEXT"}, {"SECURE", ":9093", "kafka:9093", "SASL_PLAINTEXT"}}},
 		{props: "listeners=SSL://:9093", err: "SSL is not supported yet"},
 		// A listener not served next to a PLAINTEXT one is named, not
 		// refused; empty entries are skipped, as Kafka skips them.
-		{props: "listeners=SSL://:9093,PLAINTEXT://:9092,", served: []Listener{{"PLAINTEXT", ":9092", ""}}, notServed: []string{"listeners: SSL://:9093"}},
+		{props: "listeners=SSL://:9093,PLAINTEXT://:9092,", served: []Listener{{"PLAINTEXT", ":9092", "", "PLAINTEXT"}}, notServed: []string{"listeners: SSL://:9093"}},
 		{props: "listeners=SECURE://:9093\nlistener.security.protocol.map=SECURE:SASL_SSL", err: "SASL_SSL is not supported yet"},
 		{props: "listeners=INTERNAL://:9092", err: "no security protocol for INTERNAL"},
 		// As Kafka: a listener whose protocol is not said is refused, not
@@ -301,7 +304,7 @@ func TestConfigListenerNames(t *testing.T) {
 		{props: "listeners=PLAINTEXT://:9092,PLAINTEXT_HOST://:29092", err: "no security protocol for PLAINTEXT_HOST"},
 		// The keys may come in any order.
 		{props: "listeners=PLAINTEXT://:9092,PLAINTEXT_HOST://:29092\nlistener.security.protocol.map=PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT",
-			served: []Listener{{"PLAINTEXT", ":9092", ""}, {"PLAINTEXT_HOST", ":29092", ""}}},
+			served: []Listener{{"PLAINTEXT", ":9092", "", "PLAINTEXT"}, {"PLAINTEXT_HOST", ":29092", "", "PLAINTEXT"}}},
 		{props: "listener.security.protocol.map=PLAINTEXT", err: "not NAME:PROTOCOL"},
 		{props: "controller.listener.names=CONTROLLER\nlisteners=CONTROLLER://:9093", err: "only controller listeners"},
 	} {

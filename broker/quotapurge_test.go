@@ -22,7 +22,7 @@ func TestQuotaStatePurged(t *testing.T) {
 		t.Fatalf("set quota: error %d", e.ErrorCode)
 	}
 	for i := range 100 {
-		mq := &mutationQuota{b: b, clientID: "c" + strconv.Itoa(i), strict: true}
+		mq := &mutationQuota{b: b, qc: quotaClient{quotaPrincipal, "c" + strconv.Itoa(i)}, strict: true}
 		if err := mq.take(1); err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +43,7 @@ func TestQuotaStatePurged(t *testing.T) {
 	q.lastPurge = time.Time{}
 	q.mu.Unlock()
 
-	(&mutationQuota{b: b, clientID: "new", strict: true}).take(1)
+	(&mutationQuota{b: b, qc: quotaClient{quotaPrincipal, "new"}, strict: true}).take(1)
 	b.connThrottle("10.0.1.1")
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -67,7 +67,7 @@ func TestQuotaStatePurgedWithoutTraffic(t *testing.T) {
 		t.Fatalf("set quota: error %d", e.ErrorCode)
 	}
 	for i := range 100 {
-		if ms := b.throttle(quotaProduce, "c"+strconv.Itoa(i), 1, false); ms != 0 {
+		if ms := b.throttle(quotaProduce, quotaClient{quotaPrincipal, "c" + strconv.Itoa(i)}, 1, false); ms != 0 {
 			t.Fatalf("throttled %d ms under a quota of 1e12 bytes/s", ms)
 		}
 	}

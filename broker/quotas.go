@@ -25,8 +25,9 @@ import (
 // connection is muted that long.
 
 const (
-	// quotaPrincipal is the user every client is: without SASL, Kafka's
-	// principal is User:ANONYMOUS, and user quotas name it so.
+	// quotaPrincipal is the user of a client that did not authenticate
+	// with SASL: Kafka's principal is User:ANONYMOUS then, and user quotas
+	// name it so.
 	quotaPrincipal = "ANONYMOUS"
 	// quotaSensorIdle is how long a client's rate is kept unused, as
 	// Kafka expires its quota sensors after an hour.
@@ -286,6 +287,20 @@ func findQuota(st *replication.State, key, user, client string) (limit float64, 
 	return 0, "", "", false
 }
 
+// quotaClient names a client as quotas find it: its user (Kafka's
+// principal name) and its client id.
+type quotaClient struct{ user, clientID string }
+
+// quotaClientOf is the client of req: the user its connection
+// authenticated as with SASL, or ANONYMOUS.
+func quotaClientOf(req *protocol.Request) quotaClient {
+	qc := quotaClient{user: quotaPrincipal, clientID: req.ClientID}
+	if req.Conn != nil && req.Conn.User != "" {
+		qc.user = req.Conn.User
+	}
+	return qc
+}
+
 // throttle counts n bytes of kind for the client of req and returns how
 // long, in ms, the client must wait for its rate to come back within its
 // quota (0: it is within). As in Kafka, the bytes count whether or not the
@@ -293,9 +308,9 @@ func findQuota(st *replication.State, key, user, client string) (limit float64, 
 // answered without its records, which then did not go out, and Kafka
 // takes them back from the same sensor at the same time it recorded them
 // (unrecordQuotaSensor), so that they never land in a later sample.
-func (b *Broker) throttle(kind quotaKind, clientID string, n float64, undo bool) int32 {
+func (b *Broker) throttle(kind quotaKind, qc quotaClient, n float64, undo bool) int32 {
 	st := b.node.Controller().State()
-	limit, user, client, ok := resolveQuota(st, quotaKindKey[kind], quotaPrincipal, clientID)
+	limit, user, client, ok := resolveQuota(st, quotaKindKey[kind], qc.user, qc.clientID)
 	if !ok {
 		return 0
 	}
@@ -321,8 +336,8 @@ func (b *Broker) throttle(kind quotaKind, clientID string, n float64, undo bool)
 // fetchQuotaBytes is the most a client under a consumer_byte_rate quota
 // may be sent in one fetch: what the quota allows over all but one of its
 // samples, as Kafka bounds a fetch's max bytes by it. 0: no quota.
-func (b *Broker) fetchQuotaBytes(clientID string) int64 {
-	limit, _, _, ok := resolveQuota(b.node.Controller().State(), quotaKindKey[quotaFetch], quotaPrincipal, clientID)
+func (b *Broker) fetchQuotaBytes(qc quotaClient) int64 {
+	limit, _, _, ok := resolveQuota(b.node.Controller().State(), quotaKindKey[quotaFetch], qc.user, qc.clientID)
 	if !ok {
 		return 0
 	}
@@ -541,7 +556,7 @@ func (q *quotas) hostAddrsLocked(name string) []netip.Addr {
 // nil takes nothing.
 type mutationQuota struct {
 	b          *Broker
-	clientID   string
+	qc         quotaClient
 	strict     bool
 	throttleMs int32
 }
@@ -555,7 +570,7 @@ type mutationBucket struct {
 // newMutationQuota is the quota of req's client; strictFrom is the first
 // version of the request that knows THROTTLING_QUOTA_EXCEEDED.
 func (b *Broker) newMutationQuota(req *protocol.Request, strictFrom int16) *mutationQuota {
-	return &mutationQuota{b: b, clientID: req.ClientID, strict: req.Version >= strictFrom}
+	return &mutationQuota{b: b, qc: quotaClientOf(req), strict: req.Version >= strictFrom}
 }
 
 // take takes n partition mutations, or refuses them.
@@ -564,7 +579,7 @@ func (m *mutationQuota) take(n int) error {
 		return nil
 	}
 	st := m.b.node.Controller().State()
-	limit, user, client, ok := resolveQuota(st, "controller_mutation_rate", quotaPrincipal, m.clientID)
+	limit, user, client, ok := resolveQuota(st, "controller_mutation_rate", m.qc.user, m.qc.clientID)
 	if !ok {
 		return nil
 	}

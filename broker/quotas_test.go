@@ -542,17 +542,17 @@ func TestFetchQuotaUndoSameSample(t *testing.T) {
 	set := func(ms int64) { nowMs.Store(ms - 1) }
 
 	set(1_000_000)
-	if ms := b.throttle(quotaFetch, "c", 600, true); ms != 0 { // 60 B/s over 10 s
+	if ms := b.throttle(quotaFetch, quotaClient{quotaPrincipal, "c"}, 600, true); ms != 0 { // 60 B/s over 10 s
 		t.Fatalf("first fetch throttled %d ms", ms)
 	}
 	set(1_000_999) // the last millisecond of the first window
-	if ms := b.throttle(quotaFetch, "c", 1000, true); ms == 0 {
+	if ms := b.throttle(quotaFetch, quotaClient{quotaPrincipal, "c"}, 1000, true); ms == 0 {
 		t.Fatal("fetch taking the client to 160 B/s was not throttled")
 	}
 	// Once the first window has gone, nothing the client fetched counts:
 	// 2000 bytes are 200 B/s over ten windows, twice the quota.
 	set(1_011_000)
-	if ms := b.throttle(quotaFetch, "c", 2000, true); ms == 0 {
+	if ms := b.throttle(quotaFetch, quotaClient{quotaPrincipal, "c"}, 2000, true); ms == 0 {
 		t.Error("2000 bytes at once, twice the quota over ten windows, were not throttled: the throttled fetch's bytes were taken back from a later sample")
 	}
 }

@@ -25,18 +25,18 @@ func TestQuotaRateOverlappingSample(t *testing.T) {
 	b.quotas.mu.Unlock()
 
 	nowMs.Store(1_000_000)
-	if ms := b.throttle(quotaProduce, "c", 500, false); ms != 0 {
+	if ms := b.throttle(quotaProduce, quotaClient{quotaPrincipal, "c"}, 500, false); ms != 0 {
 		t.Fatalf("first produce throttled %d ms", ms)
 	}
 	nowMs.Store(1_000_900) // 1000 B over 10.9 s: 92 B/s
-	if ms := b.throttle(quotaProduce, "c", 500, false); ms != 0 {
+	if ms := b.throttle(quotaProduce, quotaClient{quotaPrincipal, "c"}, 500, false); ms != 0 {
 		t.Fatalf("second produce throttled %d ms", ms)
 	}
 	// 11.5 s after the first sample began, 10.6 s after its last bytes:
 	// 1600 B over 11.5 s is 139 B/s, and Kafka's throttle is
 	// (139 - 100) / 100 * 11500 ms.
 	nowMs.Store(1_011_500)
-	if ms := b.throttle(quotaProduce, "c", 600, false); ms != 4500 {
+	if ms := b.throttle(quotaProduce, quotaClient{quotaPrincipal, "c"}, 600, false); ms != 4500 {
 		t.Errorf("throttle %d ms, want Kafka's 4500", ms)
 	}
 }

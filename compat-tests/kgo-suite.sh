@@ -11,10 +11,10 @@ root=$PWD
 # Tests that need transactions.
 SKIP='^(TestTxnEtl)$'
 # Tests (and subtests) that skip themselves for what gokafkad does not have:
-# share groups, KIP-848, SASL, and a produce v2 it still takes, as Kafka 3
+# share groups, KIP-848, OAUTHBEARER, and a produce v2 it still takes, as Kafka 3
 # did. Any other skip fails the run: franz-go skips, not fails, what the
 # broker stops advertising (static membership below JoinGroup v5).
-EXPECTED_SKIP='^(TestShareGroup[A-Za-z]*|TestConsumeRegexShareSkipsInternal|Test848RegexBrokerResolves|TestGroupETL/[a-z-]+/848(/static)?|TestGroupSimple/848|TestSCRAMAuth|TestSCRAMAuthBadCredentials|TestOAuthAuth|TestIssueProduceBrokerTooOldFailsRecords)$'
+EXPECTED_SKIP='^(TestShareGroup[A-Za-z]*|TestConsumeRegexShareSkipsInternal|Test848RegexBrokerResolves|TestGroupETL/[a-z-]+/848(/static)?|TestGroupSimple/848|TestOAuthAuth|TestIssueProduceBrokerTooOldFailsRecords)$'
 
 work=$(mktemp -d /tmp/gokafka-kgo.XXXXXX)
 bpid=""
@@ -29,9 +29,12 @@ src=$(go list -m -f '{{.Dir}}' github.com/twmb/franz-go)/pkg/kgo
 echo "kgo-suite: building franz-go $ver pkg/kgo tests and gokafkad"
 go test -c -o "$work/kgo.test" github.com/twmb/franz-go/pkg/kgo
 go build -o "$work/gokafkad" ./cmd/gokafkad
+go build -o "$work/gokafka" ./cmd/gokafka
 
-# Port 0 everywhere; the broker logs the addresses it bound.
-"$work/gokafkad" --data-dir "$work/data" --listen 127.0.0.1:0 --raft-listen 127.0.0.1:0 \
+# Port 0 everywhere; the broker logs the addresses it bound. A second
+# listener, SASL_PLAINTEXT with SCRAM, serves the suite's SCRAM tests.
+"$work/gokafkad" --data-dir "$work/data" --listen PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0 \
+  --sasl-enabled-mechanisms SCRAM-SHA-256,SCRAM-SHA-512 --raft-listen 127.0.0.1:0 \
   --admin-listen 127.0.0.1:0 >"$work/broker.log" 2>&1 &
 bpid=$!
 kaddr=""
@@ -41,11 +44,13 @@ for _ in $(seq 1 200); do
   sleep 0.1
 done
 [ -n "$kaddr" ] || { echo "gokafkad did not start"; cat "$work/broker.log"; exit 1; }
+saddr=$(sed -n 's/.*msg="gokafkad serving".* SASL_PLAINTEXT=\([^ ]*\).*/\1/p' "$work/broker.log" | head -1)
+"$work/gokafka" -b "$kaddr" user scram set kgo --mechanism SCRAM-SHA-256 --password kgo-secret >/dev/null
 
 log=$work/kgo.log
 set +e
 # Run from the package source so its tests that read their own files work.
-(cd "$src" && KGO_SEEDS=$kaddr KGO_TEST_RF=1 KGO_TEST_RECORDS=${KGO_TEST_RECORDS:-20000} \
+(cd "$src" && KGO_SEEDS=$kaddr KGO_TEST_SCRAM_SEEDS=$saddr KGO_TEST_SCRAM=kgo:kgo-secret KGO_TEST_RF=1 KGO_TEST_RECORDS=${KGO_TEST_RECORDS:-20000} \
   "$work/kgo.test" -test.v -test.timeout 10m -test.skip "$SKIP") >"$log" 2>&1
 rc=$?
 set -e

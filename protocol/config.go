@@ -28,8 +28,10 @@ const (
 )
 
 const (
-	apiVersionsKey = 18
-	produceKey     = 0
+	apiVersionsKey      = 18
+	produceKey          = 0
+	saslHandshakeKey    = 17
+	saslAuthenticateKey = 36
 )
 
 // VersionRange is an inclusive range of request versions.
@@ -101,6 +103,13 @@ type Config struct {
 	// node is answered REBOOTSTRAP_REQUIRED, as Kafka answers a connection
 	// routed to the wrong broker. Without it the names are not checked.
 	Identity func() (clusterID string, nodeID int32)
+	// SASLListeners names the listeners (ConnInfo.Listener) whose
+	// connections must authenticate with SASL before anything else, as
+	// Kafka's SaslServerAuthenticator has them: until the Handler calls
+	// ConnInfo.Authenticated, a connection is taken one request at a time
+	// and closed at any request but ApiVersions, SaslHandshake and
+	// SaslAuthenticate.
+	SASLListeners map[string]bool
 	// ListenerName names the listener Listen or Serve is given, in the
 	// ConnInfo of its connections (Server.AddListener names the others).
 	ListenerName string

@@ -90,6 +90,7 @@ func newConn(s *Server, nc net.Conn, listener string, log *slog.Logger) *conn {
 		pendFreed: make(chan struct{}, 1),
 		queue:     make(chan *pending, s.cfg.MaxInFlight),
 	}
+	c.info.authPending.Store(s.cfg.SASLListeners[listener])
 	c.log = log.With("remote", c.info.Remote.String(), "conn", c.info.ID)
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	return c
@@ -193,6 +194,10 @@ func (c *conn) logEnd(err error) {
 		// logged at debug as in Kafka, so that connecting and closing
 		// cannot fill the log.
 		c.log.Debug("connection closed inside a request", "reason", err)
+	case errors.Is(err, errUnauthenticated):
+		// As Kafka: a client that does not authenticate on a SASL
+		// listener (one set up for PLAINTEXT, say) is told nothing.
+		c.log.Info("closing connection", "reason", err)
 	case errors.Is(err, errIdle):
 		// Routine (a client that went quiet), and logged at debug as in
 		// Kafka: a thousand idle clients made a thousand INFO lines.
@@ -244,6 +249,21 @@ func (c *conn) readLoop() error {
 				errFrameSize, len(frame), int16(binary.BigEndian.Uint16(frame)), c.s.cfg.MaxNonProduceBytes))
 		}
 
+		if c.info.authPending.Load() {
+			// Authentication first, a request at a time, as Kafka's
+			// SaslServerAuthenticator reads them: a client pipelining
+			// requests behind its SaslAuthenticate is not served before
+			// it is answered, nor at all if it fails.
+			select {
+			case <-lastWritten:
+			case <-c.ctx.Done():
+				return nil
+			}
+			if key := int16(binary.BigEndian.Uint16(frame)); c.info.authPending.Load() &&
+				key != apiVersionsKey && key != saslHandshakeKey && key != saslAuthenticateKey {
+				return fmt.Errorf("%w: api key %d", errUnauthenticated, key)
+			}
+		}
 		if binary.BigEndian.Uint16(frame) != produceKey {
 			// Any other request is decoded only once the requests before
 			// it are answered, as Kafka reads a connection's next request
@@ -413,6 +433,10 @@ func (c *conn) writeLoop() {
 			c.close()
 			return
 		}
+		var closing *closeAfter
+		if ca, ok := p.resp.(*closeAfter); ok && ca.Key() == p.key {
+			closing, p.resp = ca, ca.Response
+		}
 		if p.resp != nil {
 			if p.resp.Key() != p.key {
 				c.log.Error("handler returned a response of the wrong kind; closing connection",
@@ -454,6 +478,15 @@ func (c *conn) writeLoop() {
 		}
 		c.current = nil
 		p.afterWrite()
+		if closing != nil {
+			c.log.Info("closing connection: "+closing.reason, "key", p.key, "correlation_id", p.correlation)
+			if o := c.s.cfg.Observer; o != nil {
+				p.observed = true
+				o.RequestDone(p.key, p.reqVersion, time.Since(p.received))
+			}
+			c.close()
+			return
+		}
 		close(p.written)
 		c.pendBytes.Add(-int64(p.frameLen))
 		c.s.queued.give(int64(p.frameLen))

@@ -49,6 +49,9 @@ var (
 	errUnsupportedVer = errors.New("unsupported api version")
 	errBadBody        = errors.New("undecodable request body")
 	errIdle           = errors.New("idle timeout")
+	// errUnauthenticated: a request other than ApiVersions, SaslHandshake
+	// and SaslAuthenticate before SASL authentication succeeded.
+	errUnauthenticated = errors.New("request before SASL authentication")
 )
 
 // notKafka names what a connection's first bytes look like when they are

@@ -23,9 +23,26 @@ type ConnInfo struct {
 	// (Config.ListenerName, or the name given to AddListener), for the
 	// addresses a broker advertises on it.
 	Listener string
+	// SASL is the Handler's state of the connection's SASL authentication
+	// (Config.SASLListeners). Only the handlers of its SaslHandshake and
+	// SaslAuthenticate requests touch it: until the connection is
+	// authenticated the server takes its requests one at a time.
+	SASL any
+	// User is the user the connection authenticated as with SASL; "" for
+	// one that did not (a PLAINTEXT listener), Kafka's ANONYMOUS. Set by
+	// the Handler before it calls Authenticated.
+	User string
 
-	mutedUntil atomic.Int64 // unix nanoseconds; see Mute
+	mutedUntil  atomic.Int64 // unix nanoseconds; see Mute
+	authPending atomic.Bool  // on a SASL listener, not yet authenticated
 }
+
+// Authenticated ends the connection's SASL authentication: its requests of
+// every kind are taken from the next one on.
+func (ci *ConnInfo) Authenticated() { ci.authPending.Store(false) }
+
+// Authenticating reports whether the connection must still authenticate.
+func (ci *ConnInfo) Authenticating() bool { return ci.authPending.Load() }
 
 // Mute holds back the connection's next requests for d: none is handled
 // before then (one already being read still comes in, and waits), as
@@ -111,6 +128,17 @@ func Hangup(resp kmsg.Response, reason string) kmsg.Response {
 }
 
 type hangup struct {
+	kmsg.Response
+	reason string
+}
+
+// CloseAfter is what a Reply returns to send resp and then close the
+// connection, logging why: Kafka's answer to a failed SASL authentication.
+func CloseAfter(resp kmsg.Response, reason string) kmsg.Response {
+	return &closeAfter{Response: resp, reason: reason}
+}
+
+type closeAfter struct {
 	kmsg.Response
 	reason string
 }

@@ -1,0 +1,110 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/gokafka/gokafka/protocol"
+	"github.com/gokafka/gokafka/replication"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// failedAuthDelay is Kafka's connection.failed.authentication.delay.ms:
+// the answer to a failed authentication, and the close after it, wait this
+// long, which slows a client guessing passwords.
+const failedAuthDelay = 100 * time.Millisecond
+
+// saslSession is a SASL_PLAINTEXT connection's authentication while it
+// runs (protocol.ConnInfo.SASL), as Kafka's SaslServerAuthenticator: a
+// SaslHandshake names the mechanism, then SaslAuthenticate requests carry
+// its exchange until it succeeds, which lets the connection's other
+// requests through (protocol holds them back until then), or fails, which
+// closes the connection.
+type saslSession struct {
+	scram *scramServer // nil until the handshake
+}
+
+// saslStep answers a SaslHandshake or SaslAuthenticate on a connection that
+// is still authenticating.
+func (b *Broker) saslStep(ctx context.Context, req *protocol.Request) protocol.Reply {
+	s, _ := req.Conn.SASL.(*saslSession)
+	if s == nil {
+		s = &saslSession{}
+		req.Conn.SASL = s
+	}
+	switch r := req.Body.(type) {
+	case *kmsg.SASLHandshakeRequest:
+		resp := r.ResponseKind().(*kmsg.SASLHandshakeResponse)
+		mechs := b.cfg.saslMechanisms()
+		resp.SupportedMechanisms = mechs
+		if r.Version == 0 {
+			// v0 hands the exchange to raw SASL tokens outside Kafka's
+			// framing, for clients older than Kafka 1.0; Kafka 4.0
+			// dropped it (KIP-896), and so does this listener.
+			resp.ErrorCode = kerr.UnsupportedVersion.Code
+			return now(protocol.CloseAfter(resp, "SaslHandshake v0 (raw SASL tokens) is not supported: clients since Kafka 1.0 use v1"))
+		}
+		if s.scram != nil {
+			// As Kafka: a second handshake is out of order.
+			resp.ErrorCode = kerr.IllegalSaslState.Code
+			return now(protocol.CloseAfter(resp, "a second SASL handshake"))
+		}
+		if !slices.Contains(mechs, r.Mechanism) {
+			resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
+			return now(protocol.CloseAfter(resp, "SASL mechanism not enabled: "+clip(r.Mechanism, maxSASLMechanismLog)))
+		}
+		mech := r.Mechanism
+		s.scram = &scramServer{mechanism: mech, lookup: func(user string) (replication.ScramCredential, bool) {
+			return b.node.Controller().State().ScramCredential(user, mech)
+		}}
+		return now(resp)
+	case *kmsg.SASLAuthenticateRequest:
+		resp := r.ResponseKind().(*kmsg.SASLAuthenticateResponse)
+		resp.SASLAuthBytes = []byte{}
+		if s.scram == nil {
+			resp.ErrorCode = kerr.IllegalSaslState.Code
+			resp.ErrorMessage = kmsg.StringPtr("Unexpected SaslAuthenticate request before a SaslHandshake")
+			return now(protocol.CloseAfter(resp, "SaslAuthenticate before a SaslHandshake"))
+		}
+		out, err := s.scram.step(r.SASLAuthBytes)
+		if err != nil {
+			msg := "Authentication failed during authentication due to invalid credentials with SASL mechanism " + s.scram.mechanism
+			var f saslFailure
+			if errors.As(err, &f) {
+				msg = string(f)
+			}
+			resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
+			resp.ErrorMessage = kmsg.StringPtr(msg)
+			b.logger.Info("SASL authentication failed", append([]any{"mechanism", s.scram.mechanism, "user", clip(s.scram.user, maxClientIDLog), "reason", err}, clientAttrs(req)...)...)
+			return func() kmsg.Response {
+				t := time.NewTimer(failedAuthDelay)
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+				}
+				return protocol.CloseAfter(resp, "SASL authentication failed")
+			}
+		}
+		resp.SASLAuthBytes = out
+		if s.scram.done {
+			req.Conn.User = s.scram.user
+			req.Conn.Authenticated()
+			req.Conn.SASL = nil
+			b.logger.Debug("SASL authentication succeeded", append([]any{"mechanism", s.scram.mechanism, "user", s.scram.user}, clientAttrs(req)...)...)
+		}
+		return now(resp)
+	}
+	return nil
+}
+
+// clip bounds a client's string for a log line.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

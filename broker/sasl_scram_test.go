@@ -1,0 +1,201 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokafka/gokafka/internal/testlog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// startSASLBroker starts a broker with a PLAINTEXT listener and a
+// SASL_PLAINTEXT one offering both SCRAM mechanisms, and makes user alice
+// with a credential for each (through the PLAINTEXT listener, as an
+// operator's first user is made).
+func startSASLBroker(t *testing.T) (*Broker, *testlog.Buffer) {
+	t.Helper()
+	var logs *testlog.Buffer
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		logs = logTo(c)
+		c.Listen = "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"
+		c.SASLEnabledMechanisms = "SCRAM-SHA-256,SCRAM-SHA-512"
+	})
+	adm := kadm.NewClient(newClient(t, b))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// One mechanism a request: Kafka refuses a user named twice in one.
+	for _, u := range []kadm.UpsertSCRAM{
+		{User: "alice", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "alice-secret"},
+		{User: "alice", Mechanism: kadm.ScramSha512, Iterations: 8192, Password: "alice-secret"},
+	} {
+		res, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{u})
+		if err == nil {
+			err = res.Error()
+		}
+		if err != nil {
+			b.Close()
+			t.Fatalf("making user alice: %v", err)
+		}
+	}
+	return b, logs
+}
+
+// saslClient is a franz-go client of b's SASL_PLAINTEXT listener.
+func saslClient(t *testing.T, b *Broker, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	opts = append([]kgo.Opt{kgo.SeedBrokers(b.ListenerAddr("SASL_PLAINTEXT").String()), kgo.RetryTimeout(2 * time.Second), kgo.MaxVersions(byNameVersions())}, opts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// A SASL_PLAINTEXT listener authenticates clients with SCRAM-SHA-256 and
+// SCRAM-SHA-512 against the credentials AlterUserScramCredentials made, as
+// Kafka's: an authenticated client produces and consumes; a wrong
+// password, an unknown user or a mechanism not enabled is refused with
+// Kafka's error, and the connection closed.
+func TestSASLScram(t *testing.T) {
+	b, logs := startSASLBroker(t)
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	for _, mech := range []struct {
+		name string
+		m    func(scram.Auth) kgo.Opt
+	}{
+		{"SCRAM-SHA-256", func(a scram.Auth) kgo.Opt { return kgo.SASL(a.AsSha256Mechanism()) }},
+		{"SCRAM-SHA-512", func(a scram.Auth) kgo.Opt { return kgo.SASL(a.AsSha512Mechanism()) }},
+	} {
+		t.Run(mech.name, func(t *testing.T) {
+			topic := "scram-" + strings.ToLower(mech.name[len("SCRAM-"):])
+			cl := saslClient(t, b, mech.m(scram.Auth{User: "alice", Pass: "alice-secret"}),
+				kgo.DefaultProduceTopic(topic), kgo.ConsumeTopics(topic), kgo.AllowAutoTopicCreation())
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+				t.Fatalf("produce as alice: %v", err)
+			}
+			fs := cl.PollRecords(ctx, 1)
+			if err := fs.Err(); err != nil || len(fs.Records()) != 1 {
+				t.Fatalf("consume as alice: %v, %d records", err, len(fs.Records()))
+			}
+
+			for _, bad := range []scram.Auth{{User: "alice", Pass: "wrong"}, {User: "mallory", Pass: "alice-secret"}} {
+				cl := saslClient(t, b, mech.m(bad))
+				_, err := cl.Request(ctx, kmsg.NewPtrMetadataRequest())
+				if !errors.Is(err, kerr.SaslAuthenticationFailed) || !strings.Contains(err.Error(), "invalid credentials with SASL mechanism "+mech.name) {
+					t.Errorf("%s with password %q: %v, want SASL_AUTHENTICATION_FAILED", bad.User, bad.Pass, err)
+				}
+			}
+		})
+	}
+	if !strings.Contains(logs.String(), "SASL authentication failed") {
+		t.Error("no log line of the failed authentications")
+	}
+}
+
+// Before it authenticates, a connection to a SASL listener is taken one
+// request at a time, and only ApiVersions, SaslHandshake and
+// SaslAuthenticate: any other request closes it unanswered, as Kafka's
+// SaslServerAuthenticator does, and so does a mechanism not enabled (after
+// its answer, which lists the enabled ones) or SaslHandshake v0, whose raw
+// tokens Kafka 4.0 dropped.
+func TestSASLListenerBeforeAuthentication(t *testing.T) {
+	b, _ := startSASLBroker(t)
+	defer b.Close()
+	addr := b.ListenerAddr("SASL_PLAINTEXT")
+
+	conn := rawConnTo(t, addr)
+	defer conn.Close()
+	if resp, _ := sendRaw(t, conn, rawFormatter, kmsg.NewPtrApiVersionsRequest(), 1); resp.(*kmsg.ApiVersionsResponse).ErrorCode != 0 {
+		t.Fatal("ApiVersions before authentication was refused")
+	}
+	if _, err := conn.Write(rawFormatter.AppendRequest(nil, kmsg.NewPtrMetadataRequest(), 2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := readResponseFrame(conn); err == nil {
+		t.Fatal("Metadata before authentication was answered")
+	}
+
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 1, "PLAIN"
+	conn = rawConnTo(t, addr)
+	defer conn.Close()
+	resp, _ := sendRaw(t, conn, rawFormatter, hs, 1)
+	if r := resp.(*kmsg.SASLHandshakeResponse); r.ErrorCode != kerr.UnsupportedSaslMechanism.Code ||
+		strings.Join(r.SupportedMechanisms, ",") != "SCRAM-SHA-256,SCRAM-SHA-512" {
+		t.Fatalf("handshake for PLAIN: %v, mechanisms %v", kerr.ErrorForCode(r.ErrorCode), r.SupportedMechanisms)
+	}
+	if _, _, err := readResponseFrame(conn); err == nil {
+		t.Fatal("the connection stayed open after a mechanism not enabled")
+	}
+
+	hs.Version, hs.Mechanism = 0, "SCRAM-SHA-256"
+	conn = rawConnTo(t, addr)
+	defer conn.Close()
+	resp, _ = sendRaw(t, conn, rawFormatter, hs, 1)
+	if r := resp.(*kmsg.SASLHandshakeResponse); r.ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Fatalf("handshake v0: %v, want UNSUPPORTED_VERSION", kerr.ErrorForCode(r.ErrorCode))
+	}
+
+	// The PLAINTEXT listener asks for nothing.
+	if _, err := newClient(t, b).Request(context.Background(), kmsg.NewPtrMetadataRequest()); err != nil {
+		t.Fatalf("metadata on the PLAINTEXT listener: %v", err)
+	}
+}
+
+// A SASL_PLAINTEXT listener needs mechanisms that are served: Kafka's
+// default (GSSAPI) and PLAIN are refused at the start, not at the first
+// client.
+func TestSASLMechanismsChecked(t *testing.T) {
+	for _, mechs := range []string{"GSSAPI", "SCRAM-SHA-256,PLAIN", ""} {
+		cfg := DefaultConfig()
+		cfg.Listen = "SASL_PLAINTEXT://127.0.0.1:0"
+		cfg.SASLEnabledMechanisms = mechs
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "sasl.enabled.mechanisms") {
+			t.Errorf("sasl.enabled.mechanisms=%q: %v, want it refused", mechs, err)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Listen = "PLAINTEXT://127.0.0.1:0" // no SASL listener: GSSAPI, the default, is fine
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("PLAINTEXT only: %v", err)
+	}
+}
+
+// The user a client authenticated as is the user its quotas name, as
+// Kafka's principal: a producer_byte_rate on user alice throttles alice's
+// produce on the SASL listener, and not the ANONYMOUS one on PLAINTEXT.
+func TestSASLUserQuota(t *testing.T) {
+	b, _ := startSASLBroker(t)
+	defer b.Close()
+	plainCl := newClient(t, b)
+	createTopic(t, plainCl, "q", 1, nil)
+	if e := alterQuota(t, plainCl, false, "producer_byte_rate", 100, false, "user", "alice"); e.ErrorCode != 0 {
+		t.Fatalf("set quota: %v", kerr.ErrorForCode(e.ErrorCode))
+	}
+	aliceCl := saslClient(t, b, kgo.SASL(scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha256Mechanism()))
+	batch := encodeBatch(time.Now().UnixMilli(), -1, -1, -1, values(10, strings.Repeat("x", 100)))
+	for _, c := range []struct {
+		who       string
+		cl        *kgo.Client
+		throttled bool
+	}{{"ANONYMOUS", plainCl, false}, {"alice", aliceCl, true}} {
+		resp := request[*kmsg.ProduceResponse](t, c.cl, produceReq("q", -1, 5000, batch))
+		if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 {
+			t.Fatalf("%s: produce: %v", c.who, kerr.ErrorForCode(p.ErrorCode))
+		}
+		if got := resp.ThrottleMillis > 0; got != c.throttled {
+			t.Errorf("%s: throttled %d ms, want throttled %v", c.who, resp.ThrottleMillis, c.throttled)
+		}
+	}
+}
