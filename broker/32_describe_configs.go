@@ -108,11 +108,56 @@ func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, st *replica
 		// fsyncs here): Kafka lists no synonym for it either.
 		layers = []brokerSetting{{d.def(&b.cfg), kmsg.ConfigSourceDefaultConfig}}
 	}
+	// The broker layers as Kafka lists them (ConfigHelper.configSynonyms):
+	// each source's settings of the key's spellings, finest first, then
+	// whatever comes before the key's own spelling dropped. So a key whose
+	// own spelling is set nowhere has none: retention.ms, with
+	// log.retention.ms unset (Kafka's default for it is null), lists
+	// neither log.retention.hours nor its default, and is a
+	// DEFAULT_CONFIG whatever value the hours give it.
+	var syns []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
+	add := func(name, val string, src kmsg.ConfigSource) {
+		s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+		s.Name, s.Source = name, src
+		s.Value = &val
+		syns = append(syns, s)
+	}
+	for i, l := range layers {
+		if layerKey == "" {
+			break
+		}
+		if coarser, ok := unitSynonyms[layerKey]; ok && i == len(layers)-1 {
+			// The static and default layers of a millisecond key
+			// that has coarser spellings: each spelling given in the
+			// broker's settings, then the default, which only the
+			// coarsest has (Kafka's log.retention.ms and minutes
+			// default to null).
+			for _, k := range append([]string{layerKey}, coarser...) {
+				if b.unitGiven(k) {
+					v, _ := b.cfg.Get(k)
+					add(k, v, kmsg.ConfigSourceStaticBrokerConfig)
+				}
+			}
+			k := coarser[len(coarser)-1]
+			add(k, defaultConfigValue(k), kmsg.ConfigSourceDefaultConfig)
+			continue
+		}
+		add(layerKey, l.value, l.source)
+	}
+	syns = trimSynonyms(syns, layerKey, func(s kmsg.DescribeConfigsResponseResourceConfigConfigSynonym) string { return s.Name })
+	if set {
+		add(d.name, t.Configs[d.name], kmsg.ConfigSourceDynamicTopicConfig)
+		syns = append(syns[len(syns)-1:], syns[:len(syns)-1]...)
+	}
 	switch {
 	case set:
 		c.Source = kmsg.ConfigSourceDynamicTopicConfig
 	default:
-		v, c.Source = layers[0].value, layers[0].source
+		// The value in force, from the source of the first synonym.
+		v, c.Source = layers[0].value, kmsg.ConfigSourceDefaultConfig
+		if len(syns) > 0 {
+			c.Source = syns[0].Source
+		}
 		c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
 	}
 	c.Value = &v
@@ -129,39 +174,23 @@ func (b *Broker) describeTopicConfig(r *kmsg.DescribeConfigsRequest, st *replica
 		}
 	}
 	if r.IncludeSynonyms {
-		add := func(name, val string, src kmsg.ConfigSource) {
-			s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-			s.Name, s.Source = name, src
-			s.Value = &val
-			c.ConfigSynonyms = append(c.ConfigSynonyms, s)
-		}
-		if set {
-			add(d.name, t.Configs[d.name], kmsg.ConfigSourceDynamicTopicConfig)
-		}
-		for i, l := range layers {
-			if layerKey == "" {
-				break
-			}
-			if coarser, ok := unitSynonyms[layerKey]; ok && i == len(layers)-1 {
-				// The static and default layers of a millisecond key
-				// that has coarser spellings, as Kafka lists them:
-				// each spelling given in the broker's settings, then
-				// the default, which only the coarsest has (Kafka's
-				// log.retention.ms and minutes default to null).
-				for _, k := range append([]string{layerKey}, coarser...) {
-					if b.unitGiven(k) {
-						v, _ := b.cfg.Get(k)
-						add(k, v, kmsg.ConfigSourceStaticBrokerConfig)
-					}
-				}
-				k := coarser[len(coarser)-1]
-				add(k, defaultConfigValue(k), kmsg.ConfigSourceDefaultConfig)
-				continue
-			}
-			add(layerKey, l.value, l.source)
-		}
+		c.ConfigSynonyms = syns
 	}
 	return c
+}
+
+// trimSynonyms drops the synonyms before the first one named key, as
+// Kafka's ConfigHelper.configSynonyms does with the broker layers of a key
+// (dropWhile(s => s.name != name)): none are left when key itself is set
+// in no layer, as for log.retention.ms when only log.retention.hours is
+// given or defaulted.
+func trimSynonyms[S any](syns []S, key string, name func(S) string) []S {
+	for i, s := range syns {
+		if name(s) == key {
+			return syns[i:]
+		}
+	}
+	return nil
 }
 
 // unitSynonyms are the coarser spellings of Kafka's millisecond broker
@@ -297,6 +326,9 @@ func (b *Broker) describeBrokerConfigs(r *kmsg.DescribeConfigsRequest, st *repli
 				own = nil
 			}
 		}
+		// As Kafka: the layers before the first of key's own are dropped
+		// (log.retention.ms, set nowhere, has none: DEFAULT_CONFIG).
+		syns = trimSynonyms(syns, key, func(s synonym) string { return s.name })
 		if name == "" {
 			// As Kafka (ConfigHelper.createBrokerConfigEntry, perBrokerConfig
 			// false): the cluster-wide defaults list only the synonyms that
@@ -310,7 +342,10 @@ func (b *Broker) describeBrokerConfigs(r *kmsg.DescribeConfigsRequest, st *repli
 		c.Value = own
 		c.IsSensitive = !known
 		c.ReadOnly = known && !isDynamicBrokerKey(key)
-		c.Source = syns[0].source
+		c.Source = kmsg.ConfigSourceDefaultConfig
+		if len(syns) > 0 {
+			c.Source = syns[0].source
+		}
 		c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
 		c.ConfigType = o.typ
 		if r.IncludeDocumentation && o.Help != "" {

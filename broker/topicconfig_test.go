@@ -11,89 +11,109 @@ import (
 )
 
 // TestDescribeConfigsSynonyms: a topic key's default is reported under the
-// broker key Kafka names for it, whether this broker reads that key
-// (log.retention.hours for retention.ms, as Kafka's finer spellings have no
-// default) or the default is fixed (log.cleanup.policy); a key the topic
-// sets comes first, as a dynamic topic config, and a broker key set in the
+// broker key Kafka names for it (log.cleanup.policy); a key the topic sets
+// comes first, as a dynamic topic config, and a broker key set in the
 // broker's settings before the default; a key with no broker key behind it
-// in Kafka (leader.replication.throttled.replicas) has no synonym.
+// in Kafka (leader.replication.throttled.replicas) has no synonym. As in
+// Kafka's ConfigHelper.configSynonyms, the broker layers before the first
+// of the broker key's own spelling are dropped: retention.ms, with
+// log.retention.ms set nowhere (its default is null), has no synonym and is
+// a DEFAULT_CONFIG, whether log.retention.hours is given or not (KafkaJS's
+// own suite asks this of Kafka 2.4).
 func TestDescribeConfigsSynonyms(t *testing.T) {
-	describe := func(b *Broker) map[string][]string {
+	str := func(name string, v *string, src kmsg.ConfigSource) string {
+		val := "null"
+		if v != nil {
+			val = *v
+		}
+		return fmt.Sprintf("%s=%s %s", name, val, src)
+	}
+	// describe returns each config's value and source and its synonyms.
+	describe := func(b *Broker, typ kmsg.ConfigResourceType, name string, keys ...string) (map[string]string, map[string][]string) {
 		t.Helper()
 		cl := newClient(t, b)
 		req := kmsg.NewPtrDescribeConfigsRequest()
 		req.IncludeSynonyms = true
 		rr := kmsg.NewDescribeConfigsRequestResource()
-		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "syn"
-		rr.ConfigNames = []string{"cleanup.policy", "retention.ms", "segment.jitter.ms", "min.cleanable.dirty.ratio",
-			"flush.ms", "leader.replication.throttled.replicas", "remote.log.copy.disable"}
+		rr.ResourceType, rr.ResourceName = typ, name
+		rr.ConfigNames = keys
 		req.Resources = append(req.Resources, rr)
-		got := map[string][]string{}
+		vals, syns := map[string]string{}, map[string][]string{}
 		for _, c := range request[*kmsg.DescribeConfigsResponse](t, cl, req).Resources[0].Configs {
+			vals[c.Name] = str(c.Name, c.Value, c.Source)
 			for _, s := range c.ConfigSynonyms {
-				got[c.Name] = append(got[c.Name], fmt.Sprintf("%s=%s %s", s.Name, *s.Value, s.Source))
+				syns[c.Name] = append(syns[c.Name], str(s.Name, s.Value, s.Source))
 			}
 		}
-		return got
+		return vals, syns
 	}
+	topicKeys := []string{"cleanup.policy", "retention.ms", "segment.ms", "segment.jitter.ms", "min.cleanable.dirty.ratio",
+		"flush.ms", "leader.replication.throttled.replicas", "remote.log.copy.disable"}
+	brokerKeys := []string{"log.retention.ms", "log.retention.minutes", "log.retention.hours"}
 	dir := t.TempDir()
 	b := startBroker(t, dir, nil)
 	createTopic(t, newClient(t, b), "syn", 1, map[string]string{"segment.jitter.ms": "5", "remote.log.copy.disable": "true"})
-	// Kafka's log.retention.ms and log.roll.jitter.ms default to null: the
-	// default is their coarsest spelling's.
 	want := map[string][]string{
 		"cleanup.policy":            {"log.cleanup.policy=delete DEFAULT_CONFIG"},
-		"retention.ms":              {"log.retention.hours=168 DEFAULT_CONFIG"},
-		"segment.jitter.ms":         {"segment.jitter.ms=5 DYNAMIC_TOPIC_CONFIG", "log.roll.jitter.hours=0 DEFAULT_CONFIG"},
+		"segment.jitter.ms":         {"segment.jitter.ms=5 DYNAMIC_TOPIC_CONFIG"},
 		"min.cleanable.dirty.ratio": {"log.cleaner.min.cleanable.ratio=0.5 DEFAULT_CONFIG"},
 		// Keys no broker key stands behind in Kafka have no synonym but
 		// the topic's own setting (flush.ms's log.flush.interval.ms has
 		// no default in Kafka, and means fsyncs of raft batches here).
 		"remote.log.copy.disable": {"remote.log.copy.disable=true DYNAMIC_TOPIC_CONFIG"},
 	}
-	if got := describe(b); !maps.EqualFunc(got, want, slices.Equal) {
+	vals, got := describe(b, kmsg.ConfigResourceTypeTopic, "syn", topicKeys...)
+	if !maps.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("synonyms:\n got %v\nwant %v", got, want)
+	}
+	for k, w := range map[string]string{"retention.ms": "retention.ms=604800000 DEFAULT_CONFIG", "segment.ms": "segment.ms=604800000 DEFAULT_CONFIG"} {
+		if vals[k] != w {
+			t.Errorf("%s, want %s", vals[k], w)
+		}
 	}
 	b.Close()
 
-	// The spelling the broker was given is listed as given, before the default.
+	// log.retention.hours given: retention.ms takes its value, and is
+	// still a DEFAULT_CONFIG with no synonym, as in Kafka; the broker's
+	// log.retention.ms and minutes are null DEFAULT_CONFIGs, and its
+	// log.retention.hours lists the setting before the default.
 	b = startBroker(t, dir, func(c *Config) {
 		if err := c.Set("log.retention.hours", "24"); err != nil {
 			t.Fatal(err)
 		}
 	})
-	defer b.Close()
-	want["retention.ms"] = []string{"log.retention.hours=24 STATIC_BROKER_CONFIG", "log.retention.hours=168 DEFAULT_CONFIG"}
-	if got := describe(b); !slices.Equal(got["retention.ms"], want["retention.ms"]) {
-		t.Errorf("retention.ms with log.retention.hours=24: synonyms %v, want %v", got["retention.ms"], want["retention.ms"])
+	vals, got = describe(b, kmsg.ConfigResourceTypeTopic, "syn", "retention.ms")
+	if w := "retention.ms=86400000 DEFAULT_CONFIG"; vals["retention.ms"] != w || len(got["retention.ms"]) != 0 {
+		t.Errorf("with log.retention.hours=24: %s %v, want %s and no synonyms", vals["retention.ms"], got["retention.ms"], w)
 	}
+	vals, got = describe(b, kmsg.ConfigResourceTypeBroker, "1", brokerKeys...)
+	wantVals := map[string]string{
+		"log.retention.ms":      "log.retention.ms=null DEFAULT_CONFIG",
+		"log.retention.minutes": "log.retention.minutes=null DEFAULT_CONFIG",
+		"log.retention.hours":   "log.retention.hours=24 STATIC_BROKER_CONFIG",
+	}
+	want = map[string][]string{"log.retention.hours": {"log.retention.hours=24 STATIC_BROKER_CONFIG", "log.retention.hours=168 DEFAULT_CONFIG"}}
+	if !maps.Equal(vals, wantVals) || !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("broker with log.retention.hours=24:\n got %v %v\nwant %v %v", vals, got, wantVals, want)
+	}
+	b.Close()
 
-	// The broker's own keys, likewise: log.retention.ms and minutes are
-	// null (Kafka's default for them) with the hours' layers as synonyms,
-	// not a value worked out from the hours.
-	req := kmsg.NewPtrDescribeConfigsRequest()
-	req.IncludeSynonyms = true
-	rr := kmsg.NewDescribeConfigsRequestResource()
-	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
-	rr.ConfigNames = []string{"log.retention.ms", "log.retention.minutes", "log.retention.hours"}
-	req.Resources = append(req.Resources, rr)
-	for _, c := range request[*kmsg.DescribeConfigsResponse](t, newClient(t, b), req).Resources[0].Configs {
-		v := "null"
-		if c.Value != nil {
-			v = *c.Value
+	// log.retention.ms given: it leads the synonyms of retention.ms and of
+	// the broker's log.retention.ms, then the hours' default.
+	b = startBroker(t, dir, func(c *Config) {
+		if err := c.Set("log.retention.ms", "5000"); err != nil {
+			t.Fatal(err)
 		}
-		got := fmt.Sprintf("%s=%s %s", c.Name, v, c.Source)
-		var syns []string
-		for _, s := range c.ConfigSynonyms {
-			syns = append(syns, fmt.Sprintf("%s=%s %s", s.Name, *s.Value, s.Source))
-		}
-		wantValue := map[string]string{"log.retention.ms": "null", "log.retention.minutes": "null", "log.retention.hours": "24"}[c.Name]
-		if want := fmt.Sprintf("%s=%s STATIC_BROKER_CONFIG", c.Name, wantValue); got != want {
-			t.Errorf("broker %s, want %s", got, want)
-		}
-		if !slices.Equal(syns, want["retention.ms"]) {
-			t.Errorf("broker %s: synonyms %v, want %v", c.Name, syns, want["retention.ms"])
-		}
+	})
+	defer b.Close()
+	wantSyns := []string{"log.retention.ms=5000 STATIC_BROKER_CONFIG", "log.retention.hours=168 DEFAULT_CONFIG"}
+	vals, got = describe(b, kmsg.ConfigResourceTypeTopic, "syn", "retention.ms")
+	if w := "retention.ms=5000 STATIC_BROKER_CONFIG"; vals["retention.ms"] != w || !slices.Equal(got["retention.ms"], wantSyns) {
+		t.Errorf("with log.retention.ms=5000: %s %v, want %s %v", vals["retention.ms"], got["retention.ms"], w, wantSyns)
+	}
+	vals, got = describe(b, kmsg.ConfigResourceTypeBroker, "1", "log.retention.ms")
+	if w := "log.retention.ms=5000 STATIC_BROKER_CONFIG"; vals["log.retention.ms"] != w || !slices.Equal(got["log.retention.ms"], wantSyns) {
+		t.Errorf("broker with log.retention.ms=5000: %s %v, want %s %v", vals["log.retention.ms"], got["log.retention.ms"], w, wantSyns)
 	}
 }
 
