@@ -583,7 +583,8 @@ func TestConsumeGroupCommitsStart(t *testing.T) {
 	// Long enough for the group to assign on a loaded machine.
 	mustRun(t, addr, "", "consume", "--topic", "gap", "--group", "g", "--timeout", "5s")
 	mustRun(t, addr, "a\nb\n", "produce", "--topic", "gap")
-	r := mustRun(t, addr, "", "consume", "--topic", "gap", "--group", "g", "--timeout", "2s", "--format", `%v `)
+	// Ends at the two records, or after 15 s (a loaded machine's join).
+	r := mustRun(t, addr, "", "consume", "--topic", "gap", "--group", "g", "--max-messages", "2", "--timeout", "15s", "--format", `%v `)
 	if got := strings.Fields(r.stdout); len(got) != 2 {
 		t.Errorf("second run printed %q, want the 2 records produced after the first", got)
 	}
