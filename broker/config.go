@@ -20,6 +20,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/gokafka/gokafka/internal/jaas"
 	"github.com/gokafka/gokafka/protocol"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -140,6 +141,9 @@ type Config struct {
 	syncFile func(*os.File) error
 	// fetchMemory replaces the fetch memory budget's size (tests).
 	fetchMemory int64
+	// saslJAAS holds the listener.name.L.M.sasl.jaas.config settings, by
+	// "LISTENER MECHANISM" (upper case).
+	saslJAAS map[string]jaas.Entry
 }
 
 // kafkaOnlyKeys are Kafka broker settings a Kafka server.properties often
@@ -785,7 +789,7 @@ func (c *Config) parseListeners(v string, needServed bool) (served []listenerEnt
 // saslMechanismsOpt is sasl.enabled.mechanisms: the SASL mechanisms the
 // SASL_PLAINTEXT listeners offer (checkSASL).
 var saslMechanismsOpt = func() Option {
-	o := strOpt("sasl.enabled.mechanisms", "sasl-enabled-mechanisms", "the SASL mechanisms a SASL_PLAINTEXT listener offers: SCRAM-SHA-256 and SCRAM-SHA-512 (users: AlterUserScramCredentials, kafka-configs --entity-type users); Kafka's default GSSAPI (Kerberos) is not served", func(c *Config) *string { return &c.SASLEnabledMechanisms })
+	o := strOpt("sasl.enabled.mechanisms", "sasl-enabled-mechanisms", "the SASL mechanisms a SASL_PLAINTEXT listener offers: PLAIN (users in listener.name.NAME.plain.sasl.jaas.config), SCRAM-SHA-256 and SCRAM-SHA-512 (users: AlterUserScramCredentials, kafka-configs --entity-type users); Kafka's default GSSAPI (Kerberos) is not served", func(c *Config) *string { return &c.SASLEnabledMechanisms })
 	o.typ = kmsg.ConfigTypeList
 	return o
 }()
@@ -802,8 +806,21 @@ func (c *Config) checkSASL(ls []Listener) error {
 			return fmt.Errorf("listener %s is SASL_PLAINTEXT but sasl.enabled.mechanisms names no mechanism", l.Name)
 		}
 		for _, m := range mechs {
+			if m == "PLAIN" {
+				// As Kafka, which wants the JAAS entry whose user_
+				// options are PLAIN's users.
+				key := "listener.name." + strings.ToLower(l.Name) + ".plain.sasl.jaas.config"
+				e, ok := c.saslJAAS[l.Name+" PLAIN"]
+				if !ok {
+					return fmt.Errorf("sasl.enabled.mechanisms: PLAIN on listener %s needs its users in %s (%s required user_NAME=\"password\" ...;)", l.Name, key, plainLoginModule)
+				}
+				if e.Module != plainLoginModule {
+					return fmt.Errorf("%s: login module %s, want %s", key, e.Module, plainLoginModule)
+				}
+				continue
+			}
 			if _, ok := scramMechanisms[m]; !ok {
-				return fmt.Errorf("sasl.enabled.mechanisms: %s is not supported (listener %s is SASL_PLAINTEXT): set it to SCRAM-SHA-256 and/or SCRAM-SHA-512", m, l.Name)
+				return fmt.Errorf("sasl.enabled.mechanisms: %s is not supported (listener %s is SASL_PLAINTEXT): set it to PLAIN, SCRAM-SHA-256 and/or SCRAM-SHA-512", m, l.Name)
 			}
 		}
 	}
@@ -949,7 +966,43 @@ func (c *Config) Set(key, value string) error {
 			return nil
 		}
 	}
+	if listener, mech, ok := jaasKey(key); ok {
+		e, err := jaas.Parse(value)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		if c.saslJAAS == nil {
+			c.saslJAAS = map[string]jaas.Entry{}
+		}
+		c.saslJAAS[listener+" "+mech] = e
+		return nil
+	}
 	return fmt.Errorf("unknown configuration key %q", key)
+}
+
+// jaasKey takes Kafka's listener.name.LISTENER.MECHANISM.sasl.jaas.config
+// (the listener and mechanism in lower case): the JAAS configuration of a
+// SASL mechanism on one listener.
+func jaasKey(key string) (listener, mechanism string, ok bool) {
+	rest, ok := strings.CutPrefix(key, "listener.name.")
+	if !ok {
+		return "", "", false
+	}
+	rest, ok = strings.CutSuffix(rest, ".sasl.jaas.config")
+	if !ok {
+		return "", "", false
+	}
+	listener, mechanism, ok = strings.Cut(rest, ".")
+	if !ok || listener == "" || mechanism == "" || strings.Contains(mechanism, ".") {
+		return "", "", false
+	}
+	return strings.ToUpper(listener), strings.ToUpper(mechanism), true
+}
+
+// plainUsers are the users SASL/PLAIN accepts on listener: the user_NAME
+// options of its listener.name.LISTENER.plain.sasl.jaas.config.
+func (c *Config) plainUsers(listener string) map[string]string {
+	return plainUsers(c.saslJAAS[strings.ToUpper(listener)+" PLAIN"])
 }
 
 // OverrideFile makes the keys about to be set from the command line win over

@@ -24,7 +24,19 @@ const failedAuthDelay = 100 * time.Millisecond
 // requests through (protocol holds them back until then), or fails, which
 // closes the connection.
 type saslSession struct {
-	scram *scramServer // nil until the handshake
+	mechanism string
+	server    saslServer // nil until the handshake
+}
+
+// saslServer is the server side of one SASL mechanism's exchange.
+type saslServer interface {
+	// step takes the client's next message and returns the answer; an
+	// error ends the exchange (a saslFailure's text is the client's).
+	step(msg []byte) ([]byte, error)
+	// done reports whether the exchange succeeded, once step returned.
+	done() bool
+	// user is the user the client named.
+	user() string
 }
 
 // saslStep answers a SaslHandshake or SaslAuthenticate on a connection that
@@ -47,7 +59,7 @@ func (b *Broker) saslStep(ctx context.Context, req *protocol.Request) protocol.R
 			resp.ErrorCode = kerr.UnsupportedVersion.Code
 			return now(protocol.CloseAfter(resp, "SaslHandshake v0 (raw SASL tokens) is not supported: clients since Kafka 1.0 use v1"))
 		}
-		if s.scram != nil {
+		if s.server != nil {
 			// As Kafka: a second handshake is out of order.
 			resp.ErrorCode = kerr.IllegalSaslState.Code
 			return now(protocol.CloseAfter(resp, "a second SASL handshake"))
@@ -57,28 +69,33 @@ func (b *Broker) saslStep(ctx context.Context, req *protocol.Request) protocol.R
 			return now(protocol.CloseAfter(resp, "SASL mechanism not enabled: "+clip(r.Mechanism, maxSASLMechanismLog)))
 		}
 		mech := r.Mechanism
-		s.scram = &scramServer{mechanism: mech, lookup: func(user string) (replication.ScramCredential, bool) {
-			return b.node.Controller().State().ScramCredential(user, mech)
-		}}
+		s.mechanism = mech
+		if mech == "PLAIN" {
+			s.server = &plainServer{users: b.cfg.plainUsers(req.Conn.Listener)}
+		} else {
+			s.server = &scramServer{mechanism: mech, lookup: func(user string) (replication.ScramCredential, bool) {
+				return b.node.Controller().State().ScramCredential(user, mech)
+			}}
+		}
 		return now(resp)
 	case *kmsg.SASLAuthenticateRequest:
 		resp := r.ResponseKind().(*kmsg.SASLAuthenticateResponse)
 		resp.SASLAuthBytes = []byte{}
-		if s.scram == nil {
+		if s.server == nil {
 			resp.ErrorCode = kerr.IllegalSaslState.Code
 			resp.ErrorMessage = kmsg.StringPtr("Unexpected SaslAuthenticate request before a SaslHandshake")
 			return now(protocol.CloseAfter(resp, "SaslAuthenticate before a SaslHandshake"))
 		}
-		out, err := s.scram.step(r.SASLAuthBytes)
+		out, err := s.server.step(r.SASLAuthBytes)
 		if err != nil {
-			msg := "Authentication failed during authentication due to invalid credentials with SASL mechanism " + s.scram.mechanism
+			msg := "Authentication failed during authentication due to invalid credentials with SASL mechanism " + s.mechanism
 			var f saslFailure
 			if errors.As(err, &f) {
 				msg = string(f)
 			}
 			resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
 			resp.ErrorMessage = kmsg.StringPtr(msg)
-			b.logger.Info("SASL authentication failed", append([]any{"mechanism", s.scram.mechanism, "user", clip(s.scram.user, maxClientIDLog), "reason", err}, clientAttrs(req)...)...)
+			b.logger.Info("SASL authentication failed", append([]any{"mechanism", s.mechanism, "user", clip(s.server.user(), maxClientIDLog), "reason", err}, clientAttrs(req)...)...)
 			return func() kmsg.Response {
 				t := time.NewTimer(failedAuthDelay)
 				defer t.Stop()
@@ -90,11 +107,11 @@ func (b *Broker) saslStep(ctx context.Context, req *protocol.Request) protocol.R
 			}
 		}
 		resp.SASLAuthBytes = out
-		if s.scram.done {
-			req.Conn.User = s.scram.user
+		if s.server.done() {
+			req.Conn.User = s.server.user()
 			req.Conn.Authenticated()
 			req.Conn.SASL = nil
-			b.logger.Debug("SASL authentication succeeded", append([]any{"mechanism", s.scram.mechanism, "user", s.scram.user}, clientAttrs(req)...)...)
+			b.logger.Debug("SASL authentication succeeded", append([]any{"mechanism", s.mechanism, "user", req.Conn.User}, clientAttrs(req)...)...)
 		}
 		return now(resp)
 	}

@@ -47,20 +47,23 @@ type scramServer struct {
 	mechanism string
 	lookup    func(user string) (replication.ScramCredential, bool)
 
-	user                  string
-	cred                  replication.ScramCredential
-	clientFirstBare       string
-	serverFirst           string
-	nonce                 string // the client's and the server's, together
-	serverFirstSent, done bool
+	username                  string
+	cred                      replication.ScramCredential
+	clientFirstBare           string
+	serverFirst               string
+	nonce                     string // the client's and the server's, together
+	serverFirstSent, finished bool
 }
+
+func (s *scramServer) done() bool   { return s.finished }
+func (s *scramServer) user() string { return s.username }
 
 // step takes the client's next message and returns the server's answer.
 // An error ends the exchange: errScramCredentials, or another describing
 // a malformed message.
 func (s *scramServer) step(msg []byte) ([]byte, error) {
 	switch {
-	case s.done:
+	case s.finished:
 		return nil, errors.New("the exchange is over")
 	case !s.serverFirstSent:
 		return s.clientFirst(string(msg))
@@ -107,7 +110,7 @@ func (s *scramServer) clientFirst(m string) ([]byte, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err
 	}
-	s.user, s.cred, s.clientFirstBare = user, cred, bare
+	s.username, s.cred, s.clientFirstBare = user, cred, bare
 	s.nonce = fields[1][2:] + base64.RawURLEncoding.EncodeToString(b[:])
 	s.serverFirst = "r=" + s.nonce + ",s=" + base64.StdEncoding.EncodeToString(cred.Salt) + ",i=" + strconv.Itoa(int(cred.Iterations))
 	s.serverFirstSent = true
@@ -115,7 +118,7 @@ func (s *scramServer) clientFirst(m string) ([]byte, error) {
 }
 
 func (s *scramServer) clientFinal(m string) ([]byte, error) {
-	s.done = true
+	s.finished = true
 	without, proofField, ok := strings.Cut(m, ",p=")
 	if !ok || strings.Contains(proofField, ",") {
 		return nil, errors.New("invalid client final message")

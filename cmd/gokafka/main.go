@@ -55,6 +55,9 @@ type env struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	bootstrap string
+	// clientConfig is --command-config (--producer.config,
+	// --consumer.config): a Kafka client properties file.
+	clientConfig string
 }
 
 // errUsage marks an error as a usage error (exit 2); the message has already
@@ -195,6 +198,10 @@ Commands:
 
 --bootstrap-server (-b) is accepted before the command or among its flags
 (default 127.0.0.1:9092). "gokafka COMMAND -h" lists a command's flags.
+Every command takes a Kafka client properties file as Kafka's tools do,
+--command-config (or --producer.config, --consumer.config): its
+security.protocol=SASL_PLAINTEXT, sasl.mechanism (PLAIN, SCRAM-SHA-256,
+SCRAM-SHA-512) and sasl.jaas.config reach a SASL listener.
 The action may also be given as Kafka's tools take it, as a flag: "gokafka topic
 --describe --topic T", "gokafka group --list", "gokafka group --describe --group G".
 Exit status: 0 ok, 1 runtime error, 2 usage error.
@@ -302,6 +309,7 @@ func (e *env) newFlagSet(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	bootstrapFlags(fs, &e.bootstrap)
+	e.clientConfigFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: gokafka %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
@@ -406,11 +414,16 @@ func (e *env) client(opts ...kgo.Opt) (*kgo.Client, error) {
 	if len(seeds) == 0 {
 		return nil, usagef("--bootstrap-server is empty")
 	}
+	sec, err := e.securityOpts()
+	if err != nil {
+		return nil, err
+	}
 	all := append([]kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("gokafka"),
 		kgo.DialTimeout(10 * time.Second),
-	}, opts...)
+	}, sec...)
+	all = append(all, opts...)
 	cl, err := kgo.NewClient(all...)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
@@ -196,6 +197,72 @@ func TestSASLUserQuota(t *testing.T) {
 		}
 		if got := resp.ThrottleMillis > 0; got != c.throttled {
 			t.Errorf("%s: throttled %d ms, want throttled %v", c.who, resp.ThrottleMillis, c.throttled)
+		}
+	}
+}
+
+// SASL/PLAIN checks a user's password against the user_NAME options of the
+// listener's listener.name.NAME.plain.sasl.jaas.config, as Kafka's
+// PlainServerCallbackHandler, and says why it refuses, in Kafka's words.
+func TestSASLPlain(t *testing.T) {
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		c.Listen = "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"
+		c.SASLEnabledMechanisms = "PLAIN,SCRAM-SHA-256"
+		if err := c.Set("listener.name.sasl_plaintext.plain.sasl.jaas.config",
+			`org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_bob="b\"ob;pw";`); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, u := range []plain.Auth{{User: "admin", Pass: "admin-secret"}, {User: "bob", Pass: `b"ob;pw`}, {User: "bob", Pass: "x", Zid: "bob"}} {
+		cl := saslClient(t, b, kgo.SASL(u.AsMechanism()))
+		_, err := cl.Request(ctx, kmsg.NewPtrMetadataRequest())
+		if wantOK := u.Pass != "x"; (err == nil) != wantOK {
+			t.Errorf("%s/%q: %v, want success %v", u.User, u.Pass, err, wantOK)
+		}
+	}
+	for _, c := range []struct {
+		auth plain.Auth
+		want string
+	}{
+		{plain.Auth{User: "bob", Pass: "wrong"}, "Authentication failed: Invalid username or password"},
+		{plain.Auth{User: "nobody", Pass: "admin-secret"}, "Authentication failed: Invalid username or password"},
+		{plain.Auth{User: "admin", Pass: "admin-secret", Zid: "bob"}, "Authentication failed: Client requested an authorization id that is different from username"},
+	} {
+		cl := saslClient(t, b, kgo.SASL(c.auth.AsMechanism()))
+		_, err := cl.Request(ctx, kmsg.NewPtrMetadataRequest())
+		if !errors.Is(err, kerr.SaslAuthenticationFailed) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want SASL_AUTHENTICATION_FAILED: %s", c.auth, err, c.want)
+		}
+	}
+}
+
+// PLAIN needs its JAAS entry, with PLAIN's login module, and a JAAS value
+// must parse, as Kafka refuses to start otherwise.
+func TestSASLPlainConfigChecked(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Listen = "SASL_PLAINTEXT://127.0.0.1:0"
+	cfg.SASLEnabledMechanisms = "PLAIN"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "listener.name.sasl_plaintext.plain.sasl.jaas.config") {
+		t.Errorf("PLAIN without its JAAS entry: %v", err)
+	}
+	if err := cfg.Set("listener.name.sasl_plaintext.plain.sasl.jaas.config", `org.apache.kafka.common.security.scram.ScramLoginModule required;`); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "login module") {
+		t.Errorf("PLAIN with SCRAM's login module: %v", err)
+	}
+	for _, bad := range []string{
+		`org.apache.kafka.common.security.plain.PlainLoginModule required user_a="x"`, // no ;
+		`org.apache.kafka.common.security.plain.PlainLoginModule maybe;`,
+		`org.apache.kafka.common.security.plain.PlainLoginModule required user_a="x;`,
+		`a required; b required;`,
+		`org.apache.kafka.common.security.plain.PlainLoginModule required user_a;`,
+	} {
+		if err := cfg.Set("listener.name.sasl_plaintext.plain.sasl.jaas.config", bad); err == nil {
+			t.Errorf("JAAS %q taken", bad)
 		}
 	}
 }
