@@ -401,6 +401,20 @@ func (c *conn) runReply(p *pending, reply Reply) {
 	p.resp = reply()
 }
 
+// closeAnswered closes the connection for p, whose answer is the close (a
+// Hangup) or was written just before it (CloseAfter), logging why. The
+// request is counted, as Kafka counts the requests it closes a connection
+// for (a failed acks=0 produce, a failed authentication), before the
+// client can see the close.
+func (c *conn) closeAnswered(p *pending, reason string) {
+	c.log.Info("closing connection: "+reason, "key", p.key, "correlation_id", p.correlation)
+	if o := c.s.cfg.Observer; o != nil {
+		p.observed = true
+		o.RequestDone(p.key, p.reqVersion, time.Since(p.received))
+	}
+	c.close()
+}
+
 // writeLoop writes responses in request order until the connection closes.
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
@@ -422,15 +436,7 @@ func (c *conn) writeLoop() {
 			return
 		}
 		if h, ok := p.resp.(*hangup); ok && h.Key() == p.key {
-			c.log.Info("closing connection: "+h.reason, "key", p.key, "correlation_id", p.correlation)
-			// Answered by the hangup: counted, as Kafka counts the
-			// requests it closes a connection for (a failed acks=0
-			// produce), before the client can see the close.
-			if o := c.s.cfg.Observer; o != nil {
-				p.observed = true
-				o.RequestDone(p.key, p.reqVersion, time.Since(p.received))
-			}
-			c.close()
+			c.closeAnswered(p, h.reason)
 			return
 		}
 		var closing *closeAfter
@@ -479,12 +485,7 @@ func (c *conn) writeLoop() {
 		c.current = nil
 		p.afterWrite()
 		if closing != nil {
-			c.log.Info("closing connection: "+closing.reason, "key", p.key, "correlation_id", p.correlation)
-			if o := c.s.cfg.Observer; o != nil {
-				p.observed = true
-				o.RequestDone(p.key, p.reqVersion, time.Since(p.received))
-			}
-			c.close()
+			c.closeAnswered(p, closing.reason)
 			return
 		}
 		close(p.written)
