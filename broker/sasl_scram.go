@@ -127,7 +127,9 @@ func (s *scramServer) clientFinal(m string) ([]byte, error) {
 	if len(fields) != 2 || !strings.HasPrefix(fields[0], "c=") || !strings.HasPrefix(fields[1], "r=") {
 		return nil, errors.New("invalid client final message")
 	}
-	if fields[1][2:] != s.nonce {
+	// As Kafka's check (endsWith): librdkafka sends its own nonce again
+	// in front of the server's whole one.
+	if !strings.HasSuffix(fields[1][2:], s.nonce) {
 		return nil, errors.New("invalid client nonce in the final client message")
 	}
 	proof, err := base64.StdEncoding.DecodeString(proofField)

@@ -81,7 +81,10 @@ type brokerProc struct {
 	kafkaAddr string
 	adminAddr string
 	raftAddr  string
-	extra     []string
+	// saslAddr, when set, is a second listener, SASL_PLAINTEXT
+	// (startSASLBroker).
+	saslAddr string
+	extra    []string
 
 	logs *testlog.Buffer // every incarnation's stderr, in order
 
@@ -119,6 +122,18 @@ func freePort(t *testing.T) string {
 // waits until it serves. extraArgs are appended to the command line.
 func startBroker(t *testing.T, extraArgs ...string) *brokerProc {
 	t.Helper()
+	return startBrokerProc(t, false, extraArgs)
+}
+
+// startSASLBroker is startBroker with a second listener, SASL_PLAINTEXT on
+// SASLAddr; extraArgs give it its sasl.enabled.mechanisms and users.
+func startSASLBroker(t *testing.T, extraArgs ...string) *brokerProc {
+	t.Helper()
+	return startBrokerProc(t, true, extraArgs)
+}
+
+func startBrokerProc(t *testing.T, sasl bool, extraArgs []string) *brokerProc {
+	t.Helper()
 	b := &brokerProc{
 		t:       t,
 		dataDir: t.TempDir(),
@@ -130,6 +145,9 @@ func startBroker(t *testing.T, extraArgs ...string) *brokerProc {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		b.kafkaAddr, b.raftAddr, b.adminAddr = freePort(t), freePort(t), freePort(t)
+		if sasl {
+			b.saslAddr = freePort(t)
+		}
 		if err = b.launch(); err == nil {
 			break
 		}
@@ -150,9 +168,13 @@ func startBroker(t *testing.T, extraArgs ...string) *brokerProc {
 
 // launch starts the process and waits for /healthz and the Kafka port.
 func (b *brokerProc) launch() error {
+	listen := b.kafkaAddr
+	if b.saslAddr != "" {
+		listen = "PLAINTEXT://" + b.kafkaAddr + ",SASL_PLAINTEXT://" + b.saslAddr
+	}
 	args := []string{
 		"--node-id", "1",
-		"--listen", b.kafkaAddr,
+		"--listen", listen,
 		"--raft-listen", b.raftAddr,
 		"--admin-listen", b.adminAddr,
 		"--data-dir", b.dataDir,
