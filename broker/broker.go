@@ -87,7 +87,7 @@ var supportedVersions = map[int16]protocol.VersionRange{
 	14: {Min: 0, Max: 5},  // SyncGroup
 	15: {Min: 0, Max: 6},  // DescribeGroups: v6 answers GROUP_ID_NOT_FOUND for a group that does not exist
 	16: {Min: 0, Max: 5},  // ListGroups
-	17: {Min: 0, Max: 1},  // SaslHandshake: SCRAM on a SASL_PLAINTEXT listener (v1; v0's raw tokens refused), ILLEGAL_SASL_STATE elsewhere, as Kafka
+	17: {Min: 0, Max: 1},  // SaslHandshake: PLAIN and SCRAM on a SASL_PLAINTEXT listener (v0's exchange in bare tokens), ILLEGAL_SASL_STATE elsewhere, as Kafka
 	18: {Min: 0, Max: 5},  // ApiVersions (answered by protocol; v5 checks the cluster and node a client expects)
 	19: {Min: 0, Max: 7},  // CreateTopics
 	20: {Min: 0, Max: 6},  // DeleteTopics

@@ -52,13 +52,6 @@ func (b *Broker) saslStep(ctx context.Context, req *protocol.Request) protocol.R
 		resp := r.ResponseKind().(*kmsg.SASLHandshakeResponse)
 		mechs := b.cfg.saslMechanisms()
 		resp.SupportedMechanisms = mechs
-		if r.Version == 0 {
-			// v0 hands the exchange to raw SASL tokens outside Kafka's
-			// framing, for clients older than Kafka 1.0; Kafka 4.0
-			// dropped it (KIP-896), and so does this listener.
-			resp.ErrorCode = kerr.UnsupportedVersion.Code
-			return now(protocol.CloseAfter(resp, "SaslHandshake v0 (raw SASL tokens) is not supported: clients since Kafka 1.0 use v1"))
-		}
 		if s.server != nil {
 			// As Kafka: a second handshake is out of order.
 			resp.ErrorCode = kerr.IllegalSaslState.Code
@@ -76,6 +69,13 @@ func (b *Broker) saslStep(ctx context.Context, req *protocol.Request) protocol.R
 			s.server = &scramServer{mechanism: mech, lookup: func(user string) (replication.ScramCredential, bool) {
 				return b.node.Controller().State().ScramCredential(user, mech)
 			}}
+		}
+		if r.Version == 0 {
+			// The exchange follows in bare tokens, outside Kafka's
+			// framing, as clients before Kafka 1.0 (and kafka-python
+			// 2.0) send it; protocol hands each in as a
+			// SaslAuthenticate v0 with RawSASL set.
+			req.Conn.RawSASLTokens()
 		}
 		return now(resp)
 	case *kmsg.SASLAuthenticateRequest:
@@ -102,6 +102,10 @@ func (b *Broker) saslStep(ctx context.Context, req *protocol.Request) protocol.R
 				select {
 				case <-t.C:
 				case <-ctx.Done():
+				}
+				if req.RawSASL {
+					// A bare token has no error answer: the close says it.
+					return protocol.Hangup(resp, "SASL authentication failed")
 				}
 				return protocol.CloseAfter(resp, "SASL authentication failed")
 			}

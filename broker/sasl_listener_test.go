@@ -2,7 +2,9 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -108,8 +110,7 @@ func TestSASLScram(t *testing.T) {
 // request at a time, and only ApiVersions, SaslHandshake and
 // SaslAuthenticate: any other request closes it unanswered, as Kafka's
 // SaslServerAuthenticator does, and so does a mechanism not enabled (after
-// its answer, which lists the enabled ones) or SaslHandshake v0, whose raw
-// tokens Kafka 4.0 dropped.
+// its answer, which lists the enabled ones).
 func TestSASLListenerBeforeAuthentication(t *testing.T) {
 	b, _ := startSASLBroker(t)
 	defer b.Close()
@@ -138,14 +139,6 @@ func TestSASLListenerBeforeAuthentication(t *testing.T) {
 	}
 	if _, _, err := readResponseFrame(conn); err == nil {
 		t.Fatal("the connection stayed open after a mechanism not enabled")
-	}
-
-	hs.Version, hs.Mechanism = 0, "SCRAM-SHA-256"
-	conn = rawConnTo(t, addr)
-	defer conn.Close()
-	resp, _ = sendRaw(t, conn, rawFormatter, hs, 1)
-	if r := resp.(*kmsg.SASLHandshakeResponse); r.ErrorCode != kerr.UnsupportedVersion.Code {
-		t.Fatalf("handshake v0: %v, want UNSUPPORTED_VERSION", kerr.ErrorForCode(r.ErrorCode))
 	}
 
 	// The PLAINTEXT listener asks for nothing.
@@ -265,4 +258,68 @@ func TestSASLPlainConfigChecked(t *testing.T) {
 			t.Errorf("JAAS %q taken", bad)
 		}
 	}
+}
+
+// After a SaslHandshake v0 the exchange comes in bare tokens, outside
+// Kafka's framing, as Kafka takes it from clients before 1.0 and from
+// kafka-python 2.0: PLAIN's one token is answered with an empty one, and
+// requests follow; a wrong password closes the connection, unanswered.
+func TestSASLHandshakeV0RawTokens(t *testing.T) {
+	var logs *testlog.Buffer
+	b := startBroker(t, t.TempDir(), func(c *Config) {
+		logs = logTo(c)
+		c.Listen = "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"
+		c.SASLEnabledMechanisms = "PLAIN"
+		if err := c.Set("listener.name.sasl_plaintext.plain.sasl.jaas.config",
+			`org.apache.kafka.common.security.plain.PlainLoginModule required user_u="pw";`); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer b.Close()
+	for _, pass := range []string{"pw", "wrong"} {
+		conn := rawConnTo(t, b.ListenerAddr("SASL_PLAINTEXT"))
+		defer conn.Close()
+		hs := kmsg.NewPtrSASLHandshakeRequest()
+		hs.Version, hs.Mechanism = 0, "PLAIN"
+		if resp, _ := sendRaw(t, conn, rawFormatter, hs, 1); resp.(*kmsg.SASLHandshakeResponse).ErrorCode != 0 {
+			t.Fatalf("handshake v0: %v", kerr.ErrorForCode(resp.(*kmsg.SASLHandshakeResponse).ErrorCode))
+		}
+		token := "\x00u\x00" + pass // short: below a request header's size
+		if _, err := conn.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(token))), token...)); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var size [4]byte
+		_, err := io.ReadFull(conn, size[:])
+		if pass == "wrong" {
+			if err == nil {
+				t.Fatal("a wrong password was answered, want the connection closed")
+			}
+			continue
+		}
+		if err != nil || binary.BigEndian.Uint32(size[:]) != 0 {
+			t.Fatalf("PLAIN's answer: %v, %d bytes; want an empty token\n%s", err, binary.BigEndian.Uint32(size[:]), logs.String())
+		}
+		if resp, _ := sendRaw(t, conn, rawFormatter, kmsg.NewPtrMetadataRequest(), 2); len(resp.(*kmsg.MetadataResponse).Brokers) != 1 {
+			t.Fatalf("metadata after authenticating: %+v", resp)
+		}
+	}
+}
+
+// A client that has not authenticated may send no frame over Kafka's
+// sasl.server.max.receive.size (512 KiB): a large produce before
+// authenticating closes the connection before it is read.
+func TestSASLUnauthenticatedFrameBounded(t *testing.T) {
+	b, logs := startSASLBroker(t)
+	defer b.Close()
+	conn := rawConnTo(t, b.ListenerAddr("SASL_PLAINTEXT"))
+	defer conn.Close()
+	req := produceReq("x", -1, 1000, make([]byte, 600<<10))
+	if _, err := conn.Write(rawFormatter.AppendRequest(nil, req, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := readResponseFrame(conn); err == nil {
+		t.Fatal("a 600 KiB frame before authenticating was answered")
+	}
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "allowed 8..524288") }, "the frame refused for its size")
 }

@@ -72,7 +72,7 @@ func BenchmarkReadFrame(b *testing.B) {
 				r := bytes.NewReader(frame)
 				for b.Loop() {
 					r.Reset(frame)
-					buf, err := readFrame(context.Background(), r, DefaultMaxRequestBytes, nil, trust)
+					buf, err := readFrame(context.Background(), r, minHeaderSize, DefaultMaxRequestBytes, nil, trust)
 					if err != nil {
 						b.Fatal(err)
 					}

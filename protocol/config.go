@@ -27,6 +27,11 @@ const (
 	DefaultApiVersionsMax = 5
 )
 
+// maxUnauthenticatedBytes bounds the frames of a connection that must still
+// authenticate (Config.SASLListeners), as Kafka's
+// sasl.server.max.receive.size (default 512 KiB).
+const maxUnauthenticatedBytes = 512 << 10
+
 const (
 	apiVersionsKey      = 18
 	produceKey          = 0

@@ -74,6 +74,7 @@ type pending struct {
 	frameLen    int           // counted in conn.pendBytes until written
 	written     chan struct{} // closed once the writer is done with it (written or nothing to send)
 	observed    bool          // told to the Observer (by the writer, or once the connection ended)
+	raw         bool          // a bare SASL token's: its answer goes back bare (rawToken)
 }
 
 func newConn(s *Server, nc net.Conn, listener string, log *slog.Logger) *conn {
@@ -230,7 +231,32 @@ func (c *conn) readLoop() error {
 				return nil
 			}
 		}
-		frame, err := readFrame(c.ctx, br, c.s.cfg.MaxRequestBytes, c.s.queued, c.trust)
+		minSize, maxSize := int32(minHeaderSize), c.s.cfg.MaxRequestBytes
+		authenticating := c.info.authPending.Load()
+		if authenticating {
+			// Authentication first, a request at a time, as Kafka's
+			// SaslServerAuthenticator reads them: the next frame is
+			// read once the last is answered, so that what its answer
+			// changed (authenticated, bare tokens next) holds for it,
+			// and a client pipelining requests behind its
+			// SaslAuthenticate is not served before it is answered,
+			// nor at all if it fails.
+			select {
+			case <-lastWritten:
+			case <-c.ctx.Done():
+				return nil
+			}
+			authenticating = c.info.authPending.Load()
+			if authenticating {
+				// Kafka's sasl.server.max.receive.size: a client not
+				// yet authenticated makes the broker hold no more.
+				maxSize = min(maxSize, maxUnauthenticatedBytes)
+				if c.info.rawSASL.Load() {
+					minSize = 0 // a bare SASL token (RawSASLTokens), not a request
+				}
+			}
+		}
+		frame, err := readFrame(c.ctx, br, minSize, maxSize, c.s.queued, c.trust)
 		if err != nil {
 			if c.ctx.Err() != nil {
 				return nil // closed by us while waiting for c.s.queued
@@ -249,18 +275,16 @@ func (c *conn) readLoop() error {
 				errFrameSize, len(frame), int16(binary.BigEndian.Uint16(frame)), c.s.cfg.MaxNonProduceBytes))
 		}
 
-		if c.info.authPending.Load() {
-			// Authentication first, a request at a time, as Kafka's
-			// SaslServerAuthenticator reads them: a client pipelining
-			// requests behind its SaslAuthenticate is not served before
-			// it is answered, nor at all if it fails.
-			select {
-			case <-lastWritten:
-			case <-c.ctx.Done():
-				return nil
+		if authenticating {
+			if minSize == 0 {
+				written, err := c.rawToken(frame, received)
+				if err != nil {
+					return err
+				}
+				lastWritten = written
+				continue
 			}
-			if key := int16(binary.BigEndian.Uint16(frame)); c.info.authPending.Load() &&
-				key != apiVersionsKey && key != saslHandshakeKey && key != saslAuthenticateKey {
+			if key := int16(binary.BigEndian.Uint16(frame)); key != apiVersionsKey && key != saslHandshakeKey && key != saslAuthenticateKey {
 				return fmt.Errorf("%w: api key %d", errUnauthenticated, key)
 			}
 		}
@@ -323,6 +347,42 @@ func (c *conn) readLoop() error {
 		go c.runReply(p, reply)
 	}
 }
+
+// rawToken hands a bare SASL token, read after a SaslHandshake v0
+// (ConnInfo.RawSASLTokens), to the Handler as a SaslAuthenticate v0
+// request and queues its answer, which the writer sends back as a bare
+// token. It returns the channel closed once that answer is written.
+func (c *conn) rawToken(frame []byte, received time.Time) (chan struct{}, error) {
+	body := kmsg.NewPtrSASLAuthenticateRequest()
+	body.SASLAuthBytes = frame
+	req := &Request{Key: saslAuthenticateKey, Body: body, Conn: c.info, Received: received, Size: len(frame), frame: frame, RawSASL: true}
+	req.Earlier = closedChan
+	p := &pending{
+		frameLen: len(frame),
+		written:  make(chan struct{}),
+		key:      saslAuthenticateKey,
+		received: received,
+		done:     make(chan struct{}),
+		req:      req,
+		raw:      true,
+	}
+	reply, err := c.handle(req)
+	if err != nil {
+		return nil, err
+	}
+	c.queue <- p
+	if reply == nil {
+		close(p.done)
+		return p.written, nil
+	}
+	c.wg.Add(1)
+	go c.runReply(p, reply)
+	return p.written, nil
+}
+
+// closedChan is a closed channel: the Earlier of a request with none
+// before it unanswered.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // answerEarlier waits until the responses to the requests before a bad one
 // are written, or the connection ends, then returns err, which closes the
@@ -458,7 +518,20 @@ func (c *conn) writeLoop() {
 				buf = bufpool.Get(need)
 				pooled = true
 			}
-			buf = appendResponse(buf[:0], p.correlation, p.resp)
+			if p.raw {
+				// A bare token back, as Kafka answers SaslHandshake v0's
+				// exchange; a failure has no answer but the close.
+				ar, ok := p.resp.(*kmsg.SASLAuthenticateResponse)
+				if !ok || ar.ErrorCode != 0 {
+					c.log.Info("closing connection: SASL token refused")
+					c.close()
+					return
+				}
+				buf = binary.BigEndian.AppendUint32(buf[:0], uint32(len(ar.SASLAuthBytes)))
+				buf = append(buf, ar.SASLAuthBytes...)
+			} else {
+				buf = appendResponse(buf[:0], p.correlation, p.resp)
+			}
 			if f := p.req.AfterEncode; f != nil {
 				f()
 			}

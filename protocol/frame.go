@@ -67,7 +67,8 @@ func notKafka(first [4]byte) string {
 	return ""
 }
 
-// readFrame reads one size-prefixed frame from r and returns its payload.
+// readFrame reads one size-prefixed frame of minSize to maxSize bytes from
+// r and returns its payload.
 // io.EOF means the peer closed cleanly between frames; any other error means
 // the stream is unusable. Decoded requests alias the payload (kmsg byte fields
 // such as produce records are sub-slices of it), so it is reused only when
@@ -78,7 +79,7 @@ func notKafka(first [4]byte) string {
 // largest frame the connection has sent whole: a frame no larger is read
 // into its full size once its first chunk is in, without the growth a
 // peer that has sent less must earn.
-func readFrame(ctx context.Context, r io.Reader, maxSize int32, q *queueBudget, trust int) ([]byte, error) {
+func readFrame(ctx context.Context, r io.Reader, minSize, maxSize int32, q *queueBudget, trust int) ([]byte, error) {
 	var sizeBuf [4]byte
 	if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -87,8 +88,8 @@ func readFrame(ctx context.Context, r io.Reader, maxSize int32, q *queueBudget, 
 		return nil, err
 	}
 	size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-	if size < minHeaderSize || size > maxSize {
-		return nil, fmt.Errorf("%w: %d (allowed %d..%d)%s", errFrameSize, size, minHeaderSize, maxSize, notKafka(sizeBuf))
+	if size < minSize || size > maxSize {
+		return nil, fmt.Errorf("%w: %d (allowed %d..%d)%s", errFrameSize, size, minSize, maxSize, notKafka(sizeBuf))
 	}
 	n := int(size)
 	held := min(n, frameChunk) // charged to q

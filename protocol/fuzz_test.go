@@ -66,7 +66,7 @@ func FuzzReadFrame(f *testing.F) {
 	}
 	const limit = 1 << 16
 	f.Fuzz(func(t *testing.T, data []byte) {
-		frame, err := readFrame(context.Background(), bytes.NewReader(data), limit, nil, 0)
+		frame, err := readFrame(context.Background(), bytes.NewReader(data), minHeaderSize, limit, nil, 0)
 		if err != nil {
 			if errors.Is(err, io.EOF) && len(data) != 0 {
 				t.Fatalf("clean EOF reported for %d bytes of input", len(data))

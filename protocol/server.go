@@ -35,11 +35,22 @@ type ConnInfo struct {
 
 	mutedUntil  atomic.Int64 // unix nanoseconds; see Mute
 	authPending atomic.Bool  // on a SASL listener, not yet authenticated
+	rawSASL     atomic.Bool  // SaslHandshake v0: raw tokens follow (RawSASLTokens)
 }
 
 // Authenticated ends the connection's SASL authentication: its requests of
 // every kind are taken from the next one on.
-func (ci *ConnInfo) Authenticated() { ci.authPending.Store(false) }
+func (ci *ConnInfo) Authenticated() {
+	ci.rawSASL.Store(false)
+	ci.authPending.Store(false)
+}
+
+// RawSASLTokens says that, as after a SaslHandshake v0, the client's next
+// frames are bare SASL tokens, not requests, until it is authenticated:
+// each comes to the Handler as a SaslAuthenticate v0 request with
+// Request.RawSASL set, and its response's SASLAuthBytes go back as a bare
+// token (a response of another kind, or an error, closes the connection).
+func (ci *ConnInfo) RawSASLTokens() { ci.rawSASL.Store(true) }
 
 // Authenticating reports whether the connection must still authenticate.
 func (ci *ConnInfo) Authenticating() bool { return ci.authPending.Load() }
@@ -73,6 +84,9 @@ type Request struct {
 	Conn          *ConnInfo
 	Received      time.Time // when its frame had been read
 	Size          int       // bytes of its frame, the size prefix not counted
+	// RawSASL marks a bare SASL token read after a SaslHandshake v0
+	// (ConnInfo.RawSASLTokens), given as a SaslAuthenticate v0 request.
+	RawSASL bool
 
 	// AfterEncode, when the Handler or its Reply sets it (before the Reply
 	// returns), runs once the response has been encoded into the frame

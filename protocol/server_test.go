@@ -243,14 +243,14 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 // sending little of it must not make us allocate the announced size.
 func TestBigFrameNotPreallocated(t *testing.T) {
 	r := &countingReader{data: append(binary.BigEndian.AppendUint32(nil, 90<<20), make([]byte, 10)...)}
-	if _, err := readFrame(context.Background(), r, DefaultMaxRequestBytes, nil, 0); err == nil {
+	if _, err := readFrame(context.Background(), r, minHeaderSize, DefaultMaxRequestBytes, nil, 0); err == nil {
 		t.Fatal("truncated frame accepted")
 	}
 	var ms1, ms2 runtimeMemStats
 	ms1.read()
 	for range 10 {
 		r := &countingReader{data: append(binary.BigEndian.AppendUint32(nil, 90<<20), make([]byte, 10)...)}
-		readFrame(context.Background(), r, DefaultMaxRequestBytes, nil, 0)
+		readFrame(context.Background(), r, minHeaderSize, DefaultMaxRequestBytes, nil, 0)
 	}
 	ms2.read()
 	if got := ms2.totalAlloc - ms1.totalAlloc; got > 10*2*frameChunk {
@@ -840,7 +840,7 @@ func TestNotKafkaNamed(t *testing.T) {
 		{[]byte("GET /metrics HTTP/1.1\r\n"), "HTTP request"},
 		{[]byte{0x7f, 0xff, 0xff, 0xff}, "allowed"},
 	} {
-		_, err := readFrame(context.Background(), bytes.NewReader(c.first), DefaultMaxRequestBytes, nil, 0)
+		_, err := readFrame(context.Background(), bytes.NewReader(c.first), minHeaderSize, DefaultMaxRequestBytes, nil, 0)
 		if !errors.Is(err, errFrameSize) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("% x: %v, want a frame size error naming %q", c.first[:4], err, c.want)
 		}
