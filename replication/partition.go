@@ -122,8 +122,10 @@ type Partition struct {
 	appliedBytes, snapBytes atomic.Int64
 
 	stop chan struct{}
-	// raftDown is closed once raft has shut down: what it has not answered
-	// by then, it never will.
+	// raftDown is closed once the partition is closed: raft shut down,
+	// the log closed, and every append stored answered (onStored) or
+	// failed (failUnstored). What raft has not answered by then, it
+	// never will, and no answer it gave can be lost to the close.
 	raftDown chan struct{}
 	wg       sync.WaitGroup
 }
@@ -686,8 +688,11 @@ func (p *Partition) appendAnnounced(batch []byte, h logstore.BatchHeader, stamp 
 	// and a follower's loop refuses what is queued, so this waits only for
 	// a leader that is slow to take it, as Kafka's append waits for its log.
 	f := p.raft.ApplyLog(raft.Log{Data: batch}, 0)
-	// One raft drops at shutdown fails then (see awaitFuture), and the
-	// goroutine below ends.
+	// One raft drops at shutdown fails once the partition is closed (see
+	// awaitFuture), and the goroutine below ends. Its call was answered
+	// by then (onStored or failUnstored), so that failure, which a
+	// future raft did answer may also give (a select between ready
+	// channels), reaches no client.
 	stopsWith(f, p.raftDown)
 	if idempotent {
 		meta.pending = call
@@ -901,9 +906,8 @@ func (p *Partition) DeleteRecords(ctx context.Context, off int64) (int64, error)
 	}
 	data := binary.BigEndian.AppendUint64(nil, uint64(off))
 	f := p.raft.ApplyLog(raft.Log{Data: data, Extensions: extDeleteRecords}, 10*time.Second)
-	// Not f.Error(): raft never answers an entry still in its queue when
-	// the partition closes (see awaitFuture), and the request waited
-	// until the client hung up.
+	// Through awaitFuture: raft never answers an entry still in its queue
+	// when the partition closes, and the request would wait for good.
 	if err := p.awaitFuture(f); err != nil {
 		return -1, raftErr(err)
 	}
@@ -1043,13 +1047,13 @@ func (p *Partition) close(snapshot bool) error {
 		p.snapshotIfNew("at close")
 	}
 	err := p.raft.Shutdown().Error()
-	close(p.raftDown)
 	p.trans.Close()
 	p.wg.Wait()
 	if cerr := p.log.Close(); err == nil {
 		err = cerr
 	}
 	p.failUnstored()
+	close(p.raftDown)
 	return err
 }
 
@@ -1059,7 +1063,8 @@ func (p *Partition) close(snapshot bool) error {
 // requests waited until the client hung up, holding back every later
 // response on the connection. Each batch stored was acknowledged by
 // onStored (or failed by onStoreFailed) as the log closed, so these never
-// were. Their goroutines, blocked on raft's futures, stay.
+// were. Their goroutines, waiting on raft's futures, end when close then
+// closes raftDown.
 func (p *Partition) failUnstored() {
 	// Nothing is handed to raft after this: ApplyLog on a raft shut down
 	// queues the entry as often as not (its select finds room in the

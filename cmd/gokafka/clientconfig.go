@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/gokafka/gokafka/internal/jaas"
+	"github.com/gokafka/gokafka/internal/javaprops"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -70,27 +70,22 @@ func (e *env) securityOpts() ([]kgo.Opt, error) {
 	return nil, fmt.Errorf("%s: sasl.mechanism %s is not supported by gokafka (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", e.clientConfig, mech)
 }
 
-// readClientConfig reads a properties file: key=value (or key: value)
-// lines, # and ! comments.
+// readClientConfig reads a properties file as a Kafka client does
+// (Java's Properties.load): a value may run on over lines ending in a
+// backslash, as sasl.jaas.config often does, and a later key wins.
 func readClientConfig(path string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	props := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' || line[0] == '!' {
-			continue
-		}
-		i := strings.IndexAny(line, "=:")
-		if i < 0 {
-			props[line] = ""
-			continue
-		}
-		props[strings.TrimSpace(line[:i])] = strings.TrimSpace(line[i+1:])
+	ps, err := javaprops.Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return props, sc.Err()
+	props := map[string]string{}
+	for _, p := range ps {
+		props[p.Key] = p.Value
+	}
+	return props, nil
 }

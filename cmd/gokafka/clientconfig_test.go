@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,8 +46,11 @@ func TestClientConfigSASL(t *testing.T) {
 		}
 		return p
 	}
+	// sasl.jaas.config over several lines, as Kafka's documentation
+	// writes it.
 	scramCfg := props("scram.properties", "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n"+
-		`sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="bob" password="bob-secret";`+"\n")
+		"sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \\\n"+
+		"    username=\"bob\" \\\n    password=\"bob-secret\";\n")
 	plainCfg := props("plain.properties", "# as Kafka's tools take it\nsecurity.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"+
 		`sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="alice-secret";`+"\n")
 	mustRun(t, saslAddr, "", "topic", "create", "s", "--command-config", scramCfg)
@@ -68,5 +72,31 @@ func TestClientConfigSASL(t *testing.T) {
 	ssl := props("ssl.properties", "security.protocol=SSL\n")
 	if r := gokafka(t, saslAddr, "", "topic", "list", "--command-config", ssl); r.code == 0 || !strings.Contains(r.stderr, "not supported") {
 		t.Errorf("security.protocol=SSL: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// A client properties file is read as Kafka's tools read it (Java's
+// Properties.load): a line ending in a backslash goes on on the next, as
+// the sasl.jaas.config of Kafka's documentation does; escapes are undone.
+func TestReadClientConfig(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "client.properties")
+	in := "# comment\nsecurity.protocol = SASL_PLAINTEXT\nsasl.mechanism:PLAIN\n" +
+		"sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \\\n" +
+		"    username=\"alice\" \\\n" +
+		"    password=\"a\\\\b\";\n"
+	if err := os.WriteFile(p, []byte(in), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readClientConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"security.protocol": "SASL_PLAINTEXT",
+		"sasl.mechanism":    "PLAIN",
+		"sasl.jaas.config":  `org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="a\b";`,
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("read %q,\nwant %q", got, want)
 	}
 }

@@ -26,40 +26,51 @@ func Parse(v string) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	if len(toks) < 3 || toks[len(toks)-1] != ";" {
+	if len(toks) < 3 || !toks[len(toks)-1].is(";") {
 		return Entry{}, errors.New("JAAS config entry not terminated by semi-colon")
 	}
-	e := Entry{Module: toks[0], Flag: strings.ToLower(toks[1]), Options: map[string]string{}}
+	e := Entry{Module: toks[0].s, Flag: strings.ToLower(toks[1].s), Options: map[string]string{}}
 	switch e.Flag {
 	case "required", "requisite", "sufficient", "optional":
 	default:
-		return Entry{}, fmt.Errorf("invalid JAAS control flag %q", toks[1])
+		return Entry{}, fmt.Errorf("invalid JAAS control flag %q", toks[1].s)
 	}
 	rest := toks[2 : len(toks)-1]
-	if slices.Contains(rest, ";") {
+	if slices.ContainsFunc(rest, func(t token) bool { return t.is(";") }) {
 		return Entry{}, errors.New("JAAS config property contains more than one login module, should be 1 module")
 	}
 	for len(rest) > 0 {
-		if len(rest) < 3 || rest[1] != "=" || rest[0] == "=" || rest[2] == "=" {
-			return Entry{}, fmt.Errorf("invalid JAAS config option near %q", rest[0])
+		if len(rest) < 3 || !rest[1].is("=") || rest[0].is("=") || rest[2].is("=") {
+			return Entry{}, fmt.Errorf("invalid JAAS config option near %q", rest[0].s)
 		}
-		e.Options[rest[0]] = rest[2]
+		e.Options[rest[0].s] = rest[2].s
 		rest = rest[3:]
 	}
 	return e, nil
 }
 
-// jaasTokens splits a JAAS config into words, quoted strings (unquoted),
+// token is one word of a JAAS config: a quoted string is never "=" or ";",
+// whatever it holds, as Kafka's JaasConfig (a StreamTokenizer) tells them
+// apart.
+type token struct {
+	s      string
+	quoted bool
+}
+
+// is reports whether t is the unquoted punctuation p.
+func (t token) is(p string) bool { return !t.quoted && t.s == p }
+
+// tokens splits a JAAS config into words, quoted strings (unquoted),
 // "=" and ";".
-func tokens(v string) ([]string, error) {
-	var toks []string
+func tokens(v string) ([]token, error) {
+	var toks []token
 	for i := 0; i < len(v); {
 		c := v[i]
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			i++
 		case c == '=' || c == ';':
-			toks = append(toks, string(c))
+			toks = append(toks, token{s: string(c)})
 			i++
 		case c == '"':
 			var b strings.Builder
@@ -80,13 +91,13 @@ func tokens(v string) ([]string, error) {
 				b.WriteByte(v[i])
 				i++
 			}
-			toks = append(toks, b.String())
+			toks = append(toks, token{s: b.String(), quoted: true})
 		default:
 			j := i
 			for j < len(v) && !strings.ContainsRune(" \t\n\r=;\"", rune(v[j])) {
 				j++
 			}
-			toks = append(toks, v[i:j])
+			toks = append(toks, token{s: v[i:j]})
 			i = j
 		}
 	}

@@ -16,6 +16,9 @@ func TestParse(t *testing.T) {
 			Entry{"m", "optional", map[string]string{"a": "b", "c": `x " y;z`}}},
 		{`org.apache.kafka.common.security.scram.ScramLoginModule required;`,
 			Entry{"org.apache.kafka.common.security.scram.ScramLoginModule", "required", map[string]string{}}},
+		// A quoted "=" or ";" is a value, as in Kafka's JaasConfig.
+		{`m required user_a=";" user_b="=";`,
+			Entry{"m", "required", map[string]string{"user_a": ";", "user_b": "="}}},
 	} {
 		got, err := Parse(c.in)
 		if err != nil || got.Module != c.want.Module || got.Flag != c.want.Flag || !maps.Equal(got.Options, c.want.Options) {
