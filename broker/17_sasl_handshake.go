@@ -29,7 +29,7 @@ func (b *Broker) handleSASLHandshake(r *kmsg.SASLHandshakeRequest, req *protocol
 		if len(mech) > maxSASLMechanismLog {
 			mech = mech[:maxSASLMechanismLog] + "..."
 		}
-		b.logger.Warn("a client asked for SASL authentication on a listener without it (PLAINTEXT, or SASL_PLAINTEXT once authenticated): set it to the listener's security.protocol (it sees ILLEGAL_SASL_STATE)",
+		b.logger.Warn("a client asked for SASL authentication on a listener without it (PLAINTEXT or SSL, or a SASL one once authenticated): set it to the listener's security.protocol (it sees ILLEGAL_SASL_STATE)",
 			append([]any{"mechanism", mech}, clientAttrs(req)...)...)
 	}
 	return resp

@@ -289,7 +289,7 @@ func (b *Broker) describeBrokerConfigs(r *kmsg.DescribeConfigsRequest, st *repli
 			continue
 		}
 		value := func(l brokerSetting) *string {
-			if !known {
+			if !known || o.sensitive {
 				return nil
 			}
 			return kmsg.StringPtr(l.value)
@@ -340,7 +340,7 @@ func (b *Broker) describeBrokerConfigs(r *kmsg.DescribeConfigsRequest, st *repli
 		c := kmsg.NewDescribeConfigsResponseResourceConfig()
 		c.Name = key
 		c.Value = own
-		c.IsSensitive = !known
+		c.IsSensitive = !known || o.sensitive
 		c.ReadOnly = known && !isDynamicBrokerKey(key)
 		c.Source = kmsg.ConfigSourceDefaultConfig
 		if len(syns) > 0 {

@@ -7,6 +7,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -159,7 +160,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	if len(notServed) > 0 {
-		b.logger.Warn("not serving some listeners: only PLAINTEXT and SASL_PLAINTEXT listeners are served so far (no TLS)",
+		b.logger.Warn("not serving some listeners: their security protocol is not served",
 			"listeners", cfg.Listen, "not_served", strings.Join(notServed, "; "))
 	}
 	if ctl := cfg.controllerEntries(); len(ctl) > 0 {
@@ -282,14 +283,31 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return failStarted(err)
 	}
 	sasl := map[string]bool{}
+	tlsConfigs := map[string]*tls.Config{}
 	for _, l := range listeners {
-		if l.Protocol == "SASL_PLAINTEXT" {
+		if l.Protocol == "SASL_PLAINTEXT" || l.Protocol == "SASL_SSL" {
 			sasl[l.Name] = true
+		}
+		if isTLSProtocol(l.Protocol) {
+			// Checked by Validate; built again here, from the files
+			// as they are now.
+			tc, err := cfg.serverTLS(l)
+			if err != nil {
+				closeListeners()
+				return failStarted(err)
+			}
+			if _, ignored := cfg.sslClientAuth(l); ignored {
+				// Kafka's warning, word for word.
+				b.logger.Warn("Broker configuration 'ssl.client.auth' is applied only to SSL listeners. Listener-prefixed configuration can be used to enable SSL client authentication for SASL_SSL listeners.",
+					"listener", l.Name)
+			}
+			tlsConfigs[l.Name] = tc
 		}
 	}
 	b.server, err = protocol.Serve(lns[0], protocol.Config{
 		ListenerName:    listeners[0].Name,
 		SASLListeners:   sasl,
+		TLS:             tlsConfigs,
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,
 		MaxQueuedBytes:  cfg.queuedMaxBytes(),
 		MaxConnsPerIP:   b.connLimitFor,

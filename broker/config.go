@@ -42,7 +42,7 @@ type Config struct {
 	ListenerSecurityProtocolMap string
 	ControllerListenerNames     string
 	// SASLEnabledMechanisms is sasl.enabled.mechanisms: the SASL mechanisms
-	// the SASL_PLAINTEXT listeners offer (default GSSAPI, as Kafka's, which
+	// the SASL_PLAINTEXT and SASL_SSL listeners offer (default GSSAPI, as Kafka's, which
 	// is not served: a SASL listener needs it set).
 	SASLEnabledMechanisms string
 
@@ -141,6 +141,9 @@ type Config struct {
 	// saslJAAS holds the listener.name.L.M.sasl.jaas.config settings, by
 	// "LISTENER MECHANISM" (upper case).
 	saslJAAS map[string]jaas.Entry
+	// ssl holds the ssl.* settings (sslOptions) and their
+	// listener.name.L.ssl.* overrides, by key as given.
+	ssl map[string]string
 }
 
 // kafkaOnlyKeys are Kafka broker settings a Kafka server.properties often
@@ -150,7 +153,8 @@ type Config struct {
 // ZooKeeper, quotas, the log cleaner (compaction is not performed yet),
 // tiered storage, metrics reporters and the like, and every key under the
 // prefixes in kafkaOnlyPrefixes. A typo still fails the start. Security
-// settings (ssl.*, sasl.*) are not among them: a file asking for them must
+// settings (ssl.*, sasl.*) are not among them, but those of a JVM's TLS
+// that Go's has no counterpart for: a file asking for them must
 // fail rather than serve in the clear. Nor are keys whose value asks for
 // something gokafkad cannot do (kafkaOnlyUnless).
 var kafkaOnlyKeys = func() map[string]bool {
@@ -233,6 +237,8 @@ var kafkaOnlyUnless = map[string]func(v string) bool{
 	"client.quota.callback.class":      isEmpty,
 	"config.providers":                 isEmpty,
 	"authorizer.class.name":            isEmpty,
+	"ssl.engine.factory.class":         isEmpty,
+	"ssl.provider":                     isEmpty,
 	"remote.log.storage.system.enable": func(v string) bool { return strings.EqualFold(v, "false") },
 	"security.inter.broker.protocol":   func(v string) bool { return strings.EqualFold(v, "PLAINTEXT") },
 	// A broker-wide cap on new connections a second (the per-IP one,
@@ -395,6 +401,9 @@ type Option struct {
 	set  func(c *Config, v string) error
 	get  func(c *Config) string
 	over []string // keys for the same setting that win over this one when set
+	// sensitive keys (passwords, private keys) are described without
+	// their value, as Kafka describes its PASSWORD keys.
+	sensitive bool
 }
 
 // IsBool says whether the option is a boolean: its flag may be given
@@ -639,17 +648,18 @@ func (c *Config) controllerEntries() []string {
 // listener.security.protocol.map does not.
 var securityProtocols = map[string]bool{"PLAINTEXT": true, "SSL": true, "SASL_PLAINTEXT": true, "SASL_SSL": true}
 
-// servedProtocols are the security protocols served so far.
-var servedProtocols = map[string]bool{"PLAINTEXT": true, "SASL_PLAINTEXT": true}
+// servedProtocols are the security protocols served: all of Kafka's.
+var servedProtocols = map[string]bool{"PLAINTEXT": true, "SSL": true, "SASL_PLAINTEXT": true, "SASL_SSL": true}
 
 // Listener is one client listener the broker serves.
 type Listener struct {
 	Name      string // Kafka's listener name; PLAINTEXT for a bare host:port
 	Listen    string // host:port it binds
 	Advertise string // host:port given to the clients that connect to it; "" for the bound address
-	// Protocol is its security protocol: PLAINTEXT, or SASL_PLAINTEXT,
-	// whose clients authenticate with a mechanism of
-	// sasl.enabled.mechanisms before anything else.
+	// Protocol is its security protocol: PLAINTEXT, SSL (TLS, set by
+	// the ssl.* keys), or SASL_PLAINTEXT or SASL_SSL, whose clients
+	// authenticate with a mechanism of sasl.enabled.mechanisms before
+	// anything else.
 	Protocol string
 }
 
@@ -719,9 +729,9 @@ type listenerEntry struct {
 // name is its own security protocol (PLAINTEXT) or the one
 // listener.security.protocol.map gives; the listeners
 // controller.listener.names names are a KRaft controller's, which
-// raft.listen stands in for, and are left out. It returns the PLAINTEXT
-// and SASL_PLAINTEXT client listeners, which are served, and the entries
-// of other client listeners, which are not (SSL is not served yet). With
+// raft.listen stands in for, and are left out. It returns the client
+// listeners, which are served, and the entries of client listeners of a
+// protocol not served (none now: every protocol of Kafka's is). With
 // needServed (listeners), a value with none to serve is refused; an
 // advertised.listeners may name only listeners not served.
 func (c *Config) parseListeners(v string, needServed bool) (served []listenerEntry, notServed []string, err error) {
@@ -763,7 +773,7 @@ func (c *Config) parseListeners(v string, needServed bool) (served []listenerEnt
 		}
 		if !servedProtocols[proto] {
 			// Not served; named in the warning if another one is.
-			refused = cmp.Or(refused, fmt.Errorf("listener %q: %s is not supported yet, only PLAINTEXT and SASL_PLAINTEXT", entry, proto))
+			refused = cmp.Or(refused, fmt.Errorf("listener %q: security protocol %s is not supported (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)", entry, proto))
 			notServed = append(notServed, entry)
 			continue
 		}
@@ -784,23 +794,23 @@ func (c *Config) parseListeners(v string, needServed bool) (served []listenerEnt
 }
 
 // saslMechanismsOpt is sasl.enabled.mechanisms: the SASL mechanisms the
-// SASL_PLAINTEXT listeners offer (checkSASL).
+// SASL_PLAINTEXT and SASL_SSL listeners offer (checkSASL).
 var saslMechanismsOpt = func() Option {
-	o := strOpt("sasl.enabled.mechanisms", "sasl-enabled-mechanisms", "the SASL mechanisms a SASL_PLAINTEXT listener offers: PLAIN (users in listener.name.NAME.plain.sasl.jaas.config), SCRAM-SHA-256 and SCRAM-SHA-512 (users: AlterUserScramCredentials, kafka-configs --entity-type users); Kafka's default GSSAPI (Kerberos) is not served", func(c *Config) *string { return &c.SASLEnabledMechanisms })
+	o := strOpt("sasl.enabled.mechanisms", "sasl-enabled-mechanisms", "the SASL mechanisms a SASL_PLAINTEXT or SASL_SSL listener offers: PLAIN (users in listener.name.NAME.plain.sasl.jaas.config), SCRAM-SHA-256 and SCRAM-SHA-512 (users: AlterUserScramCredentials, kafka-configs --entity-type users); Kafka's default GSSAPI (Kerberos) is not served", func(c *Config) *string { return &c.SASLEnabledMechanisms })
 	o.typ = kmsg.ConfigTypeList
 	return o
 }()
 
-// checkSASL refuses SASL_PLAINTEXT listeners whose mechanisms are not all
+// checkSASL refuses SASL_PLAINTEXT and SASL_SSL listeners whose mechanisms are not all
 // served, as Kafka refuses to start without a server for each one enabled.
 func (c *Config) checkSASL(ls []Listener) error {
 	for _, l := range ls {
-		if l.Protocol != "SASL_PLAINTEXT" {
+		if l.Protocol != "SASL_PLAINTEXT" && l.Protocol != "SASL_SSL" {
 			continue
 		}
 		mechs := c.saslMechanisms()
 		if len(mechs) == 0 {
-			return fmt.Errorf("listener %s is SASL_PLAINTEXT but sasl.enabled.mechanisms names no mechanism", l.Name)
+			return fmt.Errorf("listener %s is %s but sasl.enabled.mechanisms names no mechanism", l.Name, l.Protocol)
 		}
 		for _, m := range mechs {
 			if m == "PLAIN" {
@@ -817,7 +827,7 @@ func (c *Config) checkSASL(ls []Listener) error {
 				continue
 			}
 			if _, ok := scramMechanisms[m]; !ok {
-				return fmt.Errorf("sasl.enabled.mechanisms: %s is not supported (listener %s is SASL_PLAINTEXT): set it to PLAIN, SCRAM-SHA-256 and/or SCRAM-SHA-512", m, l.Name)
+				return fmt.Errorf("sasl.enabled.mechanisms: %s is not supported (listener %s is %s): set it to PLAIN, SCRAM-SHA-256 and/or SCRAM-SHA-512", m, l.Name, l.Protocol)
 			}
 		}
 	}
@@ -837,7 +847,7 @@ func (c *Config) saslMechanisms() []string {
 }
 
 var protocolMapOpt = func() Option {
-	o := strOpt("listener.security.protocol.map", "listener-security-protocol-map", "NAME:PROTOCOL,... the security protocol of each listener name that is not one itself (PLAINTEXT and SASL_PLAINTEXT are served)", func(c *Config) *string { return &c.ListenerSecurityProtocolMap })
+	o := strOpt("listener.security.protocol.map", "listener-security-protocol-map", "NAME:PROTOCOL,... the security protocol of each listener name that is not one itself (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL)", func(c *Config) *string { return &c.ListenerSecurityProtocolMap })
 	o.set = func(c *Config, v string) error {
 		old := c.ListenerSecurityProtocolMap
 		c.ListenerSecurityProtocolMap = strings.TrimSpace(v)
@@ -871,10 +881,11 @@ var retentionMsOpt = func() Option {
 func Options() []Option { return options }
 
 // options is built once: Get sits on the produce path (topic defaults).
-var options = []Option{
+// The ssl.* keys (sslOptions) come last.
+var options = append([]Option{
 	nodeIDOpt,
 	aliasOpt("broker.id", "broker-id", "node.id under its older Kafka name; given with node.id, it must be the same id", nodeIDOpt),
-	listenerOpt("listeners", "listen", "addresses the Kafka protocol listens on: host:port, or Kafka's NAME://host:port,... (every PLAINTEXT and SASL_PLAINTEXT listener is served)", func(c *Config) *string { return &c.Listen }),
+	listenerOpt("listeners", "listen", "addresses the Kafka protocol listens on: host:port, or Kafka's NAME://host:port,... (PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL listeners are served)", func(c *Config) *string { return &c.Listen }),
 	protocolMapOpt,
 	saslMechanismsOpt,
 	strOpt("controller.listener.names", "controller-listener-names", "listener names of a KRaft controller, left out of listeners: raft.listen stands in for them", func(c *Config) *string { return &c.ControllerListenerNames }),
@@ -937,7 +948,7 @@ var options = []Option{
 	int32Opt("offsets.retention.minutes", "offsets-retention-minutes", "committed offsets of an empty group are kept this long", func(c *Config) *int64 { return &c.OffsetsRetentionMinutes }),
 	intOpt("offsets.retention.check.interval.ms", "offsets-retention-check-interval-ms", "how often expired offsets are removed", func(c *Config) *int64 { return &c.OffsetsRetentionCheckMs }),
 	intOpt("offset.metadata.max.bytes", "offset-metadata-max-bytes", "largest metadata string of a committed offset", func(c *Config) *int32 { return &c.OffsetMetadataMaxBytes }),
-}
+}, sslOptions...)
 
 // Set sets one key, by Kafka name or flag name.
 func (c *Config) Set(key, value string) error {
@@ -962,6 +973,13 @@ func (c *Config) Set(key, value string) error {
 			c.explicit[o.Key] = true
 			return nil
 		}
+	}
+	if listener, sslKey, ok := sslListenerKey(key); ok {
+		if c.ssl == nil {
+			c.ssl = map[string]string{}
+		}
+		c.ssl["listener.name."+strings.ToLower(listener)+"."+sslKey] = strings.TrimSpace(value)
+		return nil
 	}
 	if listener, mech, ok := jaasKey(key); ok {
 		e, err := jaas.Parse(value)
@@ -1224,6 +1242,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 		if err := c.checkSASL(ls); err != nil {
+			return err
+		}
+		if err := c.checkTLS(ls); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package broker
 import (
 	"math"
 	"net"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -233,9 +234,11 @@ log.retention.check.interval.ms=300000
 		t.Errorf("well-typed skipped keys: %v", err)
 	}
 	// Security settings are not skipped: serving in the clear instead would be wrong.
-	sec := DefaultConfig()
-	if err := sec.LoadProperties(strings.NewReader("ssl.keystore.location=/x")); err == nil {
-		t.Error("ssl.keystore.location accepted")
+	for _, kv := range []string{"sasl.kerberos.service.name=kafka", "ssl.engine.factory.class=com.example.Factory", "ssl.keystore.alias=broker"} {
+		sec := DefaultConfig()
+		if err := sec.LoadProperties(strings.NewReader(kv)); err == nil {
+			t.Errorf("%s accepted", kv)
+		}
 	}
 	// Kafka's other names for node.id and log.dirs; the proper key wins.
 	d := DefaultConfig()
@@ -259,8 +262,10 @@ log.retention.check.interval.ms=300000
 // controller.listener.names say, as in Kafka: every name mapped to
 // PLAINTEXT is served, with the address advertised.listeners gives under
 // its name, a controller listener is left to raft, and the client
-// listeners of other protocols are named to be warned about.
+// listeners of other protocols are named to be warned about. SSL and
+// SASL_SSL listeners are served too, and need a key store.
 func TestConfigListenerNames(t *testing.T) {
+	keystore := "\nssl.keystore.type=PEM\nssl.keystore.location=" + filepath.Join(newTestPKI(t).dir, "server.pem")
 	const dockerMap = "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT\ncontroller.listener.names=CONTROLLER\n"
 	for _, c := range []struct {
 		props     string
@@ -287,17 +292,18 @@ func TestConfigListenerNames(t *testing.T) {
 		{props: "listeners=127.0.0.1:9092\nadvertised.listeners=h:1,h:2", served: []Listener{{"PLAINTEXT", "127.0.0.1:9092", "h:1", "PLAINTEXT"}}, notServed: []string{"advertised.listeners: h:2"}},
 		{props: "listeners=PLAINTEXT://:9092\nadvertised.listeners=h:1", served: []Listener{{"PLAINTEXT", ":9092", "h:1", "PLAINTEXT"}}},
 		// Kafka advertises only the listeners advertised.listeners
-		// names; one naming a listener not served is no error here.
-		{props: "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL\nlisteners=PLAINTEXT://:9092,SSL://:9093\nadvertised.listeners=SSL://kafka:9093",
-			served: []Listener{{"PLAINTEXT", ":9092", "", "PLAINTEXT"}}, notServed: []string{"listeners: SSL://:9093", "advertised.listeners: SSL://kafka:9093"}},
+		// names.
+		{props: "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL\nlisteners=PLAINTEXT://:9092,SSL://:9093\nadvertised.listeners=SSL://kafka:9093" + keystore,
+			served: []Listener{{"PLAINTEXT", ":9092", "", "PLAINTEXT"}, {"SSL", ":9093", "kafka:9093", "SSL"}}},
 		// SASL_PLAINTEXT is served, under any name.
 		{props: "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SECURE:SASL_PLAINTEXT\nlisteners=PLAINTEXT://:9092,SECURE://:9093\nadvertised.listeners=SECURE://kafka:9093\nsasl.enabled.mechanisms=SCRAM-SHA-512",
 			served: []Listener{{"PLAINTEXT", ":9092", "", "PLAINTEXT"}, {"SECURE", ":9093", "kafka:9093", "SASL_PLAINTEXT"}}},
-		{props: "listeners=SSL://:9093", err: "SSL is not supported yet"},
-		// A listener not served next to a PLAINTEXT one is named, not
-		// refused; empty entries are skipped, as Kafka skips them.
-		{props: "listeners=SSL://:9093,PLAINTEXT://:9092,", served: []Listener{{"PLAINTEXT", ":9092", "", "PLAINTEXT"}}, notServed: []string{"listeners: SSL://:9093"}},
-		{props: "listeners=SECURE://:9093\nlistener.security.protocol.map=SECURE:SASL_SSL", err: "SASL_SSL is not supported yet"},
+		{props: "listeners=SSL://:9093", err: "listener SSL (SSL): no key store"},
+		// Empty entries are skipped, as Kafka skips them.
+		{props: "listeners=SSL://:9093,PLAINTEXT://:9092," + keystore, served: []Listener{{"SSL", ":9093", "", "SSL"}, {"PLAINTEXT", ":9092", "", "PLAINTEXT"}}},
+		{props: "listeners=SECURE://:9093\nlistener.security.protocol.map=SECURE:SASL_SSL\nsasl.enabled.mechanisms=SCRAM-SHA-256" + keystore,
+			served: []Listener{{"SECURE", ":9093", "", "SASL_SSL"}}},
+		{props: "listeners=SECURE://:9093\nlistener.security.protocol.map=SECURE:SASL_SSL" + keystore, err: "GSSAPI is not supported (listener SECURE is SASL_SSL)"},
 		{props: "listeners=INTERNAL://:9092", err: "no security protocol for INTERNAL"},
 		// As Kafka: a listener whose protocol is not said is refused, not
 		// left unserved beside one that is.
@@ -658,7 +664,7 @@ func TestLoadOverrides(t *testing.T) {
 	if c.NumPartitions != 6 || c.LogRetentionMs != 60000 || c.Rack != "" || !slices.Contains(c.Ignored, "num.io.threads") {
 		t.Errorf("partitions %d, retention %d ms, rack %q, ignored %v", c.NumPartitions, c.LogRetentionMs, c.Rack, c.Ignored)
 	}
-	for _, bad := range []string{"no.such.key=1", "ssl.keystore.location=/k", "authorizer.class.name=x.Y", "process.roles=broker"} {
+	for _, bad := range []string{"no.such.key=1", "sasl.kerberos.service.name=kafka", "authorizer.class.name=x.Y", "process.roles=broker"} {
 		d := DefaultConfig()
 		err := d.LoadOverrides([]string{bad})
 		if err == nil {

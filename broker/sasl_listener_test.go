@@ -315,9 +315,8 @@ func TestSASLUnauthenticatedFrameBounded(t *testing.T) {
 	conn := rawConnTo(t, b.ListenerAddr("SASL_PLAINTEXT"))
 	defer conn.Close()
 	req := produceReq("x", -1, 1000, make([]byte, 600<<10))
-	if _, err := conn.Write(rawFormatter.AppendRequest(nil, req, 1)); err != nil {
-		t.Fatal(err)
-	}
+	// The broker may close the connection while this is still written.
+	conn.Write(rawFormatter.AppendRequest(nil, req, 1))
 	if _, _, err := readResponseFrame(conn); err == nil {
 		t.Fatal("a 600 KiB frame before authenticating was answered")
 	}

@@ -119,7 +119,8 @@ func freePort(t *testing.T) string {
 }
 
 // startBroker starts gokafkad on free ports with a fresh data directory and
-// waits until it serves. extraArgs are appended to the command line.
+// waits until it serves. extraArgs are appended to the command line, each
+// {kafka} in them replaced by the Kafka address picked (the one waited for).
 func startBroker(t *testing.T, extraArgs ...string) *brokerProc {
 	t.Helper()
 	return startBrokerProc(t, false, extraArgs)
@@ -179,7 +180,11 @@ func (b *brokerProc) launch() error {
 		"--admin-listen", b.adminAddr,
 		"--data-dir", b.dataDir,
 	}
-	args = append(args, b.extra...)
+	for _, a := range b.extra {
+		// {kafka} is the Kafka address picked, for a test's own
+		// --listen (an SSL listener, say).
+		args = append(args, strings.ReplaceAll(a, "{kafka}", b.kafkaAddr))
+	}
 	cmd := exec.Command(gokafkadBin, args...)
 	cmd.Stdout = b.logs
 	cmd.Stderr = b.logs

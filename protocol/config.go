@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -21,6 +22,8 @@ const (
 	// ahead of their responses: five of the largest requests by default.
 	DefaultMaxQueuedBytes = 5 * DefaultMaxRequestBytes
 	DefaultWriteTimeout   = 30 * time.Second
+	// DefaultHandshakeTimeout bounds a TLS listener's handshake.
+	DefaultHandshakeTimeout = 10 * time.Second
 
 	// DefaultApiVersionsMax is the ApiVersions range advertised when
 	// Config.Versions does not name key 18 itself.
@@ -115,6 +118,16 @@ type Config struct {
 	// and closed at any request but ApiVersions, SaslHandshake and
 	// SaslAuthenticate.
 	SASLListeners map[string]bool
+	// TLS gives the listeners (ConnInfo.Listener) whose connections are
+	// TLS, as Kafka's SSL and SASL_SSL listeners: each accepted connection
+	// is wrapped with crypto/tls and its handshake run on the connection's
+	// own goroutine, within HandshakeTimeout, before its first request is
+	// read (SASL, if the listener has it too, comes after). A failed
+	// handshake closes that connection alone. Other listeners are
+	// plaintext.
+	TLS map[string]*tls.Config
+	// HandshakeTimeout bounds a TLS handshake. Default 10 s.
+	HandshakeTimeout time.Duration
 	// ListenerName names the listener Listen or Serve is given, in the
 	// ConnInfo of its connections (Server.AddListener names the others).
 	ListenerName string
@@ -158,6 +171,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if cfg.MaxPendingBytes <= 0 {
 		cfg.MaxPendingBytes = DefaultMaxPendingBytes

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -114,6 +115,25 @@ func (c *conn) serve() {
 		defer o.ConnClosed()
 	}
 	c.log.Debug("connection opened")
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		if err := c.handshake(tc); err != nil {
+			switch {
+			case c.ctx.Err() != nil:
+			case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), isTimeout(err):
+				// A client gone or silent (a TCP probe, say): as
+				// Kafka's Selector logs an IOException in the
+				// handshake, at debug.
+				c.log.Debug("connection closed during the TLS handshake", "reason", err)
+			default:
+				// As Kafka's Selector logs a failed SSL handshake,
+				// at INFO ("Failed authentication ... (SSL handshake
+				// failed)"): a client's mistake, not the broker's.
+				c.log.Info("closing connection: TLS handshake failed", "reason", err)
+			}
+			c.close()
+			return
+		}
+	}
 	c.lastActive.Store(time.Now().UnixNano())
 	if c.s.cfg.IdleTimeout > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
@@ -128,6 +148,20 @@ func (c *conn) serve() {
 	// The frames read whose responses were never written.
 	c.s.queued.give(c.pendBytes.Swap(0))
 	c.logEnd(err)
+}
+
+// handshake runs the TLS handshake of a TLS listener's connection, within
+// HandshakeTimeout and until the server closes, and records its state in
+// the ConnInfo.
+func (c *conn) handshake(tc *tls.Conn) error {
+	tc.SetDeadline(time.Now().Add(c.s.cfg.HandshakeTimeout))
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		return err
+	}
+	tc.SetDeadline(time.Time{})
+	st := tc.ConnectionState()
+	c.info.TLS = &st
+	return nil
 }
 
 // finishUnwritten runs AfterWrite for the requests whose responses were
@@ -582,10 +616,20 @@ func (c *conn) writeLoop() {
 // is served, as Kafka closes a connection only when nothing moves on it,
 // and one that stops is dropped within twice WriteTimeout. (A deadline per
 // 256 KiB dropped clients on links slower than 256 KiB per WriteTimeout.)
+//
+// A TLS connection cannot go on once a write has timed out (crypto/tls
+// keeps the error), so there b is written in tlsWriteChunk pieces, each
+// under a deadline of its own: a client is dropped only when it reads
+// less than a piece in WriteTimeout.
 func (c *conn) write(b []byte) error {
+	_, isTLS := c.nc.(*tls.Conn)
 	for len(b) > 0 {
 		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-		n, err := c.nc.Write(b)
+		piece := b
+		if isTLS && len(piece) > tlsWriteChunk {
+			piece = piece[:tlsWriteChunk]
+		}
+		n, err := c.nc.Write(piece)
 		b = b[n:]
 		if n > 0 {
 			c.lastActive.Store(time.Now().UnixNano())
@@ -596,6 +640,10 @@ func (c *conn) write(b []byte) error {
 	}
 	return nil
 }
+
+// tlsWriteChunk is the most a TLS connection writes under one write
+// deadline (see write): four TLS records.
+const tlsWriteChunk = 64 << 10
 
 // idleReader reads the socket, enforcing the idle timeout: a read deadline
 // firing closes the connection only if nothing is outstanding and nothing

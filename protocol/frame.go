@@ -60,7 +60,7 @@ var (
 func notKafka(first [4]byte) string {
 	switch {
 	case first[0] == 0x16 && first[1] == 0x03:
-		return ": this is a TLS handshake; the client is set up for SSL/TLS, which gokafkad does not serve yet (use security.protocol=PLAINTEXT)"
+		return ": this is a TLS handshake; the client is set up for SSL/TLS and this listener is plaintext (connect to an SSL or SASL_SSL listener, or use security.protocol=PLAINTEXT)"
 	case slices.Contains([]string{"GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI", "PATC", "PRI "}, string(first[:])):
 		return ": this is an HTTP request; the Kafka port speaks only the Kafka protocol (/metrics and /healthz are on admin.listen)"
 	}

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,9 @@ type ConnInfo struct {
 	// one that did not (a PLAINTEXT listener), Kafka's ANONYMOUS. Set by
 	// the Handler before it calls Authenticated.
 	User string
+	// TLS is the connection's TLS state once its handshake is done, on a
+	// TLS listener (Config.TLS); nil on a plaintext one.
+	TLS *tls.ConnectionState
 
 	mutedUntil  atomic.Int64 // unix nanoseconds; see Mute
 	authPending atomic.Bool  // on a SASL listener, not yet authenticated
@@ -371,6 +375,12 @@ func (s *Server) acceptLoop(name string, ln net.Listener) {
 		counted := ip != ""
 		if counted {
 			s.perIP[ip]++
+		}
+		if tc := s.cfg.TLS[name]; tc != nil {
+			// Only wrapped here: the handshake runs on the
+			// connection's goroutine (conn.handshake), so that a
+			// slow or silent client cannot hold the accept loop.
+			nc = tls.Server(nc, tc)
 		}
 		c := newConn(s, nc, name, log)
 		s.conns[c] = struct{}{}
