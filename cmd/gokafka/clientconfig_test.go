@@ -2,8 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"log/slog"
 	"maps"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,9 +77,9 @@ func TestClientConfigSASL(t *testing.T) {
 	if r := gokafka(t, saslAddr, "", "topic", "list"); r.code == 0 {
 		t.Errorf("no client config on a SASL listener: exit 0, stdout %q", r.stdout)
 	}
-	ssl := props("ssl.properties", "security.protocol=SSL\n")
-	if r := gokafka(t, saslAddr, "", "topic", "list", "--command-config", ssl); r.code == 0 || !strings.Contains(r.stderr, "not supported") {
-		t.Errorf("security.protocol=SSL: exit %d, stderr %q", r.code, r.stderr)
+	bogus := props("bogus.properties", "security.protocol=KERBEROS\n")
+	if r := gokafka(t, saslAddr, "", "topic", "list", "--command-config", bogus); r.code == 0 || !strings.Contains(r.stderr, "not supported") {
+		t.Errorf("security.protocol=KERBEROS: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 
@@ -98,5 +106,85 @@ func TestReadClientConfig(t *testing.T) {
 	}
 	if !maps.Equal(got, want) {
 		t.Fatalf("read %q,\nwant %q", got, want)
+	}
+}
+
+// testCA makes a CA and a certificate for 127.0.0.1 it signed, as PEM
+// files in dir: ca.pem, and server.pem holding the key and the chain.
+func testCA(t *testing.T, dir string) (caPath, serverPath string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "broker"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caTmpl, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	caPath, serverPath = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem")
+	os.WriteFile(caPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600)
+	os.WriteFile(serverPath, append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...), 0o600)
+	return caPath, serverPath
+}
+
+// The client properties file takes gokafka to SSL and SASL_SSL listeners:
+// the CA from ssl.truststore.location (PEM), the broker's name checked
+// unless ssl.endpoint.identification.algorithm is empty; a CA that did not
+// sign the broker's certificate fails the run.
+func TestClientConfigTLS(t *testing.T) {
+	dir := t.TempDir()
+	caPath, serverPath := testCA(t, dir)
+	cfg := broker.DefaultConfig()
+	cfg.Listen = "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0"
+	cfg.SASLEnabledMechanisms = "SCRAM-SHA-256"
+	for k, v := range map[string]string{"ssl.keystore.type": "PEM", "ssl.keystore.location": serverPath} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.RaftListen, cfg.AdminListen, cfg.DataDir = "127.0.0.1:0", "", t.TempDir()
+	var logs testlog.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := broker.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	mustRun(t, b.ListenerAddr("PLAINTEXT").String(), "", "user", "scram", "set", "bob", "--mechanism", "SCRAM-SHA-256", "--password", "bob-secret")
+
+	props := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	sslCfg := props("ssl.properties", "security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location="+caPath+"\n")
+	saslSSLCfg := props("sasl_ssl.properties", "security.protocol=SASL_SSL\nssl.truststore.type=PEM\nssl.truststore.location="+caPath+"\n"+
+		"sasl.mechanism=SCRAM-SHA-256\n"+`sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="bob" password="bob-secret";`+"\n")
+	sslAddr, saslSSLAddr := b.ListenerAddr("SSL").String(), b.ListenerAddr("SASL_SSL").String()
+	mustRun(t, sslAddr, "", "topic", "create", "t", "--command-config", sslCfg)
+	mustRun(t, saslSSLAddr, "x\n", "produce", "--topic", "t", "--producer.config", saslSSLCfg)
+	r := mustRun(t, sslAddr, "", "consume", "--topic", "t", "--from-beginning", "--max-messages", "1", "--timeout", "10s", "--consumer.config", sslCfg)
+	if strings.TrimSpace(r.stdout) != "x" {
+		t.Errorf("consumed %q over SSL, want x", r.stdout)
+	}
+
+	otherCA, _ := testCA(t, t.TempDir())
+	wrong := props("wrong.properties", "security.protocol=SSL\nssl.truststore.location="+otherCA+"\nssl.endpoint.identification.algorithm=\n")
+	if r := gokafka(t, sslAddr, "", "topic", "list", "--command-config", wrong); r.code == 0 {
+		t.Errorf("a trust store without the broker's CA: exit 0, stdout %q", r.stdout)
 	}
 }

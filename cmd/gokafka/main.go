@@ -200,8 +200,9 @@ Commands:
 (default 127.0.0.1:9092). "gokafka COMMAND -h" lists a command's flags.
 Every command takes a Kafka client properties file as Kafka's tools do,
 --command-config (or --producer.config, --consumer.config): its
-security.protocol=SASL_PLAINTEXT, sasl.mechanism (PLAIN, SCRAM-SHA-256,
-SCRAM-SHA-512) and sasl.jaas.config reach a SASL listener.
+security.protocol (SSL, SASL_PLAINTEXT, SASL_SSL), ssl.truststore.* and
+ssl.keystore.* (PEM), sasl.mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)
+and sasl.jaas.config reach a TLS or SASL listener.
 The action may also be given as Kafka's tools take it, as a flag: "gokafka topic
 --describe --topic T", "gokafka group --list", "gokafka group --describe --group G".
 Exit status: 0 ok, 1 runtime error, 2 usage error.
