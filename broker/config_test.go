@@ -1,9 +1,9 @@
 package broker
 
 import (
+	"github.com/gokafka/gokafka/internal/testpki"
 	"math"
 	"net"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -265,7 +265,7 @@ log.retention.check.interval.ms=300000
 // listeners of other protocols are named to be warned about. SSL and
 // SASL_SSL listeners are served too, and need a key store.
 func TestConfigListenerNames(t *testing.T) {
-	keystore := "\nssl.keystore.type=PEM\nssl.keystore.location=" + filepath.Join(newTestPKI(t).dir, "server.pem")
+	keystore := "\nssl.keystore.type=PEM\nssl.keystore.location=" + testpki.New(t).KeyStore()
 	const dockerMap = "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT\ncontroller.listener.names=CONTROLLER\n"
 	for _, c := range []struct {
 		props     string

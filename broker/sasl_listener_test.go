@@ -50,16 +50,23 @@ func startSASLBroker(t *testing.T) (*Broker, *testlog.Buffer) {
 	return b, logs
 }
 
-// saslClient is a franz-go client of b's SASL_PLAINTEXT listener.
-func saslClient(t *testing.T, b *Broker, opts ...kgo.Opt) *kgo.Client {
+// listenerClient is a franz-go client of b's listener named listener,
+// giving up on a request soon (clients refused are expected).
+func listenerClient(t *testing.T, b *Broker, listener string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	opts = append([]kgo.Opt{kgo.SeedBrokers(b.ListenerAddr("SASL_PLAINTEXT").String()), kgo.RetryTimeout(2 * time.Second), kgo.MaxVersions(byNameVersions())}, opts...)
+	opts = append([]kgo.Opt{kgo.SeedBrokers(b.ListenerAddr(listener).String()), kgo.RetryTimeout(2 * time.Second), kgo.MaxVersions(byNameVersions())}, opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
 	return cl
+}
+
+// saslClient is a franz-go client of b's SASL_PLAINTEXT listener.
+func saslClient(t *testing.T, b *Broker, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	return listenerClient(t, b, "SASL_PLAINTEXT", opts...)
 }
 
 // A SASL_PLAINTEXT listener authenticates clients with SCRAM-SHA-256 and

@@ -2,23 +2,16 @@ package broker
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gokafka/gokafka/internal/testlog"
+	"github.com/gokafka/gokafka/internal/testpki"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,77 +19,6 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
-
-// testPKI is a CA and, signed by it, a server certificate for 127.0.0.1
-// and localhost and a client certificate, in PEM.
-type testPKI struct {
-	ca                    *x509.CertPool
-	caPEM                 string
-	serverCert, serverKey string // PEM: the chain (server's, then the CA's) and a PKCS#8 key
-	client                tls.Certificate
-	dir                   string // serverKey+serverCert in server.pem, caPEM in ca.pem
-}
-
-func newTestPKI(t testing.TB) *testPKI {
-	t.Helper()
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	pemOf := func(typ string, der []byte) string {
-		return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
-	}
-	now := time.Now()
-	caKey := newKey()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gokafka test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage) ([]byte, *ecdsa.PrivateKey) {
-		k := newKey()
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &k.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return der, k
-	}
-	p := &testPKI{ca: x509.NewCertPool(), caPEM: pemOf("CERTIFICATE", caDER), dir: t.TempDir()}
-	p.ca.AddCert(caCert)
-	srvDER, srvKey := leaf(2, "broker", x509.ExtKeyUsageServerAuth)
-	pk8, err := x509.MarshalPKCS8PrivateKey(srvKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serverCert, p.serverKey = pemOf("CERTIFICATE", srvDER)+p.caPEM, pemOf("PRIVATE KEY", pk8)
-	cliDER, cliKey := leaf(3, "alice", x509.ExtKeyUsageClientAuth)
-	p.client = tls.Certificate{Certificate: [][]byte{cliDER}, PrivateKey: cliKey}
-	for name, content := range map[string]string{"server.pem": p.serverKey + p.serverCert, "ca.pem": p.caPEM} {
-		if err := os.WriteFile(filepath.Join(p.dir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return p
-}
-
-// clientTLS is a client's TLS trusting the test CA, with certs as its own.
-func (p *testPKI) clientTLS(certs ...tls.Certificate) *tls.Config {
-	return &tls.Config{RootCAs: p.ca, Certificates: certs}
-}
 
 // set sets Kafka keys on c, failing the test on an error.
 func setKeys(t testing.TB, c *Config, kv ...string) {
@@ -111,14 +33,7 @@ func setKeys(t testing.TB, c *Config, kv ...string) {
 // tlsClient is a franz-go client of the listener named listener, over TLS.
 func tlsClient(t *testing.T, b *Broker, listener string, tc *tls.Config, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	opts = append([]kgo.Opt{kgo.SeedBrokers(b.ListenerAddr(listener).String()), kgo.DialTLSConfig(tc),
-		kgo.RetryTimeout(2 * time.Second), kgo.MaxVersions(byNameVersions())}, opts...)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
+	return listenerClient(t, b, listener, append([]kgo.Opt{kgo.DialTLSConfig(tc)}, opts...)...)
 }
 
 // SSL and SASL_SSL listeners serve Kafka over TLS with a PEM key store
@@ -128,11 +43,11 @@ func tlsClient(t *testing.T, b *Broker, listener string, tc *tls.Config, opts ..
 // client on the SSL listener is closed without harming it; the key store's
 // private parts are described as Kafka describes PASSWORD keys.
 func TestTLSListeners(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	b := startBroker(t, t.TempDir(), func(c *Config) {
 		c.Listen = "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0"
 		c.SASLEnabledMechanisms = "SCRAM-SHA-256"
-		setKeys(t, c, "ssl.keystore.type", "PEM", "ssl.keystore.location", filepath.Join(pki.dir, "server.pem"),
+		setKeys(t, c, "ssl.keystore.type", "PEM", "ssl.keystore.location", filepath.Join(pki.Dir, "server.pem"),
 			"ssl.key.password", "", "ssl.keystore.certificate.chain", "")
 	})
 	defer b.Close()
@@ -150,7 +65,7 @@ func TestTLSListeners(t *testing.T) {
 	}
 	conn.Close()
 
-	cl := tlsClient(t, b, "SSL", pki.clientTLS(), kgo.DefaultProduceTopic("over-ssl"), kgo.ConsumeTopics("over-ssl"), kgo.AllowAutoTopicCreation())
+	cl := tlsClient(t, b, "SSL", pki.ClientTLS(), kgo.DefaultProduceTopic("over-ssl"), kgo.ConsumeTopics("over-ssl"), kgo.AllowAutoTopicCreation())
 	for i := range 3 {
 		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(strings.Repeat("v", 100<<10*i+1))}).FirstErr(); err != nil {
 			t.Fatalf("produce over SSL: %v", err)
@@ -178,17 +93,17 @@ func TestTLSListeners(t *testing.T) {
 	if err != nil {
 		t.Fatalf("making user alice: %v", err)
 	}
-	scl := tlsClient(t, b, "SASL_SSL", pki.clientTLS(), kgo.SASL(scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha256Mechanism()),
+	scl := tlsClient(t, b, "SASL_SSL", pki.ClientTLS(), kgo.SASL(scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha256Mechanism()),
 		kgo.DefaultProduceTopic("over-sasl-ssl"), kgo.AllowAutoTopicCreation())
 	if err := scl.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
 		t.Fatalf("produce over SASL_SSL as alice: %v", err)
 	}
-	bad := tlsClient(t, b, "SASL_SSL", pki.clientTLS(), kgo.SASL(scram.Auth{User: "alice", Pass: "wrong"}.AsSha256Mechanism()))
+	bad := tlsClient(t, b, "SASL_SSL", pki.ClientTLS(), kgo.SASL(scram.Auth{User: "alice", Pass: "wrong"}.AsSha256Mechanism()))
 	if _, err := bad.Request(ctx, kmsg.NewPtrMetadataRequest()); !errors.Is(err, kerr.SaslAuthenticationFailed) {
 		t.Fatalf("SASL_SSL with a wrong password: %v, want SASL_AUTHENTICATION_FAILED", err)
 	}
 	// Without SASL on the SASL_SSL listener: closed unanswered.
-	nosasl := tlsClient(t, b, "SASL_SSL", pki.clientTLS())
+	nosasl := tlsClient(t, b, "SASL_SSL", pki.ClientTLS())
 	if _, err := nosasl.Request(ctx, kmsg.NewPtrMetadataRequest()); err == nil {
 		t.Fatal("a request without SASL on the SASL_SSL listener was answered")
 	}
@@ -222,7 +137,7 @@ func TestTLSListeners(t *testing.T) {
 // store is inline too (ssl.keystore.key, ssl.keystore.certificate.chain),
 // its lines joined as a properties file's continued value joins them.
 func TestTLSClientAuthRequired(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	oneLine := func(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 	var logs *testlog.Buffer
 	b := startBroker(t, t.TempDir(), func(c *Config) {
@@ -230,9 +145,9 @@ func TestTLSClientAuthRequired(t *testing.T) {
 		c.Listen = "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,OPEN://127.0.0.1:0,SASL_SSL://127.0.0.1:0"
 		c.ListenerSecurityProtocolMap = "OPEN:SSL"
 		c.SASLEnabledMechanisms = "PLAIN"
-		setKeys(t, c, "ssl.keystore.type", "PEM", "ssl.keystore.key", oneLine(pki.serverKey),
-			"ssl.keystore.certificate.chain", oneLine(pki.serverCert),
-			"ssl.truststore.type", "PEM", "ssl.truststore.certificates", pki.caPEM,
+		setKeys(t, c, "ssl.keystore.type", "PEM", "ssl.keystore.key", oneLine(pki.ServerKey),
+			"ssl.keystore.certificate.chain", oneLine(pki.ServerCert),
+			"ssl.truststore.type", "PEM", "ssl.truststore.certificates", pki.CAPEM,
 			"ssl.client.auth", "required", "listener.name.open.ssl.client.auth", "none",
 			"listener.name.sasl_ssl.plain.sasl.jaas.config", plainLoginModule+` required user_alice="alice-secret";`)
 	})
@@ -240,19 +155,19 @@ func TestTLSClientAuthRequired(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	anon := tlsClient(t, b, "SSL", pki.clientTLS())
+	anon := tlsClient(t, b, "SSL", pki.ClientTLS())
 	if _, err := anon.Request(ctx, kmsg.NewPtrMetadataRequest()); err == nil {
 		t.Fatal("a client without a certificate was served with ssl.client.auth=required")
 	}
-	withCert := tlsClient(t, b, "SSL", pki.clientTLS(pki.client))
+	withCert := tlsClient(t, b, "SSL", pki.ClientTLS(pki.Client))
 	if _, err := withCert.Request(ctx, kmsg.NewPtrMetadataRequest()); err != nil {
 		t.Fatalf("a client with a trusted certificate: %v", err)
 	}
-	open := tlsClient(t, b, "OPEN", pki.clientTLS())
+	open := tlsClient(t, b, "OPEN", pki.ClientTLS())
 	if _, err := open.Request(ctx, kmsg.NewPtrMetadataRequest()); err != nil {
 		t.Fatalf("a client without a certificate on the listener whose own ssl.client.auth is none: %v", err)
 	}
-	sasl := tlsClient(t, b, "SASL_SSL", pki.clientTLS(), kgo.SASL(plain.Auth{User: "alice", Pass: "alice-secret"}.AsMechanism()))
+	sasl := tlsClient(t, b, "SASL_SSL", pki.ClientTLS(), kgo.SASL(plain.Auth{User: "alice", Pass: "alice-secret"}.AsMechanism()))
 	if _, err := sasl.Request(ctx, kmsg.NewPtrMetadataRequest()); err != nil {
 		t.Fatalf("a SASL_SSL client without a certificate (the broker-wide ssl.client.auth is not the SASL_SSL listener's): %v", err)
 	}
@@ -265,8 +180,8 @@ func TestTLSClientAuthRequired(t *testing.T) {
 // start with the reason, as Kafka's DefaultSslEngineFactory refuses it;
 // JKS and PKCS12 (Kafka's default type is JKS) are refused naming PEM.
 func TestTLSConfigRefused(t *testing.T) {
-	pki := newTestPKI(t)
-	keystore := filepath.Join(pki.dir, "server.pem")
+	pki := testpki.New(t)
+	keystore := filepath.Join(pki.Dir, "server.pem")
 	for _, tc := range []struct {
 		name string
 		kv   []string
@@ -274,12 +189,12 @@ func TestTLSConfigRefused(t *testing.T) {
 	}{
 		{"no key store", nil, "no key store: set ssl.keystore.type=PEM"},
 		{"JKS", []string{"ssl.keystore.location", "/etc/kafka/server.jks", "ssl.keystore.password", "x"}, "ssl.keystore.type JKS is not supported by gokafkad, only PEM"},
-		{"missing file", []string{"ssl.keystore.type", "PEM", "ssl.keystore.location", filepath.Join(pki.dir, "absent.pem")}, "failed to load PEM SSL keystore"},
-		{"not PEM", []string{"ssl.keystore.type", "PEM", "ssl.keystore.location", filepath.Join(pki.dir, "ca.pem")}, "no PRIVATE KEY"},
+		{"missing file", []string{"ssl.keystore.type", "PEM", "ssl.keystore.location", filepath.Join(pki.Dir, "absent.pem")}, "failed to load PEM SSL keystore"},
+		{"not PEM", []string{"ssl.keystore.type", "PEM", "ssl.keystore.location", filepath.Join(pki.Dir, "ca.pem")}, "no PRIVATE KEY"},
 		{"key store password", []string{"ssl.keystore.type", "PEM", "ssl.keystore.location", keystore, "ssl.keystore.password", "x"}, "SSL key store password cannot be specified with PEM format"},
 		{"encrypted key", []string{"ssl.keystore.type", "PEM", "ssl.keystore.location", keystore, "ssl.key.password", "x"}, "encrypted private keys are not supported"},
-		{"key without chain", []string{"ssl.keystore.type", "PEM", "ssl.keystore.key", pki.serverKey}, "certificate chain is not specified"},
-		{"mismatched key", []string{"ssl.keystore.type", "PEM", "ssl.keystore.key", pki.serverKey, "ssl.keystore.certificate.chain", pki.caPEM}, "does not match"},
+		{"key without chain", []string{"ssl.keystore.type", "PEM", "ssl.keystore.key", pki.ServerKey}, "certificate chain is not specified"},
+		{"mismatched key", []string{"ssl.keystore.type", "PEM", "ssl.keystore.key", pki.ServerKey, "ssl.keystore.certificate.chain", pki.CAPEM}, "does not match"},
 		{"JKS trust store", []string{"ssl.keystore.type", "PEM", "ssl.keystore.location", keystore, "ssl.truststore.location", "/etc/kafka/trust.jks"}, "ssl.truststore.type JKS is not supported"},
 		{"client auth", []string{"ssl.keystore.type", "PEM", "ssl.keystore.location", keystore, "ssl.client.auth", "always"}, "String must be one of: required, requested, none"},
 		{"protocols", []string{"ssl.keystore.type", "PEM", "ssl.keystore.location", keystore, "ssl.enabled.protocols", "SSLv3"}, "SSLv3 is not supported"},

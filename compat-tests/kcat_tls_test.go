@@ -1,57 +1,11 @@
 package compattests
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
+	"github.com/gokafka/gokafka/internal/testpki"
 	"strings"
 	"testing"
 	"time"
 )
-
-// writeTestPKI writes a CA (ca.pem) and a server key store it signed for
-// 127.0.0.1 (server.pem: a PKCS#8 key and the certificate chain, Kafka's
-// PEM key store) into dir.
-func writeTestPKI(t *testing.T, dir string) (caFile, keystoreFile string) {
-	t.Helper()
-	now := time.Now()
-	pemOf := func(typ string, der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}) }
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "compat CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "gokafkad"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk8, _ := x509.MarshalPKCS8PrivateKey(key)
-	caFile, keystoreFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem")
-	ks := append(append(pemOf("PRIVATE KEY", pk8), pemOf("CERTIFICATE", der)...), pemOf("CERTIFICATE", caDER)...)
-	if err := os.WriteFile(caFile, pemOf("CERTIFICATE", caDER), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keystoreFile, ks, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return caFile, keystoreFile
-}
 
 // librdkafka over TLS: kcat produces and consumes on an SSL listener
 // (security.protocol=ssl, the CA in ssl.ca.location, the broker's name
@@ -59,7 +13,8 @@ func writeTestPKI(t *testing.T, dir string) (caFile, keystoreFile string) {
 // listener's JAAS options.
 func TestKcatTLS(t *testing.T) {
 	kcatPath(t)
-	caFile, keystore := writeTestPKI(t, t.TempDir())
+	pki := testpki.New(t)
+	caFile, keystore := pki.TrustStore(), pki.KeyStore()
 	saslAddr := freePort(t)
 	b := startBroker(t, "--listen", "SSL://{kafka},SASL_SSL://"+saslAddr,
 		"--ssl-keystore-type", "PEM", "--ssl-keystore-location", keystore,

@@ -2,16 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
 	"maps"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +12,7 @@ import (
 
 	"github.com/gokafka/gokafka/broker"
 	"github.com/gokafka/gokafka/internal/testlog"
+	"github.com/gokafka/gokafka/internal/testpki"
 )
 
 // The tools' client properties file (--command-config, --producer.config,
@@ -109,41 +102,14 @@ func TestReadClientConfig(t *testing.T) {
 	}
 }
 
-// testCA makes a CA and a certificate for 127.0.0.1 it signed, as PEM
-// files in dir: ca.pem, and server.pem holding the key and the chain.
-func testCA(t *testing.T, dir string) (caPath, serverPath string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "broker"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caTmpl, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	caPath, serverPath = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem")
-	os.WriteFile(caPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600)
-	os.WriteFile(serverPath, append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...), 0o600)
-	return caPath, serverPath
-}
-
 // The client properties file takes gokafka to SSL and SASL_SSL listeners:
 // the CA from ssl.truststore.location (PEM), the broker's name checked
 // unless ssl.endpoint.identification.algorithm is empty; a CA that did not
 // sign the broker's certificate fails the run.
 func TestClientConfigTLS(t *testing.T) {
 	dir := t.TempDir()
-	caPath, serverPath := testCA(t, dir)
+	pki := testpki.New(t)
+	caPath, serverPath := pki.TrustStore(), pki.KeyStore()
 	cfg := broker.DefaultConfig()
 	cfg.Listen = "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0"
 	cfg.SASLEnabledMechanisms = "SCRAM-SHA-256"
@@ -182,7 +148,7 @@ func TestClientConfigTLS(t *testing.T) {
 		t.Errorf("consumed %q over SSL, want x", r.stdout)
 	}
 
-	otherCA, _ := testCA(t, t.TempDir())
+	otherCA := testpki.New(t).TrustStore()
 	wrong := props("wrong.properties", "security.protocol=SSL\nssl.truststore.location="+otherCA+"\nssl.endpoint.identification.algorithm=\n")
 	if r := gokafka(t, sslAddr, "", "topic", "list", "--command-config", wrong); r.code == 0 {
 		t.Errorf("a trust store without the broker's CA: exit 0, stdout %q", r.stdout)
