@@ -25,10 +25,7 @@ func (b *Broker) handleSASLHandshake(r *kmsg.SASLHandshakeRequest, req *protocol
 	// string (up to 32 KiB): kept and logged for each new one, a client
 	// naming a new one each time grew the heap and the log without bound.
 	if b.saslWarn.allow("") {
-		mech := r.Mechanism
-		if len(mech) > maxSASLMechanismLog {
-			mech = mech[:maxSASLMechanismLog] + "..."
-		}
+		mech := clip(r.Mechanism, maxSASLMechanismLog)
 		b.logger.Warn("a client asked for SASL authentication on a listener without it (PLAINTEXT or SSL, or a SASL one once authenticated): set it to the listener's security.protocol (it sees ILLEGAL_SASL_STATE)",
 			append([]any{"mechanism", mech}, clientAttrs(req)...)...)
 	}
@@ -42,10 +39,7 @@ const maxClientIDLog = 128
 // protocol package names a connection's: its address and client id, so
 // that an operator told of a misconfigured client can find it.
 func clientAttrs(req *protocol.Request) []any {
-	id := req.ClientID
-	if len(id) > maxClientIDLog {
-		id = id[:maxClientIDLog] + "..."
-	}
+	id := clip(req.ClientID, maxClientIDLog)
 	var remote string
 	if req.Conn != nil && req.Conn.Remote != nil {
 		remote = req.Conn.Remote.String()

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gokafka/gokafka/broker"
-	"github.com/gokafka/gokafka/internal/testlog"
 	"github.com/gokafka/gokafka/internal/testpki"
 )
 
@@ -20,33 +16,18 @@ import (
 // Kafka's tools: security.protocol, sasl.mechanism and sasl.jaas.config,
 // with PLAIN or SCRAM; wrong credentials fail the run with Kafka's error.
 func TestClientConfigSASL(t *testing.T) {
-	var logs testlog.Buffer
-	cfg := broker.DefaultConfig()
-	cfg.Listen = "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"
-	cfg.SASLEnabledMechanisms = "PLAIN,SCRAM-SHA-512"
-	if err := cfg.Set("listener.name.sasl_plaintext.plain.sasl.jaas.config",
-		`org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";`); err != nil {
-		t.Fatal(err)
-	}
-	cfg.RaftListen, cfg.AdminListen, cfg.DataDir = "127.0.0.1:0", "", t.TempDir()
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	b, err := broker.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b, _ := startBrokerWith(t, t.TempDir(), func(cfg *broker.Config) {
+		cfg.Listen = "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"
+		cfg.SASLEnabledMechanisms = "PLAIN,SCRAM-SHA-512"
+		if err := cfg.Set("listener.name.sasl_plaintext.plain.sasl.jaas.config",
+			`org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";`); err != nil {
+			t.Fatal(err)
+		}
+	})
 	plainAddr, saslAddr := b.ListenerAddr("PLAINTEXT").String(), b.ListenerAddr("SASL_PLAINTEXT").String()
 	mustRun(t, plainAddr, "", "user", "scram", "set", "bob", "--mechanism", "SCRAM-SHA-512", "--password", "bob-secret")
 
-	props := func(name, s string) string {
-		p := filepath.Join(t.TempDir(), name)
-		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	props := func(name, s string) string { return writeProps(t, name, s) }
 	// sasl.jaas.config over several lines, as Kafka's documentation
 	// writes it.
 	scramCfg := props("scram.properties", "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n"+
@@ -107,36 +88,20 @@ func TestReadClientConfig(t *testing.T) {
 // unless ssl.endpoint.identification.algorithm is empty; a CA that did not
 // sign the broker's certificate fails the run.
 func TestClientConfigTLS(t *testing.T) {
-	dir := t.TempDir()
 	pki := testpki.New(t)
 	caPath, serverPath := pki.TrustStore(), pki.KeyStore()
-	cfg := broker.DefaultConfig()
-	cfg.Listen = "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0"
-	cfg.SASLEnabledMechanisms = "SCRAM-SHA-256"
-	for k, v := range map[string]string{"ssl.keystore.type": "PEM", "ssl.keystore.location": serverPath} {
-		if err := cfg.Set(k, v); err != nil {
-			t.Fatal(err)
+	b, _ := startBrokerWith(t, t.TempDir(), func(cfg *broker.Config) {
+		cfg.Listen = "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0"
+		cfg.SASLEnabledMechanisms = "SCRAM-SHA-256"
+		for k, v := range map[string]string{"ssl.keystore.type": "PEM", "ssl.keystore.location": serverPath} {
+			if err := cfg.Set(k, v); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	cfg.RaftListen, cfg.AdminListen, cfg.DataDir = "127.0.0.1:0", "", t.TempDir()
-	var logs testlog.Buffer
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	b, err := broker.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	})
 	mustRun(t, b.ListenerAddr("PLAINTEXT").String(), "", "user", "scram", "set", "bob", "--mechanism", "SCRAM-SHA-256", "--password", "bob-secret")
 
-	props := func(name, s string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	props := func(name, s string) string { return writeProps(t, name, s) }
 	sslCfg := props("ssl.properties", "security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location="+caPath+"\n")
 	saslSSLCfg := props("sasl_ssl.properties", "security.protocol=SASL_SSL\nssl.truststore.type=PEM\nssl.truststore.location="+caPath+"\n"+
 		"sasl.mechanism=SCRAM-SHA-256\n"+`sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="bob" password="bob-secret";`+"\n")
@@ -153,4 +118,15 @@ func TestClientConfigTLS(t *testing.T) {
 	if r := gokafka(t, sslAddr, "", "topic", "list", "--command-config", wrong); r.code == 0 {
 		t.Errorf("a trust store without the broker's CA: exit 0, stdout %q", r.stdout)
 	}
+}
+
+// writeProps writes a properties file named name holding s in a temporary
+// directory of t and returns its path.
+func writeProps(t *testing.T, name, s string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -51,6 +51,14 @@ func startBroker(t *testing.T) string {
 // func closes the broker before the test ends (and is then a no-op).
 func startBrokerIn(t *testing.T, dir string) (string, func()) {
 	t.Helper()
+	b, stop := startBrokerWith(t, dir, nil)
+	return b.Addr().String(), stop
+}
+
+// startBrokerWith is startBrokerIn with mod's changes to the broker's
+// config (listeners, say), returning the broker.
+func startBrokerWith(t *testing.T, dir string, mod func(*broker.Config)) (*broker.Broker, func()) {
+	t.Helper()
 	var logs testlog.Buffer
 	cfg := broker.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
@@ -60,6 +68,9 @@ func startBrokerIn(t *testing.T, dir string) (string, func()) {
 	cfg.OffsetsTopicNumPartitions = 4 // fewer coordinator shards to start
 	cfg.GroupInitialRebalanceDelayMs = 0
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if mod != nil {
+		mod(&cfg)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := broker.Start(ctx, cfg)
@@ -78,7 +89,7 @@ func startBrokerIn(t *testing.T, dir string) (string, func()) {
 		})
 	}
 	t.Cleanup(stop)
-	return b.Addr().String(), stop
+	return b, stop
 }
 
 type result struct {
